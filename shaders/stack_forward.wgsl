@@ -1,0 +1,211 @@
+// Stack evaluation: for a tile of states, run every snapshot of a range (all ensemble members,
+// flattened) through its MLP and accumulate  Σ_s c_s · MLP_s(state)  into logits — one dispatch
+// for all snapshots. Layout and tiling: src/stack/layout.ts and src/stack/tiling.ts.
+//
+// Workgroup (wg.x, wg.y) takes states [wg.x·TILE_ROWS, +TILE_ROWS) and the wg.y-th of
+// num_workgroups.y equal runs of the dispatch's snapshots. With one run the sums are the logits;
+// with several, each run writes its own slice ("part") and stack_reduce.wgsl adds the parts in a
+// fixed order, so results are bit-identical from run to run.
+//
+// Inside a workgroup, LANES snapshots are evaluated side by side (lane l takes snapshots
+// begin + l, begin + l + LANES, …), so that a small batch still fills the workgroup and the
+// barriers are shared. Per lane:
+// - hidden layers: thread (row_group, col) computes ROWS_PER_THREAD rows × 4 outputs in registers
+//   from the lane's activations in workgroup memory (layer 0: from the states in global memory),
+//   then, after a barrier, writes relu(·) back in place. Activations never go to global memory.
+// - head: TILE_ROWS × HEAD_COLS × HEAD_SPLIT units, each the dot product of one row with 4 head
+//   outputs over 1/HEAD_SPLIT of the head's inputs. A unit keeps Σ_s c_s · (its part) over its
+//   lane's snapshots; lanes and parts are added once, at the end, in a fixed order.
+
+const INPUTS: u32 = 4u;                                                  // @inject
+const LAYERS: u32 = 2u;                                                  // @inject (hidden layers + head)
+const LAYER_ROWS: array<u32, 2> = array<u32, 2>(4u, 16u);               // @inject rows of each stored (transposed) weight
+const LAYER_OUT4: array<u32, 2> = array<u32, 2>(4u, 1u);                // @inject padded outputs / 4
+const LAYER_WEIGHTS: array<u32, 2> = array<u32, 2>(0u, 20u);            // @inject offsets in a snapshot, vec4s
+const LAYER_BIAS: array<u32, 2> = array<u32, 2>(16u, 36u);              // @inject
+const SNAPSHOT_VEC4S: u32 = 37u;                                         // @inject
+const ACTIONS: u32 = 2u;                                                 // @inject
+const TILE_ROWS: u32 = 4u;                                               // @inject
+const ROWS_PER_THREAD: u32 = 4u;                                         // @inject
+const COL_GROUPS: u32 = 4u;                                              // @inject
+const COLS_PER_THREAD: u32 = 1u;                                         // @inject vec4 columns per thread
+const LANES: u32 = 2u;                                                   // @inject
+const WORKGROUP_SIZE: u32 = 8u;                                          // @inject
+const HEAD_SPLIT: u32 = 1u;                                              // @inject
+const HEAD_UNITS_PER_THREAD: u32 = 1u;                                   // @inject
+const ACT_VEC4S: u32 = 32u;                                              // @inject
+const ACT_WIDTH4: u32 = 4u;                                              // @inject widest hidden layer / 4
+
+const HEAD: u32 = LAYERS - 1u;
+const HEAD_COLS: u32 = LAYER_OUT4[HEAD];
+const ROW_GROUPS: u32 = TILE_ROWS / ROWS_PER_THREAD;
+// Row stride of the activations in workgroup memory, in vec4s (the widest hidden layer).
+const ACT_STRIDE: u32 = ACT_WIDTH4;
+const TILE: u32 = ROWS_PER_THREAD * COLS_PER_THREAD;
+const LANE_ACT: u32 = TILE_ROWS * ACT_STRIDE;
+const LANE_THREADS: u32 = ROW_GROUPS * COL_GROUPS;
+const OUT_UNITS: u32 = TILE_ROWS * HEAD_COLS;
+const LANE_UNITS: u32 = OUT_UNITS * HEAD_SPLIT;
+const HEAD_UNITS: u32 = LANES * LANE_UNITS;
+
+struct Params {
+  batch: u32,             // states in this call; rows at or past it are not written
+  snapshot_begin: u32,    // first snapshot of this dispatch, counted in the bound weights chunk
+  snapshot_count: u32,    // snapshots in this dispatch, split into num_workgroups.y runs
+  coefficient_base: u32,  // index in `coefficients` of the chunk's first snapshot
+  part_base: u32,         // run g writes part part_base + g of `out`
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> states: array<f32>;               // [batch, INPUTS]
+@group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;        // snapshots of one chunk
+@group(0) @binding(3) var<storage, read> coefficients: array<f32>;         // per snapshot, correction and 1/E included
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;            // [parts, batch, ACTIONS]
+
+var<workgroup> act: array<vec4<f32>, ACT_VEC4S>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let first_row = wg.x * TILE_ROWS;
+  let last_state = params.batch - 1u;
+  let s_begin = params.snapshot_begin + (params.snapshot_count * wg.y) / groups.y;
+  let s_end = params.snapshot_begin + (params.snapshot_count * (wg.y + 1u)) / groups.y;
+  let rounds = (s_end - s_begin + LANES - 1u) / LANES;
+
+  // Hidden-layer role of this thread. Rows past the batch are computed on a clamped state (and
+  // never written), and threads without work still take part in every barrier.
+  let lane = lid / LANE_THREADS;
+  let row_group = (lid % LANE_THREADS) / COL_GROUPS;
+  let col = lid % COL_GROUPS;
+  let lane_act = lane * LANE_ACT;
+  var state_offset: array<u32, ROWS_PER_THREAD>;
+  for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+    state_offset[r] = min(first_row + row_group * ROWS_PER_THREAD + r, last_state) * INPUTS;
+  }
+
+  var head_sum: array<vec4<f32>, HEAD_UNITS_PER_THREAD>;
+
+  for (var round = 0u; round < rounds; round++) {
+    let lane_s = s_begin + round * LANES + lane;
+    for (var layer = 0u; layer < HEAD; layer++) {
+      let out4 = LAYER_OUT4[layer];
+      let computes = lane < LANES && lane_s < s_end && col < out4;
+      // acc[r · COLS_PER_THREAD + j]: row r, vec4 column col + j · COL_GROUPS.
+      var acc: array<vec4<f32>, TILE>;
+      if (computes) {
+        let snapshot = lane_s * SNAPSHOT_VEC4S;
+        for (var j = 0u; j < COLS_PER_THREAD; j++) {
+          let bias = weights[snapshot + LAYER_BIAS[layer] + min(col + j * COL_GROUPS, out4 - 1u)];
+          for (var r = 0u; r < ROWS_PER_THREAD; r++) { acc[r * COLS_PER_THREAD + j] = bias; }
+        }
+        let w_base = snapshot + LAYER_WEIGHTS[layer];
+        if (layer == 0u) {
+          for (var k = 0u; k < INPUTS; k++) {
+            var x: array<f32, ROWS_PER_THREAD>;
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) { x[r] = states[state_offset[r] + k]; }
+            for (var j = 0u; j < COLS_PER_THREAD; j++) {
+              let w = weights[w_base + k * out4 + min(col + j * COL_GROUPS, out4 - 1u)];
+              for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                acc[r * COLS_PER_THREAD + j] = fma(vec4<f32>(x[r]), w, acc[r * COLS_PER_THREAD + j]);
+              }
+            }
+          }
+        } else {
+          let a_base = lane_act + row_group * ROWS_PER_THREAD * ACT_STRIDE;
+          for (var k4 = 0u; k4 < LAYER_ROWS[layer] / 4u; k4++) {
+            var a: array<vec4<f32>, ROWS_PER_THREAD>;
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) { a[r] = act[a_base + r * ACT_STRIDE + k4]; }
+            for (var j = 0u; j < COLS_PER_THREAD; j++) {
+              // Columns past this layer's width repeat its last column; they are never written.
+              let w_row = w_base + 4u * k4 * out4 + min(col + j * COL_GROUPS, out4 - 1u);
+              let w0 = weights[w_row];
+              let w1 = weights[w_row + out4];
+              let w2 = weights[w_row + 2u * out4];
+              let w3 = weights[w_row + 3u * out4];
+              for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                let t = r * COLS_PER_THREAD + j;
+                acc[t] = fma(vec4<f32>(a[r].x), w0, acc[t]);
+                acc[t] = fma(vec4<f32>(a[r].y), w1, acc[t]);
+                acc[t] = fma(vec4<f32>(a[r].z), w2, acc[t]);
+                acc[t] = fma(vec4<f32>(a[r].w), w3, acc[t]);
+              }
+            }
+          }
+        }
+      }
+      workgroupBarrier();  // everyone has read the previous layer
+      if (computes) {
+        for (var j = 0u; j < COLS_PER_THREAD; j++) {
+          let c = col + j * COL_GROUPS;
+          if (c < out4) {
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+              act[lane_act + (row_group * ROWS_PER_THREAD + r) * ACT_STRIDE + c] = max(acc[r * COLS_PER_THREAD + j], vec4<f32>(0.0));
+            }
+          }
+        }
+      }
+      workgroupBarrier();  // this layer is complete
+    }
+
+    // Head: c_s · (W x + b) for this thread's units, accumulated over the lane's snapshots.
+    let steps = select(INPUTS, LAYER_ROWS[HEAD] / 4u, HEAD > 0u);
+    let steps_per_part = (steps + HEAD_SPLIT - 1u) / HEAD_SPLIT;
+    for (var u = 0u; u < HEAD_UNITS_PER_THREAD; u++) {
+      let unit = lid + u * WORKGROUP_SIZE;
+      let unit_lane = unit / LANE_UNITS;
+      let s = s_begin + round * LANES + unit_lane;
+      if (unit < HEAD_UNITS && s < s_end) {
+        let row = unit % TILE_ROWS;
+        let a4 = (unit / TILE_ROWS) % HEAD_COLS;
+        let part = (unit % LANE_UNITS) / OUT_UNITS;
+        let snapshot = s * SNAPSHOT_VEC4S;
+        let w_head = snapshot + LAYER_WEIGHTS[HEAD] + a4;
+        var partial = vec4<f32>(0.0);
+        if (part == 0u) { partial = weights[snapshot + LAYER_BIAS[HEAD] + a4]; }
+        let k_end = min(steps, (part + 1u) * steps_per_part);
+        if (HEAD == 0u) {
+          let x_base = min(first_row + row, last_state) * INPUTS;
+          for (var k = part * steps_per_part; k < k_end; k++) {
+            partial = fma(vec4<f32>(states[x_base + k]), weights[w_head + k * HEAD_COLS], partial);
+          }
+        } else {
+          let a_row = unit_lane * LANE_ACT + row * ACT_STRIDE;
+          for (var k4 = part * steps_per_part; k4 < k_end; k4++) {
+            let a = act[a_row + k4];
+            let w_row = w_head + 4u * k4 * HEAD_COLS;
+            partial = fma(vec4<f32>(a.x), weights[w_row], partial);
+            partial = fma(vec4<f32>(a.y), weights[w_row + HEAD_COLS], partial);
+            partial = fma(vec4<f32>(a.z), weights[w_row + 2u * HEAD_COLS], partial);
+            partial = fma(vec4<f32>(a.w), weights[w_row + 3u * HEAD_COLS], partial);
+          }
+        }
+        head_sum[u] = fma(vec4<f32>(coefficients[params.coefficient_base + s]), partial, head_sum[u]);
+      }
+    }
+  }
+
+  // Add the lanes and head parts of each (row, 4 outputs) in a fixed order and write the tile.
+  workgroupBarrier();  // the last round's head has read `act`
+  for (var u = 0u; u < HEAD_UNITS_PER_THREAD; u++) {
+    let unit = lid + u * WORKGROUP_SIZE;
+    if (unit < HEAD_UNITS) { act[unit] = head_sum[u]; }
+  }
+  workgroupBarrier();
+  let out_base = (params.part_base + wg.y) * params.batch;
+  for (var v = lid; v < OUT_UNITS; v += WORKGROUP_SIZE) {
+    let row = first_row + v % TILE_ROWS;
+    let a4 = v / TILE_ROWS;
+    var total = act[v];
+    for (var p = 1u; p < LANES * HEAD_SPLIT; p++) { total += act[v + p * OUT_UNITS]; }
+    if (row < params.batch) {
+      for (var i = 0u; i < 4u; i++) {
+        let a = a4 * 4u + i;
+        if (a < ACTIONS) { out[(out_base + row) * ACTIONS + a] = total[i]; }
+      }
+    }
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * staq — the portable core. Runs unchanged in Node and in a browser: it takes a WebGPU device
+ * (from `createGpu`) and never touches Dawn, `node:` modules or files. In Node, `import "staq"`
+ * resolves to ./node/index.ts, which adds Dawn device creation and file I/O.
+ */
+export { StaqError, StaqInputError, StaqFormatError, StaqGpuError } from "./errors.ts";
+export { createGpu, wrapDevice, type Gpu, type GpuInfo, type GpuOptions, type GpuFeatures, type GpuLimits } from "./gpu/gpu.ts";
+export { injectConstants, injectableConstants, type ShaderConstants } from "./gpu/shader-template.ts";
+export { pmdStep, pmdCoefficients, pmdRates, pmdCorrection, type PmdStepOptions, type PmdCoefficients, type PmdVariant, type PmdNormalization } from "./pmd/coefficients.ts";
+export { layerShapes, parameterCount, randomMlpWeights, validateMlpWeights, type MlpSpec, type MlpWeights, type DenseLayer } from "./stack/mlp.ts";
+export { createStack, type Stack, type StackOptions, type PmdSettings } from "./stack/stack.ts";
+export { stackLogits, encodeStackLogits, type StackLogitsIO } from "./stack/stack-logits.ts";
+export { stackLogitsReference, mlpReference, type StackReference } from "./stack/reference.ts";

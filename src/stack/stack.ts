@@ -1,0 +1,277 @@
+/**
+ * The stack: a GPU-resident ring of M snapshot slots per ensemble member, allocated once, and the
+ * PMD coefficients that weight them.
+ *
+ * `push` writes one snapshot per member into the next slot (overwriting the oldest once the ring
+ * is full) and applies one PMD step to the coefficients; it costs one snapshot's upload plus the
+ * E·M coefficients, never a copy of the other snapshots. Evaluation lives in stack-logits.ts.
+ */
+import { StaqInputError, StaqGpuError } from "../errors.ts";
+import { BufferUsage } from "../gpu/constants.ts";
+import { createBuffer, readFloat32 } from "../gpu/buffers.ts";
+import type { Gpu } from "../gpu/gpu.ts";
+import { pmdStep, validatePmdOptions, type PmdNormalization, type PmdVariant } from "../pmd/coefficients.ts";
+import { packSnapshot, planChunks, snapshotLayout, unpackSnapshot, type SnapshotLayout } from "./layout.ts";
+import { validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "./mlp.ts";
+
+export interface PmdSettings {
+  /** KL weight η. */
+  eta: number;
+  /** Entropy weight τ of the latest push (or the initial τ before any push). */
+  tau: number;
+  /** Discount γ; recorded in saved stacks for the reader, not used by the stack itself. */
+  gamma: number;
+  variant: PmdVariant;
+  normalization: PmdNormalization;
+}
+
+export interface StackOptions extends Partial<PmdSettings> {
+  mlp: MlpSpec;
+  /** M, the number of snapshots kept per ensemble member. */
+  memory: number;
+  /** E, the number of ensemble members (default 1); the logits are their mean. */
+  ensemble?: number;
+  /** Largest weights buffer, in bytes (default: the device's maxStorageBufferBindingSize). */
+  maxBindingBytes?: number;
+  /**
+   * Workgroups one evaluation aims for. When a batch has fewer tiles than this, the snapshots
+   * are spread over several runs whose sums are added by a second, deterministic dispatch.
+   */
+  targetWorkgroups?: number;
+  label?: string;
+}
+
+export interface WeightsChunk {
+  buffer: GPUBuffer;
+  /** Flat index (slot · E + member) of the chunk's first snapshot. */
+  first: number;
+  /** Snapshots the chunk holds. */
+  capacity: number;
+}
+
+export interface Stack {
+  readonly gpu: Gpu;
+  readonly spec: MlpSpec;
+  readonly layout: SnapshotLayout;
+  readonly memory: number;
+  readonly ensemble: number;
+  readonly pmd: Readonly<PmdSettings>;
+  readonly targetWorkgroups: number;
+  readonly label: string;
+  /** Snapshots stored per member (≤ memory). */
+  readonly size: number;
+  /** Per member, c_i oldest first (copies). */
+  readonly coefficients: Float64Array[];
+  readonly correction: number;
+  readonly chunks: readonly WeightsChunk[];
+  /** float32 per flat snapshot index: correction · c / E, zero for empty slots. */
+  readonly coefficientBuffer: GPUBuffer;
+  /** Ring slots, oldest snapshot first. */
+  slotsOldestFirst(): number[];
+  /**
+   * Writes one snapshot per member into the next slot and applies one PMD step with `tau`
+   * (default: the stack's current τ).
+   */
+  push(snapshot: MlpWeights | readonly MlpWeights[], options?: { tau?: number }): void;
+  /**
+   * Replaces the whole contents: `snapshots[e][i]` oldest first, with their coefficients and the
+   * correction (as read from a file). At most `memory` snapshots per member.
+   */
+  set(contents: { snapshots: readonly (readonly MlpWeights[])[]; coefficients: readonly Float64Array[]; correction: number; tau?: number }): void;
+  /** Reads every stored snapshot back from the GPU: `[member][i]`, oldest first. */
+  readSnapshots(): Promise<MlpWeights[][]>;
+  /** Scratch buffers for evaluation, owned by the stack (see stack-logits.ts). */
+  readonly scratch: Map<string, GPUBuffer>;
+  /**
+   * Evaluations prepared by stack-logits.ts (bind groups and their uniforms), dropped on push and
+   * set. Dropped, not destroyed: work already encoded with them must stay valid until submitted.
+   */
+  readonly evaluationCache: Map<string, unknown>;
+  /** Serialises `stackLogits` calls, which share the scratch buffers. */
+  evaluationQueue: Promise<unknown>;
+  readonly destroyed: boolean;
+  destroy(): void;
+}
+
+export const DEFAULT_TARGET_WORKGROUPS = 256;
+
+
+
+function positiveInteger(value: unknown, name: string): number {
+  if (!(typeof value === "number" && Number.isInteger(value) && value >= 1)) {
+    throw new StaqInputError(`${name} must be an integer >= 1; got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function createStack(gpu: Gpu, options: StackOptions): Stack {
+  if (gpu.destroyed) throw new StaqGpuError("createStack: this Gpu was destroyed");
+  validateMlpSpec(options.mlp);
+  const memory = positiveInteger(options.memory, "memory");
+  const ensemble = positiveInteger(options.ensemble ?? 1, "ensemble");
+  const targetWorkgroups = positiveInteger(options.targetWorkgroups ?? DEFAULT_TARGET_WORKGROUPS, "targetWorkgroups");
+  const label = options.label ?? "staq stack";
+  const pmd: PmdSettings = {
+    eta: options.eta ?? 20,
+    tau: options.tau ?? 1,
+    gamma: options.gamma ?? 0.99,
+    variant: options.variant ?? "corrected",
+    normalization: options.normalization ?? "memory",
+  };
+  validatePmdOptions({ ...pmd, memory });
+  if (!(Number.isFinite(pmd.gamma) && pmd.gamma >= 0 && pmd.gamma < 1)) {
+    throw new StaqInputError(`gamma must be in [0, 1); got ${pmd.gamma}`);
+  }
+
+  const spec: MlpSpec = { inputs: options.mlp.inputs, hidden: [...options.mlp.hidden], outputs: options.mlp.outputs };
+  const layout = snapshotLayout(spec);
+  const maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, gpu.info.limits.maxStorageBufferBindingSize, gpu.info.limits.maxBufferSize);
+  const plan = planChunks(layout, memory * ensemble, maxBindingBytes);
+  const snapshotBytes = layout.vec4s * 16;
+  const chunks: WeightsChunk[] = plan.chunkSizes.map((capacity, k) => ({
+    buffer: createBuffer(gpu, capacity * snapshotBytes, BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC, `${label} weights ${k}`),
+    first: k * plan.snapshotsPerChunk,
+    capacity,
+  }));
+  const coefficientBuffer = createBuffer(gpu, memory * ensemble * 4, BufferUsage.STORAGE | BufferUsage.COPY_DST, `${label} coefficients`);
+
+  let size = 0;
+  let next = 0; // slot the next push writes
+  let coefficients: Float64Array[] = Array.from({ length: ensemble }, () => new Float64Array(0));
+  let correction = 1;
+  let destroyed = false;
+  const scratch = new Map<string, GPUBuffer>();
+  const evaluationCache = new Map<string, unknown>();
+
+  const alive = () => {
+    if (destroyed) throw new StaqGpuError(`${label} was destroyed`);
+  };
+
+  const slotsOldestFirst = () =>
+    size < memory ? Array.from({ length: size }, (_, i) => i) : Array.from({ length: memory }, (_, i) => (next + i) % memory);
+
+  function writeSlot(slot: number, member: number, weights: MlpWeights): void {
+    const flat = slot * ensemble + member;
+    const chunk = Math.floor(flat / plan.snapshotsPerChunk);
+    const packed = packSnapshot(layout, weights);
+    gpu.device.queue.writeBuffer(chunks[chunk].buffer, (flat - chunks[chunk].first) * snapshotBytes, packed.buffer, 0, packed.byteLength);
+  }
+
+  /** Uploads correction · c / E per flat snapshot index. */
+  function writeCoefficients(): void {
+    const flat = new Float32Array(memory * ensemble);
+    slotsOldestFirst().forEach((slot, age) => {
+      for (let e = 0; e < ensemble; e++) flat[slot * ensemble + e] = (correction * coefficients[e][age]) / ensemble;
+    });
+    gpu.device.queue.writeBuffer(coefficientBuffer, 0, flat.buffer, 0, flat.byteLength);
+  }
+
+  function members(snapshot: MlpWeights | readonly MlpWeights[]): readonly MlpWeights[] {
+    const list = Array.isArray(snapshot) ? (snapshot as readonly MlpWeights[]) : [snapshot as MlpWeights];
+    if (list.length !== ensemble) {
+      throw new StaqInputError(`push: the stack has ${ensemble} ensemble members, so it needs ${ensemble} networks; got ${list.length}`);
+    }
+    list.forEach((weights, e) => validateMlpWeights(spec, weights, ensemble > 1 ? `snapshot[${e}]` : "snapshot"));
+    return list;
+  }
+
+  const stack: Stack = {
+    gpu,
+    spec,
+    layout,
+    memory,
+    ensemble,
+    targetWorkgroups,
+    label,
+    get pmd() {
+      return { ...pmd };
+    },
+    get size() {
+      return size;
+    },
+    get coefficients() {
+      return coefficients.map((c) => c.slice());
+    },
+    get correction() {
+      return correction;
+    },
+    chunks,
+    coefficientBuffer,
+    scratch,
+    evaluationCache,
+    evaluationQueue: Promise.resolve(),
+    get destroyed() {
+      return destroyed;
+    },
+    slotsOldestFirst,
+    push(snapshot, pushOptions = {}) {
+      alive();
+      const list = members(snapshot);
+      const tau = pushOptions.tau ?? pmd.tau;
+      const step = { eta: pmd.eta, tau, memory, variant: pmd.variant, normalization: pmd.normalization };
+      validatePmdOptions(step);
+      list.forEach((weights, e) => writeSlot(next, e, weights));
+      const stepped = coefficients.map((c) => pmdStep(c, step));
+      coefficients = stepped.map((s) => s.coefficients);
+      correction = stepped[0].correction;
+      pmd.tau = tau;
+      next = (next + 1) % memory;
+      size = Math.min(size + 1, memory);
+      writeCoefficients();
+      evaluationCache.clear();
+    },
+    set(contents) {
+      alive();
+      const { snapshots, correction: newCorrection } = contents;
+      if (snapshots.length !== ensemble || contents.coefficients.length !== ensemble) {
+        throw new StaqInputError(`set: expected snapshots and coefficients for ${ensemble} ensemble members`);
+      }
+      const count = snapshots[0].length;
+      if (count > memory) throw new StaqInputError(`set: ${count} snapshots per member, but the stack's memory is ${memory}`);
+      snapshots.forEach((list, e) => {
+        if (list.length !== count) throw new StaqInputError(`set: member ${e} has ${list.length} snapshots, member 0 has ${count}`);
+        if (contents.coefficients[e].length !== count) {
+          throw new StaqInputError(`set: member ${e} has ${contents.coefficients[e].length} coefficients for ${count} snapshots`);
+        }
+        contents.coefficients[e].forEach((c, i) => {
+          if (!Number.isFinite(c)) throw new StaqInputError(`set: coefficient [${e}, ${i}] is ${c}; coefficients must be finite`);
+        });
+        list.forEach((weights, i) => validateMlpWeights(spec, weights, `snapshot [${e}, ${i}]`));
+      });
+      if (!Number.isFinite(newCorrection)) throw new StaqInputError(`set: correction is ${newCorrection}; it must be finite`);
+      snapshots.forEach((list, e) => list.forEach((weights, i) => writeSlot(i, e, weights)));
+      coefficients = contents.coefficients.map((c) => Float64Array.from(c));
+      correction = newCorrection;
+      if (contents.tau !== undefined) pmd.tau = contents.tau;
+      size = count;
+      next = count % memory;
+      writeCoefficients();
+      evaluationCache.clear();
+    },
+    async readSnapshots() {
+      alive();
+      const result: MlpWeights[][] = Array.from({ length: ensemble }, () => []);
+      const data = await Promise.all(chunks.map((chunk) => readFloat32(gpu, chunk.buffer)));
+      for (const slot of slotsOldestFirst()) {
+        for (let e = 0; e < ensemble; e++) {
+          const flat = slot * ensemble + e;
+          const k = Math.floor(flat / plan.snapshotsPerChunk);
+          const start = (flat - chunks[k].first) * layout.vec4s * 4;
+          result[e].push(unpackSnapshot(layout, data[k].subarray(start, start + layout.vec4s * 4)));
+        }
+      }
+      return result;
+    },
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      for (const chunk of chunks) chunk.buffer.destroy();
+      coefficientBuffer.destroy();
+      for (const buffer of scratch.values()) buffer.destroy();
+      scratch.clear();
+      evaluationCache.clear();
+    },
+  };
+  writeCoefficients();
+  return stack;
+}

@@ -1,0 +1,125 @@
+/**
+ * How `stack_forward.wgsl` divides work, chosen from the shapes and the device's limits.
+ *
+ * A workgroup evaluates a tile of `tileRows` states through a run of snapshots. Hidden layers:
+ * each thread computes `rowsPerThread` rows × 4 outputs of a layer (a register tile), reading the
+ * previous layer's activations from workgroup memory and the weights as vec4s; the whole tile of
+ * activations lives in workgroup memory (never in global memory). The head (few outputs) is split
+ * along its inputs (`headSplit` parts per output) so that more threads share it; each thread keeps
+ * its part of Σ_snapshots c·head across all snapshots and the parts are added once at the end.
+ */
+import { StaqGpuError } from "../errors.ts";
+import type { GpuLimits } from "../gpu/gpu.ts";
+import type { SnapshotLayout } from "./layout.ts";
+
+export interface StackTiling {
+  tileRows: number;
+  rowsPerThread: number;
+  /** vec4 columns each thread computes in hidden layers. */
+  colsPerThread: number;
+  /** Threads per row group in hidden layers = widest padded hidden layer / 4 / colsPerThread (1 for a linear model). */
+  colGroups: number;
+  /** Widest hidden layer / 4: the row stride of activations in workgroup memory (0 for a linear model). */
+  actWidth4: number;
+  /** Snapshots evaluated side by side in one workgroup (more when the tile of states is small). */
+  lanes: number;
+  workgroupSize: number;
+  /** Head outputs / 4, rounded up. */
+  headCols: number;
+  headSplit: number;
+  headUnitsPerThread: number;
+  /** Length of the workgroup array of vec4s. */
+  actVec4s: number;
+}
+
+/** Largest workgroup staq uses: more is allowed on some devices but helps none of the kernels. */
+export const MAX_WORKGROUP = 256;
+/** Largest tile of states per workgroup. */
+export const MAX_TILE_ROWS = 64;
+/** Most snapshots side by side in one workgroup. */
+export const MAX_LANES = 16;
+/**
+ * A hidden-layer thread's register tile: ROWS states × COLS_PER_THREAD vec4s of outputs. Measured
+ * on lavapipe for 2×256 at B = 1024: 4 × 4 vec4s ran 1.15× faster than 4 × 2 and 2× faster than
+ * 2 × 2 or 8 × 2 (which spills); the same 4 × 16 tile is a common SGEMM choice on GPUs.
+ */
+const ROWS = 4;
+export const COLS_PER_THREAD = 4;
+
+export function planStackTiling(layout: SnapshotLayout, batch: number, limits: GpuLimits): StackTiling {
+  const maxThreads = Math.min(MAX_WORKGROUP, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  const memoryVec4s = Math.floor(limits.maxComputeWorkgroupStorageSize / 16);
+  const head = layout.layers[layout.layers.length - 1];
+  const hidden = layout.layers.slice(0, -1);
+  const widest4 = Math.max(0, ...hidden.map((layer) => layer.paddedOutputs / 4));
+  const headCols = head.paddedOutputs / 4;
+  // Inputs of the head in the units one head step reads: vec4s of activations, or single states.
+  const headSteps = hidden.length > 0 ? head.rows / 4 : head.inputs;
+
+  let tileRows: number;
+  let rowsPerThread: number;
+  let laneThreads: number;
+  let laneMemory: number;
+  const colsPerThread = Math.max(1, Math.min(COLS_PER_THREAD, widest4));
+  const colGroups = Math.max(1, Math.ceil(widest4 / colsPerThread));
+  if (widest4 > 0) {
+    if (widest4 > maxThreads || widest4 > memoryVec4s) {
+      throw new StaqGpuError(
+        `a hidden layer of ${widest4 * 4} units is wider than this device can keep in one workgroup ` +
+          `(${Math.min(maxThreads, memoryVec4s) * 4} at most); use narrower hidden layers`,
+      );
+    }
+    const byThreads = Math.floor(maxThreads / colGroups) * ROWS;
+    const byMemory = Math.floor(memoryVec4s / widest4);
+    const largest = Math.min(MAX_TILE_ROWS, byThreads, byMemory);
+    const maxTile = largest >= ROWS ? largest - (largest % ROWS) : largest;
+    tileRows = batch >= maxTile ? maxTile : batch < ROWS ? Math.min(batch, maxTile) : Math.min(maxTile, Math.ceil(batch / ROWS) * ROWS);
+    rowsPerThread = Math.min(ROWS, tileRows);
+    laneThreads = (tileRows / rowsPerThread) * colGroups;
+    laneMemory = tileRows * widest4;
+  } else {
+    tileRows = Math.min(batch, MAX_TILE_ROWS, Math.floor(maxThreads / headCols) || 1);
+    rowsPerThread = 1;
+    laneThreads = tileRows * headCols;
+    laneMemory = 0;
+  }
+  // Fill the workgroup with snapshots side by side when the tile of states alone does not.
+  const lanes = Math.max(1, Math.min(MAX_LANES, Math.floor(maxThreads / laneThreads), laneMemory > 0 ? Math.floor(memoryVec4s / laneMemory) : MAX_LANES));
+  const workgroupSize = lanes * laneThreads;
+
+  const laneUnits = tileRows * headCols;
+  let headSplit = Math.max(1, Math.min(headSteps, Math.floor(workgroupSize / (lanes * laneUnits))));
+  // Every unit's sum meets the others in workgroup memory at the end.
+  headSplit = Math.max(1, Math.min(headSplit, Math.floor(memoryVec4s / (lanes * laneUnits))));
+  const headUnits = lanes * laneUnits * headSplit;
+  const headUnitsPerThread = Math.ceil(headUnits / workgroupSize);
+  const actVec4s = Math.max(1, lanes * laneMemory, headUnits);
+  if (actVec4s > memoryVec4s) {
+    throw new StaqGpuError(`the stack kernel needs ${actVec4s * 16} bytes of workgroup memory; this device has ${memoryVec4s * 16}`);
+  }
+  return { tileRows, rowsPerThread, colsPerThread, colGroups, actWidth4: widest4, lanes, workgroupSize, headCols, headSplit, headUnitsPerThread, actVec4s };
+}
+
+/** The constants `stack_forward.wgsl` is compiled with. */
+export function stackForwardConstants(layout: SnapshotLayout, tiling: StackTiling) {
+  return {
+    INPUTS: layout.spec.inputs,
+    LAYERS: layout.layers.length,
+    LAYER_ROWS: layout.layers.map((layer) => layer.rows),
+    LAYER_OUT4: layout.layers.map((layer) => layer.paddedOutputs / 4),
+    LAYER_WEIGHTS: layout.layers.map((layer) => layer.weightOffset),
+    LAYER_BIAS: layout.layers.map((layer) => layer.biasOffset),
+    SNAPSHOT_VEC4S: layout.vec4s,
+    ACTIONS: layout.spec.outputs,
+    TILE_ROWS: tiling.tileRows,
+    ROWS_PER_THREAD: tiling.rowsPerThread,
+    COL_GROUPS: tiling.colGroups,
+    COLS_PER_THREAD: tiling.colsPerThread,
+    ACT_WIDTH4: Math.max(1, tiling.actWidth4),
+    LANES: tiling.lanes,
+    WORKGROUP_SIZE: tiling.workgroupSize,
+    HEAD_SPLIT: tiling.headSplit,
+    HEAD_UNITS_PER_THREAD: tiling.headUnitsPerThread,
+    ACT_VEC4S: tiling.actVec4s,
+  };
+}
