@@ -11,3 +11,8 @@ export { layerShapes, parameterCount, randomMlpWeights, validateMlpWeights, type
 export { createStack, type Stack, type StackOptions, type PmdSettings } from "./stack/stack.ts";
 export { stackLogits, encodeStackLogits, type StackLogitsIO } from "./stack/stack-logits.ts";
 export { stackLogitsReference, mlpReference, type StackReference } from "./stack/reference.ts";
+export { encodeSafetensors, decodeSafetensors, type Float32Tensor, type DecodedSafetensors, type TensorInput } from "./io/safetensors.ts";
+export { stackToSafetensors, stackFromSafetensors, readStackFile, STACK_FORMAT, type LoadStackOptions, type StackFileContents } from "./io/stack-file.ts";
+export { encodePolicy, policyFromLogits, type EncodePolicyOptions, type PolicyOutputBuffers, type PolicyResult, type PolicySampling } from "./policy/policy.ts";
+export { policyReference, policyErrorBounds, type PolicyReference, type PolicyErrorBounds } from "./policy/reference.ts";
+export { philox4x32, uniformFromPhilox, policyUniform } from "./policy/philox.ts";

@@ -16,19 +16,13 @@
 export const PATIENT_MIN_MS = 10;
 /** Fraction of the expected time spent sleeping before the promise is created. */
 export const PATIENT_FRACTION = 0.8;
+/** A promise that settles this soon after the sleep means the work was already done: we overslept. */
+const OVERSLEPT_MS = 0.5;
 
-/** Sleeps for most of `expectedMs` (when it is long enough), then runs `wait`. */
-export async function waitPatiently<T>(expectedMs: number | undefined, wait: () => Promise<T>): Promise<T> {
-  if (expectedMs !== undefined && expectedMs >= PATIENT_MIN_MS) {
-    await new Promise((resolve) => setTimeout(resolve, Math.floor(expectedMs * PATIENT_FRACTION)));
-  }
-  return wait();
-}
-
-/** A running estimate of how long a repeated piece of GPU work takes (the smallest recent time). */
+/** A running estimate of how long a repeated piece of GPU work takes, from submit to completion. */
 export class DurationEstimate {
   private recent: number[] = [];
-  /** The estimate, or undefined before any observation. */
+  /** The estimate (the smallest recent time), or undefined before any observation. */
   get ms(): number | undefined {
     return this.recent.length ? Math.min(...this.recent) : undefined;
   }
@@ -36,4 +30,28 @@ export class DurationEstimate {
     this.recent.push(ms);
     if (this.recent.length > 8) this.recent.shift();
   }
+}
+
+/**
+ * Waits for GPU work submitted at `submitted` (a performance.now() time): sleeps for most of the
+ * estimated duration when the adapter's promises busy-poll and the work is long, then awaits
+ * `wait()`. Updates the estimate; a wait that found the work already done halves it, so a
+ * workload that got faster is not slept through for long.
+ */
+export async function waitPatiently<T>(estimate: DurationEstimate, busyPolls: boolean, submitted: number, wait: () => Promise<T>): Promise<T> {
+  const expected = estimate.ms;
+  let slept = false;
+  if (busyPolls && expected !== undefined && expected >= PATIENT_MIN_MS) {
+    const remaining = expected * PATIENT_FRACTION - (performance.now() - submitted);
+    if (remaining > 1) {
+      await new Promise((resolve) => setTimeout(resolve, remaining));
+      slept = true;
+    }
+  }
+  const waitStarted = performance.now();
+  const result = await wait();
+  const done = performance.now();
+  const overslept = slept && done - waitStarted < OVERSLEPT_MS;
+  estimate.observe(overslept ? (done - submitted) / 2 : done - submitted);
+  return result;
 }

@@ -57,15 +57,20 @@ export function planStackDispatch(
   const { inputs, outputs } = stack.layout.spec;
   const tiling = planStackTiling(stack.layout, batch, limits);
   const maxBinding = limits.maxStorageBufferBindingSize;
-  // Rows per chunk: the states and the logits must each fit a binding, and the tiles one
-  // dispatch dimension. A multiple of 64 rows keeps every binding offset 256-byte aligned.
+  // Rows per chunk: the states and the logits must each fit a binding, the tiles one dispatch
+  // dimension, and every weights chunk's part of the partial sums the partials binding. Chunks
+  // after the first start at a row whose states and logits offsets are multiples of 256 bytes.
   const byBinding = Math.floor(maxBinding / (4 * Math.max(inputs, outputs)));
   const byDispatch = limits.maxComputeWorkgroupsPerDimension * tiling.tileRows;
-  // Each weights chunk writes at least one part of rows × actions floats into one binding.
   const byParts = Math.floor(maxBinding / (4 * outputs * stack.chunks.length));
   let rowsPerChunk = Math.min(batch, byBinding, byDispatch, byParts);
-  if (rowsPerChunk < batch) rowsPerChunk -= rowsPerChunk % 64;
-  if (rowsPerChunk < 1) throw new StaqGpuError(`one state of ${inputs} inputs does not fit a storage binding of ${maxBinding} bytes`);
+  if (rowsPerChunk < batch) rowsPerChunk -= rowsPerChunk % rowAlignment(inputs, outputs);
+  if (rowsPerChunk < 1) {
+    throw new StaqGpuError(
+      `cannot split a batch of ${batch} states so that each part fits a storage binding of ${maxBinding} bytes ` +
+        `(${inputs} inputs, ${outputs} actions, ${stack.chunks.length} weight buffers); use a larger maxBindingBytes`,
+    );
+  }
 
   const valid = stored * stack.ensemble; // snapshots [0, valid) in flat order
   const rowChunks: RowChunk[] = [];
@@ -75,22 +80,38 @@ export function planStackDispatch(
     const tiles = Math.ceil(rows / tiling.tileRows);
     const forward: ForwardDispatch[] = [];
     let parts = 0;
-    stack.chunks.forEach((chunk, k) => {
-      const count = Math.max(0, Math.min(chunk.capacity, valid - chunk.first));
+    const counts = stack.chunks.map((chunk) => Math.max(0, Math.min(chunk.capacity, valid - chunk.first)));
+    let chunksLeft = counts.filter((count) => count > 0).length;
+    // Every part is rows × actions floats, and all parts share one binding; byParts above
+    // guarantees room for at least one part per chunk.
+    const partBudget = Math.floor(maxBinding / (4 * rows * outputs));
+    counts.forEach((count, k) => {
       if (count === 0) return;
+      chunksLeft--;
       // Spread the snapshots over runs until the dispatch has about targetWorkgroups workgroups,
       // keeping at least one snapshot per lane in every run.
       const perRun = Math.ceil(count / tiling.lanes);
-      let runs = Math.max(1, Math.min(perRun, Math.round(stack.targetWorkgroups / tiles), limits.maxComputeWorkgroupsPerDimension));
-      // Every part is rows × actions floats in one binding.
-      runs = Math.max(1, Math.min(runs, Math.floor(maxBinding / (4 * rows * outputs)) - parts));
-      forward.push({ chunk: k, snapshotBegin: 0, snapshotCount: count, coefficientBase: chunk.first, partBase: parts, runs });
+      const wanted = Math.round(stack.targetWorkgroups / tiles);
+      const runs = Math.max(1, Math.min(perRun, wanted, limits.maxComputeWorkgroupsPerDimension, partBudget - parts - chunksLeft));
+      forward.push({ chunk: k, snapshotBegin: 0, snapshotCount: count, coefficientBase: stack.chunks[k].first, partBase: parts, runs });
       parts += runs;
     });
     if (parts > 1) partialRows = Math.max(partialRows, parts * rows);
     rowChunks.push({ firstRow, rows, tiles, forward, parts });
   }
   return { tiling, rowChunks, partialRows };
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** Smallest number of rows whose states and logits both span a multiple of 256 bytes. */
+export function rowAlignment(inputs: number, outputs: number): number {
+  const rowsFor = (floats: number) => 256 / gcd(floats * 4, 256);
+  const a = rowsFor(inputs);
+  const b = rowsFor(outputs);
+  return (a * b) / gcd(a, b);
 }
 
 export interface StackLogitsIO {
@@ -273,17 +294,15 @@ export function stackLogits(stack: Stack, states: Float32Array): Promise<Float32
     const { gpu } = stack;
     const logitsBytes = batch * stack.spec.outputs * 4;
     const statesBuffer = scratchBuffer(stack, "states", states.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST);
-    const logitsBuffer = scratchBuffer(stack, "logits", logitsBytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC);
+    // COPY_DST: an empty stack clears the logits instead of running the kernel.
+    const logitsBuffer = scratchBuffer(stack, "logits", logitsBytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST);
     const readback = scratchBuffer(stack, "readback", logitsBytes, BufferUsage.MAP_READ | BufferUsage.COPY_DST);
-    const started = performance.now();
     gpu.device.queue.writeBuffer(statesBuffer, 0, states.buffer, states.byteOffset, states.byteLength);
     const encoder = gpu.device.createCommandEncoder({ label: `${stack.label} stackLogits` });
     const prepared = await encodePrepared(stack, encoder, { states: statesBuffer, logits: logitsBuffer, batch }, {});
     encoder.copyBufferToBuffer(logitsBuffer, 0, readback, 0, logitsBytes);
     gpu.device.queue.submit([encoder.finish()]);
-    const expected = gpu.info.busyPolls ? prepared.duration.ms : undefined;
-    await waitPatiently(expected, () => readback.mapAsync(MapMode.READ, 0, logitsBytes));
-    prepared.duration.observe(performance.now() - started);
+    await waitPatiently(prepared.duration, gpu.info.busyPolls, performance.now(), () => readback.mapAsync(MapMode.READ, 0, logitsBytes));
     const logits = new Float32Array(readback.getMappedRange(0, logitsBytes).slice(0));
     readback.unmap();
     return logits;

@@ -1,0 +1,99 @@
+/**
+ * The adapter's ceiling for the stack kernel's kind of work: a plain register-tiled GEMM
+ * (shaders/gemm.wgsl) at a few shapes and tile sizes; the best GFLOP/s is the ceiling.
+ */
+import { BufferUsage } from "../src/gpu/constants.ts";
+import { createBuffer } from "../src/gpu/buffers.ts";
+import type { Gpu } from "../src/gpu/gpu.ts";
+import { repeat, type DeviceTimer, type RepeatOptions, type Summary } from "./measure.ts";
+
+export interface GemmTile {
+  rowsPerThread: number;
+  colsPerThread: number;
+  threadsX: number;
+  threadsY: number;
+}
+
+export const GEMM_TILES: GemmTile[] = [
+  { rowsPerThread: 4, colsPerThread: 1, threadsX: 16, threadsY: 16 },
+  { rowsPerThread: 4, colsPerThread: 2, threadsX: 16, threadsY: 8 },
+  { rowsPerThread: 4, colsPerThread: 4, threadsX: 16, threadsY: 4 },
+];
+
+export interface GemmShape {
+  m: number;
+  n: number;
+  k: number;
+}
+
+export interface GemmResult extends GemmShape, GemmTile {
+  device: Summary;
+  gflops: number;
+}
+
+/** A GEMM program on fixed buffers: `encode` records C = A·B. */
+export interface Gemm {
+  encode(encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites): void;
+  buffers: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer };
+  destroy(): void;
+}
+
+export async function createGemm(gpu: Gpu, shape: GemmShape, tile: GemmTile, a?: Float32Array, b?: Float32Array): Promise<Gemm> {
+  const { m, n, k } = shape;
+  if (n % 4 !== 0 || k % 4 !== 0) throw new Error(`gemm: n and k must be multiples of 4 (got n=${n}, k=${k})`);
+  const pipeline = await gpu.pipeline("gemm", {
+    ROWS_PER_THREAD: tile.rowsPerThread,
+    COLS_PER_THREAD: tile.colsPerThread,
+    THREADS_X: tile.threadsX,
+    THREADS_Y: tile.threadsY,
+  });
+  const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
+  const buffers = {
+    a: createBuffer(gpu, m * k * 4, storage, "gemm a"),
+    b: createBuffer(gpu, k * n * 4, storage, "gemm b"),
+    c: createBuffer(gpu, m * n * 4, storage, "gemm c"),
+  };
+  const fill = (length: number) => Float32Array.from({ length }, (_, i) => ((i * 7919) % 2003) / 2003 - 0.5);
+  gpu.device.queue.writeBuffer(buffers.a, 0, a ?? fill(m * k));
+  gpu.device.queue.writeBuffer(buffers.b, 0, b ?? fill(k * n));
+  const params = createBuffer(gpu, 16, BufferUsage.UNIFORM | BufferUsage.COPY_DST, "gemm params");
+  gpu.device.queue.writeBuffer(params, 0, Uint32Array.from([m, n, k, 0]));
+  const bindGroup = gpu.device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: params } },
+      { binding: 1, resource: { buffer: buffers.a } },
+      { binding: 2, resource: { buffer: buffers.b } },
+      { binding: 3, resource: { buffer: buffers.c } },
+    ],
+  });
+  const groupsX = Math.ceil(n / 4 / (tile.threadsX * tile.colsPerThread));
+  const groupsY = Math.ceil(m / (tile.threadsY * tile.rowsPerThread));
+  return {
+    buffers,
+    encode(encoder, timestampWrites) {
+      const pass = encoder.beginComputePass({ label: "gemm", timestampWrites });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(groupsX, groupsY);
+      pass.end();
+    },
+    destroy() {
+      for (const buffer of [...Object.values(buffers), params]) buffer.destroy();
+    },
+  };
+}
+
+/** Times every tile at every shape; returns all results, best first. */
+export async function measureGemm(gpu: Gpu, timer: DeviceTimer, shapes: GemmShape[], options: RepeatOptions): Promise<GemmResult[]> {
+  const results: GemmResult[] = [];
+  for (const shape of shapes) {
+    for (const tile of GEMM_TILES) {
+      const gemm = await createGemm(gpu, shape, tile);
+      const device = await repeat(() => timer.time((encoder, writes) => gemm.encode(encoder, writes)), options);
+      gemm.destroy();
+      results.push({ ...shape, ...tile, device, gflops: (2 * shape.m * shape.n * shape.k) / (device.median * 1e6) });
+    }
+  }
+  return results.sort((x, y) => y.gflops - x.gflops);
+}

@@ -1,0 +1,402 @@
+/**
+ * Stack evaluation benchmark: latency and GFLOP/s of the one-dispatch kernel over a grid of
+ * memory M, batch B, width W, inputs I and ensemble E, against (b) a naive baseline with one
+ * dispatch per snapshot per layer, (c) the float64 TypeScript reference on the CPU and (d) a plain
+ * GEMM kernel as the adapter's ceiling, all measured in the same run. Prints a table as it goes,
+ * then writes bench/results/<adapter>.json and .md.
+ *
+ *   npm run bench -- --quick     (this machine: lavapipe; skips what would take too long)
+ *   npm run bench -- --full      (a real GPU)
+ */
+import { parseArgs } from "node:util";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { tmpdir } from "node:os";
+import { createGpu } from "../src/node/create-gpu.ts";
+import type { Gpu } from "../src/gpu/gpu.ts";
+import { BufferUsage } from "../src/gpu/constants.ts";
+import { createBuffer } from "../src/gpu/buffers.ts";
+import { DurationEstimate, waitPatiently } from "../src/gpu/patient-wait.ts";
+import { MapMode } from "../src/gpu/constants.ts";
+import { createStack, type Stack } from "../src/stack/stack.ts";
+import { encodeStackLogits, planStackDispatch, stackLogits } from "../src/stack/stack-logits.ts";
+import { randomMlpWeights, layerShapes, type MlpSpec, type MlpWeights } from "../src/stack/mlp.ts";
+import { stackLogitsReference } from "../src/stack/reference.ts";
+import { createNaiveStack } from "./naive-stack.ts";
+import { measureGemm, type GemmResult } from "./gemm.ts";
+import { DeviceTimer, repeat, wallTime, type RepeatOptions, type Summary } from "./measure.ts";
+import { adapterSlug, formatMs, markdownTable } from "./report.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    full: { type: "boolean", default: false },
+    out: { type: "string", default: join(here, "results") },
+    fast: { type: "boolean", default: false },
+    "fast-compare": { type: "boolean", default: true },
+    "no-fast-compare": { type: "boolean", default: false },
+    "fast-child": { type: "string" },
+    "max-eval-seconds": { type: "string" },
+    help: { type: "boolean", default: false },
+  },
+  strict: true,
+});
+
+if (args.help) {
+  console.log(`Usage: npm run bench -- [--quick | --full] [--out DIR] [--no-fast-compare] [--max-eval-seconds S]
+  --quick   grid trimmed to what a CPU adapter (lavapipe) runs in minutes (the default)
+  --full    the whole grid, for a real GPU
+  --fast    run with Dawn's robustness off (see GpuOptions.fast)
+Writes DIR/<adapter>.json and DIR/<adapter>.md (DIR defaults to bench/results).`);
+  process.exit(0);
+}
+if (args.quick && args.full) {
+  console.error("Choose one of --quick and --full.");
+  process.exit(2);
+}
+const full = args.full;
+
+interface Config {
+  memory: number;
+  batch: number;
+  width: number;
+  inputs: number;
+  ensemble: number;
+}
+
+const ACTIONS = 18;
+const GRID = {
+  memory: [1, 10, 100, 300],
+  batch: full ? [1, 32, 256, 4096, 65536] : [1, 32, 256, 4096],
+  width: [64, 256],
+  inputs: [4, 400],
+  ensemble: [1, 2],
+};
+/** Largest estimated time of one evaluation that is still measured. */
+const maxEvalSeconds = Number(args["max-eval-seconds"] ?? (full ? 20 : 0.6));
+const repeatOptions: RepeatOptions = full
+  ? { warmup: 3, minRuns: 10, maxRuns: 200, minSeconds: 1 }
+  : { warmup: 1, minRuns: 3, maxRuns: 20, minSeconds: 0.25 };
+
+const specOf = (c: Config): MlpSpec => ({ inputs: c.inputs, hidden: [c.width, c.width], outputs: ACTIONS });
+const macsPerState = (spec: MlpSpec) => layerShapes(spec).reduce((sum, { inputs, outputs }) => sum + inputs * outputs, 0);
+const flopsOf = (c: Config) => 2 * c.batch * c.memory * c.ensemble * macsPerState(specOf(c));
+const label = (c: Config) => `M=${c.memory} B=${c.batch} W=${c.width} I=${c.inputs} E=${c.ensemble}`;
+
+/** The configurations the issue's targets name. */
+const TARGET_LATENCY: Config = { memory: 300, batch: 1, width: 64, inputs: 4, ensemble: 1 };
+
+interface Row {
+  config: Config;
+  flops: number;
+  plan?: { tileRows: number; lanes: number; runs: number; dispatches: number };
+  kernel?: { e2e: Summary; device: Summary; gflops: number; ofCeiling: number };
+  naive?: { e2e: Summary; device: Summary; gflops: number };
+  cpu?: { e2e: Summary; gflops: number };
+  skipped?: string;
+}
+
+/** A few random networks per shape, pushed in turn: the values do not matter for timing. */
+const networkPool = new Map<string, MlpWeights[]>();
+function networks(spec: MlpSpec): MlpWeights[] {
+  const key = JSON.stringify(spec);
+  let pool = networkPool.get(key);
+  if (!pool) {
+    let seed = 1;
+    const sample = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    pool = Array.from({ length: 4 }, () => randomMlpWeights(spec, sample));
+    networkPool.set(key, pool);
+  }
+  return pool;
+}
+
+function filledStack(gpu: Gpu, c: Config): Stack {
+  const spec = specOf(c);
+  const stack = createStack(gpu, { mlp: spec, memory: c.memory, ensemble: c.ensemble, eta: 20, tau: 0.5 });
+  const pool = networks(spec);
+  for (let p = 0; p < c.memory; p++) stack.push(Array.from({ length: c.ensemble }, (_, e) => pool[(p + e) % pool.length]));
+  return stack;
+}
+
+function statesFor(c: Config): Float32Array {
+  return Float32Array.from({ length: c.batch * c.inputs }, (_, i) => Math.sin(i * 0.37));
+}
+
+/** Naive baseline, end to end: upload states, one dispatch per snapshot per layer, read logits. */
+async function measureNaive(gpu: Gpu, timer: DeviceTimer, stack: Stack, c: Config, states: Float32Array) {
+  const statesBuffer = createBuffer(gpu, states.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST, "naive states");
+  const bytes = c.batch * ACTIONS * 4;
+  const logits = createBuffer(gpu, bytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "naive logits");
+  const readback = createBuffer(gpu, bytes, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "naive readback");
+  const naive = await createNaiveStack(stack, statesBuffer, logits, c.batch);
+  const duration = new DurationEstimate();
+  const e2e = await repeat(
+    () =>
+      wallTime(async () => {
+        gpu.device.queue.writeBuffer(statesBuffer, 0, states);
+        const encoder = gpu.device.createCommandEncoder();
+        naive.encode(encoder);
+        encoder.copyBufferToBuffer(logits, 0, readback, 0, bytes);
+        gpu.device.queue.submit([encoder.finish()]);
+        await waitPatiently(duration, gpu.info.busyPolls, performance.now(), () => readback.mapAsync(MapMode.READ));
+        new Float32Array(readback.getMappedRange().slice(0));
+        readback.unmap();
+      }),
+    repeatOptions,
+  );
+  const device = await repeat(() => timer.time((encoder, writes) => naive.encode(encoder, writes)), repeatOptions);
+  naive.destroy();
+  for (const buffer of [statesBuffer, logits, readback]) buffer.destroy();
+  return { e2e, device };
+}
+
+async function measureKernel(gpu: Gpu, timer: DeviceTimer, stack: Stack, c: Config, states: Float32Array) {
+  const e2e = await repeat(() => wallTime(() => stackLogits(stack, states)), repeatOptions);
+  const statesBuffer = createBuffer(gpu, states.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST, "bench states");
+  const logits = createBuffer(gpu, c.batch * ACTIONS * 4, BufferUsage.STORAGE, "bench logits");
+  gpu.device.queue.writeBuffer(statesBuffer, 0, states);
+  const io = { states: statesBuffer, logits, batch: c.batch };
+  const device = await repeat(() => timer.time((encoder, timestampWrites) => encodeStackLogits(stack, encoder, io, { timestampWrites })), repeatOptions);
+  statesBuffer.destroy();
+  logits.destroy();
+  return { e2e, device };
+}
+
+/** Runs this script in a child process with other Dawn flags (one Dawn configuration per process). */
+function fastModeChild(fast: boolean, configs: Config[]): Record<string, number> {
+  const file = join(tmpdir(), `staq-bench-fast-${process.pid}-${fast}.json`);
+  const child = spawnSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), "--fast-child", file, ...(fast ? ["--fast"] : []), ...(full ? ["--full"] : [])],
+    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, STAQ_BENCH_CONFIGS: JSON.stringify(configs) } },
+  );
+  if (child.status !== 0) throw new Error(`the ${fast ? "fast" : "default"}-mode child failed (exit ${child.status})`);
+  const result = JSON.parse(readFileSync(file, "utf8"));
+  rmSync(file);
+  return result;
+}
+
+async function childMain(file: string): Promise<void> {
+  const gpu = await createGpu({ fast: args.fast });
+  const timer = new DeviceTimer(gpu);
+  const result: Record<string, number> = {};
+  for (const c of JSON.parse(process.env.STAQ_BENCH_CONFIGS ?? "[]") as Config[]) {
+    const stack = filledStack(gpu, c);
+    const { device } = await measureKernel(gpu, timer, stack, c, statesFor(c));
+    result[label(c)] = device.median;
+    stack.destroy();
+  }
+  writeFileSync(file, JSON.stringify(result));
+  timer.destroy();
+  gpu.destroy();
+}
+
+async function main(): Promise<void> {
+  const gpu = await createGpu({ fast: args.fast });
+  const timer = new DeviceTimer(gpu);
+  const started = Date.now();
+  console.log(`staq stack benchmark (${full ? "full" : "quick"}) on ${gpu.info.adapter} [${gpu.info.vendor}, ${gpu.info.architecture}]`);
+  console.log(`device time: ${timer.method}; Dawn robustness ${gpu.info.fast ? "off (fast mode)" : "on"}; node ${process.version}`);
+
+  // (d) the ceiling
+  const gemmShapes = full
+    ? [{ m: 4096, n: 4096, k: 4096 }, { m: 65536, n: 256, k: 256 }]
+    : [{ m: 512, n: 512, k: 512 }, { m: 4096, n: 256, k: 256 }];
+  const gemm = await measureGemm(gpu, timer, gemmShapes, repeatOptions);
+  const ceiling = gemm[0];
+  console.log(`GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}, tile ${ceiling.rowsPerThread}×${ceiling.colsPerThread * 4})`);
+  for (const g of gemm.slice(1)) console.log(`  also ${g.gflops.toFixed(2)} GFLOP/s at ${g.m}×${g.n}×${g.k}, tile ${g.rowsPerThread}×${g.colsPerThread * 4}`);
+
+  const rate = ceiling.gflops * 1e9;
+  const configs: Config[] = [];
+  for (const width of GRID.width)
+    for (const inputs of GRID.inputs)
+      for (const ensemble of GRID.ensemble)
+        for (const memory of GRID.memory) for (const batch of GRID.batch) configs.push({ memory, batch, width, inputs, ensemble });
+
+  const rows: Row[] = [];
+  const header = ["config", "kernel e2e ms (p10–p90)", "device ms", "GFLOP/s", "% ceiling", "naive e2e ms", "× naive", "CPU ref ms", "× CPU"];
+  console.log(`\n${header.join(" | ")}`);
+  for (const group of groupBy(configs, (c) => `${c.width} ${c.inputs} ${c.ensemble} ${c.memory}`)) {
+    let stack: Stack | undefined;
+    for (const c of group) {
+      const flops = flopsOf(c);
+      const row: Row = { config: c, flops };
+      rows.push(row);
+      // Small batches run far below the GEMM rate; estimate conservatively before committing time.
+      const estimate = flops / (rate * Math.min(1, 0.05 + c.batch / 512)) + c.memory * c.ensemble * 1e-6;
+      if (estimate > maxEvalSeconds) {
+        row.skipped = `estimated ${estimate.toFixed(1)} s per evaluation > ${maxEvalSeconds} s`;
+        console.log(`${label(c)} | skipped: ${row.skipped}`);
+        continue;
+      }
+      stack ??= filledStack(gpu, c);
+      const states = statesFor(c);
+      const plan = planStackDispatch(stack, stack.size, c.batch, gpu.info.limits);
+      row.plan = {
+        tileRows: plan.tiling.tileRows,
+        lanes: plan.tiling.lanes,
+        runs: plan.rowChunks[0].parts,
+        dispatches: plan.rowChunks.reduce((n, chunk) => n + chunk.forward.length + (chunk.parts > 1 ? 1 : 0), 0),
+      };
+      const kernel = await measureKernel(gpu, timer, stack, c, states);
+      row.kernel = { ...kernel, gflops: flops / (kernel.device.median * 1e6), ofCeiling: flops / (kernel.device.median * 1e6) / ceiling.gflops };
+      // The naive baseline pays ~20 µs per dispatch on top of the arithmetic, done less efficiently.
+      const naiveEstimate = 3 * estimate + c.memory * c.ensemble * 3 * 30e-6;
+      if (naiveEstimate <= 2 * maxEvalSeconds) {
+        const naive = await measureNaive(gpu, timer, stack, c, states);
+        row.naive = { ...naive, gflops: flops / (naive.device.median * 1e6) };
+      }
+      // The float64 reference (which also derives error bounds) runs at well under 1 GFLOP/s.
+      if (flops / 2e8 <= 2 * maxEvalSeconds) {
+        const contents = { spec: stack.spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction };
+        const cpu = await repeat(async () => wallTime(async () => stackLogitsReference(contents, states, c.batch)), { ...repeatOptions, warmup: 0, maxRuns: 5 });
+        row.cpu = { e2e: cpu, gflops: flops / (cpu.median * 1e6) };
+      }
+      console.log(formatRow(row).join(" | "));
+    }
+    stack?.destroy();
+  }
+
+  // Fast mode (Dawn robustness off): the same kernel, measured in child processes, alternating.
+  let fastMode: { config: Config; defaultMs: number; fastMs: number; speedup: number }[] | undefined;
+  if (args["fast-compare"] && !args["no-fast-compare"] && !args.fast) {
+    const subset = pickFastSubset(rows);
+    const defaults: Record<string, number>[] = [];
+    const fasts: Record<string, number>[] = [];
+    for (let round = 0; round < 2; round++) {
+      defaults.push(fastModeChild(false, subset));
+      fasts.push(fastModeChild(true, subset));
+    }
+    fastMode = subset.map((config) => {
+      const defaultMs = Math.min(...defaults.map((d) => d[label(config)]));
+      const fastMs = Math.min(...fasts.map((d) => d[label(config)]));
+      return { config, defaultMs, fastMs, speedup: defaultMs / fastMs };
+    });
+    console.log("\nfast mode (robustness off), device time, best of 2 child processes each:");
+    for (const f of fastMode) console.log(`  ${label(f.config)}: ${formatMs(f.defaultMs)} → ${formatMs(f.fastMs)} ms (${f.speedup.toFixed(2)}×)`);
+  }
+
+  const targets = checkTargets(rows);
+  console.log("\ntargets:");
+  for (const t of targets) console.log(`  ${t.met ? "met" : "NOT met"}: ${t.text}`);
+
+  const slug = adapterSlug(gpu.info.adapter);
+  mkdirSync(args.out, { recursive: true });
+  const report = {
+    benchmark: "stack",
+    mode: full ? "full" : "quick",
+    date: new Date().toISOString(),
+    adapter: gpu.info,
+    node: process.version,
+    deviceTiming: timer.method,
+    seconds: (Date.now() - started) / 1000,
+    ceiling: { best: ceiling, all: gemm },
+    rows,
+    fastMode,
+    targets,
+  };
+  const jsonPath = join(args.out, `${slug}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  const mdPath = join(args.out, `${slug}.md`);
+  writeFileSync(mdPath, markdownReport(report.adapter.adapter, ceiling, rows, fastMode, targets, report.mode, timer.method));
+  console.log(`\nwrote ${jsonPath} and ${mdPath} (${report.seconds.toFixed(0)} s)`);
+  timer.destroy();
+  gpu.destroy();
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(item);
+  }
+  return [...groups.values()];
+}
+
+function formatRow(row: Row): string[] {
+  const k = row.kernel;
+  const ratio = (base: Summary | undefined) => (base && k ? `${(base.median / k.e2e.median).toFixed(1)}×` : "—");
+  return [
+    label(row.config),
+    k ? `${formatMs(k.e2e.median)} (${formatMs(k.e2e.p10)}–${formatMs(k.e2e.p90)})` : "—",
+    k ? formatMs(k.device.median) : "—",
+    k ? k.gflops.toFixed(2) : "—",
+    k ? `${(100 * k.ofCeiling).toFixed(0)}%` : "—",
+    row.naive ? formatMs(row.naive.e2e.median) : "—",
+    ratio(row.naive?.e2e),
+    row.cpu ? formatMs(row.cpu.e2e.median) : "—",
+    ratio(row.cpu?.e2e),
+  ];
+}
+
+const sameConfig = (a: Config, b: Config) => label(a) === label(b);
+
+/** The largest measured batch at width 256, the configuration the ceiling target is about. */
+function largestWide(rows: Row[]): Row | undefined {
+  return rows
+    .filter((r) => r.kernel && r.config.width === 256)
+    .sort((a, b) => b.config.batch - a.config.batch || b.kernel!.ofCeiling - a.kernel!.ofCeiling)[0];
+}
+
+function pickFastSubset(rows: Row[]): Config[] {
+  const picks = [rows.find((r) => r.kernel && sameConfig(r.config, TARGET_LATENCY)), largestWide(rows)];
+  return picks.filter((r): r is Row => r !== undefined).map((r) => r.config);
+}
+
+function checkTargets(rows: Row[]): { text: string; met: boolean }[] {
+  const targets: { text: string; met: boolean }[] = [];
+  const latency = rows.find((r) => sameConfig(r.config, TARGET_LATENCY));
+  if (latency?.kernel && latency.naive) {
+    const ratio = latency.naive.e2e.median / latency.kernel.e2e.median;
+    targets.push({
+      text: `${label(TARGET_LATENCY)}: one-dispatch kernel ${formatMs(latency.kernel.e2e.median)} ms vs naive ${formatMs(latency.naive.e2e.median)} ms end to end = ${ratio.toFixed(1)}× (target ≥ 10×)`,
+      met: ratio >= 10,
+    });
+  }
+  const wide = largestWide(rows);
+  if (wide?.kernel) {
+    targets.push({
+      text: `${label(wide.config)} (largest measured B at W=256): ${wide.kernel.gflops.toFixed(2)} GFLOP/s = ${(100 * wide.kernel.ofCeiling).toFixed(0)}% of the GEMM ceiling (target ≥ 60%)`,
+      met: wide.kernel.ofCeiling >= 0.6,
+    });
+  }
+  return targets;
+}
+
+function markdownReport(
+  adapter: string,
+  ceiling: GemmResult,
+  rows: Row[],
+  fastMode: { config: Config; defaultMs: number; fastMs: number; speedup: number }[] | undefined,
+  targets: { text: string; met: boolean }[],
+  mode: string,
+  timing: string,
+): string {
+  const measured = rows.filter((r) => r.kernel);
+  const lines = [
+    `# Stack evaluation on ${adapter}`,
+    "",
+    `\`npm run bench -- --${mode}\`; device time by ${timing}; medians (p10–p90 for end to end); ${ACTIONS} actions, 2 hidden ReLU layers of width W.`,
+    `GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}). "× naive" and "× CPU" compare end-to-end times.`,
+    "",
+    markdownTable(["config", "kernel e2e ms (p10–p90)", "device ms", "GFLOP/s", "% ceiling", "naive e2e ms", "× naive", "CPU ref ms", "× CPU"], measured.map(formatRow)),
+    "",
+  ];
+  const skipped = rows.filter((r) => r.skipped);
+  if (skipped.length) lines.push(`Skipped as too slow for this mode: ${skipped.map((r) => label(r.config)).join("; ")}.`, "");
+  if (fastMode) {
+    lines.push("Fast mode (Dawn robustness off), device time:", "");
+    lines.push(markdownTable(["config", "default ms", "fast ms", "speed-up"], fastMode.map((f) => [label(f.config), formatMs(f.defaultMs), formatMs(f.fastMs), `${f.speedup.toFixed(2)}×`])), "");
+  }
+  lines.push("Targets:", "", ...targets.map((t) => `- ${t.met ? "met" : "**not met**"}: ${t.text}`), "");
+  return lines.join("\n");
+}
+
+if (args["fast-child"]) await childMain(args["fast-child"]);
+else await main();

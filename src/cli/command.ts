@@ -1,0 +1,37 @@
+/**
+ * What every `staq` subcommand is, and the errors the dispatcher turns into exit codes.
+ */
+import type { Writable } from "node:stream";
+
+export interface CommandIO {
+  stdout: Pick<Writable, "write">;
+  stderr: Pick<Writable, "write">;
+}
+
+export interface Command {
+  name: string;
+  /** One line, for the list of commands. */
+  summary: string;
+  /** The command's own help text (`staq help NAME`, `staq NAME --help`). */
+  help: string;
+  /** Runs the command on its arguments (after the command name). Throws to fail. */
+  run(args: string[], io: CommandIO): Promise<void>;
+}
+
+/** A command line that cannot be run as written: exit code 2, with the usage. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    /** The command whose usage to show, if the mistake is within one. */
+    readonly command?: Command,
+  ) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** True for the errors `util.parseArgs` throws for unknown options, missing values and the like. */
+export function isParseArgsError(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
+}

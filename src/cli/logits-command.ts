@@ -1,0 +1,139 @@
+/**
+ * `staq logits --stack FILE.safetensors --states FILE.json [--fast]`: evaluates a saved stack on
+ * the GPU and prints {"logits": [[...], ...]}, one row per state. With it anyone can check staq
+ * against another framework reading the same file (DESIGN §4.1).
+ */
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
+import type { Gpu } from "../gpu/gpu.ts";
+import { createGpu } from "../node/create-gpu.ts";
+import { loadStack } from "../node/stack-files.ts";
+import type { Stack } from "../stack/stack.ts";
+import { stackLogits } from "../stack/stack-logits.ts";
+import { UsageError, isParseArgsError, type Command } from "./command.ts";
+
+const HELP = `Usage: staq logits --stack FILE.safetensors --states FILE.json [--fast]
+
+Evaluates a stack saved as safetensors (DESIGN §4.1) on the GPU and prints the logits
+  xi(s) = correction * mean_e sum_i c[e,i] * MLP_{e,i}(s)
+of every state as JSON: {"logits": [[...], ...]}, one row of actions per state. Each number is
+the shortest decimal that reads back as the same float32.
+
+Options:
+  --stack FILE     the stack file (safetensors, format "staq-stack/1")
+  --states FILE    JSON {"states": [[...], ...]}: one array of the MLP's inputs per state
+  --fast           turn off Dawn's bounds checks (faster; staq's kernels stay in bounds)
+  -h, --help       show this help
+`;
+
+/** The shortest decimal text that parses back to the float32 `value` (which must be finite). */
+export function shortestFloat32(value: number): string {
+  if (Object.is(value, -0)) return "-0";
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(value.toPrecision(digits));
+    if (Math.fround(candidate) === value) return String(candidate);
+  }
+  // Nine significant digits always identify a float32.
+  return String(Number(value.toPrecision(9)));
+}
+
+/** Parses `{"states": number[][]}` into a [batch, width] Float32Array. `source` names the file in errors. */
+export function parseStatesJson(text: string, source: string): { states: Float32Array; batch: number; width: number } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new StaqFormatError(`${source} is not valid JSON: ${(error as Error).message}`);
+  }
+  const example = 'expected {"states": [[s0, s1, ...], ...]}';
+  const rows = (parsed as { states?: unknown } | null)?.states;
+  if (typeof parsed !== "object" || parsed === null || !Array.isArray(rows)) {
+    throw new StaqFormatError(`${source} has no "states" array; ${example}`);
+  }
+  const width = Array.isArray(rows[0]) ? rows[0].length : 0;
+  const states = new Float32Array(rows.length * width);
+  rows.forEach((row: unknown, b) => {
+    if (!Array.isArray(row)) throw new StaqFormatError(`${source}: states[${b}] is ${JSON.stringify(row)}, not an array of numbers; ${example}`);
+    if (row.length !== width) throw new StaqFormatError(`${source}: states[${b}] has ${row.length} values but states[0] has ${width}; every state needs the same number`);
+    row.forEach((value: unknown, i) => {
+      if (typeof value !== "number") throw new StaqFormatError(`${source}: states[${b}][${i}] is ${JSON.stringify(value)}; expected a number`);
+      const single = Math.fround(value);
+      if (!Number.isFinite(single)) throw new StaqInputError(`${source}: states[${b}][${i}] = ${value} is beyond the float32 range`);
+      states[b * width + i] = single;
+    });
+  });
+  if (rows.length > 0 && width === 0) throw new StaqFormatError(`${source}: states[0] is empty; a state needs the MLP's inputs`);
+  return { states, batch: rows.length, width };
+}
+
+/** {"logits": [[...], ...]} with float32-exact numbers. */
+export function formatLogits(logits: Float32Array, batch: number, actions: number): string {
+  const rows: string[] = [];
+  for (let b = 0; b < batch; b++) {
+    const row: string[] = [];
+    for (let a = 0; a < actions; a++) {
+      const value = logits[b * actions + a];
+      if (!Number.isFinite(value)) throw new StaqError(`logit [${b}][${a}] is ${value}: the stack's output does not fit float32 for this state`);
+      row.push(shortestFloat32(value));
+    }
+    rows.push(`[${row.join(", ")}]`);
+  }
+  return `{"logits": [${rows.join(", ")}]}\n`;
+}
+
+async function readStates(path: string) {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new StaqError(`Could not read the states file ${path}: ${code === "ENOENT" ? "no such file or directory (ENOENT)" : message}`);
+  }
+  return parseStatesJson(text, path);
+}
+
+export const logitsCommand: Command = {
+  name: "logits",
+  summary: "print the logits of a saved stack for states from a JSON file",
+  help: HELP,
+  async run(args, io) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: { stack: { type: "string" }, states: { type: "string" }, fast: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+        strict: true,
+        allowPositionals: false,
+      }));
+    } catch (error) {
+      if (isParseArgsError(error)) throw new UsageError(error.message, logitsCommand);
+      throw error;
+    }
+    if (values.help) {
+      io.stdout.write(HELP);
+      return;
+    }
+    if (!values.stack) throw new UsageError("logits needs --stack FILE.safetensors", logitsCommand);
+    if (!values.states) throw new UsageError("logits needs --states FILE.json", logitsCommand);
+
+    // The states first: a malformed file is reported without waiting for a GPU.
+    const { states, batch, width } = await readStates(values.states);
+    let gpu: Gpu | undefined;
+    let stack: Stack | undefined;
+    try {
+      gpu = await createGpu({ fast: Boolean(values.fast) });
+      stack = await loadStack(gpu, values.stack);
+      const { inputs, outputs } = stack.spec;
+      if (batch > 0 && width !== inputs) {
+        throw new StaqInputError(`${values.states}: each state has ${width} values, but the stack's MLP in ${values.stack} takes ${inputs} inputs`);
+      }
+      const logits = batch > 0 ? await stackLogits(stack, states) : new Float32Array(0);
+      io.stdout.write(formatLogits(logits, batch, outputs));
+    } finally {
+      // Without a device left alive, Dawn lets the process exit on its own.
+      stack?.destroy();
+      gpu?.destroy();
+    }
+  },
+};

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/**
+ * The `staq` command: dispatches to one module per subcommand and turns failures into exit codes:
+ * 0 done, 1 failed (one line on stderr; the stack trace only with STAQ_DEBUG=1), 2 the command
+ * line itself is wrong (the message and the usage on stderr).
+ */
+import { StaqError } from "../errors.ts";
+import { UsageError, type Command, type CommandIO } from "./command.ts";
+import { gpuCommand } from "./gpu-command.ts";
+import { logitsCommand } from "./logits-command.ts";
+
+const COMMANDS: readonly Command[] = [logitsCommand, gpuCommand];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "Usage: staq <command> [options]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    `  ${"help".padEnd(width)}  show this help, or a command's: staq help <command>`,
+    "",
+    "Run `staq <command> --help` for a command's options. Set STAQ_DEBUG=1 to see stack traces.",
+    "",
+  ].join("\n");
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof StaqError) return error.message;
+  if (error instanceof Error) return `${error.message}${process.env.STAQ_DEBUG === "1" ? "" : " (set STAQ_DEBUG=1 for the stack trace)"}`;
+  return String(error);
+}
+
+export async function main(argv: readonly string[], io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const [name, ...rest] = argv;
+  const find = (n: string | undefined) => COMMANDS.find((c) => c.name === n);
+  if (name === undefined) {
+    io.stderr.write(usage());
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
+    if (name === "help" && rest.length > 0) {
+      const command = find(rest[0]);
+      if (!command) {
+        io.stderr.write(`staq: no command named ${JSON.stringify(rest[0])}\n\n${usage()}`);
+        return 2;
+      }
+      io.stdout.write(command.help);
+      return 0;
+    }
+    io.stdout.write(usage());
+    return 0;
+  }
+  const command = find(name);
+  if (!command) {
+    io.stderr.write(`staq: unknown ${name.startsWith("-") ? "option" : "command"} ${JSON.stringify(name)}\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    await command.run(rest, io);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`staq ${command.name}: ${error.message}\n\n${(error.command ?? command).help}`);
+      return 2;
+    }
+    io.stderr.write(`staq ${command.name}: ${describeFailure(error)}\n`);
+    if (process.env.STAQ_DEBUG === "1" && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}
+
+// exitCode, not exit(): stdout may be a pipe still draining, and the process ends by itself once
+// the command has destroyed its GPU device.
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,275 @@
+/**
+ * A stack as one safetensors file (DESIGN §4.1), readable by any program:
+ *
+ *     stack.layers.{l}.weight   F32 [E, N, out_l, in_l]   (nn.Linear convention, out × in)
+ *     stack.layers.{l}.bias     F32 [E, N, out_l]
+ *     stack.coefficients        F32 [E, N]                (c_i, oldest first)
+ *     __metadata__              format "staq-stack/1", activation "relu", ensemble_reduce "mean",
+ *                               correction, memory, eta, tau, gamma, variant, normalization
+ *
+ * with logits ξ(s) = correction · mean_e Σ_i c[e,i] · MLP_{e,i}(s). Snapshots are written oldest
+ * first whatever the ring's internal order, so a reader needs nothing but this file.
+ *
+ * Numbers in the metadata are written with String(x), the shortest text that parses back to the
+ * same float64, so correction, η, τ and γ survive exactly. The coefficients are float32 in the
+ * file (as the format says), so a pushed stack's float64 coefficients come back rounded to
+ * float32; saving a loaded stack again gives the same bytes.
+ *
+ * Portable: no `node:` modules (files on disk are in ../node/stack-files.ts).
+ */
+import { StaqFormatError, StaqInputError } from "../errors.ts";
+import type { Gpu } from "../gpu/gpu.ts";
+import type { PmdNormalization, PmdVariant } from "../pmd/coefficients.ts";
+import { layerShapes, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
+import { createStack, type Stack } from "../stack/stack.ts";
+import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "./safetensors.ts";
+
+export const STACK_FORMAT = "staq-stack/1";
+export const COEFFICIENTS_TENSOR = "stack.coefficients";
+export const weightTensorName = (layer: number) => `stack.layers.${layer}.weight`;
+export const biasTensorName = (layer: number) => `stack.layers.${layer}.bias`;
+
+const LAYER_TENSOR = /^stack\.layers\.(0|[1-9][0-9]*)\.(weight|bias)$/;
+const VARIANTS: readonly PmdVariant[] = ["vanilla", "corrected"];
+const NORMALIZATIONS: readonly PmdNormalization[] = ["memory", "sum"];
+
+/** Reads the stack back from the GPU and encodes it as a safetensors file. */
+export async function stackToSafetensors(stack: Stack): Promise<Uint8Array> {
+  const snapshots = await stack.readSnapshots(); // [member][i], oldest first
+  const members = stack.ensemble;
+  const stored = stack.size;
+  const tensors = new Map<string, Float32Tensor>();
+  layerShapes(stack.spec).forEach(({ inputs, outputs }, l) => {
+    const weight = new Float32Array(members * stored * outputs * inputs);
+    const bias = new Float32Array(members * stored * outputs);
+    for (let e = 0; e < members; e++) {
+      for (let i = 0; i < stored; i++) {
+        const flat = e * stored + i;
+        weight.set(snapshots[e][i].layers[l].weight, flat * outputs * inputs);
+        bias.set(snapshots[e][i].layers[l].bias, flat * outputs);
+      }
+    }
+    tensors.set(weightTensorName(l), { shape: [members, stored, outputs, inputs], data: weight });
+    tensors.set(biasTensorName(l), { shape: [members, stored, outputs], data: bias });
+  });
+  const coefficients = new Float32Array(members * stored);
+  stack.coefficients.forEach((c, e) => coefficients.set(c, e * stored));
+  tensors.set(COEFFICIENTS_TENSOR, { shape: [members, stored], data: coefficients });
+
+  const { eta, tau, gamma, variant, normalization } = stack.pmd;
+  return encodeSafetensors(tensors, {
+    format: STACK_FORMAT,
+    activation: "relu",
+    ensemble_reduce: "mean",
+    correction: String(stack.correction),
+    memory: String(stack.memory),
+    eta: String(eta),
+    tau: String(tau),
+    gamma: String(gamma),
+    variant,
+    normalization,
+  });
+}
+
+export interface LoadStackOptions {
+  /**
+   * M of the new stack, instead of the file's `memory` (e.g. to keep more snapshots from now
+   * on). Must be at least the number of snapshots in the file.
+   */
+  memory?: number;
+  /** Passed to createStack. */
+  label?: string;
+  maxBindingBytes?: number;
+  targetWorkgroups?: number;
+}
+
+/** What a stack file holds, checked and in the shapes `Stack.set` takes. */
+export interface StackFileContents {
+  spec: MlpSpec;
+  members: number;
+  stored: number;
+  /** [member][i], oldest first; views into the decoded tensors. */
+  snapshots: MlpWeights[][];
+  coefficients: Float64Array[];
+  correction: number;
+  memory: number;
+  eta: number;
+  tau: number;
+  gamma: number;
+  variant: PmdVariant;
+  normalization: PmdNormalization;
+}
+
+// A decimal number as JSON (and String(x)) writes it: no hex, no "Infinity", no blanks.
+const DECIMAL = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+function metadataNumber(metadata: Record<string, string>, key: string, valid: (x: number) => boolean, requirement: string): number {
+  const text = metadata[key];
+  if (text === undefined) throw new StaqFormatError(`__metadata__ has no ${JSON.stringify(key)}; a staq stack file needs it (${requirement})`);
+  const value = DECIMAL.test(text) ? Number(text) : NaN;
+  if (!(Number.isFinite(value) && valid(value))) {
+    throw new StaqFormatError(`__metadata__ ${JSON.stringify(key)} is ${JSON.stringify(text)}; it must be ${requirement}`);
+  }
+  return value;
+}
+
+function metadataChoice<T extends string>(metadata: Record<string, string>, key: string, choices: readonly T[], fallback?: T): T {
+  const text = metadata[key];
+  if (text === undefined && fallback !== undefined) return fallback;
+  if (!choices.includes(text as T)) {
+    const got = text === undefined ? "missing" : JSON.stringify(text);
+    throw new StaqFormatError(`__metadata__ ${JSON.stringify(key)} is ${got}; it must be ${choices.map((c) => JSON.stringify(c)).join(" or ")}`);
+  }
+  return text as T;
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+function requireTensor(tensors: Map<string, Float32Tensor>, name: string, why: string): Float32Tensor {
+  const tensor = tensors.get(name);
+  if (!tensor) throw new StaqFormatError(`missing tensor ${JSON.stringify(name)} (${why})`);
+  return tensor;
+}
+
+function requireShape(name: string, tensor: Float32Tensor, expected: readonly number[], meaning: string): void {
+  if (tensor.shape.length !== expected.length || tensor.shape.some((d, k) => d !== expected[k])) {
+    throw new StaqFormatError(`tensor ${JSON.stringify(name)} has shape ${shapeText(tensor.shape)}; expected ${shapeText(expected)} (${meaning})`);
+  }
+}
+
+/** Throws naming the tensor and the multi-index of the first value that is NaN or infinite. */
+function requireFinite(name: string, tensor: Float32Tensor, what: string): void {
+  const { data, shape } = tensor;
+  for (let k = 0; k < data.length; k++) {
+    if (Number.isFinite(data[k])) continue;
+    const index: number[] = [];
+    let rest = k;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      index.unshift(rest % shape[d]);
+      rest = Math.floor(rest / shape[d]);
+    }
+    throw new StaqFormatError(`tensor ${JSON.stringify(name)} ${shapeText(index)} is ${data[k]}; ${what} must be finite`);
+  }
+}
+
+/** Decodes and checks a stack file without touching a GPU. */
+export function readStackFile(bytes: Uint8Array): StackFileContents {
+  const { tensors, metadata } = decodeSafetensors(bytes);
+
+  if (metadata.format !== STACK_FORMAT) {
+    const got = metadata.format === undefined ? "missing" : JSON.stringify(metadata.format);
+    throw new StaqFormatError(`__metadata__ "format" is ${got}; a staq stack file has "${STACK_FORMAT}" (is this a stack saved by staq?)`);
+  }
+  metadataChoice(metadata, "activation", ["relu"]);
+  metadataChoice(metadata, "ensemble_reduce", ["mean"]);
+  const correction = metadataNumber(metadata, "correction", () => true, "a finite number");
+  const memory = metadataNumber(metadata, "memory", (x) => Number.isInteger(x) && x >= 1, "an integer >= 1");
+  const eta = metadataNumber(metadata, "eta", (x) => x >= 0, "a finite number >= 0");
+  const tau = metadataNumber(metadata, "tau", (x) => x > 0, "a finite number > 0");
+  const gamma = metadataNumber(metadata, "gamma", (x) => x >= 0 && x < 1, "a number in [0, 1)");
+  // Not in DESIGN §4.1's list, so a file written by another program may leave them out; they
+  // only matter for later pushes, and default as createStack does.
+  const variant = metadataChoice(metadata, "variant", VARIANTS, "corrected");
+  const normalization = metadataChoice(metadata, "normalization", NORMALIZATIONS, "memory");
+
+  let layers = 0;
+  for (const name of tensors.keys()) {
+    const match = LAYER_TENSOR.exec(name);
+    if (match) layers = Math.max(layers, Number(match[1]) + 1);
+    else if (name !== COEFFICIENTS_TENSOR) {
+      throw new StaqFormatError(
+        `unexpected tensor ${JSON.stringify(name)}; a staq stack file holds only stack.layers.{l}.weight, stack.layers.{l}.bias and ${COEFFICIENTS_TENSOR}`,
+      );
+    }
+  }
+
+  const coefficientTensor = requireTensor(tensors, COEFFICIENTS_TENSOR, "the [E, N] snapshot coefficients");
+  if (coefficientTensor.shape.length !== 2 || coefficientTensor.shape[0] < 1) {
+    throw new StaqFormatError(`tensor "${COEFFICIENTS_TENSOR}" has shape ${shapeText(coefficientTensor.shape)}; expected [E, N] with E >= 1 ensemble members`);
+  }
+  const [members, stored] = coefficientTensor.shape;
+  requireFinite(COEFFICIENTS_TENSOR, coefficientTensor, "coefficients");
+  if (stored > memory) {
+    throw new StaqFormatError(`tensor "${COEFFICIENTS_TENSOR}" holds ${stored} snapshots per member, more than the file's memory M = ${memory}`);
+  }
+  if (layers === 0) throw new StaqFormatError(`missing tensor "${weightTensorName(0)}" (a stack's MLP has at least one layer)`);
+
+  // Widths: layer 0's input from its weight, every layer's output from its weight; each layer's
+  // input must be the previous layer's output.
+  const widths: number[] = [];
+  const layerTensors: { weight: Float32Tensor; bias: Float32Tensor; inputs: number; outputs: number }[] = [];
+  for (let l = 0; l < layers; l++) {
+    const weightName = weightTensorName(l);
+    const biasName = biasTensorName(l);
+    const weight = requireTensor(tensors, weightName, `layer ${l} of ${layers}`);
+    const bias = requireTensor(tensors, biasName, `layer ${l} of ${layers}`);
+    if (weight.shape.length !== 4) {
+      throw new StaqFormatError(`tensor ${JSON.stringify(weightName)} has shape ${shapeText(weight.shape)}; expected 4 dimensions [E, N, out, in]`);
+    }
+    const [, , outputs, inputs] = weight.shape;
+    const expectedInputs = l === 0 ? inputs : widths[l];
+    const chain = l === 0 ? "" : `, in = ${expectedInputs} (the out of "${weightTensorName(l - 1)}")`;
+    requireShape(weightName, weight, [members, stored, outputs, expectedInputs], `[E, N, out, in] with E = ${members}, N = ${stored} from "${COEFFICIENTS_TENSOR}"${chain}`);
+    if (outputs < 1 || inputs < 1) {
+      throw new StaqFormatError(`tensor ${JSON.stringify(weightName)} has shape ${shapeText(weight.shape)}; a layer needs out >= 1 and in >= 1`);
+    }
+    if (l === 0) widths.push(inputs);
+    requireShape(biasName, bias, [members, stored, outputs], `[E, N, out] with out = ${outputs} from "${weightName}"`);
+    requireFinite(weightName, weight, "weights");
+    requireFinite(biasName, bias, "biases");
+    widths.push(outputs);
+    layerTensors.push({ weight, bias, inputs, outputs });
+  }
+  const spec: MlpSpec = { inputs: widths[0], hidden: widths.slice(1, -1), outputs: widths[widths.length - 1] };
+
+  // Snapshot [e][i] is a view into the decoded tensors: no copy of what may be hundreds of MB.
+  const snapshots = Array.from({ length: members }, (_, e) =>
+    Array.from({ length: stored }, (_, i) => ({
+      layers: layerTensors.map(({ weight, bias, inputs, outputs }) => {
+        const flat = e * stored + i;
+        return {
+          weight: weight.data.subarray(flat * outputs * inputs, (flat + 1) * outputs * inputs),
+          bias: bias.data.subarray(flat * outputs, (flat + 1) * outputs),
+        };
+      }),
+    })),
+  );
+  const coefficients = Array.from({ length: members }, (_, e) => Float64Array.from(coefficientTensor.data.subarray(e * stored, (e + 1) * stored)));
+  return { spec, members, stored, snapshots, coefficients, correction, memory, eta, tau, gamma, variant, normalization };
+}
+
+/** Creates a stack on `gpu` holding exactly what the file holds. */
+export function stackFromSafetensors(gpu: Gpu, bytes: Uint8Array, options: LoadStackOptions = {}): Stack {
+  const contents = readStackFile(bytes);
+  let memory = contents.memory;
+  if (options.memory !== undefined) {
+    if (!(Number.isInteger(options.memory) && options.memory >= contents.stored && options.memory >= 1)) {
+      throw new StaqInputError(
+        `memory override ${options.memory} must be an integer >= ${Math.max(1, contents.stored)}: the file holds ${contents.stored} snapshots per member`,
+      );
+    }
+    memory = options.memory;
+  }
+  const stack = createStack(gpu, {
+    mlp: contents.spec,
+    memory,
+    ensemble: contents.members,
+    eta: contents.eta,
+    tau: contents.tau,
+    gamma: contents.gamma,
+    variant: contents.variant,
+    normalization: contents.normalization,
+    label: options.label,
+    maxBindingBytes: options.maxBindingBytes,
+    targetWorkgroups: options.targetWorkgroups,
+  });
+  try {
+    stack.set({ snapshots: contents.snapshots, coefficients: contents.coefficients, correction: contents.correction, tau: contents.tau });
+  } catch (error) {
+    stack.destroy();
+    throw error;
+  }
+  return stack;
+}

@@ -1,0 +1,164 @@
+// `staq logits` and friends, run as child processes from the TypeScript sources (no build needed).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import fc from "fast-check";
+import { testGpu } from "../helpers/gpu.ts";
+import { formatLogits, parseStatesJson, shortestFloat32 } from "../../src/cli/logits-command.ts";
+import { encodeSafetensors, decodeSafetensors } from "../../src/io/safetensors.ts";
+import { readStackFile } from "../../src/io/stack-file.ts";
+import { saveStack } from "../../src/node/stack-files.ts";
+import { stackLogitsReference } from "../../src/stack/reference.ts";
+import { ONE_HIDDEN, ownStderrLines, pushedStack, randomStates, runStaq, statesJson, tempDir } from "../io/stack-fixtures.ts";
+
+const gpu = await testGpu();
+const dir = await tempDir();
+const BATCH = 6;
+
+// One stack file for every case: 2 members, a ring of 3 that wrapped (5 pushes).
+const stackPath = join(dir, "stack.safetensors");
+{
+  const { stack } = pushedStack(gpu, { memory: 3, ensemble: 2, eta: 20, tau: 0.5, pushes: 5, seed: 23 });
+  await saveStack(stack, stackPath);
+  stack.destroy();
+}
+const states = randomStates(BATCH, ONE_HIDDEN.inputs, 29);
+const statesPath = join(dir, "states.json");
+await writeFile(statesPath, statesJson(states, ONE_HIDDEN.inputs));
+
+/** The one line a failing command prints (Dawn's own start-up warnings aside). */
+function failureLine(stderr: string): string {
+  const lines = ownStderrLines(stderr);
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace without STAQ_DEBUG=1");
+  return lines[0];
+}
+
+test("staq logits prints the stack's logits within the float32 bound of the float64 reference", async () => {
+  const reference = stackLogitsReference(readStackFile(await readFile(stackPath)), states, BATCH);
+  // Both configurations in parallel: they are separate processes, each with its own Dawn instance.
+  const runs = await Promise.all([runStaq(["logits", "--stack", stackPath, "--states", statesPath]), runStaq(["logits", "--fast", "--states", statesPath, "--stack", stackPath])]);
+  for (const result of runs) {
+    assert.equal(result.code, 0, result.stderr);
+    // stdout is exactly one JSON document (Dawn's warnings go to stderr).
+    const { logits } = JSON.parse(result.stdout) as { logits: number[][] };
+    assert.equal(logits.length, BATCH);
+    logits.forEach((row, b) => {
+      assert.equal(row.length, ONE_HIDDEN.outputs);
+      row.forEach((x, a) => {
+        const k = b * ONE_HIDDEN.outputs + a;
+        // The printed decimal is the shortest one that reads back as the kernel's float32.
+        const value = Math.fround(x);
+        assert.ok(Math.abs(value - reference.logits[k]) <= reference.bound[k], `logit [${b}][${a}]: ${value} vs ${reference.logits[k]} ± ${reference.bound[k]}`);
+      });
+    });
+  }
+});
+
+test("help: staq --help, staq help CMD and CMD --help print usage and exit 0", async () => {
+  const [top, helpLogits, logitsHelp, gpuHelp] = await Promise.all([
+    runStaq(["--help"]),
+    runStaq(["help", "logits"]),
+    runStaq(["logits", "--help"]),
+    runStaq(["gpu", "-h"]),
+  ]);
+  for (const result of [top, helpLogits, logitsHelp, gpuHelp]) assert.equal(result.code, 0, result.stderr);
+  assert.match(top.stdout, /^Usage: staq <command>/);
+  assert.match(top.stdout, /logits .*\n.*gpu /);
+  assert.match(helpLogits.stdout, /^Usage: staq logits --stack FILE\.safetensors --states FILE\.json/);
+  assert.equal(logitsHelp.stdout, helpLogits.stdout);
+  assert.match(gpuHelp.stdout, /--install-driver/);
+});
+
+test("usage errors exit 2 with the message and the usage", async () => {
+  const [none, unknownCommand, unknownOption, missingStack, missingValue, helpUnknown] = await Promise.all([
+    runStaq([]),
+    runStaq(["frobnicate"]),
+    runStaq(["logits", "--stack", stackPath, "--states", statesPath, "--batch", "3"]),
+    runStaq(["logits", "--states", statesPath]),
+    runStaq(["logits", "--stack"]),
+    runStaq(["help", "frobnicate"]),
+  ]);
+  for (const result of [none, unknownCommand, unknownOption, missingStack, missingValue, helpUnknown]) {
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /Usage: staq/);
+  }
+  assert.match(unknownCommand.stderr, /unknown command "frobnicate"/);
+  assert.match(unknownOption.stderr, /^staq logits: Unknown option '--batch'/);
+  assert.match(missingStack.stderr, /^staq logits: logits needs --stack FILE\.safetensors/);
+  assert.match(missingValue.stderr, /^staq logits: Option '--stack <value>' argument missing/);
+  assert.match(helpUnknown.stderr, /no command named "frobnicate"/);
+});
+
+test("failures exit 1 with one line naming the file and the problem", async () => {
+  const malformed = join(dir, "malformed.json");
+  await writeFile(malformed, '{"states": [[1, 2, 3, 4],');
+  const ragged = join(dir, "ragged.json");
+  await writeFile(ragged, '{"states": [[1, 2, 3, 4], [1, 2]]}');
+  const narrow = join(dir, "narrow.json");
+  await writeFile(narrow, '{"states": [[1, 2, 3]]}');
+  const nanFile = join(dir, "nan.safetensors");
+  {
+    const { tensors, metadata } = decodeSafetensors(await readFile(stackPath));
+    tensors.get("stack.coefficients")!.data[4] = NaN;
+    await writeFile(nanFile, encodeSafetensors(tensors, metadata));
+  }
+  const missing = join(dir, "absent.safetensors");
+  const [missingStack, missingStates, badJson, raggedStates, wrongWidth, nanCoefficient] = await Promise.all([
+    runStaq(["logits", "--stack", missing, "--states", statesPath]),
+    runStaq(["logits", "--stack", stackPath, "--states", join(dir, "absent.json")]),
+    runStaq(["logits", "--stack", stackPath, "--states", malformed]),
+    runStaq(["logits", "--stack", stackPath, "--states", ragged]),
+    runStaq(["logits", "--stack", stackPath, "--states", narrow]),
+    runStaq(["logits", "--stack", nanFile, "--states", statesPath]),
+  ]);
+  for (const result of [missingStack, missingStates, badJson, raggedStates, wrongWidth, nanCoefficient]) {
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.stdout, "");
+  }
+  assert.match(failureLine(missingStack.stderr), new RegExp(`^staq logits: Could not read the stack file ${missing}: no such file or directory`));
+  assert.match(failureLine(missingStates.stderr), /^staq logits: Could not read the states file .*absent\.json: no such file/);
+  assert.match(failureLine(badJson.stderr), new RegExp(`^staq logits: ${malformed} is not valid JSON`));
+  assert.match(failureLine(raggedStates.stderr), /states\[1\] has 2 values but states\[0\] has 4/);
+  assert.match(failureLine(wrongWidth.stderr), /narrow\.json: each state has 3 values, but the stack's MLP in .* takes 4 inputs/);
+  assert.match(failureLine(nanCoefficient.stderr), /nan\.safetensors: tensor "stack\.coefficients" \[1, 1\] is NaN; coefficients must be finite/);
+});
+
+test("STAQ_DEBUG=1 adds the stack trace", async () => {
+  const result = await runStaq(["logits", "--stack", stackPath, "--states", join(dir, "absent.json")], { ...process.env, STAQ_DEBUG: "1" });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /Could not read the states file/);
+  assert.match(result.stderr, /^\s+at /m);
+});
+
+// ---- the pieces, in process ----
+
+test("shortestFloat32 prints the shortest text that reads back as the same float32", () => {
+  fc.assert(
+    fc.property(fc.float({ noNaN: true, noDefaultInfinity: true }), (x) => {
+      const text = shortestFloat32(x);
+      assert.ok(Object.is(Math.fround(JSON.parse(text)), x), `${text} for ${x}`);
+      // No shorter precision would do (so no float64 noise like 0.10000000149011612).
+      const digits = text.replace(/^-/, "").replace(/e.*$/, "").replace(".", "").replace(/^0+/, "").replace(/0+$/, "").length;
+      if (digits > 1) assert.notEqual(Math.fround(Number(x.toPrecision(digits - 1))), x, `${text} for ${x} is not the shortest`);
+    }),
+  );
+  assert.equal(shortestFloat32(Math.fround(0.1)), "0.1");
+  assert.equal(shortestFloat32(-0), "-0");
+});
+
+test("parseStatesJson and formatLogits", () => {
+  const parsed = parseStatesJson('{"states": [[0.5, -1], [2, 1e-3]]}', "s.json");
+  assert.equal(parsed.batch, 2);
+  assert.equal(parsed.width, 2);
+  assert.deepEqual(parsed.states, Float32Array.of(0.5, -1, 2, 1e-3));
+  assert.deepEqual(parseStatesJson('{"states": []}', "s.json"), { states: new Float32Array(0), batch: 0, width: 0 });
+  assert.throws(() => parseStatesJson('{"state": [[1]]}', "s.json"), /s\.json has no "states" array/);
+  assert.throws(() => parseStatesJson('{"states": [[1, "2"]]}', "s.json"), /s\.json: states\[0\]\[1\] is "2"; expected a number/);
+  assert.throws(() => parseStatesJson('{"states": [[1e39]]}', "s.json"), /states\[0\]\[0\] = 1e\+39 is beyond the float32 range/);
+  assert.throws(() => parseStatesJson('{"states": [[]]}', "s.json"), /states\[0\] is empty/);
+  assert.equal(formatLogits(Float32Array.of(0.5, Math.fround(0.1), -3, 0), 2, 2), '{"logits": [[0.5, 0.1], [-3, 0]]}\n');
+  assert.throws(() => formatLogits(Float32Array.of(0, Infinity), 1, 2), /logit \[0\]\[1\] is Infinity/);
+});

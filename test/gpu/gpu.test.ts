@@ -1,0 +1,103 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createGpu as createPortableGpu } from "../../src/gpu/gpu.ts";
+import { createGpu } from "../../src/node/create-gpu.ts";
+import { SHADER_SOURCES } from "../../src/gpu/shader-sources.generated.ts";
+import { StaqGpuError, StaqInputError } from "../../src/errors.ts";
+import { testGpu } from "../helpers/gpu.ts";
+
+const gpu = await testGpu();
+
+test("reports the adapter, its features and the limits staq plans with", () => {
+  assert.ok(gpu.info.adapter.length > 0);
+  assert.equal(gpu.info.source, "dawn");
+  for (const value of Object.values(gpu.info.features)) assert.equal(typeof value, "boolean");
+  assert.ok(gpu.info.limits.maxStorageBufferBindingSize >= 128 * 1024 * 1024);
+  assert.ok(gpu.info.limits.maxComputeWorkgroupStorageSize >= 16 * 1024);
+  assert.ok(gpu.info.limits.maxComputeInvocationsPerWorkgroup >= 256);
+});
+
+test("every shader file compiles as written, with its default constants", async () => {
+  for (const [name, code] of Object.entries(SHADER_SOURCES)) {
+    const module = gpu.device.createShaderModule({ code, label: name });
+    const errors = (await module.getCompilationInfo()).messages.filter((m) => m.type === "error");
+    assert.deepEqual(errors.map((m) => `${m.lineNum}: ${m.message}`), [], `shaders/${name}.wgsl`);
+  }
+});
+
+test("pipelines are cached by shader and constants", async () => {
+  const a = await gpu.pipeline("stack_reduce", {});
+  assert.equal(await gpu.pipeline("stack_reduce", {}), a);
+  const g1 = await gpu.pipeline("gemm", { ROWS_PER_THREAD: 4, COLS_PER_THREAD: 1, THREADS_X: 8, THREADS_Y: 8 });
+  const g2 = await gpu.pipeline("gemm", { THREADS_Y: 8, THREADS_X: 8, COLS_PER_THREAD: 1, ROWS_PER_THREAD: 4 });
+  const g3 = await gpu.pipeline("gemm", { ROWS_PER_THREAD: 2, COLS_PER_THREAD: 1, THREADS_X: 8, THREADS_Y: 8 });
+  assert.equal(g1, g2);
+  assert.notEqual(g1, g3);
+});
+
+test("a shader that does not compile is a StaqGpuError naming the file and line", async () => {
+  // A workgroup size of 0 is invalid WGSL; the error must come back as a rejection, not a crash.
+  await assert.rejects(
+    gpu.pipeline("gemm", { ROWS_PER_THREAD: 4, COLS_PER_THREAD: 1, THREADS_X: 0, THREADS_Y: 8 }),
+    (error: Error) => error instanceof StaqGpuError && /shaders\/gemm\.wgsl/.test(error.message),
+  );
+});
+
+test("no adapter is a StaqGpuError that says how to fix it", async () => {
+  const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
+  await assert.rejects(createGpu({ gpu: noAdapter }), (error: Error) => {
+    assert.ok(error instanceof StaqGpuError);
+    assert.match(error.message, /No WebGPU adapter found/);
+    assert.match(error.message, /mesa-vulkan-drivers/);
+    return true;
+  });
+});
+
+test("the portable build explains a missing navigator.gpu and refuses fast mode", async () => {
+  await assert.rejects(createPortableGpu(), (error: Error) => error instanceof StaqGpuError && /navigator\.gpu is undefined/.test(error.message));
+  await assert.rejects(createPortableGpu({ fast: true }), StaqInputError);
+});
+
+test("wrapping a caller's device leaves it alive on destroy", async () => {
+  const wrapped = await createGpu({ device: gpu.device });
+  assert.equal(wrapped.info.source, "external");
+  wrapped.destroy();
+  assert.equal(wrapped.destroyed, true);
+  assert.equal(gpu.destroyed, false);
+  await gpu.pipeline("stack_reduce", {}); // the device still works
+});
+
+function runNode(script: string) {
+  return spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 60_000,
+    cwd: new URL("../..", import.meta.url).pathname,
+  });
+}
+
+test("after destroy() the process exits on its own", () => {
+  const started = Date.now();
+  const child = runNode(`
+    import { createGpu } from "./src/node/create-gpu.ts";
+    const gpu = await createGpu();
+    await gpu.pipeline("stack_reduce", {});
+    gpu.destroy();
+    console.log("destroyed");`);
+  assert.equal(child.signal, null, `killed after ${Date.now() - started} ms: the process did not exit`);
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /destroyed/);
+});
+
+test("a second Dawn configuration in one process is refused with an explanation", () => {
+  const child = runNode(`
+    import { createGpu } from "./src/node/create-gpu.ts";
+    const a = await createGpu();
+    const b = await createGpu();   // same flags: fine
+    b.destroy();
+    try { await createGpu({ fast: true }); console.log("accepted"); }
+    catch (error) { console.log(error.name + ": " + error.message); }
+    a.destroy();`);
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /StaqGpuError: This process already uses Dawn with flags/);
+});

@@ -1,0 +1,96 @@
+// Small stacks and files for the stack-file, CLI and cross-check tests. Few MLP shapes, because
+// every new shape costs a pipeline compile (1–3 s on lavapipe).
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { Gpu } from "../../src/gpu/gpu.ts";
+import { randomMlpWeights, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
+import { createStack, type Stack, type StackOptions } from "../../src/stack/stack.ts";
+import { shortestFloat32 } from "../../src/cli/logits-command.ts";
+
+export const ONE_HIDDEN: MlpSpec = { inputs: 4, hidden: [8], outputs: 3 };
+export const TWO_HIDDEN: MlpSpec = { inputs: 3, hidden: [5, 6], outputs: 2 };
+
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** mulberry32, uniform in [-1, 1). */
+export function seededSigned(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+export function randomStates(batch: number, inputs: number, seed: number): Float32Array {
+  const sample = seededSigned(seed);
+  return Float32Array.from({ length: batch * inputs }, () => 2 * sample());
+}
+
+/**
+ * A stack after `pushes` pushes of seeded random snapshots; returns the pushed networks too,
+ * `pushed[k][e]` for push k and member e.
+ */
+export function pushedStack(
+  gpu: Gpu,
+  options: Omit<StackOptions, "mlp"> & { mlp?: MlpSpec; pushes: number; seed?: number },
+): { stack: Stack; pushed: MlpWeights[][] } {
+  const spec = options.mlp ?? ONE_HIDDEN;
+  const stack = createStack(gpu, { ...options, mlp: spec });
+  const sample = seededSigned(options.seed ?? 1);
+  const pushed: MlpWeights[][] = [];
+  for (let k = 0; k < options.pushes; k++) {
+    const members = Array.from({ length: stack.ensemble }, () => randomMlpWeights(spec, sample, 2));
+    stack.push(members);
+    pushed.push(members);
+  }
+  return { stack, pushed };
+}
+
+/** A temporary directory removed after the test file. */
+export async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "staq-test-"));
+  after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The states as the CLI's JSON input, with numbers that read back as the same float32. */
+export function statesJson(states: Float32Array, inputs: number): string {
+  const rows: string[] = [];
+  for (let b = 0; b < states.length / inputs; b++) {
+    rows.push(`[${Array.from(states.subarray(b * inputs, (b + 1) * inputs), shortestFloat32).join(", ")}]`);
+  }
+  return `{"states": [${rows.join(", ")}]}`;
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion (without a shell) and collects its output. */
+export function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd: REPO_ROOT, env, encoding: "utf8", maxBuffer: 64 << 20, timeout: 300_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `staq ARGS` from the TypeScript sources, as `npx staq` runs the built CLI. */
+export function runStaq(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return run(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], env);
+}
+
+/** stderr without Dawn's start-up warnings ("Warning: maxDynamic… artificially reduced …"). */
+export function ownStderrLines(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => line.trim() !== "" && !line.startsWith("Warning: "));
+}

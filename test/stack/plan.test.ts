@@ -1,0 +1,113 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { planChunks, snapshotLayout } from "../../src/stack/layout.ts";
+import { planStackDispatch, rowAlignment } from "../../src/stack/stack-logits.ts";
+import type { GpuLimits } from "../../src/gpu/gpu.ts";
+
+const lavapipe: GpuLimits = {
+  maxStorageBufferBindingSize: 128 * 1024 * 1024,
+  maxBufferSize: 2 ** 32 - 1,
+  maxComputeWorkgroupStorageSize: 32 * 1024,
+  maxComputeInvocationsPerWorkgroup: 1024,
+  maxComputeWorkgroupSizeX: 1024,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxStorageBuffersPerShaderStage: 16,
+  minStorageBufferOffsetAlignment: 256,
+};
+// WebGPU's guaranteed minimums: a plan must work on any adapter.
+const baseline: GpuLimits = {
+  ...lavapipe,
+  maxComputeWorkgroupStorageSize: 16 * 1024,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxStorageBufferBindingSize: 128 * 1024 * 1024,
+  maxStorageBuffersPerShaderStage: 8,
+};
+
+// The ranges the kernel promises: inputs 1–512, widths 16–256, actions 2–18, M 1–512, E 1–4, B 1–65536.
+const shapes = fc.record({
+  inputs: fc.integer({ min: 1, max: 512 }),
+  hidden: fc.array(fc.integer({ min: 16, max: 256 }), { maxLength: 3 }),
+  outputs: fc.integer({ min: 2, max: 18 }),
+  memory: fc.integer({ min: 1, max: 512 }),
+  ensemble: fc.integer({ min: 1, max: 4 }),
+  batch: fc.integer({ min: 1, max: 65536 }),
+  limits: fc.constantFrom(lavapipe, baseline),
+  target: fc.constantFrom(1, 16, 256),
+  binding: fc.constantFrom(undefined, 1 << 20),
+});
+
+test("every plan stays inside the device limits and evaluates each stored snapshot exactly once per state", () => {
+  fc.assert(
+    fc.property(shapes, fc.double({ min: 0, max: 1, noNaN: true }), (s, fill) => {
+      const layout = snapshotLayout({ inputs: s.inputs, hidden: s.hidden, outputs: s.outputs });
+      const binding = Math.min(s.limits.maxStorageBufferBindingSize, s.binding ?? Infinity);
+      if (layout.vec4s * 16 > binding) return; // a snapshot larger than the binding is refused elsewhere
+      const chunkPlan = planChunks(layout, s.memory * s.ensemble, binding);
+      const chunks = chunkPlan.chunkSizes.map((capacity, k) => ({ first: k * chunkPlan.snapshotsPerChunk, capacity, buffer: {} as GPUBuffer }));
+      const stored = Math.max(1, Math.round(fill * s.memory));
+      const limits = { ...s.limits, maxStorageBufferBindingSize: binding };
+      if (chunks.length * rowAlignment(s.inputs, s.outputs) * s.outputs * 4 > binding && s.batch > rowAlignment(s.inputs, s.outputs)) {
+        // So many weight buffers that not even one aligned group of rows has room for a part per buffer.
+        assert.throws(() => planStackDispatch({ layout, ensemble: s.ensemble, chunks, targetWorkgroups: s.target }, stored, s.batch, limits), /use a larger maxBindingBytes/);
+        return;
+      }
+      const plan = planStackDispatch({ layout, ensemble: s.ensemble, chunks, targetWorkgroups: s.target }, stored, s.batch, limits);
+      const t = plan.tiling;
+
+      assert.ok(t.workgroupSize >= 1 && t.workgroupSize <= Math.min(256, limits.maxComputeInvocationsPerWorkgroup));
+      assert.ok(t.actVec4s * 16 <= limits.maxComputeWorkgroupStorageSize);
+      assert.equal(t.tileRows % t.rowsPerThread, 0);
+      assert.ok(t.headUnitsPerThread * t.workgroupSize >= t.lanes * t.tileRows * t.headCols * t.headSplit);
+
+      let rowsCovered = 0;
+      for (const chunk of plan.rowChunks) {
+        assert.equal(chunk.firstRow, rowsCovered);
+        rowsCovered += chunk.rows;
+        assert.ok(chunk.tiles * t.tileRows >= chunk.rows && chunk.tiles <= limits.maxComputeWorkgroupsPerDimension);
+        assert.ok(chunk.rows * s.inputs * 4 <= binding && chunk.parts * chunk.rows * s.outputs * 4 <= binding);
+        if (chunk.firstRow > 0) {
+          assert.equal((chunk.firstRow * s.inputs * 4) % 256, 0);
+          assert.equal((chunk.firstRow * s.outputs * 4) % 256, 0);
+        }
+        // Snapshots [0, stored · E) each evaluated once, parts numbered 0..parts-1 without gaps.
+        let covered = 0;
+        let parts = 0;
+        for (const d of chunk.forward) {
+          assert.equal(chunks[d.chunk].first + d.snapshotBegin, covered);
+          assert.ok(d.snapshotBegin + d.snapshotCount <= chunks[d.chunk].capacity);
+          assert.equal(d.coefficientBase, chunks[d.chunk].first);
+          assert.equal(d.partBase, parts);
+          assert.ok(d.runs >= 1 && d.runs <= d.snapshotCount && d.runs <= limits.maxComputeWorkgroupsPerDimension);
+          covered += d.snapshotCount;
+          parts += d.runs;
+        }
+        assert.equal(covered, stored * s.ensemble);
+        assert.equal(parts, chunk.parts);
+      }
+      assert.equal(rowsCovered, s.batch);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test("a small batch fills the workgroup with snapshots side by side; a large one with states", () => {
+  const layout = snapshotLayout({ inputs: 4, hidden: [64, 64], outputs: 2 });
+  const chunks = [{ first: 0, capacity: 300, buffer: {} as GPUBuffer }];
+  const small = planStackDispatch({ layout, ensemble: 1, chunks, targetWorkgroups: 256 }, 300, 1, lavapipe);
+  const large = planStackDispatch({ layout, ensemble: 1, chunks, targetWorkgroups: 256 }, 300, 65536, lavapipe);
+  assert.equal(small.tiling.tileRows, 1);
+  assert.ok(small.tiling.lanes > 1);
+  assert.ok(small.rowChunks[0].parts > 1, "one state: the snapshots are spread over runs");
+  assert.equal(large.tiling.tileRows, 64);
+  assert.equal(large.rowChunks[0].parts, 1, "many states: one dispatch writes the logits directly");
+});
+
+test("a hidden layer wider than a workgroup can hold is refused with the limit", () => {
+  const layout = snapshotLayout({ inputs: 4, hidden: [8192], outputs: 2 });
+  assert.throws(
+    () => planStackDispatch({ layout, ensemble: 1, chunks: [{ first: 0, capacity: 1, buffer: {} as GPUBuffer }], targetWorkgroups: 1 }, 1, 1, baseline),
+    /wider than this device can keep in one workgroup/,
+  );
+});
