@@ -8,8 +8,9 @@
 // fixed order, so results are bit-identical from run to run.
 //
 // Inside a workgroup, LANES snapshots are evaluated side by side (lane l takes snapshots
-// begin + l, begin + l + LANES, …), so that a small batch still fills the workgroup and the
-// barriers are shared. Per lane:
+// begin + l, begin + l + LANES, …), so that a small batch still fills the workgroup. Each lane
+// has its own threads and its own slice of workgroup memory; a lane of one thread needs no
+// barriers at all (they are costly on CPU adapters). Per lane:
 // - hidden layers: thread (row_group, col) computes ROWS_PER_THREAD rows × 4 outputs in registers
 //   from the lane's activations in workgroup memory (layer 0: from the states in global memory),
 //   then, after a barrier, writes relu(·) back in place. Activations never go to global memory.
@@ -30,6 +31,7 @@ const ROWS_PER_THREAD: u32 = 4u;                                         // @inj
 const COL_GROUPS: u32 = 4u;                                              // @inject
 const COLS_PER_THREAD: u32 = 1u;                                         // @inject vec4 columns per thread
 const LANES: u32 = 2u;                                                   // @inject
+const LANE_THREADS: u32 = 4u;                                            // @inject threads per lane (≥ row groups × column groups)
 const WORKGROUP_SIZE: u32 = 8u;                                          // @inject
 const HEAD_SPLIT: u32 = 1u;                                              // @inject
 const HEAD_UNITS_PER_THREAD: u32 = 1u;                                   // @inject
@@ -43,10 +45,11 @@ const ROW_GROUPS: u32 = TILE_ROWS / ROWS_PER_THREAD;
 const ACT_STRIDE: u32 = ACT_WIDTH4;
 const TILE: u32 = ROWS_PER_THREAD * COLS_PER_THREAD;
 const LANE_ACT: u32 = TILE_ROWS * ACT_STRIDE;
-const LANE_THREADS: u32 = ROW_GROUPS * COL_GROUPS;
 const OUT_UNITS: u32 = TILE_ROWS * HEAD_COLS;
 const LANE_UNITS: u32 = OUT_UNITS * HEAD_SPLIT;
 const HEAD_UNITS: u32 = LANES * LANE_UNITS;
+// Threads of a lane exchange activations through workgroup memory only when there are several.
+const LANE_BARRIERS: bool = LANE_THREADS > 1u;
 
 struct Params {
   batch: u32,             // states in this call; rows at or past it are not written
@@ -79,7 +82,8 @@ fn main(
   // Hidden-layer role of this thread. Rows past the batch are computed on a clamped state (and
   // never written), and threads without work still take part in every barrier.
   let lane = lid / LANE_THREADS;
-  let row_group = (lid % LANE_THREADS) / COL_GROUPS;
+  let lane_thread = lid % LANE_THREADS;
+  let row_group = lane_thread / COL_GROUPS;
   let col = lid % COL_GROUPS;
   let lane_act = lane * LANE_ACT;
   var state_offset: array<u32, ROWS_PER_THREAD>;
@@ -137,7 +141,7 @@ fn main(
           }
         }
       }
-      workgroupBarrier();  // everyone has read the previous layer
+      if (LANE_BARRIERS) { workgroupBarrier(); }  // everyone has read the previous layer
       if (computes) {
         for (var j = 0u; j < COLS_PER_THREAD; j++) {
           let c = col + j * COL_GROUPS;
@@ -148,21 +152,20 @@ fn main(
           }
         }
       }
-      workgroupBarrier();  // this layer is complete
+      if (LANE_BARRIERS) { workgroupBarrier(); }  // this layer is complete
     }
 
-    // Head: c_s · (W x + b) for this thread's units, accumulated over the lane's snapshots.
+    // Head: c_s · (W x + b) for this thread's units of its lane, accumulated over the lane's
+    // snapshots. Units are dealt to the lane's own threads, which read only the lane's activations.
     let steps = select(INPUTS, LAYER_ROWS[HEAD] / 4u, HEAD > 0u);
     let steps_per_part = (steps + HEAD_SPLIT - 1u) / HEAD_SPLIT;
     for (var u = 0u; u < HEAD_UNITS_PER_THREAD; u++) {
-      let unit = lid + u * WORKGROUP_SIZE;
-      let unit_lane = unit / LANE_UNITS;
-      let s = s_begin + round * LANES + unit_lane;
-      if (unit < HEAD_UNITS && s < s_end) {
-        let row = unit % TILE_ROWS;
-        let a4 = (unit / TILE_ROWS) % HEAD_COLS;
-        let part = (unit % LANE_UNITS) / OUT_UNITS;
-        let snapshot = s * SNAPSHOT_VEC4S;
+      let lane_unit = lane_thread + u * LANE_THREADS;
+      if (lane < LANES && lane_unit < LANE_UNITS && lane_s < s_end) {
+        let row = lane_unit % TILE_ROWS;
+        let a4 = (lane_unit / TILE_ROWS) % HEAD_COLS;
+        let part = lane_unit / OUT_UNITS;
+        let snapshot = lane_s * SNAPSHOT_VEC4S;
         let w_head = snapshot + LAYER_WEIGHTS[HEAD] + a4;
         var partial = vec4<f32>(0.0);
         if (part == 0u) { partial = weights[snapshot + LAYER_BIAS[HEAD] + a4]; }
@@ -173,7 +176,7 @@ fn main(
             partial = fma(vec4<f32>(states[x_base + k]), weights[w_head + k * HEAD_COLS], partial);
           }
         } else {
-          let a_row = unit_lane * LANE_ACT + row * ACT_STRIDE;
+          let a_row = lane_act + row * ACT_STRIDE;
           for (var k4 = part * steps_per_part; k4 < k_end; k4++) {
             let a = act[a_row + k4];
             let w_row = w_head + 4u * k4 * HEAD_COLS;
@@ -183,16 +186,16 @@ fn main(
             partial = fma(vec4<f32>(a.w), weights[w_row + 3u * HEAD_COLS], partial);
           }
         }
-        head_sum[u] = fma(vec4<f32>(coefficients[params.coefficient_base + s]), partial, head_sum[u]);
+        head_sum[u] = fma(vec4<f32>(coefficients[params.coefficient_base + lane_s]), partial, head_sum[u]);
       }
     }
   }
 
   // Add the lanes and head parts of each (row, 4 outputs) in a fixed order and write the tile.
-  workgroupBarrier();  // the last round's head has read `act`
+  workgroupBarrier();  // every lane's last head has read `act`
   for (var u = 0u; u < HEAD_UNITS_PER_THREAD; u++) {
-    let unit = lid + u * WORKGROUP_SIZE;
-    if (unit < HEAD_UNITS) { act[unit] = head_sum[u]; }
+    let lane_unit = lane_thread + u * LANE_THREADS;
+    if (lane < LANES && lane_unit < LANE_UNITS) { act[lane * LANE_UNITS + lane_unit] = head_sum[u]; }
   }
   workgroupBarrier();
   let out_base = (params.part_base + wg.y) * params.batch;

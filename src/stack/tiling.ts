@@ -23,6 +23,8 @@ export interface StackTiling {
   actWidth4: number;
   /** Snapshots evaluated side by side in one workgroup (more when the tile of states is small). */
   lanes: number;
+  /** Threads per lane: workgroupSize = lanes × laneThreads. */
+  laneThreads: number;
   workgroupSize: number;
   /** Head outputs / 4, rounded up. */
   headCols: number;
@@ -39,12 +41,15 @@ export const MAX_TILE_ROWS = 64;
 /** Most snapshots side by side in one workgroup. */
 export const MAX_LANES = 16;
 /**
- * A hidden-layer thread's register tile: ROWS states × COLS_PER_THREAD vec4s of outputs. Measured
- * on lavapipe for 2×256 at B = 1024: 4 × 4 vec4s ran 1.15× faster than 4 × 2 and 2× faster than
- * 2 × 2 or 8 × 2 (which spills); the same 4 × 16 tile is a common SGEMM choice on GPUs.
+ * A hidden-layer thread's register tile: rowsPerThread states × colsPerThread vec4s of outputs,
+ * REGISTER_VEC4S vec4 accumulators in all. With ROWS = 4 rows that is 4 × 16 outputs. Measured on
+ * lavapipe for 2×256 at B = 1024: 4 × 16 ran 1.15× faster than 4 × 8 and 2× faster than 2 × 8 or
+ * 8 × 8 (which spills); 4 × 16 is also a common SGEMM tile on GPUs. With fewer rows (a batch of
+ * 1–3 states) the same registers hold more columns, so fewer threads share a snapshot: at one
+ * state and width 64 a whole snapshot is one thread, which then needs no barriers.
  */
 const ROWS = 4;
-export const COLS_PER_THREAD = 4;
+export const REGISTER_VEC4S = 16;
 
 export function planStackTiling(layout: SnapshotLayout, batch: number, limits: GpuLimits): StackTiling {
   const maxThreads = Math.min(MAX_WORKGROUP, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
@@ -60,21 +65,25 @@ export function planStackTiling(layout: SnapshotLayout, batch: number, limits: G
   let rowsPerThread: number;
   let laneThreads: number;
   let laneMemory: number;
-  const colsPerThread = Math.max(1, Math.min(COLS_PER_THREAD, widest4));
-  const colGroups = Math.max(1, Math.ceil(widest4 / colsPerThread));
+  let colsPerThread = 1;
+  let colGroups = 1;
   if (widest4 > 0) {
-    if (widest4 > maxThreads || widest4 > memoryVec4s) {
+    if (widest4 > maxThreads * (REGISTER_VEC4S / ROWS) || widest4 > memoryVec4s) {
       throw new StaqGpuError(
         `a hidden layer of ${widest4 * 4} units is wider than this device can keep in one workgroup ` +
           `(${Math.min(maxThreads, memoryVec4s) * 4} at most); use narrower hidden layers`,
       );
     }
-    const byThreads = Math.floor(maxThreads / colGroups) * ROWS;
+    // The largest tile uses full register tiles of ROWS rows.
+    const fullTileGroups = Math.ceil(widest4 / Math.min(widest4, REGISTER_VEC4S / ROWS));
+    const byThreads = Math.floor(maxThreads / fullTileGroups) * ROWS;
     const byMemory = Math.floor(memoryVec4s / widest4);
     const largest = Math.min(MAX_TILE_ROWS, byThreads, byMemory);
     const maxTile = largest >= ROWS ? largest - (largest % ROWS) : largest;
     tileRows = batch >= maxTile ? maxTile : batch < ROWS ? Math.min(batch, maxTile) : Math.min(maxTile, Math.ceil(batch / ROWS) * ROWS);
     rowsPerThread = Math.min(ROWS, tileRows);
+    colsPerThread = Math.min(widest4, Math.floor(REGISTER_VEC4S / rowsPerThread));
+    colGroups = Math.ceil(widest4 / colsPerThread);
     laneThreads = (tileRows / rowsPerThread) * colGroups;
     laneMemory = tileRows * widest4;
   } else {
@@ -88,16 +97,17 @@ export function planStackTiling(layout: SnapshotLayout, batch: number, limits: G
   const workgroupSize = lanes * laneThreads;
 
   const laneUnits = tileRows * headCols;
-  let headSplit = Math.max(1, Math.min(headSteps, Math.floor(workgroupSize / (lanes * laneUnits))));
-  // Every unit's sum meets the others in workgroup memory at the end.
+  // A lane's head is shared by the lane's own threads (split along the head's inputs when the
+  // threads outnumber its outputs); every unit's sum meets the others in workgroup memory at the end.
+  let headSplit = Math.max(1, Math.min(headSteps, Math.floor(laneThreads / laneUnits)));
   headSplit = Math.max(1, Math.min(headSplit, Math.floor(memoryVec4s / (lanes * laneUnits))));
   const headUnits = lanes * laneUnits * headSplit;
-  const headUnitsPerThread = Math.ceil(headUnits / workgroupSize);
+  const headUnitsPerThread = Math.ceil((laneUnits * headSplit) / laneThreads);
   const actVec4s = Math.max(1, lanes * laneMemory, headUnits);
   if (actVec4s > memoryVec4s) {
     throw new StaqGpuError(`the stack kernel needs ${actVec4s * 16} bytes of workgroup memory; this device has ${memoryVec4s * 16}`);
   }
-  return { tileRows, rowsPerThread, colsPerThread, colGroups, actWidth4: widest4, lanes, workgroupSize, headCols, headSplit, headUnitsPerThread, actVec4s };
+  return { tileRows, rowsPerThread, colsPerThread, colGroups, actWidth4: widest4, lanes, laneThreads, workgroupSize, headCols, headSplit, headUnitsPerThread, actVec4s };
 }
 
 /** The constants `stack_forward.wgsl` is compiled with. */
@@ -117,6 +127,7 @@ export function stackForwardConstants(layout: SnapshotLayout, tiling: StackTilin
     COLS_PER_THREAD: tiling.colsPerThread,
     ACT_WIDTH4: Math.max(1, tiling.actWidth4),
     LANES: tiling.lanes,
+    LANE_THREADS: tiling.laneThreads,
     WORKGROUP_SIZE: tiling.workgroupSize,
     HEAD_SPLIT: tiling.headSplit,
     HEAD_UNITS_PER_THREAD: tiling.headUnitsPerThread,
