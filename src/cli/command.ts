@@ -2,6 +2,7 @@
  * What every `staq` subcommand is, and the errors the dispatcher turns into exit codes.
  */
 import type { Writable } from "node:stream";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
 export interface CommandIO {
   stdout: Pick<Writable, "write">;
@@ -34,4 +35,17 @@ export class UsageError extends Error {
 export function isParseArgsError(error: unknown): error is Error & { code: string } {
   const code = (error as { code?: unknown })?.code;
   return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
+}
+
+/**
+ * `util.parseArgs` for a subcommand's arguments (strict, no positionals), with parse errors turned
+ * into UsageErrors that show the command's usage.
+ */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T, command: Command) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    if (isParseArgsError(error)) throw new UsageError(error.message, command);
+    throw error;
+  }
 }

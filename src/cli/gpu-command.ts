@@ -3,11 +3,10 @@
  * --install-driver it first installs Mesa's software Vulkan driver when there is no adapter and
  * the machine allows it (root on Debian), as `npm test` does.
  */
-import { parseArgs } from "node:util";
 import type { Gpu } from "../gpu/gpu.ts";
 import { createGpu } from "../node/create-gpu.ts";
 import { ensureAdapter } from "../node/ensure-adapter.ts";
-import { UsageError, isParseArgsError, type Command } from "./command.ts";
+import { parseCommandArgs, type Command } from "./command.ts";
 
 const HELP = `Usage: staq gpu [--install-driver]
 
@@ -25,18 +24,7 @@ export const gpuCommand: Command = {
   summary: "print the WebGPU adapter staq uses (optionally installing a software driver)",
   help: HELP,
   async run(args, io) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: { "install-driver": { type: "boolean" }, help: { type: "boolean", short: "h" } },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (error) {
-      if (isParseArgsError(error)) throw new UsageError(error.message, gpuCommand);
-      throw error;
-    }
+    const values = parseCommandArgs(args, { "install-driver": { type: "boolean" }, help: { type: "boolean", short: "h" } }, gpuCommand);
     if (values.help) {
       io.stdout.write(HELP);
       return;

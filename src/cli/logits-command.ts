@@ -4,14 +4,13 @@
  * against another framework reading the same file (DESIGN §4.1).
  */
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { createGpu } from "../node/create-gpu.ts";
 import { loadStack } from "../node/stack-files.ts";
 import type { Stack } from "../stack/stack.ts";
 import { stackLogits } from "../stack/stack-logits.ts";
-import { UsageError, isParseArgsError, type Command } from "./command.ts";
+import { UsageError, parseCommandArgs, type Command } from "./command.ts";
 
 const HELP = `Usage: staq logits --stack FILE.safetensors --states FILE.json [--fast]
 
@@ -98,18 +97,7 @@ export const logitsCommand: Command = {
   summary: "print the logits of a saved stack for states from a JSON file",
   help: HELP,
   async run(args, io) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: { stack: { type: "string" }, states: { type: "string" }, fast: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (error) {
-      if (isParseArgsError(error)) throw new UsageError(error.message, logitsCommand);
-      throw error;
-    }
+    const values = parseCommandArgs(args, { stack: { type: "string" }, states: { type: "string" }, fast: { type: "boolean" }, help: { type: "boolean", short: "h" } }, logitsCommand);
     if (values.help) {
       io.stdout.write(HELP);
       return;

@@ -10,28 +10,14 @@ import type { Gpu } from "../../src/gpu/gpu.ts";
 import { randomMlpWeights, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
 import { createStack, type Stack, type StackOptions } from "../../src/stack/stack.ts";
 import { shortestFloat32 } from "../../src/cli/logits-command.ts";
+import { seededSigned, randomStates } from "../helpers/random.ts";
+
+export { randomStates };
 
 export const ONE_HIDDEN: MlpSpec = { inputs: 4, hidden: [8], outputs: 3 };
 export const TWO_HIDDEN: MlpSpec = { inputs: 3, hidden: [5, 6], outputs: 2 };
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-/** mulberry32, uniform in [-1, 1). */
-export function seededSigned(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-
-export function randomStates(batch: number, inputs: number, seed: number): Float32Array {
-  const sample = seededSigned(seed);
-  return Float32Array.from({ length: batch * inputs }, () => 2 * sample());
-}
 
 /**
  * A stack after `pushes` pushes of seeded random snapshots; returns the pushed networks too,
