@@ -41,7 +41,11 @@ export function isParseArgsError(error: unknown): error is Error & { code: strin
  * `util.parseArgs` for a subcommand's arguments (strict, no positionals), with parse errors turned
  * into UsageErrors that show the command's usage.
  */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T, command: Command) {
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: T,
+  command: Command,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>["values"] {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (error) {

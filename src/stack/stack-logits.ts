@@ -164,6 +164,12 @@ function scratchBuffer(stack: Stack, name: string, bytes: number, usage: number)
 function validateIO(stack: Stack, io: StackLogitsIO): void {
   const { inputs, outputs } = stack.spec;
   if (!(Number.isInteger(io.batch) && io.batch >= 1)) throw new StaqInputError(`batch must be an integer >= 1; got ${io.batch}`);
+  const alignment = stack.gpu.info.limits.minStorageBufferOffsetAlignment;
+  for (const [name, offset] of [["statesOffset", io.statesOffset ?? 0], ["logitsOffset", io.logitsOffset ?? 0]] as const) {
+    if (!(Number.isInteger(offset) && offset >= 0 && offset % alignment === 0)) {
+      throw new StaqInputError(`${name} is ${offset}; buffer bindings must start at a multiple of ${alignment} bytes on this device`);
+    }
+  }
   const statesEnd = (io.statesOffset ?? 0) + io.batch * inputs * 4;
   if (statesEnd > io.states.size) {
     throw new StaqInputError(`states buffer holds ${io.states.size} bytes; ${io.batch} states of ${inputs} inputs from offset ${io.statesOffset ?? 0} need ${statesEnd}`);

@@ -1,12 +1,13 @@
 /**
  * How `stack_forward.wgsl` divides work, chosen from the shapes and the device's limits.
  *
- * A workgroup evaluates a tile of `tileRows` states through a run of snapshots. Hidden layers:
- * each thread computes `rowsPerThread` rows × 4 outputs of a layer (a register tile), reading the
- * previous layer's activations from workgroup memory and the weights as vec4s; the whole tile of
- * activations lives in workgroup memory (never in global memory). The head (few outputs) is split
- * along its inputs (`headSplit` parts per output) so that more threads share it; each thread keeps
- * its part of Σ_snapshots c·head across all snapshots and the parts are added once at the end.
+ * A workgroup evaluates a tile of `tileRows` states through a run of snapshots, `lanes` snapshots
+ * side by side, each lane with `laneThreads` threads. Hidden layers: each thread computes a
+ * register tile of `rowsPerThread` rows × `colsPerThread` vec4s of outputs, reading the previous
+ * layer's activations from the lane's workgroup memory and the weights as vec4s; activations
+ * never go to global memory. The head (few outputs) is split along its inputs (`headSplit` parts
+ * per output) so that more of the lane's threads share it; each thread keeps its part of
+ * Σ_snapshots c·head across all its snapshots and the parts are added once at the end.
  */
 import { StaqGpuError } from "../errors.ts";
 import type { GpuLimits } from "../gpu/gpu.ts";
@@ -68,10 +69,12 @@ export function planStackTiling(layout: SnapshotLayout, batch: number, limits: G
   let colsPerThread = 1;
   let colGroups = 1;
   if (widest4 > 0) {
-    if (widest4 > maxThreads * (REGISTER_VEC4S / ROWS) || widest4 > memoryVec4s) {
+    // One row of activations must fit workgroup memory, and one row's register tiles a workgroup.
+    const widestPossible4 = Math.min(memoryVec4s, maxThreads * (REGISTER_VEC4S / ROWS));
+    if (widest4 > widestPossible4) {
       throw new StaqGpuError(
         `a hidden layer of ${widest4 * 4} units is wider than this device can keep in one workgroup ` +
-          `(${Math.min(maxThreads, memoryVec4s) * 4} at most); use narrower hidden layers`,
+          `(${widestPossible4 * 4} at most); use narrower hidden layers`,
       );
     }
     // The largest tile uses full register tiles of ROWS rows.

@@ -239,6 +239,11 @@ test("bad input gets an error that says what is wrong", async () => {
   assert.throws(() => createStack(gpu, { mlp: { inputs: 0, hidden: [], outputs: 2 }, memory: 1 }), /mlp\.inputs must be an integer >= 1/);
   assert.throws(() => createStack(gpu, { mlp: spec, memory: 0 }), /memory must be an integer >= 1/);
   assert.throws(() => createStack(gpu, { mlp: spec, memory: 2, gamma: 1 }), /gamma must be in \[0, 1\)/);
+  const encoder = gpu.device.createCommandEncoder();
+  const buffer = createBuffer(gpu, 4096, BufferUsage.STORAGE, "offsets");
+  await assert.rejects(encodeStackLogits(stack, encoder, { states: buffer, statesOffset: 100, logits: buffer, logitsOffset: 2048, batch: 1 }), /statesOffset is 100; buffer bindings must start at a multiple of 256/);
+  await assert.rejects(encodeStackLogits(stack, encoder, { states: buffer, logits: buffer, logitsOffset: 4096, batch: 1 }), /logits buffer holds 4096 bytes; 1 × 5 logits from offset 4096 need 4116/);
+  buffer.destroy();
   stack.destroy();
   await assert.rejects(stackLogits(stack, randomStates(1, 6, 1)), StaqGpuError);
   assert.throws(() => stack.push(good), /was destroyed/);
