@@ -37,7 +37,6 @@ const { values: args } = parseArgs({
     full: { type: "boolean", default: false },
     out: { type: "string", default: join(here, "results") },
     fast: { type: "boolean", default: false },
-    "fast-compare": { type: "boolean", default: true },
     "no-fast-compare": { type: "boolean", default: false },
     "fast-child": { type: "string" },
     "max-eval-seconds": { type: "string" },
@@ -303,7 +302,7 @@ async function main(): Promise<void> {
 
   // Fast mode (Dawn robustness off): the same kernel, measured in child processes, alternating.
   let fastMode: { config: Config; defaultMs: number; fastMs: number; speedup: number }[] | undefined;
-  if (args["fast-compare"] && !args["no-fast-compare"] && !args.fast) {
+  if (!args["no-fast-compare"] && !args.fast) {
     const subset = pickFastSubset(rows);
     const defaults: Record<string, number>[] = [];
     const fasts: Record<string, number>[] = [];
