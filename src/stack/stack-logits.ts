@@ -62,17 +62,18 @@ export function planStackDispatch(
   // after the first start at a row whose states and logits offsets are multiples of 256 bytes.
   const byBinding = Math.floor(maxBinding / (4 * Math.max(inputs, outputs)));
   const byDispatch = limits.maxComputeWorkgroupsPerDimension * tiling.tileRows;
-  const byParts = Math.floor(maxBinding / (4 * outputs * stack.chunks.length));
+  const valid = stored * stack.ensemble; // snapshots [0, valid) in flat order
+  const filledChunks = Math.max(1, stack.chunks.filter((chunk) => chunk.first < valid).length);
+  const byParts = Math.floor(maxBinding / (4 * outputs * filledChunks));
   let rowsPerChunk = Math.min(batch, byBinding, byDispatch, byParts);
   if (rowsPerChunk < batch) rowsPerChunk -= rowsPerChunk % rowAlignment(inputs, outputs);
   if (rowsPerChunk < 1) {
     throw new StaqGpuError(
       `cannot split a batch of ${batch} states so that each part fits a storage binding of ${maxBinding} bytes ` +
-        `(${inputs} inputs, ${outputs} actions, ${stack.chunks.length} weight buffers); use a larger maxBindingBytes`,
+        `(${inputs} inputs, ${outputs} actions, ${filledChunks} weight buffers in use); use a larger maxBindingBytes`,
     );
   }
 
-  const valid = stored * stack.ensemble; // snapshots [0, valid) in flat order
   const rowChunks: RowChunk[] = [];
   let partialRows = 0;
   for (let firstRow = 0; firstRow < batch; firstRow += rowsPerChunk) {

@@ -95,11 +95,13 @@ export function planStackTiling(layout: SnapshotLayout, batch: number, limits: G
     laneThreads = tileRows * headCols;
     laneMemory = 0;
   }
-  // Fill the workgroup with snapshots side by side when the tile of states alone does not.
-  const lanes = Math.max(1, Math.min(MAX_LANES, Math.floor(maxThreads / laneThreads), laneMemory > 0 ? Math.floor(memoryVec4s / laneMemory) : MAX_LANES));
+  // Fill the workgroup with snapshots side by side when the tile of states alone does not. Each
+  // lane needs workgroup memory for its activations and, at the end, for its head sums.
+  const laneUnits = tileRows * headCols;
+  const perLaneMemory = Math.max(laneMemory, laneUnits);
+  const lanes = Math.max(1, Math.min(MAX_LANES, Math.floor(maxThreads / laneThreads), Math.floor(memoryVec4s / perLaneMemory)));
   const workgroupSize = lanes * laneThreads;
 
-  const laneUnits = tileRows * headCols;
   // A lane's head is shared by the lane's own threads (split along the head's inputs when the
   // threads outnumber its outputs); every unit's sum meets the others in workgroup memory at the end.
   let headSplit = Math.max(1, Math.min(headSteps, Math.floor(laneThreads / laneUnits)));

@@ -32,7 +32,7 @@ const shapes = fc.record({
   outputs: fc.integer({ min: 2, max: 18 }),
   memory: fc.integer({ min: 1, max: 512 }),
   ensemble: fc.integer({ min: 1, max: 4 }),
-  batch: fc.integer({ min: 1, max: 65536 }),
+  batch: fc.oneof(fc.integer({ min: 1, max: 128 }), fc.integer({ min: 1, max: 65536 })),
   limits: fc.constantFrom(lavapipe, baseline),
   target: fc.constantFrom(1, 16, 256),
   binding: fc.constantFrom(undefined, 1 << 20),
@@ -48,7 +48,9 @@ test("every plan stays inside the device limits and evaluates each stored snapsh
       const chunks = chunkPlan.chunkSizes.map((capacity, k) => ({ first: k * chunkPlan.snapshotsPerChunk, capacity, buffer: {} as GPUBuffer }));
       const stored = Math.max(1, Math.round(fill * s.memory));
       const limits = { ...s.limits, maxStorageBufferBindingSize: binding };
-      if (chunks.length * rowAlignment(s.inputs, s.outputs) * s.outputs * 4 > binding && s.batch > rowAlignment(s.inputs, s.outputs)) {
+      const filled = chunks.filter((chunk) => chunk.first < stored * s.ensemble).length;
+      const oneAlignedGroup = Math.min(s.batch, rowAlignment(s.inputs, s.outputs));
+      if (filled * oneAlignedGroup * s.outputs * 4 > binding) {
         // So many weight buffers that not even one aligned group of rows has room for a part per buffer.
         assert.throws(() => planStackDispatch({ layout, ensemble: s.ensemble, chunks, targetWorkgroups: s.target }, stored, s.batch, limits), /use a larger maxBindingBytes/);
         return;
@@ -90,6 +92,18 @@ test("every plan stays inside the device limits and evaluates each stored snapsh
     }),
     { numRuns: 500 },
   );
+});
+
+test("found by the GPU property: narrow layers, many actions, a mid-size batch fit workgroup memory", () => {
+  // 16 lanes of 28 states × 5 head vec4s once needed 2240 vec4s of a 2048-vec4 workgroup memory.
+  const layout = snapshotLayout({ inputs: 1, hidden: [16], outputs: 17 });
+  const chunks = [{ first: 0, capacity: 1, buffer: {} as GPUBuffer }];
+  for (const limits of [lavapipe, baseline]) {
+    for (let batch = 1; batch <= 70; batch++) {
+      const plan = planStackDispatch({ layout, ensemble: 1, chunks, targetWorkgroups: 1 }, 1, batch, limits);
+      assert.ok(plan.tiling.actVec4s * 16 <= limits.maxComputeWorkgroupStorageSize);
+    }
+  }
 });
 
 test("a small batch fills the workgroup with snapshots side by side; a large one with states", () => {

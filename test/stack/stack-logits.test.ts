@@ -89,16 +89,18 @@ test("GPU logits match the float64 reference within the derived float32 bound (r
   );
 });
 
-test("edge shapes: a linear model, the widest hidden layer, 512 inputs, 18 actions", async () => {
-  for (const spec of [
-    { inputs: 7, hidden: [], outputs: 5 },
-    { inputs: 512, hidden: [256], outputs: 18 },
-    { inputs: 3, hidden: [256, 17], outputs: 2 },
-  ]) {
-    const stack = createStack(gpu, { mlp: spec, memory: 3, ensemble: 2 });
+test("edge shapes: a linear model, the widest hidden layer, 512 inputs, 18 actions, many head units", async () => {
+  for (const [spec, batch] of [
+    [{ inputs: 7, hidden: [], outputs: 5 }, 9],
+    [{ inputs: 512, hidden: [256], outputs: 18 }, 9],
+    [{ inputs: 3, hidden: [256, 17], outputs: 2 }, 9],
+    // Found by the property above: 20 head units per thread, and lanes limited by workgroup memory.
+    [{ inputs: 1, hidden: [16], outputs: 17 }, 25],
+  ] as const) {
+    const stack = createStack(gpu, { mlp: spec, memory: 3, ensemble: 2, targetWorkgroups: 1 });
     const snapshots = randomSnapshots(spec, 8, 5);
     for (let p = 0; p < 4; p++) stack.push(snapshots.slice(2 * p, 2 * p + 2));
-    await assertMatchesReference(stack, randomStates(9, spec.inputs, 6));
+    await assertMatchesReference(stack, randomStates(batch, spec.inputs, 6));
     stack.destroy();
   }
 });
