@@ -16,3 +16,4 @@ export { stackToSafetensors, stackFromSafetensors, readStackFile, STACK_FORMAT, 
 export { encodePolicy, policyFromLogits, type EncodePolicyOptions, type PolicyOutputBuffers, type PolicyResult, type PolicySampling } from "./policy/policy.ts";
 export { policyReference, policyErrorBounds, type PolicyReference, type PolicyErrorBounds } from "./policy/reference.ts";
 export { philox4x32, uniformFromPhilox, policyUniform } from "./policy/philox.ts";
+export * from "./tabular/index.ts";
