@@ -1,8 +1,10 @@
 /**
  * What every `staq` subcommand is, and the errors the dispatcher turns into exit codes.
  */
+import { readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { StaqError } from "../errors.ts";
 
 export interface CommandIO {
   stdout: Pick<Writable, "write">;
@@ -51,5 +53,15 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"
   } catch (error) {
     if (isParseArgsError(error)) throw new UsageError(error.message, command);
     throw error;
+  }
+}
+
+/** Reads a command's input file as text; failing to read it is one line naming the file and why. */
+export async function readInputFile(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new StaqError(`Could not read the ${what} file ${path}: ${code === "ENOENT" ? "no such file or directory (ENOENT)" : message}`);
   }
 }

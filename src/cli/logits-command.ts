@@ -3,14 +3,14 @@
  * the GPU and prints {"logits": [[...], ...]}, one row per state. With it anyone can check staq
  * against another framework reading the same file (DESIGN §4.1).
  */
-import { readFile } from "node:fs/promises";
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
+import { parseJsonText } from "../io/json.ts";
 import { createGpu } from "../node/create-gpu.ts";
 import { loadStack } from "../node/stack-files.ts";
 import type { Stack } from "../stack/stack.ts";
 import { stackLogits } from "../stack/stack-logits.ts";
-import { UsageError, parseCommandArgs, type Command } from "./command.ts";
+import { UsageError, parseCommandArgs, readInputFile, type Command } from "./command.ts";
 
 const HELP = `Usage: staq logits --stack FILE.safetensors --states FILE.json [--fast]
 
@@ -39,12 +39,7 @@ export function shortestFloat32(value: number): string {
 
 /** Parses `{"states": number[][]}` into a [batch, width] Float32Array. `source` names the file in errors. */
 export function parseStatesJson(text: string, source: string): { states: Float32Array; batch: number; width: number } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new StaqFormatError(`${source} is not valid JSON: ${(error as Error).message}`);
-  }
+  const parsed = parseJsonText(text, source);
   const example = 'expected {"states": [[s0, s1, ...], ...]}';
   const rows = (parsed as { states?: unknown } | null)?.states;
   if (typeof parsed !== "object" || parsed === null || !Array.isArray(rows)) {
@@ -82,14 +77,7 @@ export function formatLogits(logits: Float32Array, batch: number, actions: numbe
 }
 
 async function readStates(path: string) {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    throw new StaqError(`Could not read the states file ${path}: ${code === "ENOENT" ? "no such file or directory (ENOENT)" : message}`);
-  }
-  return parseStatesJson(text, path);
+  return parseStatesJson(await readInputFile(path, "states"), path);
 }
 
 export const logitsCommand: Command = {

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
  * The `staq` command: dispatches to one module per subcommand and turns failures into exit codes:
- * 0 done, 1 failed (one line on stderr; the stack trace only with STAQ_DEBUG=1), 2 the command
- * line itself is wrong (the message and the usage on stderr).
+ * 0 done; 1 failed (one line on stderr; the stack trace only with STAQ_DEBUG=1); 2 what was given
+ * is wrong: the command line (the message and the usage on stderr), or an input file or option
+ * value (StaqFormatError, StaqInputError: one line saying what to fix).
  */
-import { StaqError } from "../errors.ts";
+import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import { UsageError, type Command, type CommandIO } from "./command.ts";
 import { gpuCommand } from "./gpu-command.ts";
 import { logitsCommand } from "./logits-command.ts";
+import { tabularCommand } from "./tabular-command.ts";
 
-const COMMANDS: readonly Command[] = [logitsCommand, gpuCommand];
+const COMMANDS: readonly Command[] = [logitsCommand, tabularCommand, gpuCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -65,6 +67,7 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: pr
       return 2;
     }
     io.stderr.write(`staq ${command.name}: ${describeFailure(error)}\n`);
+    if (error instanceof StaqFormatError || error instanceof StaqInputError) return 2;
     if (process.env.STAQ_DEBUG === "1" && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     return 1;
   }

@@ -6,3 +6,4 @@ export * from "../index.ts";
 export { createGpu, dawnFlags } from "./create-gpu.ts";
 export { ensureAdapter, probeAdapter, describeAdapter } from "./ensure-adapter.ts";
 export { saveStack, loadStack } from "./stack-files.ts";
+export { renderLineChartSvg, type LineSeries, type LineChartOptions } from "../plot/line-chart.ts";

@@ -65,7 +65,8 @@ test("help: staq --help, staq help CMD and CMD --help print usage and exit 0", a
   ]);
   for (const result of [top, helpLogits, logitsHelp, gpuHelp]) assert.equal(result.code, 0, result.stderr);
   assert.match(top.stdout, /^Usage: staq <command>/);
-  assert.match(top.stdout, /logits .*\n.*gpu /);
+  assert.match(top.stdout, /^  logits /m);
+  assert.match(top.stdout, /^  gpu /m);
   assert.match(helpLogits.stdout, /^Usage: staq logits --stack FILE\.safetensors --states FILE\.json/);
   assert.equal(logitsHelp.stdout, helpLogits.stdout);
   assert.match(gpuHelp.stdout, /--install-driver/);
@@ -92,7 +93,7 @@ test("usage errors exit 2 with the message and the usage", async () => {
   assert.match(helpUnknown.stderr, /no command named "frobnicate"/);
 });
 
-test("failures exit 1 with one line naming the file and the problem", async () => {
+test("bad input files exit 2 and unreadable ones exit 1, with one line naming the file and the problem", async () => {
   const malformed = join(dir, "malformed.json");
   await writeFile(malformed, '{"states": [[1, 2, 3, 4],');
   const ragged = join(dir, "ragged.json");
@@ -114,10 +115,9 @@ test("failures exit 1 with one line naming the file and the problem", async () =
     runStaq(["logits", "--stack", stackPath, "--states", narrow]),
     runStaq(["logits", "--stack", nanFile, "--states", statesPath]),
   ]);
-  for (const result of [missingStack, missingStates, badJson, raggedStates, wrongWidth, nanCoefficient]) {
-    assert.equal(result.code, 1, result.stderr);
-    assert.equal(result.stdout, "");
-  }
+  for (const result of [missingStack, missingStates]) assert.equal(result.code, 1, result.stderr);
+  for (const result of [badJson, raggedStates, wrongWidth, nanCoefficient]) assert.equal(result.code, 2, result.stderr);
+  for (const result of [missingStack, missingStates, badJson, raggedStates, wrongWidth, nanCoefficient]) assert.equal(result.stdout, "");
   assert.match(failureLine(missingStack.stderr), new RegExp(`^staq logits: Could not read the stack file ${missing}: no such file or directory`));
   assert.match(failureLine(missingStates.stderr), /^staq logits: Could not read the states file .*absent\.json: no such file/);
   assert.match(failureLine(badJson.stderr), new RegExp(`^staq logits: ${malformed} is not valid JSON`));

@@ -1,0 +1,267 @@
+/**
+ * `staq tabular --mdp FILE.json --tau T --eta E --variant V[,V...] --iterations K [--memory M]
+ * [--noise S --seed N] [--plot FILE.svg]`: runs Policy Mirror Descent in float64 on a tabular MDP
+ * read from JSON (src/tabular/pmd.ts) and prints the errors, the final policy and its Q as JSON,
+ * so anyone can check staq's PMD, and StaQ's finite-memory variants, against another program.
+ */
+import { randomBytes } from "node:crypto";
+import { rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { StaqError } from "../errors.ts";
+import { renderLineChartSvg } from "../plot/line-chart.ts";
+import { mdpFromJson, type Mdp } from "../tabular/mdp.ts";
+import { TABULAR_PMD_VARIANTS, tabularPmd, type TabularPmdResult, type TabularPmdVariant } from "../tabular/pmd.ts";
+import { softOptimum } from "../tabular/soft-optimal.ts";
+import { UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
+
+/** Errors below this are drawn at it on the log-scale plot (an exact 0 can happen). */
+const LOG_FLOOR = 1e-17;
+
+const HELP = `Usage: staq tabular --mdp FILE.json --tau T --eta E --variant V[,V...] --iterations K
+                    [--memory M] [--noise S] [--seed N] [--plot FILE.svg]
+
+Runs K iterations of Policy Mirror Descent, in float64, on the entropy-regularised tabular MDP in
+FILE.json, from the uniform policy pi_0, evaluating each policy exactly:
+  exact      xi_{k+1} = beta xi_k + alpha Q^k           (all past Q-functions)
+  vanilla    xi_{k+1} = sum of the last M Q-functions with the PMD weights
+  corrected  the same, divided by 1 - beta^M (StaQ's finite-memory correction)
+with alpha = 1/(eta+tau), beta = eta/(eta+tau), Q^k = Q^{pi_k}_tau and pi_{k+1} = softmax(xi_{k+1}).
+
+It prints JSON on stdout. With one variant:
+  {"errors": [...], "policy": [[...]], "q": [[...]], "policyErrors": [...], "kl": [...], "entropy": [...]}
+  errors[k]        ||Q*_tau - Q^{pi_k}_tau||_inf, k = 0..K-1 (errors[0] is the uniform policy's)
+  policy           pi_K, [S][A]: policy[s][a] = pi_K(a|s)
+  q                Q^{pi_K}_tau, [S][A], evaluated exactly
+  policyErrors[k]  max_s sum_a |pi*_tau(a|s) - pi_k(a|s)|
+  kl[k]            mean over states of KL(pi_{k+1}(.|s) || pi_k(.|s))
+  entropy[k]       mean over states of the entropy of pi_k(.|s)
+With several variants (--variant vanilla,corrected), one run each on the same MDP, in that order:
+  {"runs": [{"variant": "vanilla", "errors": [...], "policy": [[...]], ...}, ...]}
+Numbers are float64 at full precision; one that is not finite (a KL of a policy that underflowed
+to 0) prints as null. Q*_tau is solved once, by soft policy then value iteration.
+
+Options:
+  --mdp FILE        the MDP: {"P": [S][A][S], "R": [S][A], "gamma": g}, each row P[s][a] a
+                    distribution over next states (within 1e-9), 0 <= gamma < 1
+  --tau T           entropy weight tau > 0
+  --eta E           KL weight eta >= 0 (0: soft policy iteration)
+  --variant V       exact, vanilla or corrected, or several separated by commas
+  --iterations K    number of PMD updates, an integer >= 1
+  --memory M        Q-functions kept by vanilla and corrected, an integer >= 1 (required for
+                    them; ignored by exact)
+  --noise S         standard deviation of Gaussian noise added to every Q^k(s,a) before the
+                    update (default 0: exact updates); errors are always of the exact Q^{pi_k}
+  --seed N          seed of that noise, an integer >= 0 (default 0); every variant gets the same
+  --plot FILE.svg   also write an SVG of errors[k] against k on a log scale, one line per variant;
+                    values below ${LOG_FLOOR} (e.g. an exact 0) are drawn at ${LOG_FLOOR}
+  -h, --help        show this help
+
+On a terminal, stderr shows the iteration, the current error and the time taken as it goes.
+
+Example:
+  staq tabular --mdp garnet.json --tau 0.1 --eta 1 --variant exact,vanilla,corrected \\
+    --memory 5 --iterations 200 --plot errors.svg > runs.json
+`;
+
+const OPTIONS = {
+  mdp: { type: "string" },
+  tau: { type: "string" },
+  eta: { type: "string" },
+  memory: { type: "string" },
+  variant: { type: "string" },
+  iterations: { type: "string" },
+  noise: { type: "string" },
+  seed: { type: "string" },
+  plot: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const INTEGER = /^[+-]?\d+$/;
+
+/** A finite decimal number at least (or above) `min`; anything else is a UsageError naming the option. */
+function parseReal(name: string, text: string, min: number, inclusive: boolean): number {
+  const value = DECIMAL.test(text.trim()) ? Number(text) : NaN;
+  if (!(Number.isFinite(value) && (inclusive ? value >= min : value > min))) {
+    throw new UsageError(`--${name} must be a finite number ${inclusive ? ">=" : ">"} ${min}; got ${JSON.stringify(text)}`, tabularCommand);
+  }
+  return value;
+}
+
+/** A whole number, written without a fraction or exponent, that is at least `min`. */
+function parseInteger(name: string, text: string, min: number): number {
+  const value = INTEGER.test(text.trim()) ? Number(text) : NaN;
+  if (!(Number.isSafeInteger(value) && value >= min)) {
+    throw new UsageError(`--${name} must be an integer >= ${min}${name === "seed" ? " (at most 2^53 - 1)" : ""}; got ${JSON.stringify(text)}`, tabularCommand);
+  }
+  return value;
+}
+
+function parseVariants(text: string): TabularPmdVariant[] {
+  const names = text.split(",").map((name) => name.trim());
+  const expected = `one of ${TABULAR_PMD_VARIANTS.join(", ")}, or several separated by commas`;
+  for (const name of names) {
+    if (!TABULAR_PMD_VARIANTS.includes(name as TabularPmdVariant)) {
+      throw new UsageError(`--variant ${JSON.stringify(text)}: ${name === "" ? "an empty name" : JSON.stringify(name)} is not a variant; expected ${expected}`, tabularCommand);
+    }
+  }
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated) throw new UsageError(`--variant ${JSON.stringify(text)} names ${repeated} twice; give each variant once`, tabularCommand);
+  return names as TabularPmdVariant[];
+}
+
+interface Settings {
+  mdpPath: string;
+  tau: number;
+  eta: number;
+  variants: TabularPmdVariant[];
+  iterations: number;
+  memory?: number;
+  noise: number;
+  seed: number;
+  plot?: string;
+}
+
+function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS>>): Settings {
+  const need = (name: keyof typeof OPTIONS, what: string): string => {
+    const value = values[name];
+    if (typeof value !== "string") throw new UsageError(`tabular needs --${name} ${what}`, tabularCommand);
+    return value;
+  };
+  const mdpPath = need("mdp", "FILE.json");
+  const tau = parseReal("tau", need("tau", "T (a number > 0)"), 0, false);
+  const eta = parseReal("eta", need("eta", "E (a number >= 0)"), 0, true);
+  const variants = parseVariants(need("variant", `V (${TABULAR_PMD_VARIANTS.join(", ")})`));
+  const iterations = parseInteger("iterations", need("iterations", "K (an integer >= 1)"), 1);
+  const memory = values.memory === undefined ? undefined : parseInteger("memory", values.memory, 1);
+  const finite = variants.filter((v) => v !== "exact");
+  if (finite.length > 0 && memory === undefined) {
+    throw new UsageError(`the ${finite.join(" and ")} variant${finite.length > 1 ? "s need" : " needs"} --memory M (an integer >= 1)`, tabularCommand);
+  }
+  const noise = values.noise === undefined ? 0 : parseReal("noise", values.noise, 0, true);
+  const seed = values.seed === undefined ? 0 : parseInteger("seed", values.seed, 0);
+  if (values.plot === "") throw new UsageError("--plot needs a file name", tabularCommand);
+  return { mdpPath, tau, eta, variants, iterations, memory, noise, seed, plot: values.plot };
+}
+
+async function readMdp(path: string): Promise<Mdp> {
+  return mdpFromJson(await readInputFile(path, "MDP"), path);
+}
+
+/** Fails early, before a long run, if the plot's directory is missing. */
+async function checkPlotDirectory(path: string): Promise<void> {
+  const directory = dirname(path);
+  const found = await stat(directory).catch(() => undefined);
+  if (!found?.isDirectory()) throw new StaqError(`Could not write the plot ${path}: the directory ${directory} does not exist`);
+}
+
+/** Writes `text` to `path` through a temporary file in the same directory, so no reader sees half a file. */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    await writeFile(temporary, text);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw new StaqError(`Could not write the plot ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** A row-major [S, A] array as nested rows. */
+function rows(flat: Float64Array, states: number, actions: number): number[][] {
+  return Array.from({ length: states }, (_, s) => Array.from(flat.subarray(s * actions, (s + 1) * actions)));
+}
+
+function report(result: TabularPmdResult, mdp: Mdp) {
+  const { errors, policyErrors, kl, entropy } = result;
+  return { errors, policy: rows(result.policy, mdp.states, mdp.actions), q: rows(result.q, mdp.states, mdp.actions), policyErrors, kl, entropy };
+}
+
+function seriesName(variant: TabularPmdVariant, memory: number | undefined): string {
+  return variant === "exact" ? variant : `${variant} (M=${memory})`;
+}
+
+/** One updating line on stderr while a terminal watches; nothing otherwise. */
+function progressLine(io: CommandIO) {
+  const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
+  const start = Date.now();
+  let last = 0;
+  let shown = false;
+  const elapsed = () => `${((Date.now() - start) / 1000).toFixed(1)} s`;
+  return {
+    show(text: string, force = false) {
+      if (!tty) return;
+      const now = Date.now();
+      if (!force && now - last < 100) return;
+      last = now;
+      shown = true;
+      io.stderr.write(`\r\x1b[Kstaq tabular: ${text}  ${elapsed()}`);
+    },
+    clear() {
+      if (tty && shown) io.stderr.write("\r\x1b[K");
+      shown = false;
+    },
+  };
+}
+
+export const tabularCommand: Command = {
+  name: "tabular",
+  summary: "run tabular PMD (exact, vanilla or corrected finite memory) on an MDP from a JSON file",
+  help: HELP,
+  async run(args, io) {
+    const values = parseCommandArgs(args, OPTIONS, tabularCommand);
+    if (values.help) {
+      io.stdout.write(HELP);
+      return;
+    }
+    const settings = parseSettings(values);
+    const { tau, eta, variants, iterations, memory, noise, seed, plot } = settings;
+    const mdp = await readMdp(settings.mdpPath);
+    if (plot !== undefined) await checkPlotDirectory(plot);
+
+    const progress = progressLine(io);
+    const results: TabularPmdResult[] = [];
+    try {
+      progress.show(`solving Q*_tau (S=${mdp.states}, A=${mdp.actions})`, true);
+      const optimum = softOptimum(mdp, { tau });
+      for (const variant of variants) {
+        results.push(
+          tabularPmd(mdp, {
+            variant,
+            eta,
+            tau,
+            iterations,
+            memory: variant === "exact" ? undefined : memory,
+            noise,
+            seed,
+            optimum: () => optimum,
+            onIteration: (k, { error }) => progress.show(`${variant} ${k + 1}/${iterations}  error ${error.toExponential(3)}`, k + 1 === iterations),
+          }),
+        );
+      }
+    } finally {
+      progress.clear();
+    }
+
+    // The plot before stdout: if it cannot be written, stdout stays empty.
+    if (plot !== undefined) {
+      const ks = Array.from({ length: iterations }, (_, k) => k);
+      const svg = await renderLineChartSvg(
+        results.map((result, i) => ({ name: seriesName(variants[i], memory), x: ks, y: result.errors })),
+        {
+          title: `Tabular PMD, S=${mdp.states} states, A=${mdp.actions} actions: τ=${tau}, η=${eta}, γ=${mdp.gamma}${noise > 0 ? `, noise σ=${noise} (seed ${seed})` : ""}`,
+          xTitle: "iteration k",
+          yTitle: `error ‖Q*_τ − Q^{π_k}_τ‖∞ (values below ${LOG_FLOOR} drawn at ${LOG_FLOOR})`,
+          logY: true,
+          logFloor: LOG_FLOOR,
+        },
+      );
+      await writeAtomically(plot, svg);
+    }
+
+    const output =
+      variants.length === 1 ? report(results[0], mdp) : { runs: results.map((result, i) => ({ variant: variants[i], ...report(result, mdp) })) };
+    io.stdout.write(`${JSON.stringify(output)}\n`);
+    if (plot !== undefined) io.stderr.write(`wrote ${plot}\n`);
+  },
+};

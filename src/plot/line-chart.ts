@@ -1,0 +1,221 @@
+/**
+ * A small, generic SVG line-chart renderer for Node: several named series on shared
+ * axes, optionally on a log y scale, each with an optional shaded band (min–max,
+ * ± std, a confidence interval...).
+ *
+ * Why Vega-Lite: the chart is a declarative spec (data + encodings), compiled by
+ * `vega-lite` and rendered to SVG by `vega` headless (`renderer: "none"` +
+ * `toSVG()`), with no native canvas dependency (without `canvas`, text widths are
+ * estimated, which is fine for axis and legend layout). Both libraries are well kept,
+ * and the same spec can be rendered in a browser later (vega-embed) without
+ * rewriting the chart.
+ *
+ * Why lazy import: vega + vega-lite take ~150 ms to load and pull in ~80 packages, so
+ * they are loaded with `await import(...)` on the first call, not when this module is
+ * imported; code that imports this file but never plots pays nothing.
+ */
+
+import { StaqError, StaqInputError } from "../errors.ts";
+import type { TopLevelSpec } from "vega-lite";
+
+export interface LineSeries {
+  /** Legend label; non-empty and unique within one chart. */
+  name: string;
+  x: ArrayLike<number>;
+  y: ArrayLike<number>;
+  /** Optional shaded band (give both `lower` and `upper`, or neither), same length as `x`. */
+  lower?: ArrayLike<number>;
+  upper?: ArrayLike<number>;
+}
+
+export interface LineChartOptions {
+  title?: string;
+  xTitle: string;
+  yTitle: string;
+  /** Log-scale y axis (default false). See `logFloor` for values ≤ 0. */
+  logY?: boolean;
+  /**
+   * Only with `logY`: a positive floor; y, lower and upper values below it are drawn at
+   * the floor (e.g. an error that reached exactly 0, or a mean − std band that dips
+   * below 0). Without it, any such value ≤ 0 throws `StaqInputError`.
+   */
+  logFloor?: number;
+  /** Plot-area width in pixels (default 640); axes, title and legend add to it. */
+  width?: number;
+  /** Plot-area height in pixels (default 400). */
+  height?: number;
+}
+
+interface Row {
+  series: string;
+  x: number;
+  y: number;
+}
+
+interface BandRow {
+  series: string;
+  x: number;
+  lower: number;
+  upper: number;
+}
+
+type Modules = [typeof import("vega"), typeof import("vega-lite")];
+
+let modules: Promise<Modules> | undefined;
+
+function loadModules(): Promise<Modules> {
+  modules ??= Promise.all([import("vega"), import("vega-lite")]).catch((error: unknown) => {
+    modules = undefined; // let a later call try again
+    throw new StaqError("could not load vega / vega-lite; install them with `npm install vega vega-lite`", { cause: error });
+  });
+  return modules;
+}
+
+/**
+ * Renders `series` as lines (no points) on shared axes and returns a standalone SVG
+ * document string (`<svg xmlns="http://www.w3.org/2000/svg" ...>...</svg>`),
+ * deterministic for the same input.
+ *
+ * - Colours: one per series from the categorical scheme `tableau10`, in the order
+ *   given (it repeats after 10 series); the legend lists the names in that order.
+ * - Bands: a translucent area in the series colour, drawn under all lines.
+ * - Validation (`StaqInputError`, naming the series and index): at least one series;
+ *   names non-empty and unique; every series has ≥ 1 point; `x`, `y`, `lower`,
+ *   `upper` have equal lengths; `lower` and `upper` come together; every value is
+ *   finite (NaN / ±Infinity throw: no point is silently dropped); `lower ≤ upper`.
+ * - Log scale (`logY: true`): values ≤ 0 cannot be drawn. By default any y, lower or
+ *   upper ≤ 0 throws, telling you to use a linear scale or set `logFloor`; with
+ *   `logFloor` such values (and any below the floor) are clamped to the floor and
+ *   drawn there. Nothing is dropped either way.
+ */
+export async function renderLineChartSvg(series: readonly LineSeries[], options: LineChartOptions): Promise<string> {
+  const { rows, bandRows } = collectRows(series, options);
+  const spec = buildSpec(series.map((s) => s.name), rows, bandRows, options);
+  const [vega, vegaLite] = await loadModules();
+  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+function checkOptions(options: LineChartOptions): void {
+  if (options === null || typeof options !== "object") throw new StaqInputError("options must be an object with xTitle and yTitle");
+  for (const key of ["xTitle", "yTitle"] as const) {
+    if (typeof options[key] !== "string") throw new StaqInputError(`options.${key} must be a string, got ${typeof options[key]}`);
+  }
+  if (options.title !== undefined && typeof options.title !== "string") throw new StaqInputError(`options.title must be a string, got ${typeof options.title}`);
+  for (const key of ["width", "height"] as const) {
+    const v = options[key];
+    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v > 0)) {
+      throw new StaqInputError(`options.${key} must be a positive finite number of pixels, got ${String(v)}`);
+    }
+  }
+  if (options.logFloor !== undefined) {
+    if (!options.logY) throw new StaqInputError("options.logFloor only applies to a log y scale; set logY: true or drop logFloor");
+    const f = options.logFloor;
+    if (!(typeof f === "number" && Number.isFinite(f) && f > 0)) {
+      throw new StaqInputError(`options.logFloor must be a positive finite number, got ${String(f)}`);
+    }
+  }
+}
+
+function collectRows(series: readonly LineSeries[], options: LineChartOptions): { rows: Row[]; bandRows: BandRow[] } {
+  checkOptions(options);
+  if (!Array.isArray(series) || series.length === 0) throw new StaqInputError("renderLineChartSvg needs at least one series");
+  const logY = options.logY === true;
+  const floor = options.logFloor;
+  const names = new Set<string>();
+  const rows: Row[] = [];
+  const bandRows: BandRow[] = [];
+
+  series.forEach((s, k) => {
+    const name = s?.name;
+    if (typeof name !== "string" || name.trim() === "") throw new StaqInputError(`series ${k} needs a non-empty name, got ${JSON.stringify(name)}`);
+    if (names.has(name)) throw new StaqInputError(`series name ${JSON.stringify(name)} is used twice; names must be unique (they label the legend)`);
+    names.add(name);
+    const label = `series ${JSON.stringify(name)}`;
+    const n = lengthOf(s.x, `${label}: x`);
+    if (n === 0) throw new StaqInputError(`${label} has no points`);
+    const lengths: [string, ArrayLike<number> | undefined][] = [["y", s.y], ["lower", s.lower], ["upper", s.upper]];
+    for (const [field, values] of lengths) {
+      if (values === undefined && field !== "y") continue;
+      const m = lengthOf(values, `${label}: ${field}`);
+      if (m !== n) throw new StaqInputError(`${label}: ${field} has ${m} values but x has ${n}; they must have equal lengths`);
+    }
+    if ((s.lower === undefined) !== (s.upper === undefined)) {
+      throw new StaqInputError(`${label}: a band needs both lower and upper (got only ${s.lower === undefined ? "upper" : "lower"})`);
+    }
+
+    /** A finite value, floored or rejected on a log scale. */
+    const value = (values: ArrayLike<number>, field: string, i: number): number => {
+      const v = values[i];
+      if (typeof v !== "number" || !Number.isFinite(v)) {
+        throw new StaqInputError(`${label}: ${field}[${i}] is ${String(v)}; every value must be a finite number (nothing is dropped silently)`);
+      }
+      if (!logY || field === "x") return v;
+      if (floor !== undefined) return Math.max(v, floor);
+      if (v <= 0) {
+        throw new StaqInputError(
+          `${label}: ${field}[${i}] is ${v}, which a log y scale cannot draw; use a linear scale (logY: false) or set options.logFloor to clamp values to a positive floor`,
+        );
+      }
+      return v;
+    };
+
+    for (let i = 0; i < n; i++) {
+      const x = value(s.x, "x", i);
+      rows.push({ series: name, x, y: value(s.y, "y", i) });
+      if (s.lower !== undefined && s.upper !== undefined) {
+        const lower = value(s.lower, "lower", i);
+        const upper = value(s.upper, "upper", i);
+        if (lower > upper) throw new StaqInputError(`${label}: lower[${i}] = ${s.lower[i]} is above upper[${i}] = ${s.upper[i]}`);
+        bandRows.push({ series: name, x, lower, upper });
+      }
+    }
+  });
+  return { rows, bandRows };
+}
+
+function lengthOf(values: ArrayLike<number> | undefined, what: string): number {
+  const n = (values as { length?: unknown } | null | undefined)?.length;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw new StaqInputError(`${what} must be an array of numbers`);
+  return n;
+}
+
+function buildSpec(names: string[], rows: Row[], bandRows: BandRow[], options: LineChartOptions): TopLevelSpec {
+  const x = { field: "x", type: "quantitative", title: options.xTitle, scale: { zero: false } } as const;
+  const yScale = options.logY ? { type: "log" } as const : { zero: false } as const;
+  const color = {
+    field: "series",
+    type: "nominal",
+    scale: { domain: names, scheme: "tableau10" },
+    legend: { title: null, symbolType: "stroke", symbolOpacity: 1, symbolStrokeWidth: 2 },
+  } as const;
+
+  const line = {
+    data: { values: rows },
+    mark: { type: "line", point: false, interpolate: "linear" },
+    encoding: { x, y: { field: "y", type: "quantitative", title: options.yTitle, scale: yScale }, color },
+  } as const;
+  const band = {
+    data: { values: bandRows },
+    mark: { type: "area", opacity: 0.2, interpolate: "linear" },
+    encoding: {
+      x,
+      y: { field: "lower", type: "quantitative", title: options.yTitle, scale: yScale, stack: null },
+      y2: { field: "upper" },
+      color,
+    },
+  } as const;
+
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    ...(options.title !== undefined ? { title: options.title } : {}),
+    width: options.width ?? 640,
+    height: options.height ?? 400,
+    background: "white",
+    layer: bandRows.length > 0 ? [band, line] : [line],
+  };
+}

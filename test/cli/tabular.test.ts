@@ -1,0 +1,182 @@
+// `staq tabular`, run as a child process from the TypeScript sources (no build, no GPU needed).
+// The cross-check: an MDP written by numpy (test/cross-check/write_mdp.py) with numpy's own Q*_tau,
+// which exact PMD must reach.
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { garnetMdp } from "../../src/tabular/garnet.ts";
+import { mdpToArrays } from "../../src/tabular/mdp.ts";
+import { run, runStaq, tempDir } from "../io/stack-fixtures.ts";
+
+const WRITE_MDP = fileURLToPath(new URL("../cross-check/write_mdp.py", import.meta.url));
+const dir = await tempDir();
+
+// A small MDP of staq's own for the tests that need no numpy.
+const garnet = mdpToArrays(garnetMdp({ states: 5, actions: 3, branching: 3, gamma: 0.9, seed: 1 }));
+const garnetPath = join(dir, "garnet.json");
+await writeFile(garnetPath, JSON.stringify(garnet));
+
+interface Report {
+  errors: number[];
+  policy: number[][];
+  q: number[][];
+  policyErrors: number[];
+  kl: number[];
+  entropy: number[];
+}
+
+/** A Python 3 that can import numpy, or undefined. */
+function findPython(): string | undefined {
+  return ["python3", "/usr/bin/python3"].find((python) => spawnSync(python, ["-c", "import numpy"], { stdio: "ignore" }).status === 0);
+}
+
+/** The one line a failing command prints. */
+function failureLine(stderr: string): string {
+  const lines = stderr.split("\n").filter((line) => line.trim() !== "");
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace without STAQ_DEBUG=1");
+  return lines[0];
+}
+
+function assertShapes(report: Report, states: number, actions: number, iterations: number): void {
+  for (const key of ["errors", "policyErrors", "kl", "entropy"] as const) assert.equal(report[key].length, iterations, key);
+  for (const key of ["policy", "q"] as const) {
+    assert.equal(report[key].length, states, key);
+    for (const row of report[key]) assert.equal(row.length, actions, key);
+  }
+  report.policy.forEach((row, s) => {
+    assert.ok(row.every((p) => p >= 0 && p <= 1), `policy[${s}] = ${row}`);
+    assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-12, `policy[${s}] sums to ${row.reduce((a, b) => a + b, 0)}`);
+  });
+}
+
+test("exact PMD on a numpy-written MDP reaches numpy's own Q*_tau within 1e-8", async (t: TestContext) => {
+  const python = findPython();
+  if (!python) {
+    t.skip("needs Python 3 with numpy for write_mdp.py: install python3-numpy (Debian/Ubuntu) or `pip install numpy`");
+    return;
+  }
+  const [S, A, gamma, tau, eta, K] = [6, 3, 0.9, 0.5, 0.5, 60];
+  const mdpPath = join(dir, "numpy.json");
+  const written = await run(python, [WRITE_MDP, mdpPath, String(S), String(A), String(gamma), "7", String(tau)]);
+  assert.equal(written.code, 0, written.stderr);
+  const { q_star: qStar } = JSON.parse(await readFile(join(dir, "numpy.qstar.json"), "utf8")) as { q_star: number[][] };
+
+  const result = await runStaq(["tabular", "--mdp", mdpPath, "--tau", String(tau), "--eta", String(eta), "--variant", "exact", "--iterations", String(K)]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, "", "nothing on stderr when it is not a terminal");
+  assert.ok(result.stdout.endsWith("}\n"));
+  const report = JSON.parse(result.stdout) as Report;
+  assert.deepEqual(Object.keys(report), ["errors", "policy", "q", "policyErrors", "kl", "entropy"]);
+  assertShapes(report, S, A, K);
+
+  let gap = 0;
+  report.q.forEach((row, s) => row.forEach((value, a) => (gap = Math.max(gap, Math.abs(value - qStar[s][a])))));
+  assert.ok(gap <= 1e-8, `max |q - numpy's Q*| = ${gap}`);
+  // Linear convergence down to rounding: never up by more than rounding, and ending at it.
+  report.errors.forEach((error, k) => {
+    if (k > 0) assert.ok(error <= report.errors[k - 1] + 1e-12, `errors[${k}] = ${error} > errors[${k - 1}] = ${report.errors[k - 1]}`);
+  });
+  assert.ok(report.errors[0] > 0.1, `the uniform policy is far from optimal: ${report.errors[0]}`);
+  assert.ok(report.errors[K - 1] < 1e-8, `errors[${K - 1}] = ${report.errors[K - 1]}`);
+});
+
+test("several variants: one run each in the order given, and an SVG of their errors", async () => {
+  const plotPath = join(dir, "errors.svg");
+  const K = 30;
+  const result = await runStaq(["tabular", "--mdp", garnetPath, "--tau", "0.5", "--eta", "0.5", "--variant", "vanilla,corrected", "--memory", "3", "--iterations", String(K), "--plot", plotPath]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, `wrote ${plotPath}\n`);
+  const { runs } = JSON.parse(result.stdout) as { runs: (Report & { variant: string })[] };
+  assert.deepEqual(runs.map((r) => r.variant), ["vanilla", "corrected"]);
+  for (const r of runs) assertShapes(r, 5, 3, K);
+  // Both start from the same uniform policy on the same MDP.
+  assert.equal(runs[0].errors[0], runs[1].errors[0]);
+  const [vanilla, corrected] = runs.map((r) => r.errors[K - 1]);
+  assert.ok(vanilla > 1e-3 && corrected < 1e-10, `the last errors: vanilla ${vanilla}, corrected ${corrected}`);
+
+  const svg = await readFile(plotPath, "utf8");
+  assert.match(svg, /^<svg/);
+  assert.ok(svg.includes("vanilla (M=3)") && svg.includes("corrected (M=3)"), "the legend names both variants");
+  assert.match(svg, /S=5 states, A=3 actions: τ=0\.5, η=0\.5, γ=0\.9/);
+});
+
+test("bad MDP files exit 2 with one line naming the file and the entry; a missing file exits 1", async () => {
+  const files: Record<string, string> = {
+    "invalid.json": '{"P": [[[1]]], "R": [[0]],',
+    "short-row.json": JSON.stringify({ ...garnet, P: garnet.P.map((rows, s) => rows.map((row, a) => (s === 2 && a === 1 ? row.map((p) => p * 0.9) : row))) }),
+    "gamma-one.json": JSON.stringify({ ...garnet, gamma: 1.0 }),
+    "no-r.json": JSON.stringify({ P: garnet.P, gamma: 0.9 }),
+    "ragged.json": JSON.stringify({ ...garnet, R: [...garnet.R.slice(0, 4), [0, 1]] }),
+    "string.json": JSON.stringify({ ...garnet, R: [[0, "1", 2], ...garnet.R.slice(1)] }),
+  };
+  await Promise.all(Object.entries(files).map(([name, text]) => writeFile(join(dir, name), text)));
+  const options = ["--tau", "0.5", "--eta", "1", "--variant", "exact", "--iterations", "3"];
+  const names = [...Object.keys(files), "absent.json"];
+  const results = await Promise.all(names.map((name) => runStaq(["tabular", "--mdp", join(dir, name), ...options])));
+  const byName = Object.fromEntries(names.map((name, i) => [name, results[i]]));
+  for (const [name, result] of Object.entries(byName)) {
+    assert.equal(result.code, name === "absent.json" ? 1 : 2, `${name}: ${result.stderr}`);
+    assert.equal(result.stdout, "", name);
+    assert.ok(failureLine(result.stderr).startsWith(`staq tabular: ${name === "absent.json" ? "Could not read the MDP file " : ""}${join(dir, name)}`), `${name}: ${result.stderr}`);
+  }
+  assert.match(byName["invalid.json"].stderr, /invalid\.json is not valid JSON/);
+  assert.match(byName["short-row.json"].stderr, /P\[2\]\[1\] \(state 2, action 1\) sums to 0\.9\d*, not 1/);
+  assert.match(byName["gamma-one.json"].stderr, /gamma must satisfy 0 <= gamma < 1.*got 1/);
+  assert.match(byName["no-r.json"].stderr, /no-r\.json has no "R"/);
+  assert.match(byName["ragged.json"].stderr, /R\[4\] is an array of 2; every state needs 3 rewards/);
+  assert.match(byName["string.json"].stderr, /R\[0\]\[1\] \(state 0, action 1\) is "1"; expected a number/);
+  assert.match(byName["absent.json"].stderr, /no such file or directory/);
+});
+
+test("bad options exit 2 with a message naming the option, and the usage", async () => {
+  const base = { "--mdp": garnetPath, "--tau": "0.5", "--eta": "1", "--variant": "exact", "--iterations": "3" };
+  const argsWith = (changes: Record<string, string | null>) =>
+    Object.entries({ ...base, ...changes }).flatMap(([option, value]) => (value === null ? [] : [option, value]));
+  const cases: [string[], RegExp][] = [
+    [argsWith({ "--tau": "-1" }), /Option '--tau' argument is ambiguous/],
+    [argsWith({ "--tau": null }).concat("--tau=-1"), /--tau must be a finite number > 0; got "-1"/],
+    [argsWith({ "--tau": "0" }), /--tau must be a finite number > 0; got "0"/],
+    [argsWith({ "--tau": "abc" }), /--tau must be a finite number > 0; got "abc"/],
+    [argsWith({ "--eta": "1e999" }), /--eta must be a finite number >= 0; got "1e999"/],
+    [argsWith({ "--iterations": "0" }), /--iterations must be an integer >= 1; got "0"/],
+    [argsWith({ "--iterations": "2.5" }), /--iterations must be an integer >= 1; got "2\.5"/],
+    [argsWith({ "--variant": "nope" }), /--variant "nope": "nope" is not a variant; expected one of exact, vanilla, corrected/],
+    [argsWith({ "--variant": "exact,exact" }), /names exact twice/],
+    [argsWith({ "--variant": "vanilla" }), /the vanilla variant needs --memory M/],
+    [argsWith({ "--variant": "exact,corrected", "--memory": "0" }), /--memory must be an integer >= 1; got "0"/],
+    [argsWith({ "--noise": "-0.1" }), /Option '--noise' argument is ambiguous/],
+    [argsWith({ "--seed": "1.5" }), /--seed must be an integer >= 0/],
+    [argsWith({ "--eta": null }), /tabular needs --eta E/],
+    [argsWith({ "--mdp": null }), /tabular needs --mdp FILE\.json/],
+    [argsWith({}).concat("--momentum", "1"), /Unknown option '--momentum'/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => runStaq(["tabular", ...args])));
+  results.forEach((result, i) => {
+    const [args, message] = cases[i];
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr.split("\n")[0], new RegExp(`^staq tabular: .*${message.source}`), args.join(" "));
+    assert.match(result.stderr, /Usage: staq tabular --mdp FILE\.json/);
+  });
+});
+
+test("a plot into a missing directory fails before the run, with stdout empty", async () => {
+  const result = await runStaq(["tabular", "--mdp", garnetPath, "--tau", "0.5", "--eta", "1", "--variant", "exact", "--iterations", "3", "--plot", join(dir, "nowhere", "plot.svg")]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "");
+  assert.match(failureLine(result.stderr), /^staq tabular: Could not write the plot .*plot\.svg: the directory .*nowhere does not exist/);
+});
+
+test("help: staq tabular --help and staq help tabular show the usage; staq --help lists tabular", async () => {
+  const [own, viaHelp, top] = await Promise.all([runStaq(["tabular", "--help"]), runStaq(["help", "tabular"]), runStaq(["--help"])]);
+  for (const result of [own, viaHelp, top]) assert.equal(result.code, 0, result.stderr);
+  assert.match(own.stdout, /^Usage: staq tabular --mdp FILE\.json --tau T --eta E --variant V/);
+  assert.match(own.stdout, /\{"runs": \[\{"variant": "vanilla"/);
+  assert.match(own.stdout, /1e-17/);
+  assert.equal(viaHelp.stdout, own.stdout);
+  assert.match(top.stdout, /^ {2}tabular {2}/m);
+});
