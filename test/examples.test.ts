@@ -15,3 +15,16 @@ test("the README's quick start (examples/quickstart.ts) runs against the built p
   assert.match(child.stdout, /sampled: Uint32Array\(3\)/);
   assert.ok(existsSync("/tmp/staq-quickstart.safetensors"));
 });
+
+test("examples/tabular-pmd.ts runs against the built package, and the CLI reads the MDP it writes", () => {
+  const out = "/tmp/staq-example-garnet.json";
+  rmSync(out, { force: true });
+  const root = new URL("..", import.meta.url).pathname;
+  const child = spawnSync(process.execPath, ["--import", "tsx", "examples/tabular-pmd.ts", out], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /^vanilla\s+M=10: ‖Q\* − Q\^π_300‖∞ = [1-9]\.\d+e-[1-3]$/m, "vanilla stalls at its floor");
+  assert.match(child.stdout, /^corrected M=10: ‖Q\* − Q\^π_300‖∞ = \d\.\d+e-1[0-9]$/m, "corrected converges");
+  const cli = spawnSync(process.execPath, ["dist/cli/main.js", "tabular", "--mdp", out, "--tau", "0.1", "--eta", "1", "--variant", "corrected", "--memory", "10", "--iterations", "5"], { cwd: root, encoding: "utf8" });
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.equal(JSON.parse(cli.stdout).errors.length, 5);
+});

@@ -1,0 +1,50 @@
+/**
+ * `npm run bench`: runs each benchmark section in its own process, in order, so one section's
+ * memory and GPU state never colour another's timings.
+ *   stack    bench/stack.ts    stack evaluation on the GPU (all options after -- go to it)
+ *   tabular  bench/tabular.ts  tabular PMD on the CPU (gets --quick, --full and --out)
+ * `--only stack,tabular` picks sections. Exits with the first failing section's code.
+ */
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SECTIONS = ["stack", "tabular"] as const;
+type Section = (typeof SECTIONS)[number];
+
+const argv = process.argv.slice(2);
+let only: Section[] = [...SECTIONS];
+const rest: string[] = [];
+for (let i = 0; i < argv.length; i++) {
+  const arg = argv[i];
+  const value = arg === "--only" ? argv[++i] : arg.startsWith("--only=") ? arg.slice("--only=".length) : undefined;
+  if (value === undefined) {
+    rest.push(arg);
+    continue;
+  }
+  const names = value.split(",");
+  const unknown = names.filter((name) => !(SECTIONS as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0) {
+    console.error(`--only takes a comma-separated list of ${SECTIONS.join(", ")}; got ${JSON.stringify(value)}`);
+    process.exit(2);
+  }
+  only = names as Section[];
+}
+
+/** The arguments each section understands: the stack bench takes everything, tabular a subset. */
+function argumentsFor(section: Section): string[] {
+  if (section === "stack") return rest;
+  const shared: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === "--quick" || rest[i] === "--full" || rest[i] === "--help" || rest[i].startsWith("--out=")) shared.push(rest[i]);
+    else if (rest[i] === "--out") shared.push(rest[i], rest[++i]);
+  }
+  return shared;
+}
+
+for (const section of only) {
+  console.log(`\n=== bench: ${section} ===`);
+  const child = spawnSync(process.execPath, ["--import", "tsx", join(here, `${section}.ts`), ...argumentsFor(section)], { stdio: "inherit" });
+  if (child.status !== 0) process.exit(child.status ?? 1);
+}
