@@ -17,3 +17,4 @@ export { encodePolicy, policyFromLogits, type EncodePolicyOptions, type PolicyOu
 export { policyReference, policyErrorBounds, type PolicyReference, type PolicyErrorBounds } from "./policy/reference.ts";
 export { philox4x32, uniformFromPhilox, policyUniform } from "./policy/philox.ts";
 export * from "./tabular/index.ts";
+export * from "./envs/index.ts";

@@ -14,7 +14,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { createMdp, type Mdp } from "./mdp.ts";
-import { createRandomStream, validateSeed } from "./random.ts";
+import { createRandomStream, validateSeed } from "../random/random-stream.ts";
 
 export interface GarnetOptions {
   /** Number of states S (integer ≥ 1). */

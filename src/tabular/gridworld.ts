@@ -19,7 +19,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { createMdp, type Mdp } from "./mdp.ts";
-import { createRandomStream, validateSeed, type RandomStream } from "./random.ts";
+import { createRandomStream, validateSeed, type RandomStream } from "../random/random-stream.ts";
 
 export interface GridworldOptions {
   /** Side of the square grid (integer ≥ 2). Default 4, FrozenLake's 4×4. */

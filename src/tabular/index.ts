@@ -7,7 +7,7 @@ export { createMdp, mdpFromArrays, mdpFromJson, mdpToArrays, validateMdp, ROW_SU
 export { garnetMdp, type GarnetOptions } from "./garnet.ts";
 export { riverSwimMdp, type RiverSwimOptions } from "./river-swim.ts";
 export { gridworldMdp, GRIDWORLD_ACTIONS, type GridworldOptions, type GridworldMdp } from "./gridworld.ts";
-export { createRandomStream, type RandomStream } from "./random.ts";
+export { createRandomStream, type RandomStream } from "../random/random-stream.ts";
 export { solveLinearSystem } from "./linear-solve.ts";
 export { softPolicyEvaluation, softStateValues, backupQ, softEvaluationErrorBound } from "./soft-evaluation.ts";
 export { softValueIteration, softPolicyIteration, softOptimum, softBellman, type SoftOptimum, type SoftSolveOptions } from "./soft-optimal.ts";

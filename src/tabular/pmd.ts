@@ -19,7 +19,7 @@ import { StaqInputError } from "../errors.ts";
 import { pmdRates, pmdStep, validatePmdOptions, type PmdCoefficients, type PmdNormalization } from "../pmd/coefficients.ts";
 import type { Mdp } from "./mdp.ts";
 import { maxAbsDifference, meanEntropy, meanKl, policyDistance, softmaxPolicy } from "./policy-math.ts";
-import { createRandomStream, validateSeed } from "./random.ts";
+import { createRandomStream, validateSeed } from "../random/random-stream.ts";
 import { softPolicyEvaluation } from "./soft-evaluation.ts";
 import { softOptimum, type SoftOptimum } from "./soft-optimal.ts";
 

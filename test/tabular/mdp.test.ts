@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { StaqFormatError, StaqInputError } from "../../src/errors.ts";
 import { createMdp, mdpFromArrays, mdpFromJson, mdpToArrays } from "../../src/tabular/mdp.ts";
 import { garnetMdp } from "../../src/tabular/garnet.ts";
-import { createRandomStream } from "../../src/tabular/random.ts";
+import { createRandomStream } from "../../src/random/random-stream.ts";
 
 const twoStates = () => ({
   P: [

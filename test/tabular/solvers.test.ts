@@ -6,7 +6,7 @@ import { solveLinearSystem } from "../../src/tabular/linear-solve.ts";
 import { garnetMdp } from "../../src/tabular/garnet.ts";
 import type { Mdp } from "../../src/tabular/mdp.ts";
 import { maxAbs, maxAbsDifference, rowEntropy, softmaxPolicy } from "../../src/tabular/policy-math.ts";
-import { createRandomStream } from "../../src/tabular/random.ts";
+import { createRandomStream } from "../../src/random/random-stream.ts";
 import { softPolicyEvaluation, softStateValues } from "../../src/tabular/soft-evaluation.ts";
 import { softBellman, softOptimum, softPolicyIteration, softValueIteration } from "../../src/tabular/soft-optimal.ts";
 

@@ -1,0 +1,42 @@
+/**
+ * What the three classic-control ports share: the reset stream's seeding, the step guards, and the
+ * validation of a state given to setState.
+ */
+import { StaqInputError } from "../../errors.ts";
+import { createRandomStream, validateSeed, type RandomStream } from "../../random/random-stream.ts";
+
+/** "idle" before the first reset/setState, "running", or "terminated" after a terminal step. */
+export type EpisodePhase = "idle" | "running" | "terminated";
+
+/**
+ * The generator for a reset: a new stream when a seed is given, the current one otherwise, and on
+ * the very first unseeded reset a stream seeded once from Math.random (Gymnasium's unseeded reset).
+ */
+export function resetStream(current: RandomStream | undefined, seed: number | undefined): RandomStream {
+  if (seed !== undefined) {
+    validateSeed(seed);
+    return createRandomStream(seed);
+  }
+  return current ?? createRandomStream(Math.floor(Math.random() * Number.MAX_SAFE_INTEGER));
+}
+
+/** Throws unless `action` is valid and an episode is running. `meaning` lists what the actions do. */
+export function checkStep(name: string, action: number, actionCount: number, phase: EpisodePhase, meaning: string): void {
+  if (!(Number.isInteger(action) && action >= 0 && action < actionCount)) {
+    throw new StaqInputError(`${name}: action must be an integer in [0, ${actionCount}) (${meaning}); got ${action}`);
+  }
+  if (phase === "idle") throw new StaqInputError(`${name}: step() called before reset(); call reset() (or setState()) first`);
+  if (phase === "terminated") throw new StaqInputError(`${name}: step() called after the episode terminated; call reset() to start a new episode`);
+}
+
+/** Throws unless `state` is `length` finite numbers laid out as `layout`. */
+export function checkState(name: string, state: ArrayLike<number>, length: number, layout: string): void {
+  if (state === null || typeof state !== "object" || typeof state.length !== "number") {
+    throw new StaqInputError(`${name}: setState needs an array of ${length} numbers ${layout}; got ${String(state)}`);
+  }
+  if (state.length !== length) throw new StaqInputError(`${name}: setState needs ${length} numbers ${layout}; got ${state.length}`);
+  for (let i = 0; i < length; i++) {
+    const v = state[i];
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new StaqInputError(`${name}: setState needs finite numbers; element ${i} is ${String(v)}`);
+  }
+}

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * One MinAtar game (Young & Tian 2019), as the environment wrapper drives it. Each game is a
+ * port written from the rules of the game, reproducing upstream MinAtar's behaviour exactly —
+ * including the order of its random draws, so the same seed gives the same episode.
+ *
+ * The games draw from numpy's legacy RandomState (src/envs/random-state.ts); the subset they use
+ * is `NumpyRandom`.
+ */
+
+/** The numpy RandomState methods MinAtar uses. */
+export interface NumpyRandom {
+  /** random_sample(): uniform in [0, 1). */
+  rand(): number;
+  /** randint(n) in [0, n), or randint(lo, hi) in [lo, hi). */
+  randint(lowOrN: number, high?: number): number;
+}
+
+export interface MinatarGameOptions {
+  /** Probability that the previous action is repeated instead of the chosen one (upstream 0.1). */
+  stickyActionProb: number;
+  /** Whether the game speeds up over time (upstream default true). */
+  difficultyRamping: boolean;
+}
+
+export interface MinatarGame {
+  /** Channel names in upstream order (the observation's last axis). */
+  readonly channels: readonly string[];
+  /** Upstream's minimal action set, as indices into the full set of 6 actions. */
+  readonly minimalActions: readonly number[];
+  /** Upstream Env.reset(): starts a new episode, drawing from the generator exactly as upstream does. */
+  reset(): void;
+  /**
+   * Upstream Env.act(a) with `a` an index into the full action set [n, l, u, r, d, f]: applies the
+   * sticky-action rule and one step of the game, exactly as upstream (same random draws, in order).
+   */
+  act(action: number): { reward: number; terminal: boolean };
+  /** Writes the 10 × 10 × C boolean state, channels last (index (row·10 + col)·C + channel), as 0/1. */
+  state(out: Float32Array): void;
+}
+
+/** Builds a game drawing from `random` (shared with the wrapper, as upstream shares it). */
+export type MinatarGameFactory = (random: NumpyRandom, options: MinatarGameOptions) => MinatarGame;
+
+/** MinAtar's full action set, in upstream order. */
+export const MINATAR_ACTIONS = ["n", "l", "u", "r", "d", "f"] as const;

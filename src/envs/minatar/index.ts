@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * `staq/envs/minatar`: the MinAtar port (GPL-3.0; see README.md and LICENSE in this folder).
+ * Each game is a factory over numpy's RandomState that reproduces upstream MinAtar exactly.
+ */
+export { MINATAR_ACTIONS, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+export { breakout } from "./breakout.ts";
+export { freeway } from "./freeway.ts";
+export { seaquest } from "./seaquest.ts";
+export { asterix } from "./asterix.ts";
+export { spaceInvaders } from "./space-invaders.ts";
+export { checkMinatarReference, setCells, type MinatarReferenceReport, type MinatarMismatch } from "./reference-check.ts";

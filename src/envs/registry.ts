@@ -1,0 +1,56 @@
+/**
+ * Environments by name, as Gymnasium's `make`: `makeEnv("CartPole-v1")` builds the environment
+ * with upstream's time limit. The classic-control ports are registered here; other packages (and
+ * the MinAtar subpath) add theirs with `registerEnv`, and users can register their own.
+ */
+import { StaqInputError } from "../errors.ts";
+import { AcrobotEnv } from "./classic/acrobot.ts";
+import { CartPoleEnv } from "./classic/cartpole.ts";
+import { MountainCarEnv } from "./classic/mountain-car.ts";
+import { CLASSIC_TIME_LIMITS } from "./classic/reference-check.ts";
+import type { Env } from "./env.ts";
+import { withTimeLimit } from "./time-limit.ts";
+
+export interface EnvRegistration {
+  name: string;
+  /** One line for `staq envs`. */
+  description: string;
+  /** Builds a new, independent copy (without the time limit). */
+  make: () => Env;
+  /** Upstream's step limit, if the environment has one. */
+  maxEpisodeSteps?: number;
+}
+
+const registry = new Map<string, EnvRegistration>();
+
+/** Adds (or, with the same name, replaces) an environment. */
+export function registerEnv(registration: EnvRegistration): void {
+  if (!registration.name) throw new StaqInputError("registerEnv needs a non-empty name");
+  if (registration.maxEpisodeSteps !== undefined && !(Number.isInteger(registration.maxEpisodeSteps) && registration.maxEpisodeSteps >= 1)) {
+    throw new StaqInputError(`${registration.name}: maxEpisodeSteps must be an integer >= 1; got ${registration.maxEpisodeSteps}`);
+  }
+  registry.set(registration.name, registration);
+}
+
+/** The registered environments, in registration order. */
+export function registeredEnvs(): readonly EnvRegistration[] {
+  return [...registry.values()];
+}
+
+/**
+ * A new environment by name, time-limited as upstream unless `maxEpisodeSteps` says otherwise
+ * (a number, or null for no limit).
+ */
+export function makeEnv(name: string, options: { maxEpisodeSteps?: number | null } = {}): Env {
+  const registration = registry.get(name);
+  if (!registration) {
+    throw new StaqInputError(`no environment named ${JSON.stringify(name)}; known: ${[...registry.keys()].join(", ")} (register your own with registerEnv)`);
+  }
+  const limit = options.maxEpisodeSteps === undefined ? registration.maxEpisodeSteps : options.maxEpisodeSteps ?? undefined;
+  const env = registration.make();
+  return limit === undefined ? env : withTimeLimit(env, limit);
+}
+
+registerEnv({ name: "CartPole-v1", description: "balance a pole on a cart (Gymnasium classic control); 4 observations, 2 actions", make: () => new CartPoleEnv(), maxEpisodeSteps: CLASSIC_TIME_LIMITS["CartPole-v1"] });
+registerEnv({ name: "Acrobot-v1", description: "swing a two-link pendulum above the bar (Gymnasium classic control); 6 observations, 3 actions", make: () => new AcrobotEnv(), maxEpisodeSteps: CLASSIC_TIME_LIMITS["Acrobot-v1"] });
+registerEnv({ name: "MountainCar-v0", description: "drive an under-powered car up a hill (Gymnasium classic control); 2 observations, 3 actions", make: () => new MountainCarEnv(), maxEpisodeSteps: CLASSIC_TIME_LIMITS["MountainCar-v0"] });

@@ -1,0 +1,51 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { makeEnv, registerEnv, registeredEnvs } from "../../src/envs/registry.ts";
+import type { TimeLimitedEnv } from "../../src/envs/time-limit.ts";
+
+test("makeEnv builds the classic-control ports with Gymnasium's step limits", () => {
+  const limits = { "CartPole-v1": 500, "Acrobot-v1": 500, "MountainCar-v0": 200 };
+  for (const [name, limit] of Object.entries(limits)) {
+    const env = makeEnv(name) as TimeLimitedEnv;
+    assert.equal(env.name, name);
+    assert.equal(env.maxEpisodeSteps, limit);
+    assert.equal(env.reset({ seed: 1 }).obs.length, env.observationShape[0]);
+  }
+  // MountainCar with random actions never reaches the goal in 200 steps: the limit truncates it.
+  const car = makeEnv("MountainCar-v0");
+  car.reset({ seed: 3 });
+  let last = car.step(1);
+  for (let t = 1; t < 200; t++) last = car.step(t % 3);
+  assert.deepEqual([last.terminated, last.truncated], [false, true]);
+  assert.ok(!("maxEpisodeSteps" in makeEnv("CartPole-v1", { maxEpisodeSteps: null })), "null: no limit");
+  assert.equal((makeEnv("CartPole-v1", { maxEpisodeSteps: 7 }) as TimeLimitedEnv).maxEpisodeSteps, 7);
+  assert.throws(() => makeEnv("CartPole-v0"), /no environment named "CartPole-v0"; known: CartPole-v1, Acrobot-v1, MountainCar-v0/);
+});
+
+test("users register their own environments", () => {
+  registerEnv({ name: "Test/Constant-v0", description: "test", make: () => makeEnv("CartPole-v1", { maxEpisodeSteps: null }), maxEpisodeSteps: 3 });
+  assert.ok(registeredEnvs().some((r) => r.name === "Test/Constant-v0"));
+  assert.equal((makeEnv("Test/Constant-v0") as TimeLimitedEnv).maxEpisodeSteps, 3);
+  assert.throws(() => registerEnv({ name: "Bad", description: "", make: () => makeEnv("CartPole-v1"), maxEpisodeSteps: 0 }), /maxEpisodeSteps must be an integer >= 1/);
+});
+
+test("nothing outside src/envs/minatar imports the GPL MinAtar port", () => {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const gplFolder = join(root, "src", "envs", "minatar");
+  const offenders: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) {
+        if (path !== gplFolder) walk(path);
+      } else if (/\.(ts|js)$/.test(name) && /from\s+["'][^"']*envs\/minatar|import\(["'][^"']*envs\/minatar|from\s+["']\.\/minatar\//.test(readFileSync(path, "utf8"))) {
+        offenders.push(relative(root, path));
+      }
+    }
+  };
+  walk(join(root, "src"));
+  assert.deepEqual(offenders, [], "these library files import the MinAtar port");
+});
