@@ -27,7 +27,7 @@
  *   ramping stops once both are 1.
  * - `reset()` draws nothing.
  */
-import type { MinatarGame, MinatarGameFactory, MinatarGameOptions, NumpyRandom } from "./game.ts";
+import { StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 
 const CHANNELS = ["player", "enemy", "trail", "gold"] as const;
 const CH_PLAYER = 0;
@@ -62,10 +62,8 @@ class Asterix implements MinatarGame {
   readonly minimalActions: readonly number[] = MINIMAL_ACTIONS;
 
   private readonly random: NumpyRandom;
-  private readonly stickyActionProb: number;
   private readonly ramping: boolean;
-  /** Previous action after the sticky rule; lives outside episodes, as on upstream's wrapper. */
-  private lastAction = 0;
+  private readonly sticky: StickyActions;
 
   private playerRow = 5;
   private playerCol = 5;
@@ -81,7 +79,7 @@ class Asterix implements MinatarGame {
 
   constructor(random: NumpyRandom, options: MinatarGameOptions) {
     this.random = random;
-    this.stickyActionProb = options.stickyActionProb;
+    this.sticky = new StickyActions(random, options.stickyActionProb);
     this.ramping = options.difficultyRamping;
     this.reset();
   }
@@ -101,8 +99,7 @@ class Asterix implements MinatarGame {
 
   act(action: number): { reward: number; terminal: boolean } {
     // Sticky action: drawn on every call, even after the episode ended.
-    if (this.random.rand() < this.stickyActionProb) action = this.lastAction;
-    this.lastAction = action;
+    action = this.sticky.apply(action);
     if (this.over) return { reward: 0, terminal: true };
 
     let reward = 0;

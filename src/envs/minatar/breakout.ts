@@ -27,7 +27,7 @@
  * - When the ball misses the paddle it still moves onto the bottom row (the terminal state shows it there),
  *   and the brick refill check happens before the paddle test, so it can refill on the terminal step.
  */
-import type { MinatarGame, MinatarGameFactory, MinatarGameOptions, NumpyRandom } from "./game.ts";
+import { StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 
 const SIZE = 10;
 const BOTTOM = SIZE - 1;
@@ -48,9 +48,7 @@ class Breakout implements MinatarGame {
   readonly minimalActions: readonly number[] = [0, 1, 3];
 
   private readonly random: NumpyRandom;
-  private readonly stickyActionProb: number;
-  /** Previous action actually taken (upstream's wrapper starts it at 0 and keeps it across resets). */
-  private lastAction = 0;
+  private readonly sticky: StickyActions;
 
   private paddle = 4;
   private ballRow = 3;
@@ -69,7 +67,7 @@ class Breakout implements MinatarGame {
 
   constructor(random: NumpyRandom, options: MinatarGameOptions) {
     this.random = random;
-    this.stickyActionProb = options.stickyActionProb;
+    this.sticky = new StickyActions(random, options.stickyActionProb);
     // Upstream's constructor resets from its own unseeded generator before seeding; here the game
     // starts from the left-wall layout without drawing, so the shared generator is untouched until
     // reset() is called.
@@ -82,8 +80,7 @@ class Breakout implements MinatarGame {
 
   act(action: number): { reward: number; terminal: boolean } {
     // Sticky actions: the draw happens on every call.
-    if (this.random.rand() < this.stickyActionProb) action = this.lastAction;
-    this.lastAction = action;
+    action = this.sticky.apply(action);
     if (this.terminal) return { reward: 0, terminal: true };
     return { reward: this.step(action), terminal: this.terminal };
   }

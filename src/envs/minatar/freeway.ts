@@ -29,7 +29,7 @@
  *   frame and its trail reuses the channel of the previous car in the state loop (upstream crashes if it
  *   is the first car). Reproduced for completeness; the chance is 2⁻⁵³ per draw.
  */
-import type { MinatarGame, MinatarGameFactory, MinatarGameOptions, NumpyRandom } from "./game.ts";
+import { StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 
 const SIZE = 10;
 const BOTTOM = SIZE - 1;
@@ -52,9 +52,7 @@ class Freeway implements MinatarGame {
   readonly minimalActions: readonly number[] = [0, 2, 4];
 
   private readonly random: NumpyRandom;
-  private readonly stickyActionProb: number;
-  /** Previous action actually taken (upstream's wrapper starts it at 0 and keeps it across resets). */
-  private lastAction = 0;
+  private readonly sticky: StickyActions;
 
   /** Chicken's row. */
   private chicken = BOTTOM;
@@ -70,7 +68,7 @@ class Freeway implements MinatarGame {
 
   constructor(random: NumpyRandom, options: MinatarGameOptions) {
     this.random = random;
-    this.stickyActionProb = options.stickyActionProb;
+    this.sticky = new StickyActions(random, options.stickyActionProb);
     // Upstream's constructor resets from its own unseeded generator before seeding; here the cars start
     // at speed 1 to the right without drawing, so the shared generator is untouched until reset().
     this.carSpeed.fill(1);
@@ -88,8 +86,7 @@ class Freeway implements MinatarGame {
 
   act(action: number): { reward: number; terminal: boolean } {
     // Sticky actions: the draw happens on every call.
-    if (this.random.rand() < this.stickyActionProb) action = this.lastAction;
-    this.lastAction = action;
+    action = this.sticky.apply(action);
     if (this.terminal) return { reward: 0, terminal: true };
     return { reward: this.step(action), terminal: this.terminal };
   }

@@ -44,3 +44,23 @@ export type MinatarGameFactory = (random: NumpyRandom, options: MinatarGameOptio
 
 /** MinAtar's full action set, in upstream order. */
 export const MINATAR_ACTIONS = ["n", "l", "u", "r", "d", "f"] as const;
+
+/**
+ * Upstream's sticky-action rule, shared by every game: each act draws one rand() from the game's
+ * generator (even after the episode ended) and, below the probability, repeats the previous action.
+ * The previous action starts at 0 and survives resets, as on upstream's wrapper.
+ */
+export class StickyActions {
+  private last = 0;
+  constructor(
+    private readonly random: NumpyRandom,
+    private readonly probability: number,
+  ) {}
+
+  /** The action actually taken when `chosen` is asked for. */
+  apply(chosen: number): number {
+    if (this.random.rand() < this.probability) chosen = this.last;
+    this.last = chosen;
+    return chosen;
+  }
+}

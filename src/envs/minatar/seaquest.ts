@@ -37,7 +37,7 @@
  *  - Trail cells (the previous position of fish, enemy subs and divers) share one channel; they are
  *    inferred from the heading, not stored.
  */
-import type { MinatarGame, MinatarGameFactory, MinatarGameOptions, NumpyRandom } from "./game.ts";
+import { StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 
 const GRID = 10;
 const CHANNELS = [
@@ -129,7 +129,7 @@ class Seaquest implements MinatarGame {
   readonly minimalActions = [0, 1, 2, 3, 4, 5] as const;
 
   // The wrapper's sticky-action memory: upstream keeps it across resets (Environment.reset does not clear it).
-  private lastAction = 0;
+  private readonly sticky: StickyActions;
 
   private oxygen = MAX_OXYGEN;
   private divers = 0;
@@ -155,6 +155,7 @@ class Seaquest implements MinatarGame {
     private readonly random: NumpyRandom,
     private readonly options: MinatarGameOptions,
   ) {
+    this.sticky = new StickyActions(random, options.stickyActionProb);
     this.reset();
   }
 
@@ -181,8 +182,7 @@ class Seaquest implements MinatarGame {
 
   act(action: number): { reward: number; terminal: boolean } {
     // Sticky actions (the wrapper): one draw every call, even once the episode is over.
-    if (this.random.rand() < this.options.stickyActionProb) action = this.lastAction;
-    this.lastAction = action;
+    action = this.sticky.apply(action);
     if (this.over) return { reward: 0, terminal: true };
 
     let reward = 0;

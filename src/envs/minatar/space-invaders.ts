@@ -30,7 +30,7 @@
  *   keeps the current direction and countdown.
  * - `reset()` draws nothing.
  */
-import type { MinatarGame, MinatarGameFactory, MinatarGameOptions, NumpyRandom } from "./game.ts";
+import { StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 
 const CHANNELS = ["cannon", "alien", "alien_left", "alien_right", "friendly_bullet", "enemy_bullet"] as const;
 const CH_CANNON = 0;
@@ -115,11 +115,8 @@ class SpaceInvaders implements MinatarGame {
   readonly channels: readonly string[] = CHANNELS;
   readonly minimalActions: readonly number[] = MINIMAL_ACTIONS;
 
-  private readonly random: NumpyRandom;
-  private readonly stickyActionProb: number;
   private readonly ramping: boolean;
-  /** Previous action after the sticky rule; lives outside episodes, as on upstream's wrapper. */
-  private lastAction = 0;
+  private readonly sticky: StickyActions;
 
   private cannonCol = 5;
   private readonly aliens: Grid = new Uint8Array(100);
@@ -135,8 +132,7 @@ class SpaceInvaders implements MinatarGame {
   private over = false;
 
   constructor(random: NumpyRandom, options: MinatarGameOptions) {
-    this.random = random;
-    this.stickyActionProb = options.stickyActionProb;
+    this.sticky = new StickyActions(random, options.stickyActionProb);
     this.ramping = options.difficultyRamping;
     this.reset();
   }
@@ -158,8 +154,7 @@ class SpaceInvaders implements MinatarGame {
 
   act(action: number): { reward: number; terminal: boolean } {
     // Sticky action: drawn on every call, even after the episode ended.
-    if (this.random.rand() < this.stickyActionProb) action = this.lastAction;
-    this.lastAction = action;
+    action = this.sticky.apply(action);
     if (this.over) return { reward: 0, terminal: true };
 
     const aliens = this.aliens;
