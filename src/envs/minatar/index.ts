@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /**
  * `staq/envs/minatar`: the MinAtar port (GPL-3.0; see README.md and LICENSE in this folder).
- * Each game is a factory over numpy's RandomState that reproduces upstream MinAtar exactly.
+ * Each game is a factory over numpy's RandomState that reproduces upstream MinAtar exactly;
+ * `MinatarEnv` wraps one as a staq `Env`. Importing this module registers "MinAtar/<Game>-v0"
+ * (full action set) and "-v1" (minimal action set) for `makeEnv`.
  */
 export { MINATAR_ACTIONS, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 export { breakout } from "./breakout.ts";
@@ -10,3 +12,5 @@ export { seaquest } from "./seaquest.ts";
 export { asterix } from "./asterix.ts";
 export { spaceInvaders } from "./space-invaders.ts";
 export { checkMinatarReference, setCells, type MinatarReferenceReport, type MinatarMismatch } from "./reference-check.ts";
+export { MinatarEnv, type MinatarEnvOptions } from "./minatar-env.ts";
+export { MINATAR_GAMES, makeMinatarEnv, minatarIdStem, type MinatarGameName } from "./registration.ts";

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /**
- * Replays a MinAtar reference file recorded from upstream (DESIGN §4.2) through a port: for every
- * episode, RandomState(seed) shared with the game (as upstream's Environment.seed does), reset,
- * compare the set cells with `initial_state`, then apply each recorded action and compare the set
- * cells, the reward and the terminal flag. Returns the first mismatch, if any.
+ * Replays a MinAtar reference file recorded from upstream (DESIGN §4.2) through the `Env` users
+ * train on: for every episode, a new full-action-set MinatarEnv reset with the episode's seed (as
+ * upstream's `Environment(game).seed(seed)`, which shares one RandomState between the sticky-action
+ * rule and the game), compare the observation's set cells with `initial_state`, then step each
+ * recorded action and compare the set cells, the reward and the terminal flag. Returns the first
+ * mismatch, if any.
  */
 import { StaqFormatError } from "../../errors.ts";
-import { RandomState } from "../random-state.ts";
-import type { MinatarGame, MinatarGameFactory } from "./game.ts";
+import type { MinatarGameFactory } from "./game.ts";
+import { MinatarEnv } from "./minatar-env.ts";
 
 type Cell = [number, number, number];
 
@@ -37,12 +39,10 @@ export interface MinatarReferenceReport {
   mismatch?: MinatarMismatch;
 }
 
-/** The set cells of the game's state as [row, col, channel], sorted. */
-export function setCells(game: MinatarGame, buffer = new Float32Array(100 * game.channels.length)): Cell[] {
-  game.state(buffer);
-  const c = game.channels.length;
+/** The set cells of a MinAtar observation (10 × 10 × C, channels last) as [row, col, channel]. */
+export function setCells(obs: Float32Array, channels: number): Cell[] {
   const cells: Cell[] = [];
-  for (let i = 0; i < buffer.length; i++) if (buffer[i] !== 0) cells.push([Math.floor(i / (10 * c)), Math.floor(i / c) % 10, i % c]);
+  for (let i = 0; i < obs.length; i++) if (obs[i] !== 0) cells.push([Math.floor(i / (10 * channels)), Math.floor(i / channels) % 10, i % channels]);
   return cells;
 }
 
@@ -65,27 +65,30 @@ export function checkMinatarReference(json: unknown, factory: MinatarGameFactory
   const reference = parseReference(json);
   const options = { stickyActionProb: reference.sticky_action_prob, difficultyRamping: reference.difficulty_ramping };
   const report: MinatarReferenceReport = { env: reference.env, episodes: 0, steps: 0 };
-  const probe = factory(new RandomState(0), options);
-  if (probe.channels.length !== reference.state_shape[2]) {
-    return { ...report, mismatch: { seed: 0, step: -1, field: "channels", expected: reference.state_shape[2], got: probe.channels.length } };
+  const make = () => new MinatarEnv(factory, options);
+  const probe = make();
+  const channels = probe.observationShape[2];
+  if (channels !== reference.state_shape[2]) {
+    return { ...report, mismatch: { seed: 0, step: -1, field: "channels", expected: reference.state_shape[2], got: channels } };
   }
-  if (JSON.stringify([...probe.minimalActions]) !== JSON.stringify(reference.minimal_action_set)) {
-    return { ...report, mismatch: { seed: 0, step: -1, field: "minimal_action_set", expected: reference.minimal_action_set, got: [...probe.minimalActions] } };
+  if (JSON.stringify([...probe.game.minimalActions]) !== JSON.stringify(reference.minimal_action_set)) {
+    return { ...report, mismatch: { seed: 0, step: -1, field: "minimal_action_set", expected: reference.minimal_action_set, got: [...probe.game.minimalActions] } };
   }
   for (const episode of reference.episodes) {
-    const game = factory(new RandomState(episode.seed), options);
-    const buffer = new Float32Array(100 * game.channels.length);
-    game.reset();
-    const initial = sortedKey(setCells(game, buffer));
+    const env = make();
+    const initial = sortedKey(setCells(env.reset({ seed: episode.seed }).obs, channels));
     if (initial !== sortedKey(episode.initial_state)) return { ...report, mismatch: { seed: episode.seed, step: -1, field: "state", expected: sortedKey(episode.initial_state), got: initial } };
     for (let t = 0; t < episode.actions.length; t++) {
-      const { reward, terminal } = game.act(episode.actions[t]);
-      const cells = sortedKey(setCells(game, buffer));
+      const { obs, reward, terminated } = env.step(episode.actions[t]);
+      const cells = sortedKey(setCells(obs, channels));
       const expected = sortedKey(episode.state_nonzero[t]);
       if (cells !== expected) return { ...report, mismatch: { seed: episode.seed, step: t, field: "state", expected, got: cells } };
       if (reward !== episode.reward[t]) return { ...report, mismatch: { seed: episode.seed, step: t, field: "reward", expected: episode.reward[t], got: reward } };
-      if (terminal !== episode.terminal[t]) return { ...report, mismatch: { seed: episode.seed, step: t, field: "terminal", expected: episode.terminal[t], got: terminal } };
+      if (terminated !== episode.terminal[t]) return { ...report, mismatch: { seed: episode.seed, step: t, field: "terminal", expected: episode.terminal[t], got: terminated } };
       report.steps++;
+      if (terminated && t + 1 < episode.actions.length) {
+        return { ...report, mismatch: { seed: episode.seed, step: t + 1, field: "terminal", expected: "more steps after the terminal one", got: "the episode ended (the Env refuses steps after termination)" } };
+      }
     }
     report.episodes++;
   }

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * A MinAtar game as a staq `Env`, behaving as upstream's Gymnasium wrapper (`minatar.gym.BaseEnv`
+ * over `minatar.Environment`):
+ * - observations are the 10 × 10 × C boolean frame, channels last, as 0/1 in a Float32Array;
+ * - actions index the full set of 6 ("MinAtar/<Game>-v0") or the game's minimal set ("-v1");
+ * - `reset({ seed })` re-seeds the one RandomState that the sticky-action rule and the game share
+ *   (upstream's `Environment.seed`), then resets the game; `reset()` continues that generator. As
+ *   upstream, the sticky action's memory survives resets and re-seeding;
+ * - no time limit (upstream registers none); `makeEnv(name, { maxEpisodeSteps })` adds one.
+ *
+ * Stepping after a terminal step throws (upstream would keep returning the terminal frame), so a
+ * training loop that forgets to reset fails loudly instead of learning from a frozen frame.
+ */
+import { StaqInputError } from "../../errors.ts";
+import type { Env, ResetResult, StepResult } from "../env.ts";
+import { RandomState } from "../random-state.ts";
+import type { MinatarGame, MinatarGameFactory, NumpyRandom } from "./game.ts";
+
+export interface MinatarEnvOptions {
+  /** "full": the 6 actions [n, l, u, r, d, f] (upstream -v0); "minimal": the game's own subset (-v1). Default "full". */
+  actionSet?: "full" | "minimal";
+  /** Probability of repeating the previous action instead of the chosen one. Default 0.1, as upstream. */
+  stickyActionProb?: number;
+  /** Whether the game speeds up over time. Default true, as upstream. */
+  difficultyRamping?: boolean;
+  /** The environment's name (for messages and the registry). Default "MinAtar". */
+  name?: string;
+}
+
+/**
+ * The game draws from this; re-seeding swaps the RandomState behind it without rebuilding the
+ * game, as upstream's `Environment.seed` assigns a new RandomState to the existing game.
+ */
+class SeedableRandom implements NumpyRandom {
+  constructor(public source: RandomState) {}
+  rand(): number {
+    return this.source.rand();
+  }
+  randint(lowOrN: number, high?: number): number {
+    return this.source.randint(lowOrN, high);
+  }
+}
+
+const MAX_SEED = 2 ** 32 - 1;
+
+export class MinatarEnv implements Env {
+  readonly name: string;
+  readonly observationShape: readonly number[];
+  readonly actionCount: number;
+  /** The game behind the environment (its channel names, for rendering). */
+  readonly game: MinatarGame;
+  /** Full-set action index of each of this environment's actions. */
+  readonly actions: readonly number[];
+
+  private readonly random: SeedableRandom;
+  private phase: "idle" | "running" | "terminated" = "idle";
+
+  constructor(factory: MinatarGameFactory, options: MinatarEnvOptions = {}) {
+    const stickyActionProb = options.stickyActionProb ?? 0.1;
+    if (!(stickyActionProb >= 0 && stickyActionProb <= 1)) throw new StaqInputError(`MinAtar: stickyActionProb must be in [0, 1]; got ${stickyActionProb}`);
+    const actionSet = options.actionSet ?? "full";
+    if (actionSet !== "full" && actionSet !== "minimal") throw new StaqInputError(`MinAtar: actionSet must be "full" or "minimal"; got ${JSON.stringify(actionSet)}`);
+    // Unseeded, as upstream's RandomState() from OS entropy: one seed from Math.random.
+    this.random = new SeedableRandom(new RandomState(Math.floor(Math.random() * MAX_SEED)));
+    this.game = factory(this.random, { stickyActionProb, difficultyRamping: options.difficultyRamping ?? true });
+    this.name = options.name ?? "MinAtar";
+    this.observationShape = [10, 10, this.game.channels.length];
+    this.actions = actionSet === "full" ? [0, 1, 2, 3, 4, 5] : [...this.game.minimalActions];
+    this.actionCount = this.actions.length;
+  }
+
+  reset(options: { seed?: number } = {}): ResetResult {
+    const seed = options?.seed;
+    if (seed !== undefined) {
+      // numpy's RandomState(seed) takes integers in [0, 2^32 − 1].
+      if (!(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED)) throw new StaqInputError(`${this.name}: seed must be an integer in [0, 2^32 - 1] (numpy RandomState); got ${seed}`);
+      this.random.source = new RandomState(seed);
+    }
+    this.game.reset();
+    this.phase = "running";
+    return { obs: this.observe(), info: {} };
+  }
+
+  step(action: number): StepResult {
+    if (!(Number.isInteger(action) && action >= 0 && action < this.actionCount)) {
+      throw new StaqInputError(`${this.name}: action must be an integer in [0, ${this.actionCount}); got ${action}`);
+    }
+    if (this.phase === "idle") throw new StaqInputError(`${this.name}: step() called before reset(); call reset() first`);
+    if (this.phase === "terminated") throw new StaqInputError(`${this.name}: step() called after the episode terminated; call reset() to start a new episode`);
+    const { reward, terminal } = this.game.act(this.actions[action]);
+    if (terminal) this.phase = "terminated";
+    return { obs: this.observe(), reward, terminated: terminal, truncated: false, info: {} };
+  }
+
+  private observe(): Float32Array {
+    const obs = new Float32Array(100 * this.game.channels.length);
+    this.game.state(obs);
+    return obs;
+  }
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { makeEnv, registeredEnvs } from "../../../src/envs/registry.ts";
+import { MINATAR_GAMES, makeMinatarEnv, minatarIdStem, type MinatarGameName } from "../../../src/envs/minatar/index.ts";
+import { RandomState } from "../../../src/envs/random-state.ts";
+
+const GAMES = Object.keys(MINATAR_GAMES) as MinatarGameName[];
+
+test("importing the subpath registers MinAtar/<Game>-v0 (full actions) and -v1 (minimal), without a time limit", () => {
+  assert.deepEqual(GAMES.map(minatarIdStem), ["Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"]);
+  const channels = { asterix: 4, breakout: 4, freeway: 7, seaquest: 10, space_invaders: 6 };
+  const minimal = { asterix: 5, breakout: 3, freeway: 3, seaquest: 6, space_invaders: 4 };
+  for (const game of GAMES) {
+    for (const [version, actions] of [["v0", 6], ["v1", minimal[game]]] as const) {
+      const name = `MinAtar/${minatarIdStem(game)}-${version}`;
+      assert.ok(registeredEnvs().some((r) => r.name === name && r.maxEpisodeSteps === undefined), name);
+      const env = makeEnv(name);
+      assert.equal(env.name, name);
+      assert.ok(!("maxEpisodeSteps" in env), `${name} has no time limit`);
+      assert.deepEqual(env.observationShape, [10, 10, channels[game]]);
+      assert.equal(env.actionCount, actions);
+      const { obs } = env.reset({ seed: 3 });
+      assert.equal(obs.length, 100 * channels[game]);
+      assert.ok(obs.every((v) => v === 0 || v === 1), "observations are 0/1");
+    }
+  }
+});
+
+test("minimal-set action i is full-set action minimalActions[i]: same seed, same frames", () => {
+  for (const game of GAMES) {
+    const full = makeMinatarEnv(game);
+    const minimal = makeMinatarEnv(game, { actionSet: "minimal" });
+    assert.deepEqual(minimal.actions, minimal.game.minimalActions);
+    assert.deepEqual(full.reset({ seed: 11 }).obs, minimal.reset({ seed: 11 }).obs);
+    const chooser = new RandomState(4);
+    for (let t = 0; t < 200; t++) {
+      const a = chooser.randint(minimal.actionCount);
+      const m = minimal.step(a);
+      const f = full.step(minimal.actions[a]);
+      assert.deepEqual([f.obs, f.reward, f.terminated], [m.obs, m.reward, m.terminated], `${game} step ${t}`);
+      if (m.terminated) {
+        full.reset();
+        minimal.reset();
+      }
+    }
+  }
+});
+
+test("the same seed gives the same episode; unseeded resets continue the generator", () => {
+  const run = (env: ReturnType<typeof makeMinatarEnv>, reseed: boolean) => {
+    const frames: number[][] = [Array.from(env.reset(reseed ? { seed: 21 } : {}).obs)];
+    for (let t = 0; t < 30; t++) {
+      const step = env.step(t % env.actionCount);
+      frames.push(Array.from(step.obs), [step.reward]);
+      if (step.terminated) break;
+    }
+    return frames;
+  };
+  const a = makeMinatarEnv("space_invaders");
+  const b = makeMinatarEnv("space_invaders");
+  const first = run(a, true);
+  assert.deepEqual(run(b, true), first, "two environments, same seed");
+  assert.deepEqual(run(a, true), first, "re-seeding the same environment");
+  // Asterix's reset draws nothing but its spawns do: an unseeded second episode differs from the first.
+  const c = makeMinatarEnv("asterix");
+  const seeded = run(c, true);
+  assert.notDeepEqual(run(c, false), seeded);
+});
+
+test("bad use fails with messages that say what to do", () => {
+  const env = makeMinatarEnv("breakout", { actionSet: "minimal" });
+  assert.throws(() => env.step(0), /step\(\) called before reset\(\); call reset\(\) first/);
+  env.reset({ seed: 1 });
+  assert.throws(() => env.step(3), /action must be an integer in \[0, 3\); got 3/);
+  assert.throws(() => env.step(0.5), /action must be an integer/);
+  assert.throws(() => env.reset({ seed: -1 }), /seed must be an integer in \[0, 2\^32 - 1\]/);
+  assert.throws(() => env.reset({ seed: 2 ** 32 }), /seed must be an integer/);
+  let last;
+  do last = env.step(0);
+  while (!last.terminated);
+  assert.throws(() => env.step(0), /after the episode terminated; call reset\(\)/);
+  assert.throws(() => makeMinatarEnv("pong" as MinatarGameName), /no MinAtar game named "pong"; known: asterix, breakout/);
+  assert.throws(() => makeMinatarEnv("breakout", { stickyActionProb: 2 }), /stickyActionProb must be in \[0, 1\]/);
+});
