@@ -3,54 +3,32 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { StaqInputError } from "../../src/errors.ts";
 import { RandomState, type RandomStateSnapshot } from "../../src/envs/random-state.ts";
+import { checkRandomStateReference } from "../../src/envs/random-state-check.ts";
 import { readReference } from "../helpers/reference.ts";
 
 // ---------------------------------------------------------------------------------------------
 // numpy reference: draws recorded from numpy.random.RandomState(seed), one stream per seed.
 
-type Draw =
-  | ["rand", number]
-  | ["randint", number, number]
-  | ["randint_range", number, number, number]
-  | ["randint_range_n", number, number, number, number[]];
-
-interface Reference {
-  source: string;
-  streams: { seed: number; draws: Draw[] }[];
-}
-
-function loadReference(): Reference {
-  return readReference("numpy-randomstate.json") as Reference;
-}
-
-test("replays every numpy RandomState reference stream draw for draw", () => {
-  const reference = loadReference();
-  assert.ok(reference.streams.length > 0, "the reference file has no streams");
-  let replayed = 0;
-  for (const { seed, draws } of reference.streams) {
-    const random = new RandomState(seed);
-    draws.forEach((draw, index) => {
-      const where = `seed ${seed}, draw ${index} ${JSON.stringify(draw)}`;
-      switch (draw[0]) {
-        case "rand":
-          assert.equal(random.rand(), draw[1], where);
-          break;
-        case "randint":
-          assert.equal(random.randint(draw[1]), draw[2], where);
-          break;
-        case "randint_range":
-          assert.equal(random.randint(draw[1], draw[2]), draw[3], where);
-          break;
-        case "randint_range_n":
-          assert.deepEqual(Array.from(random.randintN(draw[1], draw[2], draw[3])), draw[4], where);
-          break;
-        default:
-          assert.fail(`unknown draw kind in ${where}`);
-      }
-      replayed++;
-    });
+test("replays every numpy RandomState reference stream draw for draw", (t) => {
+  const report = checkRandomStateReference(readReference("numpy-randomstate.json"));
+  if (report.mismatch) {
+    const { seed, draw, field, expected, got } = report.mismatch;
+    assert.fail(`seed ${seed}, draw ${draw} (${field}): expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)}`);
   }
-  assert.ok(replayed > 0);
+  assert.ok(report.streams > 0 && report.draws > 0, "the reference file has no draws");
+  t.diagnostic(`${report.streams} streams, ${report.draws} draws`);
+});
+
+test("the RandomState checker reports the first wrong draw and rejects malformed files", () => {
+  const reference = readReference("numpy-randomstate.json") as { streams: { seed: number; draws: unknown[][] }[] };
+  const broken = structuredClone(reference);
+  const draw = broken.streams[1].draws[3];
+  assert.equal(draw[0], "randint_range");
+  draw[3] = draw[3] === 0 ? 1 : 0;
+  const report = checkRandomStateReference(broken);
+  assert.deepEqual([report.mismatch?.stream, report.mismatch?.draw, report.streams], [1, 3, 1]);
+  assert.throws(() => checkRandomStateReference({}), /needs a "streams" array/);
+  assert.throws(() => checkRandomStateReference({ streams: [{ seed: 1, draws: [["normal", 0.5]] }] }), /streams\[0\]\.draws\[0\] is not a known draw/);
 });
 
 // ---------------------------------------------------------------------------------------------

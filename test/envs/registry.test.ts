@@ -49,3 +49,23 @@ test("nothing outside src/envs/minatar imports the GPL MinAtar port", () => {
   walk(join(root, "src"));
   assert.deepEqual(offenders, [], "these library files import the MinAtar port");
 });
+
+test("the one use of MinAtar outside its folder is check-env's run-time import of the public subpath", () => {
+  // `staq check-env` loads "staq/envs/minatar" by its package name, only when it meets a MinAtar
+  // reference file; no library module depends on it. This lists every mention, so a new one is a
+  // conscious decision.
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const mentions: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) {
+        if (path !== join(root, "src", "envs", "minatar")) walk(path);
+      } else if (/\.(ts|js)$/.test(name) && readFileSync(path, "utf8").includes(`"staq/envs/minatar"`)) {
+        mentions.push(relative(root, path));
+      }
+    }
+  };
+  walk(join(root, "src"));
+  assert.deepEqual(mentions, [join("src", "cli", "check-env-command.ts")]);
+});

@@ -23,11 +23,14 @@ interface MinatarReference {
 }
 
 export interface MinatarMismatch {
+  /** Index into `episodes`. */
+  episode: number;
   /** The episode's seed. */
   seed: number;
   /** The step (−1: right after reset). */
   step: number;
   field: "state" | "reward" | "terminal" | "channels" | "minimal_action_set";
+  /** For "state": the set cells [row, col, channel], sorted. */
   expected: unknown;
   got: unknown;
 }
@@ -46,7 +49,8 @@ export function setCells(obs: Float32Array, channels: number): Cell[] {
   return cells;
 }
 
-const sortedKey = (cells: readonly Cell[]) => JSON.stringify([...cells].sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]));
+const sorted = (cells: readonly Cell[]): Cell[] => [...cells].sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+const same = (a: readonly Cell[], b: readonly Cell[]) => JSON.stringify(a) === JSON.stringify(b);
 
 function parseReference(json: unknown): MinatarReference {
   const r = json as Partial<MinatarReference> | null;
@@ -69,25 +73,26 @@ export function checkMinatarReference(json: unknown, factory: MinatarGameFactory
   const probe = make();
   const channels = probe.observationShape[2];
   if (channels !== reference.state_shape[2]) {
-    return { ...report, mismatch: { seed: 0, step: -1, field: "channels", expected: reference.state_shape[2], got: channels } };
+    return { ...report, mismatch: { episode: 0, seed: 0, step: -1, field: "channels", expected: reference.state_shape[2], got: channels } };
   }
   if (JSON.stringify([...probe.game.minimalActions]) !== JSON.stringify(reference.minimal_action_set)) {
-    return { ...report, mismatch: { seed: 0, step: -1, field: "minimal_action_set", expected: reference.minimal_action_set, got: [...probe.game.minimalActions] } };
+    return { ...report, mismatch: { episode: 0, seed: 0, step: -1, field: "minimal_action_set", expected: reference.minimal_action_set, got: [...probe.game.minimalActions] } };
   }
-  for (const episode of reference.episodes) {
+  for (const [index, episode] of reference.episodes.entries()) {
     const env = make();
-    const initial = sortedKey(setCells(env.reset({ seed: episode.seed }).obs, channels));
-    if (initial !== sortedKey(episode.initial_state)) return { ...report, mismatch: { seed: episode.seed, step: -1, field: "state", expected: sortedKey(episode.initial_state), got: initial } };
+    const initial = sorted(setCells(env.reset({ seed: episode.seed }).obs, channels));
+    const expectedInitial = sorted(episode.initial_state);
+    if (!same(initial, expectedInitial)) return { ...report, mismatch: { episode: index, seed: episode.seed, step: -1, field: "state", expected: expectedInitial, got: initial } };
     for (let t = 0; t < episode.actions.length; t++) {
       const { obs, reward, terminated } = env.step(episode.actions[t]);
-      const cells = sortedKey(setCells(obs, channels));
-      const expected = sortedKey(episode.state_nonzero[t]);
-      if (cells !== expected) return { ...report, mismatch: { seed: episode.seed, step: t, field: "state", expected, got: cells } };
-      if (reward !== episode.reward[t]) return { ...report, mismatch: { seed: episode.seed, step: t, field: "reward", expected: episode.reward[t], got: reward } };
-      if (terminated !== episode.terminal[t]) return { ...report, mismatch: { seed: episode.seed, step: t, field: "terminal", expected: episode.terminal[t], got: terminated } };
+      const cells = sorted(setCells(obs, channels));
+      const expected = sorted(episode.state_nonzero[t]);
+      if (!same(cells, expected)) return { ...report, mismatch: { episode: index, seed: episode.seed, step: t, field: "state", expected, got: cells } };
+      if (reward !== episode.reward[t]) return { ...report, mismatch: { episode: index, seed: episode.seed, step: t, field: "reward", expected: episode.reward[t], got: reward } };
+      if (terminated !== episode.terminal[t]) return { ...report, mismatch: { episode: index, seed: episode.seed, step: t, field: "terminal", expected: episode.terminal[t], got: terminated } };
       report.steps++;
       if (terminated && t + 1 < episode.actions.length) {
-        return { ...report, mismatch: { seed: episode.seed, step: t + 1, field: "terminal", expected: "more steps after the terminal one", got: "the episode ended (the Env refuses steps after termination)" } };
+        return { ...report, mismatch: { episode: index, seed: episode.seed, step: t + 1, field: "terminal", expected: "more steps after the terminal one", got: "the episode ended (the Env refuses steps after termination)" } };
       }
     }
     report.episodes++;

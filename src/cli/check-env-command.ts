@@ -1,0 +1,181 @@
+/**
+ * `staq check-env --reference DIR`: checks staq's environments against reference data recorded from
+ * the upstream Python code (DESIGN §4.2) — every *.json file in DIR (or one file), one line each:
+ * pass, or the first mismatch (episode, step, field, expected, got). Exit 1 on any mismatch or
+ * malformed file, so anyone can re-record the references with other seeds and re-check.
+ *
+ * MinAtar files are checked through the GPL-3.0 subpath `staq/envs/minatar`, loaded by its public
+ * name only when such a file is met: the rest of the library never imports it (see its README).
+ */
+import { readdir, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
+import { checkClassicReference, type ClassicEnv, type ClassicReferenceReport } from "../envs/classic/reference-check.ts";
+import { checkRandomStateReference } from "../envs/random-state-check.ts";
+import { makeEnv } from "../envs/registry.ts";
+import { parseJsonText } from "../io/json.ts";
+import { UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
+
+const HELP = `Usage: staq check-env --reference DIR|FILE.json
+
+Checks staq's environments against reference data recorded from the upstream Python code
+(format: DESIGN.md section 4.2). Every *.json file in DIR is one of:
+  classic control  {"env": "CartPole-v1", "episodes": [{initial_state, actions, state, obs, ...}]}
+                   each step from the recorded previous state; state within 1e-12 relative,
+                   obs, reward and flags exact
+  MinAtar          {"env": "breakout", "state_shape": ..., "episodes": [{seed, actions,
+                   state_nonzero, reward, terminal}]}: whole episodes replayed from the seed,
+                   every frame, reward and terminal exact (uses staq/envs/minatar, GPL-3.0)
+  numpy streams    {"streams": [{seed, draws}]}: numpy RandomState draws, exact
+Any seeds and any number of episodes work. Other JSON files are listed as skipped.
+
+Prints one line per file: "pass" with what was checked, or "FAIL" with the first mismatch
+(episode, step, field, expected, got). Exit status 1 if any file fails or is malformed.
+
+Options:
+  --reference P   a folder of reference files, or one file
+  -h, --help      show this help
+`;
+
+/** What one file's check found. */
+export interface CheckOutcome {
+  file: string;
+  status: "pass" | "FAIL" | "skip";
+  detail: string;
+}
+
+/** The part of `staq/envs/minatar` this command uses (declared here so nothing imports the GPL code statically). */
+interface MinatarModule {
+  MINATAR_GAMES: Record<string, unknown>;
+  checkMinatarReference(json: unknown, factory: unknown): {
+    env: string;
+    episodes: number;
+    steps: number;
+    mismatch?: { episode: number; seed: number; step: number; field: string; expected: unknown; got: unknown };
+  };
+}
+
+const MINATAR_SUBPATH = "staq/envs/minatar";
+
+async function loadMinatar(): Promise<MinatarModule> {
+  try {
+    // A variable specifier: resolved at run time through the package's exports, never bundled in.
+    const specifier: string = MINATAR_SUBPATH;
+    return (await import(specifier)) as MinatarModule;
+  } catch (error) {
+    throw new StaqError(`MinAtar reference files need ${MINATAR_SUBPATH}, which could not be loaded (${(error as Error).message}); run \`npm run build\` in the staq folder first`);
+  }
+}
+
+/** A value for a one-line report: JSON, with long arrays shortened and saying how many were left out. */
+export function brief(value: unknown, limit = 12): string {
+  if (Array.isArray(value) && value.length > limit) return `[${value.slice(0, limit).map((v) => JSON.stringify(v)).join(", ")}, … ${value.length - limit} more]`;
+  return JSON.stringify(value);
+}
+
+type Cell = [number, number, number];
+const cellKey = (cell: Cell) => cell.join(",");
+
+/** A MinAtar frame mismatch as the cells that differ: what upstream had set that we did not, and the reverse. */
+function describeFrameDifference(expected: Cell[], got: Cell[]): string {
+  const gotKeys = new Set(got.map(cellKey));
+  const expectedKeys = new Set(expected.map(cellKey));
+  const missing = expected.filter((cell) => !gotKeys.has(cellKey(cell)));
+  const extra = got.filter((cell) => !expectedKeys.has(cellKey(cell)));
+  return `expected set cells [row, col, channel] ${brief(missing)} that are not set, got set cells ${brief(extra)} that should not be`;
+}
+
+function classicLine(env: string, report: ClassicReferenceReport): Omit<CheckOutcome, "file"> {
+  const { mismatch } = report;
+  if (!mismatch) {
+    return { status: "pass", detail: `${env}: ${report.episodes} episodes, ${report.steps} steps (largest state error ${report.maxStateError.relative.toExponential(1)} relative)` };
+  }
+  const where = `${env}: episode ${mismatch.episode}, step ${mismatch.step}, ${mismatch.field}`;
+  if (mismatch.index !== undefined) {
+    const expected = (mismatch.expected as number[])[mismatch.index];
+    const got = (mismatch.got as number[])[mismatch.index];
+    return { status: "FAIL", detail: `${where}[${mismatch.index}]: expected ${expected}, got ${got} (whole vector: expected ${brief(mismatch.expected)}, got ${brief(mismatch.got)})` };
+  }
+  return { status: "FAIL", detail: `${where}: expected ${brief(mismatch.expected)}, got ${brief(mismatch.got)}` };
+}
+
+/** Checks one parsed reference file, whichever kind it is. */
+export async function checkReference(json: unknown): Promise<Omit<CheckOutcome, "file">> {
+  const record = (json ?? {}) as Record<string, unknown>;
+  if (Array.isArray(record.streams)) {
+    const report = checkRandomStateReference(json);
+    const m = report.mismatch;
+    if (!m) return { status: "pass", detail: `numpy RandomState: ${report.streams} streams, ${report.draws} draws` };
+    return { status: "FAIL", detail: `numpy RandomState: stream ${m.stream} (seed ${m.seed}), draw ${m.draw}, ${m.field}: expected ${brief(m.expected)}, got ${brief(m.got)}` };
+  }
+  if (!Array.isArray(record.episodes)) return { status: "skip", detail: 'not an environment reference file (no "episodes" or "streams")' };
+  if (typeof record.env !== "string") throw new StaqFormatError('a reference file with "episodes" needs an "env" name');
+  if (record.state_shape !== undefined || record.source === "MinAtar") {
+    const minatar = await loadMinatar();
+    const factory = minatar.MINATAR_GAMES[record.env];
+    if (!factory) throw new StaqInputError(`no MinAtar game named ${JSON.stringify(record.env)}; known: ${Object.keys(minatar.MINATAR_GAMES).join(", ")}`);
+    const report = minatar.checkMinatarReference(json, factory);
+    const m = report.mismatch;
+    if (!m) return { status: "pass", detail: `MinAtar ${report.env}: ${report.episodes} episodes, ${report.steps} steps` };
+    const where = `MinAtar ${report.env}: episode ${m.episode} (seed ${m.seed}), step ${m.step}, ${m.field}`;
+    if (m.field === "state") return { status: "FAIL", detail: `${where}: ${describeFrameDifference(m.expected as Cell[], m.got as Cell[])}` };
+    return { status: "FAIL", detail: `${where}: expected ${brief(m.expected)}, got ${brief(m.got)}` };
+  }
+  const env = record.env;
+  const probe = makeEnv(env, { maxEpisodeSteps: null });
+  if (!("getState" in probe && "setState" in probe)) throw new StaqInputError(`${env} cannot be checked step by step: it has no getState/setState`);
+  return classicLine(env, checkClassicReference(json, () => makeEnv(env, { maxEpisodeSteps: null }) as ClassicEnv));
+}
+
+/** The reference files to check: DIR's *.json files in name order, or the one file given. */
+async function referenceFiles(path: string): Promise<string[]> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw new StaqInputError(`--reference ${path}: no such file or folder`);
+  }
+  if (!info.isDirectory()) return [path];
+  const files = (await readdir(path)).filter((name) => name.endsWith(".json")).sort().map((name) => join(path, name));
+  if (files.length === 0) throw new StaqInputError(`--reference ${path}: the folder has no .json files`);
+  return files;
+}
+
+async function run(args: string[], io: CommandIO): Promise<void> {
+  const values = parseCommandArgs(args, { reference: { type: "string" }, help: { type: "boolean", short: "h" } }, checkEnvCommand);
+  if (values.help) {
+    io.stdout.write(HELP);
+    return;
+  }
+  if (values.reference === undefined) throw new UsageError("--reference DIR is required", checkEnvCommand);
+  const files = await referenceFiles(values.reference);
+  const outcomes: CheckOutcome[] = [];
+  const width = Math.max(...files.map((f) => basename(f).length));
+  for (const file of files) {
+    let outcome: Omit<CheckOutcome, "file">;
+    try {
+      outcome = await checkReference(parseJsonText(await readInputFile(file, "reference"), file));
+    } catch (error) {
+      // An unreadable or malformed file fails its line (the message says which and why); the
+      // other files are still checked.
+      if (!(error instanceof StaqError)) throw error;
+      outcome = { status: "FAIL", detail: error.message };
+    }
+    outcomes.push({ file, ...outcome });
+    io.stdout.write(`${outcome.status.padEnd(4)}  ${basename(file).padEnd(width)}  ${outcome.detail}\n`);
+  }
+  const failed = outcomes.filter((o) => o.status === "FAIL").length;
+  const passed = outcomes.filter((o) => o.status === "pass").length;
+  io.stdout.write(`${passed} passed, ${failed} failed, ${outcomes.length - passed - failed} skipped\n`);
+  if (failed > 0) throw new ReferenceMismatchError(`${failed} of ${outcomes.length} reference files did not match`);
+}
+
+/** Exit 1 after the report: the environments disagree with the references (nothing was wrong with the command). */
+export class ReferenceMismatchError extends StaqError {}
+
+export const checkEnvCommand: Command = {
+  name: "check-env",
+  summary: "check the environments against upstream reference data (classic control, MinAtar, numpy)",
+  help: HELP,
+  run,
+};

@@ -1,0 +1,79 @@
+// `staq check-env`, run as a child process from the TypeScript sources: the shared reference files
+// pass, and copies with one value changed fail on the line of that file, naming episode, step,
+// field, expected and got.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { readReference, referenceDir } from "../helpers/reference.ts";
+import { runStaq, tempDir } from "../io/stack-fixtures.ts";
+
+const dir = await tempDir();
+
+/** The report line of one file. */
+function lineOf(stdout: string, file: string): string {
+  const line = stdout.split("\n").find((l) => l.includes(` ${file} `));
+  assert.ok(line, `no line for ${file} in:\n${stdout}`);
+  return line;
+}
+
+test("every shared reference file passes through check-env (exit 0)", async () => {
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", referenceDir()]);
+  assert.equal(code, 0, stdout + stderr);
+  for (const file of ["CartPole-v1.json", "Acrobot-v1.json", "MountainCar-v0.json", "numpy-randomstate.json"]) {
+    assert.match(lineOf(stdout, file), /^pass /);
+  }
+  for (const game of ["asterix", "breakout", "freeway", "seaquest", "space_invaders"]) {
+    assert.match(lineOf(stdout, `minatar-${game}.json`), new RegExp(`^pass .*MinAtar ${game}: 4 episodes`));
+  }
+  assert.match(lineOf(stdout, "upstream-throughput.json"), /^skip .*not an environment reference file/);
+});
+
+test("a changed value fails its file's line with episode, step, field, expected and got (exit 1)", async () => {
+  const bad = join(dir, "bad");
+  await mkdir(bad);
+  const cartpole = readReference("CartPole-v1.json") as { episodes: { reward: number[]; state: number[][] }[] };
+  cartpole.episodes[2].state[5][1] += 1e-9; // x-dot, far beyond 1e-12 relative
+  await writeFile(join(bad, "CartPole-v1.json"), JSON.stringify(cartpole));
+  const breakout = readReference("minatar-breakout.json") as { episodes: { state_nonzero: number[][][] }[] };
+  breakout.episodes[1].state_nonzero[3].push([0, 0, 3]); // a brick that is not there
+  await writeFile(join(bad, "minatar-breakout.json"), JSON.stringify(breakout));
+  const asterix = readReference("minatar-asterix.json") as { episodes: { reward: number[] }[] };
+  const rewardStep = asterix.episodes[0].reward.findIndex((r) => r === 0);
+  asterix.episodes[0].reward[rewardStep] = 1;
+  await writeFile(join(bad, "minatar-asterix.json"), JSON.stringify(asterix));
+  const numpy = readReference("numpy-randomstate.json") as { streams: { draws: unknown[][] }[] };
+  numpy.streams[0].draws[0] = ["rand", 0.5];
+  await writeFile(join(bad, "numpy-randomstate.json"), JSON.stringify(numpy));
+  await writeFile(join(bad, "MountainCar-v0.json"), JSON.stringify(readReference("MountainCar-v0.json")));
+  await writeFile(join(bad, "broken.json"), "{ not json");
+  await writeFile(join(bad, "unknown-env.json"), JSON.stringify({ env: "Pendulum-v1", episodes: [] }));
+
+  const { code, stdout } = await runStaq(["check-env", "--reference", bad]);
+  assert.equal(code, 1, stdout);
+  assert.match(lineOf(stdout, "CartPole-v1.json"), /^FAIL .*CartPole-v1: episode 2, step 5, state\[1\]: expected .*, got /);
+  assert.match(
+    lineOf(stdout, "minatar-breakout.json"),
+    /^FAIL .*MinAtar breakout: episode 1 \(seed \d+\), step 3, state: expected set cells \[row, col, channel\] \[\[0,0,3\]\] that are not set, got set cells \[\] that should not be/,
+  );
+  assert.match(lineOf(stdout, "minatar-asterix.json"), new RegExp(`^FAIL .*MinAtar asterix: episode 0 \\(seed \\d+\\), step ${rewardStep}, reward: expected 1, got 0`));
+  assert.match(lineOf(stdout, "numpy-randomstate.json"), /^FAIL .*stream 0 \(seed \d+\), draw 0, rand: expected 0.5, got 0\.\d+/);
+  assert.match(lineOf(stdout, "MountainCar-v0.json"), /^pass /);
+  assert.match(lineOf(stdout, "broken.json"), /^FAIL .*is not valid JSON/);
+  assert.match(lineOf(stdout, "unknown-env.json"), /^FAIL .*no environment named "Pendulum-v1"/);
+  assert.match(stdout, /^1 passed, 6 failed, 0 skipped$/m);
+});
+
+test("a missing or empty reference folder is a usage problem (exit 2)", async () => {
+  const empty = join(dir, "empty");
+  await mkdir(empty);
+  let result = await runStaq(["check-env", "--reference", empty]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /the folder has no \.json files/);
+  result = await runStaq(["check-env", "--reference", join(dir, "nowhere")]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /no such file or folder/);
+  result = await runStaq(["check-env"]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--reference DIR is required/);
+});
