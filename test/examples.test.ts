@@ -28,3 +28,13 @@ test("examples/tabular-pmd.ts runs against the built package, and the CLI reads 
   assert.equal(cli.status, 0, cli.stderr);
   assert.equal(JSON.parse(cli.stdout).errors.length, 5);
 });
+
+test("examples/custom-env.ts: a user's own Env registers, time-limits and runs batched", () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const child = spawnSync(process.execPath, ["--import", "tsx", "examples/custom-env.ts"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /^observations: 8 × \[2\] in one Float32Array\(16\)$/m);
+  const [, total, found, cut] = /^episodes: (\d+) \((\d+) found the treasure, (\d+) cut at 20 steps\)$/m.exec(child.stdout) ?? [];
+  assert.ok(Number(found) > 0 && Number(cut) > 0, "both endings happen: termination and the time limit's truncation");
+  assert.equal(Number(found) + Number(cut), Number(total));
+});

@@ -12,3 +12,4 @@ export { AcrobotEnv } from "./classic/acrobot.ts";
 export { MountainCarEnv } from "./classic/mountain-car.ts";
 export { checkClassicReference, CLASSIC_TIME_LIMITS, type ClassicEnv, type ClassicReferenceReport, type ReferenceMismatch } from "./classic/reference-check.ts";
 export { RandomState, type RandomStateSnapshot } from "./random-state.ts";
+export { checkRandomStateReference, type RandomStateReferenceReport, type RandomStateMismatch } from "./random-state-check.ts";
