@@ -3,14 +3,17 @@
  * memory and GPU state never colour another's timings.
  *   stack    bench/stack.ts    stack evaluation on the GPU (all options after -- go to it)
  *   tabular  bench/tabular.ts  tabular PMD on the CPU (gets --quick, --full and --out)
- * `--only stack,tabular` picks sections. Exits with the first failing section's code.
+ *   envs     bench/envs.ts     env steps/s of every built-in env, single and vectorised, against
+ *                              upstream (gets --quick, --full and --out; to measure upstream now
+ *                              rather than use the reference figures, set STAQ_UPSTREAM_SRC)
+ * `--only stack,tabular,envs` picks sections. Exits with the first failing section's code.
  */
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SECTIONS = ["stack", "tabular"] as const;
+const SECTIONS = ["stack", "tabular", "envs"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argv = process.argv.slice(2);
@@ -32,7 +35,7 @@ for (let i = 0; i < argv.length; i++) {
   only = names as Section[];
 }
 
-/** The arguments each section understands: the stack bench takes everything, tabular a subset. */
+/** The arguments each section understands: the stack bench takes everything, tabular and envs a subset. */
 function argumentsFor(section: Section): string[] {
   if (section === "stack") return rest;
   const shared: string[] = [];

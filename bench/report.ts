@@ -1,4 +1,5 @@
-/** Formatting for benchmark output: milliseconds, markdown tables, file names per adapter. */
+/** Formatting for benchmark output: milliseconds, markdown tables, file names per adapter or CPU, machine info. */
+import { arch, cpus, loadavg, platform, totalmem } from "node:os";
 
 /** Three significant digits, at least two decimals below 10 ms. */
 export function formatMs(ms: number): string {
@@ -18,4 +19,28 @@ export function markdownTable(header: string[], rows: string[][]): string {
 export function adapterSlug(adapter: string): string {
   const name = adapter.split(/[:(]/)[0].trim() || "adapter";
   return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+}
+
+/** The machine a CPU benchmark ran on, as its JSON records it. */
+export function machineInfo() {
+  const cores = cpus();
+  return {
+    cpu: cores[0]?.model ?? "unknown CPU",
+    cores: cores.length,
+    platform: `${platform()} ${arch()}`,
+    memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    /** 1-, 5- and 15-minute load averages at the start: other work on the machine skews the figures. */
+    loadAverage: loadavg().map((x) => +x.toFixed(2)),
+  };
+}
+
+/** "Intel(R) Xeon(R) Processor" → "intel-xeon-processor"; "AMD EPYC 7763 64-Core Processor" → "amd-epyc-7763-64-core-processor". */
+export function cpuSlug(model: string): string {
+  // Not report.ts's adapterSlug: it cuts at the first "(", which leaves "intel" of every Intel CPU.
+  const name = model
+    .replace(/\((r|tm|c)\)/gi, " ")
+    .replace(/@.*$/, " ")
+    .replace(/\bCPU\b/gi, " ");
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "cpu";
 }

@@ -21,7 +21,6 @@ import { parseArgs } from "node:util";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { arch, cpus, loadavg, platform, totalmem } from "node:os";
 import { garnetMdp } from "../src/tabular/garnet.ts";
 import type { Mdp } from "../src/tabular/mdp.ts";
 import { tabularPmd, weightedSum } from "../src/tabular/pmd.ts";
@@ -31,7 +30,7 @@ import { softOptimum, type SoftOptimum } from "../src/tabular/soft-optimal.ts";
 import { softmaxPolicy, uniformPolicy } from "../src/tabular/policy-math.ts";
 import { pmdStep, type PmdCoefficients } from "../src/pmd/coefficients.ts";
 import { repeat, summarize, type RepeatOptions, type Summary } from "./measure.ts";
-import { formatMs, markdownTable } from "./report.ts";
+import { cpuSlug, formatMs, machineInfo, markdownTable } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -440,29 +439,6 @@ function findings(rows: SizeResult[]): string[] {
     );
   }
   return lines;
-}
-
-function machineInfo() {
-  const cores = cpus();
-  return {
-    cpu: cores[0]?.model ?? "unknown CPU",
-    cores: cores.length,
-    platform: `${platform()} ${arch()}`,
-    memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
-    node: process.version,
-    /** 1-, 5- and 15-minute load averages at the start: other work on the machine skews the figures. */
-    loadAverage: loadavg().map((x) => +x.toFixed(2)),
-  };
-}
-
-/** "Intel(R) Xeon(R) Processor" → "intel-xeon-processor"; "AMD EPYC 7763 64-Core Processor" → "amd-epyc-7763-64-core-processor". */
-function cpuSlug(model: string): string {
-  // Not report.ts's adapterSlug: it cuts at the first "(", which leaves "intel" of every Intel CPU.
-  const name = model
-    .replace(/\((r|tm|c)\)/gi, " ")
-    .replace(/@.*$/, " ")
-    .replace(/\bCPU\b/gi, " ");
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "cpu";
 }
 
 function markdownReport(machine: ReturnType<typeof machineInfo>, rows: SizeResult[], mode: string, seconds: number): string {

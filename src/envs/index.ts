@@ -5,7 +5,7 @@
  */
 export { observationSize, type Env, type ResetResult, type StepResult } from "./env.ts";
 export { withTimeLimit, type TimeLimitedEnv } from "./time-limit.ts";
-export { createVectorEnv, type VectorEnv, type VectorStep } from "./vector-env.ts";
+export { createVectorEnv, writesObservations, type ObservationWriter, type VectorEnv, type VectorStep } from "./vector-env.ts";
 export { makeEnv, registerEnv, registeredEnvs, type EnvRegistration } from "./registry.ts";
 export { CartPoleEnv } from "./classic/cartpole.ts";
 export { AcrobotEnv } from "./classic/acrobot.ts";

@@ -5,6 +5,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import type { Env, ResetResult, StepResult } from "./env.ts";
+import { writesObservations, type ObservationWriter } from "./vector-env.ts";
 
 export interface TimeLimitedEnv extends Env {
   readonly maxEpisodeSteps: number;
@@ -19,7 +20,7 @@ export function withTimeLimit(env: Env, maxEpisodeSteps: number): TimeLimitedEnv
     throw new StaqInputError(`maxEpisodeSteps must be an integer >= 1; got ${maxEpisodeSteps}`);
   }
   let elapsed = 0;
-  return {
+  const limited: TimeLimitedEnv = {
     name: env.name,
     observationShape: env.observationShape,
     actionCount: env.actionCount,
@@ -38,4 +39,20 @@ export function withTimeLimit(env: Env, maxEpisodeSteps: number): TimeLimitedEnv
       return elapsed >= maxEpisodeSteps ? { ...result, truncated: true } : result;
     },
   };
+  // Keep the inner environment's in-place path for vector envs, under the same limit.
+  if (writesObservations(env)) {
+    const writer: ObservationWriter = {
+      stepInto(action, out, offset) {
+        const result = env.stepInto(action, out, offset);
+        elapsed++;
+        return elapsed >= maxEpisodeSteps ? { ...result, truncated: true } : result;
+      },
+      resetInto(out, offset) {
+        elapsed = 0;
+        env.resetInto(out, offset);
+      },
+    };
+    return Object.assign(limited, writer);
+  }
+  return limited;
 }

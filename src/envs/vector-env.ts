@@ -4,10 +4,23 @@
  * ("same-step" auto-reset): the returned observation is the new episode's first one, and the last
  * observation of the finished episode is kept in `finalObs`, so a learner can still bootstrap from
  * it when the episode was truncated rather than terminated.
+ *
+ * Every step returns new arrays (a caller may keep them), carved from shared slabs (ArraySlabs).
+ * Copies that implement ObservationWriter (the MinAtar ports) write their observations straight into
+ * the batch; any other Env is stepped with step() and its observation copied in.
  */
 import { StaqInputError } from "../errors.ts";
-import { observationSize, type Env } from "./env.ts";
+import { observationSize, type Env, type StepResult } from "./env.ts";
 import { validateSeed } from "../random/random-stream.ts";
+import { ArraySlabs } from "./array-slabs.ts";
+
+/**
+ * Where every vector env's per-step outputs come from (see ArraySlabs): observations from one pool,
+ * the small per-copy arrays from another, so that keeping, say, every step's rewards does not keep
+ * every step's observations alive with them.
+ */
+const observationSlabs = new ArraySlabs();
+const smallSlabs = new ArraySlabs();
 
 export interface VectorStep {
   /** [N × observation size]: each copy's observation after the step (after the auto-reset, if any). */
@@ -22,6 +35,27 @@ export interface VectorStep {
   /** The undiscounted return and length of each episode that ended this step; NaN / 0 otherwise. */
   episodeReturns: Float64Array;
   episodeLengths: Int32Array;
+}
+
+/**
+ * What an Env may add so that a vector env fills its batch in place, without a new observation
+ * array per copy and step, and without copying it (the MinAtar ports do: their frames are 400–1000
+ * values). An Env without it works just as well, through step() and reset().
+ */
+export interface ObservationWriter {
+  /**
+   * step(action), except that the observation is written to out[offset, offset + observation size)
+   * instead of returned. The vector env passes a new batch, so that range holds zeros.
+   */
+  stepInto(action: number, out: Float32Array, offset: number): Omit<StepResult, "obs" | "info">;
+  /** reset() without a seed (the generator continues), overwriting that range with the observation (it holds the final one). */
+  resetInto(out: Float32Array, offset: number): void;
+}
+
+/** True when `env` implements ObservationWriter. */
+export function writesObservations(env: Env): env is Env & ObservationWriter {
+  const candidate = env as Partial<ObservationWriter>;
+  return typeof candidate.stepInto === "function" && typeof candidate.resetInto === "function";
 }
 
 export interface VectorEnv {
@@ -48,6 +82,8 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
       throw new StaqInputError(`every copy must have the same observation shape and action count; got ${env.name} with [${env.observationShape}] and ${env.actionCount} actions vs [${first.observationShape}] and ${first.actionCount}`);
     }
   }
+  // In place only when every copy can: one loop or the other, each with a single kind of call in it.
+  const writers = envs.every(writesObservations) ? (envs as (Env & ObservationWriter)[]) : null;
   const returns = new Float64Array(count);
   const lengths = new Int32Array(count);
   let started = false;
@@ -75,16 +111,25 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
     step(actions) {
       if (!started) throw new StaqInputError("call reset() before the first step()");
       if (actions.length !== count) throw new StaqInputError(`step() needs one action per copy: ${count}; got ${actions.length}`);
+      // The arrays are new on every step (a caller may keep them) but come from slabs: at N = 16 or
+      // more, `new Float64Array(count)` and the batch of observations would each be an off-heap
+      // allocation costing more than the steps themselves (bench/envs.ts).
       const result: VectorStep = {
-        obs: new Float32Array(count * size),
-        rewards: new Float64Array(count),
-        terminated: new Uint8Array(count),
-        truncated: new Uint8Array(count),
+        obs: observationSlabs.float32(count * size),
+        rewards: smallSlabs.float64(count),
+        terminated: smallSlabs.uint8(count),
+        truncated: smallSlabs.uint8(count),
         finalObs: new Array<Float32Array | null>(count).fill(null),
-        episodeReturns: new Float64Array(count).fill(NaN),
-        episodeLengths: new Int32Array(count),
+        episodeReturns: smallSlabs.float64(count).fill(NaN),
+        episodeLengths: smallSlabs.int32(count),
       };
-      envs.forEach((env, i) => {
+      if (writers) {
+        stepInPlace(writers, actions, result);
+        return result;
+      }
+      // A plain loop, not forEach: a closure made on every step costs measurably at these rates.
+      for (let i = 0; i < count; i++) {
+        const env = envs[i];
         const step = env.step(actions[i]);
         result.rewards[i] = step.reward;
         returns[i] += step.reward;
@@ -101,8 +146,33 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
         } else {
           place(result.obs, i, step.obs);
         }
-      });
+      }
       return result;
     },
   };
+
+  /** The step loop for copies that write their observations into the batch themselves. */
+  function stepInPlace(writers: (Env & ObservationWriter)[], actions: ArrayLike<number>, result: VectorStep): void {
+    for (let i = 0; i < count; i++) {
+      const env = writers[i];
+      const offset = i * size;
+      const step = env.stepInto(actions[i], result.obs, offset);
+      result.rewards[i] = step.reward;
+      returns[i] += step.reward;
+      lengths[i]++;
+      if (step.terminated || step.truncated) {
+        result.terminated[i] = step.terminated ? 1 : 0;
+        result.truncated[i] = step.truncated ? 1 : 0;
+        // The final observation is in the batch, where the reset's goes next: move it out first.
+        const final = observationSlabs.float32(size);
+        final.set(result.obs.subarray(offset, offset + size));
+        result.finalObs[i] = final;
+        result.episodeReturns[i] = returns[i];
+        result.episodeLengths[i] = lengths[i];
+        returns[i] = 0;
+        lengths[i] = 0;
+        env.resetInto(result.obs, offset);
+      }
+    }
+  }
 }

@@ -85,13 +85,14 @@ class Breakout implements MinatarGame {
     return { reward: this.step(action), terminal: this.terminal };
   }
 
-  state(out: Float32Array): void {
+  state(out: Float32Array, zeroed = false): void {
     const c = CHANNELS.length;
-    out.fill(0, 0, SIZE * SIZE * c);
+    if (!zeroed) out.fill(0, 0, SIZE * SIZE * c);
     out[(BOTTOM * SIZE + this.paddle) * c + PADDLE] = 1;
     out[(this.ballRow * SIZE + this.ballCol) * c + BALL] = 1;
     out[(this.trailRow * SIZE + this.trailCol) * c + TRAIL] = 1;
-    for (let cell = 0; cell < SIZE * SIZE; cell++) if (this.bricks[cell]) out[cell * c + BRICK] = 1;
+    // Bricks only ever stand in the brick rows (placed there, then only removed).
+    for (let cell = FIRST_BRICK_ROW * SIZE; cell < (FIRST_BRICK_ROW + BRICK_ROWS) * SIZE; cell++) if (this.bricks[cell]) out[cell * c + BRICK] = 1;
   }
 
   /** `fromRight` 0: ball at the left wall heading down-right; 1: at the right wall heading down-left. */

@@ -91,9 +91,9 @@ class Freeway implements MinatarGame {
     return { reward: this.step(action), terminal: this.terminal };
   }
 
-  state(out: Float32Array): void {
+  state(out: Float32Array, zeroed = false): void {
     const c = CHANNELS.length;
-    out.fill(0, 0, SIZE * SIZE * c);
+    if (!zeroed) out.fill(0, 0, SIZE * SIZE * c);
     out[(this.chicken * SIZE + CHICKEN_COL) * c + CHICKEN] = 1;
     let trail = -1;
     for (let i = 0; i < CAR_COUNT; i++) {

@@ -2,18 +2,24 @@
 /**
  * A MinAtar game as a staq `Env`, behaving as upstream's Gymnasium wrapper (`minatar.gym.BaseEnv`
  * over `minatar.Environment`):
- * - observations are the 10 × 10 × C boolean frame, channels last, as 0/1 in a Float32Array;
+ * - observations are the 10 × 10 × C boolean frame, channels last, as 0/1 in a Float32Array (a new
+ *   one every step, carved from shared slabs: see ArraySlabs for why and what that means for `.buffer`);
  * - actions index the full set of 6 ("MinAtar/<Game>-v0") or the game's minimal set ("-v1");
  * - `reset({ seed })` re-seeds the one RandomState that the sticky-action rule and the game share
  *   (upstream's `Environment.seed`), then resets the game; `reset()` continues that generator. As
  *   upstream, the sticky action's memory survives resets and re-seeding;
  * - no time limit (upstream registers none); `makeEnv(name, { maxEpisodeSteps })` adds one.
  *
+ * For vector envs it also writes observations in place (ObservationWriter: stepInto / resetInto), so a
+ * batch of N frames costs no N frames of allocation and copying.
+ *
  * Stepping after a terminal step throws (upstream would keep returning the terminal frame), so a
  * training loop that forgets to reset fails loudly instead of learning from a frozen frame.
  */
 import { StaqInputError } from "../../errors.ts";
+import { ArraySlabs } from "../array-slabs.ts";
 import type { Env, ResetResult, StepResult } from "../env.ts";
+import type { ObservationWriter } from "../vector-env.ts";
 import { RandomState } from "../random-state.ts";
 import type { MinatarGame, MinatarGameFactory, NumpyRandom } from "./game.ts";
 
@@ -44,7 +50,14 @@ class SeedableRandom implements NumpyRandom {
 
 const MAX_SEED = 2 ** 32 - 1;
 
-export class MinatarEnv implements Env {
+/**
+ * Every MinatarEnv's observations come from one pool of slabs (see ArraySlabs: a new Float32Array of
+ * 400–1000 values per step would cost more than the game step itself). One pool for all environments,
+ * so the N copies of a vector env do not each hold a part-used slab.
+ */
+const observationSlabs = new ArraySlabs();
+
+export class MinatarEnv implements Env, ObservationWriter {
   readonly name: string;
   readonly observationShape: readonly number[];
   readonly actionCount: number;
@@ -54,7 +67,11 @@ export class MinatarEnv implements Env {
   readonly actions: readonly number[];
 
   private readonly random: SeedableRandom;
+  /** Values in one observation: 10 × 10 × channels. */
+  private readonly observationLength: number;
   private phase: "idle" | "running" | "terminated" = "idle";
+  /** The reward of the last step (act's second result, kept here rather than in an object per step). */
+  private lastReward = 0;
 
   constructor(factory: MinatarGameFactory, options: MinatarEnvOptions = {}) {
     const stickyActionProb = options.stickyActionProb ?? 0.1;
@@ -68,6 +85,7 @@ export class MinatarEnv implements Env {
     this.observationShape = [10, 10, this.game.channels.length];
     this.actions = actionSet === "full" ? [0, 1, 2, 3, 4, 5] : [...this.game.minimalActions];
     this.actionCount = this.actions.length;
+    this.observationLength = 100 * this.game.channels.length;
   }
 
   reset(options: { seed?: number } = {}): ResetResult {
@@ -83,6 +101,26 @@ export class MinatarEnv implements Env {
   }
 
   step(action: number): StepResult {
+    const terminal = this.act(action);
+    return { obs: this.observe(), reward: this.lastReward, terminated: terminal, truncated: false, info: {} };
+  }
+
+  /** For vector envs (ObservationWriter): step(), with the observation written into `out` at `offset` (a range of zeros, as the contract says). */
+  stepInto(action: number, out: Float32Array, offset: number): { reward: number; terminated: boolean; truncated: boolean } {
+    const terminal = this.act(action);
+    this.game.state(out.subarray(offset, offset + this.observationLength), true);
+    return { reward: this.lastReward, terminated: terminal, truncated: false };
+  }
+
+  /** For vector envs (ObservationWriter): reset() without a seed, with the observation written into `out` at `offset`. */
+  resetInto(out: Float32Array, offset: number): void {
+    this.game.reset();
+    this.phase = "running";
+    this.game.state(out.subarray(offset, offset + this.observationLength));
+  }
+
+  /** Checks the action and the phase and plays one step of the game; returns whether it terminated (its reward goes to lastReward). */
+  private act(action: number): boolean {
     if (!(Number.isInteger(action) && action >= 0 && action < this.actionCount)) {
       throw new StaqInputError(`${this.name}: action must be an integer in [0, ${this.actionCount}); got ${action}`);
     }
@@ -90,12 +128,13 @@ export class MinatarEnv implements Env {
     if (this.phase === "terminated") throw new StaqInputError(`${this.name}: step() called after the episode terminated; call reset() to start a new episode`);
     const { reward, terminal } = this.game.act(this.actions[action]);
     if (terminal) this.phase = "terminated";
-    return { obs: this.observe(), reward, terminated: terminal, truncated: false, info: {} };
+    this.lastReward = reward;
+    return terminal;
   }
 
   private observe(): Float32Array {
-    const obs = new Float32Array(100 * this.game.channels.length);
-    this.game.state(obs);
+    const obs = observationSlabs.float32(this.observationLength);
+    this.game.state(obs, true); // a new array from the slabs: all zeros
     return obs;
   }
 }

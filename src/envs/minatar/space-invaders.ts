@@ -246,8 +246,8 @@ class SpaceInvaders implements MinatarGame {
     }
   }
 
-  state(out: Float32Array): void {
-    out.fill(0, 0, 100 * NUM_CHANNELS);
+  state(out: Float32Array, zeroed = false): void {
+    if (!zeroed) out.fill(0, 0, 100 * NUM_CHANNELS);
     out[cell(9, this.cannonCol) * NUM_CHANNELS + CH_CANNON] = 1;
     const dirChannel = this.direction < 0 ? CH_ALIEN_LEFT : CH_ALIEN_RIGHT;
     for (let i = 0; i < 100; i++) {
