@@ -131,17 +131,8 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
       for (let i = 0; i < count; i++) {
         const env = envs[i];
         const step = env.step(actions[i]);
-        result.rewards[i] = step.reward;
-        returns[i] += step.reward;
-        lengths[i]++;
-        if (step.terminated || step.truncated) {
-          result.terminated[i] = step.terminated ? 1 : 0;
-          result.truncated[i] = step.truncated ? 1 : 0;
+        if (record(result, i, step)) {
           result.finalObs[i] = step.obs;
-          result.episodeReturns[i] = returns[i];
-          result.episodeLengths[i] = lengths[i];
-          returns[i] = 0;
-          lengths[i] = 0;
           place(result.obs, i, env.reset().obs);
         } else {
           place(result.obs, i, step.obs);
@@ -151,26 +142,35 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
     },
   };
 
+  /**
+   * Books copy i's step into `result` and the running return and length; when its episode ended,
+   * also the flags, the return and the length, restarts the count and returns true (the caller
+   * keeps the final observation and resets the copy).
+   */
+  function record(result: VectorStep, i: number, step: Omit<StepResult, "obs" | "info">): boolean {
+    result.rewards[i] = step.reward;
+    returns[i] += step.reward;
+    lengths[i]++;
+    if (!(step.terminated || step.truncated)) return false;
+    result.terminated[i] = step.terminated ? 1 : 0;
+    result.truncated[i] = step.truncated ? 1 : 0;
+    result.episodeReturns[i] = returns[i];
+    result.episodeLengths[i] = lengths[i];
+    returns[i] = 0;
+    lengths[i] = 0;
+    return true;
+  }
+
   /** The step loop for copies that write their observations into the batch themselves. */
   function stepInPlace(writers: (Env & ObservationWriter)[], actions: ArrayLike<number>, result: VectorStep): void {
     for (let i = 0; i < count; i++) {
       const env = writers[i];
       const offset = i * size;
-      const step = env.stepInto(actions[i], result.obs, offset);
-      result.rewards[i] = step.reward;
-      returns[i] += step.reward;
-      lengths[i]++;
-      if (step.terminated || step.truncated) {
-        result.terminated[i] = step.terminated ? 1 : 0;
-        result.truncated[i] = step.truncated ? 1 : 0;
+      if (record(result, i, env.stepInto(actions[i], result.obs, offset))) {
         // The final observation is in the batch, where the reset's goes next: move it out first.
         const final = observationSlabs.float32(size);
         final.set(result.obs.subarray(offset, offset + size));
         result.finalObs[i] = final;
-        result.episodeReturns[i] = returns[i];
-        result.episodeLengths[i] = lengths[i];
-        returns[i] = 0;
-        lengths[i] = 0;
         env.resetInto(result.obs, offset);
       }
     }
