@@ -1,0 +1,51 @@
+// One Adam step on every parameter of every ensemble member, as torch.optim.Adam (single-tensor
+// path) computes it in float32, in the same order:
+//   g  = grad · clip + weight_decay · θ         clip = min(1, max_norm / (‖grad‖ + 1e-6)) if CLIP
+//   m  = m · β1 + g · (1 − β1)
+//   v  = v · β2 + ((1 − β2) · g) · g
+//   θ  = θ + (−step_size) · (m / (sqrt(v) / bias2_root + ε))
+// step_size = lr / (1 − β1^t) and bias2_root = sqrt(1 − β2^t) come from the host per step
+// (PyTorch computes them in float64 and rounds them to float32 the same way).
+
+const SNAPSHOT_VEC4S: u32 = 100u;  // @inject
+const CLIP: bool = false;          // @inject
+
+struct Step {
+  step_size: f32,
+  bias2_root: f32,
+  beta1: f32,
+  beta2: f32,
+  one_minus_beta1: f32,
+  one_minus_beta2: f32,
+  eps: f32,
+  weight_decay: f32,
+  max_norm: f32,
+  count: u32,        // vec4s to update: E · SNAPSHOT_VEC4S
+}
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read_write> params: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> m: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> norms: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let k = id.x + id.y * 65535u * 64u;
+  if (k >= step.count) {
+    return;
+  }
+  var g = grads[k];
+  if (CLIP) {
+    let coefficient = step.max_norm / (norms[k / SNAPSHOT_VEC4S] + 1e-6);
+    g = g * min(coefficient, 1.0);
+  }
+  let theta = params[k];
+  g = g + step.weight_decay * theta;
+  let m_new = m[k] * step.beta1 + g * step.one_minus_beta1;
+  let v_new = v[k] * step.beta2 + (step.one_minus_beta2 * g) * g;
+  m[k] = m_new;
+  v[k] = v_new;
+  params[k] = theta + (-step.step_size) * (m_new / (sqrt(v_new) / step.bias2_root + step.eps));
+}

@@ -1,0 +1,45 @@
+// Trainer forward pass, one layer: out[e, b, :] = act(W_e x[e, b, :] + bias_e) for every ensemble
+// member e and batch row b, keeping the outputs (backprop needs them). src/train/mlp-trainer.ts
+// drives it once per layer; src/train/reference.ts is its float64 twin.
+//
+// Weights are in the stack's snapshot layout (src/stack/layout.ts): W transposed, [ROWS][OUT4]
+// vec4s, then the bias, OUT4 vec4s; member e's snapshot starts at vec4 e·SNAPSHOT_VEC4S. One
+// thread computes four outputs (one vec4) of one row, summing over the inputs in order.
+
+const ROWS: u32 = 4u;              // @inject inputs of this layer as stored (layer 0: the state size)
+const X_STRIDE: u32 = 4u;          // @inject floats per input row
+const X_MEMBER_STRIDE: u32 = 0u;   // @inject floats per member in x (0: the states, shared)
+const OUT4: u32 = 16u;             // @inject padded outputs / 4
+const W_OFFSET: u32 = 0u;          // @inject vec4 offset of the weight in a snapshot
+const B_OFFSET: u32 = 16u;         // @inject vec4 offset of the bias
+const SNAPSHOT_VEC4S: u32 = 100u;  // @inject
+const RELU: bool = true;           // @inject false for the head
+
+struct Params {
+  batch: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;   // [E, batch, OUT4]
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let e = id.y;
+  if (id.x >= params.batch * OUT4) {
+    return;
+  }
+  let b = id.x / OUT4;
+  let o4 = id.x % OUT4;
+  let snapshot = e * SNAPSHOT_VEC4S;
+  let x_row = e * X_MEMBER_STRIDE + b * X_STRIDE;
+  var acc = weights[snapshot + B_OFFSET + o4];
+  for (var i = 0u; i < ROWS; i++) {
+    acc += x[x_row + i] * weights[snapshot + W_OFFSET + i * OUT4 + o4];
+  }
+  if (RELU) {
+    acc = max(acc, vec4<f32>(0.0));
+  }
+  out[(e * params.batch + b) * OUT4 + o4] = acc;
+}

@@ -1,0 +1,244 @@
+// The GPU trainer against the float64 reference, one gradient step on random shapes and values:
+// gradients within a derived float32 bound, then Adam's update of the GPU's own gradients within
+// Adam's rounding bound. Output buffers are poisoned first, so an element a kernel leaves unwritten
+// cannot pass.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { POISON_BITS, poisonBuffer, readUint32 } from "../../src/gpu/buffers.ts";
+import { unpackSnapshot } from "../../src/stack/layout.ts";
+import { layerShapes, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
+import { F32_UNIT_ROUNDOFF, gammaBound } from "../../src/stack/reference.ts";
+import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
+import {
+  adamStep,
+  createAdamState,
+  flattenParameters,
+  forwardActivations,
+  lossAndGradient,
+  toFloat64,
+  type AdamOptions,
+  type LossOptions,
+  type MlpWeights64,
+} from "../../src/train/reference.ts";
+import { testGpu } from "../helpers/gpu.ts";
+import { randomSnapshots, randomStates, seededSigned } from "../helpers/random.ts";
+
+interface Case {
+  spec: MlpSpec;
+  ensemble: number;
+  batch: number;
+  seed: number;
+  loss: LossOptions;
+  adam: AdamOptions;
+}
+
+const caseArbitrary: fc.Arbitrary<Case> = fc
+  .record({
+    inputs: fc.integer({ min: 1, max: 9 }),
+    hidden: fc.array(fc.integer({ min: 1, max: 20 }), { maxLength: 2 }),
+    outputs: fc.integer({ min: 1, max: 6 }),
+    ensemble: fc.integer({ min: 1, max: 3 }),
+    batch: fc.integer({ min: 1, max: 40 }),
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    huber: fc.boolean(),
+    lr: fc.constantFrom(1e-3, 0.05),
+    weightDecay: fc.constantFrom(0, 0.01),
+    clip: fc.boolean(),
+  })
+  .map(({ inputs, hidden, outputs, ensemble, batch, seed, huber, lr, weightDecay, clip }) => ({
+    spec: { inputs, hidden, outputs },
+    ensemble,
+    batch,
+    seed,
+    loss: huber ? { loss: "huber", huberDelta: 0.5 } : { loss: "mse" },
+    adam: { lr, weightDecay, ...(clip ? { maxGradNorm: 0.5 } : {}) },
+  }));
+
+/** |W| for every layer (the "absolute network"). */
+function absolute(net: MlpWeights64): MlpWeights64 {
+  return { layers: net.layers.map(({ weight, bias }) => ({ weight: weight.map(Math.abs), bias: bias.map(Math.abs) })) };
+}
+
+/**
+ * A bound on |float32 gradient − exact gradient|, elementwise, when every ReLU decision is the
+ * same in both (checked by the caller). Every quantity of a step is a sum of products built from
+ * the weights, the states, the targets and a few scalars; rounding each operation of such a
+ * computation perturbs each term by a factor within 1 ± γ_K, K the number of roundings on the
+ * longest path (Higham §3.1, with (1 + γ_a)(1 + γ_b) ≤ 1 + γ_{a+b}). So the error is at most γ_K
+ * times the same computation with every input and weight replaced by its absolute value and every
+ * subtraction by an addition: that is what `absoluteGradient` evaluates, with the reference's
+ * ReLU masks. K: forward Σ_l (n_l + 1); the residual, its slope and the scale 3; backward through
+ * each layer (out_l + 1) for the inputs' deltas; the batch sum B + 1; 2 for the f32 rounding of the
+ * grad scale and the states.
+ */
+function gradientBound(spec: MlpSpec, net: MlpWeights64, states: Float64Array, actions: Int32Array, targets: Float64Array, loss: LossOptions): Float64Array {
+  const shapes = layerShapes(spec);
+  const batch = actions.length;
+  const reference = forwardActivations(spec, net, states, batch);
+  const abs = absolute(net);
+  // Forward on |W|, |b|, |x| with the reference's masks.
+  const a: Float64Array[] = [states.map(Math.abs)];
+  shapes.forEach(({ inputs, outputs }, l) => {
+    const y = new Float64Array(batch * outputs);
+    for (let b = 0; b < batch; b++) {
+      for (let o = 0; o < outputs; o++) {
+        const masked = l < shapes.length - 1 && !(reference[l + 1][b * outputs + o] > 0);
+        if (masked) continue;
+        let sum = abs.layers[l].bias[o];
+        for (let i = 0; i < inputs; i++) sum += abs.layers[l].weight[o * inputs + i] * a[l][b * inputs + i];
+        y[b * outputs + o] = sum;
+      }
+    }
+    a.push(y);
+  });
+  const scale = (loss.loss ?? "mse") === "mse" ? 2 / batch : 1 / batch;
+  let dy = new Float64Array(batch * spec.outputs);
+  for (let b = 0; b < batch; b++) dy[b * spec.outputs + actions[b]] = scale * (a[shapes.length][b * spec.outputs + actions[b]] + Math.abs(targets[b]));
+  const bound: number[] = [];
+  const perLayer: { weight: Float64Array; bias: Float64Array }[] = [];
+  let depth = shapes.reduce((k, { inputs }) => k + inputs + 1, 0) + 3 + batch + 1 + 2;
+  for (let l = shapes.length - 1; l >= 0; l--) {
+    const { inputs, outputs } = shapes[l];
+    const weight = new Float64Array(inputs * outputs);
+    const bias = new Float64Array(outputs);
+    const dx = new Float64Array(batch * inputs);
+    for (let b = 0; b < batch; b++) {
+      for (let o = 0; o < outputs; o++) {
+        const d = dy[b * outputs + o];
+        bias[o] += d;
+        for (let i = 0; i < inputs; i++) {
+          weight[o * inputs + i] += d * a[l][b * inputs + i];
+          dx[b * inputs + i] += d * abs.layers[l].weight[o * inputs + i];
+        }
+      }
+    }
+    if (l > 0) for (let k = 0; k < dx.length; k++) if (!(reference[l][k] > 0)) dx[k] = 0;
+    perLayer[l] = { weight, bias };
+    depth += outputs + 1;
+    dy = dx;
+  }
+  const g = gammaBound(depth);
+  for (const { weight, bias } of perLayer) bound.push(...Array.from(weight, (w) => g * w), ...Array.from(bias, (w) => g * w));
+  return Float64Array.from(bound);
+}
+
+/** True when some hidden pre-activation is so close to 0 that float32 may take the other side of the ReLU. */
+function ambiguousRelu(spec: MlpSpec, net: MlpWeights64, states: Float64Array, batch: number): boolean {
+  const shapes = layerShapes(spec);
+  const abs = absolute(net);
+  let x = states;
+  let xAbs = states.map(Math.abs);
+  let depth = 0;
+  for (let l = 0; l < shapes.length - 1; l++) {
+    const { inputs, outputs } = shapes[l];
+    depth += inputs + 2;
+    const y = new Float64Array(batch * outputs);
+    const yAbs = new Float64Array(batch * outputs);
+    for (let b = 0; b < batch; b++) {
+      for (let o = 0; o < outputs; o++) {
+        let z = net.layers[l].bias[o];
+        let zAbs = abs.layers[l].bias[o];
+        for (let i = 0; i < inputs; i++) {
+          z += net.layers[l].weight[o * inputs + i] * x[b * inputs + i];
+          zAbs += abs.layers[l].weight[o * inputs + i] * xAbs[b * inputs + i];
+        }
+        if (Math.abs(z) <= 2 * gammaBound(depth) * zAbs) return true;
+        y[b * outputs + o] = Math.max(z, 0);
+        yAbs[b * outputs + o] = z > 0 ? zAbs : 0;
+      }
+    }
+    x = y;
+    xAbs = yAbs;
+  }
+  return false;
+}
+
+function problem(c: Case) {
+  const networks: MlpWeights[] = randomSnapshots(c.spec, c.ensemble, c.seed);
+  const states = randomStates(c.batch, c.spec.inputs, c.seed + 1);
+  const sample = seededSigned(c.seed + 2);
+  const actions = Int32Array.from({ length: c.batch }, () => Math.min(c.spec.outputs - 1, Math.floor(((sample() + 1) / 2) * c.spec.outputs)));
+  const targets = Float32Array.from({ length: c.batch }, () => 2 * sample());
+  return { networks, states, actions, targets };
+}
+
+const gpu = await testGpu();
+
+test("one GPU step: gradients within the derived float32 bound and Adam's update within its rounding bound", async () => {
+  let checked = 0;
+  let ambiguous = 0;
+  await fc.assert(
+    fc.asyncProperty(caseArbitrary, async (c) => {
+      const data = problem(c);
+      const trainer = await createMlpTrainer(gpu, { mlp: c.spec, ensemble: c.ensemble, batch: c.batch, adam: c.adam, loss: c.loss });
+      try {
+        trainer.setWeights(data.networks);
+        trainer.setBatch({ states: data.states, actions: data.actions, targets: data.targets });
+        for (const buffer of [trainer.grads, trainer.norms, trainer.lossRows]) poisonBuffer(gpu, buffer);
+        trainer.train(1);
+        const rawGrads = await readUint32(gpu, trainer.grads);
+        assert.ok(!rawGrads.includes(POISON_BITS), "every gradient element (pads included) is written");
+        const gradFloats = new Float32Array(rawGrads.buffer);
+        const stats = await trainer.readStatistics();
+        const updated = await trainer.readWeights();
+        const P = trainer.layout.vec4s * 4;
+        const states64 = Float64Array.from(data.states);
+        const targets64 = Float64Array.from(data.targets);
+        for (let e = 0; e < c.ensemble; e++) {
+          const net = toFloat64(data.networks[e]);
+          const gpuGrads = flattenParameters(unpackSnapshot(trainer.layout, gradFloats.subarray(e * P, (e + 1) * P)));
+          if (!ambiguousRelu(c.spec, net, states64, c.batch)) {
+            const reference = lossAndGradient(c.spec, net, { states: states64, actions: data.actions, targets: targets64 }, c.loss);
+            const exact = flattenParameters(reference.grads);
+            const bound = gradientBound(c.spec, net, states64, data.actions, targets64, c.loss);
+            exact.forEach((g, k) => assert.ok(Math.abs(gpuGrads[k] - g) <= bound[k], `member ${e} parameter ${k}: GPU ${gpuGrads[k]}, exact ${g}, bound ${bound[k]}`));
+            const lossBound = gammaBound(layerShapes(c.spec).reduce((n, { inputs }) => n + inputs + 1, 0) + c.batch + 8) * 4 * (reference.loss + 1);
+            assert.ok(Math.abs(stats.loss[e] - reference.loss) <= lossBound, `member ${e} loss: GPU ${stats.loss[e]}, exact ${reference.loss}`);
+            checked++;
+          } else {
+            ambiguous++;
+          }
+          // Adam on the GPU's own gradient (its sensitivity to tiny gradients is Adam's, not ours).
+          const theta = flattenParameters(net);
+          const expectedNorm = Math.hypot(...gpuGrads);
+          assert.ok(Math.abs(stats.gradNorm[e] - expectedNorm) <= gammaBound(P + 8) * expectedNorm, `member ${e} grad norm: GPU ${stats.gradNorm[e]}, exact ${expectedNorm}`);
+          const state = createAdamState(theta.length);
+          const before = theta.slice();
+          adamStep(theta, gpuGrads, state, c.adam);
+          const got = flattenParameters(updated[e]);
+          // Adam's rounding: θ' = θ − s·m/(√v/c + ε) takes ~12 roundings of positive quantities
+          // after m's sum (whose terms may cancel: bounded by the sum of their magnitudes), plus
+          // the norm's P + 6 when clipping, each relative to the update's or θ's magnitude.
+          const K = 16 + (c.adam.maxGradNorm === undefined ? 0 : P + 6);
+          theta.forEach((expected, k) => {
+            const update = Math.abs(before[k] - expected);
+            const gAbs = Math.abs(gpuGrads[k]) + (c.adam.weightDecay ?? 0) * Math.abs(before[k]);
+            const mOverDenominator = (1 - 0.9) * gAbs / ((1 - 0.9) * (Math.sqrt(state.v[k]) / Math.sqrt(1 - 0.999) + (c.adam.eps ?? 1e-8)));
+            const bound = F32_UNIT_ROUNDOFF * Math.abs(expected) + gammaBound(K) * (update + c.adam.lr * mOverDenominator);
+            assert.ok(Math.abs(got[k] - expected) <= bound, `member ${e} parameter ${k}: GPU ${got[k]}, exact ${expected}, bound ${bound}`);
+          });
+        }
+      } finally {
+        trainer.destroy();
+      }
+    }),
+    { numRuns: 25 },
+  );
+  assert.ok(checked > ambiguous, `most cases have clear ReLU decisions (checked ${checked}, ambiguous ${ambiguous})`);
+});
+
+test("bad trainer inputs fail with messages that say what to fix", async () => {
+  const spec = { inputs: 2, hidden: [3], outputs: 2 };
+  await assert.rejects(createMlpTrainer(gpu, { mlp: spec, batch: 0, adam: { lr: 1e-3 } }), /batch must be an integer >= 1/);
+  await assert.rejects(createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: -1 } }), /adam.lr must be a positive number/);
+  const trainer = await createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: 1e-3 } });
+  try {
+    assert.throws(() => trainer.setBatch({ states: new Float32Array(3), actions: [0, 1], targets: [0, 0] }), /states has 3 values; expected batch 2 × inputs 2 = 4/);
+    assert.throws(() => trainer.setBatch({ states: new Float32Array(4), actions: [0, 2], targets: [0, 0] }), /actions\[1\] is 2; actions are integers in \[0, 2\)/);
+    assert.throws(() => trainer.setBatch({ states: Float32Array.of(0, NaN, 0, 0), actions: [0, 1], targets: [0, 0] }), /states\[1\] is NaN/);
+    assert.throws(() => trainer.setWeights([]), /has 1 ensemble members; got 0 networks/);
+  } finally {
+    trainer.destroy();
+  }
+});
