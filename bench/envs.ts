@@ -40,7 +40,7 @@ import { createVectorEnv, type VectorEnv } from "../src/envs/vector-env.ts";
 import "../src/envs/minatar/index.ts";
 import { createRandomStream } from "../src/random/random-stream.ts";
 import { summarize, type Summary } from "./measure.ts";
-import { cpuSlug, machineInfo, markdownTable } from "./report.ts";
+import { cpuSlug, machineInfo, markdownTable, fullMode } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "..");
@@ -86,11 +86,7 @@ Env steps per second, single env and createVectorEnv with N = 1, 16, 256, random
 the ratio single/upstream is checked against the target of 5×.`);
   process.exit(0);
 }
-if (args.quick && args.full) {
-  console.error("Choose one of --quick and --full.");
-  process.exit(2);
-}
-const full = args.full;
+const full = fullMode(args);
 
 // ---------------------------------------------------------------------------------------------
 // Settings

@@ -44,3 +44,12 @@ export function cpuSlug(model: string): string {
     .replace(/\bCPU\b/gi, " ");
   return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "cpu";
 }
+
+/** Whether a benchmark runs `--full` (else `--quick`, the default); both at once exits 2. */
+export function fullMode(args: { quick?: boolean; full?: boolean }): boolean {
+  if (args.quick && args.full) {
+    console.error("Choose one of --quick and --full.");
+    process.exit(2);
+  }
+  return args.full === true;
+}

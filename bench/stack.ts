@@ -27,7 +27,7 @@ import { stackLogitsReference } from "../src/stack/reference.ts";
 import { createNaiveStack } from "./naive-stack.ts";
 import { createGemm, measureGemm, type GemmResult } from "./gemm.ts";
 import { DeviceTimer, repeat, summarize, wallTime, type RepeatOptions, type Summary } from "./measure.ts";
-import { adapterSlug, formatMs, markdownTable } from "./report.ts";
+import { adapterSlug, formatMs, markdownTable, fullMode } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -53,11 +53,7 @@ if (args.help) {
 Writes DIR/<adapter>.json and DIR/<adapter>.md (DIR defaults to bench/results).`);
   process.exit(0);
 }
-if (args.quick && args.full) {
-  console.error("Choose one of --quick and --full.");
-  process.exit(2);
-}
-const full = args.full;
+const full = fullMode(args);
 
 interface Config {
   memory: number;

@@ -30,7 +30,7 @@ import { softOptimum, type SoftOptimum } from "../src/tabular/soft-optimal.ts";
 import { softmaxPolicy, uniformPolicy } from "../src/tabular/policy-math.ts";
 import { pmdStep, type PmdCoefficients } from "../src/pmd/coefficients.ts";
 import { repeat, summarize, type RepeatOptions, type Summary } from "./measure.ts";
-import { cpuSlug, formatMs, machineInfo, markdownTable } from "./report.ts";
+import { cpuSlug, formatMs, machineInfo, markdownTable, fullMode } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -53,11 +53,7 @@ phase of one iteration (linear solve, backup, logits sum, softmax), tabularPmd e
 Writes DIR/tabular-<cpu>.json and DIR/tabular-<cpu>.md (DIR defaults to bench/results).`);
   process.exit(0);
 }
-if (args.quick && args.full) {
-  console.error("Choose one of --quick and --full.");
-  process.exit(2);
-}
-const full = args.full;
+const full = fullMode(args);
 
 // ---------------------------------------------------------------------------------------------
 // Settings
