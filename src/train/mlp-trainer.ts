@@ -52,7 +52,7 @@ export interface MlpTrainer {
   readonly params: GPUBuffer;
   /** Gradients of the last step, same layout. */
   readonly grads: GPUBuffer;
-  /** ‖grad‖₂ per member, of the last step. */
+  /** ‖grad‖₂ per member, of the last step of the last `train` call. */
   readonly norms: GPUBuffer;
   /** [E × batch]: ℓ(q − y) per row, of the last step. */
   readonly lossRows: GPUBuffer;
@@ -177,7 +177,8 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   }
   const normPipeline = await gpu.pipeline("train_grad_norm", { SNAPSHOT_VEC4S: P4 });
   const normDispatch: Dispatch = { pipeline: normPipeline, group: group(normPipeline, entries(grads, norms), "grad norm"), x: ensemble, y: 1 };
-  const adamPipeline = await gpu.pipeline("train_adam", { SNAPSHOT_VEC4S: P4, CLIP: adam.maxGradNorm !== undefined });
+  const clipping = adam.maxGradNorm !== undefined;
+  const adamPipeline = await gpu.pipeline("train_adam", { SNAPSHOT_VEC4S: P4, CLIP: clipping });
   const adamVec4s = ensemble * P4;
   const adamX = Math.min(groups(adamVec4s), MAX_WORKGROUPS);
   const adamY = Math.ceil(groups(adamVec4s) / MAX_WORKGROUPS);
@@ -288,7 +289,8 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
           for (const d of forward) run(pass, d);
           run(pass, lossDispatch);
           for (const d of backward) run(pass, d);
-          run(pass, normDispatch);
+          // Clipping needs every step's norm; otherwise only the last one is read (readStatistics).
+          if (clipping || done + j === count - 1) run(pass, normDispatch);
           pass.setPipeline(adamPipeline);
           pass.setBindGroup(0, adamGroups[j]);
           pass.dispatchWorkgroups(adamX, adamY);

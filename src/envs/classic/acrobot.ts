@@ -35,7 +35,7 @@
  *   `Math.random` (like Gymnasium's unseeded OS entropy).
  */
 import type { RandomStream } from "../../random/random-stream.ts";
-import { checkState, checkStep, resetStream, type EpisodePhase } from "./common.ts";
+import { clip, checkState, checkStep, resetStream, type EpisodePhase } from "./common.ts";
 import type { ResetResult, StepResult } from "../env.ts";
 import type { ClassicEnv } from "./reference-check.ts";
 
@@ -93,11 +93,6 @@ function wrap(x: number, m: number, M: number): number {
   return x;
 }
 
-/** Upstream's `bound`: min(max(x, m), M). */
-function bound(x: number, m: number, M: number): number {
-  return Math.min(Math.max(x, m), M);
-}
-
 export class AcrobotEnv implements ClassicEnv {
   readonly name = "Acrobot-v1";
   /** [cos θ₁, sin θ₁, cos θ₂, sin θ₂, θ̇₁, θ̇₂]. */
@@ -140,8 +135,8 @@ export class AcrobotEnv implements ClassicEnv {
     for (let i = 0; i < 4; i++) next[i] = y[i] + h6 * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]);
     y[0] = wrap(next[0], -Math.PI, Math.PI);
     y[1] = wrap(next[1], -Math.PI, Math.PI);
-    y[2] = bound(next[2], -MAX_VEL_1, MAX_VEL_1);
-    y[3] = bound(next[3], -MAX_VEL_2, MAX_VEL_2);
+    y[2] = clip(next[2], -MAX_VEL_1, MAX_VEL_1);
+    y[3] = clip(next[3], -MAX_VEL_2, MAX_VEL_2);
     const terminated = -Math.cos(y[0]) - Math.cos(y[1] + y[0]) > 1.0;
     if (terminated) this.phase = "terminated";
     return { obs: this.observe(), reward: terminated ? 0.0 : -1.0, terminated, truncated: false, info: {} };

@@ -40,3 +40,11 @@ export function checkState(name: string, state: ArrayLike<number>, length: numbe
     if (typeof v !== "number" || !Number.isFinite(v)) throw new StaqInputError(`${name}: setState needs finite numbers; element ${i} is ${String(v)}`);
   }
 }
+
+/**
+ * min(max(x, lo), hi): numpy's `clip` and Acrobot's `bound` for finite inputs (the order of min and
+ * max matters only when lo > hi, which no caller passes).
+ */
+export function clip(x: number, lo: number, hi: number): number {
+  return Math.min(Math.max(x, lo), hi);
+}

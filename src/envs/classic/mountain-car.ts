@@ -31,7 +31,7 @@
  *   `Math.random` (like Gymnasium's unseeded OS entropy).
  */
 import type { RandomStream } from "../../random/random-stream.ts";
-import { checkState, checkStep, resetStream, type EpisodePhase } from "./common.ts";
+import { clip, checkState, checkStep, resetStream, type EpisodePhase } from "./common.ts";
 import type { ResetResult, StepResult } from "../env.ts";
 import type { ClassicEnv } from "./reference-check.ts";
 
@@ -44,11 +44,6 @@ const FORCE = 0.001;
 const GRAVITY = 0.0025;
 const RESET_LOW = -0.6;
 const RESET_HIGH = -0.4;
-
-/** numpy's clip for finite inputs: min(max(x, lo), hi). */
-function clip(x: number, lo: number, hi: number): number {
-  return Math.min(Math.max(x, lo), hi);
-}
 
 export class MountainCarEnv implements ClassicEnv {
   readonly name = "MountainCar-v0";
