@@ -18,11 +18,7 @@
 
 const ACTIONS: u32 = 4u; // @inject
 
-// Philox4x32 round multipliers and key increments (Random123's PHILOX_M4x32_0/1, PHILOX_W32_0/1).
-const PHILOX_M0: u32 = 0xd2511f53u;
-const PHILOX_M1: u32 = 0xcd9e8d57u;
-const PHILOX_W0: u32 = 0x9e3779b9u;
-const PHILOX_W1: u32 = 0xbb67ae85u;
+// @include philox
 
 struct Params {
   rows: u32,            // rows in this dispatch
@@ -64,35 +60,6 @@ fn order_key(x: f32) -> u32 {
   return bits | 0x80000000u;
 }
 
-// High word of the 64-bit product a·b from 16-bit halves (WGSL has no u64); mirrors mulhi32 in
-// src/policy/philox.ts. Each partial product fits 32 bits; `middle` collects the carries.
-fn mulhi(a: u32, b: u32) -> u32 {
-  let a_lo = a & 0xffffu;
-  let a_hi = a >> 16u;
-  let b_lo = b & 0xffffu;
-  let b_hi = b >> 16u;
-  let lolo = a_lo * b_lo;
-  let lohi = a_lo * b_hi;
-  let hilo = a_hi * b_lo;
-  let hihi = a_hi * b_hi;
-  let middle = (lolo >> 16u) + (lohi & 0xffffu) + (hilo & 0xffffu);
-  return hihi + (lohi >> 16u) + (hilo >> 16u) + (middle >> 16u);
-}
-
-fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
-  var c = counter;
-  var k = key;
-  for (var r = 0u; r < 10u; r++) {
-    if (r > 0u) { k += vec2<u32>(PHILOX_W0, PHILOX_W1); }
-    let hi0 = mulhi(PHILOX_M0, c.x);
-    let lo0 = PHILOX_M0 * c.x;
-    let hi1 = mulhi(PHILOX_M1, c.z);
-    let lo1 = PHILOX_M1 * c.z;
-    c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
-  }
-  return c;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let row = id.x;
@@ -120,7 +87,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 
   let bits = philox4x32_10(vec4<u32>(row + params.row_offset, params.step_lo, params.step_hi, 0u),
                            vec2<u32>(params.seed_lo, params.seed_hi));
-  let u = f32(bits.x >> 8u) * (1.0 / 16777216.0);
+  let u = uniform_from_philox(bits.x);
 
   var entropy = 0.0;
   var cdf = 0.0;

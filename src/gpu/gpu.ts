@@ -8,7 +8,7 @@
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
 import { SHADER_SOURCES } from "./shader-sources.generated.ts";
-import { constantsKey, injectConstants, type ShaderConstants } from "./shader-template.ts";
+import { constantsKey, injectConstants, resolveIncludes, type ShaderConstants } from "./shader-template.ts";
 
 export type ShaderName = keyof typeof SHADER_SOURCES;
 
@@ -192,7 +192,7 @@ export function wrapDevice(
   async function compile(name: ShaderName, constants: ShaderConstants): Promise<GPUComputePipeline> {
     const source = SHADER_SOURCES[name];
     if (source === undefined) throw new StaqInputError(`no shader named ${name}`);
-    const code = injectConstants(source, constants, `shaders/${name}.wgsl`);
+    const code = resolveIncludes(injectConstants(source, constants, `shaders/${name}.wgsl`), SHADER_SOURCES, `shaders/${name}.wgsl`);
     const label = `${name} ${constantsKey(constants)}`;
     // The error scope keeps a failed compile from also surfacing as an uncaptured error.
     device.pushErrorScope("validation");

@@ -11,6 +11,14 @@
  * a WGSL literal of the declared type. Every marked constant must be given a value and every
  * given value must name a marked constant, so a typo fails loudly instead of silently keeping a
  * default.
+ *
+ * A shader that uses a shared library of functions names it on a line of its own:
+ *
+ *     // @include philox
+ *
+ * `resolveIncludes` appends that library (shaders/philox.wgsl) to the end of the source, once.
+ * WGSL declarations may come in any order, so appending keeps the including file's line numbers
+ * (and so compiler messages) unchanged.
  */
 import { StaqInputError } from "../errors.ts";
 
@@ -94,4 +102,20 @@ export function injectConstants(source: string, constants: ShaderConstants, shad
 /** A stable text key for a set of constants (key order does not matter). */
 export function constantsKey(constants: ShaderConstants): string {
   return JSON.stringify(Object.keys(constants).sort().map((key) => [key, constants[key]]));
+}
+
+const INCLUDE = /^\s*\/\/\s*@include\s+([A-Za-z_]\w*)\s*$/;
+
+/** Returns `source` with the libraries named by its `// @include NAME` lines appended (one level deep). */
+export function resolveIncludes(source: string, libraries: Readonly<Record<string, string>>, shaderName = "shader"): string {
+  const names = [...new Set(source.split("\n").map((line) => line.match(INCLUDE)?.[1]).filter((name): name is string => name !== undefined))];
+  const appended = names.map((name) => {
+    const library = libraries[name];
+    if (library === undefined) throw new StaqInputError(`${shaderName} includes ${name}, but there is no shaders/${name}.wgsl`);
+    if (library.split("\n").some((line) => INCLUDE.test(line))) {
+      throw new StaqInputError(`shaders/${name}.wgsl includes another library; libraries are included one level deep`);
+    }
+    return `\n// ---- included from shaders/${name}.wgsl ----\n${library}`;
+  });
+  return source + appended.join("");
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { constantsKey, injectConstants, injectableConstants } from "../../src/gpu/shader-template.ts";
+import { constantsKey, injectConstants, injectableConstants, resolveIncludes } from "../../src/gpu/shader-template.ts";
 
 const source = [
   "const ROWS: u32 = 4u; // @inject",
@@ -48,4 +48,15 @@ test("rejects missing, unknown and ill-typed values with the constant's name", (
 test("the cache key ignores key order", () => {
   assert.equal(constantsKey({ A: 1, B: [2, 3] }), constantsKey({ B: [2, 3], A: 1 }));
   assert.notEqual(constantsKey({ A: 1 }), constantsKey({ A: 2 }));
+});
+
+test("includes append each named library once, after the including source, and unknown names fail", () => {
+  const libraries = { lib: "fn helper() -> u32 { return 1u; }" };
+  const shader = ["// @include lib", "fn main() { _ = helper(); }", "  // @include lib  "].join("\n");
+  const out = resolveIncludes(shader, libraries, "shaders/a.wgsl");
+  assert.ok(out.startsWith(shader), "the including source keeps its lines, so compiler line numbers stay right");
+  assert.equal(out.split("fn helper").length - 1, 1);
+  assert.throws(() => resolveIncludes("// @include nothing", libraries, "shaders/a.wgsl"), /shaders\/a\.wgsl includes nothing, but there is no shaders\/nothing\.wgsl/);
+  assert.throws(() => resolveIncludes("// @include lib", { lib: "// @include lib" }), /one level deep/);
+  assert.equal(resolveIncludes("fn main() {}", libraries), "fn main() {}");
 });
