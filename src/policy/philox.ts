@@ -5,9 +5,11 @@
  * A counter-based generator is a pure function of (counter, key): the sample of a row depends only
  * on (seed, step, row), never on which thread, dispatch or chunk computed it, so samples are
  * reproducible and independent of how a batch is split. This file is the exact CPU twin of the
- * functions in shaders/policy.wgsl: the same u32 operations in the same order, so a test can
+ * functions in shaders/philox.wgsl: the same u32 operations in the same order, so a test can
  * recompute every GPU draw bit for bit.
  */
+
+import { StaqInputError } from "../errors.ts";
 
 /** Round multipliers and Weyl key increments of Philox4x32 (Random123's PHILOX_M4x32_* / PHILOX_W32_*). */
 export const PHILOX_M0 = 0xd2511f53;
@@ -15,6 +17,15 @@ export const PHILOX_M1 = 0xcd9e8d57;
 export const PHILOX_W0 = 0x9e3779b9;
 export const PHILOX_W1 = 0xbb67ae85;
 export const PHILOX_ROUNDS = 10;
+
+/**
+ * Word 3 of the counter separates the streams drawn under one seed, so no two uses of the
+ * generator ever share a counter: the policy kernel's sampled actions (0), the trainer's
+ * next-state actions a' ~ π_k (1, shaders/train_targets.wgsl) and the rounds of the minibatch
+ * permutation (0x100 + round, shaders/replay_sample.wgsl; STREAM_MINIBATCH).
+ */
+export const STREAM_POLICY_ACTION = 0;
+export const STREAM_NEXT_ACTION = 1;
 
 /**
  * The high 32 bits of the 64-bit product a·b of two u32 values.
@@ -73,6 +84,20 @@ export function philox4x32(counter: PhiloxCounter, key: PhiloxKey, rounds = PHIL
  */
 export function uniformFromPhilox(word: number): number {
   return (word >>> 8) * 2 ** -24;
+}
+
+/**
+ * Checks an integer in [0, 2^64): a safe-integer number or a bigint (a seed or a step counter).
+ * `context` prefixes the message, e.g. "minibatch sampling: ".
+ */
+export function checkU64(name: string, value: number | bigint, context = ""): void {
+  const ok =
+    typeof value === "bigint"
+      ? value >= 0n && value < 1n << 64n
+      : typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+  if (!ok) {
+    throw new StaqInputError(`${context}${name} must be an integer in [0, 2^64) (a bigint, or a number up to 2^53 − 1); got ${String(value)}`);
+  }
 }
 
 /** Splits a u64 (a non-negative integer number ≤ 2^53 − 1, or a bigint < 2^64) into [low, high] u32 words. */

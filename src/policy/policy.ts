@@ -15,7 +15,7 @@ import { StaqInputError } from "../errors.ts";
 import { createBuffer, createStorageBuffer } from "../gpu/buffers.ts";
 import { BufferUsage, MapMode } from "../gpu/constants.ts";
 import type { Gpu, GpuLimits } from "../gpu/gpu.ts";
-import { splitU64 } from "./philox.ts";
+import { checkU64, splitU64 } from "./philox.ts";
 import { validateActions, validateEpsilon, validateLogits } from "./reference.ts";
 
 /** A GPU buffer, or a buffer and the byte offset (a multiple of 4) at which the data starts. */
@@ -117,16 +117,6 @@ function region(value: BufferRegion): { buffer: GPUBuffer; offset: number } {
   return "buffer" in value ? { buffer: value.buffer, offset: value.offset ?? 0 } : { buffer: value, offset: 0 };
 }
 
-/** Checks an integer in [0, 2^64): a safe-integer number or a bigint. */
-function checkU64(name: string, value: number | bigint): void {
-  const ok =
-    typeof value === "bigint"
-      ? value >= 0n && value < 1n << 64n
-      : typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-  if (!ok) {
-    throw new StaqInputError(`${name} must be an integer in [0, 2^64) (a bigint, or a number up to 2^53 − 1); got ${String(value)}`);
-  }
-}
 
 function validateSampling(options: PolicySampling, batch: number): number {
   validateEpsilon(options.epsilon);

@@ -74,6 +74,12 @@ export interface Stack {
    */
   push(snapshot: MlpWeights | readonly MlpWeights[], options?: { tau?: number }): void;
   /**
+   * `push`, with the snapshots already on the GPU: `source` holds E snapshots in this stack's
+   * layout, member after member from `sourceOffset` bytes (a trainer's parameters), and they are
+   * copied into the next slot on the GPU, in queue order with other submitted work.
+   */
+  pushFromBuffer(source: GPUBuffer, options?: { tau?: number; sourceOffset?: number }): void;
+  /**
    * Replaces the whole contents: `snapshots[e][i]` oldest first, with their coefficients and the
    * correction (as read from a file). At most `memory` snapshots per member.
    */
@@ -150,11 +156,36 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
   const slotsOldestFirst = () =>
     size < memory ? Array.from({ length: size }, (_, i) => i) : Array.from({ length: memory }, (_, i) => (next + i) % memory);
 
-  function writeSlot(slot: number, member: number, weights: MlpWeights): void {
+  /** Which weights buffer holds a member's snapshot in a slot, and at which byte offset. */
+  function slotLocation(slot: number, member: number): { chunk: number; offset: number } {
     const flat = slot * ensemble + member;
     const chunk = Math.floor(flat / plan.snapshotsPerChunk);
+    return { chunk, offset: (flat - chunks[chunk].first) * snapshotBytes };
+  }
+
+  function writeSlot(slot: number, member: number, weights: MlpWeights): void {
+    const { chunk, offset } = slotLocation(slot, member);
     const packed = packSnapshot(layout, weights);
-    gpu.device.queue.writeBuffer(chunks[chunk].buffer, (flat - chunks[chunk].first) * snapshotBytes, packed.buffer, 0, packed.byteLength);
+    gpu.device.queue.writeBuffer(chunks[chunk].buffer, offset, packed.buffer, 0, packed.byteLength);
+  }
+
+  /** The PMD step of a push with `tau` (default: the current τ), checked before anything is written. */
+  function pmdStepOptions(tau = pmd.tau) {
+    const step = { eta: pmd.eta, tau, memory, variant: pmd.variant, normalization: pmd.normalization };
+    validatePmdOptions(step);
+    return step;
+  }
+
+  /** After a push's snapshots were written to slot `next`: one PMD step of the coefficients, and the ring moves on. */
+  function advance(step: ReturnType<typeof pmdStepOptions>): void {
+    const stepped = coefficients.map((c) => pmdStep(c, step));
+    coefficients = stepped.map((s) => s.coefficients);
+    correction = stepped[0].correction;
+    pmd.tau = step.tau;
+    next = (next + 1) % memory;
+    size = Math.min(size + 1, memory);
+    writeCoefficients();
+    evaluationCache.clear();
   }
 
   /** Uploads correction · c / E per flat snapshot index. */
@@ -207,18 +238,28 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     push(snapshot, pushOptions = {}) {
       alive();
       const list = members(snapshot);
-      const tau = pushOptions.tau ?? pmd.tau;
-      const step = { eta: pmd.eta, tau, memory, variant: pmd.variant, normalization: pmd.normalization };
-      validatePmdOptions(step);
+      const step = pmdStepOptions(pushOptions.tau);
       list.forEach((weights, e) => writeSlot(next, e, weights));
-      const stepped = coefficients.map((c) => pmdStep(c, step));
-      coefficients = stepped.map((s) => s.coefficients);
-      correction = stepped[0].correction;
-      pmd.tau = tau;
-      next = (next + 1) % memory;
-      size = Math.min(size + 1, memory);
-      writeCoefficients();
-      evaluationCache.clear();
+      advance(step);
+    },
+    pushFromBuffer(source, pushOptions = {}) {
+      alive();
+      const sourceOffset = pushOptions.sourceOffset ?? 0;
+      if (!(Number.isInteger(sourceOffset) && sourceOffset >= 0 && sourceOffset % 4 === 0)) {
+        throw new StaqInputError(`pushFromBuffer: sourceOffset must be a non-negative multiple of 4; got ${sourceOffset}`);
+      }
+      if ((source.usage & BufferUsage.COPY_SRC) === 0) throw new StaqInputError("pushFromBuffer: the source buffer lacks COPY_SRC usage");
+      if (sourceOffset + ensemble * snapshotBytes > source.size) {
+        throw new StaqInputError(`pushFromBuffer: ${ensemble} snapshots of ${snapshotBytes} bytes from offset ${sourceOffset} need ${sourceOffset + ensemble * snapshotBytes} bytes; the buffer holds ${source.size}`);
+      }
+      const step = pmdStepOptions(pushOptions.tau);
+      const encoder = gpu.device.createCommandEncoder({ label: `${label} push` });
+      for (let e = 0; e < ensemble; e++) {
+        const { chunk, offset } = slotLocation(next, e);
+        encoder.copyBufferToBuffer(source, sourceOffset + e * snapshotBytes, chunks[chunk].buffer, offset, snapshotBytes);
+      }
+      gpu.device.queue.submit([encoder.finish()]);
+      advance(step);
     },
     set(contents) {
       alive();

@@ -18,6 +18,7 @@ import { createBuffer, readFloat32 } from "../gpu/buffers.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { packSnapshot, snapshotLayout, unpackSnapshot, type SnapshotLayout } from "../stack/layout.ts";
 import { validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
+import { bindGroup, flatGrid, forwardPass, runDispatch, workgroupsFor, type Dispatch } from "./dispatch.ts";
 import { ADAM_DEFAULTS, type AdamOptions, type LossOptions } from "./reference.ts";
 
 export interface MlpTrainerOptions {
@@ -40,6 +41,20 @@ export interface TrainingBatch {
   targets: ArrayLike<number>;
 }
 
+/**
+ * Work a caller adds around each gradient step of `train` (soft policy evaluation samples a
+ * minibatch and computes its targets before each step). All of it is encoded into the same
+ * command buffers as the steps.
+ */
+export interface StepHooks {
+  /** Called before steps first … first + n − 1 are encoded (to write per-step uniform slots 0 … n − 1). */
+  prepare?(first: number, n: number): void;
+  /** Encodes work before step `step` (counted from 0 in this `train` call), which uses slot `slot`. */
+  before?(pass: GPUComputePassEncoder, slot: number, step: number): void;
+  /** Encodes work after the step's Adam update. */
+  after?(pass: GPUComputePassEncoder, slot: number, step: number): void;
+}
+
 export interface MlpTrainer {
   readonly gpu: Gpu;
   readonly spec: MlpSpec;
@@ -56,24 +71,30 @@ export interface MlpTrainer {
   readonly norms: GPUBuffer;
   /** [E × batch]: ℓ(q − y) per row, of the last step. */
   readonly lossRows: GPUBuffer;
+  /** The batch a step trains on: states [batch × inputs], actions u32 [batch], targets [batch]. */
+  readonly batchBuffers: { readonly states: GPUBuffer; readonly actions: GPUBuffer; readonly targets: GPUBuffer };
+  /** [E × batch × padded actions]: the Q values of the last step's forward pass. */
+  readonly headActivations: GPUBuffer;
   /** Replaces the networks (one per member) and resets Adam's moments and step count. */
   setWeights(weights: readonly MlpWeights[]): void;
   readWeights(): Promise<MlpWeights[]>;
   /** Uploads the batch the next steps train on. */
   setBatch(batch: TrainingBatch): void;
-  /** Runs `count` gradient steps on the current batch (encoded and submitted in chunks; no readback). */
-  train(count: number): void;
+  /**
+   * Runs `count` gradient steps (encoded and submitted in chunks of STEPS_PER_SUBMIT; no readback),
+   * on the batch buffers as they are at each step: the uploaded batch, or what `hooks` write there.
+   */
+  train(count: number, hooks?: StepHooks): void;
   /** The last step's mean loss and gradient norm per member (one readback). */
   readStatistics(): Promise<{ loss: number[]; gradNorm: number[] }>;
   destroy(): void;
 }
 
 /** Steps encoded into one command buffer; their Adam constants share one uniform buffer. */
-const CHUNK = 64;
+export const STEPS_PER_SUBMIT = 64;
+const CHUNK = STEPS_PER_SUBMIT;
 /** Uniform slots are 256 bytes apart (minUniformBufferOffsetAlignment). */
 const SLOT_BYTES = 256;
-const WORKGROUP = 64;
-const MAX_WORKGROUPS = 65535;
 
 const f32 = Math.fround;
 
@@ -128,32 +149,16 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   }
   const adamUniform = uniform(CHUNK * SLOT_BYTES, "adam steps");
 
-  const entries = (...buffers: GPUBuffer[]): GPUBindGroupEntry[] =>
-    buffers.map((b, binding) => ({ binding, resource: { buffer: b } }));
-  const group = (pipeline: GPUComputePipeline, buffers: GPUBindGroupEntry[], name: string) =>
-    gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers, label: `${label} ${name}` });
-  const groups = (count: number) => Math.ceil(count / WORKGROUP);
+  const group = (pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[], name: string) => bindGroup(gpu, pipeline, buffers, `${label} ${name}`);
+  const groups = workgroupsFor;
 
   // Pipelines and bind groups, in the order a step runs them.
-  type Dispatch = { pipeline: GPUComputePipeline; group: GPUBindGroup; x: number; y: number };
-  const forward: Dispatch[] = [];
+  const forward = await forwardPass(gpu, { layout, batch, ensemble, batchUniform, states, params, activations, label });
   const backward: Dispatch[] = [];
-  for (let l = 0; l < layout.layers.length; l++) {
-    const layer = layout.layers[l];
-    const out4 = layer.paddedOutputs / 4;
-    const input = l === 0 ? states : activations[l - 1];
-    const xStride = l === 0 ? spec.inputs : layer.rows;
-    const xMemberStride = l === 0 ? 0 : batch * layer.rows;
-    const pipeline = await gpu.pipeline("train_forward", {
-      ROWS: layer.rows, X_STRIDE: xStride, X_MEMBER_STRIDE: xMemberStride, OUT4: out4,
-      W_OFFSET: layer.weightOffset, B_OFFSET: layer.biasOffset, SNAPSHOT_VEC4S: P4, RELU: l < head,
-    });
-    forward.push({ pipeline, group: group(pipeline, entries(batchUniform, input, params, activations[l]), `forward ${l}`), x: groups(batch * out4), y: ensemble });
-  }
   const lossPipeline = await gpu.pipeline("train_loss", { OUT4: layout.layers[head].paddedOutputs / 4, HUBER: huber, HUBER_DELTA: huberDelta });
   const lossDispatch: Dispatch = {
     pipeline: lossPipeline,
-    group: group(lossPipeline, entries(lossUniform, activations[head], actions, targets, dq, lossRows), "loss"),
+    group: group(lossPipeline, [lossUniform, activations[head], actions, targets, dq, lossRows], "loss"),
     x: groups(batch),
     y: ensemble,
   };
@@ -167,21 +172,20 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
       ROWS: layer.rows, X_STRIDE: l === 0 ? spec.inputs : layer.rows, X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
       OUT4: out4, W_OFFSET: layer.weightOffset, B_OFFSET: layer.biasOffset, SNAPSHOT_VEC4S: P4,
     });
-    backward.push({ pipeline: gradPipeline, group: group(gradPipeline, entries(batchUniform, input, dy, grads), `weight grad ${l}`), x: groups((layer.rows + 1) * out4), y: ensemble });
+    backward.push({ pipeline: gradPipeline, group: group(gradPipeline, [batchUniform, input, dy, grads], `weight grad ${l}`), x: groups((layer.rows + 1) * out4), y: ensemble });
     if (l > 0) {
       const dx = deltas[(head - l) % 2];
       const inputPipeline = await gpu.pipeline("train_backward_input", { ROWS: layer.rows, OUT4: out4, W_OFFSET: layer.weightOffset, SNAPSHOT_VEC4S: P4 });
-      backward.push({ pipeline: inputPipeline, group: group(inputPipeline, entries(batchUniform, dy, activations[l - 1], params, dx), `backward input ${l}`), x: groups(batch * (layer.rows / 4)), y: ensemble });
+      backward.push({ pipeline: inputPipeline, group: group(inputPipeline, [batchUniform, dy, activations[l - 1], params, dx], `backward input ${l}`), x: groups(batch * (layer.rows / 4)), y: ensemble });
       dy = dx;
     }
   }
   const normPipeline = await gpu.pipeline("train_grad_norm", { SNAPSHOT_VEC4S: P4 });
-  const normDispatch: Dispatch = { pipeline: normPipeline, group: group(normPipeline, entries(grads, norms), "grad norm"), x: ensemble, y: 1 };
+  const normDispatch: Dispatch = { pipeline: normPipeline, group: group(normPipeline, [grads, norms], "grad norm"), x: ensemble, y: 1 };
   const clipping = adam.maxGradNorm !== undefined;
   const adamPipeline = await gpu.pipeline("train_adam", { SNAPSHOT_VEC4S: P4, CLIP: clipping });
   const adamVec4s = ensemble * P4;
-  const adamX = Math.min(groups(adamVec4s), MAX_WORKGROUPS);
-  const adamY = Math.ceil(groups(adamVec4s) / MAX_WORKGROUPS);
+  const { x: adamX, y: adamY } = flatGrid(adamVec4s);
   const adamGroups = Array.from({ length: CHUNK }, (_, slot) =>
     gpu.device.createBindGroup({
       layout: adamPipeline.getBindGroupLayout(0),
@@ -221,11 +225,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     gpu.device.queue.writeBuffer(adamUniform, 0, data);
   }
 
-  const run = (pass: GPUComputePassEncoder, d: Dispatch) => {
-    pass.setPipeline(d.pipeline);
-    pass.setBindGroup(0, d.group);
-    pass.dispatchWorkgroups(d.x, d.y);
-  };
+  const run = runDispatch;
 
   const trainer: MlpTrainer = {
     gpu,
@@ -240,6 +240,8 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     grads,
     norms,
     lossRows,
+    batchBuffers: { states, actions, targets },
+    headActivations: activations[head],
     setWeights(weights) {
       alive();
       if (weights.length !== ensemble) throw new StaqInputError(`setWeights: the trainer has ${ensemble} ensemble members; got ${weights.length} networks`);
@@ -277,15 +279,17 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
       gpu.device.queue.writeBuffer(actions, 0, actionWords);
       gpu.device.queue.writeBuffer(targets, 0, targetValues);
     },
-    train(count) {
+    train(count, hooks = {}) {
       alive();
       if (!(Number.isInteger(count) && count >= 0)) throw new StaqInputError(`train: count must be an integer >= 0; got ${count}`);
       for (let done = 0; done < count; done += CHUNK) {
         const n = Math.min(CHUNK, count - done);
         writeAdamSlots(adamSteps + 1, n);
+        hooks.prepare?.(done, n);
         const encoder = gpu.device.createCommandEncoder({ label: `${label} steps` });
         const pass = encoder.beginComputePass({ label: `${label} steps` });
         for (let j = 0; j < n; j++) {
+          hooks.before?.(pass, j, done + j);
           for (const d of forward) run(pass, d);
           run(pass, lossDispatch);
           for (const d of backward) run(pass, d);
@@ -294,6 +298,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
           pass.setPipeline(adamPipeline);
           pass.setBindGroup(0, adamGroups[j]);
           pass.dispatchWorkgroups(adamX, adamY);
+          hooks.after?.(pass, j, done + j);
         }
         pass.end();
         gpu.device.queue.submit([encoder.finish()]);

@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { createGpu as createPortableGpu } from "../../src/gpu/gpu.ts";
 import { createGpu } from "../../src/node/create-gpu.ts";
 import { SHADER_SOURCES } from "../../src/gpu/shader-sources.generated.ts";
+import { resolveIncludes } from "../../src/gpu/shader-template.ts";
 import { StaqGpuError, StaqInputError } from "../../src/errors.ts";
 import { testGpu } from "../helpers/gpu.ts";
 
@@ -18,8 +19,9 @@ test("reports the adapter, its features and the limits staq plans with", () => {
   assert.ok(gpu.info.limits.maxComputeInvocationsPerWorkgroup >= 256);
 });
 
-test("every shader file compiles as written, with its default constants", async () => {
-  for (const [name, code] of Object.entries(SHADER_SOURCES)) {
+test("every shader file compiles as written, with its default constants and its includes", async () => {
+  for (const [name, source] of Object.entries(SHADER_SOURCES)) {
+    const code = resolveIncludes(source, SHADER_SOURCES, name);
     const module = gpu.device.createShaderModule({ code, label: name });
     const errors = (await module.getCompilationInfo()).messages.filter((m) => m.type === "error");
     assert.deepEqual(errors.map((m) => `${m.lineNum}: ${m.message}`), [], `shaders/${name}.wgsl`);

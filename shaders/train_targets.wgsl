@@ -1,0 +1,86 @@
+// Soft-Bellman regression targets of one minibatch (src/train/policy-evaluation.ts drives it;
+// softBellmanTargets in src/train/targets-reference.ts is its float64 twin):
+//
+//   y_b = c_r · r + γ · (1 − terminated) · (q̄ + τ · H)
+//
+// for the replay row i = indices[b], with H = H(π_k(·|s'_i)) and π_k's probabilities precomputed
+// once per iteration from the stack's logits (src/train/replay-buffer.ts), and Q̄_e the target
+// networks' outputs on s'_i (the forward pass ran just before, rows in batch order):
+//   sampled:     q̄ = (Σ_e Q̄_e(s', a')) / E, a' ~ π_k(·|s'): the first a with u < Σ_{j ≤ a} p_j
+//                (float32 running sum, as the policy kernel draws), else the last a with p_a > 0;
+//                u from Philox4x32-10 at counter (b, step_lo, step_hi, STREAM_NEXT_ACTION).
+//   expectation: q̄ = Σ_a p_a · (Σ_e Q̄_e(s', a)) / E.
+// Truncation is not termination: a truncated transition bootstraps like any other.
+
+const ACTIONS: u32 = 2u;          // @inject
+const OUT4: u32 = 1u;             // @inject padded actions / 4 of the target head
+const ENSEMBLE: u32 = 1u;         // @inject
+const BATCH: u32 = 1u;            // @inject
+const EXPECTATION: bool = false;  // @inject
+
+// Philox counter word 3 of each stream (src/policy/philox.ts lists them all).
+const STREAM_NEXT_ACTION: u32 = 1u;
+
+// @include philox
+
+struct Step {
+  seed_lo: u32,
+  seed_hi: u32,
+  step_lo: u32,
+  step_hi: u32,
+  reward_scale: f32,
+  gamma: f32,
+  tau: f32,
+  unused: u32,
+}
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> indices: array<u32>;         // [BATCH] replay rows
+@group(0) @binding(2) var<storage, read> rewards: array<f32>;         // [capacity]
+@group(0) @binding(3) var<storage, read> terminated: array<f32>;      // [capacity], 0 or 1
+@group(0) @binding(4) var<storage, read> probs: array<f32>;           // [capacity, ACTIONS]
+@group(0) @binding(5) var<storage, read> entropy: array<f32>;         // [capacity]
+@group(0) @binding(6) var<storage, read> target_q: array<vec4<f32>>;  // [E, BATCH, OUT4]
+@group(0) @binding(7) var<storage, read_write> targets: array<f32>;   // [BATCH]
+
+// (Σ_e Q̄_e(s', a)) / E, members added in order.
+fn mean_target_q(b: u32, a: u32) -> f32 {
+  var sum = 0.0;
+  for (var e = 0u; e < ENSEMBLE; e++) {
+    sum += target_q[(e * BATCH + b) * OUT4 + a / 4u][a % 4u];
+  }
+  return sum / f32(ENSEMBLE);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let b = id.x;
+  if (b >= BATCH) {
+    return;
+  }
+  let i = indices[b];
+  let first = i * ACTIONS;
+  var q_bar = 0.0;
+  if (EXPECTATION) {
+    for (var a = 0u; a < ACTIONS; a++) {
+      q_bar += probs[first + a] * mean_target_q(b, a);
+    }
+  } else {
+    let bits = philox4x32_10(vec4<u32>(b, step.step_lo, step.step_hi, STREAM_NEXT_ACTION), vec2<u32>(step.seed_lo, step.seed_hi));
+    let u = uniform_from_philox(bits.x);
+    var cdf = 0.0;
+    var chosen = ACTIONS;
+    var last_positive = 0u;
+    for (var a = 0u; a < ACTIONS; a++) {
+      let p = probs[first + a];
+      cdf += p;
+      if (chosen == ACTIONS && u < cdf) { chosen = a; }
+      if (p > 0.0) { last_positive = a; }
+    }
+    // Rounding can leave the float32 total just below u.
+    if (chosen == ACTIONS) { chosen = last_positive; }
+    q_bar = mean_target_q(b, chosen);
+  }
+  let soft_value = q_bar + step.tau * entropy[i];
+  targets[b] = step.reward_scale * rewards[i] + step.gamma * (1.0 - terminated[i]) * soft_value;
+}

@@ -1,0 +1,242 @@
+/**
+ * The GPU-resident replay buffer: a FIFO ring of transitions (obs, action, reward, terminated,
+ * next obs) plus what the stack says about each next state, computed once per iteration.
+ *
+ * StaQ's targets need π_k(·|s') for every sampled transition. π_k only changes when a snapshot is
+ * pushed, so `precomputePolicy(stack)` evaluates the stack on every stored next state once (the
+ * big evaluation of DESIGN §2: 50k states × M snapshots in one dispatch) and runs the policy kernel
+ * on the logits, keeping the probabilities and the entropy; each gradient step then only reads the
+ * rows it samples (shaders/train_targets.wgsl). Until the next `precomputePolicy`, rows added later
+ * hold zero probabilities, so `add` marks the precomputed policy stale and the trainer refuses it.
+ *
+ * Rows are written where the ring's write position is and never moved; sampling draws from
+ * [0, size), so the ring's order does not matter to it.
+ */
+import { StaqGpuError, StaqInputError } from "../errors.ts";
+import { BufferUsage } from "../gpu/constants.ts";
+import { createBuffer, readFloat32, readUint32 } from "../gpu/buffers.ts";
+import type { Gpu } from "../gpu/gpu.ts";
+import { encodePolicy } from "../policy/policy.ts";
+import { validateActions } from "../policy/reference.ts";
+import type { Stack } from "../stack/stack.ts";
+import { encodeStackLogits } from "../stack/stack-logits.ts";
+
+export interface ReplayBufferOptions {
+  /** Transitions kept; the oldest is overwritten once full. */
+  capacity: number;
+  /** Observation length (flattened). */
+  inputs: number;
+  /** Number of discrete actions. */
+  actions: number;
+  label?: string;
+}
+
+/** `count` transitions, row-major. */
+export interface Transitions {
+  /** [count × inputs] */
+  obs: Float32Array;
+  /** [count], integers in [0, actions). */
+  actions: ArrayLike<number>;
+  /** [count] */
+  rewards: ArrayLike<number>;
+  /** [count]: true (or 1) where the episode terminated at this step. Truncation is not termination. */
+  terminated: ArrayLike<boolean | number>;
+  /** [count × inputs]: the observation after the step (the final one, before any auto-reset). */
+  nextObs: Float32Array;
+}
+
+/** A CPU copy of the stored rows [0, size), in storage order. */
+export interface ReplayContents {
+  obs: Float32Array;
+  actions: Uint32Array;
+  rewards: Float32Array;
+  terminated: Float32Array;
+  nextObs: Float32Array;
+  /** The write position: the row the next `add` writes first. */
+  next: number;
+}
+
+export interface ReplayBuffer {
+  readonly gpu: Gpu;
+  readonly capacity: number;
+  readonly inputs: number;
+  readonly actionCount: number;
+  /** Rows stored (≤ capacity). */
+  readonly size: number;
+  /** False from an `add` until the next `precomputePolicy`: some rows have no policy yet. */
+  readonly policyCurrent: boolean;
+  readonly buffers: {
+    readonly obs: GPUBuffer;
+    readonly nextObs: GPUBuffer;
+    /** u32 [capacity] */
+    readonly actions: GPUBuffer;
+    readonly rewards: GPUBuffer;
+    /** f32 [capacity], 0 or 1. */
+    readonly terminated: GPUBuffer;
+    /** f32 [capacity × actions]: ξ_k(s'), from the last `precomputePolicy`. */
+    readonly logits: GPUBuffer;
+    /** f32 [capacity × actions]: π_k(·|s') = softmax(ξ_k(s')). */
+    readonly probs: GPUBuffer;
+    /** f32 [capacity]: H(π_k(·|s')). */
+    readonly entropy: GPUBuffer;
+  };
+  /** Appends transitions (FIFO: the oldest rows are overwritten once the ring is full). */
+  add(transitions: Transitions): void;
+  /** Evaluates `stack` on every stored next state and keeps π_k(·|s') and its entropy. */
+  precomputePolicy(stack: Stack): Promise<void>;
+  /** Reads the stored transitions back (checkpoints, tests). */
+  read(): Promise<ReplayContents>;
+  destroy(): void;
+}
+
+function checkPositiveInteger(value: number, name: string): void {
+  if (!(Number.isInteger(value) && value >= 1)) throw new StaqInputError(`${name} must be an integer >= 1; got ${value}`);
+}
+
+/** Checks a batch of transitions and converts it to the buffers' element types. */
+function packTransitions(t: Transitions, inputs: number, actionCount: number): { count: number; actions: Uint32Array; rewards: Float32Array; terminated: Float32Array } {
+  const count = t.actions.length;
+  if (t.rewards.length !== count || t.terminated.length !== count) {
+    throw new StaqInputError(`add: actions, rewards and terminated must have one entry per transition; got ${count}, ${t.rewards.length} and ${t.terminated.length}`);
+  }
+  for (const [name, obs] of [["obs", t.obs], ["nextObs", t.nextObs]] as const) {
+    if (!(obs instanceof Float32Array)) throw new StaqInputError(`add: ${name} must be a Float32Array of count × inputs values`);
+    if (obs.length !== count * inputs) {
+      throw new StaqInputError(`add: ${name} has ${obs.length} values; ${count} transitions × ${inputs} inputs need ${count * inputs}`);
+    }
+    for (let k = 0; k < obs.length; k++) {
+      if (!Number.isFinite(obs[k])) throw new StaqInputError(`add: ${name}[${k}] (transition ${Math.floor(k / inputs)}) is ${obs[k]}; observations must be finite`);
+    }
+  }
+  const actions = new Uint32Array(count);
+  const rewards = new Float32Array(count);
+  const terminated = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const a = t.actions[i];
+    if (!(Number.isInteger(a) && a >= 0 && a < actionCount)) throw new StaqInputError(`add: actions[${i}] is ${a}; actions are integers in [0, ${actionCount})`);
+    const r = t.rewards[i];
+    if (!Number.isFinite(r)) throw new StaqInputError(`add: rewards[${i}] is ${r}; rewards must be finite`);
+    const done = t.terminated[i];
+    if (!(done === true || done === false || done === 0 || done === 1)) {
+      throw new StaqInputError(`add: terminated[${i}] is ${String(done)}; use true/false or 1/0`);
+    }
+    actions[i] = a;
+    rewards[i] = r;
+    terminated[i] = done === true || done === 1 ? 1 : 0;
+  }
+  return { count, actions, rewards, terminated };
+}
+
+export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): ReplayBuffer {
+  if (gpu.destroyed) throw new StaqGpuError("createReplayBuffer: this Gpu was destroyed");
+  const { capacity, inputs } = options;
+  const actionCount = options.actions;
+  checkPositiveInteger(capacity, "capacity");
+  checkPositiveInteger(inputs, "inputs");
+  validateActions(actionCount);
+  const label = options.label ?? "staq replay";
+  const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
+  const buffer = (floats: number, name: string) => createBuffer(gpu, floats * 4, usage, `${label} ${name}`);
+  const buffers = {
+    obs: buffer(capacity * inputs, "obs"),
+    nextObs: buffer(capacity * inputs, "next obs"),
+    actions: buffer(capacity, "actions"),
+    rewards: buffer(capacity, "rewards"),
+    terminated: buffer(capacity, "terminated"),
+    logits: buffer(capacity * actionCount, "logits"),
+    probs: buffer(capacity * actionCount, "probs"),
+    entropy: buffer(capacity, "entropy"),
+  };
+  // The policy kernel's other outputs, which the trainer does not use.
+  const unused = {
+    logProbs: buffer(capacity * actionCount, "log probs (unused)"),
+    behaviour: buffer(capacity * actionCount, "behaviour (unused)"),
+    greedy: buffer(capacity, "greedy (unused)"),
+    sampled: buffer(capacity, "sampled (unused)"),
+  };
+
+  let size = 0;
+  let next = 0;
+  let policyCurrent = false;
+  let destroyed = false;
+  const alive = () => {
+    if (destroyed) throw new StaqGpuError(`${label} was destroyed`);
+  };
+
+  /** Writes rows [from, from + count) of each source array at ring row `row` (no wrap). */
+  function writeRows(row: number, from: number, count: number, t: Transitions, packed: ReturnType<typeof packTransitions>): void {
+    const queue = gpu.device.queue;
+    const rowBytes = inputs * 4;
+    queue.writeBuffer(buffers.obs, row * rowBytes, t.obs.buffer, t.obs.byteOffset + from * rowBytes, count * rowBytes);
+    queue.writeBuffer(buffers.nextObs, row * rowBytes, t.nextObs.buffer, t.nextObs.byteOffset + from * rowBytes, count * rowBytes);
+    queue.writeBuffer(buffers.actions, row * 4, packed.actions.buffer, from * 4, count * 4);
+    queue.writeBuffer(buffers.rewards, row * 4, packed.rewards.buffer, from * 4, count * 4);
+    queue.writeBuffer(buffers.terminated, row * 4, packed.terminated.buffer, from * 4, count * 4);
+  }
+
+  return {
+    gpu,
+    capacity,
+    inputs,
+    actionCount,
+    get size() {
+      return size;
+    },
+    get policyCurrent() {
+      return policyCurrent;
+    },
+    buffers,
+    add(transitions) {
+      alive();
+      const packed = packTransitions(transitions, inputs, actionCount);
+      const { count } = packed;
+      if (count > capacity) {
+        throw new StaqInputError(`add: ${count} transitions do not fit a replay buffer of capacity ${capacity}; add at most ${capacity} at a time`);
+      }
+      if (count === 0) return;
+      const first = Math.min(count, capacity - next);
+      writeRows(next, 0, first, transitions, packed);
+      if (first < count) writeRows(0, first, count - first, transitions, packed);
+      next = (next + count) % capacity;
+      size = Math.min(capacity, size + count);
+      policyCurrent = false;
+    },
+    async precomputePolicy(stack) {
+      alive();
+      if (stack.spec.inputs !== inputs || stack.spec.outputs !== actionCount) {
+        throw new StaqInputError(`precomputePolicy: the stack maps ${stack.spec.inputs} inputs to ${stack.spec.outputs} actions; the replay buffer holds ${inputs} inputs and ${actionCount} actions`);
+      }
+      if (size === 0) throw new StaqInputError("precomputePolicy: the replay buffer is empty; add transitions first");
+      const encoder = gpu.device.createCommandEncoder({ label: `${label} precompute` });
+      await encodeStackLogits(stack, encoder, { states: buffers.nextObs, logits: buffers.logits, batch: size });
+      await encodePolicy(gpu, encoder, {
+        logits: buffers.logits,
+        batch: size,
+        actions: actionCount,
+        epsilon: 0,
+        seed: 0,
+        step: 0,
+        outputs: { probs: buffers.probs, entropy: buffers.entropy, ...unused },
+      });
+      gpu.device.queue.submit([encoder.finish()]);
+      policyCurrent = true;
+    },
+    async read() {
+      alive();
+      if (size === 0) return { obs: new Float32Array(0), nextObs: new Float32Array(0), actions: new Uint32Array(0), rewards: new Float32Array(0), terminated: new Float32Array(0), next };
+      const [obs, nextObs, actions, rewards, terminated] = await Promise.all([
+        readFloat32(gpu, buffers.obs, 0, size * inputs),
+        readFloat32(gpu, buffers.nextObs, 0, size * inputs),
+        readUint32(gpu, buffers.actions, 0, size),
+        readFloat32(gpu, buffers.rewards, 0, size),
+        readFloat32(gpu, buffers.terminated, 0, size),
+      ]);
+      return { obs, nextObs, actions, rewards, terminated, next };
+    },
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      for (const b of [...Object.values(buffers), ...Object.values(unused)]) b.destroy();
+    },
+  };
+}
