@@ -8,11 +8,12 @@
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import { UsageError, type Command, type CommandIO } from "./command.ts";
 import { checkEnvCommand } from "./check-env-command.ts";
+import { fitCommand } from "./fit-command.ts";
 import { gpuCommand } from "./gpu-command.ts";
 import { logitsCommand } from "./logits-command.ts";
 import { tabularCommand } from "./tabular-command.ts";
 
-const COMMANDS: readonly Command[] = [logitsCommand, tabularCommand, checkEnvCommand, gpuCommand];
+const COMMANDS: readonly Command[] = [logitsCommand, fitCommand, tabularCommand, checkEnvCommand, gpuCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,248 @@
+/**
+ * `staq fit --net IN.safetensors --batch BATCH.json --steps K --lr LR [--beta1 B1] [--beta2 B2]
+ * [--eps EPS] --out OUT.safetensors`: K full-batch Adam steps of the GPU trainer on the MSE of the
+ * taken actions' Q values, from a network file to a network file (src/io/network-file.ts). With it
+ * anyone can check staq's trainer against another framework: torch.optim.Adam on the same inputs
+ * gives the same weights to float32 accuracy (test/cross-check/fit-torch.test.ts).
+ */
+import { randomBytes } from "node:crypto";
+import { open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
+import type { Gpu } from "../gpu/gpu.ts";
+import { networkToSafetensors, parseTrainingBatchJson, readNetworkFile, type NetworkFileContents } from "../io/network-file.ts";
+import { createGpu } from "../node/create-gpu.ts";
+import { parameterCount, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
+import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
+import { ADAM_DEFAULTS } from "../train/reference.ts";
+import { UsageError, parseCommandArgs, readInputFile, type Command } from "./command.ts";
+
+const HELP = `Usage: staq fit --net IN.safetensors --batch BATCH.json --steps K --lr LR
+                [--beta1 B1] [--beta2 B2] [--eps EPS] --out OUT.safetensors
+
+Trains one Q-network on one batch on the GPU: K full-batch steps of Adam (as torch.optim.Adam,
+no weight decay) on the mean squared error of the taken actions' Q values,
+  loss = mean_b (Q(obs_b, actions_b) - targets_b)^2,
+and writes the new weights. PyTorch on the same inputs gives the same weights to float32
+accuracy, so this checks staq's trainer against another framework.
+
+Files:
+  IN.safetensors   the network: net.layers.{l}.weight F32 [out, in] and net.layers.{l}.bias
+                   F32 [out], l = 0, 1, ...; layers chain (in of l+1 = out of l), hidden layers
+                   are ReLU, the last is the linear head (one output per action)
+  BATCH.json       {"obs": [[...], ...], "actions": [...], "targets": [...]}: one row per
+                   sample; obs rows of the network's inputs, actions integers in [0, outputs)
+  OUT.safetensors  the trained network under the same names and shapes; __metadata__ has
+                   format "staq-net/1", loss, steps, lr, beta1, beta2, eps
+
+Options:
+  --net FILE     the network to start from
+  --batch FILE   the batch to fit
+  --steps K      Adam steps, an integer >= 1
+  --lr LR        learning rate, a number > 0
+  --beta1 B1     decay of Adam's first moment, in [0, 1) (default ${ADAM_DEFAULTS.beta1})
+  --beta2 B2     decay of Adam's second moment, in [0, 1) (default ${ADAM_DEFAULTS.beta2})
+  --eps EPS      Adam's epsilon, a number >= 0 (default ${ADAM_DEFAULTS.eps})
+  --out FILE     where to write the trained network; not an input file. Written to a temporary
+                 file first and renamed, so it is never left half-written
+  -h, --help     show this help
+
+It prints a summary: the network, the batch, and the loss before the first and the last step.
+`;
+
+const OPTIONS = {
+  net: { type: "string" },
+  batch: { type: "string" },
+  steps: { type: "string" },
+  lr: { type: "string" },
+  beta1: { type: "string" },
+  beta2: { type: "string" },
+  eps: { type: "string" },
+  out: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const INTEGER = /^\+?\d+$/;
+
+export interface FitSettings {
+  netPath: string;
+  batchPath: string;
+  outPath: string;
+  steps: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+/** A finite decimal number accepted by `valid`; anything else is a UsageError saying what is needed. */
+function parseNumber(name: string, text: string, valid: (x: number) => boolean, requirement: string): number {
+  const value = DECIMAL.test(text.trim()) ? Number(text) : NaN;
+  if (!(Number.isFinite(value) && valid(value))) throw new UsageError(`--${name} must be ${requirement}; got ${JSON.stringify(text)}`, fitCommand);
+  return value;
+}
+
+function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS>>): FitSettings {
+  const need = (name: "net" | "batch" | "steps" | "lr" | "out", what: string): string => {
+    const value = values[name];
+    if (typeof value !== "string") throw new UsageError(`fit needs --${name} ${what}`, fitCommand);
+    return value;
+  };
+  const netPath = need("net", "IN.safetensors");
+  const batchPath = need("batch", "BATCH.json");
+  const stepsText = need("steps", "K");
+  const lrText = need("lr", "LR");
+  const outPath = need("out", "OUT.safetensors");
+  const steps = INTEGER.test(stepsText.trim()) ? Number(stepsText) : NaN;
+  if (!(Number.isSafeInteger(steps) && steps >= 1)) throw new UsageError(`--steps must be an integer >= 1 (a count of Adam steps); got ${JSON.stringify(stepsText)}`, fitCommand);
+  const inUnitInterval = (x: number) => x >= 0 && x < 1;
+  return {
+    netPath,
+    batchPath,
+    outPath,
+    steps,
+    lr: parseNumber("lr", lrText, (x) => x > 0, "a finite number > 0, e.g. 1e-3"),
+    beta1: values.beta1 === undefined ? ADAM_DEFAULTS.beta1 : parseNumber("beta1", values.beta1, inUnitInterval, "a number in [0, 1), e.g. 0.9"),
+    beta2: values.beta2 === undefined ? ADAM_DEFAULTS.beta2 : parseNumber("beta2", values.beta2, inUnitInterval, "a number in [0, 1), e.g. 0.999"),
+    eps: values.eps === undefined ? ADAM_DEFAULTS.eps : parseNumber("eps", values.eps, (x) => x >= 0, "a finite number >= 0, e.g. 1e-8"),
+  };
+}
+
+/** The device and inode of `path`, or undefined when it does not exist. */
+async function fileIdentity(path: string): Promise<string | undefined> {
+  try {
+    const { dev, ino } = await stat(path);
+    return `${dev}:${ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses an --out that would replace an input (the same path, or another name for the same file:
+ * a link), and one whose directory does not exist, before any time is spent training.
+ */
+async function checkOutputPath({ netPath, batchPath, outPath }: FitSettings): Promise<void> {
+  const outIdentity = await fileIdentity(outPath);
+  for (const [option, input] of [["--net", netPath], ["--batch", batchPath]] as const) {
+    if (resolve(input) === resolve(outPath) || (outIdentity !== undefined && outIdentity === (await fileIdentity(input)))) {
+      throw new UsageError(`--out ${outPath} is the ${option} file; write the trained network to another file, so the input stays as it was`, fitCommand);
+    }
+  }
+  const directory = dirname(resolve(outPath));
+  const isDirectory = await stat(directory).then((s) => s.isDirectory(), () => false);
+  if (!isDirectory) throw new StaqInputError(`the directory of --out ${outPath} (${directory}) does not exist; create it first`);
+}
+
+async function readNetwork(path: string): Promise<NetworkFileContents> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new StaqError(`Could not read the network file ${path}: ${code === "ENOENT" ? "no such file or directory (ENOENT)" : message}`);
+  }
+  try {
+    return readNetworkFile(bytes);
+  } catch (error) {
+    // Name the file: the format errors name only the tensor.
+    if (error instanceof StaqFormatError) throw new StaqFormatError(`${path}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+/**
+ * Writes `bytes` to a temporary file beside `path`, flushed to disk, then renames it over `path`:
+ * a rename within a directory is atomic, so a failure leaves the old file or none, never half of one.
+ */
+async function writeFileAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    const handle = await open(temporary, "wx");
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw new StaqError(`Could not write the trained network to ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** "4 -> 8 -> 3". */
+function describeNetwork(spec: MlpSpec): string {
+  return [spec.inputs, ...spec.hidden, spec.outputs].join(" -> ");
+}
+
+const formatLoss = (x: number) => String(Number(x.toPrecision(7)));
+
+/** Throws when training left a weight that is not finite (Adam with --eps 0 on a zero gradient divides 0 by 0). */
+function checkFinite(weights: MlpWeights, settings: FitSettings): void {
+  weights.layers.forEach(({ weight, bias }, l) => {
+    for (const [name, values] of [["weight", weight], ["bias", bias]] as const) {
+      const k = values.findIndex((x) => !Number.isFinite(x));
+      if (k >= 0) {
+        const hint = settings.eps === 0 ? " (with --eps 0, a parameter whose gradient is exactly 0 divides 0 by 0; use eps > 0)" : "; try a smaller --lr";
+        throw new StaqError(`training diverged: net.layers.${l}.${name} value ${k} is ${values[k]} after ${settings.steps} steps${hint}; nothing was written`);
+      }
+    }
+  });
+}
+
+export const fitCommand: Command = {
+  name: "fit",
+  summary: "train a network on one batch with Adam (to check staq's trainer against PyTorch)",
+  help: HELP,
+  async run(args, io) {
+    const values = parseCommandArgs(args, OPTIONS, fitCommand);
+    if (values.help) {
+      io.stdout.write(HELP);
+      return;
+    }
+    const settings = parseSettings(values);
+    // Every input is checked before a GPU is created: a mistake is reported at once.
+    await checkOutputPath(settings);
+    const network = await readNetwork(settings.netPath);
+    const batch = parseTrainingBatchJson(await readInputFile(settings.batchPath, "batch"), settings.batchPath, network.spec);
+
+    let gpu: Gpu | undefined;
+    let trainer: MlpTrainer | undefined;
+    try {
+      gpu = await createGpu();
+      const { lr, beta1, beta2, eps, steps } = settings;
+      trainer = await createMlpTrainer(gpu, { mlp: network.spec, batch: batch.batch, adam: { lr, beta1, beta2, eps }, loss: { loss: "mse" }, label: "staq fit" });
+      trainer.setWeights([network.weights]);
+      trainer.setBatch({ states: batch.states, actions: batch.actions, targets: batch.targets });
+      // A step's loss is that of the weights it starts from, computed in its forward pass.
+      trainer.train(1);
+      const first = (await trainer.readStatistics()).loss[0];
+      trainer.train(steps - 1);
+      const last = steps > 1 ? (await trainer.readStatistics()).loss[0] : first;
+      const [trained] = await trainer.readWeights();
+      checkFinite(trained, settings);
+      const bytes = networkToSafetensors(network.spec, trained, {
+        loss: "mse",
+        steps: String(steps),
+        lr: String(lr),
+        beta1: String(beta1),
+        beta2: String(beta2),
+        eps: String(eps),
+      });
+      await writeFileAtomically(settings.outPath, bytes);
+      io.stdout.write(
+        `network ${describeNetwork(network.spec)} (${parameterCount(network.spec)} parameters), batch ${batch.batch}, ` +
+          `${steps} Adam step${steps === 1 ? "" : "s"} (lr ${lr}, beta1 ${beta1}, beta2 ${beta2}, eps ${eps})\n` +
+          `loss before step 1: ${formatLoss(first)}${steps > 1 ? `, before step ${steps}: ${formatLoss(last)}` : ""}\n` +
+          `wrote ${settings.outPath}\n`,
+      );
+    } finally {
+      // Without a device left alive, Dawn lets the process exit on its own.
+      trainer?.destroy();
+      gpu?.destroy();
+    }
+  },
+};
