@@ -5,6 +5,12 @@
 // Weights are in the stack's snapshot layout (src/stack/layout.ts): W transposed, [ROWS][OUT4]
 // vec4s, then the bias, OUT4 vec4s; member e's snapshot starts at vec4 e·SNAPSHOT_VEC4S. One
 // thread computes four outputs (one vec4) of one row, summing over the inputs in order.
+//
+// Soft policy evaluation runs the target networks in the same dispatches (dispatch y = 2E): members
+// e ≥ MEMBERS are target network e − MEMBERS, with weights from `weights_target` and, in layer 0,
+// the next states from `x_target`; later layers read their own rows of x as every member does.
+// Without target networks both extra bindings alias the online ones (read-only, so allowed) and
+// dispatch y = MEMBERS never takes that branch.
 
 const ROWS: u32 = 4u;              // @inject inputs of this layer as stored (layer 0: the state size)
 const X_STRIDE: u32 = 4u;          // @inject floats per input row
@@ -14,6 +20,7 @@ const W_OFFSET: u32 = 0u;          // @inject vec4 offset of the weight in a sna
 const B_OFFSET: u32 = 16u;         // @inject vec4 offset of the bias
 const SNAPSHOT_VEC4S: u32 = 100u;  // @inject
 const RELU: bool = true;           // @inject false for the head
+const MEMBERS: u32 = 1u;           // @inject E, the online networks
 
 struct Params {
   batch: u32,
@@ -22,7 +29,9 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;   // [E, batch, OUT4]
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;   // [E or 2E, batch, OUT4]
+@group(0) @binding(4) var<storage, read> x_target: array<f32>;
+@group(0) @binding(5) var<storage, read> weights_target: array<vec4<f32>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -32,11 +41,20 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   }
   let b = id.x / OUT4;
   let o4 = id.x % OUT4;
-  let snapshot = e * SNAPSHOT_VEC4S;
   let x_row = e * X_MEMBER_STRIDE + b * X_STRIDE;
-  var acc = weights[snapshot + B_OFFSET + o4];
-  for (var i = 0u; i < ROWS; i++) {
-    acc += x[x_row + i] * weights[snapshot + W_OFFSET + i * OUT4 + o4];
+  var acc: vec4<f32>;
+  if (e < MEMBERS) {
+    let snapshot = e * SNAPSHOT_VEC4S;
+    acc = weights[snapshot + B_OFFSET + o4];
+    for (var i = 0u; i < ROWS; i++) {
+      acc += x[x_row + i] * weights[snapshot + W_OFFSET + i * OUT4 + o4];
+    }
+  } else {
+    let snapshot = (e - MEMBERS) * SNAPSHOT_VEC4S;
+    acc = weights_target[snapshot + B_OFFSET + o4];
+    for (var i = 0u; i < ROWS; i++) {
+      acc += x_target[x_row + i] * weights_target[snapshot + W_OFFSET + i * OUT4 + o4];
+    }
   }
   if (RELU) {
     acc = max(acc, vec4<f32>(0.0));

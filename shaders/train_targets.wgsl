@@ -5,7 +5,8 @@
 //
 // for the replay row i = indices[b], with H = H(π_k(·|s'_i)) and π_k's probabilities precomputed
 // once per iteration from the stack's logits (src/train/replay-buffer.ts), and Q̄_e the target
-// networks' outputs on s'_i (the forward pass ran just before, rows in batch order):
+// networks' outputs on s'_i (the forward pass ran just before, rows in batch order; target network
+// e is member ENSEMBLE + e of the trainer's head outputs, after the online networks):
 //   sampled:     q̄ = (Σ_e Q̄_e(s', a')) / E, a' ~ π_k(·|s'): the first a with u < Σ_{j ≤ a} p_j
 //                (float32 running sum, as the policy kernel draws), else the last a with p_a > 0;
 //                u from Philox4x32-10 at counter (b, step_lo, step_hi, STREAM_NEXT_ACTION).
@@ -40,14 +41,14 @@ struct Step {
 @group(0) @binding(3) var<storage, read> terminated: array<f32>;      // [capacity], 0 or 1
 @group(0) @binding(4) var<storage, read> probs: array<f32>;           // [capacity, ACTIONS]
 @group(0) @binding(5) var<storage, read> entropy: array<f32>;         // [capacity]
-@group(0) @binding(6) var<storage, read> target_q: array<vec4<f32>>;  // [E, BATCH, OUT4]
+@group(0) @binding(6) var<storage, read> head_q: array<vec4<f32>>;    // [2E, BATCH, OUT4], online then target
 @group(0) @binding(7) var<storage, read_write> targets: array<f32>;   // [BATCH]
 
 // (Σ_e Q̄_e(s', a)) / E, members added in order.
 fn mean_target_q(b: u32, a: u32) -> f32 {
   var sum = 0.0;
   for (var e = 0u; e < ENSEMBLE; e++) {
-    sum += target_q[(e * BATCH + b) * OUT4 + a / 4u][a % 4u];
+    sum += head_q[((ENSEMBLE + e) * BATCH + b) * OUT4 + a / 4u][a % 4u];
   }
   return sum / f32(ENSEMBLE);
 }

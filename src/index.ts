@@ -18,3 +18,12 @@ export { policyReference, policyErrorBounds, type PolicyReference, type PolicyEr
 export { philox4x32, uniformFromPhilox, policyUniform } from "./policy/philox.ts";
 export * from "./tabular/index.ts";
 export * from "./envs/index.ts";
+export { createMlpTrainer, STEPS_PER_SUBMIT, type MlpTrainer, type MlpTrainerOptions, type TrainingBatch, type StepHooks } from "./train/mlp-trainer.ts";
+export { createReplayBuffer, type ReplayBuffer, type ReplayBufferOptions, type Transitions, type ReplayContents } from "./train/replay-buffer.ts";
+export { createSoftPolicyEvaluation, evaluatePolicy, type SoftPolicyEvaluation, type SoftPolicyEvaluationOptions, type EvaluatePolicyOptions, type PolicyEvaluationSummary, type TargetUpdate } from "./train/policy-evaluation.ts";
+export { pushSnapshot, type PushSnapshotOptions } from "./train/push-snapshot.ts";
+export { initialQNetwork, initialQNetworks } from "./train/initialisation.ts";
+export { minibatchIndices, permuteIndex } from "./train/minibatch-sampling.ts";
+export { softBellmanTarget, nextActionFromProbs, type SoftBellmanSettings, type NextActionMode } from "./train/targets-reference.ts";
+export * as trainReference from "./train/reference.ts";
+export { readNetworkFile, networkToSafetensors, parseTrainingBatchJson, NETWORK_FORMAT, type NetworkFileContents, type TrainingBatchFile } from "./io/network-file.ts";

@@ -49,12 +49,17 @@ export interface ForwardPassOptions {
   states: GPUBuffer;
   /** [E × snapshot vec4s] in the snapshot layout. */
   params: GPUBuffer;
-  /** Per layer, [E × batch × padded outputs]. */
+  /** Per layer, [E × batch × padded outputs], or [2E × …] with `target`. */
   activations: readonly GPUBuffer[];
+  /**
+   * The target networks, run in the same dispatches as members E … 2E − 1: their parameters
+   * ([E × snapshot vec4s]) and the states they see ([batch × inputs], the next states).
+   */
+  target?: { params: GPUBuffer; states: GPUBuffer };
   label: string;
 }
 
-/** The dispatches of one forward pass of E networks on one batch, layer by layer. */
+/** The dispatches of one forward pass of E networks (and E target networks) on one batch, layer by layer. */
 export async function forwardPass(gpu: Gpu, o: ForwardPassOptions): Promise<Dispatch[]> {
   const { layout, batch } = o;
   const head = layout.layers.length - 1;
@@ -71,10 +76,13 @@ export async function forwardPass(gpu: Gpu, o: ForwardPassOptions): Promise<Disp
       B_OFFSET: layer.biasOffset,
       SNAPSHOT_VEC4S: layout.vec4s,
       RELU: l < head,
+      MEMBERS: o.ensemble,
     });
     const input = l === 0 ? o.states : o.activations[l - 1];
-    const group = bindGroup(gpu, pipeline, [o.batchUniform, input, o.params, o.activations[l]], `${o.label} forward ${l}`);
-    dispatches.push({ pipeline, group, x: workgroupsFor(batch * out4), y: o.ensemble });
+    const targetInput = l === 0 && o.target ? o.target.states : input;
+    const targetParams = o.target?.params ?? o.params;
+    const group = bindGroup(gpu, pipeline, [o.batchUniform, input, o.params, o.activations[l], targetInput, targetParams], `${o.label} forward ${l}`);
+    dispatches.push({ pipeline, group, x: workgroupsFor(batch * out4), y: o.target ? 2 * o.ensemble : o.ensemble });
   }
   return dispatches;
 }

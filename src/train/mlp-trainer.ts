@@ -29,6 +29,12 @@ export interface MlpTrainerOptions {
   batch: number;
   adam: AdamOptions;
   loss?: LossOptions;
+  /**
+   * Keep target networks beside the online ones (soft policy evaluation needs them): the trainer
+   * then runs them on `batchBuffers.nextStates` in the same forward dispatches as the online
+   * networks, their outputs following the online ones in `headActivations`.
+   */
+  targetNetworks?: boolean;
   label?: string;
 }
 
@@ -51,6 +57,8 @@ export interface StepHooks {
   prepare?(first: number, n: number): void;
   /** Encodes work before step `step` (counted from 0 in this `train` call), which uses slot `slot`. */
   before?(pass: GPUComputePassEncoder, slot: number, step: number): void;
+  /** Encodes work between the forward pass and the loss (the targets, from the target networks' outputs). */
+  beforeLoss?(pass: GPUComputePassEncoder, slot: number, step: number): void;
   /** Encodes work after the step's Adam update. */
   after?(pass: GPUComputePassEncoder, slot: number, step: number): void;
 }
@@ -71,11 +79,16 @@ export interface MlpTrainer {
   readonly norms: GPUBuffer;
   /** [E × batch]: ℓ(q − y) per row, of the last step. */
   readonly lossRows: GPUBuffer;
-  /** The batch a step trains on: states [batch × inputs], actions u32 [batch], targets [batch]. */
-  readonly batchBuffers: { readonly states: GPUBuffer; readonly actions: GPUBuffer; readonly targets: GPUBuffer };
-  /** [E × batch × padded actions]: the Q values of the last step's forward pass. */
+  /**
+   * The batch a step trains on: states [batch × inputs], actions u32 [batch], targets [batch],
+   * and with target networks the next states [batch × inputs] they see.
+   */
+  readonly batchBuffers: { readonly states: GPUBuffer; readonly actions: GPUBuffer; readonly targets: GPUBuffer; readonly nextStates?: GPUBuffer };
+  /** [E × batch × padded actions]: the Q values of the last forward pass; with target networks [2E × …], theirs second. */
   readonly headActivations: GPUBuffer;
-  /** Replaces the networks (one per member) and resets Adam's moments and step count. */
+  /** With target networks: their parameters, [E × snapshot], in the same layout as `params`. */
+  readonly targetParams?: GPUBuffer;
+  /** Replaces the networks (one per member; the target networks too) and resets Adam's moments and step count. */
   setWeights(weights: readonly MlpWeights[]): void;
   readWeights(): Promise<MlpWeights[]>;
   /** Uploads the batch the next steps train on. */
@@ -132,7 +145,10 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   const actions = buffer(batch * 4, "actions");
   const targets = buffer(batch * 4, "targets");
   const lossRows = buffer(ensemble * batch * 4, "loss rows");
-  const activations = layout.layers.map((layer, l) => buffer(ensemble * batch * layer.paddedOutputs * 4, `activations ${l}`));
+  const withTargets = options.targetNetworks ?? false;
+  const forwardMembers = withTargets ? 2 * ensemble : ensemble;
+  const activations = layout.layers.map((layer, l) => buffer(forwardMembers * batch * layer.paddedOutputs * 4, `activations ${l}`));
+  const target = withTargets ? { params: buffer(ensemble * P4 * 16, "target params"), states: buffer(batch * spec.inputs * 4, "next states") } : undefined;
   const widest = Math.max(4, ...layout.layers.map((layer) => layer.paddedOutputs));
   const deltas = [buffer(ensemble * batch * widest * 4, "deltas a"), buffer(ensemble * batch * widest * 4, "deltas b")];
   const head = layout.layers.length - 1;
@@ -153,7 +169,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   const groups = workgroupsFor;
 
   // Pipelines and bind groups, in the order a step runs them.
-  const forward = await forwardPass(gpu, { layout, batch, ensemble, batchUniform, states, params, activations, label });
+  const forward = await forwardPass(gpu, { layout, batch, ensemble, batchUniform, states, params, activations, target, label });
   const backward: Dispatch[] = [];
   const lossPipeline = await gpu.pipeline("train_loss", { OUT4: layout.layers[head].paddedOutputs / 4, HUBER: huber, HUBER_DELTA: huberDelta });
   const lossDispatch: Dispatch = {
@@ -240,8 +256,9 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     grads,
     norms,
     lossRows,
-    batchBuffers: { states, actions, targets },
+    batchBuffers: { states, actions, targets, nextStates: target?.states },
     headActivations: activations[head],
+    targetParams: target?.params,
     setWeights(weights) {
       alive();
       if (weights.length !== ensemble) throw new StaqInputError(`setWeights: the trainer has ${ensemble} ensemble members; got ${weights.length} networks`);
@@ -249,6 +266,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
         validateMlpWeights(spec, w, ensemble > 1 ? `network[${e}]` : "network");
         const packed = packSnapshot(layout, w);
         gpu.device.queue.writeBuffer(params, e * P4 * 16, packed.buffer, 0, packed.byteLength);
+        if (target) gpu.device.queue.writeBuffer(target.params, e * P4 * 16, packed.buffer, 0, packed.byteLength);
       });
       const zeros = new Float32Array(ensemble * P4 * 4);
       gpu.device.queue.writeBuffer(m, 0, zeros);
@@ -291,6 +309,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
         for (let j = 0; j < n; j++) {
           hooks.before?.(pass, j, done + j);
           for (const d of forward) run(pass, d);
+          hooks.beforeLoss?.(pass, j, done + j);
           run(pass, lossDispatch);
           for (const d of backward) run(pass, d);
           // Clipping needs every step's norm; otherwise only the last one is read (readStatistics).
@@ -318,7 +337,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      for (const b of [params, grads, m, v, norms, states, actions, targets, lossRows, dq, batchUniform, lossUniform, adamUniform, ...activations, ...deltas]) b.destroy();
+      for (const b of [params, grads, m, v, norms, states, actions, targets, lossRows, dq, batchUniform, lossUniform, adamUniform, ...activations, ...deltas, ...(target ? [target.params, target.states] : [])]) b.destroy();
     },
   };
   return trainer;

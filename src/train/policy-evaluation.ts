@@ -5,7 +5,8 @@
  *
  *   1. sample a minibatch, uniform without replacement (shaders/replay_sample.wgsl), and gather
  *      its states, actions and next states into the trainer's batch;
- *   2. run the target networks on the next states (shaders/train_forward.wgsl);
+ *   2. run the target networks on the next states, in the same dispatches as the online networks'
+ *      forward pass (the trainer's `targetNetworks`);
  *   3. compute y = c_r·r + γ(1−terminated)[mean_e Q̄_e(s', a') + τ H(π_k(·|s'))] from the
  *      replay buffer's precomputed π_k (shaders/train_targets.wgsl);
  *   4. take one Adam step on the MSE/Huber loss of the taken actions (the trainer);
@@ -23,7 +24,7 @@ import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer, readFloat32 } from "../gpu/buffers.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { checkU64, splitU64 } from "../policy/philox.ts";
-import { bindGroup, flatGrid, forwardPass, runDispatch, workgroupsFor, type Dispatch } from "./dispatch.ts";
+import { bindGroup, flatGrid, runDispatch, workgroupsFor, type Dispatch } from "./dispatch.ts";
 import type { MlpTrainer } from "./mlp-trainer.ts";
 import { STEPS_PER_SUBMIT } from "./mlp-trainer.ts";
 import type { ReplayBuffer } from "./replay-buffer.ts";
@@ -50,8 +51,6 @@ export interface SoftPolicyEvaluationOptions {
 export interface SoftPolicyEvaluation {
   readonly trainer: MlpTrainer;
   readonly replay: ReplayBuffer;
-  /** [E × snapshot vec4s]: the target networks, in the trainer's layout. */
-  readonly targetParams: GPUBuffer;
   /** Gradient steps taken by every `evaluatePolicy` so far (the Philox step of the next one). */
   gradientSteps: number;
   /** Copies the online networks into the target networks now. */
@@ -92,6 +91,9 @@ export async function createSoftPolicyEvaluation(gpu: Gpu, options: SoftPolicyEv
   if (replay.inputs !== spec.inputs || replay.actionCount !== spec.outputs) {
     throw new StaqInputError(`the replay buffer holds ${replay.inputs} inputs and ${replay.actionCount} actions; the trainer's network maps ${spec.inputs} inputs to ${spec.outputs} actions`);
   }
+  if (!trainer.targetParams || !trainer.batchBuffers.nextStates) {
+    throw new StaqInputError("soft policy evaluation needs target networks: create the trainer with targetNetworks: true");
+  }
   if (batch > replay.capacity) throw new StaqInputError(`the trainer's batch (${batch}) is larger than the replay buffer's capacity (${replay.capacity})`);
   checkU64("seed", options.seed);
   if (!(options.gamma >= 0 && options.gamma < 1)) throw new StaqInputError(`gamma must be in [0, 1); got ${options.gamma}`);
@@ -111,14 +113,10 @@ export async function createSoftPolicyEvaluation(gpu: Gpu, options: SoftPolicyEv
 
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
   const buffer = (bytes: number, name: string) => createBuffer(gpu, bytes, storage, `${label} ${name}`);
-  const snapshotBytes = layout.vec4s * 16;
-  const targetParams = buffer(ensemble * snapshotBytes, "target params");
-  const targetActivations = layout.layers.map((layer, l) => buffer(ensemble * batch * layer.paddedOutputs * 4, `target activations ${l}`));
+  const targetParams = trainer.targetParams;
+  const nextStates = trainer.batchBuffers.nextStates;
   const indices = buffer(batch * 4, "minibatch rows");
-  const nextStates = buffer(batch * spec.inputs * 4, "next states");
   const sums = buffer(ensemble * 16, "statistics");
-  const batchUniform = createBuffer(gpu, 16, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${label} batch`);
-  gpu.device.queue.writeBuffer(batchUniform, 0, Uint32Array.of(batch, 0, 0, 0));
   const stepUniform = createBuffer(gpu, STEPS_PER_SUBMIT * STEP_BYTES, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${label} steps`);
   const slots = Array.from({ length: STEPS_PER_SUBMIT }, (_, j) => j);
 
@@ -130,7 +128,6 @@ export async function createSoftPolicyEvaluation(gpu: Gpu, options: SoftPolicyEv
     uniform: stepUniform,
     uniformOffsets: slots.map((j) => j * STEP_BYTES),
   });
-  const targetForward = await forwardPass(gpu, { layout, batch, ensemble, batchUniform, states: nextStates, params: targetParams, activations: targetActivations, label: `${label} target` });
   const head = layout.layers.length - 1;
   const out4 = layout.layers[head].paddedOutputs / 4;
   const targetsPipeline = await gpu.pipeline("train_targets", { ACTIONS: spec.outputs, OUT4: out4, ENSEMBLE: ensemble, BATCH: batch, EXPECTATION: nextAction === "expectation" });
@@ -140,7 +137,7 @@ export async function createSoftPolicyEvaluation(gpu: Gpu, options: SoftPolicyEv
       label: `${label} targets ${j}`,
       entries: [
         { binding: 0, resource: { buffer: stepUniform, offset: j * STEP_BYTES + SLOT_BYTES, size: TARGET_UNIFORM_BYTES } },
-        ...[indices, replay.buffers.rewards, replay.buffers.terminated, replay.buffers.probs, replay.buffers.entropy, targetActivations[head], trainer.batchBuffers.targets].map(
+        ...[indices, replay.buffers.rewards, replay.buffers.terminated, replay.buffers.probs, replay.buffers.entropy, trainer.headActivations, trainer.batchBuffers.targets].map(
           (b, k) => ({ binding: k + 1, resource: { buffer: b } }),
         ),
       ],
@@ -186,7 +183,6 @@ export async function createSoftPolicyEvaluation(gpu: Gpu, options: SoftPolicyEv
   const evaluation: SoftPolicyEvaluation = {
     trainer,
     replay,
-    targetParams,
     gradientSteps: 0,
     syncTargets() {
       alive();
@@ -216,7 +212,8 @@ export async function createSoftPolicyEvaluation(gpu: Gpu, options: SoftPolicyEv
           pass.setPipeline(sample.pipeline);
           pass.setBindGroup(0, sample.groups[slot]);
           pass.dispatchWorkgroups(sample.workgroups);
-          for (const d of targetForward) runDispatch(pass, d);
+        },
+        beforeLoss(pass, slot) {
           runDispatch(pass, targetsDispatch, targetsGroups[slot]);
         },
         after(pass) {
@@ -232,7 +229,7 @@ export async function createSoftPolicyEvaluation(gpu: Gpu, options: SoftPolicyEv
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      for (const b of [targetParams, ...targetActivations, indices, nextStates, sums, batchUniform, stepUniform]) b.destroy();
+      for (const b of [indices, sums, stepUniform]) b.destroy();
     },
   };
   evaluation.syncTargets();

@@ -48,7 +48,7 @@ async function setup({ ensemble, nextAction = "sample", targetUpdate, seed }: Se
   stack.push(randomSnapshots(SPEC, ensemble, seed + 3));
   stack.push(randomSnapshots(SPEC, ensemble, seed + 4));
   await replay.precomputePolicy(stack);
-  const trainer = await createMlpTrainer(gpu, { mlp: SPEC, ensemble, batch: BATCH, adam: { lr: 1e-3 } });
+  const trainer = await createMlpTrainer(gpu, { mlp: SPEC, ensemble, batch: BATCH, adam: { lr: 1e-3 }, targetNetworks: true });
   const weights = randomSnapshots(SPEC, ensemble, seed + 5);
   trainer.setWeights(weights);
   const evaluation = await createSoftPolicyEvaluation(gpu, { trainer, replay, seed, gamma: SETTINGS.gamma, rewardScale: SETTINGS.rewardScale, nextAction, targetUpdate });
@@ -159,7 +159,7 @@ test("a hard target refresh every T steps copies the online networks before step
   // B: the same run stopped after 2 steps.
   const b = await setup({ ensemble: 2, targetUpdate: { kind: "hard", every: 2 }, seed: 5 });
   await evaluatePolicy(b.evaluation, { steps: 2, tau: SETTINGS.tau });
-  const [targetsA, paramsB] = await Promise.all([readFloat32(gpu, a.evaluation.targetParams), readFloat32(gpu, b.trainer.params)]);
+  const [targetsA, paramsB] = await Promise.all([readFloat32(gpu, a.trainer.targetParams!), readFloat32(gpu, b.trainer.params)]);
   assert.deepEqual(Array.from(targetsA), Array.from(paramsB));
   // And B continued by one more call of 1 step equals A: the Philox step carries over between calls.
   await evaluatePolicy(b.evaluation, { steps: 1, tau: SETTINGS.tau });
@@ -174,7 +174,7 @@ test("Polyak averaging sets target = (1 − ρ)·target + ρ·online after each 
   const { trainer, evaluation, destroy } = await setup({ ensemble: 1, targetUpdate: { kind: "polyak", rho }, seed: 9 });
   const before = await readFloat32(gpu, trainer.params);
   await evaluatePolicy(evaluation, { steps: 1, tau: SETTINGS.tau });
-  const [after, target] = await Promise.all([readFloat32(gpu, trainer.params), readFloat32(gpu, evaluation.targetParams)]);
+  const [after, target] = await Promise.all([readFloat32(gpu, trainer.params), readFloat32(gpu, trainer.targetParams!)]);
   const keep = Math.fround(1 - rho);
   for (let k = 0; k < target.length; k++) {
     const exact = keep * before[k] + rho * after[k];
@@ -203,6 +203,9 @@ test("bad calls say what is wrong", async () => {
     createSoftPolicyEvaluation(gpu, { trainer, replay, seed: 0, gamma: 0.9, rewardScale: 1, targetUpdate: { kind: "hard", every: 0 } }),
     /targetUpdate\.every must be an integer >= 1/,
   );
+  const plain = await createMlpTrainer(gpu, { mlp: SPEC, batch: BATCH, adam: { lr: 1e-3 } });
+  await assert.rejects(createSoftPolicyEvaluation(gpu, { trainer: plain, replay, seed: 0, gamma: 0.9, rewardScale: 1 }), /needs target networks: create the trainer with targetNetworks: true/);
+  plain.destroy();
   for (const r of [small, other, partial]) r.destroy();
   partialEvaluation.destroy();
   destroy();
