@@ -2,18 +2,20 @@
  * `npm run bench`: runs each benchmark section in its own process, in order, so one section's
  * memory and GPU state never colour another's timings.
  *   stack    bench/stack.ts    stack evaluation on the GPU (all options after -- go to it)
+ *   train    bench/train.ts    the GPU trainer: gradient steps/s, the per-iteration precompute
+ *                              (gets --quick, --full, --out and --fast)
  *   tabular  bench/tabular.ts  tabular PMD on the CPU (gets --quick, --full and --out)
  *   envs     bench/envs.ts     env steps/s of every built-in env, single and vectorised, against
  *                              upstream (gets --quick, --full and --out; to measure upstream now
  *                              rather than use the reference figures, set STAQ_UPSTREAM_SRC)
- * `--only stack,tabular,envs` picks sections. Exits with the first failing section's code.
+ * `--only stack,train,tabular,envs` picks sections. Exits with the first failing section's code.
  */
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SECTIONS = ["stack", "tabular", "envs"] as const;
+const SECTIONS = ["stack", "train", "tabular", "envs"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argv = process.argv.slice(2);
@@ -35,12 +37,13 @@ for (let i = 0; i < argv.length; i++) {
   only = names as Section[];
 }
 
-/** The arguments each section understands: the stack bench takes everything, tabular and envs a subset. */
+/** The arguments each section understands: the stack bench takes everything, the others a subset. */
 function argumentsFor(section: Section): string[] {
   if (section === "stack") return rest;
   const shared: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === "--quick" || rest[i] === "--full" || rest[i] === "--help" || rest[i].startsWith("--out=")) shared.push(rest[i]);
+    else if (rest[i] === "--fast" && section === "train") shared.push(rest[i]);
     else if (rest[i] === "--out") shared.push(rest[i], rest[++i]);
   }
   return shared;

@@ -143,17 +143,19 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
     actions: Array.from(stored.actions.subarray(0, rows)),
     targets: Array.from(stored.rewards.subarray(0, rows)),
   });
+  // A run of the 2×256 configurations takes seconds on lavapipe: --quick times three of them.
+  const options = !full && config.width > 64 ? { warmup: 1, minRuns: 3, maxRuns: 3, minSeconds: 0 } : repeatOptions;
   const trainerTime = await repeat(async () => {
     const started = performance.now();
     plain.train(steps);
     await plain.readStatistics();
     return (performance.now() - started) / steps;
-  }, repeatOptions);
+  }, options);
   const evaluationTime = await repeat(async () => {
     const started = performance.now();
     await evaluatePolicy(evaluation, { steps, tau: 1 });
     return (performance.now() - started) / steps;
-  }, repeatOptions);
+  }, options);
 
   // The float64 reference: a full step (loss, gradient, Adam) per member.
   const cpuSamples: number[] = [];

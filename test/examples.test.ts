@@ -38,3 +38,14 @@ test("examples/custom-env.ts: a user's own Env registers, time-limits and runs b
   assert.ok(Number(found) > 0 && Number(cut) > 0, "both endings happen: termination and the time limit's truncation");
   assert.equal(Number(found) + Number(cut), Number(total));
 });
+
+test("examples/policy-evaluation.ts: one StaQ iteration by hand — collect, precompute, evaluate, push", () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const child = spawnSync(process.execPath, ["--import", "tsx", "examples/policy-evaluation.ts"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  assert.equal(child.status, 0, child.stderr);
+  const rounds = [...child.stdout.matchAll(/^steps (\d+): loss ([\d.]+), ([\d.]+); mean \|Q\| ([\d.]+), ([\d.]+)$/gm)];
+  assert.deepEqual(rounds.map((m) => Number(m[1])), [500, 1000, 1500]);
+  // Q starts at 0 (zero head) and grows towards the soft value of CartPole's +10 rewards.
+  assert.ok(Number(rounds[2][4]) > Number(rounds[0][4]), "mean |Q| grows over the rounds");
+  assert.match(child.stdout, /^stack size 1, coefficients 0\.0476$/m);
+});

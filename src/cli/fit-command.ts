@@ -5,13 +5,13 @@
  * anyone can check staq's trainer against another framework: torch.optim.Adam on the same inputs
  * gives the same weights to float32 accuracy (test/cross-check/fit-torch.test.ts).
  */
-import { randomBytes } from "node:crypto";
-import { open, readFile, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { networkToSafetensors, parseTrainingBatchJson, readNetworkFile, type NetworkFileContents } from "../io/network-file.ts";
 import { createGpu } from "../node/create-gpu.ts";
+import { writeFileAtomically } from "../node/files.ts";
 import { parameterCount, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
 import { ADAM_DEFAULTS } from "../train/reference.ts";
@@ -152,26 +152,6 @@ async function readNetwork(path: string): Promise<NetworkFileContents> {
   }
 }
 
-/**
- * Writes `bytes` to a temporary file beside `path`, flushed to disk, then renames it over `path`:
- * a rename within a directory is atomic, so a failure leaves the old file or none, never half of one.
- */
-async function writeFileAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    const handle = await open(temporary, "wx");
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-  } catch (error) {
-    await unlink(temporary).catch(() => undefined);
-    throw new StaqError(`Could not write the trained network to ${path}: ${(error as Error).message}`, { cause: error });
-  }
-}
 
 /** "4 -> 8 -> 3". */
 function describeNetwork(spec: MlpSpec): string {
@@ -232,7 +212,7 @@ export const fitCommand: Command = {
         beta2: String(beta2),
         eps: String(eps),
       });
-      await writeFileAtomically(settings.outPath, bytes);
+      await writeFileAtomically(settings.outPath, bytes, "the trained network");
       io.stdout.write(
         `network ${describeNetwork(network.spec)} (${parameterCount(network.spec)} parameters), batch ${batch.batch}, ` +
           `${steps} Adam step${steps === 1 ? "" : "s"} (lr ${lr}, beta1 ${beta1}, beta2 ${beta2}, eps ${eps})\n` +

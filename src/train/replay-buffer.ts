@@ -100,7 +100,7 @@ function packTransitions(t: Transitions, inputs: number, actionCount: number): {
     throw new StaqInputError(`add: actions, rewards and terminated must have one entry per transition; got ${count}, ${t.rewards.length} and ${t.terminated.length}`);
   }
   for (const [name, obs] of [["obs", t.obs], ["nextObs", t.nextObs]] as const) {
-    if (!(obs instanceof Float32Array)) throw new StaqInputError(`add: ${name} must be a Float32Array of count × inputs values`);
+    if (!(obs instanceof Float32Array)) throw new StaqInputError(`add: ${name} must be a Float32Array of count × inputs values; got ${obs === null ? "null" : typeof obs === "object" ? (obs as object).constructor.name : typeof obs}`);
     if (obs.length !== count * inputs) {
       throw new StaqInputError(`add: ${name} has ${obs.length} values; ${count} transitions × ${inputs} inputs need ${count * inputs}`);
     }

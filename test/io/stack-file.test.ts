@@ -235,6 +235,6 @@ test("loadStack names the path in file and format errors", async () => {
   await writeFile(bad, spoiled((f) => (f.metadata.format = "other")));
   await assert.rejects(loadStack(gpu, bad), (error: Error) => error instanceof StaqFormatError && error.message.startsWith(`${bad}: `));
   const { stack } = pushedStack(gpu, { memory: 2, pushes: 1 });
-  await assert.rejects(saveStack(stack, join(dir, "no-such-dir", "s.safetensors")), /Could not save the stack to .*no-such-dir.*no such file/);
+  await assert.rejects(saveStack(stack, join(dir, "no-such-dir", "s.safetensors")), /Could not write the stack to .*no-such-dir.*no such file/);
   stack.destroy();
 });
