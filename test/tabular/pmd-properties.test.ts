@@ -184,7 +184,7 @@ test("4. with noisy evaluation, corrected PMD with large M ends closer to π* th
       (mdp, tau, beta, relativeNoise) => {
         const optimum = softOptimum(mdp, { tau });
         const common = { eta: etaFor(beta, tau), tau, iterations: 300, noise: relativeNoise * tau, optimum: () => optimum };
-        const seeds = 12;
+        const seeds = 64;
         let spi = 0;
         let pmd = 0;
         for (let seed = 0; seed < seeds; seed++) {
