@@ -40,20 +40,17 @@ import { createVectorEnv, type VectorEnv } from "../src/envs/vector-env.ts";
 import "../src/envs/minatar/index.ts";
 import { createRandomStream } from "../src/random/random-stream.ts";
 import { summarize, type Summary } from "./measure.ts";
-import { cpuSlug, machineInfo, markdownTable, fullMode } from "./report.ts";
+import { cpuSlug, machineInfo, markdownTable, fullMode, commonBenchOptions } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "..");
 
 const { values: args } = parseArgs({
   options: {
-    quick: { type: "boolean", default: false },
-    full: { type: "boolean", default: false },
-    out: { type: "string", default: join(here, "results") },
+    ...commonBenchOptions(join(here, "results")),
     "upstream-src": { type: "string", default: process.env.STAQ_UPSTREAM_SRC },
     only: { type: "string" },
     worker: { type: "string" },
-    help: { type: "boolean", default: false },
   },
   strict: true,
 });

@@ -53,3 +53,13 @@ export function fullMode(args: { quick?: boolean; full?: boolean }): boolean {
   }
   return args.full === true;
 }
+
+/** The options every benchmark takes: --quick | --full, --out DIR (default bench/results), --help. */
+export function commonBenchOptions(resultsDir: string) {
+  return {
+    quick: { type: "boolean", default: false },
+    full: { type: "boolean", default: false },
+    out: { type: "string", default: resultsDir },
+    help: { type: "boolean", default: false },
+  } as const;
+}

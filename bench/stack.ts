@@ -27,20 +27,17 @@ import { stackLogitsReference } from "../src/stack/reference.ts";
 import { createNaiveStack } from "./naive-stack.ts";
 import { createGemm, measureGemm, type GemmResult } from "./gemm.ts";
 import { DeviceTimer, repeat, summarize, wallTime, type RepeatOptions, type Summary } from "./measure.ts";
-import { adapterSlug, formatMs, markdownTable, fullMode } from "./report.ts";
+import { adapterSlug, formatMs, markdownTable, fullMode, commonBenchOptions } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
-    quick: { type: "boolean", default: false },
-    full: { type: "boolean", default: false },
-    out: { type: "string", default: join(here, "results") },
+    ...commonBenchOptions(join(here, "results")),
     fast: { type: "boolean", default: false },
     "no-fast-compare": { type: "boolean", default: false },
     "fast-child": { type: "string" },
     "max-eval-seconds": { type: "string" },
-    help: { type: "boolean", default: false },
   },
   strict: true,
 });

@@ -30,16 +30,13 @@ import { softOptimum, type SoftOptimum } from "../src/tabular/soft-optimal.ts";
 import { softmaxPolicy, uniformPolicy } from "../src/tabular/policy-math.ts";
 import { pmdStep, type PmdCoefficients } from "../src/pmd/coefficients.ts";
 import { repeat, summarize, type RepeatOptions, type Summary } from "./measure.ts";
-import { cpuSlug, formatMs, machineInfo, markdownTable, fullMode } from "./report.ts";
+import { cpuSlug, formatMs, machineInfo, markdownTable, fullMode, commonBenchOptions } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
-    quick: { type: "boolean", default: false },
-    full: { type: "boolean", default: false },
-    out: { type: "string", default: join(here, "results") },
-    help: { type: "boolean", default: false },
+    ...commonBenchOptions(join(here, "results")),
   },
   strict: true,
 });

@@ -29,17 +29,14 @@ import { ADAM_DEFAULTS, adamStep, createAdamState, flattenParameters, lossAndGra
 import { createReplayBuffer, type ReplayBuffer } from "../src/train/replay-buffer.ts";
 import { measureGemm, type GemmResult } from "./gemm.ts";
 import { DeviceTimer, repeat, summarize, type RepeatOptions, type Summary } from "./measure.ts";
-import { adapterSlug, formatMs, fullMode, machineInfo, markdownTable } from "./report.ts";
+import { adapterSlug, formatMs, fullMode, machineInfo, markdownTable, commonBenchOptions } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
-    quick: { type: "boolean", default: false },
-    full: { type: "boolean", default: false },
-    out: { type: "string", default: join(here, "results") },
+    ...commonBenchOptions(join(here, "results")),
     fast: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
   },
   strict: true,
 });
