@@ -11,10 +11,13 @@
  * `--only stack,train,tabular,envs` picks sections. Exits with the first failing section's code.
  */
 import { spawnSync } from "node:child_process";
-import { dirname, join } from "node:path";
+import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** ".ts" in the repository (sections run through tsx); ".mjs" in scripts/bundle.ts's bundle (plain node). */
+const extension = extname(fileURLToPath(import.meta.url));
+const loader = extension === ".ts" ? ["--import", "tsx"] : [];
 const SECTIONS = ["stack", "train", "tabular", "envs"] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -51,6 +54,6 @@ function argumentsFor(section: Section): string[] {
 
 for (const section of only) {
   console.log(`\n=== bench: ${section} ===`);
-  const child = spawnSync(process.execPath, ["--import", "tsx", join(here, `${section}.ts`), ...argumentsFor(section)], { stdio: "inherit" });
+  const child = spawnSync(process.execPath, [...loader, join(here, `${section}${extension}`), ...argumentsFor(section)], { stdio: "inherit" });
   if (child.status !== 0) process.exit(child.status ?? 1);
 }
