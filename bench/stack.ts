@@ -21,6 +21,7 @@ import { createBuffer } from "../src/gpu/buffers.ts";
 import { DurationEstimate, waitPatiently } from "../src/gpu/patient-wait.ts";
 import { MapMode } from "../src/gpu/constants.ts";
 import { createStack, type Stack } from "../src/stack/stack.ts";
+import { createActor } from "../src/policy/actor.ts";
 import { encodeStackLogits, planStackDispatch, stackLogits } from "../src/stack/stack-logits.ts";
 import { randomMlpWeights, layerShapes, type MlpSpec, type MlpWeights } from "../src/stack/mlp.ts";
 import { stackLogitsReference } from "../src/stack/reference.ts";
@@ -312,6 +313,10 @@ async function main(): Promise<void> {
     for (const f of fastMode) console.log(`  ${label(f.config)}: ${formatMs(f.defaultMs)} → ${formatMs(f.fastMs)} ms (${f.speedup.toFixed(2)}×)`);
   }
 
+  const acting = await measureActing(gpu);
+  console.log("\nacting latency (createActor: upload, stack, policy, read the actions back), end to end:");
+  for (const a of acting) console.log(`  ${label(a.config)} ${a.greedy ? "greedy" : "sampled"}: ${formatMs(a.ms.median)} ms (p10 ${formatMs(a.ms.p10)}, p90 ${formatMs(a.ms.p90)})`);
+
   const targets = await measureTargets(gpu, timer, rows, ceiling);
   console.log("\ntargets:");
   for (const t of targets) console.log(`  ${t.met ? "met" : "NOT met"}: ${t.text}`);
@@ -329,15 +334,51 @@ async function main(): Promise<void> {
     ceiling: { best: ceiling, all: gemm },
     rows,
     fastMode,
+    acting,
     targets,
   };
   const jsonPath = join(args.out, `${slug}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   const mdPath = join(args.out, `${slug}.md`);
-  writeFileSync(mdPath, markdownReport(report.adapter.adapter, ceiling, rows, fastMode, targets, report.mode, timer.method));
+  writeFileSync(mdPath, markdownReport(report.adapter.adapter, ceiling, rows, fastMode, acting, targets, report.mode, timer.method));
   console.log(`\nwrote ${jsonPath} and ${mdPath} (${report.seconds.toFixed(0)} s)`);
   timer.destroy();
   gpu.destroy();
+}
+
+interface Acting {
+  config: Config;
+  greedy: boolean;
+  ms: Summary;
+}
+
+/**
+ * Acting latency: what an environment loop waits for per step, observations in and actions out,
+ * at B = 1 and 16 (a vector env) for M = 300; --full adds the large network of the GPU target.
+ */
+async function measureActing(gpu: Gpu): Promise<Acting[]> {
+  const configs: Config[] = [1, 16].map((batch) => ({ memory: 300, batch, width: 64, inputs: 4, ensemble: 2 }));
+  if (full) configs.push(...[1, 16].map((batch) => ({ memory: 300, batch, width: 256, inputs: 400, ensemble: 1 })));
+  const results: Acting[] = [];
+  for (const config of configs) {
+    const stack = createStack(gpu, { mlp: specOf(config), memory: config.memory, ensemble: config.ensemble });
+    const sample = () => Math.random() * 2 - 1;
+    for (let i = 0; i < config.memory; i++) stack.push(Array.from({ length: config.ensemble }, () => randomMlpWeights(specOf(config), sample)));
+    const actor = createActor(stack, { maxBatch: config.batch, epsilon: 0.05, seed: 1 });
+    const states = Float32Array.from({ length: config.batch * config.inputs }, sample);
+    for (const greedy of [false, true]) {
+      let step = 0;
+      const ms = await repeat(async () => {
+        const started = performance.now();
+        await actor.act(states, { step: step++, greedy });
+        return performance.now() - started;
+      }, repeatOptions);
+      results.push({ config, greedy, ms });
+    }
+    actor.destroy();
+    stack.destroy();
+  }
+  return results;
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): T[][] {
@@ -440,6 +481,7 @@ function markdownReport(
   ceiling: GemmResult,
   rows: Row[],
   fastMode: { config: Config; defaultMs: number; fastMs: number; speedup: number }[] | undefined,
+  acting: Acting[],
   targets: Target[],
   mode: string,
   timing: string,
@@ -460,6 +502,8 @@ function markdownReport(
     lines.push("Fast mode (Dawn robustness off), device time:", "");
     lines.push(markdownTable(["config", "default ms", "fast ms", "speed-up"], fastMode.map((f) => [label(f.config), formatMs(f.defaultMs), formatMs(f.fastMs), `${f.speedup.toFixed(2)}×`])), "");
   }
+  lines.push("Acting latency, end to end (`createActor`: upload the states, evaluate the stack, run the policy kernel, read the actions back; one submit):", "");
+  lines.push(markdownTable(["config", "actions", "ms (p10–p90)"], acting.map((a) => [label(a.config), a.greedy ? "greedy" : "sampled", `${formatMs(a.ms.median)} (${formatMs(a.ms.p10)}–${formatMs(a.ms.p90)})`])), "");
   lines.push("Targets:", "", ...targets.map((t) => `- ${t.met ? "met" : "**not met**"}: ${t.text}`), "");
   return lines.join("\n");
 }

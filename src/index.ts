@@ -27,3 +27,4 @@ export { minibatchIndices, permuteIndex } from "./train/minibatch-sampling.ts";
 export { softBellmanTarget, nextActionFromProbs, type SoftBellmanSettings, type NextActionMode } from "./train/targets-reference.ts";
 export * as trainReference from "./train/reference.ts";
 export { readNetworkFile, networkToSafetensors, parseTrainingBatchJson, NETWORK_FORMAT, type NetworkFileContents, type TrainingBatchFile } from "./io/network-file.ts";
+export { createActor, type Actor, type ActorOptions, type ActOptions } from "./policy/actor.ts";

@@ -1,0 +1,102 @@
+/**
+ * Acting: CPU observations in, actions out, in one submit and one readback — the stack's logits
+ * (stack-logits.ts) and the policy kernel (policy.ts) recorded into one command buffer, with only
+ * the chosen actions copied back. This is the latency an environment loop waits for every step.
+ *
+ * An actor owns its buffers, sized for `maxBatch` states, so acting allocates nothing per call.
+ * Calls are serialised (they share the buffers); sampled actions depend only on (seed, step, row),
+ * as everywhere in staq.
+ */
+import { StaqGpuError, StaqInputError } from "../errors.ts";
+import { BufferUsage, MapMode } from "../gpu/constants.ts";
+import { createBuffer } from "../gpu/buffers.ts";
+import type { Stack } from "../stack/stack.ts";
+import { encodeStackLogits, validateStates } from "../stack/stack-logits.ts";
+import { encodePolicy } from "./policy.ts";
+import { checkU64 } from "./philox.ts";
+import { validateEpsilon } from "./reference.ts";
+
+export interface ActorOptions {
+  /** The largest batch of states one call takes. */
+  maxBatch: number;
+  /** ε of the ε-softmax behaviour policy (default 0: sample from the softmax). */
+  epsilon?: number;
+  /** Key of the sampled actions, an integer in [0, 2^64). */
+  seed: number | bigint;
+}
+
+export interface ActOptions {
+  /** The greedy action (argmax of the logits) instead of a sample. */
+  greedy?: boolean;
+  /** The environment step: every step draws fresh samples. */
+  step: number | bigint;
+}
+
+export interface Actor {
+  readonly stack: Stack;
+  readonly maxBatch: number;
+  /** Actions for `states` ([batch × inputs], batch ≤ maxBatch), one per state. */
+  act(states: Float32Array, options: ActOptions): Promise<Uint32Array>;
+  destroy(): void;
+}
+
+export function createActor(stack: Stack, options: ActorOptions): Actor {
+  if (stack.destroyed) throw new StaqGpuError(`${stack.label} was destroyed`);
+  const { maxBatch, seed } = options;
+  const epsilon = options.epsilon ?? 0;
+  if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new StaqInputError(`maxBatch must be an integer >= 1; got ${maxBatch}`);
+  validateEpsilon(epsilon);
+  checkU64("seed", seed);
+  const { gpu } = stack;
+  const { inputs, outputs } = stack.spec;
+  const storage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+  const buffer = (floats: number, name: string) => createBuffer(gpu, floats * 4, storage, `${stack.label} actor ${name}`);
+  const states = buffer(maxBatch * inputs, "states");
+  const logits = buffer(maxBatch * outputs, "logits");
+  const policy = {
+    probs: buffer(maxBatch * outputs, "probs"),
+    logProbs: buffer(maxBatch * outputs, "log probs"),
+    entropy: buffer(maxBatch, "entropy"),
+    behaviour: buffer(maxBatch * outputs, "behaviour"),
+    greedy: buffer(maxBatch, "greedy"),
+    sampled: buffer(maxBatch, "sampled"),
+  };
+  const readback = createBuffer(gpu, maxBatch * 4, BufferUsage.MAP_READ | BufferUsage.COPY_DST, `${stack.label} actor readback`);
+  let queue: Promise<unknown> = Promise.resolve();
+  let destroyed = false;
+
+  async function actNow(observations: Float32Array, act: ActOptions): Promise<Uint32Array> {
+    if (destroyed) throw new StaqGpuError("this actor was destroyed");
+    const batch = validateStates(observations, inputs);
+    if (batch > maxBatch) throw new StaqInputError(`act: ${batch} states, but this actor was created for at most ${maxBatch}`);
+    checkU64("step", act.step);
+    gpu.device.queue.writeBuffer(states, 0, observations.buffer, observations.byteOffset, observations.byteLength);
+    const encoder = gpu.device.createCommandEncoder({ label: `${stack.label} act` });
+    await encodeStackLogits(stack, encoder, { states, logits, batch });
+    await encodePolicy(gpu, encoder, { logits, batch, actions: outputs, epsilon, seed, step: act.step, outputs: policy });
+    encoder.copyBufferToBuffer(act.greedy ? policy.greedy : policy.sampled, 0, readback, 0, batch * 4);
+    gpu.device.queue.submit([encoder.finish()]);
+    await readback.mapAsync(MapMode.READ, 0, batch * 4);
+    const actions = new Uint32Array(readback.getMappedRange(0, batch * 4).slice(0));
+    readback.unmap();
+    return actions;
+  }
+
+  return {
+    stack,
+    maxBatch,
+    act(observations, act) {
+      const result = queue.then(
+        () => actNow(observations, act),
+        () => actNow(observations, act),
+      );
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      for (const b of [states, logits, readback, ...Object.values(policy)]) b.destroy();
+    },
+  };
+}
