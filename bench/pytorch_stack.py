@@ -277,7 +277,7 @@ def main():
     if not isinstance(configs, list):
         raise SystemExit("pytorch_stack.py: --configs must be a JSON list")
     for c in configs:
-        c.setdefault("actions", 6)
+        c.setdefault("actions", 18)  # bench/stack.ts's ACTIONS
         missing = [k for k in ("memory", "batch", "width", "inputs", "ensemble", "actions") if not (isinstance(c.get(k), int) and c[k] >= 1)]
         if missing:
             raise SystemExit(f"pytorch_stack.py: config {json.dumps(c)} needs positive integers for {missing}")
