@@ -22,6 +22,7 @@ import { DurationEstimate, waitPatiently } from "../src/gpu/patient-wait.ts";
 import { MapMode } from "../src/gpu/constants.ts";
 import { createStack, type Stack } from "../src/stack/stack.ts";
 import { createActor } from "../src/policy/actor.ts";
+import { PytorchUnavailableError, runPytorchBaseline, type PytorchBaselineResult } from "./pytorch-baseline.ts";
 import { encodeStackLogits, planStackDispatch, stackLogits } from "../src/stack/stack-logits.ts";
 import { randomMlpWeights, layerShapes, type MlpSpec, type MlpWeights } from "../src/stack/mlp.ts";
 import { stackLogitsReference } from "../src/stack/reference.ts";
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
     "no-fast-compare": { type: "boolean", default: false },
     "fast-child": { type: "string" },
     "max-eval-seconds": { type: "string" },
+    pytorch: { type: "string" },
   },
   strict: true,
 });
@@ -48,6 +50,9 @@ if (args.help) {
   --quick   grid trimmed to what a CPU adapter (lavapipe) runs in minutes (the default)
   --full    the whole grid, for a real GPU
   --fast    run with Dawn's robustness off (see GpuOptions.fast)
+  --pytorch cuda|cpu|off  the PyTorch baseline (bench/pytorch_stack.py: stacked weights, batched
+            matmul over snapshots) and torch.matmul's FP32 GEMM ceiling on the same device, for the
+            measured configurations (default: cuda with --full, off with --quick)
 Writes DIR/<adapter>.json and DIR/<adapter>.md (DIR defaults to bench/results).`);
   process.exit(0);
 }
@@ -313,6 +318,7 @@ async function main(): Promise<void> {
     for (const f of fastMode) console.log(`  ${label(f.config)}: ${formatMs(f.defaultMs)} → ${formatMs(f.fastMs)} ms (${f.speedup.toFixed(2)}×)`);
   }
 
+  const pytorch = await measurePytorch(rows);
   const acting = await measureActing(gpu);
   console.log("\nacting latency (createActor: upload, stack, policy, read the actions back), end to end:");
   for (const a of acting) console.log(`  ${label(a.config)} ${a.greedy ? "greedy" : "sampled"}: ${formatMs(a.ms.median)} ms (p10 ${formatMs(a.ms.p10)}, p90 ${formatMs(a.ms.p90)})`);
@@ -335,6 +341,7 @@ async function main(): Promise<void> {
     rows,
     fastMode,
     acting,
+    pytorch,
     targets,
   };
   const jsonPath = join(args.out, `${slug}.json`);
@@ -344,6 +351,39 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${jsonPath} and ${mdPath} (${report.seconds.toFixed(0)} s)`);
   timer.destroy();
   gpu.destroy();
+}
+
+/**
+ * The same workload the way the StaQ authors' PyTorch code computes it, on the same GPU, and
+ * cuBLAS's FP32 GEMM rate. It runs after the WebGPU measurements (never beside them); a missing
+ * torch or CUDA is reported and skipped, not fatal.
+ */
+async function measurePytorch(rows: Row[]): Promise<PytorchBaselineResult | { skipped: string }> {
+  const device = args.pytorch ?? (full ? "cuda" : "off");
+  if (device === "off") return { skipped: "off (--pytorch cuda|cpu to run it)" };
+  if (device !== "cuda" && device !== "cpu") {
+    console.error(`--pytorch takes cuda, cpu or off; got ${JSON.stringify(device)}`);
+    process.exit(2);
+  }
+  const measured = rows.filter((r) => r.kernel);
+  try {
+    const result = await runPytorchBaseline({
+      configs: measured.map((r) => ({ ...r.config, actions: ACTIONS })),
+      device,
+      seconds: full ? 1 : 0.25,
+      gemm: full ? 8192 : 512,
+    });
+    console.log(`\nPyTorch ${result.torch} on ${result.deviceName} (FP32, TF32 off): torch.matmul ${result.gemm?.gflops.toFixed(1)} GFLOP/s`);
+    result.configs.forEach((c, k) => {
+      const kernel = measured[k].kernel!;
+      console.log(`  ${label(measured[k].config)}: PyTorch ${formatMs(c.ms.median)} ms vs kernel device ${formatMs(kernel.device.median)} ms (PyTorch ÷ kernel = ${(c.ms.median / kernel.device.median).toFixed(2)}×)`);
+    });
+    return result;
+  } catch (error) {
+    const reason = error instanceof PytorchUnavailableError ? error.message : `the PyTorch baseline failed: ${(error as Error).message}`;
+    console.log(`\nPyTorch baseline skipped: ${reason}`);
+    return { skipped: reason };
+  }
 }
 
 interface Acting {
