@@ -166,7 +166,6 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   const adamUniform = uniform(CHUNK * SLOT_BYTES, "adam steps");
 
   const group = (pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[], name: string) => bindGroup(gpu, pipeline, buffers, `${label} ${name}`);
-  const groups = workgroupsFor;
 
   // Pipelines and bind groups, in the order a step runs them.
   const forward = await forwardPass(gpu, { layout, batch, ensemble, batchUniform, states, params, activations, target, label });
@@ -175,7 +174,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   const lossDispatch: Dispatch = {
     pipeline: lossPipeline,
     group: group(lossPipeline, [lossUniform, activations[head], actions, targets, dq, lossRows], "loss"),
-    x: groups(batch),
+    x: workgroupsFor(batch),
     y: ensemble,
   };
   // Backward: layer l's gradient from dy_l, then dy_{l−1} = dx_l; dy of the head is dq.
@@ -188,11 +187,11 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
       ROWS: layer.rows, X_STRIDE: l === 0 ? spec.inputs : layer.rows, X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
       OUT4: out4, W_OFFSET: layer.weightOffset, B_OFFSET: layer.biasOffset, SNAPSHOT_VEC4S: P4,
     });
-    backward.push({ pipeline: gradPipeline, group: group(gradPipeline, [batchUniform, input, dy, grads], `weight grad ${l}`), x: groups((layer.rows + 1) * out4), y: ensemble });
+    backward.push({ pipeline: gradPipeline, group: group(gradPipeline, [batchUniform, input, dy, grads], `weight grad ${l}`), x: workgroupsFor((layer.rows + 1) * out4), y: ensemble });
     if (l > 0) {
       const dx = deltas[(head - l) % 2];
       const inputPipeline = await gpu.pipeline("train_backward_input", { ROWS: layer.rows, OUT4: out4, W_OFFSET: layer.weightOffset, SNAPSHOT_VEC4S: P4 });
-      backward.push({ pipeline: inputPipeline, group: group(inputPipeline, [batchUniform, dy, activations[l - 1], params, dx], `backward input ${l}`), x: groups(batch * (layer.rows / 4)), y: ensemble });
+      backward.push({ pipeline: inputPipeline, group: group(inputPipeline, [batchUniform, dy, activations[l - 1], params, dx], `backward input ${l}`), x: workgroupsFor(batch * (layer.rows / 4)), y: ensemble });
       dy = dx;
     }
   }

@@ -28,7 +28,7 @@ import { bindGroup, flatGrid, runDispatch, workgroupsFor, type Dispatch } from "
 import type { MlpTrainer } from "./mlp-trainer.ts";
 import { STEPS_PER_SUBMIT } from "./mlp-trainer.ts";
 import type { ReplayBuffer } from "./replay-buffer.ts";
-import { prepareReplaySample, SAMPLE_UNIFORM_BYTES, writeSampleUniform } from "./replay-sample.ts";
+import { prepareReplaySample, writeSampleUniform } from "./replay-sample.ts";
 import type { NextActionMode } from "./targets-reference.ts";
 
 export type TargetUpdate = { kind: "hard"; every: number } | { kind: "polyak"; rho: number };

@@ -138,7 +138,7 @@ for (const nextAction of ["sample", "expectation"] as const) {
 
 test("the next action a' is drawn, not fixed: over many steps the sampled targets use every action π_k can choose", async () => {
   const seed = 77;
-  const { replay, evaluation, destroy } = await setup({ ensemble: 1, seed });
+  const { replay, destroy } = await setup({ ensemble: 1, seed });
   const probs = await readFloat32(gpu, replay.buffers.probs);
   const [seedLo, seedHi] = splitU64(seed);
   // The kernel's draw for batch position 0 across steps 0 … 199 (a CPU recomputation; the test
@@ -149,7 +149,6 @@ test("the next action a' is drawn, not fixed: over many steps the sampled target
   for (let step = 0; step < 200; step++) seen.add(nextActionFromProbs(p, uniformFromPhilox(philox4x32([0, step, 0, STREAM_NEXT_ACTION], [seedLo, seedHi])[0])));
   for (let a = 0; a < SPEC.outputs; a++) if (p[a] > 0.05) assert.ok(seen.has(a), `action ${a} (p = ${p[a]}) never drawn in 200 steps`);
   destroy();
-  void evaluation;
 });
 
 test("a hard target refresh every T steps copies the online networks before steps 0, T, 2T, …; runs are bit-for-bit repeatable", async () => {
