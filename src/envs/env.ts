@@ -44,3 +44,36 @@ export interface Env {
 export function observationSize(env: Pick<Env, "observationShape">): number {
   return env.observationShape.reduce((product, n) => product * n, 1);
 }
+
+/** A value that survives `JSON.parse(JSON.stringify(value))` unchanged. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A JSON object (what every built-in environment's state is). */
+export type JsonObject = { [key: string]: JsonValue };
+
+/**
+ * An environment's complete state as plain JSON data: finite numbers, strings, booleans, arrays and
+ * objects only (no typed arrays, NaN or Infinity), so a checkpoint can store it as JSON text.
+ */
+export type EnvState = JsonValue;
+
+/**
+ * An Env that can save its complete state (mid-episode) and restore it exactly: after
+ * `b.loadState(a.saveState())` — also through `JSON.parse(JSON.stringify(...))` — `b` produces the
+ * same observations, rewards, flags and random draws as `a` would have, for the same calls.
+ * Training checkpoints use it to resume as if never interrupted.
+ *
+ * The state names the environment; `loadState` validates all of it before changing anything and
+ * throws a StaqInputError saying what was wrong (another environment's state, a wrong length, a
+ * non-finite number, a wrong type).
+ */
+export interface SnapshotEnv {
+  saveState(): EnvState;
+  loadState(state: EnvState): void;
+}
+
+/** True when `env` implements SnapshotEnv (both saveState and loadState). */
+export function savesState(env: Env): env is Env & SnapshotEnv {
+  const candidate = env as Partial<SnapshotEnv>;
+  return typeof candidate.saveState === "function" && typeof candidate.loadState === "function";
+}

@@ -1,11 +1,13 @@
 /**
  * Environments: the Gymnasium-style interface, the time limit, the batched vector env, the
- * registry, the classic-control ports and numpy's RandomState. (MinAtar, GPL-3.0, lives on its own
+ * registry, the classic-control ports and numpy's RandomState, and the saving and restoring of an
+ * environment's complete state (SnapshotEnv) for checkpoints. (MinAtar, GPL-3.0, lives on its own
  * subpath, `staq/envs/minatar`.)
  */
-export { observationSize, type Env, type ResetResult, type StepResult } from "./env.ts";
+export { observationSize, savesState, type Env, type ResetResult, type StepResult, type SnapshotEnv, type EnvState, type JsonValue, type JsonObject } from "./env.ts";
+export { StateReader, openState, encodeFloat, type JsonFloat } from "./state-reader.ts";
 export { withTimeLimit, type TimeLimitedEnv } from "./time-limit.ts";
-export { createVectorEnv, writesObservations, type ObservationWriter, type VectorEnv, type VectorStep } from "./vector-env.ts";
+export { createVectorEnv, writesObservations, type ObservationWriter, type VectorEnv, type VectorEnvState, type VectorStep } from "./vector-env.ts";
 export { makeEnv, registerEnv, registeredEnvs, type EnvRegistration } from "./registry.ts";
 export { CartPoleEnv } from "./classic/cartpole.ts";
 export { AcrobotEnv } from "./classic/acrobot.ts";

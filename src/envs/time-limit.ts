@@ -2,9 +2,13 @@
  * Gymnasium's TimeLimit: truncates an episode after `maxEpisodeSteps` steps. As upstream,
  * `truncated` is true at the limit even when the last step also terminated, and the count restarts
  * at every reset.
+ *
+ * When the inner environment implements SnapshotEnv, so does the limited one: its state is the
+ * inner state plus the steps taken, so a restored episode is truncated on the same step.
  */
 import { StaqInputError } from "../errors.ts";
-import type { Env, ResetResult, StepResult } from "./env.ts";
+import { savesState, type Env, type EnvState, type ResetResult, type SnapshotEnv, type StepResult } from "./env.ts";
+import { openState } from "./state-reader.ts";
 import { writesObservations, type ObservationWriter } from "./vector-env.ts";
 
 export interface TimeLimitedEnv extends Env {
@@ -52,7 +56,35 @@ export function withTimeLimit(env: Env, maxEpisodeSteps: number): TimeLimitedEnv
         env.resetInto(out, offset);
       },
     };
-    return Object.assign(limited, writer);
+    Object.assign(limited, writer);
+  }
+  if (savesState(env)) {
+    const snapshots: SnapshotEnv = {
+      saveState() {
+        return { env: env.name, kind: "time-limit", maxEpisodeSteps, elapsedSteps: elapsed, inner: env.saveState() };
+      },
+      loadState(state: EnvState) {
+        const root = openState(env.name, state, "time-limit");
+        // A limit other than the one saved under would truncate the restored episode on another step.
+        const savedLimit = root.get("maxEpisodeSteps");
+        if (savedLimit.value !== maxEpisodeSteps) savedLimit.fail(`${maxEpisodeSteps}, this environment's step limit (a state saved under another limit would truncate on another step)`);
+        // Steps go on past the limit when the caller keeps stepping a truncated episode.
+        const elapsedSteps = root.get("elapsedSteps").integer(0, Number.MAX_SAFE_INTEGER);
+        loadInner(env, root.get("inner").value);
+        elapsed = elapsedSteps;
+      },
+    };
+    Object.assign(limited, snapshots);
   }
   return limited;
+}
+
+/** The inner environment's loadState, its errors saying they are about the state inside the limit. */
+function loadInner(env: Env & SnapshotEnv, state: unknown): void {
+  try {
+    env.loadState(state as EnvState);
+  } catch (error) {
+    if (!(error instanceof StaqInputError)) throw error;
+    throw new StaqInputError(`${error.message} (in state.inner, the state of the environment inside the time limit)`, { cause: error });
+  }
 }

@@ -8,11 +8,15 @@
  * Every step returns new arrays (a caller may keep them), carved from shared slabs (ArraySlabs).
  * Copies that implement ObservationWriter (the MinAtar ports) write their observations straight into
  * the batch; any other Env is stepped with step() and its observation copied in.
+ *
+ * When every copy implements SnapshotEnv, the vector env's whole state (each copy's, the running
+ * returns and lengths) can be saved and restored, so a checkpointed run resumes exactly.
  */
 import { StaqInputError } from "../errors.ts";
-import { observationSize, type Env, type StepResult } from "./env.ts";
+import { observationSize, savesState, type Env, type EnvState, type SnapshotEnv, type StepResult } from "./env.ts";
 import { validateSeed } from "../random/random-stream.ts";
 import { ArraySlabs } from "./array-slabs.ts";
+import { encodeFloat, StateReader, type JsonFloat } from "./state-reader.ts";
 
 /**
  * Where every vector env's per-step outputs come from (see ArraySlabs): observations from one pool,
@@ -58,6 +62,25 @@ export function writesObservations(env: Env): env is Env & ObservationWriter {
   return typeof candidate.stepInto === "function" && typeof candidate.resetInto === "function";
 }
 
+/**
+ * A vector env's complete state (VectorEnv.saveState), as JSON data: every copy's state, the return
+ * and length of every running episode, and whether reset() was called.
+ */
+export type VectorEnvState = {
+  kind: "vector";
+  /** The copies' name (that of the first). */
+  env: string;
+  count: number;
+  /** Whether reset() was called (step() refuses to run before). */
+  started: boolean;
+  /** Each copy's undiscounted return so far in its running episode (see encodeFloat). */
+  episodeReturns: JsonFloat[];
+  /** Each copy's steps so far in its running episode. */
+  episodeLengths: number[];
+  /** Each copy's own state (SnapshotEnv.saveState). */
+  envs: EnvState[];
+};
+
 export interface VectorEnv {
   readonly count: number;
   readonly envs: readonly Env[];
@@ -68,6 +91,20 @@ export interface VectorEnv {
   reset(options?: { seed?: number }): Float32Array;
   /** One action per copy. */
   step(actions: ArrayLike<number>): VectorStep;
+  /** True when every copy implements SnapshotEnv, so that saveState and loadState work. */
+  readonly snapshots: boolean;
+  /**
+   * The complete state, for a checkpoint: the vector env then loaded with it steps exactly as this
+   * one would have. Throws a StaqInputError naming the copy that has no saveState/loadState (check
+   * `snapshots` first to fall back quietly).
+   */
+  saveState(): VectorEnvState;
+  /**
+   * Restores a state from saveState (also after a JSON round trip). It is validated, copy by copy;
+   * if any part is refused (a StaqInputError saying which copy and what), every copy is put back as
+   * it was.
+   */
+  loadState(state: EnvState): void;
 }
 
 /** N copies from `make` (called N times; each copy must be an independent environment). */
@@ -87,6 +124,7 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
   const returns = new Float64Array(count);
   const lengths = new Int32Array(count);
   let started = false;
+  const snapshotEnvs = envs.every(savesState) ? (envs as (Env & SnapshotEnv)[]) : null;
 
   const place = (target: Float32Array, i: number, obs: Float32Array) => {
     if (obs.length !== size) throw new StaqInputError(`${envs[i].name} returned an observation of ${obs.length} values; its shape [${first.observationShape}] says ${size}`);
@@ -140,7 +178,61 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
       }
       return result;
     },
+    snapshots: snapshotEnvs !== null,
+    saveState() {
+      const copies = requireSnapshots("save");
+      return {
+        kind: "vector",
+        env: first.name,
+        count,
+        started,
+        episodeReturns: Array.from(returns, encodeFloat),
+        episodeLengths: Array.from(lengths),
+        envs: copies.map((env) => env.saveState()),
+      };
+    },
+    loadState(state) {
+      const copies = requireSnapshots("load");
+      const root = new StateReader("vector env", state);
+      const kind = root.get("kind");
+      if (kind.value !== "vector") kind.fail(`"vector" (a state saved by VectorEnv.saveState)`);
+      if (root.get("env").value !== first.name) root.get("env").fail(`${JSON.stringify(first.name)}, the name of this vector env's copies`);
+      const savedCount = root.get("count");
+      if (savedCount.value !== count) savedCount.fail(`${count}, this vector env's number of copies`);
+      const wasStarted = root.get("started").boolean();
+      const savedReturns = root.get("episodeReturns").floats(count, { finite: false });
+      const savedLengths = root.get("episodeLengths").integers(count, 0, 2 ** 31 - 1);
+      const states = root.get("envs").items(count).map((item) => item.value as EnvState);
+      loadCopies(copies, states);
+      returns.set(savedReturns);
+      lengths.set(savedLengths);
+      started = wasStarted;
+    },
   };
+
+  /** The copies as SnapshotEnvs, or a StaqInputError naming the first that is not one. */
+  function requireSnapshots(verb: "save" | "load"): (Env & SnapshotEnv)[] {
+    if (snapshotEnvs) return snapshotEnvs;
+    const i = envs.findIndex((env) => !savesState(env));
+    throw new StaqInputError(`cannot ${verb} the vector env's state: copy ${i} (${envs[i].name}) has no saveState/loadState; implement SnapshotEnv on it (VectorEnv.snapshots says whether every copy does)`);
+  }
+
+  /**
+   * Loads states[i] into copy i. Each copy validates its state before changing, but a later copy
+   * may still refuse its own, so the copies already loaded are put back: a refused load changes nothing.
+   */
+  function loadCopies(copies: (Env & SnapshotEnv)[], states: EnvState[]): void {
+    const before = copies.map((env) => env.saveState());
+    for (let i = 0; i < count; i++) {
+      try {
+        copies[i].loadState(states[i]);
+      } catch (error) {
+        for (let j = 0; j < i; j++) copies[j].loadState(before[j]);
+        if (!(error instanceof StaqInputError)) throw error;
+        throw new StaqInputError(`vector env: loadState: copy ${i} of ${count} (state.envs[${i}]): ${error.message}`, { cause: error });
+      }
+    }
+  }
 
   /**
    * Books copy i's step into `result` and the running return and length; when its episode ended,

@@ -34,9 +34,9 @@
  *   `reset()` continues the stream; a fresh environment reset without a seed draws its seed once from
  *   `Math.random` (like Gymnasium's unseeded OS entropy).
  */
-import type { RandomStream } from "../../random/random-stream.ts";
-import { clip, checkState, checkStep, resetStream, type EpisodePhase } from "./common.ts";
-import type { ResetResult, StepResult } from "../env.ts";
+import type { RestorableRandomStream } from "../../random/random-stream.ts";
+import { clip, checkState, checkStep, readClassicState, resetStream, saveClassicState, type EpisodePhase } from "./common.ts";
+import type { EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
 import type { ClassicEnv } from "./reference-check.ts";
 
 const DT = 0.2;
@@ -93,7 +93,7 @@ function wrap(x: number, m: number, M: number): number {
   return x;
 }
 
-export class AcrobotEnv implements ClassicEnv {
+export class AcrobotEnv implements ClassicEnv, SnapshotEnv {
   readonly name = "Acrobot-v1";
   /** [cos θ₁, sin θ₁, cos θ₂, sin θ₂, θ̇₁, θ̇₂]. */
   readonly observationShape: readonly number[] = [6];
@@ -101,7 +101,7 @@ export class AcrobotEnv implements ClassicEnv {
   readonly actionCount = 3;
 
   private readonly state = new Float64Array(4);
-  private random: RandomStream | undefined;
+  private random: RestorableRandomStream | undefined;
   private phase: EpisodePhase = "idle";
   // Scratch for the Runge–Kutta stages.
   private readonly k1 = new Float64Array(4);
@@ -156,6 +156,22 @@ export class AcrobotEnv implements ClassicEnv {
     for (let i = 0; i < 4; i++) this.state[i] = state[i];
     this.phase = "running";
     return this.observe();
+  }
+
+  /**
+   * The complete state, mid-episode included (SnapshotEnv): the float64 state, the episode phase and
+   * the reset generator's position, as JSON data.
+   */
+  saveState(): EnvState {
+    return saveClassicState(this.name, { phase: this.phase, physics: this.state, random: this.random });
+  }
+
+  /** Restores a state from saveState exactly (validated first; a StaqInputError says what was wrong). */
+  loadState(state: EnvState): void {
+    const { phase, physics, random } = readClassicState(this.name, state, 4);
+    this.state.set(physics);
+    this.phase = phase;
+    this.random = random;
   }
 
   private observe(): Float32Array {

@@ -32,9 +32,9 @@
  *   upstream. `reset({ seed })` re-seeds; `reset()` continues the stream; a fresh environment reset
  *   without a seed draws its seed once from `Math.random` (like Gymnasium's unseeded OS entropy).
  */
-import type { RandomStream } from "../../random/random-stream.ts";
-import { checkState, checkStep, resetStream, type EpisodePhase } from "./common.ts";
-import type { ResetResult, StepResult } from "../env.ts";
+import type { RestorableRandomStream } from "../../random/random-stream.ts";
+import { checkState, checkStep, readClassicState, resetStream, saveClassicState, type EpisodePhase } from "./common.ts";
+import type { EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
 import type { ClassicEnv } from "./reference-check.ts";
 
 const GRAVITY = 9.8;
@@ -51,7 +51,7 @@ const X_THRESHOLD = 2.4;
 const RESET_LOW = -0.05;
 const RESET_HIGH = 0.05;
 
-export class CartPoleEnv implements ClassicEnv {
+export class CartPoleEnv implements ClassicEnv, SnapshotEnv {
   readonly name = "CartPole-v1";
   /** [cart position, cart velocity, pole angle (rad), pole angular velocity]. */
   readonly observationShape: readonly number[] = [4];
@@ -59,7 +59,7 @@ export class CartPoleEnv implements ClassicEnv {
   readonly actionCount = 2;
 
   private readonly state = new Float64Array(4);
-  private random: RandomStream | undefined;
+  private random: RestorableRandomStream | undefined;
   /** "idle" before the first reset/setState, "running", or "terminated" after a terminal step. */
   private phase: EpisodePhase = "idle";
 
@@ -105,6 +105,22 @@ export class CartPoleEnv implements ClassicEnv {
     for (let i = 0; i < 4; i++) this.state[i] = state[i];
     this.phase = "running";
     return this.observe();
+  }
+
+  /**
+   * The complete state, mid-episode included (SnapshotEnv): the float64 state, the episode phase and
+   * the reset generator's position, as JSON data.
+   */
+  saveState(): EnvState {
+    return saveClassicState(this.name, { phase: this.phase, physics: this.state, random: this.random });
+  }
+
+  /** Restores a state from saveState exactly (validated first; a StaqInputError says what was wrong). */
+  loadState(state: EnvState): void {
+    const { phase, physics, random } = readClassicState(this.name, state, 4);
+    this.state.set(physics);
+    this.phase = phase;
+    this.random = random;
   }
 
   private observe(): Float32Array {

@@ -1,9 +1,11 @@
 /**
- * What the three classic-control ports share: the reset stream's seeding, the step guards, and the
- * validation of a state given to setState.
+ * What the three classic-control ports share: the reset stream's seeding, the step guards, the
+ * validation of a state given to setState, and the saving and loading of their complete state.
  */
 import { StaqInputError } from "../../errors.ts";
-import { createRandomStream, validateSeed, type RandomStream } from "../../random/random-stream.ts";
+import { createRandomStream, restoreRandomStream, validateSeed, type RandomStreamState, type RestorableRandomStream } from "../../random/random-stream.ts";
+import type { EnvState, JsonObject } from "../env.ts";
+import { encodeFloat, EPISODE_PHASES, openState } from "../state-reader.ts";
 
 /** "idle" before the first reset/setState, "running", or "terminated" after a terminal step. */
 export type EpisodePhase = "idle" | "running" | "terminated";
@@ -12,7 +14,7 @@ export type EpisodePhase = "idle" | "running" | "terminated";
  * The generator for a reset: a new stream when a seed is given, the current one otherwise, and on
  * the very first unseeded reset a stream seeded once from Math.random (Gymnasium's unseeded reset).
  */
-export function resetStream(current: RandomStream | undefined, seed: number | undefined): RandomStream {
+export function resetStream(current: RestorableRandomStream | undefined, seed: number | undefined): RestorableRandomStream {
   if (seed !== undefined) {
     validateSeed(seed);
     return createRandomStream(seed);
@@ -47,4 +49,32 @@ export function checkState(name: string, state: ArrayLike<number>, length: numbe
  */
 export function clip(x: number, lo: number, hi: number): number {
   return Math.min(Math.max(x, lo), hi);
+}
+
+/** What a classic-control environment's state holds (saveClassicState / readClassicState). */
+export interface ClassicSnapshot {
+  phase: EpisodePhase;
+  /** The float64 state (getState's values). */
+  physics: Float64Array;
+  /** The reset generator; undefined before the first reset (the first unseeded one seeds it from Math.random). */
+  random: RestorableRandomStream | undefined;
+}
+
+/**
+ * A classic-control environment's complete state as JSON: the float64 state (numbers are written
+ * exactly by JSON; −0 as "-0"), the episode phase and where the reset generator stands (null when
+ * there is none yet).
+ */
+export function saveClassicState(name: string, { phase, physics, random }: ClassicSnapshot): JsonObject {
+  return { env: name, kind: "classic", phase, physics: Array.from(physics, encodeFloat), random: random === undefined ? null : random.saveState() };
+}
+
+/** Reads back a state from saveClassicState for the environment `name`, whose float64 state has `length` values; throws a StaqInputError on anything else. */
+export function readClassicState(name: string, state: EnvState, length: number): ClassicSnapshot {
+  const root = openState(name, state, "classic");
+  return {
+    phase: root.get("phase").oneOf(EPISODE_PHASES),
+    physics: Float64Array.from(root.get("physics").floats(length)),
+    random: root.get("random").orNull((r) => r.parse((value) => restoreRandomStream(value as RandomStreamState))) ?? undefined,
+  };
 }

@@ -30,9 +30,9 @@
  *   `reset()` continues the stream; a fresh environment reset without a seed draws its seed once from
  *   `Math.random` (like Gymnasium's unseeded OS entropy).
  */
-import type { RandomStream } from "../../random/random-stream.ts";
-import { clip, checkState, checkStep, resetStream, type EpisodePhase } from "./common.ts";
-import type { ResetResult, StepResult } from "../env.ts";
+import type { RestorableRandomStream } from "../../random/random-stream.ts";
+import { clip, checkState, checkStep, readClassicState, resetStream, saveClassicState, type EpisodePhase } from "./common.ts";
+import type { EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
 import type { ClassicEnv } from "./reference-check.ts";
 
 const MIN_POSITION = -1.2;
@@ -45,7 +45,7 @@ const GRAVITY = 0.0025;
 const RESET_LOW = -0.6;
 const RESET_HIGH = -0.4;
 
-export class MountainCarEnv implements ClassicEnv {
+export class MountainCarEnv implements ClassicEnv, SnapshotEnv {
   readonly name = "MountainCar-v0";
   /** [position, velocity]. */
   readonly observationShape: readonly number[] = [2];
@@ -53,7 +53,7 @@ export class MountainCarEnv implements ClassicEnv {
   readonly actionCount = 3;
 
   private readonly state = new Float64Array(2);
-  private random: RandomStream | undefined;
+  private random: RestorableRandomStream | undefined;
   private phase: EpisodePhase = "idle";
 
   reset(options: { seed?: number } = {}): ResetResult {
@@ -96,6 +96,22 @@ export class MountainCarEnv implements ClassicEnv {
     this.state[1] = state[1];
     this.phase = "running";
     return this.observe();
+  }
+
+  /**
+   * The complete state, mid-episode included (SnapshotEnv): the float64 state, the episode phase and
+   * the reset generator's position, as JSON data.
+   */
+  saveState(): EnvState {
+    return saveClassicState(this.name, { phase: this.phase, physics: this.state, random: this.random });
+  }
+
+  /** Restores a state from saveState exactly (validated first; a StaqInputError says what was wrong). */
+  loadState(state: EnvState): void {
+    const { phase, physics, random } = readClassicState(this.name, state, 2);
+    this.state.set(physics);
+    this.phase = phase;
+    this.random = random;
   }
 
   private observe(): Float32Array {

@@ -27,7 +27,9 @@
  *   ramping stops once both are 1.
  * - `reset()` draws nothing.
  */
-import { StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+import type { JsonObject } from "../env.ts";
+import type { StateReader } from "../state-reader.ts";
+import { readGameHeader, StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 
 const CHANNELS = ["player", "enemy", "trail", "gold"] as const;
 const CH_PLAYER = 0;
@@ -173,6 +175,52 @@ class Asterix implements MinatarGame {
     if (free.length === 0) return;
     const k = free[this.random.randint(free.length)];
     this.lanes[k] = { col: rightward ? 0 : 9, rightward, gold };
+  }
+
+  saveState(): JsonObject {
+    return {
+      game: "asterix",
+      sticky: this.sticky.last,
+      playerRow: this.playerRow,
+      playerCol: this.playerCol,
+      lanes: this.lanes.map((e) => (e === null ? null : { col: e.col, rightward: e.rightward, gold: e.gold })),
+      spawnInterval: this.spawnInterval,
+      spawnCountdown: this.spawnCountdown,
+      moveInterval: this.moveInterval,
+      moveCountdown: this.moveCountdown,
+      rampCountdown: this.rampCountdown,
+      rampLevel: this.rampLevel,
+      over: this.over,
+    };
+  }
+
+  loadState(state: StateReader): void {
+    const { sticky } = readGameHeader(state, "asterix");
+    const playerRow = state.get("playerRow").integer(1, LANES);
+    const playerCol = state.get("playerCol").integer(0, 9);
+    const lanes = state.get("lanes").items(LANES).map((lane) =>
+      lane.orNull((e): Entity => ({ col: e.get("col").integer(0, 9), rightward: e.get("rightward").boolean(), gold: e.get("gold").boolean() })),
+    );
+    // Intervals only shrink (down to 1); countdowns restart at their interval and count down to 0.
+    const spawnInterval = state.get("spawnInterval").integer(1, INITIAL_SPAWN_INTERVAL);
+    const spawnCountdown = state.get("spawnCountdown").integer(0, INITIAL_SPAWN_INTERVAL);
+    const moveInterval = state.get("moveInterval").integer(1, INITIAL_MOVE_INTERVAL);
+    const moveCountdown = state.get("moveCountdown").integer(0, INITIAL_MOVE_INTERVAL);
+    // The ramp timer runs from RAMP_INTERVAL down through −1.
+    const rampCountdown = state.get("rampCountdown").integer(-1, RAMP_INTERVAL);
+    const rampLevel = state.get("rampLevel").integer(0, Number.MAX_SAFE_INTEGER);
+    const over = state.get("over").boolean();
+    this.sticky.last = sticky;
+    this.playerRow = playerRow;
+    this.playerCol = playerCol;
+    this.lanes = lanes;
+    this.spawnInterval = spawnInterval;
+    this.spawnCountdown = spawnCountdown;
+    this.moveInterval = moveInterval;
+    this.moveCountdown = moveCountdown;
+    this.rampCountdown = rampCountdown;
+    this.rampLevel = rampLevel;
+    this.over = over;
   }
 
   state(out: Float32Array, zeroed = false): void {

@@ -27,7 +27,9 @@
  * - When the ball misses the paddle it still moves onto the bottom row (the terminal state shows it there),
  *   and the brick refill check happens before the paddle test, so it can refill on the terminal step.
  */
-import { StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+import type { JsonObject } from "../env.ts";
+import type { StateReader } from "../state-reader.ts";
+import { readGameHeader, StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 
 const SIZE = 10;
 const BOTTOM = SIZE - 1;
@@ -93,6 +95,56 @@ class Breakout implements MinatarGame {
     out[(this.trailRow * SIZE + this.trailCol) * c + TRAIL] = 1;
     // Bricks only ever stand in the brick rows (placed there, then only removed).
     for (let cell = FIRST_BRICK_ROW * SIZE; cell < (FIRST_BRICK_ROW + BRICK_ROWS) * SIZE; cell++) if (this.bricks[cell]) out[cell * c + BRICK] = 1;
+  }
+
+  saveState(): JsonObject {
+    return {
+      game: "breakout",
+      sticky: this.sticky.last,
+      paddle: this.paddle,
+      ballRow: this.ballRow,
+      ballCol: this.ballCol,
+      ballDRow: this.ballDRow,
+      ballDCol: this.ballDCol,
+      trailRow: this.trailRow,
+      trailCol: this.trailCol,
+      struck: this.struck,
+      terminal: this.terminal,
+      bricks: Array.from(this.bricks),
+      brickCount: this.brickCount,
+    };
+  }
+
+  loadState(state: StateReader): void {
+    const { sticky } = readGameHeader(state, "breakout");
+    const cell = (key: string) => state.get(key).integer(0, BOTTOM);
+    const direction = (key: string) => state.get(key).oneOf([-1, 1]);
+    const paddle = cell("paddle");
+    const ballRow = cell("ballRow");
+    const ballCol = cell("ballCol");
+    const ballDRow = direction("ballDRow");
+    const ballDCol = direction("ballDCol");
+    const trailRow = cell("trailRow");
+    const trailCol = cell("trailCol");
+    const struck = state.get("struck").boolean();
+    const terminal = state.get("terminal").boolean();
+    const bricks = state.get("bricks").integers(SIZE * SIZE, 0, 1);
+    // brickCount says when to refill, so it must agree with the bricks themselves.
+    const standing = bricks.reduce((sum, brick) => sum + brick, 0);
+    const brickCount = state.get("brickCount").integer(0, SIZE * SIZE);
+    if (brickCount !== standing) state.get("brickCount").fail(`${standing}, the number of bricks in ${state.path}.bricks`);
+    this.sticky.last = sticky;
+    this.paddle = paddle;
+    this.ballRow = ballRow;
+    this.ballCol = ballCol;
+    this.ballDRow = ballDRow;
+    this.ballDCol = ballDCol;
+    this.trailRow = trailRow;
+    this.trailCol = trailCol;
+    this.struck = struck;
+    this.terminal = terminal;
+    this.bricks.set(bricks);
+    this.brickCount = brickCount;
   }
 
   /** `fromRight` 0: ball at the left wall heading down-right; 1: at the right wall heading down-left. */

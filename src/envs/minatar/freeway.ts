@@ -29,7 +29,9 @@
  *   frame and its trail reuses the channel of the previous car in the state loop (upstream crashes if it
  *   is the first car). Reproduced for completeness; the chance is 2⁻⁵³ per draw.
  */
-import { StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+import type { JsonObject } from "../env.ts";
+import type { StateReader } from "../state-reader.ts";
+import { readGameHeader, StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 
 const SIZE = 10;
 const BOTTOM = SIZE - 1;
@@ -109,6 +111,40 @@ class Freeway implements MinatarGame {
       else if (trail < 0) throw new Error("freeway: first car has speed 0 (upstream raises UnboundLocalError here)");
       out[(row * SIZE + back) * c + trail] = 1;
     }
+  }
+
+  saveState(): JsonObject {
+    return {
+      game: "freeway",
+      sticky: this.sticky.last,
+      chicken: this.chicken,
+      cooldown: this.cooldown,
+      framesLeft: this.framesLeft,
+      terminal: this.terminal,
+      carCol: Array.from(this.carCol),
+      carCountdown: Array.from(this.carCountdown),
+      carSpeed: Array.from(this.carSpeed),
+    };
+  }
+
+  loadState(state: StateReader): void {
+    const { sticky } = readGameHeader(state, "freeway");
+    const chicken = state.get("chicken").integer(0, BOTTOM);
+    const cooldown = state.get("cooldown").integer(0, MOVE_COOLDOWN);
+    // The timer ends the episode once it is below 0, so it stops at −1.
+    const framesLeft = state.get("framesLeft").integer(-1, TIME_LIMIT);
+    const terminal = state.get("terminal").boolean();
+    const carCol = state.get("carCol").integers(CAR_COUNT, 0, BOTTOM);
+    const carCountdown = state.get("carCountdown").integers(CAR_COUNT, 0, 5);
+    const carSpeed = state.get("carSpeed").integers(CAR_COUNT, -5, 5);
+    this.sticky.last = sticky;
+    this.chicken = chicken;
+    this.cooldown = cooldown;
+    this.framesLeft = framesLeft;
+    this.terminal = terminal;
+    this.carCol.set(carCol);
+    this.carCountdown.set(carCountdown);
+    this.carSpeed.set(carSpeed);
   }
 
   /** New speeds and directions for all cars; each countdown restarts at |speed|. */

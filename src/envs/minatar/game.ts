@@ -7,6 +7,8 @@
  * The games draw from numpy's legacy RandomState (src/envs/random-state.ts); the subset they use
  * is `NumpyRandom`.
  */
+import type { JsonObject } from "../env.ts";
+import { checkTag, type StateReader } from "../state-reader.ts";
 
 /** The numpy RandomState methods MinAtar uses. */
 export interface NumpyRandom {
@@ -41,6 +43,16 @@ export interface MinatarGame {
    * clearing 400–1000 values again cost a fifth of a whole step (bench/envs.ts).
    */
   state(out: Float32Array, zeroed?: boolean): void;
+  /**
+   * The game's complete state as JSON data: every field that affects the future, the sticky action's
+   * memory included (not the generator, which the environment saves). Tagged with the game's name.
+   */
+  saveState(): JsonObject;
+  /**
+   * Restores a state from saveState. Reads and checks every field first (a StaqInputError naming the
+   * field otherwise) and changes the game only once all passed.
+   */
+  loadState(state: StateReader): void;
 }
 
 /** Builds a game drawing from `random` (shared with the wrapper, as upstream shares it). */
@@ -55,7 +67,8 @@ export const MINATAR_ACTIONS = ["n", "l", "u", "r", "d", "f"] as const;
  * The previous action starts at 0 and survives resets, as on upstream's wrapper.
  */
 export class StickyActions {
-  private last = 0;
+  /** The previous action (full-set index), part of the game's saved state. */
+  last = 0;
   constructor(
     private readonly random: NumpyRandom,
     private readonly probability: number,
@@ -67,4 +80,10 @@ export class StickyActions {
     this.last = chosen;
     return chosen;
   }
+}
+
+/** Checks that `state` is `game`'s (its `game` tag) and reads the sticky action's memory from it. */
+export function readGameHeader(state: StateReader, game: string): { sticky: number } {
+  checkTag(state, "game", game);
+  return { sticky: state.get("sticky").integer(0, MINATAR_ACTIONS.length - 1) };
 }

@@ -13,14 +13,18 @@
  * For vector envs it also writes observations in place (ObservationWriter: stepInto / resetInto), so a
  * batch of N frames costs no N frames of allocation and copying.
  *
+ * Its complete state — the game's, the generator's and the sticky action's memory — can be saved
+ * and restored exactly (SnapshotEnv), for checkpoints.
+ *
  * Stepping after a terminal step throws (upstream would keep returning the terminal frame), so a
  * training loop that forgets to reset fails loudly instead of learning from a frozen frame.
  */
 import { StaqInputError } from "../../errors.ts";
 import { ArraySlabs } from "../array-slabs.ts";
-import type { Env, ResetResult, StepResult } from "../env.ts";
+import type { Env, EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
 import type { ObservationWriter } from "../vector-env.ts";
-import { RandomState } from "../random-state.ts";
+import { RandomState, type RandomStateSnapshot } from "../random-state.ts";
+import { EPISODE_PHASES, openState } from "../state-reader.ts";
 import type { MinatarGame, MinatarGameFactory, NumpyRandom } from "./game.ts";
 
 export interface MinatarEnvOptions {
@@ -57,7 +61,7 @@ const MAX_SEED = 2 ** 32 - 1;
  */
 const observationSlabs = new ArraySlabs();
 
-export class MinatarEnv implements Env, ObservationWriter {
+export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
   readonly name: string;
   readonly observationShape: readonly number[];
   readonly actionCount: number;
@@ -70,7 +74,10 @@ export class MinatarEnv implements Env, ObservationWriter {
   /** Values in one observation: 10 × 10 × channels. */
   private readonly observationLength: number;
   private phase: "idle" | "running" | "terminated" = "idle";
-  /** The reward of the last step (act's second result, kept here rather than in an object per step). */
+  /**
+   * The reward of the last step (act's second result, kept here rather than in an object per step).
+   * Not part of the saved state: it is read only right after the act that sets it.
+   */
   private lastReward = 0;
 
   constructor(factory: MinatarGameFactory, options: MinatarEnvOptions = {}) {
@@ -117,6 +124,31 @@ export class MinatarEnv implements Env, ObservationWriter {
     this.game.reset();
     this.phase = "running";
     this.game.state(out.subarray(offset, offset + this.observationLength));
+  }
+
+  /**
+   * The complete state (SnapshotEnv), as JSON data: the episode phase, the generator that the game
+   * and the sticky-action rule share (numpy's key and pos; the port has no cached Gaussian to save),
+   * and the game's own state, the sticky action's memory included.
+   */
+  saveState(): EnvState {
+    const { key, pos } = this.random.source.getState();
+    return { env: this.name, kind: "minatar", phase: this.phase, random: { key, pos }, game: this.game.saveState() };
+  }
+
+  /** Restores a state from saveState exactly (validated first; a StaqInputError says what was wrong). */
+  loadState(state: EnvState): void {
+    const root = openState(this.name, state, "minatar");
+    const phase = root.get("phase").oneOf(EPISODE_PHASES);
+    const random = root.get("random").parse((value) => {
+      const restored = new RandomState(0);
+      restored.setState(value as RandomStateSnapshot);
+      return restored;
+    });
+    // The game checks all of its state before changing, and nothing after it can fail.
+    this.game.loadState(root.get("game"));
+    this.random.source = random;
+    this.phase = phase;
   }
 
   /** Checks the action and the phase and plays one step of the game; returns whether it terminated (its reward goes to lastReward). */

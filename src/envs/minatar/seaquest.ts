@@ -37,7 +37,9 @@
  *  - Trail cells (the previous position of fish, enemy subs and divers) share one channel; they are
  *    inferred from the heading, not stored.
  */
-import { StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+import type { JsonObject } from "../env.ts";
+import type { StateReader } from "../state-reader.ts";
+import { readGameHeader, StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 
 const GRID = 10;
 const CHANNELS = [
@@ -145,6 +147,19 @@ function findAt<T extends Bullet>(list: T[], x: number, y: number): T | undefine
 const step = (right: boolean) => (right ? 1 : -1);
 const offScreen = (x: number) => x < 0 || x > GRID - 1;
 
+/*
+ * Saved entities are plain copies of the objects above, in list order (the order decides which of
+ * two equal entities list.remove drops, and when a reversed walk stops). Between steps every entity
+ * is on screen, but for an enemy bullet fired from just outside it (x −1 or 10; see the quirks).
+ */
+const readBullet = (r: StateReader, rows: [number, number], xs: [number, number] = [0, GRID - 1]): Bullet => ({
+  x: r.get("x").integer(xs[0], xs[1]),
+  y: r.get("y").integer(rows[0], rows[1]),
+  right: r.get("right").boolean(),
+});
+const readDrifter = (r: StateReader, maxWait: number): Drifter => ({ ...readBullet(r, [1, GRID - 2]), moveWait: r.get("moveWait").integer(0, maxWait) });
+const readEnemySub = (r: StateReader): EnemySub => ({ ...readDrifter(r, INITIAL_MOVE_INTERVAL), shotWait: r.get("shotWait").integer(0, ENEMY_SHOT_INTERVAL) });
+
 class Seaquest implements MinatarGame {
   readonly channels = CHANNELS;
   readonly minimalActions = [0, 1, 2, 3, 4, 5] as const;
@@ -251,6 +266,74 @@ class Seaquest implements MinatarGame {
     for (const f of this.fish) drawDrifter(out, f, CH_ENEMY_FISH);
     for (const s of this.enemySubs) drawDrifter(out, s, CH_ENEMY_SUB);
     for (const d of this.swimmers) drawDrifter(out, d, CH_DIVER);
+  }
+
+  saveState(): JsonObject {
+    return {
+      game: "seaquest",
+      sticky: this.sticky.last,
+      oxygen: this.oxygen,
+      divers: this.divers,
+      subX: this.subX,
+      subY: this.subY,
+      facingRight: this.facingRight,
+      friendlyBullets: this.friendlyBullets.map((b) => ({ ...b })),
+      enemyBullets: this.enemyBullets.map((b) => ({ ...b })),
+      fish: this.fish.map((f) => ({ ...f })),
+      enemySubs: this.enemySubs.map((e) => ({ ...e })),
+      swimmers: this.swimmers.map((d) => ({ ...d })),
+      spawnInterval: this.spawnInterval,
+      spawnWait: this.spawnWait,
+      diverSpawnWait: this.diverSpawnWait,
+      moveInterval: this.moveInterval,
+      rampLevel: this.rampLevel,
+      shotWait: this.shotWait,
+      atSurface: this.atSurface,
+      over: this.over,
+    };
+  }
+
+  loadState(state: StateReader): void {
+    const { sticky } = readGameHeader(state, "seaquest");
+    // Oxygen is checked before the step's decrement, so the step that ends the game can take it to −1.
+    const oxygen = state.get("oxygen").integer(-1, MAX_OXYGEN);
+    // The diver count can go below 0 (the six-divers quirk) and then keep falling.
+    const divers = state.get("divers").integer(Number.MIN_SAFE_INTEGER, MAX_DIVERS);
+    const subX = state.get("subX").integer(0, GRID - 1);
+    const subY = state.get("subY").integer(0, GRID - 2);
+    const facingRight = state.get("facingRight").boolean();
+    const friendlyBullets = state.get("friendlyBullets").items().map((b) => readBullet(b, [0, GRID - 2]));
+    const enemyBullets = state.get("enemyBullets").items().map((b) => readBullet(b, [1, GRID - 2], [-1, GRID]));
+    const fish = state.get("fish").items().map((f) => readDrifter(f, INITIAL_MOVE_INTERVAL));
+    const enemySubs = state.get("enemySubs").items().map(readEnemySub);
+    const swimmers = state.get("swimmers").items().map((d) => readDrifter(d, DIVER_MOVE_INTERVAL));
+    const spawnInterval = state.get("spawnInterval").integer(1, INITIAL_SPAWN_INTERVAL);
+    const spawnWait = state.get("spawnWait").integer(0, INITIAL_SPAWN_INTERVAL);
+    const diverSpawnWait = state.get("diverSpawnWait").integer(0, DIVER_SPAWN_INTERVAL);
+    const moveInterval = state.get("moveInterval").integer(2, INITIAL_MOVE_INTERVAL);
+    const rampLevel = state.get("rampLevel").integer(0, Number.MAX_SAFE_INTEGER);
+    const shotWait = state.get("shotWait").integer(0, SHOT_COOLDOWN);
+    const atSurface = state.get("atSurface").boolean();
+    const over = state.get("over").boolean();
+    this.sticky.last = sticky;
+    this.oxygen = oxygen;
+    this.divers = divers;
+    this.subX = subX;
+    this.subY = subY;
+    this.facingRight = facingRight;
+    this.friendlyBullets = friendlyBullets;
+    this.enemyBullets = enemyBullets;
+    this.fish = fish;
+    this.enemySubs = enemySubs;
+    this.swimmers = swimmers;
+    this.spawnInterval = spawnInterval;
+    this.spawnWait = spawnWait;
+    this.diverSpawnWait = diverSpawnWait;
+    this.moveInterval = moveInterval;
+    this.rampLevel = rampLevel;
+    this.shotWait = shotWait;
+    this.atSurface = atSurface;
+    this.over = over;
   }
 
   private atPlayer(e: Bullet): boolean {

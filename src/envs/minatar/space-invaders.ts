@@ -30,7 +30,9 @@
  *   keeps the current direction and countdown.
  * - `reset()` draws nothing.
  */
-import { StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+import type { JsonObject } from "../env.ts";
+import type { StateReader } from "../state-reader.ts";
+import { readGameHeader, StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
 
 const CHANNELS = ["cannon", "alien", "alien_left", "alien_right", "friendly_bullet", "enemy_bullet"] as const;
 const CH_CANNON = 0;
@@ -224,6 +226,51 @@ class SpaceInvaders implements MinatarGame {
     }
 
     return { reward, terminal: this.over };
+  }
+
+  saveState(): JsonObject {
+    return {
+      game: "space_invaders",
+      sticky: this.sticky.last,
+      cannonCol: this.cannonCol,
+      aliens: Array.from(this.aliens),
+      playerBullets: Array.from(this.playerBullets),
+      alienBullets: Array.from(this.alienBullets),
+      direction: this.direction,
+      marchInterval: this.marchInterval,
+      marchCountdown: this.marchCountdown,
+      alienShotCountdown: this.alienShotCountdown,
+      shotCooldown: this.shotCooldown,
+      rampLevel: this.rampLevel,
+      over: this.over,
+    };
+  }
+
+  loadState(state: StateReader): void {
+    const { sticky } = readGameHeader(state, "space_invaders");
+    const cannonCol = state.get("cannonCol").integer(0, 9);
+    const aliens = state.get("aliens").integers(100, 0, 1);
+    const playerBullets = state.get("playerBullets").integers(100, 0, 1);
+    const alienBullets = state.get("alienBullets").integers(100, 0, 1);
+    const direction = state.get("direction").oneOf([-1, 1]);
+    const marchInterval = state.get("marchInterval").integer(MIN_MARCH_INTERVAL, INITIAL_MARCH_INTERVAL);
+    const marchCountdown = state.get("marchCountdown").integer(0, INITIAL_MARCH_INTERVAL);
+    const alienShotCountdown = state.get("alienShotCountdown").integer(0, ALIEN_SHOT_INTERVAL);
+    const shotCooldown = state.get("shotCooldown").integer(0, SHOT_COOLDOWN);
+    const rampLevel = state.get("rampLevel").integer(0, Number.MAX_SAFE_INTEGER);
+    const over = state.get("over").boolean();
+    this.sticky.last = sticky;
+    this.cannonCol = cannonCol;
+    this.aliens.set(aliens);
+    this.playerBullets.set(playerBullets);
+    this.alienBullets.set(alienBullets);
+    this.direction = direction;
+    this.marchInterval = marchInterval;
+    this.marchCountdown = marchCountdown;
+    this.alienShotCountdown = alienShotCountdown;
+    this.shotCooldown = shotCooldown;
+    this.rampLevel = rampLevel;
+    this.over = over;
   }
 
   /**
