@@ -18,7 +18,7 @@ export { policyReference, policyErrorBounds, type PolicyReference, type PolicyEr
 export { philox4x32, uniformFromPhilox, policyUniform } from "./policy/philox.ts";
 export * from "./tabular/index.ts";
 export * from "./envs/index.ts";
-export { createMlpTrainer, STEPS_PER_SUBMIT, type MlpTrainer, type MlpTrainerOptions, type TrainingBatch, type StepHooks } from "./train/mlp-trainer.ts";
+export { createMlpTrainer, STEPS_PER_SUBMIT, type MlpTrainer, type MlpTrainerOptions, type MlpTrainerState, type TrainingBatch, type StepHooks } from "./train/mlp-trainer.ts";
 export { createReplayBuffer, type ReplayBuffer, type ReplayBufferOptions, type Transitions, type ReplayContents } from "./train/replay-buffer.ts";
 export { createSoftPolicyEvaluation, evaluatePolicy, type SoftPolicyEvaluation, type SoftPolicyEvaluationOptions, type EvaluatePolicyOptions, type PolicyEvaluationSummary, type TargetUpdate } from "./train/policy-evaluation.ts";
 export { pushSnapshot, type PushSnapshotOptions } from "./train/push-snapshot.ts";
@@ -28,3 +28,10 @@ export { softBellmanTarget, nextActionFromProbs, type SoftBellmanSettings, type 
 export * as trainReference from "./train/reference.ts";
 export { readNetworkFile, networkToSafetensors, parseTrainingBatchJson, NETWORK_FORMAT, type NetworkFileContents, type TrainingBatchFile } from "./io/network-file.ts";
 export { createActor, type Actor, type ActorOptions, type ActOptions } from "./policy/actor.ts";
+export { StaQ, type StaQOptions, type LearnOptions, type LearnResult, type EnvSource } from "./agent/staq-agent.ts";
+export { resolveConfig, CONFIG_FIELDS, type StaqConfig, type ConfigField } from "./agent/config.ts";
+export { PRESETS, PAPER_CLASSIC, PAPER_MINATAR, QUICK, presetConfig, defaultPreset, type PresetName } from "./agent/presets.ts";
+export { tauAt, type TauSchedule } from "./agent/tau-schedule.ts";
+export { policyChange, type PolicyChange } from "./agent/policy-change.ts";
+export { TIMING_KEYS, type IterationMetrics, type EvaluationMetrics } from "./agent/metrics.ts";
+export { encodeCheckpoint, decodeCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_FILES, type CheckpointFiles, type AgentCounters } from "./agent/checkpoint.ts";

@@ -49,3 +49,14 @@ test("examples/policy-evaluation.ts: one StaQ iteration by hand — collect, pre
   assert.ok(Number(rounds[2][4]) > Number(rounds[0][4]), "mean |Q| grows over the rounds");
   assert.match(child.stdout, /^stack size 1, coefficients 0\.0476$/m);
 });
+
+test("examples/train-agent.ts: create, learn, act, save, load and continue", () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const child = spawnSync(process.execPath, ["--import", "tsx", "examples/train-agent.ts", "2000"], { cwd: root, encoding: "utf8", timeout: 180_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.deepEqual([...child.stdout.matchAll(/^step (\d+): return/gm)].map((m) => Number(m[1])), [1000, 2000], "the first learn's iterations (the second has no callback)");
+  assert.deepEqual([...child.stdout.matchAll(/^greedy evaluation at step (\d+)/gm)].map((m) => Number(m[1])), [0, 2000]);
+  assert.match(child.stdout, /^greedy actions: \[ [01], [01] \]$/m);
+  assert.match(child.stdout, /^loaded at step 2000, stack of 2 snapshots$/m);
+  assert.match(child.stdout, /^now at step 3000$/m);
+});

@@ -15,6 +15,7 @@ import { checkRandomStateReference } from "../envs/random-state-check.ts";
 import { makeEnv } from "../envs/registry.ts";
 import { parseJsonText } from "../io/json.ts";
 import { UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
+import { loadMinatar } from "./minatar-module.ts";
 
 const HELP = `Usage: staq check-env --reference DIR|FILE.json
 
@@ -42,29 +43,6 @@ export interface CheckOutcome {
   file: string;
   status: "pass" | "FAIL" | "skip";
   detail: string;
-}
-
-/** The part of `staq/envs/minatar` this command uses (declared here so nothing imports the GPL code statically). */
-interface MinatarModule {
-  MINATAR_GAMES: Record<string, unknown>;
-  checkMinatarReference(json: unknown, factory: unknown): {
-    env: string;
-    episodes: number;
-    steps: number;
-    mismatch?: { episode: number; seed: number; step: number; field: string; expected: unknown; got: unknown };
-  };
-}
-
-const MINATAR_SUBPATH = "staq/envs/minatar";
-
-async function loadMinatar(): Promise<MinatarModule> {
-  try {
-    // A variable specifier: resolved at run time through the package's exports, never bundled in.
-    const specifier: string = MINATAR_SUBPATH;
-    return (await import(specifier)) as MinatarModule;
-  } catch (error) {
-    throw new StaqError(`MinAtar reference files need ${MINATAR_SUBPATH}, which could not be loaded (${(error as Error).message}); run \`npm run build\` in the staq folder first`);
-  }
 }
 
 /** A value for a one-line report: JSON, with long arrays shortened and saying how many were left out. */
@@ -111,7 +89,7 @@ export async function checkReference(json: unknown): Promise<Omit<CheckOutcome, 
   if (!Array.isArray(record.episodes)) return { status: "skip", detail: 'not an environment reference file (no "episodes" or "streams")' };
   if (typeof record.env !== "string") throw new StaqFormatError('a reference file with "episodes" needs an "env" name');
   if (record.state_shape !== undefined || record.source === "MinAtar") {
-    const minatar = await loadMinatar();
+    const minatar = await loadMinatar("MinAtar reference files");
     const factory = minatar.MINATAR_GAMES[record.env];
     if (!factory) throw new StaqInputError(`no MinAtar game named ${JSON.stringify(record.env)}; known: ${Object.keys(minatar.MINATAR_GAMES).join(", ")}`);
     const report = minatar.checkMinatarReference(json, factory);

@@ -12,8 +12,12 @@ import { fitCommand } from "./fit-command.ts";
 import { gpuCommand } from "./gpu-command.ts";
 import { logitsCommand } from "./logits-command.ts";
 import { tabularCommand } from "./tabular-command.ts";
+import { trainCommand } from "./train-command.ts";
+import { evalCommand } from "./eval-command.ts";
+import { envsCommand } from "./envs-command.ts";
+import { plotCommand } from "./plot-command.ts";
 
-const COMMANDS: readonly Command[] = [logitsCommand, fitCommand, tabularCommand, checkEnvCommand, gpuCommand];
+const COMMANDS: readonly Command[] = [trainCommand, evalCommand, plotCommand, envsCommand, logitsCommand, fitCommand, tabularCommand, checkEnvCommand, gpuCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -17,6 +17,17 @@ export function describeFsError(error: unknown): string {
   return code && reasons[code] ? `${reasons[code]} (${code})` : message;
 }
 
+/** Writes a new file (failing if it exists) and flushes it to disk before returning. */
+export async function writeFlushed(path: string, bytes: Uint8Array): Promise<void> {
+  const handle = await open(path, "wx");
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Writes `bytes` to a temporary file beside `path`, flushed to disk, then renames it over `path`:
  * a rename within a directory is atomic, so a crash or a full disk leaves the old file or the new
@@ -25,13 +36,7 @@ export function describeFsError(error: unknown): string {
 export async function writeFileAtomically(path: string, bytes: Uint8Array, what: string): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
-    const handle = await open(temporary, "wx");
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeFlushed(temporary, bytes);
     await rename(temporary, path);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);

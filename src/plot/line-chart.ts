@@ -1,7 +1,8 @@
 /**
  * A small, generic SVG line-chart renderer for Node: several named series on shared
  * axes, optionally on a log y scale, each with an optional shaded band (min–max,
- * ± std, a confidence interval...).
+ * ± std, a confidence interval...), and optional horizontal reference lines (a
+ * "solved" return threshold).
  *
  * Why Vega-Lite: the chart is a declarative spec (data + encodings), compiled by
  * `vega-lite` and rendered to SVG by `vega` headless (`renderer: "none"` +
@@ -44,6 +45,18 @@ export interface LineChartOptions {
   width?: number;
   /** Plot-area height in pixels (default 400). */
   height?: number;
+  /**
+   * Horizontal reference lines across the whole plot (e.g. a "solved" threshold), dashed
+   * grey, each with its `label` (if any) at the right end, just above the line. They share
+   * the y scale, so the axis stretches to show them; on a log scale they follow `logFloor`
+   * like the data.
+   */
+  rules?: readonly ChartRule[];
+}
+
+export interface ChartRule {
+  y: number;
+  label?: string;
 }
 
 interface Row {
@@ -57,6 +70,11 @@ interface BandRow {
   x: number;
   lower: number;
   upper: number;
+}
+
+interface RuleRow {
+  y: number;
+  label: string;
 }
 
 type Modules = [typeof import("vega"), typeof import("vega-lite")];
@@ -87,10 +105,13 @@ function loadModules(): Promise<Modules> {
  *   upper ≤ 0 throws, telling you to use a linear scale or set `logFloor`; with
  *   `logFloor` such values (and any below the floor) are clamped to the floor and
  *   drawn there. Nothing is dropped either way.
+ * - Rules (`options.rules`): each `y` finite (and, on a log scale, > 0 or floored as
+ *   above); each `label` a string if given.
  */
 export async function renderLineChartSvg(series: readonly LineSeries[], options: LineChartOptions): Promise<string> {
   const { rows, bandRows } = collectRows(series, options);
-  const spec = buildSpec(series.map((s) => s.name), rows, bandRows, options);
+  const ruleRows = collectRules(options);
+  const spec = buildSpec(series.map((s) => s.name), rows, bandRows, ruleRows, options);
   const [vega, vegaLite] = await loadModules();
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: "none" });
   try {
@@ -178,13 +199,28 @@ function collectRows(series: readonly LineSeries[], options: LineChartOptions): 
   return { rows, bandRows };
 }
 
+function collectRules(options: LineChartOptions): RuleRow[] {
+  const rules = options.rules;
+  if (rules === undefined) return [];
+  if (!Array.isArray(rules)) throw new StaqInputError("options.rules must be an array of {y, label?}");
+  return rules.map((rule: ChartRule, i) => {
+    const y = rule?.y;
+    if (typeof y !== "number" || !Number.isFinite(y)) throw new StaqInputError(`options.rules[${i}].y is ${String(y)}; it must be a finite number`);
+    const label = rule.label ?? "";
+    if (typeof label !== "string") throw new StaqInputError(`options.rules[${i}].label must be a string, got ${typeof label}`);
+    if (!options.logY || y > 0) return { y, label };
+    if (options.logFloor !== undefined) return { y: Math.max(y, options.logFloor), label };
+    throw new StaqInputError(`options.rules[${i}].y is ${y}, which a log y scale cannot draw; use a linear scale or set options.logFloor`);
+  });
+}
+
 function lengthOf(values: ArrayLike<number> | undefined, what: string): number {
   const n = (values as { length?: unknown } | null | undefined)?.length;
   if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw new StaqInputError(`${what} must be an array of numbers`);
   return n;
 }
 
-function buildSpec(names: string[], rows: Row[], bandRows: BandRow[], options: LineChartOptions): TopLevelSpec {
+function buildSpec(names: string[], rows: Row[], bandRows: BandRow[], ruleRows: RuleRow[], options: LineChartOptions): TopLevelSpec {
   const x = { field: "x", type: "quantitative", title: options.xTitle, scale: { zero: false } } as const;
   const yScale = options.logY ? { type: "log" } as const : { zero: false } as const;
   const color = {
@@ -210,12 +246,26 @@ function buildSpec(names: string[], rows: Row[], bandRows: BandRow[], options: L
     },
   } as const;
 
+  // A rule with only a y encoding spans the plot's width; its label sits at the right edge.
+  const ruleY = { field: "y", type: "quantitative", title: options.yTitle, scale: yScale } as const;
+  const rule = {
+    data: { values: ruleRows },
+    mark: { type: "rule", color: "#666666", strokeDash: [6, 4] as number[], strokeWidth: 1.5 },
+    encoding: { y: ruleY },
+  } as const;
+  const ruleLabel = {
+    data: { values: ruleRows },
+    mark: { type: "text", color: "#444444", align: "right", baseline: "bottom", dx: -4, dy: -3 },
+    encoding: { x: { value: "width" }, y: ruleY, text: { field: "label", type: "nominal" } },
+  } as const;
+  const rules = ruleRows.length > 0 ? [rule, ruleLabel] : [];
+
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     ...(options.title !== undefined ? { title: options.title } : {}),
     width: options.width ?? 640,
     height: options.height ?? 400,
     background: "white",
-    layer: bandRows.length > 0 ? [band, line] : [line],
+    layer: [...(bandRows.length > 0 ? [band] : []), line, ...rules],
   };
 }

@@ -83,7 +83,7 @@ export interface Stack {
    * Replaces the whole contents: `snapshots[e][i]` oldest first, with their coefficients and the
    * correction (as read from a file). At most `memory` snapshots per member.
    */
-  set(contents: { snapshots: readonly (readonly MlpWeights[])[]; coefficients: readonly Float64Array[]; correction: number; tau?: number }): void;
+  set(contents: { snapshots: readonly (readonly MlpWeights[])[]; coefficients: readonly Float64Array[]; correction: number; tau?: number; oldestSlot?: number }): void;
   /** Reads every stored snapshot back from the GPU: `[member][i]`, oldest first. */
   readSnapshots(): Promise<MlpWeights[][]>;
   /** Scratch buffers for evaluation, owned by the stack (see stack-logits.ts). */
@@ -280,12 +280,18 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
         list.forEach((weights, i) => validateMlpWeights(spec, weights, `snapshot [${e}, ${i}]`));
       });
       if (!Number.isFinite(newCorrection)) throw new StaqInputError(`set: correction is ${newCorrection}; it must be finite`);
-      snapshots.forEach((list, e) => list.forEach((weights, i) => writeSlot(i, e, weights)));
+      // Where the oldest snapshot goes: slot 0 unless a full ring is restored to its old position,
+      // which keeps the kernel's order of summation (and so the logits, bit for bit).
+      const oldestSlot = contents.oldestSlot ?? 0;
+      if (!(Number.isInteger(oldestSlot) && oldestSlot >= 0 && oldestSlot < memory && (oldestSlot === 0 || count === memory))) {
+        throw new StaqInputError(`set: oldestSlot must be 0, or an integer in [0, ${memory}) when all ${memory} slots are filled; got ${oldestSlot} with ${count} snapshots`);
+      }
+      snapshots.forEach((list, e) => list.forEach((weights, i) => writeSlot((oldestSlot + i) % memory, e, weights)));
       coefficients = contents.coefficients.map((c) => Float64Array.from(c));
       correction = newCorrection;
       if (contents.tau !== undefined) pmd.tau = contents.tau;
       size = count;
-      next = count % memory;
+      next = (oldestSlot + count) % memory;
       writeCoefficients();
       evaluationCache.clear();
     },

@@ -100,7 +100,25 @@ export interface MlpTrainer {
   train(count: number, hooks?: StepHooks): void;
   /** The last step's mean loss and gradient norm per member (one readback). */
   readStatistics(): Promise<{ loss: number[]; gradNorm: number[] }>;
+  /** Everything training continues from (checkpoints): parameters, target parameters, Adam's moments and step count. */
+  exportState(): Promise<MlpTrainerState>;
+  /** Restores what `exportState` returned, so that training continues bit for bit as if never stopped. */
+  importState(state: MlpTrainerState): void;
   destroy(): void;
+}
+
+/**
+ * A trainer's complete state, each array [E × snapshot] in the snapshot layout (src/stack/layout.ts),
+ * padding included: kept raw rather than unpacked, so a restore is exact whatever the padding holds.
+ */
+export interface MlpTrainerState {
+  params: Float32Array;
+  /** Present when the trainer has target networks. */
+  targetParams?: Float32Array;
+  adamM: Float32Array;
+  adamV: Float32Array;
+  /** Adam steps taken (t of the bias correction). */
+  adamSteps: number;
 }
 
 /** Steps encoded into one command buffer; their Adam constants share one uniform buffer. */
@@ -332,6 +350,34 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
         return sum / batch;
       });
       return { loss: lossPerMember, gradNorm: Array.from(gradNorms) };
+    },
+    async exportState() {
+      alive();
+      const [p, t, mm, vv] = await Promise.all([readFloat32(gpu, params), target ? readFloat32(gpu, target.params) : undefined, readFloat32(gpu, m), readFloat32(gpu, v)]);
+      return { params: p, ...(t ? { targetParams: t } : {}), adamM: mm, adamV: vv, adamSteps };
+    },
+    importState(state) {
+      alive();
+      const floats = ensemble * P4 * 4;
+      const arrays: [string, Float32Array | undefined, GPUBuffer | undefined][] = [
+        ["params", state.params, params],
+        ["targetParams", state.targetParams, target?.params],
+        ["adamM", state.adamM, m],
+        ["adamV", state.adamV, v],
+      ];
+      for (const [name, data, destination] of arrays) {
+        if (destination === undefined) {
+          if (data !== undefined) throw new StaqInputError(`importState: ${name} given, but this trainer has no target networks`);
+          continue;
+        }
+        if (!(data instanceof Float32Array) || data.length !== floats) {
+          throw new StaqInputError(`importState: ${name} must be a Float32Array of ${floats} values (${ensemble} members × ${P4 * 4}); got ${data instanceof Float32Array ? data.length + " values" : String(data)}`);
+        }
+        for (let k = 0; k < floats; k++) if (!Number.isFinite(data[k])) throw new StaqInputError(`importState: ${name}[${k}] is ${data[k]}; the state must be finite`);
+      }
+      if (!(Number.isSafeInteger(state.adamSteps) && state.adamSteps >= 0)) throw new StaqInputError(`importState: adamSteps must be an integer >= 0; got ${state.adamSteps}`);
+      for (const [, data, destination] of arrays) if (data && destination) gpu.device.queue.writeBuffer(destination, 0, data.buffer, data.byteOffset, data.byteLength);
+      adamSteps = state.adamSteps;
     },
     destroy() {
       if (destroyed) return;

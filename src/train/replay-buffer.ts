@@ -86,6 +86,8 @@ export interface ReplayBuffer {
   precomputePolicy(stack: Stack): Promise<void>;
   /** Reads the stored transitions back (checkpoints, tests). */
   read(): Promise<ReplayContents>;
+  /** Replaces the contents with what `read` returned (checkpoints); the policy is then stale. */
+  restore(contents: ReplayContents): void;
   destroy(): void;
 }
 
@@ -232,6 +234,20 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
         readFloat32(gpu, buffers.terminated, 0, size),
       ]);
       return { obs, nextObs, actions, rewards, terminated, next };
+    },
+    restore(contents) {
+      alive();
+      const rows = contents.actions?.length;
+      if (!(Number.isInteger(rows) && rows <= capacity)) throw new StaqInputError(`restore: ${rows} rows do not fit a replay buffer of capacity ${capacity}`);
+      const ringNext = contents.next;
+      // Until the ring is full, rows fill it from 0 and the write position is the row count.
+      const validNext = rows === capacity ? Number.isInteger(ringNext) && ringNext >= 0 && ringNext < capacity : ringNext === rows;
+      if (!validNext) throw new StaqInputError(`restore: write position ${ringNext} is impossible for ${rows} rows in a ring of ${capacity}`);
+      const packed = packTransitions(contents, inputs, actionCount);
+      if (rows > 0) writeRows(0, 0, rows, contents, packed);
+      size = rows;
+      next = ringNext;
+      policyCurrent = false;
     },
     destroy() {
       if (destroyed) return;

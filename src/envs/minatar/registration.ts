@@ -5,7 +5,7 @@
  * Importing `staq/envs/minatar` registers them, so `makeEnv("MinAtar/Breakout-v1")` works after it.
  */
 import { StaqInputError } from "../../errors.ts";
-import { registerEnv } from "../registry.ts";
+import { registerEnv, type EnvRegistration } from "../registry.ts";
 import { asterix } from "./asterix.ts";
 import { breakout } from "./breakout.ts";
 import { freeway } from "./freeway.ts";
@@ -46,14 +46,21 @@ export function makeMinatarEnv(game: MinatarGameName, options: MinatarEnvOptions
   return new MinatarEnv(factory, { name: `MinAtar/${minatarIdStem(game)}-${version}`, ...options });
 }
 
-for (const game of Object.keys(MINATAR_GAMES) as MinatarGameName[]) {
-  for (const [version, actionSet] of [["v0", "full"], ["v1", "minimal"]] as const) {
-    const name = `MinAtar/${minatarIdStem(game)}-${version}`;
-    const probe = makeMinatarEnv(game, { actionSet });
-    registerEnv({
-      name,
-      description: `MinAtar ${game}: ${DESCRIPTIONS[game]}; 10×10×${probe.observationShape[2]} frame, ${probe.actionCount} actions (${actionSet} set)`,
-      make: () => makeMinatarEnv(game, { actionSet, name }),
-    });
+/** The registry entries of the ten MinAtar environments (five games × two action sets). */
+export function minatarRegistrations(): EnvRegistration[] {
+  const registrations: EnvRegistration[] = [];
+  for (const game of Object.keys(MINATAR_GAMES) as MinatarGameName[]) {
+    for (const [version, actionSet] of [["v0", "full"], ["v1", "minimal"]] as const) {
+      const name = `MinAtar/${minatarIdStem(game)}-${version}`;
+      const probe = makeMinatarEnv(game, { actionSet });
+      registrations.push({
+        name,
+        description: `MinAtar ${game}: ${DESCRIPTIONS[game]}; 10×10×${probe.observationShape[2]} frame, ${probe.actionCount} actions (${actionSet} set)`,
+        make: () => makeMinatarEnv(game, { actionSet, name }),
+      });
+    }
   }
+  return registrations;
 }
+
+for (const registration of minatarRegistrations()) registerEnv(registration);

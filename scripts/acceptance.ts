@@ -1,0 +1,101 @@
+/**
+ * The agent's acceptance runs: `staq train --preset quick` on CartPole-v1 and Acrobot-v1 with seeds
+ * 0, 1 and 2, one run after another (so each has the machine to itself), then a summary of when
+ * each first reached its target mean greedy return (CartPole ≥ 475, Acrobot ≥ −100) in wall-clock
+ * minutes, and the learning curves over the three seeds.
+ *
+ *   npx tsx scripts/acceptance.ts [--out docs/acceptance] [--envs CartPole-v1,Acrobot-v1] [--seeds 0,1,2]
+ *                                 [--summarize-only]
+ *
+ * --summarize-only reads the runs already in OUT instead of training them again.
+ * Writes OUT/<env>-s<seed>/ (the run directories, without their checkpoints), OUT/summary.json,
+ * OUT/summary.md and OUT/<env>.svg. Needs `npm run build` first (it runs the built command).
+ */
+import { spawn } from "node:child_process";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+const TARGETS: Record<string, number> = { "CartPole-v1": 475, "Acrobot-v1": -100 };
+const LIMIT_MINUTES = 15;
+
+const { values } = parseArgs({
+  options: { "summarize-only": { type: "boolean" }, out: { type: "string", default: "docs/acceptance" }, envs: { type: "string", default: "CartPole-v1,Acrobot-v1" }, seeds: { type: "string", default: "0,1,2" } },
+});
+const out = values.out!;
+const envs = values.envs!.split(",");
+const seeds = values.seeds!.split(",").map(Number);
+
+function run(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["dist/cli/main.js", ...args], { stdio: ["ignore", "inherit", "inherit"] });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve(code ?? 1));
+  });
+}
+
+interface RunSummary {
+  env: string;
+  seed: number;
+  target: number;
+  /** Seconds of the whole command (start-up, compiling the kernels and the final checkpoint included). */
+  wallSeconds: number;
+  /** First greedy evaluation at or above the target: its environment step and learning time. */
+  reachedAtStep: number | null;
+  reachedAtSeconds: number | null;
+  finalMeanReturn: number;
+  bestMeanReturn: number;
+  withinLimit: boolean;
+}
+
+const summaries: RunSummary[] = [];
+for (const env of envs) {
+  for (const seed of seeds) {
+    const dir = join(out, `${env.replace(/\//g, "-")}-s${seed}`);
+    if (!values["summarize-only"]) {
+      const started = performance.now();
+      const code = await run(["train", "--env", env, "--preset", "quick", "--seed", String(seed), "--out", dir, "--force"]);
+      if (code !== 0) throw new Error(`staq train on ${env} seed ${seed} exited with ${code}`);
+      await writeFile(join(dir, "wall-clock.json"), JSON.stringify({ seconds: (performance.now() - started) / 1000 }) + "\n");
+      // The checkpoint is large and not needed to read the run; the logs and config stay.
+      await rm(join(dir, "checkpoint"), { recursive: true, force: true });
+    }
+    const wallSeconds = (JSON.parse(await readFile(join(dir, "wall-clock.json"), "utf8")) as { seconds: number }).seconds;
+    const evaluations = (await readFile(join(dir, "eval.jsonl"), "utf8"))
+      .split("\n")
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as { global_step: number; time_s: number; "eval/mean_return": number });
+    const target = TARGETS[env] ?? Infinity;
+    const reached = evaluations.find((e) => e["eval/mean_return"] >= target);
+    summaries.push({
+      env,
+      seed,
+      target,
+      wallSeconds,
+      reachedAtStep: reached?.global_step ?? null,
+      reachedAtSeconds: reached?.time_s ?? null,
+      finalMeanReturn: evaluations[evaluations.length - 1]["eval/mean_return"],
+      bestMeanReturn: Math.max(...evaluations.map((e) => e["eval/mean_return"])),
+      withinLimit: reached !== undefined && reached.time_s <= LIMIT_MINUTES * 60,
+    });
+    console.log(JSON.stringify(summaries[summaries.length - 1]));
+  }
+}
+for (const env of envs) {
+  const dirs = seeds.map((s) => join(out, `${env.replace(/\//g, "-")}-s${s}`));
+  const curve = await run(["plot", ...dirs, "--x", "time", `--threshold=${TARGETS[env]}`, "--title", `${env}, preset quick, seeds ${seeds.join(", ")}`, "--out", join(out, `${env.replace(/\//g, "-")}.svg`)]);
+  if (curve !== 0) throw new Error(`staq plot for ${env} exited with ${curve}`);
+}
+
+const minutes = (s: number | null) => (s === null ? "not reached" : `${(s / 60).toFixed(1)} min`);
+const table = [
+  "| env | seed | target | reached at step | reached after | best | final | whole run (wall-clock) |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ...summaries.map((s) => `| ${s.env} | ${s.seed} | ${s.target} | ${s.reachedAtStep ?? "—"} | ${minutes(s.reachedAtSeconds)} | ${s.bestMeanReturn.toFixed(1)} | ${s.finalMeanReturn.toFixed(1)} | ${minutes(s.wallSeconds)} |`),
+];
+await writeFile(join(out, "summary.json"), JSON.stringify({ limitMinutes: LIMIT_MINUTES, runs: summaries }, null, 1) + "\n");
+await writeFile(join(out, "summary.md"), table.join("\n") + "\n");
+console.log(table.join("\n"));
+const passed = summaries.filter((s) => s.withinLimit).length;
+console.log(`${passed} of ${summaries.length} runs reached their target within ${LIMIT_MINUTES} minutes`);
+process.exitCode = passed === summaries.length ? 0 : 1;

@@ -1,0 +1,256 @@
+/**
+ * A training checkpoint as four files, portable bytes (src/node/staq.ts puts them in a directory,
+ * atomically):
+ *
+ *   stack.safetensors     the stack, DESIGN §4.1 (readable by PyTorch's `safetensors`);
+ *   networks.safetensors  the active and target networks and Adam's moments, each [E, P] in the
+ *                         snapshot layout (src/stack/layout.ts), kept raw so a restore is exact;
+ *                         metadata: format, adam_steps;
+ *   replay.safetensors    the replay ring (obs, next_obs [n, inputs]; actions, rewards,
+ *                         terminated [n]) and the observations the next action is chosen from
+ *                         (current_obs [N, inputs]); metadata: format, next (the write position);
+ *   state.json            the config, the environment, the counters (environment steps,
+ *                         iterations, the Philox steps of acting and of policy evaluation, …), the
+ *                         stack's coefficients in float64 and its ring position (the file holds
+ *                         float32 ones, oldest first), the environments' own state, and what the
+ *                         caller adds (`extra`: staq train keeps its log positions there).
+ *
+ * Every random draw in staq is a pure function of (seed, counter), so counters are all the
+ * generator state there is, apart from the environments' own (their `saveState`).
+ */
+import { StaqFormatError, StaqInputError } from "../errors.ts";
+import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "../io/safetensors.ts";
+import { readStackFile, stackToSafetensors } from "../io/stack-file.ts";
+import type { EnvState } from "../envs/env.ts";
+import type { MlpWeights } from "../stack/mlp.ts";
+import type { Stack } from "../stack/stack.ts";
+import type { MlpTrainerState } from "../train/mlp-trainer.ts";
+import type { ReplayContents } from "../train/replay-buffer.ts";
+import { CONFIG_FIELDS, resolveConfig, type StaqConfig } from "./config.ts";
+import { PAPER_CLASSIC } from "./presets.ts";
+
+export const CHECKPOINT_FORMAT = "staq-agent-checkpoint/1";
+export const CHECKPOINT_FILES = ["stack.safetensors", "networks.safetensors", "replay.safetensors", "state.json"] as const;
+
+/** File name → bytes. */
+export type CheckpointFiles = Record<string, Uint8Array>;
+
+export interface AgentCounters {
+  /** Environment steps taken. */
+  globalStep: number;
+  /** Iterations completed (= snapshots pushed). */
+  iteration: number;
+  /** The Philox step of the next action sampled while collecting. */
+  actStep: number;
+  /** Scheduled greedy evaluations done. */
+  evaluations: number;
+  /** Gradient steps of policy evaluation taken (the Philox step of the next minibatch). */
+  gradientSteps: number;
+  /** Wall-clock seconds of learning. */
+  elapsedSeconds: number;
+}
+
+export interface CheckpointContents {
+  config: StaqConfig;
+  preset: string;
+  envName: string;
+  /** The adapter the run trained on (a restore elsewhere continues, but not bit for bit). */
+  adapter: string;
+  counters: AgentCounters;
+  trainer: MlpTrainerState;
+  replay: ReplayContents;
+  obs: Float32Array;
+  /** The vector env's saveState(), or null when an environment cannot save its state. */
+  envState: EnvState;
+  extra: Record<string, unknown>;
+}
+
+/** What decodeCheckpoint returns: the contents, with the stack as `Stack.set` takes it. */
+export interface DecodedCheckpoint extends CheckpointContents {
+  stack: { snapshots: MlpWeights[][]; coefficients: Float64Array[]; correction: number; tau: number; oldestSlot: number };
+}
+
+const encoder = new TextEncoder();
+
+export async function encodeCheckpoint(contents: CheckpointContents & { stack: Stack }): Promise<CheckpointFiles> {
+  const { stack, trainer, replay, obs, config } = contents;
+  const members = trainer.params.length / (stack.layout.vec4s * 4);
+  const perMember = stack.layout.vec4s * 4;
+  const raw = (data: Float32Array): Float32Tensor => ({ shape: [members, perMember], data });
+  const networks = encodeSafetensors(
+    {
+      online: raw(trainer.params),
+      ...(trainer.targetParams ? { target: raw(trainer.targetParams) } : {}),
+      adam_m: raw(trainer.adamM),
+      adam_v: raw(trainer.adamV),
+    },
+    { format: "staq-agent-networks/1", adam_steps: String(trainer.adamSteps), layout: "staq snapshot layout (src/stack/layout.ts)" },
+  );
+  const rows = replay.actions.length;
+  const inputs = stack.spec.inputs;
+  const replayFile = encodeSafetensors(
+    {
+      obs: { shape: [rows, inputs], data: replay.obs },
+      next_obs: { shape: [rows, inputs], data: replay.nextObs },
+      actions: { shape: [rows], data: Float32Array.from(replay.actions) },
+      rewards: { shape: [rows], data: replay.rewards },
+      terminated: { shape: [rows], data: replay.terminated },
+      current_obs: { shape: [obs.length / inputs, inputs], data: obs },
+    },
+    { format: "staq-agent-replay/1", next: String(replay.next) },
+  );
+  const state = {
+    format: CHECKPOINT_FORMAT,
+    env: contents.envName,
+    preset: contents.preset,
+    adapter: contents.adapter,
+    config,
+    counters: contents.counters,
+    stack: {
+      coefficients: stack.coefficients.map((c) => Array.from(c)),
+      correction: stack.correction,
+      tau: stack.pmd.tau,
+      oldestSlot: stack.size === 0 ? 0 : stack.slotsOldestFirst()[0],
+    },
+    envState: contents.envState,
+    extra: contents.extra,
+  };
+  return {
+    "stack.safetensors": await stackToSafetensors(stack),
+    "networks.safetensors": networks,
+    "replay.safetensors": replayFile,
+    "state.json": encoder.encode(JSON.stringify(state, null, 1) + "\n"),
+  };
+}
+
+/** Runs `read`, prefixing any format error with the file it came from. */
+function inFile<T>(file: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    // A bad value in a file is a format error of that file, whichever check found it.
+    if ((error instanceof StaqFormatError || error instanceof StaqInputError) && !error.message.startsWith(file)) throw new StaqFormatError(`${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+function field<T>(object: unknown, key: string, check: (v: unknown) => v is T, expected: string, file = "state.json"): T {
+  const value = (object as Record<string, unknown> | null)?.[key];
+  if (!check(value)) throw new StaqFormatError(`${file}: "${key}" must be ${expected}; got ${JSON.stringify(value)}`);
+  return value;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === "string";
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+function tensor(tensors: Map<string, Float32Tensor>, name: string, shape: readonly (number | null)[], file: string): Float32Tensor {
+  const found = tensors.get(name);
+  if (!found) throw new StaqFormatError(`${file}: missing tensor "${name}"`);
+  if (found.shape.length !== shape.length || shape.some((n, i) => n !== null && found.shape[i] !== n)) {
+    throw new StaqFormatError(`${file}: tensor "${name}" has shape [${found.shape.join(", ")}]; expected [${shape.map((n) => n ?? "n").join(", ")}]`);
+  }
+  return found;
+}
+
+/** Reads and checks the four files; any problem is a StaqFormatError naming the file and the entry. */
+export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
+  for (const name of CHECKPOINT_FILES) {
+    if (!(files[name] instanceof Uint8Array)) throw new StaqFormatError(`the checkpoint has no ${name}; a checkpoint holds ${CHECKPOINT_FILES.join(", ")}`);
+  }
+  let state: unknown;
+  try {
+    state = JSON.parse(new TextDecoder().decode(files["state.json"]));
+  } catch (error) {
+    throw new StaqFormatError(`state.json is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isObject(state) || state.format !== CHECKPOINT_FORMAT) {
+    throw new StaqFormatError(`state.json: "format" must be "${CHECKPOINT_FORMAT}"; got ${JSON.stringify(isObject(state) ? state.format : state)} (is this a staq checkpoint?)`);
+  }
+  const envName = field(state, "env", isString, "the environment's name");
+  const preset = field(state, "preset", isString, "a preset name");
+  const adapter = field(state, "adapter", isString, "the adapter's description");
+  const savedConfig = field(state, "config", isObject, "the run's config object");
+  const missing = CONFIG_FIELDS.filter((f) => !(f.key in savedConfig)).map((f) => f.key);
+  if (missing.length > 0) throw new StaqFormatError(`state.json: the config lacks ${missing.join(", ")}`);
+  const config = inFile("state.json", () => resolveConfig(PAPER_CLASSIC, savedConfig, "config."));
+  const countersObject = field(state, "counters", isObject, "an object of counters");
+  const counters: AgentCounters = {
+    globalStep: field(countersObject, "globalStep", isCount, "an integer >= 0"),
+    iteration: field(countersObject, "iteration", isCount, "an integer >= 0"),
+    actStep: field(countersObject, "actStep", isCount, "an integer >= 0"),
+    evaluations: field(countersObject, "evaluations", isCount, "an integer >= 0"),
+    gradientSteps: field(countersObject, "gradientSteps", isCount, "an integer >= 0"),
+    elapsedSeconds: field(countersObject, "elapsedSeconds", (v): v is number => isFiniteNumber(v) && v >= 0, "a number >= 0"),
+  };
+  const stackState = field(state, "stack", isObject, "the stack's coefficients and ring position");
+  const coefficients = field(stackState, "coefficients", (v): v is number[][] => Array.isArray(v) && v.every((c) => Array.isArray(c) && c.every(isFiniteNumber)), "[E][N] finite numbers");
+  const correction = field(stackState, "correction", isFiniteNumber, "a finite number");
+  const tau = field(stackState, "tau", (v): v is number => isFiniteNumber(v) && v > 0, "a number > 0");
+  const oldestSlot = field(stackState, "oldestSlot", isCount, "an integer >= 0");
+  const extra = state.extra === undefined ? {} : field(state, "extra", isObject, "an object");
+
+  const stackFile = inFile("stack.safetensors", () => readStackFile(files["stack.safetensors"]));
+  if (stackFile.members !== coefficients.length || coefficients.some((c) => c.length !== stackFile.stored)) {
+    throw new StaqFormatError(`state.json: the stack's coefficients are [${coefficients.length}][${coefficients[0]?.length}]; stack.safetensors holds [${stackFile.members}][${stackFile.stored}]`);
+  }
+  // The float64 coefficients must be the file's float32 ones, or the two files are not from one checkpoint.
+  coefficients.forEach((c, e) =>
+    c.forEach((value, i) => {
+      if (Math.fround(value) !== stackFile.coefficients[e][i]) {
+        throw new StaqFormatError(`state.json's coefficient [${e}, ${i}] (${value}) is not stack.safetensors' (${stackFile.coefficients[e][i]}): the files come from different checkpoints`);
+      }
+    }),
+  );
+
+  const networks = inFile("networks.safetensors", () => decodeSafetensors(files["networks.safetensors"]));
+  if (networks.metadata.format !== "staq-agent-networks/1") throw new StaqFormatError(`networks.safetensors: format must be "staq-agent-networks/1"; got ${JSON.stringify(networks.metadata.format)}`);
+  const adamSteps = Number(networks.metadata.adam_steps);
+  if (!isCount(adamSteps)) throw new StaqFormatError(`networks.safetensors: adam_steps must be an integer >= 0; got ${JSON.stringify(networks.metadata.adam_steps)}`);
+  const online = tensor(networks.tensors, "online", [stackFile.members, null], "networks.safetensors");
+  const rawShape = [stackFile.members, online.shape[1]];
+  const trainer: MlpTrainerState = {
+    params: online.data,
+    adamM: tensor(networks.tensors, "adam_m", rawShape, "networks.safetensors").data,
+    adamV: tensor(networks.tensors, "adam_v", rawShape, "networks.safetensors").data,
+    adamSteps,
+  };
+  if (networks.tensors.has("target")) trainer.targetParams = tensor(networks.tensors, "target", rawShape, "networks.safetensors").data;
+
+  const replayFile = inFile("replay.safetensors", () => decodeSafetensors(files["replay.safetensors"]));
+  if (replayFile.metadata.format !== "staq-agent-replay/1") throw new StaqFormatError(`replay.safetensors: format must be "staq-agent-replay/1"; got ${JSON.stringify(replayFile.metadata.format)}`);
+  const inputs = stackFile.spec.inputs;
+  const actionsTensor = tensor(replayFile.tensors, "actions", [null], "replay.safetensors");
+  const rows = actionsTensor.shape[0];
+  const actions = new Uint32Array(rows);
+  actionsTensor.data.forEach((a, i) => {
+    if (!(Number.isInteger(a) && a >= 0 && a < stackFile.spec.outputs)) throw new StaqFormatError(`replay.safetensors: actions[${i}] is ${a}; actions are integers in [0, ${stackFile.spec.outputs})`);
+    actions[i] = a;
+  });
+  const next = Number(replayFile.metadata.next);
+  if (!isCount(next)) throw new StaqFormatError(`replay.safetensors: "next" must be an integer >= 0; got ${JSON.stringify(replayFile.metadata.next)}`);
+  const replay: ReplayContents = {
+    obs: tensor(replayFile.tensors, "obs", [rows, inputs], "replay.safetensors").data,
+    nextObs: tensor(replayFile.tensors, "next_obs", [rows, inputs], "replay.safetensors").data,
+    actions,
+    rewards: tensor(replayFile.tensors, "rewards", [rows], "replay.safetensors").data,
+    terminated: tensor(replayFile.tensors, "terminated", [rows], "replay.safetensors").data,
+    next,
+  };
+  const obs = tensor(replayFile.tensors, "current_obs", [null, inputs], "replay.safetensors").data;
+
+  return {
+    config,
+    preset,
+    envName,
+    adapter,
+    counters,
+    trainer,
+    replay,
+    obs,
+    envState: (state.envState ?? null) as EnvState,
+    extra,
+    stack: { snapshots: stackFile.snapshots, coefficients: coefficients.map((c) => Float64Array.from(c)), correction, tau, oldestSlot },
+  };
+}

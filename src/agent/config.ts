@@ -1,0 +1,192 @@
+/**
+ * The StaQ agent's configuration: one flat, typed object, and one table that says, for every field,
+ * its kind, its valid range and what it means. The table drives everything that reads a config —
+ * validation of API objects and of config.json files, the `staq train` flags (`--batch-size 64` for
+ * `batchSize`), and their help — so a field cannot be valid in one place and rejected in another.
+ */
+import { StaqInputError } from "../errors.ts";
+
+export interface StaqConfig {
+  /** Seed of everything random: weights, actions, minibatches, environment resets. */
+  seed: number;
+  /** Environment copies stepped together (one stack evaluation acts for all of them). */
+  numEnvs: number;
+  /** Environment steps collected per iteration (a multiple of numEnvs). */
+  stepsPerIteration: number;
+  /** Environment steps of a whole run, the default of `learn({ steps })`. */
+  totalSteps: number;
+  /** Transitions the FIFO replay buffer keeps. */
+  replayCapacity: number;
+  /** K, gradient steps of policy evaluation per iteration. */
+  gradientSteps: number;
+  batchSize: number;
+  /** Adam's learning rate. */
+  lr: number;
+  /** Adam's epsilon. */
+  adamEps: number;
+  /** Global gradient-norm clipping (0: none). */
+  maxGradNorm: number;
+  loss: "mse" | "huber";
+  /** Gradient steps between hard copies of the online networks into the target networks. */
+  targetUpdateEvery: number;
+  /** How a' enters the soft-Bellman target: a sample of π_k (the authors') or the expectation. */
+  nextAction: "sample" | "expectation";
+  /** c_r, the reward scale of the targets. */
+  rewardScale: number;
+  gamma: number;
+  /** M, the snapshots kept in the stack. */
+  memory: number;
+  /** η, the KL weight of the mirror-descent step. */
+  eta: number;
+  /** τ at the start, in units of 1/ln|A| (τ = tauStart / ln|A|). */
+  tauStart: number;
+  /** τ at the end of the annealing, in units of 1/ln|A|. */
+  tauEnd: number;
+  /** Environment steps over which τ goes linearly from tauStart to tauEnd (0: constant tauEnd). */
+  tauAnnealSteps: number;
+  /** ε of the ε-softmax behaviour policy. */
+  epsilon: number;
+  /** E, Q-networks (each with its own stack) whose mean is the target and the policy's logits. */
+  ensemble: number;
+  /** Hidden layer widths of the MLP Q-network (ReLU); the input is the flattened observation. */
+  hidden: number[];
+  /** The finite-memory variant: weight-corrected (the StaQ paper's) or vanilla. */
+  variant: "corrected" | "vanilla";
+  /** Environment steps between greedy evaluations (0: none). */
+  evalEvery: number;
+  /** Greedy episodes per evaluation. */
+  evalEpisodes: number;
+}
+
+type FieldKind =
+  | { kind: "integer"; min: number; max?: number }
+  | { kind: "number"; min: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean }
+  | { kind: "choice"; choices: readonly string[] }
+  | { kind: "widths" };
+
+export interface ConfigField {
+  key: keyof StaqConfig;
+  type: FieldKind;
+  help: string;
+}
+
+/** Every field, in the order `staq train --help` lists them. */
+export const CONFIG_FIELDS: readonly ConfigField[] = [
+  { key: "seed", type: { kind: "integer", min: 0, max: 2 ** 32 - 1 }, help: "seed of everything random (weights, actions, minibatches, resets)" },
+  { key: "numEnvs", type: { kind: "integer", min: 1, max: 4096 }, help: "environment copies stepped together" },
+  { key: "stepsPerIteration", type: { kind: "integer", min: 1 }, help: "environment steps collected per iteration (a multiple of numEnvs)" },
+  { key: "totalSteps", type: { kind: "integer", min: 1 }, help: "environment steps of the whole run" },
+  { key: "replayCapacity", type: { kind: "integer", min: 1 }, help: "transitions kept in the FIFO replay buffer" },
+  { key: "gradientSteps", type: { kind: "integer", min: 1 }, help: "K, gradient steps of policy evaluation per iteration" },
+  { key: "batchSize", type: { kind: "integer", min: 1 }, help: "minibatch size" },
+  { key: "lr", type: { kind: "number", min: 0, minExclusive: true }, help: "Adam's learning rate" },
+  { key: "adamEps", type: { kind: "number", min: 0 }, help: "Adam's epsilon" },
+  { key: "maxGradNorm", type: { kind: "number", min: 0 }, help: "clip the gradient's global norm to this (0: no clipping)" },
+  { key: "loss", type: { kind: "choice", choices: ["mse", "huber"] }, help: "regression loss of policy evaluation" },
+  { key: "targetUpdateEvery", type: { kind: "integer", min: 1 }, help: "gradient steps between hard target-network copies" },
+  { key: "nextAction", type: { kind: "choice", choices: ["sample", "expectation"] }, help: "a' of the target: a sample of pi_k, or the expectation over it" },
+  { key: "rewardScale", type: { kind: "number", min: 0, minExclusive: true }, help: "c_r, the reward scale of the targets" },
+  { key: "gamma", type: { kind: "number", min: 0, max: 1, maxExclusive: true }, help: "discount" },
+  { key: "memory", type: { kind: "integer", min: 1 }, help: "M, snapshots kept in the stack" },
+  { key: "eta", type: { kind: "number", min: 0, minExclusive: true }, help: "eta, the KL weight of the mirror-descent step" },
+  { key: "tauStart", type: { kind: "number", min: 0, minExclusive: true }, help: "initial tau, times 1/ln|A|" },
+  { key: "tauEnd", type: { kind: "number", min: 0, minExclusive: true }, help: "final tau, times 1/ln|A|" },
+  { key: "tauAnnealSteps", type: { kind: "integer", min: 0 }, help: "environment steps of the linear tau annealing (0: tauEnd throughout)" },
+  { key: "epsilon", type: { kind: "number", min: 0, max: 1 }, help: "epsilon of the epsilon-softmax behaviour policy" },
+  { key: "ensemble", type: { kind: "integer", min: 1, max: 64 }, help: "Q-networks in the ensemble (each with its own stack)" },
+  { key: "hidden", type: { kind: "widths" }, help: "hidden widths of the MLP, e.g. 64,64" },
+  { key: "variant", type: { kind: "choice", choices: ["corrected", "vanilla"] }, help: "finite-memory variant of the stack" },
+  { key: "evalEvery", type: { kind: "integer", min: 0 }, help: "environment steps between greedy evaluations (0: none)" },
+  { key: "evalEpisodes", type: { kind: "integer", min: 1, max: 1000 }, help: "greedy episodes per evaluation" },
+];
+
+const FIELDS = new Map(CONFIG_FIELDS.map((field) => [field.key as string, field]));
+
+/** "batchSize" → "batch-size", the field's command-line flag. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function describe(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : Array.isArray(value) ? `[${value.join(", ")}]` : String(value);
+}
+
+/** The range a number field accepts, in words ("> 0", "in [0, 1)"). */
+function rangeText(type: Extract<FieldKind, { kind: "integer" | "number" }>): string {
+  const open = "minExclusive" in type && type.minExclusive ? "(" : "[";
+  if (type.max === undefined) return `${open === "(" ? ">" : ">="} ${type.min}`;
+  const close = "maxExclusive" in type && type.maxExclusive ? ")" : "]";
+  return `in ${open}${type.min}, ${type.max}${close}`;
+}
+
+/** Checks one field's value; returns it (a copy for arrays) or throws naming the field. */
+function checkField(field: ConfigField, value: unknown, where: string): unknown {
+  const name = `${where}${field.key}`;
+  const type = field.type;
+  switch (type.kind) {
+    case "integer":
+    case "number": {
+      const isNumber = typeof value === "number" && Number.isFinite(value);
+      const inRange =
+        isNumber &&
+        (type.kind === "number" && type.minExclusive ? value > type.min : value >= type.min) &&
+        (type.max === undefined || (type.kind === "number" && type.maxExclusive ? value < type.max : value <= type.max));
+      if (!isNumber || (type.kind === "integer" && !Number.isInteger(value)) || !inRange) {
+        throw new StaqInputError(`config field ${name} must be ${type.kind === "integer" ? "an integer" : "a number"} ${rangeText(type)}; got ${describe(value)}`);
+      }
+      return value;
+    }
+    case "choice":
+      if (typeof value !== "string" || !type.choices.includes(value)) {
+        throw new StaqInputError(`config field ${name} must be one of ${type.choices.map((c) => JSON.stringify(c)).join(", ")}; got ${describe(value)}`);
+      }
+      return value;
+    case "widths":
+      if (!Array.isArray(value) || value.length === 0 || !value.every((w) => Number.isInteger(w) && w >= 1 && w <= 4096)) {
+        throw new StaqInputError(`config field ${name} must be a non-empty list of integer widths in [1, 4096]; got ${describe(value)}`);
+      }
+      return [...value];
+  }
+}
+
+/**
+ * `base` with `overrides` applied, every field checked: an unknown key, a wrong type or a value out
+ * of range is a StaqInputError naming the field. Then the checks that involve several fields.
+ */
+export function resolveConfig(base: StaqConfig, overrides: Readonly<Record<string, unknown>> = {}, where = ""): StaqConfig {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    if (!FIELDS.has(key)) {
+      throw new StaqInputError(`unknown config field ${JSON.stringify(where + key)}; the fields are: ${CONFIG_FIELDS.map((f) => f.key).join(", ")}`);
+    }
+    merged[key] = value;
+  }
+  for (const field of CONFIG_FIELDS) merged[field.key] = checkField(field, merged[field.key], where);
+  const config = merged as unknown as StaqConfig;
+  if (config.stepsPerIteration % config.numEnvs !== 0) {
+    throw new StaqInputError(`config: stepsPerIteration (${config.stepsPerIteration}) must be a multiple of numEnvs (${config.numEnvs}); e.g. ${Math.max(1, Math.round(config.stepsPerIteration / config.numEnvs)) * config.numEnvs}`);
+  }
+  if (config.replayCapacity < config.stepsPerIteration) {
+    throw new StaqInputError(`config: replayCapacity (${config.replayCapacity}) must hold at least one iteration's stepsPerIteration (${config.stepsPerIteration})`);
+  }
+  if (config.batchSize > config.stepsPerIteration) {
+    throw new StaqInputError(`config: batchSize (${config.batchSize}) must not exceed stepsPerIteration (${config.stepsPerIteration}), the transitions available after the first iteration`);
+  }
+  return config;
+}
+
+/** Parses a command-line string into the field's type (before resolveConfig checks its range). */
+export function parseFieldValue(key: keyof StaqConfig, text: string): unknown {
+  const field = FIELDS.get(key);
+  if (!field) throw new StaqInputError(`unknown config field ${JSON.stringify(key)}`);
+  const type = field.type;
+  if (type.kind === "choice") return text;
+  const number = (part: string) => {
+    const trimmed = part.trim();
+    const value = trimmed === "" ? NaN : Number(trimmed);
+    if (!Number.isFinite(value)) throw new StaqInputError(`--${flagName(key)} must be ${type.kind === "widths" ? "a comma-separated list of integers" : "a number"}; got ${JSON.stringify(text)}`);
+    return value;
+  };
+  return type.kind === "widths" ? text.split(",").map(number) : number(text);
+}

@@ -1,0 +1,41 @@
+/**
+ * Greedy evaluation: episodes run to their end with the argmax action of the stacked logits, all
+ * episodes of one evaluation acting together (one stack evaluation per step). Each episode starts
+ * from its own seed, so an evaluation is a pure function of the stack and the seeds.
+ */
+import type { Env } from "../envs/env.ts";
+import type { Actor } from "../policy/actor.ts";
+
+/** An episode longer than this is cut off (MinAtar has no time limit, and a greedy policy may stall). */
+export const MAX_EVALUATION_STEPS = 100_000;
+
+export interface GreedyEvaluation {
+  returns: number[];
+  lengths: number[];
+}
+
+/**
+ * Runs one episode on each of `envs`, env j reset with `seeds[j]`. Every step acts on all the
+ * episodes' states, finished ones included (their actions are ignored): one batch size means one
+ * kernel plan, where a batch shrinking episode by episode would prepare a new one each time.
+ */
+export async function evaluateGreedy(envs: readonly Env[], actor: Actor, seeds: readonly number[]): Promise<GreedyEvaluation> {
+  const size = envs[0].observationShape.reduce((a, b) => a * b, 1);
+  const states = new Float32Array(envs.length * size);
+  envs.forEach((env, j) => states.set(env.reset({ seed: seeds[j] }).obs, j * size));
+  const returns = envs.map(() => 0);
+  const lengths = envs.map(() => 0);
+  const running = envs.map(() => true);
+  while (running.some(Boolean)) {
+    const actions = await actor.act(states, { step: 0, greedy: true });
+    envs.forEach((env, j) => {
+      if (!running[j]) return;
+      const step = env.step(actions[j]);
+      returns[j] += step.reward;
+      lengths[j]++;
+      states.set(step.obs, j * size);
+      running[j] = !(step.terminated || step.truncated || lengths[j] >= MAX_EVALUATION_STEPS);
+    });
+  }
+  return { returns, lengths };
+}

@@ -1,0 +1,450 @@
+/**
+ * The StaQ agent, top to bottom (DESIGN §2). Each iteration:
+ *   1. collect: the vector env acts through the stack (ε-softmax, sampled on the GPU) for
+ *      stepsPerIteration steps; the transitions go to the GPU replay buffer;
+ *   2. precompute: the stack evaluates π_k(·|s') on every stored next state, once;
+ *   3. policy evaluation: K gradient steps fit the active Q-networks (warm-started from the last
+ *      iteration) to the soft Q-function of π_k, with target networks;
+ *   4. push: the active networks are copied into the stack as frozen snapshots and the
+ *      coefficients take one PMD step with this iteration's τ (annealed over the run);
+ * and greedy evaluation episodes run every evalEvery environment steps.
+ *
+ * Everything here is portable (no files, no Node): `checkpoint()` returns the files' bytes and
+ * `restore` takes them back; src/node/staq.ts writes them to a directory.
+ */
+import { StaqInputError } from "../errors.ts";
+import { createGpu, type Gpu } from "../gpu/gpu.ts";
+import type { Env } from "../envs/env.ts";
+import { createVectorEnv, type VectorEnv } from "../envs/vector-env.ts";
+import { makeEnv } from "../envs/registry.ts";
+import { createActor, type Actor } from "../policy/actor.ts";
+import { createStack, type Stack } from "../stack/stack.ts";
+import { stackLogits } from "../stack/stack-logits.ts";
+import type { MlpSpec } from "../stack/mlp.ts";
+import { initialQNetworks } from "../train/initialisation.ts";
+import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
+import { createSoftPolicyEvaluation, evaluatePolicy, type SoftPolicyEvaluation } from "../train/policy-evaluation.ts";
+import { pushSnapshot } from "../train/push-snapshot.ts";
+import { createReplayBuffer, type ReplayBuffer } from "../train/replay-buffer.ts";
+import { resolveConfig, type StaqConfig } from "./config.ts";
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointFiles, type AgentCounters } from "./checkpoint.ts";
+import { evaluateGreedy } from "./greedy-evaluation.ts";
+import { evaluationMetrics, mean, type EvaluationMetrics, type IterationMetrics } from "./metrics.ts";
+import { policyChange } from "./policy-change.ts";
+import { defaultPreset, presetConfig } from "./presets.ts";
+import { collectRollout } from "./rollout.ts";
+import { tauAt } from "./tau-schedule.ts";
+
+/** An environment by registry name, or a function that builds a new copy (the user's own Env). */
+export type EnvSource = string | (() => Env);
+
+export interface StaQOptions extends Partial<StaqConfig> {
+  env: EnvSource;
+  /** The config to start from (default: paper-minatar for MinAtar, paper-classic otherwise). */
+  preset?: string;
+  /** The device to run on (default: a new one, released by `destroy`). */
+  gpu?: Gpu;
+}
+
+export interface LearnOptions {
+  /** Environment steps to take in this call (default: the rest of the run, totalSteps − globalStep), in whole iterations. */
+  steps?: number;
+  onIteration?(metrics: IterationMetrics): void | Promise<void>;
+  onEvaluation?(metrics: EvaluationMetrics): void | Promise<void>;
+  /** Stops after the iteration in progress (and its evaluation) when aborted. */
+  signal?: AbortSignal;
+}
+
+export interface LearnResult {
+  globalStep: number;
+  iteration: number;
+  /** True when `signal` stopped it before `steps`. */
+  stopped: boolean;
+}
+
+/** States in the probe batch on which each push's KL and entropy are measured. */
+const PROBE_STATES = 256;
+/** Sampled actions of `act()` use their own Philox stream, so acting does not perturb training. */
+const USER_ACT_STREAM = 3n << 32n;
+const EVALUATION_STREAM = 1n << 32n;
+
+export interface AgentParts {
+  config: StaqConfig;
+  preset: string;
+  envName: string;
+  makeCopy: () => Env;
+  gpu: Gpu;
+  ownsGpu: boolean;
+  envs: VectorEnv;
+  stack: Stack;
+  trainer: MlpTrainer;
+  replay: ReplayBuffer;
+  evaluation: SoftPolicyEvaluation;
+  actor: Actor;
+  obs: Float32Array;
+  counters: AgentCounters;
+}
+
+function envFactory(env: EnvSource): { makeCopy: () => Env; envName: string } {
+  if (typeof env === "string") {
+    makeEnv(env); // fails early, with the list of names, when there is no such environment
+    return { makeCopy: () => makeEnv(env), envName: env };
+  }
+  if (typeof env !== "function") {
+    throw new StaqInputError("env must be a registered name (see `staq envs`) or a function that builds a new copy of your environment, e.g. env: () => new MyEnv()");
+  }
+  return { makeCopy: env, envName: env().name };
+}
+
+async function buildParts(options: {
+  config: StaqConfig;
+  preset: string;
+  env: EnvSource;
+  gpu?: Gpu;
+  defaultGpu: () => Promise<Gpu>;
+}): Promise<Omit<AgentParts, "obs" | "counters">> {
+  const { config } = options;
+  const { makeCopy, envName } = envFactory(options.env);
+  const envs = createVectorEnv(makeCopy, config.numEnvs);
+  if (envs.actionCount < 2) throw new StaqInputError(`${envName} has ${envs.actionCount} action; StaQ needs at least 2`);
+  const gpu = options.gpu ?? (await options.defaultGpu());
+  const mlp: MlpSpec = { inputs: envs.observationSize, hidden: config.hidden, outputs: envs.actionCount };
+  const stack = createStack(gpu, {
+    mlp,
+    memory: config.memory,
+    ensemble: config.ensemble,
+    eta: config.eta,
+    tau: tauAt(config, 0, mlp.outputs),
+    gamma: config.gamma,
+    variant: config.variant,
+    label: "staq agent stack",
+  });
+  const trainer = await createMlpTrainer(gpu, {
+    mlp,
+    ensemble: config.ensemble,
+    batch: config.batchSize,
+    adam: { lr: config.lr, eps: config.adamEps, maxGradNorm: config.maxGradNorm > 0 ? config.maxGradNorm : undefined },
+    loss: { loss: config.loss },
+    targetNetworks: true,
+    label: "staq agent trainer",
+  });
+  const replay = createReplayBuffer(gpu, { capacity: config.replayCapacity, inputs: mlp.inputs, actions: mlp.outputs, label: "staq agent replay" });
+  const evaluation = await createSoftPolicyEvaluation(gpu, {
+    trainer,
+    replay,
+    seed: BigInt(config.seed) | EVALUATION_STREAM,
+    gamma: config.gamma,
+    rewardScale: config.rewardScale,
+    nextAction: config.nextAction,
+    targetUpdate: { kind: "hard", every: config.targetUpdateEvery },
+  });
+  const actor = createActor(stack, { maxBatch: Math.max(config.numEnvs, config.evalEpisodes), epsilon: config.epsilon, seed: config.seed });
+  return { config, preset: options.preset, envName, makeCopy, gpu, ownsGpu: options.gpu === undefined, envs, stack, trainer, replay, evaluation, actor };
+}
+
+export class StaQ {
+  readonly config: Readonly<StaqConfig>;
+  /** The preset the config started from. */
+  readonly preset: string;
+  readonly envName: string;
+  readonly gpu: Gpu;
+  /** The stack (for `stackLogits`, `saveStack` and the like). */
+  readonly stack: Stack;
+  readonly trainer: MlpTrainer;
+  readonly replay: ReplayBuffer;
+  readonly observationSize: number;
+  readonly actionCount: number;
+
+  private readonly parts: AgentParts;
+  private evalEnvs: Env[] | undefined;
+  private userActor: Actor | undefined;
+  private userActStep = 0;
+  private destroyed = false;
+
+  /** Use `StaQ.create` or `StaQ.restore` (or, in Node, `StaQ.load`). */
+  constructor(parts: AgentParts) {
+    this.parts = parts;
+    this.config = Object.freeze({ ...parts.config, hidden: [...parts.config.hidden] });
+    this.preset = parts.preset;
+    this.envName = parts.envName;
+    this.gpu = parts.gpu;
+    this.stack = parts.stack;
+    this.trainer = parts.trainer;
+    this.replay = parts.replay;
+    this.observationSize = parts.envs.observationSize;
+    this.actionCount = parts.envs.actionCount;
+  }
+
+  /** The device an agent uses when none is given; Node's StaQ overrides it with Dawn's. */
+  protected static defaultGpu(): Promise<Gpu> {
+    return createGpu();
+  }
+
+  /** A new agent: `preset` (or the default for the env) with the given fields overridden. */
+  static async create<T extends typeof StaQ>(this: T, options: StaQOptions): Promise<InstanceType<T>> {
+    if (options === null || typeof options !== "object") throw new StaqInputError("StaQ.create needs an options object: { env, ...config }");
+    const { env, preset, gpu, ...overrides } = options;
+    if (env === undefined) throw new StaqInputError("StaQ.create needs env: a registered name (see `staq envs`) or a function that builds your environment");
+    const envName = typeof env === "string" ? env : undefined;
+    const presetName = preset ?? defaultPreset(envName ?? "");
+    const config = resolveConfig(presetConfig(presetName), overrides);
+    const parts = await buildParts({ config, preset: presetName, env, gpu, defaultGpu: () => this.defaultGpu() });
+    parts.trainer.setWeights(initialQNetworks(parts.trainer.spec, config.ensemble, config.seed * 64));
+    const obs = parts.envs.reset({ seed: config.seed });
+    const counters: AgentCounters = { globalStep: 0, iteration: 0, actStep: 0, evaluations: 0, gradientSteps: 0, elapsedSeconds: 0 };
+    return new this({ ...parts, obs, counters }) as InstanceType<T>;
+  }
+
+  /** Environment steps taken so far. */
+  get globalStep(): number {
+    return this.parts.counters.globalStep;
+  }
+
+  get iteration(): number {
+    return this.parts.counters.iteration;
+  }
+
+  /** τ of the next iteration. */
+  get tau(): number {
+    return tauAt(this.config, this.parts.counters.globalStep, this.actionCount);
+  }
+
+  /** Trains (see the file's comment) until `steps` more environment steps are taken or `signal` stops it. */
+  async learn(options: LearnOptions = {}): Promise<LearnResult> {
+    this.alive();
+    const { counters, config } = this.parts;
+    const steps = options.steps ?? Math.max(0, config.totalSteps - counters.globalStep);
+    if (!(Number.isInteger(steps) && steps >= 0)) throw new StaqInputError(`learn: steps must be an integer >= 0; got ${steps}`);
+    const goal = counters.globalStep + steps;
+    const started = performance.now();
+    const elapsedBefore = counters.elapsedSeconds;
+    const clock = () => elapsedBefore + (performance.now() - started) / 1000;
+    const stopped = () => options.signal?.aborted === true;
+    if (counters.globalStep === 0 && counters.evaluations === 0 && config.evalEvery > 0 && steps > 0) {
+      await options.onEvaluation?.(await this.scheduledEvaluation(clock));
+    }
+    while (counters.globalStep < goal && !stopped()) {
+      const before = counters.globalStep;
+      const metrics = await this.iterate(clock);
+      counters.elapsedSeconds = clock();
+      await options.onIteration?.(metrics);
+      if (config.evalEvery > 0 && Math.floor(counters.globalStep / config.evalEvery) > Math.floor(before / config.evalEvery)) {
+        await options.onEvaluation?.(await this.scheduledEvaluation(clock));
+      }
+      counters.elapsedSeconds = clock();
+    }
+    return { globalStep: counters.globalStep, iteration: counters.iteration, stopped: counters.globalStep < goal };
+  }
+
+  /** One iteration: collect, precompute, evaluate, push. */
+  private async iterate(clock: () => number): Promise<IterationMetrics> {
+    const { config, counters, envs, actor, replay, stack, evaluation, trainer, gpu } = this.parts;
+    const tau = this.tau;
+    const t0 = performance.now();
+    const rollout = await collectRollout(envs, actor, this.parts.obs, config.stepsPerIteration / config.numEnvs, counters.actStep);
+    replay.add(rollout.transitions);
+    this.parts.obs = rollout.obs;
+    counters.actStep = rollout.actStep;
+    counters.globalStep += config.stepsPerIteration;
+    const t1 = performance.now();
+    await replay.precomputePolicy(stack);
+    await gpu.device.queue.onSubmittedWorkDone();
+    const t2 = performance.now();
+    const summary = await evaluatePolicy(evaluation, { steps: config.gradientSteps, tau });
+    counters.gradientSteps = evaluation.gradientSteps;
+    const t3 = performance.now();
+    const probe = probeStates(rollout.transitions.obs, this.observationSize);
+    const before = await stackLogits(stack, probe);
+    pushSnapshot(stack, trainer, { tau });
+    const after = await stackLogits(stack, probe);
+    const change = policyChange(before, after, this.actionCount);
+    counters.iteration++;
+    const t4 = performance.now();
+    const time = clock();
+    return {
+      global_step: counters.globalStep,
+      iteration: counters.iteration,
+      time_s: time,
+      "charts/episodic_return": rollout.episodeReturns.length > 0 ? mean(rollout.episodeReturns) : null,
+      "charts/episodic_length": rollout.episodeLengths.length > 0 ? mean(rollout.episodeLengths) : null,
+      "charts/episodes": rollout.episodeReturns.length,
+      "charts/SPS": Math.round(counters.globalStep / Math.max(time, 1e-9)),
+      "charts/tau": tau,
+      "charts/learning_rate": config.lr,
+      "losses/td_loss": mean(summary.meanLoss),
+      "losses/q_values": mean(summary.meanAbsQ),
+      "losses/grad_norm": mean(summary.gradNorm),
+      "policy/entropy": change.entropy,
+      "policy/kl": change.kl,
+      "stack/size": stack.size,
+      "stack/correction": stack.correction,
+      "time/collect_s": (t1 - t0) / 1000,
+      "time/precompute_s": (t2 - t1) / 1000,
+      "time/train_s": (t3 - t2) / 1000,
+      "time/push_s": (t4 - t3) / 1000,
+    };
+  }
+
+  /** The scheduled greedy evaluation: its episodes' seeds depend only on the run's seed and the evaluation's number. */
+  private async scheduledEvaluation(clock: () => number): Promise<EvaluationMetrics> {
+    const { config, counters } = this.parts;
+    const first = (config.seed + 2 ** 31 + counters.evaluations * config.evalEpisodes) % 2 ** 32;
+    const result = await this.evaluate({ episodes: config.evalEpisodes, seed: first });
+    counters.evaluations++;
+    return { ...result, time_s: clock() };
+  }
+
+  /**
+   * Greedy evaluation: `episodes` episodes (default: evalEpisodes) on fresh copies of the
+   * environment, episode j reset with seed + j (seed default: the run's seed + 2^31).
+   */
+  async evaluate(options: { episodes?: number; seed?: number } = {}): Promise<EvaluationMetrics> {
+    this.alive();
+    const { config, counters } = this.parts;
+    const episodes = options.episodes ?? config.evalEpisodes;
+    if (!(Number.isInteger(episodes) && episodes >= 1)) throw new StaqInputError(`evaluate: episodes must be an integer >= 1; got ${episodes}`);
+    const seed = options.seed ?? (config.seed + 2 ** 31) % 2 ** 32;
+    const started = performance.now();
+    const envs = this.evaluationEnvs(episodes);
+    const seeds = Array.from({ length: episodes }, (_, j) => (seed + j) % 2 ** 32);
+    const results = { returns: [] as number[], lengths: [] as number[] };
+    // In rounds of the actor's batch when more episodes are asked for than it takes at once.
+    for (let first = 0; first < episodes; first += this.parts.actor.maxBatch) {
+      const count = Math.min(this.parts.actor.maxBatch, episodes - first);
+      const round = await evaluateGreedy(envs.slice(first, first + count), this.parts.actor, seeds.slice(first, first + count));
+      results.returns.push(...round.returns);
+      results.lengths.push(...round.lengths);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return evaluationMetrics({ global_step: counters.globalStep, iteration: counters.iteration, time_s: counters.elapsedSeconds, seconds }, results.returns, results.lengths);
+  }
+
+  private evaluationEnvs(count: number): Env[] {
+    this.evalEnvs ??= [];
+    while (this.evalEnvs.length < count) this.evalEnvs.push(this.parts.makeCopy());
+    return this.evalEnvs;
+  }
+
+  /**
+   * Actions for a batch of observations ([batch × observation size], or one observation): the
+   * argmax of the stacked logits with `greedy`, else a sample of the ε-softmax behaviour policy
+   * (from its own random stream, so acting never changes what training does).
+   */
+  async act(obs: Float32Array, options: { greedy?: boolean } = {}): Promise<Uint32Array> {
+    this.alive();
+    if (!(obs instanceof Float32Array) || obs.length === 0 || obs.length % this.observationSize !== 0) {
+      throw new StaqInputError(`act: obs must be a Float32Array of batch × ${this.observationSize} values (${this.envName}'s observation size); got ${obs instanceof Float32Array ? obs.length + " values" : String(obs)}`);
+    }
+    this.userActor ??= createActor(this.stack, { maxBatch: 1024, epsilon: this.config.epsilon, seed: BigInt(this.config.seed) | USER_ACT_STREAM });
+    const batch = obs.length / this.observationSize;
+    const actions = new Uint32Array(batch);
+    for (let first = 0; first < batch; first += this.userActor.maxBatch) {
+      const count = Math.min(this.userActor.maxBatch, batch - first);
+      const states = obs.subarray(first * this.observationSize, (first + count) * this.observationSize);
+      actions.set(await this.userActor.act(states, { step: this.userActStep++, greedy: options.greedy ?? false }), first);
+    }
+    return actions;
+  }
+
+  /** The checkpoint's files (see checkpoint.ts): everything `restore` needs to continue exactly. */
+  async checkpoint(extra: Record<string, unknown> = {}): Promise<CheckpointFiles> {
+    this.alive();
+    const { config, counters, envs, obs, stack, trainer, replay, evaluation } = this.parts;
+    counters.gradientSteps = evaluation.gradientSteps;
+    return encodeCheckpoint({
+      config,
+      preset: this.preset,
+      envName: this.envName,
+      adapter: this.gpu.info.adapter,
+      counters: { ...counters },
+      stack,
+      trainer: await trainer.exportState(),
+      replay: await replay.read(),
+      obs,
+      envState: envs.snapshots ? envs.saveState() : null,
+      extra,
+    });
+  }
+
+  /**
+   * An agent from checkpoint files, continuing exactly where `checkpoint` was taken (on the same
+   * adapter: another GPU may round differently). `env` is needed for an environment that is not
+   * registered (the user's own); config fields given override the saved ones (e.g. totalSteps).
+   */
+  static async restore<T extends typeof StaQ>(this: T, files: CheckpointFiles, options: { env?: EnvSource; gpu?: Gpu; overrides?: Partial<StaqConfig> } = {}): Promise<InstanceType<T>> {
+    const saved = decodeCheckpoint(files);
+    const config = resolveConfig(saved.config, options.overrides ?? {});
+    for (const key of ["numEnvs", "replayCapacity", "batchSize", "memory", "ensemble", "hidden", "seed"] as const) {
+      if (JSON.stringify(config[key]) !== JSON.stringify(saved.config[key])) {
+        throw new StaqInputError(`cannot change ${key} when resuming (${JSON.stringify(saved.config[key])} in the checkpoint): it fixes the shapes or the random streams of the run`);
+      }
+    }
+    const env = options.env ?? saved.envName;
+    const parts = await buildParts({ config, preset: saved.preset, env, gpu: options.gpu, defaultGpu: () => this.defaultGpu() });
+    const agent = new this({ ...parts, obs: new Float32Array(0), counters: { ...saved.counters } }) as InstanceType<T>;
+    try {
+      agent.load(saved);
+    } catch (error) {
+      agent.destroy();
+      throw error;
+    }
+    return agent;
+  }
+
+  private load(saved: ReturnType<typeof decodeCheckpoint>): void {
+    const { envs, stack, trainer, replay, evaluation } = this.parts;
+    if (saved.envName !== this.envName) throw new StaqInputError(`the checkpoint was trained on ${saved.envName}; the environment given is ${this.envName}`);
+    if (saved.obs.length !== envs.count * envs.observationSize) {
+      throw new StaqInputError(`the checkpoint holds observations of ${saved.obs.length / envs.count} values per copy; ${this.envName} has ${envs.observationSize}`);
+    }
+    stack.set(saved.stack);
+    trainer.importState(saved.trainer);
+    replay.restore(saved.replay);
+    evaluation.gradientSteps = saved.counters.gradientSteps;
+    if (saved.envState !== null && envs.snapshots) {
+      envs.loadState(saved.envState);
+    } else {
+      // The environments could not save their state: restart their episodes from a seed of this point.
+      envs.reset({ seed: (saved.config.seed + saved.counters.iteration * envs.count) % 2 ** 32 });
+      this.resumeExact = false;
+    }
+    this.parts.obs = saved.obs;
+    this.checkpointExtra = saved.extra;
+  }
+
+  /** What the caller stored with the checkpoint this agent was restored from (`checkpoint(extra)`). */
+  checkpointExtra: Record<string, unknown> = {};
+
+  /** False when a restore had to restart the environments' episodes (an env without saveState). */
+  resumeExact = true;
+
+  /** Releases the GPU resources (and the device, when the agent created it). */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const { actor, evaluation, replay, trainer, stack, gpu, ownsGpu } = this.parts;
+    this.userActor?.destroy();
+    actor.destroy();
+    evaluation.destroy();
+    replay.destroy();
+    trainer.destroy();
+    stack.destroy();
+    if (ownsGpu) gpu.destroy();
+  }
+
+  private alive(): void {
+    if (this.destroyed) throw new StaqInputError("this StaQ agent was destroyed");
+  }
+}
+
+/** Up to PROBE_STATES rows of `obs`, evenly spaced. */
+function probeStates(obs: Float32Array, size: number): Float32Array {
+  const rows = obs.length / size;
+  const count = Math.min(rows, PROBE_STATES);
+  const probe = new Float32Array(count * size);
+  for (let k = 0; k < count; k++) {
+    const row = Math.floor((k * rows) / count);
+    probe.set(obs.subarray(row * size, (row + 1) * size), k * size);
+  }
+  return probe;
+}

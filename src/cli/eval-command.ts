@@ -1,0 +1,88 @@
+/**
+ * `staq eval --checkpoint DIR [--episodes 10] [--seed S] [--env NAME]`: greedy episodes of a
+ * trained agent, printed as one JSON line (the eval.jsonl record) after a human summary on stderr.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { StaQ } from "../node/staq.ts";
+import { UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
+import { loadMinatar } from "./minatar-module.ts";
+import { checkpointPath } from "./run-directory.ts";
+
+const HELP = `Usage: staq eval --checkpoint DIR [--episodes N] [--seed S] [--env NAME]
+
+Runs greedy episodes (the argmax of the stack's logits) of a trained agent and prints the
+evaluation as one JSON line on stdout: {"eval/mean_return": ..., "eval/returns": [...], ...}.
+
+Options:
+  --checkpoint DIR   a run directory written by \`staq train\` (its checkpoint/ is used), or a
+                     checkpoint directory itself (agent.save)
+  --episodes N       episodes to run (default 10)
+  --seed S           episode j starts from seed S + j (default: the run's seed + 2^31, as the
+                     evaluations during training)
+  --env NAME         the environment, when it is not the registered one the run names
+  -h, --help         show this help
+`;
+
+const OPTIONS = {
+  checkpoint: { type: "string" },
+  episodes: { type: "string" },
+  seed: { type: "string" },
+  env: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function integer(text: string | undefined, flag: string, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!(Number.isSafeInteger(value) && value >= min)) throw new UsageError(`--${flag} must be an integer >= ${min}; got ${JSON.stringify(text)}`, evalCommand);
+  return value;
+}
+
+/** The environment a checkpoint names (undefined when it cannot be read: loading then says why). */
+async function savedEnvName(path: string): Promise<string | undefined> {
+  for (const dir of [path, `${path}.old`]) {
+    const text = await readFile(join(dir, "state.json"), "utf8").catch(() => undefined);
+    if (text === undefined) continue;
+    try {
+      const env = (JSON.parse(text) as { env?: unknown }).env;
+      return typeof env === "string" ? env : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+async function evaluate(args: string[], io: CommandIO): Promise<void> {
+  const values = parseCommandArgs(args, OPTIONS, evalCommand);
+  if (values.help) {
+    io.stdout.write(HELP);
+    return;
+  }
+  if (values.checkpoint === undefined) throw new UsageError("--checkpoint DIR is required", evalCommand);
+  const episodes = integer(values.episodes, "episodes", 1) ?? 10;
+  const seed = integer(values.seed, "seed", 0);
+  const path = await checkpointPath(values.checkpoint);
+  // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.
+  const envName = values.env ?? (await savedEnvName(path));
+  if (envName?.startsWith("MinAtar/")) await loadMinatar(envName);
+  const agent = await StaQ.load(path, values.env ? { env: values.env } : {});
+  try {
+    const result = await agent.evaluate({ episodes, seed });
+    io.stderr.write(
+      `${agent.envName} after ${agent.globalStep} steps (${agent.iteration} iterations, stack of ${agent.stack.size}): ` +
+        `mean greedy return ${result["eval/mean_return"].toFixed(2)} ± ${result["eval/std_return"].toFixed(2)} (min ${result["eval/min_return"]}, max ${result["eval/max_return"]}) over ${episodes} episodes\n`,
+    );
+    io.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    agent.destroy();
+  }
+}
+
+export const evalCommand: Command = {
+  name: "eval",
+  summary: "run greedy episodes of a trained agent from its checkpoint",
+  help: HELP,
+  run: evaluate,
+};

@@ -1,0 +1,70 @@
+/**
+ * Learning curves from run directories (src/cli/run-directory.ts): read the logs, group the runs by
+ * environment and preset, render mean and spread over seeds as SVG (`staq plot`, and the curve.svg
+ * `staq train` writes at the end of a run).
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { StaqInputError } from "../errors.ts";
+import { writeFileAtomically } from "../node/files.ts";
+import { renderLineChartSvg } from "../plot/line-chart.ts";
+import { learningCurveSeries, parseJsonLines, runPoints, type Band, type RunLog } from "../plot/learning-curves.ts";
+import { RUN_FILES, pathExists } from "./run-directory.ts";
+
+export interface CurveOptions {
+  /** A key of eval.jsonl (default eval/mean_return) or of metrics.jsonl. */
+  metric?: string;
+  x?: "steps" | "time";
+  band?: Band;
+  title?: string;
+  threshold?: number;
+}
+
+interface Run {
+  dir: string;
+  group: string;
+  log: RunLog;
+}
+
+async function readRun(dir: string, metric: string): Promise<Run> {
+  const configPath = join(dir, RUN_FILES.config);
+  if (!(await pathExists(configPath))) throw new StaqInputError(`${dir} is not a run directory (no ${RUN_FILES.config}); give directories written by staq train`);
+  const config = JSON.parse(await readFile(configPath, "utf8")) as { env?: string; preset?: string };
+  const file = metric.startsWith("eval/") ? RUN_FILES.eval : RUN_FILES.metrics;
+  const path = join(dir, file);
+  const log = (await pathExists(path)) ? parseJsonLines(await readFile(path, "utf8"), path) : [];
+  return { dir, group: `${config.env ?? "?"} ${config.preset ?? ""}`.trim(), log };
+}
+
+/** The SVG of the runs in `dirs`, and what it shows (for a summary line). */
+export async function renderRunCurves(dirs: readonly string[], options: CurveOptions = {}): Promise<{ svg: string; curves: { name: string; points: number; last: number | null }[] }> {
+  const metric = options.metric ?? "eval/mean_return";
+  const xKey = options.x === "time" ? "time_s" : "global_step";
+  const runs = await Promise.all(dirs.map((dir) => readRun(dir, metric)));
+  const withMetric = runs.filter((run) => run.log.some((r) => typeof r[metric] === "number"));
+  if (withMetric.length === 0 && runs.some((run) => run.log.length > 0)) {
+    const keys = [...new Set(runs.flatMap((run) => run.log.flatMap((r) => Object.keys(r))))].filter((k) => k !== "global_step" && k !== "iteration");
+    throw new StaqInputError(`no run logged ${JSON.stringify(metric)}; the keys are: ${keys.join(", ")}`);
+  }
+  const groups = [...new Set(runs.map((run) => run.group))].map((name) => ({
+    name,
+    runs: runs.filter((run) => run.group === name).map((run) => {
+      const points = runPoints(run.log, xKey, metric);
+      return options.x === "time" ? { x: points.x.map((s) => s / 60), y: points.y } : points;
+    }),
+  }));
+  const series = learningCurveSeries(groups, options.band);
+  const svg = await renderLineChartSvg(series, {
+    title: options.title,
+    xTitle: options.x === "time" ? "wall-clock minutes of training" : "environment steps",
+    yTitle: metric === "eval/mean_return" ? "mean greedy evaluation return" : metric,
+    rules: options.threshold === undefined ? undefined : [{ y: options.threshold, label: `target ${options.threshold}` }],
+  });
+  return { svg, curves: series.map((s) => ({ name: s.name, points: s.x.length, last: s.y.length > 0 ? s.y[s.y.length - 1] : null })) };
+}
+
+/** Writes the run's own curve.svg (a run with no evaluation yet gets an empty chart). */
+export async function writeRunCurve(dir: string): Promise<void> {
+  const { svg } = await renderRunCurves([dir]);
+  await writeFileAtomically(join(dir, RUN_FILES.curve), new TextEncoder().encode(svg), "the learning curve");
+}

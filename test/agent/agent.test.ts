@@ -1,0 +1,181 @@
+// The StaQ agent end to end, with tiny budgets: train → save → load → act and evaluate; a resumed
+// run gives the same metrics as an uninterrupted one; the same seed gives the same metrics; a
+// user's own environment; clear errors for invalid configs and corrupt checkpoints.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { StaQ } from "../../src/node/staq.ts";
+import { TIMING_KEYS, type EvaluationMetrics, type IterationMetrics } from "../../src/agent/metrics.ts";
+import { stackLogits } from "../../src/stack/stack-logits.ts";
+import { StaqFormatError, StaqInputError } from "../../src/errors.ts";
+import type { Env, StepResult } from "../../src/envs/env.ts";
+import { testGpu } from "../helpers/gpu.ts";
+import { randomStates } from "../helpers/random.ts";
+
+const gpu = await testGpu();
+
+/** Two iterations of 32 steps take about a second here. */
+const TINY = { numEnvs: 2, stepsPerIteration: 32, totalSteps: 96, replayCapacity: 128, gradientSteps: 8, batchSize: 8, memory: 2, hidden: [8], evalEvery: 32, evalEpisodes: 2 };
+
+const withoutTiming = (record: object) => Object.fromEntries(Object.entries(record).filter(([key]) => !TIMING_KEYS.includes(key)));
+
+async function record(agent: StaQ, steps?: number): Promise<{ iterations: IterationMetrics[]; evaluations: EvaluationMetrics[] }> {
+  const iterations: IterationMetrics[] = [];
+  const evaluations: EvaluationMetrics[] = [];
+  await agent.learn({ steps, onIteration: (m) => void iterations.push(m), onEvaluation: (e) => void evaluations.push(e) });
+  return { iterations, evaluations };
+}
+
+async function temporaryDirectory(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "staq-agent-"));
+}
+
+test("train → save → load → act and evaluate: the loaded agent acts and evaluates as the saved one", async () => {
+  const agent = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY });
+  const { iterations, evaluations } = await record(agent, 64);
+  assert.equal(iterations.length, 2);
+  assert.deepEqual(iterations.map((m) => m.global_step), [32, 64]);
+  assert.deepEqual(evaluations.map((e) => e.global_step), [0, 32, 64], "an evaluation at the start and every 32 steps");
+  assert.equal(agent.stack.size, 2);
+  for (const m of iterations) {
+    for (const key of ["losses/td_loss", "losses/q_values", "policy/entropy", "policy/kl", "charts/SPS"] as const) assert.ok(Number.isFinite(m[key]), `${key} is ${m[key]}`);
+    assert.ok(m["policy/entropy"] <= Math.log(2) + 1e-9 && m["policy/kl"] >= -1e-9);
+  }
+  const dir = await temporaryDirectory();
+  await agent.save(join(dir, "checkpoint"));
+  assert.deepEqual((await readdir(join(dir, "checkpoint"))).sort(), ["networks.safetensors", "replay.safetensors", "stack.safetensors", "state.json"]);
+  const loaded = await StaQ.load(join(dir, "checkpoint"), { gpu });
+  assert.equal(loaded.globalStep, 64);
+  const states = randomStates(5, 4, 1, 0.1);
+  assert.deepEqual(await loaded.act(states, { greedy: true }), await agent.act(states, { greedy: true }));
+  assert.deepEqual(await stackLogits(loaded.stack, states), await stackLogits(agent.stack, states));
+  assert.deepEqual(withoutTiming(await loaded.evaluate({ episodes: 3 })), withoutTiming(await agent.evaluate({ episodes: 3 })));
+  await assert.rejects(agent.act(new Float32Array(3)), /obs must be a Float32Array of batch × 4 values/);
+  agent.destroy();
+  loaded.destroy();
+  await rm(dir, { recursive: true });
+});
+
+test("a run resumed from a checkpoint gives the same metrics, evaluations and weights as one that never stopped", async () => {
+  const straight = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, seed: 5 });
+  const whole = await record(straight, 96);
+
+  const first = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, seed: 5 });
+  const before = await record(first, 64);
+  const files = await first.checkpoint();
+  first.destroy();
+  const resumed = await StaQ.restore(files, { gpu });
+  assert.equal(resumed.resumeExact, true);
+  const after = await record(resumed, 32);
+
+  assert.deepEqual([...before.iterations, ...after.iterations].map(withoutTiming), whole.iterations.map(withoutTiming));
+  assert.deepEqual([...before.evaluations, ...after.evaluations].map(withoutTiming), whole.evaluations.map(withoutTiming));
+  assert.deepEqual(await resumed.trainer.exportState(), await straight.trainer.exportState());
+  assert.deepEqual(await resumed.replay.read(), await straight.replay.read());
+  const states = randomStates(4, 4, 2, 0.1);
+  assert.deepEqual(await stackLogits(resumed.stack, states), await stackLogits(straight.stack, states));
+  straight.destroy();
+  resumed.destroy();
+});
+
+test("the same seed on the same adapter gives identical metrics; another seed does not", async () => {
+  const runs = [];
+  for (const seed of [3, 3, 4]) {
+    const agent = await StaQ.create({ env: "Acrobot-v1", preset: "quick", gpu, ...TINY, seed });
+    runs.push(await record(agent, 64));
+    agent.destroy();
+  }
+  assert.deepEqual(runs[1].iterations.map(withoutTiming), runs[0].iterations.map(withoutTiming));
+  assert.deepEqual(runs[1].evaluations.map(withoutTiming), runs[0].evaluations.map(withoutTiming));
+  assert.notDeepEqual(runs[2].iterations.map(withoutTiming), runs[0].iterations.map(withoutTiming));
+});
+
+/** A user's own environment: walk right along a line of 6 cells; it cannot save its state. */
+class Corridor implements Env {
+  readonly name = "Corridor";
+  readonly observationShape = [2];
+  readonly actionCount = 2;
+  private position = 0;
+  private steps = 0;
+  reset() {
+    this.position = 0;
+    this.steps = 0;
+    return { obs: this.observe(), info: {} };
+  }
+  step(action: number): StepResult {
+    this.position = Math.max(0, this.position + (action === 1 ? 1 : -1));
+    this.steps++;
+    const terminated = this.position === 5;
+    return { obs: this.observe(), reward: terminated ? 1 : 0, terminated, truncated: !terminated && this.steps >= 20, info: {} };
+  }
+  private observe() {
+    return Float32Array.of(this.position / 5, this.steps / 20);
+  }
+}
+
+test("any object implementing the env interface trains; without saveState a restore restarts its episodes and says so", async () => {
+  const agent = await StaQ.create({ env: () => new Corridor(), preset: "quick", gpu, ...TINY });
+  assert.equal(agent.envName, "Corridor");
+  const { iterations } = await record(agent, 64);
+  assert.equal(iterations.length, 2);
+  const files = await agent.checkpoint();
+  assert.equal(JSON.parse(new TextDecoder().decode(files["state.json"])).envState, null);
+  await assert.rejects(StaQ.restore(files, { gpu }), /no environment named "Corridor"/);
+  const resumed = await StaQ.restore(files, { gpu, env: () => new Corridor() });
+  assert.equal(resumed.resumeExact, false);
+  assert.equal((await record(resumed, 32)).iterations.length, 1);
+  agent.destroy();
+  resumed.destroy();
+});
+
+test("invalid configs are errors that name the field", async () => {
+  await assert.rejects(StaQ.create({ env: "CartPole-v1", gpu, ...TINY, learningRate: 1 } as never), (e: Error) => e instanceof StaqInputError && /unknown config field "learningRate"/.test(e.message));
+  await assert.rejects(StaQ.create({ env: "CartPole-v1", gpu, ...TINY, gamma: 1.5 }), /config field gamma must be a number in \[0, 1\)/);
+  await assert.rejects(StaQ.create({ env: "CartPol-v1", gpu, ...TINY }), /no environment named "CartPol-v1"; known: CartPole-v1/);
+  await assert.rejects(StaQ.create({ env: "CartPole-v1", preset: "slow", gpu }), /unknown preset "slow"/);
+  await assert.rejects(StaQ.create({ env: new Corridor() as never, gpu, ...TINY }), /a function that builds a new copy of your environment/);
+});
+
+test("corrupt or mismatched checkpoints are refused with the file and the entry named", async () => {
+  const agent = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY });
+  await agent.learn({ steps: 32 });
+  const files = await agent.checkpoint();
+  const state = JSON.parse(new TextDecoder().decode(files["state.json"]));
+  const withState = (change: (s: typeof state) => void) => {
+    const copy = structuredClone(state);
+    change(copy);
+    return { ...files, "state.json": new TextEncoder().encode(JSON.stringify(copy)) };
+  };
+  const { "replay.safetensors": _replay, ...missing } = files;
+  const cases: [Record<string, Uint8Array>, RegExp][] = [
+    [missing, /the checkpoint has no replay.safetensors/],
+    [{ ...files, "state.json": new TextEncoder().encode("{ not json") }, /state.json is not valid JSON/],
+    [withState((s) => (s.format = "other/1")), /"format" must be "staq-agent-checkpoint\/1"/],
+    [withState((s) => (s.counters.globalStep = -3)), /state.json: "globalStep" must be an integer >= 0; got -3/],
+    [withState((s) => (s.stack.coefficients[0][0] *= 1.5)), /the files come from different checkpoints/],
+    [withState((s) => delete s.config.memory), /state.json: the config lacks memory/],
+    [withState((s) => (s.config.lr = -1)), /config.lr must be a number > 0/],
+    [{ ...files, "replay.safetensors": files["replay.safetensors"].subarray(0, 100) }, /^replay.safetensors: /],
+    [{ ...files, "stack.safetensors": files["networks.safetensors"] }, /^stack.safetensors: /],
+  ];
+  for (const [corrupt, message] of cases) {
+    await assert.rejects(StaQ.restore(corrupt, { gpu }), (e: Error) => e instanceof StaqFormatError && message.test(e.message), String(message));
+  }
+  await assert.rejects(StaQ.restore(files, { gpu, overrides: { memory: 5 } }), /cannot change memory when resuming/);
+  await assert.rejects(StaQ.restore(files, { gpu, env: "Acrobot-v1" }), /trained on CartPole-v1; the environment given is Acrobot-v1/);
+  const dir = await temporaryDirectory();
+  await assert.rejects(StaQ.load(join(dir, "nothing"), { gpu }), /no checkpoint at .*nothing/);
+  // A crash between the two renames of a save leaves checkpoint.old/, which loading falls back to.
+  await agent.save(join(dir, "checkpoint"));
+  await writeFile(join(dir, "marker"), "");
+  const { rename } = await import("node:fs/promises");
+  await rename(join(dir, "checkpoint"), join(dir, "checkpoint.old"));
+  const fallback = await StaQ.load(join(dir, "checkpoint"), { gpu });
+  assert.equal(fallback.globalStep, 32);
+  assert.equal(JSON.parse(await readFile(join(dir, "checkpoint.old", "state.json"), "utf8")).counters.globalStep, 32);
+  fallback.destroy();
+  agent.destroy();
+  await rm(dir, { recursive: true });
+});

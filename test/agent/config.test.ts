@@ -1,0 +1,93 @@
+// The agent's config, presets, τ schedule and policy-change measure: pure functions, checked on
+// hand-computed values and with fast-check.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { CONFIG_FIELDS, flagName, parseFieldValue, resolveConfig } from "../../src/agent/config.ts";
+import { PRESETS, QUICK, defaultPreset, presetConfig } from "../../src/agent/presets.ts";
+import { tauAt } from "../../src/agent/tau-schedule.ts";
+import { policyChange } from "../../src/agent/policy-change.ts";
+import { StaqInputError } from "../../src/errors.ts";
+
+test("every preset is a valid config that names every field", () => {
+  for (const [name, preset] of Object.entries(PRESETS)) {
+    assert.deepEqual(Object.keys(preset).sort(), CONFIG_FIELDS.map((f) => f.key).sort(), name);
+    assert.deepEqual(resolveConfig(presetConfig(name)), presetConfig(name), name);
+  }
+  assert.equal(defaultPreset("MinAtar/Breakout-v1"), "paper-minatar");
+  assert.equal(defaultPreset("CartPole-v1"), "paper-classic");
+  assert.throws(() => presetConfig("fast"), /unknown preset "fast"; the presets are: paper-classic, paper-minatar, quick/);
+  assert.throws(() => presetConfig("toString"), /unknown preset/);
+});
+
+test("the paper presets hold the authors' published defaults (DESIGN §2)", () => {
+  const classic = PRESETS["paper-classic"];
+  assert.deepEqual(
+    [classic.stepsPerIteration, classic.gradientSteps, classic.batchSize, classic.lr, classic.replayCapacity, classic.targetUpdateEvery, classic.memory, classic.eta, classic.tauStart, classic.tauEnd, classic.tauAnnealSteps, classic.gamma, classic.epsilon, classic.rewardScale, classic.ensemble, classic.hidden, classic.evalEvery, classic.evalEpisodes],
+    [5000, 5000, 256, 1e-4, 50_000, 200, 300, 20, 2.0, 0.4, 500_000, 0.99, 0.05, 10, 2, [256, 256], 100_000, 10],
+  );
+  assert.equal(PRESETS["paper-minatar"].rewardScale, 200);
+  assert.equal(PRESETS["paper-minatar"].tauAnnealSteps, 1_000_000);
+});
+
+test("overrides apply; unknown fields, wrong types and values out of range are errors naming the field", () => {
+  assert.equal(resolveConfig(QUICK, { lr: 3e-4 }).lr, 3e-4);
+  assert.deepEqual(resolveConfig(QUICK, { hidden: [32] }).hidden, [32]);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ learningRate: 1 }, /unknown config field "learningRate"; the fields are: seed, numEnvs/],
+    [{ lr: 0 }, /config field lr must be a number > 0; got 0/],
+    [{ lr: "big" }, /config field lr must be a number > 0; got "big"/],
+    [{ gamma: 1 }, /config field gamma must be a number in \[0, 1\); got 1/],
+    [{ memory: 2.5 }, /config field memory must be an integer >= 1; got 2.5/],
+    [{ epsilon: NaN }, /config field epsilon must be a number in \[0, 1\]; got NaN/],
+    [{ loss: "l1" }, /config field loss must be one of "mse", "huber"; got "l1"/],
+    [{ hidden: [] }, /config field hidden must be a non-empty list of integer widths/],
+    [{ hidden: [64, 0] }, /hidden must be a non-empty list/],
+    [{ stepsPerIteration: 1001 }, /stepsPerIteration \(1001\) must be a multiple of numEnvs \(8\); e.g. 1000/],
+    [{ replayCapacity: 500 }, /replayCapacity \(500\) must hold at least one iteration's stepsPerIteration \(1000\)/],
+    [{ batchSize: 2048, replayCapacity: 4096 }, /batchSize \(2048\) must not exceed stepsPerIteration/],
+  ];
+  for (const [overrides, message] of cases) assert.throws(() => resolveConfig(QUICK, overrides), (e: Error) => e instanceof StaqInputError && message.test(e.message), JSON.stringify(overrides));
+});
+
+test("command-line values parse to the field's type, and flags are the field names in kebab case", () => {
+  assert.equal(flagName("batchSize"), "batch-size");
+  assert.equal(flagName("tauAnnealSteps"), "tau-anneal-steps");
+  assert.equal(parseFieldValue("lr", "1e-3"), 1e-3);
+  assert.deepEqual(parseFieldValue("hidden", "64,32"), [64, 32]);
+  assert.equal(parseFieldValue("loss", "huber"), "huber");
+  assert.throws(() => parseFieldValue("lr", "fast"), /--lr must be a number; got "fast"/);
+  assert.throws(() => parseFieldValue("hidden", "64,,32"), /--hidden must be a comma-separated list of integers/);
+});
+
+test("τ goes linearly from tauStart/ln|A| to tauEnd/ln|A| over the annealing, then stays", () => {
+  const schedule = { tauStart: 2, tauEnd: 0.4, tauAnnealSteps: 1000 };
+  assert.equal(tauAt(schedule, 0, 2), 2 / Math.log(2));
+  assert.ok(Math.abs(tauAt(schedule, 500, 3) - 1.2 / Math.log(3)) < 1e-15);
+  assert.equal(tauAt(schedule, 1000, 2), 0.4 / Math.log(2));
+  assert.equal(tauAt(schedule, 5000, 2), 0.4 / Math.log(2));
+  assert.equal(tauAt({ ...schedule, tauAnnealSteps: 0 }, 0, 2), 0.4 / Math.log(2));
+});
+
+test("policy change: KL and entropy of hand-computed softmaxes", () => {
+  // before uniform over 2 actions; after softmax([ln 3, 0]) = [3/4, 1/4].
+  const change = policyChange([0, 0], [Math.log(3), 0], 2);
+  const kl = 0.75 * Math.log(0.75 / 0.5) + 0.25 * Math.log(0.25 / 0.5);
+  const entropy = -(0.75 * Math.log(0.75) + 0.25 * Math.log(0.25));
+  assert.ok(Math.abs(change.kl - kl) < 1e-15 && Math.abs(change.entropy - entropy) < 1e-15);
+});
+
+test("policy change: KL ≥ 0 with equality for logits shifted by a constant per state, and 0 ≤ H ≤ ln|A| (Gibbs' inequality)", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 2, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 1e6 }), (actions, batch, seed) => {
+      let x = seed;
+      const next = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 20 - 10;
+      const before = Array.from({ length: batch * actions }, next);
+      const after = Array.from({ length: batch * actions }, next);
+      const { kl, entropy } = policyChange(before, after, actions);
+      assert.ok(kl >= -1e-12 && entropy >= -1e-12 && entropy <= Math.log(actions) + 1e-12);
+      const shifted = before.map((v, i) => v + Math.floor(i / actions) * 3.5);
+      assert.ok(Math.abs(policyChange(before, shifted, actions).kl) < 1e-12);
+    }),
+  );
+});
