@@ -16,8 +16,13 @@
 export const PATIENT_MIN_MS = 10;
 /** Fraction of the expected time spent sleeping before the promise is created. */
 export const PATIENT_FRACTION = 0.8;
-/** A promise that settles this soon after the sleep means the work was already done: we overslept. */
+/**
+ * A promise that settles this soon after the sleep means the work was already done: we overslept.
+ * 0.5 ms, or 5% of the expected time when that is more: on a loaded machine an already-settled
+ * promise can take a millisecond or two to be seen, and that must not read as work still running.
+ */
 const OVERSLEPT_MS = 0.5;
+const OVERSLEPT_FRACTION = 0.05;
 
 /** A running estimate of how long a repeated piece of GPU work takes, from submit to completion. */
 export class DurationEstimate {
@@ -51,7 +56,7 @@ export async function waitPatiently<T>(estimate: DurationEstimate, busyPolls: bo
   const waitStarted = performance.now();
   const result = await wait();
   const done = performance.now();
-  const overslept = slept && done - waitStarted < OVERSLEPT_MS;
+  const overslept = slept && done - waitStarted < Math.max(OVERSLEPT_MS, OVERSLEPT_FRACTION * expected!);
   estimate.observe(overslept ? (done - submitted) / 2 : done - submitted);
   return result;
 }
