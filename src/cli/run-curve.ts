@@ -63,8 +63,11 @@ export async function renderRunCurves(dirs: readonly string[], options: CurveOpt
   return { svg, curves: series.map((s) => ({ name: s.name, points: s.x.length, last: s.y.length > 0 ? s.y[s.y.length - 1] : null })) };
 }
 
-/** Writes the run's own curve.svg (a run with no evaluation yet gets an empty chart). */
-export async function writeRunCurve(dir: string): Promise<void> {
+/** Writes the run's own curve.svg; false (and nothing written) when the run has no evaluation to draw (evalEvery 0). */
+export async function writeRunCurve(dir: string): Promise<boolean> {
+  const log = await readRun(dir, "eval/mean_return");
+  if (runPoints(log.log, "global_step", "eval/mean_return").x.length === 0) return false;
   const { svg } = await renderRunCurves([dir]);
   await writeFileAtomically(join(dir, RUN_FILES.curve), new TextEncoder().encode(svg), "the learning curve");
+  return true;
 }

@@ -201,9 +201,9 @@ async function runTraining(agent: StaQ, out: string, io: CommandIO, options: { q
     });
     await save();
     progress.finish();
-    await writeRunCurve(out);
+    const curve = await writeRunCurve(out);
     const stoppedEarly = result.stopped ? `stopped at step ${result.globalStep}; continue with: staq train --resume --out ${out}` : `done: ${result.globalStep} steps`;
-    say(`${stoppedEarly}; last greedy evaluation ${lastEval === null ? "none" : (lastEval as number).toFixed(1)}; wrote ${join(out, RUN_FILES.curve)} and ${join(out, RUN_FILES.checkpoint)}/`);
+    say(`${stoppedEarly}; last greedy evaluation ${lastEval === null ? "none" : (lastEval as number).toFixed(1)}; wrote ${curve ? `${join(out, RUN_FILES.curve)} and ` : "(no evaluations, so no curve) "}${join(out, RUN_FILES.checkpoint)}/`);
   } finally {
     progress.finish();
     process.off("SIGINT", onSignal);

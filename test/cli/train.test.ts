@@ -41,6 +41,10 @@ test("staq train writes config, metrics, evaluations, curve and checkpoint; staq
   assert.equal(result.global_step, 64);
   assert.match(ownStderrLines(evaluation.stderr).join("\n"), /CartPole-v1 after 64 steps \(2 iterations, stack of 2\): mean greedy return/);
 
+  const noEval = await runStaq(["train", "--env", "CartPole-v1", "--preset", "quick", "--steps", "32", "--out", join(out, "..", "no-eval"), ...TINY, "--eval-every", "0"]);
+  assert.equal(noEval.code, 0, noEval.stderr);
+  assert.match(noEval.stderr, /\(no evaluations, so no curve\)/);
+
   const again = await runStaq(["train", "--env", "CartPole-v1", "--out", out, ...TINY]);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already holds a run; continue it with --resume, start over with --force/);
