@@ -3,7 +3,7 @@
  * episodes of one evaluation acting together (one stack evaluation per step). Each episode starts
  * from its own seed, so an evaluation is a pure function of the stack and the seeds.
  */
-import type { Env } from "../envs/env.ts";
+import { observationSize, type Env } from "../envs/env.ts";
 import type { Actor } from "../policy/actor.ts";
 
 /** An episode longer than this is cut off (MinAtar has no time limit, and a greedy policy may stall). */
@@ -20,7 +20,7 @@ export interface GreedyEvaluation {
  * kernel plan, where a batch shrinking episode by episode would prepare a new one each time.
  */
 export async function evaluateGreedy(envs: readonly Env[], actor: Actor, seeds: readonly number[]): Promise<GreedyEvaluation> {
-  const size = envs[0].observationShape.reduce((a, b) => a * b, 1);
+  const size = observationSize(envs[0]);
   const states = new Float32Array(envs.length * size);
   envs.forEach((env, j) => states.set(env.reset({ seed: seeds[j] }).obs, j * size));
   const returns = envs.map(() => 0);

@@ -7,19 +7,14 @@
  *   curve.svg       the learning curve (greedy evaluation return against environment steps)
  *   checkpoint/     the latest checkpoint (src/agent/checkpoint.ts), replaced atomically
  */
-import { appendFile, readFile, stat } from "node:fs/promises";
+import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StaqError } from "../errors.ts";
-import { describeFsError, writeFileAtomically } from "../node/files.ts";
+import { describeFsError, pathExists, writeFileAtomically } from "../node/files.ts";
 
 export const RUN_FILES = { config: "config.json", metrics: "metrics.jsonl", eval: "eval.jsonl", curve: "curve.svg", checkpoint: "checkpoint" } as const;
 
-export async function pathExists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
+export { pathExists };
 
 /** The checkpoint directory for `path`: the run directory's checkpoint/, or `path` itself. */
 export async function checkpointPath(path: string): Promise<string> {
@@ -36,11 +31,15 @@ export async function appendJsonLine(path: string, record: unknown): Promise<voi
   }
 }
 
+/** The non-empty lines of a log (none when it does not exist). */
+async function readLines(path: string): Promise<string[]> {
+  const text = (await pathExists(path)) ? await readFile(path, "utf8") : "";
+  return text.split("\n").filter((line) => line.length > 0);
+}
+
 /** Lines in a JSON-lines file (0 when it does not exist). */
 export async function countLines(path: string): Promise<number> {
-  if (!(await pathExists(path))) return 0;
-  const text = await readFile(path, "utf8");
-  return text.split("\n").filter((line) => line.length > 0).length;
+  return (await readLines(path)).length;
 }
 
 /**
@@ -48,8 +47,7 @@ export async function countLines(path: string): Promise<number> {
  * logged after the checkpoint (before an interruption) is dropped, and the log reads as one run.
  */
 export async function truncateLines(path: string, lines: number): Promise<void> {
-  const text = (await pathExists(path)) ? await readFile(path, "utf8") : "";
-  const kept = text.split("\n").filter((line) => line.length > 0).slice(0, lines);
+  const kept = (await readLines(path)).slice(0, lines);
   if (kept.length < lines) throw new StaqError(`${path} has ${kept.length} lines; the checkpoint was taken after ${lines}. The run directory was changed after the checkpoint; start a new run`);
   await writeFileAtomically(path, new TextEncoder().encode(kept.map((line) => `${line}\n`).join("")), "the log");
 }

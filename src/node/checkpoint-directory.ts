@@ -5,17 +5,10 @@
  * complete checkpoint exists: `NAME/`, or `NAME.old/` in the instant between the two renames
  * (reading falls back to it). `NAME.new/` is never read.
  */
-import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { StaqError, StaqFormatError } from "../errors.ts";
-import { describeFsError, writeFlushed } from "./files.ts";
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
+import { describeFsError, pathExists, writeFlushed } from "./files.ts";
 
 /** Writes `files` as the directory `path`, replacing what was there only once all are on disk. */
 export async function writeDirectoryAtomically(path: string, files: Readonly<Record<string, Uint8Array>>): Promise<void> {
@@ -29,7 +22,7 @@ export async function writeDirectoryAtomically(path: string, files: Readonly<Rec
     const directory = await open(fresh, "r");
     await directory.sync().finally(() => directory.close());
     await rm(old, { recursive: true, force: true });
-    if (await exists(path)) await rename(path, old);
+    if (await pathExists(path)) await rename(path, old);
     await rename(fresh, path);
     await rm(old, { recursive: true, force: true });
   } catch (error) {
@@ -39,7 +32,7 @@ export async function writeDirectoryAtomically(path: string, files: Readonly<Rec
 
 /** Reads every file of the checkpoint directory `path` (or of `path.old`, see above). */
 export async function readCheckpointDirectory(path: string): Promise<Record<string, Uint8Array>> {
-  const source = (await exists(path)) ? path : (await exists(`${path}.old`)) ? `${path}.old` : undefined;
+  const source = (await pathExists(path)) ? path : (await pathExists(`${path}.old`)) ? `${path}.old` : undefined;
   if (source === undefined) throw new StaqFormatError(`no checkpoint at ${path} (expected a directory written by staq train or agent.save)`);
   let names: string[];
   try {

@@ -1,7 +1,7 @@
 /**
  * Files on disk (Node): atomic writes, and file-system errors in words.
  */
-import { open, rename, unlink } from "node:fs/promises";
+import { open, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { StaqError } from "../errors.ts";
@@ -15,6 +15,14 @@ export function describeFsError(error: unknown): string {
     ENOSPC: "no space left on the device",
   };
   return code && reasons[code] ? `${reasons[code]} (${code})` : message;
+}
+
+/** True when something exists at `path` (a file or a directory). */
+export async function pathExists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Writes a new file (failing if it exists) and flushes it to disk before returning. */
