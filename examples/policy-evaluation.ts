@@ -35,7 +35,7 @@ for (let round = 0; round < 3; round++) {
   console.log(`steps ${evaluation.gradientSteps}: loss ${summary.meanLoss.map((x) => x.toFixed(3)).join(", ")}; mean |Q| ${summary.meanAbsQ.map((x) => x.toFixed(2)).join(", ")}`);
 }
 pushSnapshot(stack, trainer, { tau: 1 }); // a GPU copy into the ring, and the PMD coefficient step
-console.log(`stack size ${stack.size}, coefficients ${stack.coefficients[0].map((c) => c.toFixed(4)).join(", ")}`);
+console.log(`stack size ${stack.size}, coefficients ${Array.from(stack.coefficients[0], (c) => c.toFixed(4)).join(", ")}`);
 
 for (const thing of [evaluation, trainer, replay, stack]) thing.destroy();
 gpu.destroy();

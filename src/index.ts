@@ -10,7 +10,8 @@ export { pmdStep, pmdCoefficients, pmdRates, pmdCorrection, type PmdStepOptions,
 export { layerShapes, parameterCount, randomMlpWeights, validateMlpWeights, type MlpSpec, type MlpWeights, type DenseLayer } from "./stack/mlp.ts";
 export { createStack, type Stack, type StackOptions, type PmdSettings } from "./stack/stack.ts";
 export { stackLogits, encodeStackLogits, type StackLogitsIO } from "./stack/stack-logits.ts";
-export { stackLogitsReference, mlpReference, type StackReference } from "./stack/reference.ts";
+export { stackLogitsReference, mlpReference, type StackReference, type StackContents } from "./stack/reference.ts";
+export { snapshotContributions, type SnapshotContributions } from "./stack/contributions.ts";
 export { encodeSafetensors, decodeSafetensors, type Float32Tensor, type DecodedSafetensors, type TensorInput } from "./io/safetensors.ts";
 export { stackToSafetensors, stackFromSafetensors, readStackFile, STACK_FORMAT, type LoadStackOptions, type StackFileContents } from "./io/stack-file.ts";
 export { encodePolicy, policyFromLogits, type EncodePolicyOptions, type PolicyOutputBuffers, type PolicyResult, type PolicySampling } from "./policy/policy.ts";
@@ -29,7 +30,7 @@ export * as trainReference from "./train/reference.ts";
 export { readNetworkFile, networkToSafetensors, parseTrainingBatchJson, NETWORK_FORMAT, type NetworkFileContents, type TrainingBatchFile } from "./io/network-file.ts";
 export { createActor, type Actor, type ActorOptions, type ActOptions } from "./policy/actor.ts";
 export { StaQ, type StaQOptions, type LearnOptions, type LearnResult, type EnvSource } from "./agent/staq-agent.ts";
-export { resolveConfig, CONFIG_FIELDS, type StaqConfig, type ConfigField } from "./agent/config.ts";
+export { resolveConfig, parseFieldValue, CONFIG_FIELDS, type StaqConfig, type ConfigField } from "./agent/config.ts";
 export { PRESETS, PAPER_CLASSIC, PAPER_MINATAR, QUICK, presetConfig, defaultPreset, type PresetName } from "./agent/presets.ts";
 export { tauAt, type TauSchedule } from "./agent/tau-schedule.ts";
 export { policyChange, type PolicyChange } from "./agent/policy-change.ts";

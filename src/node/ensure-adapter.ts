@@ -4,7 +4,7 @@
  * `staq gpu --install-driver`.
  */
 import { spawnSync } from "node:child_process";
-import { installVulkanDriver, planVulkanDriverInstall, readMachineFacts } from "./vulkan-driver.ts";
+import { runInstallPlan, planVulkanDriverInstall, readMachineFacts } from "./vulkan-driver.ts";
 
 export interface AdapterProbe {
   /** Adapter description, or null when Dawn found none. */
@@ -51,7 +51,7 @@ export function ensureAdapter(log: (line: string) => void = (line) => console.er
   if (first.diagnostics) log(`Dawn said: ${first.diagnostics.split("\n")[0]}`);
   const plan = planVulkanDriverInstall(readMachineFacts());
   if (plan.kind === "manual") throw new Error(plan.message);
-  installVulkanDriver(plan, log);
+  runInstallPlan(plan, log);
   const second = probeAdapter();
   if (second.adapter) {
     log(`WebGPU adapter now available: ${describeAdapter(second.adapter)}`);

@@ -158,8 +158,15 @@ export function readMachineFacts(): MachineFacts {
   };
 }
 
-/** Carries out an install plan, echoing each command; throws if a command fails. */
-export function installVulkanDriver(plan: Extract<DriverPlan, { kind: "install" }>, log: (line: string) => void): void {
+/** A plan to install system packages: an optional APT source to add, then commands. */
+export type InstallPlan = Extract<DriverPlan, { kind: "install" }>;
+
+/**
+ * Carries out an install plan, echoing each command; throws if a command fails. The commands'
+ * output goes to this process's stdout, or to stderr with `output: "stderr"` (a test's stdout is
+ * its report to the test runner).
+ */
+export function runInstallPlan(plan: InstallPlan, log: (line: string) => void, output: "stdout" | "stderr" = "stdout"): void {
   log(`Installing ${plan.summary}.`);
   if (plan.newSource) {
     log(`Writing ${plan.newSource.path}`);
@@ -167,6 +174,7 @@ export function installVulkanDriver(plan: Extract<DriverPlan, { kind: "install" 
   }
   for (const command of plan.commands) {
     log(`$ ${command.join(" ")}`);
-    execFileSync(command[0], command.slice(1), { stdio: ["ignore", "inherit", "inherit"] });
+    const target = output === "stdout" ? "inherit" : 2;
+    execFileSync(command[0], command.slice(1), { stdio: ["ignore", target, "inherit"] });
   }
 }
