@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -130,7 +130,7 @@ if ("skip" in chromiumSetup) {
       return { file, stack };
     }
 
-    test("the stack viewer's logits for a safetensors stack equal Node's on the same states", async () => {
+    test("the stack viewer's logits for a dropped safetensors stack equal Node's on the same states", async () => {
       const spec: MlpSpec = { inputs: 5, hidden: [12, 7], outputs: 4 };
       const { file, stack } = await makeStackFile(spec);
       const batch = 7;
@@ -141,7 +141,17 @@ if ("skip" in chromiumSetup) {
 
       const { page, errors } = await openPage("/demo/stack.html");
       assert.equal(await page.getAttribute("#gpu-status", "data-state"), "ok");
-      await page.setInputFiles("#stack-file", file);
+      // Dropped on the drop zone, as a person would (the file picker is the other way in, below).
+      const dataTransfer = await page.evaluateHandle(
+        ({ name, data }) => {
+          const transfer = new DataTransfer();
+          transfer.items.add(new File([new Uint8Array(data)], name));
+          return transfer;
+        },
+        { name: "stack.safetensors", data: Array.from(readFileSync(file)) },
+      );
+      await page.dispatchEvent("#drop-zone", "dragover", { dataTransfer });
+      await page.dispatchEvent("#drop-zone", "drop", { dataTransfer });
       await page.waitForFunction(() => document.body.dataset.computed === "1", undefined, { timeout: WAIT_MS });
       const rows = Array.from({ length: batch }, (_, b) => Array.from(states.subarray(b * spec.inputs, (b + 1) * spec.inputs)).join(", "));
       await page.fill("#states", rows.join("\n"));
