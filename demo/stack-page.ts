@@ -17,7 +17,7 @@
 import {
   readStackFile,
   snapshotContributions,
-  stackFromSafetensors,
+  stackFromContents,
   stackLogits,
   StaqFormatError,
   type Gpu,
@@ -118,7 +118,7 @@ async function loadFile(file: File): Promise<void> {
   }
   let stack: Stack;
   try {
-    stack = stackFromSafetensors(gpu, bytes, { label: file.name });
+    stack = stackFromContents(gpu, contents, { label: file.name });
   } catch (error) {
     show(loadError, `Could not put ${file.name} on the GPU: ${messageOf(error)}${loaded ? `\nStill showing ${loaded.name}.` : ""}`);
     return;

@@ -16,7 +16,7 @@
  * colour scheme changes.
  */
 import type { SnapshotContributions } from "../src/index.ts";
-import { prepareCanvas } from "./canvas.ts";
+import { niceStep, prepareCanvas } from "./canvas.ts";
 
 export interface StackViewData {
   /** Per ensemble member, c_i oldest first (Stack.coefficients or StackFileContents.coefficients). */
@@ -168,16 +168,9 @@ function drawPositionLabels(ctx: CanvasRenderingContext2D, palette: Palette, box
     ctx.fillText(text, from, box.top + box.height + 4);
   };
   for (const [i, text] of labels) place(i, text); // the named ones first: they matter most
-  const step = niceStep(count, Math.max(1, Math.floor(box.width / 60)));
+  // At most one numbered label per 60 px, at round positions.
+  const step = niceStep(Math.max(1, count / Math.max(1, Math.floor(box.width / 60))));
   for (let i = step - 1; i < count; i += step) place(i, String(i + 1));
-}
-
-/** A step of 1, 2 or 5 × 10^k giving at most `maxTicks` ticks over `count` positions. */
-function niceStep(count: number, maxTicks: number): number {
-  const raw = Math.max(1, count / maxTicks);
-  const power = 10 ** Math.floor(Math.log10(raw));
-  for (const m of [1, 2, 5, 10]) if (m * power >= raw) return m * power;
-  return 10 * power;
 }
 
 /** (a) The M slots: correction · mean_e c[e,i] per stored snapshot, then the empty slots. */

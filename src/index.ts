@@ -13,7 +13,7 @@ export { stackLogits, encodeStackLogits, type StackLogitsIO } from "./stack/stac
 export { stackLogitsReference, mlpReference, type StackReference, type StackContents } from "./stack/reference.ts";
 export { snapshotContributions, type SnapshotContributions } from "./stack/contributions.ts";
 export { encodeSafetensors, decodeSafetensors, type Float32Tensor, type DecodedSafetensors, type TensorInput } from "./io/safetensors.ts";
-export { stackToSafetensors, stackFromSafetensors, readStackFile, STACK_FORMAT, type LoadStackOptions, type StackFileContents } from "./io/stack-file.ts";
+export { stackToSafetensors, stackFromSafetensors, stackFromContents, readStackFile, STACK_FORMAT, type LoadStackOptions, type StackFileContents } from "./io/stack-file.ts";
 export { encodePolicy, policyFromLogits, type EncodePolicyOptions, type PolicyOutputBuffers, type PolicyResult, type PolicySampling } from "./policy/policy.ts";
 export { policyReference, policyErrorBounds, type PolicyReference, type PolicyErrorBounds } from "./policy/reference.ts";
 export { philox4x32, uniformFromPhilox, policyUniform } from "./policy/philox.ts";

@@ -242,7 +242,11 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
 
 /** Creates a stack on `gpu` holding exactly what the file holds. */
 export function stackFromSafetensors(gpu: Gpu, bytes: Uint8Array, options: LoadStackOptions = {}): Stack {
-  const contents = readStackFile(bytes);
+  return stackFromContents(gpu, readStackFile(bytes), options);
+}
+
+/** `stackFromSafetensors` for a file already decoded by `readStackFile` (so it is decoded once). */
+export function stackFromContents(gpu: Gpu, contents: StackFileContents, options: LoadStackOptions = {}): Stack {
   let memory = contents.memory;
   if (options.memory !== undefined) {
     if (!(Number.isInteger(options.memory) && options.memory >= contents.stored && options.memory >= 1)) {
