@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoServer } from "../../demo/server.ts";
@@ -59,5 +60,43 @@ test("a taken port is an error (EADDRINUSE), not a silent second server", async 
     await assert.rejects(startDemoServer({ port: first.port }), (error: NodeJS.ErrnoException) => error.code === "EADDRINUSE");
   } finally {
     await first.close();
+  }
+});
+
+/**
+ * One request written by hand on a socket, so the request line can be anything a hostile page or
+ * tool sends (Node's own client refuses some of these); resolves with the status line's code.
+ */
+function rawStatus(origin: string, requestLine: string): Promise<number> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(`${requestLine}\r\nHost: localhost\r\nConnection: close\r\n\r\n`));
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk) => (text += chunk));
+    socket.on("end", () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
+    socket.on("error", reject);
+  });
+}
+
+test("malformed requests get 400 and the server keeps serving (a page the user visits can send them)", async () => {
+  const root = mkdtempSync(join(tmpdir(), "staq-serve-"));
+  mkdirSync(join(root, "demo"));
+  writeFileSync(join(root, "demo", "index.html"), "<p>page</p>");
+  const server = await startDemoServer({ root, port: 0 });
+  try {
+    // Each of these threw inside the handler (decodeURIComponent, or new URL for "//"), and the
+    // unhandled rejection ended the process.
+    for (const path of ["/%", "/%ff", "/demo/%E0%A4%A", "//", "//%", "http://["]) {
+      assert.equal(await rawStatus(server.origin, `GET ${path} HTTP/1.1`), 400, `GET ${path}`);
+      const page = await get(server.origin, "/demo/");
+      assert.equal(page.status, 200, `after GET ${path} the server must still serve`);
+    }
+    // A NUL byte decodes to a path that fs refuses: not found, not a crash.
+    assert.equal(await rawStatus(server.origin, "GET /demo/%00 HTTP/1.1"), 404);
+    assert.equal((await get(server.origin, "/demo/")).status, 200);
+  } finally {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
   }
 });
