@@ -1,0 +1,21 @@
+/**
+ * Numbers typed by people (flags, config fields, URL parameters): only plain decimals are numbers.
+ * `Number()` alone also takes "0x10", "0b11", "Infinity" and "" (as 0), which a user
+ * never means as a count of steps; each reader of a typed number goes through these two.
+ */
+
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const INTEGER = /^[+-]?\d+$/;
+
+/** The value of a decimal like "3", "-0.5", "1e-3" (surrounding blanks allowed); NaN for anything else. */
+export function parseDecimal(text: string): number {
+  const trimmed = text.trim();
+  return DECIMAL.test(trimmed) ? Number(trimmed) : NaN;
+}
+
+/** The value of a whole number written without fraction or exponent ("16", "+3", "-2"); NaN otherwise or past 2^53. */
+export function parseWholeNumber(text: string): number {
+  const trimmed = text.trim();
+  const value = INTEGER.test(trimmed) ? Number(trimmed) : NaN;
+  return Number.isSafeInteger(value) ? value : NaN;
+}
