@@ -99,7 +99,14 @@ export const logitsCommand: Command = {
     let stack: Stack | undefined;
     try {
       gpu = await createGpu({ fast: Boolean(values.fast) });
-      stack = await loadStack(gpu, values.stack);
+      stack = await loadStack(gpu, values.stack).catch((error: unknown) => {
+        // A size the file asks for that this device or machine cannot hold (its memory M) is an
+        // input error like a malformed file: name the file (format errors already do).
+        if (error instanceof StaqInputError && !error.message.includes(values.stack!)) {
+          throw new StaqInputError(`${values.stack}: ${error.message}`, { cause: error });
+        }
+        throw error;
+      });
       const { inputs, outputs } = stack.spec;
       if (batch > 0 && width !== inputs) {
         throw new StaqInputError(`${values.states}: each state has ${width} values, but the stack's MLP in ${values.stack} takes ${inputs} inputs`);

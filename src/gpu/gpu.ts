@@ -42,6 +42,17 @@ export interface GpuInfo {
   /** Where the device came from. */
   source: "dawn" | "navigator" | "external";
   /**
+   * True for a fallback adapter (a software one such as lavapipe or SwiftShader): its buffers are
+   * host memory, so staq counts them against `hostMemory` too.
+   */
+  fallbackAdapter: boolean;
+  /**
+   * The host's memory in bytes where staq can know it (Node: os.totalmem()), else null. Sizes
+   * that grow with a user's choice (the stack's memory M, a replay capacity) are checked against
+   * a share of it before anything is allocated (see buffer-budget.ts).
+   */
+  hostMemory: number | null;
+  /**
    * True when awaiting a WebGPU promise keeps the JS thread busy (Dawn's Node bindings poll with
    * setImmediate); staq then waits for long GPU work on a timer first (see patient-wait.ts).
    */
@@ -58,6 +69,15 @@ export interface Gpu {
   pipeline(name: ShaderName, constants: ShaderConstants): Promise<GPUComputePipeline>;
   /** True once `destroy()` ran or the device was lost. */
   readonly destroyed: boolean;
+  /**
+   * The first WebGPU error on this device (a validation or out-of-memory error nobody captured
+   * with an error scope, or the device's loss), as the StaqGpuError every later readback throws;
+   * undefined while there was none. Once WebGPU has reported an error, results computed on the
+   * device may come from invalid objects, so staq returns none: create a new Gpu to go on.
+   */
+  readonly error: StaqGpuError | undefined;
+  /** Throws (a copy of) `error` if there is one. staq calls it wherever it reads results back. */
+  throwIfFailed(): void;
   /**
    * Releases the device (when this object created it) and every cache. An externally supplied
    * device is left to its owner. Safe to call twice.
@@ -116,9 +136,17 @@ function describeAdapterInfo(info: GPUAdapterInfo | undefined): { adapter: strin
 /** Creates a device on `gpuApi`'s best adapter, asking for every feature and limit staq can use. */
 export async function createGpuFrom(
   gpuApi: GPU,
-  options: GpuOptions & { source: GpuInfo["source"]; fast: boolean; triedFlags?: string[] },
+  options: GpuOptions & {
+    source: GpuInfo["source"];
+    fast: boolean;
+    triedFlags?: string[];
+    hostMemory?: number | null;
+    /** How to call requestAdapter (the Node entry filters what Dawn prints during the first call). */
+    requestAdapter?: (request: () => Promise<GPUAdapter | null>) => Promise<GPUAdapter | null>;
+  },
 ): Promise<Gpu> {
-  const adapter = await gpuApi.requestAdapter({ powerPreference: options.powerPreference });
+  const request = () => gpuApi.requestAdapter({ powerPreference: options.powerPreference });
+  const adapter = await (options.requestAdapter ? options.requestAdapter(request) : request());
   if (!adapter) {
     const tried = options.triedFlags?.length ? ` (Dawn flags: ${options.triedFlags.join(" ")})` : "";
     throw new StaqGpuError(`No WebGPU adapter found: requestAdapter() returned null${tried}.\n${NO_ADAPTER_HELP}`);
@@ -154,17 +182,36 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
   return createGpuFrom(gpuApi, { ...options, source: "navigator", fast: false });
 }
 
+function firstLine(message: string): string {
+  return message.split("\n")[0].trim();
+}
+
+/**
+ * The StaqGpuError for an error WebGPU reported: one line (Dawn's first), with what it means for
+ * staq's results; the whole message is the cause.
+ */
+function describeGpuError(error: GPUError): StaqGpuError {
+  const kind = error.constructor?.name;
+  const cause = new Error(error.message);
+  if (kind === "GPUOutOfMemoryError") {
+    return new StaqGpuError(`the GPU ran out of memory: ${firstLine(error.message)}; use a smaller stack (memory M), replay capacity or batch`, { cause });
+  }
+  const what = kind === "GPUValidationError" ? "a validation error" : kind === "GPUInternalError" ? "an internal error" : "an error";
+  return new StaqGpuError(`WebGPU reported ${what}, so staq returns no results computed on this device: ${firstLine(error.message)}`, { cause });
+}
+
 /** Wraps a device in a `Gpu`. With `ownsDevice: false` the device is never destroyed by staq. */
 export function wrapDevice(
   device: GPUDevice,
-  options: { source: GpuInfo["source"]; fast: boolean; ownsDevice: boolean; adapterInfo?: GPUAdapterInfo },
+  options: { source: GpuInfo["source"]; fast: boolean; ownsDevice: boolean; adapterInfo?: GPUAdapterInfo; hostMemory?: number | null },
 ): Gpu {
   const limits = {} as GpuLimits;
   for (const name of [...WANTED_LIMITS, "minStorageBufferOffsetAlignment"] as (keyof GpuLimits)[]) {
     limits[name] = device.limits[name];
   }
+  const adapterInfo = options.adapterInfo ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   const info: GpuInfo = {
-    ...describeAdapterInfo(options.adapterInfo ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo),
+    ...describeAdapterInfo(adapterInfo),
     features: {
       shaderF16: device.features.has("shader-f16"),
       subgroups: device.features.has("subgroups"),
@@ -174,20 +221,41 @@ export function wrapDevice(
     fast: options.fast,
     source: options.source,
     busyPolls: options.source === "dawn",
+    fallbackAdapter: adapterInfo?.isFallbackAdapter === true,
+    hostMemory: options.hostMemory ?? null,
   };
 
   const pipelines = new Map<string, Promise<GPUComputePipeline>>();
   let destroyed = false;
 
+  let firstError: StaqGpuError | undefined;
+  /** Keeps the first error: later ones are mostly consequences ("invalid due to a previous error"). */
+  function record(error: StaqGpuError): void {
+    firstError ??= error;
+  }
+
   device.lost.then((lost) => {
-    if (!destroyed && lost.reason !== "destroyed") {
-      console.error(`staq: the WebGPU device was lost (${lost.reason}): ${lost.message}`);
+    // Not through destroy(): lost, or destroyed by its owner (or by a call to gpu.device.destroy()).
+    if (!destroyed) {
+      const what = lost.reason === "destroyed" ? "was destroyed outside this Gpu (device.destroy())" : `was lost (${lost.reason})`;
+      const detail = firstLine(lost.message) ? `: ${firstLine(lost.message)}` : "";
+      record(new StaqGpuError(`the WebGPU device ${what}${detail}; create a new Gpu to go on`, { cause: new Error(lost.message) }));
     }
     destroyed = true;
   });
-  device.addEventListener("uncapturederror", (event) => {
-    console.error(`staq: uncaptured WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
-  });
+  const onUncapturedError = (event: Event) => {
+    const { error } = event as GPUUncapturedErrorEvent;
+    record(describeGpuError(error));
+    // Dawn's Node bindings print an error nobody prevented on stdout, which is the output of a
+    // command (JSON, logits); staq reports it itself, as the StaqGpuError of the next readback.
+    // A device staq was handed keeps its owner's default handling.
+    if (options.ownsDevice) event.preventDefault();
+  };
+  device.addEventListener("uncapturederror", onUncapturedError);
+  const throwIfFailed = () => {
+    // A new error each time, so its stack says where staq stopped; the message is the first error's.
+    if (firstError) throw new StaqGpuError(firstError.message, { cause: firstError.cause });
+  };
 
   async function compile(name: ShaderName, constants: ShaderConstants): Promise<GPUComputePipeline> {
     const source = SHADER_SOURCES[name];
@@ -219,8 +287,13 @@ export function wrapDevice(
     get destroyed() {
       return destroyed;
     },
+    get error() {
+      return firstError;
+    },
+    throwIfFailed,
     pipeline(name, constants) {
-      if (destroyed) throw new StaqGpuError("this Gpu was destroyed; create a new one with createGpu()");
+      if (firstError) return Promise.reject(new StaqGpuError(firstError.message, { cause: firstError.cause }));
+      if (destroyed) return Promise.reject(new StaqGpuError("this Gpu was destroyed; create a new one with createGpu()"));
       const key = `${name}|${constantsKey(constants)}`;
       let pipeline = pipelines.get(key);
       if (!pipeline) {
@@ -235,6 +308,7 @@ export function wrapDevice(
       if (destroyed) return;
       destroyed = true;
       pipelines.clear();
+      device.removeEventListener("uncapturederror", onUncapturedError);
       if (options.ownsDevice) device.destroy();
     },
   };

@@ -21,7 +21,9 @@ import { StaqFormatError, StaqInputError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import type { PmdNormalization, PmdVariant } from "../pmd/coefficients.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
-import { createStack, type Stack } from "../stack/stack.ts";
+import { checkBudget } from "../gpu/buffer-budget.ts";
+import { snapshotLayout } from "../stack/layout.ts";
+import { createStack, stackBudget, type Stack } from "../stack/stack.ts";
 import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "./safetensors.ts";
 
 export const STACK_FORMAT = "staq-stack/1";
@@ -255,6 +257,9 @@ export function stackFromContents(gpu: Gpu, contents: StackFileContents, options
       );
     }
     memory = options.memory;
+  } else {
+    // createStack checks M too; checked here first so that the message says the file chose it.
+    checkBudget(gpu.info, { name: "memory M", value: memory, source: `the file's __metadata__ "memory"` }, stackBudget(snapshotLayout(contents.spec), contents.members));
   }
   const stack = createStack(gpu, {
     mlp: contents.spec,

@@ -2,8 +2,10 @@
  * `createGpu` for Node: Dawn's bindings (npm `webgpu`). The only place staq loads Dawn.
  */
 import { createRequire } from "node:module";
+import { totalmem } from "node:os";
 import { StaqGpuError } from "../errors.ts";
 import { createGpuFrom, wrapDevice, NO_ADAPTER_HELP, type Gpu, type GpuOptions } from "../gpu/gpu.ts";
+import { captureStderrDuring } from "./dawn-stderr.ts";
 
 type DawnModule = { create(flags: string[]): GPU };
 
@@ -15,7 +17,19 @@ let dawn: DawnModule | undefined;
  * of either hang now and then. So staq keeps one instance per process, created on first use with
  * the flags of that first call, and refuses a later call that needs different flags.
  */
-let instance: { gpu: GPU; flags: string[] } | undefined;
+let instance: { gpu: GPU; flags: string[]; adapterRequested: boolean } | undefined;
+
+let filterWarnings = false;
+
+/**
+ * Keeps Dawn's known harmless start-up warnings (two lines on the limits it clamps on Vulkan) off
+ * stderr from now on, and lets every other line through (see dawn-stderr.ts). For a program that
+ * owns its process, as the `staq` CLI does: it briefly moves file descriptor 2 while Dawn looks
+ * for adapters, which other threads opening files at that moment could disturb.
+ */
+export function filterDawnStartupWarnings(enabled = true): void {
+  filterWarnings = enabled;
+}
 
 async function loadDawn(): Promise<DawnModule> {
   if (dawn) return dawn;
@@ -51,8 +65,10 @@ export function dawnFlags(options: GpuOptions): string[] {
  * device: call `destroy()` when done, after which the process can exit on its own.
  */
 export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
-  if (options.device) return wrapDevice(options.device, { source: "external", fast: false, ownsDevice: false });
-  if (options.gpu) return createGpuFrom(options.gpu, { ...options, source: "navigator", fast: false });
+  // The host's memory bounds what staq plans to allocate (see gpu/buffer-budget.ts).
+  const hostMemory = totalmem();
+  if (options.device) return wrapDevice(options.device, { source: "external", fast: false, ownsDevice: false, hostMemory });
+  if (options.gpu) return createGpuFrom(options.gpu, { ...options, source: "navigator", fast: false, hostMemory });
   const flags = dawnFlags(options);
   if (instance && instance.flags.join(" ") !== flags.join(" ")) {
     throw new StaqGpuError(
@@ -64,12 +80,25 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
   if (!instance) {
     const { create } = await loadDawn();
     try {
-      instance = { gpu: create(flags), flags };
+      instance = { gpu: create(flags), flags, adapterRequested: false };
     } catch (error) {
       throw new StaqGpuError(`Dawn refused the instance flags [${flags.join(", ")}]: ${(error as Error).message}\n${NO_ADAPTER_HELP}`, {
         cause: error,
       });
     }
   }
-  return createGpuFrom(instance.gpu, { ...options, source: "dawn", fast: Boolean(options.fast), triedFlags: flags });
+  const current = instance;
+  return createGpuFrom(current.gpu, {
+    ...options,
+    source: "dawn",
+    fast: Boolean(options.fast),
+    triedFlags: flags,
+    hostMemory,
+    // Dawn prints its start-up warnings during the instance's first requestAdapter, synchronously.
+    requestAdapter(request) {
+      const first = !current.adapterRequested;
+      current.adapterRequested = true;
+      return first && filterWarnings ? captureStderrDuring(request) : request();
+    },
+  });
 }

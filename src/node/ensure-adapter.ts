@@ -4,6 +4,7 @@
  * `staq gpu --install-driver`.
  */
 import { spawnSync } from "node:child_process";
+import { withoutKnownDawnWarnings } from "./dawn-stderr.ts";
 import { runInstallPlan, planVulkanDriverInstall, readMachineFacts } from "./vulkan-driver.ts";
 
 export interface AdapterProbe {
@@ -33,7 +34,8 @@ export function probeAdapter(): AdapterProbe {
   } catch {
     adapter = null;
   }
-  return { adapter, diagnostics: `${child.stderr ?? ""}${child.error ? String(child.error) : ""}`.trim() };
+  // Dawn's harmless notes on the limits it clamps would otherwise be the first "Dawn said" line.
+  return { adapter, diagnostics: `${withoutKnownDawnWarnings(child.stderr ?? "")}${child.error ? String(child.error) : ""}`.trim() };
 }
 
 export function describeAdapter(adapter: NonNullable<AdapterProbe["adapter"]>): string {

@@ -8,8 +8,9 @@
  * as everywhere in staq.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
-import { BufferUsage, MapMode } from "../gpu/constants.ts";
-import { createBuffer } from "../gpu/buffers.ts";
+import { BufferUsage } from "../gpu/constants.ts";
+import { createBuffer, mapForReading } from "../gpu/buffers.ts";
+import { checkBudget } from "../gpu/buffer-budget.ts";
 import type { Stack } from "../stack/stack.ts";
 import { encodeStackLogits, validateStates } from "../stack/stack-logits.ts";
 import { encodePolicy } from "./policy.ts";
@@ -49,6 +50,14 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
   checkU64("seed", seed);
   const { gpu } = stack;
   const { inputs, outputs } = stack.spec;
+  // Every buffer is bound in row ranges (the stack and policy kernels split large batches).
+  checkBudget(gpu.info, { name: "maxBatch", value: maxBatch }, {
+    buffers: [
+      { what: `a states buffer (maxBatch × ${inputs} inputs × 4 bytes)`, bytesPerUnit: inputs * 4, binding: "ranges" },
+      { what: `logits and policy buffers (maxBatch × ${outputs} actions × 4 bytes)`, bytesPerUnit: outputs * 4, binding: "ranges", count: 4 },
+      { what: "action buffers (maxBatch × 4 bytes)", bytesPerUnit: 4, binding: "ranges", count: 4 },
+    ],
+  });
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
   const buffer = (floats: number, name: string) => createBuffer(gpu, floats * 4, storage, `${stack.label} actor ${name}`);
   const states = buffer(maxBatch * inputs, "states");
@@ -76,7 +85,7 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
     await encodePolicy(gpu, encoder, { logits, batch, actions: outputs, epsilon, seed, step: act.step, outputs: policy });
     encoder.copyBufferToBuffer(act.greedy ? policy.greedy : policy.sampled, 0, readback, 0, batch * 4);
     gpu.device.queue.submit([encoder.finish()]);
-    await readback.mapAsync(MapMode.READ, 0, batch * 4);
+    await mapForReading(gpu, readback, 0, batch * 4);
     const actions = new Uint32Array(readback.getMappedRange(0, batch * 4).slice(0));
     readback.unmap();
     return actions;

@@ -12,8 +12,8 @@
  * in several (with matching `rowOffset`s) gives the same actions, bit for bit.
  */
 import { StaqInputError } from "../errors.ts";
-import { createBuffer, createStorageBuffer } from "../gpu/buffers.ts";
-import { BufferUsage, MapMode } from "../gpu/constants.ts";
+import { createBuffer, createStorageBuffer, mapForReading } from "../gpu/buffers.ts";
+import { BufferUsage } from "../gpu/constants.ts";
 import type { Gpu, GpuLimits } from "../gpu/gpu.ts";
 import { checkU64, splitU64 } from "./philox.ts";
 import { validateActions, validateEpsilon, validateLogits } from "./reference.ts";
@@ -257,7 +257,7 @@ export async function policyFromLogits(gpu: Gpu, logits: Float32Array, actions: 
       offset += sizes[name] * 4;
     }
     gpu.device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(MapMode.READ);
+    await mapForReading(gpu, staging);
     const bytes = staging.getMappedRange(0, totalBytes);
     // Copies (slice), so each result owns its memory and survives the unmap.
     const result: PolicyResult = {

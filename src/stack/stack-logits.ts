@@ -10,8 +10,9 @@
  * GPU); `stackLogits` uploads states from the CPU and reads the logits back.
  */
 import { StaqInputError, StaqGpuError } from "../errors.ts";
-import { BufferUsage, MapMode } from "../gpu/constants.ts";
-import { createBuffer } from "../gpu/buffers.ts";
+import { BufferUsage } from "../gpu/constants.ts";
+import { createBuffer, mapForReading } from "../gpu/buffers.ts";
+import { checkBudget } from "../gpu/buffer-budget.ts";
 import { DurationEstimate, waitPatiently } from "../gpu/patient-wait.ts";
 import type { GpuLimits } from "../gpu/gpu.ts";
 import type { Stack } from "./stack.ts";
@@ -157,7 +158,9 @@ function scratchBuffer(stack: Stack, name: string, bytes: number, usage: number)
   const existing = stack.scratch.get(name);
   if (existing && existing.size >= bytes) return existing;
   stack.evaluationCache.clear(); // prepared bind groups may reference the old buffer
-  const buffer = createBuffer(stack.gpu, Math.max(bytes, existing ? existing.size * 2 : 0), usage, `${stack.label} ${name}`);
+  // Doubling must not push a size that fits over the device's limit.
+  const doubled = Math.min(existing ? existing.size * 2 : 0, Math.floor(stack.gpu.info.limits.maxBufferSize / 4) * 4);
+  const buffer = createBuffer(stack.gpu, Math.max(bytes, doubled), usage, `${stack.label} ${name}`);
   stack.scratch.set(name, buffer);
   return buffer;
 }
@@ -299,6 +302,13 @@ export function stackLogits(stack: Stack, states: Float32Array): Promise<Float32
   const run = async () => {
     const batch = validateStates(states, stack.spec.inputs);
     const { gpu } = stack;
+    // The kernel splits a large batch into row ranges, but each scratch buffer is one buffer.
+    checkBudget(gpu.info, { name: "the batch", value: batch }, {
+      buffers: [
+        { what: `a states buffer (batch × ${stack.spec.inputs} inputs × 4 bytes)`, bytesPerUnit: stack.spec.inputs * 4, binding: "ranges" },
+        { what: `logits buffers (batch × ${stack.spec.outputs} actions × 4 bytes)`, bytesPerUnit: stack.spec.outputs * 4, binding: "ranges", count: 2 },
+      ],
+    });
     const logitsBytes = batch * stack.spec.outputs * 4;
     const statesBuffer = scratchBuffer(stack, "states", states.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST);
     // COPY_DST: an empty stack clears the logits instead of running the kernel.
@@ -309,7 +319,7 @@ export function stackLogits(stack: Stack, states: Float32Array): Promise<Float32
     const prepared = await encodePrepared(stack, encoder, { states: statesBuffer, logits: logitsBuffer, batch }, {});
     encoder.copyBufferToBuffer(logitsBuffer, 0, readback, 0, logitsBytes);
     gpu.device.queue.submit([encoder.finish()]);
-    await waitPatiently(prepared.duration, gpu.info.busyPolls, performance.now(), () => readback.mapAsync(MapMode.READ, 0, logitsBytes));
+    await waitPatiently(prepared.duration, gpu.info.busyPolls, performance.now(), () => mapForReading(gpu, readback, 0, logitsBytes));
     const logits = new Float32Array(readback.getMappedRange(0, logitsBytes).slice(0));
     readback.unmap();
     return logits;

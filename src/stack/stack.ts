@@ -9,6 +9,7 @@
 import { StaqInputError, StaqGpuError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer, readFloat32 } from "../gpu/buffers.ts";
+import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { pmdStep, validatePmdOptions, type PmdNormalization, type PmdVariant } from "../pmd/coefficients.ts";
 import { packSnapshot, planChunks, snapshotLayout, unpackSnapshot, type SnapshotLayout } from "./layout.ts";
@@ -110,6 +111,22 @@ function positiveInteger(value: unknown, name: string): number {
   return value;
 }
 
+/**
+ * What a stack of `ensemble` members needs per snapshot slot (per unit of M): a float32
+ * coefficient per member in one buffer bound whole, the snapshots in weight buffers split to fit
+ * a binding each, and on the host the float64 coefficients of every member twice (kept, and the
+ * next PMD step's) plus their float32 upload.
+ */
+export function stackBudget(layout: SnapshotLayout, ensemble: number): Budget {
+  return {
+    buffers: [
+      { what: `a coefficients buffer (M × ${ensemble} member${ensemble > 1 ? "s" : ""} × 4 bytes)`, bytesPerUnit: 4 * ensemble, binding: "whole" },
+      { what: "weight buffers", bytesPerUnit: layout.vec4s * 16 * ensemble, binding: "split" },
+    ],
+    hostBytesPerUnit: (8 + 8 + 4) * ensemble,
+  };
+}
+
 export function createStack(gpu: Gpu, options: StackOptions): Stack {
   if (gpu.destroyed) throw new StaqGpuError("createStack: this Gpu was destroyed");
   validateMlpSpec(options.mlp);
@@ -131,6 +148,9 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
 
   const spec: MlpSpec = { inputs: options.mlp.inputs, hidden: [...options.mlp.hidden], outputs: options.mlp.outputs };
   const layout = snapshotLayout(spec);
+  // Before any allocation: an M beyond the device's limits would otherwise give invalid bind
+  // groups (and all-zero logits), and one beyond the host's memory a crash.
+  checkBudget(gpu.info, { name: "memory M", value: memory }, stackBudget(layout, ensemble));
   const maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, gpu.info.limits.maxStorageBufferBindingSize, gpu.info.limits.maxBufferSize);
   const plan = planChunks(layout, memory * ensemble, maxBindingBytes);
   const snapshotBytes = layout.vec4s * 16;

@@ -15,6 +15,7 @@
 import { StaqGpuError, StaqInputError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer, readFloat32 } from "../gpu/buffers.ts";
+import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { packSnapshot, snapshotLayout, unpackSnapshot, type SnapshotLayout } from "../stack/layout.ts";
 import { validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
@@ -129,6 +130,32 @@ const SLOT_BYTES = 256;
 
 const f32 = Math.fround;
 
+/**
+ * What a trainer needs per row of its batch: every buffer is bound whole by its kernels. The
+ * parameters and Adam's moments do not grow with the batch but must fit a binding too.
+ */
+export function trainerBudget(layout: SnapshotLayout, ensemble: number, targetNetworks: boolean): Budget {
+  const { inputs } = layout.spec;
+  const members = targetNetworks ? 2 * ensemble : ensemble;
+  const widest = Math.max(4, ...layout.layers.map((layer) => layer.paddedOutputs));
+  const head = layout.layers[layout.layers.length - 1];
+  return {
+    buffers: [
+      { what: `parameter and Adam buffers (${ensemble} × ${layout.vec4s * 16} bytes)`, bytesPerUnit: 0, fixedBytes: ensemble * layout.vec4s * 16, binding: "whole", count: targetNetworks ? 5 : 4 },
+      { what: `state buffers (batch × ${inputs} inputs × 4 bytes)`, bytesPerUnit: inputs * 4, binding: "whole", count: targetNetworks ? 2 : 1 },
+      { what: "action and target buffers (batch × 4 bytes)", bytesPerUnit: 4, binding: "whole", count: 2 },
+      { what: `a loss buffer (batch × ${ensemble} members × 4 bytes)`, bytesPerUnit: ensemble * 4, binding: "whole" },
+      ...layout.layers.map((layer, l) => ({
+        what: `layer ${l}'s activations (batch × ${members} networks × ${layer.paddedOutputs} × 4 bytes)`,
+        bytesPerUnit: members * layer.paddedOutputs * 4,
+        binding: "whole" as const,
+      })),
+      { what: `gradient buffers (batch × ${ensemble} members × ${widest} × 4 bytes)`, bytesPerUnit: ensemble * widest * 4, binding: "whole", count: 2 },
+      { what: `a Q-gradient buffer (batch × ${ensemble} members × ${head.paddedOutputs} × 4 bytes)`, bytesPerUnit: ensemble * head.paddedOutputs * 4, binding: "whole" },
+    ],
+  };
+}
+
 export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Promise<MlpTrainer> {
   if (gpu.destroyed) throw new StaqGpuError("createMlpTrainer: this Gpu was destroyed");
   validateMlpSpec(options.mlp);
@@ -150,6 +177,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   const layout = snapshotLayout(spec);
   const label = options.label ?? "staq trainer";
   const P4 = layout.vec4s;
+  checkBudget(gpu.info, { name: "batch size", value: batch }, trainerBudget(layout, ensemble, options.targetNetworks ?? false));
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
   const buffer = (bytes: number, name: string) => createBuffer(gpu, bytes, storage, `${label} ${name}`);
   const uniform = (bytes: number, name: string) => createBuffer(gpu, bytes, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${label} ${name}`);

@@ -15,6 +15,7 @@
 import { StaqGpuError, StaqInputError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer, readFloat32, readUint32 } from "../gpu/buffers.ts";
+import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { encodePolicy } from "../policy/policy.ts";
 import { validateActions } from "../policy/reference.ts";
@@ -129,6 +130,26 @@ function packTransitions(t: Transitions, inputs: number, actionCount: number): {
   return { count, actions, rewards, terminated };
 }
 
+/**
+ * What a replay buffer needs per row (per unit of capacity). The sampling and target kernels bind
+ * the transitions, the probabilities and the entropies whole; the logits and the policy kernel's
+ * unused outputs are written in row ranges. On the host, `read` (a checkpoint) copies the
+ * transitions out through a staging buffer of the same size.
+ */
+export function replayBudget(inputs: number, actions: number): Budget {
+  const transitionBytes = (2 * inputs + 3) * 4;
+  return {
+    buffers: [
+      { what: `observation buffers (capacity × ${inputs} inputs × 4 bytes)`, bytesPerUnit: inputs * 4, binding: "whole", count: 2 },
+      { what: `a probabilities buffer (capacity × ${actions} actions × 4 bytes)`, bytesPerUnit: actions * 4, binding: "whole" },
+      { what: "action, reward, termination and entropy buffers (capacity × 4 bytes)", bytesPerUnit: 4, binding: "whole", count: 4 },
+      { what: `logits and policy output buffers (capacity × ${actions} actions × 4 bytes)`, bytesPerUnit: actions * 4, binding: "ranges", count: 3 },
+      { what: "greedy and sampled action buffers (capacity × 4 bytes)", bytesPerUnit: 4, binding: "ranges", count: 2 },
+    ],
+    hostBytesPerUnit: 2 * transitionBytes,
+  };
+}
+
 export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): ReplayBuffer {
   if (gpu.destroyed) throw new StaqGpuError("createReplayBuffer: this Gpu was destroyed");
   const { capacity, inputs } = options;
@@ -136,6 +157,9 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
   checkPositiveInteger(capacity, "capacity");
   checkPositiveInteger(inputs, "inputs");
   validateActions(actionCount);
+  // Before allocating: a capacity beyond a binding would give invalid bind groups, one beyond the
+  // host's memory a process killed for it.
+  checkBudget(gpu.info, { name: "replay capacity", value: capacity }, replayBudget(inputs, actionCount));
   const label = options.label ?? "staq replay";
   const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
   const buffer = (floats: number, name: string) => createBuffer(gpu, floats * 4, usage, `${label} ${name}`);
