@@ -19,6 +19,8 @@
  * generator state there is, apart from the environments' own (their `saveState`).
  */
 import { StaqFormatError, StaqInputError } from "../errors.ts";
+import { parseWholeNumber } from "../io/decimal.ts";
+import { parseJsonText } from "../io/json.ts";
 import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "../io/safetensors.ts";
 import { readStackFile, stackToSafetensors } from "../io/stack-file.ts";
 import type { EnvState } from "../envs/env.ts";
@@ -145,6 +147,9 @@ const isString = (v: unknown): v is string => typeof v === "string";
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
+/** A count stored as safetensors metadata (a string): plain digits only ("0x10" and "" are not 16 and 0). */
+const metadataCount = (text: string | undefined): number => (text === undefined ? NaN : parseWholeNumber(text));
+
 function tensor(tensors: Map<string, Float32Tensor>, name: string, shape: readonly (number | null)[], file: string): Float32Tensor {
   const found = tensors.get(name);
   if (!found) throw new StaqFormatError(`${file}: missing tensor "${name}"`);
@@ -159,12 +164,7 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
   for (const name of CHECKPOINT_FILES) {
     if (!(files[name] instanceof Uint8Array)) throw new StaqFormatError(`the checkpoint has no ${name}; a checkpoint holds ${CHECKPOINT_FILES.join(", ")}`);
   }
-  let state: unknown;
-  try {
-    state = JSON.parse(new TextDecoder().decode(files["state.json"]));
-  } catch (error) {
-    throw new StaqFormatError(`state.json is not valid JSON: ${(error as Error).message}`);
-  }
+  const state = parseJsonText(new TextDecoder().decode(files["state.json"]), "state.json");
   if (!isObject(state) || state.format !== CHECKPOINT_FORMAT) {
     throw new StaqFormatError(`state.json: "format" must be "${CHECKPOINT_FORMAT}"; got ${JSON.stringify(isObject(state) ? state.format : state)} (is this a staq checkpoint?)`);
   }
@@ -206,7 +206,7 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
 
   const networks = inFile("networks.safetensors", () => decodeSafetensors(files["networks.safetensors"]));
   if (networks.metadata.format !== "staq-agent-networks/1") throw new StaqFormatError(`networks.safetensors: format must be "staq-agent-networks/1"; got ${JSON.stringify(networks.metadata.format)}`);
-  const adamSteps = Number(networks.metadata.adam_steps);
+  const adamSteps = metadataCount(networks.metadata.adam_steps);
   if (!isCount(adamSteps)) throw new StaqFormatError(`networks.safetensors: adam_steps must be an integer >= 0; got ${JSON.stringify(networks.metadata.adam_steps)}`);
   const online = tensor(networks.tensors, "online", [stackFile.members, null], "networks.safetensors");
   const rawShape = [stackFile.members, online.shape[1]];
@@ -228,7 +228,7 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
     if (!(Number.isInteger(a) && a >= 0 && a < stackFile.spec.outputs)) throw new StaqFormatError(`replay.safetensors: actions[${i}] is ${a}; actions are integers in [0, ${stackFile.spec.outputs})`);
     actions[i] = a;
   });
-  const next = Number(replayFile.metadata.next);
+  const next = metadataCount(replayFile.metadata.next);
   if (!isCount(next)) throw new StaqFormatError(`replay.safetensors: "next" must be an integer >= 0; got ${JSON.stringify(replayFile.metadata.next)}`);
   const replay: ReplayContents = {
     obs: tensor(replayFile.tensors, "obs", [rows, inputs], "replay.safetensors").data,

@@ -5,6 +5,7 @@
  * `batchSize`), and their help — so a field cannot be valid in one place and rejected in another.
  */
 import { StaqInputError } from "../errors.ts";
+import { parseDecimal } from "../io/decimal.ts";
 
 export interface StaqConfig {
   /** Seed of everything random: weights, actions, minibatches, environment resets. */
@@ -119,34 +120,40 @@ function rangeText(type: Extract<FieldKind, { kind: "integer" | "number" }>): st
   return `in ${open}${type.min}, ${type.max}${close}`;
 }
 
-/** Checks one field's value; returns it (a copy for arrays) or throws naming the field. */
-function checkField(field: ConfigField, value: unknown, where: string): unknown {
-  const name = `${where}${field.key}`;
-  const type = field.type;
+/** What a field accepts, in words: "an integer >= 1", "one of "mse", "huber"". */
+function requirement(type: FieldKind): string {
+  switch (type.kind) {
+    case "integer":
+    case "number":
+      return `${type.kind === "integer" ? "an integer" : "a number"} ${rangeText(type)}`;
+    case "choice":
+      return `one of ${type.choices.map((c) => JSON.stringify(c)).join(", ")}`;
+    case "widths":
+      return "a non-empty list of integer widths in [1, 4096]";
+  }
+}
+
+function accepts(type: FieldKind, value: unknown): boolean {
   switch (type.kind) {
     case "integer":
     case "number": {
-      const isNumber = typeof value === "number" && Number.isFinite(value);
-      const inRange =
-        isNumber &&
-        (type.kind === "number" && type.minExclusive ? value > type.min : value >= type.min) &&
-        (type.max === undefined || (type.kind === "number" && type.maxExclusive ? value < type.max : value <= type.max));
-      if (!isNumber || (type.kind === "integer" && !Number.isInteger(value)) || !inRange) {
-        throw new StaqInputError(`config field ${name} must be ${type.kind === "integer" ? "an integer" : "a number"} ${rangeText(type)}; got ${describe(value)}`);
-      }
-      return value;
+      if (!(typeof value === "number" && Number.isFinite(value))) return false;
+      if (type.kind === "integer" && !Number.isInteger(value)) return false;
+      const aboveMin = type.kind === "number" && type.minExclusive ? value > type.min : value >= type.min;
+      const belowMax = type.max === undefined || (type.kind === "number" && type.maxExclusive ? value < type.max : value <= type.max);
+      return aboveMin && belowMax;
     }
     case "choice":
-      if (typeof value !== "string" || !type.choices.includes(value)) {
-        throw new StaqInputError(`config field ${name} must be one of ${type.choices.map((c) => JSON.stringify(c)).join(", ")}; got ${describe(value)}`);
-      }
-      return value;
+      return typeof value === "string" && type.choices.includes(value);
     case "widths":
-      if (!Array.isArray(value) || value.length === 0 || !value.every((w) => Number.isInteger(w) && w >= 1 && w <= 4096)) {
-        throw new StaqInputError(`config field ${name} must be a non-empty list of integer widths in [1, 4096]; got ${describe(value)}`);
-      }
-      return [...value];
+      return Array.isArray(value) && value.length > 0 && value.every((w) => Number.isInteger(w) && w >= 1 && w <= 4096);
   }
+}
+
+/** Checks one field's value; returns it (a copy for arrays) or throws naming the field as `name`. */
+function checkField(field: ConfigField, value: unknown, name: string): unknown {
+  if (!accepts(field.type, value)) throw new StaqInputError(`${name} must be ${requirement(field.type)}; got ${describe(value)}`);
+  return Array.isArray(value) ? [...value] : value;
 }
 
 /**
@@ -162,7 +169,7 @@ export function resolveConfig(base: StaqConfig, overrides: Readonly<Record<strin
     }
     merged[key] = value;
   }
-  for (const field of CONFIG_FIELDS) merged[field.key] = checkField(field, merged[field.key], where);
+  for (const field of CONFIG_FIELDS) merged[field.key] = checkField(field, merged[field.key], `config field ${where}${field.key}`);
   const config = merged as unknown as StaqConfig;
   if (config.stepsPerIteration % config.numEnvs !== 0) {
     throw new StaqInputError(`config: stepsPerIteration (${config.stepsPerIteration}) must be a multiple of numEnvs (${config.numEnvs}); e.g. ${Math.max(1, Math.round(config.stepsPerIteration / config.numEnvs)) * config.numEnvs}`);
@@ -176,17 +183,24 @@ export function resolveConfig(base: StaqConfig, overrides: Readonly<Record<strin
   return config;
 }
 
-/** Parses a command-line string into the field's type (before resolveConfig checks its range). */
-export function parseFieldValue(key: keyof StaqConfig, text: string): unknown {
+/**
+ * Parses and checks a command-line value of the field: plain decimals only (src/io/decimal.ts:
+ * "0x10", "Infinity" and "" are refused), in the field's range. Errors name `flag`, the option the
+ * user typed (`--steps` for totalSteps), and quote the text as given.
+ */
+export function parseFieldValue(key: keyof StaqConfig, text: string, flag = `--${flagName(key)}`): unknown {
   const field = FIELDS.get(key);
   if (!field) throw new StaqInputError(`unknown config field ${JSON.stringify(key)}`);
   const type = field.type;
-  if (type.kind === "choice") return text;
-  const number = (part: string) => {
-    const trimmed = part.trim();
-    const value = trimmed === "" ? NaN : Number(trimmed);
-    if (!Number.isFinite(value)) throw new StaqInputError(`--${flagName(key)} must be ${type.kind === "widths" ? "a comma-separated list of integers" : "a number"}; got ${JSON.stringify(text)}`);
-    return value;
-  };
-  return type.kind === "widths" ? text.split(",").map(number) : number(text);
+  const value = type.kind === "choice" ? text : type.kind === "widths" ? text.split(",").map(parseDecimal) : parseDecimal(text);
+  if (!accepts(type, value)) throw new StaqInputError(`${flag} must be ${requirement(type)}; got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/**
+ * The environment steps `steps` amounts to: a run trains whole iterations of stepsPerIteration
+ * steps, so anything between two multiples is rounded up to the next one (0 stays 0).
+ */
+export function wholeIterationSteps(steps: number, stepsPerIteration: number): number {
+  return Math.ceil(steps / stepsPerIteration) * stepsPerIteration;
 }

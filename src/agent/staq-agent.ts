@@ -26,8 +26,9 @@ import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
 import { createSoftPolicyEvaluation, evaluatePolicy, type SoftPolicyEvaluation } from "../train/policy-evaluation.ts";
 import { pushSnapshot } from "../train/push-snapshot.ts";
 import { createReplayBuffer, type ReplayBuffer } from "../train/replay-buffer.ts";
-import { resolveConfig, type StaqConfig } from "./config.ts";
-import { decodeCheckpoint, encodeCheckpoint, type CheckpointFiles, type AgentCounters } from "./checkpoint.ts";
+import { resolveConfig, wholeIterationSteps, type StaqConfig } from "./config.ts";
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointFiles, type AgentCounters, type DecodedCheckpoint } from "./checkpoint.ts";
+import { StaqDivergenceError, nonFiniteArrays, nonFiniteMetrics } from "./divergence.ts";
 import { evaluateGreedy } from "./greedy-evaluation.ts";
 import { evaluationMetrics, mean, type EvaluationMetrics, type IterationMetrics } from "./metrics.ts";
 import { policyChange } from "./policy-change.ts";
@@ -47,12 +48,30 @@ export interface StaQOptions extends Partial<StaqConfig> {
 }
 
 export interface LearnOptions {
-  /** Environment steps to take in this call (default: the rest of the run, totalSteps − globalStep), in whole iterations. */
+  /**
+   * Environment steps to take in this call (default: the rest of the run, totalSteps − globalStep).
+   * The agent trains whole iterations, so this is rounded up to a multiple of stepsPerIteration
+   * (`wholeIterationSteps`); the result's globalStep says where it ended.
+   */
   steps?: number;
+  /**
+   * Called once an iteration is complete, its scheduled greedy evaluation included (onEvaluation
+   * has been called for it): `checkpoint()` here captures everything the iteration reported, so a
+   * run stopped here and restored reports exactly what one that never stopped does.
+   */
   onIteration?(metrics: IterationMetrics): void | Promise<void>;
+  /** Called for each scheduled greedy evaluation (at step 0, then every evalEvery steps), before its iteration's onIteration. */
   onEvaluation?(metrics: EvaluationMetrics): void | Promise<void>;
   /** Stops after the iteration in progress (and its evaluation) when aborted. */
   signal?: AbortSignal;
+}
+
+export interface RestoreOptions {
+  /** The environment, when it is not a registered one (a function that builds a new copy). */
+  env?: EnvSource;
+  gpu?: Gpu;
+  /** Config fields to change (totalSteps, to extend a run; not those that fix its shapes or random streams). */
+  overrides?: Partial<StaqConfig>;
 }
 
 export interface LearnResult {
@@ -108,38 +127,48 @@ async function buildParts(options: {
   const envs = createVectorEnv(makeCopy, config.numEnvs);
   if (envs.actionCount < 2) throw new StaqInputError(`${envName} has ${envs.actionCount} action; StaQ needs at least 2`);
   const gpu = options.gpu ?? (await options.defaultGpu());
-  const mlp: MlpSpec = { inputs: envs.observationSize, hidden: config.hidden, outputs: envs.actionCount };
-  const stack = createStack(gpu, {
-    mlp,
-    memory: config.memory,
-    ensemble: config.ensemble,
-    eta: config.eta,
-    tau: tauAt(config, 0, mlp.outputs),
-    gamma: config.gamma,
-    variant: config.variant,
-    label: "staq agent stack",
-  });
-  const trainer = await createMlpTrainer(gpu, {
-    mlp,
-    ensemble: config.ensemble,
-    batch: config.batchSize,
-    adam: { lr: config.lr, eps: config.adamEps, maxGradNorm: config.maxGradNorm > 0 ? config.maxGradNorm : undefined },
-    loss: { loss: config.loss },
-    targetNetworks: true,
-    label: "staq agent trainer",
-  });
-  const replay = createReplayBuffer(gpu, { capacity: config.replayCapacity, inputs: mlp.inputs, actions: mlp.outputs, label: "staq agent replay" });
-  const evaluation = await createSoftPolicyEvaluation(gpu, {
-    trainer,
-    replay,
-    seed: BigInt(config.seed) | EVALUATION_STREAM,
-    gamma: config.gamma,
-    rewardScale: config.rewardScale,
-    nextAction: config.nextAction,
-    targetUpdate: { kind: "hard", every: config.targetUpdateEvery },
-  });
-  const actor = createActor(stack, { maxBatch: Math.max(config.numEnvs, config.evalEpisodes), epsilon: config.epsilon, seed: config.seed });
-  return { config, preset: options.preset, envName, makeCopy, gpu, ownsGpu: options.gpu === undefined, envs, stack, trainer, replay, evaluation, actor };
+  // A part that cannot be made (a size past the device's limits, say) must not leak those made
+  // before it, nor a device made here: the caller never gets an agent to destroy.
+  const madeParts: { destroy(): void }[] = [];
+  const made = <P extends { destroy(): void }>(part: P): P => (madeParts.push(part), part);
+  try {
+    const mlp: MlpSpec = { inputs: envs.observationSize, hidden: config.hidden, outputs: envs.actionCount };
+    const stack = made(createStack(gpu, {
+      mlp,
+      memory: config.memory,
+      ensemble: config.ensemble,
+      eta: config.eta,
+      tau: tauAt(config, 0, mlp.outputs),
+      gamma: config.gamma,
+      variant: config.variant,
+      label: "staq agent stack",
+    }));
+    const trainer = made(await createMlpTrainer(gpu, {
+      mlp,
+      ensemble: config.ensemble,
+      batch: config.batchSize,
+      adam: { lr: config.lr, eps: config.adamEps, maxGradNorm: config.maxGradNorm > 0 ? config.maxGradNorm : undefined },
+      loss: { loss: config.loss },
+      targetNetworks: true,
+      label: "staq agent trainer",
+    }));
+    const replay = made(createReplayBuffer(gpu, { capacity: config.replayCapacity, inputs: mlp.inputs, actions: mlp.outputs, label: "staq agent replay" }));
+    const evaluation = made(await createSoftPolicyEvaluation(gpu, {
+      trainer,
+      replay,
+      seed: BigInt(config.seed) | EVALUATION_STREAM,
+      gamma: config.gamma,
+      rewardScale: config.rewardScale,
+      nextAction: config.nextAction,
+      targetUpdate: { kind: "hard", every: config.targetUpdateEvery },
+    }));
+    const actor = made(createActor(stack, { maxBatch: Math.max(config.numEnvs, config.evalEpisodes), epsilon: config.epsilon, seed: config.seed }));
+    return { config, preset: options.preset, envName, makeCopy, gpu, ownsGpu: options.gpu === undefined, envs, stack, trainer, replay, evaluation, actor };
+  } catch (error) {
+    for (const part of madeParts.reverse()) part.destroy();
+    if (options.gpu === undefined) gpu.destroy();
+    throw error;
+  }
 }
 
 export class StaQ {
@@ -209,13 +238,18 @@ export class StaQ {
     return tauAt(this.config, this.parts.counters.globalStep, this.actionCount);
   }
 
-  /** Trains (see the file's comment) until `steps` more environment steps are taken or `signal` stops it. */
+  /**
+   * Trains (see the file's comment) until `steps` more environment steps are taken (in whole
+   * iterations) or `signal` stops it. Throws a StaqDivergenceError when an iteration's losses or
+   * policy change are not finite; the agent then refuses to train or checkpoint any further.
+   */
   async learn(options: LearnOptions = {}): Promise<LearnResult> {
     this.alive();
+    this.notDiverged();
     const { counters, config } = this.parts;
     const steps = options.steps ?? Math.max(0, config.totalSteps - counters.globalStep);
     if (!(Number.isInteger(steps) && steps >= 0)) throw new StaqInputError(`learn: steps must be an integer >= 0; got ${steps}`);
-    const goal = counters.globalStep + steps;
+    const goal = counters.globalStep + wholeIterationSteps(steps, config.stepsPerIteration);
     const started = performance.now();
     const elapsedBefore = counters.elapsedSeconds;
     const clock = () => elapsedBefore + (performance.now() - started) / 1000;
@@ -227,11 +261,14 @@ export class StaQ {
       const before = counters.globalStep;
       const metrics = await this.iterate(clock);
       counters.elapsedSeconds = clock();
-      await options.onIteration?.(metrics);
+      // The evaluation belongs to the iteration: it comes before onIteration, where a caller
+      // checkpoints, so no checkpoint falls between an iteration and its evaluation (a run
+      // restored from one would never make that evaluation).
       if (config.evalEvery > 0 && Math.floor(counters.globalStep / config.evalEvery) > Math.floor(before / config.evalEvery)) {
         await options.onEvaluation?.(await this.scheduledEvaluation(clock));
       }
       counters.elapsedSeconds = clock();
+      await options.onIteration?.(metrics);
     }
     return { globalStep: counters.globalStep, iteration: counters.iteration, stopped: counters.globalStep < goal };
   }
@@ -240,6 +277,7 @@ export class StaQ {
   private async iterate(clock: () => number): Promise<IterationMetrics> {
     const { config, counters, envs, actor, replay, stack, evaluation, trainer, gpu } = this.parts;
     const tau = this.tau;
+    const iteration = counters.iteration + 1;
     const t0 = performance.now();
     const rollout = await collectRollout(envs, actor, this.parts.obs, config.stepsPerIteration / config.numEnvs, counters.actStep);
     replay.add(rollout.transitions);
@@ -252,12 +290,16 @@ export class StaQ {
     const t2 = performance.now();
     const summary = await evaluatePolicy(evaluation, { steps: config.gradientSteps, tau });
     counters.gradientSteps = evaluation.gradientSteps;
+    const losses = { "losses/td_loss": mean(summary.meanLoss), "losses/q_values": mean(summary.meanAbsQ), "losses/grad_norm": mean(summary.gradNorm) };
+    // Non-finite losses mean non-finite networks: stop before they are pushed into the stack.
+    this.checkFinite(iteration, nonFiniteMetrics(losses));
     const t3 = performance.now();
     const probe = probeStates(rollout.transitions.obs, this.observationSize);
     const before = await stackLogits(stack, probe);
     pushSnapshot(stack, trainer, { tau });
     const after = await stackLogits(stack, probe);
     const change = policyChange(before, after, this.actionCount);
+    this.checkFinite(iteration, nonFiniteMetrics({ "policy/entropy": change.entropy, "policy/kl": change.kl, "stack/correction": stack.correction }));
     counters.iteration++;
     const t4 = performance.now();
     const time = clock();
@@ -271,9 +313,7 @@ export class StaQ {
       "charts/SPS": Math.round(counters.globalStep / Math.max(time, 1e-9)),
       "charts/tau": tau,
       "charts/learning_rate": config.lr,
-      "losses/td_loss": mean(summary.meanLoss),
-      "losses/q_values": mean(summary.meanAbsQ),
-      "losses/grad_norm": mean(summary.gradNorm),
+      ...losses,
       "policy/entropy": change.entropy,
       "policy/kl": change.kl,
       "stack/size": stack.size,
@@ -346,11 +386,29 @@ export class StaQ {
     return actions;
   }
 
-  /** The checkpoint's files (see checkpoint.ts): everything `restore` needs to continue exactly. */
+  /**
+   * The checkpoint's files (see checkpoint.ts): everything `restore` needs to continue exactly.
+   * Throws a StaqDivergenceError, and returns nothing, when the agent diverged or its networks or
+   * Adam's moments hold a value that is not finite: such a checkpoint could not be restored, and
+   * written over the last good one it would lose the run.
+   */
   async checkpoint(extra: Record<string, unknown> = {}): Promise<CheckpointFiles> {
     this.alive();
+    this.notDiverged();
     const { config, counters, envs, obs, stack, trainer, replay, evaluation } = this.parts;
     counters.gradientSteps = evaluation.gradientSteps;
+    const trainerState = await trainer.exportState();
+    // A NaN weight stays NaN through every later Adam step, so the online networks' weights at
+    // any checkpoint show one that ever reached the stack through a push.
+    this.checkFinite(counters.iteration, [
+      ...nonFiniteArrays([
+        ["an online network weight", trainerState.params],
+        ["a target network weight", trainerState.targetParams],
+        ["an Adam first moment", trainerState.adamM],
+        ["an Adam second moment", trainerState.adamV],
+      ]),
+      ...nonFiniteArrays(stack.coefficients.map((c, e) => [`a stack coefficient of member ${e}`, c] as const)),
+    ]);
     return encodeCheckpoint({
       config,
       preset: this.preset,
@@ -358,7 +416,7 @@ export class StaQ {
       adapter: this.gpu.info.adapter,
       counters: { ...counters },
       stack,
-      trainer: await trainer.exportState(),
+      trainer: trainerState,
       replay: await replay.read(),
       obs,
       envState: envs.snapshots ? envs.saveState() : null,
@@ -371,8 +429,12 @@ export class StaQ {
    * adapter: another GPU may round differently). `env` is needed for an environment that is not
    * registered (the user's own); config fields given override the saved ones (e.g. totalSteps).
    */
-  static async restore<T extends typeof StaQ>(this: T, files: CheckpointFiles, options: { env?: EnvSource; gpu?: Gpu; overrides?: Partial<StaqConfig> } = {}): Promise<InstanceType<T>> {
-    const saved = decodeCheckpoint(files);
+  static async restore<T extends typeof StaQ>(this: T, files: CheckpointFiles, options: RestoreOptions = {}): Promise<InstanceType<T>> {
+    return this.restoreDecoded(decodeCheckpoint(files), options);
+  }
+
+  /** `restore` from what `decodeCheckpoint` read (for a caller that has already read it, to check it first). */
+  static async restoreDecoded<T extends typeof StaQ>(this: T, saved: DecodedCheckpoint, options: RestoreOptions = {}): Promise<InstanceType<T>> {
     const config = resolveConfig(saved.config, options.overrides ?? {});
     for (const key of ["numEnvs", "replayCapacity", "batchSize", "memory", "ensemble", "hidden", "seed"] as const) {
       if (JSON.stringify(config[key]) !== JSON.stringify(saved.config[key])) {
@@ -391,7 +453,7 @@ export class StaQ {
     return agent;
   }
 
-  private load(saved: ReturnType<typeof decodeCheckpoint>): void {
+  private load(saved: DecodedCheckpoint): void {
     const { envs, stack, trainer, replay, evaluation } = this.parts;
     if (saved.envName !== this.envName) throw new StaqInputError(`the checkpoint was trained on ${saved.envName}; the environment given is ${this.envName}`);
     if (saved.obs.length !== envs.count * envs.observationSize) {
@@ -434,6 +496,21 @@ export class StaQ {
 
   private alive(): void {
     if (this.destroyed) throw new StaqInputError("this StaQ agent was destroyed");
+  }
+
+  /** Set when training went non-finite: the state is garbage from then on. */
+  private diverged: StaqDivergenceError | undefined;
+
+  private notDiverged(): void {
+    if (this.diverged) throw this.diverged;
+  }
+
+  /** Throws (and remembers) a StaqDivergenceError when `quantities` names any non-finite value. */
+  private checkFinite(iteration: number, quantities: [string, number][]): void {
+    if (quantities.length === 0) return;
+    const { adamEps, rewardScale, lr, maxGradNorm } = this.config;
+    this.diverged = new StaqDivergenceError({ iteration, globalStep: this.parts.counters.globalStep, quantities, settings: { adamEps, rewardScale, lr, maxGradNorm } });
+    throw this.diverged;
   }
 }
 

@@ -47,6 +47,8 @@ export async function countLines(path: string): Promise<number> {
  * logged after the checkpoint (before an interruption) is dropped, and the log reads as one run.
  */
 export async function truncateLines(path: string, lines: number): Promise<void> {
+  // slice(0, -2) would drop the last two lines instead of keeping none: a bad count is an error.
+  if (!(Number.isSafeInteger(lines) && lines >= 0)) throw new StaqError(`truncateLines: the lines to keep of ${path} must be an integer >= 0; got ${lines}`);
   const kept = (await readLines(path)).slice(0, lines);
   if (kept.length < lines) throw new StaqError(`${path} has ${kept.length} lines; the checkpoint was taken after ${lines}. The run directory was changed after the checkpoint; start a new run`);
   await writeFileAtomically(path, new TextEncoder().encode(kept.map((line) => `${line}\n`).join("")), "the log");

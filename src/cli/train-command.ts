@@ -4,14 +4,18 @@
  * the iteration in progress and saves a checkpoint; `--resume` continues a run exactly where its
  * checkpoint left it, as if it had never stopped.
  */
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { constants } from "node:os";
 import { join } from "node:path";
-import { CONFIG_FIELDS, flagName, parseFieldValue, type StaqConfig } from "../agent/config.ts";
+import { CONFIG_FIELDS, flagName, parseFieldValue, resolveConfig, wholeIterationSteps, type StaqConfig } from "../agent/config.ts";
+import { StaqDivergenceError } from "../agent/divergence.ts";
 import type { EvaluationMetrics, IterationMetrics } from "../agent/metrics.ts";
-import { PRESETS, defaultPreset } from "../agent/presets.ts";
-import { StaqInputError } from "../errors.ts";
-import { writeFileAtomically } from "../node/files.ts";
-import { StaQ } from "../node/staq.ts";
+import { PRESETS, defaultPreset, presetConfig } from "../agent/presets.ts";
+import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
+import { parseWholeNumber } from "../io/decimal.ts";
+import { checkJsonDepth } from "../io/json.ts";
+import { fileError, writeFileAtomically } from "../node/files.ts";
+import { StaQ, readCheckpoint } from "../node/staq.ts";
 import { UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar } from "./minatar-module.ts";
 import { createProgressReporter, formatDuration } from "./progress.ts";
@@ -33,20 +37,25 @@ Trains StaQ on an environment (\`staq envs\` lists them) and writes the run to D
                   target networks, Adam's state, the replay buffer, the environments' state and the
                   counters; replaced atomically, so it is always complete
 
-Ctrl-C stops after the current iteration and saves a checkpoint (press it again to quit at once;
-the last checkpoint stays intact). --resume continues from the checkpoint exactly as if the run
-had not stopped (on the same GPU adapter).
+Ctrl-C (or SIGTERM) stops after the current iteration and its evaluation, saves a checkpoint and
+exits with code 130 (143 for SIGTERM); press it again to quit at once, leaving the last checkpoint
+written, if any, intact. --resume continues from the checkpoint exactly as if the run had not
+stopped (on the same GPU adapter), even after a kill or a crash. A run whose losses or weights
+become NaN or infinite stops with exit code 1, naming the quantity and the option to change, and
+writes no checkpoint of the diverged state.
 
 Options:
   --env NAME              the environment (required unless --resume)
   --preset NAME           the config to start from: quick (small, learns CartPole and Acrobot in
                           minutes on a CPU), paper-classic, paper-minatar (the StaQ authors'
                           defaults); default: paper-minatar for MinAtar, paper-classic otherwise
-  --steps N               environment steps of the run (the preset's totalSteps otherwise)
+  --steps N               environment steps of the run (the preset's totalSteps otherwise),
+                          rounded up to whole iterations (--steps-per-iteration each)
   --seed S                seed of everything random (default 0)
   --out DIR               the run directory (default runs/<env>-<preset>-s<seed>)
   --resume                continue the run in --out (its config is kept; --steps may extend it)
-  --force                 start over when --out already holds a run (its files are replaced)
+  --force                 start over when --out already holds a run (its files are replaced once
+                          the new run's arguments are checked and it is ready to start)
   --checkpoint-every N    iterations between checkpoints (default: about every 60 s); one is
                           always written at the end and on Ctrl-C
   --quiet                 no progress output
@@ -70,21 +79,23 @@ const OPTIONS = {
   ...Object.fromEntries(FIELD_FLAGS.map((f) => [flagName(f.key), { type: "string" }])),
 } as const;
 
-/** The config fields given on the command line, parsed to their types. */
+/** The flag of a config field: `--steps` for totalSteps, `--batch-size` for batchSize. */
+const flagOf = (key: keyof StaqConfig) => (key === "totalSteps" ? "steps" : flagName(key));
+
+/** The config fields given on the command line, parsed and range-checked, errors naming the flag. */
 function configOverrides(values: Record<string, unknown>): Partial<StaqConfig> {
   const overrides: Record<string, unknown> = {};
-  for (const field of [...FIELD_FLAGS, ...CONFIG_FIELDS.filter((f) => f.key === "seed" || f.key === "totalSteps")]) {
-    const flag = field.key === "totalSteps" ? "steps" : flagName(field.key);
-    const text = values[flag];
-    if (typeof text === "string") overrides[field.key] = parseFieldValue(field.key, text);
+  for (const field of CONFIG_FIELDS) {
+    const text = values[flagOf(field.key)];
+    if (typeof text === "string") overrides[field.key] = parseFieldValue(field.key, text, `--${flagOf(field.key)}`);
   }
   return overrides as Partial<StaqConfig>;
 }
 
 function positiveInteger(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!(Number.isInteger(value) && value >= 1)) throw new UsageError(`--${flag} must be an integer >= 1; got ${JSON.stringify(text)}`, trainCommand);
+  const value = parseWholeNumber(text);
+  if (!(value >= 1)) throw new UsageError(`--${flag} must be an integer >= 1; got ${JSON.stringify(text)}`, trainCommand);
   return value;
 }
 
@@ -93,52 +104,175 @@ export function defaultRunDirectory(env: string, preset: string, seed: number): 
   return join("runs", `${env.replace(/[^A-Za-z0-9._-]+/g, "-")}-${preset}-s${seed}`);
 }
 
+/**
+ * A run that stopped before its end because of a signal (Ctrl-C, SIGTERM): its checkpoint is saved
+ * and `--resume` continues it. The exit code is the shell's for a process stopped by the signal,
+ * 128 + its number (130 for Ctrl-C), so a script can tell it from a finished run (0) and a failure.
+ */
+export class RunInterrupted extends StaqError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/** 128 + the signal's number: 130 for SIGINT, 143 for SIGTERM. */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + constants.signals[signal];
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** A run ready to train: every argument checked, the run directory in its starting state. */
+interface PreparedRun {
+  agent: StaQ;
+  out: string;
+  /** Lines to show after the first one (e.g. how --steps was rounded). */
+  notes: string[];
+  /** The step of the checkpoint a resumed run starts from (null for a new run). */
+  resumedFrom: number | null;
+}
+
 async function train(args: string[], io: CommandIO): Promise<void> {
-  const values = parseCommandArgs(args, OPTIONS, trainCommand) as Record<string, string | boolean | undefined>;
+  const values = parseCommandArgs(args, OPTIONS, trainCommand) as Values;
   if (values.help) {
     io.stdout.write(HELP);
     return;
   }
   const overrides = configOverrides(values);
   const checkpointEvery = positiveInteger(values["checkpoint-every"] as string | undefined, "checkpoint-every");
-  const envName = values.env as string | undefined;
-  if (envName?.startsWith("MinAtar/")) await loadMinatar(envName);
+  // Everything is checked, and the new run or the resumed one is built, before a file is changed:
+  // a mistake leaves the run directory as it was.
+  const run = values.resume ? await prepareResume(values, overrides) : await prepareNewRun(values, overrides);
+  try {
+    await runTraining(run, io, { quiet: values.quiet === true, checkpointEvery });
+  } finally {
+    run.agent.destroy();
+  }
+}
 
-  let agent: StaQ;
-  let out: string;
-  if (values.resume) {
-    if (typeof values.out !== "string") throw new UsageError("--resume needs --out DIR, the run to continue", trainCommand);
-    out = values.out;
-    const saved = JSON.parse(await readFile(join(out, RUN_FILES.config), "utf8").catch(() => {
-      throw new StaqInputError(`${out} holds no run to resume (no ${RUN_FILES.config}); start one without --resume`);
-    })) as { env: string };
-    if (saved.env.startsWith("MinAtar/")) await loadMinatar(saved.env);
-    if (envName !== undefined && envName !== saved.env) throw new StaqInputError(`${out} is a run on ${saved.env}; --env says ${envName}`);
-    if (values.preset !== undefined) throw new UsageError("--preset cannot change when resuming; the run keeps its config", trainCommand);
-    if (values.force) throw new UsageError("--resume continues a run and --force starts it over; give one of them", trainCommand);
-    agent = await StaQ.load(join(out, RUN_FILES.checkpoint), { overrides });
-    await writeRunConfig(out, agent); // --steps (or another field allowed to change) may differ now
-    const logged = agent.checkpointExtra as { metricsLines?: number; evalLines?: number };
-    await truncateLines(join(out, RUN_FILES.metrics), logged.metricsLines ?? 0);
-    await truncateLines(join(out, RUN_FILES.eval), logged.evalLines ?? 0);
-  } else {
-    if (envName === undefined) throw new UsageError("--env NAME is required (`staq envs` lists them)", trainCommand);
-    const preset = (values.preset as string | undefined) ?? defaultPreset(envName);
-    out = (values.out as string | undefined) ?? defaultRunDirectory(envName, preset, overrides.seed ?? 0);
-    if (await pathExists(join(out, RUN_FILES.config))) {
-      if (!values.force) throw new StaqInputError(`${out} already holds a run; continue it with --resume, start over with --force, or choose another --out`);
+/**
+ * The environment steps a run trains to: `total`, rounded up to whole iterations from `globalStep`
+ * (the agent trains whole iterations); a note says so when that changes it.
+ */
+function roundedTotal(total: number, config: StaqConfig, globalStep: number, given: string | undefined): { total: number; note?: string } {
+  const rounded = globalStep + wholeIterationSteps(Math.max(0, total - globalStep), config.stepsPerIteration);
+  if (rounded === total) return { total };
+  const what = given !== undefined ? `--steps ${given}` : `totalSteps ${total}`;
+  const from = globalStep > 0 ? ` from step ${globalStep}` : "";
+  return { total: rounded, note: `${what} is not a whole number of iterations (${config.stepsPerIteration} steps each)${from}; training ${globalStep > 0 ? `to step ${rounded}` : `${rounded} steps`}` };
+}
+
+/** Refuses an --out that exists but is not a directory (mkdir would fail with a bare EEXIST). */
+async function checkRunDirectory(out: string): Promise<void> {
+  const info = await stat(out).catch(() => undefined);
+  if (info !== undefined && !info.isDirectory()) throw new StaqInputError(`--out ${out} is a file, not a directory; give a directory for the run`);
+}
+
+/** A new run: the agent is built (which checks the environment, the preset and the config) before an old run is removed. */
+async function prepareNewRun(values: Values, overrides: Partial<StaqConfig>): Promise<PreparedRun> {
+  const envName = values.env as string | undefined;
+  if (envName === undefined) throw new UsageError("--env NAME is required (`staq envs` lists them)", trainCommand);
+  if (envName.startsWith("MinAtar/")) await loadMinatar(envName);
+  const preset = (values.preset as string | undefined) ?? defaultPreset(envName);
+  const out = (values.out as string | undefined) ?? defaultRunDirectory(envName, preset, overrides.seed ?? 0);
+  await checkRunDirectory(out);
+  const existing = await pathExists(join(out, RUN_FILES.config));
+  if (existing && !values.force) throw new StaqInputError(`${out} already holds a run; continue it with --resume, start over with --force, or choose another --out`);
+  const config = resolveConfig(presetConfig(preset), overrides);
+  const { total, note } = roundedTotal(config.totalSteps, config, 0, values.steps as string | undefined);
+  const agent = await StaQ.create({ env: envName, preset, ...overrides, totalSteps: total });
+  try {
+    if (existing) {
       for (const name of Object.values(RUN_FILES)) await rm(join(out, name), { recursive: true, force: true });
       for (const name of [`${RUN_FILES.checkpoint}.old`, `${RUN_FILES.checkpoint}.new`]) await rm(join(out, name), { recursive: true, force: true });
     }
-    agent = await StaQ.create({ env: envName, preset, ...overrides });
-    await mkdir(out, { recursive: true });
+    await mkdir(out, { recursive: true }).catch((error: unknown) => {
+      throw fileError(`Could not create the run directory ${out}`, error);
+    });
     await writeRunConfig(out, agent);
-  }
-  try {
-    await runTraining(agent, out, io, { quiet: values.quiet === true, checkpointEvery });
-  } finally {
+  } catch (error) {
     agent.destroy();
+    throw error;
   }
+  return { agent, out, notes: note ? [note] : [], resumedFrom: null };
+}
+
+/** config.json of the run in `out`, checked as far as resuming needs it (the environment's name). */
+async function readRunConfig(out: string): Promise<{ env: string }> {
+  const path = join(out, RUN_FILES.config);
+  const text = await readFile(path, "utf8").catch(() => {
+    throw new StaqInputError(`${out} holds no run to resume (no ${RUN_FILES.config}); start one without --resume`);
+  });
+  let config: unknown;
+  checkJsonDepth(text, path);
+  try {
+    config = JSON.parse(text);
+  } catch (error) {
+    throw new StaqFormatError(`${path} is not valid JSON (${(error as Error).message}); it is written by staq train: restore it, or start the run over with --force`);
+  }
+  const env = (config as { env?: unknown } | null)?.env;
+  if (typeof env !== "string") throw new StaqFormatError(`${path}: "env" must be the environment's name; got ${JSON.stringify(env)}`);
+  return { env };
+}
+
+/** The log positions the checkpoint follows (staq train stores them with it). */
+function loggedLines(extra: Record<string, unknown>, stateFile: string): { metrics: number; eval: number } {
+  const count = (key: string, log: string) => {
+    const value = extra[key];
+    if (!(typeof value === "number" && Number.isSafeInteger(value) && value >= 0)) {
+      throw new StaqFormatError(`${stateFile}: extra.${key} must be an integer >= 0 (the lines of ${log} the checkpoint follows); got ${JSON.stringify(value)}`);
+    }
+    return value;
+  };
+  return { metrics: count("metricsLines", RUN_FILES.metrics), eval: count("evalLines", RUN_FILES.eval) };
+}
+
+/**
+ * A resumed run: config.json, the checkpoint, its log positions and the new --steps are all
+ * checked and the agent restored before the logs are cut back to the checkpoint and config.json
+ * is rewritten.
+ */
+async function prepareResume(values: Values, overrides: Partial<StaqConfig>): Promise<PreparedRun> {
+  if (typeof values.out !== "string") throw new UsageError("--resume needs --out DIR, the run to continue", trainCommand);
+  if (values.preset !== undefined) throw new UsageError("--preset cannot change when resuming; the run keeps its config", trainCommand);
+  if (values.force) throw new UsageError("--resume continues a run and --force starts it over; give one of them", trainCommand);
+  const out = values.out;
+  await checkRunDirectory(out);
+  const saved = await readRunConfig(out);
+  if (saved.env.startsWith("MinAtar/")) await loadMinatar(saved.env);
+  const envName = values.env as string | undefined;
+  if (envName !== undefined && envName !== saved.env) throw new StaqInputError(`${out} is a run on ${saved.env}; --env says ${envName}`);
+  const checkpointDir = join(out, RUN_FILES.checkpoint);
+  if (!(await pathExists(checkpointDir)) && !(await pathExists(`${checkpointDir}.old`))) {
+    throw new StaqInputError(`${out} holds a run that stopped before its first checkpoint; start it over with --force (and the arguments it was started with)`);
+  }
+  const { contents } = await readCheckpoint(checkpointDir);
+  const logged = loggedLines(contents.extra, join(checkpointDir, "state.json"));
+  const logs = { metrics: join(out, RUN_FILES.metrics), eval: join(out, RUN_FILES.eval) };
+  for (const key of ["metrics", "eval"] as const) {
+    const present = await countLines(logs[key]);
+    if (present < logged[key]) throw new StaqFormatError(`${logs[key]} has ${present} lines; the checkpoint was taken after ${logged[key]}. The run directory was changed after the checkpoint; start the run over with --force`);
+  }
+  const globalStep = contents.counters.globalStep;
+  const config = resolveConfig(contents.config, overrides);
+  if (config.totalSteps < globalStep) {
+    const what = values.steps !== undefined ? `--steps ${values.steps as string}` : `The checkpoint's totalSteps (${config.totalSteps})`;
+    throw new StaqInputError(`${what} is below the run's current step, ${globalStep}: a resumed run can only be extended; give --steps ${globalStep} or more`);
+  }
+  const { total, note } = roundedTotal(config.totalSteps, config, globalStep, values.steps as string | undefined);
+  const agent = await StaQ.restoreDecoded(contents, { overrides: { ...overrides, totalSteps: total } });
+  try {
+    await truncateLines(logs.metrics, logged.metrics);
+    await truncateLines(logs.eval, logged.eval);
+    await writeRunConfig(out, agent); // --steps (or another field allowed to change) may differ now
+  } catch (error) {
+    agent.destroy();
+    throw error;
+  }
+  return { agent, out, notes: note ? [note] : [], resumedFrom: globalStep };
 }
 
 async function writeRunConfig(out: string, agent: StaQ): Promise<void> {
@@ -146,29 +280,59 @@ async function writeRunConfig(out: string, agent: StaQ): Promise<void> {
   await writeFileAtomically(join(out, RUN_FILES.config), new TextEncoder().encode(JSON.stringify(config, null, 2) + "\n"), "the config");
 }
 
-async function runTraining(agent: StaQ, out: string, io: CommandIO, options: { quiet: boolean; checkpointEvery?: number }): Promise<void> {
+/** Where the run's checkpoint stands, for the messages of a stop. */
+interface CheckpointState {
+  /** The step of the last checkpoint on disk (null: none yet). */
+  saved: number | null;
+  /** The step of the checkpoint being written (null: none). */
+  writing: number | null;
+}
+
+/** What a second Ctrl-C leaves, in words: true about the checkpoint on disk. */
+function quitMessage(state: CheckpointState, dir: string, resume: string): string {
+  if (state.writing !== null) {
+    const before = state.saved !== null ? `the checkpoint of step ${state.saved}` : "nothing (it was the first)";
+    return `stopped at once while writing the checkpoint of step ${state.writing}: ${dir} holds that one if its write completed, else ${before}; ${state.saved !== null ? `continue with: ${resume}` : `if \`${resume}\` finds none, start over with --force`}`;
+  }
+  if (state.saved !== null) return `stopped at once; the checkpoint of step ${state.saved} in ${dir} is intact; continue with: ${resume}`;
+  return "stopped at once, before the first checkpoint: there is nothing to resume; start over with --force";
+}
+
+async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: boolean; checkpointEvery?: number }): Promise<void> {
+  const { agent, out } = run;
   const metricsPath = join(out, RUN_FILES.metrics);
   const evalPath = join(out, RUN_FILES.eval);
+  const checkpointDir = join(out, RUN_FILES.checkpoint);
+  const resume = `staq train --resume --out ${out}`;
   const lines = { metrics: await countLines(metricsPath), eval: await countLines(evalPath) };
   const total = agent.config.totalSteps;
   const silent = { write: () => true };
   const progress = createProgressReporter(options.quiet ? silent : (io.stderr as typeof process.stderr));
   const say = (line: string) => (options.quiet ? undefined : progress.note(line));
-  say(`staq train: ${agent.envName}, preset ${agent.preset}, seed ${agent.config.seed}, ${total} steps, on ${agent.gpu.info.adapter}; writing ${out}${agent.globalStep > 0 ? ` (resuming at step ${agent.globalStep})` : ""}`);
-  if (!agent.resumeExact) say("note: the environment cannot save its state (no saveState/loadState), so its episodes restarted; the run continues, but not bit for bit");
+  // Something the user did not ask for (rounded steps, a restart not bit for bit) is said even with --quiet.
+  const warn = (line: string) => (options.quiet ? io.stderr.write(`staq train: ${line}\n`) : progress.note(line));
+  // A resumed run starts from a checkpoint on disk; a new one has none until its first save.
+  const checkpoint: CheckpointState = { saved: run.resumedFrom, writing: null };
 
   const save = async () => {
-    await agent.save(join(out, RUN_FILES.checkpoint), { metricsLines: lines.metrics, evalLines: lines.eval });
+    checkpoint.writing = agent.globalStep;
+    await agent.save(checkpointDir, { metricsLines: lines.metrics, evalLines: lines.eval });
+    checkpoint.saved = agent.globalStep;
+    checkpoint.writing = null;
   };
   const controller = new AbortController();
-  const onSignal = () => {
+  let stopSignal: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
-      io.stderr.write("\nstaq train: stopped at once; the last checkpoint is intact\n");
-      process.exit(130);
+      io.stderr.write(`\nstaq train: ${quitMessage(checkpoint, checkpointDir, resume)}\n`);
+      process.exit(signalExitCode(signal));
     }
+    stopSignal = signal;
     controller.abort();
-    say("\nstopping after this iteration and saving a checkpoint (Ctrl-C again to quit at once; the last checkpoint stays intact)");
+    const intact = checkpoint.saved !== null ? `the checkpoint of step ${checkpoint.saved} stays intact` : "no checkpoint has been written yet";
+    say(`\nstopping after this iteration and saving a checkpoint (Ctrl-C again to quit at once; ${intact})`);
   };
+  // In place before the first line, so a signal is never met by Node's default (an exit with nothing said).
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
@@ -177,38 +341,58 @@ async function runTraining(agent: StaQ, out: string, io: CommandIO, options: { q
   let lastSave = performance.now();
   let window: { step: number; time: number }[] = [];
   try {
-    const result = await agent.learn({
-      signal: controller.signal,
-      onIteration: async (m: IterationMetrics) => {
-        await appendJsonLine(metricsPath, m);
-        lines.metrics++;
-        lastReturn = m["charts/episodic_return"] ?? lastReturn;
-        window = [...window.slice(-9), { step: m.global_step, time: m.time_s }];
-        const rate = window.length > 1 ? (window[window.length - 1].step - window[0].step) / Math.max(1e-9, window[window.length - 1].time - window[0].time) : m["charts/SPS"];
-        progress.update({ step: m.global_step, total, stepsPerSecond: rate, lastReturn, lastEval, elapsedSeconds: m.time_s });
-        const due = options.checkpointEvery !== undefined ? m.iteration % options.checkpointEvery === 0 : performance.now() - lastSave >= 60_000;
-        if (due) {
-          await save();
-          lastSave = performance.now();
-        }
-      },
-      onEvaluation: async (e: EvaluationMetrics) => {
-        await appendJsonLine(evalPath, e);
-        lines.eval++;
-        lastEval = e["eval/mean_return"];
-        say(`eval at step ${e.global_step} (${formatDuration(e.time_s)}): mean return ${e["eval/mean_return"].toFixed(1)} ± ${e["eval/std_return"].toFixed(1)} over ${e["eval/returns"].length} greedy episodes`);
-      },
+    say(`staq train: ${agent.envName}, preset ${agent.preset}, seed ${agent.config.seed}, ${total} steps, on ${agent.gpu.info.adapter}; writing ${out}${run.resumedFrom !== null ? ` (resuming at step ${run.resumedFrom})` : ""}`);
+    for (const note of run.notes) warn(note);
+    if (!agent.resumeExact) warn("note: the environment cannot save its state (no saveState/loadState), so its episodes restarted; the run continues, but not bit for bit");
+    const result = await agent
+      .learn({
+        signal: controller.signal,
+        // Called after the iteration's evaluation (onEvaluation below), so a checkpoint here
+        // follows every line the iteration logs, and a resumed run repeats none and misses none.
+        onIteration: async (m: IterationMetrics) => {
+          await appendJsonLine(metricsPath, m);
+          lines.metrics++;
+          lastReturn = m["charts/episodic_return"] ?? lastReturn;
+          window = [...window.slice(-9), { step: m.global_step, time: m.time_s }];
+          const rate = window.length > 1 ? (window[window.length - 1].step - window[0].step) / Math.max(1e-9, window[window.length - 1].time - window[0].time) : m["charts/SPS"];
+          progress.update({ step: m.global_step, total, stepsPerSecond: rate, lastReturn, lastEval, elapsedSeconds: m.time_s });
+          const due = options.checkpointEvery !== undefined ? m.iteration % options.checkpointEvery === 0 : performance.now() - lastSave >= 60_000;
+          if (due) {
+            await save();
+            lastSave = performance.now();
+          }
+        },
+        onEvaluation: async (e: EvaluationMetrics) => {
+          await appendJsonLine(evalPath, e);
+          lines.eval++;
+          lastEval = e["eval/mean_return"];
+          say(`eval at step ${e.global_step} (${formatDuration(e.time_s)}): mean return ${e["eval/mean_return"].toFixed(1)} ± ${e["eval/std_return"].toFixed(1)} over ${e["eval/returns"].length} greedy episodes`);
+        },
+      })
+      .catch((error: unknown) => {
+        throw inCommandLineTerms(error, checkpoint, checkpointDir);
+      });
+    await save().catch((error: unknown) => {
+      throw inCommandLineTerms(error, checkpoint, checkpointDir);
     });
-    await save();
     progress.finish();
     const curve = await writeRunCurve(out);
-    const stoppedEarly = result.stopped ? `stopped at step ${result.globalStep}; continue with: staq train --resume --out ${out}` : `done: ${result.globalStep} steps`;
-    say(`${stoppedEarly}; last greedy evaluation ${lastEval === null ? "none" : (lastEval as number).toFixed(1)}; wrote ${curve ? `${join(out, RUN_FILES.curve)} and ` : "(no evaluations, so no curve) "}${join(out, RUN_FILES.checkpoint)}/`);
+    say(`${result.stopped ? `stopped at step ${result.globalStep}` : `done: ${result.globalStep} steps`}; last greedy evaluation ${lastEval === null ? "none" : (lastEval as number).toFixed(1)}; wrote ${curve.written ? `${curve.path} and ` : `(${curve.reason}) `}${checkpointDir}/`);
+    if (result.stopped) {
+      throw new RunInterrupted(`interrupted at step ${result.globalStep} of ${total}; the checkpoint is saved in ${checkpointDir}; continue with: ${resume}`, signalExitCode(stopSignal ?? "SIGINT"));
+    }
   } finally {
     progress.finish();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/** A divergence with the command line's flags in its hints, and what is on disk. */
+function inCommandLineTerms(error: unknown, checkpoint: CheckpointState, dir: string): unknown {
+  if (!(error instanceof StaqDivergenceError)) return error;
+  const kept = checkpoint.saved !== null ? `the checkpoint of step ${checkpoint.saved} in ${dir} is the last good state` : "no checkpoint was written";
+  return new StaqDivergenceError(error.details, { name: (key) => `--${flagName(key)}`, note: `the diverged state was not saved (${kept})`, cause: error });
 }
 
 export const trainCommand: Command = {

@@ -6,11 +6,36 @@
  *   await agent.save("runs/cartpole/checkpoint");
  *   const again = await StaQ.load("runs/cartpole/checkpoint");   // continues exactly
  */
-import { StaQ as PortableStaQ, type EnvSource } from "../agent/staq-agent.ts";
-import type { StaqConfig } from "../agent/config.ts";
+import { join } from "node:path";
+import { StaQ as PortableStaQ, type RestoreOptions } from "../agent/staq-agent.ts";
+import { CHECKPOINT_FILES, decodeCheckpoint, type CheckpointFiles, type DecodedCheckpoint } from "../agent/checkpoint.ts";
+import { StaqFormatError, StaqInputError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { readCheckpointDirectory, writeDirectoryAtomically } from "./checkpoint-directory.ts";
 import { createGpu } from "./create-gpu.ts";
+import { pathExists } from "./files.ts";
+
+export interface CheckpointOnDisk {
+  files: CheckpointFiles;
+  contents: DecodedCheckpoint;
+}
+
+/**
+ * Reads and checks the checkpoint directory `dir` (or `dir.old`, see checkpoint-directory.ts). A
+ * problem is a StaqFormatError naming the file on disk ("runs/x/checkpoint/stack.safetensors: …"):
+ * decodeCheckpoint knows only the files' names, and a user with several runs needs the path.
+ */
+export async function readCheckpoint(dir: string): Promise<CheckpointOnDisk> {
+  const files = await readCheckpointDirectory(dir);
+  try {
+    return { files, contents: decodeCheckpoint(files) };
+  } catch (error) {
+    if (!(error instanceof StaqFormatError)) throw error;
+    const source = (await pathExists(dir)) ? dir : `${dir}.old`;
+    const file = CHECKPOINT_FILES.find((name) => error.message.startsWith(name));
+    throw new StaqFormatError(file ? `${join(source, file)}${error.message.slice(file.length)}` : `the checkpoint ${source}: ${error.message}`, { cause: error });
+  }
+}
 
 export class StaQ extends PortableStaQ {
   protected static override defaultGpu(): Promise<Gpu> {
@@ -23,7 +48,15 @@ export class StaQ extends PortableStaQ {
   }
 
   /** An agent from a checkpoint directory; `env` for an environment that is not registered. */
-  static async load(dir: string, options: { env?: EnvSource; gpu?: Gpu; overrides?: Partial<StaqConfig> } = {}): Promise<StaQ> {
-    return this.restore(await readCheckpointDirectory(dir), options);
+  static async load(dir: string, options: RestoreOptions = {}): Promise<StaQ> {
+    const { contents } = await readCheckpoint(dir);
+    try {
+      return await this.restoreDecoded(contents, options);
+    } catch (error) {
+      // A checkpoint whose sizes do not fit this device, or that another environment cannot take:
+      // with several runs about, the message must say which checkpoint.
+      if (error instanceof StaqInputError && !error.message.includes(dir)) throw new StaqInputError(`the checkpoint ${dir}: ${error.message}`, { cause: error });
+      throw error;
+    }
   }
 }

@@ -9,7 +9,10 @@ import { join } from "node:path";
 import { StaQ } from "../../src/node/staq.ts";
 import { TIMING_KEYS, type EvaluationMetrics, type IterationMetrics } from "../../src/agent/metrics.ts";
 import { stackLogits } from "../../src/stack/stack-logits.ts";
+import { decodeSafetensors, encodeSafetensors } from "../../src/io/safetensors.ts";
 import { StaqFormatError, StaqInputError } from "../../src/errors.ts";
+import { StaqDivergenceError } from "../../src/agent/divergence.ts";
+import { wholeIterationSteps } from "../../src/agent/config.ts";
 import type { Env, StepResult } from "../../src/envs/env.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomStates } from "../helpers/random.ts";
@@ -78,6 +81,61 @@ test("a run resumed from a checkpoint gives the same metrics, evaluations and we
   assert.deepEqual(await stackLogits(resumed.stack, states), await stackLogits(straight.stack, states));
   straight.destroy();
   resumed.destroy();
+});
+
+test("a checkpoint taken in onIteration holds the iteration's evaluation: a run stopped there resumes to an uninterrupted run's logs", async () => {
+  const straight = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, seed: 6 });
+  const whole = await record(straight, 96);
+  straight.destroy();
+
+  // What staq train does: log every callback, checkpoint in onIteration with the log positions;
+  // here the process "dies" right after the first checkpoint (the throw).
+  const logs = { iterations: [] as IterationMetrics[], evaluations: [] as EvaluationMetrics[] };
+  let files: Record<string, Uint8Array> | undefined;
+  const first = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, seed: 6 });
+  const killed = new Error("killed after the checkpoint");
+  await assert.rejects(
+    first.learn({
+      steps: 96,
+      onEvaluation: (e) => void logs.evaluations.push(e),
+      onIteration: async (m) => {
+        logs.iterations.push(m);
+        files = await first.checkpoint({ iterations: logs.iterations.length, evaluations: logs.evaluations.length });
+        throw killed;
+      },
+    }),
+    (e) => e === killed,
+  );
+  first.destroy();
+  const resumed = await StaQ.restore(files!, { gpu });
+  const kept = resumed.checkpointExtra as { iterations: number; evaluations: number };
+  const after = await record(resumed, 64);
+  resumed.destroy();
+  assert.deepEqual([...logs.iterations.slice(0, kept.iterations), ...after.iterations].map(withoutTiming), whole.iterations.map(withoutTiming));
+  assert.deepEqual([...logs.evaluations.slice(0, kept.evaluations), ...after.evaluations].map(withoutTiming), whole.evaluations.map(withoutTiming));
+});
+
+test("a diverging run stops at the iteration that went non-finite, names the quantity and the setting to change, and refuses to checkpoint", async () => {
+  const agent = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, adamEps: 0 });
+  const iterations: IterationMetrics[] = [];
+  const diverged = (e: Error) =>
+    e instanceof StaqDivergenceError && /^training diverged at iteration 1 \(step 32\): losses\/td_loss.* is NaN/.test(e.message) && /adamEps > 0/.test(e.message) && e.details.iteration === 1;
+  await assert.rejects(agent.learn({ steps: 64, onIteration: (m) => void iterations.push(m) }), diverged);
+  assert.equal(iterations.length, 0, "the diverged iteration is not reported as a normal one");
+  await assert.rejects(agent.checkpoint(), diverged, "a diverged agent's state is not saved");
+  await assert.rejects(agent.learn({ steps: 32 }), diverged, "nor trained further");
+  agent.destroy();
+
+  const scaled = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, rewardScale: 1e30 });
+  await assert.rejects(scaled.learn({ steps: 32 }), (e: Error) => e instanceof StaqDivergenceError && /a smaller rewardScale \(now 1e\+30\)/.test(e.message));
+  scaled.destroy();
+});
+
+test("learn trains whole iterations: steps are rounded up to a multiple of stepsPerIteration", async () => {
+  assert.equal(wholeIterationSteps(20, 32), 32);
+  assert.equal(wholeIterationSteps(64, 32), 64);
+  assert.equal(wholeIterationSteps(0, 32), 0);
+  assert.equal(wholeIterationSteps(65, 32), 96);
 });
 
 test("the same seed on the same adapter gives identical metrics; another seed does not", async () => {
@@ -149,6 +207,10 @@ test("corrupt or mismatched checkpoints are refused with the file and the entry 
     return { ...files, "state.json": new TextEncoder().encode(JSON.stringify(copy)) };
   };
   const { "replay.safetensors": _replay, ...missing } = files;
+  const withMetadata = (name: string, change: Record<string, string>) => {
+    const { tensors, metadata } = decodeSafetensors(files[name]);
+    return { ...files, [name]: encodeSafetensors(tensors, { ...metadata, ...change }) };
+  };
   const cases: [Record<string, Uint8Array>, RegExp][] = [
     [missing, /the checkpoint has no replay.safetensors/],
     [{ ...files, "state.json": new TextEncoder().encode("{ not json") }, /state.json is not valid JSON/],
@@ -159,6 +221,9 @@ test("corrupt or mismatched checkpoints are refused with the file and the entry 
     [withState((s) => (s.config.lr = -1)), /config.lr must be a number > 0/],
     [{ ...files, "replay.safetensors": files["replay.safetensors"].subarray(0, 100) }, /^replay.safetensors: /],
     [{ ...files, "stack.safetensors": files["networks.safetensors"] }, /^stack.safetensors: /],
+    // Counts in metadata are plain decimals: Number() would read "0x10" as 16 and "" as 0.
+    [withMetadata("replay.safetensors", { next: "0x10" }), /^replay.safetensors: "next" must be an integer >= 0; got "0x10"/],
+    [withMetadata("networks.safetensors", { adam_steps: "" }), /^networks.safetensors: adam_steps must be an integer >= 0; got ""/],
   ];
   for (const [corrupt, message] of cases) {
     await assert.rejects(StaQ.restore(corrupt, { gpu }), (e: Error) => e instanceof StaqFormatError && message.test(e.message), String(message));
@@ -167,6 +232,12 @@ test("corrupt or mismatched checkpoints are refused with the file and the entry 
   await assert.rejects(StaQ.restore(files, { gpu, env: "Acrobot-v1" }), /trained on CartPole-v1; the environment given is Acrobot-v1/);
   const dir = await temporaryDirectory();
   await assert.rejects(StaQ.load(join(dir, "nothing"), { gpu }), /no checkpoint at .*nothing/);
+  // On disk, the message names the checkpoint's directory and file.
+  await agent.save(join(dir, "corrupt"));
+  await writeFile(join(dir, "corrupt", "replay.safetensors"), files["replay.safetensors"].subarray(0, 100));
+  await assert.rejects(StaQ.load(join(dir, "corrupt"), { gpu }), (e: Error) => e instanceof StaqFormatError && e.message.startsWith(`${join(dir, "corrupt", "replay.safetensors")}: `), "names the file");
+  await writeFile(join(dir, "corrupt", "state.json"), "{ not json");
+  await assert.rejects(StaQ.load(join(dir, "corrupt"), { gpu }), (e: Error) => e instanceof StaqFormatError && e.message.startsWith(`${join(dir, "corrupt", "state.json")} is not valid JSON`), "names the file");
   // A crash between the two renames of a save leaves checkpoint.old/, which loading falls back to.
   await agent.save(join(dir, "checkpoint"));
   await writeFile(join(dir, "marker"), "");

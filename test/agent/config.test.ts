@@ -56,8 +56,19 @@ test("command-line values parse to the field's type, and flags are the field nam
   assert.equal(parseFieldValue("lr", "1e-3"), 1e-3);
   assert.deepEqual(parseFieldValue("hidden", "64,32"), [64, 32]);
   assert.equal(parseFieldValue("loss", "huber"), "huber");
-  assert.throws(() => parseFieldValue("lr", "fast"), /--lr must be a number; got "fast"/);
-  assert.throws(() => parseFieldValue("hidden", "64,,32"), /--hidden must be a comma-separated list of integers/);
+  assert.equal(parseFieldValue("totalSteps", "1e6"), 1e6);
+  assert.equal(parseFieldValue("seed", " 7 "), 7);
+  assert.throws(() => parseFieldValue("lr", "fast"), /--lr must be a number > 0; got "fast"/);
+  assert.throws(() => parseFieldValue("hidden", "64,,32"), /--hidden must be a non-empty list of integer widths in \[1, 4096\]; got "64,,32"/);
+  assert.throws(() => parseFieldValue("loss", "l1"), /--loss must be one of "mse", "huber"; got "l1"/);
+  // Only plain decimals are numbers: Number() would take all of these.
+  for (const text of ["0x10", "0b11", "0o7", "", " ", "Infinity", "-Infinity", "1e400", "1_000"]) {
+    assert.throws(() => parseFieldValue("totalSteps", text, "--steps"), (e: Error) => e instanceof StaqInputError && e.message === `--steps must be an integer >= 1; got ${JSON.stringify(text)}`, JSON.stringify(text));
+  }
+  // Out of range, or not an integer where one is needed: the same message, with the flag's name.
+  assert.throws(() => parseFieldValue("memory", "0"), /^StaqInputError: --memory must be an integer >= 1; got "0"$/);
+  assert.throws(() => parseFieldValue("batchSize", "2.5"), /--batch-size must be an integer >= 1; got "2.5"/);
+  assert.throws(() => parseFieldValue("gamma", "1"), /--gamma must be a number in \[0, 1\); got "1"/);
 });
 
 test("τ goes linearly from tauStart/ln|A| to tauEnd/ln|A| over the annealing, then stays", () => {

@@ -4,10 +4,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFile, readdir } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { TIMING_KEYS } from "../../src/agent/metrics.ts";
-import { ownStderrLines, runStaq, tempDir } from "../io/stack-fixtures.ts";
+import { REPO_ROOT, ownStderrLines, runStaq, tempDir } from "../io/stack-fixtures.ts";
 
 const TINY = ["--num-envs", "2", "--steps-per-iteration", "32", "--replay-capacity", "128", "--gradient-steps", "8", "--batch-size", "8", "--memory", "2", "--hidden", "8", "--eval-every", "32", "--eval-episodes", "2"];
 
@@ -41,55 +41,177 @@ test("staq train writes config, metrics, evaluations, curve and checkpoint; staq
   assert.equal(result.global_step, 64);
   assert.match(ownStderrLines(evaluation.stderr).join("\n"), /CartPole-v1 after 64 steps \(2 iterations, stack of 2\): mean greedy return/);
 
-  const noEval = await runStaq(["train", "--env", "CartPole-v1", "--preset", "quick", "--steps", "32", "--out", join(out, "..", "no-eval"), ...TINY, "--eval-every", "0"]);
+  // --steps that is not a whole number of iterations trains whole iterations, and says so.
+  const noEval = await runStaq(["train", "--env", "CartPole-v1", "--preset", "quick", "--steps", "20", "--out", join(out, "..", "no-eval"), ...TINY, "--eval-every", "0"]);
   assert.equal(noEval.code, 0, noEval.stderr);
+  assert.match(noEval.stderr, /--steps 20 is not a whole number of iterations \(32 steps each\); training 32 steps/);
+  assert.deepEqual((await lines(join(out, "..", "no-eval", "metrics.jsonl"))).map((m) => m.global_step), [32]);
   assert.match(noEval.stderr, /\(no evaluations, so no curve\)/);
 
   const again = await runStaq(["train", "--env", "CartPole-v1", "--out", out, ...TINY]);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already holds a run; continue it with --resume, start over with --force/);
+
+  // Commands that fail must leave the run exactly as it was: --force with a mistake in the new
+  // arguments, --resume with --steps below the run's step, a checkpoint whose log positions are invalid.
+  const snapshot = async () => Object.fromEntries(await Promise.all(["config.json", "metrics.jsonl", "eval.jsonl", "curve.svg", "checkpoint/state.json"].map(async (f) => [f, await readFile(join(out, f), "utf8")])));
+  const before = await snapshot();
+  const refused: [string[], RegExp][] = [
+    [["--env", "CartPol-v1", "--preset", "quick", "--force"], /no environment named "CartPol-v1"/],
+    [["--env", "CartPole-v1", "--preset", "bogus", "--force"], /unknown preset "bogus"/],
+    [["--env", "CartPole-v1", "--preset", "quick", "--force", "--memory", "0"], /--memory must be an integer >= 1; got "0"/],
+    [["--resume", "--steps", "32"], /--steps 32 is below the run's current step, 64: a resumed run can only be extended/],
+  ];
+  for (const [args, message] of refused) {
+    const run = await runStaq(["train", "--out", out, ...(args.includes("--resume") ? [] : TINY), ...args]);
+    assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+    assert.match(run.stderr, message, args.join(" "));
+    assert.deepEqual(await snapshot(), before, `${args.join(" ")} changed the run`);
+  }
+  const state = JSON.parse(before["checkpoint/state.json"]);
+  state.extra.metricsLines = -1;
+  await writeFile(join(out, "checkpoint", "state.json"), JSON.stringify(state));
+  const negative = await runStaq(["train", "--resume", "--steps", "96", "--out", out]);
+  assert.equal(negative.code, 2, negative.stderr);
+  assert.match(negative.stderr, /checkpoint\/state.json: extra.metricsLines must be an integer >= 0 \(the lines of metrics.jsonl the checkpoint follows\); got -1/);
+  assert.deepEqual({ ...(await snapshot()), "checkpoint/state.json": before["checkpoint/state.json"] }, before, "a refused resume changed the run");
 });
 
-test("Ctrl-C stops after the iteration and leaves a checkpoint; --resume then logs what an uninterrupted run logs", async () => {
-  const dir = await tempDir();
-  const args = (out: string) => ["train", "--env", "Acrobot-v1", "--preset", "quick", "--steps", "160", "--out", out, ...TINY];
-  const whole = await runStaq(args(join(dir, "whole")));
-  assert.equal(whole.code, 0, whole.stderr);
+const ACROBOT = (out: string) => ["train", "--env", "Acrobot-v1", "--preset", "quick", "--steps", "160", "--out", out, ...TINY];
+/** The uninterrupted Acrobot run the interrupted ones are compared with (run once, shared by the tests of this file). */
+const sharedDir = await tempDir();
+let uninterrupted: Promise<string> | undefined;
+function uninterruptedRun(): Promise<string> {
+  uninterrupted ??= (async () => {
+    const out = join(sharedDir, "whole");
+    const whole = await runStaq(ACROBOT(out));
+    assert.equal(whole.code, 0, whole.stderr);
+    return out;
+  })();
+  return uninterrupted;
+}
 
-  const out = join(dir, "interrupted");
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args(out)], { stdio: ["ignore", "ignore", "pipe"] });
+/** `staq train ARGS` as a child process whose stderr `watch` sees as it grows (to send it signals). */
+function spawnTrain(args: string[], watch: (stderr: string, child: ReturnType<typeof spawn>) => void, preload: string[] = []): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", ...preload.flatMap((p) => ["--import", p]), "src/cli/main.ts", ...args], { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  let interrupted = false;
-  child.stderr.on("data", (chunk: Buffer) => {
+  child.stderr!.on("data", (chunk: Buffer) => {
     stderr += chunk;
+    watch(stderr, child);
+  });
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stderr })));
+}
+
+async function assertSameLogs(out: string, whole: string): Promise<void> {
+  for (const file of ["metrics.jsonl", "eval.jsonl"]) {
+    assert.deepEqual(withoutTiming(await lines(join(out, file))), withoutTiming(await lines(join(whole, file))), file);
+  }
+  assert.equal(await readFile(join(out, "curve.svg"), "utf8"), await readFile(join(whole, "curve.svg"), "utf8"), "curve.svg");
+}
+
+test("Ctrl-C stops after the iteration with exit code 130 and a checkpoint; --resume then logs what an uninterrupted run logs", async () => {
+  const whole = await uninterruptedRun();
+  const out = join(await tempDir(), "interrupted");
+  let interrupted = false;
+  const stopped = await spawnTrain(ACROBOT(out), (stderr, child) => {
     // Interrupt once the first evaluation after training is logged (an iteration has run).
     if (!interrupted && /eval at step 32/.test(stderr)) {
       interrupted = true;
       child.kill("SIGINT");
     }
   });
-  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-  assert.equal(code, 0, stderr);
-  assert.match(stderr, /stopping after this iteration and saving a checkpoint/);
-  assert.match(stderr, /stopped at step \d+; continue with: staq train --resume --out/);
-  const stoppedAt = Number(/stopped at step (\d+)/.exec(stderr)![1]);
+  assert.equal(stopped.code, 130, stopped.stderr);
+  assert.match(stopped.stderr, /stopping after this iteration and saving a checkpoint/);
+  assert.match(stopped.stderr, /staq train: interrupted at step \d+ of 160; the checkpoint is saved in .*interrupted[/\\]checkpoint; continue with: staq train --resume --out /);
+  const stoppedAt = Number(/interrupted at step (\d+)/.exec(stopped.stderr)![1]);
   assert.ok(stoppedAt < 160);
 
   const resumed = await runStaq(["train", "--resume", "--out", out]);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(ownStderrLines(resumed.stderr).join("\n"), new RegExp(`resuming at step ${stoppedAt}`));
-  for (const file of ["metrics.jsonl", "eval.jsonl"]) {
-    assert.deepEqual(withoutTiming(await lines(join(out, file))), withoutTiming(await lines(join(dir, "whole", file))), file);
+  await assertSameLogs(out, whole);
+});
+
+test("a run killed (SIGKILL) the instant a checkpoint is written resumes to exactly the files of an uninterrupted run", async () => {
+  const whole = await uninterruptedRun();
+  const out = join(await tempDir(), "killed");
+  const killed = await spawnTrain([...ACROBOT(out), "--checkpoint-every", "1"], () => undefined, ["./test/cli/kill-after-checkpoint.ts"]);
+  assert.equal(killed.code, null, `the child should have been killed: ${killed.stderr}`);
+  assert.equal(JSON.parse(await readFile(join(out, "checkpoint", "state.json"), "utf8")).counters.globalStep, 32);
+  const resumed = await runStaq(["train", "--resume", "--out", out]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  await assertSameLogs(out, whole);
+});
+
+test("Ctrl-C twice before the first checkpoint quits at once, says that nothing can be resumed, and --resume says how to start over", async () => {
+  const out = join(await tempDir(), "quit");
+  let signals = 0;
+  const quit = await spawnTrain(ACROBOT(out), (stderr, child) => {
+    // The first line is printed once the signal handlers are in place; the first checkpoint is a
+    // minute away (the default cadence), or at the end of the first iteration once stopping.
+    if (signals === 0 && /staq train: Acrobot-v1/.test(stderr)) {
+      signals = 1;
+      child.kill("SIGINT");
+    }
+    if (signals === 1 && /stopping after this iteration/.test(stderr)) {
+      signals = 2;
+      child.kill("SIGINT");
+    }
+  });
+  assert.equal(quit.code, 130, quit.stderr);
+  assert.match(quit.stderr, /Ctrl-C again to quit at once; no checkpoint has been written yet/);
+  assert.match(quit.stderr, /staq train: stopped at once, before the first checkpoint: there is nothing to resume; start over with --force/);
+  assert.doesNotMatch(quit.stderr, /checkpoint is intact/);
+  const resume = await runStaq(["train", "--resume", "--out", out]);
+  assert.equal(resume.code, 2, resume.stderr);
+  assert.match(resume.stderr, /holds a run that stopped before its first checkpoint; start it over with --force/);
+});
+
+test("a diverging run stops with exit code 1, naming the quantity, the iteration and the flag to change, and writes no checkpoint", async () => {
+  const dir = await tempDir();
+  const cases: [string[], RegExp, RegExp][] = [
+    [["--adam-eps", "0"], /losses\/td_loss/, /--adam-eps > 0/],
+    [["--reward-scale", "1e30"], /losses\/td_loss/, /a smaller --reward-scale \(now 1e\+30\)/],
+  ];
+  for (const [flags, quantity, hint] of cases) {
+    const out = join(dir, flags[0]);
+    const run = await runStaq(["train", "--env", "CartPole-v1", "--preset", "quick", "--steps", "64", "--out", out, ...TINY, ...flags]);
+    assert.equal(run.code, 1, run.stderr);
+    const message = ownStderrLines(run.stderr).find((l) => l.startsWith("staq train: training diverged"));
+    assert.ok(message, run.stderr);
+    assert.match(message, /training diverged at iteration 1 \(step 32\)/);
+    assert.match(message, quantity);
+    assert.match(message, / is (NaN|-?Infinity)/);
+    assert.match(message, hint);
+    assert.match(message, /no checkpoint was written/);
+    assert.deepEqual((await readdir(out)).sort(), ["config.json", "eval.jsonl"], flags.join(" "));
   }
 });
 
 test("invalid command lines and configs are errors naming what to fix", async () => {
-  const out = join(await tempDir(), "bad");
+  const dir = await tempDir();
+  const out = join(dir, "bad");
+  const file = join(dir, "a-file");
+  await writeFile(file, "");
+  const corrupt = join(dir, "corrupt");
+  await mkdir(corrupt);
+  await writeFile(join(corrupt, "config.json"), "{ not json");
+  const noEnv = join(dir, "no-env");
+  await mkdir(noEnv);
+  await writeFile(join(noEnv, "config.json"), "{}");
   const cases: [string[], RegExp][] = [
     [["train", "--preset", "quick"], /--env NAME is required/],
     [["train", "--env", "CartPole-v1", "--learning-rate", "1"], /Unknown option '--learning-rate'/],
-    [["train", "--env", "CartPole-v1", "--lr", "fast", "--out", out], /--lr must be a number; got "fast"/],
-    [["train", "--env", "CartPole-v1", "--gamma", "1", "--out", out], /config field gamma must be a number in \[0, 1\); got 1/],
+    [["train", "--env", "CartPole-v1", "--lr", "fast", "--out", out], /--lr must be a number > 0; got "fast"/],
+    [["train", "--env", "CartPole-v1", "--lr", "Infinity", "--out", out], /--lr must be a number > 0; got "Infinity"/],
+    [["train", "--env", "CartPole-v1", "--gamma", "1", "--out", out], /--gamma must be a number in \[0, 1\); got "1"/],
+    [["train", "--env", "CartPole-v1", "--steps", "0x10", "--out", out], /--steps must be an integer >= 1; got "0x10"/],
+    [["train", "--env", "CartPole-v1", "--steps", "", "--out", out], /--steps must be an integer >= 1; got ""/],
+    [["train", "--env", "CartPole-v1", "--seed", "0b11", "--out", out], /--seed must be an integer in \[0, 4294967295\]; got "0b11"/],
+    [["train", "--env", "CartPole-v1", "--checkpoint-every", "0x10", "--out", out], /--checkpoint-every must be an integer >= 1; got "0x10"/],
+    [["train", "--env", "CartPole-v1", "--out", file], /--out .*a-file is a file, not a directory; give a directory for the run/],
+    [["train", "--resume", "--out", corrupt], /corrupt[/\\]config.json is not valid JSON/],
+    [["train", "--resume", "--out", noEnv], /no-env[/\\]config.json: "env" must be the environment's name; got undefined/],
     [["train", "--env", "CartPole-v1", "--preset", "slow", "--out", out], /unknown preset "slow"/],
     [["train", "--env", "CartPol-v1", "--out", out], /no environment named "CartPol-v1"/],
     [["train", "--resume", "--out", out], /holds no run to resume/],
