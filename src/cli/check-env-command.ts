@@ -14,6 +14,7 @@ import { checkClassicReference, type ClassicEnv, type ClassicReferenceReport } f
 import { checkRandomStateReference } from "../envs/random-state-check.ts";
 import { makeEnv } from "../envs/registry.ts";
 import { parseJsonText } from "../io/json.ts";
+import { fileError } from "../node/files.ts";
 import { UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar } from "./minatar-module.ts";
 
@@ -110,11 +111,18 @@ async function referenceFiles(path: string): Promise<string[]> {
   let info;
   try {
     info = await stat(path);
-  } catch {
-    throw new StaqInputError(`--reference ${path}: no such file or folder`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new StaqInputError(`--reference ${path}: no such file or folder`);
+    throw fileError(`--reference ${path}`, error);
   }
   if (!info.isDirectory()) return [path];
-  const files = (await readdir(path)).filter((name) => name.endsWith(".json")).sort().map((name) => join(path, name));
+  let names: string[];
+  try {
+    names = await readdir(path);
+  } catch (error) {
+    throw fileError(`--reference ${path}: cannot list the folder`, error);
+  }
+  const files = names.filter((name) => name.endsWith(".json")).sort().map((name) => join(path, name));
   if (files.length === 0) throw new StaqInputError(`--reference ${path}: the folder has no .json files`);
   return files;
 }

@@ -1,10 +1,12 @@
 /**
  * What every `staq` subcommand is, and the errors the dispatcher turns into exit codes.
  */
-import { readFile } from "node:fs/promises";
+import { constants as bufferConstants } from "node:buffer";
+import { readFile, stat } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { StaqError } from "../errors.ts";
+import { StaqInputError } from "../errors.ts";
+import { fileError } from "../node/files.ts";
 
 export interface CommandIO {
   stdout: Pick<Writable, "write">;
@@ -56,12 +58,21 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"
   }
 }
 
-/** Reads a command's input file as text; failing to read it is one line naming the file and why. */
+/**
+ * Reads a command's input file as text; failing to read it is one line naming the file and why,
+ * a StaqInputError (exit 2) when the path is at fault: missing, a directory, not readable.
+ */
 export async function readInputFile(path: string, what: string): Promise<string> {
   try {
+    // A JavaScript string holds at most MAX_STRING_LENGTH characters (about 512 MiB): say so,
+    // rather than "Cannot create a string longer than 0x1fffffe8 characters" after reading it all.
+    const info = await stat(path);
+    if (info.isFile() && info.size > bufferConstants.MAX_STRING_LENGTH) {
+      throw new StaqInputError(`the ${what} file ${path} is ${info.size} bytes; a text input can have at most ${bufferConstants.MAX_STRING_LENGTH} bytes`);
+    }
     return await readFile(path, "utf8");
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    throw new StaqError(`Could not read the ${what} file ${path}: ${code === "ENOENT" ? "no such file or directory (ENOENT)" : message}`);
+    if (error instanceof StaqInputError) throw error;
+    throw fileError(`Could not read the ${what} file ${path}`, error);
   }
 }

@@ -4,10 +4,20 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parseWholeNumber } from "../io/decimal.ts";
+import { parseJsonText } from "../io/json.ts";
 import { StaQ } from "../node/staq.ts";
 import { UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar } from "./minatar-module.ts";
 import { checkpointPath } from "./run-directory.ts";
+
+/**
+ * The most episodes one evaluation runs. The agent keeps one environment per episode (every
+ * episode runs alongside the others) and every return is printed in eval/returns: a MinAtar
+ * environment takes a few kilobytes, so 10^5 episodes take a few hundred megabytes, and 10^8 ran
+ * out of memory after 46 s instead of saying so at once.
+ */
+export const MAX_EPISODES = 100_000;
 
 const HELP = `Usage: staq eval --checkpoint DIR [--episodes N] [--seed S] [--env NAME]
 
@@ -17,7 +27,7 @@ evaluation as one JSON line on stdout: {"eval/mean_return": ..., "eval/returns":
 Options:
   --checkpoint DIR   a run directory written by \`staq train\` (its checkpoint/ is used), or a
                      checkpoint directory itself (agent.save)
-  --episodes N       episodes to run (default 10)
+  --episodes N       episodes to run, 1 to ${MAX_EPISODES} (default 10)
   --seed S           episode j starts from seed S + j (default: the run's seed + 2^31, as the
                      evaluations during training)
   --env NAME         the environment, when it is not the registered one the run names
@@ -32,10 +42,14 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function integer(text: string | undefined, flag: string, min: number): number | undefined {
+/** A whole number from `min` to `max` written as digits (no "1e8", "0x10" or ""); a UsageError saying the range otherwise. */
+function integer(text: string | undefined, flag: string, min: number, max = Number.MAX_SAFE_INTEGER, why = ""): number | undefined {
   if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!(Number.isSafeInteger(value) && value >= min)) throw new UsageError(`--${flag} must be an integer >= ${min}; got ${JSON.stringify(text)}`, evalCommand);
+  const value = parseWholeNumber(text);
+  if (!(value >= min && value <= max)) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${flag} must be an integer ${range}; got ${JSON.stringify(text)}${why}`, evalCommand);
+  }
   return value;
 }
 
@@ -45,7 +59,7 @@ async function savedEnvName(path: string): Promise<string | undefined> {
     const text = await readFile(join(dir, "state.json"), "utf8").catch(() => undefined);
     if (text === undefined) continue;
     try {
-      const env = (JSON.parse(text) as { env?: unknown }).env;
+      const env = (parseJsonText(text, "state.json") as { env?: unknown } | null)?.env;
       return typeof env === "string" ? env : undefined;
     } catch {
       return undefined;
@@ -61,7 +75,8 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
     return;
   }
   if (values.checkpoint === undefined) throw new UsageError("--checkpoint DIR is required", evalCommand);
-  const episodes = integer(values.episodes, "episodes", 1) ?? 10;
+  const episodes =
+    integer(values.episodes, "episodes", 1, MAX_EPISODES, ` (the agent keeps one environment per episode and prints every return; for more, run several evaluations with --seed S, S + ${MAX_EPISODES}, ...)`) ?? 10;
   const seed = integer(values.seed, "seed", 0);
   const path = await checkpointPath(values.checkpoint);
   // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.

@@ -5,17 +5,18 @@
  * anyone can check staq's trainer against another framework: torch.optim.Adam on the same inputs
  * gives the same weights to float32 accuracy (test/cross-check/fit-torch.test.ts).
  */
-import { readFile, stat } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
+import { readFile } from "node:fs/promises";
+import { StaqError, StaqFormatError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
+import { parseDecimal, parseWholeNumber } from "../io/decimal.ts";
 import { networkToSafetensors, parseTrainingBatchJson, readNetworkFile, type NetworkFileContents } from "../io/network-file.ts";
 import { createGpu } from "../node/create-gpu.ts";
-import { writeFileAtomically } from "../node/files.ts";
+import { fileError, writeFileAtomically } from "../node/files.ts";
 import { parameterCount, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
 import { ADAM_DEFAULTS } from "../train/reference.ts";
 import { UsageError, parseCommandArgs, readInputFile, type Command } from "./command.ts";
+import { checkOutputPath } from "./output-path.ts";
 
 const HELP = `Usage: staq fit --net IN.safetensors --batch BATCH.json --steps K --lr LR
                 [--beta1 B1] [--beta2 B2] [--eps EPS] --out OUT.safetensors
@@ -62,9 +63,6 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-const INTEGER = /^\+?\d+$/;
-
 export interface FitSettings {
   netPath: string;
   batchPath: string;
@@ -78,7 +76,7 @@ export interface FitSettings {
 
 /** A finite decimal number accepted by `valid`; anything else is a UsageError saying what is needed. */
 function parseNumber(name: string, text: string, valid: (x: number) => boolean, requirement: string): number {
-  const value = DECIMAL.test(text.trim()) ? Number(text) : NaN;
+  const value = parseDecimal(text);
   if (!(Number.isFinite(value) && valid(value))) throw new UsageError(`--${name} must be ${requirement}; got ${JSON.stringify(text)}`, fitCommand);
   return value;
 }
@@ -94,8 +92,8 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
   const stepsText = need("steps", "K");
   const lrText = need("lr", "LR");
   const outPath = need("out", "OUT.safetensors");
-  const steps = INTEGER.test(stepsText.trim()) ? Number(stepsText) : NaN;
-  if (!(Number.isSafeInteger(steps) && steps >= 1)) throw new UsageError(`--steps must be an integer >= 1 (a count of Adam steps); got ${JSON.stringify(stepsText)}`, fitCommand);
+  const steps = parseWholeNumber(stepsText);
+  if (!(steps >= 1)) throw new UsageError(`--steps must be an integer >= 1 (a count of Adam steps); got ${JSON.stringify(stepsText)}`, fitCommand);
   const inUnitInterval = (x: number) => x >= 0 && x < 1;
   return {
     netPath,
@@ -109,30 +107,21 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
   };
 }
 
-/** The device and inode of `path`, or undefined when it does not exist. */
-async function fileIdentity(path: string): Promise<string | undefined> {
-  try {
-    const { dev, ino } = await stat(path);
-    return `${dev}:${ino}`;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Refuses an --out that would replace an input (the same path, or another name for the same file:
- * a link), and one whose directory does not exist, before any time is spent training.
+ * a link), is a directory, or whose directory does not exist, before any time is spent training.
  */
-async function checkOutputPath({ netPath, batchPath, outPath }: FitSettings): Promise<void> {
-  const outIdentity = await fileIdentity(outPath);
-  for (const [option, input] of [["--net", netPath], ["--batch", batchPath]] as const) {
-    if (resolve(input) === resolve(outPath) || (outIdentity !== undefined && outIdentity === (await fileIdentity(input)))) {
-      throw new UsageError(`--out ${outPath} is the ${option} file; write the trained network to another file, so the input stays as it was`, fitCommand);
-    }
-  }
-  const directory = dirname(resolve(outPath));
-  const isDirectory = await stat(directory).then((s) => s.isDirectory(), () => false);
-  if (!isDirectory) throw new StaqInputError(`the directory of --out ${outPath} (${directory}) does not exist; create it first`);
+async function checkOutput({ netPath, batchPath, outPath }: FitSettings): Promise<void> {
+  await checkOutputPath({
+    output: { option: "--out", path: outPath },
+    what: "the trained network",
+    example: "trained.safetensors",
+    inputs: [
+      { option: "--net", path: netPath },
+      { option: "--batch", path: batchPath },
+    ],
+    command: fitCommand,
+  });
 }
 
 async function readNetwork(path: string): Promise<NetworkFileContents> {
@@ -140,8 +129,7 @@ async function readNetwork(path: string): Promise<NetworkFileContents> {
   try {
     bytes = await readFile(path);
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    throw new StaqError(`Could not read the network file ${path}: ${code === "ENOENT" ? "no such file or directory (ENOENT)" : message}`);
+    throw fileError(`Could not read the network file ${path}`, error);
   }
   try {
     return readNetworkFile(bytes);
@@ -185,7 +173,7 @@ export const fitCommand: Command = {
     }
     const settings = parseSettings(values);
     // Every input is checked before a GPU is created: a mistake is reported at once.
-    await checkOutputPath(settings);
+    await checkOutput(settings);
     const network = await readNetwork(settings.netPath);
     const batch = parseTrainingBatchJson(await readInputFile(settings.batchPath, "batch"), settings.batchPath, network.spec);
 

@@ -2,10 +2,14 @@
  * `staq plot DIR... --out curve.svg`: learning curves of one or many runs, the mean and spread over
  * the runs of each environment and preset (seeds), against environment steps or wall-clock time.
  */
-import { writeFileAtomically } from "../node/files.ts";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { parseDecimal } from "../io/decimal.ts";
+import { writeFileAtomically } from "../node/files.ts";
 import { UsageError, isParseArgsError, type Command, type CommandIO } from "./command.ts";
+import { checkOutputPath } from "./output-path.ts";
 import { renderRunCurves } from "./run-curve.ts";
+import { RUN_FILES } from "./run-directory.ts";
 
 const HELP = `Usage: staq plot DIR... --out FILE.svg [--metric KEY] [--x steps|time] [--band minmax|std]
                  [--threshold Y] [--title TEXT]
@@ -15,7 +19,8 @@ the mean over its runs (seeds) with a band for their spread, drawn where every r
 (runs logged at other x are interpolated linearly).
 
 Options:
-  --out FILE       the SVG to write (written to a temporary file first, then renamed)
+  --out FILE       the SVG to write (written to a temporary file first, then renamed); not a
+                   file the plot reads (config.json, eval.jsonl, metrics.jsonl)
   --metric KEY     what to plot: a key of eval.jsonl (default eval/mean_return) or of
                    metrics.jsonl (e.g. charts/episodic_return, losses/td_loss, policy/kl)
   --x steps|time   environment steps (default) or wall-clock minutes of training
@@ -52,8 +57,12 @@ async function plot(args: string[], io: CommandIO): Promise<void> {
   if (values.out === undefined) throw new UsageError("--out FILE.svg is required", plotCommand);
   if (values.x !== undefined && values.x !== "steps" && values.x !== "time") throw new UsageError(`--x must be steps or time; got ${JSON.stringify(values.x)}`, plotCommand);
   if (values.band !== undefined && values.band !== "minmax" && values.band !== "std") throw new UsageError(`--band must be minmax or std; got ${JSON.stringify(values.band)}`, plotCommand);
-  const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
-  if (threshold !== undefined && !Number.isFinite(threshold)) throw new UsageError(`--threshold must be a number; got ${JSON.stringify(values.threshold)}`, plotCommand);
+  const threshold = values.threshold === undefined ? undefined : parseDecimal(values.threshold);
+  if (threshold !== undefined && !Number.isFinite(threshold)) throw new UsageError(`--threshold must be a finite number; got ${JSON.stringify(values.threshold)}`, plotCommand);
+  // Every file of the runs the plot reads: an --out onto one (RUN/eval.jsonl) would replace a log
+  // by the chart drawn from it.
+  const inputs = positionals.flatMap((dir) => [RUN_FILES.config, RUN_FILES.eval, RUN_FILES.metrics].map((name) => ({ option: "which the plot reads", path: join(dir, name) })));
+  await checkOutputPath({ output: { option: "--out", path: values.out }, what: "the chart", example: RUN_FILES.curve, inputs, command: plotCommand });
   const { svg, curves } = await renderRunCurves(positionals, { metric: values.metric, x: values.x as "steps" | "time" | undefined, band: values.band as "minmax" | "std" | undefined, title: values.title, threshold });
   await writeFileAtomically(values.out, new TextEncoder().encode(svg), "the chart");
   io.stdout.write(`wrote ${values.out}: ${positionals.length} runs, ${curves.map((c) => `${c.name}: ${c.points} points, last ${c.last === null ? "-" : c.last.toFixed(1)}`).join("; ")}\n`);

@@ -4,15 +4,16 @@
  * read from JSON (src/tabular/pmd.ts) and prints the errors, the final policy and its Q as JSON,
  * so anyone can check staq's PMD, and StaQ's finite-memory variants, against another program.
  */
-import { randomBytes } from "node:crypto";
-import { rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { StaqError } from "../errors.ts";
-import { renderLineChartSvg } from "../plot/line-chart.ts";
+import { parseDecimal, parseWholeNumber } from "../io/decimal.ts";
+import { writeFileAtomically } from "../node/files.ts";
+import { pmdRates } from "../pmd/coefficients.ts";
+import { ensurePlotting, renderLineChartSvg } from "../plot/line-chart.ts";
 import { mdpFromJson, type Mdp } from "../tabular/mdp.ts";
 import { TABULAR_PMD_VARIANTS, tabularPmd, type TabularPmdResult, type TabularPmdVariant } from "../tabular/pmd.ts";
 import { softOptimum } from "../tabular/soft-optimal.ts";
 import { UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
+import { checkOutputPath } from "./output-path.ts";
+import { checkTabularCost } from "./tabular-cost.ts";
 
 /** Errors below this are drawn at it on the log-scale plot (an exact 0 can happen). */
 const LOG_FLOOR = 1e-17;
@@ -53,10 +54,14 @@ Options:
                     update (default 0: exact updates); errors are always of the exact Q^{pi_k}
   --seed N          seed of that noise, an integer >= 0 (default 0); every variant gets the same
   --plot FILE.svg   also write an SVG of errors[k] against k on a log scale, one line per variant;
-                    values below ${LOG_FLOOR} (e.g. an exact 0) are drawn at ${LOG_FLOOR}
+                    values below ${LOG_FLOOR} (e.g. an exact 0) are drawn at ${LOG_FLOOR}; not the
+                    --mdp file
   -h, --help        show this help
 
 On a terminal, stderr shows the iteration, the current error and the time taken as it goes.
+Each iteration solves a dense S×S linear system (O(S³)): a run expected to take more than
+half a minute or 1 GB is announced on stderr with its estimate before it starts, and one that
+needs more memory than the machine has is refused.
 
 Example:
   staq tabular --mdp garnet.json --tau 0.1 --eta 1 --variant exact,vanilla,corrected \\
@@ -76,12 +81,9 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-const INTEGER = /^[+-]?\d+$/;
-
 /** A finite decimal number at least (or above) `min`; anything else is a UsageError naming the option. */
 function parseReal(name: string, text: string, min: number, inclusive: boolean): number {
-  const value = DECIMAL.test(text.trim()) ? Number(text) : NaN;
+  const value = parseDecimal(text);
   if (!(Number.isFinite(value) && (inclusive ? value >= min : value > min))) {
     throw new UsageError(`--${name} must be a finite number ${inclusive ? ">=" : ">"} ${min}; got ${JSON.stringify(text)}`, tabularCommand);
   }
@@ -90,8 +92,8 @@ function parseReal(name: string, text: string, min: number, inclusive: boolean):
 
 /** A whole number, written without a fraction or exponent, that is at least `min`. */
 function parseInteger(name: string, text: string, min: number): number {
-  const value = INTEGER.test(text.trim()) ? Number(text) : NaN;
-  if (!(Number.isSafeInteger(value) && value >= min)) {
+  const value = parseWholeNumber(text);
+  if (!(value >= min)) {
     throw new UsageError(`--${name} must be an integer >= ${min}${name === "seed" ? " (at most 2^53 - 1)" : ""}; got ${JSON.stringify(text)}`, tabularCommand);
   }
   return value;
@@ -141,30 +143,30 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
   const noise = values.noise === undefined ? 0 : parseReal("noise", values.noise, 0, true);
   const seed = values.seed === undefined ? 0 : parseInteger("seed", values.seed, 0);
   if (values.plot === "") throw new UsageError("--plot needs a file name", tabularCommand);
+  if (variants.includes("corrected")) checkCorrectable({ eta, tau, memory: memory!, etaText: values.eta!, tauText: values.tau! });
   return { mdpPath, tau, eta, variants, iterations, memory, noise, seed, plot: values.plot };
 }
 
-async function readMdp(path: string): Promise<Mdp> {
-  return mdpFromJson(await readInputFile(path, "MDP"), path);
+/**
+ * The corrected variant multiplies by 1/(1 − β^M), β = η/(η+τ). Once η/τ passes 2^53 or so, η + τ
+ * rounds to η, β to 1 and the factor to 1/0: the policy would come out NaN. Refused here, naming
+ * the options; any η/τ up to about 1e15 works (the factor is then large but finite).
+ */
+function checkCorrectable({ eta, tau, memory, etaText, tauText }: { eta: number; tau: number; memory: number; etaText: string; tauText: string }): void {
+  const { beta } = pmdRates(eta, tau);
+  if (1 - beta ** memory > 0) return;
+  const limit = tau * 1e15;
+  throw new UsageError(
+    `--eta ${etaText} is too large against --tau ${tauText} for the corrected variant: β = η/(η+τ) rounds to 1 in float64, so its correction 1/(1 − β^M) is infinite; ` +
+      `keep --eta below ${limit.toExponential(1).replace("e+", "e")} (η/τ < 1e15) or raise --tau`,
+    tabularCommand,
+  );
 }
 
-/** Fails early, before a long run, if the plot's directory is missing. */
-async function checkPlotDirectory(path: string): Promise<void> {
-  const directory = dirname(path);
-  const found = await stat(directory).catch(() => undefined);
-  if (!found?.isDirectory()) throw new StaqError(`Could not write the plot ${path}: the directory ${directory} does not exist`);
-}
-
-/** Writes `text` to `path` through a temporary file in the same directory, so no reader sees half a file. */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    await writeFile(temporary, text);
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw new StaqError(`Could not write the plot ${path}: ${(error as Error).message}`);
-  }
+/** The MDP, and the size of its file (for the cost estimate). */
+async function readMdp(path: string): Promise<{ mdp: Mdp; fileBytes: number }> {
+  const text = await readInputFile(path, "MDP");
+  return { mdp: mdpFromJson(text, path), fileBytes: Buffer.byteLength(text) };
 }
 
 /** A row-major [S, A] array as nested rows. */
@@ -216,8 +218,15 @@ export const tabularCommand: Command = {
     }
     const settings = parseSettings(values);
     const { tau, eta, variants, iterations, memory, noise, seed, plot } = settings;
-    const mdp = await readMdp(settings.mdpPath);
-    if (plot !== undefined) await checkPlotDirectory(plot);
+    // Before the MDP is read: an --mdp that is also the --plot would be replaced by the chart.
+    if (plot !== undefined) {
+      await checkOutputPath({ output: { option: "--plot", path: plot }, what: "the plot", example: "errors.svg", inputs: [{ option: "--mdp", path: settings.mdpPath }], command: tabularCommand });
+      // Plotting is an optional dependency: say it is missing now, not after the whole computation.
+      await ensurePlotting();
+    }
+    const { mdp, fileBytes } = await readMdp(settings.mdpPath);
+    const warning = checkTabularCost({ states: mdp.states, actions: mdp.actions, iterations, variants: variants.length, fileBytes });
+    if (warning !== undefined) io.stderr.write(`staq tabular: ${warning}\n`);
 
     const progress = progressLine(io);
     const results: TabularPmdResult[] = [];
@@ -256,7 +265,7 @@ export const tabularCommand: Command = {
           logFloor: LOG_FLOOR,
         },
       );
-      await writeAtomically(plot, svg);
+      await writeFileAtomically(plot, new TextEncoder().encode(svg), "the plot");
     }
 
     const output =

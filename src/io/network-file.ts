@@ -20,7 +20,7 @@
  */
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 import { layerShapes, validateMlpWeights, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
-import { parseJsonText } from "./json.ts";
+import { checkJsonDepth, parseJsonText } from "./json.ts";
 import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "./safetensors.ts";
 
 export const NETWORK_FORMAT = "staq-net/1";
@@ -138,6 +138,7 @@ const NON_FINITE_MARK = "\u0000non-finite ";
  * one ("targets[3] is NaN") instead of reporting a JSON syntax error somewhere in the file.
  */
 function parseBatchText(text: string, source: string): unknown {
+  checkJsonDepth(text, source);
   try {
     return JSON.parse(text);
   } catch {

@@ -17,6 +17,7 @@
  * Portable: no `node:` modules.
  */
 import { StaqFormatError, StaqInputError } from "../errors.ts";
+import { checkJsonDepth } from "./json.ts";
 
 export interface Float32Tensor {
   /** Dimensions, outermost first; [] is a scalar (one value). */
@@ -179,6 +180,8 @@ function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; buff
   if (!text.startsWith("{")) {
     throw new StaqFormatError(`the header must be a JSON object starting with "{"; it starts with ${JSON.stringify(text.slice(0, 16))}`);
   }
+  // Before parsing: the checks below quote entries with JSON.stringify, which recurses per level.
+  checkJsonDepth(text, "the header");
   let header: unknown;
   try {
     header = JSON.parse(text);

@@ -1,20 +1,51 @@
 /**
- * Files on disk (Node): atomic writes, and file-system errors in words.
+ * Files on disk (Node): atomic writes, and file-system errors in words and in the right class.
  */
-import { open, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { StaqError } from "../errors.ts";
+import { StaqError, StaqInputError } from "../errors.ts";
 
 export function describeFsError(error: unknown): string {
   const { code, message } = error as NodeJS.ErrnoException;
   const reasons: Record<string, string> = {
     ENOENT: "no such file or directory",
+    ENOTDIR: "a part of the path is a file, not a directory",
     EACCES: "permission denied",
+    EPERM: "operation not permitted",
+    EROFS: "the file system is read-only",
     EISDIR: "it is a directory",
+    ENAMETOOLONG: "the name is too long",
+    ELOOP: "too many symbolic links",
     ENOSPC: "no space left on the device",
+    EDQUOT: "the disk quota is used up",
+    EIO: "an input/output error of the device",
+    EMFILE: "too many open files",
   };
   return code && reasons[code] ? `${reasons[code]} (${code})` : message;
+}
+
+/**
+ * Error codes that mean the path given cannot be used as it is (missing, not a directory, not
+ * allowed, a directory where a file is meant): the user can fix the path, so the CLI exits 2.
+ * Everything else (a full disk, an I/O error, too many open files) is the machine's trouble at
+ * that moment, with a correct path: exit 1, like any other failure.
+ */
+const PATH_MISTAKES = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM", "EROFS", "EISDIR", "ENAMETOOLONG", "ELOOP"]);
+
+/** True when `error` is a file-system error about the path itself (see PATH_MISTAKES). */
+export function isPathMistake(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === "string" && PATH_MISTAKES.has(code);
+}
+
+/**
+ * "`what`: the reason in words", as a StaqInputError when the path is at fault (exit 2 in the CLI),
+ * else a StaqError (exit 1); the file-system error is kept as the cause.
+ */
+export function fileError(what: string, error: unknown): StaqError {
+  const Class = isPathMistake(error) ? StaqInputError : StaqError;
+  return new Class(`${what}: ${describeFsError(error)}`, { cause: error });
 }
 
 /** True when something exists at `path` (a file or a directory). */
@@ -23,6 +54,23 @@ export async function pathExists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * The file-system steps of the atomic writes, one call each, so a test can make any one of them
+ * fail (or stop half-way, as a kill would) and check what is left on disk.
+ */
+export interface FileOperations {
+  /** Creates the directory `path`, and its parents when missing. */
+  mkdir(path: string): Promise<void>;
+  /** Writes a new file (failing if it exists) and flushes it to disk. */
+  writeFlushed(path: string, bytes: Uint8Array): Promise<void>;
+  /** Flushes the entries of the directory `path` (files created, renamed in or out) to disk. */
+  syncDirectory(path: string): Promise<void>;
+  /** Renames `from` to `to` (atomic within a file system; replaces an empty directory or a file). */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes the file or directory tree `path`; nothing when there is none. */
+  remove(path: string): Promise<void>;
 }
 
 /** Writes a new file (failing if it exists) and flushes it to disk before returning. */
@@ -37,17 +85,43 @@ export async function writeFlushed(path: string, bytes: Uint8Array): Promise<voi
 }
 
 /**
+ * fsync of a directory, which makes the names created or renamed in it survive a power cut.
+ * Windows cannot open a directory for it (and NTFS journals its metadata), so there it is skipped.
+ */
+async function syncDirectory(path: string): Promise<void> {
+  if (process.platform === "win32") return;
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export const NODE_FILE_OPERATIONS: FileOperations = {
+  mkdir: async (path) => {
+    await mkdir(path, { recursive: true });
+  },
+  writeFlushed,
+  syncDirectory,
+  rename,
+  remove: (path) => rm(path, { recursive: true, force: true }),
+};
+
+/**
  * Writes `bytes` to a temporary file beside `path`, flushed to disk, then renames it over `path`:
  * a rename within a directory is atomic, so a crash or a full disk leaves the old file or the new
- * one, never half of one. `what` names the contents in the error ("the stack").
+ * one, never half of one (the temporary file is removed on failure). `what` names the contents in
+ * the error ("the stack"). A path that cannot be written (no such directory, a directory, no
+ * permission) is a StaqInputError; a full disk or an I/O error a StaqError (see `fileError`).
  */
-export async function writeFileAtomically(path: string, bytes: Uint8Array, what: string): Promise<void> {
+export async function writeFileAtomically(path: string, bytes: Uint8Array, what: string, operations: FileOperations = NODE_FILE_OPERATIONS): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
-    await writeFlushed(temporary, bytes);
-    await rename(temporary, path);
+    await operations.writeFlushed(temporary, bytes);
+    await operations.rename(temporary, path);
   } catch (error) {
-    await unlink(temporary).catch(() => undefined);
-    throw new StaqError(`Could not write ${what} to ${path}: ${describeFsError(error)}`, { cause: error });
+    await operations.remove(temporary).catch(() => undefined);
+    throw fileError(`Could not write ${what} to ${path}`, error);
   }
 }

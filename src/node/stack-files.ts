@@ -2,12 +2,11 @@
  * Stacks on disk (Node): the safetensors encoding of ../io/stack-file.ts, written atomically.
  */
 import { readFile } from "node:fs/promises";
-import { StaqError, StaqFormatError } from "../errors.ts";
+import { StaqFormatError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Stack } from "../stack/stack.ts";
-import { describeFsError, writeFileAtomically } from "./files.ts";
+import { fileError, writeFileAtomically } from "./files.ts";
 import { stackFromSafetensors, stackToSafetensors, type LoadStackOptions } from "../io/stack-file.ts";
-
 
 /**
  * Saves `stack` to `path` as safetensors. The bytes go to a temporary file in the same directory,
@@ -24,7 +23,8 @@ export async function loadStack(gpu: Gpu, path: string, options: LoadStackOption
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw new StaqError(`Could not read the stack file ${path}: ${describeFsError(error)}`, { cause: error });
+    // A missing file or a directory is the user's to fix (StaqInputError); an I/O error is not.
+    throw fileError(`Could not read the stack file ${path}`, error);
   }
   try {
     return stackFromSafetensors(gpu, bytes, options);

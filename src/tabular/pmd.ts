@@ -138,6 +138,12 @@ export function tabularPmd(mdp: Mdp, options: TabularPmdOptions): TabularPmdResu
 
     const estimate = noise > 0 ? q.map((value) => value + noise * random.normal()) : q;
     coefficients = pmdStep(coefficients.coefficients, { ...stepOptions, tau });
+    if (!Number.isFinite(coefficients.correction)) {
+      // Otherwise the logits, and then the policy, come out NaN ("policy(0|0) is NaN").
+      throw new StaqInputError(
+        `eta ${eta} is too large against tau ${tau} for the corrected variant: β = η/(η+τ) rounds to 1 in float64, so the correction 1/(1 − β^M) is infinite; keep eta/tau below about 1e15`,
+      );
+    }
     if (variant === "exact") {
       const { alpha, beta } = pmdRates(eta, tau);
       for (let i = 0; i < logits.length; i++) logits[i] = beta * logits[i] + alpha * estimate[i];

@@ -77,3 +77,19 @@ test("a missing or empty reference folder is a usage problem (exit 2)", async ()
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--reference DIR is required/);
 });
+
+test("a deeply nested or unreadable reference file fails its own line; the other files are still checked", async () => {
+  const folder = join(dir, "odd");
+  await mkdir(folder);
+  const depth = 100_000;
+  await writeFile(join(folder, "deep.json"), `{"env": "CartPole-v1", "episodes": [${'{"a": '.repeat(depth)}0${"}".repeat(depth)}]}`);
+  // A folder named like a reference file cannot be read as one.
+  await mkdir(join(folder, "folder.json"));
+  await writeFile(join(folder, "MountainCar-v0.json"), JSON.stringify(readReference("MountainCar-v0.json")));
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
+  assert.equal(code, 1, stdout + stderr);
+  assert.match(lineOf(stdout, "deep.json"), /^FAIL .*deep\.json is nested deeper than 128 levels/);
+  assert.match(lineOf(stdout, "folder.json"), /^FAIL .*Could not read the reference file .*folder\.json: it is a directory \(EISDIR\)/);
+  assert.match(lineOf(stdout, "MountainCar-v0.json"), /^pass /);
+  assert.match(stdout, /^1 passed, 2 failed, 0 skipped$/m);
+});

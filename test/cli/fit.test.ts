@@ -4,7 +4,7 @@
 // processes so that the exit code and the single line on stderr are what a user sees.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile, readdir, writeFile } from "node:fs/promises";
+import { readFile, readdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fitCommand } from "../../src/cli/fit-command.ts";
 import { shortestFloat32 } from "../../src/cli/logits-command.ts";
@@ -396,6 +396,20 @@ test("every option is checked, in process, before a GPU is created", async () =>
   await assert.rejects(fit({ "--out": undefined }), usage(/fit needs --out OUT\.safetensors/));
   await assert.rejects(fit({ "--out": batch }), usage(/is the --batch file/));
   await assert.rejects(fit({ "--out": join(dir, "no-such-dir", "x.safetensors") }), (e: unknown) => e instanceof StaqInputError && /no-such-dir.* does not exist; create it first/.test((e as Error).message));
+  // Only plain decimals are numbers ("0x10" and "" are not), through the shared parser.
+  await assert.rejects(fit({ "--steps": "0x10" }), usage(/--steps must be an integer >= 1 .*got "0x10"/));
+  await assert.rejects(fit({ "--steps": "" }), usage(/--steps must be an integer >= 1 .*got ""/));
+  await assert.rejects(fit({ "--lr": "0x10" }), usage(/--lr must be a finite number > 0.*got "0x10"/));
+  await assert.rejects(fit({ "--lr": "" }), usage(/--lr must be a finite number > 0.*got ""/));
+  // An output that is a directory, or another name (a link) for an input.
+  await assert.rejects(fit({ "--out": dir }), (e: unknown) => e instanceof StaqInputError && /--out .* is a directory; give a file name for the trained network/.test((e as Error).message));
+  const netLink = join(dir, "options-net-link.safetensors");
+  await symlink(net, netLink);
+  await assert.rejects(fit({ "--out": netLink }), usage(/--out .*options-net-link\.safetensors is the --net file/));
+  // Inputs that cannot be read are the user's to fix (exit 2), named with the reason.
+  await assert.rejects(fit({ "--net": join(dir, "absent.safetensors") }), (e: unknown) => e instanceof StaqInputError && /^Could not read the network file .*absent\.safetensors: no such file or directory \(ENOENT\)$/.test((e as Error).message));
+  await assert.rejects(fit({ "--batch": join(dir, "absent.json") }), (e: unknown) => e instanceof StaqInputError && /^Could not read the batch file .*absent\.json: no such file or directory \(ENOENT\)$/.test((e as Error).message));
+  await assert.rejects(fit({ "--net": dir }), (e: unknown) => e instanceof StaqInputError && /^Could not read the network file .*: it is a directory \(EISDIR\)$/.test((e as Error).message));
   // A stack file is not a network file, and says so.
   const stackLike = join(dir, "stack-like.safetensors");
   await writeFile(stackLike, encodeSafetensors({ "stack.coefficients": { shape: [1, 1], data: Float32Array.of(1) } }));

@@ -3,13 +3,13 @@
 // which exact PMD must reach.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { garnetMdp } from "../../src/tabular/garnet.ts";
 import { mdpToArrays } from "../../src/tabular/mdp.ts";
-import { run, runStaq, tempDir } from "../io/stack-fixtures.ts";
+import { REPO_ROOT, run, runStaq, tempDir } from "../io/stack-fixtures.ts";
 
 const WRITE_MDP = fileURLToPath(new URL("../cross-check/write_mdp.py", import.meta.url));
 const dir = await tempDir();
@@ -104,7 +104,7 @@ test("several variants: one run each in the order given, and an SVG of their err
   assert.match(svg, /S=5 states, A=3 actions: τ=0\.5, η=0\.5, γ=0\.9/);
 });
 
-test("bad MDP files exit 2 with one line naming the file and the entry; a missing file exits 1", async () => {
+test("bad MDP files exit 2 with one line naming the file and the entry; so do a missing file and a directory", async () => {
   const files: Record<string, string> = {
     "invalid.json": '{"P": [[[1]]], "R": [[0]],',
     "short-row.json": JSON.stringify({ ...garnet, P: garnet.P.map((rows, s) => rows.map((row, a) => (s === 2 && a === 1 ? row.map((p) => p * 0.9) : row))) }),
@@ -112,16 +112,21 @@ test("bad MDP files exit 2 with one line naming the file and the entry; a missin
     "no-r.json": JSON.stringify({ P: garnet.P, gamma: 0.9 }),
     "ragged.json": JSON.stringify({ ...garnet, R: [...garnet.R.slice(0, 4), [0, 1]] }),
     "string.json": JSON.stringify({ ...garnet, R: [[0, "1", 2], ...garnet.R.slice(1)] }),
+    // Nested past any MDP: a message, not "Maximum call stack size exceeded".
+    "deep.json": `{"P": ${JSON.stringify(garnet.P)}, "R": ${JSON.stringify(garnet.R)}, "gamma": ${'{"a": '.repeat(100_000)}0${"}".repeat(100_000)}}`,
   };
   await Promise.all(Object.entries(files).map(([name, text]) => writeFile(join(dir, name), text)));
   const options = ["--tau", "0.5", "--eta", "1", "--variant", "exact", "--iterations", "3"];
-  const names = [...Object.keys(files), "absent.json"];
+  await mkdir(join(dir, "a-directory.json"), { recursive: true });
+  const unreadable = ["absent.json", "a-directory.json"];
+  const names = [...Object.keys(files), ...unreadable];
   const results = await Promise.all(names.map((name) => runStaq(["tabular", "--mdp", join(dir, name), ...options])));
   const byName = Object.fromEntries(names.map((name, i) => [name, results[i]]));
   for (const [name, result] of Object.entries(byName)) {
-    assert.equal(result.code, name === "absent.json" ? 1 : 2, `${name}: ${result.stderr}`);
+    // A path that cannot be read is the user's to fix, as a malformed file is: exit 2.
+    assert.equal(result.code, 2, `${name}: ${result.stderr}`);
     assert.equal(result.stdout, "", name);
-    assert.ok(failureLine(result.stderr).startsWith(`staq tabular: ${name === "absent.json" ? "Could not read the MDP file " : ""}${join(dir, name)}`), `${name}: ${result.stderr}`);
+    assert.ok(failureLine(result.stderr).startsWith(`staq tabular: ${unreadable.includes(name) ? "Could not read the MDP file " : ""}${join(dir, name)}`), `${name}: ${result.stderr}`);
   }
   assert.match(byName["invalid.json"].stderr, /invalid\.json is not valid JSON/);
   assert.match(byName["short-row.json"].stderr, /P\[2\]\[1\] \(state 2, action 1\) sums to 0\.9\d*, not 1/);
@@ -129,7 +134,9 @@ test("bad MDP files exit 2 with one line naming the file and the entry; a missin
   assert.match(byName["no-r.json"].stderr, /no-r\.json has no "R"/);
   assert.match(byName["ragged.json"].stderr, /R\[4\] is an array of 2; every state needs 3 rewards/);
   assert.match(byName["string.json"].stderr, /R\[0\]\[1\] \(state 0, action 1\) is "1"; expected a number/);
+  assert.match(byName["deep.json"].stderr, /deep\.json is nested deeper than 128 levels/);
   assert.match(byName["absent.json"].stderr, /no such file or directory/);
+  assert.match(byName["a-directory.json"].stderr, /it is a directory \(EISDIR\)/);
 });
 
 test("bad options exit 2 with a message naming the option, and the usage", async () => {
@@ -144,6 +151,12 @@ test("bad options exit 2 with a message naming the option, and the usage", async
     [argsWith({ "--eta": "1e999" }), /--eta must be a finite number >= 0; got "1e999"/],
     [argsWith({ "--iterations": "0" }), /--iterations must be an integer >= 1; got "0"/],
     [argsWith({ "--iterations": "2.5" }), /--iterations must be an integer >= 1; got "2\.5"/],
+    [argsWith({ "--iterations": "0x10" }), /--iterations must be an integer >= 1; got "0x10"/],
+    [argsWith({ "--tau": "" }), /--tau must be a finite number > 0; got ""/],
+    [argsWith({ "--tau": "0x10" }), /--tau must be a finite number > 0; got "0x10"/],
+    // β = η/(η+τ) rounds to 1: the corrected variant's 1/(1 − β^M) would be infinite (was "policy(0|0) is NaN").
+    [argsWith({ "--eta": "1e300", "--variant": "corrected", "--memory": "3" }), /--eta 1e300 is too large against --tau 0\.5 for the corrected variant: β = η\/\(η\+τ\) rounds to 1/],
+    [argsWith({ "--plot": garnetPath }), /--plot .*garnet\.json is the --mdp file; write the plot to another file/],
     [argsWith({ "--variant": "nope" }), /--variant "nope": "nope" is not a variant; expected one of exact, vanilla, corrected/],
     [argsWith({ "--variant": "exact,exact" }), /names exact twice/],
     [argsWith({ "--variant": "vanilla" }), /the vanilla variant needs --memory M/],
@@ -164,11 +177,52 @@ test("bad options exit 2 with a message naming the option, and the usage", async
   });
 });
 
-test("a plot into a missing directory fails before the run, with stdout empty", async () => {
-  const result = await runStaq(["tabular", "--mdp", garnetPath, "--tau", "0.5", "--eta", "1", "--variant", "exact", "--iterations", "3", "--plot", join(dir, "nowhere", "plot.svg")]);
-  assert.equal(result.code, 1);
-  assert.equal(result.stdout, "");
-  assert.match(failureLine(result.stderr), /^staq tabular: Could not write the plot .*plot\.svg: the directory .*nowhere does not exist/);
+test("a plot into a missing directory, or onto a directory, fails before the run (exit 2), with stdout empty", async () => {
+  const options = ["--mdp", garnetPath, "--tau", "0.5", "--eta", "1", "--variant", "exact", "--iterations", "3"];
+  const missing = await runStaq(["tabular", ...options, "--plot", join(dir, "nowhere", "plot.svg")]);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.equal(missing.stdout, "");
+  assert.match(failureLine(missing.stderr), /^staq tabular: the directory of --plot .*plot\.svg \(.*nowhere\) does not exist; create it first/);
+  const directory = await runStaq(["tabular", ...options, "--plot", dir]);
+  assert.equal(directory.code, 2, directory.stderr);
+  assert.match(failureLine(directory.stderr), /^staq tabular: --plot .* is a directory; give a file name for the plot, e\.g\. .*errors\.svg/);
+});
+
+test("--plot onto the --mdp file (or a link to it) is refused before the run, and the MDP is kept", async () => {
+  const copy = join(dir, "kept.json");
+  await writeFile(copy, JSON.stringify(garnet));
+  const link = join(dir, "kept-link.json");
+  await symlink(copy, link);
+  for (const plot of [copy, link]) {
+    const result = await runStaq(["tabular", "--mdp", copy, "--tau", "0.5", "--eta", "1", "--variant", "exact", "--iterations", "3", "--plot", plot]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^staq tabular: --plot .*kept(-link)?\.json is the --mdp file; write the plot to another file/);
+  }
+  assert.equal(await readFile(copy, "utf8"), JSON.stringify(garnet));
+});
+
+test("a long run is announced on stderr before it starts: its linear solves, time and memory", async () => {
+  // S = 120 is quick to write and read, but 20000 iterations are 20000 solves of 120 × 120: the
+  // estimate passes the warning threshold, so the warning must come before any work. The child is
+  // stopped once it has warned.
+  const mdpPath = join(dir, "long.json");
+  await writeFile(mdpPath, JSON.stringify(mdpToArrays(garnetMdp({ states: 120, actions: 2, branching: 3, gamma: 0.9, seed: 2 }))));
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "tabular", "--mdp", mdpPath, "--tau", "0.5", "--eta", "1", "--variant", "exact,corrected", "--memory", "3", "--iterations", "200000"], { cwd: REPO_ROOT });
+  let stderr = "";
+  const warned = await new Promise<boolean>((resolve) => {
+    // Without a warning the run would take hours: give up after a minute.
+    const timer = setTimeout(() => resolve(false), 60_000);
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes("\n")) resolve(true);
+    });
+    child.on("exit", () => resolve(false));
+    child.on("exit", () => clearTimeout(timer));
+  });
+  child.kill();
+  assert.ok(warned, `no warning before the run ended:\n${stderr}`);
+  assert.match(stderr.split("\n")[0], /^staq tabular: S=120 states, A=2 actions, 2 variants × 200000 iterations: about 4\d{5} linear solves of a 120×120 system \(O\(S³\) each\), roughly \d+ (min|h) and \d+(\.\d+)? (MB|GB) of memory/);
 });
 
 test("help: staq tabular --help and staq help tabular show the usage; staq --help lists tabular", async () => {

@@ -1,0 +1,70 @@
+/**
+ * The check every command makes of a file it is told to write, before it spends any time: the
+ * output must not be one of its inputs (written over, the input would be lost, and a second run
+ * would read the output), must not be a directory, and its directory must exist and be writable.
+ * Each is the user's to fix, so each exits 2.
+ */
+import { constants } from "node:fs";
+import { access, realpath, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { StaqInputError } from "../errors.ts";
+import { describeFsError } from "../node/files.ts";
+import { UsageError, type Command } from "./command.ts";
+
+/** A path as the user gave it, with the option (or description) it came from. */
+export interface GivenPath {
+  /** "--out", "--plot", or for inputs without an option of their own a description ("the run's eval.jsonl"). */
+  option: string;
+  path: string;
+}
+
+export interface OutputCheck {
+  output: GivenPath;
+  /** What is written, for the messages: "the chart". */
+  what: string;
+  /** A file name to suggest when the output is a directory: "curve.svg". */
+  example: string;
+  /** Every file the command reads (missing ones are skipped). */
+  inputs: readonly GivenPath[];
+  /** Whose usage to show when the output is an input (a mistake on the command line). */
+  command: Command;
+}
+
+/**
+ * Where `path` leads: the real path (links and `..` resolved) of the file, or for a file not yet
+ * there the real path of its directory joined with its name; and the file's device and inode,
+ * which also tell two hard links to one file apart from two files.
+ */
+async function identify(path: string): Promise<{ real: string; inode?: string }> {
+  const absolute = resolve(path);
+  const info = await stat(absolute).catch(() => undefined);
+  if (info) return { real: await realpath(absolute), inode: `${info.dev}:${info.ino}` };
+  const directory = await realpath(dirname(absolute)).catch(() => dirname(absolute));
+  return { real: join(directory, basename(absolute)) };
+}
+
+/** Throws unless `check.output` can be written without harm (see the module comment). */
+export async function checkOutputPath({ output, what, example, inputs, command }: OutputCheck): Promise<void> {
+  const target = await identify(output.path);
+  for (const input of inputs) {
+    const source = await identify(input.path);
+    if (source.real === target.real || (source.inode !== undefined && source.inode === target.inode)) {
+      const which = input.option.startsWith("-") ? `the ${input.option} file` : `${input.path}, ${input.option}`;
+      throw new UsageError(`${output.option} ${output.path} is ${which}; write ${what} to another file, so the input stays as it was`, command);
+    }
+  }
+
+  const info = await stat(output.path).catch(() => undefined);
+  if (info?.isDirectory()) {
+    throw new StaqInputError(`${output.option} ${output.path} is a directory; give a file name for ${what}, e.g. ${join(output.path, example)}`);
+  }
+  const directory = dirname(resolve(output.path));
+  const parent = await stat(directory).catch(() => undefined);
+  if (parent === undefined) throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}) does not exist; create it first`);
+  if (!parent.isDirectory()) throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}) is a file, not a directory`);
+  try {
+    await access(directory, constants.W_OK);
+  } catch (error) {
+    throw new StaqInputError(`cannot write ${what} into ${directory} (the directory of ${output.option} ${output.path}): ${describeFsError(error)}`);
+  }
+}

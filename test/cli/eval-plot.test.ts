@@ -1,0 +1,123 @@
+// `staq eval` and `staq plot` on what a user can get wrong (issue 16), run as child processes so the
+// exit code and the one line on stderr are what a user sees. None of these reach a GPU: eval's
+// arguments and checkpoint are checked first, and plot needs none.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, readFile, readdir, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ownStderrLines, runStaq, tempDir, type Run } from "../io/stack-fixtures.ts";
+
+const dir = await tempDir();
+
+/** A run directory as staq train leaves it, minus the checkpoint: config.json and the two logs. */
+async function fakeRun(name: string): Promise<string> {
+  const run = join(dir, name);
+  await mkdir(run);
+  await writeFile(join(run, "config.json"), JSON.stringify({ env: "CartPole-v1", preset: "quick", seed: 1 }));
+  const lines = (key: string) => [1, 2, 3].map((k) => JSON.stringify({ global_step: 1000 * k, iteration: k, time_s: k, [key]: 10 * k })).join("\n") + "\n";
+  await writeFile(join(run, "eval.jsonl"), lines("eval/mean_return"));
+  await writeFile(join(run, "metrics.jsonl"), lines("charts/episodic_return"));
+  return run;
+}
+
+/** The one line a failing command prints, which must not be a raw Node error. */
+function failureLine(result: Run): string {
+  const lines = ownStderrLines(result.stderr);
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${result.stderr}`);
+  assert.doesNotMatch(result.stderr, /^\s+at |STAQ_DEBUG|EISDIR: illegal|ENOTDIR: not a directory, scandir/m, "a message in words, no stack trace");
+  return lines[0];
+}
+
+// ---- eval ----
+
+test("eval --checkpoint FILE says a checkpoint is a directory (exit 2), not ENOTDIR", async () => {
+  const file = join(dir, "notes.txt");
+  await writeFile(file, "hello");
+  const result = await runStaq(["eval", "--checkpoint", file]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(failureLine(result), /^staq eval: .*notes\.txt is a file, not a checkpoint directory; give a run directory written by staq train/);
+});
+
+test("eval on a directory holding a directory says what a checkpoint holds (exit 2), not EISDIR", async () => {
+  const checkpoint = join(dir, "not-a-checkpoint");
+  await mkdir(join(checkpoint, "inner"), { recursive: true });
+  await writeFile(join(checkpoint, "state.json"), "{}");
+  const result = await runStaq(["eval", "--checkpoint", checkpoint]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(failureLine(result), /^staq eval: .*not-a-checkpoint.inner is a directory; a checkpoint directory holds only files/);
+});
+
+test("eval --episodes: a count beyond the cap, an exponent, hex or nothing is refused with the range (exit 2, before any work)", async () => {
+  const checkpoint = join(dir, "absent-checkpoint");
+  const cases: [string[], RegExp][] = [
+    [["--episodes", "100000000"], /--episodes must be an integer from 1 to 100000; got "100000000"/],
+    [["--episodes", "1e8"], /--episodes must be an integer from 1 to 100000; got "1e8"/],
+    [["--episodes", "0x10"], /--episodes must be an integer from 1 to 100000; got "0x10"/],
+    [["--episodes", ""], /--episodes must be an integer from 1 to 100000; got ""/],
+    [["--episodes", "0"], /--episodes must be an integer from 1 to 100000; got "0"/],
+    [["--seed", "0x10"], /--seed must be an integer >= 0; got "0x10"/],
+    [["--seed", "1.5"], /--seed must be an integer >= 0; got "1\.5"/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => runStaq(["eval", "--checkpoint", checkpoint, ...args])));
+  results.forEach((result, i) => {
+    const [args, message] = cases[i];
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr.split("\n")[0], new RegExp(`^staq eval: ${message.source}`), args.join(" "));
+  });
+  // The cap says why there is one.
+  assert.match(results[0].stderr, /one environment per episode/);
+});
+
+// ---- plot ----
+
+test("plot --out onto a file the plot reads (eval.jsonl, metrics.jsonl, config.json, a link to one) is refused and the file kept", async () => {
+  const run = await fakeRun("run-inputs");
+  const before = await readFile(join(run, "eval.jsonl"), "utf8");
+  const link = join(dir, "link-to-eval.jsonl");
+  await symlink(join(run, "eval.jsonl"), link);
+  const cases: [string[], RegExp][] = [
+    [["--out", join(run, "eval.jsonl")], /--out .*run-inputs.eval\.jsonl is .*run-inputs.eval\.jsonl, which the plot reads; write the chart to another file/],
+    [["--out", join(run, "config.json")], /--out .*config\.json is .*config\.json, which the plot reads/],
+    [["--out", join(run, "metrics.jsonl"), "--metric", "charts/episodic_return"], /--out .*metrics\.jsonl is .*metrics\.jsonl, which the plot reads/],
+    [["--out", link], /--out .*link-to-eval\.jsonl is .*run-inputs.eval\.jsonl, which the plot reads/],
+    // Another spelling of the same path (join would normalise the "..").
+    [["--out", `${run}/../run-inputs/eval.jsonl`], /--out .*run-inputs\/\.\.\/run-inputs\/eval\.jsonl is .*, which the plot reads/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await runStaq(["plot", run, ...args]);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr.split("\n")[0], new RegExp(`^staq plot: ${message.source}`), args.join(" "));
+  }
+  assert.equal(await readFile(join(run, "eval.jsonl"), "utf8"), before);
+  assert.equal(JSON.parse(await readFile(join(run, "config.json"), "utf8")).env, "CartPole-v1");
+  assert.deepEqual((await readdir(run)).sort(), ["config.json", "eval.jsonl", "metrics.jsonl"]);
+});
+
+test("plot --out a directory, into a missing directory or under a file exits 2 with what to do; RUN/curve.svg is fine", async () => {
+  const run = await fakeRun("run-outputs");
+  const file = join(dir, "plain-file");
+  await writeFile(file, "x");
+  const cases: [string, RegExp][] = [
+    [run, /--out .*run-outputs is a directory; give a file name for the chart, e\.g\. .*run-outputs.curve\.svg/],
+    [join(dir, "missing", "curve.svg"), /the directory of --out .*curve\.svg \(.*missing\) does not exist; create it first/],
+    [join(file, "curve.svg"), /the directory of --out .*curve\.svg \(.*plain-file\) is a file, not a directory/],
+  ];
+  for (const [out, message] of cases) {
+    const result = await runStaq(["plot", run, "--out", out]);
+    assert.equal(result.code, 2, `${out}: ${result.stderr}`);
+    assert.match(failureLine(result), new RegExp(`^staq plot: ${message.source}`), out);
+  }
+  const ok = await runStaq(["plot", run, "--out", join(run, "curve.svg")]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(await readFile(join(run, "curve.svg"), "utf8"), /^<svg/);
+});
+
+test("plot --threshold takes decimals only", async () => {
+  const run = await fakeRun("run-threshold");
+  for (const text of ["0x10", "", "Infinity"]) {
+    const result = await runStaq(["plot", run, "--out", join(dir, "t.svg"), "--threshold", text]);
+    assert.equal(result.code, 2, `${text}: ${result.stderr}`);
+    assert.match(result.stderr.split("\n")[0], new RegExp(`^staq plot: --threshold must be a finite number; got ${JSON.stringify(JSON.stringify(text)).slice(1, -1)}`));
+  }
+});
