@@ -3,11 +3,12 @@
  * environment and preset, render mean and spread over seeds as SVG (`staq plot`, and the curve.svg
  * `staq train` writes at the end of a run).
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StaqInputError } from "../errors.ts";
+import { parseJsonText } from "../io/json.ts";
 import { writeFileAtomically } from "../node/files.ts";
-import { renderLineChartSvg } from "../plot/line-chart.ts";
+import { readInputFile } from "./command.ts";
+import { PlottingUnavailableError, renderLineChartSvg } from "../plot/line-chart.ts";
 import { learningCurveSeries, parseJsonLines, runPoints, type Band, type RunLog } from "../plot/learning-curves.ts";
 import { RUN_FILES, pathExists } from "./run-directory.ts";
 
@@ -29,11 +30,14 @@ interface Run {
 async function readRun(dir: string, metric: string): Promise<Run> {
   const configPath = join(dir, RUN_FILES.config);
   if (!(await pathExists(configPath))) throw new StaqInputError(`${dir} is not a run directory (no ${RUN_FILES.config}); give directories written by staq train`);
-  const config = JSON.parse(await readFile(configPath, "utf8")) as { env?: string; preset?: string };
+  const parsed = parseJsonText(await readInputFile(configPath, "run config"), configPath);
+  const config = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { env?: unknown; preset?: unknown };
   const file = metric.startsWith("eval/") ? RUN_FILES.eval : RUN_FILES.metrics;
   const path = join(dir, file);
-  const log = (await pathExists(path)) ? parseJsonLines(await readFile(path, "utf8"), path) : [];
-  return { dir, group: `${config.env ?? "?"} ${config.preset ?? ""}`.trim(), log };
+  const log = (await pathExists(path)) ? parseJsonLines(await readInputFile(path, "log"), path) : [];
+  // The group's name is what the legend shows: only names staq writes, never an arbitrary value.
+  const name = (value: unknown) => (typeof value === "string" ? value : "");
+  return { dir, group: `${name(config.env) || "?"} ${name(config.preset)}`.trim(), log };
 }
 
 /** The SVG of the runs in `dirs`, and what it shows (for a summary line). */
@@ -63,11 +67,26 @@ export async function renderRunCurves(dirs: readonly string[], options: CurveOpt
   return { svg, curves: series.map((s) => ({ name: s.name, points: s.x.length, last: s.y.length > 0 ? s.y[s.y.length - 1] : null })) };
 }
 
-/** Writes the run's own curve.svg; false (and nothing written) when the run has no evaluation to draw (evalEvery 0). */
-export async function writeRunCurve(dir: string): Promise<boolean> {
+/** What writeRunCurve did: wrote the curve, or why not, as a note for the end-of-run line. */
+export type RunCurveResult = { written: true; path: string } | { written: false; reason: string };
+
+/**
+ * Writes the run's own curve.svg. Nothing is written, and `reason` says why, when the run has no
+ * evaluation to draw (evalEvery 0) or when vega and vega-lite (optional) are not installed: the
+ * curve is a convenience at the end of a finished run, so a missing plotting package is a note
+ * saying how to draw it later, not a failure of the run.
+ */
+export async function writeRunCurve(dir: string): Promise<RunCurveResult> {
   const log = await readRun(dir, "eval/mean_return");
-  if (runPoints(log.log, "global_step", "eval/mean_return").x.length === 0) return false;
-  const { svg } = await renderRunCurves([dir]);
-  await writeFileAtomically(join(dir, RUN_FILES.curve), new TextEncoder().encode(svg), "the learning curve");
-  return true;
+  if (runPoints(log.log, "global_step", "eval/mean_return").x.length === 0) return { written: false, reason: "no evaluations, so no curve" };
+  const path = join(dir, RUN_FILES.curve);
+  let svg: string;
+  try {
+    ({ svg } = await renderRunCurves([dir]));
+  } catch (error) {
+    if (!(error instanceof PlottingUnavailableError)) throw error;
+    return { written: false, reason: `no curve: ${error.message}, then draw it with \`staq plot ${dir} --out ${path}\`` };
+  }
+  await writeFileAtomically(path, new TextEncoder().encode(svg), "the learning curve");
+  return { written: true, path };
 }

@@ -161,6 +161,12 @@ export function readMachineFacts(): MachineFacts {
 /** A plan to install system packages: an optional APT source to add, then commands. */
 export type InstallPlan = Extract<DriverPlan, { kind: "install" }>;
 
+/** The plan for Debian packages from the suites already configured: `apt-get update`, then install without recommends. */
+export function aptInstallPlan(packages: readonly string[], summary: string): InstallPlan {
+  const apt = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"];
+  return { kind: "install", commands: [[...apt, "update"], [...apt, "install", "-y", "--no-install-recommends", ...packages]], summary };
+}
+
 /**
  * Carries out an install plan, echoing each command; throws if a command fails. The commands'
  * output goes to this process's stdout, or to stderr with `output: "stderr"` (a test's stdout is

@@ -11,9 +11,14 @@
  * and the same spec can be rendered in a browser later (vega-embed) without
  * rewriting the chart.
  *
- * Why lazy import: vega + vega-lite take ~150 ms to load and pull in ~80 packages, so
- * they are loaded with `await import(...)` on the first call, not when this module is
- * imported; code that imports this file but never plots pays nothing.
+ * Why lazy import: vega + vega-lite take ~150 ms to load and pull in ~80 packages
+ * (about 20 MB), so they are loaded with `await import(...)` on the first call, not when
+ * this module is imported; code that imports this file but never plots pays nothing.
+ *
+ * Why optional: for the same reason they are optional peer dependencies of the staq
+ * package, not dependencies: a project that depends on staq gets them only if it
+ * installs them (`npm install vega@6 vega-lite@6`). Without them every other part of staq
+ * works, and drawing throws `PlottingUnavailableError` saying what to install.
  */
 
 import { StaqError, StaqInputError } from "../errors.ts";
@@ -79,14 +84,49 @@ interface RuleRow {
 
 type Modules = [typeof import("vega"), typeof import("vega-lite")];
 
+/** The packages charts need: optional peer dependencies of staq (see package.json). */
+const PLOT_PACKAGES = ["vega", "vega-lite"] as const;
+
+/** The command that adds them, with the major versions staq is written against. */
+export const INSTALL_PLOTTING = "npm install vega@6 vega-lite@6";
+
+/**
+ * Drawing a chart needs vega and vega-lite, and they are not installed (they are optional: see
+ * the top of this file). Everything else in staq works without them.
+ */
+export class PlottingUnavailableError extends StaqError {}
+
 let modules: Promise<Modules> | undefined;
+
+/** True when `error` is Node's "cannot find package vega / vega-lite" (not a failure inside them). */
+function isPlotPackageMissing(error: unknown): boolean {
+  if (!(error instanceof Error) || (error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") return false;
+  // "Cannot find package 'vega' imported from ...": the package itself, not one of its own
+  // dependencies (a broken install, which reinstalling fixes, is reported as a load failure).
+  return PLOT_PACKAGES.some((name) => error.message.includes(`'${name}'`));
+}
 
 function loadModules(): Promise<Modules> {
   modules ??= Promise.all([import("vega"), import("vega-lite")]).catch((error: unknown) => {
-    modules = undefined; // let a later call try again
-    throw new StaqError("could not load vega / vega-lite; install them with `npm install vega vega-lite`", { cause: error });
+    modules = undefined; // let a later call try again (after an install, say)
+    if (isPlotPackageMissing(error)) {
+      throw new PlottingUnavailableError(
+        `drawing charts needs the packages vega and vega-lite, which staq leaves optional and which are not installed; ` +
+          `install them next to staq with \`${INSTALL_PLOTTING}\``,
+        { cause: error },
+      );
+    }
+    throw new StaqError(`could not load vega / vega-lite (${(error as Error).message}); reinstall them with \`${INSTALL_PLOTTING}\``, { cause: error });
   });
   return modules;
+}
+
+/**
+ * Loads vega and vega-lite now, or throws `PlottingUnavailableError` when they are not installed:
+ * for a command that will draw at the end of a long computation to fail before it, not after.
+ */
+export async function ensurePlotting(): Promise<void> {
+  await loadModules();
 }
 
 /**

@@ -5,16 +5,12 @@ import assert from "node:assert/strict";
 import { findTorchPython, runPytorchBaseline, type PytorchConfig, type PytorchStackInputs } from "../../bench/pytorch-baseline.ts";
 import { stackLogitsReference } from "../../src/stack/reference.ts";
 import type { MlpSpec, MlpWeights } from "../../src/stack/mlp.ts";
+import { torchPythonForTests } from "../../scripts/python-torch.ts";
 import { randomSnapshots, randomStates, seededSigned } from "../helpers/random.ts";
 
-let python: string | undefined;
-let skip: string | false = false;
-try {
-  python = findTorchPython().python;
-} catch (error) {
-  skip = `skipped: ${(error as Error).message}`;
-  console.log(`# pytorch-baseline: ${skip}`);
-}
+// A Python with torch, else a skip saying what to install; under CI a missing torch fails instead
+// (npm test's setup installs Debian's python3-torch as root on Debian: scripts/python-torch.ts).
+const { python, skip } = torchPythonForTests();
 
 const TINY: PytorchConfig[] = [
   { memory: 3, batch: 5, width: 8, inputs: 4, ensemble: 2, actions: 3 },

@@ -5,7 +5,7 @@
  * saying what to install, except under CI (CI set), where a skip would hide a missing step.
  */
 import { existsSync } from "node:fs";
-import { readMachineFacts, runInstallPlan, type InstallPlan, type MachineFacts } from "../../src/node/vulkan-driver.ts";
+import { aptInstallPlan, readMachineFacts, runInstallPlan, type InstallPlan, type MachineFacts } from "../../src/node/vulkan-driver.ts";
 
 export const CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome-stable", "/usr/bin/google-chrome"];
 
@@ -33,19 +33,7 @@ export function planChromium(facts: MachineFacts, env: { STAQ_CHROMIUM?: string 
   if (!facts.isRoot) {
     return { kind: "unavailable", message: `No Chromium found (looked for ${CHROMIUM_CANDIDATES.join(", ")}); installing Debian's chromium package needs root. ${HOW_TO_INSTALL}` };
   }
-  const apt = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"];
-  return {
-    kind: "install",
-    path: "/usr/bin/chromium",
-    plan: {
-      kind: "install",
-      commands: [
-        [...apt, "update"],
-        [...apt, "install", "-y", "--no-install-recommends", "chromium"],
-      ],
-      summary: "Debian's chromium package, for the browser tests",
-    },
-  };
+  return { kind: "install", path: "/usr/bin/chromium", plan: aptInstallPlan(["chromium"], "Debian's chromium package, for the browser tests") };
 }
 
 /**

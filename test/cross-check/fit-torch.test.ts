@@ -1,11 +1,11 @@
 // The issue's done-when for `staq fit`: torch.optim.Adam on the same network file and batch gives
 // the same weights to float32 accuracy. The other program is fit_torch.py: PyTorch's nn.Linear,
 // F.mse_loss and torch.optim.Adam in float32, reading and writing the files by hand, sharing no
-// code with staq. PyTorch is large, so this test does not install it: it skips, saying what to
-// install, when no Python can import torch.
+// code with staq. npm test's setup installs Debian's python3-torch as root on Debian
+// (scripts/ensure-test-tools.ts); elsewhere this test skips, saying what to install, except under
+// CI, where it fails (scripts/python-torch.ts).
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,18 +16,12 @@ import { F32_UNIT_ROUNDOFF, gammaBound } from "../../src/stack/reference.ts";
 import { flattenParameters } from "../../src/train/reference.ts";
 import { randomStates, seededSigned } from "../helpers/random.ts";
 import { run, runStaq, tempDir } from "../io/stack-fixtures.ts";
+import { torchPythonForTests } from "../../scripts/python-torch.ts";
 
 const SCRIPT = fileURLToPath(new URL("./fit_torch.py", import.meta.url));
 
-/** A Python 3 that can import torch: the one on PATH, else Debian's (python3-torch installs there). */
-function findTorchPython(): string | undefined {
-  return ["python3", "/usr/bin/python3"].find((python) => spawnSync(python, ["-c", "import torch"], { stdio: "ignore" }).status === 0);
-}
-
-const python = findTorchPython();
-const MISSING =
-  "the PyTorch cross-check needs a Python 3 that can import torch: on Debian/Ubuntu " +
-  "`apt-get install --no-install-recommends python3-torch` (for /usr/bin/python3), elsewhere `pip install torch`";
+// $STAQ_PYTHON, else python3 on PATH, else Debian's /usr/bin/python3 (where python3-torch installs).
+const { python, skip } = torchPythonForTests();
 
 // The issue's sizes: two hidden layers of 64, a batch of 32.
 const SPEC: MlpSpec = { inputs: 8, hidden: [64, 64], outputs: 4 };
@@ -54,17 +48,13 @@ async function writeProblem(dir: string, seed: number): Promise<{ net: string; b
 const flatWeights = async (path: string) => flattenParameters(readNetworkFile(new Uint8Array(await readFile(path))).weights);
 
 for (const steps of [1, 10, 100]) {
-  test(`staq fit and torch.optim.Adam agree to float32 accuracy after ${steps} step${steps === 1 ? "" : "s"}`, { timeout: 300_000 }, async (t: TestContext) => {
-    if (!python) {
-      t.skip(MISSING);
-      return;
-    }
+  test(`staq fit and torch.optim.Adam agree to float32 accuracy after ${steps} step${steps === 1 ? "" : "s"}`, { timeout: 300_000, skip }, async (t: TestContext) => {
     const dir = await tempDir();
     const { net, batch } = await writeProblem(dir, 17);
     const ours = join(dir, "staq.safetensors");
     const theirs = join(dir, "torch.safetensors");
     const common = ["--net", net, "--batch", batch, "--steps", String(steps), "--lr", String(LR)];
-    const [staq, torch] = await Promise.all([runStaq(["fit", ...common, "--out", ours]), run(python, [SCRIPT, ...common, "--out", theirs])]);
+    const [staq, torch] = await Promise.all([runStaq(["fit", ...common, "--out", ours]), run(python!, [SCRIPT, ...common, "--out", theirs])]);
     assert.equal(staq.code, 0, staq.stderr);
     assert.equal(torch.code, 0, torch.stderr);
 
