@@ -15,6 +15,7 @@
  *   body[data-computed]          number of successful computes so far
  */
 import {
+  parseDecimal,
   readStackFile,
   snapshotContributions,
   stackFromContents,
@@ -203,9 +204,6 @@ function splitValues(line: string): string[] {
   return trimmed === "" ? [] : trimmed.split(/\s*,\s*|\s+/);
 }
 
-// A decimal number as people type it: no hex, no "Infinity", no empty string (which Number() takes as 0).
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
 /** Parses the text into [batch, inputs] float32 states, or says which line is wrong and why. */
 function parseStates(text: string, inputs: number): { states: Float32Array; lines: number[] } | { error: string } {
   const values: number[] = [];
@@ -221,7 +219,8 @@ function parseStates(text: string, inputs: number): { states: Float32Array; line
     for (let k = 0; k < tokens.length; k++) {
       const token = tokens[k];
       if (token === "") return { error: `${where}, value ${k + 1} is empty (two commas in a row, or a comma at the start or end of the line).` };
-      const value = DECIMAL.test(token) ? Number(token) : NaN;
+      // A decimal as people type it: no hex, no "Infinity" (parseDecimal).
+      const value = parseDecimal(token);
       if (Number.isNaN(value)) return { error: `${where}, value ${k + 1}: ${JSON.stringify(token)} is not a number.` };
       // The GPU works in float32: a value beyond ±3.4e38 would become infinite there.
       if (!Number.isFinite(Math.fround(value))) return { error: `${where}, value ${k + 1}: ${token} is too large for float32 (the GPU's numbers); it must be finite.` };

@@ -10,6 +10,7 @@ import {
   CONFIG_FIELDS,
   StaQ,
   makeEnv,
+  parseDecimal,
   parseFieldValue,
   presetConfig,
   resolveConfig,
@@ -78,7 +79,7 @@ function readAddress(): { overrides: Record<string, unknown>; autostart: boolean
     for (const [key, text] of params) {
       if (key === "autostart") continue;
       if (!known.has(key)) throw new Error(`unknown setting ${JSON.stringify(key)} in the address; the settings are autostart and the config fields: ${[...known].join(", ")}`);
-      overrides[key] = parseFieldValue(key as keyof StaqConfig, text);
+      overrides[key] = parseFieldValue(key as keyof StaqConfig, text, key);
     }
     return { overrides, autostart: params.get("autostart") === "1", addressError: null };
   } catch (error) {
@@ -90,7 +91,7 @@ function readAddress(): { overrides: Record<string, unknown>; autostart: boolean
 function configFromControls(): StaqConfig {
   const fromControls: Record<string, unknown> = {};
   for (const [key, input] of Object.entries(inputs)) {
-    const value = input.value.trim() === "" ? NaN : Number(input.value);
+    const value = parseDecimal(input.value);
     if (!Number.isFinite(value)) throw new Error(`${input.parentElement?.textContent?.trim() ?? key}: enter a number`);
     fromControls[key] = value;
   }

@@ -4,6 +4,7 @@
  * resolves to ./node/index.ts, which adds Dawn device creation and file I/O.
  */
 export { StaqError, StaqInputError, StaqFormatError, StaqGpuError } from "./errors.ts";
+export { parseDecimal, parseWholeNumber } from "./io/decimal.ts";
 export { createGpu, wrapDevice, type Gpu, type GpuInfo, type GpuOptions, type GpuFeatures, type GpuLimits } from "./gpu/gpu.ts";
 export { injectConstants, injectableConstants, type ShaderConstants } from "./gpu/shader-template.ts";
 export { pmdStep, pmdCoefficients, pmdRates, pmdCorrection, type PmdStepOptions, type PmdCoefficients, type PmdVariant, type PmdNormalization } from "./pmd/coefficients.ts";
@@ -29,8 +30,9 @@ export { softBellmanTarget, nextActionFromProbs, type SoftBellmanSettings, type 
 export * as trainReference from "./train/reference.ts";
 export { readNetworkFile, networkToSafetensors, parseTrainingBatchJson, NETWORK_FORMAT, type NetworkFileContents, type TrainingBatchFile } from "./io/network-file.ts";
 export { createActor, type Actor, type ActorOptions, type ActOptions } from "./policy/actor.ts";
-export { StaQ, type StaQOptions, type LearnOptions, type LearnResult, type EnvSource } from "./agent/staq-agent.ts";
-export { resolveConfig, parseFieldValue, CONFIG_FIELDS, type StaqConfig, type ConfigField } from "./agent/config.ts";
+export { StaQ, type StaQOptions, type LearnOptions, type LearnResult, type EnvSource, type RestoreOptions } from "./agent/staq-agent.ts";
+export { StaqDivergenceError, type DivergenceDetails } from "./agent/divergence.ts";
+export { resolveConfig, parseFieldValue, wholeIterationSteps, CONFIG_FIELDS, type StaqConfig, type ConfigField } from "./agent/config.ts";
 export { PRESETS, PAPER_CLASSIC, PAPER_MINATAR, QUICK, presetConfig, defaultPreset, type PresetName } from "./agent/presets.ts";
 export { tauAt, type TauSchedule } from "./agent/tau-schedule.ts";
 export { policyChange, type PolicyChange } from "./agent/policy-change.ts";

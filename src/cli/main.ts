@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 /**
  * The `staq` command: dispatches to one module per subcommand and turns failures into exit codes:
- * 0 done; 1 failed (one line on stderr; the stack trace only with STAQ_DEBUG=1); 2 what was given
- * is wrong: the command line (the message and the usage on stderr), or an input file or option
- * value (StaqFormatError, StaqInputError: one line saying what to fix).
+ * 0 done; 1 failed (one line on stderr); 2 what was given is wrong: the command line (the
+ * message and the usage on stderr), or an input file, an output path or an option value
+ * (StaqFormatError, StaqInputError: one line saying what to fix; a path that cannot be read or
+ * written is one, see fileError in src/node/files.ts); 128 + N a run stopped by signal N before
+ * its end (130: Ctrl-C, 143: SIGTERM; `staq train`, whose checkpoint is then saved and `--resume`
+ * continues it). STAQ_DEBUG=1 adds the stack trace to exits 1 and 2.
  */
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
+import { filterDawnStartupWarnings } from "../node/create-gpu.ts";
 import { UsageError, type Command, type CommandIO } from "./command.ts";
 import { checkEnvCommand } from "./check-env-command.ts";
 import { fitCommand } from "./fit-command.ts";
 import { gpuCommand } from "./gpu-command.ts";
 import { logitsCommand } from "./logits-command.ts";
 import { tabularCommand } from "./tabular-command.ts";
-import { trainCommand } from "./train-command.ts";
+import { RunInterrupted, trainCommand } from "./train-command.ts";
 import { evalCommand } from "./eval-command.ts";
 import { envsCommand } from "./envs-command.ts";
 import { plotCommand } from "./plot-command.ts";
@@ -73,12 +77,17 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: pr
       return 2;
     }
     io.stderr.write(`staq ${command.name}: ${describeFailure(error)}\n`);
-    if (error instanceof StaqFormatError || error instanceof StaqInputError) return 2;
+    if (error instanceof RunInterrupted) return error.exitCode;
+    // With STAQ_DEBUG=1 every failure shows where it came from, a bad input (exit 2) as well.
     if (process.env.STAQ_DEBUG === "1" && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+    if (error instanceof StaqFormatError || error instanceof StaqInputError) return 2;
     return 1;
   }
 }
 
+// The CLI owns its process, so Dawn's two harmless start-up warnings may be kept off its stderr
+// (src/node/dawn-stderr.ts says how, and why only here).
+filterDawnStartupWarnings();
 // exitCode, not exit(): stdout may be a pipe still draining, and the process ends by itself once
 // the command has destroyed its GPU device.
 process.exitCode = await main(process.argv.slice(2));

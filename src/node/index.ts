@@ -8,6 +8,6 @@ export { ensureAdapter, probeAdapter, describeAdapter } from "./ensure-adapter.t
 export { saveStack, loadStack } from "./stack-files.ts";
 // The agent with Dawn as its default device and checkpoints on disk (save / load); it takes the
 // place of the portable core's StaQ.
-export { StaQ } from "./staq.ts";
+export { StaQ, readCheckpoint, type CheckpointOnDisk } from "./staq.ts";
 export { writeDirectoryAtomically, readCheckpointDirectory } from "./checkpoint-directory.ts";
-export { renderLineChartSvg, type LineSeries, type LineChartOptions } from "../plot/line-chart.ts";
+export { renderLineChartSvg, ensurePlotting, PlottingUnavailableError, type LineSeries, type LineChartOptions } from "../plot/line-chart.ts";
