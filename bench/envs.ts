@@ -32,7 +32,7 @@
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { observationSize, type Env } from "../src/envs/env.ts";
 import { makeEnv } from "../src/envs/registry.ts";
@@ -253,9 +253,9 @@ interface UpstreamFigure {
   note?: string;
 }
 
-/** upstream-throughput.json, where the tests find the reference data: $STAQ_REFERENCE_DIR, ../shared/reference, /work/shared/reference. */
+/** upstream-throughput.json, where the tests find the reference data: $STAQ_REFERENCE_DIR, else shared/reference beside the repository. */
 function referenceFile(): string | undefined {
-  const dirs = [process.env.STAQ_REFERENCE_DIR, join(repoRoot, "..", "shared", "reference"), "/work/shared/reference"].filter((d): d is string => !!d);
+  const dirs = [process.env.STAQ_REFERENCE_DIR, join(repoRoot, "..", "shared", "reference")].filter((d): d is string => !!d);
   return dirs.map((dir) => join(dir, "upstream-throughput.json")).find((file) => existsSync(file));
 }
 
@@ -475,9 +475,10 @@ function main(): void {
     settings: SETTINGS,
     upstream: {
       /** bench/upstream-env-throughput.py's reports, merged: the shape of upstream-throughput.json. */
-      measuredNow: plan.src ? { src: plan.src, ...upstreamNow } : null,
+      // The folder by its name only: results are committed, and a full path names one machine.
+      measuredNow: plan.src ? { src: basename(plan.src), ...upstreamNow } : null,
       notMeasuredBecause: plan.src ? undefined : plan.why,
-      reference: reference.report ? { file: reference.file, what: reference.report.what, machine: reference.report.machine, date: reference.report.date } : null,
+      reference: reference.report ? { file: reference.file && relative(repoRoot, reference.file), what: reference.report.what, machine: reference.report.machine, date: reference.report.date } : null,
     },
     seconds,
     findings: findings(rows),

@@ -18,6 +18,6 @@ const logits = await stackLogits(stack, states); // [3 × 2]: correction · mean
 const { probs, greedy, sampled } = await policyFromLogits(gpu, logits, mlp.outputs, { epsilon: 0.05, seed: 7, step: 0 });
 console.log({ logits, probs, greedy, sampled, coefficients: stack.coefficients[0], correction: stack.correction });
 
-await saveStack(stack, "/tmp/staq-quickstart.safetensors"); // readable by `safetensors` in Python
+await saveStack(stack, process.argv[2] ?? "quickstart.safetensors"); // readable by `safetensors` in Python
 stack.destroy();
 gpu.destroy();

@@ -14,6 +14,6 @@ for (const [variant, memory] of [["exact", undefined], ["vanilla", 10], ["correc
   console.log(`${variant.padEnd(9)} M=${memory ?? "∞"}: ‖Q* − Q^π_300‖∞ = ${run.errors.at(-1)!.toExponential(2)}`);
 }
 
-const out = process.argv[2] ?? "/tmp/staq-garnet.json";
+const out = process.argv[2] ?? "garnet.json";
 writeFileSync(out, JSON.stringify(mdpToArrays(mdp)));
 console.log(`wrote ${out}`);

@@ -1,8 +1,9 @@
 // The StaQ agent from code: create, learn with a callback, act, save, load and continue.
-//   npx tsx examples/train-agent.ts [STEPS]
+//   npx tsx examples/train-agent.ts [STEPS] [CHECKPOINT_DIR]
 import { StaQ } from "staq";
 
 const steps = Number(process.argv[2] ?? 4000);
+const checkpoint = process.argv[3] ?? "runs/example-agent/checkpoint";
 const agent = await StaQ.create({ env: "CartPole-v1", preset: "quick", seed: 1, evalEvery: 2000 });
 await agent.learn({
   steps,
@@ -14,10 +15,10 @@ await agent.learn({
 const obs = new Float32Array([0, 0, 0.05, 0, 0, 0, -0.05, 0]);
 console.log("greedy actions:", Array.from(await agent.act(obs, { greedy: true })));
 
-await agent.save("/tmp/staq-example-agent"); // a checkpoint directory, written atomically
+await agent.save(checkpoint); // a checkpoint directory, written atomically
 agent.destroy();
 
-const again = await StaQ.load("/tmp/staq-example-agent"); // continues exactly where it stopped
+const again = await StaQ.load(checkpoint); // continues exactly where it stopped
 console.log(`loaded at step ${again.globalStep}, stack of ${again.stack.size} snapshots`);
 await again.learn({ steps: 1000 });
 console.log(`now at step ${again.globalStep}`);

@@ -182,7 +182,7 @@ const firstExisting = (candidates: (string | undefined)[]) => candidates.find((f
 
 /** The envs benchmark's upstream figures, where bench/envs.ts itself looks for them. */
 function referenceFile(root: string): string | undefined {
-  const dirs = [process.env.STAQ_REFERENCE_DIR, join(root, "..", "shared", "reference"), "/work/shared/reference"];
+  const dirs = [process.env.STAQ_REFERENCE_DIR, join(root, "..", "shared", "reference")];
   return firstExisting(dirs.map((dir) => dir && join(dir, "upstream-throughput.json")));
 }
 

@@ -2,10 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 test("the README's quick start (examples/quickstart.ts) runs against the built package", () => {
-  rmSync("/tmp/staq-quickstart.safetensors", { force: true });
-  const child = spawnSync(process.execPath, ["--import", "tsx", "examples/quickstart.ts"], {
+  const stackFile = join(tmpdir(), `staq-quickstart-${process.pid}.safetensors`);
+  rmSync(stackFile, { force: true });
+  const child = spawnSync(process.execPath, ["--import", "tsx", "examples/quickstart.ts", stackFile], {
     cwd: new URL("..", import.meta.url).pathname,
     encoding: "utf8",
     timeout: 120_000,
@@ -13,11 +16,12 @@ test("the README's quick start (examples/quickstart.ts) runs against the built p
   assert.equal(child.status, 0, child.stderr);
   assert.match(child.stdout, /logits: Float32Array\(6\)/);
   assert.match(child.stdout, /sampled: Uint32Array\(3\)/);
-  assert.ok(existsSync("/tmp/staq-quickstart.safetensors"));
+  assert.ok(existsSync(stackFile));
+  rmSync(stackFile);
 });
 
 test("examples/tabular-pmd.ts runs against the built package, and the CLI reads the MDP it writes", () => {
-  const out = "/tmp/staq-example-garnet.json";
+  const out = join(tmpdir(), `staq-example-garnet-${process.pid}.json`);
   rmSync(out, { force: true });
   const root = new URL("..", import.meta.url).pathname;
   const child = spawnSync(process.execPath, ["--import", "tsx", "examples/tabular-pmd.ts", out], { cwd: root, encoding: "utf8", timeout: 120_000 });
@@ -52,7 +56,9 @@ test("examples/policy-evaluation.ts: one StaQ iteration by hand — collect, pre
 
 test("examples/train-agent.ts: create, learn, act, save, load and continue", () => {
   const root = new URL("..", import.meta.url).pathname;
-  const child = spawnSync(process.execPath, ["--import", "tsx", "examples/train-agent.ts", "2000"], { cwd: root, encoding: "utf8", timeout: 180_000 });
+  const checkpoint = join(tmpdir(), `staq-example-agent-${process.pid}`);
+  const child = spawnSync(process.execPath, ["--import", "tsx", "examples/train-agent.ts", "2000", checkpoint], { cwd: root, encoding: "utf8", timeout: 180_000 });
+  rmSync(checkpoint, { recursive: true, force: true });
   assert.equal(child.status, 0, child.stderr);
   assert.deepEqual([...child.stdout.matchAll(/^step (\d+): return/gm)].map((m) => Number(m[1])), [1000, 2000], "the first learn's iterations (the second has no callback)");
   assert.deepEqual([...child.stdout.matchAll(/^greedy evaluation at step (\d+)/gm)].map((m) => Number(m[1])), [0, 2000]);

@@ -1,7 +1,6 @@
 // Where the upstream reference data lives (DESIGN §4.2): $STAQ_REFERENCE_DIR if set, else
-// ../shared/reference beside the repository, else /work/shared/reference (its place on this
-// project's machines, so a clone anywhere finds it). Missing data fails loudly: these tests are
-// the proof of parity and must not be skipped.
+// shared/reference beside the repository (where the project's machines and CI keep it). Missing
+// data fails loudly: these tests are the proof of parity and must not be skipped.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,7 +8,7 @@ import { fileURLToPath } from "node:url";
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
 export function referenceDir(): string {
-  const candidates = [process.env.STAQ_REFERENCE_DIR, join(repoRoot, "..", "shared", "reference"), "/work/shared/reference"].filter((c): c is string => !!c);
+  const candidates = [process.env.STAQ_REFERENCE_DIR, join(repoRoot, "..", "shared", "reference")].filter((c): c is string => !!c);
   const found = candidates.find((dir) => existsSync(join(dir, "numpy-randomstate.json")));
   if (!found) throw new Error(`the upstream reference data was not found in ${candidates.join(", ")}; set STAQ_REFERENCE_DIR to the folder holding numpy-randomstate.json and the env JSON files`);
   return found;
