@@ -8,7 +8,7 @@ import { constants } from "node:fs";
 import { access, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { StaqInputError } from "../errors.ts";
-import { describeFsError } from "../node/files.ts";
+import { describeFsError, fileIdentity } from "../node/files.ts";
 import { UsageError, type Command } from "./command.ts";
 
 /** A path as the user gave it, with the option (or description) it came from. */
@@ -37,8 +37,8 @@ export interface OutputCheck {
  */
 async function identify(path: string): Promise<{ real: string; inode?: string }> {
   const absolute = resolve(path);
-  const info = await stat(absolute).catch(() => undefined);
-  if (info) return { real: await realpath(absolute), inode: `${info.dev}:${info.ino}` };
+  const inode = await fileIdentity(absolute);
+  if (inode !== undefined) return { real: await realpath(absolute), inode };
   const directory = await realpath(dirname(absolute)).catch(() => dirname(absolute));
   return { real: join(directory, basename(absolute)) };
 }

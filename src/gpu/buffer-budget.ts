@@ -104,22 +104,22 @@ function refusal(quantity: Quantity, message: string): Error {
 export function checkBudget(info: Pick<GpuInfo, "limits" | "hostMemory" | "fallbackAdapter">, quantity: Quantity, budget: Budget): void {
   const { name, value } = quantity;
   const asked = `${name} = ${value}${quantity.source ? ` (${quantity.source})` : ""}`;
-  const fits = largestValue(info, budget);
+  // Only a refusal needs the largest value that fits: most calls (stackLogits, every call) pass.
+  const largestText = (whenNone: string) => {
+    const largest = largestValue(info, budget).value;
+    return largest >= 1 ? `${name} can be at most ${largest} on this machine` : `not even ${name} = 1 fits${whenNone}`;
+  };
   for (const need of budget.buffers) {
     const limit = bufferLimit(info.limits, need.binding);
     const bytes = (need.fixedBytes ?? 0) + value * need.bytesPerUnit;
     if (bytes <= limit.bytes) continue;
-    const largest = fits.value;
-    const advice = largest >= 1 ? `${name} can be at most ${largest} on this machine` : `not even ${name} = 1 fits; use a smaller network`;
-    throw refusal(quantity, `${asked} needs ${need.what} of ${formatBytes(bytes)}, more than this device's ${limit.name} of ${formatBytes(limit.bytes)}; ${advice}`);
+    throw refusal(quantity, `${asked} needs ${need.what} of ${formatBytes(bytes)}, more than this device's ${limit.name} of ${formatBytes(limit.bytes)}; ${largestText("; use a smaller network")}`);
   }
   const host = hostBytes(info, budget, value);
   if (host !== undefined && host.bytes > host.budget) {
-    const largest = fits.value;
-    const advice = largest >= 1 ? `${name} can be at most ${largest} on this machine` : `not even ${name} = 1 fits`;
     throw refusal(
       quantity,
-      `${asked} needs about ${formatBytes(host.bytes)} of memory (${host.parts}), more than ${HOST_MEMORY_SHARE * 100}% of this machine's ${formatBytes(info.hostMemory!)}; ${advice}`,
+      `${asked} needs about ${formatBytes(host.bytes)} of memory (${host.parts}), more than ${HOST_MEMORY_SHARE * 100}% of this machine's ${formatBytes(info.hostMemory!)}; ${largestText("")}`,
     );
   }
 }

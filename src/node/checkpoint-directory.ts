@@ -23,7 +23,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
-import { NODE_FILE_OPERATIONS, fileError, pathExists, type FileOperations } from "./files.ts";
+import { NODE_FILE_OPERATIONS, fileError, fileIdentity, pathExists, type FileOperations } from "./files.ts";
 
 /**
  * Writes `files` as the directory `path`, replacing what was there only once all are on disk (see
@@ -102,10 +102,10 @@ export async function readCheckpointDirectory(path: string): Promise<Record<stri
   const ATTEMPTS = 5;
   for (let attempt = 1; ; attempt++) {
     const source = await checkpointSource(path);
-    const before = await directoryIdentity(source);
+    const before = await fileIdentity(source);
     try {
       const files = await readCheckpointFiles(path, source);
-      if (before !== undefined && before === (await directoryIdentity(source))) return files;
+      if (before !== undefined && before === (await fileIdentity(source))) return files;
     } catch (error) {
       const vanished = (error as { cause?: NodeJS.ErrnoException }).cause?.code === "ENOENT";
       if (!vanished || attempt === ATTEMPTS) throw error;
@@ -113,12 +113,6 @@ export async function readCheckpointDirectory(path: string): Promise<Record<stri
     }
     if (attempt === ATTEMPTS) throw new StaqError(`the checkpoint ${path} was replaced during each of ${ATTEMPTS} reads; is another process saving it in a loop? Try again`);
   }
-}
-
-/** The device and inode of a directory (undefined when it is gone). */
-async function directoryIdentity(path: string): Promise<string | undefined> {
-  const info = await stat(path, { bigint: true }).catch(() => undefined);
-  return info === undefined ? undefined : `${info.dev}:${info.ino}`;
 }
 
 async function readCheckpointFiles(path: string, source: string): Promise<Record<string, Uint8Array>> {

@@ -48,6 +48,15 @@ export function fileError(what: string, error: unknown): StaqError {
   return new Class(`${what}: ${describeFsError(error)}`, { cause: error });
 }
 
+/**
+ * The device and inode of what `path` names (undefined when nothing is there): the same for two
+ * names of one file (a hard link, a symlink) and kept by a rename, so it tells one file from another.
+ */
+export async function fileIdentity(path: string): Promise<string | undefined> {
+  const info = await stat(path, { bigint: true }).catch(() => undefined);
+  return info === undefined ? undefined : `${info.dev}:${info.ino}`;
+}
+
 /** True when something exists at `path` (a file or a directory). */
 export async function pathExists(path: string): Promise<boolean> {
   return stat(path).then(

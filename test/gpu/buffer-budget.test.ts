@@ -14,18 +14,9 @@ import { createStack, stackBudget, type Stack } from "../../src/stack/stack.ts";
 import { createActor } from "../../src/policy/actor.ts";
 import { createReplayBuffer } from "../../src/train/replay-buffer.ts";
 import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
+import { LAVAPIPE_LIMITS } from "../helpers/limits.ts";
 
-// lavapipe's limits, as staq requests them.
-const LIMITS: GpuLimits = {
-  maxStorageBufferBindingSize: 134217728,
-  maxBufferSize: 4294967295,
-  maxComputeWorkgroupStorageSize: 32768,
-  maxComputeInvocationsPerWorkgroup: 1024,
-  maxComputeWorkgroupSizeX: 1024,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxStorageBuffersPerShaderStage: 16,
-  minStorageBufferOffsetAlignment: 256,
-};
+const LIMITS: GpuLimits = { ...LAVAPIPE_LIMITS };
 
 function fakeGpu(info: Partial<Pick<GpuInfo, "hostMemory" | "fallbackAdapter">> & { limits?: Partial<GpuLimits> } = {}): Gpu {
   const device = new Proxy({}, {

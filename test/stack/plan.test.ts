@@ -4,17 +4,9 @@ import fc from "fast-check";
 import { planChunks, snapshotLayout } from "../../src/stack/layout.ts";
 import { planStackDispatch, rowAlignment } from "../../src/stack/stack-logits.ts";
 import type { GpuLimits } from "../../src/gpu/gpu.ts";
+import { LAVAPIPE_LIMITS } from "../helpers/limits.ts";
 
-const lavapipe: GpuLimits = {
-  maxStorageBufferBindingSize: 128 * 1024 * 1024,
-  maxBufferSize: 2 ** 32 - 1,
-  maxComputeWorkgroupStorageSize: 32 * 1024,
-  maxComputeInvocationsPerWorkgroup: 1024,
-  maxComputeWorkgroupSizeX: 1024,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxStorageBuffersPerShaderStage: 16,
-  minStorageBufferOffsetAlignment: 256,
-};
+const lavapipe: GpuLimits = { ...LAVAPIPE_LIMITS };
 // WebGPU's guaranteed minimums: a plan must work on any adapter.
 const baseline: GpuLimits = {
   ...lavapipe,
