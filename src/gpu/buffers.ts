@@ -1,10 +1,8 @@
 /**
  * Buffer helpers: create with a clear error when a size is out of the device's limits, upload,
- * read back, and poison (fill with a NaN pattern so that an element a kernel forgot to write
- * cannot pass for a result).
- *
- * Every readback of staq maps its buffer with `mapForReading`, which refuses to hand out results
- * once WebGPU has reported an error on the device (see `Gpu.error`).
+ * and poison (fill with a NaN pattern so that an element a kernel forgot to write cannot pass
+ * for a result). Reading back is readback.ts's; it maps with `mapForReading`, which refuses to
+ * hand out results once WebGPU has reported an error on the device (see `Gpu.error`).
  */
 import { StaqGpuError } from "../errors.ts";
 import { formatBytes } from "./buffer-budget.ts";
@@ -62,56 +60,12 @@ export async function mapForReading(gpu: Gpu, buffer: GPUBuffer, offset?: number
 /** A storage buffer holding `data`, also usable as a copy source and destination. */
 export function createStorageBuffer(gpu: Gpu, data: Float32Array | Uint32Array, label: string): GPUBuffer {
   const buffer = createBuffer(gpu, data.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC, label);
-  if (data.byteLength > 0) gpu.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  if (data.byteLength > 0) gpu.writeBuffer(buffer, 0, data);
   return buffer;
 }
 
 /** Fills `size` bytes of `buffer` from `offset` with POISON_BITS. */
 export function poisonBuffer(gpu: Gpu, buffer: GPUBuffer, offset = 0, size = buffer.size - offset): void {
   const words = new Uint32Array(Math.ceil(size / 4)).fill(POISON_BITS);
-  gpu.device.queue.writeBuffer(buffer, offset, words.buffer, 0, size);
-}
-
-/**
- * Copies `size` bytes of `source` from `offset` into a fresh mappable buffer, submits (after any
- * command buffers given), and resolves with a copy of the bytes.
- */
-export async function readBuffer(
-  gpu: Gpu,
-  source: GPUBuffer,
-  offset = 0,
-  size = source.size - offset,
-  commands: GPUCommandBuffer[] = [],
-): Promise<ArrayBuffer> {
-  const padded = Math.ceil(size / 4) * 4;
-  const staging = createBuffer(gpu, padded, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "staq readback");
-  try {
-    const encoder = gpu.device.createCommandEncoder({ label: "staq readback" });
-    encoder.copyBufferToBuffer(source, offset, staging, 0, padded);
-    gpu.device.queue.submit([...commands, encoder.finish()]);
-    await mapForReading(gpu, staging);
-    return staging.getMappedRange(0, padded).slice(0, size);
-  } finally {
-    staging.destroy();
-  }
-}
-
-export async function readFloat32(
-  gpu: Gpu,
-  source: GPUBuffer,
-  offset = 0,
-  length = (source.size - offset) / 4,
-  commands: GPUCommandBuffer[] = [],
-): Promise<Float32Array> {
-  return new Float32Array(await readBuffer(gpu, source, offset, length * 4, commands));
-}
-
-export async function readUint32(
-  gpu: Gpu,
-  source: GPUBuffer,
-  offset = 0,
-  length = (source.size - offset) / 4,
-  commands: GPUCommandBuffer[] = [],
-): Promise<Uint32Array> {
-  return new Uint32Array(await readBuffer(gpu, source, offset, length * 4, commands));
+  gpu.writeBuffer(buffer, offset, new Uint8Array(words.buffer, 0, size));
 }

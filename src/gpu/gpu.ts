@@ -9,8 +9,21 @@
 import { StaqGpuError, StaqInputError } from "../errors.ts";
 import { SHADER_SOURCES } from "./shader-sources.generated.ts";
 import { constantsKey, injectConstants, resolveIncludes, type ShaderConstants } from "./shader-template.ts";
+import { Kernel } from "./kernel.ts";
+import { reflectShader } from "./shader-reflection.ts";
 
 export type ShaderName = keyof typeof SHADER_SOURCES;
+
+/**
+ * A shader that is not one of the library's (a benchmark's, a user's): its name (for messages and
+ * the pipeline cache) and its WGSL, which may `@include` the library's shaders.
+ */
+export interface ShaderSource {
+  name: string;
+  source: string;
+  /** Where it comes from, for messages (default: the name). */
+  file?: string;
+}
 
 export interface GpuFeatures {
   shaderF16: boolean;
@@ -59,14 +72,33 @@ export interface GpuInfo {
   busyPolls: boolean;
 }
 
+/**
+ * staq's handle on a WebGPU device. The library's modules reach the device only through it (and
+ * through `Kernel`, `UniformSlots` and `Readback` in this folder), so every allocation, upload,
+ * submit and readback passes the checks of this one place; `device` stays public for programs
+ * that bring their own WebGPU code.
+ */
 export interface Gpu {
   readonly device: GPUDevice;
   readonly info: GpuInfo;
   /**
-   * The compute pipeline of `shaders/<name>.wgsl` with `constants` injected, compiled once per
-   * distinct set of constants and cached for the life of this object.
+   * The kernel of `shaders/<name>.wgsl` (or of a `ShaderSource`) with `constants` injected: its
+   * pipeline and the interface it declares. Compiled once per distinct set of constants and cached
+   * for the life of this object.
    */
-  pipeline(name: ShaderName, constants: ShaderConstants): Promise<GPUComputePipeline>;
+  kernel(shader: ShaderName | ShaderSource, constants: ShaderConstants): Promise<Kernel>;
+  /** The compute pipeline of a kernel (see `kernel`), for code that binds by index itself. */
+  pipeline(shader: ShaderName | ShaderSource, constants: ShaderConstants): Promise<GPUComputePipeline>;
+  /** Queues a write of `data` into `buffer` at `offset` bytes (ordered before any later submit). */
+  writeBuffer(buffer: GPUBuffer, offset: number, data: ArrayBufferView | ArrayBuffer): void;
+  /** A new command encoder. */
+  encoder(label: string): GPUCommandEncoder;
+  /** Submits command buffers to the device's queue. */
+  submit(commands: GPUCommandBuffer[]): void;
+  /** A bind group for group 0 of `pipeline` (Kernel.bind builds the entries by name). */
+  createBindGroup(pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[], label: string): GPUBindGroup;
+  /** Resolves when the work submitted so far has finished. */
+  idle(): Promise<void>;
   /** True once `destroy()` ran or the device was lost. */
   readonly destroyed: boolean;
   /**
@@ -92,8 +124,8 @@ export interface GpuOptions {
   gpu?: GPU;
   powerPreference?: GPUPowerPreference;
   /**
-   * Turn off Dawn's robustness (bounds checks on every buffer access). Faster (about 1.5× on
-   * lavapipe for the stack kernel), but an out-of-range access in a kernel is then undefined
+   * Turn off Dawn's robustness (bounds checks on every buffer access). At most a little faster
+   * (1.0–1.1× measured on lavapipe for the stack kernel), but an out-of-range access in a kernel is then undefined
    * behaviour instead of a clamped read. staq's kernels do not index out of range, and their tests
    * run with robustness on. Only Dawn in Node can do this.
    */
@@ -225,7 +257,7 @@ export function wrapDevice(
     hostMemory: options.hostMemory ?? null,
   };
 
-  const pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  const kernels = new Map<string, Promise<Kernel>>();
   let destroyed = false;
 
   let firstError: StaqGpuError | undefined;
@@ -257,10 +289,14 @@ export function wrapDevice(
     if (firstError) throw new StaqGpuError(firstError.message, { cause: firstError.cause });
   };
 
-  async function compile(name: ShaderName, constants: ShaderConstants): Promise<GPUComputePipeline> {
-    const source = SHADER_SOURCES[name];
+  async function compile(shader: ShaderName | ShaderSource, constants: ShaderConstants): Promise<Kernel> {
+    const name = typeof shader === "string" ? shader : shader.name;
+    const source = typeof shader === "string" ? SHADER_SOURCES[shader] : shader.source;
+    const file = typeof shader === "string" ? `shaders/${name}.wgsl` : (shader.file ?? name);
     if (source === undefined) throw new StaqInputError(`no shader named ${name}`);
-    const code = resolveIncludes(injectConstants(source, constants, `shaders/${name}.wgsl`), SHADER_SOURCES, `shaders/${name}.wgsl`);
+    const code = resolveIncludes(injectConstants(source, constants, file), SHADER_SOURCES, file);
+    // Read before compiling, so that a shader the kernel layer cannot bind by name fails first.
+    const shaderInterface = reflectShader(code, file);
     const label = `${name} ${constantsKey(constants)}`;
     // The error scope keeps a failed compile from also surfacing as an uncaptured error.
     device.pushErrorScope("validation");
@@ -268,20 +304,37 @@ export function wrapDevice(
     const scopeError = await device.popErrorScope();
     const messages = (await module.getCompilationInfo()).messages.filter((m) => m.type === "error");
     if (scopeError && messages.length === 0) {
-      throw new StaqGpuError(`shaders/${name}.wgsl was rejected: ${scopeError.message}`);
+      throw new StaqGpuError(`${file} was rejected: ${scopeError.message}`);
     }
     if (messages.length > 0) {
-      const lines = messages.map((m) => `  shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
-      throw new StaqGpuError(`shaders/${name}.wgsl failed to compile with constants ${constantsKey(constants)}:\n${lines.join("\n")}`);
+      const lines = messages.map((m) => `  ${file}:${m.lineNum}:${m.linePos}: ${m.message}`);
+      throw new StaqGpuError(`${file} failed to compile with constants ${constantsKey(constants)}:\n${lines.join("\n")}`);
     }
+    let pipeline: GPUComputePipeline;
     try {
-      return await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" }, label });
+      pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" }, label });
     } catch (error) {
-      throw new StaqGpuError(`creating the pipeline for shaders/${name}.wgsl failed: ${(error as Error).message}`, { cause: error });
+      throw new StaqGpuError(`creating the pipeline for ${file} failed: ${(error as Error).message}`, { cause: error });
     }
+    return new Kernel(gpu, name, pipeline, shaderInterface, file);
   }
 
-  return {
+  function kernel(shader: ShaderName | ShaderSource, constants: ShaderConstants): Promise<Kernel> {
+    if (firstError) return Promise.reject(new StaqGpuError(firstError.message, { cause: firstError.cause }));
+    if (destroyed) return Promise.reject(new StaqGpuError("this Gpu was destroyed; create a new one with createGpu()"));
+    const name = typeof shader === "string" ? shader : shader.name;
+    const key = `${name}|${constantsKey(constants)}`;
+    let compiled = kernels.get(key);
+    if (!compiled) {
+      compiled = compile(shader, constants);
+      // A failed compile is not cached: the error is reported to the caller, and a retry recompiles.
+      compiled.catch(() => kernels.delete(key));
+      kernels.set(key, compiled);
+    }
+    return compiled;
+  }
+
+  const gpu: Gpu = {
     device,
     info,
     get destroyed() {
@@ -291,25 +344,33 @@ export function wrapDevice(
       return firstError;
     },
     throwIfFailed,
-    pipeline(name, constants) {
-      if (firstError) return Promise.reject(new StaqGpuError(firstError.message, { cause: firstError.cause }));
-      if (destroyed) return Promise.reject(new StaqGpuError("this Gpu was destroyed; create a new one with createGpu()"));
-      const key = `${name}|${constantsKey(constants)}`;
-      let pipeline = pipelines.get(key);
-      if (!pipeline) {
-        pipeline = compile(name, constants);
-        // A failed compile is not cached: the error is reported to the caller, and a retry recompiles.
-        pipeline.catch(() => pipelines.delete(key));
-        pipelines.set(key, pipeline);
-      }
-      return pipeline;
+    kernel,
+    async pipeline(shader, constants) {
+      return (await kernel(shader, constants)).pipeline;
+    },
+    writeBuffer(buffer, offset, data) {
+      if (data instanceof ArrayBuffer) device.queue.writeBuffer(buffer, offset, data);
+      else device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+    },
+    encoder(label) {
+      return device.createCommandEncoder({ label });
+    },
+    submit(commands) {
+      device.queue.submit(commands);
+    },
+    createBindGroup(pipeline, entries, label) {
+      return device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
+    },
+    idle() {
+      return device.queue.onSubmittedWorkDone();
     },
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      pipelines.clear();
+      kernels.clear();
       device.removeEventListener("uncapturederror", onUncapturedError);
       if (options.ownsDevice) device.destroy();
     },
   };
+  return gpu;
 }

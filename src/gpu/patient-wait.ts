@@ -9,7 +9,13 @@
  *
  * So for work expected to take a while, staq first sleeps on a timer for most of the expected
  * time (no pending WebGPU promise, no polling), then awaits the promise. The expectation is
- * learned from earlier runs of the same work; short work (and the first run) waits directly.
+ * learned from earlier runs of the same work; short work waits directly.
+ *
+ * A wrong expectation costs a sleep of seconds where the work takes milliseconds, so it is
+ * learned cautiously: the first run of a piece of work often includes compiling its pipelines
+ * (seconds on a cold Mesa shader cache), so no sleep is planned until two runs were seen, and
+ * then from the faster of the recent ones; and a wait that finds the work already done forgets
+ * everything learned, so the next run is awaited directly and measured afresh.
  */
 
 /** Work shorter than this is awaited directly: a timer's ~1 ms granularity would cost more. */
@@ -27,21 +33,25 @@ const OVERSLEPT_FRACTION = 0.05;
 /** A running estimate of how long a repeated piece of GPU work takes, from submit to completion. */
 export class DurationEstimate {
   private recent: number[] = [];
-  /** The estimate (the smallest recent time), or undefined before any observation. */
+  /** The estimate (the smallest recent time), or undefined before two observations. */
   get ms(): number | undefined {
-    return this.recent.length ? Math.min(...this.recent) : undefined;
+    return this.recent.length >= 2 ? Math.min(...this.recent) : undefined;
   }
   observe(ms: number): void {
     this.recent.push(ms);
     if (this.recent.length > 8) this.recent.shift();
+  }
+  /** Forgets every observation (the work was faster than expected). */
+  reset(): void {
+    this.recent = [];
   }
 }
 
 /**
  * Waits for GPU work submitted at `submitted` (a performance.now() time): sleeps for most of the
  * estimated duration when the adapter's promises busy-poll and the work is long, then awaits
- * `wait()`. Updates the estimate; a wait that found the work already done halves it, so a
- * workload that got faster is not slept through for long.
+ * `wait()`. Updates the estimate; a wait that found the work already done resets it, so a
+ * workload that got faster is slept through once at most.
  */
 export async function waitPatiently<T>(estimate: DurationEstimate, busyPolls: boolean, submitted: number, wait: () => Promise<T>): Promise<T> {
   const expected = estimate.ms;
@@ -57,6 +67,7 @@ export async function waitPatiently<T>(estimate: DurationEstimate, busyPolls: bo
   const result = await wait();
   const done = performance.now();
   const overslept = slept && done - waitStarted < Math.max(OVERSLEPT_MS, OVERSLEPT_FRACTION * expected!);
-  estimate.observe(overslept ? (done - submitted) / 2 : done - submitted);
+  if (overslept) estimate.reset();
+  else estimate.observe(done - submitted);
   return result;
 }

@@ -41,9 +41,17 @@ function fakeGpu(info: Partial<Pick<GpuInfo, "hostMemory" | "fallbackAdapter">> 
     destroyed: false,
     error: undefined,
     throwIfFailed() {},
-    pipeline: () => Promise.reject(new Error("no pipelines here")),
     destroy() {},
-  };
+    // Everything that reaches the device throws, like `device` itself.
+    ...Object.fromEntries(
+      ["kernel", "pipeline", "writeBuffer", "encoder", "submit", "createBindGroup", "idle"].map((name) => [
+        name,
+        () => {
+          throw new Error(`the device was used (${name}) before the sizes were checked`);
+        },
+      ]),
+    ),
+  } as Gpu;
 }
 
 const MLP = { inputs: 4, hidden: [8], outputs: 3 };

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { globals } from "webgpu";
 import { StaqGpuError } from "../../src/errors.ts";
-import { createBuffer, createStorageBuffer, readFloat32 } from "../../src/gpu/buffers.ts";
+import { createBuffer, createStorageBuffer } from "../../src/gpu/buffers.ts";
+import { readFloat32 } from "../../src/gpu/readback.ts";
 import { BufferUsage } from "../../src/gpu/constants.ts";
 import { createActor } from "../../src/policy/actor.ts";
 import { policyFromLogits } from "../../src/policy/policy.ts";
@@ -105,7 +106,8 @@ test("a device destroyed by its owner fails the readbacks of a Gpu wrapping it w
 test("Dawn prints nothing on stdout for an uncaptured error; the readback fails instead", () => {
   const child = runNode(`
     import { createGpu } from "./src/node/create-gpu.ts";
-    import { createStorageBuffer, readFloat32 } from "./src/gpu/buffers.ts";
+    import { createStorageBuffer } from "./src/gpu/buffers.ts";
+import { readFloat32 } from "./src/gpu/readback.ts";
     const gpu = await createGpu();
     const buffer = createStorageBuffer(gpu, new Float32Array(4), "data");
     gpu.device.queue.writeBuffer(buffer, 16, new Float32Array(4)); // past the end

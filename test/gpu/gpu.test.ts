@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createGpu as createPortableGpu } from "../../src/gpu/gpu.ts";
+import { createGpu as createPortableGpu, type ShaderSource } from "../../src/gpu/gpu.ts";
 import { createGpu } from "../../src/node/create-gpu.ts";
 import { SHADER_SOURCES } from "../../src/gpu/shader-sources.generated.ts";
 import { resolveIncludes } from "../../src/gpu/shader-template.ts";
@@ -28,21 +28,37 @@ test("every shader file compiles as written, with its default constants and its 
   }
 });
 
-test("pipelines are cached by shader and constants", async () => {
+/** A shader of the caller's own (not in shaders/), with two injectable constants. */
+const SCALE: ShaderSource = {
+  name: "scale",
+  source: [
+    "const FACTOR: f32 = 2.0;  // @inject",
+    "const THREADS: u32 = 64u; // @inject",
+    "@group(0) @binding(0) var<storage, read_write> x: array<f32>;",
+    "@compute @workgroup_size(THREADS)",
+    "fn main(@builtin(global_invocation_id) id: vec3<u32>) {",
+    "  if (id.x < arrayLength(&x)) { x[id.x] = x[id.x] * FACTOR; }",
+    "}",
+  ].join("\n"),
+};
+
+test("kernels and their pipelines are cached by shader and constants, whatever the constants' order", async () => {
   const a = await gpu.pipeline("stack_reduce", {});
   assert.equal(await gpu.pipeline("stack_reduce", {}), a);
-  const g1 = await gpu.pipeline("gemm", { ROWS_PER_THREAD: 4, COLS_PER_THREAD: 1, THREADS_X: 8, THREADS_Y: 8 });
-  const g2 = await gpu.pipeline("gemm", { THREADS_Y: 8, THREADS_X: 8, COLS_PER_THREAD: 1, ROWS_PER_THREAD: 4 });
-  const g3 = await gpu.pipeline("gemm", { ROWS_PER_THREAD: 2, COLS_PER_THREAD: 1, THREADS_X: 8, THREADS_Y: 8 });
-  assert.equal(g1, g2);
-  assert.notEqual(g1, g3);
+  const k1 = await gpu.kernel(SCALE, { FACTOR: 3, THREADS: 32 });
+  const k2 = await gpu.kernel(SCALE, { THREADS: 32, FACTOR: 3 });
+  const k3 = await gpu.kernel(SCALE, { FACTOR: 3, THREADS: 64 });
+  assert.equal(k1, k2);
+  assert.notEqual(k1, k3);
+  assert.deepEqual(k1.workgroupSize, [32, 1, 1]);
+  assert.equal(await gpu.pipeline(SCALE, { FACTOR: 3, THREADS: 32 }), k1.pipeline);
 });
 
 test("a shader that does not compile is a StaqGpuError naming the file and line", async () => {
   // A workgroup size of 0 is invalid WGSL; the error must come back as a rejection, not a crash.
   await assert.rejects(
-    gpu.pipeline("gemm", { ROWS_PER_THREAD: 4, COLS_PER_THREAD: 1, THREADS_X: 0, THREADS_Y: 8 }),
-    (error: Error) => error instanceof StaqGpuError && /shaders\/gemm\.wgsl/.test(error.message),
+    gpu.pipeline(SCALE, { FACTOR: 1, THREADS: 0 }),
+    (error: Error) => error instanceof StaqGpuError && /  scale:4:\d+: /.test(error.message),
   );
 });
 
