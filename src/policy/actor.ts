@@ -1,20 +1,28 @@
 /**
- * Acting: CPU observations in, actions out, in one submit and one readback — the stack's logits
- * (stack-logits.ts) and the policy kernel (policy.ts) recorded into one command buffer, with only
- * the chosen actions copied back. This is the latency an environment loop waits for every step.
+ * Acting: CPU observations in, actions out, in one submit and one readback — the stack's prepared
+ * evaluation (stack-evaluator.ts) and a prepared policy (prepared-policy.ts) recorded into one
+ * command buffer, with only the chosen actions copied back. This is the latency an environment
+ * loop waits for every step.
  *
- * An actor owns its buffers, sized for `maxBatch` states, so acting allocates nothing per call.
+ * An actor allocates up front and reuses: at creation its states, logits and policy buffers
+ * (sized for `maxBatch` states) and its policy's uniform slots; on its first call the policy's
+ * bind groups, the stack's prepared evaluation of its buffers and the staging buffer of its
+ * readback. After that a call writes the states and the policy's parameters and allocates
+ * nothing. Only a batch larger than any before grows the staging buffer, and a batch not seen
+ * lately or a push that fills another slot of the stack prepares that evaluation once more.
  * Calls are serialised (they share the buffers); sampled actions depend only on (seed, step, row),
  * as everywhere in staq.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
-import { createBuffer, mapForReading } from "../gpu/buffers.ts";
+import { createBuffer } from "../gpu/buffers.ts";
 import { checkBudget } from "../gpu/buffer-budget.ts";
+import { Readback } from "../gpu/readback.ts";
+import { SerialQueue } from "../gpu/serial-queue.ts";
 import type { Stack } from "../stack/stack.ts";
 import { encodeStackLogits, validateStates } from "../stack/stack-logits.ts";
-import { encodePolicy } from "./policy.ts";
-import { checkU64 } from "./philox.ts";
+import { preparePolicy } from "./prepared-policy.ts";
+import { checkU64 } from "../random/philox.ts";
 import { validateEpsilon } from "./reference.ts";
 
 export interface ActorOptions {
@@ -70,8 +78,9 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
     greedy: buffer(maxBatch, "greedy"),
     sampled: buffer(maxBatch, "sampled"),
   };
-  const readback = createBuffer(gpu, maxBatch * 4, BufferUsage.MAP_READ | BufferUsage.COPY_DST, `${stack.label} actor readback`);
-  let queue: Promise<unknown> = Promise.resolve();
+  const prepared = preparePolicy(gpu, { logits, outputs: policy, maxBatch, actions: outputs, epsilon, label: `${stack.label} actor policy` });
+  const readback = new Readback(gpu, `${stack.label} actor`);
+  const queue = new SerialQueue();
   let destroyed = false;
 
   async function actNow(observations: Float32Array, act: ActOptions): Promise<Uint32Array> {
@@ -79,33 +88,26 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
     const batch = validateStates(observations, inputs);
     if (batch > maxBatch) throw new StaqInputError(`act: ${batch} states, but this actor was created for at most ${maxBatch}`);
     checkU64("step", act.step);
-    gpu.device.queue.writeBuffer(states, 0, observations.buffer, observations.byteOffset, observations.byteLength);
-    const encoder = gpu.device.createCommandEncoder({ label: `${stack.label} act` });
+    gpu.writeBuffer(states, 0, observations);
+    const encoder = gpu.encoder(`${stack.label} act`);
     await encodeStackLogits(stack, encoder, { states, logits, batch });
-    await encodePolicy(gpu, encoder, { logits, batch, actions: outputs, epsilon, seed, step: act.step, outputs: policy });
-    encoder.copyBufferToBuffer(act.greedy ? policy.greedy : policy.sampled, 0, readback, 0, batch * 4);
-    gpu.device.queue.submit([encoder.finish()]);
-    await mapForReading(gpu, readback, 0, batch * 4);
-    const actions = new Uint32Array(readback.getMappedRange(0, batch * 4).slice(0));
-    readback.unmap();
-    return actions;
+    await prepared.encode(encoder, { batch, seed, step: act.step });
+    const [actions] = await readback.read(encoder, [{ source: act.greedy ? policy.greedy : policy.sampled, bytes: batch * 4 }]);
+    return new Uint32Array(actions);
   }
 
   return {
     stack,
     maxBatch,
     act(observations, act) {
-      const result = queue.then(
-        () => actNow(observations, act),
-        () => actNow(observations, act),
-      );
-      queue = result.catch(() => undefined);
-      return result;
+      return queue.run(() => actNow(observations, act));
     },
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      for (const b of [states, logits, readback, ...Object.values(policy)]) b.destroy();
+      for (const b of [states, logits, ...Object.values(policy)]) b.destroy();
+      prepared.destroy();
+      readback.destroy();
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * What each stored snapshot adds to the logits of one state: the stack's logits are
  *     ξ(s) = correction · mean_e Σ_i c[e,i] · Q_{e,i}(s)
- * (DESIGN §4.1), so snapshot i contributes correction · Σ_e c[e,i] · Q_{e,i}(s) / E, and the
+ * (docs/algorithm.md, “The ensemble”), so snapshot i contributes correction · Σ_e c[e,i] · Q_{e,i}(s) / E, and the
  * contributions of all snapshots add up to ξ(s). float64, on the CPU: for explaining a policy
  * (the demo's stack view), not for speed.
  */

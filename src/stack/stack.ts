@@ -4,16 +4,20 @@
  *
  * `push` writes one snapshot per member into the next slot (overwriting the oldest once the ring
  * is full) and applies one PMD step to the coefficients; it costs one snapshot's upload plus the
- * E·M coefficients, never a copy of the other snapshots. Evaluation lives in stack-logits.ts.
+ * E·M coefficients, never a copy of the other snapshots. Evaluation lives in stack-logits.ts; what
+ * it keeps between calls is the stack's evaluator (stack-evaluator.ts), created and destroyed with
+ * the stack.
  */
 import { StaqInputError, StaqGpuError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
-import { createBuffer, readFloat32 } from "../gpu/buffers.ts";
+import { createBuffer } from "../gpu/buffers.ts";
+import { readFloat32 } from "../gpu/readback.ts";
 import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { pmdStep, validatePmdOptions, type PmdNormalization, type PmdVariant } from "../pmd/coefficients.ts";
 import { packSnapshot, planChunks, snapshotLayout, unpackSnapshot, type SnapshotLayout } from "./layout.ts";
 import { validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "./mlp.ts";
+import { StackEvaluator } from "./stack-evaluator.ts";
 
 export interface PmdSettings {
   /** KL weight η. */
@@ -87,22 +91,16 @@ export interface Stack {
   set(contents: { snapshots: readonly (readonly MlpWeights[])[]; coefficients: readonly Float64Array[]; correction: number; tau?: number; oldestSlot?: number }): void;
   /** Reads every stored snapshot back from the GPU: `[member][i]`, oldest first. */
   readSnapshots(): Promise<MlpWeights[][]>;
-  /** Scratch buffers for evaluation, owned by the stack (see stack-logits.ts). */
-  readonly scratch: Map<string, GPUBuffer>;
   /**
-   * Evaluations prepared by stack-logits.ts (bind groups and their uniforms), dropped on push and
-   * set. Dropped, not destroyed: work already encoded with them must stay valid until submitted.
+   * The stack's evaluation state: its prepared evaluations and the buffers `stackLogits` reuses.
+   * Use it through `encodeStackLogits` and `stackLogits` (stack-logits.ts).
    */
-  readonly evaluationCache: Map<string, unknown>;
-  /** Serialises `stackLogits` calls, which share the scratch buffers. */
-  evaluationQueue: Promise<unknown>;
+  readonly evaluator: StackEvaluator;
   readonly destroyed: boolean;
   destroy(): void;
 }
 
 export const DEFAULT_TARGET_WORKGROUPS = 256;
-
-
 
 function positiveInteger(value: unknown, name: string): number {
   if (!(typeof value === "number" && Number.isInteger(value) && value >= 1)) {
@@ -166,8 +164,19 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
   let coefficients: Float64Array[] = Array.from({ length: ensemble }, () => new Float64Array(0));
   let correction = 1;
   let destroyed = false;
-  const scratch = new Map<string, GPUBuffer>();
-  const evaluationCache = new Map<string, unknown>();
+  const evaluator = new StackEvaluator({
+    gpu,
+    label,
+    spec,
+    layout,
+    ensemble,
+    chunks,
+    coefficientBuffer,
+    targetWorkgroups,
+    get size() {
+      return size;
+    },
+  });
 
   const alive = () => {
     if (destroyed) throw new StaqGpuError(`${label} was destroyed`);
@@ -185,8 +194,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
 
   function writeSlot(slot: number, member: number, weights: MlpWeights): void {
     const { chunk, offset } = slotLocation(slot, member);
-    const packed = packSnapshot(layout, weights);
-    gpu.device.queue.writeBuffer(chunks[chunk].buffer, offset, packed.buffer, 0, packed.byteLength);
+    gpu.writeBuffer(chunks[chunk].buffer, offset, packSnapshot(layout, weights));
   }
 
   /** The PMD step of a push with `tau` (default: the current τ), checked before anything is written. */
@@ -205,7 +213,6 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     next = (next + 1) % memory;
     size = Math.min(size + 1, memory);
     writeCoefficients();
-    evaluationCache.clear();
   }
 
   /** Uploads correction · c / E per flat snapshot index. */
@@ -214,7 +221,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     slotsOldestFirst().forEach((slot, age) => {
       for (let e = 0; e < ensemble; e++) flat[slot * ensemble + e] = (correction * coefficients[e][age]) / ensemble;
     });
-    gpu.device.queue.writeBuffer(coefficientBuffer, 0, flat.buffer, 0, flat.byteLength);
+    gpu.writeBuffer(coefficientBuffer, 0, flat);
   }
 
   function members(snapshot: MlpWeights | readonly MlpWeights[]): readonly MlpWeights[] {
@@ -248,9 +255,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     },
     chunks,
     coefficientBuffer,
-    scratch,
-    evaluationCache,
-    evaluationQueue: Promise.resolve(),
+    evaluator,
     get destroyed() {
       return destroyed;
     },
@@ -273,12 +278,12 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
         throw new StaqInputError(`pushFromBuffer: ${ensemble} snapshots of ${snapshotBytes} bytes from offset ${sourceOffset} need ${sourceOffset + ensemble * snapshotBytes} bytes; the buffer holds ${source.size}`);
       }
       const step = pmdStepOptions(pushOptions.tau);
-      const encoder = gpu.device.createCommandEncoder({ label: `${label} push` });
+      const encoder = gpu.encoder(`${label} push`);
       for (let e = 0; e < ensemble; e++) {
         const { chunk, offset } = slotLocation(next, e);
         encoder.copyBufferToBuffer(source, sourceOffset + e * snapshotBytes, chunks[chunk].buffer, offset, snapshotBytes);
       }
-      gpu.device.queue.submit([encoder.finish()]);
+      gpu.submit([encoder.finish()]);
       advance(step);
     },
     set(contents) {
@@ -313,7 +318,6 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
       size = count;
       next = (oldestSlot + count) % memory;
       writeCoefficients();
-      evaluationCache.clear();
     },
     async readSnapshots() {
       alive();
@@ -334,9 +338,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
       destroyed = true;
       for (const chunk of chunks) chunk.buffer.destroy();
       coefficientBuffer.destroy();
-      for (const buffer of scratch.values()) buffer.destroy();
-      scratch.clear();
-      evaluationCache.clear();
+      evaluator.destroy();
     },
   };
   writeCoefficients();

@@ -4,20 +4,24 @@
  *
  * StaQ's targets need π_k(·|s') for every sampled transition. π_k only changes when a snapshot is
  * pushed, so `precomputePolicy(stack)` evaluates the stack on every stored next state once (the
- * big evaluation of DESIGN §2: 50k states × M snapshots in one dispatch) and runs the policy kernel
+ * big evaluation of docs/algorithm.md, “The soft-Bellman target”: 50k states × M snapshots in one dispatch) and runs the policy kernel
  * on the logits, keeping the probabilities and the entropy; each gradient step then only reads the
  * rows it samples (shaders/train_targets.wgsl). Until the next `precomputePolicy`, rows added later
  * hold zero probabilities, so `add` marks the precomputed policy stale and the trainer refuses it.
+ * The precompute runs every iteration on the same buffers, so it keeps its policy kernel prepared
+ * (prepared-policy.ts) and uses the stack's prepared evaluation of them (stack-evaluator.ts).
  *
  * Rows are written where the ring's write position is and never moved; sampling draws from
  * [0, size), so the ring's order does not matter to it.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
-import { createBuffer, readFloat32, readUint32 } from "../gpu/buffers.ts";
+import { createBuffer } from "../gpu/buffers.ts";
+import { Readback } from "../gpu/readback.ts";
+import { SerialQueue } from "../gpu/serial-queue.ts";
 import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
-import { encodePolicy } from "../policy/policy.ts";
+import { preparePolicy } from "../policy/prepared-policy.ts";
 import { validateActions } from "../policy/reference.ts";
 import type { Stack } from "../stack/stack.ts";
 import { encodeStackLogits } from "../stack/stack-logits.ts";
@@ -180,6 +184,18 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
     greedy: buffer(capacity, "greedy (unused)"),
     sampled: buffer(capacity, "sampled (unused)"),
   };
+  const policy = preparePolicy(gpu, {
+    logits: buffers.logits,
+    outputs: { probs: buffers.probs, entropy: buffers.entropy, ...unused },
+    maxBatch: capacity,
+    actions: actionCount,
+    epsilon: 0,
+    label: `${label} policy`,
+  });
+
+  // One precompute at a time: each rewrites the prepared policy's parameters, which must not
+  // change before the previous one was submitted.
+  const precomputes = new SerialQueue();
 
   let size = 0;
   let next = 0;
@@ -191,13 +207,12 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
 
   /** Writes rows [from, from + count) of each source array at ring row `row` (no wrap). */
   function writeRows(row: number, from: number, count: number, t: Transitions, packed: ReturnType<typeof packTransitions>): void {
-    const queue = gpu.device.queue;
     const rowBytes = inputs * 4;
-    queue.writeBuffer(buffers.obs, row * rowBytes, t.obs.buffer, t.obs.byteOffset + from * rowBytes, count * rowBytes);
-    queue.writeBuffer(buffers.nextObs, row * rowBytes, t.nextObs.buffer, t.nextObs.byteOffset + from * rowBytes, count * rowBytes);
-    queue.writeBuffer(buffers.actions, row * 4, packed.actions.buffer, from * 4, count * 4);
-    queue.writeBuffer(buffers.rewards, row * 4, packed.rewards.buffer, from * 4, count * 4);
-    queue.writeBuffer(buffers.terminated, row * 4, packed.terminated.buffer, from * 4, count * 4);
+    gpu.writeBuffer(buffers.obs, row * rowBytes, t.obs.subarray(from * inputs, (from + count) * inputs));
+    gpu.writeBuffer(buffers.nextObs, row * rowBytes, t.nextObs.subarray(from * inputs, (from + count) * inputs));
+    gpu.writeBuffer(buffers.actions, row * 4, packed.actions.subarray(from, from + count));
+    gpu.writeBuffer(buffers.rewards, row * 4, packed.rewards.subarray(from, from + count));
+    gpu.writeBuffer(buffers.terminated, row * 4, packed.terminated.subarray(from, from + count));
   }
 
   return {
@@ -227,37 +242,38 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
       size = Math.min(capacity, size + count);
       policyCurrent = false;
     },
-    async precomputePolicy(stack) {
-      alive();
-      if (stack.spec.inputs !== inputs || stack.spec.outputs !== actionCount) {
-        throw new StaqInputError(`precomputePolicy: the stack maps ${stack.spec.inputs} inputs to ${stack.spec.outputs} actions; the replay buffer holds ${inputs} inputs and ${actionCount} actions`);
-      }
-      if (size === 0) throw new StaqInputError("precomputePolicy: the replay buffer is empty; add transitions first");
-      const encoder = gpu.device.createCommandEncoder({ label: `${label} precompute` });
-      await encodeStackLogits(stack, encoder, { states: buffers.nextObs, logits: buffers.logits, batch: size });
-      await encodePolicy(gpu, encoder, {
-        logits: buffers.logits,
-        batch: size,
-        actions: actionCount,
-        epsilon: 0,
-        seed: 0,
-        step: 0,
-        outputs: { probs: buffers.probs, entropy: buffers.entropy, ...unused },
+    precomputePolicy(stack) {
+      return precomputes.run(async () => {
+        alive();
+        if (stack.spec.inputs !== inputs || stack.spec.outputs !== actionCount) {
+          throw new StaqInputError(`precomputePolicy: the stack maps ${stack.spec.inputs} inputs to ${stack.spec.outputs} actions; the replay buffer holds ${inputs} inputs and ${actionCount} actions`);
+        }
+        if (size === 0) throw new StaqInputError("precomputePolicy: the replay buffer is empty; add transitions first");
+        const encoder = gpu.encoder(`${label} precompute`);
+        await encodeStackLogits(stack, encoder, { states: buffers.nextObs, logits: buffers.logits, batch: size });
+        await policy.encode(encoder, { batch: size, seed: 0, step: 0 });
+        gpu.submit([encoder.finish()]);
+        policyCurrent = true;
       });
-      gpu.device.queue.submit([encoder.finish()]);
-      policyCurrent = true;
     },
     async read() {
       alive();
       if (size === 0) return { obs: new Float32Array(0), nextObs: new Float32Array(0), actions: new Uint32Array(0), rewards: new Float32Array(0), terminated: new Float32Array(0), next };
-      const [obs, nextObs, actions, rewards, terminated] = await Promise.all([
-        readFloat32(gpu, buffers.obs, 0, size * inputs),
-        readFloat32(gpu, buffers.nextObs, 0, size * inputs),
-        readUint32(gpu, buffers.actions, 0, size),
-        readFloat32(gpu, buffers.rewards, 0, size),
-        readFloat32(gpu, buffers.terminated, 0, size),
-      ]);
-      return { obs, nextObs, actions, rewards, terminated, next };
+      // One staging buffer for all five, made for this read: checkpoints are rare, and it is as
+      // large as the transitions.
+      const readback = new Readback(gpu, label);
+      try {
+        const [obs, nextObs, actions, rewards, terminated] = await readback.read(gpu.encoder(`${label} read`), [
+          { source: buffers.obs, bytes: size * inputs * 4 },
+          { source: buffers.nextObs, bytes: size * inputs * 4 },
+          { source: buffers.actions, bytes: size * 4 },
+          { source: buffers.rewards, bytes: size * 4 },
+          { source: buffers.terminated, bytes: size * 4 },
+        ]);
+        return { obs: new Float32Array(obs), nextObs: new Float32Array(nextObs), actions: new Uint32Array(actions), rewards: new Float32Array(rewards), terminated: new Float32Array(terminated), next };
+      } finally {
+        readback.destroy();
+      }
     },
     restore(contents) {
       alive();
@@ -277,6 +293,7 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
       if (destroyed) return;
       destroyed = true;
       for (const b of [...Object.values(buffers), ...Object.values(unused)]) b.destroy();
+      policy.destroy();
     },
   };
 }

@@ -1,12 +1,13 @@
 // Acting in one submit: the actions equal those of evaluating the stack and the policy kernel
-// separately (the same kernels on the same batch, so bit for bit), greedy is the argmax, and bad
-// calls say what is wrong.
+// separately (the same kernels on the same batch, so bit for bit), greedy is the argmax, a call
+// after the first allocates nothing on the GPU, and bad calls say what is wrong.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createActor } from "../../src/policy/actor.ts";
 import { policyFromLogits } from "../../src/policy/policy.ts";
 import { createStack } from "../../src/stack/stack.ts";
 import { stackLogits } from "../../src/stack/stack-logits.ts";
+import { planStackDispatch } from "../../src/stack/dispatch-plan.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomSnapshots, randomStates } from "../helpers/random.ts";
 
@@ -29,6 +30,51 @@ test("act gives the sampled and greedy actions of stackLogits + policyFromLogits
   const [ga, gb] = await Promise.all([actor.act(a, { step: 0, greedy: true }), actor.act(b, { step: 0, greedy: true })]);
   assert.deepEqual(Array.from(ga), Array.from(await actor.act(a, { step: 0, greedy: true })));
   assert.equal(gb.length, 4);
+  actor.destroy();
+  stack.destroy();
+});
+
+test("acting allocates nothing per call: after the first call, 20 more create no buffer, bind group or kernel", async () => {
+  const stack = createStack(gpu, { mlp: SPEC, memory: 20, ensemble: 2, targetWorkgroups: 64 });
+  const snapshots = randomSnapshots(SPEC, 40, 30);
+  for (let k = 0; k < 20; k++) stack.push(snapshots.slice(2 * k, 2 * k + 2));
+  // More snapshots than a workgroup has lanes: spread over runs, so stack_reduce and its partial sums are in the path.
+  assert.ok(planStackDispatch(stack, stack.size, 8, gpu.info.limits).rowChunks[0].parts > 1);
+  const actor = createActor(stack, { maxBatch: 8, epsilon: 0.1, seed: 9 });
+  const states = randomStates(8, SPEC.inputs, 5);
+  const greedy = Array.from(await actor.act(states, { step: 0, greedy: true }));
+
+  const counts = { buffers: 0, bindGroups: 0, kernels: 0 };
+  const { device } = gpu;
+  const { createBuffer, createBindGroup } = device;
+  const { kernel } = gpu;
+  device.createBuffer = function (this: GPUDevice, descriptor: GPUBufferDescriptor) {
+    counts.buffers++;
+    return createBuffer.call(this, descriptor);
+  };
+  device.createBindGroup = function (this: GPUDevice, descriptor: GPUBindGroupDescriptor) {
+    counts.bindGroups++;
+    return createBindGroup.call(this, descriptor);
+  };
+  gpu.kernel = (...args) => {
+    counts.kernels++;
+    return kernel(...args);
+  };
+  const answers: number[][] = [];
+  try {
+    // Sampled and greedy in turn: the two read different buffers through the same staging buffer.
+    for (let step = 1; step <= 20; step++) {
+      const actions = await actor.act(states, { step, greedy: step % 2 === 0 });
+      if (step % 2 === 0) answers.push(Array.from(actions));
+    }
+  } finally {
+    device.createBuffer = createBuffer;
+    device.createBindGroup = createBindGroup;
+    gpu.kernel = kernel;
+  }
+  assert.deepEqual(counts, { buffers: 0, bindGroups: 0, kernels: 0 });
+  // The calls did the work: every greedy answer is the first one.
+  for (const answer of answers) assert.deepEqual(answer, greedy);
   actor.destroy();
   stack.destroy();
 });

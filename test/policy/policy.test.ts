@@ -4,10 +4,12 @@ import fc from "fast-check";
 import { testGpu } from "../helpers/gpu.ts";
 import { chiSquarePValue, chiSquareStatistic, regularizedGammaQ } from "../helpers/chi-square.ts";
 import { StaqInputError } from "../../src/errors.ts";
-import { createBuffer, poisonBuffer, readUint32, POISON_BITS } from "../../src/gpu/buffers.ts";
+import { createBuffer, poisonBuffer, POISON_BITS } from "../../src/gpu/buffers.ts";
+import { readUint32 } from "../../src/gpu/readback.ts";
 import { BufferUsage } from "../../src/gpu/constants.ts";
-import { encodePolicy, planPolicyDispatches, policyFromLogits, type PolicyResult, type PolicySampling } from "../../src/policy/policy.ts";
-import { philox4x32, policyUniform, uniformFromPhilox } from "../../src/policy/philox.ts";
+import { encodePolicy, policyFromLogits, type PolicyResult, type PolicySampling } from "../../src/policy/policy.ts";
+import { planPolicyDispatches } from "../../src/policy/prepared-policy.ts";
+import { philox4x32, policyUniform, uniformFromPhilox } from "../../src/random/philox.ts";
 import { policyErrorBounds, policyReference, sampledActionRange } from "../../src/policy/reference.ts";
 
 const gpu = await testGpu();

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { planChunks, snapshotLayout } from "../../src/stack/layout.ts";
-import { planStackDispatch, rowAlignment } from "../../src/stack/stack-logits.ts";
+import { planStackDispatch, rowAlignment } from "../../src/stack/dispatch-plan.ts";
 import type { GpuLimits } from "../../src/gpu/gpu.ts";
 import { LAVAPIPE_LIMITS } from "../helpers/limits.ts";
 

@@ -5,7 +5,8 @@ import { createStack, type Stack } from "../../src/stack/stack.ts";
 import { encodeStackLogits, stackLogits } from "../../src/stack/stack-logits.ts";
 import { stackLogitsReference } from "../../src/stack/reference.ts";
 import { BufferUsage } from "../../src/gpu/constants.ts";
-import { createBuffer, poisonBuffer, readFloat32 } from "../../src/gpu/buffers.ts";
+import { createBuffer, poisonBuffer } from "../../src/gpu/buffers.ts";
+import { readFloat32 } from "../../src/gpu/readback.ts";
 import { StaqGpuError, StaqInputError } from "../../src/errors.ts";
 import type { MlpSpec, MlpWeights } from "../../src/stack/mlp.ts";
 import { randomSnapshots, randomStates, seededUniform } from "../helpers/random.ts";
@@ -185,6 +186,34 @@ test("stackLogits (upload, evaluate, read back) agrees with encodeStackLogits", 
   const [a, b] = await Promise.all([stackLogits(stack, states), stackLogits(stack, other)]);
   assert.deepEqual(bits(a), bits(await gpuLogits(stack, states)));
   assert.deepEqual(bits(b), bits(await gpuLogits(stack, other)));
+  stack.destroy();
+});
+
+test("a prepared evaluation follows pushes: into a full ring it is reused and still gives the new stack's logits", async () => {
+  const { stack } = filledStack(3, 3, { targetWorkgroups: 64 });
+  const states = randomStates(7, spec.inputs, 40);
+  const snapshots = randomSnapshots(spec, 4, 41);
+  let previous = bits(await stackLogits(stack, states));
+  const { device } = gpu;
+  const { createBindGroup } = device;
+  let bindGroups = 0;
+  device.createBindGroup = function (this: GPUDevice, descriptor: GPUBindGroupDescriptor) {
+    bindGroups++;
+    return createBindGroup.call(this, descriptor);
+  };
+  try {
+    for (const snapshot of snapshots) {
+      stack.push(snapshot);
+      const logits = await stackLogits(stack, states);
+      const reference = stackLogitsReference({ spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction }, states, 7);
+      logits.forEach((x, k) => assert.ok(Math.abs(x - reference.logits[k]) <= reference.bound[k], `logit ${k}`));
+      assert.notDeepEqual(bits(logits), previous);
+      previous = bits(logits);
+    }
+  } finally {
+    device.createBindGroup = createBindGroup;
+  }
+  assert.equal(bindGroups, 0, "the number of stored snapshots did not change, so nothing was prepared again");
   stack.destroy();
 });
 

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { readFloat32 } from "../../src/gpu/buffers.ts";
+import { readFloat32 } from "../../src/gpu/readback.ts";
 import { policyFromLogits } from "../../src/policy/policy.ts";
 import { createStack } from "../../src/stack/stack.ts";
 import { stackLogits } from "../../src/stack/stack-logits.ts";
