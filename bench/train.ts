@@ -4,7 +4,7 @@
  *
  * For (2×64, batch 64) and (2×256, batch 256), E = 1 and 2 (CartPole's 4 inputs and 2 actions):
  *   trainer    `train(K)` on a fixed uploaded batch: forward, loss, backprop, Adam
- *   evaluation `evaluatePolicy`: the same steps plus minibatch sampling from a 50k replay buffer,
+ *   soft Q fit `fitSoftQ`: the same steps plus minibatch sampling from a 50k replay buffer,
  *              the target networks' forward pass and the soft-Bellman targets (StaQ's inner loop)
  *   CPU ref    the float64 TypeScript reference (src/train/reference.ts), one step at a time
  * with GFLOP/s from the multiply-adds of the dense layers, as a fraction of the GEMM ceiling
@@ -24,7 +24,7 @@ import { layerShapes, type MlpSpec } from "../src/stack/mlp.ts";
 import { createStack } from "../src/stack/stack.ts";
 import { initialQNetworks } from "../src/train/initialisation.ts";
 import { createMlpTrainer } from "../src/train/mlp-trainer.ts";
-import { createSoftPolicyEvaluation, evaluatePolicy } from "../src/train/policy-evaluation.ts";
+import { createSoftQFit, fitSoftQ } from "../src/train/soft-q-fit.ts";
 import { ADAM_DEFAULTS, adamStep, createAdamState, flattenParameters, lossAndGradient, toFloat64, unflattenParameters } from "../src/train/reference.ts";
 import { createReplayBuffer, type ReplayBuffer } from "../src/train/replay-buffer.ts";
 import { measureGemm, type GemmResult } from "./gemm.ts";
@@ -80,7 +80,7 @@ const macs = (spec: MlpSpec) => layerShapes(spec).reduce((sum, { inputs, outputs
 
 /**
  * FLOPs of one gradient step per member: forward 2·B·Σ, weight gradients 2·B·Σ, input gradients
- * 2·B·(Σ − in_0·out_0) (layer 0's input gradient is not needed). Soft policy evaluation adds the
+ * 2·B·(Σ − in_0·out_0) (layer 0's input gradient is not needed). The soft Q fit adds the
  * target networks' forward pass, 2·B·Σ. Adam, the loss and the sampling are O(parameters + B).
  */
 function stepFlops(spec: MlpSpec, batch: number, ensemble: number, withTargets: boolean): number {
@@ -107,9 +107,9 @@ function randomReplay(gpu: Gpu): ReplayBuffer {
 interface TrainRow extends TrainConfig {
   flopsPerStep: number;
   trainer: { msPerStep: Summary; stepsPerSecond: number; gflops: number; ofCeiling: number };
-  evaluation: { msPerStep: Summary; stepsPerSecond: number; gflops: number; ofCeiling: number };
+  softQFit: { msPerStep: Summary; stepsPerSecond: number; gflops: number; ofCeiling: number };
   cpu: { msPerStep: Summary; stepsPerSecond: number; gflops: number };
-  /** Evaluation steps/s over CPU reference steps/s. */
+  /** Soft Q fit steps/s over CPU reference steps/s. */
   speedup: number;
 }
 
@@ -125,13 +125,13 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
   // The trainer alone: no target networks, a fixed uploaded batch.
   const plain = await createMlpTrainer(gpu, { mlp: spec, ensemble, batch, adam: { lr: 1e-4 } });
   plain.setWeights(initial);
-  const evaluation = await createSoftPolicyEvaluation(gpu, { trainer, replay, seed: 1, gamma: 0.99, rewardScale: 10 });
+  const softQFit = await createSoftQFit(gpu, { trainer, replay, seed: 1, gamma: 0.99, rewardScale: 10 });
 
   // Enough steps per timed run that the one readback at the end costs little (≥ 64, one submit's worth).
   const flops = stepFlops(spec, batch, ensemble, false);
-  const evaluationFlops = stepFlops(spec, batch, ensemble, true);
+  const fitFlops = stepFlops(spec, batch, ensemble, true);
   const roughRate = Math.max(0.5e9, 0.15 * ceiling.gflops * 1e9);
-  const steps = Math.max(64, Math.min(4096, Math.round((full ? 2 : 0.5) / (evaluationFlops / roughRate)) & ~63));
+  const steps = Math.max(64, Math.min(4096, Math.round((full ? 2 : 0.5) / (fitFlops / roughRate)) & ~63));
 
   const stored = await replay.read();
   const rows = Math.min(batch, replay.size);
@@ -148,9 +148,9 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
     await plain.readStatistics();
     return (performance.now() - started) / steps;
   }, options);
-  const evaluationTime = await repeat(async () => {
+  const fitTime = await repeat(async () => {
     const started = performance.now();
-    await evaluatePolicy(evaluation, { steps, tau: 1 });
+    await fitSoftQ(softQFit, { steps, tau: 1 });
     return (performance.now() - started) / steps;
   }, options);
 
@@ -170,20 +170,20 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
   }
   const cpu = summarize(cpuSamples);
 
-  evaluation.destroy();
+  softQFit.destroy();
   trainer.destroy();
   plain.destroy();
   stack.destroy();
   const rate = (msPerStep: number, f: number) => f / (msPerStep * 1e6);
   const trainerGflops = rate(trainerTime.median, flops);
-  const evaluationGflops = rate(evaluationTime.median, evaluationFlops);
+  const fitGflops = rate(fitTime.median, fitFlops);
   return {
     ...config,
     flopsPerStep: flops,
     trainer: { msPerStep: trainerTime, stepsPerSecond: 1000 / trainerTime.median, gflops: trainerGflops, ofCeiling: trainerGflops / ceiling.gflops },
-    evaluation: { msPerStep: evaluationTime, stepsPerSecond: 1000 / evaluationTime.median, gflops: evaluationGflops, ofCeiling: evaluationGflops / ceiling.gflops },
+    softQFit: { msPerStep: fitTime, stepsPerSecond: 1000 / fitTime.median, gflops: fitGflops, ofCeiling: fitGflops / ceiling.gflops },
     cpu: { msPerStep: cpu, stepsPerSecond: 1000 / cpu.median, gflops: rate(cpu.median, flops) },
-    speedup: cpu.median / evaluationTime.median,
+    speedup: cpu.median / fitTime.median,
   };
 }
 
@@ -211,7 +211,7 @@ async function measurePrecompute(gpu: Gpu, replay: ReplayBuffer, width: number, 
   const once = async () => {
     const started = performance.now();
     await replay.precomputePolicy(stack);
-    await gpu.device.queue.onSubmittedWorkDone();
+    await gpu.idle();
     return performance.now() - started;
   };
   const ms = await repeat(once, full ? { warmup: 1, minRuns: 3, maxRuns: 10, minSeconds: 2 } : { warmup: 1, minRuns: 2, maxRuns: 3, minSeconds: 0 });
@@ -222,14 +222,14 @@ async function measurePrecompute(gpu: Gpu, replay: ReplayBuffer, width: number, 
 
 function trainTable(rows: TrainRow[]): string {
   return markdownTable(
-    ["config", "trainer steps/s", "evaluation steps/s", "ms/step (p10–p90)", "GFLOP/s", "% ceiling", "CPU ref steps/s", "× CPU"],
+    ["config", "trainer steps/s", "soft Q fit steps/s", "ms/step (p10–p90)", "GFLOP/s", "% ceiling", "CPU ref steps/s", "× CPU"],
     rows.map((r) => [
       label(r),
       r.trainer.stepsPerSecond.toFixed(r.trainer.stepsPerSecond < 100 ? 1 : 0),
-      r.evaluation.stepsPerSecond.toFixed(r.evaluation.stepsPerSecond < 100 ? 1 : 0),
-      `${formatMs(r.evaluation.msPerStep.median)} (${formatMs(r.evaluation.msPerStep.p10)}–${formatMs(r.evaluation.msPerStep.p90)})`,
-      r.evaluation.gflops.toFixed(2),
-      `${(100 * r.evaluation.ofCeiling).toFixed(0)}%`,
+      r.softQFit.stepsPerSecond.toFixed(r.softQFit.stepsPerSecond < 100 ? 1 : 0),
+      `${formatMs(r.softQFit.msPerStep.median)} (${formatMs(r.softQFit.msPerStep.p10)}–${formatMs(r.softQFit.msPerStep.p90)})`,
+      r.softQFit.gflops.toFixed(2),
+      `${(100 * r.softQFit.ofCeiling).toFixed(0)}%`,
       r.cpu.stepsPerSecond.toFixed(r.cpu.stepsPerSecond < 100 ? 1 : 0),
       r.speedup.toFixed(1),
     ]),
@@ -257,8 +257,8 @@ async function main(): Promise<void> {
     const row = await measureTraining(gpu, replay, config, ceiling);
     trainRows.push(row);
     console.log(
-      `${label(config).padEnd(16)} trainer ${row.trainer.stepsPerSecond.toFixed(0).padStart(6)} steps/s   evaluation ${row.evaluation.stepsPerSecond.toFixed(0).padStart(6)} steps/s ` +
-        `(${row.evaluation.gflops.toFixed(2)} GFLOP/s, ${(100 * row.evaluation.ofCeiling).toFixed(0)}% of ceiling)   CPU ref ${row.cpu.stepsPerSecond.toFixed(1)} steps/s   ×${row.speedup.toFixed(1)}`,
+      `${label(config).padEnd(16)} trainer ${row.trainer.stepsPerSecond.toFixed(0).padStart(6)} steps/s   soft Q fit ${row.softQFit.stepsPerSecond.toFixed(0).padStart(6)} steps/s ` +
+        `(${row.softQFit.gflops.toFixed(2)} GFLOP/s, ${(100 * row.softQFit.ofCeiling).toFixed(0)}% of ceiling)   CPU ref ${row.cpu.stepsPerSecond.toFixed(1)} steps/s   ×${row.speedup.toFixed(1)}`,
     );
   }
   const precomputeRows: PrecomputeRow[] = [];
@@ -274,9 +274,9 @@ async function main(): Promise<void> {
 
   const headline = trainRows.find((r) => r.width === 64 && r.ensemble === 1)!;
   const target = {
-    what: `soft policy evaluation steps/s, 2×64, batch 64, E = 1 (≥ ${TARGET_STEPS_PER_SECOND} on lavapipe)`,
-    measured: headline.evaluation.stepsPerSecond,
-    met: headline.evaluation.stepsPerSecond >= TARGET_STEPS_PER_SECOND,
+    what: `soft Q fit steps/s, 2×64, batch 64, E = 1 (≥ ${TARGET_STEPS_PER_SECOND} on lavapipe)`,
+    measured: headline.softQFit.stepsPerSecond,
+    met: headline.softQFit.stepsPerSecond >= TARGET_STEPS_PER_SECOND,
   };
   console.log(`\n${trainTable(trainRows)}\n\n${precomputeTable(precomputeRows)}\n`);
   console.log(`target: ${target.what}: ${target.measured.toFixed(0)} — ${target.met ? "met" : "NOT met"}`);
@@ -304,7 +304,7 @@ async function main(): Promise<void> {
       `# Trainer benchmark on ${gpu.info.adapter} (${report.mode})`,
       "",
       `${report.date}; ${report.machine.cpu}, ${report.machine.cores} cores; GEMM ceiling ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}).`,
-      "\"trainer\": `train(K)` on an uploaded batch. \"evaluation\": `evaluatePolicy` — sampling from a 50k replay buffer, target networks and soft-Bellman targets included; its ms/step, GFLOP/s and ratio to the CPU reference are given. CartPole shapes (4 inputs, 2 actions).",
+      "\"trainer\": `train(K)` on an uploaded batch. \"soft Q fit\": `fitSoftQ` — sampling from a 50k replay buffer, target networks and soft-Bellman targets included; its ms/step, GFLOP/s and ratio to the CPU reference are given. CartPole shapes (4 inputs, 2 actions).",
       "",
       trainTable(trainRows),
       "",

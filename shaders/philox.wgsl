@@ -1,6 +1,6 @@
 // Philox4x32-10, the counter-based generator of every random draw made on the GPU (a library:
 // shaders name it with `// @include philox`; src/gpu/shader-template.ts appends this file).
-// src/policy/philox.ts is its exact CPU twin: the same u32 operations in the same order, tested
+// src/random/philox.ts is its exact CPU twin: the same u32 operations in the same order, tested
 // against Random123's known-answer vectors, so tests can recompute any GPU draw bit for bit.
 
 // Round multipliers and key increments (Random123's PHILOX_M4x32_0/1, PHILOX_W32_0/1).
@@ -39,7 +39,7 @@ fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
 }
 
 // A uniform number in [0, 1) from one output word: its top 24 bits times 2^-24, exact in f32
-// (uniformFromPhilox in src/policy/philox.ts).
+// (uniformFromPhilox in src/random/philox.ts).
 fn uniform_from_philox(word: u32) -> f32 {
   return f32(word >> 8u) * (1.0 / 16777216.0);
 }

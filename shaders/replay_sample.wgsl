@@ -17,6 +17,8 @@
 const INPUTS: u32 = 4u;   // @inject floats per observation
 const BATCH: u32 = 64u;   // @inject rows per minibatch
 
+const WORKGROUP_SIZE: u32 = 64u;
+
 // Philox counter word 3 separates the streams drawn from one (seed, step) key: 0 is the policy's
 // sampled actions (policy.wgsl), 1 the trainer's next-state actions (train_targets.wgsl),
 // 0x100 + r round r of this permutation (0x100 … 0x109). STREAM_MINIBATCH in
@@ -65,9 +67,11 @@ fn feistel(value: u32) -> u32 {
   return (left << bits) | right;
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let b = id.x;
+// Batch positions run along x, folded into y past the device's limit on workgroups per dimension
+// (Kernel.grid).
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let b = id.x + id.y * groups.x * WORKGROUP_SIZE;
   // b < size is what makes the walk end (b's cycle returns to b); a caller that broke
   // BATCH ≤ size gets unwritten outputs here instead of a thread that never finishes.
   if (b >= BATCH || b >= params.size) { return; }

@@ -10,6 +10,8 @@
 const SNAPSHOT_VEC4S: u32 = 100u;  // @inject
 const CLIP: bool = false;          // @inject
 
+const WORKGROUP_SIZE: u32 = 64u;
+
 struct Step {
   step_size: f32,
   bias2_root: f32,
@@ -30,9 +32,10 @@ struct Step {
 @group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> norms: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let k = id.x + id.y * 65535u * 64u;
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  // x folds into y past the device's limit on workgroups per dimension (Kernel.grid).
+  let k = id.x + id.y * groups.x * WORKGROUP_SIZE;
   if (k >= step.count) {
     return;
   }

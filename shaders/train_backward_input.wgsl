@@ -2,12 +2,15 @@
 //   dx[e, b, i] = relu'(x[e, b, i]) · Σ_o dy[e, b, o] · W_e[o, i]
 // where x is layer l − 1's output (after its ReLU: relu' = 1 where x > 0). W is stored transposed
 // ([ROWS][OUT4] vec4s), so row i of the stored weight holds W[·, i]. One thread writes four
-// consecutive inputs (one vec4) of one row; sums run over the outputs in order.
+// consecutive inputs (one vec4) of one row; sums run over the outputs in order. Members are
+// dispatch z; threads run along x, folded into y past the device's limit (Kernel.grid).
 
 const ROWS: u32 = 16u;             // @inject inputs of this layer (a multiple of 4: the previous padded width)
 const OUT4: u32 = 1u;              // @inject padded outputs / 4
 const W_OFFSET: u32 = 0u;          // @inject
 const SNAPSHOT_VEC4S: u32 = 100u;  // @inject
+
+const WORKGROUP_SIZE: u32 = 64u;
 
 struct Params {
   batch: u32,
@@ -21,14 +24,15 @@ struct Params {
 
 const IN4: u32 = ROWS / 4u;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let e = id.y;
-  if (id.x >= params.batch * IN4) {
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let e = id.z;
+  let k = id.x + id.y * groups.x * WORKGROUP_SIZE;
+  if (k >= params.batch * IN4) {
     return;
   }
-  let b = id.x / IN4;
-  let i4 = id.x % IN4;
+  let b = k / IN4;
+  let i4 = k % IN4;
   let w = e * SNAPSHOT_VEC4S + W_OFFSET;
   let dy_row = (e * params.batch + b) * OUT4;
   var acc = vec4<f32>(0.0);

@@ -6,11 +6,12 @@
 // vec4s, then the bias, OUT4 vec4s; member e's snapshot starts at vec4 e·SNAPSHOT_VEC4S. One
 // thread computes four outputs (one vec4) of one row, summing over the inputs in order.
 //
-// Soft policy evaluation runs the target networks in the same dispatches (dispatch y = 2E): members
+// The soft Q fit runs the target networks in the same dispatches (dispatch z = 2E): members
 // e ≥ MEMBERS are target network e − MEMBERS, with weights from `weights_target` and, in layer 0,
 // the next states from `x_target`; later layers read their own rows of x as every member does.
 // Without target networks both extra bindings alias the online ones (read-only, so allowed) and
-// dispatch y = MEMBERS never takes that branch.
+// dispatch z = MEMBERS never takes that branch. Threads cover (row, vec4 of outputs) along x,
+// folded into y past the device's limit on workgroups per dimension (Kernel.grid).
 
 const ROWS: u32 = 4u;              // @inject inputs of this layer as stored (layer 0: the state size)
 const X_STRIDE: u32 = 4u;          // @inject floats per input row
@@ -21,6 +22,8 @@ const B_OFFSET: u32 = 16u;         // @inject vec4 offset of the bias
 const SNAPSHOT_VEC4S: u32 = 100u;  // @inject
 const RELU: bool = true;           // @inject false for the head
 const MEMBERS: u32 = 1u;           // @inject E, the online networks
+
+const WORKGROUP_SIZE: u32 = 64u;
 
 struct Params {
   batch: u32,
@@ -33,14 +36,15 @@ struct Params {
 @group(0) @binding(4) var<storage, read> x_target: array<f32>;
 @group(0) @binding(5) var<storage, read> weights_target: array<vec4<f32>>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let e = id.y;
-  if (id.x >= params.batch * OUT4) {
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let e = id.z;
+  let k = id.x + id.y * groups.x * WORKGROUP_SIZE;
+  if (k >= params.batch * OUT4) {
     return;
   }
-  let b = id.x / OUT4;
-  let o4 = id.x % OUT4;
+  let b = k / OUT4;
+  let o4 = k % OUT4;
   let x_row = e * X_MEMBER_STRIDE + b * X_STRIDE;
   var acc: vec4<f32>;
   if (e < MEMBERS) {

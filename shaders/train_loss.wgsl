@@ -4,11 +4,14 @@
 //   MSE    ℓ = d²                          grad = (2/B)·d
 //   Huber  ℓ = d²/2 (|d| ≤ δ), δ(|d| − δ/2)  grad = (1/B)·clamp(d, −δ, δ)
 // `grad_scale` is 2/B or 1/B rounded to f32 on the host, as PyTorch rounds its scalar.
-// One thread per (row, member); every output element of the row is written (pads get 0).
+// One thread per (row, member); every output element of the row is written (pads get 0). Members
+// are dispatch z; rows run along x, folded into y past the device's limit (Kernel.grid).
 
 const OUT4: u32 = 1u;            // @inject padded actions / 4
 const HUBER: bool = false;        // @inject
 const HUBER_DELTA: f32 = 1.0f;    // @inject
+
+const WORKGROUP_SIZE: u32 = 64u;
 
 struct Params {
   batch: u32,
@@ -22,10 +25,10 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> dq: array<vec4<f32>>;   // [E, batch, OUT4]
 @group(0) @binding(5) var<storage, read_write> loss_rows: array<f32>;  // [E, batch]
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let b = id.x;
-  let e = id.y;
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let b = id.x + id.y * groups.x * WORKGROUP_SIZE;
+  let e = id.z;
   if (b >= params.batch) {
     return;
   }

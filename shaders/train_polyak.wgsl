@@ -8,12 +8,15 @@ const HARD: bool = true;    // @inject
 const KEEP: f32 = 0.0f;     // @inject
 const RHO: f32 = 1.0f;      // @inject
 
+const WORKGROUP_SIZE: u32 = 64u;
+
 @group(0) @binding(0) var<storage, read> online: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> target_params: array<vec4<f32>>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let k = id.x + id.y * 65535u * 64u;
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  // x folds into y past the device's limit on workgroups per dimension (Kernel.grid).
+  let k = id.x + id.y * groups.x * WORKGROUP_SIZE;
   if (k >= COUNT) {
     return;
   }

@@ -1,5 +1,5 @@
 // Running sums of each step's mean loss and mean |Q(s, a)| of the taken actions, per ensemble
-// member, for the summary a policy evaluation reports (src/train/policy-evaluation.ts). One
+// member, for the summary a soft Q fit reports (src/train/soft-q-fit.ts). One
 // workgroup per member: thread t adds rows t, t + 64, … in order, a fixed tree adds the 64
 // partials, and thread 0 adds the step's means to the sums with Kahan compensation, so thousands
 // of steps lose no more than a few roundings.

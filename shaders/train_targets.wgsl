@@ -1,4 +1,4 @@
-// Soft-Bellman regression targets of one minibatch (src/train/policy-evaluation.ts drives it;
+// Soft-Bellman regression targets of one minibatch (src/train/soft-q-fit.ts drives it;
 // softBellmanTargets in src/train/targets-reference.ts is its float64 twin):
 //
 //   y_b = c_r · r + γ · (1 − terminated) · (q̄ + τ · H)
@@ -12,6 +12,7 @@
 //                u from Philox4x32-10 at counter (b, step_lo, step_hi, STREAM_NEXT_ACTION).
 //   expectation: q̄ = Σ_a p_a · (Σ_e Q̄_e(s', a)) / E.
 // Truncation is not termination: a truncated transition bootstraps like any other.
+// One thread per batch row, along x, folded into y past the device's limit (Kernel.grid).
 
 const ACTIONS: u32 = 2u;          // @inject
 const OUT4: u32 = 1u;             // @inject padded actions / 4 of the target head
@@ -19,7 +20,9 @@ const ENSEMBLE: u32 = 1u;         // @inject
 const BATCH: u32 = 1u;            // @inject
 const EXPECTATION: bool = false;  // @inject
 
-// Philox counter word 3 of each stream (src/policy/philox.ts lists them all).
+const WORKGROUP_SIZE: u32 = 64u;
+
+// Philox counter word 3 of each stream (src/random/philox.ts lists them all).
 const STREAM_NEXT_ACTION: u32 = 1u;
 
 // @include philox
@@ -53,9 +56,9 @@ fn mean_target_q(b: u32, a: u32) -> f32 {
   return sum / f32(ENSEMBLE);
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let b = id.x;
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let b = id.x + id.y * groups.x * WORKGROUP_SIZE;
   if (b >= BATCH) {
     return;
   }

@@ -17,12 +17,14 @@ export { encodeSafetensors, decodeSafetensors, type Float32Tensor, type DecodedS
 export { stackToSafetensors, stackFromSafetensors, stackFromContents, readStackFile, STACK_FORMAT, type LoadStackOptions, type StackFileContents } from "./io/stack-file.ts";
 export { encodePolicy, policyFromLogits, type EncodePolicyOptions, type PolicyOutputBuffers, type PolicyResult, type PolicySampling } from "./policy/policy.ts";
 export { policyReference, policyErrorBounds, type PolicyReference, type PolicyErrorBounds } from "./policy/reference.ts";
-export { philox4x32, uniformFromPhilox, policyUniform } from "./policy/philox.ts";
+export { philox4x32, uniformFromPhilox, policyUniform } from "./random/philox.ts";
 export * from "./tabular/index.ts";
 export * from "./envs/index.ts";
-export { createMlpTrainer, STEPS_PER_SUBMIT, type MlpTrainer, type MlpTrainerOptions, type MlpTrainerState, type TrainingBatch, type StepHooks } from "./train/mlp-trainer.ts";
+export { createMlpTrainer, type MlpTrainer, type MlpTrainerOptions, type MlpTrainerState, type TrainingBatch } from "./train/mlp-trainer.ts";
+export { type TrainerPieces } from "./train/trainer-pieces.ts";
+export { encodeSteps, STEPS_PER_SUBMIT, type StepPiece, type StepPosition } from "./train/gradient-step.ts";
 export { createReplayBuffer, type ReplayBuffer, type ReplayBufferOptions, type Transitions, type ReplayContents } from "./train/replay-buffer.ts";
-export { createSoftPolicyEvaluation, evaluatePolicy, type SoftPolicyEvaluation, type SoftPolicyEvaluationOptions, type EvaluatePolicyOptions, type PolicyEvaluationSummary, type TargetUpdate } from "./train/policy-evaluation.ts";
+export { createSoftQFit, fitSoftQ, type SoftQFit, type SoftQFitOptions, type FitSoftQOptions, type SoftQFitSummary, type TargetUpdate } from "./train/soft-q-fit.ts";
 export { pushSnapshot, type PushSnapshotOptions } from "./train/push-snapshot.ts";
 export { initialQNetwork, initialQNetworks } from "./train/initialisation.ts";
 export { minibatchIndices, permuteIndex } from "./train/minibatch-sampling.ts";

@@ -43,9 +43,9 @@ test("examples/custom-env.ts: a user's own Env registers, time-limits and runs b
   assert.equal(Number(found) + Number(cut), Number(total));
 });
 
-test("examples/policy-evaluation.ts: one StaQ iteration by hand — collect, precompute, evaluate, push", () => {
+test("examples/one-iteration.ts: one StaQ iteration by hand — collect, precompute, fit, push", () => {
   const root = new URL("..", import.meta.url).pathname;
-  const child = spawnSync(process.execPath, ["--import", "tsx", "examples/policy-evaluation.ts"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  const child = spawnSync(process.execPath, ["--import", "tsx", "examples/one-iteration.ts"], { cwd: root, encoding: "utf8", timeout: 120_000 });
   assert.equal(child.status, 0, child.stderr);
   const rounds = [...child.stdout.matchAll(/^steps (\d+): loss ([\d.]+), ([\d.]+); mean \|Q\| ([\d.]+), ([\d.]+)$/gm)];
   assert.deepEqual(rounds.map((m) => Number(m[1])), [500, 1000, 1500]);

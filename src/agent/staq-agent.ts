@@ -1,13 +1,17 @@
 /**
- * The StaQ agent, top to bottom (DESIGN §2). Each iteration:
+ * The StaQ agent, top to bottom (docs/algorithm.md, “The practical algorithm”). Each iteration:
  *   1. collect: the vector env acts through the stack (ε-softmax, sampled on the GPU) for
  *      stepsPerIteration steps; the transitions go to the GPU replay buffer;
- *   2. precompute: the stack evaluates π_k(·|s') on every stored next state, once;
- *   3. policy evaluation: K gradient steps fit the active Q-networks (warm-started from the last
- *      iteration) to the soft Q-function of π_k, with target networks;
+ *   2. precompute: the stack computes π_k(·|s') on every stored next state, once;
+ *   3. fit Q: K gradient steps fit the active Q-networks (warm-started from the last iteration)
+ *      to the soft Q-function of π_k, with target networks (src/train/soft-q-fit.ts);
  *   4. push: the active networks are copied into the stack as frozen snapshots and the
  *      coefficients take one PMD step with this iteration's τ (annealed over the run);
- * and greedy evaluation episodes run every evalEvery environment steps.
+ * and greedy evaluation episodes run every evalEvery environment steps. The metrics of an
+ * iteration are assembled in metrics.ts and its phases timed by timing.ts, outside the algorithm.
+ *
+ * Every counter has one owner: the agent counts environment steps, iterations, actor steps,
+ * evaluations and learning seconds; the soft Q fit counts gradient steps; the trainer Adam steps.
  *
  * Everything here is portable (no files, no Node): `checkpoint()` returns the files' bytes and
  * `restore` takes them back; src/node/staq.ts writes them to a directory.
@@ -23,18 +27,19 @@ import { stackLogits } from "../stack/stack-logits.ts";
 import type { MlpSpec } from "../stack/mlp.ts";
 import { initialQNetworks } from "../train/initialisation.ts";
 import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
-import { createSoftPolicyEvaluation, evaluatePolicy, type SoftPolicyEvaluation } from "../train/policy-evaluation.ts";
+import { createSoftQFit, fitSoftQ, type SoftQFit } from "../train/soft-q-fit.ts";
 import { pushSnapshot } from "../train/push-snapshot.ts";
 import { createReplayBuffer, type ReplayBuffer } from "../train/replay-buffer.ts";
 import { resolveConfig, wholeIterationSteps, type StaqConfig } from "./config.ts";
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointFiles, type AgentCounters, type DecodedCheckpoint } from "./checkpoint.ts";
 import { StaqDivergenceError, nonFiniteArrays, nonFiniteMetrics } from "./divergence.ts";
 import { evaluateGreedy } from "./greedy-evaluation.ts";
-import { evaluationMetrics, mean, type EvaluationMetrics, type IterationMetrics } from "./metrics.ts";
-import { policyChange } from "./policy-change.ts";
+import { evaluationMetrics, iterationMetrics, lossMetrics, type EvaluationMetrics, type IterationMetrics, type IterationOutcome, type IterationPhase } from "./metrics.ts";
+import { policyChange, type PolicyChange } from "./policy-change.ts";
 import { defaultPreset, presetConfig } from "./presets.ts";
-import { collectRollout } from "./rollout.ts";
+import { collectRollout, type Rollout } from "./rollout.ts";
 import { tauAt } from "./tau-schedule.ts";
+import { learningClock, PhaseTimer } from "./timing.ts";
 
 /** An environment by registry name, or a function that builds a new copy (the user's own Env). */
 export type EnvSource = string | (() => Env);
@@ -85,7 +90,11 @@ export interface LearnResult {
 const PROBE_STATES = 256;
 /** Sampled actions of `act()` use their own Philox stream, so acting does not perturb training. */
 const USER_ACT_STREAM = 3n << 32n;
-const EVALUATION_STREAM = 1n << 32n;
+/** The soft Q fit's draws (minibatch rows, next actions) use theirs. */
+const SOFT_Q_FIT_STREAM = 1n << 32n;
+
+/** The counters the agent owns: the gradient steps of a checkpoint's counters are the soft Q fit's. */
+export type AgentOwnCounters = Omit<AgentCounters, "gradientSteps">;
 
 export interface AgentParts {
   config: StaqConfig;
@@ -98,10 +107,10 @@ export interface AgentParts {
   stack: Stack;
   trainer: MlpTrainer;
   replay: ReplayBuffer;
-  evaluation: SoftPolicyEvaluation;
+  softQFit: SoftQFit;
   actor: Actor;
   obs: Float32Array;
-  counters: AgentCounters;
+  counters: AgentOwnCounters;
 }
 
 function envFactory(env: EnvSource): { makeCopy: () => Env; envName: string } {
@@ -121,6 +130,8 @@ async function buildParts(options: {
   env: EnvSource;
   gpu?: Gpu;
   defaultGpu: () => Promise<Gpu>;
+  /** The soft Q fit's gradient steps so far (a restored run's). */
+  gradientSteps: number;
 }): Promise<Omit<AgentParts, "obs" | "counters">> {
   const { config } = options;
   const { makeCopy, envName } = envFactory(options.env);
@@ -153,17 +164,18 @@ async function buildParts(options: {
       label: "staq agent trainer",
     }));
     const replay = made(createReplayBuffer(gpu, { capacity: config.replayCapacity, inputs: mlp.inputs, actions: mlp.outputs, label: "staq agent replay" }));
-    const evaluation = made(await createSoftPolicyEvaluation(gpu, {
+    const softQFit = made(await createSoftQFit(gpu, {
       trainer,
       replay,
-      seed: BigInt(config.seed) | EVALUATION_STREAM,
+      seed: BigInt(config.seed) | SOFT_Q_FIT_STREAM,
       gamma: config.gamma,
       rewardScale: config.rewardScale,
       nextAction: config.nextAction,
       targetUpdate: { kind: "hard", every: config.targetUpdateEvery },
+      gradientSteps: options.gradientSteps,
     }));
     const actor = made(createActor(stack, { maxBatch: Math.max(config.numEnvs, config.evalEpisodes), epsilon: config.epsilon, seed: config.seed }));
-    return { config, preset: options.preset, envName, makeCopy, gpu, ownsGpu: options.gpu === undefined, envs, stack, trainer, replay, evaluation, actor };
+    return { config, preset: options.preset, envName, makeCopy, gpu, ownsGpu: options.gpu === undefined, envs, stack, trainer, replay, softQFit, actor };
   } catch (error) {
     for (const part of madeParts.reverse()) part.destroy();
     if (options.gpu === undefined) gpu.destroy();
@@ -184,7 +196,14 @@ export class StaQ {
   readonly observationSize: number;
   readonly actionCount: number;
 
-  private readonly parts: AgentParts;
+  private readonly makeCopy: () => Env;
+  private readonly ownsGpu: boolean;
+  private readonly envs: VectorEnv;
+  private readonly actor: Actor;
+  private readonly softQFit: SoftQFit;
+  /** The environments' observations: where the next rollout starts. */
+  private obs: Float32Array;
+  private readonly counters: AgentOwnCounters;
   private evalEnvs: Env[] | undefined;
   private userActor: Actor | undefined;
   private userActStep = 0;
@@ -192,7 +211,6 @@ export class StaQ {
 
   /** Use `StaQ.create` or `StaQ.restore` (or, in Node, `StaQ.load`). */
   constructor(parts: AgentParts) {
-    this.parts = parts;
     this.config = Object.freeze({ ...parts.config, hidden: [...parts.config.hidden] });
     this.preset = parts.preset;
     this.envName = parts.envName;
@@ -202,6 +220,13 @@ export class StaQ {
     this.replay = parts.replay;
     this.observationSize = parts.envs.observationSize;
     this.actionCount = parts.envs.actionCount;
+    this.makeCopy = parts.makeCopy;
+    this.ownsGpu = parts.ownsGpu;
+    this.envs = parts.envs;
+    this.actor = parts.actor;
+    this.softQFit = parts.softQFit;
+    this.obs = parts.obs;
+    this.counters = parts.counters;
   }
 
   /** The device an agent uses when none is given; Node's StaQ overrides it with Dawn's. */
@@ -217,25 +242,25 @@ export class StaQ {
     const envName = typeof env === "string" ? env : undefined;
     const presetName = preset ?? defaultPreset(envName ?? "");
     const config = resolveConfig(presetConfig(presetName), overrides);
-    const parts = await buildParts({ config, preset: presetName, env, gpu, defaultGpu: () => this.defaultGpu() });
+    const parts = await buildParts({ config, preset: presetName, env, gpu, defaultGpu: () => this.defaultGpu(), gradientSteps: 0 });
     parts.trainer.setWeights(initialQNetworks(parts.trainer.spec, config.ensemble, config.seed * 64));
     const obs = parts.envs.reset({ seed: config.seed });
-    const counters: AgentCounters = { globalStep: 0, iteration: 0, actStep: 0, evaluations: 0, gradientSteps: 0, elapsedSeconds: 0 };
+    const counters: AgentOwnCounters = { globalStep: 0, iteration: 0, actStep: 0, evaluations: 0, elapsedSeconds: 0 };
     return new this({ ...parts, obs, counters }) as InstanceType<T>;
   }
 
   /** Environment steps taken so far. */
   get globalStep(): number {
-    return this.parts.counters.globalStep;
+    return this.counters.globalStep;
   }
 
   get iteration(): number {
-    return this.parts.counters.iteration;
+    return this.counters.iteration;
   }
 
   /** τ of the next iteration. */
   get tau(): number {
-    return tauAt(this.config, this.parts.counters.globalStep, this.actionCount);
+    return tauAt(this.config, this.counters.globalStep, this.actionCount);
   }
 
   /**
@@ -246,21 +271,25 @@ export class StaQ {
   async learn(options: LearnOptions = {}): Promise<LearnResult> {
     this.alive();
     this.notDiverged();
-    const { counters, config } = this.parts;
+    const { counters, config } = this;
     const steps = options.steps ?? Math.max(0, config.totalSteps - counters.globalStep);
     if (!(Number.isInteger(steps) && steps >= 0)) throw new StaqInputError(`learn: steps must be an integer >= 0; got ${steps}`);
     const goal = counters.globalStep + wholeIterationSteps(steps, config.stepsPerIteration);
-    const started = performance.now();
-    const elapsedBefore = counters.elapsedSeconds;
-    const clock = () => elapsedBefore + (performance.now() - started) / 1000;
+    const clock = learningClock(counters.elapsedSeconds);
     const stopped = () => options.signal?.aborted === true;
     if (counters.globalStep === 0 && counters.evaluations === 0 && config.evalEvery > 0 && steps > 0) {
       await options.onEvaluation?.(await this.scheduledEvaluation(clock));
     }
     while (counters.globalStep < goal && !stopped()) {
       const before = counters.globalStep;
-      const metrics = await this.iterate(clock);
+      const phases = new PhaseTimer<IterationPhase>(this.gpu);
+      const outcome = await this.iterate(phases);
       counters.elapsedSeconds = clock();
+      const metrics = iterationMetrics(
+        outcome,
+        { global_step: counters.globalStep, iteration: counters.iteration, time_s: counters.elapsedSeconds, learningRate: config.lr, stack: this.stack },
+        phases.seconds,
+      );
       // The evaluation belongs to the iteration: it comes before onIteration, where a caller
       // checkpoints, so no checkpoint falls between an iteration and its evaluation (a run
       // restored from one would never make that evaluation).
@@ -273,61 +302,44 @@ export class StaQ {
     return { globalStep: counters.globalStep, iteration: counters.iteration, stopped: counters.globalStep < goal };
   }
 
-  /** One iteration: collect, precompute, evaluate, push. */
-  private async iterate(clock: () => number): Promise<IterationMetrics> {
-    const { config, counters, envs, actor, replay, stack, evaluation, trainer, gpu } = this.parts;
+  /** One iteration of StaQ: collect, precompute π_k, fit Q to it, push (each phase timed by `phases`). */
+  private async iterate(phases: PhaseTimer<IterationPhase>): Promise<IterationOutcome> {
     const tau = this.tau;
-    const iteration = counters.iteration + 1;
-    const t0 = performance.now();
-    const rollout = await collectRollout(envs, actor, this.parts.obs, config.stepsPerIteration / config.numEnvs, counters.actStep);
-    replay.add(rollout.transitions);
-    this.parts.obs = rollout.obs;
+    const iteration = this.counters.iteration + 1;
+    const rollout = await phases.time("collect", () => this.collect());
+    await phases.time("precompute", () => this.replay.precomputePolicy(this.stack));
+    const fit = await phases.time("fit", () => fitSoftQ(this.softQFit, { steps: this.config.gradientSteps, tau }));
+    // Non-finite losses mean non-finite networks: stop before they are pushed into the stack.
+    this.checkFinite(iteration, nonFiniteMetrics(lossMetrics(fit)));
+    const change = await phases.time("push", () => this.push(tau, rollout.transitions.obs));
+    this.checkFinite(iteration, nonFiniteMetrics({ "policy/entropy": change.entropy, "policy/kl": change.kl, "stack/correction": this.stack.correction }));
+    this.counters.iteration = iteration;
+    return { tau, episodeReturns: rollout.episodeReturns, episodeLengths: rollout.episodeLengths, fit, change };
+  }
+
+  /** Acts for stepsPerIteration environment steps and stores the transitions. */
+  private async collect(): Promise<Rollout> {
+    const { config, counters } = this;
+    const rollout = await collectRollout(this.envs, this.actor, this.obs, config.stepsPerIteration / config.numEnvs, counters.actStep);
+    this.replay.add(rollout.transitions);
+    this.obs = rollout.obs;
     counters.actStep = rollout.actStep;
     counters.globalStep += config.stepsPerIteration;
-    const t1 = performance.now();
-    await replay.precomputePolicy(stack);
-    await gpu.device.queue.onSubmittedWorkDone();
-    const t2 = performance.now();
-    const summary = await evaluatePolicy(evaluation, { steps: config.gradientSteps, tau });
-    counters.gradientSteps = evaluation.gradientSteps;
-    const losses = { "losses/td_loss": mean(summary.meanLoss), "losses/q_values": mean(summary.meanAbsQ), "losses/grad_norm": mean(summary.gradNorm) };
-    // Non-finite losses mean non-finite networks: stop before they are pushed into the stack.
-    this.checkFinite(iteration, nonFiniteMetrics(losses));
-    const t3 = performance.now();
-    const probe = probeStates(rollout.transitions.obs, this.observationSize);
-    const before = await stackLogits(stack, probe);
-    pushSnapshot(stack, trainer, { tau });
-    const after = await stackLogits(stack, probe);
-    const change = policyChange(before, after, this.actionCount);
-    this.checkFinite(iteration, nonFiniteMetrics({ "policy/entropy": change.entropy, "policy/kl": change.kl, "stack/correction": stack.correction }));
-    counters.iteration++;
-    const t4 = performance.now();
-    const time = clock();
-    return {
-      global_step: counters.globalStep,
-      iteration: counters.iteration,
-      time_s: time,
-      "charts/episodic_return": rollout.episodeReturns.length > 0 ? mean(rollout.episodeReturns) : null,
-      "charts/episodic_length": rollout.episodeLengths.length > 0 ? mean(rollout.episodeLengths) : null,
-      "charts/episodes": rollout.episodeReturns.length,
-      "charts/SPS": Math.round(counters.globalStep / Math.max(time, 1e-9)),
-      "charts/tau": tau,
-      "charts/learning_rate": config.lr,
-      ...losses,
-      "policy/entropy": change.entropy,
-      "policy/kl": change.kl,
-      "stack/size": stack.size,
-      "stack/correction": stack.correction,
-      "time/collect_s": (t1 - t0) / 1000,
-      "time/precompute_s": (t2 - t1) / 1000,
-      "time/train_s": (t3 - t2) / 1000,
-      "time/push_s": (t4 - t3) / 1000,
-    };
+    return rollout;
+  }
+
+  /** Freezes the active networks into the stack with PMD step `tau`; measures the policy's change on a probe of `states`. */
+  private async push(tau: number, states: Float32Array): Promise<PolicyChange> {
+    const probe = probeStates(states, this.observationSize);
+    const before = await stackLogits(this.stack, probe);
+    pushSnapshot(this.stack, this.trainer, { tau });
+    const after = await stackLogits(this.stack, probe);
+    return policyChange(before, after, this.actionCount);
   }
 
   /** The scheduled greedy evaluation: its episodes' seeds depend only on the run's seed and the evaluation's number. */
   private async scheduledEvaluation(clock: () => number): Promise<EvaluationMetrics> {
-    const { config, counters } = this.parts;
+    const { config, counters } = this;
     const first = (config.seed + 2 ** 31 + counters.evaluations * config.evalEpisodes) % 2 ** 32;
     const result = await this.evaluate({ episodes: config.evalEpisodes, seed: first });
     counters.evaluations++;
@@ -340,7 +352,7 @@ export class StaQ {
    */
   async evaluate(options: { episodes?: number; seed?: number } = {}): Promise<EvaluationMetrics> {
     this.alive();
-    const { config, counters } = this.parts;
+    const { config, counters } = this;
     const episodes = options.episodes ?? config.evalEpisodes;
     if (!(Number.isInteger(episodes) && episodes >= 1)) throw new StaqInputError(`evaluate: episodes must be an integer >= 1; got ${episodes}`);
     const seed = options.seed ?? (config.seed + 2 ** 31) % 2 ** 32;
@@ -349,9 +361,9 @@ export class StaQ {
     const seeds = Array.from({ length: episodes }, (_, j) => (seed + j) % 2 ** 32);
     const results = { returns: [] as number[], lengths: [] as number[] };
     // In rounds of the actor's batch when more episodes are asked for than it takes at once.
-    for (let first = 0; first < episodes; first += this.parts.actor.maxBatch) {
-      const count = Math.min(this.parts.actor.maxBatch, episodes - first);
-      const round = await evaluateGreedy(envs.slice(first, first + count), this.parts.actor, seeds.slice(first, first + count));
+    for (let first = 0; first < episodes; first += this.actor.maxBatch) {
+      const count = Math.min(this.actor.maxBatch, episodes - first);
+      const round = await evaluateGreedy(envs.slice(first, first + count), this.actor, seeds.slice(first, first + count));
       results.returns.push(...round.returns);
       results.lengths.push(...round.lengths);
     }
@@ -361,7 +373,7 @@ export class StaQ {
 
   private evaluationEnvs(count: number): Env[] {
     this.evalEnvs ??= [];
-    while (this.evalEnvs.length < count) this.evalEnvs.push(this.parts.makeCopy());
+    while (this.evalEnvs.length < count) this.evalEnvs.push(this.makeCopy());
     return this.evalEnvs;
   }
 
@@ -395,31 +407,30 @@ export class StaQ {
   async checkpoint(extra: Record<string, unknown> = {}): Promise<CheckpointFiles> {
     this.alive();
     this.notDiverged();
-    const { config, counters, envs, obs, stack, trainer, replay, evaluation } = this.parts;
-    counters.gradientSteps = evaluation.gradientSteps;
-    const trainerState = await trainer.exportState();
+    const { globalStep, iteration, actStep, evaluations, elapsedSeconds } = this.counters;
+    const trainerState = await this.trainer.exportState();
     // A NaN weight stays NaN through every later Adam step, so the online networks' weights at
     // any checkpoint show one that ever reached the stack through a push.
-    this.checkFinite(counters.iteration, [
+    this.checkFinite(iteration, [
       ...nonFiniteArrays([
         ["an online network weight", trainerState.params],
         ["a target network weight", trainerState.targetParams],
         ["an Adam first moment", trainerState.adamM],
         ["an Adam second moment", trainerState.adamV],
       ]),
-      ...nonFiniteArrays(stack.coefficients.map((c, e) => [`a stack coefficient of member ${e}`, c] as const)),
+      ...nonFiniteArrays(this.stack.coefficients.map((c, e) => [`a stack coefficient of member ${e}`, c] as const)),
     ]);
     return encodeCheckpoint({
-      config,
+      config: this.config,
       preset: this.preset,
       envName: this.envName,
       adapter: this.gpu.info.adapter,
-      counters: { ...counters },
-      stack,
+      counters: { globalStep, iteration, actStep, evaluations, gradientSteps: this.softQFit.gradientSteps, elapsedSeconds },
+      stack: this.stack,
       trainer: trainerState,
-      replay: await replay.read(),
-      obs,
-      envState: envs.snapshots ? envs.saveState() : null,
+      replay: await this.replay.read(),
+      obs: this.obs,
+      envState: this.envs.snapshots ? this.envs.saveState() : null,
       extra,
     });
   }
@@ -442,8 +453,9 @@ export class StaQ {
       }
     }
     const env = options.env ?? saved.envName;
-    const parts = await buildParts({ config, preset: saved.preset, env, gpu: options.gpu, defaultGpu: () => this.defaultGpu() });
-    const agent = new this({ ...parts, obs: new Float32Array(0), counters: { ...saved.counters } }) as InstanceType<T>;
+    const { gradientSteps, ...counters } = saved.counters;
+    const parts = await buildParts({ config, preset: saved.preset, env, gpu: options.gpu, defaultGpu: () => this.defaultGpu(), gradientSteps });
+    const agent = new this({ ...parts, obs: new Float32Array(0), counters }) as InstanceType<T>;
     try {
       agent.load(saved);
     } catch (error) {
@@ -454,7 +466,7 @@ export class StaQ {
   }
 
   private load(saved: DecodedCheckpoint): void {
-    const { envs, stack, trainer, replay, evaluation } = this.parts;
+    const { envs, stack, trainer, replay } = this;
     if (saved.envName !== this.envName) throw new StaqInputError(`the checkpoint was trained on ${saved.envName}; the environment given is ${this.envName}`);
     if (saved.obs.length !== envs.count * envs.observationSize) {
       throw new StaqInputError(`the checkpoint holds observations of ${saved.obs.length / envs.count} values per copy; ${this.envName} has ${envs.observationSize}`);
@@ -462,7 +474,6 @@ export class StaQ {
     stack.set(saved.stack);
     trainer.importState(saved.trainer);
     replay.restore(saved.replay);
-    evaluation.gradientSteps = saved.counters.gradientSteps;
     if (saved.envState !== null && envs.snapshots) {
       envs.loadState(saved.envState);
     } else {
@@ -470,7 +481,7 @@ export class StaQ {
       envs.reset({ seed: (saved.config.seed + saved.counters.iteration * envs.count) % 2 ** 32 });
       this.resumeExact = false;
     }
-    this.parts.obs = saved.obs;
+    this.obs = saved.obs;
     this.checkpointExtra = saved.extra;
   }
 
@@ -484,14 +495,13 @@ export class StaQ {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    const { actor, evaluation, replay, trainer, stack, gpu, ownsGpu } = this.parts;
     this.userActor?.destroy();
-    actor.destroy();
-    evaluation.destroy();
-    replay.destroy();
-    trainer.destroy();
-    stack.destroy();
-    if (ownsGpu) gpu.destroy();
+    this.actor.destroy();
+    this.softQFit.destroy();
+    this.replay.destroy();
+    this.trainer.destroy();
+    this.stack.destroy();
+    if (this.ownsGpu) this.gpu.destroy();
   }
 
   private alive(): void {
@@ -509,7 +519,7 @@ export class StaQ {
   private checkFinite(iteration: number, quantities: [string, number][]): void {
     if (quantities.length === 0) return;
     const { adamEps, rewardScale, lr, maxGradNorm } = this.config;
-    this.diverged = new StaqDivergenceError({ iteration, globalStep: this.parts.counters.globalStep, quantities, settings: { adamEps, rewardScale, lr, maxGradNorm } });
+    this.diverged = new StaqDivergenceError({ iteration, globalStep: this.counters.globalStep, quantities, settings: { adamEps, rewardScale, lr, maxGradNorm } });
     throw this.diverged;
   }
 }

@@ -13,6 +13,7 @@ import { networkToSafetensors, parseTrainingBatchJson, readNetworkFile, type Net
 import { createGpu } from "../node/create-gpu.ts";
 import { fileError, writeFileAtomically } from "../node/files.ts";
 import { parameterCount, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
+import { encodeSteps } from "../train/gradient-step.ts";
 import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
 import { ADAM_DEFAULTS } from "../train/reference.ts";
 import { UsageError, parseCommandArgs, readInputFile, type Command } from "./command.ts";
@@ -185,10 +186,13 @@ export const fitCommand: Command = {
       trainer = await createMlpTrainer(gpu, { mlp: network.spec, batch: batch.batch, adam: { lr, beta1, beta2, eps }, loss: { loss: "mse" }, label: "staq fit" });
       trainer.setWeights([network.weights]);
       trainer.setBatch({ states: batch.states, actions: batch.actions, targets: batch.targets });
+      // One full-batch step on the uploaded batch: no sampling, no target networks.
+      const { forward, loss, backward, norm, adam } = trainer.pieces;
+      const step = [forward, loss, backward, norm, adam];
       // A step's loss is that of the weights it starts from, computed in its forward pass.
-      trainer.train(1);
+      encodeSteps(gpu, step, 1, "staq fit");
       const first = (await trainer.readStatistics()).loss[0];
-      trainer.train(steps - 1);
+      encodeSteps(gpu, step, steps - 1, "staq fit");
       const last = steps > 1 ? (await trainer.readStatistics()).loss[0] : first;
       const [trained] = await trainer.readWeights();
       checkFinite(trained, settings);

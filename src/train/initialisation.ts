@@ -1,7 +1,7 @@
 /**
  * The initial Q-network of StaQ: hidden layers as PyTorch's nn.Linear initialises them by default
  * (kaiming_uniform_ with a = √5, which is U(−1/√fan_in, 1/√fan_in) for the weight, and the same
- * bound for the bias), and a zero output layer, so Q_0 ≡ 0 and π_0 is uniform (DESIGN §2).
+ * bound for the bias), and a zero output layer, so Q_0 ≡ 0 and π_0 is uniform (docs/algorithm.md, “The practical algorithm”).
  * Seeded: the same seed gives the same network, from staq's Philox stream.
  */
 import { createRandomStream, validateSeed } from "../random/random-stream.ts";

@@ -18,18 +18,18 @@
  * 4^(h−1) < size, more than a quarter of the domain is in range, so a walk takes fewer than 4
  * applications on average.
  *
- * The round function is Philox4x32-10 (src/policy/philox.ts), keyed by the seed, with the right half,
+ * The round function is Philox4x32-10 (src/random/philox.ts), keyed by the seed, with the right half,
  * the step and the round in the counter: counter = (R, step_lo, step_hi, STREAM_MINIBATCH + r).
  */
 import { StaqInputError } from "../errors.ts";
-import { checkU64, philox4x32, splitU64 } from "../policy/philox.ts";
+import { checkU64, philox4x32, splitU64 } from "../random/philox.ts";
 
 /**
  * Philox counter word 3 separates the independent streams drawn from one (seed, step) key:
  *   0         the policy kernel's sampled actions (shaders/policy.wgsl)
  *   1         the trainer's next-state action draws (shaders/train_targets.wgsl)
  *   0x100 + r round r of the minibatch permutation (0x100 … 0x109)
- * Keep this table in step with shaders/replay_sample.wgsl and src/policy/philox.ts's stream list.
+ * Keep this table in step with shaders/replay_sample.wgsl and src/random/philox.ts's stream list.
  */
 export const STREAM_MINIBATCH = 0x100;
 

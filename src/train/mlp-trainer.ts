@@ -1,26 +1,27 @@
 /**
- * The GPU trainer of the active Q-network(s): forward with kept activations, the loss on the taken
- * actions, backprop, gradient norms and Adam, for E ensemble members in the same dispatches. A
- * whole run of gradient steps is encoded into a few command buffers; nothing is read back unless
+ * The GPU trainer of the active Q-network(s): its buffers, and the pieces of a gradient step that
+ * run on them (forward with kept activations, the loss on the taken actions, backprop, gradient
+ * norms and Adam: trainer-pieces.ts), for E ensemble members in the same dispatches. A caller lists
+ * its own step from the pieces (gradient-step.ts); `train` runs the full-batch step on a batch the
+ * caller uploads (`setBatch`), as `staq fit` and the kernel tests do. Nothing is read back unless
  * asked for.
  *
  * Parameters, gradients and Adam's moments live in the stack's snapshot layout
  * (src/stack/layout.ts), member after member, so a trained network can be copied into a stack slot
  * as is. The kernels are shaders/train_*.wgsl; src/train/reference.ts is their float64 twin.
- *
- * This first form trains on a batch the caller uploads (`setBatch`): full-batch training, as
- * `staq fit` does, and the kernel tests. The replay buffer and soft-Bellman targets feed the same
- * buffers.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
-import { createBuffer, readFloat32 } from "../gpu/buffers.ts";
+import { createBuffer } from "../gpu/buffers.ts";
+import { Readback } from "../gpu/readback.ts";
+import { SerialQueue } from "../gpu/serial-queue.ts";
 import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { packSnapshot, snapshotLayout, unpackSnapshot, type SnapshotLayout } from "../stack/layout.ts";
 import { validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
-import { bindGroup, flatGrid, forwardPass, runDispatch, workgroupsFor, type Dispatch } from "./dispatch.ts";
+import { encodeSteps } from "./gradient-step.ts";
 import { ADAM_DEFAULTS, type AdamOptions, type LossOptions } from "./reference.ts";
+import { createTrainerPieces, type TrainerPieces } from "./trainer-pieces.ts";
 
 export interface MlpTrainerOptions {
   mlp: MlpSpec;
@@ -31,7 +32,7 @@ export interface MlpTrainerOptions {
   adam: AdamOptions;
   loss?: LossOptions;
   /**
-   * Keep target networks beside the online ones (soft policy evaluation needs them): the trainer
+   * Keep target networks beside the online ones (the soft Q fit needs them): the trainer
    * then runs them on `batchBuffers.nextStates` in the same forward dispatches as the online
    * networks, their outputs following the online ones in `headActivations`.
    */
@@ -48,22 +49,6 @@ export interface TrainingBatch {
   targets: ArrayLike<number>;
 }
 
-/**
- * Work a caller adds around each gradient step of `train` (soft policy evaluation samples a
- * minibatch and computes its targets before each step). All of it is encoded into the same
- * command buffers as the steps.
- */
-export interface StepHooks {
-  /** Called before steps first … first + n − 1 are encoded (to write per-step uniform slots 0 … n − 1). */
-  prepare?(first: number, n: number): void;
-  /** Encodes work before step `step` (counted from 0 in this `train` call), which uses slot `slot`. */
-  before?(pass: GPUComputePassEncoder, slot: number, step: number): void;
-  /** Encodes work between the forward pass and the loss (the targets, from the target networks' outputs). */
-  beforeLoss?(pass: GPUComputePassEncoder, slot: number, step: number): void;
-  /** Encodes work after the step's Adam update. */
-  after?(pass: GPUComputePassEncoder, slot: number, step: number): void;
-}
-
 export interface MlpTrainer {
   readonly gpu: Gpu;
   readonly spec: MlpSpec;
@@ -76,7 +61,7 @@ export interface MlpTrainer {
   readonly params: GPUBuffer;
   /** Gradients of the last step, same layout. */
   readonly grads: GPUBuffer;
-  /** ‖grad‖₂ per member, of the last step of the last `train` call. */
+  /** ‖grad‖₂ per member, of the last step of the last run (norm's piece skips the others unless clipping). */
   readonly norms: GPUBuffer;
   /** [E × batch]: ℓ(q − y) per row, of the last step. */
   readonly lossRows: GPUBuffer;
@@ -95,11 +80,16 @@ export interface MlpTrainer {
   /** Uploads the batch the next steps train on. */
   setBatch(batch: TrainingBatch): void;
   /**
-   * Runs `count` gradient steps (encoded and submitted in chunks of STEPS_PER_SUBMIT; no readback),
-   * on the batch buffers as they are at each step: the uploaded batch, or what `hooks` write there.
+   * The pieces of a gradient step on these buffers, for a caller that lists its own step and
+   * encodes it with `encodeSteps` (gradient-step.ts). Adam's piece counts `adamSteps`.
    */
-  train(count: number, hooks?: StepHooks): void;
-  /** The last step's mean loss and gradient norm per member (one readback). */
+  readonly pieces: TrainerPieces;
+  /**
+   * Runs `count` full-batch gradient steps (forward, loss, backward, norm, Adam) on the batch
+   * buffers as they are: encoded and submitted, no readback.
+   */
+  train(count: number): void;
+  /** The last step's mean loss and gradient norm per member (one readback; the trainer's reads run one after another). */
   readStatistics(): Promise<{ loss: number[]; gradNorm: number[] }>;
   /** Everything training continues from (checkpoints): parameters, target parameters, Adam's moments and step count. */
   exportState(): Promise<MlpTrainerState>;
@@ -121,14 +111,6 @@ export interface MlpTrainerState {
   /** Adam steps taken (t of the bias correction). */
   adamSteps: number;
 }
-
-/** Steps encoded into one command buffer; their Adam constants share one uniform buffer. */
-export const STEPS_PER_SUBMIT = 64;
-const CHUNK = STEPS_PER_SUBMIT;
-/** Uniform slots are 256 bytes apart (minUniformBufferOffsetAlignment). */
-const SLOT_BYTES = 256;
-
-const f32 = Math.fround;
 
 /**
  * What a trainer needs per row of its batch: every buffer is bound whole by its kernels. The
@@ -177,116 +159,45 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   const layout = snapshotLayout(spec);
   const label = options.label ?? "staq trainer";
   const P4 = layout.vec4s;
-  checkBudget(gpu.info, { name: "batch size", value: batch }, trainerBudget(layout, ensemble, options.targetNetworks ?? false));
+  const withTargets = options.targetNetworks ?? false;
+  checkBudget(gpu.info, { name: "batch size", value: batch }, trainerBudget(layout, ensemble, withTargets));
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
   const buffer = (bytes: number, name: string) => createBuffer(gpu, bytes, storage, `${label} ${name}`);
-  const uniform = (bytes: number, name: string) => createBuffer(gpu, bytes, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${label} ${name}`);
 
-  const params = buffer(ensemble * P4 * 16, "params");
-  const grads = buffer(ensemble * P4 * 16, "grads");
-  const m = buffer(ensemble * P4 * 16, "adam m");
-  const v = buffer(ensemble * P4 * 16, "adam v");
-  const norms = buffer(ensemble * 4, "grad norms");
-  const states = buffer(batch * spec.inputs * 4, "states");
-  const actions = buffer(batch * 4, "actions");
-  const targets = buffer(batch * 4, "targets");
-  const lossRows = buffer(ensemble * batch * 4, "loss rows");
-  const withTargets = options.targetNetworks ?? false;
   const forwardMembers = withTargets ? 2 * ensemble : ensemble;
-  const activations = layout.layers.map((layer, l) => buffer(forwardMembers * batch * layer.paddedOutputs * 4, `activations ${l}`));
-  const target = withTargets ? { params: buffer(ensemble * P4 * 16, "target params"), states: buffer(batch * spec.inputs * 4, "next states") } : undefined;
   const widest = Math.max(4, ...layout.layers.map((layer) => layer.paddedOutputs));
-  const deltas = [buffer(ensemble * batch * widest * 4, "deltas a"), buffer(ensemble * batch * widest * 4, "deltas b")];
   const head = layout.layers.length - 1;
-  const dq = buffer(ensemble * batch * layout.layers[head].paddedOutputs * 4, "dq");
-
-  const batchUniform = uniform(16, "batch");
-  gpu.device.queue.writeBuffer(batchUniform, 0, Uint32Array.of(batch, 0, 0, 0));
-  const lossUniform = uniform(16, "loss");
-  {
-    const data = new ArrayBuffer(16);
-    new Uint32Array(data, 0, 1)[0] = batch;
-    new Float32Array(data, 4, 1)[0] = huber ? 1 / batch : 2 / batch;
-    gpu.device.queue.writeBuffer(lossUniform, 0, data);
-  }
-  const adamUniform = uniform(CHUNK * SLOT_BYTES, "adam steps");
-
-  const group = (pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[], name: string) => bindGroup(gpu, pipeline, buffers, `${label} ${name}`);
-
-  // Pipelines and bind groups, in the order a step runs them.
-  const forward = await forwardPass(gpu, { layout, batch, ensemble, batchUniform, states, params, activations, target, label });
-  const backward: Dispatch[] = [];
-  const lossPipeline = await gpu.pipeline("train_loss", { OUT4: layout.layers[head].paddedOutputs / 4, HUBER: huber, HUBER_DELTA: huberDelta });
-  const lossDispatch: Dispatch = {
-    pipeline: lossPipeline,
-    group: group(lossPipeline, [lossUniform, activations[head], actions, targets, dq, lossRows], "loss"),
-    x: workgroupsFor(batch),
-    y: ensemble,
+  const buffers = {
+    params: buffer(ensemble * P4 * 16, "params"),
+    grads: buffer(ensemble * P4 * 16, "grads"),
+    m: buffer(ensemble * P4 * 16, "adam m"),
+    v: buffer(ensemble * P4 * 16, "adam v"),
+    norms: buffer(ensemble * 4, "grad norms"),
+    states: buffer(batch * spec.inputs * 4, "states"),
+    actions: buffer(batch * 4, "actions"),
+    targets: buffer(batch * 4, "targets"),
+    lossRows: buffer(ensemble * batch * 4, "loss rows"),
+    activations: layout.layers.map((layer, l) => buffer(forwardMembers * batch * layer.paddedOutputs * 4, `activations ${l}`)),
+    deltas: [buffer(ensemble * batch * widest * 4, "deltas a"), buffer(ensemble * batch * widest * 4, "deltas b")] as const,
+    dq: buffer(ensemble * batch * layout.layers[head].paddedOutputs * 4, "dq"),
+    target: withTargets ? { params: buffer(ensemble * P4 * 16, "target params"), states: buffer(batch * spec.inputs * 4, "next states") } : undefined,
   };
-  // Backward: layer l's gradient from dy_l, then dy_{l−1} = dx_l; dy of the head is dq.
-  let dy = dq;
-  for (let l = head; l >= 0; l--) {
-    const layer = layout.layers[l];
-    const out4 = layer.paddedOutputs / 4;
-    const input = l === 0 ? states : activations[l - 1];
-    const gradPipeline = await gpu.pipeline("train_weight_grad", {
-      ROWS: layer.rows, X_STRIDE: l === 0 ? spec.inputs : layer.rows, X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
-      OUT4: out4, W_OFFSET: layer.weightOffset, B_OFFSET: layer.biasOffset, SNAPSHOT_VEC4S: P4,
-    });
-    backward.push({ pipeline: gradPipeline, group: group(gradPipeline, [batchUniform, input, dy, grads], `weight grad ${l}`), x: workgroupsFor((layer.rows + 1) * out4), y: ensemble });
-    if (l > 0) {
-      const dx = deltas[(head - l) % 2];
-      const inputPipeline = await gpu.pipeline("train_backward_input", { ROWS: layer.rows, OUT4: out4, W_OFFSET: layer.weightOffset, SNAPSHOT_VEC4S: P4 });
-      backward.push({ pipeline: inputPipeline, group: group(inputPipeline, [batchUniform, dy, activations[l - 1], params, dx], `backward input ${l}`), x: workgroupsFor(batch * (layer.rows / 4)), y: ensemble });
-      dy = dx;
-    }
-  }
-  const normPipeline = await gpu.pipeline("train_grad_norm", { SNAPSHOT_VEC4S: P4 });
-  const normDispatch: Dispatch = { pipeline: normPipeline, group: group(normPipeline, [grads, norms], "grad norm"), x: ensemble, y: 1 };
-  const clipping = adam.maxGradNorm !== undefined;
-  const adamPipeline = await gpu.pipeline("train_adam", { SNAPSHOT_VEC4S: P4, CLIP: clipping });
-  const adamVec4s = ensemble * P4;
-  const { x: adamX, y: adamY } = flatGrid(adamVec4s);
-  const adamGroups = Array.from({ length: CHUNK }, (_, slot) =>
-    gpu.device.createBindGroup({
-      layout: adamPipeline.getBindGroupLayout(0),
-      label: `${label} adam ${slot}`,
-      entries: [
-        { binding: 0, resource: { buffer: adamUniform, offset: slot * SLOT_BYTES, size: 48 } },
-        ...[params, grads, m, v, norms].map((b, k) => ({ binding: k + 1, resource: { buffer: b } })),
-      ],
-    }),
-  );
+  const { params, m, v, states, actions, targets, target } = buffers;
+  const built = await createTrainerPieces(gpu, buffers, { layout, ensemble, batch, adam, huber, huberDelta, label });
+  const { forward, loss: lossPiece, backward, norm, adam: adamPiece } = built.pieces;
+  /** The full-batch step: the trainer's pieces alone, on the uploaded batch. */
+  const fullBatchStep = [forward, lossPiece, backward, norm, adamPiece];
 
-  let adamSteps = 0;
+  const readback = new Readback(gpu, label);
+  const reads = new SerialQueue();
+  /** The whole of each buffer, in one readback (reads run one after another: they share its staging buffer). */
+  const read = (sources: readonly GPUBuffer[]) =>
+    reads.run(async () => (await readback.read(gpu.encoder(`${label} readback`), sources.map((source) => ({ source, bytes: source.size })))).map((bytes) => new Float32Array(bytes)));
+
   let destroyed = false;
   const alive = () => {
     if (destroyed) throw new StaqGpuError(`${label} was destroyed`);
   };
-
-  /** Adam's per-step constants for steps t + 1 … t + n, rounded to f32 as PyTorch rounds its scalars. */
-  function writeAdamSlots(first: number, n: number): void {
-    const data = new ArrayBuffer(n * SLOT_BYTES);
-    for (let j = 0; j < n; j++) {
-      const t = first + j;
-      const f = new Float32Array(data, j * SLOT_BYTES, 9);
-      f.set([
-        adam.lr / (1 - adam.beta1 ** t),
-        Math.sqrt(1 - adam.beta2 ** t),
-        adam.beta1,
-        adam.beta2,
-        1 - adam.beta1,
-        1 - adam.beta2,
-        adam.eps,
-        adam.weightDecay,
-        adam.maxGradNorm ?? 0,
-      ].map(f32));
-      new Uint32Array(data, j * SLOT_BYTES + 36, 1)[0] = adamVec4s;
-    }
-    gpu.device.queue.writeBuffer(adamUniform, 0, data);
-  }
-
-  const run = runDispatch;
 
   const trainer: MlpTrainer = {
     gpu,
@@ -295,32 +206,36 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     ensemble,
     batch,
     get adamSteps() {
-      return adamSteps;
+      return built.adam.steps;
     },
     params,
-    grads,
-    norms,
-    lossRows,
+    grads: buffers.grads,
+    norms: buffers.norms,
+    lossRows: buffers.lossRows,
     batchBuffers: { states, actions, targets, nextStates: target?.states },
-    headActivations: activations[head],
+    headActivations: buffers.activations[head],
     targetParams: target?.params,
+    get pieces() {
+      alive();
+      return built.pieces;
+    },
     setWeights(weights) {
       alive();
       if (weights.length !== ensemble) throw new StaqInputError(`setWeights: the trainer has ${ensemble} ensemble members; got ${weights.length} networks`);
       weights.forEach((w, e) => {
         validateMlpWeights(spec, w, ensemble > 1 ? `network[${e}]` : "network");
         const packed = packSnapshot(layout, w);
-        gpu.device.queue.writeBuffer(params, e * P4 * 16, packed.buffer, 0, packed.byteLength);
-        if (target) gpu.device.queue.writeBuffer(target.params, e * P4 * 16, packed.buffer, 0, packed.byteLength);
+        gpu.writeBuffer(params, e * P4 * 16, packed);
+        if (target) gpu.writeBuffer(target.params, e * P4 * 16, packed);
       });
       const zeros = new Float32Array(ensemble * P4 * 4);
-      gpu.device.queue.writeBuffer(m, 0, zeros);
-      gpu.device.queue.writeBuffer(v, 0, zeros);
-      adamSteps = 0;
+      gpu.writeBuffer(m, 0, zeros);
+      gpu.writeBuffer(v, 0, zeros);
+      built.adam.steps = 0;
     },
     async readWeights() {
       alive();
-      const data = await readFloat32(gpu, params);
+      const [data] = await read([params]);
       return Array.from({ length: ensemble }, (_, e) => unpackSnapshot(layout, data.subarray(e * P4 * 4, (e + 1) * P4 * 4)));
     },
     setBatch(data) {
@@ -338,40 +253,18 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
         actionWords[b] = a;
         targetValues[b] = y;
       }
-      gpu.device.queue.writeBuffer(states, 0, data.states.buffer, data.states.byteOffset, data.states.byteLength);
-      gpu.device.queue.writeBuffer(actions, 0, actionWords);
-      gpu.device.queue.writeBuffer(targets, 0, targetValues);
+      gpu.writeBuffer(states, 0, data.states);
+      gpu.writeBuffer(actions, 0, actionWords);
+      gpu.writeBuffer(targets, 0, targetValues);
     },
-    train(count, hooks = {}) {
+    train(count) {
       alive();
       if (!(Number.isInteger(count) && count >= 0)) throw new StaqInputError(`train: count must be an integer >= 0; got ${count}`);
-      for (let done = 0; done < count; done += CHUNK) {
-        const n = Math.min(CHUNK, count - done);
-        writeAdamSlots(adamSteps + 1, n);
-        hooks.prepare?.(done, n);
-        const encoder = gpu.device.createCommandEncoder({ label: `${label} steps` });
-        const pass = encoder.beginComputePass({ label: `${label} steps` });
-        for (let j = 0; j < n; j++) {
-          hooks.before?.(pass, j, done + j);
-          for (const d of forward) run(pass, d);
-          hooks.beforeLoss?.(pass, j, done + j);
-          run(pass, lossDispatch);
-          for (const d of backward) run(pass, d);
-          // Clipping needs every step's norm; otherwise only the last one is read (readStatistics).
-          if (clipping || done + j === count - 1) run(pass, normDispatch);
-          pass.setPipeline(adamPipeline);
-          pass.setBindGroup(0, adamGroups[j]);
-          pass.dispatchWorkgroups(adamX, adamY);
-          hooks.after?.(pass, j, done + j);
-        }
-        pass.end();
-        gpu.device.queue.submit([encoder.finish()]);
-        adamSteps += n;
-      }
+      encodeSteps(gpu, fullBatchStep, count, `${label} steps`);
     },
     async readStatistics() {
       alive();
-      const [rows, gradNorms] = await Promise.all([readFloat32(gpu, lossRows), readFloat32(gpu, norms)]);
+      const [rows, gradNorms] = await read([buffers.lossRows, buffers.norms]);
       const lossPerMember = Array.from({ length: ensemble }, (_, e) => {
         let sum = 0;
         for (let b = 0; b < batch; b++) sum += rows[e * batch + b];
@@ -381,8 +274,8 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     },
     async exportState() {
       alive();
-      const [p, t, mm, vv] = await Promise.all([readFloat32(gpu, params), target ? readFloat32(gpu, target.params) : undefined, readFloat32(gpu, m), readFloat32(gpu, v)]);
-      return { params: p, ...(t ? { targetParams: t } : {}), adamM: mm, adamV: vv, adamSteps };
+      const [p, mm, vv, t] = await read([params, m, v, ...(target ? [target.params] : [])]);
+      return { params: p, ...(t ? { targetParams: t } : {}), adamM: mm, adamV: vv, adamSteps: built.adam.steps };
     },
     importState(state) {
       alive();
@@ -404,13 +297,16 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
         for (let k = 0; k < floats; k++) if (!Number.isFinite(data[k])) throw new StaqInputError(`importState: ${name}[${k}] is ${data[k]}; the state must be finite`);
       }
       if (!(Number.isSafeInteger(state.adamSteps) && state.adamSteps >= 0)) throw new StaqInputError(`importState: adamSteps must be an integer >= 0; got ${state.adamSteps}`);
-      for (const [, data, destination] of arrays) if (data && destination) gpu.device.queue.writeBuffer(destination, 0, data.buffer, data.byteOffset, data.byteLength);
-      adamSteps = state.adamSteps;
+      for (const [, data, destination] of arrays) if (data && destination) gpu.writeBuffer(destination, 0, data);
+      built.adam.steps = state.adamSteps;
     },
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      for (const b of [params, grads, m, v, norms, states, actions, targets, lossRows, dq, batchUniform, lossUniform, adamUniform, ...activations, ...deltas, ...(target ? [target.params, target.states] : [])]) b.destroy();
+      built.destroy();
+      readback.destroy();
+      const { activations, deltas, target: targetNetworks, ...single } = buffers;
+      for (const b of [...Object.values(single), ...activations, ...deltas, ...(targetNetworks ? [targetNetworks.params, targetNetworks.states] : [])]) b.destroy();
     },
   };
   return trainer;

@@ -5,7 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { POISON_BITS, poisonBuffer, readUint32 } from "../../src/gpu/buffers.ts";
+import { POISON_BITS, poisonBuffer } from "../../src/gpu/buffers.ts";
+import { readUint32 } from "../../src/gpu/readback.ts";
 import { unpackSnapshot } from "../../src/stack/layout.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
 import { F32_UNIT_ROUNDOFF, gammaBound } from "../../src/stack/reference.ts";

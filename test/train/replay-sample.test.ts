@@ -1,17 +1,18 @@
 // The replay-sampling kernel (shaders/replay_sample.wgsl via src/train/replay-sample.ts) against its
 // CPU twin, bit for bit: the drawn indices equal minibatchIndices, and the gathered states, next
 // states and actions are exactly the replay rows at those indices. Several (size, seed, step) slots
-// are encoded into one command buffer, as the trainer will encode many steps; before each step the
+// are encoded into one command buffer, as the trainer encodes many steps; before each step the
 // outputs (and a tail past them) are refilled with poison, so an element a step does not write, or a
 // write past the end, cannot pass.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { StaqInputError } from "../../src/errors.ts";
-import { createBuffer, createStorageBuffer, readUint32, POISON_BITS } from "../../src/gpu/buffers.ts";
+import { createBuffer, createStorageBuffer, POISON_BITS } from "../../src/gpu/buffers.ts";
+import { readUint32 } from "../../src/gpu/readback.ts";
 import { BufferUsage } from "../../src/gpu/constants.ts";
 import { minibatchIndices, permuteIndex } from "../../src/train/minibatch-sampling.ts";
-import { prepareReplaySample, SAMPLE_UNIFORM_BYTES, writeSampleUniform, type SampleParams } from "../../src/train/replay-sample.ts";
+import { createReplaySampler, sampleUniform, type SampleParams } from "../../src/train/replay-sample.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomStates, seededUniform } from "../helpers/random.ts";
 
@@ -20,7 +21,6 @@ const gpu = await testGpu();
 // Each (inputs, batch) compiles a pipeline (lavapipe: about a second each), so cases draw from a
 // few: a one-row batch, batches that end inside a workgroup, and one that spans three workgroups.
 const SHAPES: readonly [inputs: number, batch: number][] = [[1, 64], [3, 37], [9, 1], [5, 130]];
-const SLOT_BYTES = 256;
 const TAIL = 3; // poisoned elements after each output, to catch writes past the end
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
@@ -54,10 +54,6 @@ interface StepOutputs {
  * and returns each step's outputs as raw bits, TAIL poisoned elements included.
  */
 async function runSteps(inputs: number, batch: number, ring: Ring, steps: readonly SampleParams[]): Promise<StepOutputs[]> {
-  const uniformData = new ArrayBuffer(steps.length * SLOT_BYTES);
-  steps.forEach((params, j) => writeSampleUniform(uniformData, j * SLOT_BYTES, params));
-  const uniform = createBuffer(gpu, uniformData.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, "test sample uniform");
-  gpu.device.queue.writeBuffer(uniform, 0, uniformData);
   const replay = {
     obs: createStorageBuffer(gpu, ring.obs, "test replay obs"),
     nextObs: createStorageBuffer(gpu, ring.nextObs, "test replay next obs"),
@@ -70,17 +66,16 @@ async function runSteps(inputs: number, batch: number, ring: Ring, steps: readon
   const poison = createStorageBuffer(gpu, new Uint32Array(largest).fill(POISON_BITS), "test poison");
   // Step j's outputs are copied here at element offset j·lengths[name].
   const results = Object.fromEntries(names.map((name) => [name, createBuffer(gpu, steps.length * lengths[name] * 4, STORAGE, `test results ${name}`)])) as Record<(typeof names)[number], GPUBuffer>;
-  const buffers = [uniform, replay.obs, replay.nextObs, replay.actions, poison, ...Object.values(out), ...Object.values(results)];
+  const owned: { destroy(): void }[] = [replay.obs, replay.nextObs, replay.actions, poison, ...Object.values(out), ...Object.values(results)];
   try {
-    const sample = await prepareReplaySample(gpu, { inputs, batch, replay, out, uniform, uniformOffsets: steps.map((_, j) => j * SLOT_BYTES) });
-    assert.equal(sample.groups.length, steps.length);
-    const encoder = gpu.device.createCommandEncoder({ label: "test replay sample" });
+    const sampler = await createReplaySampler(gpu, { inputs, batch, replay, out, steps: steps.length });
+    owned.push(sampler);
+    sampler.write(steps.length, (j) => steps[j]);
+    const encoder = gpu.encoder("test replay sample");
     steps.forEach((_, j) => {
       for (const name of names) encoder.copyBufferToBuffer(poison, 0, out[name], 0, lengths[name] * 4);
       const pass = encoder.beginComputePass();
-      pass.setPipeline(sample.pipeline);
-      pass.setBindGroup(0, sample.groups[j]);
-      pass.dispatchWorkgroups(sample.workgroups);
+      sampler.encode(pass, j);
       pass.end();
       for (const name of names) encoder.copyBufferToBuffer(out[name], 0, results[name], j * lengths[name] * 4, lengths[name] * 4);
     });
@@ -92,7 +87,7 @@ async function runSteps(inputs: number, batch: number, ring: Ring, steps: readon
       return { indices: slice("indices"), states: slice("states"), nextStates: slice("nextStates"), actions: slice("actions") };
     });
   } finally {
-    for (const buffer of buffers) buffer.destroy();
+    for (const o of owned) o.destroy();
   }
 }
 
@@ -175,36 +170,27 @@ test("a step whose size is below the batch ends: positions past the size are lef
   }
 });
 
-test("writeSampleUniform and prepareReplaySample reject bad arguments with clear messages", async () => {
+test("sampleUniform and createReplaySampler reject bad arguments with clear messages", async () => {
   const rejects = (f: () => unknown, message: RegExp) => assert.throws(f, (error: unknown) => error instanceof StaqInputError && message.test(error.message));
-  const data = new ArrayBuffer(512);
-  rejects(() => writeSampleUniform(data, 2, { size: 10, seed: 0, step: 0 }), /byteOffset must be a multiple of 4/);
-  rejects(() => writeSampleUniform(data, 512 - SAMPLE_UNIFORM_BYTES + 4, { size: 10, seed: 0, step: 0 }), /byteOffset \+ 32 ≤ 512/);
-  rejects(() => writeSampleUniform(data, 0, { size: 0, seed: 0, step: 0 }), /size \(the filled replay rows\) must be an integer in \[1, 2\^31\]/);
-  rejects(() => writeSampleUniform(data, 0, { size: 10, seed: -1, step: 0 }), /seed must be an integer in \[0, 2\^64\)/);
-  writeSampleUniform(data, 256, { size: 700, seed: (1n << 32n) + 5n, step: 2 ** 33 + 9 });
-  assert.deepEqual(Array.from(new Uint32Array(data, 256, 8)), [700, 5, 1, 9, 2, 5, 0, 0]);
+  rejects(() => sampleUniform({ size: 0, seed: 0, step: 0 }), /size \(the filled replay rows\) must be an integer in \[1, 2\^31\]/);
+  rejects(() => sampleUniform({ size: 10, seed: -1, step: 0 }), /seed must be an integer in \[0, 2\^64\)/);
+  assert.deepEqual(sampleUniform({ size: 700, seed: (1n << 32n) + 5n, step: 2 ** 33 + 9 }), { size: 700, seed_lo: 5, seed_hi: 1, step_lo: 9, step_hi: 2, domain_bits: 5 });
 
   const [inputs, batch] = SHAPES[1];
   const buffer = (bytes: number) => createBuffer(gpu, bytes, STORAGE, "test validation");
-  const uniform = createBuffer(gpu, 512, BufferUsage.UNIFORM | BufferUsage.COPY_DST, "test validation uniform");
   const replay = { obs: buffer(40 * inputs * 4), nextObs: buffer(40 * inputs * 4), actions: buffer(40 * 4) };
   const out = { indices: buffer(batch * 4), states: buffer(batch * inputs * 4), nextStates: buffer(batch * inputs * 4), actions: buffer(batch * 4) };
   const tooSmall = buffer(4);
-  const options = { inputs, batch, replay, out, uniform, uniformOffsets: [0, 256] };
+  const options = { inputs, batch, replay, out, steps: 2 };
   const rejectsAsync = (changes: object, message: RegExp) =>
-    assert.rejects(prepareReplaySample(gpu, { ...options, ...changes }), (error: unknown) => error instanceof StaqInputError && message.test(error.message));
+    assert.rejects(createReplaySampler(gpu, { ...options, ...changes }), (error: unknown) => error instanceof StaqInputError && message.test(error.message));
   try {
-    await rejectsAsync({ uniformOffsets: [0, 128] }, /uniformOffsets\[1\] = 128; offsets must be multiples of 256/);
-    await rejectsAsync({ uniformOffsets: [512] }, /offset \+ 32 ≤ 512/);
-    await rejectsAsync({ uniformOffsets: [] }, /uniformOffsets is empty/);
+    await rejectsAsync({ steps: 0 }, /steps must be an integer >= 1/);
     await rejectsAsync({ batch: 0 }, /batch must be an integer >= 1/);
     await rejectsAsync({ inputs: 1.5 }, /inputs must be an integer >= 1/);
     await rejectsAsync({ out: { ...out, states: tooSmall } }, /out\.states has 4 bytes; it needs at least/);
-    const sample = await prepareReplaySample(gpu, options);
-    assert.equal(sample.workgroups, 1);
-    assert.equal(sample.groups.length, 2);
+    (await createReplaySampler(gpu, options)).destroy();
   } finally {
-    for (const b of [uniform, tooSmall, ...Object.values(replay), ...Object.values(out)]) b.destroy();
+    for (const b of [tooSmall, ...Object.values(replay), ...Object.values(out)]) b.destroy();
   }
 });

@@ -1,17 +1,18 @@
-// Soft policy evaluation on the GPU against its float64 twins: the minibatch a step trains on is
+// The soft Q fit on the GPU against its float64 twins: the minibatch a step trains on is
 // the sampler's (minibatch-sampling.ts) rows of the replay buffer, and its regression targets are
 // the soft-Bellman targets of the reference within a derived bound; the target networks are
 // refreshed when and how they should be; bad calls fail with messages that say what to do.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { poisonBuffer, readFloat32, readUint32 } from "../../src/gpu/buffers.ts";
-import { philox4x32, splitU64, STREAM_NEXT_ACTION, uniformFromPhilox } from "../../src/policy/philox.ts";
+import { poisonBuffer } from "../../src/gpu/buffers.ts";
+import { readFloat32, readUint32 } from "../../src/gpu/readback.ts";
+import { philox4x32, splitU64, STREAM_NEXT_ACTION, uniformFromPhilox } from "../../src/random/philox.ts";
 import { createStack } from "../../src/stack/stack.ts";
 import type { MlpSpec, MlpWeights } from "../../src/stack/mlp.ts";
 import { F32_MIN_NORMAL, gammaBound, mlpReference } from "../../src/stack/reference.ts";
 import { minibatchIndices } from "../../src/train/minibatch-sampling.ts";
 import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
-import { createSoftPolicyEvaluation, evaluatePolicy, type TargetUpdate } from "../../src/train/policy-evaluation.ts";
+import { createSoftQFit, fitSoftQ, type TargetUpdate } from "../../src/train/soft-q-fit.ts";
 import { createReplayBuffer } from "../../src/train/replay-buffer.ts";
 import { nextActionFromProbs, softBellmanTarget, softBellmanTargetBound, type NextActionMode } from "../../src/train/targets-reference.ts";
 import { testGpu } from "../helpers/gpu.ts";
@@ -51,14 +52,14 @@ async function setup({ ensemble, nextAction = "sample", targetUpdate, seed }: Se
   const trainer = await createMlpTrainer(gpu, { mlp: SPEC, ensemble, batch: BATCH, adam: { lr: 1e-3 }, targetNetworks: true });
   const weights = randomSnapshots(SPEC, ensemble, seed + 5);
   trainer.setWeights(weights);
-  const evaluation = await createSoftPolicyEvaluation(gpu, { trainer, replay, seed, gamma: SETTINGS.gamma, rewardScale: SETTINGS.rewardScale, nextAction, targetUpdate });
+  const softQFit = await createSoftQFit(gpu, { trainer, replay, seed, gamma: SETTINGS.gamma, rewardScale: SETTINGS.rewardScale, nextAction, targetUpdate });
   const destroy = () => {
-    evaluation.destroy();
+    softQFit.destroy();
     trainer.destroy();
     stack.destroy();
     replay.destroy();
   };
-  return { replay, stack, trainer, weights, evaluation, destroy };
+  return { replay, stack, trainer, weights, softQFit, destroy };
 }
 
 /** The float64 forward of one network on one state, and the bound on the kernel's error per output. */
@@ -73,11 +74,11 @@ for (const nextAction of ["sample", "expectation"] as const) {
   for (const ensemble of [1, 2]) {
     test(`one step trains on the sampler's rows with soft-Bellman targets within the derived bound (${nextAction}, E = ${ensemble})`, async () => {
       const seed = 1000 + ensemble * 10 + (nextAction === "sample" ? 0 : 1);
-      const { replay, trainer, weights, evaluation, destroy } = await setup({ ensemble, nextAction, seed });
+      const { replay, trainer, weights, softQFit, destroy } = await setup({ ensemble, nextAction, seed });
       const { states, actions, targets } = trainer.batchBuffers;
       for (const b of [states, actions, targets]) poisonBuffer(gpu, b);
-      const summary = await evaluatePolicy(evaluation, { steps: 1, tau: SETTINGS.tau });
-      assert.equal(evaluation.gradientSteps, 1);
+      const summary = await fitSoftQ(softQFit, { steps: 1, tau: SETTINGS.tau });
+      assert.equal(softQFit.gradientSteps, 1);
 
       const stored = await replay.read();
       const [probs, entropy] = await Promise.all([readFloat32(gpu, replay.buffers.probs), readFloat32(gpu, replay.buffers.entropy)]);
@@ -154,14 +155,14 @@ test("the next action a' is drawn, not fixed: over many steps the sampled target
 test("a hard target refresh every T steps copies the online networks before steps 0, T, 2T, …; runs are bit-for-bit repeatable", async () => {
   // A: 3 steps refreshing every 2 → the targets are the online networks after 2 steps.
   const a = await setup({ ensemble: 2, targetUpdate: { kind: "hard", every: 2 }, seed: 5 });
-  await evaluatePolicy(a.evaluation, { steps: 3, tau: SETTINGS.tau });
+  await fitSoftQ(a.softQFit, { steps: 3, tau: SETTINGS.tau });
   // B: the same run stopped after 2 steps.
   const b = await setup({ ensemble: 2, targetUpdate: { kind: "hard", every: 2 }, seed: 5 });
-  await evaluatePolicy(b.evaluation, { steps: 2, tau: SETTINGS.tau });
+  await fitSoftQ(b.softQFit, { steps: 2, tau: SETTINGS.tau });
   const [targetsA, paramsB] = await Promise.all([readFloat32(gpu, a.trainer.targetParams!), readFloat32(gpu, b.trainer.params)]);
   assert.deepEqual(Array.from(targetsA), Array.from(paramsB));
   // And B continued by one more call of 1 step equals A: the Philox step carries over between calls.
-  await evaluatePolicy(b.evaluation, { steps: 1, tau: SETTINGS.tau });
+  await fitSoftQ(b.softQFit, { steps: 1, tau: SETTINGS.tau });
   const [paramsA, paramsB3] = await Promise.all([readFloat32(gpu, a.trainer.params), readFloat32(gpu, b.trainer.params)]);
   assert.deepEqual(Array.from(paramsB3), Array.from(paramsA), "2 steps + 1 step differs from 3 steps in one call");
   a.destroy();
@@ -170,9 +171,9 @@ test("a hard target refresh every T steps copies the online networks before step
 
 test("Polyak averaging sets target = (1 − ρ)·target + ρ·online after each step, within two roundings", async () => {
   const rho = 0.25;
-  const { trainer, evaluation, destroy } = await setup({ ensemble: 1, targetUpdate: { kind: "polyak", rho }, seed: 9 });
+  const { trainer, softQFit, destroy } = await setup({ ensemble: 1, targetUpdate: { kind: "polyak", rho }, seed: 9 });
   const before = await readFloat32(gpu, trainer.params);
-  await evaluatePolicy(evaluation, { steps: 1, tau: SETTINGS.tau });
+  await fitSoftQ(softQFit, { steps: 1, tau: SETTINGS.tau });
   const [after, target] = await Promise.all([readFloat32(gpu, trainer.params), readFloat32(gpu, trainer.targetParams!)]);
   const keep = Math.fround(1 - rho);
   for (let k = 0; k < target.length; k++) {
@@ -184,28 +185,28 @@ test("Polyak averaging sets target = (1 − ρ)·target + ρ·online after each 
 });
 
 test("bad calls say what is wrong", async () => {
-  const { replay, trainer, evaluation, destroy } = await setup({ ensemble: 1, seed: 11 });
-  await assert.rejects(evaluatePolicy(evaluation, { steps: 0, tau: 0.1 }), /steps must be an integer >= 1; got 0/);
-  await assert.rejects(evaluatePolicy(evaluation, { steps: 1, tau: Number.NaN }), /tau must be a finite number >= 0/);
+  const { replay, trainer, softQFit, destroy } = await setup({ ensemble: 1, seed: 11 });
+  await assert.rejects(fitSoftQ(softQFit, { steps: 0, tau: 0.1 }), /steps must be an integer >= 1; got 0/);
+  await assert.rejects(fitSoftQ(softQFit, { steps: 1, tau: Number.NaN }), /tau must be a finite number >= 0/);
   replay.add({ obs: new Float32Array(3), nextObs: new Float32Array(3), actions: [0], rewards: [0], terminated: [false] });
-  await assert.rejects(evaluatePolicy(evaluation, { steps: 1, tau: 0.1 }), /policy is stale .* call replay\.precomputePolicy\(stack\) first/);
+  await assert.rejects(fitSoftQ(softQFit, { steps: 1, tau: 0.1 }), /policy is stale .* call replay\.precomputePolicy\(stack\) first/);
   const small = createReplayBuffer(gpu, { capacity: 4, inputs: SPEC.inputs, actions: SPEC.outputs });
-  await assert.rejects(createSoftPolicyEvaluation(gpu, { trainer, replay: small, seed: 0, gamma: 0.9, rewardScale: 1 }), /batch \(8\) is larger than the replay buffer's capacity \(4\)/);
+  await assert.rejects(createSoftQFit(gpu, { trainer, replay: small, seed: 0, gamma: 0.9, rewardScale: 1 }), /batch \(8\) is larger than the replay buffer's capacity \(4\)/);
   const other = createReplayBuffer(gpu, { capacity: 40, inputs: 4, actions: SPEC.outputs });
-  await assert.rejects(createSoftPolicyEvaluation(gpu, { trainer, replay: other, seed: 0, gamma: 0.9, rewardScale: 1 }), /holds 4 inputs and 3 actions; the trainer's network maps 3 inputs to 3 actions/);
+  await assert.rejects(createSoftQFit(gpu, { trainer, replay: other, seed: 0, gamma: 0.9, rewardScale: 1 }), /holds 4 inputs and 3 actions; the trainer's network maps 3 inputs to 3 actions/);
   const partial = createReplayBuffer(gpu, { capacity: 40, inputs: SPEC.inputs, actions: SPEC.outputs });
-  const partialEvaluation = await createSoftPolicyEvaluation(gpu, { trainer, replay: partial, seed: 0, gamma: 0.9, rewardScale: 1 });
-  await assert.rejects(evaluatePolicy(partialEvaluation, { steps: 1, tau: 0.1 }), /holds 0 transitions; a minibatch of 8 distinct rows needs at least that many/);
-  await assert.rejects(createSoftPolicyEvaluation(gpu, { trainer, replay, seed: 0, gamma: 1, rewardScale: 1 }), /gamma must be in \[0, 1\)/);
-  await assert.rejects(createSoftPolicyEvaluation(gpu, { trainer, replay, seed: -1, gamma: 0.9, rewardScale: 1 }), /seed must be an integer in \[0, 2\^64\)/);
+  const partialFit = await createSoftQFit(gpu, { trainer, replay: partial, seed: 0, gamma: 0.9, rewardScale: 1 });
+  await assert.rejects(fitSoftQ(partialFit, { steps: 1, tau: 0.1 }), /holds 0 transitions; a minibatch of 8 distinct rows needs at least that many/);
+  await assert.rejects(createSoftQFit(gpu, { trainer, replay, seed: 0, gamma: 1, rewardScale: 1 }), /gamma must be in \[0, 1\)/);
+  await assert.rejects(createSoftQFit(gpu, { trainer, replay, seed: -1, gamma: 0.9, rewardScale: 1 }), /seed must be an integer in \[0, 2\^64\)/);
   await assert.rejects(
-    createSoftPolicyEvaluation(gpu, { trainer, replay, seed: 0, gamma: 0.9, rewardScale: 1, targetUpdate: { kind: "hard", every: 0 } }),
+    createSoftQFit(gpu, { trainer, replay, seed: 0, gamma: 0.9, rewardScale: 1, targetUpdate: { kind: "hard", every: 0 } }),
     /targetUpdate\.every must be an integer >= 1/,
   );
   const plain = await createMlpTrainer(gpu, { mlp: SPEC, batch: BATCH, adam: { lr: 1e-3 } });
-  await assert.rejects(createSoftPolicyEvaluation(gpu, { trainer: plain, replay, seed: 0, gamma: 0.9, rewardScale: 1 }), /needs target networks: create the trainer with targetNetworks: true/);
+  await assert.rejects(createSoftQFit(gpu, { trainer: plain, replay, seed: 0, gamma: 0.9, rewardScale: 1 }), /needs target networks: create the trainer with targetNetworks: true/);
   plain.destroy();
   for (const r of [small, other, partial]) r.destroy();
-  partialEvaluation.destroy();
+  partialFit.destroy();
   destroy();
 });

@@ -1,10 +1,10 @@
 // One StaQ iteration on the GPU, by hand: collect CartPole transitions, let the stack precompute
-// π_k on every next state, fit the active Q-networks by soft policy evaluation, and freeze them
+// π_k on every next state, fit the active Q-networks to π_k's soft Q-function (the soft Q fit), and freeze them
 // into the stack. (The agent does this in a loop; this is what each piece is for.)
-//   npx tsx examples/policy-evaluation.ts
+//   npx tsx examples/one-iteration.ts
 import {
-  createGpu, createMlpTrainer, createReplayBuffer, createSoftPolicyEvaluation, createStack, createVectorEnv,
-  evaluatePolicy, initialQNetworks, makeEnv, pushSnapshot,
+  createGpu, createMlpTrainer, createReplayBuffer, createSoftQFit, createStack, createVectorEnv,
+  fitSoftQ, initialQNetworks, makeEnv, pushSnapshot,
 } from "staq";
 
 const gpu = await createGpu();
@@ -29,13 +29,13 @@ for (let t = 0; t < 250; t++) {
 await replay.precomputePolicy(stack); // π_k(·|s') and its entropy for every stored transition
 const trainer = await createMlpTrainer(gpu, { mlp, ensemble, batch: 64, adam: { lr: 1e-3 }, targetNetworks: true });
 trainer.setWeights(initialQNetworks(mlp, ensemble, 1)); // zero head: Q_0 ≡ 0
-const evaluation = await createSoftPolicyEvaluation(gpu, { trainer, replay, seed: 1, gamma: 0.99, rewardScale: 10, targetUpdate: { kind: "hard", every: 200 } });
+const fit = await createSoftQFit(gpu, { trainer, replay, seed: 1, gamma: 0.99, rewardScale: 10, targetUpdate: { kind: "hard", every: 200 } });
 for (let round = 0; round < 3; round++) {
-  const summary = await evaluatePolicy(evaluation, { steps: 500, tau: 1 });
-  console.log(`steps ${evaluation.gradientSteps}: loss ${summary.meanLoss.map((x) => x.toFixed(3)).join(", ")}; mean |Q| ${summary.meanAbsQ.map((x) => x.toFixed(2)).join(", ")}`);
+  const summary = await fitSoftQ(fit, { steps: 500, tau: 1 });
+  console.log(`steps ${fit.gradientSteps}: loss ${summary.meanLoss.map((x) => x.toFixed(3)).join(", ")}; mean |Q| ${summary.meanAbsQ.map((x) => x.toFixed(2)).join(", ")}`);
 }
 pushSnapshot(stack, trainer, { tau: 1 }); // a GPU copy into the ring, and the PMD coefficient step
 console.log(`stack size ${stack.size}, coefficients ${Array.from(stack.coefficients[0], (c) => c.toFixed(4)).join(", ")}`);
 
-for (const thing of [evaluation, trainer, replay, stack]) thing.destroy();
+for (const thing of [fit, trainer, replay, stack]) thing.destroy();
 gpu.destroy();

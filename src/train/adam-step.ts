@@ -1,0 +1,61 @@
+/**
+ * The Adam piece of a gradient step (shaders/train_adam.wgsl): one update of every parameter of
+ * every member, with the step's bias-corrected constants in its own uniform slot. The piece counts
+ * the steps it has been prepared for, so the count is t of the bias correction wherever the step
+ * list comes from.
+ */
+import type { Gpu } from "../gpu/gpu.ts";
+import type { Kernel, UniformValues } from "../gpu/kernel.ts";
+import { SteppedDispatch } from "./dispatch.ts";
+import { STEPS_PER_SUBMIT, type StepPiece, type StepPosition } from "./gradient-step.ts";
+import type { AdamOptions } from "./reference.ts";
+
+export type AdamSettings = Required<Omit<AdamOptions, "maxGradNorm">> & Pick<AdamOptions, "maxGradNorm">;
+
+/** Step t's uniform, rounded to f32 (by the packing) as PyTorch rounds its scalars. */
+function adamUniform(adam: AdamSettings, t: number, count: number): UniformValues {
+  return {
+    step_size: adam.lr / (1 - adam.beta1 ** t),
+    bias2_root: Math.sqrt(1 - adam.beta2 ** t),
+    beta1: adam.beta1,
+    beta2: adam.beta2,
+    one_minus_beta1: 1 - adam.beta1,
+    one_minus_beta2: 1 - adam.beta2,
+    eps: adam.eps,
+    weight_decay: adam.weightDecay,
+    max_norm: adam.maxGradNorm ?? 0,
+    count,
+  };
+}
+
+export class AdamStep implements StepPiece {
+  /** Adam steps taken: the next step's t is steps + 1. */
+  steps = 0;
+  private readonly dispatch: SteppedDispatch;
+
+  constructor(
+    gpu: Gpu,
+    kernel: Kernel,
+    buffers: { params: GPUBuffer; grads: GPUBuffer; m: GPUBuffer; v: GPUBuffer; norms: GPUBuffer },
+    /** vec4s updated per step: every member's snapshot. */
+    private readonly count: number,
+    private readonly adam: AdamSettings,
+    label: string,
+  ) {
+    this.dispatch = new SteppedDispatch(gpu, kernel, buffers, kernel.grid(count), STEPS_PER_SUBMIT, `${label} adam`);
+  }
+
+  /** A command buffer's steps are counted as taken here: they are encoded and submitted next. */
+  prepare(_first: number, count: number): void {
+    this.dispatch.write(count, (slot) => adamUniform(this.adam, this.steps + 1 + slot, this.count));
+    this.steps += count;
+  }
+
+  encode(pass: GPUComputePassEncoder, at: StepPosition): void {
+    this.dispatch.encode(pass, at.slot);
+  }
+
+  destroy(): void {
+    this.dispatch.destroy();
+  }
+}

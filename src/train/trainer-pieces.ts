@@ -1,0 +1,185 @@
+/**
+ * The pieces of a gradient step that every caller of the trainer needs, built once over the
+ * trainer's buffers (shaders/train_*.wgsl; src/train/reference.ts is their float64 twin):
+ *
+ *   forward   every layer of the online networks (and of the target networks, on the next states,
+ *             in the same dispatches), keeping each layer's output for backprop;
+ *   loss      ℓ(q − y) per row on the taken actions, and its gradient dq;
+ *   backward  each layer's parameter gradient, from the head down;
+ *   norm      ‖gradient‖₂ per member;
+ *   adam      one Adam step.
+ */
+import type { Gpu } from "../gpu/gpu.ts";
+import type { SnapshotLayout } from "../stack/layout.ts";
+import { AdamStep, type AdamSettings } from "./adam-step.ts";
+import { Dispatch, FixedUniforms } from "./dispatch.ts";
+import { fixedPiece, type StepPiece } from "./gradient-step.ts";
+
+export interface TrainerPieces {
+  readonly forward: StepPiece;
+  readonly loss: StepPiece;
+  readonly backward: StepPiece;
+  /** Every step's norm when clipping needs it; otherwise only the run's last (what readStatistics reads). */
+  readonly norm: StepPiece;
+  readonly adam: StepPiece;
+}
+
+/** What the pieces read and write: the trainer's buffers. */
+export interface TrainerBuffers {
+  /** [E × snapshot vec4s] each: the networks, their gradients and Adam's moments. */
+  params: GPUBuffer;
+  grads: GPUBuffer;
+  m: GPUBuffer;
+  v: GPUBuffer;
+  /** [E]. */
+  norms: GPUBuffer;
+  /** The batch: states [batch × inputs], actions u32 [batch], targets [batch]. */
+  states: GPUBuffer;
+  actions: GPUBuffer;
+  targets: GPUBuffer;
+  /** [E × batch]. */
+  lossRows: GPUBuffer;
+  /** Per layer [E × batch × padded outputs], [2E × …] with target networks. */
+  activations: readonly GPUBuffer[];
+  /** Two [E × batch × widest] buffers the backward pass alternates between. */
+  deltas: readonly [GPUBuffer, GPUBuffer];
+  /** [E × batch × padded actions]: the loss's gradient with respect to the head's outputs. */
+  dq: GPUBuffer;
+  /** The target networks' parameters ([E × snapshot vec4s]) and the next states they see. */
+  target?: { params: GPUBuffer; states: GPUBuffer };
+}
+
+export interface TrainerPieceOptions {
+  layout: SnapshotLayout;
+  ensemble: number;
+  batch: number;
+  adam: AdamSettings;
+  huber: boolean;
+  huberDelta: number;
+  label: string;
+}
+
+export interface BuiltTrainerPieces {
+  pieces: TrainerPieces;
+  /** The Adam piece itself: the trainer reads and resets its step count. */
+  adam: AdamStep;
+  destroy(): void;
+}
+
+export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, options: TrainerPieceOptions): Promise<BuiltTrainerPieces> {
+  const { layout, ensemble, batch, label } = options;
+  const { inputs } = layout.spec;
+  const P4 = layout.vec4s;
+  const head = layout.layers.length - 1;
+  const { params, grads, activations, target } = buffers;
+  const members = target ? 2 * ensemble : ensemble;
+  // A batch-size uniform per forward, weight-gradient and input-gradient dispatch, and the loss's.
+  const uniforms = new FixedUniforms(gpu, 3 * layout.layers.length, `${label} constants`);
+
+  const forward: Dispatch[] = [];
+  for (let l = 0; l <= head; l++) {
+    const layer = layout.layers[l];
+    const out4 = layer.paddedOutputs / 4;
+    const kernel = await gpu.kernel("train_forward", {
+      ROWS: layer.rows,
+      X_STRIDE: l === 0 ? inputs : layer.rows,
+      X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
+      OUT4: out4,
+      W_OFFSET: layer.weightOffset,
+      B_OFFSET: layer.biasOffset,
+      SNAPSHOT_VEC4S: P4,
+      RELU: l < head,
+      MEMBERS: ensemble,
+    });
+    const x = l === 0 ? buffers.states : activations[l - 1];
+    const resources = {
+      params: uniforms.add(kernel, { batch }),
+      x,
+      weights: params,
+      out: activations[l],
+      // Without target networks these alias the online ones, and no member reads them.
+      x_target: l === 0 && target ? target.states : x,
+      weights_target: target?.params ?? params,
+    };
+    forward.push(new Dispatch(kernel, resources, kernel.grid(batch * out4, 1, members), `${label} forward ${l}`));
+  }
+
+  const headOut4 = layout.layers[head].paddedOutputs / 4;
+  const lossKernel = await gpu.kernel("train_loss", { OUT4: headOut4, HUBER: options.huber, HUBER_DELTA: options.huberDelta });
+  const loss = new Dispatch(
+    lossKernel,
+    {
+      // PyTorch's mean reduction: the slope of d² is 2d/B, of the Huber loss clamp(d)/B.
+      params: uniforms.add(lossKernel, { batch, grad_scale: options.huber ? 1 / batch : 2 / batch }),
+      q: activations[head],
+      actions: buffers.actions,
+      targets: buffers.targets,
+      dq: buffers.dq,
+      loss_rows: buffers.lossRows,
+    },
+    lossKernel.grid(batch, 1, ensemble),
+    `${label} loss`,
+  );
+
+  // Layer l's gradient from dy_l, then dy_{l−1} = dx_l; dy of the head is dq.
+  const backward: Dispatch[] = [];
+  let dy = buffers.dq;
+  for (let l = head; l >= 0; l--) {
+    const layer = layout.layers[l];
+    const out4 = layer.paddedOutputs / 4;
+    const gradKernel = await gpu.kernel("train_weight_grad", {
+      ROWS: layer.rows,
+      X_STRIDE: l === 0 ? inputs : layer.rows,
+      X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
+      OUT4: out4,
+      W_OFFSET: layer.weightOffset,
+      B_OFFSET: layer.biasOffset,
+      SNAPSHOT_VEC4S: P4,
+    });
+    const x = l === 0 ? buffers.states : activations[l - 1];
+    backward.push(
+      new Dispatch(gradKernel, { params: uniforms.add(gradKernel, { batch }), x, dy, grads }, gradKernel.grid((layer.rows + 1) * out4, 1, ensemble), `${label} weight grad ${l}`),
+    );
+    if (l > 0) {
+      const dx = buffers.deltas[(head - l) % 2];
+      const inputKernel = await gpu.kernel("train_backward_input", { ROWS: layer.rows, OUT4: out4, W_OFFSET: layer.weightOffset, SNAPSHOT_VEC4S: P4 });
+      backward.push(
+        new Dispatch(
+          inputKernel,
+          { params: uniforms.add(inputKernel, { batch }), dy, x: activations[l - 1], weights: params, dx },
+          inputKernel.grid(batch * (layer.rows / 4), 1, ensemble),
+          `${label} backward input ${l}`,
+        ),
+      );
+      dy = dx;
+    }
+  }
+
+  const normKernel = await gpu.kernel("train_grad_norm", { SNAPSHOT_VEC4S: P4 });
+  // One workgroup per member: the shader reduces a member's gradient within its workgroup.
+  const norm = new Dispatch(normKernel, { grads, norms: buffers.norms }, { x: ensemble, y: 1, z: 1 }, `${label} grad norm`);
+  const clipping = options.adam.maxGradNorm !== undefined;
+
+  const adamKernel = await gpu.kernel("train_adam", { SNAPSHOT_VEC4S: P4, CLIP: clipping });
+  const adam = new AdamStep(gpu, adamKernel, { params, grads, m: buffers.m, v: buffers.v, norms: buffers.norms }, ensemble * P4, options.adam, label);
+
+  const pieces: TrainerPieces = {
+    forward: fixedPiece(forward),
+    loss: fixedPiece([loss]),
+    backward: fixedPiece(backward),
+    norm: {
+      encode(pass, at) {
+        if (clipping || at.last) norm.encode(pass);
+      },
+    },
+    adam,
+  };
+  return {
+    pieces,
+    adam,
+    destroy() {
+      uniforms.destroy();
+      adam.destroy();
+    },
+  };
+}

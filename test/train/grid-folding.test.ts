@@ -1,0 +1,70 @@
+// The trainer's and the soft Q fit's kernels give the same bits when Kernel.grid folds their x
+// workgroups into y: the same device seen through a tiny maxComputeWorkgroupsPerDimension (2 or 4)
+// folds the flat dispatches (forward, backward, loss, sampling, targets; Adam and the target
+// refresh) that a real device folds only for batches or networks far too large to test here.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { wrapDevice, type Gpu } from "../../src/gpu/gpu.ts";
+import { createStack } from "../../src/stack/stack.ts";
+import type { MlpSpec } from "../../src/stack/mlp.ts";
+import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
+import { createReplayBuffer } from "../../src/train/replay-buffer.ts";
+import { createSoftQFit, fitSoftQ, type TargetUpdate } from "../../src/train/soft-q-fit.ts";
+import { testGpu } from "../helpers/gpu.ts";
+import { randomSnapshots, randomStates, seededUniform } from "../helpers/random.ts";
+
+const gpu = await testGpu();
+
+/** `gpu`'s device, reporting at most `max` workgroups per dimension (the device itself is unchanged). */
+function withWorkgroupLimit(max: number): Gpu {
+  const device = gpu.device; // the test reaches the device to fake one of its limits
+  const limits = new Proxy(device.limits, { get: (target, name) => (name === "maxComputeWorkgroupsPerDimension" ? max : Reflect.get(target, name)) });
+  const view = new Proxy(device, {
+    get(target, name) {
+      if (name === "limits") return limits;
+      const value = Reflect.get(target, name);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return wrapDevice(view, { source: "external", fast: false, ownsDevice: false });
+}
+
+async function fit(on: Gpu, spec: MlpSpec, batch: number, targetUpdate: TargetUpdate) {
+  const capacity = 2 * batch;
+  const random = seededUniform(3);
+  const replay = createReplayBuffer(on, { capacity, inputs: spec.inputs, actions: spec.outputs });
+  replay.add({
+    obs: randomStates(capacity, spec.inputs, 1),
+    nextObs: randomStates(capacity, spec.inputs, 2),
+    actions: Array.from({ length: capacity }, () => Math.floor(random() * spec.outputs)),
+    rewards: Array.from({ length: capacity }, () => 2 * random() - 1),
+    terminated: Array.from({ length: capacity }, () => random() < 0.2),
+  });
+  const stack = createStack(on, { mlp: spec, memory: 2, ensemble: 2, eta: 1, tau: 0.5 });
+  stack.push(randomSnapshots(spec, 2, 4));
+  await replay.precomputePolicy(stack);
+  const trainer = await createMlpTrainer(on, { mlp: spec, ensemble: 2, batch, adam: { lr: 1e-2, maxGradNorm: 1 }, targetNetworks: true });
+  trainer.setWeights(randomSnapshots(spec, 2, 5));
+  const softQFit = await createSoftQFit(on, { trainer, replay, seed: 7, gamma: 0.9, rewardScale: 10, targetUpdate });
+  const summary = await fitSoftQ(softQFit, { steps: 3, tau: 0.3 });
+  const state = await trainer.exportState();
+  for (const part of [softQFit, trainer, stack, replay]) part.destroy();
+  return { summary, state };
+}
+
+// Limit 2: a 200-row batch of a narrow network folds the per-row kernels. Limit 4: a wider network
+// folds Adam and the target refresh (≈ 470 vec4s) and the forward pass.
+const CASES: [max: number, spec: MlpSpec, batch: number][] = [
+  [2, { inputs: 5, hidden: [4], outputs: 3 }, 200],
+  [4, { inputs: 5, hidden: [30, 20], outputs: 3 }, 100],
+];
+
+for (const [max, spec, batch] of CASES) {
+  for (const targetUpdate of [{ kind: "hard", every: 2 }, { kind: "polyak", rho: 0.2 }] as const) {
+    test(`folded grids (at most ${max} workgroups per dimension, ${targetUpdate.kind} targets) train bit for bit as unfolded ones`, async () => {
+      const folded = withWorkgroupLimit(max);
+      assert.deepEqual(await fit(folded, spec, batch, targetUpdate), await fit(gpu, spec, batch, targetUpdate));
+      folded.destroy();
+    });
+  }
+}
