@@ -4,7 +4,7 @@
  * determined by the seed, and two streams with different seeds are independent.
  */
 import { StaqInputError } from "../errors.ts";
-import { philox4x32, splitU64 } from "../policy/philox.ts";
+import { philox4x32, splitU64 } from "./philox.ts";
 
 export interface RandomStream {
   /** Uniform in [0, 1) with 53 random bits. */
