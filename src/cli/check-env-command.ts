@@ -1,8 +1,9 @@
 /**
  * `staq check-env --reference DIR`: checks staq's environments against reference data recorded from
- * the upstream Python code (DESIGN §4.2) — every *.json file in DIR (or one file), one line each:
- * pass, or the first mismatch (episode, step, field, expected, got). Exit 1 on any mismatch or
- * malformed file, so anyone can re-record the references with other seeds and re-check.
+ * the upstream Python code (the format: docs/formats.md, “Reference data”) — every *.json file in
+ * DIR (or one file), one line each: pass, or the first mismatch (episode, step, field, expected,
+ * got). Exit 1 on any mismatch or malformed file, so anyone can re-record the references with other
+ * seeds and re-check.
  *
  * MinAtar files are checked through the GPL-3.0 subpath `staq/envs/minatar`, loaded by its public
  * name only when such a file is met: the rest of the library never imports it (see its README).
@@ -10,7 +11,8 @@
 import { readdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
-import { checkClassicReference, type ClassicEnv, type ClassicReferenceReport } from "../envs/classic/reference-check.ts";
+import type { ClassicEnv } from "../envs/classic/classic-env.ts";
+import { checkClassicReference, type ClassicReferenceReport } from "../envs/classic/reference-check.ts";
 import { checkRandomStateReference } from "../envs/random-state-check.ts";
 import { makeEnv } from "../envs/registry.ts";
 import { parseJsonText } from "../io/json.ts";
@@ -21,7 +23,7 @@ import { loadMinatar } from "./minatar-module.ts";
 const HELP = `Usage: staq check-env --reference DIR|FILE.json
 
 Checks staq's environments against reference data recorded from the upstream Python code
-(format: DESIGN.md section 4.2). Every *.json file in DIR is one of:
+(format: docs/formats.md, “Reference data”). Every *.json file in DIR is one of:
   classic control  {"env": "CartPole-v1", "episodes": [{initial_state, actions, state, obs, ...}]}
                    each step from the recorded previous state; state within 1e-12 relative,
                    obs, reward and flags exact

@@ -77,3 +77,24 @@ export function savesState(env: Env): env is Env & SnapshotEnv {
   const candidate = env as Partial<SnapshotEnv>;
   return typeof candidate.saveState === "function" && typeof candidate.loadState === "function";
 }
+
+/**
+ * What an Env may add so that a vector env (vector-env.ts) fills its batch in place, without a new
+ * observation array per copy and step, and without copying it (the MinAtar ports do: their frames
+ * are 400–1000 values). An Env without it works just as well, through step() and reset().
+ */
+export interface ObservationWriter {
+  /**
+   * step(action), except that the observation is written to out[offset, offset + observation size)
+   * instead of returned. The vector env passes a new batch, so that range holds zeros.
+   */
+  stepInto(action: number, out: Float32Array, offset: number): Omit<StepResult, "obs" | "info">;
+  /** reset() without a seed (the generator continues), overwriting that range with the observation (it holds the final one). */
+  resetInto(out: Float32Array, offset: number): void;
+}
+
+/** True when `env` implements ObservationWriter. */
+export function writesObservations(env: Env): env is Env & ObservationWriter {
+  const candidate = env as Partial<ObservationWriter>;
+  return typeof candidate.stepInto === "function" && typeof candidate.resetInto === "function";
+}

@@ -4,14 +4,15 @@
  * environment's complete state (SnapshotEnv) for checkpoints. (MinAtar, GPL-3.0, lives on its own
  * subpath, `staq/envs/minatar`.)
  */
-export { observationSize, savesState, type Env, type ResetResult, type StepResult, type SnapshotEnv, type EnvState, type JsonValue, type JsonObject } from "./env.ts";
+export { observationSize, savesState, writesObservations, type Env, type ResetResult, type StepResult, type SnapshotEnv, type ObservationWriter, type EnvState, type JsonValue, type JsonObject } from "./env.ts";
 export { StateReader, openState, encodeFloat, type JsonFloat } from "./state-reader.ts";
 export { withTimeLimit, type TimeLimitedEnv } from "./time-limit.ts";
-export { createVectorEnv, writesObservations, type ObservationWriter, type VectorEnv, type VectorEnvState, type VectorStep } from "./vector-env.ts";
+export { createVectorEnv, type VectorEnv, type VectorEnvState, type VectorStep } from "./vector-env.ts";
 export { makeEnv, registerEnv, registeredEnvs, type EnvRegistration } from "./registry.ts";
 export { CartPoleEnv } from "./classic/cartpole.ts";
 export { AcrobotEnv } from "./classic/acrobot.ts";
 export { MountainCarEnv } from "./classic/mountain-car.ts";
-export { checkClassicReference, CLASSIC_TIME_LIMITS, type ClassicEnv, type ClassicReferenceReport, type ReferenceMismatch } from "./classic/reference-check.ts";
+export { CLASSIC_TIME_LIMITS, type ClassicEnv } from "./classic/classic-env.ts";
+export { checkClassicReference, type ClassicReferenceReport, type ReferenceMismatch } from "./classic/reference-check.ts";
 export { RandomState, type RandomStateSnapshot } from "./random-state.ts";
 export { checkRandomStateReference, type RandomStateReferenceReport, type RandomStateMismatch } from "./random-state-check.ts";

@@ -1,6 +1,6 @@
 /**
- * Replays a `numpy-randomstate.json` reference file (DESIGN §4.2) through staq's RandomState: one
- * generator per stream, seeded as `numpy.random.RandomState(seed)`, every recorded draw in order —
+ * Replays a `numpy-randomstate.json` reference file (docs/formats.md, “Reference data”) through
+ * staq's RandomState: one generator per stream, seeded as `numpy.random.RandomState(seed)`, every recorded draw in order —
  * `["rand", x]`, `["randint", n, v]`, `["randint_range", lo, hi, v]`,
  * `["randint_range_n", lo, hi, n, [v…]]` — compared exactly. Returns the first mismatch, if any.
  * Portable: the caller reads and parses the file.
@@ -30,7 +30,7 @@ const describe = (value: unknown) => JSON.stringify(value)?.slice(0, 80) ?? Stri
 
 export function checkRandomStateReference(json: unknown): RandomStateReferenceReport {
   const streams = (json as { streams?: unknown } | null)?.streams;
-  if (!Array.isArray(streams)) throw new StaqFormatError(`a RandomState reference needs a "streams" array (DESIGN §4.2); got ${describe(streams)}`);
+  if (!Array.isArray(streams)) throw new StaqFormatError(`a RandomState reference needs a "streams" array (docs/formats.md, “Reference data”); got ${describe(streams)}`);
   const report: RandomStateReferenceReport = { streams: 0, draws: 0 };
   for (let s = 0; s < streams.length; s++) {
     const { seed, draws } = (streams[s] ?? {}) as { seed?: unknown; draws?: unknown };

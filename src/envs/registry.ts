@@ -7,7 +7,7 @@ import { StaqInputError } from "../errors.ts";
 import { AcrobotEnv } from "./classic/acrobot.ts";
 import { CartPoleEnv } from "./classic/cartpole.ts";
 import { MountainCarEnv } from "./classic/mountain-car.ts";
-import { CLASSIC_TIME_LIMITS } from "./classic/reference-check.ts";
+import { CLASSIC_TIME_LIMITS } from "./classic/classic-env.ts";
 import type { Env } from "./env.ts";
 import { withTimeLimit } from "./time-limit.ts";
 

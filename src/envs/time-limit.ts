@@ -7,9 +7,8 @@
  * inner state plus the steps taken, so a restored episode is truncated on the same step.
  */
 import { StaqInputError } from "../errors.ts";
-import { savesState, type Env, type EnvState, type ResetResult, type SnapshotEnv, type StepResult } from "./env.ts";
+import { savesState, writesObservations, type Env, type EnvState, type ObservationWriter, type ResetResult, type SnapshotEnv, type StepResult } from "./env.ts";
 import { openState } from "./state-reader.ts";
-import { writesObservations, type ObservationWriter } from "./vector-env.ts";
 
 export interface TimeLimitedEnv extends Env {
   readonly maxEpisodeSteps: number;

@@ -13,7 +13,7 @@
  * returns and lengths) can be saved and restored, so a checkpointed run resumes exactly.
  */
 import { StaqInputError } from "../errors.ts";
-import { observationSize, savesState, type Env, type EnvState, type SnapshotEnv, type StepResult } from "./env.ts";
+import { observationSize, savesState, writesObservations, type Env, type EnvState, type ObservationWriter, type SnapshotEnv, type StepResult } from "./env.ts";
 import { validateSeed } from "../random/random-stream.ts";
 import { ArraySlabs } from "./array-slabs.ts";
 import { encodeFloat, StateReader, type JsonFloat } from "./state-reader.ts";
@@ -39,27 +39,6 @@ export interface VectorStep {
   /** The undiscounted return and length of each episode that ended this step; NaN / 0 otherwise. */
   episodeReturns: Float64Array;
   episodeLengths: Int32Array;
-}
-
-/**
- * What an Env may add so that a vector env fills its batch in place, without a new observation
- * array per copy and step, and without copying it (the MinAtar ports do: their frames are 400–1000
- * values). An Env without it works just as well, through step() and reset().
- */
-export interface ObservationWriter {
-  /**
-   * step(action), except that the observation is written to out[offset, offset + observation size)
-   * instead of returned. The vector env passes a new batch, so that range holds zeros.
-   */
-  stepInto(action: number, out: Float32Array, offset: number): Omit<StepResult, "obs" | "info">;
-  /** reset() without a seed (the generator continues), overwriting that range with the observation (it holds the final one). */
-  resetInto(out: Float32Array, offset: number): void;
-}
-
-/** True when `env` implements ObservationWriter. */
-export function writesObservations(env: Env): env is Env & ObservationWriter {
-  const candidate = env as Partial<ObservationWriter>;
-  return typeof candidate.stepInto === "function" && typeof candidate.resetInto === "function";
 }
 
 /**

@@ -5,7 +5,8 @@ import { StaqFormatError, StaqInputError } from "../../src/errors.ts";
 import { AcrobotEnv } from "../../src/envs/classic/acrobot.ts";
 import { CartPoleEnv } from "../../src/envs/classic/cartpole.ts";
 import { MountainCarEnv } from "../../src/envs/classic/mountain-car.ts";
-import { checkClassicReference, type ClassicEnv } from "../../src/envs/classic/reference-check.ts";
+import type { ClassicEnv } from "../../src/envs/classic/classic-env.ts";
+import { checkClassicReference } from "../../src/envs/classic/reference-check.ts";
 import { readReference } from "../helpers/reference.ts";
 
 interface Case {

@@ -34,10 +34,9 @@
  *   `reset()` continues the stream; a fresh environment reset without a seed draws its seed once from
  *   `Math.random` (like Gymnasium's unseeded OS entropy).
  */
-import type { RestorableRandomStream } from "../../random/random-stream.ts";
-import { clip, checkState, checkStep, readClassicState, resetStream, saveClassicState, type EpisodePhase } from "./common.ts";
-import type { EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
-import type { ClassicEnv } from "./reference-check.ts";
+import { clip, checkStep } from "./common.ts";
+import { ClassicStateEnv } from "./classic-state.ts";
+import type { ResetResult, StepResult } from "../env.ts";
 
 const DT = 0.2;
 const LINK_LENGTH_1 = 1.0;
@@ -93,28 +92,34 @@ function wrap(x: number, m: number, M: number): number {
   return x;
 }
 
-export class AcrobotEnv implements ClassicEnv, SnapshotEnv {
+/**
+ * The state [θ₁, θ₂, θ̇₁, θ̇₂] (getState/setState), named as upstream. setState uses it as given: no
+ * wrapping or clipping.
+ */
+const STATE_FIELDS = ["theta1", "theta2", "dtheta1", "dtheta2"];
+
+export class AcrobotEnv extends ClassicStateEnv {
   readonly name = "Acrobot-v1";
   /** [cos θ₁, sin θ₁, cos θ₂, sin θ₂, θ̇₁, θ̇₂]. */
   readonly observationShape: readonly number[] = [6];
   /** 0, 1, 2: torque −1, 0, +1 on the joint between the links. */
   readonly actionCount = 3;
 
-  private readonly state = new Float64Array(4);
-  private random: RestorableRandomStream | undefined;
-  private phase: EpisodePhase = "idle";
   // Scratch for the Runge–Kutta stages.
   private readonly k1 = new Float64Array(4);
   private readonly k2 = new Float64Array(4);
   private readonly k3 = new Float64Array(4);
   private readonly k4 = new Float64Array(4);
 
+  constructor() {
+    super(STATE_FIELDS);
+  }
+
   reset(options: { seed?: number } = {}): ResetResult {
-    this.random = resetStream(this.random, options?.seed);
+    const random = this.startEpisode(options?.seed);
     for (let i = 0; i < 4; i++) {
-      this.state[i] = Math.fround(RESET_LOW + (RESET_HIGH - RESET_LOW) * this.random.uniform());
+      this.state[i] = Math.fround(RESET_LOW + (RESET_HIGH - RESET_LOW) * random.uniform());
     }
-    this.phase = "running";
     return { obs: this.observe(), info: {} };
   }
 
@@ -142,39 +147,7 @@ export class AcrobotEnv implements ClassicEnv, SnapshotEnv {
     return { obs: this.observe(), reward: terminated ? 0.0 : -1.0, terminated, truncated: false, info: {} };
   }
 
-  /** A copy of the float64 state [θ₁, θ₂, θ̇₁, θ̇₂]. */
-  getState(): Float64Array {
-    return Float64Array.from(this.state);
-  }
-
-  /**
-   * Puts the environment in the given state [θ₁, θ₂, θ̇₁, θ̇₂] (4 finite numbers, used as given: no
-   * wrapping or clipping) and starts a new, non-terminated episode from it; returns its observation.
-   */
-  setState(state: ArrayLike<number>): Float32Array {
-    checkState(this.name, state, 4, "[theta1, theta2, dtheta1, dtheta2]");
-    for (let i = 0; i < 4; i++) this.state[i] = state[i];
-    this.phase = "running";
-    return this.observe();
-  }
-
-  /**
-   * The complete state, mid-episode included (SnapshotEnv): the float64 state, the episode phase and
-   * the reset generator's position, as JSON data.
-   */
-  saveState(): EnvState {
-    return saveClassicState(this.name, { phase: this.phase, physics: this.state, random: this.random });
-  }
-
-  /** Restores a state from saveState exactly (validated first; a StaqInputError says what was wrong). */
-  loadState(state: EnvState): void {
-    const { phase, physics, random } = readClassicState(this.name, state, 4);
-    this.state.set(physics);
-    this.phase = phase;
-    this.random = random;
-  }
-
-  private observe(): Float32Array {
+  protected observe(): Float32Array {
     const s = this.state;
     return Float32Array.of(Math.cos(s[0]), Math.sin(s[0]), Math.cos(s[1]), Math.sin(s[1]), s[2], s[3]);
   }

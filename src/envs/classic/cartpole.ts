@@ -32,10 +32,9 @@
  *   upstream. `reset({ seed })` re-seeds; `reset()` continues the stream; a fresh environment reset
  *   without a seed draws its seed once from `Math.random` (like Gymnasium's unseeded OS entropy).
  */
-import type { RestorableRandomStream } from "../../random/random-stream.ts";
-import { checkState, checkStep, readClassicState, resetStream, saveClassicState, type EpisodePhase } from "./common.ts";
-import type { EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
-import type { ClassicEnv } from "./reference-check.ts";
+import { checkStep } from "./common.ts";
+import { ClassicStateEnv } from "./classic-state.ts";
+import type { ResetResult, StepResult } from "../env.ts";
 
 const GRAVITY = 9.8;
 const MASS_CART = 1.0;
@@ -51,22 +50,23 @@ const X_THRESHOLD = 2.4;
 const RESET_LOW = -0.05;
 const RESET_HIGH = 0.05;
 
-export class CartPoleEnv implements ClassicEnv, SnapshotEnv {
+/** The state [x, ẋ, θ, θ̇] (getState/setState), named as upstream. */
+const STATE_FIELDS = ["x", "x_dot", "theta", "theta_dot"];
+
+export class CartPoleEnv extends ClassicStateEnv {
   readonly name = "CartPole-v1";
   /** [cart position, cart velocity, pole angle (rad), pole angular velocity]. */
   readonly observationShape: readonly number[] = [4];
   /** 0 pushes the cart left, 1 pushes it right. */
   readonly actionCount = 2;
 
-  private readonly state = new Float64Array(4);
-  private random: RestorableRandomStream | undefined;
-  /** "idle" before the first reset/setState, "running", or "terminated" after a terminal step. */
-  private phase: EpisodePhase = "idle";
+  constructor() {
+    super(STATE_FIELDS);
+  }
 
   reset(options: { seed?: number } = {}): ResetResult {
-    this.random = resetStream(this.random, options?.seed);
-    for (let i = 0; i < 4; i++) this.state[i] = RESET_LOW + (RESET_HIGH - RESET_LOW) * this.random.uniform();
-    this.phase = "running";
+    const random = this.startEpisode(options?.seed);
+    for (let i = 0; i < 4; i++) this.state[i] = RESET_LOW + (RESET_HIGH - RESET_LOW) * random.uniform();
     return { obs: this.observe(), info: {} };
   }
 
@@ -91,39 +91,7 @@ export class CartPoleEnv implements ClassicEnv, SnapshotEnv {
     return { obs: this.observe(), reward: 1.0, terminated, truncated: false, info: {} };
   }
 
-  /** A copy of the float64 state [x, ẋ, θ, θ̇]. */
-  getState(): Float64Array {
-    return Float64Array.from(this.state);
-  }
-
-  /**
-   * Puts the environment in the given state [x, ẋ, θ, θ̇] (4 finite numbers) and starts a new,
-   * non-terminated episode from it; returns its observation. The generator is not touched.
-   */
-  setState(state: ArrayLike<number>): Float32Array {
-    checkState(this.name, state, 4, "[x, x_dot, theta, theta_dot]");
-    for (let i = 0; i < 4; i++) this.state[i] = state[i];
-    this.phase = "running";
-    return this.observe();
-  }
-
-  /**
-   * The complete state, mid-episode included (SnapshotEnv): the float64 state, the episode phase and
-   * the reset generator's position, as JSON data.
-   */
-  saveState(): EnvState {
-    return saveClassicState(this.name, { phase: this.phase, physics: this.state, random: this.random });
-  }
-
-  /** Restores a state from saveState exactly (validated first; a StaqInputError says what was wrong). */
-  loadState(state: EnvState): void {
-    const { phase, physics, random } = readClassicState(this.name, state, 4);
-    this.state.set(physics);
-    this.phase = phase;
-    this.random = random;
-  }
-
-  private observe(): Float32Array {
+  protected observe(): Float32Array {
     return Float32Array.from(this.state);
   }
 }

@@ -30,10 +30,9 @@
  *   `reset()` continues the stream; a fresh environment reset without a seed draws its seed once from
  *   `Math.random` (like Gymnasium's unseeded OS entropy).
  */
-import type { RestorableRandomStream } from "../../random/random-stream.ts";
-import { clip, checkState, checkStep, readClassicState, resetStream, saveClassicState, type EpisodePhase } from "./common.ts";
-import type { EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
-import type { ClassicEnv } from "./reference-check.ts";
+import { clip, checkStep } from "./common.ts";
+import { ClassicStateEnv } from "./classic-state.ts";
+import type { ResetResult, StepResult } from "../env.ts";
 
 const MIN_POSITION = -1.2;
 const MAX_POSITION = 0.6;
@@ -45,22 +44,27 @@ const GRAVITY = 0.0025;
 const RESET_LOW = -0.6;
 const RESET_HIGH = -0.4;
 
-export class MountainCarEnv implements ClassicEnv, SnapshotEnv {
+/**
+ * The state [position, velocity] (getState/setState). setState uses it as given: not clipped to the
+ * track or the speed limit.
+ */
+const STATE_FIELDS = ["position", "velocity"];
+
+export class MountainCarEnv extends ClassicStateEnv {
   readonly name = "MountainCar-v0";
   /** [position, velocity]. */
   readonly observationShape: readonly number[] = [2];
   /** 0 accelerates left, 1 does nothing, 2 accelerates right. */
   readonly actionCount = 3;
 
-  private readonly state = new Float64Array(2);
-  private random: RestorableRandomStream | undefined;
-  private phase: EpisodePhase = "idle";
+  constructor() {
+    super(STATE_FIELDS);
+  }
 
   reset(options: { seed?: number } = {}): ResetResult {
-    this.random = resetStream(this.random, options?.seed);
-    this.state[0] = RESET_LOW + (RESET_HIGH - RESET_LOW) * this.random.uniform();
+    const random = this.startEpisode(options?.seed);
+    this.state[0] = RESET_LOW + (RESET_HIGH - RESET_LOW) * random.uniform();
     this.state[1] = 0;
-    this.phase = "running";
     return { obs: this.observe(), info: {} };
   }
 
@@ -80,41 +84,7 @@ export class MountainCarEnv implements ClassicEnv, SnapshotEnv {
     return { obs: this.observe(), reward: -1.0, terminated, truncated: false, info: {} };
   }
 
-  /** A copy of the float64 state [position, velocity]. */
-  getState(): Float64Array {
-    return Float64Array.from(this.state);
-  }
-
-  /**
-   * Puts the environment in the given state [position, velocity] (2 finite numbers, used as given:
-   * not clipped to the track or the speed limit) and starts a new, non-terminated episode from it;
-   * returns its observation.
-   */
-  setState(state: ArrayLike<number>): Float32Array {
-    checkState(this.name, state, 2, "[position, velocity]");
-    this.state[0] = state[0];
-    this.state[1] = state[1];
-    this.phase = "running";
-    return this.observe();
-  }
-
-  /**
-   * The complete state, mid-episode included (SnapshotEnv): the float64 state, the episode phase and
-   * the reset generator's position, as JSON data.
-   */
-  saveState(): EnvState {
-    return saveClassicState(this.name, { phase: this.phase, physics: this.state, random: this.random });
-  }
-
-  /** Restores a state from saveState exactly (validated first; a StaqInputError says what was wrong). */
-  loadState(state: EnvState): void {
-    const { phase, physics, random } = readClassicState(this.name, state, 2);
-    this.state.set(physics);
-    this.phase = phase;
-    this.random = random;
-  }
-
-  private observe(): Float32Array {
+  protected observe(): Float32Array {
     return Float32Array.from(this.state);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Checks a classic-control port against reference data recorded from upstream Gymnasium
- * (`shared/reference/<env>.json`, DESIGN.md §4.2), one step at a time.
+ * (`test/fixtures/reference/<env>.json`, in the format of docs/formats.md, “Reference data”), one
+ * step at a time.
  *
  * For every episode and step t the checker puts a fresh environment in the state before the step
  * (`initial_state` for t = 0, else `state[t−1]`), applies `actions[t]` and compares:
@@ -33,25 +34,7 @@
  * Portable: no Node imports; the caller reads and parses the file.
  */
 import { StaqFormatError, StaqInputError } from "../../errors.ts";
-import type { Env } from "../env.ts";
-
-/** A classic-control environment whose float64 internal state can be read and set. */
-export interface ClassicEnv extends Env {
-  /** A copy of the internal float64 state. */
-  getState(): Float64Array;
-  /**
-   * Sets the internal state (validated: length and finiteness) and starts a new, non-terminated
-   * episode from it; returns the observation of that state.
-   */
-  setState(state: ArrayLike<number>): Float32Array;
-}
-
-/** Time limits Gymnasium's registry wraps these environments in (`max_episode_steps`). */
-export const CLASSIC_TIME_LIMITS: Readonly<Record<string, number>> = {
-  "CartPole-v1": 500,
-  "Acrobot-v1": 500,
-  "MountainCar-v0": 200,
-};
+import { CLASSIC_TIME_LIMITS, type ClassicEnv } from "./classic-env.ts";
 
 export const STATE_RELATIVE_TOLERANCE = 1e-12;
 export const STATE_ABSOLUTE_TOLERANCE = 1e-15;
@@ -104,7 +87,7 @@ export function checkClassicReference(
   if (!isObject(json)) throw new StaqFormatError(`reference data must be a JSON object with "episodes"; got ${describe(json)}`);
   const episodes = json.episodes;
   if (!Array.isArray(episodes)) {
-    throw new StaqFormatError(`reference data needs an "episodes" array (DESIGN.md §4.2); got ${describe(episodes)}`);
+    throw new StaqFormatError(`reference data needs an "episodes" array (docs/formats.md, “Reference data”); got ${describe(episodes)}`);
   }
   const probe = make();
   const name = probe.name;

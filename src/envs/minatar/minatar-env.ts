@@ -21,8 +21,7 @@
  */
 import { StaqInputError } from "../../errors.ts";
 import { ArraySlabs } from "../array-slabs.ts";
-import type { Env, EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
-import type { ObservationWriter } from "../vector-env.ts";
+import type { Env, EnvState, ObservationWriter, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
 import { RandomState, type RandomStateSnapshot } from "../random-state.ts";
 import { EPISODE_PHASES, openState } from "../state-reader.ts";
 import type { MinatarGame, MinatarGameFactory, NumpyRandom } from "./game.ts";

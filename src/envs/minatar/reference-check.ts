@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /**
- * Replays a MinAtar reference file recorded from upstream (DESIGN §4.2) through the `Env` users
- * train on: for every episode, a new full-action-set MinatarEnv reset with the episode's seed (as
- * upstream's `Environment(game).seed(seed)`, which shares one RandomState between the sticky-action
- * rule and the game), compare the observation's set cells with `initial_state`, then step each
- * recorded action and compare the set cells, the reward and the terminal flag. Returns the first
- * mismatch, if any.
+ * Replays a MinAtar reference file recorded from upstream (docs/formats.md, “Reference data”)
+ * through the `Env` users train on: for every episode, a new full-action-set MinatarEnv reset with
+ * the episode's seed (as upstream's `Environment(game).seed(seed)`, which shares one RandomState
+ * between the sticky-action rule and the game), compare the observation's set cells with
+ * `initial_state`, then step each recorded action and compare the set cells, the reward and the
+ * terminal flag. Returns the first mismatch, if any.
  */
 import { StaqFormatError } from "../../errors.ts";
 import type { MinatarGameFactory } from "./game.ts";
@@ -55,7 +55,7 @@ const same = (a: readonly Cell[], b: readonly Cell[]) => JSON.stringify(a) === J
 function parseReference(json: unknown): MinatarReference {
   const r = json as Partial<MinatarReference> | null;
   if (!r || typeof r.env !== "string" || !Array.isArray(r.episodes) || !Array.isArray(r.state_shape) || typeof r.sticky_action_prob !== "number") {
-    throw new StaqFormatError("not a MinAtar reference file: expected {env, state_shape, minimal_action_set, sticky_action_prob, difficulty_ramping, episodes: [...]} (DESIGN §4.2)");
+    throw new StaqFormatError("not a MinAtar reference file: expected {env, state_shape, minimal_action_set, sticky_action_prob, difficulty_ramping, episodes: [...]} (docs/formats.md, “Reference data”)");
   }
   r.episodes.forEach((e, i) => {
     if (!Array.isArray(e.actions) || !Array.isArray(e.state_nonzero) || !Array.isArray(e.reward) || !Array.isArray(e.terminal) || e.state_nonzero.length !== e.actions.length) {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createVectorEnv, writesObservations } from "../../../src/envs/vector-env.ts";
+import { writesObservations } from "../../../src/envs/env.ts";
+import { createVectorEnv } from "../../../src/envs/vector-env.ts";
 import { withTimeLimit } from "../../../src/envs/time-limit.ts";
 import { MINATAR_GAMES, makeMinatarEnv, type MinatarGameName } from "../../../src/envs/minatar/index.ts";
 import { RandomState } from "../../../src/envs/random-state.ts";
