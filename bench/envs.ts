@@ -23,7 +23,7 @@
  * - upstream: with `--upstream-src DIR` (or $STAQ_UPSTREAM_SRC) and python3, the upstream envs are
  *   measured now, each right before its port, by bench/upstream-env-throughput.py (see there for what
  *   one upstream step is). Otherwise, or for an env that script cannot import, the figure comes from
- *   the reference file upstream-throughput.json (the column "upstream source" says which).
+ *   the reference file bench/upstream-throughput.json (the column "upstream source" says which).
  * Prints a table as it goes, then writes DIR/envs-<cpu>.json and .md.
  *
  *   npx tsx bench/envs.ts --upstream-src DIR         (--quick: about 75 s on a 2-core machine)
@@ -76,7 +76,7 @@ if (args.help) {
   --out DIR           where envs-<cpu>.json and .md go (default bench/results)
   --upstream-src DIR  a folder holding upstream's extracted minatar/ and gymnasium/ packages: the upstream
                       envs are then measured now with python3 (bench/upstream-env-throughput.py).
-                      Default $STAQ_UPSTREAM_SRC; without it, upstream-throughput.json's figures are used.
+                      Default $STAQ_UPSTREAM_SRC; without it, bench/upstream-throughput.json's figures are used.
   --only NAMES        comma-separated env names (default all: ${NAMES.join(", ")})
   --worker NAME       (internal) measure one env in this process and print its JSON
 Env steps per second, single env and createVectorEnv with N = 1, 16, 256, random actions, auto-reset;
@@ -253,10 +253,13 @@ interface UpstreamFigure {
   note?: string;
 }
 
-/** upstream-throughput.json, where the tests find the reference data: $STAQ_REFERENCE_DIR, else shared/reference beside the repository. */
+/**
+ * upstream-throughput.json beside this file: bench/ in the repository, and bench/ in a bundle too
+ * (scripts/bundle.ts copies it next to envs.mjs).
+ */
 function referenceFile(): string | undefined {
-  const dirs = [process.env.STAQ_REFERENCE_DIR, join(repoRoot, "..", "shared", "reference")].filter((d): d is string => !!d);
-  return dirs.map((dir) => join(dir, "upstream-throughput.json")).find((file) => existsSync(file));
+  const file = join(here, "upstream-throughput.json");
+  return existsSync(file) ? file : undefined;
 }
 
 function readReference(): { file?: string; report?: UpstreamReport } {

@@ -181,15 +181,12 @@ case $BUNDLE_PLATFORM in
     ;;
 esac
 
-# --- Run it: results beside run.sh unless --out is given; the envs benchmark's reference figures. --
+# --- Run it: results beside run.sh unless --out is given (envs.mjs reads the upstream figures,
+# bench/upstream-throughput.json, beside itself). ------------------------------------------------
 out_given=no
 for arg in "$@"; do
   case $arg in --out | --out=*) out_given=yes ;; esac
 done
-if [ -d "$here/reference" ] && [ -z "${STAQ_REFERENCE_DIR:-}" ]; then
-  STAQ_REFERENCE_DIR=$here/reference
-  export STAQ_REFERENCE_DIR
-fi
 
 if [ $out_given = yes ]; then
   "$node" "$here/bench/$benchmark.mjs" "$@"

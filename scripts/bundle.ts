@@ -6,13 +6,16 @@
  *   run.sh                      ./run.sh [--icd PATH] <all|stack|train|tabular|envs> [options...]
  *   README.txt                  how to run it, what it holds, the sizes
  *   bench/<name>.mjs            each benchmark with the library bundled in (esbuild, ESM, node20)
+ *   bench/*.py                  the Python scripts envs.mjs and stack.mjs run (upstream, PyTorch)
+ *   bench/upstream-throughput.json
+ *                               the envs benchmark's upstream figures, read beside envs.mjs as
+ *                               bench/envs.ts reads them in the repository
  *   node_modules/webgpu/        Dawn's bindings: package.json, index.js, LICENSE.md and only the
  *                               target platform's dist/<platform>/ (dawn.node, plus DLLs on Windows)
  *   node.xz                     the Node.js binary, xz-compressed (not with --no-node); run.sh
  *                               unpacks it once, to ./node
  *   lib/libvulkan.so.1          the Vulkan loader of this machine (Linux, same platform only), used
  *                               by run.sh only where the target machine has none
- *   reference/                  upstream-throughput.json, the envs benchmark's upstream figures
  *   licenses/                   MinAtar's GPL-3.0 (bench/envs.mjs holds the port), Node.js's and
  *                               the Vulkan loader's licences where found
  *   bundle.json                 what was bundled: platform, versions, sizes, the node.xz source
@@ -180,10 +183,9 @@ function unusualLibraries(binary: string): string[] {
 /** The first of `candidates` that exists. */
 const firstExisting = (candidates: (string | undefined)[]) => candidates.find((file): file is string => !!file && existsSync(file));
 
-/** The envs benchmark's upstream figures, where bench/envs.ts itself looks for them. */
+/** The envs benchmark's upstream figures, where bench/envs.ts itself reads them: bench/ in the repository. */
 function referenceFile(root: string): string | undefined {
-  const dirs = [process.env.STAQ_REFERENCE_DIR, join(root, "..", "shared", "reference")];
-  return firstExisting(dirs.map((dir) => dir && join(dir, "upstream-throughput.json")));
+  return firstExisting([join(root, "bench", "upstream-throughput.json")]);
 }
 
 /** This machine's Vulkan loader (the real file, not the symlink), if it has one where ld.so looks. */
@@ -303,12 +305,10 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
     for (const name of ["package.json", "index.js", "LICENSE.md"]) copyFileSync(join(webgpuDir, name), join(webgpuOut, name));
     cpSync(dawnDir, join(webgpuOut, "dist", platform), { recursive: true });
 
-    // 4. The envs benchmark's upstream figures; run.sh points STAQ_REFERENCE_DIR here.
+    // 4. The envs benchmark's upstream figures, beside envs.mjs, where it reads them.
     const reference = referenceFile(root);
-    if (reference) {
-      mkdirSync(join(staging, "reference"));
-      copyFileSync(reference, join(staging, "reference", "upstream-throughput.json"));
-    } else warn("upstream-throughput.json not found: the envs benchmark will report its ratios to upstream as unknown");
+    if (reference) copyFileSync(reference, join(staging, "bench", "upstream-throughput.json"));
+    else warn("bench/upstream-throughput.json not found: the envs benchmark will report its ratios to upstream as unknown");
 
     // 5. Licences of what is inside.
     mkdirSync(join(staging, "licenses"));
@@ -382,7 +382,8 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
       benchmarks: BENCHMARKS,
       node: nodeManifest,
       vulkanLoader: loader ?? null,
-      reference: reference ?? null,
+      // Relative to the repository: the manifest travels, and a full path names one machine.
+      reference: reference ? relative(root, reference) : null,
     };
     writeFileSync(join(staging, "bundle.json"), `${JSON.stringify(manifest, null, 2)}\n`);
     // The README states the sizes, so write it twice: its own few kB hardly change the totals.
@@ -456,7 +457,7 @@ CONTENTS
   node_modules/webgpu/                  Dawn's Node bindings, dist/${platform}/ only (${mb(parts.webgpu)})
 ${node ? `  node.xz                               Node.js, xz -${node.xzLevel} (${mb(parts.node)}; ${mb(node.bytes)} unpacked)\n` : ""}${
     loader ? `  lib/libvulkan.so.1                    Vulkan loader, used only where the machine has none (${mb(parts["vulkan-loader"])})\n` : ""
-  }${reference ? "  reference/upstream-throughput.json    upstream env throughput, for the envs benchmark's ratios\n" : ""}  licenses/                             MinAtar (GPL-3.0; bench/envs.mjs holds the port)${node ? ", Node.js" : ""}${loader ? ", Vulkan loader" : ""}
+  }${reference ? "  bench/upstream-throughput.json        upstream env throughput, for the envs benchmark's ratios\n" : ""}  licenses/                             MinAtar (GPL-3.0; bench/envs.mjs holds the port)${node ? ", Node.js" : ""}${loader ? ", Vulkan loader" : ""}
   total                                 ${mb(total)}${node ? ` (${mb(total - parts.node + node.bytes)} once node is unpacked)` : ""}
 `;
 }
@@ -491,7 +492,7 @@ async function main(): Promise<void> {
     webgpu: `node_modules/webgpu (dist/${report.platform} only)`,
     node: "node.xz",
     "vulkan-loader": "lib/libvulkan.so.1",
-    other: "run.sh, README.txt, reference, licenses",
+    other: "run.sh, README.txt, licenses",
   };
   for (const [part, bytes] of Object.entries(report.parts)) if (bytes > 0) console.log(`  ${labels[part].padEnd(50)} ${mb(bytes).padStart(9)}`);
   if (report.node) {

@@ -3,7 +3,7 @@
 // field, expected and got.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readReference, referenceDir } from "../helpers/reference.ts";
 import { runStaq, tempDir } from "../io/stack-fixtures.ts";
@@ -26,7 +26,18 @@ test("every shared reference file passes through check-env (exit 0)", async () =
   for (const game of ["asterix", "breakout", "freeway", "seaquest", "space_invaders"]) {
     assert.match(lineOf(stdout, `minatar-${game}.json`), new RegExp(`^pass .*MinAtar ${game}: 4 episodes`));
   }
+});
+
+test("other JSON in the folder, such as the env benchmark's upstream-throughput.json, is listed as skipped (exit 0)", async () => {
+  const folder = join(dir, "other-json");
+  await mkdir(folder);
+  await writeFile(join(folder, "MountainCar-v0.json"), JSON.stringify(readReference("MountainCar-v0.json")));
+  await copyFile(new URL("../../bench/upstream-throughput.json", import.meta.url), join(folder, "upstream-throughput.json"));
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
+  assert.equal(code, 0, stdout + stderr);
+  assert.match(lineOf(stdout, "MountainCar-v0.json"), /^pass /);
   assert.match(lineOf(stdout, "upstream-throughput.json"), /^skip .*not an environment reference file/);
+  assert.match(stdout, /^1 passed, 0 failed, 1 skipped$/m);
 });
 
 test("a changed value fails its file's line with episode, step, field, expected and got (exit 1)", async () => {

@@ -1,17 +1,21 @@
-// Where the upstream reference data lives (DESIGN §4.2): $STAQ_REFERENCE_DIR if set, else
-// shared/reference beside the repository (where the project's machines and CI keep it). Missing
-// data fails loudly: these tests are the proof of parity and must not be skipped.
+// The upstream reference data the parity tests replay: test/fixtures/reference/, in the repository,
+// so that a clone anywhere has it (its README.md says what each file is and how it was recorded;
+// the format is in docs/formats.md, “Reference data”). No other place is
+// searched: these tests are the proof of parity, and a missing file must fail them, not skip them.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
+/** The folder holding the reference files. */
+export const REFERENCE_DIR = join(repoRoot, "test", "fixtures", "reference");
+
 export function referenceDir(): string {
-  const candidates = [process.env.STAQ_REFERENCE_DIR, join(repoRoot, "..", "shared", "reference")].filter((c): c is string => !!c);
-  const found = candidates.find((dir) => existsSync(join(dir, "numpy-randomstate.json")));
-  if (!found) throw new Error(`the upstream reference data was not found in ${candidates.join(", ")}; set STAQ_REFERENCE_DIR to the folder holding numpy-randomstate.json and the env JSON files`);
-  return found;
+  if (!existsSync(join(REFERENCE_DIR, "numpy-randomstate.json"))) {
+    throw new Error(`the upstream reference data is missing from ${REFERENCE_DIR}; it is part of the repository (restore it from git)`);
+  }
+  return REFERENCE_DIR;
 }
 
 /** A reference file's parsed JSON. */
