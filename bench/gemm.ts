@@ -1,10 +1,11 @@
 /**
  * The adapter's ceiling for the stack kernel's kind of work: a plain register-tiled GEMM
- * (shaders/gemm.wgsl) at a few shapes and tile sizes; the best GFLOP/s is the ceiling.
+ * (bench/shaders/gemm.wgsl) at a few shapes and tile sizes; the best GFLOP/s is the ceiling.
  */
 import { BufferUsage } from "../src/gpu/constants.ts";
 import { createBuffer } from "../src/gpu/buffers.ts";
 import type { Gpu } from "../src/gpu/gpu.ts";
+import { BENCH_SHADER_SOURCES } from "./shader-sources.generated.ts";
 import { repeat, type DeviceTimer, type RepeatOptions, type Summary } from "./measure.ts";
 
 export interface GemmTile {
@@ -41,12 +42,10 @@ export interface Gemm {
 export async function createGemm(gpu: Gpu, shape: GemmShape, tile: GemmTile, a?: Float32Array, b?: Float32Array): Promise<Gemm> {
   const { m, n, k } = shape;
   if (n % 4 !== 0 || k % 4 !== 0) throw new Error(`gemm: n and k must be multiples of 4 (got n=${n}, k=${k})`);
-  const pipeline = await gpu.pipeline("gemm", {
-    ROWS_PER_THREAD: tile.rowsPerThread,
-    COLS_PER_THREAD: tile.colsPerThread,
-    THREADS_X: tile.threadsX,
-    THREADS_Y: tile.threadsY,
-  });
+  const gemm = await gpu.kernel(
+    { name: "gemm", source: BENCH_SHADER_SOURCES.gemm, file: "bench/shaders/gemm.wgsl" },
+    { ROWS_PER_THREAD: tile.rowsPerThread, COLS_PER_THREAD: tile.colsPerThread, THREADS_X: tile.threadsX, THREADS_Y: tile.threadsY },
+  );
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
   const buffers = {
     a: createBuffer(gpu, m * k * 4, storage, "gemm a"),
@@ -54,28 +53,18 @@ export async function createGemm(gpu: Gpu, shape: GemmShape, tile: GemmTile, a?:
     c: createBuffer(gpu, m * n * 4, storage, "gemm c"),
   };
   const fill = (length: number) => Float32Array.from({ length }, (_, i) => ((i * 7919) % 2003) / 2003 - 0.5);
-  gpu.device.queue.writeBuffer(buffers.a, 0, a ?? fill(m * k));
-  gpu.device.queue.writeBuffer(buffers.b, 0, b ?? fill(k * n));
+  gpu.writeBuffer(buffers.a, 0, a ?? fill(m * k));
+  gpu.writeBuffer(buffers.b, 0, b ?? fill(k * n));
   const params = createBuffer(gpu, 16, BufferUsage.UNIFORM | BufferUsage.COPY_DST, "gemm params");
-  gpu.device.queue.writeBuffer(params, 0, Uint32Array.from([m, n, k, 0]));
-  const bindGroup = gpu.device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: params } },
-      { binding: 1, resource: { buffer: buffers.a } },
-      { binding: 2, resource: { buffer: buffers.b } },
-      { binding: 3, resource: { buffer: buffers.c } },
-    ],
-  });
-  const groupsX = Math.ceil(n / 4 / (tile.threadsX * tile.colsPerThread));
-  const groupsY = Math.ceil(m / (tile.threadsY * tile.rowsPerThread));
+  gpu.writeBuffer(params, 0, gemm.packUniform({ m, n, k }));
+  const bindGroup = gemm.bind({ params, ...buffers }, "gemm");
+  // Each thread covers COLS_PER_THREAD vec4 columns and ROWS_PER_THREAD rows.
+  const workgroups = { x: Math.ceil(n / 4 / (tile.threadsX * tile.colsPerThread)), y: Math.ceil(m / (tile.threadsY * tile.rowsPerThread)), z: 1 };
   return {
     buffers,
     encode(encoder, timestampWrites) {
       const pass = encoder.beginComputePass({ label: "gemm", timestampWrites });
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(groupsX, groupsY);
+      gemm.dispatch(pass, bindGroup, workgroups);
       pass.end();
     },
     destroy() {

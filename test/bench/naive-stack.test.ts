@@ -5,7 +5,8 @@ import { createNaiveStack } from "../../bench/naive-stack.ts";
 import { createStack } from "../../src/stack/stack.ts";
 import { stackLogitsReference } from "../../src/stack/reference.ts";
 import { BufferUsage } from "../../src/gpu/constants.ts";
-import { createBuffer, poisonBuffer, readFloat32 } from "../../src/gpu/buffers.ts";
+import { createBuffer, poisonBuffer } from "../../src/gpu/buffers.ts";
+import { readFloat32 } from "../../src/gpu/readback.ts";
 import { randomSnapshots, randomStates } from "../helpers/random.ts";
 import { testGpu } from "../helpers/gpu.ts";
 
