@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch baseline of the stack benchmark (bench/stack.ts).
 
-The workload of DESIGN §4.1 written the way the StaQ authors' PyTorch code writes it: E ensemble
+The workload of docs/formats.md, "The stack file" (its logits), written the way the StaQ authors' PyTorch code writes it: E ensemble
 members x M snapshots, each an MLP inputs I -> W -> W -> A (ReLU hidden, linear head). Per layer
 the N = E*M snapshots' weights are one stacked tensor [N, in, out] (nn.Linear's weight [out, in],
 transposed) with biases [N, 1, out]; the states X [B, I] are broadcast over the snapshots:

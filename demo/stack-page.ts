@@ -1,5 +1,5 @@
 /**
- * The stack viewer: open a stack safetensors file (DESIGN §4.1), evaluate it on the GPU on states
+ * The stack viewer: open a stack safetensors file (docs/formats.md, “The stack file”), evaluate it on the GPU on states
  * typed by the user, and show how its snapshots make up the policy of the first state.
  *
  * DOM contract (the browser tests rely on it):

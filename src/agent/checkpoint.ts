@@ -2,7 +2,7 @@
  * A training checkpoint as four files, portable bytes (src/node/staq.ts puts them in a directory,
  * atomically):
  *
- *   stack.safetensors     the stack, DESIGN §4.1 (readable by PyTorch's `safetensors`);
+ *   stack.safetensors     the stack, docs/formats.md, “The stack file” (readable by PyTorch's `safetensors`);
  *   networks.safetensors  the active and target networks and Adam's moments, each [E, P] in the
  *                         snapshot layout (src/stack/layout.ts), kept raw so a restore is exact;
  *                         metadata: format, adam_steps;

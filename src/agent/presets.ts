@@ -7,7 +7,7 @@ import { StaqInputError } from "../errors.ts";
 import type { StaqConfig } from "./config.ts";
 
 /**
- * The StaQ authors' published defaults for classic control (DESIGN §2): 5000 environment steps and
+ * The StaQ authors' published defaults for classic control (docs/algorithm.md, “The published defaults”): 5000 environment steps and
  * 5000 gradient steps (batch 256, Adam 1e-4, MSE, hard target copy every 200) per iteration, a 50k
  * FIFO replay buffer, M = 300, η = 20, τ from 2.0/ln|A| to 0.4/ln|A| over 500k steps, γ = 0.99,
  * ε = 0.05, c_r = 10, an ensemble of 2 MLPs 2×256, 10 greedy episodes every 100k steps.

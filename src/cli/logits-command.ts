@@ -1,7 +1,7 @@
 /**
  * `staq logits --stack FILE.safetensors --states FILE.json [--fast]`: evaluates a saved stack on
  * the GPU and prints {"logits": [[...], ...]}, one row per state. With it anyone can check staq
- * against another framework reading the same file (DESIGN §4.1).
+ * against another framework reading the same file (docs/formats.md, “Reproducing the logits in PyTorch”).
  */
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
@@ -14,7 +14,7 @@ import { UsageError, parseCommandArgs, readInputFile, type Command } from "./com
 
 const HELP = `Usage: staq logits --stack FILE.safetensors --states FILE.json [--fast]
 
-Evaluates a stack saved as safetensors (DESIGN §4.1) on the GPU and prints the logits
+Evaluates a stack saved as safetensors (docs/formats.md, “The stack file”) on the GPU and prints the logits
   xi(s) = correction * mean_e sum_i c[e,i] * MLP_{e,i}(s)
 of every state as JSON: {"logits": [[...], ...]}, one row of actions per state. Each number is
 the shortest decimal that reads back as the same float32.

@@ -6,7 +6,7 @@
  *     net.layers.{l}.bias     F32 [out_l]
  *     __metadata__            optional; staq writes format "staq-net/1" and what produced the file
  *
- * The names are those of the stack file (DESIGN §4.1) for one snapshot, without the [E, N]
+ * The names are those of the stack file (docs/formats.md, “The stack file”) for one snapshot, without the [E, N]
  * dimensions, so a PyTorch `state_dict` of an nn.Sequential of Linear/ReLU saved under these names
  * is a network file. The layers must chain (in_l = out_{l−1}); the MLP's spec is read off the
  * shapes. Hidden layers are ReLU, the head is linear, as everywhere in staq.

@@ -1,5 +1,5 @@
 /**
- * A stack as one safetensors file (DESIGN §4.1), readable by any program:
+ * A stack as one safetensors file (docs/formats.md, “The stack file”), readable by any program:
  *
  *     stack.layers.{l}.weight   F32 [E, N, out_l, in_l]   (nn.Linear convention, out × in)
  *     stack.layers.{l}.bias     F32 [E, N, out_l]
@@ -171,7 +171,7 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
   const eta = metadataNumber(metadata, "eta", (x) => x >= 0, "a finite number >= 0");
   const tau = metadataNumber(metadata, "tau", (x) => x > 0, "a finite number > 0");
   const gamma = metadataNumber(metadata, "gamma", (x) => x >= 0 && x < 1, "a number in [0, 1)");
-  // Not in DESIGN §4.1's list, so a file written by another program may leave them out; they
+  // Optional in docs/formats.md, “The stack file”, so a file written by another program may leave them out; they
   // only matter for later pushes, and default as createStack does.
   const variant = metadataChoice(metadata, "variant", VARIANTS, "corrected");
   const normalization = metadataChoice(metadata, "normalization", NORMALIZATIONS, "memory");

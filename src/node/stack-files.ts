@@ -17,7 +17,7 @@ export async function saveStack(stack: Stack, path: string): Promise<void> {
   await writeFileAtomically(path, await stackToSafetensors(stack), "the stack");
 }
 
-/** Loads a stack saved by `saveStack` (or any program writing DESIGN §4.1's format) onto `gpu`. */
+/** Loads a stack saved by `saveStack` (or any program writing the format of docs/formats.md, “The stack file”) onto `gpu`. */
 export async function loadStack(gpu: Gpu, path: string, options: LoadStackOptions = {}): Promise<Stack> {
   let bytes: Uint8Array;
   try {

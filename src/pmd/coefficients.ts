@@ -1,5 +1,5 @@
 /**
- * The per-snapshot coefficients of finite-memory Policy Mirror Descent (DESIGN §2).
+ * The per-snapshot coefficients of finite-memory Policy Mirror Descent (docs/algorithm.md, “The coefficients”).
  *
  * With α_k = 1/(η+τ_k) and β_k = η/(η+τ_k), the PMD step π_{k+1} ∝ π_k^β · exp(α Q^k) makes the
  * logits a weighted sum of past Q-functions, ξ_{k+1} = correction · Σ_i c_i Q^i. Each push

@@ -5,7 +5,7 @@
  * Wei, Chi 2021, "Fast global convergence of natural policy gradient methods with entropy
  * regularization", Operations Research 2022) with learning rate η_NPG = (1−γ)(1−β)/τ: their update
  * π^{t+1} ∝ (π^t)^{1−η_NPG τ/(1−γ)} exp(η_NPG Q^t/(1−γ)) is ours with 1 − η_NPG τ/(1−γ) = β. Their
- * rate 1 − η_NPG τ is then d = 1 − (1−γ)(1−β) = β + γ(1−β) (DESIGN §2).
+ * rate 1 − η_NPG τ is then d = 1 − (1−γ)(1−β) = β + γ(1−β) (docs/algorithm.md, “Tabular PMD and its convergence”).
  */
 import { StaqInputError } from "../errors.ts";
 
@@ -40,7 +40,7 @@ export function exactPmdBounds(k: number, constants: { gamma: number; beta: numb
  * The memory M from which weight-corrected finite-memory PMD provably has no error floor.
  *
  * Derivation. Corrected PMD is exact PMD fed the surrogate Q̃^k = (Q^k − β^M Q^{k−M}) / (1−β^M)
- * (the recursion form of DESIGN §2, with Q^j = 0 for j < 0), an evaluation error
+ * (the recursion form in docs/algorithm.md, “Vanilla and weight-corrected memory”, with Q^j = 0 for j < 0), an evaluation error
  *   e_k = Q̃^k − Q^k = ε_M (Q^k − Q^{k−M}),   ε_M = β^M / (1−β^M),
  * so ‖e_k‖∞ ≤ ε_M (‖Q* − Q^k‖∞ + ‖Q* − Q^{k−M}‖∞). Cen et al.'s inexact bound (Theorem 2: with
  * ‖e‖∞ ≤ δ, the limit error is at most γ C2 δ, C2 = 2/(1−γ) · (1 + γ/(η_NPG τ)), η_NPG τ =

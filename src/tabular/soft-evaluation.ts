@@ -1,5 +1,5 @@
 /**
- * Exact soft policy evaluation (DESIGN §2):
+ * Exact soft policy evaluation (docs/algorithm.md, “Soft policy evaluation”):
  *   Q^π_τ(s,a) = R(s,a) + γ Σ_s' P(s'|s,a) V^π_τ(s'),
  *   V^π_τ(s)   = Σ_a π(a|s) (Q^π_τ(s,a) − τ log π(a|s)),
  * solved as one linear system (I − γ P_π) V = r_π + τ H_π over the states, then one backup for Q.

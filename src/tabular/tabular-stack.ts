@@ -3,7 +3,7 @@
  * vector of s (weight [A, S] with weight[a][s] = Q(s, a), zero bias). A tabular PMD run pushed
  * into a GPU stack this way gives the same logits as the float64 run, to float32 accuracy — the
  * bridge between the theory checks and the kernels, and a way to hand a tabular policy to anything
- * that reads the stack file format (DESIGN §4.1).
+ * that reads the stack file format (docs/formats.md, “The stack file”).
  */
 import { StaqInputError } from "../errors.ts";
 import type { MlpSpec, MlpWeights } from "../stack/mlp.ts";

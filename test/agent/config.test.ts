@@ -20,7 +20,7 @@ test("every preset is a valid config that names every field", () => {
   assert.throws(() => presetConfig("toString"), /unknown preset/);
 });
 
-test("the paper presets hold the authors' published defaults (DESIGN §2)", () => {
+test("the paper presets hold the authors' published defaults (docs/algorithm.md, “The published defaults”)", () => {
   const classic = PRESETS["paper-classic"];
   assert.deepEqual(
     [classic.stepsPerIteration, classic.gradientSteps, classic.batchSize, classic.lr, classic.replayCapacity, classic.targetUpdateEvery, classic.memory, classic.eta, classic.tauStart, classic.tauEnd, classic.tauAnnealSteps, classic.gamma, classic.epsilon, classic.rewardScale, classic.ensemble, classic.hidden, classic.evalEvery, classic.evalEpisodes],

@@ -1,6 +1,6 @@
 // The issue's done-when: `staq logits` reproduces, to 1e-4 relative, the logits another program
 // computes from the same safetensors file. The other program is stack_logits.py: Python + numpy,
-// reading the file by hand and following DESIGN §4.1 in float64, sharing no code with staq.
+// reading the file by hand and following docs/formats.md, “The stack file”, in float64, sharing no code with staq.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";

@@ -2,7 +2,7 @@
 """Logits of a staq stack file, computed independently of staq ("another program").
 
 Reads the safetensors file by hand (8-byte little-endian header length, JSON header, raw
-little-endian float32 data; no safetensors or torch package) and evaluates DESIGN section 4.1,
+little-endian float32 data; no safetensors or torch package) and evaluates the logits of docs/formats.md, "The stack file",
 
     xi(s) = correction * mean_e sum_i c[e, i] * MLP_{e,i}(s),
 

@@ -39,7 +39,7 @@ test("a network survives write → read bit for bit, with its spec read off the 
           assert.deepEqual(bits(layer.weight), bits(weights.layers[l].weight));
           assert.deepEqual(bits(layer.bias), bits(weights.layers[l].bias));
         });
-        // The names and shapes of DESIGN's stack file, for one snapshot: PyTorch's [out, in].
+        // The names and shapes of the stack file (docs/formats.md, “The stack file”), for one snapshot: PyTorch's [out, in].
         const names = [...decodeSafetensors(bytes).tensors].map(([name, t]) => `${name} [${t.shape}]`);
         const widths = [inputs, ...hidden, outputs];
         assert.deepEqual(names, widths.slice(1).flatMap((out, l) => [`net.layers.${l}.weight [${out},${widths[l]}]`, `net.layers.${l}.bias [${out}]`]));

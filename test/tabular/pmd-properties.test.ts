@@ -1,5 +1,5 @@
 /**
- * Properties of tabular PMD (DESIGN §2) on random small MDPs, each with the bound it checks and
+ * Properties of tabular PMD (docs/algorithm.md, “Tabular PMD and its convergence”) on random small MDPs, each with the bound it checks and
  * why that bound holds. Rounding allowances come from `softEvaluationErrorBound` (the exact
  * evaluation's float64 error) and the optimum's own certified `errorBound`.
  */
@@ -173,7 +173,7 @@ test("4. with noisy evaluation, corrected PMD with large M ends closer to π* th
   // ξ = Q̂/τ) puts all of it in the logits: sd σ/τ. Corrected PMD with β^M ≈ 0 weights the last
   // Q-functions by α β^i, so the logit noise has sd (σ/τ)·sqrt((1−β)/(1+β)); for β ≥ 0.8 that is at
   // most 1/3 of soft policy iteration's. The final policy error is first-order in the logit noise,
-  // so we expect a ratio near 1/3 and test the mean over 12 seeds against a margin of 0.6 (room
+  // so we expect a ratio near 1/3 and test the mean over 64 seeds against a margin of 0.6 (room
   // for the sampling error of the means and second-order effects).
   fc.assert(
     fc.property(
