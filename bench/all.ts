@@ -54,6 +54,8 @@ function argumentsFor(section: Section): string[] {
 
 for (const section of only) {
   console.log(`\n=== bench: ${section} ===`);
-  const child = spawnSync(process.execPath, [...loader, join(here, `${section}${extension}`), ...argumentsFor(section)], { stdio: "inherit" });
+  const child = spawnSync(process.execPath, [...loader, join(here, `${section}${extension}`), ...argumentsFor(section)], {
+    stdio: "inherit",
+  });
   if (child.status !== 0) process.exit(child.status ?? 1);
 }

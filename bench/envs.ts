@@ -199,7 +199,12 @@ function measureEnv(name: string): WorkerResult {
   const actions = randomActions(probe.actionCount, SETTINGS.actionRing, SETTINGS.seed);
   const runners: Runner[] = [
     singleRunner(probe, actions),
-    ...SETTINGS.vectorSizes.map((n) => vectorRunner(createVectorEnv(() => makeEnv(name), n), actions)),
+    ...SETTINGS.vectorSizes.map((n) =>
+      vectorRunner(
+        createVectorEnv(() => makeEnv(name), n),
+        actions,
+      ),
+    ),
   ];
   const { rounds, roundSeconds, warmupSeconds } = SETTINGS.timing;
   for (const run of runners) run(performance.now() + warmupSeconds * 1000);
@@ -291,11 +296,31 @@ function mergeUpstream(sofar: UpstreamReport | undefined, next: UpstreamReport):
 }
 
 /** Runs bench/upstream-env-throughput.py for one env; its figure, or the reason it has none. */
-function measureUpstream(src: string, entry: (typeof ENVS)[number]): { figure?: number; samples?: number[]; report?: UpstreamReport; error?: string } {
+function measureUpstream(
+  src: string,
+  entry: (typeof ENVS)[number],
+): { figure?: number; samples?: number[]; report?: UpstreamReport; error?: string } {
   const { processes, rounds, roundSeconds } = SETTINGS.timing;
   const script = join(here, "upstream-env-throughput.py");
-  const child = spawnSync("python3", [script, "--src", src, "--seconds", String(roundSeconds), "--rounds", String(processes * rounds), "--seed", String(SETTINGS.seed), "--only", entry.name], { encoding: "utf8" });
-  if (child.status !== 0) return { error: `upstream-env-throughput.py failed: ${(child.stderr || child.stdout).trim().split("\n").slice(-1)[0]}` };
+  const child = spawnSync(
+    "python3",
+    [
+      script,
+      "--src",
+      src,
+      "--seconds",
+      String(roundSeconds),
+      "--rounds",
+      String(processes * rounds),
+      "--seed",
+      String(SETTINGS.seed),
+      "--only",
+      entry.name,
+    ],
+    { encoding: "utf8" },
+  );
+  if (child.status !== 0)
+    return { error: `upstream-env-throughput.py failed: ${(child.stderr || child.stdout).trim().split("\n").slice(-1)[0]}` };
   const report = JSON.parse(child.stdout) as UpstreamReport;
   const figure = report[entry.upstream.section][entry.upstream.key];
   if (typeof figure !== "number") return { report, error: report.unavailable?.[entry.name] ?? "no figure in its output" };
@@ -317,7 +342,15 @@ interface Row {
   meetsTarget: boolean | null;
 }
 
-const HEADER = ["env", "single steps/s", ...SETTINGS.vectorSizes.map((n) => `N=${n}`), "upstream single", "upstream source", "ratio single/upstream", `meets ${SETTINGS.target}×`];
+const HEADER = [
+  "env",
+  "single steps/s",
+  ...SETTINGS.vectorSizes.map((n) => `N=${n}`),
+  "upstream single",
+  "upstream source",
+  "ratio single/upstream",
+  `meets ${SETTINGS.target}×`,
+];
 
 /** Steps per second with three significant digits: 3.88M, 421k, 35.1k. */
 function formatRate(rate: number | null): string {
@@ -364,7 +397,13 @@ function timingText(): string {
   return `${processes} processes × ${rounds} round${rounds === 1 ? "" : "s"} of ${roundSeconds} s`;
 }
 
-function markdownReport(machine: ReturnType<typeof machineInfo>, rows: Row[], seconds: number, upstreamNote: string, upstreamNow?: UpstreamReport): string {
+function markdownReport(
+  machine: ReturnType<typeof machineInfo>,
+  rows: Row[],
+  seconds: number,
+  upstreamNote: string,
+  upstreamNow?: UpstreamReport,
+): string {
   const command = ["npx tsx bench/envs.ts", ...process.argv.slice(2)].join(" ");
   return [
     `# Environment throughput on ${machine.cpu}`,
@@ -385,7 +424,9 @@ function markdownReport(machine: ReturnType<typeof machineInfo>, rows: Row[], se
       "**measured now**: in this run, right before the port; **upstream-throughput.json**: the project's reference figures (measured earlier, possibly on another machine of this kind, so the ratio is less certain).",
     ...(upstreamNote ? [`- Upstream not measured now: ${upstreamNote}.`] : []),
     ...(upstreamNow
-      ? [`- Upstream measured now with ${upstreamNow.machine}; Gymnasium ${upstreamNow.gymnasium.version ?? ""} commit ${upstreamNow.gymnasium.commit}, MinAtar commit ${upstreamNow.minatar.commit}.`]
+      ? [
+          `- Upstream measured now with ${upstreamNow.machine}; Gymnasium ${upstreamNow.gymnasium.version ?? ""} commit ${upstreamNow.gymnasium.commit}, MinAtar commit ${upstreamNow.minatar.commit}.`,
+        ]
       : []),
     "- Every env runs in processes of its own, so the timing loop sees one env class (as a training loop does), and in several, one after another: " +
       "in some processes glibc returns the memory each garbage collection frees to the system and faults it back in, and MinAtar steps run up to about 2× slower throughout. " +
@@ -417,7 +458,11 @@ function combine(runs: WorkerResult[]): Record<string, CellResult> {
 }
 
 function runWorker(name: string): WorkerResult {
-  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--worker", name, ...(full ? ["--full"] : [])], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawnSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), "--worker", name, ...(full ? ["--full"] : [])],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+  );
   if (child.status !== 0) throw new Error(`the worker for ${name} failed (exit ${child.status})`);
   return JSON.parse(child.stdout.trim().split("\n").pop()!) as WorkerResult;
 }
@@ -434,7 +479,9 @@ function main(): void {
   const mode = full ? "full" : "quick";
   const plan = upstreamPlan();
   const reference = readReference();
-  console.log(`staq env throughput benchmark (${mode}) on ${machine.cpu} (${machine.cores} cores), node ${machine.node}, load ${machine.loadAverage.join(" / ")}`);
+  console.log(
+    `staq env throughput benchmark (${mode}) on ${machine.cpu} (${machine.cores} cores), node ${machine.node}, load ${machine.loadAverage.join(" / ")}`,
+  );
   console.log(
     plan.src
       ? `upstream: measured now from ${plan.src} (python3 bench/upstream-env-throughput.py)`
@@ -460,7 +507,15 @@ function main(): void {
     const runs = Array.from({ length: SETTINGS.timing.processes }, () => runWorker(entry.name));
     const cells = combine(runs);
     const ratio = upstream.stepsPerSecond ? cells.single.median / upstream.stepsPerSecond : null;
-    const row: Row = { env: entry.name, observationSize: runs[0].observationSize, actionCount: runs[0].actionCount, cells, upstream, ratio, meetsTarget: ratio === null ? null : ratio >= SETTINGS.target };
+    const row: Row = {
+      env: entry.name,
+      observationSize: runs[0].observationSize,
+      actionCount: runs[0].actionCount,
+      cells,
+      upstream,
+      ratio,
+      meetsTarget: ratio === null ? null : ratio >= SETTINGS.target,
+    };
     console.log(formatRow(row).join(" | "));
     if (upstream.note) console.log(`  (upstream not measured now: ${upstream.note})`);
     rows.push(row);
@@ -481,7 +536,14 @@ function main(): void {
       // The folder by its name only: results are committed, and a full path names one machine.
       measuredNow: plan.src ? { src: basename(plan.src), ...upstreamNow } : null,
       notMeasuredBecause: plan.src ? undefined : plan.why,
-      reference: reference.report ? { file: reference.file && relative(repoRoot, reference.file), what: reference.report.what, machine: reference.report.machine, date: reference.report.date } : null,
+      reference: reference.report
+        ? {
+            file: reference.file && relative(repoRoot, reference.file),
+            what: reference.report.what,
+            machine: reference.report.machine,
+            date: reference.report.date,
+          }
+        : null,
     },
     seconds,
     findings: findings(rows),

@@ -59,7 +59,11 @@ export async function createGemm(gpu: Gpu, shape: GemmShape, tile: GemmTile, a?:
   gpu.writeBuffer(params, 0, gemm.packUniform({ m, n, k }));
   const bindGroup = gemm.bind({ params, ...buffers }, "gemm");
   // Each thread covers COLS_PER_THREAD vec4 columns and ROWS_PER_THREAD rows.
-  const workgroups = { x: Math.ceil(n / 4 / (tile.threadsX * tile.colsPerThread)), y: Math.ceil(m / (tile.threadsY * tile.rowsPerThread)), z: 1 };
+  const workgroups = {
+    x: Math.ceil(n / 4 / (tile.threadsX * tile.colsPerThread)),
+    y: Math.ceil(m / (tile.threadsY * tile.rowsPerThread)),
+    z: 1,
+  };
   return {
     buffers,
     encode(encoder, timestampWrites) {

@@ -74,7 +74,9 @@ export class DeviceTimer {
     return this.querySet ? "timestamp queries" : `wall time / ${this.repetitions} runs per submit`;
   }
 
-  async time(encode: (encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites) => Promise<void> | void): Promise<number> {
+  async time(
+    encode: (encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites) => Promise<void> | void,
+  ): Promise<number> {
     const { device } = this.gpu;
     const encoder = device.createCommandEncoder({ label: "bench device time" });
     if (this.querySet && this.resolve) {

@@ -19,7 +19,10 @@ export interface NaiveStack {
 /** Prepares the baseline for `stack` on `batch` states in `states`, writing `logits`. */
 export async function createNaiveStack(stack: Stack, states: GPUBuffer, logits: GPUBuffer, batch: number): Promise<NaiveStack> {
   const { gpu, layout } = stack;
-  const dense = await gpu.kernel({ name: "dense_layer", source: BENCH_SHADER_SOURCES.dense_layer, file: "bench/shaders/dense_layer.wgsl" }, {});
+  const dense = await gpu.kernel(
+    { name: "dense_layer", source: BENCH_SHADER_SOURCES.dense_layer, file: "bench/shaders/dense_layer.wgsl" },
+    {},
+  );
   const width = Math.max(...layout.layers.map((layer) => layer.paddedOutputs));
   const scratch = [0, 1].map((i) => createBuffer(gpu, batch * width * 4, BufferUsage.STORAGE, `naive activations ${i}`));
   const coefficients = stack.coefficients; // [member][age]

@@ -168,7 +168,15 @@ export interface PytorchBaselineOptions {
 /** Runs bench/pytorch_stack.py; rejects with its stderr when it fails. */
 export async function runPytorchBaseline(options: PytorchBaselineOptions): Promise<PytorchBaselineResult> {
   const { python } = findTorchPython(options.python);
-  const args = [PYTORCH_STACK_SCRIPT, "--configs", JSON.stringify(options.configs), "--device", options.device ?? "auto", "--seconds", String(options.seconds ?? 1)];
+  const args = [
+    PYTORCH_STACK_SCRIPT,
+    "--configs",
+    JSON.stringify(options.configs),
+    "--device",
+    options.device ?? "auto",
+    "--seconds",
+    String(options.seconds ?? 1),
+  ];
   if (options.gemm) args.push("--gemm", String(options.gemm));
   if (options.check) args.push("--check");
   if (options.seed !== undefined) args.push("--seed", String(options.seed));
@@ -180,7 +188,12 @@ export async function runPytorchBaseline(options: PytorchBaselineOptions): Promi
     args.push("--inputs", file, "--dump-logits");
   }
   try {
-    const { code, signal, stdout, stderr } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const { code, signal, stdout, stderr } = await new Promise<{
+      code: number | null;
+      signal: NodeJS.Signals | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve, reject) => {
       const child = spawn(python, args, { stdio: ["ignore", "pipe", "pipe"], timeout: options.timeoutMs ?? 30 * 60_000 });
       let out = "";
       let err = "";
@@ -195,7 +208,9 @@ export async function runPytorchBaseline(options: PytorchBaselineOptions): Promi
     try {
       return JSON.parse(stdout) as PytorchBaselineResult;
     } catch (error) {
-      throw new Error(`${PYTORCH_STACK_SCRIPT} printed no JSON (${(error as Error).message}); stdout: ${stdout.slice(0, 500)}; stderr: ${stderr.trim()}`);
+      throw new Error(
+        `${PYTORCH_STACK_SCRIPT} printed no JSON (${(error as Error).message}); stdout: ${stdout.slice(0, 500)}; stderr: ${stderr.trim()}`,
+      );
     }
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });

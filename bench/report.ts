@@ -18,7 +18,10 @@ export function markdownTable(header: string[], rows: string[][]): string {
 /** "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)" → "llvmpipe"; "NVIDIA H100 80GB HBM3" → "nvidia-h100-80gb-hbm3". */
 export function adapterSlug(adapter: string): string {
   const name = adapter.split(/[:(]/)[0].trim() || "adapter";
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 }
 
 /** The machine a CPU benchmark ran on, as its JSON records it. */
@@ -42,7 +45,12 @@ export function cpuSlug(model: string): string {
     .replace(/\((r|tm|c)\)/gi, " ")
     .replace(/@.*$/, " ")
     .replace(/\bCPU\b/gi, " ");
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "cpu";
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "") || "cpu"
+  );
 }
 
 /** Whether a benchmark runs `--full` (else `--quick`, the default); both at once exits 2. */

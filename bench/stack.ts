@@ -238,12 +238,21 @@ async function main(): Promise<void> {
 
   // (d) the ceiling
   const gemmShapes = full
-    ? [{ m: 4096, n: 4096, k: 4096 }, { m: 65536, n: 256, k: 256 }]
-    : [{ m: 512, n: 512, k: 512 }, { m: 4096, n: 256, k: 256 }];
+    ? [
+        { m: 4096, n: 4096, k: 4096 },
+        { m: 65536, n: 256, k: 256 },
+      ]
+    : [
+        { m: 512, n: 512, k: 512 },
+        { m: 4096, n: 256, k: 256 },
+      ];
   const gemm = await measureGemm(gpu, timer, gemmShapes, repeatOptions);
   const ceiling = gemm[0];
-  console.log(`GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}, tile ${ceiling.rowsPerThread}×${ceiling.colsPerThread * 4})`);
-  for (const g of gemm.slice(1)) console.log(`  also ${g.gflops.toFixed(2)} GFLOP/s at ${g.m}×${g.n}×${g.k}, tile ${g.rowsPerThread}×${g.colsPerThread * 4}`);
+  console.log(
+    `GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}, tile ${ceiling.rowsPerThread}×${ceiling.colsPerThread * 4})`,
+  );
+  for (const g of gemm.slice(1))
+    console.log(`  also ${g.gflops.toFixed(2)} GFLOP/s at ${g.m}×${g.n}×${g.k}, tile ${g.rowsPerThread}×${g.colsPerThread * 4}`);
 
   const rate = ceiling.gflops * 1e9;
   const configs: Config[] = [];
@@ -253,7 +262,17 @@ async function main(): Promise<void> {
         for (const memory of GRID.memory) for (const batch of GRID.batch) configs.push({ memory, batch, width, inputs, ensemble });
 
   const rows: Row[] = [];
-  const header = ["config", "kernel e2e ms (p10–p90)", "device ms", "GFLOP/s", "% ceiling", "naive e2e ms", "× naive", "CPU ref ms", "× CPU"];
+  const header = [
+    "config",
+    "kernel e2e ms (p10–p90)",
+    "device ms",
+    "GFLOP/s",
+    "% ceiling",
+    "naive e2e ms",
+    "× naive",
+    "CPU ref ms",
+    "× CPU",
+  ];
   console.log(`\n${header.join(" | ")}`);
   for (const group of groupBy(configs, (c) => `${c.width} ${c.inputs} ${c.ensemble} ${c.memory}`)) {
     let stack: Stack | undefined;
@@ -280,7 +299,11 @@ async function main(): Promise<void> {
       const kernelRun = kernelSampler(gpu, timer, stack, c, states);
       const kernel = await measure(kernelRun);
       kernelRun.destroy();
-      row.kernel = { ...kernel, gflops: flops / (kernel.device.median * 1e6), ofCeiling: flops / (kernel.device.median * 1e6) / ceiling.gflops };
+      row.kernel = {
+        ...kernel,
+        gflops: flops / (kernel.device.median * 1e6),
+        ofCeiling: flops / (kernel.device.median * 1e6) / ceiling.gflops,
+      };
       // The naive baseline pays ~20 µs per dispatch on top of the arithmetic, done less efficiently.
       const naiveEstimate = 3 * estimate + c.memory * c.ensemble * 3 * 30e-6;
       if (naiveEstimate <= 2 * maxEvalSeconds) {
@@ -291,8 +314,17 @@ async function main(): Promise<void> {
       }
       // The float64 reference (which also derives error bounds) runs at well under 1 GFLOP/s.
       if (flops / 2e8 <= 2 * maxEvalSeconds) {
-        const contents = { spec: stack.spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction };
-        const cpu = await repeat(async () => wallTime(async () => stackLogitsReference(contents, states, c.batch)), { ...repeatOptions, warmup: 0, maxRuns: 5 });
+        const contents = {
+          spec: stack.spec,
+          snapshots: await stack.readSnapshots(),
+          coefficients: stack.coefficients,
+          correction: stack.correction,
+        };
+        const cpu = await repeat(async () => wallTime(async () => stackLogitsReference(contents, states, c.batch)), {
+          ...repeatOptions,
+          warmup: 0,
+          maxRuns: 5,
+        });
         row.cpu = { e2e: cpu, gflops: flops / (cpu.median * 1e6) };
       }
       console.log(formatRow(row).join(" | "));
@@ -316,13 +348,17 @@ async function main(): Promise<void> {
       return { config, defaultMs, fastMs, speedup: defaultMs / fastMs };
     });
     console.log("\nfast mode (robustness off), device time, best of 2 child processes each:");
-    for (const f of fastMode) console.log(`  ${label(f.config)}: ${formatMs(f.defaultMs)} → ${formatMs(f.fastMs)} ms (${f.speedup.toFixed(2)}×)`);
+    for (const f of fastMode)
+      console.log(`  ${label(f.config)}: ${formatMs(f.defaultMs)} → ${formatMs(f.fastMs)} ms (${f.speedup.toFixed(2)}×)`);
   }
 
   const pytorch = await measurePytorch(rows);
   const acting = await measureActing(gpu);
   console.log("\nacting latency (createActor: upload, stack, policy, read the actions back), end to end:");
-  for (const a of acting) console.log(`  ${label(a.config)} ${a.greedy ? "greedy" : "sampled"}: ${formatMs(a.ms.median)} ms (p10 ${formatMs(a.ms.p10)}, p90 ${formatMs(a.ms.p90)})`);
+  for (const a of acting)
+    console.log(
+      `  ${label(a.config)} ${a.greedy ? "greedy" : "sampled"}: ${formatMs(a.ms.median)} ms (p10 ${formatMs(a.ms.p10)}, p90 ${formatMs(a.ms.p90)})`,
+    );
 
   const targets = await measureTargets(gpu, timer, rows, ceiling);
   console.log("\ntargets:");
@@ -374,10 +410,14 @@ async function measurePytorch(rows: Row[]): Promise<PytorchBaselineResult | { sk
       seconds: full ? 1 : 0.25,
       gemm: full ? 8192 : 512,
     });
-    console.log(`\nPyTorch ${result.torch} on ${result.deviceName} (FP32, TF32 off): torch.matmul ${result.gemm?.gflops.toFixed(1)} GFLOP/s`);
+    console.log(
+      `\nPyTorch ${result.torch} on ${result.deviceName} (FP32, TF32 off): torch.matmul ${result.gemm?.gflops.toFixed(1)} GFLOP/s`,
+    );
     result.configs.forEach((c, k) => {
       const kernel = measured[k].kernel!;
-      console.log(`  ${label(measured[k].config)}: PyTorch ${formatMs(c.ms.median)} ms vs kernel device ${formatMs(kernel.device.median)} ms (PyTorch ÷ kernel = ${(c.ms.median / kernel.device.median).toFixed(2)}×)`);
+      console.log(
+        `  ${label(measured[k].config)}: PyTorch ${formatMs(c.ms.median)} ms vs kernel device ${formatMs(kernel.device.median)} ms (PyTorch ÷ kernel = ${(c.ms.median / kernel.device.median).toFixed(2)}×)`,
+      );
     });
     return result;
   } catch (error) {
@@ -404,7 +444,8 @@ async function measureActing(gpu: Gpu): Promise<Acting[]> {
   for (const config of configs) {
     const stack = createStack(gpu, { mlp: specOf(config), memory: config.memory, ensemble: config.ensemble });
     const sample = () => Math.random() * 2 - 1;
-    for (let i = 0; i < config.memory; i++) stack.push(Array.from({ length: config.ensemble }, () => randomMlpWeights(specOf(config), sample)));
+    for (let i = 0; i < config.memory; i++)
+      stack.push(Array.from({ length: config.ensemble }, () => randomMlpWeights(specOf(config), sample)));
     const actor = createActor(stack, { maxBatch: config.batch, epsilon: 0.05, seed: 1 });
     const states = Float32Array.from({ length: config.batch * config.inputs }, sample);
     for (const greedy of [false, true]) {
@@ -534,17 +575,39 @@ function markdownReport(
     `\`npm run bench -- --${mode}\`; device time by ${timing}; medians (p10–p90 for end to end); ${ACTIONS} actions, 2 hidden ReLU layers of width W.`,
     `GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}). "× naive" and "× CPU" compare end-to-end times.`,
     "",
-    markdownTable(["config", "kernel e2e ms (p10–p90)", "device ms", "GFLOP/s", "% ceiling", "naive e2e ms", "× naive", "CPU ref ms", "× CPU"], measured.map(formatRow)),
+    markdownTable(
+      ["config", "kernel e2e ms (p10–p90)", "device ms", "GFLOP/s", "% ceiling", "naive e2e ms", "× naive", "CPU ref ms", "× CPU"],
+      measured.map(formatRow),
+    ),
     "",
   ];
   const skipped = rows.filter((r) => r.skipped);
   if (skipped.length) lines.push(`Skipped as too slow for this mode: ${skipped.map((r) => label(r.config)).join("; ")}.`, "");
   if (fastMode) {
     lines.push("Fast mode (Dawn robustness off), device time:", "");
-    lines.push(markdownTable(["config", "default ms", "fast ms", "speed-up"], fastMode.map((f) => [label(f.config), formatMs(f.defaultMs), formatMs(f.fastMs), `${f.speedup.toFixed(2)}×`])), "");
+    lines.push(
+      markdownTable(
+        ["config", "default ms", "fast ms", "speed-up"],
+        fastMode.map((f) => [label(f.config), formatMs(f.defaultMs), formatMs(f.fastMs), `${f.speedup.toFixed(2)}×`]),
+      ),
+      "",
+    );
   }
-  lines.push("Acting latency, end to end (`createActor`: upload the states, evaluate the stack, run the policy kernel, read the actions back; one submit):", "");
-  lines.push(markdownTable(["config", "actions", "ms (p10–p90)"], acting.map((a) => [label(a.config), a.greedy ? "greedy" : "sampled", `${formatMs(a.ms.median)} (${formatMs(a.ms.p10)}–${formatMs(a.ms.p90)})`])), "");
+  lines.push(
+    "Acting latency, end to end (`createActor`: upload the states, evaluate the stack, run the policy kernel, read the actions back; one submit):",
+    "",
+  );
+  lines.push(
+    markdownTable(
+      ["config", "actions", "ms (p10–p90)"],
+      acting.map((a) => [
+        label(a.config),
+        a.greedy ? "greedy" : "sampled",
+        `${formatMs(a.ms.median)} (${formatMs(a.ms.p10)}–${formatMs(a.ms.p90)})`,
+      ]),
+    ),
+    "",
+  );
   lines.push("Targets:", "", ...targets.map((t) => `- ${t.met ? "met" : "**not met**"}: ${t.text}`), "");
   return lines.join("\n");
 }

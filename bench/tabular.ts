@@ -162,12 +162,14 @@ const total = (values: number[]) => values.reduce((sum, x) => sum + x, 0);
  */
 async function timeInterleaved(runs: (() => unknown)[]): Promise<{ timings: Timing[]; samples: number[][] }> {
   const first = runs.map((run) => elapsedMs(run));
-  if (total(first) > TIMING.oneShotMs) return { timings: first.map((ms) => ({ ...summarize([ms]), batch: 1 })), samples: first.map((ms) => [ms]) };
+  if (total(first) > TIMING.oneShotMs)
+    return { timings: first.map((ms) => ({ ...summarize([ms]), batch: 1 })), samples: first.map((ms) => [ms]) };
   // A first call over 100 ms is both warm-up and calibration; shorter ones are timed again warm.
   const second = runs.map((run, i) => (first[i] > 100 ? first[i] : elapsedMs(run)));
   const batches = second.map((ms) => (ms >= 1 ? 1 : Math.min(10_000, Math.ceil(1 / Math.max(ms, 1e-3)))));
   const roundMs = total(second.map((ms, i) => ms * batches[i]));
-  const options: RepeatOptions = roundMs > TIMING.costlyMs ? { warmup: 0, minRuns: TIMING.costly, maxRuns: TIMING.costly, minSeconds: 0 } : TIMING.cheap;
+  const options: RepeatOptions =
+    roundMs > TIMING.costlyMs ? { warmup: 0, minRuns: TIMING.costly, maxRuns: TIMING.costly, minSeconds: 0 } : TIMING.cheap;
   const samples = runs.map((): number[] => []);
   await repeat(async () => {
     let round = 0;
@@ -209,7 +211,8 @@ function deterministicPolicySystem(mdp: Mdp): { matrix: Float64Array; rhs: Float
 /** The coefficients after M pushes of pmdStep at constant τ: the stack full, as in steady state. */
 function fullCoefficients(): PmdCoefficients {
   let coefficients: PmdCoefficients = { coefficients: new Float64Array(0), correction: 1 };
-  for (let i = 0; i < M; i++) coefficients = pmdStep(coefficients.coefficients, { eta: ETA, tau: TAU, memory: M, variant: SETTINGS.variant });
+  for (let i = 0; i < M; i++)
+    coefficients = pmdStep(coefficients.coefficients, { eta: ETA, tau: TAU, memory: M, variant: SETTINGS.variant });
   return coefficients;
 }
 
@@ -446,11 +449,14 @@ function markdownReport(machine: ReturnType<typeof machineInfo>, rows: SizeResul
     "",
     ...findings(rows).map((line) => `- ${line}`),
     "",
-    markdownTable(HEADER, rows.map((row, i) => formatRow(row, rows[i - 1]))),
+    markdownTable(
+      HEADER,
+      rows.map((row, i) => formatRow(row, rows[i - 1])),
+    ),
     "",
     "How to read it:",
     "",
-    "- **solve**: `solveLinearSystem` (LU with partial pivoting) on an S×S system of the kind `softStateValues` builds (I − γP_a for the policy \"action 0 everywhere\"); " +
+    '- **solve**: `solveLinearSystem` (LU with partial pivoting) on an S×S system of the kind `softStateValues` builds (I − γP_a for the policy "action 0 everywhere"); ' +
       "its cost depends on S alone, so this is the solve inside every policy evaluation. GFLOP/s counts 2/3·S³ flops.",
     "- **build ≈**: `softStateValues` (build + solve) minus the solve, the median of their differences round by round (the two are timed interleaved): forming I − γP_π and r_π + τH_π, S²A multiply-adds. Small next to the solve, so noisy (it can come out negative).",
     "- **backup**: `backupQ`, Q = R + γPV, S²A multiply-adds. **logits Σ**: `weightedSum` over M stored Q-functions with the coefficients of M `pmdStep` pushes, M·S·A multiply-adds. " +
@@ -478,8 +484,12 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   const started = Date.now();
   const mode = full ? "full" : "quick";
-  console.log(`staq tabular PMD benchmark (${mode}) on ${machine.cpu} (${machine.cores} cores), node ${machine.node}, load ${machine.loadAverage.join(" / ")}`);
-  console.log(`A = ${A}, M = ${M}, ${SETTINGS.variant}, η = ${ETA}, τ = ${TAU}, γ = ${SETTINGS.gamma}, dense Garnet P; float64, one thread; medians\n`);
+  console.log(
+    `staq tabular PMD benchmark (${mode}) on ${machine.cpu} (${machine.cores} cores), node ${machine.node}, load ${machine.loadAverage.join(" / ")}`,
+  );
+  console.log(
+    `A = ${A}, M = ${M}, ${SETTINGS.variant}, η = ${ETA}, τ = ${TAU}, γ = ${SETTINGS.gamma}, dense Garnet P; float64, one thread; medians\n`,
+  );
   console.log(HEADER.join(" | "));
 
   const rows: SizeResult[] = [];
@@ -489,7 +499,8 @@ async function main(): Promise<void> {
     rows.push(row);
   }
   const partial = rows.filter((r) => !r.endToEnd.fullMemory).map((r) => r.states);
-  if (partial.length) console.log(`* S = ${partial.join(", ")}: few iterations timed, corrected to a full memory of ${M} (see the markdown).`);
+  if (partial.length)
+    console.log(`* S = ${partial.join(", ")}: few iterations timed, corrected to a full memory of ${M} (see the markdown).`);
 
   console.log("");
   for (const line of findings(rows)) console.log(line);

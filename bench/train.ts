@@ -25,7 +25,15 @@ import { createStack } from "../src/stack/stack.ts";
 import { initialQNetworks } from "../src/train/initialisation.ts";
 import { createMlpTrainer } from "../src/train/mlp-trainer.ts";
 import { createSoftQFit, fitSoftQ } from "../src/train/soft-q-fit.ts";
-import { ADAM_DEFAULTS, adamStep, createAdamState, flattenParameters, lossAndGradient, toFloat64, unflattenParameters } from "../src/train/reference.ts";
+import {
+  ADAM_DEFAULTS,
+  adamStep,
+  createAdamState,
+  flattenParameters,
+  lossAndGradient,
+  toFloat64,
+  unflattenParameters,
+} from "../src/train/reference.ts";
 import { createReplayBuffer, type ReplayBuffer } from "../src/train/replay-buffer.ts";
 import { measureGemm, type GemmResult } from "./gemm.ts";
 import { DeviceTimer, repeat, summarize, type RepeatOptions, type Summary } from "./measure.ts";
@@ -59,7 +67,9 @@ const REPLAY = 50_000;
 /** The issue's target on lavapipe: 2×64, batch 64, E = 1, end to end. */
 const TARGET_STEPS_PER_SECOND = 500;
 // This machine's timings wander by ±30 % between runs (shared cores), so even --quick takes a median of several.
-const repeatOptions: RepeatOptions = full ? { warmup: 2, minRuns: 5, maxRuns: 50, minSeconds: 3 } : { warmup: 1, minRuns: 5, maxRuns: 20, minSeconds: 2 };
+const repeatOptions: RepeatOptions = full
+  ? { warmup: 2, minRuns: 5, maxRuns: 50, minSeconds: 3 }
+  : { warmup: 1, minRuns: 5, maxRuns: 20, minSeconds: 2 };
 
 interface TrainConfig {
   width: number;
@@ -93,7 +103,7 @@ function randomReplay(gpu: Gpu): ReplayBuffer {
   const replay = createReplayBuffer(gpu, { capacity: REPLAY, inputs: INPUTS, actions: ACTIONS });
   // Deterministic pseudo-random transitions (the timings do not depend on the values).
   let state = 12345;
-  const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
   replay.add({
     obs: Float32Array.from({ length: REPLAY * INPUTS }, () => 4 * next() - 2),
     nextObs: Float32Array.from({ length: REPLAY * INPUTS }, () => 4 * next() - 2),
@@ -158,7 +168,11 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
   const cpuSamples: number[] = [];
   const params = initial.map((w) => flattenParameters(toFloat64(w)));
   const adam = params.map((p) => createAdamState(p.length));
-  const batchData = { states: stored.obs.subarray(0, batch * INPUTS), actions: stored.actions.subarray(0, batch), targets: stored.rewards.subarray(0, batch) };
+  const batchData = {
+    states: stored.obs.subarray(0, batch * INPUTS),
+    actions: stored.actions.subarray(0, batch),
+    targets: stored.rewards.subarray(0, batch),
+  };
   const cpuSteps = config.width > 64 ? 3 : 20;
   for (let run = 0; run < cpuSteps; run++) {
     const started = performance.now();
@@ -180,7 +194,12 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
   return {
     ...config,
     flopsPerStep: flops,
-    trainer: { msPerStep: trainerTime, stepsPerSecond: 1000 / trainerTime.median, gflops: trainerGflops, ofCeiling: trainerGflops / ceiling.gflops },
+    trainer: {
+      msPerStep: trainerTime,
+      stepsPerSecond: 1000 / trainerTime.median,
+      gflops: trainerGflops,
+      ofCeiling: trainerGflops / ceiling.gflops,
+    },
     softQFit: { msPerStep: fitTime, stepsPerSecond: 1000 / fitTime.median, gflops: fitGflops, ofCeiling: fitGflops / ceiling.gflops },
     cpu: { msPerStep: cpu, stepsPerSecond: 1000 / cpu.median, gflops: rate(cpu.median, flops) },
     speedup: cpu.median / fitTime.median,
@@ -197,12 +216,18 @@ interface PrecomputeRow {
 }
 
 /** The stack on every next state of the replay buffer, then π_k and its entropy (one submit, one wait). */
-async function measurePrecompute(gpu: Gpu, replay: ReplayBuffer, width: number, memory: number, ceiling: GemmResult): Promise<PrecomputeRow> {
+async function measurePrecompute(
+  gpu: Gpu,
+  replay: ReplayBuffer,
+  width: number,
+  memory: number,
+  ceiling: GemmResult,
+): Promise<PrecomputeRow> {
   const spec = specOf(width);
   const stack = createStack(gpu, { mlp: spec, memory });
   // Random snapshots: the cost does not depend on the values, and zero heads would look trivial.
   let state = memory;
-  const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5);
+  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5;
   for (let i = 0; i < memory; i++) {
     const [w] = initialQNetworks(spec, 1, i);
     w.layers.at(-1)!.weight.forEach((_, k, a) => (a[k] = next()));
@@ -214,7 +239,10 @@ async function measurePrecompute(gpu: Gpu, replay: ReplayBuffer, width: number, 
     await gpu.idle();
     return performance.now() - started;
   };
-  const ms = await repeat(once, full ? { warmup: 1, minRuns: 3, maxRuns: 10, minSeconds: 2 } : { warmup: 1, minRuns: 2, maxRuns: 3, minSeconds: 0 });
+  const ms = await repeat(
+    once,
+    full ? { warmup: 1, minRuns: 3, maxRuns: 10, minSeconds: 2 } : { warmup: 1, minRuns: 2, maxRuns: 3, minSeconds: 0 },
+  );
   stack.destroy();
   const gflops = (2 * macs(spec) * memory * replay.size) / (ms.median * 1e6);
   return { width, memory, states: replay.size, ms, gflops, ofCeiling: gflops / ceiling.gflops };
@@ -239,15 +267,29 @@ function trainTable(rows: TrainRow[]): string {
 function precomputeTable(rows: PrecomputeRow[]): string {
   return markdownTable(
     ["network", "M", "states", "ms (p10–p90)", "GFLOP/s", "% ceiling"],
-    rows.map((r) => [`2×${r.width}`, String(r.memory), String(r.states), `${formatMs(r.ms.median)} (${formatMs(r.ms.p10)}–${formatMs(r.ms.p90)})`, r.gflops.toFixed(2), `${(100 * r.ofCeiling).toFixed(0)}%`]),
+    rows.map((r) => [
+      `2×${r.width}`,
+      String(r.memory),
+      String(r.states),
+      `${formatMs(r.ms.median)} (${formatMs(r.ms.p10)}–${formatMs(r.ms.p90)})`,
+      r.gflops.toFixed(2),
+      `${(100 * r.ofCeiling).toFixed(0)}%`,
+    ]),
   );
 }
 
 async function main(): Promise<void> {
   const gpu = await createGpu({ fast: args.fast });
   const timer = new DeviceTimer(gpu);
-  console.log(`staq trainer benchmark (${full ? "full" : "quick"}) on ${gpu.info.adapter}; Dawn robustness ${gpu.info.fast ? "off" : "on"}; node ${process.version}`);
-  const gemm = await measureGemm(gpu, timer, full ? [{ m: 4096, n: 4096, k: 4096 }] : [{ m: 512, n: 512, k: 512 }], full ? { warmup: 3, minRuns: 10, maxRuns: 100, minSeconds: 1 } : { warmup: 1, minRuns: 3, maxRuns: 20, minSeconds: 0.25 });
+  console.log(
+    `staq trainer benchmark (${full ? "full" : "quick"}) on ${gpu.info.adapter}; Dawn robustness ${gpu.info.fast ? "off" : "on"}; node ${process.version}`,
+  );
+  const gemm = await measureGemm(
+    gpu,
+    timer,
+    full ? [{ m: 4096, n: 4096, k: 4096 }] : [{ m: 512, n: 512, k: 512 }],
+    full ? { warmup: 3, minRuns: 10, maxRuns: 100, minSeconds: 1 } : { warmup: 1, minRuns: 3, maxRuns: 20, minSeconds: 0.25 },
+  );
   const ceiling = gemm[0];
   console.log(`GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k})`);
   const replay = randomReplay(gpu);
@@ -266,7 +308,9 @@ async function main(): Promise<void> {
     for (const memory of [10, 100, 300]) {
       const row = await measurePrecompute(gpu, replay, width, memory, ceiling);
       precomputeRows.push(row);
-      console.log(`precompute 2×${width} M=${String(memory).padEnd(4)} ${REPLAY} states: ${formatMs(row.ms.median)} ms (${row.gflops.toFixed(2)} GFLOP/s, ${(100 * row.ofCeiling).toFixed(0)}% of ceiling)`);
+      console.log(
+        `precompute 2×${width} M=${String(memory).padEnd(4)} ${REPLAY} states: ${formatMs(row.ms.median)} ms (${row.gflops.toFixed(2)} GFLOP/s, ${(100 * row.ofCeiling).toFixed(0)}% of ceiling)`,
+      );
     }
   }
   replay.destroy();
@@ -304,7 +348,7 @@ async function main(): Promise<void> {
       `# Trainer benchmark on ${gpu.info.adapter} (${report.mode})`,
       "",
       `${report.date}; ${report.machine.cpu}, ${report.machine.cores} cores; GEMM ceiling ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}).`,
-      "\"trainer\": `train(K)` on an uploaded batch. \"soft Q fit\": `fitSoftQ` — sampling from a 50k replay buffer, target networks and soft-Bellman targets included; its ms/step, GFLOP/s and ratio to the CPU reference are given. CartPole shapes (4 inputs, 2 actions).",
+      '"trainer": `train(K)` on an uploaded batch. "soft Q fit": `fitSoftQ` — sampling from a 50k replay buffer, target networks and soft-Bellman targets included; its ms/step, GFLOP/s and ratio to the CPU reference are given. CartPole shapes (4 inputs, 2 actions).',
       "",
       trainTable(trainRows),
       "",

@@ -5,7 +5,10 @@
  * context that draws in CSS pixels (so text and lines stay sharp on high-DPI screens), or null
  * while the canvas has no width (hidden; it is drawn again when it gets one).
  */
-export function prepareCanvas(canvas: HTMLCanvasElement, height: number): { ctx: CanvasRenderingContext2D; width: number; height: number } | null {
+export function prepareCanvas(
+  canvas: HTMLCanvasElement,
+  height: number,
+): { ctx: CanvasRenderingContext2D; width: number; height: number } | null {
   const width = Math.floor(canvas.getBoundingClientRect().width);
   if (width <= 0) return null;
   const ratio = window.devicePixelRatio || 1;

@@ -20,7 +20,10 @@ export class CurveView {
   private evaluations: EvaluationPoint[] = [];
 
   /** `minimumSpan`: the fewest steps the x axis shows (it grows with the run, so early points are not squeezed to the left). */
-  constructor(private readonly canvas: HTMLCanvasElement, private readonly minimumSpan: () => number) {
+  constructor(
+    private readonly canvas: HTMLCanvasElement,
+    private readonly minimumSpan: () => number,
+  ) {
     new ResizeObserver(() => this.draw()).observe(canvas);
   }
 

@@ -28,7 +28,10 @@ export async function openGpu(banner: HTMLElement): Promise<Gpu | null> {
     gpu.device.lost.then((info) => {
       if (info.reason !== "destroyed") say("error", `The GPU device was lost (${info.message || info.reason}). Reload the page.`);
     });
-    say("ok", `WebGPU: ${gpu.info.adapter || "adapter"} (${gpu.info.vendor || "unknown vendor"}, ${gpu.info.architecture || "unknown architecture"})`);
+    say(
+      "ok",
+      `WebGPU: ${gpu.info.adapter || "adapter"} (${gpu.info.vendor || "unknown vendor"}, ${gpu.info.architecture || "unknown architecture"})`,
+    );
     return gpu;
   } catch (error) {
     say("error", `Could not open a WebGPU device: ${(error as Error).message}`);

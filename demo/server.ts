@@ -54,10 +54,11 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   return {
     origin: `http://${shownHost}:${address.port}`,
     port: address.port,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -160,8 +160,7 @@ function showSummary(file: File, contents: StackFileContents): void {
   summary.dataset.inputs = String(spec.inputs);
   summary.dataset.actions = String(spec.outputs);
   summary.dataset.stored = String(contents.stored);
-  statesHelp.textContent =
-    `One state per line: ${spec.inputs} numbers (this stack's inputs), separated by commas and/or spaces. Blank lines are skipped. Ctrl+Enter computes.`;
+  statesHelp.textContent = `One state per line: ${spec.inputs} numbers (this stack's inputs), separated by commas and/or spaces. Blank lines are skipped. Ctrl+Enter computes.`;
 }
 
 /** After a load: a line of zeros when the text is empty or its lines do not have `inputs` values. */
@@ -190,7 +189,12 @@ dropZone.addEventListener("drop", (event) => {
   dropZone.classList.remove("over");
   const files = Array.from(event.dataTransfer?.files ?? []);
   if (files.length !== 1) {
-    show(loadError, files.length === 0 ? "Nothing to load: drop a .safetensors file (not text or a link)." : `Drop one stack file at a time; got ${files.length} files.`);
+    show(
+      loadError,
+      files.length === 0
+        ? "Nothing to load: drop a .safetensors file (not text or a link)."
+        : `Drop one stack file at a time; got ${files.length} files.`,
+    );
     return;
   }
   serial(() => loadFile(files[0]), loadError);
@@ -214,16 +218,20 @@ function parseStates(text: string, inputs: number): { states: Float32Array; line
     if (tokens.length === 0) continue;
     const where = `Line ${r + 1}`;
     if (tokens.length !== inputs) {
-      return { error: `${where} has ${tokens.length} value${tokens.length === 1 ? "" : "s"}; this stack's networks take ${inputs} (one state per line).` };
+      return {
+        error: `${where} has ${tokens.length} value${tokens.length === 1 ? "" : "s"}; this stack's networks take ${inputs} (one state per line).`,
+      };
     }
     for (let k = 0; k < tokens.length; k++) {
       const token = tokens[k];
-      if (token === "") return { error: `${where}, value ${k + 1} is empty (two commas in a row, or a comma at the start or end of the line).` };
+      if (token === "")
+        return { error: `${where}, value ${k + 1} is empty (two commas in a row, or a comma at the start or end of the line).` };
       // A decimal as people type it: no hex, no "Infinity" (parseDecimal).
       const value = parseDecimal(token);
       if (Number.isNaN(value)) return { error: `${where}, value ${k + 1}: ${JSON.stringify(token)} is not a number.` };
       // The GPU works in float32: a value beyond ±3.4e38 would become infinite there.
-      if (!Number.isFinite(Math.fround(value))) return { error: `${where}, value ${k + 1}: ${token} is too large for float32 (the GPU's numbers); it must be finite.` };
+      if (!Number.isFinite(Math.fround(value)))
+        return { error: `${where}, value ${k + 1}: ${token} is too large for float32 (the GPU's numbers); it must be finite.` };
       values.push(value);
     }
     lines.push(r + 1);
@@ -279,7 +287,10 @@ async function compute(): Promise<void> {
   // The stack view explains the first state: its CPU (float64) parts next to the GPU logits.
   const first = parsed.states.subarray(0, inputs);
   try {
-    const parts = snapshotContributions({ spec: contents.spec, snapshots: contents.snapshots, coefficients: contents.coefficients, correction: contents.correction }, first);
+    const parts = snapshotContributions(
+      { spec: contents.spec, snapshots: contents.snapshots, coefficients: contents.coefficients, correction: contents.correction },
+      first,
+    );
     view.update({
       coefficients: contents.coefficients,
       correction: contents.correction,
@@ -314,7 +325,12 @@ function showTable(logits: Float32Array, batch: number, lines: number[], names: 
   const actions = names.length;
   const head = document.createElement("thead");
   const top = document.createElement("tr");
-  top.append(cell("th", "", { rowspan: "2" }), cell("th", "logit ξ(s,a)", { colspan: String(actions) }), cell("th", "π(a|s)", { colspan: String(actions) }), cell("th", "greedy", { rowspan: "2" }));
+  top.append(
+    cell("th", "", { rowspan: "2" }),
+    cell("th", "logit ξ(s,a)", { colspan: String(actions) }),
+    cell("th", "π(a|s)", { colspan: String(actions) }),
+    cell("th", "greedy", { rowspan: "2" }),
+  );
   const sub = document.createElement("tr");
   for (let k = 0; k < 2; k++) for (const name of names) sub.append(cell("th", name));
   head.append(top, sub);
@@ -342,5 +358,6 @@ function showTable(logits: Float32Array, batch: number, lines: number[], names: 
   outputNote.hidden = !(wide || tall);
   outputNote.textContent =
     `${batch} state${batch === 1 ? "" : "s"} × ${actions} actions: scroll the table ` +
-    [wide ? "sideways" : "", tall ? "down" : ""].filter(Boolean).join(" and ") + " to see all of it.";
+    [wide ? "sideways" : "", tall ? "down" : ""].filter(Boolean).join(" and ") +
+    " to see all of it.";
 }

@@ -120,7 +120,13 @@ function setFont(ctx: CanvasRenderingContext2D, palette: Palette, size: number, 
 }
 
 /** The y axis of a bar chart: labels for hi, 0 and lo, and a line at 0. */
-function drawValueAxis(ctx: CanvasRenderingContext2D, palette: Palette, box: Box, y: (v: number) => number, range: { lo: number; hi: number }): void {
+function drawValueAxis(
+  ctx: CanvasRenderingContext2D,
+  palette: Palette,
+  box: Box,
+  y: (v: number) => number,
+  range: { lo: number; hi: number },
+): void {
   setFont(ctx, palette, SMALL);
   ctx.fillStyle = palette.muted;
   ctx.textAlign = "right";
@@ -152,7 +158,14 @@ interface Box {
 }
 
 /** Labels under a snapshot/slot axis: the first and last positions, named, and a few between. */
-function drawPositionLabels(ctx: CanvasRenderingContext2D, palette: Palette, box: Box, count: number, x: (i: number) => number, labels: Map<number, string>): void {
+function drawPositionLabels(
+  ctx: CanvasRenderingContext2D,
+  palette: Palette,
+  box: Box,
+  count: number,
+  x: (i: number) => number,
+  labels: Map<number, string>,
+): void {
   setFont(ctx, palette, SMALL);
   ctx.fillStyle = palette.muted;
   ctx.textBaseline = "top";
@@ -303,7 +316,12 @@ function drawPolicy(canvas: HTMLCanvasElement, palette: Palette, logits: ArrayLi
  * snapshot, one colour per action) while the bars stay at least 2 px wide, otherwise one line per
  * action across the snapshots (M = 300 snapshots × 18 actions would not fit as bars).
  */
-function drawContributions(canvas: HTMLCanvasElement, palette: Palette, contributions: SnapshotContributions, names: readonly string[]): void {
+function drawContributions(
+  canvas: HTMLCanvasElement,
+  palette: Palette,
+  contributions: SnapshotContributions,
+  names: readonly string[],
+): void {
   const { stored, actions } = contributions;
   const values = contributions.contributions;
   // The legend goes first, wrapped over as many lines as it needs; the canvas grows with it.
@@ -365,7 +383,12 @@ function drawContributions(canvas: HTMLCanvasElement, palette: Palette, contribu
       for (let a = 0; a < actions; a++) {
         const v = values[i * actions + a];
         ctx.fillStyle = actionColour(a, palette);
-        ctx.fillRect(start + a * barWidth, Math.min(y(v), y(0)), Math.max(1, barWidth - (barWidth >= 4 ? 1 : 0)), Math.max(1, Math.abs(y(v) - y(0))));
+        ctx.fillRect(
+          start + a * barWidth,
+          Math.min(y(v), y(0)),
+          Math.max(1, barWidth - (barWidth >= 4 ? 1 : 0)),
+          Math.max(1, Math.abs(y(v) - y(0))),
+        );
       }
     }
   } else {
@@ -398,7 +421,9 @@ function checkData(data: StackViewData): void {
   if (coefficients.length < 1) throw new Error("stack view: no ensemble members in the coefficients");
   for (const [e, c] of coefficients.entries()) {
     if (c.length !== contributions.stored) {
-      throw new Error(`stack view: member ${e} has ${c.length} coefficients but the contributions are for ${contributions.stored} snapshots`);
+      throw new Error(
+        `stack view: member ${e} has ${c.length} coefficients but the contributions are for ${contributions.stored} snapshots`,
+      );
     }
   }
 }

@@ -78,7 +78,10 @@ function readAddress(): { overrides: Record<string, unknown>; autostart: boolean
   try {
     for (const [key, text] of params) {
       if (key === "autostart") continue;
-      if (!known.has(key)) throw new Error(`unknown setting ${JSON.stringify(key)} in the address; the settings are autostart and the config fields: ${[...known].join(", ")}`);
+      if (!known.has(key))
+        throw new Error(
+          `unknown setting ${JSON.stringify(key)} in the address; the settings are autostart and the config fields: ${[...known].join(", ")}`,
+        );
       overrides[key] = parseFieldValue(key as keyof StaqConfig, text, key);
     }
     return { overrides, autostart: params.get("autostart") === "1", addressError: null };
@@ -180,7 +183,11 @@ async function readSnapshots(current: StaQ): Promise<void> {
  */
 function sameStack(stack: StaQ["stack"], saved: { coefficients: readonly Float64Array[]; correction: number }): boolean {
   const now = stack.coefficients;
-  return stack.correction === saved.correction && now.length === saved.coefficients.length && now.every((c, e) => c.length === saved.coefficients[e].length && c.every((x, i) => x === saved.coefficients[e][i]));
+  return (
+    stack.correction === saved.correction &&
+    now.length === saved.coefficients.length &&
+    now.every((c, e) => c.length === saved.coefficients[e].length && c.every((x, i) => x === saved.coefficients[e][i]))
+  );
 }
 
 buttons.start.addEventListener("click", () => {

@@ -50,7 +50,12 @@ function mulberry32(seed: number): () => number {
 }
 
 // Register it like a built-in: makeEnv adds the time limit (truncated = true after 20 steps).
-registerEnv({ name: "TreasureCorridor-v0", description: "walk right to the treasure", make: () => new TreasureCorridor(), maxEpisodeSteps: 20 });
+registerEnv({
+  name: "TreasureCorridor-v0",
+  description: "walk right to the treasure",
+  make: () => new TreasureCorridor(),
+  maxEpisodeSteps: 20,
+});
 
 // Eight copies in one batch, seeded 100..107, with a policy that walks right 70% of the time.
 const envs = createVectorEnv(() => makeEnv("TreasureCorridor-v0"), 8);

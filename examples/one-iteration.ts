@@ -3,8 +3,16 @@
 // into the stack. (The agent does this in a loop; this is what each piece is for.)
 //   npx tsx examples/one-iteration.ts
 import {
-  createGpu, createMlpTrainer, createReplayBuffer, createSoftQFit, createStack, createVectorEnv,
-  fitSoftQ, initialQNetworks, makeEnv, pushSnapshot,
+  createGpu,
+  createMlpTrainer,
+  createReplayBuffer,
+  createSoftQFit,
+  createStack,
+  createVectorEnv,
+  fitSoftQ,
+  initialQNetworks,
+  makeEnv,
+  pushSnapshot,
 } from "staq";
 
 const gpu = await createGpu();
@@ -29,10 +37,19 @@ for (let t = 0; t < 250; t++) {
 await replay.precomputePolicy(stack); // π_k(·|s') and its entropy for every stored transition
 const trainer = await createMlpTrainer(gpu, { mlp, ensemble, batch: 64, adam: { lr: 1e-3 }, targetNetworks: true });
 trainer.setWeights(initialQNetworks(mlp, ensemble, 1)); // zero head: Q_0 ≡ 0
-const fit = await createSoftQFit(gpu, { trainer, replay, seed: 1, gamma: 0.99, rewardScale: 10, targetUpdate: { kind: "hard", every: 200 } });
+const fit = await createSoftQFit(gpu, {
+  trainer,
+  replay,
+  seed: 1,
+  gamma: 0.99,
+  rewardScale: 10,
+  targetUpdate: { kind: "hard", every: 200 },
+});
 for (let round = 0; round < 3; round++) {
   const summary = await fitSoftQ(fit, { steps: 500, tau: 1 });
-  console.log(`steps ${fit.gradientSteps}: loss ${summary.meanLoss.map((x) => x.toFixed(3)).join(", ")}; mean |Q| ${summary.meanAbsQ.map((x) => x.toFixed(2)).join(", ")}`);
+  console.log(
+    `steps ${fit.gradientSteps}: loss ${summary.meanLoss.map((x) => x.toFixed(3)).join(", ")}; mean |Q| ${summary.meanAbsQ.map((x) => x.toFixed(2)).join(", ")}`,
+  );
 }
 pushSnapshot(stack, trainer, { tau: 1 }); // a GPU copy into the ring, and the PMD coefficient step
 console.log(`stack size ${stack.size}, coefficients ${Array.from(stack.coefficients[0], (c) => c.toFixed(4)).join(", ")}`);

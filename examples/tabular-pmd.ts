@@ -9,7 +9,11 @@ const tau = 0.1;
 const eta = 1; // β = η/(η+τ) ≈ 0.91
 const optimum = softOptimum(mdp, { tau }); // Q*_τ and π*_τ, solved once for all runs
 
-for (const [variant, memory] of [["exact", undefined], ["vanilla", 10], ["corrected", 10]] as const) {
+for (const [variant, memory] of [
+  ["exact", undefined],
+  ["vanilla", 10],
+  ["corrected", 10],
+] as const) {
   const run = tabularPmd(mdp, { variant, eta, tau, memory, iterations: 300, optimum: () => optimum });
   console.log(`${variant.padEnd(9)} M=${memory ?? "∞"}: ‖Q* − Q^π_300‖∞ = ${run.errors.at(-1)!.toExponential(2)}`);
 }

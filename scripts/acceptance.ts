@@ -20,7 +20,12 @@ const TARGETS: Record<string, number> = { "CartPole-v1": 475, "Acrobot-v1": -100
 const LIMIT_MINUTES = 15;
 
 const { values } = parseArgs({
-  options: { "summarize-only": { type: "boolean" }, out: { type: "string", default: "docs/acceptance" }, envs: { type: "string", default: "CartPole-v1,Acrobot-v1" }, seeds: { type: "string", default: "0,1,2" } },
+  options: {
+    "summarize-only": { type: "boolean" },
+    out: { type: "string", default: "docs/acceptance" },
+    envs: { type: "string", default: "CartPole-v1,Acrobot-v1" },
+    seeds: { type: "string", default: "0,1,2" },
+  },
 });
 const out = values.out!;
 const envs = values.envs!.split(",");
@@ -83,7 +88,17 @@ for (const env of envs) {
 }
 for (const env of envs) {
   const dirs = seeds.map((s) => join(out, `${env.replace(/\//g, "-")}-s${s}`));
-  const curve = await run(["plot", ...dirs, "--x", "time", `--threshold=${TARGETS[env]}`, "--title", `${env}, preset quick, seeds ${seeds.join(", ")}`, "--out", join(out, `${env.replace(/\//g, "-")}.svg`)]);
+  const curve = await run([
+    "plot",
+    ...dirs,
+    "--x",
+    "time",
+    `--threshold=${TARGETS[env]}`,
+    "--title",
+    `${env}, preset quick, seeds ${seeds.join(", ")}`,
+    "--out",
+    join(out, `${env.replace(/\//g, "-")}.svg`),
+  ]);
   if (curve !== 0) throw new Error(`staq plot for ${env} exited with ${curve}`);
 }
 
@@ -91,7 +106,10 @@ const minutes = (s: number | null) => (s === null ? "not reached" : `${(s / 60).
 const table = [
   "| env | seed | target | reached at step | reached after | best | final | whole run (wall-clock) |",
   "| --- | --- | --- | --- | --- | --- | --- | --- |",
-  ...summaries.map((s) => `| ${s.env} | ${s.seed} | ${s.target} | ${s.reachedAtStep ?? "—"} | ${minutes(s.reachedAtSeconds)} | ${s.bestMeanReturn.toFixed(1)} | ${s.finalMeanReturn.toFixed(1)} | ${minutes(s.wallSeconds)} |`),
+  ...summaries.map(
+    (s) =>
+      `| ${s.env} | ${s.seed} | ${s.target} | ${s.reachedAtStep ?? "—"} | ${minutes(s.reachedAtSeconds)} | ${s.bestMeanReturn.toFixed(1)} | ${s.finalMeanReturn.toFixed(1)} | ${minutes(s.wallSeconds)} |`,
+  ),
 ];
 await writeFile(join(out, "summary.json"), JSON.stringify({ limitMinutes: LIMIT_MINUTES, runs: summaries }, null, 1) + "\n");
 await writeFile(join(out, "summary.md"), table.join("\n") + "\n");

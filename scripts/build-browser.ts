@@ -30,7 +30,13 @@ const libraryAsBundle: Plugin = {
     builder.onResolve({ filter: /\/src\// }, (args) => {
       const path = join(args.resolveDir, args.path);
       if (path === libraryEntry) return { path: "../browser/staq.js", external: true };
-      return { errors: [{ text: `${relative(root, args.importer)} imports ${args.path}: demo scripts import the library only from ../src/index.ts (the bundle's exports)` }] };
+      return {
+        errors: [
+          {
+            text: `${relative(root, args.importer)} imports ${args.path}: demo scripts import the library only from ../src/index.ts (the bundle's exports)`,
+          },
+        ],
+      };
     });
   },
 };
@@ -68,4 +74,6 @@ for (const name of readdirSync(demoDir)) {
 }
 
 const size = (statSync(join(browserOut, "staq.js")).size / 1024).toFixed(0);
-console.log(`browser bundle: dist/browser/staq.js (${size} KiB), demo: dist/demo/ (${pageScripts.length} page scripts) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `browser bundle: dist/browser/staq.js (${size} KiB), demo: dist/demo/ (${pageScripts.length} page scripts) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+);

@@ -83,7 +83,15 @@ export interface BundleReport {
   /** Bytes per part: bench, webgpu, node, vulkan-loader, other. */
   parts: Record<string, number>;
   total: number;
-  node: { version: string | null; source: string; bytes: number; compressed: number; xzLevel: number; seconds: number; reused: boolean } | null;
+  node: {
+    version: string | null;
+    source: string;
+    bytes: number;
+    compressed: number;
+    xzLevel: number;
+    seconds: number;
+    reused: boolean;
+  } | null;
   warnings: string[];
 }
 
@@ -150,7 +158,10 @@ export function compressXz(source: string, target: string, level: number): numbe
   const started = performance.now();
   const partial = `${target}.partial`;
   // Through a shell redirect rather than node's pipes: xz writes the file itself, no copy through JS.
-  const child = spawnSync("sh", ["-c", 'xz -z -c -T0 "-$1" -- "$2" > "$3"', "sh", String(level), source, partial], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  const child = spawnSync("sh", ["-c", 'xz -z -c -T0 "-$1" -- "$2" > "$3"', "sh", String(level), source, partial], {
+    stdio: ["ignore", "ignore", "pipe"],
+    encoding: "utf8",
+  });
   if (child.error || child.status !== 0) {
     rmSync(partial, { force: true });
     throw new BundleError(`xz -${level} ${source} failed: ${(child.error?.message ?? child.stderr).trim()}`);
@@ -190,7 +201,13 @@ function referenceFile(root: string): string | undefined {
 
 /** This machine's Vulkan loader (the real file, not the symlink), if it has one where ld.so looks. */
 function hostVulkanLoader(): string | undefined {
-  const dirs = [`/usr/lib/${process.arch === "x64" ? "x86_64" : "aarch64"}-linux-gnu`, "/lib64", "/usr/lib64", "/usr/lib", "/usr/local/lib"];
+  const dirs = [
+    `/usr/lib/${process.arch === "x64" ? "x86_64" : "aarch64"}-linux-gnu`,
+    "/lib64",
+    "/usr/lib64",
+    "/usr/lib",
+    "/usr/local/lib",
+  ];
   const found = firstExisting(dirs.map((dir) => join(dir, "libvulkan.so.1")));
   return found && realpathSync(found);
 }
@@ -239,29 +256,41 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
 
   // Everything that can fail cheaply, before the slow parts.
   const webgpuDir = options.webgpuDir ?? join(root, "node_modules", "webgpu");
-  if (!existsSync(join(webgpuDir, "package.json"))) throw new BundleError(`the webgpu package is not installed at ${webgpuDir}: run npm ci`);
+  if (!existsSync(join(webgpuDir, "package.json")))
+    throw new BundleError(`the webgpu package is not installed at ${webgpuDir}: run npm ci`);
   const webgpuVersion = (JSON.parse(readFileSync(join(webgpuDir, "package.json"), "utf8")) as { version: string }).version;
   const dawnDir = join(webgpuDir, "dist", platform);
   if (!existsSync(join(dawnDir, "dawn.node"))) {
-    const shipped = existsSync(join(webgpuDir, "dist")) ? readdirSync(join(webgpuDir, "dist")).filter((name) => existsSync(join(webgpuDir, "dist", name, "dawn.node"))) : [];
+    const shipped = existsSync(join(webgpuDir, "dist"))
+      ? readdirSync(join(webgpuDir, "dist")).filter((name) => existsSync(join(webgpuDir, "dist", name, "dawn.node")))
+      : [];
     throw new BundleError(
       `no dawn.node for ${platform}: ${join(dawnDir, "dawn.node")} is missing ` +
         `(webgpu ${webgpuVersion} here has ${shipped.length ? shipped.join(", ") : "none"}; reinstall it with npm ci)`,
     );
   }
-  if (!replaceable(out)) throw new BundleError(`${out} exists and is not a staq bundle (no bundle.json and run.sh): choose another --out or remove it`);
+  if (!replaceable(out))
+    throw new BundleError(`${out} exists and is not a staq bundle (no bundle.json and run.sh): choose another --out or remove it`);
   const nodeSource = options.node;
   let version: string | null = null;
   if (nodeSource !== null) {
     if (!existsSync(nodeSource) || !statSync(nodeSource).isFile()) throw new BundleError(`--node ${nodeSource}: no such file`);
-    if (!haveXz()) throw new BundleError("xz is not installed here (Debian: apt-get install xz-utils); install it, or build with --no-node");
+    if (!haveXz())
+      throw new BundleError("xz is not installed here (Debian: apt-get install xz-utils); install it, or build with --no-node");
     if (platform === hostPlatform()) {
       version = nodeVersion(nodeSource);
-      if (version === null) throw new BundleError(`${nodeSource} does not run here (\`${nodeSource} --version\` failed): is it a Node.js binary for ${platform}?`);
-      if (Number(/^v(\d+)/.exec(version)?.[1] ?? 0) < 20) throw new BundleError(`${nodeSource} is Node.js ${version}; the bundled benchmarks need >= 20`);
+      if (version === null)
+        throw new BundleError(
+          `${nodeSource} does not run here (\`${nodeSource} --version\` failed): is it a Node.js binary for ${platform}?`,
+        );
+      if (Number(/^v(\d+)/.exec(version)?.[1] ?? 0) < 20)
+        throw new BundleError(`${nodeSource} is Node.js ${version}; the bundled benchmarks need >= 20`);
       if (platform.startsWith("linux")) {
         const extra = unusualLibraries(nodeSource);
-        if (extra.length) warn(`${nodeSource} needs ${extra.join(", ")}, which the target may lack (a distribution's build?); an official build from nodejs.org needs only glibc and libstdc++`);
+        if (extra.length)
+          warn(
+            `${nodeSource} needs ${extra.join(", ")}, which the target may lack (a distribution's build?); an official build from nodejs.org needs only glibc and libstdc++`,
+          );
       }
     }
   }
@@ -272,7 +301,10 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
   mkdirSync(staging, { recursive: true });
   try {
     // 1. The shaders into src/gpu/shader-sources.generated.ts (what `npm run gen` runs).
-    const gen = spawnSync(process.execPath, ["--import", "tsx", join(root, "scripts", "embed-shaders.ts")], { cwd: root, encoding: "utf8" });
+    const gen = spawnSync(process.execPath, ["--import", "tsx", join(root, "scripts", "embed-shaders.ts")], {
+      cwd: root,
+      encoding: "utf8",
+    });
     if (gen.status !== 0) throw new BundleError(`npm run gen (scripts/embed-shaders.ts) failed:\n${gen.stderr}`);
 
     // 2. The benchmarks, each one file with the library inside; webgpu stays a package beside them.
@@ -286,13 +318,17 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
       format: "esm",
       target: "node20",
       external: ["webgpu"],
-      banner: { js: `// staq benchmark, bundled by scripts/bundle.ts from the repository's bench/ and src/ (${new Date().toISOString().slice(0, 10)}).` },
+      banner: {
+        js: `// staq benchmark, bundled by scripts/bundle.ts from the repository's bench/ and src/ (${new Date().toISOString().slice(0, 10)}).`,
+      },
       metafile: true,
       logLevel: "silent",
     }).catch((error: { errors?: { text: string }[]; message: string }) => {
       throw new BundleError(`esbuild failed: ${error.errors?.map((e) => e.text).join("\n") ?? error.message}`);
     });
-    const packages = Object.values(built.metafile.outputs).flatMap((output) => Object.keys(output.inputs).filter((input) => input.includes("node_modules")));
+    const packages = Object.values(built.metafile.outputs).flatMap((output) =>
+      Object.keys(output.inputs).filter((input) => input.includes("node_modules")),
+    );
     if (packages.length) warn(`bundled packages from node_modules: ${[...new Set(packages)].join(", ")}`);
     // envs.mjs runs this with --upstream-src (python3 and upstream's sources needed on the target).
     copyFileSync(join(root, "bench", "upstream-env-throughput.py"), join(staging, "bench", "upstream-env-throughput.py"));
@@ -365,7 +401,15 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
     chmodSync(join(staging, "run.sh"), 0o755);
 
     const partOf = (name: string) =>
-      name === "bench" ? "bench" : name === "node_modules" ? "webgpu" : name === "node.xz" ? "node" : name === "lib" ? "vulkan-loader" : "other";
+      name === "bench"
+        ? "bench"
+        : name === "node_modules"
+          ? "webgpu"
+          : name === "node.xz"
+            ? "node"
+            : name === "lib"
+              ? "vulkan-loader"
+              : "other";
     const sizes = () => {
       const parts: Record<string, number> = { bench: 0, webgpu: 0, node: 0, "vulkan-loader": 0, other: 0 };
       for (const name of readdirSync(staging)) parts[partOf(name)] += folderBytes(join(staging, name));
@@ -387,9 +431,15 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
     };
     writeFileSync(join(staging, "bundle.json"), `${JSON.stringify(manifest, null, 2)}\n`);
     // The README states the sizes, so write it twice: its own few kB hardly change the totals.
-    writeFileSync(join(staging, "README.txt"), readme(platform, manifest, nodeReport, loader !== undefined, reference !== undefined, sizes()));
+    writeFileSync(
+      join(staging, "README.txt"),
+      readme(platform, manifest, nodeReport, loader !== undefined, reference !== undefined, sizes()),
+    );
     const parts = sizes();
-    writeFileSync(join(staging, "README.txt"), readme(platform, manifest, nodeReport, loader !== undefined, reference !== undefined, parts));
+    writeFileSync(
+      join(staging, "README.txt"),
+      readme(platform, manifest, nodeReport, loader !== undefined, reference !== undefined, parts),
+    );
 
     // The earlier bundle (and any killed build's staging folder) out, this one in; results of
     // benchmarks run from the earlier one stay.
@@ -456,7 +506,9 @@ CONTENTS
   bench/*.mjs                           ${BENCHMARKS.join(", ")}: each with staq's code and shaders inside (${mb(parts.bench)})
   node_modules/webgpu/                  Dawn's Node bindings, dist/${platform}/ only (${mb(parts.webgpu)})
 ${node ? `  node.xz                               Node.js, xz -${node.xzLevel} (${mb(parts.node)}; ${mb(node.bytes)} unpacked)\n` : ""}${
-    loader ? `  lib/libvulkan.so.1                    Vulkan loader, used only where the machine has none (${mb(parts["vulkan-loader"])})\n` : ""
+    loader
+      ? `  lib/libvulkan.so.1                    Vulkan loader, used only where the machine has none (${mb(parts["vulkan-loader"])})\n`
+      : ""
   }${reference ? "  bench/upstream-throughput.json        upstream env throughput, for the envs benchmark's ratios\n" : ""}  licenses/                             MinAtar (GPL-3.0; bench/envs.mjs holds the port)${node ? ", Node.js" : ""}${loader ? ", Vulkan loader" : ""}
   total                                 ${mb(total)}${node ? ` (${mb(total - parts.node + node.bytes)} once node is unpacked)` : ""}
 `;
@@ -494,10 +546,13 @@ async function main(): Promise<void> {
     "vulkan-loader": "lib/libvulkan.so.1",
     other: "run.sh, README.txt, licenses",
   };
-  for (const [part, bytes] of Object.entries(report.parts)) if (bytes > 0) console.log(`  ${labels[part].padEnd(50)} ${mb(bytes).padStart(9)}`);
+  for (const [part, bytes] of Object.entries(report.parts))
+    if (bytes > 0) console.log(`  ${labels[part].padEnd(50)} ${mb(bytes).padStart(9)}`);
   if (report.node) {
     const how = report.node.reused ? "kept from the earlier bundle" : `xz -${options.xzLevel} in ${report.node.seconds.toFixed(1)} s`;
-    console.log(`  Node.js ${report.node.version ?? "(another platform's)"} from ${report.node.source}: ${mb(report.node.bytes)} → ${mb(report.node.compressed)} (${how})`);
+    console.log(
+      `  Node.js ${report.node.version ?? "(another platform's)"} from ${report.node.source}: ${mb(report.node.bytes)} → ${mb(report.node.compressed)} (${how})`,
+    );
   } else console.log("  no Node.js (--no-node): the target needs node >= 20 on PATH");
   console.log(`Run there: ${shown}/run.sh --help`);
 }

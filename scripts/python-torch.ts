@@ -14,9 +14,7 @@ import { findTorchPython, PytorchUnavailableError, type TorchPython } from "../b
 import { aptInstallPlan, readMachineFacts, runInstallPlan, type InstallPlan, type MachineFacts } from "../src/node/vulkan-driver.ts";
 
 export type TorchPlan =
-  | { kind: "found"; python: TorchPython }
-  | { kind: "install"; plan: InstallPlan }
-  | { kind: "unavailable"; message: string };
+  { kind: "found"; python: TorchPython } | { kind: "install"; plan: InstallPlan } | { kind: "unavailable"; message: string };
 
 /**
  * Pure: what to do, given the machine, $STAQ_PYTHON and what probing the candidates gave (a
@@ -25,14 +23,20 @@ export type TorchPlan =
 export function planPythonTorch(facts: MachineFacts, env: { STAQ_PYTHON?: string }, probe: TorchPython | { missing: string }): TorchPlan {
   if ("python" in probe) return { kind: "found", python: probe };
   // probe.missing says what was tried and what to install; this adds why the setup did not.
-  const unavailable = (why: string): TorchPlan => ({ kind: "unavailable", message: `The PyTorch cross-checks cannot run: ${probe.missing} The test setup did not install it: ${why}.` });
+  const unavailable = (why: string): TorchPlan => ({
+    kind: "unavailable",
+    message: `The PyTorch cross-checks cannot run: ${probe.missing} The test setup did not install it: ${why}.`,
+  });
   // $STAQ_PYTHON names the Python to use; installing Debian's package would not give it torch.
   if (env.STAQ_PYTHON) return unavailable(`STAQ_PYTHON is ${env.STAQ_PYTHON}`);
   const id = facts.osRelease.match(/^ID="?([^"\n]*)"?$/m)?.[1];
   if (facts.platform !== "linux" || id !== "debian") return unavailable(`it installs Debian's python3-torch, and this is not Debian`);
   if (!facts.isRoot) return unavailable("installing Debian's python3-torch needs root");
   // No recommends: they would add a C++ toolchain and libtorch-dev, which the cross-checks do not use.
-  return { kind: "install", plan: aptInstallPlan(["python3-torch"], "Debian's python3-torch (and python3-numpy with it), for the PyTorch and numpy cross-checks") };
+  return {
+    kind: "install",
+    plan: aptInstallPlan(["python3-torch"], "Debian's python3-torch (and python3-numpy with it), for the PyTorch and numpy cross-checks"),
+  };
 }
 
 /** findTorchPython's answer as a value rather than an exception. */
@@ -68,7 +72,9 @@ export function torchPythonForTests(): { python: string; skip: false } | { pytho
   const found = probeTorchPython();
   if ("python" in found) return { python: found.python, skip: false };
   if (process.env.CI) {
-    throw new Error(`${found.missing}\nUnder CI the PyTorch cross-checks must run; npm test's setup (scripts/ensure-test-tools.ts) installs python3-torch as root on Debian.`);
+    throw new Error(
+      `${found.missing}\nUnder CI the PyTorch cross-checks must run; npm test's setup (scripts/ensure-test-tools.ts) installs python3-torch as root on Debian.`,
+    );
   }
   return { python: undefined, skip: found.missing };
 }

@@ -40,7 +40,9 @@ for (let port = requested; ; port++) {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE" && values.port === undefined && port < requested + 20) continue;
-    console.error(code === "EADDRINUSE" ? `port ${port} is in use; pick another with --port` : `cannot serve the demo: ${(error as Error).message}`);
+    console.error(
+      code === "EADDRINUSE" ? `port ${port} is in use; pick another with --port` : `cannot serve the demo: ${(error as Error).message}`,
+    );
     process.exit(1);
   }
 }

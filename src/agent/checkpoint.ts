@@ -131,7 +131,8 @@ function inFile<T>(file: string, read: () => T): T {
     return read();
   } catch (error) {
     // A bad value in a file is a format error of that file, whichever check found it.
-    if ((error instanceof StaqFormatError || error instanceof StaqInputError) && !error.message.startsWith(file)) throw new StaqFormatError(`${file}: ${error.message}`);
+    if ((error instanceof StaqFormatError || error instanceof StaqInputError) && !error.message.startsWith(file))
+      throw new StaqFormatError(`${file}: ${error.message}`);
     throw error;
   }
 }
@@ -154,7 +155,9 @@ function tensor(tensors: Map<string, Float32Tensor>, name: string, shape: readon
   const found = tensors.get(name);
   if (!found) throw new StaqFormatError(`${file}: missing tensor "${name}"`);
   if (found.shape.length !== shape.length || shape.some((n, i) => n !== null && found.shape[i] !== n)) {
-    throw new StaqFormatError(`${file}: tensor "${name}" has shape [${found.shape.join(", ")}]; expected [${shape.map((n) => n ?? "n").join(", ")}]`);
+    throw new StaqFormatError(
+      `${file}: tensor "${name}" has shape [${found.shape.join(", ")}]; expected [${shape.map((n) => n ?? "n").join(", ")}]`,
+    );
   }
   return found;
 }
@@ -162,11 +165,14 @@ function tensor(tensors: Map<string, Float32Tensor>, name: string, shape: readon
 /** Reads and checks the four files; any problem is a StaqFormatError naming the file and the entry. */
 export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
   for (const name of CHECKPOINT_FILES) {
-    if (!(files[name] instanceof Uint8Array)) throw new StaqFormatError(`the checkpoint has no ${name}; a checkpoint holds ${CHECKPOINT_FILES.join(", ")}`);
+    if (!(files[name] instanceof Uint8Array))
+      throw new StaqFormatError(`the checkpoint has no ${name}; a checkpoint holds ${CHECKPOINT_FILES.join(", ")}`);
   }
   const state = parseJsonText(new TextDecoder().decode(files["state.json"]), "state.json");
   if (!isObject(state) || state.format !== CHECKPOINT_FORMAT) {
-    throw new StaqFormatError(`state.json: "format" must be "${CHECKPOINT_FORMAT}"; got ${JSON.stringify(isObject(state) ? state.format : state)} (is this a staq checkpoint?)`);
+    throw new StaqFormatError(
+      `state.json: "format" must be "${CHECKPOINT_FORMAT}"; got ${JSON.stringify(isObject(state) ? state.format : state)} (is this a staq checkpoint?)`,
+    );
   }
   const envName = field(state, "env", isString, "the environment's name");
   const preset = field(state, "preset", isString, "a preset name");
@@ -185,7 +191,12 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
     elapsedSeconds: field(countersObject, "elapsedSeconds", (v): v is number => isFiniteNumber(v) && v >= 0, "a number >= 0"),
   };
   const stackState = field(state, "stack", isObject, "the stack's coefficients and ring position");
-  const coefficients = field(stackState, "coefficients", (v): v is number[][] => Array.isArray(v) && v.every((c) => Array.isArray(c) && c.every(isFiniteNumber)), "[E][N] finite numbers");
+  const coefficients = field(
+    stackState,
+    "coefficients",
+    (v): v is number[][] => Array.isArray(v) && v.every((c) => Array.isArray(c) && c.every(isFiniteNumber)),
+    "[E][N] finite numbers",
+  );
   const correction = field(stackState, "correction", isFiniteNumber, "a finite number");
   const tau = field(stackState, "tau", (v): v is number => isFiniteNumber(v) && v > 0, "a number > 0");
   const oldestSlot = field(stackState, "oldestSlot", isCount, "an integer >= 0");
@@ -193,21 +204,31 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
 
   const stackFile = inFile("stack.safetensors", () => readStackFile(files["stack.safetensors"]));
   if (stackFile.members !== coefficients.length || coefficients.some((c) => c.length !== stackFile.stored)) {
-    throw new StaqFormatError(`state.json: the stack's coefficients are [${coefficients.length}][${coefficients[0]?.length}]; stack.safetensors holds [${stackFile.members}][${stackFile.stored}]`);
+    throw new StaqFormatError(
+      `state.json: the stack's coefficients are [${coefficients.length}][${coefficients[0]?.length}]; stack.safetensors holds [${stackFile.members}][${stackFile.stored}]`,
+    );
   }
   // The float64 coefficients must be the file's float32 ones, or the two files are not from one checkpoint.
   coefficients.forEach((c, e) =>
     c.forEach((value, i) => {
       if (Math.fround(value) !== stackFile.coefficients[e][i]) {
-        throw new StaqFormatError(`state.json's coefficient [${e}, ${i}] (${value}) is not stack.safetensors' (${stackFile.coefficients[e][i]}): the files come from different checkpoints`);
+        throw new StaqFormatError(
+          `state.json's coefficient [${e}, ${i}] (${value}) is not stack.safetensors' (${stackFile.coefficients[e][i]}): the files come from different checkpoints`,
+        );
       }
     }),
   );
 
   const networks = inFile("networks.safetensors", () => decodeSafetensors(files["networks.safetensors"]));
-  if (networks.metadata.format !== "staq-agent-networks/1") throw new StaqFormatError(`networks.safetensors: format must be "staq-agent-networks/1"; got ${JSON.stringify(networks.metadata.format)}`);
+  if (networks.metadata.format !== "staq-agent-networks/1")
+    throw new StaqFormatError(
+      `networks.safetensors: format must be "staq-agent-networks/1"; got ${JSON.stringify(networks.metadata.format)}`,
+    );
   const adamSteps = metadataCount(networks.metadata.adam_steps);
-  if (!isCount(adamSteps)) throw new StaqFormatError(`networks.safetensors: adam_steps must be an integer >= 0; got ${JSON.stringify(networks.metadata.adam_steps)}`);
+  if (!isCount(adamSteps))
+    throw new StaqFormatError(
+      `networks.safetensors: adam_steps must be an integer >= 0; got ${JSON.stringify(networks.metadata.adam_steps)}`,
+    );
   const online = tensor(networks.tensors, "online", [stackFile.members, null], "networks.safetensors");
   const rawShape = [stackFile.members, online.shape[1]];
   const trainer: MlpTrainerState = {
@@ -219,17 +240,22 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
   if (networks.tensors.has("target")) trainer.targetParams = tensor(networks.tensors, "target", rawShape, "networks.safetensors").data;
 
   const replayFile = inFile("replay.safetensors", () => decodeSafetensors(files["replay.safetensors"]));
-  if (replayFile.metadata.format !== "staq-agent-replay/1") throw new StaqFormatError(`replay.safetensors: format must be "staq-agent-replay/1"; got ${JSON.stringify(replayFile.metadata.format)}`);
+  if (replayFile.metadata.format !== "staq-agent-replay/1")
+    throw new StaqFormatError(
+      `replay.safetensors: format must be "staq-agent-replay/1"; got ${JSON.stringify(replayFile.metadata.format)}`,
+    );
   const inputs = stackFile.spec.inputs;
   const actionsTensor = tensor(replayFile.tensors, "actions", [null], "replay.safetensors");
   const rows = actionsTensor.shape[0];
   const actions = new Uint32Array(rows);
   actionsTensor.data.forEach((a, i) => {
-    if (!(Number.isInteger(a) && a >= 0 && a < stackFile.spec.outputs)) throw new StaqFormatError(`replay.safetensors: actions[${i}] is ${a}; actions are integers in [0, ${stackFile.spec.outputs})`);
+    if (!(Number.isInteger(a) && a >= 0 && a < stackFile.spec.outputs))
+      throw new StaqFormatError(`replay.safetensors: actions[${i}] is ${a}; actions are integers in [0, ${stackFile.spec.outputs})`);
     actions[i] = a;
   });
   const next = metadataCount(replayFile.metadata.next);
-  if (!isCount(next)) throw new StaqFormatError(`replay.safetensors: "next" must be an integer >= 0; got ${JSON.stringify(replayFile.metadata.next)}`);
+  if (!isCount(next))
+    throw new StaqFormatError(`replay.safetensors: "next" must be an integer >= 0; got ${JSON.stringify(replayFile.metadata.next)}`);
   const replay: ReplayContents = {
     obs: tensor(replayFile.tensors, "obs", [rows, inputs], "replay.safetensors").data,
     nextObs: tensor(replayFile.tensors, "next_obs", [rows, inputs], "replay.safetensors").data,

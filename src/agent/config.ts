@@ -73,9 +73,17 @@ export interface ConfigField {
 
 /** Every field, in the order `staq train --help` lists them. */
 export const CONFIG_FIELDS: readonly ConfigField[] = [
-  { key: "seed", type: { kind: "integer", min: 0, max: 2 ** 32 - 1 }, help: "seed of everything random (weights, actions, minibatches, resets)" },
+  {
+    key: "seed",
+    type: { kind: "integer", min: 0, max: 2 ** 32 - 1 },
+    help: "seed of everything random (weights, actions, minibatches, resets)",
+  },
   { key: "numEnvs", type: { kind: "integer", min: 1, max: 4096 }, help: "environment copies stepped together" },
-  { key: "stepsPerIteration", type: { kind: "integer", min: 1 }, help: "environment steps collected per iteration (a multiple of numEnvs)" },
+  {
+    key: "stepsPerIteration",
+    type: { kind: "integer", min: 1 },
+    help: "environment steps collected per iteration (a multiple of numEnvs)",
+  },
   { key: "totalSteps", type: { kind: "integer", min: 1 }, help: "environment steps of the whole run" },
   { key: "replayCapacity", type: { kind: "integer", min: 1 }, help: "transitions kept in the FIFO replay buffer" },
   { key: "gradientSteps", type: { kind: "integer", min: 1 }, help: "K, gradient steps of policy evaluation per iteration" },
@@ -85,14 +93,22 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { key: "maxGradNorm", type: { kind: "number", min: 0 }, help: "clip the gradient's global norm to this (0: no clipping)" },
   { key: "loss", type: { kind: "choice", choices: ["mse", "huber"] }, help: "regression loss of policy evaluation" },
   { key: "targetUpdateEvery", type: { kind: "integer", min: 1 }, help: "gradient steps between hard target-network copies" },
-  { key: "nextAction", type: { kind: "choice", choices: ["sample", "expectation"] }, help: "a' of the target: a sample of pi_k, or the expectation over it" },
+  {
+    key: "nextAction",
+    type: { kind: "choice", choices: ["sample", "expectation"] },
+    help: "a' of the target: a sample of pi_k, or the expectation over it",
+  },
   { key: "rewardScale", type: { kind: "number", min: 0, minExclusive: true }, help: "c_r, the reward scale of the targets" },
   { key: "gamma", type: { kind: "number", min: 0, max: 1, maxExclusive: true }, help: "discount" },
   { key: "memory", type: { kind: "integer", min: 1 }, help: "M, snapshots kept in the stack" },
   { key: "eta", type: { kind: "number", min: 0, minExclusive: true }, help: "eta, the KL weight of the mirror-descent step" },
   { key: "tauStart", type: { kind: "number", min: 0, minExclusive: true }, help: "initial tau, times 1/ln|A|" },
   { key: "tauEnd", type: { kind: "number", min: 0, minExclusive: true }, help: "final tau, times 1/ln|A|" },
-  { key: "tauAnnealSteps", type: { kind: "integer", min: 0 }, help: "environment steps of the linear tau annealing (0: tauEnd throughout)" },
+  {
+    key: "tauAnnealSteps",
+    type: { kind: "integer", min: 0 },
+    help: "environment steps of the linear tau annealing (0: tauEnd throughout)",
+  },
   { key: "epsilon", type: { kind: "number", min: 0, max: 1 }, help: "epsilon of the epsilon-softmax behaviour policy" },
   { key: "ensemble", type: { kind: "integer", min: 1, max: 64 }, help: "Q-networks in the ensemble (each with its own stack)" },
   { key: "hidden", type: { kind: "widths" }, help: "hidden widths of the MLP, e.g. 64,64" },
@@ -165,20 +181,28 @@ export function resolveConfig(base: StaqConfig, overrides: Readonly<Record<strin
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     if (!FIELDS.has(key)) {
-      throw new StaqInputError(`unknown config field ${JSON.stringify(where + key)}; the fields are: ${CONFIG_FIELDS.map((f) => f.key).join(", ")}`);
+      throw new StaqInputError(
+        `unknown config field ${JSON.stringify(where + key)}; the fields are: ${CONFIG_FIELDS.map((f) => f.key).join(", ")}`,
+      );
     }
     merged[key] = value;
   }
   for (const field of CONFIG_FIELDS) merged[field.key] = checkField(field, merged[field.key], `config field ${where}${field.key}`);
   const config = merged as unknown as StaqConfig;
   if (config.stepsPerIteration % config.numEnvs !== 0) {
-    throw new StaqInputError(`config: stepsPerIteration (${config.stepsPerIteration}) must be a multiple of numEnvs (${config.numEnvs}); e.g. ${Math.max(1, Math.round(config.stepsPerIteration / config.numEnvs)) * config.numEnvs}`);
+    throw new StaqInputError(
+      `config: stepsPerIteration (${config.stepsPerIteration}) must be a multiple of numEnvs (${config.numEnvs}); e.g. ${Math.max(1, Math.round(config.stepsPerIteration / config.numEnvs)) * config.numEnvs}`,
+    );
   }
   if (config.replayCapacity < config.stepsPerIteration) {
-    throw new StaqInputError(`config: replayCapacity (${config.replayCapacity}) must hold at least one iteration's stepsPerIteration (${config.stepsPerIteration})`);
+    throw new StaqInputError(
+      `config: replayCapacity (${config.replayCapacity}) must hold at least one iteration's stepsPerIteration (${config.stepsPerIteration})`,
+    );
   }
   if (config.batchSize > config.stepsPerIteration) {
-    throw new StaqInputError(`config: batchSize (${config.batchSize}) must not exceed stepsPerIteration (${config.stepsPerIteration}), the transitions available after the first iteration`);
+    throw new StaqInputError(
+      `config: batchSize (${config.batchSize}) must not exceed stepsPerIteration (${config.stepsPerIteration}), the transitions available after the first iteration`,
+    );
   }
   return config;
 }

@@ -48,7 +48,14 @@ export class StaqDivergenceError extends StaqError {
 }
 
 /** The numbers of an iteration that measure the networks (timings and counts cannot diverge). */
-const CHECKED_METRICS = ["losses/td_loss", "losses/q_values", "losses/grad_norm", "policy/entropy", "policy/kl", "stack/correction"] as const;
+const CHECKED_METRICS = [
+  "losses/td_loss",
+  "losses/q_values",
+  "losses/grad_norm",
+  "policy/entropy",
+  "policy/kl",
+  "stack/correction",
+] as const;
 
 /** The non-finite ones among `metrics`' losses and policy change (null: not measured). */
 export function nonFiniteMetrics(metrics: Partial<IterationMetrics>): [string, number][] {

@@ -56,7 +56,15 @@ export interface EvaluationMetrics {
 }
 
 /** Keys whose values are wall-clock measurements: they differ between identical runs. */
-export const TIMING_KEYS: readonly string[] = ["time_s", "charts/SPS", "time/collect_s", "time/precompute_s", "time/train_s", "time/push_s", "time/eval_s"];
+export const TIMING_KEYS: readonly string[] = [
+  "time_s",
+  "charts/SPS",
+  "time/collect_s",
+  "time/precompute_s",
+  "time/train_s",
+  "time/push_s",
+  "time/eval_s",
+];
 
 export function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
@@ -111,7 +119,11 @@ export function iterationMetrics(
 }
 
 /** The evaluation record of a set of episode returns and lengths. */
-export function evaluationMetrics(base: { global_step: number; iteration: number; time_s: number; seconds: number }, returns: readonly number[], lengths: readonly number[]): EvaluationMetrics {
+export function evaluationMetrics(
+  base: { global_step: number; iteration: number; time_s: number; seconds: number },
+  returns: readonly number[],
+  lengths: readonly number[],
+): EvaluationMetrics {
   const average = mean(returns);
   const variance = mean(returns.map((r) => (r - average) ** 2));
   return {

@@ -255,7 +255,11 @@ export class ReferenceStaQ {
     const [seedLo, seedHi] = splitU64(fitSeed);
     // The trainer's Adam (createMlpTrainer in staq-agent.ts): clipping only when maxGradNorm > 0;
     // no weight decay (StaqConfig has none, so ADAM_DEFAULTS' 0); β1, β2 PyTorch's defaults.
-    const adamOptions: AdamOptions = { lr: config.lr, eps: config.adamEps, maxGradNorm: config.maxGradNorm > 0 ? config.maxGradNorm : undefined };
+    const adamOptions: AdamOptions = {
+      lr: config.lr,
+      eps: config.adamEps,
+      maxGradNorm: config.maxGradNorm > 0 ? config.maxGradNorm : undefined,
+    };
     const B = config.batchSize;
     const gradientSteps: ReferenceGradientStep[] = [];
     for (let j = 0; j < config.gradientSteps; j++) {

@@ -23,7 +23,13 @@ export interface Rollout {
  * Steps `envs` for `vectorSteps` steps from `obs`, acting with `actor` at Philox steps
  * actStep, actStep + 1, … (one per vector step).
  */
-export async function collectRollout(envs: VectorEnv, actor: Actor, obs: Float32Array, vectorSteps: number, actStep: number): Promise<Rollout> {
+export async function collectRollout(
+  envs: VectorEnv,
+  actor: Actor,
+  obs: Float32Array,
+  vectorSteps: number,
+  actStep: number,
+): Promise<Rollout> {
   const n = envs.count;
   const size = envs.observationSize;
   const rows = vectorSteps * n;

@@ -34,7 +34,15 @@ import { resolveConfig, wholeIterationSteps, type StaqConfig } from "./config.ts
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointFiles, type AgentCounters, type DecodedCheckpoint } from "./checkpoint.ts";
 import { StaqDivergenceError, nonFiniteArrays, nonFiniteMetrics } from "./divergence.ts";
 import { evaluateGreedy } from "./greedy-evaluation.ts";
-import { evaluationMetrics, iterationMetrics, lossMetrics, type EvaluationMetrics, type IterationMetrics, type IterationOutcome, type IterationPhase } from "./metrics.ts";
+import {
+  evaluationMetrics,
+  iterationMetrics,
+  lossMetrics,
+  type EvaluationMetrics,
+  type IterationMetrics,
+  type IterationOutcome,
+  type IterationPhase,
+} from "./metrics.ts";
 import { policyChange, type PolicyChange } from "./policy-change.ts";
 import { defaultPreset, presetConfig } from "./presets.ts";
 import { collectRollout, type Rollout } from "./rollout.ts";
@@ -119,7 +127,9 @@ function envFactory(env: EnvSource): { makeCopy: () => Env; envName: string } {
     return { makeCopy: () => makeEnv(env), envName: env };
   }
   if (typeof env !== "function") {
-    throw new StaqInputError("env must be a registered name (see `staq envs`) or a function that builds a new copy of your environment, e.g. env: () => new MyEnv()");
+    throw new StaqInputError(
+      "env must be a registered name (see `staq envs`) or a function that builds a new copy of your environment, e.g. env: () => new MyEnv()",
+    );
   }
   return { makeCopy: env, envName: env().name };
 }
@@ -144,38 +154,61 @@ async function buildParts(options: {
   const made = <P extends { destroy(): void }>(part: P): P => (madeParts.push(part), part);
   try {
     const mlp: MlpSpec = { inputs: envs.observationSize, hidden: config.hidden, outputs: envs.actionCount };
-    const stack = made(createStack(gpu, {
-      mlp,
-      memory: config.memory,
-      ensemble: config.ensemble,
-      eta: config.eta,
-      tau: tauAt(config, 0, mlp.outputs),
-      gamma: config.gamma,
-      variant: config.variant,
-      label: "staq agent stack",
-    }));
-    const trainer = made(await createMlpTrainer(gpu, {
-      mlp,
-      ensemble: config.ensemble,
-      batch: config.batchSize,
-      adam: { lr: config.lr, eps: config.adamEps, maxGradNorm: config.maxGradNorm > 0 ? config.maxGradNorm : undefined },
-      loss: { loss: config.loss },
-      targetNetworks: true,
-      label: "staq agent trainer",
-    }));
-    const replay = made(createReplayBuffer(gpu, { capacity: config.replayCapacity, inputs: mlp.inputs, actions: mlp.outputs, label: "staq agent replay" }));
-    const softQFit = made(await createSoftQFit(gpu, {
+    const stack = made(
+      createStack(gpu, {
+        mlp,
+        memory: config.memory,
+        ensemble: config.ensemble,
+        eta: config.eta,
+        tau: tauAt(config, 0, mlp.outputs),
+        gamma: config.gamma,
+        variant: config.variant,
+        label: "staq agent stack",
+      }),
+    );
+    const trainer = made(
+      await createMlpTrainer(gpu, {
+        mlp,
+        ensemble: config.ensemble,
+        batch: config.batchSize,
+        adam: { lr: config.lr, eps: config.adamEps, maxGradNorm: config.maxGradNorm > 0 ? config.maxGradNorm : undefined },
+        loss: { loss: config.loss },
+        targetNetworks: true,
+        label: "staq agent trainer",
+      }),
+    );
+    const replay = made(
+      createReplayBuffer(gpu, { capacity: config.replayCapacity, inputs: mlp.inputs, actions: mlp.outputs, label: "staq agent replay" }),
+    );
+    const softQFit = made(
+      await createSoftQFit(gpu, {
+        trainer,
+        replay,
+        seed: BigInt(config.seed) | SOFT_Q_FIT_STREAM,
+        gamma: config.gamma,
+        rewardScale: config.rewardScale,
+        nextAction: config.nextAction,
+        targetUpdate: { kind: "hard", every: config.targetUpdateEvery },
+        gradientSteps: options.gradientSteps,
+      }),
+    );
+    const actor = made(
+      createActor(stack, { maxBatch: Math.max(config.numEnvs, config.evalEpisodes), epsilon: config.epsilon, seed: config.seed }),
+    );
+    return {
+      config,
+      preset: options.preset,
+      envName,
+      makeCopy,
+      gpu,
+      ownsGpu: options.gpu === undefined,
+      envs,
+      stack,
       trainer,
       replay,
-      seed: BigInt(config.seed) | SOFT_Q_FIT_STREAM,
-      gamma: config.gamma,
-      rewardScale: config.rewardScale,
-      nextAction: config.nextAction,
-      targetUpdate: { kind: "hard", every: config.targetUpdateEvery },
-      gradientSteps: options.gradientSteps,
-    }));
-    const actor = made(createActor(stack, { maxBatch: Math.max(config.numEnvs, config.evalEpisodes), epsilon: config.epsilon, seed: config.seed }));
-    return { config, preset: options.preset, envName, makeCopy, gpu, ownsGpu: options.gpu === undefined, envs, stack, trainer, replay, softQFit, actor };
+      softQFit,
+      actor,
+    };
   } catch (error) {
     for (const part of madeParts.reverse()) part.destroy();
     if (options.gpu === undefined) gpu.destroy();
@@ -236,9 +269,11 @@ export class StaQ {
 
   /** A new agent: `preset` (or the default for the env) with the given fields overridden. */
   static async create<T extends typeof StaQ>(this: T, options: StaQOptions): Promise<InstanceType<T>> {
-    if (options === null || typeof options !== "object") throw new StaqInputError("StaQ.create needs an options object: { env, ...config }");
+    if (options === null || typeof options !== "object")
+      throw new StaqInputError("StaQ.create needs an options object: { env, ...config }");
     const { env, preset, gpu, ...overrides } = options;
-    if (env === undefined) throw new StaqInputError("StaQ.create needs env: a registered name (see `staq envs`) or a function that builds your environment");
+    if (env === undefined)
+      throw new StaqInputError("StaQ.create needs env: a registered name (see `staq envs`) or a function that builds your environment");
     const envName = typeof env === "string" ? env : undefined;
     const presetName = preset ?? defaultPreset(envName ?? "");
     const config = resolveConfig(presetConfig(presetName), overrides);
@@ -287,7 +322,13 @@ export class StaQ {
       counters.elapsedSeconds = clock();
       const metrics = iterationMetrics(
         outcome,
-        { global_step: counters.globalStep, iteration: counters.iteration, time_s: counters.elapsedSeconds, learningRate: config.lr, stack: this.stack },
+        {
+          global_step: counters.globalStep,
+          iteration: counters.iteration,
+          time_s: counters.elapsedSeconds,
+          learningRate: config.lr,
+          stack: this.stack,
+        },
         phases.seconds,
       );
       // The evaluation belongs to the iteration: it comes before onIteration, where a caller
@@ -312,7 +353,10 @@ export class StaQ {
     // Non-finite losses mean non-finite networks: stop before they are pushed into the stack.
     this.checkFinite(iteration, nonFiniteMetrics(lossMetrics(fit)));
     const change = await phases.time("push", () => this.push(tau, rollout.transitions.obs));
-    this.checkFinite(iteration, nonFiniteMetrics({ "policy/entropy": change.entropy, "policy/kl": change.kl, "stack/correction": this.stack.correction }));
+    this.checkFinite(
+      iteration,
+      nonFiniteMetrics({ "policy/entropy": change.entropy, "policy/kl": change.kl, "stack/correction": this.stack.correction }),
+    );
     this.counters.iteration = iteration;
     return { tau, episodeReturns: rollout.episodeReturns, episodeLengths: rollout.episodeLengths, fit, change };
   }
@@ -354,7 +398,8 @@ export class StaQ {
     this.alive();
     const { config, counters } = this;
     const episodes = options.episodes ?? config.evalEpisodes;
-    if (!(Number.isInteger(episodes) && episodes >= 1)) throw new StaqInputError(`evaluate: episodes must be an integer >= 1; got ${episodes}`);
+    if (!(Number.isInteger(episodes) && episodes >= 1))
+      throw new StaqInputError(`evaluate: episodes must be an integer >= 1; got ${episodes}`);
     const seed = options.seed ?? (config.seed + 2 ** 31) % 2 ** 32;
     const started = performance.now();
     const envs = this.evaluationEnvs(episodes);
@@ -368,7 +413,11 @@ export class StaQ {
       results.lengths.push(...round.lengths);
     }
     const seconds = (performance.now() - started) / 1000;
-    return evaluationMetrics({ global_step: counters.globalStep, iteration: counters.iteration, time_s: counters.elapsedSeconds, seconds }, results.returns, results.lengths);
+    return evaluationMetrics(
+      { global_step: counters.globalStep, iteration: counters.iteration, time_s: counters.elapsedSeconds, seconds },
+      results.returns,
+      results.lengths,
+    );
   }
 
   private evaluationEnvs(count: number): Env[] {
@@ -385,9 +434,15 @@ export class StaQ {
   async act(obs: Float32Array, options: { greedy?: boolean } = {}): Promise<Uint32Array> {
     this.alive();
     if (!(obs instanceof Float32Array) || obs.length === 0 || obs.length % this.observationSize !== 0) {
-      throw new StaqInputError(`act: obs must be a Float32Array of batch × ${this.observationSize} values (${this.envName}'s observation size); got ${obs instanceof Float32Array ? obs.length + " values" : String(obs)}`);
+      throw new StaqInputError(
+        `act: obs must be a Float32Array of batch × ${this.observationSize} values (${this.envName}'s observation size); got ${obs instanceof Float32Array ? obs.length + " values" : String(obs)}`,
+      );
     }
-    this.userActor ??= createActor(this.stack, { maxBatch: 1024, epsilon: this.config.epsilon, seed: BigInt(this.config.seed) | USER_ACT_STREAM });
+    this.userActor ??= createActor(this.stack, {
+      maxBatch: 1024,
+      epsilon: this.config.epsilon,
+      seed: BigInt(this.config.seed) | USER_ACT_STREAM,
+    });
     const batch = obs.length / this.observationSize;
     const actions = new Uint32Array(batch);
     for (let first = 0; first < batch; first += this.userActor.maxBatch) {
@@ -445,16 +500,29 @@ export class StaQ {
   }
 
   /** `restore` from what `decodeCheckpoint` read (for a caller that has already read it, to check it first). */
-  static async restoreDecoded<T extends typeof StaQ>(this: T, saved: DecodedCheckpoint, options: RestoreOptions = {}): Promise<InstanceType<T>> {
+  static async restoreDecoded<T extends typeof StaQ>(
+    this: T,
+    saved: DecodedCheckpoint,
+    options: RestoreOptions = {},
+  ): Promise<InstanceType<T>> {
     const config = resolveConfig(saved.config, options.overrides ?? {});
     for (const key of ["numEnvs", "replayCapacity", "batchSize", "memory", "ensemble", "hidden", "seed"] as const) {
       if (JSON.stringify(config[key]) !== JSON.stringify(saved.config[key])) {
-        throw new StaqInputError(`cannot change ${key} when resuming (${JSON.stringify(saved.config[key])} in the checkpoint): it fixes the shapes or the random streams of the run`);
+        throw new StaqInputError(
+          `cannot change ${key} when resuming (${JSON.stringify(saved.config[key])} in the checkpoint): it fixes the shapes or the random streams of the run`,
+        );
       }
     }
     const env = options.env ?? saved.envName;
     const { gradientSteps, ...counters } = saved.counters;
-    const parts = await buildParts({ config, preset: saved.preset, env, gpu: options.gpu, defaultGpu: () => this.defaultGpu(), gradientSteps });
+    const parts = await buildParts({
+      config,
+      preset: saved.preset,
+      env,
+      gpu: options.gpu,
+      defaultGpu: () => this.defaultGpu(),
+      gradientSteps,
+    });
     const agent = new this({ ...parts, obs: new Float32Array(0), counters }) as InstanceType<T>;
     try {
       agent.load(saved);
@@ -467,9 +535,12 @@ export class StaQ {
 
   private load(saved: DecodedCheckpoint): void {
     const { envs, stack, trainer, replay } = this;
-    if (saved.envName !== this.envName) throw new StaqInputError(`the checkpoint was trained on ${saved.envName}; the environment given is ${this.envName}`);
+    if (saved.envName !== this.envName)
+      throw new StaqInputError(`the checkpoint was trained on ${saved.envName}; the environment given is ${this.envName}`);
     if (saved.obs.length !== envs.count * envs.observationSize) {
-      throw new StaqInputError(`the checkpoint holds observations of ${saved.obs.length / envs.count} values per copy; ${this.envName} has ${envs.observationSize}`);
+      throw new StaqInputError(
+        `the checkpoint holds observations of ${saved.obs.length / envs.count} values per copy; ${this.envName} has ${envs.observationSize}`,
+      );
     }
     stack.set(saved.stack);
     trainer.importState(saved.trainer);
@@ -519,7 +590,12 @@ export class StaQ {
   private checkFinite(iteration: number, quantities: [string, number][]): void {
     if (quantities.length === 0) return;
     const { adamEps, rewardScale, lr, maxGradNorm } = this.config;
-    this.diverged = new StaqDivergenceError({ iteration, globalStep: this.counters.globalStep, quantities, settings: { adamEps, rewardScale, lr, maxGradNorm } });
+    this.diverged = new StaqDivergenceError({
+      iteration,
+      globalStep: this.counters.globalStep,
+      quantities,
+      settings: { adamEps, rewardScale, lr, maxGradNorm },
+    });
     throw this.diverged;
   }
 }

@@ -50,7 +50,11 @@ export interface CheckOutcome {
 
 /** A value for a one-line report: JSON, with long arrays shortened and saying how many were left out. */
 export function brief(value: unknown, limit = 12): string {
-  if (Array.isArray(value) && value.length > limit) return `[${value.slice(0, limit).map((v) => JSON.stringify(v)).join(", ")}, … ${value.length - limit} more]`;
+  if (Array.isArray(value) && value.length > limit)
+    return `[${value
+      .slice(0, limit)
+      .map((v) => JSON.stringify(v))
+      .join(", ")}, … ${value.length - limit} more]`;
   return JSON.stringify(value);
 }
 
@@ -69,13 +73,19 @@ function describeFrameDifference(expected: Cell[], got: Cell[]): string {
 function classicLine(env: string, report: ClassicReferenceReport): Omit<CheckOutcome, "file"> {
   const { mismatch } = report;
   if (!mismatch) {
-    return { status: "pass", detail: `${env}: ${report.episodes} episodes, ${report.steps} steps (largest state error ${report.maxStateError.relative.toExponential(1)} relative)` };
+    return {
+      status: "pass",
+      detail: `${env}: ${report.episodes} episodes, ${report.steps} steps (largest state error ${report.maxStateError.relative.toExponential(1)} relative)`,
+    };
   }
   const where = `${env}: episode ${mismatch.episode}, step ${mismatch.step}, ${mismatch.field}`;
   if (mismatch.index !== undefined) {
     const expected = (mismatch.expected as number[])[mismatch.index];
     const got = (mismatch.got as number[])[mismatch.index];
-    return { status: "FAIL", detail: `${where}[${mismatch.index}]: expected ${expected}, got ${got} (whole vector: expected ${brief(mismatch.expected)}, got ${brief(mismatch.got)})` };
+    return {
+      status: "FAIL",
+      detail: `${where}[${mismatch.index}]: expected ${expected}, got ${got} (whole vector: expected ${brief(mismatch.expected)}, got ${brief(mismatch.got)})`,
+    };
   }
   return { status: "FAIL", detail: `${where}: expected ${brief(mismatch.expected)}, got ${brief(mismatch.got)}` };
 }
@@ -87,25 +97,36 @@ export async function checkReference(json: unknown): Promise<Omit<CheckOutcome, 
     const report = checkRandomStateReference(json);
     const m = report.mismatch;
     if (!m) return { status: "pass", detail: `numpy RandomState: ${report.streams} streams, ${report.draws} draws` };
-    return { status: "FAIL", detail: `numpy RandomState: stream ${m.stream} (seed ${m.seed}), draw ${m.draw}, ${m.field}: expected ${brief(m.expected)}, got ${brief(m.got)}` };
+    return {
+      status: "FAIL",
+      detail: `numpy RandomState: stream ${m.stream} (seed ${m.seed}), draw ${m.draw}, ${m.field}: expected ${brief(m.expected)}, got ${brief(m.got)}`,
+    };
   }
   if (!Array.isArray(record.episodes)) return { status: "skip", detail: 'not an environment reference file (no "episodes" or "streams")' };
   if (typeof record.env !== "string") throw new StaqFormatError('a reference file with "episodes" needs an "env" name');
   if (record.state_shape !== undefined || record.source === "MinAtar") {
     const minatar = await loadMinatar("MinAtar reference files");
     const factory = minatar.MINATAR_GAMES[record.env];
-    if (!factory) throw new StaqInputError(`no MinAtar game named ${JSON.stringify(record.env)}; known: ${Object.keys(minatar.MINATAR_GAMES).join(", ")}`);
+    if (!factory)
+      throw new StaqInputError(
+        `no MinAtar game named ${JSON.stringify(record.env)}; known: ${Object.keys(minatar.MINATAR_GAMES).join(", ")}`,
+      );
     const report = minatar.checkMinatarReference(json, factory);
     const m = report.mismatch;
     if (!m) return { status: "pass", detail: `MinAtar ${report.env}: ${report.episodes} episodes, ${report.steps} steps` };
     const where = `MinAtar ${report.env}: episode ${m.episode} (seed ${m.seed}), step ${m.step}, ${m.field}`;
-    if (m.field === "state") return { status: "FAIL", detail: `${where}: ${describeFrameDifference(m.expected as Cell[], m.got as Cell[])}` };
+    if (m.field === "state")
+      return { status: "FAIL", detail: `${where}: ${describeFrameDifference(m.expected as Cell[], m.got as Cell[])}` };
     return { status: "FAIL", detail: `${where}: expected ${brief(m.expected)}, got ${brief(m.got)}` };
   }
   const env = record.env;
   const probe = makeEnv(env, { maxEpisodeSteps: null });
-  if (!("getState" in probe && "setState" in probe)) throw new StaqInputError(`${env} cannot be checked step by step: it has no getState/setState`);
-  return classicLine(env, checkClassicReference(json, () => makeEnv(env, { maxEpisodeSteps: null }) as ClassicEnv));
+  if (!("getState" in probe && "setState" in probe))
+    throw new StaqInputError(`${env} cannot be checked step by step: it has no getState/setState`);
+  return classicLine(
+    env,
+    checkClassicReference(json, () => makeEnv(env, { maxEpisodeSteps: null }) as ClassicEnv),
+  );
 }
 
 /** The reference files to check: DIR's *.json files in name order, or the one file given. */
@@ -124,7 +145,10 @@ async function referenceFiles(path: string): Promise<string[]> {
   } catch (error) {
     throw fileError(`--reference ${path}: cannot list the folder`, error);
   }
-  const files = names.filter((name) => name.endsWith(".json")).sort().map((name) => join(path, name));
+  const files = names
+    .filter((name) => name.endsWith(".json"))
+    .sort()
+    .map((name) => join(path, name));
   if (files.length === 0) throw new StaqInputError(`--reference ${path}: the folder has no .json files`);
   return files;
 }

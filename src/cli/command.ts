@@ -68,7 +68,9 @@ export async function readInputFile(path: string, what: string): Promise<string>
     // rather than "Cannot create a string longer than 0x1fffffe8 characters" after reading it all.
     const info = await stat(path);
     if (info.isFile() && info.size > bufferConstants.MAX_STRING_LENGTH) {
-      throw new StaqInputError(`the ${what} file ${path} is ${info.size} bytes; a text input can have at most ${bufferConstants.MAX_STRING_LENGTH} bytes`);
+      throw new StaqInputError(
+        `the ${what} file ${path} is ${info.size} bytes; a text input can have at most ${bufferConstants.MAX_STRING_LENGTH} bytes`,
+      );
     }
     return await readFile(path, "utf8");
   } catch (error) {

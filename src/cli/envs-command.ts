@@ -46,7 +46,17 @@ async function listEnvs(args: string[], io: CommandIO): Promise<void> {
     io.stdout.write(`${JSON.stringify(rows, null, 1)}\n`);
     return;
   }
-  const table = [["name", "obs", "actions", "limit", "default preset", "description"], ...rows.map((r) => [r.name, r.observationShape.join("×"), String(r.actions), r.timeLimit === null ? "none" : String(r.timeLimit), r.preset, r.description])];
+  const table = [
+    ["name", "obs", "actions", "limit", "default preset", "description"],
+    ...rows.map((r) => [
+      r.name,
+      r.observationShape.join("×"),
+      String(r.actions),
+      r.timeLimit === null ? "none" : String(r.timeLimit),
+      r.preset,
+      r.description,
+    ]),
+  ];
   const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
   io.stdout.write(table.map((row) => row.map((cell, c) => (c === 5 ? cell : cell.padEnd(widths[c]))).join("  ")).join("\n") + "\n" + note);
 }

@@ -76,7 +76,13 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
   }
   if (values.checkpoint === undefined) throw new UsageError("--checkpoint DIR is required", evalCommand);
   const episodes =
-    integer(values.episodes, "episodes", 1, MAX_EPISODES, ` (the agent keeps one environment per episode and prints every return; for more, run several evaluations with --seed S, S + ${MAX_EPISODES}, ...)`) ?? 10;
+    integer(
+      values.episodes,
+      "episodes",
+      1,
+      MAX_EPISODES,
+      ` (the agent keeps one environment per episode and prints every return; for more, run several evaluations with --seed S, S + ${MAX_EPISODES}, ...)`,
+    ) ?? 10;
   const seed = integer(values.seed, "seed", 0);
   const path = await checkpointPath(values.checkpoint);
   // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.

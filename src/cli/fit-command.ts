@@ -78,7 +78,8 @@ export interface FitSettings {
 /** A finite decimal number accepted by `valid`; anything else is a UsageError saying what is needed. */
 function parseNumber(name: string, text: string, valid: (x: number) => boolean, requirement: string): number {
   const value = parseDecimal(text);
-  if (!(Number.isFinite(value) && valid(value))) throw new UsageError(`--${name} must be ${requirement}; got ${JSON.stringify(text)}`, fitCommand);
+  if (!(Number.isFinite(value) && valid(value)))
+    throw new UsageError(`--${name} must be ${requirement}; got ${JSON.stringify(text)}`, fitCommand);
   return value;
 }
 
@@ -94,7 +95,8 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
   const lrText = need("lr", "LR");
   const outPath = need("out", "OUT.safetensors");
   const steps = parseWholeNumber(stepsText);
-  if (!(steps >= 1)) throw new UsageError(`--steps must be an integer >= 1 (a count of Adam steps); got ${JSON.stringify(stepsText)}`, fitCommand);
+  if (!(steps >= 1))
+    throw new UsageError(`--steps must be an integer >= 1 (a count of Adam steps); got ${JSON.stringify(stepsText)}`, fitCommand);
   const inUnitInterval = (x: number) => x >= 0 && x < 1;
   return {
     netPath,
@@ -102,8 +104,12 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
     outPath,
     steps,
     lr: parseNumber("lr", lrText, (x) => x > 0, "a finite number > 0, e.g. 1e-3"),
-    beta1: values.beta1 === undefined ? ADAM_DEFAULTS.beta1 : parseNumber("beta1", values.beta1, inUnitInterval, "a number in [0, 1), e.g. 0.9"),
-    beta2: values.beta2 === undefined ? ADAM_DEFAULTS.beta2 : parseNumber("beta2", values.beta2, inUnitInterval, "a number in [0, 1), e.g. 0.999"),
+    beta1:
+      values.beta1 === undefined ? ADAM_DEFAULTS.beta1 : parseNumber("beta1", values.beta1, inUnitInterval, "a number in [0, 1), e.g. 0.9"),
+    beta2:
+      values.beta2 === undefined
+        ? ADAM_DEFAULTS.beta2
+        : parseNumber("beta2", values.beta2, inUnitInterval, "a number in [0, 1), e.g. 0.999"),
     eps: values.eps === undefined ? ADAM_DEFAULTS.eps : parseNumber("eps", values.eps, (x) => x >= 0, "a finite number >= 0, e.g. 1e-8"),
   };
 }
@@ -141,7 +147,6 @@ async function readNetwork(path: string): Promise<NetworkFileContents> {
   }
 }
 
-
 /** "4 -> 8 -> 3". */
 function describeNetwork(spec: MlpSpec): string {
   return [spec.inputs, ...spec.hidden, spec.outputs].join(" -> ");
@@ -152,11 +157,19 @@ const formatLoss = (x: number) => String(Number(x.toPrecision(7)));
 /** Throws when training left a weight that is not finite (Adam with --eps 0 on a zero gradient divides 0 by 0). */
 function checkFinite(weights: MlpWeights, settings: FitSettings): void {
   weights.layers.forEach(({ weight, bias }, l) => {
-    for (const [name, values] of [["weight", weight], ["bias", bias]] as const) {
+    for (const [name, values] of [
+      ["weight", weight],
+      ["bias", bias],
+    ] as const) {
       const k = values.findIndex((x) => !Number.isFinite(x));
       if (k >= 0) {
-        const hint = settings.eps === 0 ? " (with --eps 0, a parameter whose gradient is exactly 0 divides 0 by 0; use eps > 0)" : "; try a smaller --lr";
-        throw new StaqError(`training diverged: net.layers.${l}.${name} value ${k} is ${values[k]} after ${settings.steps} steps${hint}; nothing was written`);
+        const hint =
+          settings.eps === 0
+            ? " (with --eps 0, a parameter whose gradient is exactly 0 divides 0 by 0; use eps > 0)"
+            : "; try a smaller --lr";
+        throw new StaqError(
+          `training diverged: net.layers.${l}.${name} value ${k} is ${values[k]} after ${settings.steps} steps${hint}; nothing was written`,
+        );
       }
     }
   });
@@ -183,7 +196,13 @@ export const fitCommand: Command = {
     try {
       gpu = await createGpu();
       const { lr, beta1, beta2, eps, steps } = settings;
-      trainer = await createMlpTrainer(gpu, { mlp: network.spec, batch: batch.batch, adam: { lr, beta1, beta2, eps }, loss: { loss: "mse" }, label: "staq fit" });
+      trainer = await createMlpTrainer(gpu, {
+        mlp: network.spec,
+        batch: batch.batch,
+        adam: { lr, beta1, beta2, eps },
+        loss: { loss: "mse" },
+        label: "staq fit",
+      });
       trainer.setWeights([network.weights]);
       trainer.setBatch({ states: batch.states, actions: batch.actions, targets: batch.targets });
       // One full-batch step on the uploaded batch: no sampling, no target networks.

@@ -48,10 +48,15 @@ export function parseStatesJson(text: string, source: string): { states: Float32
   const width = Array.isArray(rows[0]) ? rows[0].length : 0;
   const states = new Float32Array(rows.length * width);
   rows.forEach((row: unknown, b) => {
-    if (!Array.isArray(row)) throw new StaqFormatError(`${source}: states[${b}] is ${JSON.stringify(row)}, not an array of numbers; ${example}`);
-    if (row.length !== width) throw new StaqFormatError(`${source}: states[${b}] has ${row.length} values but states[0] has ${width}; every state needs the same number`);
+    if (!Array.isArray(row))
+      throw new StaqFormatError(`${source}: states[${b}] is ${JSON.stringify(row)}, not an array of numbers; ${example}`);
+    if (row.length !== width)
+      throw new StaqFormatError(
+        `${source}: states[${b}] has ${row.length} values but states[0] has ${width}; every state needs the same number`,
+      );
     row.forEach((value: unknown, i) => {
-      if (typeof value !== "number") throw new StaqFormatError(`${source}: states[${b}][${i}] is ${JSON.stringify(value)}; expected a number`);
+      if (typeof value !== "number")
+        throw new StaqFormatError(`${source}: states[${b}][${i}] is ${JSON.stringify(value)}; expected a number`);
       const single = Math.fround(value);
       if (!Number.isFinite(single)) throw new StaqInputError(`${source}: states[${b}][${i}] = ${value} is beyond the float32 range`);
       states[b * width + i] = single;
@@ -68,7 +73,8 @@ export function formatLogits(logits: Float32Array, batch: number, actions: numbe
     const row: string[] = [];
     for (let a = 0; a < actions; a++) {
       const value = logits[b * actions + a];
-      if (!Number.isFinite(value)) throw new StaqError(`logit [${b}][${a}] is ${value}: the stack's output does not fit float32 for this state`);
+      if (!Number.isFinite(value))
+        throw new StaqError(`logit [${b}][${a}] is ${value}: the stack's output does not fit float32 for this state`);
       row.push(shortestFloat32(value));
     }
     rows.push(`[${row.join(", ")}]`);
@@ -85,7 +91,11 @@ export const logitsCommand: Command = {
   summary: "print the logits of a saved stack for states from a JSON file",
   help: HELP,
   async run(args, io) {
-    const values = parseCommandArgs(args, { stack: { type: "string" }, states: { type: "string" }, fast: { type: "boolean" }, help: { type: "boolean", short: "h" } }, logitsCommand);
+    const values = parseCommandArgs(
+      args,
+      { stack: { type: "string" }, states: { type: "string" }, fast: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      logitsCommand,
+    );
     if (values.help) {
       io.stdout.write(HELP);
       return;
@@ -109,7 +119,9 @@ export const logitsCommand: Command = {
       });
       const { inputs, outputs } = stack.spec;
       if (batch > 0 && width !== inputs) {
-        throw new StaqInputError(`${values.states}: each state has ${width} values, but the stack's MLP in ${values.stack} takes ${inputs} inputs`);
+        throw new StaqInputError(
+          `${values.states}: each state has ${width} values, but the stack's MLP in ${values.stack} takes ${inputs} inputs`,
+        );
       }
       const logits = batch > 0 ? await stackLogits(stack, states) : new Float32Array(0);
       io.stdout.write(formatLogits(logits, batch, outputs));

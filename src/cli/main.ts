@@ -21,7 +21,17 @@ import { evalCommand } from "./eval-command.ts";
 import { envsCommand } from "./envs-command.ts";
 import { plotCommand } from "./plot-command.ts";
 
-const COMMANDS: readonly Command[] = [trainCommand, evalCommand, plotCommand, envsCommand, logitsCommand, fitCommand, tabularCommand, checkEnvCommand, gpuCommand];
+const COMMANDS: readonly Command[] = [
+  trainCommand,
+  evalCommand,
+  plotCommand,
+  envsCommand,
+  logitsCommand,
+  fitCommand,
+  tabularCommand,
+  checkEnvCommand,
+  gpuCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

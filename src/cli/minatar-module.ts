@@ -10,7 +10,10 @@ import { registerEnv, type EnvRegistration } from "../envs/registry.ts";
 export interface MinatarModule {
   MINATAR_GAMES: Record<string, unknown>;
   minatarRegistrations(): EnvRegistration[];
-  checkMinatarReference(json: unknown, factory: unknown): {
+  checkMinatarReference(
+    json: unknown,
+    factory: unknown,
+  ): {
     env: string;
     episodes: number;
     steps: number;
@@ -33,6 +36,8 @@ export async function loadMinatar(why: string): Promise<MinatarModule> {
     for (const registration of minatar.minatarRegistrations()) registerEnv(registration);
     return minatar;
   } catch (error) {
-    throw new StaqError(`${why} need${why.endsWith("s") ? "" : "s"} ${MINATAR_SUBPATH}, which could not be loaded (${(error as Error).message}); run \`npm run build\` in the staq folder first`);
+    throw new StaqError(
+      `${why} need${why.endsWith("s") ? "" : "s"} ${MINATAR_SUBPATH}, which could not be loaded (${(error as Error).message}); run \`npm run build\` in the staq folder first`,
+    );
   }
 }

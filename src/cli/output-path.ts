@@ -50,21 +50,30 @@ export async function checkOutputPath({ output, what, example, inputs, command }
     const source = await identify(input.path);
     if (source.real === target.real || (source.inode !== undefined && source.inode === target.inode)) {
       const which = input.option.startsWith("-") ? `the ${input.option} file` : `${input.path}, ${input.option}`;
-      throw new UsageError(`${output.option} ${output.path} is ${which}; write ${what} to another file, so the input stays as it was`, command);
+      throw new UsageError(
+        `${output.option} ${output.path} is ${which}; write ${what} to another file, so the input stays as it was`,
+        command,
+      );
     }
   }
 
   const info = await stat(output.path).catch(() => undefined);
   if (info?.isDirectory()) {
-    throw new StaqInputError(`${output.option} ${output.path} is a directory; give a file name for ${what}, e.g. ${join(output.path, example)}`);
+    throw new StaqInputError(
+      `${output.option} ${output.path} is a directory; give a file name for ${what}, e.g. ${join(output.path, example)}`,
+    );
   }
   const directory = dirname(resolve(output.path));
   const parent = await stat(directory).catch(() => undefined);
-  if (parent === undefined) throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}) does not exist; create it first`);
-  if (!parent.isDirectory()) throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}) is a file, not a directory`);
+  if (parent === undefined)
+    throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}) does not exist; create it first`);
+  if (!parent.isDirectory())
+    throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}) is a file, not a directory`);
   try {
     await access(directory, constants.W_OK);
   } catch (error) {
-    throw new StaqInputError(`cannot write ${what} into ${directory} (the directory of ${output.option} ${output.path}): ${describeFsError(error)}`);
+    throw new StaqInputError(
+      `cannot write ${what} into ${directory} (the directory of ${output.option} ${output.path}): ${describeFsError(error)}`,
+    );
   }
 }

@@ -55,17 +55,36 @@ async function plot(args: string[], io: CommandIO): Promise<void> {
   }
   if (positionals.length === 0) throw new UsageError("give at least one run directory", plotCommand);
   if (values.out === undefined) throw new UsageError("--out FILE.svg is required", plotCommand);
-  if (values.x !== undefined && values.x !== "steps" && values.x !== "time") throw new UsageError(`--x must be steps or time; got ${JSON.stringify(values.x)}`, plotCommand);
-  if (values.band !== undefined && values.band !== "minmax" && values.band !== "std") throw new UsageError(`--band must be minmax or std; got ${JSON.stringify(values.band)}`, plotCommand);
+  if (values.x !== undefined && values.x !== "steps" && values.x !== "time")
+    throw new UsageError(`--x must be steps or time; got ${JSON.stringify(values.x)}`, plotCommand);
+  if (values.band !== undefined && values.band !== "minmax" && values.band !== "std")
+    throw new UsageError(`--band must be minmax or std; got ${JSON.stringify(values.band)}`, plotCommand);
   const threshold = values.threshold === undefined ? undefined : parseDecimal(values.threshold);
-  if (threshold !== undefined && !Number.isFinite(threshold)) throw new UsageError(`--threshold must be a finite number; got ${JSON.stringify(values.threshold)}`, plotCommand);
+  if (threshold !== undefined && !Number.isFinite(threshold))
+    throw new UsageError(`--threshold must be a finite number; got ${JSON.stringify(values.threshold)}`, plotCommand);
   // Every file of the runs the plot reads: an --out onto one (RUN/eval.jsonl) would replace a log
   // by the chart drawn from it.
-  const inputs = positionals.flatMap((dir) => [RUN_FILES.config, RUN_FILES.eval, RUN_FILES.metrics].map((name) => ({ option: "which the plot reads", path: join(dir, name) })));
-  await checkOutputPath({ output: { option: "--out", path: values.out }, what: "the chart", example: RUN_FILES.curve, inputs, command: plotCommand });
-  const { svg, curves } = await renderRunCurves(positionals, { metric: values.metric, x: values.x as "steps" | "time" | undefined, band: values.band as "minmax" | "std" | undefined, title: values.title, threshold });
+  const inputs = positionals.flatMap((dir) =>
+    [RUN_FILES.config, RUN_FILES.eval, RUN_FILES.metrics].map((name) => ({ option: "which the plot reads", path: join(dir, name) })),
+  );
+  await checkOutputPath({
+    output: { option: "--out", path: values.out },
+    what: "the chart",
+    example: RUN_FILES.curve,
+    inputs,
+    command: plotCommand,
+  });
+  const { svg, curves } = await renderRunCurves(positionals, {
+    metric: values.metric,
+    x: values.x as "steps" | "time" | undefined,
+    band: values.band as "minmax" | "std" | undefined,
+    title: values.title,
+    threshold,
+  });
   await writeFileAtomically(values.out, new TextEncoder().encode(svg), "the chart");
-  io.stdout.write(`wrote ${values.out}: ${positionals.length} runs, ${curves.map((c) => `${c.name}: ${c.points} points, last ${c.last === null ? "-" : c.last.toFixed(1)}`).join("; ")}\n`);
+  io.stdout.write(
+    `wrote ${values.out}: ${positionals.length} runs, ${curves.map((c) => `${c.name}: ${c.points} points, last ${c.last === null ? "-" : c.last.toFixed(1)}`).join("; ")}\n`,
+  );
 }
 
 export const plotCommand: Command = {

@@ -47,7 +47,10 @@ export interface ProgressReporter {
   finish(): void;
 }
 
-export function createProgressReporter(out: Pick<Writable, "write"> & { isTTY?: boolean; columns?: number }, options: { plainEverySeconds?: number } = {}): ProgressReporter {
+export function createProgressReporter(
+  out: Pick<Writable, "write"> & { isTTY?: boolean; columns?: number },
+  options: { plainEverySeconds?: number } = {},
+): ProgressReporter {
   const tty = out.isTTY === true;
   const plainEvery = options.plainEverySeconds ?? 10;
   let lastPlain = -Infinity;

@@ -29,7 +29,8 @@ interface Run {
 
 async function readRun(dir: string, metric: string): Promise<Run> {
   const configPath = join(dir, RUN_FILES.config);
-  if (!(await pathExists(configPath))) throw new StaqInputError(`${dir} is not a run directory (no ${RUN_FILES.config}); give directories written by staq train`);
+  if (!(await pathExists(configPath)))
+    throw new StaqInputError(`${dir} is not a run directory (no ${RUN_FILES.config}); give directories written by staq train`);
   const parsed = parseJsonText(await readInputFile(configPath, "run config"), configPath);
   const config = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { env?: unknown; preset?: unknown };
   const file = metric.startsWith("eval/") ? RUN_FILES.eval : RUN_FILES.metrics;
@@ -41,21 +42,28 @@ async function readRun(dir: string, metric: string): Promise<Run> {
 }
 
 /** The SVG of the runs in `dirs`, and what it shows (for a summary line). */
-export async function renderRunCurves(dirs: readonly string[], options: CurveOptions = {}): Promise<{ svg: string; curves: { name: string; points: number; last: number | null }[] }> {
+export async function renderRunCurves(
+  dirs: readonly string[],
+  options: CurveOptions = {},
+): Promise<{ svg: string; curves: { name: string; points: number; last: number | null }[] }> {
   const metric = options.metric ?? "eval/mean_return";
   const xKey = options.x === "time" ? "time_s" : "global_step";
   const runs = await Promise.all(dirs.map((dir) => readRun(dir, metric)));
   const withMetric = runs.filter((run) => run.log.some((r) => typeof r[metric] === "number"));
   if (withMetric.length === 0 && runs.some((run) => run.log.length > 0)) {
-    const keys = [...new Set(runs.flatMap((run) => run.log.flatMap((r) => Object.keys(r))))].filter((k) => k !== "global_step" && k !== "iteration");
+    const keys = [...new Set(runs.flatMap((run) => run.log.flatMap((r) => Object.keys(r))))].filter(
+      (k) => k !== "global_step" && k !== "iteration",
+    );
     throw new StaqInputError(`no run logged ${JSON.stringify(metric)}; the keys are: ${keys.join(", ")}`);
   }
   const groups = [...new Set(runs.map((run) => run.group))].map((name) => ({
     name,
-    runs: runs.filter((run) => run.group === name).map((run) => {
-      const points = runPoints(run.log, xKey, metric);
-      return options.x === "time" ? { x: points.x.map((s) => s / 60), y: points.y } : points;
-    }),
+    runs: runs
+      .filter((run) => run.group === name)
+      .map((run) => {
+        const points = runPoints(run.log, xKey, metric);
+        return options.x === "time" ? { x: points.x.map((s) => s / 60), y: points.y } : points;
+      }),
   }));
   const series = learningCurveSeries(groups, options.band);
   const svg = await renderLineChartSvg(series, {
@@ -78,7 +86,8 @@ export type RunCurveResult = { written: true; path: string } | { written: false;
  */
 export async function writeRunCurve(dir: string): Promise<RunCurveResult> {
   const log = await readRun(dir, "eval/mean_return");
-  if (runPoints(log.log, "global_step", "eval/mean_return").x.length === 0) return { written: false, reason: "no evaluations, so no curve" };
+  if (runPoints(log.log, "global_step", "eval/mean_return").x.length === 0)
+    return { written: false, reason: "no evaluations, so no curve" };
   const path = join(dir, RUN_FILES.curve);
   let svg: string;
   try {

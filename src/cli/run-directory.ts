@@ -12,7 +12,13 @@ import { join } from "node:path";
 import { StaqError } from "../errors.ts";
 import { describeFsError, pathExists, writeFileAtomically } from "../node/files.ts";
 
-export const RUN_FILES = { config: "config.json", metrics: "metrics.jsonl", eval: "eval.jsonl", curve: "curve.svg", checkpoint: "checkpoint" } as const;
+export const RUN_FILES = {
+  config: "config.json",
+  metrics: "metrics.jsonl",
+  eval: "eval.jsonl",
+  curve: "curve.svg",
+  checkpoint: "checkpoint",
+} as const;
 
 export { pathExists };
 
@@ -48,8 +54,12 @@ export async function countLines(path: string): Promise<number> {
  */
 export async function truncateLines(path: string, lines: number): Promise<void> {
   // slice(0, -2) would drop the last two lines instead of keeping none: a bad count is an error.
-  if (!(Number.isSafeInteger(lines) && lines >= 0)) throw new StaqError(`truncateLines: the lines to keep of ${path} must be an integer >= 0; got ${lines}`);
+  if (!(Number.isSafeInteger(lines) && lines >= 0))
+    throw new StaqError(`truncateLines: the lines to keep of ${path} must be an integer >= 0; got ${lines}`);
   const kept = (await readLines(path)).slice(0, lines);
-  if (kept.length < lines) throw new StaqError(`${path} has ${kept.length} lines; the checkpoint was taken after ${lines}. The run directory was changed after the checkpoint; start a new run`);
+  if (kept.length < lines)
+    throw new StaqError(
+      `${path} has ${kept.length} lines; the checkpoint was taken after ${lines}. The run directory was changed after the checkpoint; start a new run`,
+    );
   await writeFileAtomically(path, new TextEncoder().encode(kept.map((line) => `${line}\n`).join("")), "the log");
 }

@@ -94,7 +94,10 @@ function parseReal(name: string, text: string, min: number, inclusive: boolean):
 function parseInteger(name: string, text: string, min: number): number {
   const value = parseWholeNumber(text);
   if (!(value >= min)) {
-    throw new UsageError(`--${name} must be an integer >= ${min}${name === "seed" ? " (at most 2^53 - 1)" : ""}; got ${JSON.stringify(text)}`, tabularCommand);
+    throw new UsageError(
+      `--${name} must be an integer >= ${min}${name === "seed" ? " (at most 2^53 - 1)" : ""}; got ${JSON.stringify(text)}`,
+      tabularCommand,
+    );
   }
   return value;
 }
@@ -104,7 +107,10 @@ function parseVariants(text: string): TabularPmdVariant[] {
   const expected = `one of ${TABULAR_PMD_VARIANTS.join(", ")}, or several separated by commas`;
   for (const name of names) {
     if (!TABULAR_PMD_VARIANTS.includes(name as TabularPmdVariant)) {
-      throw new UsageError(`--variant ${JSON.stringify(text)}: ${name === "" ? "an empty name" : JSON.stringify(name)} is not a variant; expected ${expected}`, tabularCommand);
+      throw new UsageError(
+        `--variant ${JSON.stringify(text)}: ${name === "" ? "an empty name" : JSON.stringify(name)} is not a variant; expected ${expected}`,
+        tabularCommand,
+      );
     }
   }
   const repeated = names.find((name, i) => names.indexOf(name) !== i);
@@ -138,7 +144,10 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
   const memory = values.memory === undefined ? undefined : parseInteger("memory", values.memory, 1);
   const finite = variants.filter((v) => v !== "exact");
   if (finite.length > 0 && memory === undefined) {
-    throw new UsageError(`the ${finite.join(" and ")} variant${finite.length > 1 ? "s need" : " needs"} --memory M (an integer >= 1)`, tabularCommand);
+    throw new UsageError(
+      `the ${finite.join(" and ")} variant${finite.length > 1 ? "s need" : " needs"} --memory M (an integer >= 1)`,
+      tabularCommand,
+    );
   }
   const noise = values.noise === undefined ? 0 : parseReal("noise", values.noise, 0, true);
   const seed = values.seed === undefined ? 0 : parseInteger("seed", values.seed, 0);
@@ -152,7 +161,19 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
  * rounds to η, β to 1 and the factor to 1/0: the policy would come out NaN. Refused here, naming
  * the options; any η/τ up to about 1e15 works (the factor is then large but finite).
  */
-function checkCorrectable({ eta, tau, memory, etaText, tauText }: { eta: number; tau: number; memory: number; etaText: string; tauText: string }): void {
+function checkCorrectable({
+  eta,
+  tau,
+  memory,
+  etaText,
+  tauText,
+}: {
+  eta: number;
+  tau: number;
+  memory: number;
+  etaText: string;
+  tauText: string;
+}): void {
   const { beta } = pmdRates(eta, tau);
   if (1 - beta ** memory > 0) return;
   const limit = tau * 1e15;
@@ -176,7 +197,14 @@ function rows(flat: Float64Array, states: number, actions: number): number[][] {
 
 function report(result: TabularPmdResult, mdp: Mdp) {
   const { errors, policyErrors, kl, entropy } = result;
-  return { errors, policy: rows(result.policy, mdp.states, mdp.actions), q: rows(result.q, mdp.states, mdp.actions), policyErrors, kl, entropy };
+  return {
+    errors,
+    policy: rows(result.policy, mdp.states, mdp.actions),
+    q: rows(result.q, mdp.states, mdp.actions),
+    policyErrors,
+    kl,
+    entropy,
+  };
 }
 
 function seriesName(variant: TabularPmdVariant, memory: number | undefined): string {
@@ -220,7 +248,13 @@ export const tabularCommand: Command = {
     const { tau, eta, variants, iterations, memory, noise, seed, plot } = settings;
     // Before the MDP is read: an --mdp that is also the --plot would be replaced by the chart.
     if (plot !== undefined) {
-      await checkOutputPath({ output: { option: "--plot", path: plot }, what: "the plot", example: "errors.svg", inputs: [{ option: "--mdp", path: settings.mdpPath }], command: tabularCommand });
+      await checkOutputPath({
+        output: { option: "--plot", path: plot },
+        what: "the plot",
+        example: "errors.svg",
+        inputs: [{ option: "--mdp", path: settings.mdpPath }],
+        command: tabularCommand,
+      });
       // Plotting is an optional dependency: say it is missing now, not after the whole computation.
       await ensurePlotting();
     }
@@ -244,7 +278,8 @@ export const tabularCommand: Command = {
             noise,
             seed,
             optimum: () => optimum,
-            onIteration: (k, { error }) => progress.show(`${variant} ${k + 1}/${iterations}  error ${error.toExponential(3)}`, k + 1 === iterations),
+            onIteration: (k, { error }) =>
+              progress.show(`${variant} ${k + 1}/${iterations}  error ${error.toExponential(3)}`, k + 1 === iterations),
           }),
         );
       }
@@ -269,7 +304,9 @@ export const tabularCommand: Command = {
     }
 
     const output =
-      variants.length === 1 ? report(results[0], mdp) : { runs: results.map((result, i) => ({ variant: variants[i], ...report(result, mdp) })) };
+      variants.length === 1
+        ? report(results[0], mdp)
+        : { runs: results.map((result, i) => ({ variant: variants[i], ...report(result, mdp) })) };
     io.stdout.write(`${JSON.stringify(output)}\n`);
     if (plot !== undefined) io.stderr.write(`wrote ${plot}\n`);
   },

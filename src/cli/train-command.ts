@@ -162,13 +162,17 @@ function roundedTotal(total: number, config: StaqConfig, globalStep: number, giv
   if (rounded === total) return { total };
   const what = given !== undefined ? `--steps ${given}` : `totalSteps ${total}`;
   const from = globalStep > 0 ? ` from step ${globalStep}` : "";
-  return { total: rounded, note: `${what} is not a whole number of iterations (${config.stepsPerIteration} steps each)${from}; training ${globalStep > 0 ? `to step ${rounded}` : `${rounded} steps`}` };
+  return {
+    total: rounded,
+    note: `${what} is not a whole number of iterations (${config.stepsPerIteration} steps each)${from}; training ${globalStep > 0 ? `to step ${rounded}` : `${rounded} steps`}`,
+  };
 }
 
 /** Refuses an --out that exists but is not a directory (mkdir would fail with a bare EEXIST). */
 async function checkRunDirectory(out: string): Promise<void> {
   const info = await stat(out).catch(() => undefined);
-  if (info !== undefined && !info.isDirectory()) throw new StaqInputError(`--out ${out} is a file, not a directory; give a directory for the run`);
+  if (info !== undefined && !info.isDirectory())
+    throw new StaqInputError(`--out ${out} is a file, not a directory; give a directory for the run`);
 }
 
 /** A new run: the agent is built (which checks the environment, the preset and the config) before an old run is removed. */
@@ -180,14 +184,16 @@ async function prepareNewRun(values: Values, overrides: Partial<StaqConfig>): Pr
   const out = (values.out as string | undefined) ?? defaultRunDirectory(envName, preset, overrides.seed ?? 0);
   await checkRunDirectory(out);
   const existing = await pathExists(join(out, RUN_FILES.config));
-  if (existing && !values.force) throw new StaqInputError(`${out} already holds a run; continue it with --resume, start over with --force, or choose another --out`);
+  if (existing && !values.force)
+    throw new StaqInputError(`${out} already holds a run; continue it with --resume, start over with --force, or choose another --out`);
   const config = resolveConfig(presetConfig(preset), overrides);
   const { total, note } = roundedTotal(config.totalSteps, config, 0, values.steps as string | undefined);
   const agent = await StaQ.create({ env: envName, preset, ...overrides, totalSteps: total });
   try {
     if (existing) {
       for (const name of Object.values(RUN_FILES)) await rm(join(out, name), { recursive: true, force: true });
-      for (const name of [`${RUN_FILES.checkpoint}.old`, `${RUN_FILES.checkpoint}.new`]) await rm(join(out, name), { recursive: true, force: true });
+      for (const name of [`${RUN_FILES.checkpoint}.old`, `${RUN_FILES.checkpoint}.new`])
+        await rm(join(out, name), { recursive: true, force: true });
     }
     await mkdir(out, { recursive: true }).catch((error: unknown) => {
       throw fileError(`Could not create the run directory ${out}`, error);
@@ -211,7 +217,9 @@ async function readRunConfig(out: string): Promise<{ env: string }> {
   try {
     config = JSON.parse(text);
   } catch (error) {
-    throw new StaqFormatError(`${path} is not valid JSON (${(error as Error).message}); it is written by staq train: restore it, or start the run over with --force`);
+    throw new StaqFormatError(
+      `${path} is not valid JSON (${(error as Error).message}); it is written by staq train: restore it, or start the run over with --force`,
+    );
   }
   const env = (config as { env?: unknown } | null)?.env;
   if (typeof env !== "string") throw new StaqFormatError(`${path}: "env" must be the environment's name; got ${JSON.stringify(env)}`);
@@ -223,7 +231,9 @@ function loggedLines(extra: Record<string, unknown>, stateFile: string): { metri
   const count = (key: string, log: string) => {
     const value = extra[key];
     if (!(typeof value === "number" && Number.isSafeInteger(value) && value >= 0)) {
-      throw new StaqFormatError(`${stateFile}: extra.${key} must be an integer >= 0 (the lines of ${log} the checkpoint follows); got ${JSON.stringify(value)}`);
+      throw new StaqFormatError(
+        `${stateFile}: extra.${key} must be an integer >= 0 (the lines of ${log} the checkpoint follows); got ${JSON.stringify(value)}`,
+      );
     }
     return value;
   };
@@ -247,20 +257,27 @@ async function prepareResume(values: Values, overrides: Partial<StaqConfig>): Pr
   if (envName !== undefined && envName !== saved.env) throw new StaqInputError(`${out} is a run on ${saved.env}; --env says ${envName}`);
   const checkpointDir = join(out, RUN_FILES.checkpoint);
   if (!(await pathExists(checkpointDir)) && !(await pathExists(`${checkpointDir}.old`))) {
-    throw new StaqInputError(`${out} holds a run that stopped before its first checkpoint; start it over with --force (and the arguments it was started with)`);
+    throw new StaqInputError(
+      `${out} holds a run that stopped before its first checkpoint; start it over with --force (and the arguments it was started with)`,
+    );
   }
   const { contents } = await readCheckpoint(checkpointDir);
   const logged = loggedLines(contents.extra, join(checkpointDir, "state.json"));
   const logs = { metrics: join(out, RUN_FILES.metrics), eval: join(out, RUN_FILES.eval) };
   for (const key of ["metrics", "eval"] as const) {
     const present = await countLines(logs[key]);
-    if (present < logged[key]) throw new StaqFormatError(`${logs[key]} has ${present} lines; the checkpoint was taken after ${logged[key]}. The run directory was changed after the checkpoint; start the run over with --force`);
+    if (present < logged[key])
+      throw new StaqFormatError(
+        `${logs[key]} has ${present} lines; the checkpoint was taken after ${logged[key]}. The run directory was changed after the checkpoint; start the run over with --force`,
+      );
   }
   const globalStep = contents.counters.globalStep;
   const config = resolveConfig(contents.config, overrides);
   if (config.totalSteps < globalStep) {
     const what = values.steps !== undefined ? `--steps ${values.steps as string}` : `The checkpoint's totalSteps (${config.totalSteps})`;
-    throw new StaqInputError(`${what} is below the run's current step, ${globalStep}: a resumed run can only be extended; give --steps ${globalStep} or more`);
+    throw new StaqInputError(
+      `${what} is below the run's current step, ${globalStep}: a resumed run can only be extended; give --steps ${globalStep} or more`,
+    );
   }
   const { total, note } = roundedTotal(config.totalSteps, config, globalStep, values.steps as string | undefined);
   const agent = await StaQ.restoreDecoded(contents, { overrides: { ...overrides, totalSteps: total } });
@@ -329,7 +346,8 @@ async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: bo
     }
     stopSignal = signal;
     controller.abort();
-    const intact = checkpoint.saved !== null ? `the checkpoint of step ${checkpoint.saved} stays intact` : "no checkpoint has been written yet";
+    const intact =
+      checkpoint.saved !== null ? `the checkpoint of step ${checkpoint.saved} stays intact` : "no checkpoint has been written yet";
     say(`\nstopping after this iteration and saving a checkpoint (Ctrl-C again to quit at once; ${intact})`);
   };
   // In place before the first line, so a signal is never met by Node's default (an exit with nothing said).
@@ -341,9 +359,14 @@ async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: bo
   let lastSave = performance.now();
   let window: { step: number; time: number }[] = [];
   try {
-    say(`staq train: ${agent.envName}, preset ${agent.preset}, seed ${agent.config.seed}, ${total} steps, on ${agent.gpu.info.adapter}; writing ${out}${run.resumedFrom !== null ? ` (resuming at step ${run.resumedFrom})` : ""}`);
+    say(
+      `staq train: ${agent.envName}, preset ${agent.preset}, seed ${agent.config.seed}, ${total} steps, on ${agent.gpu.info.adapter}; writing ${out}${run.resumedFrom !== null ? ` (resuming at step ${run.resumedFrom})` : ""}`,
+    );
     for (const note of run.notes) warn(note);
-    if (!agent.resumeExact) warn("note: the environment cannot save its state (no saveState/loadState), so its episodes restarted; the run continues, but not bit for bit");
+    if (!agent.resumeExact)
+      warn(
+        "note: the environment cannot save its state (no saveState/loadState), so its episodes restarted; the run continues, but not bit for bit",
+      );
     const result = await agent
       .learn({
         signal: controller.signal,
@@ -354,9 +377,13 @@ async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: bo
           lines.metrics++;
           lastReturn = m["charts/episodic_return"] ?? lastReturn;
           window = [...window.slice(-9), { step: m.global_step, time: m.time_s }];
-          const rate = window.length > 1 ? (window[window.length - 1].step - window[0].step) / Math.max(1e-9, window[window.length - 1].time - window[0].time) : m["charts/SPS"];
+          const rate =
+            window.length > 1
+              ? (window[window.length - 1].step - window[0].step) / Math.max(1e-9, window[window.length - 1].time - window[0].time)
+              : m["charts/SPS"];
           progress.update({ step: m.global_step, total, stepsPerSecond: rate, lastReturn, lastEval, elapsedSeconds: m.time_s });
-          const due = options.checkpointEvery !== undefined ? m.iteration % options.checkpointEvery === 0 : performance.now() - lastSave >= 60_000;
+          const due =
+            options.checkpointEvery !== undefined ? m.iteration % options.checkpointEvery === 0 : performance.now() - lastSave >= 60_000;
           if (due) {
             await save();
             lastSave = performance.now();
@@ -366,7 +393,9 @@ async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: bo
           await appendJsonLine(evalPath, e);
           lines.eval++;
           lastEval = e["eval/mean_return"];
-          say(`eval at step ${e.global_step} (${formatDuration(e.time_s)}): mean return ${e["eval/mean_return"].toFixed(1)} ± ${e["eval/std_return"].toFixed(1)} over ${e["eval/returns"].length} greedy episodes`);
+          say(
+            `eval at step ${e.global_step} (${formatDuration(e.time_s)}): mean return ${e["eval/mean_return"].toFixed(1)} ± ${e["eval/std_return"].toFixed(1)} over ${e["eval/returns"].length} greedy episodes`,
+          );
         },
       })
       .catch((error: unknown) => {
@@ -377,9 +406,14 @@ async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: bo
     });
     progress.finish();
     const curve = await writeRunCurve(out);
-    say(`${result.stopped ? `stopped at step ${result.globalStep}` : `done: ${result.globalStep} steps`}; last greedy evaluation ${lastEval === null ? "none" : (lastEval as number).toFixed(1)}; wrote ${curve.written ? `${curve.path} and ` : `(${curve.reason}) `}${checkpointDir}/`);
+    say(
+      `${result.stopped ? `stopped at step ${result.globalStep}` : `done: ${result.globalStep} steps`}; last greedy evaluation ${lastEval === null ? "none" : (lastEval as number).toFixed(1)}; wrote ${curve.written ? `${curve.path} and ` : `(${curve.reason}) `}${checkpointDir}/`,
+    );
     if (result.stopped) {
-      throw new RunInterrupted(`interrupted at step ${result.globalStep} of ${total}; the checkpoint is saved in ${checkpointDir}; continue with: ${resume}`, signalExitCode(stopSignal ?? "SIGINT"));
+      throw new RunInterrupted(
+        `interrupted at step ${result.globalStep} of ${total}; the checkpoint is saved in ${checkpointDir}; continue with: ${resume}`,
+        signalExitCode(stopSignal ?? "SIGINT"),
+      );
     }
   } finally {
     progress.finish();
@@ -391,8 +425,13 @@ async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: bo
 /** A divergence with the command line's flags in its hints, and what is on disk. */
 function inCommandLineTerms(error: unknown, checkpoint: CheckpointState, dir: string): unknown {
   if (!(error instanceof StaqDivergenceError)) return error;
-  const kept = checkpoint.saved !== null ? `the checkpoint of step ${checkpoint.saved} in ${dir} is the last good state` : "no checkpoint was written";
-  return new StaqDivergenceError(error.details, { name: (key) => `--${flagName(key)}`, note: `the diverged state was not saved (${kept})`, cause: error });
+  const kept =
+    checkpoint.saved !== null ? `the checkpoint of step ${checkpoint.saved} in ${dir} is the last good state` : "no checkpoint was written";
+  return new StaqDivergenceError(error.details, {
+    name: (key) => `--${flagName(key)}`,
+    note: `the diverged state was not saved (${kept})`,
+    cause: error,
+  });
 }
 
 export const trainCommand: Command = {

@@ -4,7 +4,19 @@
  * environment's complete state (SnapshotEnv) for checkpoints. (MinAtar, GPL-3.0, lives on its own
  * subpath, `staq/envs/minatar`.)
  */
-export { observationSize, savesState, writesObservations, type Env, type ResetResult, type StepResult, type SnapshotEnv, type ObservationWriter, type EnvState, type JsonValue, type JsonObject } from "./env.ts";
+export {
+  observationSize,
+  savesState,
+  writesObservations,
+  type Env,
+  type ResetResult,
+  type StepResult,
+  type SnapshotEnv,
+  type ObservationWriter,
+  type EnvState,
+  type JsonValue,
+  type JsonObject,
+} from "./env.ts";
 export { StateReader, openState, encodeFloat, type JsonFloat } from "./state-reader.ts";
 export { withTimeLimit, type TimeLimitedEnv } from "./time-limit.ts";
 export { createVectorEnv, type VectorEnv, type VectorEnvState, type VectorStep } from "./vector-env.ts";

@@ -30,15 +30,22 @@ const describe = (value: unknown) => JSON.stringify(value)?.slice(0, 80) ?? Stri
 
 export function checkRandomStateReference(json: unknown): RandomStateReferenceReport {
   const streams = (json as { streams?: unknown } | null)?.streams;
-  if (!Array.isArray(streams)) throw new StaqFormatError(`a RandomState reference needs a "streams" array (docs/formats.md, “Reference data”); got ${describe(streams)}`);
+  if (!Array.isArray(streams))
+    throw new StaqFormatError(
+      `a RandomState reference needs a "streams" array (docs/formats.md, “Reference data”); got ${describe(streams)}`,
+    );
   const report: RandomStateReferenceReport = { streams: 0, draws: 0 };
   for (let s = 0; s < streams.length; s++) {
     const { seed, draws } = (streams[s] ?? {}) as { seed?: unknown; draws?: unknown };
-    if (typeof seed !== "number" || !Array.isArray(draws)) throw new StaqFormatError(`streams[${s}] needs a numeric "seed" and a "draws" array`);
+    if (typeof seed !== "number" || !Array.isArray(draws))
+      throw new StaqFormatError(`streams[${s}] needs a numeric "seed" and a "draws" array`);
     const random = new RandomState(seed);
     for (let d = 0; d < draws.length; d++) {
       const draw = draws[d] as unknown[];
-      const bad = () => new StaqFormatError(`streams[${s}].draws[${d}] is not a known draw: ${describe(draw)} (expected ["rand", x], ["randint", n, v], ["randint_range", lo, hi, v] or ["randint_range_n", lo, hi, n, [v...]])`);
+      const bad = () =>
+        new StaqFormatError(
+          `streams[${s}].draws[${d}] is not a known draw: ${describe(draw)} (expected ["rand", x], ["randint", n, v], ["randint_range", lo, hi, v] or ["randint_range_n", lo, hi, n, [v...]])`,
+        );
       if (!Array.isArray(draw) || !draw.slice(1).every((v) => typeof v === "number" || Array.isArray(v))) throw bad();
       let expected: unknown;
       let got: unknown;

@@ -125,7 +125,9 @@ export class RandomState {
     }
     const rng = checkedRange(low, high, "randintN");
     if (low < -0x80000000 || high - 1 > 0x7fffffff) {
-      throw new StaqInputError(`randintN returns an Int32Array, so low and high - 1 must lie in [-2**31, 2**31 - 1]; got low ${low}, high ${high} (use randint() per value for wider ranges)`);
+      throw new StaqInputError(
+        `randintN returns an Int32Array, so low and high - 1 must lie in [-2**31, 2**31 - 1]; got low ${low}, high ${high} (use randint() per value for wider ranges)`,
+      );
     }
     const out = new Int32Array(size);
     const mask = rangeMask(rng);
@@ -156,7 +158,9 @@ export class RandomState {
     }
     const { key, pos } = state;
     if (key === null || typeof key !== "object" || key.length !== N) {
-      throw new StaqInputError(`setState key must be an array of ${N} unsigned 32-bit integers, got ${key === null || typeof key !== "object" ? String(key) : `length ${String(key.length)}`}`);
+      throw new StaqInputError(
+        `setState key must be an array of ${N} unsigned 32-bit integers, got ${key === null || typeof key !== "object" ? String(key) : `length ${String(key.length)}`}`,
+      );
     }
     for (let i = 0; i < N; i++) {
       const word = key[i];
@@ -248,7 +252,9 @@ export class RandomState {
 
 function checkSeedWord(value: unknown, what: string): void {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
-    throw new StaqInputError(`${what} must be an integer in [0, 2**32 - 1] (numpy's legacy seeding accepts no other), got ${String(value)}`);
+    throw new StaqInputError(
+      `${what} must be an integer in [0, 2**32 - 1] (numpy's legacy seeding accepts no other), got ${String(value)}`,
+    );
   }
 }
 
@@ -261,11 +267,15 @@ function checkedRange(low: number, high: number, what: string): number {
     throw new StaqInputError(`${what} bounds must be safe integers, got low ${String(low)}, high ${String(high)}`);
   }
   if (low >= high) {
-    throw new StaqInputError(`${what}: ${low === 0 ? "high <= 0" : "low >= high"} (got low ${low}, high ${high}; the range [low, high) is empty)`);
+    throw new StaqInputError(
+      `${what}: ${low === 0 ? "high <= 0" : "low >= high"} (got low ${low}, high ${high}; the range [low, high) is empty)`,
+    );
   }
   const rng = high - low - 1;
   if (rng > UINT32_MAX) {
-    throw new StaqInputError(`${what}: high - low must be at most 2**32 (numpy switches to 64-bit draws beyond that, which this port does not reproduce), got ${high - low}`);
+    throw new StaqInputError(
+      `${what}: high - low must be at most 2**32 (numpy switches to 64-bit draws beyond that, which this port does not reproduce), got ${high - low}`,
+    );
   }
   return rng;
 }

@@ -26,7 +26,10 @@ const registry = new Map<string, EnvRegistration>();
 /** Adds (or, with the same name, replaces) an environment. */
 export function registerEnv(registration: EnvRegistration): void {
   if (!registration.name) throw new StaqInputError("registerEnv needs a non-empty name");
-  if (registration.maxEpisodeSteps !== undefined && !(Number.isInteger(registration.maxEpisodeSteps) && registration.maxEpisodeSteps >= 1)) {
+  if (
+    registration.maxEpisodeSteps !== undefined &&
+    !(Number.isInteger(registration.maxEpisodeSteps) && registration.maxEpisodeSteps >= 1)
+  ) {
     throw new StaqInputError(`${registration.name}: maxEpisodeSteps must be an integer >= 1; got ${registration.maxEpisodeSteps}`);
   }
   registry.set(registration.name, registration);
@@ -44,13 +47,30 @@ export function registeredEnvs(): readonly EnvRegistration[] {
 export function makeEnv(name: string, options: { maxEpisodeSteps?: number | null } = {}): Env {
   const registration = registry.get(name);
   if (!registration) {
-    throw new StaqInputError(`no environment named ${JSON.stringify(name)}; known: ${[...registry.keys()].join(", ")} (register your own with registerEnv)`);
+    throw new StaqInputError(
+      `no environment named ${JSON.stringify(name)}; known: ${[...registry.keys()].join(", ")} (register your own with registerEnv)`,
+    );
   }
-  const limit = options.maxEpisodeSteps === undefined ? registration.maxEpisodeSteps : options.maxEpisodeSteps ?? undefined;
+  const limit = options.maxEpisodeSteps === undefined ? registration.maxEpisodeSteps : (options.maxEpisodeSteps ?? undefined);
   const env = registration.make();
   return limit === undefined ? env : withTimeLimit(env, limit);
 }
 
-registerEnv({ name: "CartPole-v1", description: "balance a pole on a cart (Gymnasium classic control); 4 observations, 2 actions", make: () => new CartPoleEnv(), maxEpisodeSteps: CLASSIC_TIME_LIMITS["CartPole-v1"] });
-registerEnv({ name: "Acrobot-v1", description: "swing a two-link pendulum above the bar (Gymnasium classic control); 6 observations, 3 actions", make: () => new AcrobotEnv(), maxEpisodeSteps: CLASSIC_TIME_LIMITS["Acrobot-v1"] });
-registerEnv({ name: "MountainCar-v0", description: "drive an under-powered car up a hill (Gymnasium classic control); 2 observations, 3 actions", make: () => new MountainCarEnv(), maxEpisodeSteps: CLASSIC_TIME_LIMITS["MountainCar-v0"] });
+registerEnv({
+  name: "CartPole-v1",
+  description: "balance a pole on a cart (Gymnasium classic control); 4 observations, 2 actions",
+  make: () => new CartPoleEnv(),
+  maxEpisodeSteps: CLASSIC_TIME_LIMITS["CartPole-v1"],
+});
+registerEnv({
+  name: "Acrobot-v1",
+  description: "swing a two-link pendulum above the bar (Gymnasium classic control); 6 observations, 3 actions",
+  make: () => new AcrobotEnv(),
+  maxEpisodeSteps: CLASSIC_TIME_LIMITS["Acrobot-v1"],
+});
+registerEnv({
+  name: "MountainCar-v0",
+  description: "drive an under-powered car up a hill (Gymnasium classic control); 2 observations, 3 actions",
+  make: () => new MountainCarEnv(),
+  maxEpisodeSteps: CLASSIC_TIME_LIMITS["MountainCar-v0"],
+});

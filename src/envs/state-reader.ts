@@ -41,7 +41,9 @@ export function openState(owner: string, state: unknown, kind: string): StateRea
   const savedBy = root.get("env").value;
   if (savedBy !== owner) {
     if (typeof savedBy === "string") {
-      throw new StaqInputError(`${owner}: loadState: the state was saved by ${JSON.stringify(savedBy)}, not by ${owner} (state.env); load it into an environment of that name`);
+      throw new StaqInputError(
+        `${owner}: loadState: the state was saved by ${JSON.stringify(savedBy)}, not by ${owner} (state.env); load it into an environment of that name`,
+      );
     }
     root.get("env").fail(`the saving environment's name, ${JSON.stringify(owner)}`);
   }
@@ -69,7 +71,8 @@ export class StateReader {
 
   /** Field `key` of this value, which must be an object (a missing field reads as undefined and fails when read). */
   get(key: string): StateReader {
-    if (typeof this.value !== "object" || this.value === null || Array.isArray(this.value) || ArrayBuffer.isView(this.value)) this.fail("an object");
+    if (typeof this.value !== "object" || this.value === null || Array.isArray(this.value) || ArrayBuffer.isView(this.value))
+      this.fail("an object");
     const object = this.value as Record<string, unknown>;
     return new StateReader(this.owner, Object.hasOwn(object, key) ? object[key] : undefined, `${this.path}.${key}`);
   }

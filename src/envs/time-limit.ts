@@ -7,7 +7,16 @@
  * inner state plus the steps taken, so a restored episode is truncated on the same step.
  */
 import { StaqInputError } from "../errors.ts";
-import { savesState, writesObservations, type Env, type EnvState, type ObservationWriter, type ResetResult, type SnapshotEnv, type StepResult } from "./env.ts";
+import {
+  savesState,
+  writesObservations,
+  type Env,
+  type EnvState,
+  type ObservationWriter,
+  type ResetResult,
+  type SnapshotEnv,
+  type StepResult,
+} from "./env.ts";
 import { openState } from "./state-reader.ts";
 
 export interface TimeLimitedEnv extends Env {
@@ -66,7 +75,10 @@ export function withTimeLimit(env: Env, maxEpisodeSteps: number): TimeLimitedEnv
         const root = openState(env.name, state, "time-limit");
         // A limit other than the one saved under would truncate the restored episode on another step.
         const savedLimit = root.get("maxEpisodeSteps");
-        if (savedLimit.value !== maxEpisodeSteps) savedLimit.fail(`${maxEpisodeSteps}, this environment's step limit (a state saved under another limit would truncate on another step)`);
+        if (savedLimit.value !== maxEpisodeSteps)
+          savedLimit.fail(
+            `${maxEpisodeSteps}, this environment's step limit (a state saved under another limit would truncate on another step)`,
+          );
         // Steps go on past the limit when the caller keeps stepping a truncated episode.
         const elapsedSteps = root.get("elapsedSteps").integer(0, Number.MAX_SAFE_INTEGER);
         loadInner(env, root.get("inner").value);

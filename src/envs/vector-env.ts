@@ -13,7 +13,16 @@
  * returns and lengths) can be saved and restored, so a checkpointed run resumes exactly.
  */
 import { StaqInputError } from "../errors.ts";
-import { observationSize, savesState, writesObservations, type Env, type EnvState, type ObservationWriter, type SnapshotEnv, type StepResult } from "./env.ts";
+import {
+  observationSize,
+  savesState,
+  writesObservations,
+  type Env,
+  type EnvState,
+  type ObservationWriter,
+  type SnapshotEnv,
+  type StepResult,
+} from "./env.ts";
 import { validateSeed } from "../random/random-stream.ts";
 import { ArraySlabs } from "./array-slabs.ts";
 import { encodeFloat, StateReader, type JsonFloat } from "./state-reader.ts";
@@ -88,14 +97,18 @@ export interface VectorEnv {
 
 /** N copies from `make` (called N times; each copy must be an independent environment). */
 export function createVectorEnv(make: () => Env, count: number): VectorEnv {
-  if (!(Number.isInteger(count) && count >= 1)) throw new StaqInputError(`a vector env needs an integer number of copies >= 1; got ${count}`);
+  if (!(Number.isInteger(count) && count >= 1))
+    throw new StaqInputError(`a vector env needs an integer number of copies >= 1; got ${count}`);
   const envs = Array.from({ length: count }, make);
-  if (new Set(envs).size !== count) throw new StaqInputError("make() returned the same environment object twice; it must build a new copy on every call");
+  if (new Set(envs).size !== count)
+    throw new StaqInputError("make() returned the same environment object twice; it must build a new copy on every call");
   const first = envs[0];
   const size = observationSize(first);
   for (const env of envs) {
     if (env.actionCount !== first.actionCount || observationSize(env) !== size) {
-      throw new StaqInputError(`every copy must have the same observation shape and action count; got ${env.name} with [${env.observationShape}] and ${env.actionCount} actions vs [${first.observationShape}] and ${first.actionCount}`);
+      throw new StaqInputError(
+        `every copy must have the same observation shape and action count; got ${env.name} with [${env.observationShape}] and ${env.actionCount} actions vs [${first.observationShape}] and ${first.actionCount}`,
+      );
     }
   }
   // In place only when every copy can: one loop or the other, each with a single kind of call in it.
@@ -106,7 +119,10 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
   const snapshotEnvs = envs.every(savesState) ? (envs as (Env & SnapshotEnv)[]) : null;
 
   const place = (target: Float32Array, i: number, obs: Float32Array) => {
-    if (obs.length !== size) throw new StaqInputError(`${envs[i].name} returned an observation of ${obs.length} values; its shape [${first.observationShape}] says ${size}`);
+    if (obs.length !== size)
+      throw new StaqInputError(
+        `${envs[i].name} returned an observation of ${obs.length} values; its shape [${first.observationShape}] says ${size}`,
+      );
     target.set(obs, i * size);
   };
 
@@ -181,7 +197,10 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
       const wasStarted = root.get("started").boolean();
       const savedReturns = root.get("episodeReturns").floats(count, { finite: false });
       const savedLengths = root.get("episodeLengths").integers(count, 0, 2 ** 31 - 1);
-      const states = root.get("envs").items(count).map((item) => item.value as EnvState);
+      const states = root
+        .get("envs")
+        .items(count)
+        .map((item) => item.value as EnvState);
       loadCopies(copies, states);
       returns.set(savedReturns);
       lengths.set(savedLengths);
@@ -193,7 +212,9 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
   function requireSnapshots(verb: "save" | "load"): (Env & SnapshotEnv)[] {
     if (snapshotEnvs) return snapshotEnvs;
     const i = envs.findIndex((env) => !savesState(env));
-    throw new StaqInputError(`cannot ${verb} the vector env's state: copy ${i} (${envs[i].name}) has no saveState/loadState; implement SnapshotEnv on it (VectorEnv.snapshots says whether every copy does)`);
+    throw new StaqInputError(
+      `cannot ${verb} the vector env's state: copy ${i} (${envs[i].name}) has no saveState/loadState; implement SnapshotEnv on it (VectorEnv.snapshots says whether every copy does)`,
+    );
   }
 
   /**

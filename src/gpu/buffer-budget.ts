@@ -76,7 +76,10 @@ export function formatBytes(bytes: number): string {
 }
 
 /** The byte limit a buffer bound as `binding` must respect, and the limit's name; Infinity for "split". */
-export function bufferLimit(limits: Pick<GpuLimits, "maxBufferSize" | "maxStorageBufferBindingSize">, binding: BindingUse): { bytes: number; name: string } {
+export function bufferLimit(
+  limits: Pick<GpuLimits, "maxBufferSize" | "maxStorageBufferBindingSize">,
+  binding: BindingUse,
+): { bytes: number; name: string } {
   if (binding === "split") return { bytes: Infinity, name: "" };
   if (binding === "whole" && limits.maxStorageBufferBindingSize < limits.maxBufferSize) {
     return { bytes: limits.maxStorageBufferBindingSize, name: "maxStorageBufferBindingSize" };
@@ -113,7 +116,10 @@ export function checkBudget(info: Pick<GpuInfo, "limits" | "hostMemory" | "fallb
     const limit = bufferLimit(info.limits, need.binding);
     const bytes = (need.fixedBytes ?? 0) + value * need.bytesPerUnit;
     if (bytes <= limit.bytes) continue;
-    throw refusal(quantity, `${asked} needs ${need.what} of ${formatBytes(bytes)}, more than this device's ${limit.name} of ${formatBytes(limit.bytes)}; ${largestText("; use a smaller network")}`);
+    throw refusal(
+      quantity,
+      `${asked} needs ${need.what} of ${formatBytes(bytes)}, more than this device's ${limit.name} of ${formatBytes(limit.bytes)}; ${largestText("; use a smaller network")}`,
+    );
   }
   const host = hostBytes(info, budget, value);
   if (host !== undefined && host.bytes > host.budget) {
@@ -150,7 +156,11 @@ function hostPerUnit(info: Pick<GpuInfo, "fallbackAdapter">, budget: Budget): { 
   return { bytes, fixed };
 }
 
-function hostBytes(info: Pick<GpuInfo, "hostMemory" | "fallbackAdapter">, budget: Budget, value: number): { bytes: number; budget: number; parts: string } | undefined {
+function hostBytes(
+  info: Pick<GpuInfo, "hostMemory" | "fallbackAdapter">,
+  budget: Budget,
+  value: number,
+): { bytes: number; budget: number; parts: string } | undefined {
   if (info.hostMemory === null) return undefined;
   const parts: string[] = [];
   let bytes = 0;

@@ -20,7 +20,9 @@ export function createBuffer(gpu: Gpu, size: number, usage: number, label: strin
   const padded = Math.max(4, Math.ceil(size / 4) * 4);
   if (padded > max) {
     const rounded = padded === size ? "" : ` (${padded} rounded up to a multiple of 4)`;
-    throw new StaqGpuError(`${label}: ${formatBytes(size)}${rounded} is more than this device's maxBufferSize of ${formatBytes(max)}; use a smaller batch or stack`);
+    throw new StaqGpuError(
+      `${label}: ${formatBytes(size)}${rounded} is more than this device's maxBufferSize of ${formatBytes(max)}; use a smaller batch or stack`,
+    );
   }
   gpu.throwIfFailed();
   const buffer = gpu.device.createBuffer({ size: padded, usage, label });
@@ -49,7 +51,10 @@ export async function mapForReading(gpu: Gpu, buffer: GPUBuffer, offset?: number
     if (!gpu.error) await new Promise((resolve) => setTimeout(resolve, 0));
     gpu.throwIfFailed();
     const { name, message } = error as Error;
-    throw new StaqGpuError(`reading ${buffer.label ? `"${buffer.label}"` : "a buffer"} back from the GPU failed (${name}${message ? `: ${message}` : ""})`, { cause: error });
+    throw new StaqGpuError(
+      `reading ${buffer.label ? `"${buffer.label}"` : "a buffer"} back from the GPU failed (${name}${message ? `: ${message}` : ""})`,
+      { cause: error },
+    );
   }
   if (gpu.error) {
     buffer.unmap();

@@ -226,10 +226,15 @@ function describeGpuError(error: GPUError): StaqGpuError {
   const kind = error.constructor?.name;
   const cause = new Error(error.message);
   if (kind === "GPUOutOfMemoryError") {
-    return new StaqGpuError(`the GPU ran out of memory: ${firstLine(error.message)}; use a smaller stack (memory M), replay capacity or batch`, { cause });
+    return new StaqGpuError(
+      `the GPU ran out of memory: ${firstLine(error.message)}; use a smaller stack (memory M), replay capacity or batch`,
+      { cause },
+    );
   }
   const what = kind === "GPUValidationError" ? "a validation error" : kind === "GPUInternalError" ? "an internal error" : "an error";
-  return new StaqGpuError(`WebGPU reported ${what}, so staq returns no results computed on this device: ${firstLine(error.message)}`, { cause });
+  return new StaqGpuError(`WebGPU reported ${what}, so staq returns no results computed on this device: ${firstLine(error.message)}`, {
+    cause,
+  });
 }
 
 /** Wraps a device in a `Gpu`. With `ownsDevice: false` the device is never destroyed by staq. */

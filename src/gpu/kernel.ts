@@ -88,7 +88,9 @@ export class Kernel {
     if (!layout) throw new StaqInputError(`${this.file} declares no uniform`);
     const buffer = target ?? new ArrayBuffer(layout.size);
     if (byteOffset + layout.size > buffer.byteLength) {
-      throw new StaqInputError(`${this.name}: a ${layout.size}-byte ${layout.struct} at byte ${byteOffset} does not fit ${buffer.byteLength} bytes`);
+      throw new StaqInputError(
+        `${this.name}: a ${layout.size}-byte ${layout.struct} at byte ${byteOffset} does not fit ${buffer.byteLength} bytes`,
+      );
     }
     const fields = new Map(layout.fields.map((f) => [f.name, f]));
     for (const name of Object.keys(values)) {
@@ -142,7 +144,8 @@ function writeField(view: DataView, offset: number, type: "u32" | "i32" | "f32",
       view.setUint32(offset, value, true);
       return;
     case "i32":
-      if (!(Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff)) throw new StaqInputError(`${name} is i32; got ${value}`);
+      if (!(Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff))
+        throw new StaqInputError(`${name} is i32; got ${value}`);
       view.setInt32(offset, value, true);
       return;
     case "f32":

@@ -53,7 +53,12 @@ export class DurationEstimate {
  * `wait()`. Updates the estimate; a wait that found the work already done resets it, so a
  * workload that got faster is slept through once at most.
  */
-export async function waitPatiently<T>(estimate: DurationEstimate, busyPolls: boolean, submitted: number, wait: () => Promise<T>): Promise<T> {
+export async function waitPatiently<T>(
+  estimate: DurationEstimate,
+  busyPolls: boolean,
+  submitted: number,
+  wait: () => Promise<T>,
+): Promise<T> {
   const expected = estimate.ms;
   let slept = false;
   if (busyPolls && expected !== undefined && expected >= PATIENT_MIN_MS) {

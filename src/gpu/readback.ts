@@ -41,7 +41,10 @@ export class Readback {
     this.busy = true;
     try {
       const sizes = ranges.map((r) => Math.ceil(r.bytes / 4) * 4);
-      const total = Math.max(4, sizes.reduce((a, b) => a + b, 0));
+      const total = Math.max(
+        4,
+        sizes.reduce((a, b) => a + b, 0),
+      );
       const staging = this.stagingOf(total);
       let at = 0;
       ranges.forEach((range, i) => {
@@ -83,7 +86,13 @@ export class Readback {
  * Reads `size` bytes of `source` from `offset` once, through a staging buffer of its own, after
  * the command buffers given. For tests, files and other one-off reads; loops keep a `Readback`.
  */
-export async function readBuffer(gpu: Gpu, source: GPUBuffer, offset = 0, size = source.size - offset, commands: GPUCommandBuffer[] = []): Promise<ArrayBuffer> {
+export async function readBuffer(
+  gpu: Gpu,
+  source: GPUBuffer,
+  offset = 0,
+  size = source.size - offset,
+  commands: GPUCommandBuffer[] = [],
+): Promise<ArrayBuffer> {
   const readback = new Readback(gpu, source.label || "staq");
   try {
     if (commands.length) gpu.submit(commands);
@@ -94,10 +103,22 @@ export async function readBuffer(gpu: Gpu, source: GPUBuffer, offset = 0, size =
   }
 }
 
-export async function readFloat32(gpu: Gpu, source: GPUBuffer, offset = 0, length = (source.size - offset) / 4, commands: GPUCommandBuffer[] = []): Promise<Float32Array> {
+export async function readFloat32(
+  gpu: Gpu,
+  source: GPUBuffer,
+  offset = 0,
+  length = (source.size - offset) / 4,
+  commands: GPUCommandBuffer[] = [],
+): Promise<Float32Array> {
   return new Float32Array(await readBuffer(gpu, source, offset, length * 4, commands));
 }
 
-export async function readUint32(gpu: Gpu, source: GPUBuffer, offset = 0, length = (source.size - offset) / 4, commands: GPUCommandBuffer[] = []): Promise<Uint32Array> {
+export async function readUint32(
+  gpu: Gpu,
+  source: GPUBuffer,
+  offset = 0,
+  length = (source.size - offset) / 4,
+  commands: GPUCommandBuffer[] = [],
+): Promise<Uint32Array> {
   return new Uint32Array(await readBuffer(gpu, source, offset, length * 4, commands));
 }

@@ -42,7 +42,8 @@ export interface ShaderInterface {
   workgroupSize: [number, number, number];
 }
 
-const VAR = /^\s*@group\((\d+)\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>\s*([A-Za-z_]\w*)\s*:\s*([^;]+);/;
+const VAR =
+  /^\s*@group\((\d+)\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>\s*([A-Za-z_]\w*)\s*:\s*([^;]+);/;
 const STRUCT = /\bstruct\s+([A-Za-z_]\w*)\s*\{([^}]*)\}/g;
 const WORKGROUP_SIZE = /@workgroup_size\(([^)]*)\)/;
 const SCALARS = new Set(["u32", "i32", "f32"]);
@@ -55,10 +56,15 @@ function withoutComments(source: string): string {
 function parseStruct(name: string, body: string, shaderName: string): UniformLayout {
   const fields: UniformField[] = [];
   let offset = 0;
-  for (const member of body.split(",").map((m) => m.trim()).filter(Boolean)) {
+  for (const member of body
+    .split(",")
+    .map((m) => m.trim())
+    .filter(Boolean)) {
     const match = member.match(/^([A-Za-z_]\w*)\s*:\s*(\w+)$/);
     if (!match || !SCALARS.has(match[2])) {
-      throw new StaqInputError(`${shaderName}: uniform struct ${name} has a member "${member}"; kernels fill u32, i32 and f32 members only`);
+      throw new StaqInputError(
+        `${shaderName}: uniform struct ${name} has a member "${member}"; kernels fill u32, i32 and f32 members only`,
+      );
     }
     // Scalars are 4 bytes with 4-byte alignment, so members follow one another.
     fields.push({ name: match[1], type: match[2] as UniformField["type"], offset });
@@ -86,21 +92,35 @@ export function reflectShader(source: string, shaderName = "shader"): ShaderInte
       continue;
     }
     const [, group, binding, space, access, name, type] = match;
-    if (space === "storage" && !access) throw new StaqInputError(`${shaderName}: storage binding ${name} must state its access (read or read_write)`);
-    bindings.push({ name, group: Number(group), binding: Number(binding), kind: space === "uniform" ? "uniform" : (access as "read" | "read_write"), type: type.trim() });
+    if (space === "storage" && !access)
+      throw new StaqInputError(`${shaderName}: storage binding ${name} must state its access (read or read_write)`);
+    bindings.push({
+      name,
+      group: Number(group),
+      binding: Number(binding),
+      kind: space === "uniform" ? "uniform" : (access as "read" | "read_write"),
+      type: type.trim(),
+    });
   }
   const uniforms = bindings.filter((b) => b.kind === "uniform");
-  if (uniforms.length > 1) throw new StaqInputError(`${shaderName} declares ${uniforms.length} uniforms; kernels support one uniform struct`);
+  if (uniforms.length > 1)
+    throw new StaqInputError(`${shaderName} declares ${uniforms.length} uniforms; kernels support one uniform struct`);
   let uniform: UniformLayout | undefined;
   if (uniforms.length === 1) {
     const structs = new Map([...code.matchAll(STRUCT)].map((m) => [m[1], m[2]]));
     const body = structs.get(uniforms[0].type);
-    if (body === undefined) throw new StaqInputError(`${shaderName}: the uniform ${uniforms[0].name} has type ${uniforms[0].type}, which is not a struct declared in the shader`);
+    if (body === undefined)
+      throw new StaqInputError(
+        `${shaderName}: the uniform ${uniforms[0].name} has type ${uniforms[0].type}, which is not a struct declared in the shader`,
+      );
     uniform = parseStruct(uniforms[0].type, body, shaderName);
   }
   const size = code.match(WORKGROUP_SIZE);
   if (!size) throw new StaqInputError(`${shaderName} has no @workgroup_size`);
-  const dims = size[1].split(",").map((d) => d.trim()).filter(Boolean);
+  const dims = size[1]
+    .split(",")
+    .map((d) => d.trim())
+    .filter(Boolean);
   const values = dims.map((d) => (/^\d+[ui]?$/.test(d) ? parseInt(d, 10) : constantValue(code, d, shaderName)));
   const workgroupSize: [number, number, number] = [values[0], values[1] ?? 1, values[2] ?? 1];
   return { bindings, uniform, workgroupSize };

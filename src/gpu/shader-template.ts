@@ -60,7 +60,9 @@ function scalarLiteral(name: string, type: string, value: ShaderConstant): strin
       return /[.eE]/.test(text) ? `${text}f` : `${text}.0f`;
     }
     default:
-      throw new StaqInputError(`shader constant ${name} has type ${type}, which injection does not support (u32, i32, f32, bool, array<…>)`);
+      throw new StaqInputError(
+        `shader constant ${name} has type ${type}, which injection does not support (u32, i32, f32, bool, array<…>)`,
+      );
   }
 }
 
@@ -101,14 +103,25 @@ export function injectConstants(source: string, constants: ShaderConstants, shad
 
 /** A stable text key for a set of constants (key order does not matter). */
 export function constantsKey(constants: ShaderConstants): string {
-  return JSON.stringify(Object.keys(constants).sort().map((key) => [key, constants[key]]));
+  return JSON.stringify(
+    Object.keys(constants)
+      .sort()
+      .map((key) => [key, constants[key]]),
+  );
 }
 
 const INCLUDE = /^\s*\/\/\s*@include\s+([A-Za-z_]\w*)\s*$/;
 
 /** Returns `source` with the libraries named by its `// @include NAME` lines appended (one level deep). */
 export function resolveIncludes(source: string, libraries: Readonly<Record<string, string>>, shaderName = "shader"): string {
-  const names = [...new Set(source.split("\n").map((line) => line.match(INCLUDE)?.[1]).filter((name): name is string => name !== undefined))];
+  const names = [
+    ...new Set(
+      source
+        .split("\n")
+        .map((line) => line.match(INCLUDE)?.[1])
+        .filter((name): name is string => name !== undefined),
+    ),
+  ];
   const appended = names.map((name) => {
     const library = libraries[name];
     if (library === undefined) throw new StaqInputError(`${shaderName} includes ${name}, but there is no shaders/${name}.wgsl`);

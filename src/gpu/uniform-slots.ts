@@ -31,7 +31,8 @@ export class UniformSlots {
   }
 
   private check(slot: number): void {
-    if (!(Number.isInteger(slot) && slot >= 0 && slot < this.count)) throw new StaqInputError(`uniform slot ${slot} is outside [0, ${this.count})`);
+    if (!(Number.isInteger(slot) && slot >= 0 && slot < this.count))
+      throw new StaqInputError(`uniform slot ${slot} is outside [0, ${this.count})`);
   }
 
   /** Packs `values` as `kernel`'s uniform struct into `slot` (on the CPU; `upload` sends it). */
@@ -50,8 +51,13 @@ export class UniformSlots {
   /** Sends slots [first, first + count) to the GPU (queue order: before any later submit). */
   upload(first = 0, count = this.count - first): void {
     this.check(first);
-    if (count < 1 || first + count > this.count) throw new StaqInputError(`uniform slots: cannot upload ${count} slots from ${first} of ${this.count}`);
-    this.gpu.writeBuffer(this.buffer, first * UNIFORM_SLOT_BYTES, new Uint8Array(this.data, first * UNIFORM_SLOT_BYTES, count * UNIFORM_SLOT_BYTES));
+    if (count < 1 || first + count > this.count)
+      throw new StaqInputError(`uniform slots: cannot upload ${count} slots from ${first} of ${this.count}`);
+    this.gpu.writeBuffer(
+      this.buffer,
+      first * UNIFORM_SLOT_BYTES,
+      new Uint8Array(this.data, first * UNIFORM_SLOT_BYTES, count * UNIFORM_SLOT_BYTES),
+    );
   }
 
   destroy(): void {

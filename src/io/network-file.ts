@@ -43,7 +43,9 @@ const quote = (name: string) => JSON.stringify(name);
 function requireTensor(tensors: Map<string, Float32Tensor>, name: string, layers: number): Float32Tensor {
   const tensor = tensors.get(name);
   if (!tensor) {
-    throw new StaqFormatError(`missing tensor ${quote(name)}: the file has layers up to net.layers.${layers - 1}, and each layer needs a weight and a bias`);
+    throw new StaqFormatError(
+      `missing tensor ${quote(name)}: the file has layers up to net.layers.${layers - 1}, and each layer needs a weight and a bias`,
+    );
   }
   return tensor;
 }
@@ -66,7 +68,9 @@ export function readNetworkFile(bytes: Uint8Array): NetworkFileContents {
     const match = LAYER_TENSOR.exec(name);
     if (!match) {
       const hint = name.startsWith("stack.") ? " (this looks like a stack file; `staq fit` takes one network)" : "";
-      throw new StaqFormatError(`unexpected tensor ${quote(name)}; a network file holds only net.layers.{l}.weight [out, in] and net.layers.{l}.bias [out]${hint}`);
+      throw new StaqFormatError(
+        `unexpected tensor ${quote(name)}; a network file holds only net.layers.{l}.weight [out, in] and net.layers.{l}.bias [out]${hint}`,
+      );
     }
     layers = Math.max(layers, Number(match[1]) + 1);
   }
@@ -81,7 +85,9 @@ export function readNetworkFile(bytes: Uint8Array): NetworkFileContents {
     const weight = requireTensor(tensors, weightName, layers);
     const bias = requireTensor(tensors, biasName, layers);
     if (weight.shape.length !== 2 || weight.shape[0] < 1 || weight.shape[1] < 1) {
-      throw new StaqFormatError(`tensor ${quote(weightName)} has shape ${shapeText(weight.shape)}; expected [out, in] with out >= 1 and in >= 1`);
+      throw new StaqFormatError(
+        `tensor ${quote(weightName)} has shape ${shapeText(weight.shape)}; expected [out, in] with out >= 1 and in >= 1`,
+      );
     }
     const [outputs, inputs] = weight.shape;
     if (l === 0) widths.push(inputs);
@@ -92,7 +98,9 @@ export function readNetworkFile(bytes: Uint8Array): NetworkFileContents {
       );
     }
     if (bias.shape.length !== 1 || bias.shape[0] !== outputs) {
-      throw new StaqFormatError(`tensor ${quote(biasName)} has shape ${shapeText(bias.shape)}; expected [${outputs}], the out of ${quote(weightName)}`);
+      throw new StaqFormatError(
+        `tensor ${quote(biasName)} has shape ${shapeText(bias.shape)}; expected [${outputs}], the out of ${quote(weightName)}`,
+      );
     }
     requireFinite(weightName, weight);
     requireFinite(biasName, bias);
@@ -185,7 +193,8 @@ function arrayField(parsed: Record<string, unknown>, key: string, source: string
  */
 export function parseTrainingBatchJson(text: string, source: string, spec: MlpSpec): TrainingBatchFile {
   const parsed = parseBatchText(text, source);
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new StaqFormatError(`${source} is not a JSON object; ${BATCH_EXAMPLE}`);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new StaqFormatError(`${source} is not a JSON object; ${BATCH_EXAMPLE}`);
   const record = parsed as Record<string, unknown>;
   const obs = arrayField(record, "obs", source);
   const actions = arrayField(record, "actions", source);
@@ -195,22 +204,29 @@ export function parseTrainingBatchJson(text: string, source: string, spec: MlpSp
   const batch = obs.length;
   if (batch === 0) throw new StaqInputError(`${source}: "obs" is empty; a batch needs at least one row`);
   if (actions.length !== batch || targets.length !== batch) {
-    throw new StaqInputError(`${source}: "obs" has ${batch} rows, "actions" ${actions.length} and "targets" ${targets.length}; each row needs one of each`);
+    throw new StaqInputError(
+      `${source}: "obs" has ${batch} rows, "actions" ${actions.length} and "targets" ${targets.length}; each row needs one of each`,
+    );
   }
 
   const width = spec.inputs;
   const states = new Float32Array(batch * width);
   obs.forEach((row, b) => {
-    if (!Array.isArray(row)) throw new StaqFormatError(`${source}: obs[${b}] is ${describeEntry(row)}; expected an array of ${width} numbers`);
+    if (!Array.isArray(row))
+      throw new StaqFormatError(`${source}: obs[${b}] is ${describeEntry(row)}; expected an array of ${width} numbers`);
     if (row.length !== width) {
-      throw new StaqInputError(`${source}: obs[${b}] has ${row.length} values, but the network takes ${width} inputs; every row of "obs" needs ${width}`);
+      throw new StaqInputError(
+        `${source}: obs[${b}] has ${row.length} values, but the network takes ${width} inputs; every row of "obs" needs ${width}`,
+      );
     }
     row.forEach((value, i) => (states[b * width + i] = float32Entry(value, `obs[${b}][${i}]`, source)));
   });
   const actionValues = new Int32Array(batch);
   actions.forEach((a, b) => {
     if (!(typeof a === "number" && Number.isInteger(a) && a >= 0 && a < spec.outputs)) {
-      throw new StaqInputError(`${source}: actions[${b}] is ${describeEntry(a)}; actions are integers in [0, ${spec.outputs}), the network's outputs`);
+      throw new StaqInputError(
+        `${source}: actions[${b}] is ${describeEntry(a)}; actions are integers in [0, ${spec.outputs}), the network's outputs`,
+      );
     }
     actionValues[b] = a;
   });

@@ -41,8 +41,25 @@ export const MAX_HEADER_BYTES = 100_000_000;
 
 /** The dtypes of the safetensors spec, with their sizes in bytes, so other ones can be called unknown. */
 const SPEC_DTYPES: Readonly<Record<string, number>> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, F8_E8M0: 1, F4: 1, F6_E2M3: 1, F6_E3M2: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  F8_E8M0: 1,
+  F4: 1,
+  F6_E2M3: 1,
+  F6_E3M2: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
 };
 
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -119,7 +136,9 @@ export function encodeSafetensors(tensors: TensorInput, metadata: Readonly<Recor
     if (!(tensor?.data instanceof Float32Array)) throw new StaqInputError(`tensor ${quote(name)}: data must be a Float32Array`);
     const shape = checkShape(tensor.shape, `tensor ${quote(name)}`, StaqInputError);
     if (elementCount(shape) !== tensor.data.length) {
-      throw new StaqInputError(`tensor ${quote(name)}: shape [${shape}] holds ${elementCount(shape)} values but data has ${tensor.data.length}`);
+      throw new StaqInputError(
+        `tensor ${quote(name)}: shape [${shape}] holds ${elementCount(shape)} values but data has ${tensor.data.length}`,
+      );
     }
     // Defined with defineProperty semantics, so even a tensor named "__proto__" is an own key.
     Object.defineProperty(header, name, {
@@ -159,12 +178,16 @@ interface TensorEntry {
 function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; bufferStart: number } {
   if (!(bytes instanceof Uint8Array)) throw new StaqInputError("decodeSafetensors takes the file's bytes as a Uint8Array");
   if (bytes.length < 8) {
-    throw new StaqFormatError(`the file is ${bytes.length} bytes long; a safetensors file starts with an 8-byte header length (empty or truncated file?)`);
+    throw new StaqFormatError(
+      `the file is ${bytes.length} bytes long; a safetensors file starts with an 8-byte header length (empty or truncated file?)`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerBytes = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
   if (headerBytes > MAX_HEADER_BYTES) {
-    throw new StaqFormatError(`the header length field says ${headerBytes} bytes, more than the ${MAX_HEADER_BYTES} safetensors allows (not a safetensors file?)`);
+    throw new StaqFormatError(
+      `the header length field says ${headerBytes} bytes, more than the ${MAX_HEADER_BYTES} safetensors allows (not a safetensors file?)`,
+    );
   }
   if (headerBytes > bytes.length - 8) {
     throw new StaqFormatError(
@@ -216,9 +239,13 @@ function parseTensorInfo(name: string, info: unknown): TensorEntry {
   if (typeof dtype !== "string") throw new StaqFormatError(`${where}: "dtype" is missing or not a string`);
   if (dtype !== "F32") {
     if (dtype in SPEC_DTYPES) {
-      throw new StaqFormatError(`${where} has dtype ${dtype}; staq reads only F32 tensors (save it as float32, e.g. tensor.float() in PyTorch)`);
+      throw new StaqFormatError(
+        `${where} has dtype ${dtype}; staq reads only F32 tensors (save it as float32, e.g. tensor.float() in PyTorch)`,
+      );
     }
-    throw new StaqFormatError(`${where} has unknown dtype ${JSON.stringify(dtype)}; safetensors dtypes are ${Object.keys(SPEC_DTYPES).join(", ")}`);
+    throw new StaqFormatError(
+      `${where} has unknown dtype ${JSON.stringify(dtype)}; safetensors dtypes are ${Object.keys(SPEC_DTYPES).join(", ")}`,
+    );
   }
   const dims = checkShape(shape, where, StaqFormatError);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
@@ -256,14 +283,18 @@ function checkCoverage(entries: TensorEntry[], bufferBytes: number): void {
     }
     if (entry.begin > covered) {
       const after = previous ? `after tensor ${quote(previous.name)}` : "at the start of the byte buffer";
-      throw new StaqFormatError(`bytes [${covered}, ${entry.begin}) ${after} belong to no tensor (a hole before tensor ${quote(entry.name)})`);
+      throw new StaqFormatError(
+        `bytes [${covered}, ${entry.begin}) ${after} belong to no tensor (a hole before tensor ${quote(entry.name)})`,
+      );
     }
     covered = entry.end;
     previous = entry;
   }
   if (covered !== bufferBytes) {
     const last = previous ? `the last tensor, ${quote(previous.name)}, ends at ${covered}` : "there are no tensors";
-    throw new StaqFormatError(`the byte buffer has ${bufferBytes} bytes but ${last}; ${bufferBytes - covered} trailing bytes belong to no tensor`);
+    throw new StaqFormatError(
+      `the byte buffer has ${bufferBytes} bytes but ${last}; ${bufferBytes - covered} trailing bytes belong to no tensor`,
+    );
   }
 }
 

@@ -107,7 +107,8 @@ const DECIMAL = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 
 function metadataNumber(metadata: Record<string, string>, key: string, valid: (x: number) => boolean, requirement: string): number {
   const text = metadata[key];
-  if (text === undefined) throw new StaqFormatError(`__metadata__ has no ${JSON.stringify(key)}; a staq stack file needs it (${requirement})`);
+  if (text === undefined)
+    throw new StaqFormatError(`__metadata__ has no ${JSON.stringify(key)}; a staq stack file needs it (${requirement})`);
   const value = DECIMAL.test(text) ? Number(text) : NaN;
   if (!(Number.isFinite(value) && valid(value))) {
     throw new StaqFormatError(`__metadata__ ${JSON.stringify(key)} is ${JSON.stringify(text)}; it must be ${requirement}`);
@@ -120,7 +121,9 @@ function metadataChoice<T extends string>(metadata: Record<string, string>, key:
   if (text === undefined && fallback !== undefined) return fallback;
   if (!choices.includes(text as T)) {
     const got = text === undefined ? "missing" : JSON.stringify(text);
-    throw new StaqFormatError(`__metadata__ ${JSON.stringify(key)} is ${got}; it must be ${choices.map((c) => JSON.stringify(c)).join(" or ")}`);
+    throw new StaqFormatError(
+      `__metadata__ ${JSON.stringify(key)} is ${got}; it must be ${choices.map((c) => JSON.stringify(c)).join(" or ")}`,
+    );
   }
   return text as T;
 }
@@ -137,7 +140,9 @@ function requireTensor(tensors: Map<string, Float32Tensor>, name: string, why: s
 
 function requireShape(name: string, tensor: Float32Tensor, expected: readonly number[], meaning: string): void {
   if (tensor.shape.length !== expected.length || tensor.shape.some((d, k) => d !== expected[k])) {
-    throw new StaqFormatError(`tensor ${JSON.stringify(name)} has shape ${shapeText(tensor.shape)}; expected ${shapeText(expected)} (${meaning})`);
+    throw new StaqFormatError(
+      `tensor ${JSON.stringify(name)} has shape ${shapeText(tensor.shape)}; expected ${shapeText(expected)} (${meaning})`,
+    );
   }
 }
 
@@ -189,12 +194,16 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
 
   const coefficientTensor = requireTensor(tensors, COEFFICIENTS_TENSOR, "the [E, N] snapshot coefficients");
   if (coefficientTensor.shape.length !== 2 || coefficientTensor.shape[0] < 1) {
-    throw new StaqFormatError(`tensor "${COEFFICIENTS_TENSOR}" has shape ${shapeText(coefficientTensor.shape)}; expected [E, N] with E >= 1 ensemble members`);
+    throw new StaqFormatError(
+      `tensor "${COEFFICIENTS_TENSOR}" has shape ${shapeText(coefficientTensor.shape)}; expected [E, N] with E >= 1 ensemble members`,
+    );
   }
   const [members, stored] = coefficientTensor.shape;
   requireFinite(COEFFICIENTS_TENSOR, coefficientTensor, "coefficients");
   if (stored > memory) {
-    throw new StaqFormatError(`tensor "${COEFFICIENTS_TENSOR}" holds ${stored} snapshots per member, more than the file's memory M = ${memory}`);
+    throw new StaqFormatError(
+      `tensor "${COEFFICIENTS_TENSOR}" holds ${stored} snapshots per member, more than the file's memory M = ${memory}`,
+    );
   }
   if (layers === 0) throw new StaqFormatError(`missing tensor "${weightTensorName(0)}" (a stack's MLP has at least one layer)`);
 
@@ -208,14 +217,23 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
     const weight = requireTensor(tensors, weightName, `layer ${l} of ${layers}`);
     const bias = requireTensor(tensors, biasName, `layer ${l} of ${layers}`);
     if (weight.shape.length !== 4) {
-      throw new StaqFormatError(`tensor ${JSON.stringify(weightName)} has shape ${shapeText(weight.shape)}; expected 4 dimensions [E, N, out, in]`);
+      throw new StaqFormatError(
+        `tensor ${JSON.stringify(weightName)} has shape ${shapeText(weight.shape)}; expected 4 dimensions [E, N, out, in]`,
+      );
     }
     const [, , outputs, inputs] = weight.shape;
     const expectedInputs = l === 0 ? inputs : widths[l];
     const chain = l === 0 ? "" : `, in = ${expectedInputs} (the out of "${weightTensorName(l - 1)}")`;
-    requireShape(weightName, weight, [members, stored, outputs, expectedInputs], `[E, N, out, in] with E = ${members}, N = ${stored} from "${COEFFICIENTS_TENSOR}"${chain}`);
+    requireShape(
+      weightName,
+      weight,
+      [members, stored, outputs, expectedInputs],
+      `[E, N, out, in] with E = ${members}, N = ${stored} from "${COEFFICIENTS_TENSOR}"${chain}`,
+    );
     if (outputs < 1 || inputs < 1) {
-      throw new StaqFormatError(`tensor ${JSON.stringify(weightName)} has shape ${shapeText(weight.shape)}; a layer needs out >= 1 and in >= 1`);
+      throw new StaqFormatError(
+        `tensor ${JSON.stringify(weightName)} has shape ${shapeText(weight.shape)}; a layer needs out >= 1 and in >= 1`,
+      );
     }
     if (l === 0) widths.push(inputs);
     requireShape(biasName, bias, [members, stored, outputs], `[E, N, out] with out = ${outputs} from "${weightName}"`);
@@ -238,7 +256,9 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
       }),
     })),
   );
-  const coefficients = Array.from({ length: members }, (_, e) => Float64Array.from(coefficientTensor.data.subarray(e * stored, (e + 1) * stored)));
+  const coefficients = Array.from({ length: members }, (_, e) =>
+    Float64Array.from(coefficientTensor.data.subarray(e * stored, (e + 1) * stored)),
+  );
   return { spec, members, stored, snapshots, coefficients, correction, memory, eta, tau, gamma, variant, normalization };
 }
 
@@ -259,7 +279,11 @@ export function stackFromContents(gpu: Gpu, contents: StackFileContents, options
     memory = options.memory;
   } else {
     // createStack checks M too; checked here first so that the message says the file chose it.
-    checkBudget(gpu.info, { name: "memory M", value: memory, source: `the file's __metadata__ "memory"` }, stackBudget(snapshotLayout(contents.spec), contents.members));
+    checkBudget(
+      gpu.info,
+      { name: "memory M", value: memory, source: `the file's __metadata__ "memory"` },
+      stackBudget(snapshotLayout(contents.spec), contents.members),
+    );
   }
   const stack = createStack(gpu, {
     mlp: contents.spec,

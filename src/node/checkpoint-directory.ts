@@ -84,7 +84,9 @@ export async function checkpointSource(path: string): Promise<string> {
     const info = await stat(candidate).catch(() => undefined);
     if (info === undefined) continue;
     if (!info.isDirectory()) {
-      throw new StaqInputError(`${candidate} is a file, not a checkpoint directory; give a run directory written by staq train, or a checkpoint directory (agent.save)`);
+      throw new StaqInputError(
+        `${candidate} is a file, not a checkpoint directory; give a run directory written by staq train, or a checkpoint directory (agent.save)`,
+      );
     }
     return candidate;
   }
@@ -111,7 +113,10 @@ export async function readCheckpointDirectory(path: string): Promise<Record<stri
       if (!vanished || attempt === ATTEMPTS) throw error;
       continue;
     }
-    if (attempt === ATTEMPTS) throw new StaqError(`the checkpoint ${path} was replaced during each of ${ATTEMPTS} reads; is another process saving it in a loop? Try again`);
+    if (attempt === ATTEMPTS)
+      throw new StaqError(
+        `the checkpoint ${path} was replaced during each of ${ATTEMPTS} reads; is another process saving it in a loop? Try again`,
+      );
   }
 }
 
@@ -126,7 +131,9 @@ async function readCheckpointFiles(path: string, source: string): Promise<Record
   for (const name of names.sort()) {
     const file = join(source, name);
     if ((await stat(file).catch(() => undefined))?.isDirectory()) {
-      throw new StaqFormatError(`${file} is a directory; a checkpoint directory holds only files (state.json, networks.safetensors, replay.safetensors): is ${path} a checkpoint?`);
+      throw new StaqFormatError(
+        `${file} is a directory; a checkpoint directory holds only files (state.json, networks.safetensors, replay.safetensors): is ${path} a checkpoint?`,
+      );
     }
     try {
       files[name] = new Uint8Array(await readFile(file));

@@ -124,7 +124,12 @@ export const NODE_FILE_OPERATIONS: FileOperations = {
  * the error ("the stack"). A path that cannot be written (no such directory, a directory, no
  * permission) is a StaqInputError; a full disk or an I/O error a StaqError (see `fileError`).
  */
-export async function writeFileAtomically(path: string, bytes: Uint8Array, what: string, operations: FileOperations = NODE_FILE_OPERATIONS): Promise<void> {
+export async function writeFileAtomically(
+  path: string,
+  bytes: Uint8Array,
+  what: string,
+  operations: FileOperations = NODE_FILE_OPERATIONS,
+): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
     await operations.writeFlushed(temporary, bytes);

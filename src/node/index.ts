@@ -10,4 +10,10 @@ export { saveStack, loadStack } from "./stack-files.ts";
 // place of the portable core's StaQ.
 export { StaQ, readCheckpoint, type CheckpointOnDisk } from "./staq.ts";
 export { writeDirectoryAtomically, readCheckpointDirectory } from "./checkpoint-directory.ts";
-export { renderLineChartSvg, ensurePlotting, PlottingUnavailableError, type LineSeries, type LineChartOptions } from "../plot/line-chart.ts";
+export {
+  renderLineChartSvg,
+  ensurePlotting,
+  PlottingUnavailableError,
+  type LineSeries,
+  type LineChartOptions,
+} from "../plot/line-chart.ts";

@@ -33,7 +33,10 @@ export async function readCheckpoint(dir: string): Promise<CheckpointOnDisk> {
     if (!(error instanceof StaqFormatError)) throw error;
     const source = (await pathExists(dir)) ? dir : `${dir}.old`;
     const file = CHECKPOINT_FILES.find((name) => error.message.startsWith(name));
-    throw new StaqFormatError(file ? `${join(source, file)}${error.message.slice(file.length)}` : `the checkpoint ${source}: ${error.message}`, { cause: error });
+    throw new StaqFormatError(
+      file ? `${join(source, file)}${error.message.slice(file.length)}` : `the checkpoint ${source}: ${error.message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -55,7 +58,8 @@ export class StaQ extends PortableStaQ {
     } catch (error) {
       // A checkpoint whose sizes do not fit this device, or that another environment cannot take:
       // with several runs about, the message must say which checkpoint.
-      if (error instanceof StaqInputError && !error.message.includes(dir)) throw new StaqInputError(`the checkpoint ${dir}: ${error.message}`, { cause: error });
+      if (error instanceof StaqInputError && !error.message.includes(dir))
+        throw new StaqInputError(`the checkpoint ${dir}: ${error.message}`, { cause: error });
       throw error;
     }
   }

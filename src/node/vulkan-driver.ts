@@ -65,7 +65,10 @@ export function debianMirrorUri(sources: MachineFacts["aptSources"], codename: s
     // deb822 paragraphs: "Types: deb\nURIs: ...\nSuites: bookworm bookworm-updates\n..."
     for (const paragraph of contents.split(/\n\s*\n/)) {
       const field = (name: string) =>
-        paragraph.match(new RegExp(`^${name}:\\s*(.+)$`, "mi"))?.[1].trim().split(/\s+/) ?? [];
+        paragraph
+          .match(new RegExp(`^${name}:\\s*(.+)$`, "mi"))?.[1]
+          .trim()
+          .split(/\s+/) ?? [];
       if (!field("Types").includes("deb")) continue;
       if (!field("Suites").includes(codename)) continue;
       const uri = field("URIs")[0];
@@ -164,7 +167,14 @@ export type InstallPlan = Extract<DriverPlan, { kind: "install" }>;
 /** The plan for Debian packages from the suites already configured: `apt-get update`, then install without recommends. */
 export function aptInstallPlan(packages: readonly string[], summary: string): InstallPlan {
   const apt = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"];
-  return { kind: "install", commands: [[...apt, "update"], [...apt, "install", "-y", "--no-install-recommends", ...packages]], summary };
+  return {
+    kind: "install",
+    commands: [
+      [...apt, "update"],
+      [...apt, "install", "-y", "--no-install-recommends", ...packages],
+    ],
+    summary,
+  };
 }
 
 /**

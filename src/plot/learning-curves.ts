@@ -40,7 +40,9 @@ export function parseJsonLines(text: string, source: string): RunLog {
 export function runPoints(log: RunLog, xKey: string, yKey: string): { x: number[]; y: number[] } {
   const points = log
     .map((r) => [r[xKey], r[yKey]])
-    .filter((p): p is [number, number] => typeof p[0] === "number" && Number.isFinite(p[0]) && typeof p[1] === "number" && Number.isFinite(p[1]))
+    .filter(
+      (p): p is [number, number] => typeof p[0] === "number" && Number.isFinite(p[0]) && typeof p[1] === "number" && Number.isFinite(p[1]),
+    )
     .sort((a, b) => a[0] - b[0]);
   return { x: points.map((p) => p[0]), y: points.map((p) => p[1]) };
 }
@@ -55,7 +57,10 @@ function interpolate(run: { x: number[]; y: number[] }, x: number): number {
 }
 
 /** Mean and band over runs, on the x where all of them have data. */
-export function meanCurve(runs: readonly { x: number[]; y: number[] }[], band: Band = "minmax"): { x: number[]; mean: number[]; lower: number[]; upper: number[] } {
+export function meanCurve(
+  runs: readonly { x: number[]; y: number[] }[],
+  band: Band = "minmax",
+): { x: number[]; mean: number[]; lower: number[]; upper: number[] } {
   const present = runs.filter((r) => r.x.length > 0);
   if (present.length === 0) return { x: [], mean: [], lower: [], upper: [] };
   const from = Math.max(...present.map((r) => r.x[0]));
@@ -74,9 +79,14 @@ export function meanCurve(runs: readonly { x: number[]; y: number[] }[], band: B
 }
 
 /** One series per group: its name, and the mean with its band (no band for a single run). */
-export function learningCurveSeries(groups: readonly { name: string; runs: readonly { x: number[]; y: number[] }[] }[], band: Band = "minmax"): LineSeries[] {
+export function learningCurveSeries(
+  groups: readonly { name: string; runs: readonly { x: number[]; y: number[] }[] }[],
+  band: Band = "minmax",
+): LineSeries[] {
   return groups.map(({ name, runs }) => {
     const curve = meanCurve(runs, band);
-    return runs.length > 1 ? { name: `${name} (${runs.length} runs)`, x: curve.x, y: curve.mean, lower: curve.lower, upper: curve.upper } : { name, x: curve.x, y: curve.mean };
+    return runs.length > 1
+      ? { name: `${name} (${runs.length} runs)`, x: curve.x, y: curve.mean, lower: curve.lower, upper: curve.upper }
+      : { name, x: curve.x, y: curve.mean };
   });
 }

@@ -116,7 +116,9 @@ function loadModules(): Promise<Modules> {
         { cause: error },
       );
     }
-    throw new StaqError(`could not load vega / vega-lite (${(error as Error).message}); reinstall them with \`${INSTALL_PLOTTING}\``, { cause: error });
+    throw new StaqError(`could not load vega / vega-lite (${(error as Error).message}); reinstall them with \`${INSTALL_PLOTTING}\``, {
+      cause: error,
+    });
   });
   return modules;
 }
@@ -151,7 +153,13 @@ export async function ensurePlotting(): Promise<void> {
 export async function renderLineChartSvg(series: readonly LineSeries[], options: LineChartOptions): Promise<string> {
   const { rows, bandRows } = collectRows(series, options);
   const ruleRows = collectRules(options);
-  const spec = buildSpec(series.map((s) => s.name), rows, bandRows, ruleRows, options);
+  const spec = buildSpec(
+    series.map((s) => s.name),
+    rows,
+    bandRows,
+    ruleRows,
+    options,
+  );
   const [vega, vegaLite] = await loadModules();
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: "none" });
   try {
@@ -166,7 +174,8 @@ function checkOptions(options: LineChartOptions): void {
   for (const key of ["xTitle", "yTitle"] as const) {
     if (typeof options[key] !== "string") throw new StaqInputError(`options.${key} must be a string, got ${typeof options[key]}`);
   }
-  if (options.title !== undefined && typeof options.title !== "string") throw new StaqInputError(`options.title must be a string, got ${typeof options.title}`);
+  if (options.title !== undefined && typeof options.title !== "string")
+    throw new StaqInputError(`options.title must be a string, got ${typeof options.title}`);
   for (const key of ["width", "height"] as const) {
     const v = options[key];
     if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v > 0)) {
@@ -193,13 +202,19 @@ function collectRows(series: readonly LineSeries[], options: LineChartOptions): 
 
   series.forEach((s, k) => {
     const name = s?.name;
-    if (typeof name !== "string" || name.trim() === "") throw new StaqInputError(`series ${k} needs a non-empty name, got ${JSON.stringify(name)}`);
-    if (names.has(name)) throw new StaqInputError(`series name ${JSON.stringify(name)} is used twice; names must be unique (they label the legend)`);
+    if (typeof name !== "string" || name.trim() === "")
+      throw new StaqInputError(`series ${k} needs a non-empty name, got ${JSON.stringify(name)}`);
+    if (names.has(name))
+      throw new StaqInputError(`series name ${JSON.stringify(name)} is used twice; names must be unique (they label the legend)`);
     names.add(name);
     const label = `series ${JSON.stringify(name)}`;
     const n = lengthOf(s.x, `${label}: x`);
     if (n === 0) throw new StaqInputError(`${label} has no points`);
-    const lengths: [string, ArrayLike<number> | undefined][] = [["y", s.y], ["lower", s.lower], ["upper", s.upper]];
+    const lengths: [string, ArrayLike<number> | undefined][] = [
+      ["y", s.y],
+      ["lower", s.lower],
+      ["upper", s.upper],
+    ];
     for (const [field, values] of lengths) {
       if (values === undefined && field !== "y") continue;
       const m = lengthOf(values, `${label}: ${field}`);
@@ -213,7 +228,9 @@ function collectRows(series: readonly LineSeries[], options: LineChartOptions): 
     const value = (values: ArrayLike<number>, field: string, i: number): number => {
       const v = values[i];
       if (typeof v !== "number" || !Number.isFinite(v)) {
-        throw new StaqInputError(`${label}: ${field}[${i}] is ${String(v)}; every value must be a finite number (nothing is dropped silently)`);
+        throw new StaqInputError(
+          `${label}: ${field}[${i}] is ${String(v)}; every value must be a finite number (nothing is dropped silently)`,
+        );
       }
       if (!logY || field === "x") return v;
       if (floor !== undefined) return Math.max(v, floor);
@@ -245,7 +262,8 @@ function collectRules(options: LineChartOptions): RuleRow[] {
   if (!Array.isArray(rules)) throw new StaqInputError("options.rules must be an array of {y, label?}");
   return rules.map((rule: ChartRule, i) => {
     const y = rule?.y;
-    if (typeof y !== "number" || !Number.isFinite(y)) throw new StaqInputError(`options.rules[${i}].y is ${String(y)}; it must be a finite number`);
+    if (typeof y !== "number" || !Number.isFinite(y))
+      throw new StaqInputError(`options.rules[${i}].y is ${String(y)}; it must be a finite number`);
     const label = rule.label ?? "";
     if (typeof label !== "string") throw new StaqInputError(`options.rules[${i}].label must be a string, got ${typeof label}`);
     if (!options.logY || y > 0) return { y, label };
@@ -262,7 +280,7 @@ function lengthOf(values: ArrayLike<number> | undefined, what: string): number {
 
 function buildSpec(names: string[], rows: Row[], bandRows: BandRow[], ruleRows: RuleRow[], options: LineChartOptions): TopLevelSpec {
   const x = { field: "x", type: "quantitative", title: options.xTitle, scale: { zero: false } } as const;
-  const yScale = options.logY ? { type: "log" } as const : { zero: false } as const;
+  const yScale = options.logY ? ({ type: "log" } as const) : ({ zero: false } as const);
   const color = {
     field: "series",
     type: "nominal",

@@ -59,13 +59,22 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
   const { gpu } = stack;
   const { inputs, outputs } = stack.spec;
   // Every buffer is bound in row ranges (the stack and policy kernels split large batches).
-  checkBudget(gpu.info, { name: "maxBatch", value: maxBatch }, {
-    buffers: [
-      { what: `a states buffer (maxBatch × ${inputs} inputs × 4 bytes)`, bytesPerUnit: inputs * 4, binding: "ranges" },
-      { what: `logits and policy buffers (maxBatch × ${outputs} actions × 4 bytes)`, bytesPerUnit: outputs * 4, binding: "ranges", count: 4 },
-      { what: "action buffers (maxBatch × 4 bytes)", bytesPerUnit: 4, binding: "ranges", count: 4 },
-    ],
-  });
+  checkBudget(
+    gpu.info,
+    { name: "maxBatch", value: maxBatch },
+    {
+      buffers: [
+        { what: `a states buffer (maxBatch × ${inputs} inputs × 4 bytes)`, bytesPerUnit: inputs * 4, binding: "ranges" },
+        {
+          what: `logits and policy buffers (maxBatch × ${outputs} actions × 4 bytes)`,
+          bytesPerUnit: outputs * 4,
+          binding: "ranges",
+          count: 4,
+        },
+        { what: "action buffers (maxBatch × 4 bytes)", bytesPerUnit: 4, binding: "ranges", count: 4 },
+      ],
+    },
+  );
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
   const buffer = (floats: number, name: string) => createBuffer(gpu, floats * 4, storage, `${stack.label} actor ${name}`);
   const states = buffer(maxBatch * inputs, "states");
@@ -78,7 +87,14 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
     greedy: buffer(maxBatch, "greedy"),
     sampled: buffer(maxBatch, "sampled"),
   };
-  const prepared = preparePolicy(gpu, { logits, outputs: policy, maxBatch, actions: outputs, epsilon, label: `${stack.label} actor policy` });
+  const prepared = preparePolicy(gpu, {
+    logits,
+    outputs: policy,
+    maxBatch,
+    actions: outputs,
+    epsilon,
+    label: `${stack.label} actor policy`,
+  });
   const readback = new Readback(gpu, `${stack.label} actor`);
   const queue = new SerialQueue();
   let destroyed = false;

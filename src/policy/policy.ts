@@ -113,13 +113,19 @@ export async function policyFromLogits(gpu: Gpu, logits: Float32Array, actions: 
   validateEpsilon(options.epsilon);
   validateDraw(options, batch);
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_SRC;
-  const sizes = { probs: batch * actions, logProbs: batch * actions, entropy: batch, behaviour: batch * actions, greedy: batch, sampled: batch };
+  const sizes = {
+    probs: batch * actions,
+    logProbs: batch * actions,
+    entropy: batch,
+    behaviour: batch * actions,
+    greedy: batch,
+    sampled: batch,
+  };
   const names = Object.keys(sizes) as (keyof typeof sizes)[];
   const input = createStorageBuffer(gpu, logits, "staq policy logits");
-  const outputs = Object.fromEntries(names.map((name) => [name, createBuffer(gpu, sizes[name] * 4, storage, `staq policy ${name}`)])) as Record<
-    keyof typeof sizes,
-    GPUBuffer
-  >;
+  const outputs = Object.fromEntries(
+    names.map((name) => [name, createBuffer(gpu, sizes[name] * 4, storage, `staq policy ${name}`)]),
+  ) as Record<keyof typeof sizes, GPUBuffer>;
   const policy = preparePolicy(gpu, { logits: input, outputs, maxBatch: batch, actions, epsilon: options.epsilon });
   const readback = new Readback(gpu, "staq policyFromLogits");
   try {

@@ -45,7 +45,9 @@ export function planPolicyDispatches(
   const byBinding = Math.floor((limits.maxStorageBufferBindingSize - limits.minStorageBufferOffsetAlignment) / (4 * actions));
   const rowsPerDispatch = Math.min(byDispatch, byBinding, maxRowsPerDispatch);
   if (!(rowsPerDispatch >= 1)) {
-    throw new StaqInputError(`a row of ${actions} actions does not fit this device's storage bindings (maxRowsPerDispatch ${maxRowsPerDispatch})`);
+    throw new StaqInputError(
+      `a row of ${actions} actions does not fit this device's storage bindings (maxRowsPerDispatch ${maxRowsPerDispatch})`,
+    );
   }
   const dispatches: PolicyDispatch[] = [];
   for (let firstRow = 0; firstRow < batch; firstRow += rowsPerDispatch) {
@@ -64,7 +66,9 @@ export function validateDraw(draw: Omit<PolicySampling, "epsilon">, batch: numbe
   checkU64("step", draw.step);
   const rowOffset = draw.rowOffset ?? 0;
   if (!(Number.isInteger(rowOffset) && rowOffset >= 0 && rowOffset + batch <= 2 ** 32)) {
-    throw new StaqInputError(`rowOffset must be an integer ≥ 0 with rowOffset + batch ≤ 2^32 (the counter is 32 bits); got ${rowOffset} for a batch of ${batch}`);
+    throw new StaqInputError(
+      `rowOffset must be an integer ≥ 0 with rowOffset + batch ≤ 2^32 (the counter is 32 bits); got ${rowOffset} for a batch of ${batch}`,
+    );
   }
   return rowOffset;
 }
@@ -131,7 +135,9 @@ function checkBinding(binding: Binding, rows: number): void {
     throw new StaqInputError(`${name}: the buffer lacks STORAGE usage; create it with BufferUsage.STORAGE`);
   }
   if (offset + bytes > buffer.size) {
-    throw new StaqInputError(`${name}: the buffer holds ${buffer.size} bytes; the batch needs ${bytes} bytes from offset ${offset} (${offset + bytes} in all)`);
+    throw new StaqInputError(
+      `${name}: the buffer holds ${buffer.size} bytes; the batch needs ${bytes} bytes from offset ${offset} (${offset + bytes} in all)`,
+    );
   }
 }
 
@@ -154,7 +160,9 @@ export function preparePolicy(gpu: Gpu, options: PreparePolicyOptions): Prepared
   for (let i = 0; i < bindings.length; i++) {
     for (let j = i + 1; j < bindings.length; j++) {
       if (bindings[i].buffer === bindings[j].buffer) {
-        throw new StaqInputError(`${bindings[i].name} and ${bindings[j].name} are the same buffer; give the logits and each output a buffer of its own`);
+        throw new StaqInputError(
+          `${bindings[i].name} and ${bindings[j].name} are the same buffer; give the logits and each output a buffer of its own`,
+        );
       }
     }
   }
@@ -171,7 +179,11 @@ export function preparePolicy(gpu: Gpu, options: PreparePolicyOptions): Prepared
       // Bindings must start on an alignment boundary; the shader skips the gap (an element offset).
       const bindStart = start - (start % align);
       bases[binding.base] = (start - bindStart) / 4;
-      resources[binding.binding] = { buffer: binding.buffer, offset: bindStart, size: start - bindStart + dispatch.rows * binding.rowBytes };
+      resources[binding.binding] = {
+        buffer: binding.buffer,
+        offset: bindStart,
+        size: start - bindStart + dispatch.rows * binding.rowBytes,
+      };
     }
     return { firstRow: dispatch.firstRow, maxRows: dispatch.rows, resources, bases };
   });
@@ -189,7 +201,9 @@ export function preparePolicy(gpu: Gpu, options: PreparePolicyOptions): Prepared
   async function bind() {
     const kernel = await gpu.kernel("policy", { ACTIONS: actions });
     if (kernel.workgroupSize[0] !== POLICY_WORKGROUP_SIZE) {
-      throw new StaqGpuError(`shaders/policy.wgsl has ${kernel.workgroupSize[0]} threads per workgroup; planPolicyDispatches plans with ${POLICY_WORKGROUP_SIZE}`);
+      throw new StaqGpuError(
+        `shaders/policy.wgsl has ${kernel.workgroupSize[0]} threads per workgroup; planPolicyDispatches plans with ${POLICY_WORKGROUP_SIZE}`,
+      );
     }
     const groups = dispatches.map((dispatch, k) => kernel.bind({ params: slots.binding(k), ...dispatch.resources }, label));
     return { kernel, groups };

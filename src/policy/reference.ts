@@ -113,7 +113,9 @@ export function validateLogits(logits: Float32Array, actions: number): number {
     for (let a = 0; a < actions; a++) {
       const value = logits[row * actions + a];
       if (!Number.isFinite(value)) {
-        throw new StaqInputError(`logits[${row}][${a}] is ${value}; logits must be finite (check the network or the stack that produced them)`);
+        throw new StaqInputError(
+          `logits[${row}][${a}] is ${value}; logits must be finite (check the network or the stack that produced them)`,
+        );
       }
       lowest = Math.min(lowest, value);
       highest = Math.max(highest, value);
@@ -300,7 +302,13 @@ export function policyErrorBounds(logits: Float32Array, actions: number, epsilon
  * (`cdf[first .. first + actions)`) and the row's bound δ: every a with C_{a−1} − δ ≤ u < C_a + δ.
  * Away from a boundary (farther than δ) that is the one action of the float64 CDF.
  */
-export function sampledActionRange(cdf: Float64Array, first: number, actions: number, delta: number, u: number): { lowest: number; highest: number } {
+export function sampledActionRange(
+  cdf: Float64Array,
+  first: number,
+  actions: number,
+  delta: number,
+  u: number,
+): { lowest: number; highest: number } {
   let lowest = -1;
   let highest = -1;
   for (let a = 0; a < actions; a++) {

@@ -92,11 +92,11 @@ export function uniformFromPhilox(word: number): number {
  */
 export function checkU64(name: string, value: number | bigint, context = ""): void {
   const ok =
-    typeof value === "bigint"
-      ? value >= 0n && value < 1n << 64n
-      : typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+    typeof value === "bigint" ? value >= 0n && value < 1n << 64n : typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
   if (!ok) {
-    throw new StaqInputError(`${context}${name} must be an integer in [0, 2^64) (a bigint, or a number up to 2^53 − 1); got ${String(value)}`);
+    throw new StaqInputError(
+      `${context}${name} must be an integer in [0, 2^64) (a bigint, or a number up to 2^53 − 1); got ${String(value)}`,
+    );
   }
 }
 

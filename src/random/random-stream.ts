@@ -46,16 +46,22 @@ export function restoreRandomStream(state: RandomStreamState): RestorableRandomS
     throw new StaqInputError(`a random stream's state must be an object { seed, block, words }; got ${String(state)}`);
   }
   const { seed, block, words } = state;
-  if (!(Number.isSafeInteger(seed) && seed >= 0)) throw new StaqInputError(`a random stream's seed must be a non-negative integer (at most 2^53 - 1); got ${String(seed)}`);
-  if (!(Number.isSafeInteger(block) && block >= 0)) throw new StaqInputError(`a random stream's block counter must be a non-negative integer (at most 2^53 - 1); got ${String(block)}`);
+  if (!(Number.isSafeInteger(seed) && seed >= 0))
+    throw new StaqInputError(`a random stream's seed must be a non-negative integer (at most 2^53 - 1); got ${String(seed)}`);
+  if (!(Number.isSafeInteger(block) && block >= 0))
+    throw new StaqInputError(`a random stream's block counter must be a non-negative integer (at most 2^53 - 1); got ${String(block)}`);
   if (!Array.isArray(words) || words.length > 4) {
-    throw new StaqInputError(`a random stream's buffered words must be an array of at most 4 unsigned 32-bit integers; got ${Array.isArray(words) ? `an array of ${words.length}` : String(words)}`);
+    throw new StaqInputError(
+      `a random stream's buffered words must be an array of at most 4 unsigned 32-bit integers; got ${Array.isArray(words) ? `an array of ${words.length}` : String(words)}`,
+    );
   }
   words.forEach((word, i) => {
-    if (!(Number.isInteger(word) && word >= 0 && word <= 0xffffffff)) throw new StaqInputError(`a random stream's buffered word ${i} must be an unsigned 32-bit integer; got ${String(word)}`);
+    if (!(Number.isInteger(word) && word >= 0 && word <= 0xffffffff))
+      throw new StaqInputError(`a random stream's buffered word ${i} must be an unsigned 32-bit integer; got ${String(word)}`);
   });
   // Words are left over only from a block already generated, which moved the counter past 0.
-  if (words.length > 0 && block === 0) throw new StaqInputError("a random stream's state has buffered words but block counter 0; no block was generated yet");
+  if (words.length > 0 && block === 0)
+    throw new StaqInputError("a random stream's state has buffered words but block counter 0; no block was generated yet");
   return streamAt(seed, block, [...words]);
 }
 

@@ -19,7 +19,8 @@ export interface SnapshotContributions {
 
 export function snapshotContributions(contents: StackContents, state: ArrayLike<number>): SnapshotContributions {
   const { spec, snapshots, coefficients, correction } = contents;
-  if (state.length !== spec.inputs) throw new StaqInputError(`the state has ${state.length} values; the stack's networks take ${spec.inputs}`);
+  if (state.length !== spec.inputs)
+    throw new StaqInputError(`the state has ${state.length} values; the stack's networks take ${spec.inputs}`);
   const members = snapshots.length;
   const stored = snapshots[0]?.length ?? 0;
   const actions = spec.outputs;

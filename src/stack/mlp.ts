@@ -66,7 +66,9 @@ export function validateMlpWeights(spec: MlpSpec, weights: MlpWeights, label = "
       throw new StaqInputError(`${label}.layers[${l}]: weight and bias must be Float32Arrays`);
     }
     if (weight.length !== inputs * outputs) {
-      throw new StaqInputError(`${label}.layers[${l}].weight has ${weight.length} values; expected [${outputs}, ${inputs}] = ${inputs * outputs}`);
+      throw new StaqInputError(
+        `${label}.layers[${l}].weight has ${weight.length} values; expected [${outputs}, ${inputs}] = ${inputs * outputs}`,
+      );
     }
     if (bias.length !== outputs) {
       throw new StaqInputError(`${label}.layers[${l}].bias has ${bias.length} values; expected ${outputs}`);

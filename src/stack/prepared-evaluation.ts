@@ -18,7 +18,10 @@ import type { EncodeOptions, StackLogitsIO } from "./stack-logits.ts";
 import { stackForwardConstants } from "./tiling.ts";
 
 /** What an evaluation reads of the stack. */
-export type EvaluatedStack = Pick<Stack, "gpu" | "label" | "spec" | "layout" | "ensemble" | "chunks" | "coefficientBuffer" | "targetWorkgroups" | "size">;
+export type EvaluatedStack = Pick<
+  Stack,
+  "gpu" | "label" | "spec" | "layout" | "ensemble" | "chunks" | "coefficientBuffer" | "targetWorkgroups" | "size"
+>;
 
 interface Step {
   kernel: Kernel;
@@ -58,7 +61,11 @@ export class PreparedEvaluation {
  * Prepares the evaluation of `io` (already validated) with the stack's current number of stored
  * snapshots. `partials(bytes)` gives the buffer of partial sums when the plan needs one.
  */
-export async function prepareEvaluation(stack: EvaluatedStack, io: StackLogitsIO, partials: (bytes: number) => GPUBuffer): Promise<PreparedEvaluation> {
+export async function prepareEvaluation(
+  stack: EvaluatedStack,
+  io: StackLogitsIO,
+  partials: (bytes: number) => GPUBuffer,
+): Promise<PreparedEvaluation> {
   const { gpu, label } = stack;
   const { inputs, outputs } = stack.spec;
   const statesOffset = io.statesOffset ?? 0;
@@ -90,7 +97,13 @@ export async function prepareEvaluation(stack: EvaluatedStack, io: StackLogitsIO
         part_base: dispatch.partBase,
       });
       const group = forward.bind(
-        { params: slots.binding(slot), states, weights: stack.chunks[dispatch.chunk].buffer, coefficients: stack.coefficientBuffer, out: parts ?? logits },
+        {
+          params: slots.binding(slot),
+          states,
+          weights: stack.chunks[dispatch.chunk].buffer,
+          coefficients: stack.coefficientBuffer,
+          out: parts ?? logits,
+        },
         `${label} forward`,
       );
       // x: tiles of states (each tileRows rows, not one thread each), y: runs of snapshots.

@@ -53,12 +53,21 @@ export class StackEvaluator {
       const { gpu, spec, label } = this.stack;
       const batch = validateStates(states, spec.inputs);
       // The kernel splits a large batch into row ranges, but each scratch buffer is one buffer.
-      checkBudget(gpu.info, { name: "the batch", value: batch }, {
-        buffers: [
-          { what: `a states buffer (batch × ${spec.inputs} inputs × 4 bytes)`, bytesPerUnit: spec.inputs * 4, binding: "ranges" },
-          { what: `logits buffers (batch × ${spec.outputs} actions × 4 bytes)`, bytesPerUnit: spec.outputs * 4, binding: "ranges", count: 2 },
-        ],
-      });
+      checkBudget(
+        gpu.info,
+        { name: "the batch", value: batch },
+        {
+          buffers: [
+            { what: `a states buffer (batch × ${spec.inputs} inputs × 4 bytes)`, bytesPerUnit: spec.inputs * 4, binding: "ranges" },
+            {
+              what: `logits buffers (batch × ${spec.outputs} actions × 4 bytes)`,
+              bytesPerUnit: spec.outputs * 4,
+              binding: "ranges",
+              count: 2,
+            },
+          ],
+        },
+      );
       const logitsBytes = batch * spec.outputs * 4;
       const statesBuffer = this.scratchBuffer("states", states.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST);
       // COPY_DST: an empty stack clears the logits instead of running the kernel.
@@ -86,7 +95,14 @@ export class StackEvaluator {
   }
 
   private async prepare(io: StackLogitsIO): Promise<PreparedEvaluation> {
-    const key = [this.bufferId(io.states), io.statesOffset ?? 0, this.bufferId(io.logits), io.logitsOffset ?? 0, io.batch, this.stack.size].join(",");
+    const key = [
+      this.bufferId(io.states),
+      io.statesOffset ?? 0,
+      this.bufferId(io.logits),
+      io.logitsOffset ?? 0,
+      io.batch,
+      this.stack.size,
+    ].join(",");
     const cached = this.prepared.get(key);
     if (cached) {
       // Most recently used last.

@@ -34,18 +34,25 @@ export function validateIO(stack: Pick<Stack, "gpu" | "spec">, io: StackLogitsIO
   const { inputs, outputs } = stack.spec;
   if (!(Number.isInteger(io.batch) && io.batch >= 1)) throw new StaqInputError(`batch must be an integer >= 1; got ${io.batch}`);
   const alignment = stack.gpu.info.limits.minStorageBufferOffsetAlignment;
-  for (const [name, offset] of [["statesOffset", io.statesOffset ?? 0], ["logitsOffset", io.logitsOffset ?? 0]] as const) {
+  for (const [name, offset] of [
+    ["statesOffset", io.statesOffset ?? 0],
+    ["logitsOffset", io.logitsOffset ?? 0],
+  ] as const) {
     if (!(Number.isInteger(offset) && offset >= 0 && offset % alignment === 0)) {
       throw new StaqInputError(`${name} is ${offset}; buffer bindings must start at a multiple of ${alignment} bytes on this device`);
     }
   }
   const statesEnd = (io.statesOffset ?? 0) + io.batch * inputs * 4;
   if (statesEnd > io.states.size) {
-    throw new StaqInputError(`states buffer holds ${io.states.size} bytes; ${io.batch} states of ${inputs} inputs from offset ${io.statesOffset ?? 0} need ${statesEnd}`);
+    throw new StaqInputError(
+      `states buffer holds ${io.states.size} bytes; ${io.batch} states of ${inputs} inputs from offset ${io.statesOffset ?? 0} need ${statesEnd}`,
+    );
   }
   const logitsEnd = (io.logitsOffset ?? 0) + io.batch * outputs * 4;
   if (logitsEnd > io.logits.size) {
-    throw new StaqInputError(`logits buffer holds ${io.logits.size} bytes; ${io.batch} × ${outputs} logits from offset ${io.logitsOffset ?? 0} need ${logitsEnd}`);
+    throw new StaqInputError(
+      `logits buffer holds ${io.logits.size} bytes; ${io.batch} × ${outputs} logits from offset ${io.logitsOffset ?? 0} need ${logitsEnd}`,
+    );
   }
 }
 
@@ -64,7 +71,12 @@ export function validateStates(states: Float32Array, inputs: number): number {
 }
 
 /** Records the evaluation of `io.batch` states into `encoder`. Nothing is read back. */
-export async function encodeStackLogits(stack: Stack, encoder: GPUCommandEncoder, io: StackLogitsIO, options: EncodeOptions = {}): Promise<void> {
+export async function encodeStackLogits(
+  stack: Stack,
+  encoder: GPUCommandEncoder,
+  io: StackLogitsIO,
+  options: EncodeOptions = {},
+): Promise<void> {
   await stack.evaluator.encode(encoder, io, options);
 }
 

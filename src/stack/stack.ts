@@ -88,7 +88,13 @@ export interface Stack {
    * Replaces the whole contents: `snapshots[e][i]` oldest first, with their coefficients and the
    * correction (as read from a file). At most `memory` snapshots per member.
    */
-  set(contents: { snapshots: readonly (readonly MlpWeights[])[]; coefficients: readonly Float64Array[]; correction: number; tau?: number; oldestSlot?: number }): void;
+  set(contents: {
+    snapshots: readonly (readonly MlpWeights[])[];
+    coefficients: readonly Float64Array[];
+    correction: number;
+    tau?: number;
+    oldestSlot?: number;
+  }): void;
   /** Reads every stored snapshot back from the GPU: `[member][i]`, oldest first. */
   readSnapshots(): Promise<MlpWeights[][]>;
   /**
@@ -118,7 +124,11 @@ function positiveInteger(value: unknown, name: string): number {
 export function stackBudget(layout: SnapshotLayout, ensemble: number): Budget {
   return {
     buffers: [
-      { what: `a coefficients buffer (M × ${ensemble} member${ensemble > 1 ? "s" : ""} × 4 bytes)`, bytesPerUnit: 4 * ensemble, binding: "whole" },
+      {
+        what: `a coefficients buffer (M × ${ensemble} member${ensemble > 1 ? "s" : ""} × 4 bytes)`,
+        bytesPerUnit: 4 * ensemble,
+        binding: "whole",
+      },
       { what: "weight buffers", bytesPerUnit: layout.vec4s * 16 * ensemble, binding: "split" },
     ],
     hostBytesPerUnit: (8 + 8 + 4) * ensemble,
@@ -149,11 +159,20 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
   // Before any allocation: an M beyond the device's limits would otherwise give invalid bind
   // groups (and all-zero logits), and one beyond the host's memory a crash.
   checkBudget(gpu.info, { name: "memory M", value: memory }, stackBudget(layout, ensemble));
-  const maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, gpu.info.limits.maxStorageBufferBindingSize, gpu.info.limits.maxBufferSize);
+  const maxBindingBytes = Math.min(
+    options.maxBindingBytes ?? Infinity,
+    gpu.info.limits.maxStorageBufferBindingSize,
+    gpu.info.limits.maxBufferSize,
+  );
   const plan = planChunks(layout, memory * ensemble, maxBindingBytes);
   const snapshotBytes = layout.vec4s * 16;
   const chunks: WeightsChunk[] = plan.chunkSizes.map((capacity, k) => ({
-    buffer: createBuffer(gpu, capacity * snapshotBytes, BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC, `${label} weights ${k}`),
+    buffer: createBuffer(
+      gpu,
+      capacity * snapshotBytes,
+      BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC,
+      `${label} weights ${k}`,
+    ),
     first: k * plan.snapshotsPerChunk,
     capacity,
   }));
@@ -275,7 +294,9 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
       }
       if ((source.usage & BufferUsage.COPY_SRC) === 0) throw new StaqInputError("pushFromBuffer: the source buffer lacks COPY_SRC usage");
       if (sourceOffset + ensemble * snapshotBytes > source.size) {
-        throw new StaqInputError(`pushFromBuffer: ${ensemble} snapshots of ${snapshotBytes} bytes from offset ${sourceOffset} need ${sourceOffset + ensemble * snapshotBytes} bytes; the buffer holds ${source.size}`);
+        throw new StaqInputError(
+          `pushFromBuffer: ${ensemble} snapshots of ${snapshotBytes} bytes from offset ${sourceOffset} need ${sourceOffset + ensemble * snapshotBytes} bytes; the buffer holds ${source.size}`,
+        );
       }
       const step = pmdStepOptions(pushOptions.tau);
       const encoder = gpu.encoder(`${label} push`);
@@ -309,7 +330,9 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
       // which keeps the kernel's order of summation (and so the logits, bit for bit).
       const oldestSlot = contents.oldestSlot ?? 0;
       if (!(Number.isInteger(oldestSlot) && oldestSlot >= 0 && oldestSlot < memory && (oldestSlot === 0 || count === memory))) {
-        throw new StaqInputError(`set: oldestSlot must be 0, or an integer in [0, ${memory}) when all ${memory} slots are filled; got ${oldestSlot} with ${count} snapshots`);
+        throw new StaqInputError(
+          `set: oldestSlot must be 0, or an integer in [0, ${memory}) when all ${memory} slots are filled; got ${oldestSlot} with ${count} snapshots`,
+        );
       }
       snapshots.forEach((list, e) => list.forEach((weights, i) => writeSlot((oldestSlot + i) % memory, e, weights)));
       coefficients = contents.coefficients.map((c) => Float64Array.from(c));

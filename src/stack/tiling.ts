@@ -112,7 +112,20 @@ export function planStackTiling(layout: SnapshotLayout, batch: number, limits: G
   if (actVec4s > memoryVec4s) {
     throw new StaqGpuError(`the stack kernel needs ${actVec4s * 16} bytes of workgroup memory; this device has ${memoryVec4s * 16}`);
   }
-  return { tileRows, rowsPerThread, colsPerThread, colGroups, actWidth4: widest4, lanes, laneThreads, workgroupSize, headCols, headSplit, headUnitsPerThread, actVec4s };
+  return {
+    tileRows,
+    rowsPerThread,
+    colsPerThread,
+    colGroups,
+    actWidth4: widest4,
+    lanes,
+    laneThreads,
+    workgroupSize,
+    headCols,
+    headSplit,
+    headUnitsPerThread,
+    actVec4s,
+  };
 }
 
 /** The constants `stack_forward.wgsl` is compiled with. */

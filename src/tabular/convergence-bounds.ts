@@ -28,7 +28,10 @@ export function pmdLinearRate(gamma: number, beta: number): number {
  * Returns the two bounds for iteration k ≥ 1 (the policy after k updates); for k = 0 the
  * Q bound is ‖Q* − Q^0‖∞ itself.
  */
-export function exactPmdBounds(k: number, constants: { gamma: number; beta: number; tau: number; initialQError: number; initialLogPolicyError: number }): { q: number; logPolicy: number } {
+export function exactPmdBounds(
+  k: number,
+  constants: { gamma: number; beta: number; tau: number; initialQError: number; initialLogPolicyError: number },
+): { q: number; logPolicy: number } {
   const { gamma, beta, tau, initialQError, initialLogPolicyError } = constants;
   const d = pmdLinearRate(gamma, beta);
   const c1 = initialQError + 2 * tau * beta * initialLogPolicyError;

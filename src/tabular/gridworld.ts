@@ -58,10 +58,14 @@ export function gridworldMdp(options: GridworldOptions): GridworldMdp {
   }
   // p = 1 would make every inner cell a hole, and no map would ever have a path.
   if (!(typeof holeProbability === "number" && holeProbability >= 0 && holeProbability < 1)) {
-    throw new StaqInputError(`gridworldMdp: holeProbability must satisfy 0 <= holeProbability < 1; got holeProbability = ${holeProbability}`);
+    throw new StaqInputError(
+      `gridworldMdp: holeProbability must satisfy 0 <= holeProbability < 1; got holeProbability = ${holeProbability}`,
+    );
   }
   if (!(typeof slip === "number" && slip >= 0 && slip <= 1)) {
-    throw new StaqInputError(`gridworldMdp: slip must be a probability, 0 <= slip <= 1 (2/3 is Gymnasium's is_slippery, 0 is deterministic); got slip = ${slip}`);
+    throw new StaqInputError(
+      `gridworldMdp: slip must be a probability, 0 <= slip <= 1 (2/3 is Gymnasium's is_slippery, 0 is deterministic); got slip = ${slip}`,
+    );
   }
   if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1)) {
     throw new StaqInputError(`gridworldMdp: gamma must satisfy 0 <= gamma < 1; got gamma = ${gamma}`);

@@ -10,8 +10,25 @@ export { gridworldMdp, GRIDWORLD_ACTIONS, type GridworldOptions, type GridworldM
 export { createRandomStream, type RandomStream } from "../random/random-stream.ts";
 export { solveLinearSystem } from "./linear-solve.ts";
 export { softPolicyEvaluation, softStateValues, backupQ, softEvaluationErrorBound } from "./soft-evaluation.ts";
-export { softValueIteration, softPolicyIteration, softOptimum, softBellman, type SoftOptimum, type SoftSolveOptions } from "./soft-optimal.ts";
+export {
+  softValueIteration,
+  softPolicyIteration,
+  softOptimum,
+  softBellman,
+  type SoftOptimum,
+  type SoftSolveOptions,
+} from "./soft-optimal.ts";
 export { softmaxPolicy, uniformPolicy, meanEntropy, meanKl, policyDistance, logPolicyDistance } from "./policy-math.ts";
-export { tabularPmd, tauAt, weightedSum, TABULAR_PMD_VARIANTS, type TabularPmdOptions, type TabularPmdResult, type TabularPmdStep, type TabularPmdVariant, type TauSchedule } from "./pmd.ts";
+export {
+  tabularPmd,
+  tauAt,
+  weightedSum,
+  TABULAR_PMD_VARIANTS,
+  type TabularPmdOptions,
+  type TabularPmdResult,
+  type TabularPmdStep,
+  type TabularPmdVariant,
+  type TauSchedule,
+} from "./pmd.ts";
 export { pmdLinearRate, exactPmdBounds, correctedMemoryThreshold } from "./convergence-bounds.ts";
 export { tabularStackSpec, tabularSnapshot, oneHotStates } from "./tabular-stack.ts";

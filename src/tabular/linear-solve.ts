@@ -23,7 +23,8 @@ export function solveLinearSystem(matrix: Float64Array, rhs: Float64Array, n: nu
         pivot = i;
       }
     }
-    if (!(largest > 0)) throw new StaqInputError(`the matrix is singular (no non-zero pivot in column ${k}), so the system has no unique solution`);
+    if (!(largest > 0))
+      throw new StaqInputError(`the matrix is singular (no non-zero pivot in column ${k}), so the system has no unique solution`);
     if (pivot !== k) {
       const rowK = a.slice(k * n, (k + 1) * n);
       a.copyWithin(k * n, pivot * n, (pivot + 1) * n);

@@ -34,7 +34,8 @@ export function validateMdp(mdp: Mdp): void {
   const { states: S, actions: A, P, R, gamma } = mdp;
   if (!(Number.isInteger(S) && S >= 1)) throw new StaqInputError(`an MDP needs at least one state; got states = ${S}`);
   if (!(Number.isInteger(A) && A >= 1)) throw new StaqInputError(`an MDP needs at least one action; got actions = ${A}`);
-  if (P.length !== S * A * S) throw new StaqInputError(`P has ${P.length} entries; ${S} states × ${A} actions × ${S} next states need ${S * A * S}`);
+  if (P.length !== S * A * S)
+    throw new StaqInputError(`P has ${P.length} entries; ${S} states × ${A} actions × ${S} next states need ${S * A * S}`);
   if (R.length !== S * A) throw new StaqInputError(`R has ${R.length} entries; ${S} states × ${A} actions need ${S * A}`);
   if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1)) {
     throw new StaqInputError(`gamma must satisfy 0 <= gamma < 1 (a discounted MDP); got ${gamma}`);
@@ -42,16 +43,20 @@ export function validateMdp(mdp: Mdp): void {
   for (let s = 0; s < S; s++) {
     for (let a = 0; a < A; a++) {
       const where = `state ${s}, action ${a}`;
-      if (!Number.isFinite(R[s * A + a])) throw new StaqInputError(`R[${s}][${a}] (${where}) is ${R[s * A + a]}; rewards must be finite numbers`);
+      if (!Number.isFinite(R[s * A + a]))
+        throw new StaqInputError(`R[${s}][${a}] (${where}) is ${R[s * A + a]}; rewards must be finite numbers`);
       let sum = 0;
       for (let next = 0; next < S; next++) {
         const p = P[(s * A + a) * S + next];
-        if (!Number.isFinite(p)) throw new StaqInputError(`P[${s}][${a}][${next}] (${where}) is ${p}; probabilities must be finite numbers`);
+        if (!Number.isFinite(p))
+          throw new StaqInputError(`P[${s}][${a}][${next}] (${where}) is ${p}; probabilities must be finite numbers`);
         if (p < 0) throw new StaqInputError(`P[${s}][${a}][${next}] (${where}) is ${p}; probabilities must be >= 0`);
         sum += p;
       }
       if (Math.abs(sum - 1) > ROW_SUM_TOLERANCE) {
-        throw new StaqInputError(`P[${s}][${a}] (${where}) sums to ${sum}, not 1; each row of P must be a probability distribution over next states (within ${ROW_SUM_TOLERANCE})`);
+        throw new StaqInputError(
+          `P[${s}][${a}] (${where}) sums to ${sum}, not 1; each row of P must be a probability distribution over next states (within ${ROW_SUM_TOLERANCE})`,
+        );
       }
     }
   }
@@ -59,20 +64,27 @@ export function validateMdp(mdp: Mdp): void {
 
 /** A validated MDP from flat arrays (copied). */
 export function createMdp(input: { states: number; actions: number; P: ArrayLike<number>; R: ArrayLike<number>; gamma: number }): Mdp {
-  const mdp: Mdp = { states: input.states, actions: input.actions, P: Float64Array.from(input.P), R: Float64Array.from(input.R), gamma: input.gamma };
+  const mdp: Mdp = {
+    states: input.states,
+    actions: input.actions,
+    P: Float64Array.from(input.P),
+    R: Float64Array.from(input.R),
+    gamma: input.gamma,
+  };
   validateMdp(mdp);
   return mdp;
 }
 
 /** A validated MDP from nested arrays P [S][A][S] and R [S][A]; shape mistakes name the entry. */
 export function mdpFromArrays(input: MdpArrays): Mdp {
-  const describe = (value: unknown) => (Array.isArray(value) ? `an array of ${value.length}` : JSON.stringify(value) ?? String(value));
+  const describe = (value: unknown) => (Array.isArray(value) ? `an array of ${value.length}` : (JSON.stringify(value) ?? String(value)));
   const isList = (value: unknown): value is Nested<unknown> => Array.isArray(value) || ArrayBuffer.isView(value);
   if (!isList(input.P)) throw new StaqInputError(`P must be an array [S][A][S] of transition probabilities; got ${describe(input.P)}`);
   if (!isList(input.R)) throw new StaqInputError(`R must be an array [S][A] of rewards; got ${describe(input.R)}`);
   const S = input.P.length;
   const first = input.P[0];
-  if (S === 0 || !isList(first) || first.length === 0) throw new StaqInputError("P must be a non-empty array [S][A][S]: at least one state and one action");
+  if (S === 0 || !isList(first) || first.length === 0)
+    throw new StaqInputError("P must be a non-empty array [S][A][S]: at least one state and one action");
   const A = first.length;
   if (input.R.length !== S) throw new StaqInputError(`R has ${input.R.length} rows but P has ${S} states; R must be [S][A] = [${S}][${A}]`);
   const P = new Float64Array(S * A * S);
@@ -80,16 +92,21 @@ export function mdpFromArrays(input: MdpArrays): Mdp {
   for (let s = 0; s < S; s++) {
     const rowP = input.P[s];
     const rowR = input.R[s];
-    if (!isList(rowP) || rowP.length !== A) throw new StaqInputError(`P[${s}] is ${describe(rowP)}; every state needs ${A} actions (as P[0] has)`);
-    if (!isList(rowR) || rowR.length !== A) throw new StaqInputError(`R[${s}] is ${describe(rowR)}; every state needs ${A} rewards, one per action`);
+    if (!isList(rowP) || rowP.length !== A)
+      throw new StaqInputError(`P[${s}] is ${describe(rowP)}; every state needs ${A} actions (as P[0] has)`);
+    if (!isList(rowR) || rowR.length !== A)
+      throw new StaqInputError(`R[${s}] is ${describe(rowR)}; every state needs ${A} rewards, one per action`);
     for (let a = 0; a < A; a++) {
       const distribution = rowP[a];
       if (!isList(distribution) || distribution.length !== S) {
-        throw new StaqInputError(`P[${s}][${a}] (state ${s}, action ${a}) is ${describe(distribution)}; it must list ${S} probabilities, one per next state`);
+        throw new StaqInputError(
+          `P[${s}][${a}] (state ${s}, action ${a}) is ${describe(distribution)}; it must list ${S} probabilities, one per next state`,
+        );
       }
       for (let next = 0; next < S; next++) {
         const p = distribution[next];
-        if (typeof p !== "number") throw new StaqInputError(`P[${s}][${a}][${next}] (state ${s}, action ${a}) is ${describe(p)}; expected a number`);
+        if (typeof p !== "number")
+          throw new StaqInputError(`P[${s}][${a}][${next}] (state ${s}, action ${a}) is ${describe(p)}; expected a number`);
         P[(s * A + a) * S + next] = p;
       }
       const r = rowR[a];
@@ -118,7 +135,8 @@ export function mdpToArrays(mdp: Mdp): { P: number[][][]; R: number[][]; gamma: 
 export function mdpFromJson(text: string, source = "the MDP JSON"): Mdp {
   const parsed = parseJsonText(text, source);
   const expected = 'expected {"P": [[[p, ...], ...], ...], "R": [[r, ...], ...], "gamma": g} with P [S][A][S] and R [S][A]';
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new StaqFormatError(`${source} is not a JSON object; ${expected}`);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new StaqFormatError(`${source} is not a JSON object; ${expected}`);
   const record = parsed as Record<string, unknown>;
   for (const key of ["P", "R", "gamma"]) {
     if (!(key in record)) throw new StaqFormatError(`${source} has no "${key}"; ${expected}`);

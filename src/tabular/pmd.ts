@@ -86,21 +86,31 @@ export function tauAt(schedule: TauSchedule, iteration: number): number {
   if (typeof schedule === "number") tau = schedule;
   else if (typeof schedule === "function") tau = schedule(iteration);
   else {
-    if (iteration >= schedule.length) throw new StaqInputError(`the tau schedule has ${schedule.length} values but iteration ${iteration} needs one; give one tau per iteration`);
+    if (iteration >= schedule.length)
+      throw new StaqInputError(
+        `the tau schedule has ${schedule.length} values but iteration ${iteration} needs one; give one tau per iteration`,
+      );
     tau = schedule[iteration];
   }
-  if (!(typeof tau === "number" && Number.isFinite(tau) && tau > 0)) throw new StaqInputError(`tau for iteration ${iteration} is ${tau}; tau must be a finite number > 0`);
+  if (!(typeof tau === "number" && Number.isFinite(tau) && tau > 0))
+    throw new StaqInputError(`tau for iteration ${iteration} is ${tau}; tau must be a finite number > 0`);
   return tau;
 }
 
 function validateOptions(mdp: Mdp, options: TabularPmdOptions): void {
   const { variant, iterations, memory, noise = 0 } = options;
-  if (!TABULAR_PMD_VARIANTS.includes(variant)) throw new StaqInputError(`variant must be one of ${TABULAR_PMD_VARIANTS.join(", ")}; got ${JSON.stringify(variant)}`);
+  if (!TABULAR_PMD_VARIANTS.includes(variant))
+    throw new StaqInputError(`variant must be one of ${TABULAR_PMD_VARIANTS.join(", ")}; got ${JSON.stringify(variant)}`);
   if (!(Number.isInteger(iterations) && iterations >= 1)) throw new StaqInputError(`iterations must be an integer >= 1; got ${iterations}`);
   if (variant !== "exact" && memory === undefined) throw new StaqInputError(`the ${variant} variant needs a memory M (an integer >= 1)`);
   if (!(Number.isFinite(noise) && noise >= 0)) throw new StaqInputError(`noise must be a finite number >= 0; got ${noise}`);
   if (options.seed !== undefined) validateSeed(options.seed);
-  validatePmdOptions({ eta: options.eta, tau: tauAt(options.tau, 0), memory: variant === "exact" ? Infinity : memory!, normalization: options.normalization });
+  validatePmdOptions({
+    eta: options.eta,
+    tau: tauAt(options.tau, 0),
+    memory: variant === "exact" ? Infinity : memory!,
+    normalization: options.normalization,
+  });
   if (mdp.states * mdp.actions === 0) throw new StaqInputError("the MDP has no state-action pairs");
 }
 
@@ -122,9 +132,19 @@ export function tabularPmd(mdp: Mdp, options: TabularPmdOptions): TabularPmdResu
   const { variant, eta, iterations, noise = 0 } = options;
   const optimumFor = optimumCache(mdp, options.optimum);
   const random = createRandomStream(options.seed ?? 0);
-  const stepOptions = { eta, memory: variant === "exact" ? Infinity : options.memory!, variant: variant === "vanilla" ? "vanilla" : "corrected", normalization: options.normalization } as const;
+  const stepOptions = {
+    eta,
+    memory: variant === "exact" ? Infinity : options.memory!,
+    variant: variant === "vanilla" ? "vanilla" : "corrected",
+    normalization: options.normalization,
+  } as const;
 
-  const result: Pick<TabularPmdResult, "errors" | "policyErrors" | "kl" | "entropy"> = { errors: [], policyErrors: [], kl: [], entropy: [] };
+  const result: Pick<TabularPmdResult, "errors" | "policyErrors" | "kl" | "entropy"> = {
+    errors: [],
+    policyErrors: [],
+    kl: [],
+    entropy: [],
+  };
   let coefficients: PmdCoefficients = { coefficients: new Float64Array(0), correction: 1 };
   let memoryQ: Float64Array[] = [];
   let logits: Float64Array = new Float64Array(S * A);
@@ -134,7 +154,12 @@ export function tabularPmd(mdp: Mdp, options: TabularPmdOptions): TabularPmdResu
     tau = tauAt(options.tau, k);
     const q = softPolicyEvaluation(mdp, policy, tau);
     const optimum = optimumFor(tau);
-    const record = { error: maxAbsDifference(optimum.q, q), policyError: policyDistance(optimum.policy, policy, S, A), kl: 0, entropy: meanEntropy(policy, S, A) };
+    const record = {
+      error: maxAbsDifference(optimum.q, q),
+      policyError: policyDistance(optimum.policy, policy, S, A),
+      kl: 0,
+      entropy: meanEntropy(policy, S, A),
+    };
 
     const estimate = noise > 0 ? q.map((value) => value + noise * random.normal()) : q;
     coefficients = pmdStep(coefficients.coefficients, { ...stepOptions, tau });
@@ -174,7 +199,8 @@ export function tabularPmd(mdp: Mdp, options: TabularPmdOptions): TabularPmdResu
 
 /** correction · Σ_i c_i Q^i, the stack's logits. */
 export function weightedSum(qs: readonly Float64Array[], { coefficients, correction }: PmdCoefficients): Float64Array {
-  if (qs.length !== coefficients.length) throw new StaqInputError(`${qs.length} Q-functions but ${coefficients.length} coefficients; they must pair up`);
+  if (qs.length !== coefficients.length)
+    throw new StaqInputError(`${qs.length} Q-functions but ${coefficients.length} coefficients; they must pair up`);
   const sum = new Float64Array(qs[0]?.length ?? 0);
   qs.forEach((q, i) => {
     const weight = coefficients[i];

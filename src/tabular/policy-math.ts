@@ -8,7 +8,8 @@ import { StaqInputError } from "../errors.ts";
 
 /** π(·|s) ∝ exp(logits(s,·)/temperature), computed stably (max subtracted). */
 export function softmaxPolicy(logits: Float64Array, states: number, actions: number, temperature = 1): Float64Array {
-  if (logits.length !== states * actions) throw new StaqInputError(`logits have ${logits.length} entries; ${states} states × ${actions} actions need ${states * actions}`);
+  if (logits.length !== states * actions)
+    throw new StaqInputError(`logits have ${logits.length} entries; ${states} states × ${actions} actions need ${states * actions}`);
   if (!(temperature > 0)) throw new StaqInputError(`the softmax temperature must be > 0; got ${temperature}`);
   const policy = new Float64Array(states * actions);
   for (let s = 0; s < states; s++) {
@@ -29,7 +30,8 @@ export function uniformPolicy(states: number, actions: number): Float64Array {
 
 /** Checks that every row of `policy` is a distribution over the actions (within 1e-9). */
 export function validatePolicy(policy: Float64Array, states: number, actions: number): void {
-  if (policy.length !== states * actions) throw new StaqInputError(`the policy has ${policy.length} entries; ${states} states × ${actions} actions need ${states * actions}`);
+  if (policy.length !== states * actions)
+    throw new StaqInputError(`the policy has ${policy.length} entries; ${states} states × ${actions} actions need ${states * actions}`);
   for (let s = 0; s < states; s++) {
     let sum = 0;
     for (let a = 0; a < actions; a++) {
@@ -37,7 +39,8 @@ export function validatePolicy(policy: Float64Array, states: number, actions: nu
       if (!(p >= 0 && p <= 1)) throw new StaqInputError(`policy(${a}|${s}) is ${p}; probabilities must be in [0, 1]`);
       sum += p;
     }
-    if (Math.abs(sum - 1) > 1e-9) throw new StaqInputError(`policy(·|${s}) sums to ${sum}, not 1; each state's row must be a distribution over actions`);
+    if (Math.abs(sum - 1) > 1e-9)
+      throw new StaqInputError(`policy(·|${s}) sums to ${sum}, not 1; each state's row must be a distribution over actions`);
   }
 }
 

@@ -40,7 +40,9 @@ export function riverSwimMdp(options: RiverSwimOptions = {}): Mdp {
   // Two states are needed so the left and right banks are different states; with one, the two
   // rewards would fall on the same state and the chain would have nothing to explore.
   if (!(Number.isSafeInteger(states) && states >= 2)) {
-    throw new StaqInputError(`riverSwimMdp: states must be an integer >= 2 (the chain needs a left and a right end); got states = ${states}`);
+    throw new StaqInputError(
+      `riverSwimMdp: states must be an integer >= 2 (the chain needs a left and a right end); got states = ${states}`,
+    );
   }
   if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1)) {
     throw new StaqInputError(`riverSwimMdp: gamma must satisfy 0 <= gamma < 1; got gamma = ${gamma}`);

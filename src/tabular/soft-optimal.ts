@@ -45,9 +45,12 @@ function checkSolveOptions(mdp: Mdp, options: SoftSolveOptions): { tau: number; 
   const { tau } = options;
   const temperature = options.temperature ?? tau;
   if (!(Number.isFinite(tau) && tau > 0)) throw new StaqInputError(`tau must be a finite number > 0; got ${tau}`);
-  if (!(Number.isFinite(temperature) && temperature > 0)) throw new StaqInputError(`temperature must be a finite number > 0; got ${temperature}`);
+  if (!(Number.isFinite(temperature) && temperature > 0))
+    throw new StaqInputError(`temperature must be a finite number > 0; got ${temperature}`);
   if (options.initialQ && options.initialQ.length !== mdp.states * mdp.actions) {
-    throw new StaqInputError(`initialQ has ${options.initialQ.length} entries; the MDP needs ${mdp.states * mdp.actions} (states × actions)`);
+    throw new StaqInputError(
+      `initialQ has ${options.initialQ.length} entries; the MDP needs ${mdp.states * mdp.actions} (states × actions)`,
+    );
   }
   return { tau, temperature };
 }
@@ -105,7 +108,9 @@ export function softValueIteration(mdp: Mdp, options: SoftSolveOptions): SoftOpt
       };
     }
   }
-  throw new StaqInputError(`soft value iteration did not reach tolerance ${tolerance} in ${maxIterations} iterations; raise maxIterations or the tolerance`);
+  throw new StaqInputError(
+    `soft value iteration did not reach tolerance ${tolerance} in ${maxIterations} iterations; raise maxIterations or the tolerance`,
+  );
 }
 
 /** Soft policy iteration: π ← softmax(Q^π_τ / temperature) until Q stops changing. */

@@ -15,7 +15,8 @@ export function tabularStackSpec(states: number, actions: number): MlpSpec {
 
 /** The snapshot whose output on one-hot(s) is Q(s, ·), rounded to float32. `q` is row-major [S, A]. */
 export function tabularSnapshot(q: ArrayLike<number>, states: number, actions: number): MlpWeights {
-  if (q.length !== states * actions) throw new StaqInputError(`the Q-function has ${q.length} entries; ${states} states × ${actions} actions need ${states * actions}`);
+  if (q.length !== states * actions)
+    throw new StaqInputError(`the Q-function has ${q.length} entries; ${states} states × ${actions} actions need ${states * actions}`);
   const weight = new Float32Array(actions * states);
   for (let s = 0; s < states; s++) for (let a = 0; a < actions; a++) weight[a * states + s] = q[s * actions + a];
   return { layers: [{ weight, bias: new Float32Array(actions) }] };

@@ -47,7 +47,9 @@ export class SteppedDispatch {
     const uniform = kernel.bindings.find((b) => b.kind === "uniform");
     if (!uniform) throw new StaqInputError(`shaders/${kernel.name}.wgsl has no uniform to change per step`);
     this.slots = new UniformSlots(gpu, steps, label);
-    this.groups = Array.from({ length: steps }, (_, slot) => kernel.bind({ ...resources, [uniform.name]: this.slots.binding(slot) }, `${label} ${slot}`));
+    this.groups = Array.from({ length: steps }, (_, slot) =>
+      kernel.bind({ ...resources, [uniform.name]: this.slots.binding(slot) }, `${label} ${slot}`),
+    );
   }
 
   /** Writes the uniforms of the next `count` steps, `values(j)` into slot j, and uploads them. */

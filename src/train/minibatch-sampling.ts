@@ -65,7 +65,6 @@ function checkSize(size: number): void {
   }
 }
 
-
 /** h, the bits of each Feistel half: the smallest h ≥ 1 with 4^h ≥ size (at most 16). */
 export function feistelDomainBits(size: number): number {
   checkSize(size);
@@ -121,7 +120,9 @@ export function permuteIndex(position: number, size: number, seed: number | bigi
 export function minibatchIndices(size: number, batch: number, seed: number | bigint, step: number | bigint): Uint32Array {
   const key = minibatchKey(size, seed, step);
   if (!(Number.isInteger(batch) && batch >= 1 && batch <= size)) {
-    throw new StaqInputError(`minibatchIndices: batch must be an integer in [1, size = ${size}] (rows are drawn without replacement); got ${String(batch)}`);
+    throw new StaqInputError(
+      `minibatchIndices: batch must be an integer in [1, size = ${size}] (rows are drawn without replacement); got ${String(batch)}`,
+    );
   }
   const indices = new Uint32Array(batch);
   for (let b = 0; b < batch; b++) indices[b] = walk(b, key);

@@ -69,7 +69,12 @@ export interface MlpTrainer {
    * The batch a step trains on: states [batch × inputs], actions u32 [batch], targets [batch],
    * and with target networks the next states [batch × inputs] they see.
    */
-  readonly batchBuffers: { readonly states: GPUBuffer; readonly actions: GPUBuffer; readonly targets: GPUBuffer; readonly nextStates?: GPUBuffer };
+  readonly batchBuffers: {
+    readonly states: GPUBuffer;
+    readonly actions: GPUBuffer;
+    readonly targets: GPUBuffer;
+    readonly nextStates?: GPUBuffer;
+  };
   /** [E × batch × padded actions]: the Q values of the last forward pass; with target networks [2E × …], theirs second. */
   readonly headActivations: GPUBuffer;
   /** With target networks: their parameters, [E × snapshot], in the same layout as `params`. */
@@ -123,8 +128,19 @@ export function trainerBudget(layout: SnapshotLayout, ensemble: number, targetNe
   const head = layout.layers[layout.layers.length - 1];
   return {
     buffers: [
-      { what: `parameter and Adam buffers (${ensemble} × ${layout.vec4s * 16} bytes)`, bytesPerUnit: 0, fixedBytes: ensemble * layout.vec4s * 16, binding: "whole", count: targetNetworks ? 5 : 4 },
-      { what: `state buffers (batch × ${inputs} inputs × 4 bytes)`, bytesPerUnit: inputs * 4, binding: "whole", count: targetNetworks ? 2 : 1 },
+      {
+        what: `parameter and Adam buffers (${ensemble} × ${layout.vec4s * 16} bytes)`,
+        bytesPerUnit: 0,
+        fixedBytes: ensemble * layout.vec4s * 16,
+        binding: "whole",
+        count: targetNetworks ? 5 : 4,
+      },
+      {
+        what: `state buffers (batch × ${inputs} inputs × 4 bytes)`,
+        bytesPerUnit: inputs * 4,
+        binding: "whole",
+        count: targetNetworks ? 2 : 1,
+      },
       { what: "action and target buffers (batch × 4 bytes)", bytesPerUnit: 4, binding: "whole", count: 2 },
       { what: `a loss buffer (batch × ${ensemble} members × 4 bytes)`, bytesPerUnit: ensemble * 4, binding: "whole" },
       ...layout.layers.map((layer, l) => ({
@@ -132,8 +148,17 @@ export function trainerBudget(layout: SnapshotLayout, ensemble: number, targetNe
         bytesPerUnit: members * layer.paddedOutputs * 4,
         binding: "whole" as const,
       })),
-      { what: `gradient buffers (batch × ${ensemble} members × ${widest} × 4 bytes)`, bytesPerUnit: ensemble * widest * 4, binding: "whole", count: 2 },
-      { what: `a Q-gradient buffer (batch × ${ensemble} members × ${head.paddedOutputs} × 4 bytes)`, bytesPerUnit: ensemble * head.paddedOutputs * 4, binding: "whole" },
+      {
+        what: `gradient buffers (batch × ${ensemble} members × ${widest} × 4 bytes)`,
+        bytesPerUnit: ensemble * widest * 4,
+        binding: "whole",
+        count: 2,
+      },
+      {
+        what: `a Q-gradient buffer (batch × ${ensemble} members × ${head.paddedOutputs} × 4 bytes)`,
+        bytesPerUnit: ensemble * head.paddedOutputs * 4,
+        binding: "whole",
+      },
     ],
   };
 }
@@ -147,9 +172,12 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   if (!(Number.isInteger(batch) && batch >= 1)) throw new StaqInputError(`batch must be an integer >= 1; got ${batch}`);
   const adam = { ...ADAM_DEFAULTS, ...options.adam };
   if (!(adam.lr > 0 && Number.isFinite(adam.lr))) throw new StaqInputError(`adam.lr must be a positive number; got ${adam.lr}`);
-  if (!(adam.beta1 >= 0 && adam.beta1 < 1 && adam.beta2 >= 0 && adam.beta2 < 1)) throw new StaqInputError(`adam betas must be in [0, 1); got ${adam.beta1}, ${adam.beta2}`);
-  if (!(adam.eps >= 0 && adam.weightDecay >= 0)) throw new StaqInputError(`adam eps and weightDecay must be >= 0; got ${adam.eps}, ${adam.weightDecay}`);
-  if (adam.maxGradNorm !== undefined && !(adam.maxGradNorm > 0)) throw new StaqInputError(`adam.maxGradNorm must be > 0; got ${adam.maxGradNorm}`);
+  if (!(adam.beta1 >= 0 && adam.beta1 < 1 && adam.beta2 >= 0 && adam.beta2 < 1))
+    throw new StaqInputError(`adam betas must be in [0, 1); got ${adam.beta1}, ${adam.beta2}`);
+  if (!(adam.eps >= 0 && adam.weightDecay >= 0))
+    throw new StaqInputError(`adam eps and weightDecay must be >= 0; got ${adam.eps}, ${adam.weightDecay}`);
+  if (adam.maxGradNorm !== undefined && !(adam.maxGradNorm > 0))
+    throw new StaqInputError(`adam.maxGradNorm must be > 0; got ${adam.maxGradNorm}`);
   const loss = options.loss ?? {};
   const huber = (loss.loss ?? "mse") === "huber";
   const huberDelta = loss.huberDelta ?? 1;
@@ -180,7 +208,9 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     activations: layout.layers.map((layer, l) => buffer(forwardMembers * batch * layer.paddedOutputs * 4, `activations ${l}`)),
     deltas: [buffer(ensemble * batch * widest * 4, "deltas a"), buffer(ensemble * batch * widest * 4, "deltas b")] as const,
     dq: buffer(ensemble * batch * layout.layers[head].paddedOutputs * 4, "dq"),
-    target: withTargets ? { params: buffer(ensemble * P4 * 16, "target params"), states: buffer(batch * spec.inputs * 4, "next states") } : undefined,
+    target: withTargets
+      ? { params: buffer(ensemble * P4 * 16, "target params"), states: buffer(batch * spec.inputs * 4, "next states") }
+      : undefined,
   };
   const { params, m, v, states, actions, targets, target } = buffers;
   const built = await createTrainerPieces(gpu, buffers, { layout, ensemble, batch, adam, huber, huberDelta, label });
@@ -192,7 +222,14 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   const reads = new SerialQueue();
   /** The whole of each buffer, in one readback (reads run one after another: they share its staging buffer). */
   const read = (sources: readonly GPUBuffer[]) =>
-    reads.run(async () => (await readback.read(gpu.encoder(`${label} readback`), sources.map((source) => ({ source, bytes: source.size })))).map((bytes) => new Float32Array(bytes)));
+    reads.run(async () =>
+      (
+        await readback.read(
+          gpu.encoder(`${label} readback`),
+          sources.map((source) => ({ source, bytes: source.size })),
+        )
+      ).map((bytes) => new Float32Array(bytes)),
+    );
 
   let destroyed = false;
   const alive = () => {
@@ -221,7 +258,8 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     },
     setWeights(weights) {
       alive();
-      if (weights.length !== ensemble) throw new StaqInputError(`setWeights: the trainer has ${ensemble} ensemble members; got ${weights.length} networks`);
+      if (weights.length !== ensemble)
+        throw new StaqInputError(`setWeights: the trainer has ${ensemble} ensemble members; got ${weights.length} networks`);
       weights.forEach((w, e) => {
         validateMlpWeights(spec, w, ensemble > 1 ? `network[${e}]` : "network");
         const packed = packSnapshot(layout, w);
@@ -240,14 +278,21 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     },
     setBatch(data) {
       alive();
-      if (data.states.length !== batch * spec.inputs) throw new StaqInputError(`setBatch: states has ${data.states.length} values; expected batch ${batch} × inputs ${spec.inputs} = ${batch * spec.inputs}`);
-      if (data.actions.length !== batch || data.targets.length !== batch) throw new StaqInputError(`setBatch: expected ${batch} actions and targets; got ${data.actions.length} and ${data.targets.length}`);
-      for (let k = 0; k < data.states.length; k++) if (!Number.isFinite(data.states[k])) throw new StaqInputError(`setBatch: states[${k}] is ${data.states[k]}; states must be finite`);
+      if (data.states.length !== batch * spec.inputs)
+        throw new StaqInputError(
+          `setBatch: states has ${data.states.length} values; expected batch ${batch} × inputs ${spec.inputs} = ${batch * spec.inputs}`,
+        );
+      if (data.actions.length !== batch || data.targets.length !== batch)
+        throw new StaqInputError(`setBatch: expected ${batch} actions and targets; got ${data.actions.length} and ${data.targets.length}`);
+      for (let k = 0; k < data.states.length; k++)
+        if (!Number.isFinite(data.states[k]))
+          throw new StaqInputError(`setBatch: states[${k}] is ${data.states[k]}; states must be finite`);
       const actionWords = new Uint32Array(batch);
       const targetValues = new Float32Array(batch);
       for (let b = 0; b < batch; b++) {
         const a = data.actions[b];
-        if (!(Number.isInteger(a) && a >= 0 && a < spec.outputs)) throw new StaqInputError(`setBatch: actions[${b}] is ${a}; actions are integers in [0, ${spec.outputs})`);
+        if (!(Number.isInteger(a) && a >= 0 && a < spec.outputs))
+          throw new StaqInputError(`setBatch: actions[${b}] is ${a}; actions are integers in [0, ${spec.outputs})`);
         const y = data.targets[b];
         if (!Number.isFinite(y)) throw new StaqInputError(`setBatch: targets[${b}] is ${y}; targets must be finite`);
         actionWords[b] = a;
@@ -292,11 +337,15 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
           continue;
         }
         if (!(data instanceof Float32Array) || data.length !== floats) {
-          throw new StaqInputError(`importState: ${name} must be a Float32Array of ${floats} values (${ensemble} members × ${P4 * 4}); got ${data instanceof Float32Array ? data.length + " values" : String(data)}`);
+          throw new StaqInputError(
+            `importState: ${name} must be a Float32Array of ${floats} values (${ensemble} members × ${P4 * 4}); got ${data instanceof Float32Array ? data.length + " values" : String(data)}`,
+          );
         }
-        for (let k = 0; k < floats; k++) if (!Number.isFinite(data[k])) throw new StaqInputError(`importState: ${name}[${k}] is ${data[k]}; the state must be finite`);
+        for (let k = 0; k < floats; k++)
+          if (!Number.isFinite(data[k])) throw new StaqInputError(`importState: ${name}[${k}] is ${data[k]}; the state must be finite`);
       }
-      if (!(Number.isSafeInteger(state.adamSteps) && state.adamSteps >= 0)) throw new StaqInputError(`importState: adamSteps must be an integer >= 0; got ${state.adamSteps}`);
+      if (!(Number.isSafeInteger(state.adamSteps) && state.adamSteps >= 0))
+        throw new StaqInputError(`importState: adamSteps must be an integer >= 0; got ${state.adamSteps}`);
       for (const [, data, destination] of arrays) if (data && destination) gpu.writeBuffer(destination, 0, data);
       built.adam.steps = state.adamSteps;
     },
@@ -306,7 +355,13 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
       built.destroy();
       readback.destroy();
       const { activations, deltas, target: targetNetworks, ...single } = buffers;
-      for (const b of [...Object.values(single), ...activations, ...deltas, ...(targetNetworks ? [targetNetworks.params, targetNetworks.states] : [])]) b.destroy();
+      for (const b of [
+        ...Object.values(single),
+        ...activations,
+        ...deltas,
+        ...(targetNetworks ? [targetNetworks.params, targetNetworks.states] : []),
+      ])
+        b.destroy();
     },
   };
   return trainer;

@@ -88,7 +88,8 @@ export function unflattenParameters(spec: MlpSpec, flat: Float64Array): MlpWeigh
  */
 export function forwardActivations(spec: MlpSpec, net: MlpWeights64, states: ArrayLike<number>, batch: number): Float64Array[] {
   const shapes = layerShapes(spec);
-  if (states.length !== batch * spec.inputs) throw new StaqInputError(`forward: ${states.length} state values for a batch of ${batch} × ${spec.inputs}`);
+  if (states.length !== batch * spec.inputs)
+    throw new StaqInputError(`forward: ${states.length} state values for a batch of ${batch} × ${spec.inputs}`);
   const activations = [Float64Array.from(states)];
   shapes.forEach(({ inputs, outputs }, l) => {
     const x = activations[l];
@@ -144,7 +145,9 @@ export function takenActionLoss(
 /** Backpropagation of `dHead` (dLoss/dQ, [B × A]) through the network: the gradient of every parameter. */
 export function backward(spec: MlpSpec, net: MlpWeights64, activations: Float64Array[], dHead: Float64Array, batch: number): MlpWeights64 {
   const shapes = layerShapes(spec);
-  const grads: MlpWeights64 = { layers: shapes.map(({ inputs, outputs }) => ({ weight: new Float64Array(inputs * outputs), bias: new Float64Array(outputs) })) };
+  const grads: MlpWeights64 = {
+    layers: shapes.map(({ inputs, outputs }) => ({ weight: new Float64Array(inputs * outputs), bias: new Float64Array(outputs) })),
+  };
   let dy = dHead;
   for (let l = shapes.length - 1; l >= 0; l--) {
     const { inputs, outputs } = shapes[l];

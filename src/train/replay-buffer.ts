@@ -101,18 +101,31 @@ function checkPositiveInteger(value: number, name: string): void {
 }
 
 /** Checks a batch of transitions and converts it to the buffers' element types. */
-function packTransitions(t: Transitions, inputs: number, actionCount: number): { count: number; actions: Uint32Array; rewards: Float32Array; terminated: Float32Array } {
+function packTransitions(
+  t: Transitions,
+  inputs: number,
+  actionCount: number,
+): { count: number; actions: Uint32Array; rewards: Float32Array; terminated: Float32Array } {
   const count = t.actions.length;
   if (t.rewards.length !== count || t.terminated.length !== count) {
-    throw new StaqInputError(`add: actions, rewards and terminated must have one entry per transition; got ${count}, ${t.rewards.length} and ${t.terminated.length}`);
+    throw new StaqInputError(
+      `add: actions, rewards and terminated must have one entry per transition; got ${count}, ${t.rewards.length} and ${t.terminated.length}`,
+    );
   }
-  for (const [name, obs] of [["obs", t.obs], ["nextObs", t.nextObs]] as const) {
-    if (!(obs instanceof Float32Array)) throw new StaqInputError(`add: ${name} must be a Float32Array of count × inputs values; got ${obs === null ? "null" : typeof obs === "object" ? (obs as object).constructor.name : typeof obs}`);
+  for (const [name, obs] of [
+    ["obs", t.obs],
+    ["nextObs", t.nextObs],
+  ] as const) {
+    if (!(obs instanceof Float32Array))
+      throw new StaqInputError(
+        `add: ${name} must be a Float32Array of count × inputs values; got ${obs === null ? "null" : typeof obs === "object" ? (obs as object).constructor.name : typeof obs}`,
+      );
     if (obs.length !== count * inputs) {
       throw new StaqInputError(`add: ${name} has ${obs.length} values; ${count} transitions × ${inputs} inputs need ${count * inputs}`);
     }
     for (let k = 0; k < obs.length; k++) {
-      if (!Number.isFinite(obs[k])) throw new StaqInputError(`add: ${name}[${k}] (transition ${Math.floor(k / inputs)}) is ${obs[k]}; observations must be finite`);
+      if (!Number.isFinite(obs[k]))
+        throw new StaqInputError(`add: ${name}[${k}] (transition ${Math.floor(k / inputs)}) is ${obs[k]}; observations must be finite`);
     }
   }
   const actions = new Uint32Array(count);
@@ -120,7 +133,8 @@ function packTransitions(t: Transitions, inputs: number, actionCount: number): {
   const terminated = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     const a = t.actions[i];
-    if (!(Number.isInteger(a) && a >= 0 && a < actionCount)) throw new StaqInputError(`add: actions[${i}] is ${a}; actions are integers in [0, ${actionCount})`);
+    if (!(Number.isInteger(a) && a >= 0 && a < actionCount))
+      throw new StaqInputError(`add: actions[${i}] is ${a}; actions are integers in [0, ${actionCount})`);
     const r = t.rewards[i];
     if (!Number.isFinite(r)) throw new StaqInputError(`add: rewards[${i}] is ${r}; rewards must be finite`);
     const done = t.terminated[i];
@@ -147,7 +161,12 @@ export function replayBudget(inputs: number, actions: number): Budget {
       { what: `observation buffers (capacity × ${inputs} inputs × 4 bytes)`, bytesPerUnit: inputs * 4, binding: "whole", count: 2 },
       { what: `a probabilities buffer (capacity × ${actions} actions × 4 bytes)`, bytesPerUnit: actions * 4, binding: "whole" },
       { what: "action, reward, termination and entropy buffers (capacity × 4 bytes)", bytesPerUnit: 4, binding: "whole", count: 4 },
-      { what: `logits and policy output buffers (capacity × ${actions} actions × 4 bytes)`, bytesPerUnit: actions * 4, binding: "ranges", count: 3 },
+      {
+        what: `logits and policy output buffers (capacity × ${actions} actions × 4 bytes)`,
+        bytesPerUnit: actions * 4,
+        binding: "ranges",
+        count: 3,
+      },
       { what: "greedy and sampled action buffers (capacity × 4 bytes)", bytesPerUnit: 4, binding: "ranges", count: 2 },
     ],
     hostBytesPerUnit: 2 * transitionBytes,
@@ -232,7 +251,9 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
       const packed = packTransitions(transitions, inputs, actionCount);
       const { count } = packed;
       if (count > capacity) {
-        throw new StaqInputError(`add: ${count} transitions do not fit a replay buffer of capacity ${capacity}; add at most ${capacity} at a time`);
+        throw new StaqInputError(
+          `add: ${count} transitions do not fit a replay buffer of capacity ${capacity}; add at most ${capacity} at a time`,
+        );
       }
       if (count === 0) return;
       const first = Math.min(count, capacity - next);
@@ -246,7 +267,9 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
       return precomputes.run(async () => {
         alive();
         if (stack.spec.inputs !== inputs || stack.spec.outputs !== actionCount) {
-          throw new StaqInputError(`precomputePolicy: the stack maps ${stack.spec.inputs} inputs to ${stack.spec.outputs} actions; the replay buffer holds ${inputs} inputs and ${actionCount} actions`);
+          throw new StaqInputError(
+            `precomputePolicy: the stack maps ${stack.spec.inputs} inputs to ${stack.spec.outputs} actions; the replay buffer holds ${inputs} inputs and ${actionCount} actions`,
+          );
         }
         if (size === 0) throw new StaqInputError("precomputePolicy: the replay buffer is empty; add transitions first");
         const encoder = gpu.encoder(`${label} precompute`);
@@ -258,7 +281,15 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
     },
     async read() {
       alive();
-      if (size === 0) return { obs: new Float32Array(0), nextObs: new Float32Array(0), actions: new Uint32Array(0), rewards: new Float32Array(0), terminated: new Float32Array(0), next };
+      if (size === 0)
+        return {
+          obs: new Float32Array(0),
+          nextObs: new Float32Array(0),
+          actions: new Uint32Array(0),
+          rewards: new Float32Array(0),
+          terminated: new Float32Array(0),
+          next,
+        };
       // One staging buffer for all five, made for this read: checkpoints are rare, and it is as
       // large as the transitions.
       const readback = new Readback(gpu, label);
@@ -270,7 +301,14 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
           { source: buffers.rewards, bytes: size * 4 },
           { source: buffers.terminated, bytes: size * 4 },
         ]);
-        return { obs: new Float32Array(obs), nextObs: new Float32Array(nextObs), actions: new Uint32Array(actions), rewards: new Float32Array(rewards), terminated: new Float32Array(terminated), next };
+        return {
+          obs: new Float32Array(obs),
+          nextObs: new Float32Array(nextObs),
+          actions: new Uint32Array(actions),
+          rewards: new Float32Array(rewards),
+          terminated: new Float32Array(terminated),
+          next,
+        };
       } finally {
         readback.destroy();
       }
@@ -278,11 +316,13 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
     restore(contents) {
       alive();
       const rows = contents.actions?.length;
-      if (!(Number.isInteger(rows) && rows <= capacity)) throw new StaqInputError(`restore: ${rows} rows do not fit a replay buffer of capacity ${capacity}`);
+      if (!(Number.isInteger(rows) && rows <= capacity))
+        throw new StaqInputError(`restore: ${rows} rows do not fit a replay buffer of capacity ${capacity}`);
       const ringNext = contents.next;
       // Until the ring is full, rows fill it from 0 and the write position is the row count.
       const validNext = rows === capacity ? Number.isInteger(ringNext) && ringNext >= 0 && ringNext < capacity : ringNext === rows;
-      if (!validNext) throw new StaqInputError(`restore: write position ${ringNext} is impossible for ${rows} rows in a ring of ${capacity}`);
+      if (!validNext)
+        throw new StaqInputError(`restore: write position ${ringNext} is impossible for ${rows} rows in a ring of ${capacity}`);
       const packed = packTransitions(contents, inputs, actionCount);
       if (rows > 0) writeRows(0, 0, rows, contents, packed);
       size = rows;

@@ -25,7 +25,14 @@ export interface SampleParams {
 /** Validates `params` and gives the kernel's uniform (with h, the permutation's half width, computed here). */
 export function sampleUniform(params: SampleParams): UniformValues {
   const key = minibatchKey(params.size, params.seed, params.step);
-  return { size: key.size, seed_lo: key.seedLo, seed_hi: key.seedHi, step_lo: key.stepLo, step_hi: key.stepHi, domain_bits: key.domainBits };
+  return {
+    size: key.size,
+    seed_lo: key.seedLo,
+    seed_hi: key.seedHi,
+    step_lo: key.stepLo,
+    step_hi: key.stepHi,
+    domain_bits: key.domainBits,
+  };
 }
 
 export interface ReplaySamplerOptions {
@@ -58,9 +65,12 @@ function checkSize(buffer: GPUBuffer, bytes: number, name: string): void {
 export async function createReplaySampler(gpu: Gpu, options: ReplaySamplerOptions): Promise<ReplaySampler> {
   if (gpu.destroyed) throw new StaqGpuError("createReplaySampler: this Gpu was destroyed");
   const { inputs, batch, replay, out, steps } = options;
-  if (!(Number.isInteger(inputs) && inputs >= 1)) throw new StaqInputError(`createReplaySampler: inputs must be an integer >= 1; got ${String(inputs)}`);
-  if (!(Number.isInteger(batch) && batch >= 1)) throw new StaqInputError(`createReplaySampler: batch must be an integer >= 1; got ${String(batch)}`);
-  if (!(Number.isInteger(steps) && steps >= 1)) throw new StaqInputError(`createReplaySampler: steps must be an integer >= 1; got ${String(steps)}`);
+  if (!(Number.isInteger(inputs) && inputs >= 1))
+    throw new StaqInputError(`createReplaySampler: inputs must be an integer >= 1; got ${String(inputs)}`);
+  if (!(Number.isInteger(batch) && batch >= 1))
+    throw new StaqInputError(`createReplaySampler: batch must be an integer >= 1; got ${String(batch)}`);
+  if (!(Number.isInteger(steps) && steps >= 1))
+    throw new StaqInputError(`createReplaySampler: steps must be an integer >= 1; got ${String(steps)}`);
   // The ring's capacity is not checked against `size` here: size lives in the uniform, written
   // later. Each ring buffer must at least hold one row, since every step has size ≥ 1.
   checkSize(replay.obs, inputs * 4, "replay.obs");

@@ -84,11 +84,15 @@ export interface SoftQFitSummary {
 
 function checkTargetUpdate(targetUpdate: TargetUpdate): void {
   if (targetUpdate.kind === "hard") {
-    if (!(Number.isInteger(targetUpdate.every) && targetUpdate.every >= 1)) throw new StaqInputError(`targetUpdate.every must be an integer >= 1; got ${targetUpdate.every}`);
+    if (!(Number.isInteger(targetUpdate.every) && targetUpdate.every >= 1))
+      throw new StaqInputError(`targetUpdate.every must be an integer >= 1; got ${targetUpdate.every}`);
   } else if (targetUpdate.kind === "polyak") {
-    if (!(targetUpdate.rho > 0 && targetUpdate.rho <= 1)) throw new StaqInputError(`targetUpdate.rho must be in (0, 1]; got ${targetUpdate.rho}`);
+    if (!(targetUpdate.rho > 0 && targetUpdate.rho <= 1))
+      throw new StaqInputError(`targetUpdate.rho must be in (0, 1]; got ${targetUpdate.rho}`);
   } else {
-    throw new StaqInputError(`targetUpdate.kind must be "hard" or "polyak"; got ${JSON.stringify((targetUpdate as { kind: unknown }).kind)}`);
+    throw new StaqInputError(
+      `targetUpdate.kind must be "hard" or "polyak"; got ${JSON.stringify((targetUpdate as { kind: unknown }).kind)}`,
+    );
   }
 }
 
@@ -98,21 +102,27 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
   if (trainer.gpu !== gpu || replay.gpu !== gpu) throw new StaqInputError("the trainer and the replay buffer must live on the Gpu given");
   const { spec, layout, ensemble, batch } = trainer;
   if (replay.inputs !== spec.inputs || replay.actionCount !== spec.outputs) {
-    throw new StaqInputError(`the replay buffer holds ${replay.inputs} inputs and ${replay.actionCount} actions; the trainer's network maps ${spec.inputs} inputs to ${spec.outputs} actions`);
+    throw new StaqInputError(
+      `the replay buffer holds ${replay.inputs} inputs and ${replay.actionCount} actions; the trainer's network maps ${spec.inputs} inputs to ${spec.outputs} actions`,
+    );
   }
   const targetParams = trainer.targetParams;
   const nextStates = trainer.batchBuffers.nextStates;
-  if (!targetParams || !nextStates) throw new StaqInputError("the soft Q fit needs target networks: create the trainer with targetNetworks: true");
-  if (batch > replay.capacity) throw new StaqInputError(`the trainer's batch (${batch}) is larger than the replay buffer's capacity (${replay.capacity})`);
+  if (!targetParams || !nextStates)
+    throw new StaqInputError("the soft Q fit needs target networks: create the trainer with targetNetworks: true");
+  if (batch > replay.capacity)
+    throw new StaqInputError(`the trainer's batch (${batch}) is larger than the replay buffer's capacity (${replay.capacity})`);
   checkU64("seed", options.seed);
   if (!(options.gamma >= 0 && options.gamma < 1)) throw new StaqInputError(`gamma must be in [0, 1); got ${options.gamma}`);
   if (!Number.isFinite(options.rewardScale)) throw new StaqInputError(`rewardScale must be a finite number; got ${options.rewardScale}`);
   const nextAction = options.nextAction ?? "sample";
-  if (nextAction !== "sample" && nextAction !== "expectation") throw new StaqInputError(`nextAction must be "sample" or "expectation"; got ${JSON.stringify(nextAction)}`);
+  if (nextAction !== "sample" && nextAction !== "expectation")
+    throw new StaqInputError(`nextAction must be "sample" or "expectation"; got ${JSON.stringify(nextAction)}`);
   const targetUpdate = options.targetUpdate ?? { kind: "hard", every: 200 };
   checkTargetUpdate(targetUpdate);
   let gradientSteps = options.gradientSteps ?? 0;
-  if (!(Number.isSafeInteger(gradientSteps) && gradientSteps >= 0)) throw new StaqInputError(`gradientSteps must be an integer >= 0; got ${gradientSteps}`);
+  if (!(Number.isSafeInteger(gradientSteps) && gradientSteps >= 0))
+    throw new StaqInputError(`gradientSteps must be an integer >= 0; got ${gradientSteps}`);
   const label = options.label ?? "staq soft Q fit";
   const [seedLo, seedHi] = splitU64(options.seed);
 
@@ -130,18 +140,39 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
     label: `${label} sample`,
   });
   const out4 = layout.layers[layout.layers.length - 1].paddedOutputs / 4;
-  const targetsKernel = await gpu.kernel("train_targets", { ACTIONS: spec.outputs, OUT4: out4, ENSEMBLE: ensemble, BATCH: batch, EXPECTATION: nextAction === "expectation" });
+  const targetsKernel = await gpu.kernel("train_targets", {
+    ACTIONS: spec.outputs,
+    OUT4: out4,
+    ENSEMBLE: ensemble,
+    BATCH: batch,
+    EXPECTATION: nextAction === "expectation",
+  });
   const softTargets = new SteppedDispatch(
     gpu,
     targetsKernel,
-    { indices, rewards: replay.buffers.rewards, terminated: replay.buffers.terminated, probs: replay.buffers.probs, entropy: replay.buffers.entropy, head_q: trainer.headActivations, targets: trainer.batchBuffers.targets },
+    {
+      indices,
+      rewards: replay.buffers.rewards,
+      terminated: replay.buffers.terminated,
+      probs: replay.buffers.probs,
+      entropy: replay.buffers.entropy,
+      head_q: trainer.headActivations,
+      targets: trainer.batchBuffers.targets,
+    },
     targetsKernel.grid(batch),
     STEPS_PER_SUBMIT,
     `${label} targets`,
   );
   const statisticsKernel = await gpu.kernel("train_statistics", { BATCH: batch, OUT4: out4 });
   // One workgroup per member: the shader reduces a member's batch within its workgroup.
-  const statistics = fixedPiece([new Dispatch(statisticsKernel, { loss_rows: trainer.lossRows, q: trainer.headActivations, actions, sums }, { x: ensemble, y: 1, z: 1 }, `${label} statistics`)]);
+  const statistics = fixedPiece([
+    new Dispatch(
+      statisticsKernel,
+      { loss_rows: trainer.lossRows, q: trainer.headActivations, actions, sums },
+      { x: ensemble, y: 1, z: 1 },
+      `${label} statistics`,
+    ),
+  ]);
 
   const count = ensemble * layout.vec4s;
   const targetNetworks = async (constants: { HARD: boolean; KEEP: number; RHO: number }, name: string) => {
@@ -168,7 +199,15 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
     prepare: (first, n) =>
       softTargets.write(n, (slot) => {
         const [stepLo, stepHi] = splitU64(firstStep + first + slot);
-        return { seed_lo: seedLo, seed_hi: seedHi, step_lo: stepLo, step_hi: stepHi, reward_scale: options.rewardScale, gamma: options.gamma, tau };
+        return {
+          seed_lo: seedLo,
+          seed_hi: seedHi,
+          step_lo: stepLo,
+          step_hi: stepHi,
+          reward_scale: options.rewardScale,
+          gamma: options.gamma,
+          tau,
+        };
       }),
     encode: (pass, at) => softTargets.encode(pass, at.slot),
   });
@@ -185,10 +224,14 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
     if (!(Number.isInteger(steps) && steps >= 1)) throw new StaqInputError(`steps must be an integer >= 1; got ${steps}`);
     if (!(Number.isFinite(tau) && tau >= 0)) throw new StaqInputError(`tau must be a finite number >= 0; got ${tau}`);
     if (replay.size < batch) {
-      throw new StaqInputError(`the replay buffer holds ${replay.size} transitions; a minibatch of ${batch} distinct rows needs at least that many`);
+      throw new StaqInputError(
+        `the replay buffer holds ${replay.size} transitions; a minibatch of ${batch} distinct rows needs at least that many`,
+      );
     }
     if (!replay.policyCurrent) {
-      throw new StaqInputError("the replay buffer's policy is stale (transitions were added since the last precomputePolicy); call replay.precomputePolicy(stack) first");
+      throw new StaqInputError(
+        "the replay buffer's policy is stale (transitions were added since the last precomputePolicy); call replay.precomputePolicy(stack) first",
+      );
     }
     const sample = sampling(replay.size, gradientSteps);
     const targets = softBellmanTargets(gradientSteps, tau);
@@ -211,9 +254,12 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
     gpu.writeBuffer(sums, 0, new Float32Array(ensemble * 4));
     encodeSteps(gpu, step, steps, `${label} steps`);
     gradientSteps += steps;
-    const [totals, norms] = (await readback.read(gpu.encoder(`${label} summary`), [{ source: sums, bytes: sums.size }, { source: trainer.norms, bytes: ensemble * 4 }])).map(
-      (bytes) => new Float32Array(bytes),
-    );
+    const [totals, norms] = (
+      await readback.read(gpu.encoder(`${label} summary`), [
+        { source: sums, bytes: sums.size },
+        { source: trainer.norms, bytes: ensemble * 4 },
+      ])
+    ).map((bytes) => new Float32Array(bytes));
     const perMember = (k: number) => Array.from({ length: ensemble }, (_, e) => totals[e * 4 + k] / steps);
     return { steps, meanLoss: perMember(0), meanAbsQ: perMember(2), gradNorm: Array.from(norms) };
   }

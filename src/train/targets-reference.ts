@@ -88,7 +88,8 @@ export function softBellmanTargetBound(row: TargetRow, settings: SoftBellmanSett
   } else {
     qMagnitude = meanAbs(nextActionFromProbs(row.probs, row.u));
   }
-  const magnitude = Math.abs(settings.rewardScale * row.reward) + Math.abs(settings.gamma) * (qMagnitude + Math.abs(settings.tau * row.entropy));
+  const magnitude =
+    Math.abs(settings.rewardScale * row.reward) + Math.abs(settings.gamma) * (qMagnitude + Math.abs(settings.tau * row.entropy));
   const n = E + 5 + 2 * A + 6;
   const u = 2 ** -24;
   // WGSL may flush subnormal operands and results to zero: at most 2^-126 absolute per operation.

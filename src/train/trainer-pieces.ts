@@ -138,11 +138,21 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
     });
     const x = l === 0 ? buffers.states : activations[l - 1];
     backward.push(
-      new Dispatch(gradKernel, { params: uniforms.add(gradKernel, { batch }), x, dy, grads }, gradKernel.grid((layer.rows + 1) * out4, 1, ensemble), `${label} weight grad ${l}`),
+      new Dispatch(
+        gradKernel,
+        { params: uniforms.add(gradKernel, { batch }), x, dy, grads },
+        gradKernel.grid((layer.rows + 1) * out4, 1, ensemble),
+        `${label} weight grad ${l}`,
+      ),
     );
     if (l > 0) {
       const dx = buffers.deltas[(head - l) % 2];
-      const inputKernel = await gpu.kernel("train_backward_input", { ROWS: layer.rows, OUT4: out4, W_OFFSET: layer.weightOffset, SNAPSHOT_VEC4S: P4 });
+      const inputKernel = await gpu.kernel("train_backward_input", {
+        ROWS: layer.rows,
+        OUT4: out4,
+        W_OFFSET: layer.weightOffset,
+        SNAPSHOT_VEC4S: P4,
+      });
       backward.push(
         new Dispatch(
           inputKernel,
@@ -161,7 +171,14 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
   const clipping = options.adam.maxGradNorm !== undefined;
 
   const adamKernel = await gpu.kernel("train_adam", { SNAPSHOT_VEC4S: P4, CLIP: clipping });
-  const adam = new AdamStep(gpu, adamKernel, { params, grads, m: buffers.m, v: buffers.v, norms: buffers.norms }, ensemble * P4, options.adam, label);
+  const adam = new AdamStep(
+    gpu,
+    adamKernel,
+    { params, grads, m: buffers.m, v: buffers.v, norms: buffers.norms },
+    ensemble * P4,
+    options.adam,
+    label,
+  );
 
   const pieces: TrainerPieces = {
     forward: fixedPiece(forward),

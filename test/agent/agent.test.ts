@@ -20,7 +20,18 @@ import { randomStates } from "../helpers/random.ts";
 const gpu = await testGpu();
 
 /** Two iterations of 32 steps take about a second here. */
-const TINY = { numEnvs: 2, stepsPerIteration: 32, totalSteps: 96, replayCapacity: 128, gradientSteps: 8, batchSize: 8, memory: 2, hidden: [8], evalEvery: 32, evalEpisodes: 2 };
+const TINY = {
+  numEnvs: 2,
+  stepsPerIteration: 32,
+  totalSteps: 96,
+  replayCapacity: 128,
+  gradientSteps: 8,
+  batchSize: 8,
+  memory: 2,
+  hidden: [8],
+  evalEvery: 32,
+  evalEpisodes: 2,
+};
 
 const withoutTiming = (record: object) => Object.fromEntries(Object.entries(record).filter(([key]) => !TIMING_KEYS.includes(key)));
 
@@ -39,16 +50,29 @@ test("train → save → load → act and evaluate: the loaded agent acts and ev
   const agent = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY });
   const { iterations, evaluations } = await record(agent, 64);
   assert.equal(iterations.length, 2);
-  assert.deepEqual(iterations.map((m) => m.global_step), [32, 64]);
-  assert.deepEqual(evaluations.map((e) => e.global_step), [0, 32, 64], "an evaluation at the start and every 32 steps");
+  assert.deepEqual(
+    iterations.map((m) => m.global_step),
+    [32, 64],
+  );
+  assert.deepEqual(
+    evaluations.map((e) => e.global_step),
+    [0, 32, 64],
+    "an evaluation at the start and every 32 steps",
+  );
   assert.equal(agent.stack.size, 2);
   for (const m of iterations) {
-    for (const key of ["losses/td_loss", "losses/q_values", "policy/entropy", "policy/kl", "charts/SPS"] as const) assert.ok(Number.isFinite(m[key]), `${key} is ${m[key]}`);
+    for (const key of ["losses/td_loss", "losses/q_values", "policy/entropy", "policy/kl", "charts/SPS"] as const)
+      assert.ok(Number.isFinite(m[key]), `${key} is ${m[key]}`);
     assert.ok(m["policy/entropy"] <= Math.log(2) + 1e-9 && m["policy/kl"] >= -1e-9);
   }
   const dir = await temporaryDirectory();
   await agent.save(join(dir, "checkpoint"));
-  assert.deepEqual((await readdir(join(dir, "checkpoint"))).sort(), ["networks.safetensors", "replay.safetensors", "stack.safetensors", "state.json"]);
+  assert.deepEqual((await readdir(join(dir, "checkpoint"))).sort(), [
+    "networks.safetensors",
+    "replay.safetensors",
+    "stack.safetensors",
+    "state.json",
+  ]);
   const loaded = await StaQ.load(join(dir, "checkpoint"), { gpu });
   assert.equal(loaded.globalStep, 64);
   const states = randomStates(5, 4, 1, 0.1);
@@ -111,15 +135,24 @@ test("a checkpoint taken in onIteration holds the iteration's evaluation: a run 
   const kept = resumed.checkpointExtra as { iterations: number; evaluations: number };
   const after = await record(resumed, 64);
   resumed.destroy();
-  assert.deepEqual([...logs.iterations.slice(0, kept.iterations), ...after.iterations].map(withoutTiming), whole.iterations.map(withoutTiming));
-  assert.deepEqual([...logs.evaluations.slice(0, kept.evaluations), ...after.evaluations].map(withoutTiming), whole.evaluations.map(withoutTiming));
+  assert.deepEqual(
+    [...logs.iterations.slice(0, kept.iterations), ...after.iterations].map(withoutTiming),
+    whole.iterations.map(withoutTiming),
+  );
+  assert.deepEqual(
+    [...logs.evaluations.slice(0, kept.evaluations), ...after.evaluations].map(withoutTiming),
+    whole.evaluations.map(withoutTiming),
+  );
 });
 
 test("a diverging run stops at the iteration that went non-finite, names the quantity and the setting to change, and refuses to checkpoint", async () => {
   const agent = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, adamEps: 0 });
   const iterations: IterationMetrics[] = [];
   const diverged = (e: Error) =>
-    e instanceof StaqDivergenceError && /^training diverged at iteration 1 \(step 32\): losses\/td_loss.* is NaN/.test(e.message) && /adamEps > 0/.test(e.message) && e.details.iteration === 1;
+    e instanceof StaqDivergenceError &&
+    /^training diverged at iteration 1 \(step 32\): losses\/td_loss.* is NaN/.test(e.message) &&
+    /adamEps > 0/.test(e.message) &&
+    e.details.iteration === 1;
   await assert.rejects(agent.learn({ steps: 64, onIteration: (m) => void iterations.push(m) }), diverged);
   assert.equal(iterations.length, 0, "the diverged iteration is not reported as a normal one");
   await assert.rejects(agent.checkpoint(), diverged, "a diverged agent's state is not saved");
@@ -127,7 +160,10 @@ test("a diverging run stops at the iteration that went non-finite, names the qua
   agent.destroy();
 
   const scaled = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, rewardScale: 1e30 });
-  await assert.rejects(scaled.learn({ steps: 32 }), (e: Error) => e instanceof StaqDivergenceError && /a smaller rewardScale \(now 1e\+30\)/.test(e.message));
+  await assert.rejects(
+    scaled.learn({ steps: 32 }),
+    (e: Error) => e instanceof StaqDivergenceError && /a smaller rewardScale \(now 1e\+30\)/.test(e.message),
+  );
   scaled.destroy();
 });
 
@@ -189,11 +225,17 @@ test("any object implementing the env interface trains; without saveState a rest
 });
 
 test("invalid configs are errors that name the field", async () => {
-  await assert.rejects(StaQ.create({ env: "CartPole-v1", gpu, ...TINY, learningRate: 1 } as never), (e: Error) => e instanceof StaqInputError && /unknown config field "learningRate"/.test(e.message));
+  await assert.rejects(
+    StaQ.create({ env: "CartPole-v1", gpu, ...TINY, learningRate: 1 } as never),
+    (e: Error) => e instanceof StaqInputError && /unknown config field "learningRate"/.test(e.message),
+  );
   await assert.rejects(StaQ.create({ env: "CartPole-v1", gpu, ...TINY, gamma: 1.5 }), /config field gamma must be a number in \[0, 1\)/);
   await assert.rejects(StaQ.create({ env: "CartPol-v1", gpu, ...TINY }), /no environment named "CartPol-v1"; known: CartPole-v1/);
   await assert.rejects(StaQ.create({ env: "CartPole-v1", preset: "slow", gpu }), /unknown preset "slow"/);
-  await assert.rejects(StaQ.create({ env: new Corridor() as never, gpu, ...TINY }), /a function that builds a new copy of your environment/);
+  await assert.rejects(
+    StaQ.create({ env: new Corridor() as never, gpu, ...TINY }),
+    /a function that builds a new copy of your environment/,
+  );
 });
 
 test("corrupt or mismatched checkpoints are refused with the file and the entry named", async () => {
@@ -226,7 +268,11 @@ test("corrupt or mismatched checkpoints are refused with the file and the entry 
     [withMetadata("networks.safetensors", { adam_steps: "" }), /^networks.safetensors: adam_steps must be an integer >= 0; got ""/],
   ];
   for (const [corrupt, message] of cases) {
-    await assert.rejects(StaQ.restore(corrupt, { gpu }), (e: Error) => e instanceof StaqFormatError && message.test(e.message), String(message));
+    await assert.rejects(
+      StaQ.restore(corrupt, { gpu }),
+      (e: Error) => e instanceof StaqFormatError && message.test(e.message),
+      String(message),
+    );
   }
   await assert.rejects(StaQ.restore(files, { gpu, overrides: { memory: 5 } }), /cannot change memory when resuming/);
   await assert.rejects(StaQ.restore(files, { gpu, env: "Acrobot-v1" }), /trained on CartPole-v1; the environment given is Acrobot-v1/);
@@ -235,9 +281,17 @@ test("corrupt or mismatched checkpoints are refused with the file and the entry 
   // On disk, the message names the checkpoint's directory and file.
   await agent.save(join(dir, "corrupt"));
   await writeFile(join(dir, "corrupt", "replay.safetensors"), files["replay.safetensors"].subarray(0, 100));
-  await assert.rejects(StaQ.load(join(dir, "corrupt"), { gpu }), (e: Error) => e instanceof StaqFormatError && e.message.startsWith(`${join(dir, "corrupt", "replay.safetensors")}: `), "names the file");
+  await assert.rejects(
+    StaQ.load(join(dir, "corrupt"), { gpu }),
+    (e: Error) => e instanceof StaqFormatError && e.message.startsWith(`${join(dir, "corrupt", "replay.safetensors")}: `),
+    "names the file",
+  );
   await writeFile(join(dir, "corrupt", "state.json"), "{ not json");
-  await assert.rejects(StaQ.load(join(dir, "corrupt"), { gpu }), (e: Error) => e instanceof StaqFormatError && e.message.startsWith(`${join(dir, "corrupt", "state.json")} is not valid JSON`), "names the file");
+  await assert.rejects(
+    StaQ.load(join(dir, "corrupt"), { gpu }),
+    (e: Error) => e instanceof StaqFormatError && e.message.startsWith(`${join(dir, "corrupt", "state.json")} is not valid JSON`),
+    "names the file",
+  );
   // A crash between the two renames of a save leaves checkpoint.old/, which loading falls back to.
   await agent.save(join(dir, "checkpoint"));
   await writeFile(join(dir, "marker"), "");

@@ -23,7 +23,26 @@ test("every preset is a valid config that names every field", () => {
 test("the paper presets hold the authors' published defaults (docs/algorithm.md, “The published defaults”)", () => {
   const classic = PRESETS["paper-classic"];
   assert.deepEqual(
-    [classic.stepsPerIteration, classic.gradientSteps, classic.batchSize, classic.lr, classic.replayCapacity, classic.targetUpdateEvery, classic.memory, classic.eta, classic.tauStart, classic.tauEnd, classic.tauAnnealSteps, classic.gamma, classic.epsilon, classic.rewardScale, classic.ensemble, classic.hidden, classic.evalEvery, classic.evalEpisodes],
+    [
+      classic.stepsPerIteration,
+      classic.gradientSteps,
+      classic.batchSize,
+      classic.lr,
+      classic.replayCapacity,
+      classic.targetUpdateEvery,
+      classic.memory,
+      classic.eta,
+      classic.tauStart,
+      classic.tauEnd,
+      classic.tauAnnealSteps,
+      classic.gamma,
+      classic.epsilon,
+      classic.rewardScale,
+      classic.ensemble,
+      classic.hidden,
+      classic.evalEvery,
+      classic.evalEpisodes,
+    ],
     [5000, 5000, 256, 1e-4, 50_000, 200, 300, 20, 2.0, 0.4, 500_000, 0.99, 0.05, 10, 2, [256, 256], 100_000, 10],
   );
   assert.equal(PRESETS["paper-minatar"].rewardScale, 200);
@@ -47,7 +66,12 @@ test("overrides apply; unknown fields, wrong types and values out of range are e
     [{ replayCapacity: 500 }, /replayCapacity \(500\) must hold at least one iteration's stepsPerIteration \(1000\)/],
     [{ batchSize: 2048, replayCapacity: 4096 }, /batchSize \(2048\) must not exceed stepsPerIteration/],
   ];
-  for (const [overrides, message] of cases) assert.throws(() => resolveConfig(QUICK, overrides), (e: Error) => e instanceof StaqInputError && message.test(e.message), JSON.stringify(overrides));
+  for (const [overrides, message] of cases)
+    assert.throws(
+      () => resolveConfig(QUICK, overrides),
+      (e: Error) => e instanceof StaqInputError && message.test(e.message),
+      JSON.stringify(overrides),
+    );
 });
 
 test("command-line values parse to the field's type, and flags are the field names in kebab case", () => {
@@ -59,11 +83,18 @@ test("command-line values parse to the field's type, and flags are the field nam
   assert.equal(parseFieldValue("totalSteps", "1e6"), 1e6);
   assert.equal(parseFieldValue("seed", " 7 "), 7);
   assert.throws(() => parseFieldValue("lr", "fast"), /--lr must be a number > 0; got "fast"/);
-  assert.throws(() => parseFieldValue("hidden", "64,,32"), /--hidden must be a non-empty list of integer widths in \[1, 4096\]; got "64,,32"/);
+  assert.throws(
+    () => parseFieldValue("hidden", "64,,32"),
+    /--hidden must be a non-empty list of integer widths in \[1, 4096\]; got "64,,32"/,
+  );
   assert.throws(() => parseFieldValue("loss", "l1"), /--loss must be one of "mse", "huber"; got "l1"/);
   // Only plain decimals are numbers: Number() would take all of these.
   for (const text of ["0x10", "0b11", "0o7", "", " ", "Infinity", "-Infinity", "1e400", "1_000"]) {
-    assert.throws(() => parseFieldValue("totalSteps", text, "--steps"), (e: Error) => e instanceof StaqInputError && e.message === `--steps must be an integer >= 1; got ${JSON.stringify(text)}`, JSON.stringify(text));
+    assert.throws(
+      () => parseFieldValue("totalSteps", text, "--steps"),
+      (e: Error) => e instanceof StaqInputError && e.message === `--steps must be an integer >= 1; got ${JSON.stringify(text)}`,
+      JSON.stringify(text),
+    );
   }
   // Out of range, or not an integer where one is needed: the same message, with the flag's name.
   assert.throws(() => parseFieldValue("memory", "0"), /^StaqInputError: --memory must be an integer >= 1; got "0"$/);
@@ -90,15 +121,20 @@ test("policy change: KL and entropy of hand-computed softmaxes", () => {
 
 test("policy change: KL ≥ 0 with equality for logits shifted by a constant per state, and 0 ≤ H ≤ ln|A| (Gibbs' inequality)", () => {
   fc.assert(
-    fc.property(fc.integer({ min: 2, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 1e6 }), (actions, batch, seed) => {
-      let x = seed;
-      const next = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 20 - 10;
-      const before = Array.from({ length: batch * actions }, next);
-      const after = Array.from({ length: batch * actions }, next);
-      const { kl, entropy } = policyChange(before, after, actions);
-      assert.ok(kl >= -1e-12 && entropy >= -1e-12 && entropy <= Math.log(actions) + 1e-12);
-      const shifted = before.map((v, i) => v + Math.floor(i / actions) * 3.5);
-      assert.ok(Math.abs(policyChange(before, shifted, actions).kl) < 1e-12);
-    }),
+    fc.property(
+      fc.integer({ min: 2, max: 6 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 0, max: 1e6 }),
+      (actions, batch, seed) => {
+        let x = seed;
+        const next = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 20 - 10;
+        const before = Array.from({ length: batch * actions }, next);
+        const after = Array.from({ length: batch * actions }, next);
+        const { kl, entropy } = policyChange(before, after, actions);
+        assert.ok(kl >= -1e-12 && entropy >= -1e-12 && entropy <= Math.log(actions) + 1e-12);
+        const shifted = before.map((v, i) => v + Math.floor(i / actions) * 3.5);
+        assert.ok(Math.abs(policyChange(before, shifted, actions).kl) < 1e-12);
+      },
+    ),
   );
 });

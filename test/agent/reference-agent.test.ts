@@ -124,17 +124,31 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
   const ring = reference.replay;
   assert.equal(stored.next, ring.next, "the ring's write position");
   assert.equal(stored.actions.length, ring.size);
-  assert.deepEqual(Array.from(stored.actions), Array.from(ring.actions.subarray(0, ring.size)), "the sampled actions (replay rows in storage order)");
+  assert.deepEqual(
+    Array.from(stored.actions),
+    Array.from(ring.actions.subarray(0, ring.size)),
+    "the sampled actions (replay rows in storage order)",
+  );
   assert.deepEqual(stored.obs, ring.obs.subarray(0, ring.size * inputs), "observations");
   assert.deepEqual(stored.nextObs, ring.nextObs.subarray(0, ring.size * inputs), "next observations");
-  assert.deepEqual(Array.from(stored.rewards), Array.from(ring.rewards.subarray(0, ring.size)), "rewards (CartPole's 1s are exact in float32)");
+  assert.deepEqual(
+    Array.from(stored.rewards),
+    Array.from(ring.rewards.subarray(0, ring.size)),
+    "rewards (CartPole's 1s are exact in float32)",
+  );
   assert.deepEqual(Array.from(stored.terminated), Array.from(ring.terminated.subarray(0, ring.size)), "terminated");
   // This iteration's own draws, in step order, where the ring put them (it may have wrapped).
   const collected = record.transitions.actions;
   const start = (stored.next - collected.length + ring.capacity) % ring.capacity;
-  assert.deepEqual(Array.from(collected, (_, r) => stored.actions[(start + r) % ring.capacity]), Array.from(collected), "this iteration's sampled actions");
+  assert.deepEqual(
+    Array.from(collected, (_, r) => stored.actions[(start + r) % ring.capacity]),
+    Array.from(collected),
+    "this iteration's sampled actions",
+  );
   let actionMargin = Infinity;
-  record.actionDraws.u.forEach((u, row) => (actionMargin = Math.min(actionMargin, drawMargin(u, record.actionDraws.cdf.subarray(row * A, (row + 1) * A)))));
+  record.actionDraws.u.forEach(
+    (u, row) => (actionMargin = Math.min(actionMargin, drawMargin(u, record.actionDraws.cdf.subarray(row * A, (row + 1) * A)))),
+  );
   assert.ok(actionMargin >= DRAW_MARGIN, `an action draw came within ${actionMargin} of a CDF boundary; pick another seed`);
 
   // The minibatch rows: the trainer's batch buffers hold the last gradient step's gathered
@@ -147,10 +161,15 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
     readFloat32(gpu, agent.trainer.batchBuffers.nextStates!),
     readUint32(gpu, agent.trainer.batchBuffers.actions),
   ]);
-  const gather = (source: Float32Array) => Float32Array.from(Array.from(last.rows, (i) => Array.from(source.subarray(i * inputs, (i + 1) * inputs))).flat());
+  const gather = (source: Float32Array) =>
+    Float32Array.from(Array.from(last.rows, (i) => Array.from(source.subarray(i * inputs, (i + 1) * inputs))).flat());
   assert.deepEqual(states, gather(ring.obs), `the minibatch rows of gradient step ${last.step}: ${Array.from(last.rows)}`);
   assert.deepEqual(nextStates, gather(ring.nextObs), "the minibatch's next states");
-  assert.deepEqual(Array.from(actions), Array.from(last.rows, (i) => ring.actions[i]), "the minibatch's actions");
+  assert.deepEqual(
+    Array.from(actions),
+    Array.from(last.rows, (i) => ring.actions[i]),
+    "the minibatch's actions",
+  );
   assert.equal(new Set(last.rows).size, config.batchSize, "rows are drawn without replacement");
 
   // The a' draws (sampled mode): none near a boundary of π_k's CDF, so float32 and float64 agree
@@ -183,14 +202,30 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
     readFloat32(gpu, agent.replay.buffers.probs),
     readFloat32(gpu, agent.replay.buffers.entropy),
   ]);
-  const refQ = reference.target.map((p) => forwardActivations(spec, unflattenParameters(spec, p), gather(ring.nextObs), config.batchSize).at(-1)!);
+  const refQ = reference.target.map((p) =>
+    forwardActivations(spec, unflattenParameters(spec, p), gather(ring.nextObs), config.batchSize).at(-1)!,
+  );
   const settings = { rewardScale: config.rewardScale, gamma: config.gamma, tau: record.tau, nextAction: config.nextAction };
   // The kernel reads its scalars from a float32 uniform.
-  const f32Settings = { ...settings, rewardScale: Math.fround(settings.rewardScale), gamma: Math.fround(settings.gamma), tau: Math.fround(settings.tau) };
+  const f32Settings = {
+    ...settings,
+    rewardScale: Math.fround(settings.rewardScale),
+    gamma: Math.fround(settings.gamma),
+    tau: Math.fround(settings.tau),
+  };
   const lastU = (b: number) => uniformFromPhilox(philox4x32([b, ...splitU64(last.step), STREAM_NEXT_ACTION], [seedLo, seedHi])[0]);
   last.rows.forEach((i, b) => {
-    const gpuQ = Array.from({ length: E }, (_, e) => heads.subarray(((E + e) * config.batchSize + b) * padded, ((E + e) * config.batchSize + b) * padded + A));
-    const row = { reward: stored.rewards[i], terminated: stored.terminated[i] === 1, probs: gpuProbs.subarray(i * A, (i + 1) * A), entropy: gpuEntropy[i], targetQ: gpuQ, u: lastU(b) };
+    const gpuQ = Array.from({ length: E }, (_, e) =>
+      heads.subarray(((E + e) * config.batchSize + b) * padded, ((E + e) * config.batchSize + b) * padded + A),
+    );
+    const row = {
+      reward: stored.rewards[i],
+      terminated: stored.terminated[i] === 1,
+      probs: gpuProbs.subarray(i * A, (i + 1) * A),
+      entropy: gpuEntropy[i],
+      targetQ: gpuQ,
+      u: lastU(b),
+    };
     const kernelBound = softBellmanTargetBound(row, f32Settings);
     assert.ok(Math.abs(gpuTargets[b] - softBellmanTarget(row, f32Settings)) <= kernelBound, `GPU target of batch row ${b}`);
     const mean = (qs: ArrayLike<number>[], a: number) => qs.reduce((sum, q) => sum + q[a], 0) / E;
@@ -198,27 +233,45 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
     let qLargest = 0;
     let probsDifference = 0;
     for (let a = 0; a < A; a++) {
-      qDifference = Math.max(qDifference, Math.abs(mean(gpuQ, a) - mean(refQ.map((q) => q.subarray(b * A, (b + 1) * A)), a)));
+      qDifference = Math.max(
+        qDifference,
+        Math.abs(
+          mean(gpuQ, a) -
+            mean(
+              refQ.map((q) => q.subarray(b * A, (b + 1) * A)),
+              a,
+            ),
+        ),
+      );
       qLargest = Math.max(qLargest, Math.abs(mean(gpuQ, a)));
       probsDifference += Math.abs(gpuProbs[i * A + a] - ring.probs[i * A + a]);
     }
-    const carried = row.terminated ? 0 : config.gamma * (qDifference + probsDifference * qLargest + record.tau * Math.abs(gpuEntropy[i] - ring.entropy[i]));
+    const carried = row.terminated
+      ? 0
+      : config.gamma * (qDifference + probsDifference * qLargest + record.tau * Math.abs(gpuEntropy[i] - ring.entropy[i]));
     const bound = kernelBound + carried + 1e-12 * Math.abs(last.targets[b]);
     const got = gpuTargets[b];
-    assert.ok(Math.abs(got - last.targets[b]) <= bound, `target of batch row ${b} (replay row ${i}) at gradient step ${last.step}: GPU ${got}, reference ${last.targets[b]} ± ${bound}`);
+    assert.ok(
+      Math.abs(got - last.targets[b]) <= bound,
+      `target of batch row ${b} (replay row ${i}) at gradient step ${last.step}: GPU ${got}, reference ${last.targets[b]} ± ${bound}`,
+    );
   });
 
   // The trainer: online and target networks within the trajectory bound of their Adam steps.
   const state = await agent.trainer.exportState();
   assert.equal(state.adamSteps, reference.adam[0].step);
   assert.equal(reference.gradientSteps, config.gradientSteps * iteration);
-  const member = (packed: Float32Array, e: number) => flat(unpackSnapshot(layout, packed.subarray(e * layout.vec4s * 4, (e + 1) * layout.vec4s * 4)));
+  const member = (packed: Float32Array, e: number) =>
+    flat(unpackSnapshot(layout, packed.subarray(e * layout.vec4s * 4, (e + 1) * layout.vec4s * 4)));
   const refreshedAt = record.gradientSteps.filter((s) => s.refreshedTargets).at(-1)!.step;
   let weightRatio = 0;
   const within = (got: ArrayLike<number>, expected: ArrayLike<number>, t: number, what: string) => {
     const worst = largestDifference(got, expected);
     const bound = TRAJECTORY_SLOPE * lr * t;
-    assert.ok(worst <= bound, `${what} (${t} Adam steps): the GPU's differ from the reference's by ${worst.toExponential(3)} > ${bound.toExponential(3)}`);
+    assert.ok(
+      worst <= bound,
+      `${what} (${t} Adam steps): the GPU's differ from the reference's by ${worst.toExponential(3)} > ${bound.toExponential(3)}`,
+    );
     if (t > 0) weightRatio = Math.max(weightRatio, worst / bound);
   };
   for (let e = 0; e < config.ensemble; e++) {
@@ -235,7 +288,9 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
   const kept = reference.stack.snapshots[0].length;
   const stepsBehind = (i: number) => config.gradientSteps * (iteration - kept + 1 + i);
   for (let e = 0; e < config.ensemble; e++) {
-    snapshots[e].forEach((w, i) => within(flat(w), flattenParameters(reference.stack.snapshots[e][i]), stepsBehind(i), `snapshot ${i} of member ${e}`));
+    snapshots[e].forEach((w, i) =>
+      within(flat(w), flattenParameters(reference.stack.snapshots[e][i]), stepsBehind(i), `snapshot ${i} of member ${e}`),
+    );
   }
 
   // The logits: the GPU's within its float32 evaluation bound (stack/reference.ts) of the float64
@@ -258,7 +313,10 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
     for (let a = 0; a < A; a++) {
       const k = b * A + a;
       const bound = ofGpuSnapshots.bound[k] + carried[a];
-      assert.ok(Math.abs(gpuLogits[k] - referenceLogits[k]) <= bound, `logit ${a} of probe state ${b}: GPU ${gpuLogits[k]}, reference ${referenceLogits[k]} ± ${bound}`);
+      assert.ok(
+        Math.abs(gpuLogits[k] - referenceLogits[k]) <= bound,
+        `logit ${a} of probe state ${b}: GPU ${gpuLogits[k]}, reference ${referenceLogits[k]} ± ${bound}`,
+      );
     }
   }
 
@@ -266,7 +324,10 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
   // of networks this close differ by far less than 1e-3 relative (as in trajectory.test.ts).
   const steps = record.gradientSteps;
   const tdLoss = steps.reduce((s, g) => s + g.loss.reduce((x, y) => x + y, 0), 0) / (steps.length * config.ensemble);
-  assert.ok(Math.abs(metrics["losses/td_loss"] - tdLoss) <= 1e-3 * tdLoss, `td loss: GPU ${metrics["losses/td_loss"]}, reference ${tdLoss}`);
+  assert.ok(
+    Math.abs(metrics["losses/td_loss"] - tdLoss) <= 1e-3 * tdLoss,
+    `td loss: GPU ${metrics["losses/td_loss"]}, reference ${tdLoss}`,
+  );
   assert.equal(metrics["charts/tau"], record.tau);
   assert.equal(metrics["charts/episodes"], record.episodeReturns.length);
   return { actionMargin, nextActionMargin, weightRatio };

@@ -33,13 +33,22 @@ test("the naive baseline (one dispatch per snapshot per layer) computes the same
         const states = randomStates(batch, spec.inputs, seed + 1);
         const statesBuffer = createBuffer(gpu, states.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST, "states");
         gpu.device.queue.writeBuffer(statesBuffer, 0, states);
-        const logits = createBuffer(gpu, batch * spec.outputs * 4, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "logits");
+        const logits = createBuffer(
+          gpu,
+          batch * spec.outputs * 4,
+          BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
+          "logits",
+        );
         poisonBuffer(gpu, logits);
         const naive = await createNaiveStack(stack, statesBuffer, logits, batch);
         const encoder = gpu.device.createCommandEncoder();
         naive.encode(encoder);
         const got = await readFloat32(gpu, logits, 0, batch * spec.outputs, [encoder.finish()]);
-        const reference = stackLogitsReference({ spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction }, states, batch);
+        const reference = stackLogitsReference(
+          { spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction },
+          states,
+          batch,
+        );
         for (let i = 0; i < got.length; i++) {
           assert.ok(Math.abs(got[i] - reference.logits[i]) <= reference.bound[i], `logit ${i}: ${got[i]} vs ${reference.logits[i]}`);
         }

@@ -70,7 +70,10 @@ test("the PyTorch baseline's float32 logits are within staq's float32 bound of t
           layers: weights.layers.map(({ weight, bias }) => {
             const outputs = bias.length;
             const fanIn = weight.length / outputs;
-            return { weight: Array.from({ length: outputs }, (_, o) => Array.from(weight.subarray(o * fanIn, (o + 1) * fanIn))), bias: Array.from(bias) };
+            return {
+              weight: Array.from({ length: outputs }, (_, o) => Array.from(weight.subarray(o * fanIn, (o + 1) * fanIn))),
+              bias: Array.from(bias),
+            };
           }),
         })),
       ),
@@ -86,7 +89,10 @@ test("the PyTorch baseline's float32 logits are within staq's float32 bound of t
       for (let a = 0; a < spec.outputs; a++) {
         const k = b * spec.outputs + a;
         const error = Math.abs(dump.logits[b][a] - reference.logits[k]);
-        assert.ok(error <= reference.bound[k], `E=${ensemble} M=${memory} logit[${b}][${a}]: torch ${dump.logits[b][a]}, reference ${reference.logits[k]}, error ${error} > bound ${reference.bound[k]}`);
+        assert.ok(
+          error <= reference.bound[k],
+          `E=${ensemble} M=${memory} logit[${b}][${a}]: torch ${dump.logits[b][a]}, reference ${reference.logits[k]}, error ${error} > bound ${reference.bound[k]}`,
+        );
       }
     }
   }
@@ -100,5 +106,8 @@ test("a failing script run reports the script's stderr", { skip }, async () => {
 });
 
 test("findTorchPython names what to install when the Python has no torch", () => {
-  assert.throws(() => findTorchPython("/nonexistent/python3"), /no Python with PyTorch found \(\/nonexistent\/python3: not found\).*install/i);
+  assert.throws(
+    () => findTorchPython("/nonexistent/python3"),
+    /no Python with PyTorch found \(\/nonexistent\/python3: not found\).*install/i,
+  );
 });

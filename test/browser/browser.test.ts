@@ -47,7 +47,10 @@ if ("skip" in chromiumSetup) {
     });
 
     /** A new page that fails the test on any uncaught page error. */
-    async function openPage(path: string, options: { withoutWebGpu?: boolean; readyAttribute?: string } = {}): Promise<{ page: Page; errors: string[] }> {
+    async function openPage(
+      path: string,
+      options: { withoutWebGpu?: boolean; readyAttribute?: string } = {},
+    ): Promise<{ page: Page; errors: string[] }> {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       const errors: string[] = [];
       page.on("pageerror", (error) => errors.push(error.message));
@@ -59,7 +62,9 @@ if ("skip" in chromiumSetup) {
         await page.addInitScript({ content: "delete Navigator.prototype.gpu;" });
       }
       await page.goto(`${server.origin}${path}`);
-      await page.waitForFunction((name) => document.body.dataset[name] !== undefined, options.readyAttribute ?? "ready", { timeout: WAIT_MS });
+      await page.waitForFunction((name) => document.body.dataset[name] !== undefined, options.readyAttribute ?? "ready", {
+        timeout: WAIT_MS,
+      });
       return { page, errors };
     }
 
@@ -68,23 +73,36 @@ if ("skip" in chromiumSetup) {
       const iterations = 5;
       const settings = `memory=${memory}&stepsPerIteration=200&gradientSteps=40&batchSize=32&replayCapacity=2000&evalEvery=400&evalEpisodes=2&totalSteps=100000`;
       const { page, errors } = await openPage(`/demo/?autostart=1&${settings}`);
-      assert.equal(await page.getAttribute("#gpu-status", "data-state"), "ok", `the page found no adapter: ${await page.textContent("#gpu-status")}`);
+      assert.equal(
+        await page.getAttribute("#gpu-status", "data-state"),
+        "ok",
+        `the page found no adapter: ${await page.textContent("#gpu-status")}`,
+      );
 
       // Each pushed iteration adds a snapshot until the stack holds M; then the oldest makes way.
       const seen = new Map<number, number>();
       while (true) {
-        await page.waitForFunction((after) => Number(document.getElementById("status")!.dataset.iteration) > after || document.getElementById("error")!.textContent !== "", Math.max(0, ...seen.keys()), { timeout: WAIT_MS });
+        await page.waitForFunction(
+          (after) =>
+            Number(document.getElementById("status")!.dataset.iteration) > after || document.getElementById("error")!.textContent !== "",
+          Math.max(0, ...seen.keys()),
+          { timeout: WAIT_MS },
+        );
         const errorText = await page.textContent("#error");
         assert.equal(errorText, "", `the page reported an error: ${errorText}`);
-        const { iteration, stackSize } = await page.$eval("#status", (status) => ({ iteration: Number(status.dataset.iteration), stackSize: Number(status.dataset.stackSize) }));
+        const { iteration, stackSize } = await page.$eval("#status", (status) => ({
+          iteration: Number(status.dataset.iteration),
+          stackSize: Number(status.dataset.stackSize),
+        }));
         seen.set(iteration, stackSize);
         if (iteration >= iterations) break;
       }
-      for (const [iteration, stackSize] of seen) assert.equal(stackSize, Math.min(iteration, memory), `after iteration ${iteration} the stack holds ${stackSize}`);
+      for (const [iteration, stackSize] of seen)
+        assert.equal(stackSize, Math.min(iteration, memory), `after iteration ${iteration} the stack holds ${stackSize}`);
 
       await page.click("#pause");
       await page.waitForFunction(() => document.getElementById("status")!.dataset.state === "paused", undefined, { timeout: WAIT_MS });
-      assert.match(await page.textContent("#stack-size") ?? "", new RegExp(`^${memory} / ${memory}$`));
+      assert.match((await page.textContent("#stack-size")) ?? "", new RegExp(`^${memory} / ${memory}$`));
 
       // The curve: its points (training iterations with finished episodes, and evaluations at
       // steps 0, 400, 800) and pixels of the training line's colour on the canvas.
@@ -116,7 +134,7 @@ if ("skip" in chromiumSetup) {
     test("without WebGPU the training page says so and what to use, and nothing can start", async () => {
       const { page } = await openPage("/demo/", { withoutWebGpu: true });
       assert.equal(await page.getAttribute("#gpu-status", "data-state"), "missing");
-      assert.match(await page.textContent("#gpu-status") ?? "", /no WebGPU.*Chrome/);
+      assert.match((await page.textContent("#gpu-status")) ?? "", /no WebGPU.*Chrome/);
       assert.equal(await page.isDisabled("#start"), true);
       await page.close();
     });
@@ -124,7 +142,8 @@ if ("skip" in chromiumSetup) {
     /** A random stack (2 members, M = 4, pushed 6 times so the ring has wrapped) saved as a file. */
     async function makeStackFile(spec: MlpSpec): Promise<{ file: string; stack: Stack }> {
       const stack = createStack(await nodeGpu, { mlp: spec, memory: 4, ensemble: 2, eta: 1.5, tau: 0.3 });
-      for (let k = 0; k < 6; k++) stack.push([randomSnapshots(spec, 1, 10 + k)[0], randomSnapshots(spec, 1, 100 + k)[0]], { tau: 0.3 + 0.05 * k });
+      for (let k = 0; k < 6; k++)
+        stack.push([randomSnapshots(spec, 1, 10 + k)[0], randomSnapshots(spec, 1, 100 + k)[0]], { tau: 0.3 + 0.05 * k });
       const file = join(scratch, `stack-${spec.inputs}.safetensors`);
       await saveStack(stack, file);
       return { file, stack };
@@ -136,7 +155,11 @@ if ("skip" in chromiumSetup) {
       const batch = 7;
       const states = randomStates(batch, spec.inputs, 5, 3);
       const nodeLogits = await stackLogits(stack, states);
-      const reference = stackLogitsReference({ spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction }, states, batch);
+      const reference = stackLogitsReference(
+        { spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction },
+        states,
+        batch,
+      );
       stack.destroy();
 
       const { page, errors } = await openPage("/demo/stack.html");
@@ -165,8 +188,14 @@ if ("skip" in chromiumSetup) {
       // floats). Each is within the derived bound of the float64 reference (src/stack/reference.ts),
       // so they are within twice that bound of each other, whatever the two GPUs round differently.
       for (let k = 0; k < browserLogits.length; k++) {
-        assert.ok(Math.abs(browserLogits[k] - reference.logits[k]) <= reference.bound[k], `browser logit ${k}: ${browserLogits[k]} vs reference ${reference.logits[k]} (bound ${reference.bound[k]})`);
-        assert.ok(Math.abs(browserLogits[k] - nodeLogits[k]) <= 2 * reference.bound[k], `logit ${k}: browser ${browserLogits[k]}, Node ${nodeLogits[k]}`);
+        assert.ok(
+          Math.abs(browserLogits[k] - reference.logits[k]) <= reference.bound[k],
+          `browser logit ${k}: ${browserLogits[k]} vs reference ${reference.logits[k]} (bound ${reference.bound[k]})`,
+        );
+        assert.ok(
+          Math.abs(browserLogits[k] - nodeLogits[k]) <= 2 * reference.bound[k],
+          `logit ${k}: browser ${browserLogits[k]}, Node ${nodeLogits[k]}`,
+        );
       }
       assert.deepEqual(errors, []);
       await page.close();

@@ -7,12 +7,15 @@
 import { existsSync } from "node:fs";
 import { aptInstallPlan, readMachineFacts, runInstallPlan, type InstallPlan, type MachineFacts } from "../../src/node/vulkan-driver.ts";
 
-export const CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome-stable", "/usr/bin/google-chrome"];
+export const CHROMIUM_CANDIDATES = [
+  "/usr/bin/chromium",
+  "/usr/bin/chromium-browser",
+  "/usr/bin/google-chrome-stable",
+  "/usr/bin/google-chrome",
+];
 
 export type ChromiumPlan =
-  | { kind: "found"; path: string }
-  | { kind: "install"; path: string; plan: InstallPlan }
-  | { kind: "unavailable"; message: string };
+  { kind: "found"; path: string } | { kind: "install"; path: string; plan: InstallPlan } | { kind: "unavailable"; message: string };
 
 const HOW_TO_INSTALL =
   "Install Chromium (Debian: apt-get install chromium; Fedora: dnf install chromium) or point STAQ_CHROMIUM at a Chrome or Chromium binary, then run the tests again.";
@@ -28,12 +31,22 @@ export function planChromium(facts: MachineFacts, env: { STAQ_CHROMIUM?: string 
   if (found) return { kind: "found", path: found };
   const id = facts.osRelease.match(/^ID="?([^"\n]*)"?$/m)?.[1];
   if (facts.platform !== "linux" || id !== "debian") {
-    return { kind: "unavailable", message: `No Chromium found (looked for $STAQ_CHROMIUM and ${CHROMIUM_CANDIDATES.join(", ")}), and this is not Debian, where the tests install it themselves. ${HOW_TO_INSTALL}` };
+    return {
+      kind: "unavailable",
+      message: `No Chromium found (looked for $STAQ_CHROMIUM and ${CHROMIUM_CANDIDATES.join(", ")}), and this is not Debian, where the tests install it themselves. ${HOW_TO_INSTALL}`,
+    };
   }
   if (!facts.isRoot) {
-    return { kind: "unavailable", message: `No Chromium found (looked for ${CHROMIUM_CANDIDATES.join(", ")}); installing Debian's chromium package needs root. ${HOW_TO_INSTALL}` };
+    return {
+      kind: "unavailable",
+      message: `No Chromium found (looked for ${CHROMIUM_CANDIDATES.join(", ")}); installing Debian's chromium package needs root. ${HOW_TO_INSTALL}`,
+    };
   }
-  return { kind: "install", path: "/usr/bin/chromium", plan: aptInstallPlan(["chromium"], "Debian's chromium package, for the browser tests") };
+  return {
+    kind: "install",
+    path: "/usr/bin/chromium",
+    plan: aptInstallPlan(["chromium"], "Debian's chromium package, for the browser tests"),
+  };
 }
 
 /**

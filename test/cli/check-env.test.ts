@@ -67,7 +67,10 @@ test("a changed value fails its file's line with episode, step, field, expected 
     lineOf(stdout, "minatar-breakout.json"),
     /^FAIL .*MinAtar breakout: episode 1 \(seed \d+\), step 3, state: expected set cells \[row, col, channel\] \[\[0,0,3\]\] that are not set, got set cells \[\] that should not be/,
   );
-  assert.match(lineOf(stdout, "minatar-asterix.json"), new RegExp(`^FAIL .*MinAtar asterix: episode 0 \\(seed \\d+\\), step ${rewardStep}, reward: expected 1, got 0`));
+  assert.match(
+    lineOf(stdout, "minatar-asterix.json"),
+    new RegExp(`^FAIL .*MinAtar asterix: episode 0 \\(seed \\d+\\), step ${rewardStep}, reward: expected 1, got 0`),
+  );
   assert.match(lineOf(stdout, "numpy-randomstate.json"), /^FAIL .*stream 0 \(seed \d+\), draw 0, rand: expected 0.5, got 0\.\d+/);
   assert.match(lineOf(stdout, "MountainCar-v0.json"), /^pass /);
   assert.match(lineOf(stdout, "broken.json"), /^FAIL .*is not valid JSON/);

@@ -14,7 +14,8 @@ async function fakeRun(name: string): Promise<string> {
   const run = join(dir, name);
   await mkdir(run);
   await writeFile(join(run, "config.json"), JSON.stringify({ env: "CartPole-v1", preset: "quick", seed: 1 }));
-  const lines = (key: string) => [1, 2, 3].map((k) => JSON.stringify({ global_step: 1000 * k, iteration: k, time_s: k, [key]: 10 * k })).join("\n") + "\n";
+  const lines = (key: string) =>
+    [1, 2, 3].map((k) => JSON.stringify({ global_step: 1000 * k, iteration: k, time_s: k, [key]: 10 * k })).join("\n") + "\n";
   await writeFile(join(run, "eval.jsonl"), lines("eval/mean_return"));
   await writeFile(join(run, "metrics.jsonl"), lines("charts/episodic_return"));
   return run;
@@ -24,7 +25,11 @@ async function fakeRun(name: string): Promise<string> {
 function failureLine(result: Run): string {
   const lines = ownStderrLines(result.stderr);
   assert.equal(lines.length, 1, `expected one line on stderr, got:\n${result.stderr}`);
-  assert.doesNotMatch(result.stderr, /^\s+at |STAQ_DEBUG|EISDIR: illegal|ENOTDIR: not a directory, scandir/m, "a message in words, no stack trace");
+  assert.doesNotMatch(
+    result.stderr,
+    /^\s+at |STAQ_DEBUG|EISDIR: illegal|ENOTDIR: not a directory, scandir/m,
+    "a message in words, no stack trace",
+  );
   return lines[0];
 }
 
@@ -35,7 +40,10 @@ test("eval --checkpoint FILE says a checkpoint is a directory (exit 2), not ENOT
   await writeFile(file, "hello");
   const result = await runStaq(["eval", "--checkpoint", file]);
   assert.equal(result.code, 2, result.stderr);
-  assert.match(failureLine(result), /^staq eval: .*notes\.txt is a file, not a checkpoint directory; give a run directory written by staq train/);
+  assert.match(
+    failureLine(result),
+    /^staq eval: .*notes\.txt is a file, not a checkpoint directory; give a run directory written by staq train/,
+  );
 });
 
 test("eval on a directory holding a directory says what a checkpoint holds (exit 2), not EISDIR", async () => {
@@ -76,9 +84,15 @@ test("plot --out onto a file the plot reads (eval.jsonl, metrics.jsonl, config.j
   const link = join(dir, "link-to-eval.jsonl");
   await symlink(join(run, "eval.jsonl"), link);
   const cases: [string[], RegExp][] = [
-    [["--out", join(run, "eval.jsonl")], /--out .*run-inputs.eval\.jsonl is .*run-inputs.eval\.jsonl, which the plot reads; write the chart to another file/],
+    [
+      ["--out", join(run, "eval.jsonl")],
+      /--out .*run-inputs.eval\.jsonl is .*run-inputs.eval\.jsonl, which the plot reads; write the chart to another file/,
+    ],
     [["--out", join(run, "config.json")], /--out .*config\.json is .*config\.json, which the plot reads/],
-    [["--out", join(run, "metrics.jsonl"), "--metric", "charts/episodic_return"], /--out .*metrics\.jsonl is .*metrics\.jsonl, which the plot reads/],
+    [
+      ["--out", join(run, "metrics.jsonl"), "--metric", "charts/episodic_return"],
+      /--out .*metrics\.jsonl is .*metrics\.jsonl, which the plot reads/,
+    ],
     [["--out", link], /--out .*link-to-eval\.jsonl is .*run-inputs.eval\.jsonl, which the plot reads/],
     // Another spelling of the same path (join would normalise the "..").
     [["--out", `${run}/../run-inputs/eval.jsonl`], /--out .*run-inputs\/\.\.\/run-inputs\/eval\.jsonl is .*, which the plot reads/],
@@ -118,6 +132,9 @@ test("plot --threshold takes decimals only", async () => {
   for (const text of ["0x10", "", "Infinity"]) {
     const result = await runStaq(["plot", run, "--out", join(dir, "t.svg"), "--threshold", text]);
     assert.equal(result.code, 2, `${text}: ${result.stderr}`);
-    assert.match(result.stderr.split("\n")[0], new RegExp(`^staq plot: --threshold must be a finite number; got ${JSON.stringify(JSON.stringify(text)).slice(1, -1)}`));
+    assert.match(
+      result.stderr.split("\n")[0],
+      new RegExp(`^staq plot: --threshold must be a finite number; got ${JSON.stringify(JSON.stringify(text)).slice(1, -1)}`),
+    );
   }
 });

@@ -56,7 +56,10 @@ function randomProblem(spec: MlpSpec, batch: number, seed: number): Problem {
 
 /** BATCH.json with numbers that read back as the same float32. */
 function batchJson({ spec, states, actions, targets }: Problem): string {
-  const obs = Array.from(actions, (_, b) => `[${Array.from(states.subarray(b * spec.inputs, (b + 1) * spec.inputs), shortestFloat32).join(", ")}]`);
+  const obs = Array.from(
+    actions,
+    (_, b) => `[${Array.from(states.subarray(b * spec.inputs, (b + 1) * spec.inputs), shortestFloat32).join(", ")}]`,
+  );
   return `{"obs": [${obs.join(", ")}], "actions": [${Array.from(actions).join(", ")}], "targets": [${Array.from(targets, shortestFloat32).join(", ")}]}`;
 }
 
@@ -201,7 +204,10 @@ function referenceRun(problem: Problem, steps: number, lr: number): ReferenceRun
         const zAbs = exact.preActivations[l][k];
         const zAbsPerturbed = perturbed.preActivations[l][k];
         const margin = 2 * gammaBound(forwardDepth) * zAbsPerturbed + (zAbsPerturbed - zAbs);
-        if (!(Math.abs(z) > margin)) throw new Error(`Ambiguous ReLU at step ${t}, layer ${l}, row ${b}, unit ${o}: |z| = ${Math.abs(z)} <= ${margin}; choose another seed`);
+        if (!(Math.abs(z) > margin))
+          throw new Error(
+            `Ambiguous ReLU at step ${t}, layer ${l}, row ${b}, unit ${o}: |z| = ${Math.abs(z)} <= ${margin}; choose another seed`,
+          );
       }
     });
     const { loss, grads } = lossAndGradient(spec, net, data);
@@ -215,7 +221,10 @@ function referenceRun(problem: Problem, steps: number, lr: number): ReferenceRun
     for (let b = 0; b < batch; b++) {
       const k = b * spec.outputs + problem.actions[b];
       const residual = q[k] - problem.targets[b];
-      assert.ok(3 * Math.abs(residual) >= Math.abs(q[k]) + Math.abs(problem.targets[b]), `step ${t}, row ${b}: the residual ${residual} is not far from 0; the problem is too close to stationarity for a tight bound`);
+      assert.ok(
+        3 * Math.abs(residual) >= Math.abs(q[k]) + Math.abs(problem.targets[b]),
+        `step ${t}, row ${b}: the residual ${residual} is not far from 0; the problem is too close to stationarity for a tight bound`,
+      );
       const dq = perturbed.q[k] - exact.q[k];
       drift += (2 * Math.abs(residual) * dq + dq * dq) / batch;
     }
@@ -228,7 +237,7 @@ function referenceRun(problem: Problem, steps: number, lr: number): ReferenceRun
     const vRounding = gammaBound(3 * t + 1);
     const stepSize = lr / (1 - beta1 ** t);
     const c = Math.sqrt(1 - beta2 ** t);
-    cauchySchwarzSum += (beta1 * beta1 / beta2) ** (t - 1);
+    cauchySchwarzSum += ((beta1 * beta1) / beta2) ** (t - 1);
     const adamCap = stepSize * c * ((1 - beta1) / Math.sqrt(1 - beta2)) * Math.sqrt(cauchySchwarzSum) * (1 + gammaBound(3 * t + 21));
     const next = theta.slice();
     for (let k = 0; k < P; k++) {
@@ -240,7 +249,8 @@ function referenceRun(problem: Problem, steps: number, lr: number): ReferenceRun
       const dRoot = Math.sqrt(Dv2[k]) * (1 + vRounding) + vRounding * rootV;
       const d = rootV / c + eps;
       const update = (stepSize * m[k]) / d;
-      const updateError = d > dRoot / c ? (stepSize * (Dm[k] * d + Math.abs(m[k]) * (dRoot / c))) / (d * (d - dRoot / c)) : adamCap + Math.abs(update);
+      const updateError =
+        d > dRoot / c ? (stepSize * (Dm[k] * d + Math.abs(m[k]) * (dRoot / c))) / (d * (d - dRoot / c)) : adamCap + Math.abs(update);
       next[k] = theta[k] - update;
       E[k] = (E[k] + updateError + gammaBound(21) * (Math.abs(update) + updateError) + u * Math.abs(next[k])) / (1 - u);
     }
@@ -268,7 +278,15 @@ async function checkFit(name: string, problem: Problem, steps: number, lr: numbe
   const bytes = new Uint8Array(await readFile(out));
   const written = readNetworkFile(bytes);
   assert.deepEqual(written.spec, problem.spec);
-  assert.deepEqual(written.metadata, { format: NETWORK_FORMAT, loss: "mse", steps: String(steps), lr: String(lr), beta1: "0.9", beta2: "0.999", eps: "1e-8" });
+  assert.deepEqual(written.metadata, {
+    format: NETWORK_FORMAT,
+    loss: "mse",
+    steps: String(steps),
+    lr: String(lr),
+    beta1: "0.9",
+    beta2: "0.999",
+    eps: "1e-8",
+  });
   // Same names and shapes as the input, in the same order.
   const shapesOf = (b: Uint8Array) => [...decodeSafetensors(b).tensors].map(([n, t]) => [n, t.shape]);
   assert.deepEqual(shapesOf(bytes), shapesOf(new Uint8Array(await readFile(net))));
@@ -277,23 +295,46 @@ async function checkFit(name: string, problem: Problem, steps: number, lr: numbe
   const start = flattenParameters(problem.network);
   reference.weights.forEach((expected, k) => {
     const error = Math.abs(got[k] - expected);
-    assert.ok(error <= reference.bound[k], `${name} parameter ${k}: staq ${got[k]}, float64 ${expected}, |diff| ${error} > bound ${reference.bound[k]}`);
+    assert.ok(
+      error <= reference.bound[k],
+      `${name} parameter ${k}: staq ${got[k]}, float64 ${expected}, |diff| ${error} > bound ${reference.bound[k]}`,
+    );
   });
   // The bound must be able to fail. A wrong sign, a missing bias correction or a skipped step
   // moves a parameter by about lr; every parameter is checked to a tenth of that, the typical one
   // to a hundredth. (The largest bounds belong to gradients that are sums of terms of both signs:
   // their rounding error is large against the gradient, and Adam divides by the gradient's size.)
   const sorted = Array.from(reference.bound).sort((a, b) => a - b);
-  assert.ok(sorted[sorted.length - 1] < 0.1 * lr, `${name}: the largest bound, ${sorted[sorted.length - 1]}, is not small against lr ${lr}`);
-  assert.ok(sorted[sorted.length >> 1] < 0.01 * lr, `${name}: the median bound, ${sorted[sorted.length >> 1]}, is not small against lr ${lr}`);
-  assert.ok(got.some((x, k) => Math.abs(x - start[k]) > 0.5 * lr), `${name}: no parameter moved`);
+  assert.ok(
+    sorted[sorted.length - 1] < 0.1 * lr,
+    `${name}: the largest bound, ${sorted[sorted.length - 1]}, is not small against lr ${lr}`,
+  );
+  assert.ok(
+    sorted[sorted.length >> 1] < 0.01 * lr,
+    `${name}: the median bound, ${sorted[sorted.length >> 1]}, is not small against lr ${lr}`,
+  );
+  assert.ok(
+    got.some((x, k) => Math.abs(x - start[k]) > 0.5 * lr),
+    `${name}: no parameter moved`,
+  );
 
   const printed = summaryLosses(io.out());
   // Printed with 7 significant digits: half a unit of the 7th digit more.
   const printing = (x: number) => 5e-7 * Math.abs(x);
-  assert.ok(Math.abs(printed.first - reference.losses.first) <= reference.losses.firstBound + printing(printed.first), `${name} loss before step 1: ${printed.first} vs ${reference.losses.first}`);
-  assert.ok(Math.abs(printed.last - reference.losses.last) <= reference.losses.lastBound + printing(printed.last), `${name} loss before step ${steps}: ${printed.last} vs ${reference.losses.last}`);
-  assert.match(io.out(), new RegExp(`^network ${[problem.spec.inputs, ...problem.spec.hidden, problem.spec.outputs].join(" -> ")} \\(\\d+ parameters\\), batch ${problem.actions.length}, ${steps} Adam steps? `));
+  assert.ok(
+    Math.abs(printed.first - reference.losses.first) <= reference.losses.firstBound + printing(printed.first),
+    `${name} loss before step 1: ${printed.first} vs ${reference.losses.first}`,
+  );
+  assert.ok(
+    Math.abs(printed.last - reference.losses.last) <= reference.losses.lastBound + printing(printed.last),
+    `${name} loss before step ${steps}: ${printed.last} vs ${reference.losses.last}`,
+  );
+  assert.match(
+    io.out(),
+    new RegExp(
+      `^network ${[problem.spec.inputs, ...problem.spec.hidden, problem.spec.outputs].join(" -> ")} \\(\\d+ parameters\\), batch ${problem.actions.length}, ${steps} Adam steps? `,
+    ),
+  );
   return { reference };
 }
 
@@ -307,12 +348,18 @@ test("one step: staq fit's weights are within the derived float32 bound of the f
 });
 
 test("ten steps far from stationarity: within the accumulated float32 bound, and the loss goes down", async () => {
-  for (const [name, problem] of [["ten-steps-1", randomProblem(ONE_HIDDEN, 16, 307)], ["ten-steps-2", randomProblem(TWO_HIDDEN, 16, 401)]] as const) {
+  for (const [name, problem] of [
+    ["ten-steps-1", randomProblem(ONE_HIDDEN, 16, 307)],
+    ["ten-steps-2", randomProblem(TWO_HIDDEN, 16, 401)],
+  ] as const) {
     const { reference } = await checkFit(name, problem, 10, 1e-3);
     assert.ok(reference.losses.last < reference.losses.first, `${name}: the loss went down`);
   }
   // Nothing but the outputs is left in the directory (the atomic write's temporary files are gone).
-  assert.deepEqual((await readdir(dir)).filter((f) => f.includes(".tmp")), []);
+  assert.deepEqual(
+    (await readdir(dir)).filter((f) => f.includes(".tmp")),
+    [],
+  );
 });
 
 // ---- bad inputs ----
@@ -349,18 +396,28 @@ test("bad networks, batches and options exit 2 with a message naming the problem
   const outOfRange = await text("range.json", '{"obs": [[1, 2, 3, 4], [1, 2, 3, 4]], "actions": [0, 2], "targets": [0, 0]}');
   const nanTarget = await text("nan.json", '{"obs": [[1, 2, 3, 4], [1, 2, 3, 4]], "actions": [0, 1], "targets": [0.5, NaN]}');
   const out = join(dir, "bad-out.safetensors");
-  const fit = (netPath: string, batchPath: string, ...extra: string[]) => runStaq(["fit", "--net", netPath, "--batch", batchPath, "--steps", "3", "--lr", "1e-3", "--out", out, ...extra]);
+  const fit = (netPath: string, batchPath: string, ...extra: string[]) =>
+    runStaq(["fit", "--net", netPath, "--batch", batchPath, "--steps", "3", "--lr", "1e-3", "--out", out, ...extra]);
 
   const cases: [Promise<Awaited<ReturnType<typeof runStaq>>>, RegExp][] = [
     [fit(missingBias, batch), /missing-bias\.safetensors: missing tensor "net\.layers\.1\.bias"/],
     [fit(wrongShape, batch), /wrong-shape\.safetensors: tensor "net\.layers\.0\.bias" has shape \[7\]; expected \[6\]/],
-    [fit(notChaining, batch), /not-chaining\.safetensors: tensor "net\.layers\.1\.weight" has shape \[5, 7\], taking 7 inputs, but "net\.layers\.0\.weight" has 6 outputs; layers must chain, so expected \[5, 6\]/],
+    [
+      fit(notChaining, batch),
+      /not-chaining\.safetensors: tensor "net\.layers\.1\.weight" has shape \[5, 7\], taking 7 inputs, but "net\.layers\.0\.weight" has 6 outputs; layers must chain, so expected \[5, 6\]/,
+    ],
     [fit(net, malformed), /malformed\.json is not valid JSON/],
     [fit(net, ragged), /ragged\.json: obs\[1\] has 3 values, but the network takes 4 inputs/],
     [fit(net, outOfRange), /range\.json: actions\[1\] is 2; actions are integers in \[0, 2\)/],
     [fit(net, nanTarget), /nan\.json: targets\[1\] is NaN; every value must be a finite number/],
-    [runStaq(["fit", "--net", net, "--batch", batch, "--steps", "3", "--lr=-0.1", "--out", out]), /--lr must be a finite number > 0, e\.g\. 1e-3; got "-0\.1"/],
-    [runStaq(["fit", "--net", net, "--batch", batch, "--steps", "3", "--lr", "1e-3", "--out", net]), /--out .*bad\.safetensors is the --net file; write the trained network to another file/],
+    [
+      runStaq(["fit", "--net", net, "--batch", batch, "--steps", "3", "--lr=-0.1", "--out", out]),
+      /--lr must be a finite number > 0, e\.g\. 1e-3; got "-0\.1"/,
+    ],
+    [
+      runStaq(["fit", "--net", net, "--batch", batch, "--steps", "3", "--lr", "1e-3", "--out", net]),
+      /--out .*bad\.safetensors is the --net file; write the trained network to another file/,
+    ],
   ];
   for (const [running, message] of cases) {
     const result = await running;
@@ -372,7 +429,10 @@ test("bad networks, batches and options exit 2 with a message naming the problem
     else failureLine(result.stderr);
   }
   // Nothing was written for any of them.
-  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith("bad-out")), []);
+  assert.deepEqual(
+    (await readdir(dir)).filter((f) => f.startsWith("bad-out")),
+    [],
+  );
 });
 
 test("every option is checked, in process, before a GPU is created", async () => {
@@ -395,23 +455,48 @@ test("every option is checked, in process, before a GPU is created", async () =>
   await assert.rejects(fit({}, "--eps=-1e-8"), usage(/--eps must be a finite number >= 0/));
   await assert.rejects(fit({ "--out": undefined }), usage(/fit needs --out OUT\.safetensors/));
   await assert.rejects(fit({ "--out": batch }), usage(/is the --batch file/));
-  await assert.rejects(fit({ "--out": join(dir, "no-such-dir", "x.safetensors") }), (e: unknown) => e instanceof StaqInputError && /no-such-dir.* does not exist; create it first/.test((e as Error).message));
+  await assert.rejects(
+    fit({ "--out": join(dir, "no-such-dir", "x.safetensors") }),
+    (e: unknown) => e instanceof StaqInputError && /no-such-dir.* does not exist; create it first/.test((e as Error).message),
+  );
   // Only plain decimals are numbers ("0x10" and "" are not), through the shared parser.
   await assert.rejects(fit({ "--steps": "0x10" }), usage(/--steps must be an integer >= 1 .*got "0x10"/));
   await assert.rejects(fit({ "--steps": "" }), usage(/--steps must be an integer >= 1 .*got ""/));
   await assert.rejects(fit({ "--lr": "0x10" }), usage(/--lr must be a finite number > 0.*got "0x10"/));
   await assert.rejects(fit({ "--lr": "" }), usage(/--lr must be a finite number > 0.*got ""/));
   // An output that is a directory, or another name (a link) for an input.
-  await assert.rejects(fit({ "--out": dir }), (e: unknown) => e instanceof StaqInputError && /--out .* is a directory; give a file name for the trained network/.test((e as Error).message));
+  await assert.rejects(
+    fit({ "--out": dir }),
+    (e: unknown) =>
+      e instanceof StaqInputError && /--out .* is a directory; give a file name for the trained network/.test((e as Error).message),
+  );
   const netLink = join(dir, "options-net-link.safetensors");
   await symlink(net, netLink);
   await assert.rejects(fit({ "--out": netLink }), usage(/--out .*options-net-link\.safetensors is the --net file/));
   // Inputs that cannot be read are the user's to fix (exit 2), named with the reason.
-  await assert.rejects(fit({ "--net": join(dir, "absent.safetensors") }), (e: unknown) => e instanceof StaqInputError && /^Could not read the network file .*absent\.safetensors: no such file or directory \(ENOENT\)$/.test((e as Error).message));
-  await assert.rejects(fit({ "--batch": join(dir, "absent.json") }), (e: unknown) => e instanceof StaqInputError && /^Could not read the batch file .*absent\.json: no such file or directory \(ENOENT\)$/.test((e as Error).message));
-  await assert.rejects(fit({ "--net": dir }), (e: unknown) => e instanceof StaqInputError && /^Could not read the network file .*: it is a directory \(EISDIR\)$/.test((e as Error).message));
+  await assert.rejects(
+    fit({ "--net": join(dir, "absent.safetensors") }),
+    (e: unknown) =>
+      e instanceof StaqInputError &&
+      /^Could not read the network file .*absent\.safetensors: no such file or directory \(ENOENT\)$/.test((e as Error).message),
+  );
+  await assert.rejects(
+    fit({ "--batch": join(dir, "absent.json") }),
+    (e: unknown) =>
+      e instanceof StaqInputError &&
+      /^Could not read the batch file .*absent\.json: no such file or directory \(ENOENT\)$/.test((e as Error).message),
+  );
+  await assert.rejects(
+    fit({ "--net": dir }),
+    (e: unknown) =>
+      e instanceof StaqInputError && /^Could not read the network file .*: it is a directory \(EISDIR\)$/.test((e as Error).message),
+  );
   // A stack file is not a network file, and says so.
   const stackLike = join(dir, "stack-like.safetensors");
   await writeFile(stackLike, encodeSafetensors({ "stack.coefficients": { shape: [1, 1], data: Float32Array.of(1) } }));
-  await assert.rejects(fit({ "--net": stackLike }), (e: unknown) => e instanceof StaqFormatError && /unexpected tensor "stack\.coefficients".*looks like a stack file/.test((e as Error).message));
+  await assert.rejects(
+    fit({ "--net": stackLike }),
+    (e: unknown) =>
+      e instanceof StaqFormatError && /unexpected tensor "stack\.coefficients".*looks like a stack file/.test((e as Error).message),
+  );
 });

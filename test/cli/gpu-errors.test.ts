@@ -44,7 +44,10 @@ test("staq logits on a stack file whose memory M exceeds the device fails with e
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.stdout, "", "no logits (and no WebGPU errors) on stdout");
     const line = failureLine(result.stderr);
-    assert.ok(line.startsWith(`staq logits: ${path}: memory M = ${memory} (the file's __metadata__ "memory") needs a coefficients buffer`), line);
+    assert.ok(
+      line.startsWith(`staq logits: ${path}: memory M = ${memory} (the file's __metadata__ "memory") needs a coefficients buffer`),
+      line,
+    );
     assert.match(line, new RegExp(`of ${memory * 4} bytes .*more than this device's maxStorageBufferBindingSize of ${limit} bytes`));
     assert.match(line, /; memory M can be at most \d+ on this machine$/);
   }
@@ -56,9 +59,27 @@ test("staq train with a memory M, replay capacity or batch size beyond the devic
     runStaq(["train", "--env", "CartPole-v1", "--preset", "quick", "--memory", "100000000", "--out", out]),
     runStaq(["train", "--env", "CartPole-v1", "--preset", "quick", "--replay-capacity", "1000000000", "--out", out]),
     // The config wants batch <= steps per iteration <= replay capacity; the trainer is made before the replay buffer.
-    runStaq(["train", "--env", "CartPole-v1", "--preset", "quick", "--batch-size", "10000000", "--steps-per-iteration", "10000000", "--replay-capacity", "10000000", "--out", out]),
+    runStaq([
+      "train",
+      "--env",
+      "CartPole-v1",
+      "--preset",
+      "quick",
+      "--batch-size",
+      "10000000",
+      "--steps-per-iteration",
+      "10000000",
+      "--replay-capacity",
+      "10000000",
+      "--out",
+      out,
+    ]),
   ]);
-  const expected = [/^staq train: memory M = 100000000 needs /, /^staq train: replay capacity = 1000000000 needs /, /^staq train: batch size = 10000000 needs /];
+  const expected = [
+    /^staq train: memory M = 100000000 needs /,
+    /^staq train: replay capacity = 1000000000 needs /,
+    /^staq train: batch size = 10000000 needs /,
+  ];
   runs.forEach((result, k) => {
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.stdout, "");
@@ -68,10 +89,18 @@ test("staq train with a memory M, replay capacity or batch size beyond the devic
   });
 });
 
-test("a GPU command's stderr has none of Dawn's known start-up warnings", { skip: process.platform !== "linux" && "Linux only (Dawn's Vulkan backend)" }, () => {
-  // stderr through a shell pipe, as in `staq gpu 2>&1 | less` (a Node parent's pipes are sockets,
-  // which the filter leaves alone: see src/node/dawn-stderr.ts); stdout is dropped.
-  const child = spawnSync("sh", ["-c", `"$0" --import tsx src/cli/main.ts gpu 2>&1 >/dev/null | cat`, process.execPath], { encoding: "utf8", cwd: REPO_ROOT, timeout: 120_000 });
-  assert.equal(child.status, 0, child.stderr);
-  assert.equal(child.stdout, "", "nothing on stderr");
-});
+test(
+  "a GPU command's stderr has none of Dawn's known start-up warnings",
+  { skip: process.platform !== "linux" && "Linux only (Dawn's Vulkan backend)" },
+  () => {
+    // stderr through a shell pipe, as in `staq gpu 2>&1 | less` (a Node parent's pipes are sockets,
+    // which the filter leaves alone: see src/node/dawn-stderr.ts); stdout is dropped.
+    const child = spawnSync("sh", ["-c", `"$0" --import tsx src/cli/main.ts gpu 2>&1 >/dev/null | cat`, process.execPath], {
+      encoding: "utf8",
+      cwd: REPO_ROOT,
+      timeout: 120_000,
+    });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout, "", "nothing on stderr");
+  },
+);

@@ -38,7 +38,10 @@ function failureLine(stderr: string): string {
 test("staq logits prints the stack's logits within the float32 bound of the float64 reference", async () => {
   const reference = stackLogitsReference(readStackFile(await readFile(stackPath)), states, BATCH);
   // Both configurations in parallel: they are separate processes, each with its own Dawn instance.
-  const runs = await Promise.all([runStaq(["logits", "--stack", stackPath, "--states", statesPath]), runStaq(["logits", "--fast", "--states", statesPath, "--stack", stackPath])]);
+  const runs = await Promise.all([
+    runStaq(["logits", "--stack", stackPath, "--states", statesPath]),
+    runStaq(["logits", "--fast", "--states", statesPath, "--stack", stackPath]),
+  ]);
   for (const result of runs) {
     assert.equal(result.code, 0, result.stderr);
     // stdout is exactly one JSON document (Dawn's warnings go to stderr).
@@ -50,7 +53,10 @@ test("staq logits prints the stack's logits within the float32 bound of the floa
         const k = b * ONE_HIDDEN.outputs + a;
         // The printed decimal is the shortest one that reads back as the kernel's float32.
         const value = Math.fround(x);
-        assert.ok(Math.abs(value - reference.logits[k]) <= reference.bound[k], `logit [${b}][${a}]: ${value} vs ${reference.logits[k]} ± ${reference.bound[k]}`);
+        assert.ok(
+          Math.abs(value - reference.logits[k]) <= reference.bound[k],
+          `logit [${b}][${a}]: ${value} vs ${reference.logits[k]} ± ${reference.bound[k]}`,
+        );
       });
     });
   }
@@ -116,14 +122,21 @@ test("bad input files exit 2 and unreadable ones exit 1, with one line naming th
     runStaq(["logits", "--stack", nanFile, "--states", statesPath]),
   ]);
   // A path that names no file is the user's to fix, like a malformed one: exit 2 for all.
-  for (const result of [missingStack, missingStates, badJson, raggedStates, wrongWidth, nanCoefficient]) assert.equal(result.code, 2, result.stderr);
+  for (const result of [missingStack, missingStates, badJson, raggedStates, wrongWidth, nanCoefficient])
+    assert.equal(result.code, 2, result.stderr);
   for (const result of [missingStack, missingStates, badJson, raggedStates, wrongWidth, nanCoefficient]) assert.equal(result.stdout, "");
-  assert.match(failureLine(missingStack.stderr), new RegExp(`^staq logits: Could not read the stack file ${missing}: no such file or directory`));
+  assert.match(
+    failureLine(missingStack.stderr),
+    new RegExp(`^staq logits: Could not read the stack file ${missing}: no such file or directory`),
+  );
   assert.match(failureLine(missingStates.stderr), /^staq logits: Could not read the states file .*absent\.json: no such file/);
   assert.match(failureLine(badJson.stderr), new RegExp(`^staq logits: ${malformed} is not valid JSON`));
   assert.match(failureLine(raggedStates.stderr), /states\[1\] has 2 values but states\[0\] has 4/);
   assert.match(failureLine(wrongWidth.stderr), /narrow\.json: each state has 3 values, but the stack's MLP in .* takes 4 inputs/);
-  assert.match(failureLine(nanCoefficient.stderr), /nan\.safetensors: tensor "stack\.coefficients" \[1, 1\] is NaN; coefficients must be finite/);
+  assert.match(
+    failureLine(nanCoefficient.stderr),
+    /nan\.safetensors: tensor "stack\.coefficients" \[1, 1\] is NaN; coefficients must be finite/,
+  );
 });
 
 test("STAQ_DEBUG=1 adds the stack trace", async () => {

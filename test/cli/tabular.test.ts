@@ -48,7 +48,10 @@ function assertShapes(report: Report, states: number, actions: number, iteration
     for (const row of report[key]) assert.equal(row.length, actions, key);
   }
   report.policy.forEach((row, s) => {
-    assert.ok(row.every((p) => p >= 0 && p <= 1), `policy[${s}] = ${row}`);
+    assert.ok(
+      row.every((p) => p >= 0 && p <= 1),
+      `policy[${s}] = ${row}`,
+    );
     assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-12, `policy[${s}] sums to ${row.reduce((a, b) => a + b, 0)}`);
   });
 }
@@ -65,7 +68,19 @@ test("exact PMD on a numpy-written MDP reaches numpy's own Q*_tau within 1e-8", 
   assert.equal(written.code, 0, written.stderr);
   const { q_star: qStar } = JSON.parse(await readFile(join(dir, "numpy.qstar.json"), "utf8")) as { q_star: number[][] };
 
-  const result = await runStaq(["tabular", "--mdp", mdpPath, "--tau", String(tau), "--eta", String(eta), "--variant", "exact", "--iterations", String(K)]);
+  const result = await runStaq([
+    "tabular",
+    "--mdp",
+    mdpPath,
+    "--tau",
+    String(tau),
+    "--eta",
+    String(eta),
+    "--variant",
+    "exact",
+    "--iterations",
+    String(K),
+  ]);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, "", "nothing on stderr when it is not a terminal");
   assert.ok(result.stdout.endsWith("}\n"));
@@ -87,11 +102,30 @@ test("exact PMD on a numpy-written MDP reaches numpy's own Q*_tau within 1e-8", 
 test("several variants: one run each in the order given, and an SVG of their errors", async () => {
   const plotPath = join(dir, "errors.svg");
   const K = 30;
-  const result = await runStaq(["tabular", "--mdp", garnetPath, "--tau", "0.5", "--eta", "0.5", "--variant", "vanilla,corrected", "--memory", "3", "--iterations", String(K), "--plot", plotPath]);
+  const result = await runStaq([
+    "tabular",
+    "--mdp",
+    garnetPath,
+    "--tau",
+    "0.5",
+    "--eta",
+    "0.5",
+    "--variant",
+    "vanilla,corrected",
+    "--memory",
+    "3",
+    "--iterations",
+    String(K),
+    "--plot",
+    plotPath,
+  ]);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, `wrote ${plotPath}\n`);
   const { runs } = JSON.parse(result.stdout) as { runs: (Report & { variant: string })[] };
-  assert.deepEqual(runs.map((r) => r.variant), ["vanilla", "corrected"]);
+  assert.deepEqual(
+    runs.map((r) => r.variant),
+    ["vanilla", "corrected"],
+  );
   for (const r of runs) assertShapes(r, 5, 3, K);
   // Both start from the same uniform policy on the same MDP.
   assert.equal(runs[0].errors[0], runs[1].errors[0]);
@@ -107,7 +141,10 @@ test("several variants: one run each in the order given, and an SVG of their err
 test("bad MDP files exit 2 with one line naming the file and the entry; so do a missing file and a directory", async () => {
   const files: Record<string, string> = {
     "invalid.json": '{"P": [[[1]]], "R": [[0]],',
-    "short-row.json": JSON.stringify({ ...garnet, P: garnet.P.map((rows, s) => rows.map((row, a) => (s === 2 && a === 1 ? row.map((p) => p * 0.9) : row))) }),
+    "short-row.json": JSON.stringify({
+      ...garnet,
+      P: garnet.P.map((rows, s) => rows.map((row, a) => (s === 2 && a === 1 ? row.map((p) => p * 0.9) : row))),
+    }),
     "gamma-one.json": JSON.stringify({ ...garnet, gamma: 1.0 }),
     "no-r.json": JSON.stringify({ P: garnet.P, gamma: 0.9 }),
     "ragged.json": JSON.stringify({ ...garnet, R: [...garnet.R.slice(0, 4), [0, 1]] }),
@@ -126,7 +163,12 @@ test("bad MDP files exit 2 with one line naming the file and the entry; so do a 
     // A path that cannot be read is the user's to fix, as a malformed file is: exit 2.
     assert.equal(result.code, 2, `${name}: ${result.stderr}`);
     assert.equal(result.stdout, "", name);
-    assert.ok(failureLine(result.stderr).startsWith(`staq tabular: ${unreadable.includes(name) ? "Could not read the MDP file " : ""}${join(dir, name)}`), `${name}: ${result.stderr}`);
+    assert.ok(
+      failureLine(result.stderr).startsWith(
+        `staq tabular: ${unreadable.includes(name) ? "Could not read the MDP file " : ""}${join(dir, name)}`,
+      ),
+      `${name}: ${result.stderr}`,
+    );
   }
   assert.match(byName["invalid.json"].stderr, /invalid\.json is not valid JSON/);
   assert.match(byName["short-row.json"].stderr, /P\[2\]\[1\] \(state 2, action 1\) sums to 0\.9\d*, not 1/);
@@ -155,7 +197,10 @@ test("bad options exit 2 with a message naming the option, and the usage", async
     [argsWith({ "--tau": "" }), /--tau must be a finite number > 0; got ""/],
     [argsWith({ "--tau": "0x10" }), /--tau must be a finite number > 0; got "0x10"/],
     // β = η/(η+τ) rounds to 1: the corrected variant's 1/(1 − β^M) would be infinite (was "policy(0|0) is NaN").
-    [argsWith({ "--eta": "1e300", "--variant": "corrected", "--memory": "3" }), /--eta 1e300 is too large against --tau 0\.5 for the corrected variant: β = η\/\(η\+τ\) rounds to 1/],
+    [
+      argsWith({ "--eta": "1e300", "--variant": "corrected", "--memory": "3" }),
+      /--eta 1e300 is too large against --tau 0\.5 for the corrected variant: β = η\/\(η\+τ\) rounds to 1/,
+    ],
     [argsWith({ "--plot": garnetPath }), /--plot .*garnet\.json is the --mdp file; write the plot to another file/],
     [argsWith({ "--variant": "nope" }), /--variant "nope": "nope" is not a variant; expected one of exact, vanilla, corrected/],
     [argsWith({ "--variant": "exact,exact" }), /names exact twice/],
@@ -182,10 +227,16 @@ test("a plot into a missing directory, or onto a directory, fails before the run
   const missing = await runStaq(["tabular", ...options, "--plot", join(dir, "nowhere", "plot.svg")]);
   assert.equal(missing.code, 2, missing.stderr);
   assert.equal(missing.stdout, "");
-  assert.match(failureLine(missing.stderr), /^staq tabular: the directory of --plot .*plot\.svg \(.*nowhere\) does not exist; create it first/);
+  assert.match(
+    failureLine(missing.stderr),
+    /^staq tabular: the directory of --plot .*plot\.svg \(.*nowhere\) does not exist; create it first/,
+  );
   const directory = await runStaq(["tabular", ...options, "--plot", dir]);
   assert.equal(directory.code, 2, directory.stderr);
-  assert.match(failureLine(directory.stderr), /^staq tabular: --plot .* is a directory; give a file name for the plot, e\.g\. .*errors\.svg/);
+  assert.match(
+    failureLine(directory.stderr),
+    /^staq tabular: --plot .* is a directory; give a file name for the plot, e\.g\. .*errors\.svg/,
+  );
 });
 
 test("--plot onto the --mdp file (or a link to it) is refused before the run, and the MDP is kept", async () => {
@@ -194,7 +245,21 @@ test("--plot onto the --mdp file (or a link to it) is refused before the run, an
   const link = join(dir, "kept-link.json");
   await symlink(copy, link);
   for (const plot of [copy, link]) {
-    const result = await runStaq(["tabular", "--mdp", copy, "--tau", "0.5", "--eta", "1", "--variant", "exact", "--iterations", "3", "--plot", plot]);
+    const result = await runStaq([
+      "tabular",
+      "--mdp",
+      copy,
+      "--tau",
+      "0.5",
+      "--eta",
+      "1",
+      "--variant",
+      "exact",
+      "--iterations",
+      "3",
+      "--plot",
+      plot,
+    ]);
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.stdout, "");
     assert.match(result.stderr, /^staq tabular: --plot .*kept(-link)?\.json is the --mdp file; write the plot to another file/);
@@ -208,7 +273,28 @@ test("a long run is announced on stderr before it starts: its linear solves, tim
   // stopped once it has warned.
   const mdpPath = join(dir, "long.json");
   await writeFile(mdpPath, JSON.stringify(mdpToArrays(garnetMdp({ states: 120, actions: 2, branching: 3, gamma: 0.9, seed: 2 }))));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "tabular", "--mdp", mdpPath, "--tau", "0.5", "--eta", "1", "--variant", "exact,corrected", "--memory", "3", "--iterations", "200000"], { cwd: REPO_ROOT });
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "tabular",
+      "--mdp",
+      mdpPath,
+      "--tau",
+      "0.5",
+      "--eta",
+      "1",
+      "--variant",
+      "exact,corrected",
+      "--memory",
+      "3",
+      "--iterations",
+      "200000",
+    ],
+    { cwd: REPO_ROOT },
+  );
   let stderr = "";
   const warned = await new Promise<boolean>((resolve) => {
     // Without a warning the run would take hours: give up after a minute.
@@ -222,7 +308,10 @@ test("a long run is announced on stderr before it starts: its linear solves, tim
   });
   child.kill();
   assert.ok(warned, `no warning before the run ended:\n${stderr}`);
-  assert.match(stderr.split("\n")[0], /^staq tabular: S=120 states, A=2 actions, 2 variants × 200000 iterations: about 4\d{5} linear solves of a 120×120 system \(O\(S³\) each\), roughly \d+ (min|h) and \d+(\.\d+)? (MB|GB) of memory/);
+  assert.match(
+    stderr.split("\n")[0],
+    /^staq tabular: S=120 states, A=2 actions, 2 variants × 200000 iterations: about 4\d{5} linear solves of a 120×120 system \(O\(S³\) each\), roughly \d+ (min|h) and \d+(\.\d+)? (MB|GB) of memory/,
+  );
 });
 
 test("help: staq tabular --help and staq help tabular show the usage; staq --help lists tabular", async () => {

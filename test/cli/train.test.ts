@@ -9,14 +9,51 @@ import { join } from "node:path";
 import { TIMING_KEYS } from "../../src/agent/metrics.ts";
 import { REPO_ROOT, ownStderrLines, runStaq, tempDir } from "../io/stack-fixtures.ts";
 
-const TINY = ["--num-envs", "2", "--steps-per-iteration", "32", "--replay-capacity", "128", "--gradient-steps", "8", "--batch-size", "8", "--memory", "2", "--hidden", "8", "--eval-every", "32", "--eval-episodes", "2"];
+const TINY = [
+  "--num-envs",
+  "2",
+  "--steps-per-iteration",
+  "32",
+  "--replay-capacity",
+  "128",
+  "--gradient-steps",
+  "8",
+  "--batch-size",
+  "8",
+  "--memory",
+  "2",
+  "--hidden",
+  "8",
+  "--eval-every",
+  "32",
+  "--eval-episodes",
+  "2",
+];
 
-const lines = async (path: string) => (await readFile(path, "utf8")).split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
-const withoutTiming = (records: Record<string, unknown>[]) => records.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !TIMING_KEYS.includes(k))));
+const lines = async (path: string) =>
+  (await readFile(path, "utf8"))
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const withoutTiming = (records: Record<string, unknown>[]) =>
+  records.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !TIMING_KEYS.includes(k))));
 
 test("staq train writes config, metrics, evaluations, curve and checkpoint; staq eval reads the checkpoint", async () => {
   const out = join(await tempDir(), "run");
-  const train = await runStaq(["train", "--env", "CartPole-v1", "--preset", "quick", "--steps", "64", "--seed", "3", "--out", out, ...TINY]);
+  const train = await runStaq([
+    "train",
+    "--env",
+    "CartPole-v1",
+    "--preset",
+    "quick",
+    "--steps",
+    "64",
+    "--seed",
+    "3",
+    "--out",
+    out,
+    ...TINY,
+  ]);
   assert.equal(train.code, 0, train.stderr);
   assert.deepEqual((await readdir(out)).sort(), ["checkpoint", "config.json", "curve.svg", "eval.jsonl", "metrics.jsonl"]);
   const config = JSON.parse(await readFile(join(out, "config.json"), "utf8"));
@@ -25,9 +62,16 @@ test("staq train writes config, metrics, evaluations, curve and checkpoint; staq
   assert.equal(config.seed, 3);
   assert.equal(config.batchSize, 8);
   const metrics = await lines(join(out, "metrics.jsonl"));
-  assert.deepEqual(metrics.map((m) => m.global_step), [32, 64]);
-  for (const key of ["charts/episodic_return", "charts/SPS", "losses/td_loss", "policy/entropy", "policy/kl", "stack/size"]) assert.ok(key in metrics[0], key);
-  assert.deepEqual((await lines(join(out, "eval.jsonl"))).map((e) => e.global_step), [0, 32, 64]);
+  assert.deepEqual(
+    metrics.map((m) => m.global_step),
+    [32, 64],
+  );
+  for (const key of ["charts/episodic_return", "charts/SPS", "losses/td_loss", "policy/entropy", "policy/kl", "stack/size"])
+    assert.ok(key in metrics[0], key);
+  assert.deepEqual(
+    (await lines(join(out, "eval.jsonl"))).map((e) => e.global_step),
+    [0, 32, 64],
+  );
   assert.match(await readFile(join(out, "curve.svg"), "utf8"), /^<svg/);
   const stderr = ownStderrLines(train.stderr).join("\n");
   assert.match(stderr, /staq train: CartPole-v1, preset quick, seed 3, 64 steps/);
@@ -42,10 +86,26 @@ test("staq train writes config, metrics, evaluations, curve and checkpoint; staq
   assert.match(ownStderrLines(evaluation.stderr).join("\n"), /CartPole-v1 after 64 steps \(2 iterations, stack of 2\): mean greedy return/);
 
   // --steps that is not a whole number of iterations trains whole iterations, and says so.
-  const noEval = await runStaq(["train", "--env", "CartPole-v1", "--preset", "quick", "--steps", "20", "--out", join(out, "..", "no-eval"), ...TINY, "--eval-every", "0"]);
+  const noEval = await runStaq([
+    "train",
+    "--env",
+    "CartPole-v1",
+    "--preset",
+    "quick",
+    "--steps",
+    "20",
+    "--out",
+    join(out, "..", "no-eval"),
+    ...TINY,
+    "--eval-every",
+    "0",
+  ]);
   assert.equal(noEval.code, 0, noEval.stderr);
   assert.match(noEval.stderr, /--steps 20 is not a whole number of iterations \(32 steps each\); training 32 steps/);
-  assert.deepEqual((await lines(join(out, "..", "no-eval", "metrics.jsonl"))).map((m) => m.global_step), [32]);
+  assert.deepEqual(
+    (await lines(join(out, "..", "no-eval", "metrics.jsonl"))).map((m) => m.global_step),
+    [32],
+  );
   assert.match(noEval.stderr, /\(no evaluations, so no curve\)/);
 
   const again = await runStaq(["train", "--env", "CartPole-v1", "--out", out, ...TINY]);
@@ -54,7 +114,15 @@ test("staq train writes config, metrics, evaluations, curve and checkpoint; staq
 
   // Commands that fail must leave the run exactly as it was: --force with a mistake in the new
   // arguments, --resume with --steps below the run's step, a checkpoint whose log positions are invalid.
-  const snapshot = async () => Object.fromEntries(await Promise.all(["config.json", "metrics.jsonl", "eval.jsonl", "curve.svg", "checkpoint/state.json"].map(async (f) => [f, await readFile(join(out, f), "utf8")])));
+  const snapshot = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        ["config.json", "metrics.jsonl", "eval.jsonl", "curve.svg", "checkpoint/state.json"].map(async (f) => [
+          f,
+          await readFile(join(out, f), "utf8"),
+        ]),
+      ),
+    );
   const before = await snapshot();
   const refused: [string[], RegExp][] = [
     [["--env", "CartPol-v1", "--preset", "quick", "--force"], /no environment named "CartPol-v1"/],
@@ -73,8 +141,15 @@ test("staq train writes config, metrics, evaluations, curve and checkpoint; staq
   await writeFile(join(out, "checkpoint", "state.json"), JSON.stringify(state));
   const negative = await runStaq(["train", "--resume", "--steps", "96", "--out", out]);
   assert.equal(negative.code, 2, negative.stderr);
-  assert.match(negative.stderr, /checkpoint\/state.json: extra.metricsLines must be an integer >= 0 \(the lines of metrics.jsonl the checkpoint follows\); got -1/);
-  assert.deepEqual({ ...(await snapshot()), "checkpoint/state.json": before["checkpoint/state.json"] }, before, "a refused resume changed the run");
+  assert.match(
+    negative.stderr,
+    /checkpoint\/state.json: extra.metricsLines must be an integer >= 0 \(the lines of metrics.jsonl the checkpoint follows\); got -1/,
+  );
+  assert.deepEqual(
+    { ...(await snapshot()), "checkpoint/state.json": before["checkpoint/state.json"] },
+    before,
+    "a refused resume changed the run",
+  );
 });
 
 const ACROBOT = (out: string) => ["train", "--env", "Acrobot-v1", "--preset", "quick", "--steps", "160", "--out", out, ...TINY];
@@ -92,8 +167,15 @@ function uninterruptedRun(): Promise<string> {
 }
 
 /** `staq train ARGS` as a child process whose stderr `watch` sees as it grows (to send it signals). */
-function spawnTrain(args: string[], watch: (stderr: string, child: ReturnType<typeof spawn>) => void, preload: string[] = []): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", ...preload.flatMap((p) => ["--import", p]), "src/cli/main.ts", ...args], { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] });
+function spawnTrain(
+  args: string[],
+  watch: (stderr: string, child: ReturnType<typeof spawn>) => void,
+  preload: string[] = [],
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", ...preload.flatMap((p) => ["--import", p]), "src/cli/main.ts", ...args], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => {
     stderr += chunk;
@@ -122,7 +204,10 @@ test("Ctrl-C stops after the iteration with exit code 130 and a checkpoint; --re
   });
   assert.equal(stopped.code, 130, stopped.stderr);
   assert.match(stopped.stderr, /stopping after this iteration and saving a checkpoint/);
-  assert.match(stopped.stderr, /staq train: interrupted at step \d+ of 160; the checkpoint is saved in .*interrupted[/\\]checkpoint; continue with: staq train --resume --out /);
+  assert.match(
+    stopped.stderr,
+    /staq train: interrupted at step \d+ of 160; the checkpoint is saved in .*interrupted[/\\]checkpoint; continue with: staq train --resume --out /,
+  );
   const stoppedAt = Number(/interrupted at step (\d+)/.exec(stopped.stderr)![1]);
   assert.ok(stoppedAt < 160);
 
@@ -160,7 +245,10 @@ test("Ctrl-C twice before the first checkpoint quits at once, says that nothing 
   });
   assert.equal(quit.code, 130, quit.stderr);
   assert.match(quit.stderr, /Ctrl-C again to quit at once; no checkpoint has been written yet/);
-  assert.match(quit.stderr, /staq train: stopped at once, before the first checkpoint: there is nothing to resume; start over with --force/);
+  assert.match(
+    quit.stderr,
+    /staq train: stopped at once, before the first checkpoint: there is nothing to resume; start over with --force/,
+  );
   assert.doesNotMatch(quit.stderr, /checkpoint is intact/);
   const resume = await runStaq(["train", "--resume", "--out", out]);
   assert.equal(resume.code, 2, resume.stderr);
@@ -208,7 +296,10 @@ test("invalid command lines and configs are errors naming what to fix", async ()
     [["train", "--env", "CartPole-v1", "--steps", "0x10", "--out", out], /--steps must be an integer >= 1; got "0x10"/],
     [["train", "--env", "CartPole-v1", "--steps", "", "--out", out], /--steps must be an integer >= 1; got ""/],
     [["train", "--env", "CartPole-v1", "--seed", "0b11", "--out", out], /--seed must be an integer in \[0, 4294967295\]; got "0b11"/],
-    [["train", "--env", "CartPole-v1", "--checkpoint-every", "0x10", "--out", out], /--checkpoint-every must be an integer >= 1; got "0x10"/],
+    [
+      ["train", "--env", "CartPole-v1", "--checkpoint-every", "0x10", "--out", out],
+      /--checkpoint-every must be an integer >= 1; got "0x10"/,
+    ],
     [["train", "--env", "CartPole-v1", "--out", file], /--out .*a-file is a file, not a directory; give a directory for the run/],
     [["train", "--resume", "--out", corrupt], /corrupt[/\\]config.json is not valid JSON/],
     [["train", "--resume", "--out", noEnv], /no-env[/\\]config.json: "env" must be the environment's name; got undefined/],

@@ -33,7 +33,11 @@ function findPython(): { python: string } | { missing: string } {
   if (!(debian && process.getuid?.() === 0)) {
     return { missing: "the cross-check needs Python 3 with numpy: install python3-numpy (Debian/Ubuntu) or `pip install numpy`" };
   }
-  const install = () => spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "python3-numpy"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const install = () =>
+    spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "python3-numpy"], {
+      stdio: "inherit",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
   if (install().status !== 0) {
     // A fresh machine's package lists may be missing or stale.
     spawnSync("apt-get", ["update"], { stdio: "inherit" });
@@ -45,55 +49,71 @@ function findPython(): { python: string } | { missing: string } {
   return { python: installed };
 }
 
-test("staq logits agrees with an independent numpy evaluation of the same file to 1e-4 relative", { timeout: 600_000 }, async (t: TestContext) => {
-  const python = findPython();
-  if ("missing" in python) {
-    // Under CI a skip would hide a missing setup step (npm test's setup installs python3-torch,
-    // and numpy with it, as root on Debian), so there it fails.
-    if (process.env.CI) assert.fail(`Under CI the numpy cross-check must run, but ${python.missing}`);
-    t.skip(python.missing);
-    return;
-  }
-  const gpu = await testGpu();
-  const dir = await tempDir();
-  // Two hidden layers, two members, a ring of 4 that wrapped, PMD coefficients that are not
-  // float32-exact, and a correction far from 1: every part of the formula matters.
-  const { stack } = pushedStack(gpu, { mlp: TWO_HIDDEN, memory: 4, ensemble: 2, eta: 20, tau: 0.5, gamma: 0.99, pushes: 6, seed: 31 });
-  const stackPath = join(dir, "stack.safetensors");
-  await saveStack(stack, stackPath);
-  stack.destroy();
-  const batch = 16;
-  const states = randomStates(batch, TWO_HIDDEN.inputs, 37);
-  const statesPath = join(dir, "states.json");
-  await writeFile(statesPath, statesJson(states, TWO_HIDDEN.inputs));
+test(
+  "staq logits agrees with an independent numpy evaluation of the same file to 1e-4 relative",
+  { timeout: 600_000 },
+  async (t: TestContext) => {
+    const python = findPython();
+    if ("missing" in python) {
+      // Under CI a skip would hide a missing setup step (npm test's setup installs python3-torch,
+      // and numpy with it, as root on Debian), so there it fails.
+      if (process.env.CI) assert.fail(`Under CI the numpy cross-check must run, but ${python.missing}`);
+      t.skip(python.missing);
+      return;
+    }
+    const gpu = await testGpu();
+    const dir = await tempDir();
+    // Two hidden layers, two members, a ring of 4 that wrapped, PMD coefficients that are not
+    // float32-exact, and a correction far from 1: every part of the formula matters.
+    const { stack } = pushedStack(gpu, { mlp: TWO_HIDDEN, memory: 4, ensemble: 2, eta: 20, tau: 0.5, gamma: 0.99, pushes: 6, seed: 31 });
+    const stackPath = join(dir, "stack.safetensors");
+    await saveStack(stack, stackPath);
+    stack.destroy();
+    const batch = 16;
+    const states = randomStates(batch, TWO_HIDDEN.inputs, 37);
+    const statesPath = join(dir, "states.json");
+    await writeFile(statesPath, statesJson(states, TWO_HIDDEN.inputs));
 
-  const [staq, numpy] = await Promise.all([runStaq(["logits", "--stack", stackPath, "--states", statesPath]), run(python.python, [SCRIPT, stackPath, statesPath])]);
-  assert.equal(staq.code, 0, staq.stderr);
-  assert.equal(numpy.code, 0, numpy.stderr);
-  const ours = (JSON.parse(staq.stdout) as { logits: number[][] }).logits;
-  const theirs = (JSON.parse(numpy.stdout) as { logits: number[][] }).logits;
-  assert.equal(ours.length, batch);
-  assert.equal(theirs.length, batch);
+    const [staq, numpy] = await Promise.all([
+      runStaq(["logits", "--stack", stackPath, "--states", statesPath]),
+      run(python.python, [SCRIPT, stackPath, statesPath]),
+    ]);
+    assert.equal(staq.code, 0, staq.stderr);
+    assert.equal(numpy.code, 0, numpy.stderr);
+    const ours = (JSON.parse(staq.stdout) as { logits: number[][] }).logits;
+    const theirs = (JSON.parse(numpy.stdout) as { logits: number[][] }).logits;
+    assert.equal(ours.length, batch);
+    assert.equal(theirs.length, batch);
 
-  // The bound: staq computes in float32 on the GPU, numpy in float64, so they differ by staq's
-  // rounding error, at most reference.bound (Higham's bound, see src/stack/reference.ts). A logit
-  // is a sum of terms of both signs and may be near zero, so "relative" is taken to the row's
-  // largest logit: |staq − numpy| ≤ 1e-4 · max_a |numpy[b][a]|. The derived bound is far smaller
-  // here, so 1e-4 is the issue's contract, not a fudge.
-  const reference = stackLogitsReference(readStackFile(readFileSync(stackPath)), states, batch);
-  theirs.forEach((row, b) => {
-    assert.equal(row.length, TWO_HIDDEN.outputs);
-    assert.equal(ours[b].length, TWO_HIDDEN.outputs);
-    const scale = Math.max(...row.map(Math.abs));
-    assert.ok(scale > 0, `row ${b} of numpy's logits is all zero: the test would compare nothing`);
-    row.forEach((expected, a) => {
-      const k = b * TWO_HIDDEN.outputs + a;
-      assert.ok(Math.abs(ours[b][a] - expected) <= RELATIVE * scale, `logit [${b}][${a}]: staq ${ours[b][a]}, numpy ${expected} (row scale ${scale})`);
-      assert.ok(reference.bound[k] <= RELATIVE * scale, `the float32 error bound ${reference.bound[k]} of logit [${b}][${a}] exceeds the contract`);
-      // numpy and staq's float64 reference are two float64 evaluations in different orders; the
-      // float32 bound scaled from u = 2^-24 to 2^-53 bounds each (γ_n is linear in u to first order).
-      const float64Bound = 2 * reference.bound[k] * (2 ** -53 / F32_UNIT_ROUNDOFF) + 1e-300;
-      assert.ok(Math.abs(expected - reference.logits[k]) <= float64Bound, `numpy ${expected} vs staq's float64 reference ${reference.logits[k]} ± ${float64Bound}`);
+    // The bound: staq computes in float32 on the GPU, numpy in float64, so they differ by staq's
+    // rounding error, at most reference.bound (Higham's bound, see src/stack/reference.ts). A logit
+    // is a sum of terms of both signs and may be near zero, so "relative" is taken to the row's
+    // largest logit: |staq − numpy| ≤ 1e-4 · max_a |numpy[b][a]|. The derived bound is far smaller
+    // here, so 1e-4 is the issue's contract, not a fudge.
+    const reference = stackLogitsReference(readStackFile(readFileSync(stackPath)), states, batch);
+    theirs.forEach((row, b) => {
+      assert.equal(row.length, TWO_HIDDEN.outputs);
+      assert.equal(ours[b].length, TWO_HIDDEN.outputs);
+      const scale = Math.max(...row.map(Math.abs));
+      assert.ok(scale > 0, `row ${b} of numpy's logits is all zero: the test would compare nothing`);
+      row.forEach((expected, a) => {
+        const k = b * TWO_HIDDEN.outputs + a;
+        assert.ok(
+          Math.abs(ours[b][a] - expected) <= RELATIVE * scale,
+          `logit [${b}][${a}]: staq ${ours[b][a]}, numpy ${expected} (row scale ${scale})`,
+        );
+        assert.ok(
+          reference.bound[k] <= RELATIVE * scale,
+          `the float32 error bound ${reference.bound[k]} of logit [${b}][${a}] exceeds the contract`,
+        );
+        // numpy and staq's float64 reference are two float64 evaluations in different orders; the
+        // float32 bound scaled from u = 2^-24 to 2^-53 bounds each (γ_n is linear in u to first order).
+        const float64Bound = 2 * reference.bound[k] * (2 ** -53 / F32_UNIT_ROUNDOFF) + 1e-300;
+        assert.ok(
+          Math.abs(expected - reference.logits[k]) <= float64Bound,
+          `numpy ${expected} vs staq's float64 reference ${reference.logits[k]} ± ${float64Bound}`,
+        );
+      });
     });
-  });
-});
+  },
+);

@@ -4,7 +4,12 @@ import assert from "node:assert/strict";
 import { planPythonTorch, probeTorchPython, torchPythonForTests } from "../../scripts/python-torch.ts";
 import type { MachineFacts } from "../../src/node/vulkan-driver.ts";
 
-const debian: MachineFacts = { platform: "linux", isRoot: true, osRelease: 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n', aptSources: [] };
+const debian: MachineFacts = {
+  platform: "linux",
+  isRoot: true,
+  osRelease: 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n',
+  aptSources: [],
+};
 // What probing a Python without torch gives (a path that does not exist: no torch whatever this machine has).
 function probeMissing(): { missing: string } {
   const saved = process.env.STAQ_PYTHON;

@@ -15,7 +15,14 @@ function get(origin: string, path: string): Promise<{ status: number; type: stri
       let body = "";
       response.setEncoding("utf8");
       response.on("data", (chunk) => (body += chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, type: String(response.headers["content-type"]), body, location: response.headers.location }));
+      response.on("end", () =>
+        resolve({
+          status: response.statusCode ?? 0,
+          type: String(response.headers["content-type"]),
+          body,
+          location: response.headers.location,
+        }),
+      );
     })
       .on("error", reject)
       .end();

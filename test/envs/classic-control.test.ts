@@ -19,7 +19,14 @@ interface Case {
 const cases: Case[] = [
   { name: "CartPole-v1", make: () => new CartPoleEnv(), resetBounds: Array.from({ length: 4 }, () => [-0.05, 0.05]) },
   { name: "Acrobot-v1", make: () => new AcrobotEnv(), resetBounds: Array.from({ length: 4 }, () => [-0.1, 0.1]) },
-  { name: "MountainCar-v0", make: () => new MountainCarEnv(), resetBounds: [[-0.6, -0.4], [0, 0]] },
+  {
+    name: "MountainCar-v0",
+    make: () => new MountainCarEnv(),
+    resetBounds: [
+      [-0.6, -0.4],
+      [0, 0],
+    ],
+  },
 ];
 
 // ---- parity with upstream Gymnasium, step by step ----
@@ -88,11 +95,18 @@ test("the reference checker reports the first mismatching field, and tolerates o
 
   // Malformed or mismatched input.
   const acrobotFile = readReference("Acrobot-v1.json");
-  assert.throws(() => checkClassicReference(acrobotFile, () => new CartPoleEnv()), (e: unknown) => e instanceof StaqInputError && /Acrobot-v1.*CartPole-v1/.test(e.message));
+  assert.throws(
+    () => checkClassicReference(acrobotFile, () => new CartPoleEnv()),
+    (e: unknown) => e instanceof StaqInputError && /Acrobot-v1.*CartPole-v1/.test(e.message),
+  );
   assert.throws(() => checkClassicReference({ episodes: "no" }, () => new CartPoleEnv()), StaqFormatError);
   assert.throws(() => checkClassicReference(null, () => new CartPoleEnv()), StaqFormatError);
   assert.throws(
-    () => checkClassicReference({ episodes: [{ initial_state: [0, 0, 0], actions: [], state: [], obs: [], reward: [], terminated: [], truncated: [] }] }, () => new CartPoleEnv()),
+    () =>
+      checkClassicReference(
+        { episodes: [{ initial_state: [0, 0, 0], actions: [], state: [], obs: [], reward: [], terminated: [], truncated: [] }] },
+        () => new CartPoleEnv(),
+      ),
     (e: unknown) => e instanceof StaqFormatError && /initial_state/.test(e.message),
   );
 });
@@ -109,7 +123,10 @@ for (const { name, make, resetBounds } of cases) {
     for (let k = 0; k < n; k++) {
       const { obs } = k === 0 ? env.reset({ seed: 12345 }) : env.reset();
       assert.ok(obs instanceof Float32Array);
-      assert.equal(obs.length, env.observationShape.reduce((a, b) => a * b, 1));
+      assert.equal(
+        obs.length,
+        env.observationShape.reduce((a, b) => a * b, 1),
+      );
       const state = env.getState();
       state.forEach((v, i) => {
         const [lo, hi] = resetBounds[i];
@@ -158,10 +175,17 @@ for (const { name, make, resetBounds } of cases) {
 for (const { name, make } of cases) {
   test(`${name}: invalid actions and states throw StaqInputError; step before reset throws`, () => {
     const env = make();
-    assert.throws(() => env.step(0), (e: unknown) => e instanceof StaqInputError && /reset\(\)/.test(e.message));
+    assert.throws(
+      () => env.step(0),
+      (e: unknown) => e instanceof StaqInputError && /reset\(\)/.test(e.message),
+    );
     env.reset({ seed: 1 });
     for (const action of [-1, env.actionCount, 0.5, Number.NaN, Infinity, "1" as unknown as number]) {
-      assert.throws(() => env.step(action), (e: unknown) => e instanceof StaqInputError && /action must be an integer/.test(e.message), `action ${String(action)}`);
+      assert.throws(
+        () => env.step(action),
+        (e: unknown) => e instanceof StaqInputError && /action must be an integer/.test(e.message),
+        `action ${String(action)}`,
+      );
     }
     const length = env.getState().length;
     const good = new Array(length).fill(0.01);
@@ -270,10 +294,7 @@ test("Acrobot wraps its angles into [−π, π] and clips its velocities at 4π 
         const [n1, n2, w1, w2] = env.getState();
         assert.ok(Math.abs(n1) <= Math.PI && Math.abs(n2) <= Math.PI, `angles ${n1}, ${n2}`);
         assert.ok(Math.abs(w1) <= 4 * Math.PI && Math.abs(w2) <= 9 * Math.PI, `velocities ${w1}, ${w2}`);
-        assert.deepEqual(
-          Array.from(obs),
-          [Math.cos(n1), Math.sin(n1), Math.cos(n2), Math.sin(n2), w1, w2].map(Math.fround),
-        );
+        assert.deepEqual(Array.from(obs), [Math.cos(n1), Math.sin(n1), Math.cos(n2), Math.sin(n2), w1, w2].map(Math.fround));
         assert.equal(terminated, -Math.cos(n1) - Math.cos(n2 + n1) > 1);
         assert.equal(reward, terminated ? 0 : -1);
       },

@@ -29,10 +29,23 @@ const CASES: SavedCase[] = [
     name: "CartPole-v1",
     timeLimited: true,
     phase: "running",
-    saved: '{"env":"CartPole-v1","kind":"time-limit","maxEpisodeSteps":500,"elapsedSteps":3,"inner":{"env":"CartPole-v1","kind":"classic","phase":"running","physics":[0.039250539557442926,0.15688393102001502,-0.005600006087388666,-0.33309546722737754],"random":{"seed":7,"block":2,"words":[]}}}',
+    saved:
+      '{"env":"CartPole-v1","kind":"time-limit","maxEpisodeSteps":500,"elapsedSteps":3,"inner":{"env":"CartPole-v1","kind":"classic","phase":"running","physics":[0.039250539557442926,0.15688393102001502,-0.005600006087388666,-0.33309546722737754],"random":{"seed":7,"block":2,"words":[]}}}',
     next: [
-      { action: 1, obs: [0.04238821938633919, 0.352085143327713, -0.012261915020644665, -0.6275390982627869], reward: 1, terminated: false, truncated: false },
-      { action: 0, obs: [0.04942991957068443, 0.1571364551782608, -0.024812696501612663, -0.3387429416179657], reward: 1, terminated: false, truncated: false },
+      {
+        action: 1,
+        obs: [0.04238821938633919, 0.352085143327713, -0.012261915020644665, -0.6275390982627869],
+        reward: 1,
+        terminated: false,
+        truncated: false,
+      },
+      {
+        action: 0,
+        obs: [0.04942991957068443, 0.1571364551782608, -0.024812696501612663, -0.3387429416179657],
+        reward: 1,
+        terminated: false,
+        truncated: false,
+      },
     ],
     reset: [-0.04939248785376549, 0.030765512958168983, -0.01098009292036295, -0.03522250056266785],
   },
@@ -41,10 +54,23 @@ const CASES: SavedCase[] = [
     name: "Acrobot-v1",
     timeLimited: true,
     phase: "running",
-    saved: '{"env":"Acrobot-v1","kind":"time-limit","maxEpisodeSteps":500,"elapsedSteps":4,"inner":{"env":"Acrobot-v1","kind":"classic","phase":"running","physics":[-0.052383090912404354,0.06043411118617245,-0.21931447749192534,0.2419259943958472],"random":{"seed":11,"block":2,"words":[]}}}',
+    saved:
+      '{"env":"Acrobot-v1","kind":"time-limit","maxEpisodeSteps":500,"elapsedSteps":4,"inner":{"env":"Acrobot-v1","kind":"classic","phase":"running","physics":[-0.052383090912404354,0.06043411118617245,-0.21931447749192534,0.2419259943958472],"random":{"seed":11,"block":2,"words":[]}}}',
     next: [
-      { action: 1, obs: [0.9962476491928101, -0.0865485817193985, 0.9955207705497742, 0.09454292058944702, -0.11558940261602402, 0.08973731100559235], reward: -1, terminated: false, truncated: false },
-      { action: 0, obs: [0.9965389370918274, -0.08312704414129257, 0.9982386827468872, 0.05932600796222687, 0.1478574573993683, -0.43585532903671265], reward: -1, terminated: false, truncated: false },
+      {
+        action: 1,
+        obs: [0.9962476491928101, -0.0865485817193985, 0.9955207705497742, 0.09454292058944702, -0.11558940261602402, 0.08973731100559235],
+        reward: -1,
+        terminated: false,
+        truncated: false,
+      },
+      {
+        action: 0,
+        obs: [0.9965389370918274, -0.08312704414129257, 0.9982386827468872, 0.05932600796222687, 0.1478574573993683, -0.43585532903671265],
+        reward: -1,
+        terminated: false,
+        truncated: false,
+      },
     ],
     reset: [0.9997847080230713, 0.020750368013978004, 0.9970581531524658, 0.07664906978607178, 0.049958501011133194, 0.08693479001522064],
   },
@@ -53,7 +79,8 @@ const CASES: SavedCase[] = [
     name: "MountainCar-v0",
     timeLimited: true,
     phase: "running",
-    saved: '{"env":"MountainCar-v0","kind":"time-limit","maxEpisodeSteps":200,"elapsedSteps":3,"inner":{"env":"MountainCar-v0","kind":"classic","phase":"running","physics":[-0.43654950225748124,-0.0009441034597251754],"random":{"seed":3,"block":1,"words":[2817715290,3286640633]}}}',
+    saved:
+      '{"env":"MountainCar-v0","kind":"time-limit","maxEpisodeSteps":200,"elapsedSteps":3,"inner":{"env":"MountainCar-v0","kind":"classic","phase":"running","physics":[-0.43654950225748124,-0.0009441034597251754],"random":{"seed":3,"block":1,"words":[2817715290,3286640633]}}}',
     next: [
       { action: 1, obs: [-0.43813908100128174, -0.0015895775286480784], reward: -1, terminated: false, truncated: false },
       { action: 0, obs: [-0.4413626194000244, -0.003223526757210493], reward: -1, terminated: false, truncated: false },
@@ -65,7 +92,8 @@ const CASES: SavedCase[] = [
     name: "CartPole-v1",
     timeLimited: false,
     phase: "terminated",
-    saved: '{"env":"CartPole-v1","kind":"classic","phase":"terminated","physics":[0.21640116639081475,1.9631687846494374,-0.24918227081971892,-3.0777240378427764],"random":{"seed":1,"block":2,"words":[]}}',
+    saved:
+      '{"env":"CartPole-v1","kind":"classic","phase":"terminated","physics":[0.21640116639081475,1.9631687846494374,-0.24918227081971892,-3.0777240378427764],"random":{"seed":1,"block":2,"words":[]}}',
     next: [],
     reset: [-0.025259852409362793, 0.02131296694278717, 0.0257626511156559, -0.035662733018398285],
   },
@@ -85,7 +113,11 @@ for (const c of CASES) {
     for (const [i, expected] of c.next.entries()) {
       const got = env.step(expected.action);
       assert.deepEqual(Array.from(got.obs), expected.obs, `step ${i} obs`);
-      assert.deepEqual({ reward: got.reward, terminated: got.terminated, truncated: got.truncated }, { reward: expected.reward, terminated: expected.terminated, truncated: expected.truncated }, `step ${i}`);
+      assert.deepEqual(
+        { reward: got.reward, terminated: got.terminated, truncated: got.truncated },
+        { reward: expected.reward, terminated: expected.terminated, truncated: expected.truncated },
+        `step ${i}`,
+      );
     }
     if (c.phase === "terminated") {
       assert.throws(() => env.step(0), /after the episode terminated/, "the loaded env knows the episode is over");

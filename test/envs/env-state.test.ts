@@ -22,12 +22,15 @@ const CLASSIC_NAMES = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"];
 const MINATAR_NAMES = ALL_NAMES.filter((name) => name.startsWith("MinAtar/"));
 
 /** Through JSON text and back, as a checkpoint file does. */
-const viaJson = <T,>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+const viaJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
 /** Bit-for-bit equality of two observations (Object.is per value tells −0 from 0 and NaN from NaN). */
 function assertSameObs(got: Float32Array, expected: Float32Array, where: string): void {
   assert.equal(got.length, expected.length, `${where}: observation length`);
-  assert.ok(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength)), `${where}: observations differ: ${got} vs ${expected}`);
+  assert.ok(
+    Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength)),
+    `${where}: observations differ: ${got} vs ${expected}`,
+  );
 }
 
 function assertSameStep(got: StepResult, expected: StepResult, where: string): void {
@@ -90,7 +93,10 @@ function transplant(original: Env, fresh: Env): void {
 }
 
 test("every registered environment is covered: the classic ones and MinAtar's five games, -v0 and -v1", () => {
-  assert.deepEqual(ALL_NAMES.filter((name) => !name.startsWith("MinAtar/")), CLASSIC_NAMES);
+  assert.deepEqual(
+    ALL_NAMES.filter((name) => !name.startsWith("MinAtar/")),
+    CLASSIC_NAMES,
+  );
   assert.equal(MINATAR_NAMES.length, 10);
   for (const name of ALL_NAMES) assert.ok(savesState(makeEnv(name)), `${name} (from makeEnv) implements SnapshotEnv`);
 });
@@ -180,8 +186,12 @@ test("every MinAtar game saves every field it has (a field added later must be s
   for (const name of MINATAR_NAMES) {
     const env = makeEnv(name);
     assert.ok(env instanceof MinatarEnv);
-    const fields = Object.keys(env.game).filter((key) => !notState.has(key)).sort();
-    const saved = Object.keys(env.game.saveState()).filter((key) => key !== "game" && key !== "sticky").sort();
+    const fields = Object.keys(env.game)
+      .filter((key) => !notState.has(key))
+      .sort();
+    const saved = Object.keys(env.game.saveState())
+      .filter((key) => key !== "game" && key !== "sticky")
+      .sort();
     assert.deepEqual(saved, fields, `${name}: the saved fields are the game's fields`);
   }
 });
@@ -206,25 +216,30 @@ function assertSameVectorStep(got: VectorStep, expected: VectorStep, where: stri
 for (const name of ALL_NAMES) {
   test(`vector env of 3 × ${name}: a state saved mid-run continues identically in a fresh vector env`, () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 0, max: 200 }), fc.integer({ min: 1, max: 150 }), (seed, before, after) => {
-        // A short limit (also on MinAtar) so copies finish episodes, auto-reset and carry running returns.
-        const make = () => createVectorEnv(() => makeEnv(name, { maxEpisodeSteps: 30 }), 3);
-        const original = make();
-        assert.equal(original.snapshots, true);
-        original.reset({ seed });
-        const chooser = createRandomStream(seed);
-        const actions = () => Int32Array.from({ length: 3 }, () => chooser.integer(original.actionCount));
-        for (let t = 0; t < before; t++) original.step(actions());
-        const state = original.saveState();
-        assert.deepEqual(viaJson(state), state, "the vector state is plain JSON data");
-        const fresh = make();
-        fresh.loadState(viaJson(state));
-        assert.deepEqual(fresh.saveState(), state);
-        for (let t = 0; t < after; t++) {
-          const a = actions();
-          assertSameVectorStep(fresh.step(a), original.step(a), `${name} seed ${seed}, step ${t} after the load`);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 1, max: 150 }),
+        (seed, before, after) => {
+          // A short limit (also on MinAtar) so copies finish episodes, auto-reset and carry running returns.
+          const make = () => createVectorEnv(() => makeEnv(name, { maxEpisodeSteps: 30 }), 3);
+          const original = make();
+          assert.equal(original.snapshots, true);
+          original.reset({ seed });
+          const chooser = createRandomStream(seed);
+          const actions = () => Int32Array.from({ length: 3 }, () => chooser.integer(original.actionCount));
+          for (let t = 0; t < before; t++) original.step(actions());
+          const state = original.saveState();
+          assert.deepEqual(viaJson(state), state, "the vector state is plain JSON data");
+          const fresh = make();
+          fresh.loadState(viaJson(state));
+          assert.deepEqual(fresh.saveState(), state);
+          for (let t = 0; t < after; t++) {
+            const a = actions();
+            assertSameVectorStep(fresh.step(a), original.step(a), `${name} seed ${seed}, step ${t} after the load`);
+          }
+        },
+      ),
       { numRuns: 10 },
     );
   });
@@ -255,7 +270,10 @@ test("a vector env with a copy lacking SnapshotEnv says so: snapshots is false a
   let made = 0;
   const vector = createVectorEnv(() => (made++ === 1 ? new Plain() : withTimeLimit(new Plain(), 5)), 3);
   assert.equal(vector.snapshots, false);
-  assert.throws(() => vector.saveState(), (e: unknown) => e instanceof StaqInputError && /copy 0 \(Plain\) has no saveState\/loadState/.test(e.message));
+  assert.throws(
+    () => vector.saveState(),
+    (e: unknown) => e instanceof StaqInputError && /copy 0 \(Plain\) has no saveState\/loadState/.test(e.message),
+  );
   assert.throws(() => vector.loadState({}), /cannot load the vector env's state: copy 0 \(Plain\)/);
   assert.equal(savesState(withTimeLimit(new Plain(), 5)), false, "the time limit adds saveState only over an env that has it");
   assert.equal(savesState(withTimeLimit(new CartPoleEnv(), 5)), true);
@@ -309,13 +327,22 @@ function savedAfterSteps(name: string, steps = 5): { env: Env & SnapshotEnv; sta
 test("loadState refuses another environment's state, naming both", () => {
   const { state } = savedAfterSteps("CartPole-v1");
   const acrobot = makeEnv("Acrobot-v1", { maxEpisodeSteps: null }) as Env & SnapshotEnv;
-  throwsInput(() => acrobot.loadState(state as EnvState), /^Acrobot-v1: loadState: the state was saved by "CartPole-v1", not by Acrobot-v1 \(state.env\)/);
+  throwsInput(
+    () => acrobot.loadState(state as EnvState),
+    /^Acrobot-v1: loadState: the state was saved by "CartPole-v1", not by Acrobot-v1 \(state.env\)/,
+  );
   const breakout = savedAfterSteps("MinAtar/Breakout-v0").state;
   const minimal = makeEnv("MinAtar/Breakout-v1") as Env & SnapshotEnv;
-  throwsInput(() => minimal.loadState(breakout as EnvState), /MinAtar\/Breakout-v1: loadState: the state was saved by "MinAtar\/Breakout-v0"/);
+  throwsInput(
+    () => minimal.loadState(breakout as EnvState),
+    /MinAtar\/Breakout-v1: loadState: the state was saved by "MinAtar\/Breakout-v0"/,
+  );
   // A time-limited env's state is not a bare env's, and the limit must match.
   const limited = makeEnv("CartPole-v1") as Env & SnapshotEnv;
-  throwsInput(() => limited.loadState(state as EnvState), /state.kind must be "time-limit" \(a state saved by a time-limit CartPole-v1\); got "classic"/);
+  throwsInput(
+    () => limited.loadState(state as EnvState),
+    /state.kind must be "time-limit" \(a state saved by a time-limit CartPole-v1\); got "classic"/,
+  );
   const short = makeEnv("CartPole-v1", { maxEpisodeSteps: 50 }) as Env & SnapshotEnv;
   throwsInput(() => short.loadState(limited.saveState()), /state.maxEpisodeSteps must be 50, this environment's step limit.*; got 500/);
 });
@@ -325,14 +352,35 @@ test("loadState refuses a wrong length, NaN, a wrong type, typed arrays and garb
   const before = env.saveState();
   const physics = state.physics as number[];
   const tampered = (patch: Record<string, unknown>) => ({ ...state, ...patch }) as EnvState;
-  throwsInput(() => env.loadState(tampered({ physics: physics.slice(0, 3) })), /^CartPole-v1: loadState: state.physics must be an array of 4 numbers; got an array of 3$/);
-  throwsInput(() => env.loadState(tampered({ physics: [physics[0], NaN, physics[2], physics[3]] })), /state.physics\[1\] must be a finite number \(or "-0"\); got NaN/);
+  throwsInput(
+    () => env.loadState(tampered({ physics: physics.slice(0, 3) })),
+    /^CartPole-v1: loadState: state.physics must be an array of 4 numbers; got an array of 3$/,
+  );
+  throwsInput(
+    () => env.loadState(tampered({ physics: [physics[0], NaN, physics[2], physics[3]] })),
+    /state.physics\[1\] must be a finite number \(or "-0"\); got NaN/,
+  );
   // NaN through JSON arrives as null.
-  throwsInput(() => env.loadState(viaJson(tampered({ physics: [physics[0], Infinity, physics[2], physics[3]] }))), /state.physics\[1\] must be a finite number \(or "-0"\); got null/);
-  throwsInput(() => env.loadState(tampered({ physics: Float64Array.from(physics) })), /state.physics must be an array of 4 numbers; got a Float64Array \(convert typed arrays to plain arrays\)/);
-  throwsInput(() => env.loadState(tampered({ phase: "paused" })), /state.phase must be one of "idle", "running", "terminated"; got "paused"/);
-  throwsInput(() => env.loadState(tampered({ random: { seed: 1, block: -1, words: [] } })), /state.random: a random stream's block counter must be a non-negative integer/);
-  throwsInput(() => env.loadState(tampered({ random: { seed: 1, block: 2, words: [1, 2, 3, 4, 5] } })), /state.random: a random stream's buffered words must be an array of at most 4/);
+  throwsInput(
+    () => env.loadState(viaJson(tampered({ physics: [physics[0], Infinity, physics[2], physics[3]] }))),
+    /state.physics\[1\] must be a finite number \(or "-0"\); got null/,
+  );
+  throwsInput(
+    () => env.loadState(tampered({ physics: Float64Array.from(physics) })),
+    /state.physics must be an array of 4 numbers; got a Float64Array \(convert typed arrays to plain arrays\)/,
+  );
+  throwsInput(
+    () => env.loadState(tampered({ phase: "paused" })),
+    /state.phase must be one of "idle", "running", "terminated"; got "paused"/,
+  );
+  throwsInput(
+    () => env.loadState(tampered({ random: { seed: 1, block: -1, words: [] } })),
+    /state.random: a random stream's block counter must be a non-negative integer/,
+  );
+  throwsInput(
+    () => env.loadState(tampered({ random: { seed: 1, block: 2, words: [1, 2, 3, 4, 5] } })),
+    /state.random: a random stream's buffered words must be an array of at most 4/,
+  );
   throwsInput(() => env.loadState(tampered({ env: 7 })), /state.env must be the saving environment's name, "CartPole-v1"; got 7/);
   const { env: _ignored, ...nameless } = state;
   throwsInput(() => env.loadState(nameless as EnvState), /state.env must be .*; got nothing \(the field is missing\)/);
@@ -348,26 +396,44 @@ test("MinAtar loadState checks the generator, the game's tag and every game fiel
   const game = state.game as Record<string, unknown>;
   const random = state.random as { key: number[]; pos: number };
   const withGame = (patch: Record<string, unknown>) => ({ ...state, game: { ...game, ...patch } }) as EnvState;
-  throwsInput(() => env.loadState({ ...state, random: { key: random.key.slice(1), pos: random.pos } } as EnvState), /state.random: setState key must be an array of 624 unsigned 32-bit integers, got length 623/);
-  throwsInput(() => env.loadState({ ...state, random: { key: random.key, pos: 625 } } as EnvState), /state.random: setState pos must be an integer in \[0, 624\], got 625/);
+  throwsInput(
+    () => env.loadState({ ...state, random: { key: random.key.slice(1), pos: random.pos } } as EnvState),
+    /state.random: setState key must be an array of 624 unsigned 32-bit integers, got length 623/,
+  );
+  throwsInput(
+    () => env.loadState({ ...state, random: { key: random.key, pos: 625 } } as EnvState),
+    /state.random: setState pos must be an integer in \[0, 624\], got 625/,
+  );
   throwsInput(() => env.loadState(withGame({ game: "seaquest" })), /state.game.game must be "breakout"; got "seaquest"/);
   throwsInput(() => env.loadState(withGame({ ballRow: "3" })), /state.game.ballRow must be an integer in \[0, 9\]; got "3"/);
   throwsInput(() => env.loadState(withGame({ ballDCol: 0 })), /state.game.ballDCol must be one of -1, 1; got 0/);
-  throwsInput(() => env.loadState(withGame({ bricks: (game.bricks as number[]).slice(0, 99) })), /state.game.bricks must be an array of 100 integers in \[0, 1\]; got an array of 99/);
-  throwsInput(() => env.loadState(withGame({ brickCount: 3 })), /state.game.brickCount must be \d+, the number of bricks in state.game.bricks; got 3/);
+  throwsInput(
+    () => env.loadState(withGame({ bricks: (game.bricks as number[]).slice(0, 99) })),
+    /state.game.bricks must be an array of 100 integers in \[0, 1\]; got an array of 99/,
+  );
+  throwsInput(
+    () => env.loadState(withGame({ brickCount: 3 })),
+    /state.game.brickCount must be \d+, the number of bricks in state.game.bricks; got 3/,
+  );
   throwsInput(() => env.loadState(withGame({ sticky: 6 })), /state.game.sticky must be an integer in \[0, 5\]; got 6/);
   assert.deepEqual(env.saveState(), before, "refused loads changed nothing");
 
   const seaquest = savedAfterSteps("MinAtar/Seaquest-v0");
   const seaGame = seaquest.state.game as Record<string, unknown>;
-  throwsInput(() => seaquest.env.loadState({ ...seaquest.state, game: { ...seaGame, fish: [{ x: 3, y: 2, right: true }] } } as EnvState), /state.game.fish\[0\].moveWait must be an integer in \[0, 5\]; got nothing/);
+  throwsInput(
+    () => seaquest.env.loadState({ ...seaquest.state, game: { ...seaGame, fish: [{ x: 3, y: 2, right: true }] } } as EnvState),
+    /state.game.fish\[0\].moveWait must be an integer in \[0, 5\]; got nothing/,
+  );
   const asterix = savedAfterSteps("MinAtar/Asterix-v0");
   const lanes = new Array(8).fill(null);
   lanes[4] = { col: 12, rightward: true, gold: false };
-  throwsInput(() => asterix.env.loadState({ ...asterix.state, game: { ...(asterix.state.game as object), lanes } } as EnvState), /state.game.lanes\[4\].col must be an integer in \[0, 9\]; got 12/);
+  throwsInput(
+    () => asterix.env.loadState({ ...asterix.state, game: { ...(asterix.state.game as object), lanes } } as EnvState),
+    /state.game.lanes\[4\].col must be an integer in \[0, 9\]; got 12/,
+  );
 });
 
-test("-0 in a float64 state survives JSON as \"-0\"", () => {
+test('-0 in a float64 state survives JSON as "-0"', () => {
   const env = new CartPoleEnv();
   env.setState([0, -0, 0.01, -0]);
   const state = viaJson(env.saveState()) as { physics: unknown[] };
@@ -381,19 +447,26 @@ test("-0 in a float64 state survives JSON as \"-0\"", () => {
 
 test("a restored random stream draws exactly what the original draws next, from any position", () => {
   fc.assert(
-    fc.property(fc.nat(Number.MAX_SAFE_INTEGER), fc.array(fc.constantFrom("uniform", "normal", "integer"), { maxLength: 30 }), (seed, calls) => {
-      const original = createRandomStream(seed);
-      for (const call of calls) {
-        const state = viaJson(original.saveState());
-        const restored = restoreRandomStream(state);
-        const draw = (s: RandomStream) => (call === "uniform" ? s.uniform() : call === "normal" ? s.normal() : s.integer(7));
-        assert.ok(Object.is(draw(restored), draw(original)));
-        assert.deepEqual(restored.saveState(), original.saveState());
-      }
-    }),
+    fc.property(
+      fc.nat(Number.MAX_SAFE_INTEGER),
+      fc.array(fc.constantFrom("uniform", "normal", "integer"), { maxLength: 30 }),
+      (seed, calls) => {
+        const original = createRandomStream(seed);
+        for (const call of calls) {
+          const state = viaJson(original.saveState());
+          const restored = restoreRandomStream(state);
+          const draw = (s: RandomStream) => (call === "uniform" ? s.uniform() : call === "normal" ? s.normal() : s.integer(7));
+          assert.ok(Object.is(draw(restored), draw(original)));
+          assert.deepEqual(restored.saveState(), original.saveState());
+        }
+      },
+    ),
     { numRuns: 100 },
   );
   throwsInput(() => restoreRandomStream({ seed: 1, block: 0, words: [5] }), /buffered words but block counter 0/);
   throwsInput(() => restoreRandomStream({ seed: -1, block: 0, words: [] }), /seed must be a non-negative integer/);
-  throwsInput(() => restoreRandomStream({ seed: 1, block: 1, words: [2 ** 32] }), /buffered word 0 must be an unsigned 32-bit integer; got 4294967296/);
+  throwsInput(
+    () => restoreRandomStream({ seed: 1, block: 1, words: [2 ** 32] }),
+    /buffered word 0 must be an unsigned 32-bit integer; got 4294967296/,
+  );
 });

@@ -28,7 +28,10 @@ test("the RandomState checker reports the first wrong draw and rejects malformed
   const report = checkRandomStateReference(broken);
   assert.deepEqual([report.mismatch?.stream, report.mismatch?.draw, report.streams], [1, 3, 1]);
   assert.throws(() => checkRandomStateReference({}), /needs a "streams" array/);
-  assert.throws(() => checkRandomStateReference({ streams: [{ seed: 1, draws: [["normal", 0.5]] }] }), /streams\[0\]\.draws\[0\] is not a known draw/);
+  assert.throws(
+    () => checkRandomStateReference({ streams: [{ seed: 1, draws: [["normal", 0.5]] }] }),
+    /streams\[0\]\.draws\[0\] is not a known draw/,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -48,7 +51,10 @@ test("MT19937 known answer: init_by_array([0x123, 0x234, 0x345, 0x456]) (mt19937
   assert.deepEqual(first, [1067595299, 955945823, 477289528, 4107218783, 4228976476]);
   // The same seed as a Uint32Array seeds identically.
   const typed = new RandomState(Uint32Array.of(0x123, 0x234, 0x345, 0x456));
-  assert.deepEqual(Array.from({ length: 5 }, () => typed.nextUint32()), first);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => typed.nextUint32()),
+    first,
+  );
 });
 
 test("a fresh seed's state is numpy's: key[0] = seed, pos = 624", () => {
@@ -88,15 +94,21 @@ test("randint over a full 2**32 range takes one raw output", () => {
 
 test("randint(n) equals randint(0, n), and randintN equals successive randint calls", () => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: -1000, max: 1000 }), fc.integer({ min: 1, max: 2 ** 31 - 1000 }), fc.integer({ min: 0, max: 20 }), (seed, low, width, size) => {
-      const a = new RandomState(seed);
-      const b = new RandomState(seed);
-      assert.equal(a.randint(width), b.randint(0, width));
-      const many = a.randintN(low, low + width, size);
-      const one = Array.from({ length: size }, () => b.randint(low, low + width));
-      assert.deepEqual(Array.from(many), one);
-      assert.deepEqual(a.getState(), b.getState());
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      fc.integer({ min: -1000, max: 1000 }),
+      fc.integer({ min: 1, max: 2 ** 31 - 1000 }),
+      fc.integer({ min: 0, max: 20 }),
+      (seed, low, width, size) => {
+        const a = new RandomState(seed);
+        const b = new RandomState(seed);
+        assert.equal(a.randint(width), b.randint(0, width));
+        const many = a.randintN(low, low + width, size);
+        const one = Array.from({ length: size }, () => b.randint(low, low + width));
+        assert.deepEqual(Array.from(many), one);
+        assert.deepEqual(a.getState(), b.getState());
+      },
+    ),
   );
 });
 
@@ -141,7 +153,14 @@ test("rand and uniform stay in range", () => {
 function drawMix(random: RandomState, count: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
-    out.push(random.rand(), random.randint(7), random.randint(-3, 1000), random.uniform(2, 3), random.nextUint32(), ...random.randintN(0, 5, 3));
+    out.push(
+      random.rand(),
+      random.randint(7),
+      random.randint(-3, 1000),
+      random.uniform(2, 3),
+      random.nextUint32(),
+      ...random.randintN(0, 5, 3),
+    );
   }
   return out;
 }

@@ -26,10 +26,18 @@ test("makeEnv builds the classic-control ports with Gymnasium's step limits", ()
 });
 
 test("users register their own environments", () => {
-  registerEnv({ name: "Test/Constant-v0", description: "test", make: () => makeEnv("CartPole-v1", { maxEpisodeSteps: null }), maxEpisodeSteps: 3 });
+  registerEnv({
+    name: "Test/Constant-v0",
+    description: "test",
+    make: () => makeEnv("CartPole-v1", { maxEpisodeSteps: null }),
+    maxEpisodeSteps: 3,
+  });
   assert.ok(registeredEnvs().some((r) => r.name === "Test/Constant-v0"));
   assert.equal((makeEnv("Test/Constant-v0") as TimeLimitedEnv).maxEpisodeSteps, 3);
-  assert.throws(() => registerEnv({ name: "Bad", description: "", make: () => makeEnv("CartPole-v1"), maxEpisodeSteps: 0 }), /maxEpisodeSteps must be an integer >= 1/);
+  assert.throws(
+    () => registerEnv({ name: "Bad", description: "", make: () => makeEnv("CartPole-v1"), maxEpisodeSteps: 0 }),
+    /maxEpisodeSteps must be an integer >= 1/,
+  );
 });
 
 test("nothing outside src/envs/minatar imports the GPL MinAtar port", () => {
@@ -41,7 +49,10 @@ test("nothing outside src/envs/minatar imports the GPL MinAtar port", () => {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) {
         if (path !== gplFolder) walk(path);
-      } else if (/\.(ts|js)$/.test(name) && /from\s+["'][^"']*envs\/minatar|import\(["'][^"']*envs\/minatar|from\s+["']\.\/minatar\//.test(readFileSync(path, "utf8"))) {
+      } else if (
+        /\.(ts|js)$/.test(name) &&
+        /from\s+["'][^"']*envs\/minatar|import\(["'][^"']*envs\/minatar|from\s+["']\.\/minatar\//.test(readFileSync(path, "utf8"))
+      ) {
         offenders.push(relative(root, path));
       }
     }

@@ -19,11 +19,14 @@ import { LAVAPIPE_LIMITS } from "../helpers/limits.ts";
 const LIMITS: GpuLimits = { ...LAVAPIPE_LIMITS };
 
 function fakeGpu(info: Partial<Pick<GpuInfo, "hostMemory" | "fallbackAdapter">> & { limits?: Partial<GpuLimits> } = {}): Gpu {
-  const device = new Proxy({}, {
-    get(_, property) {
-      throw new Error(`the device was used (${String(property)}) before the sizes were checked`);
+  const device = new Proxy(
+    {},
+    {
+      get(_, property) {
+        throw new Error(`the device was used (${String(property)}) before the sizes were checked`);
+      },
     },
-  }) as GPUDevice;
+  ) as GPUDevice;
   return {
     device,
     info: {
@@ -57,7 +60,11 @@ function fakeGpu(info: Partial<Pick<GpuInfo, "hostMemory" | "fallbackAdapter">> 
 const MLP = { inputs: 4, hidden: [8], outputs: 3 };
 
 test("createStack refuses a memory M whose coefficients exceed a storage binding, before allocating anything", () => {
-  for (const [memory, ensemble, largest] of [[100_000_000, 1, 33554432], [1_000_000_000, 1, 33554432], [100_000_000, 2, 16777216]]) {
+  for (const [memory, ensemble, largest] of [
+    [100_000_000, 1, 33554432],
+    [1_000_000_000, 1, 33554432],
+    [100_000_000, 2, 16777216],
+  ]) {
     assert.throws(
       () => createStack(fakeGpu(), { mlp: MLP, memory, ensemble }),
       (error: Error) => {
@@ -75,23 +82,35 @@ test("createStack refuses a memory M whose coefficients exceed a storage binding
 test("on a fallback adapter a stack's weights count against the host's memory", () => {
   const gpu = fakeGpu({ fallbackAdapter: true, hostMemory: 2 ** 30 });
   const mlp = { inputs: 4, hidden: [256, 256], outputs: 2 };
-  assert.throws(() => createStack(gpu, { mlp, memory: 1_000_000, ensemble: 2 }), (error: Error) => {
-    assert.ok(error instanceof StaqInputError);
-    assert.match(error.message, /^memory M = 1000000 needs about .* of memory \(.*GPU buffers, which a fallback adapter keeps in host memory\), more than 50% of this machine's 1073741824 bytes \(1 GiB\); memory M can be at most \d+ on this machine$/);
-    return true;
-  });
+  assert.throws(
+    () => createStack(gpu, { mlp, memory: 1_000_000, ensemble: 2 }),
+    (error: Error) => {
+      assert.ok(error instanceof StaqInputError);
+      assert.match(
+        error.message,
+        /^memory M = 1000000 needs about .* of memory \(.*GPU buffers, which a fallback adapter keeps in host memory\), more than 50% of this machine's 1073741824 bytes \(1 GiB\); memory M can be at most \d+ on this machine$/,
+      );
+      return true;
+    },
+  );
   // The same M on an adapter with memory of its own only needs its host arrays.
   assert.throws(() => createStack(fakeGpu({ hostMemory: 2 ** 30 }), { mlp, memory: 1_000_000, ensemble: 2 }), /the device was used/);
 });
 
 test("the host arrays of the coefficients are checked where the host's memory is known", () => {
   const gpu = fakeGpu({ hostMemory: 64 * 2 ** 20 });
-  assert.throws(() => createStack(gpu, { mlp: MLP, memory: 2_000_000 }), (error: Error) => {
-    assert.ok(error instanceof StaqInputError);
-    assert.match(error.message, /needs about 40000000 bytes \(38\.1 MiB\) of memory \(40000000 bytes \(38\.1 MiB\) of arrays in JavaScript\)/);
-    assert.match(error.message, /memory M can be at most 1677721 on this machine/);
-    return true;
-  });
+  assert.throws(
+    () => createStack(gpu, { mlp: MLP, memory: 2_000_000 }),
+    (error: Error) => {
+      assert.ok(error instanceof StaqInputError);
+      assert.match(
+        error.message,
+        /needs about 40000000 bytes \(38\.1 MiB\) of memory \(40000000 bytes \(38\.1 MiB\) of arrays in JavaScript\)/,
+      );
+      assert.match(error.message, /memory M can be at most 1677721 on this machine/);
+      return true;
+    },
+  );
 });
 
 test("the largest value a refusal offers fits, and one more does not", () => {
@@ -128,40 +147,73 @@ test("a size staq derived itself is a StaqGpuError; one that fits passes", () =>
 test("a buffer too large at any value says so instead of offering a largest value", () => {
   const { info } = fakeGpu();
   const budget = { buffers: [{ what: "parameter buffers", bytesPerUnit: 0, fixedBytes: 2 ** 28, binding: "whole" as const }] };
-  assert.throws(() => checkBudget(info, { name: "batch size", value: 1 }, budget), /needs parameter buffers of 268435456 bytes \(256 MiB\), more than this device's maxStorageBufferBindingSize of 134217728 bytes \(128 MiB\); not even batch size = 1 fits; use a smaller network/);
+  assert.throws(
+    () => checkBudget(info, { name: "batch size", value: 1 }, budget),
+    /needs parameter buffers of 268435456 bytes \(256 MiB\), more than this device's maxStorageBufferBindingSize of 134217728 bytes \(128 MiB\); not even batch size = 1 fits; use a smaller network/,
+  );
 });
 
 test("createReplayBuffer refuses a capacity beyond a storage binding, naming the largest that fits", () => {
-  assert.throws(() => createReplayBuffer(fakeGpu(), { capacity: 10_000_000, inputs: 4, actions: 2 }), (error: Error) => {
-    assert.ok(error instanceof StaqInputError);
-    assert.match(error.message, /^replay capacity = 10000000 needs observation buffers \(capacity × 4 inputs × 4 bytes\) of 160000000 bytes/);
-    assert.match(error.message, /replay capacity can be at most 8388608 on this machine$/);
-    return true;
-  });
-  assert.throws(() => createReplayBuffer(fakeGpu({ hostMemory: 2 ** 30 }), { capacity: 8_000_000, inputs: 4, actions: 2 }), /of arrays in JavaScript/);
+  assert.throws(
+    () => createReplayBuffer(fakeGpu(), { capacity: 10_000_000, inputs: 4, actions: 2 }),
+    (error: Error) => {
+      assert.ok(error instanceof StaqInputError);
+      assert.match(
+        error.message,
+        /^replay capacity = 10000000 needs observation buffers \(capacity × 4 inputs × 4 bytes\) of 160000000 bytes/,
+      );
+      assert.match(error.message, /replay capacity can be at most 8388608 on this machine$/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => createReplayBuffer(fakeGpu({ hostMemory: 2 ** 30 }), { capacity: 8_000_000, inputs: 4, actions: 2 }),
+    /of arrays in JavaScript/,
+  );
 });
 
 test("createMlpTrainer refuses a batch whose buffers exceed a storage binding", async () => {
-  await assert.rejects(createMlpTrainer(fakeGpu(), { mlp: { inputs: 4, hidden: [256, 256], outputs: 2 }, ensemble: 2, batch: 50_000, adam: { lr: 1e-3 }, targetNetworks: true }), (error: Error) => {
-    assert.ok(error instanceof StaqInputError, error.message);
-    assert.match(error.message, /^batch size = 50000 needs layer 0's activations \(batch × 4 networks × 256 × 4 bytes\) of 204800000 bytes/);
-    assert.match(error.message, /batch size can be at most 32768 on this machine$/);
-    return true;
-  });
+  await assert.rejects(
+    createMlpTrainer(fakeGpu(), {
+      mlp: { inputs: 4, hidden: [256, 256], outputs: 2 },
+      ensemble: 2,
+      batch: 50_000,
+      adam: { lr: 1e-3 },
+      targetNetworks: true,
+    }),
+    (error: Error) => {
+      assert.ok(error instanceof StaqInputError, error.message);
+      assert.match(
+        error.message,
+        /^batch size = 50000 needs layer 0's activations \(batch × 4 networks × 256 × 4 bytes\) of 204800000 bytes/,
+      );
+      assert.match(error.message, /batch size can be at most 32768 on this machine$/);
+      return true;
+    },
+  );
 });
 
 test("createActor refuses a maxBatch beyond maxBufferSize", () => {
   const gpu = fakeGpu({ limits: { maxBufferSize: 2 ** 28 } });
   const stack = { gpu, destroyed: false, spec: MLP, label: "fake stack" } as unknown as Stack;
-  assert.throws(() => createActor(stack, { maxBatch: 2 ** 25, seed: 1 }), /^StaqInputError: maxBatch = 33554432 needs a states buffer \(maxBatch × 4 inputs × 4 bytes\) of 536870912 bytes \(512 MiB\), more than this device's maxBufferSize of 268435456 bytes \(256 MiB\); maxBatch can be at most 16777216 on this machine$/);
+  assert.throws(
+    () => createActor(stack, { maxBatch: 2 ** 25, seed: 1 }),
+    /^StaqInputError: maxBatch = 33554432 needs a states buffer \(maxBatch × 4 inputs × 4 bytes\) of 536870912 bytes \(512 MiB\), more than this device's maxBufferSize of 268435456 bytes \(256 MiB\); maxBatch can be at most 16777216 on this machine$/,
+  );
 });
 
 test("createBuffer checks the size it allocates, rounded up to a multiple of 4", () => {
-  assert.throws(() => createBuffer(fakeGpu(), 2 ** 32 - 1, BufferUsage.STORAGE, "big"), (error: Error) => {
-    assert.ok(error instanceof StaqGpuError);
-    assert.match(error.message, /^big: 4294967295 bytes \(4 GiB\) \(4294967296 rounded up to a multiple of 4\) is more than this device's maxBufferSize of 4294967295 bytes/);
-    return true;
-  });
+  assert.throws(
+    () => createBuffer(fakeGpu(), 2 ** 32 - 1, BufferUsage.STORAGE, "big"),
+    (error: Error) => {
+      assert.ok(error instanceof StaqGpuError);
+      assert.match(
+        error.message,
+        /^big: 4294967295 bytes \(4 GiB\) \(4294967296 rounded up to a multiple of 4\) is more than this device's maxBufferSize of 4294967295 bytes/,
+      );
+      return true;
+    },
+  );
 });
 
 test("formatBytes gives the exact count and a readable unit", () => {

@@ -21,7 +21,11 @@ const SPEC = { inputs: 4, hidden: [8], outputs: 3 };
 const REPO_ROOT = new URL("../..", import.meta.url).pathname;
 
 function runNode(script: string) {
-  return spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 120_000, cwd: REPO_ROOT });
+  return spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 120_000,
+    cwd: REPO_ROOT,
+  });
 }
 
 /**
@@ -76,14 +80,23 @@ test("an out-of-memory error fails the next allocation at once, with what to mak
   const gpu = await createGpu();
   try {
     // lavapipe overcommits rather than refuse an allocation, so the error Dawn would report is sent.
-    const { GPUOutOfMemoryError, GPUUncapturedErrorEvent } = globals as { GPUOutOfMemoryError: new (message: string) => GPUError; GPUUncapturedErrorEvent: typeof globalThis.GPUUncapturedErrorEvent };
+    const { GPUOutOfMemoryError, GPUUncapturedErrorEvent } = globals as {
+      GPUOutOfMemoryError: new (message: string) => GPUError;
+      GPUUncapturedErrorEvent: typeof globalThis.GPUUncapturedErrorEvent;
+    };
     const error = new GPUOutOfMemoryError('Out of memory while creating [Buffer "staq stack weights 3"]');
     gpu.device.dispatchEvent(new GPUUncapturedErrorEvent("uncapturederror", { error }));
-    assert.throws(() => createBuffer(gpu, 16, BufferUsage.STORAGE, "next"), (thrown: Error) => {
-      assert.ok(thrown instanceof StaqGpuError);
-      assert.equal(thrown.message, 'the GPU ran out of memory: Out of memory while creating [Buffer "staq stack weights 3"]; use a smaller stack (memory M), replay capacity or batch');
-      return true;
-    });
+    assert.throws(
+      () => createBuffer(gpu, 16, BufferUsage.STORAGE, "next"),
+      (thrown: Error) => {
+        assert.ok(thrown instanceof StaqGpuError);
+        assert.equal(
+          thrown.message,
+          'the GPU ran out of memory: Out of memory while creating [Buffer "staq stack weights 3"]; use a smaller stack (memory M), replay capacity or batch',
+        );
+        return true;
+      },
+    );
   } finally {
     gpu.destroy();
   }
@@ -123,8 +136,11 @@ import { readFloat32 } from "./src/gpu/readback.ts";
   assert.match(child.stderr, /^threw StaqGpuError$/m);
 });
 
-test("Dawn's known start-up warnings are kept off stderr; any other output written to fd 2 meanwhile stays", { skip: process.platform !== "linux" && "Linux only (Dawn's Vulkan backend)" }, () => {
-  const child = runNodeStderrPiped(`
+test(
+  "Dawn's known start-up warnings are kept off stderr; any other output written to fd 2 meanwhile stays",
+  { skip: process.platform !== "linux" && "Linux only (Dawn's Vulkan backend)" },
+  () => {
+    const child = runNodeStderrPiped(`
     import { writeSync } from "node:fs";
     import { createGpu, filterDawnStartupWarnings } from "./src/node/create-gpu.ts";
     import { captureStderrDuring } from "./src/node/dawn-stderr.ts";
@@ -136,20 +152,27 @@ test("Dawn's known start-up warnings are kept off stderr; any other output writt
     captureStderrDuring(() => writeSync(2, "native 1\\nWarning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 8 to 4 to fit dynamic offset allocation limit.\\nWarning: another\\n"));
     console.error("after");
     gpu.destroy();`);
-  assert.equal(child.status, 0, child.stderr);
-  assert.doesNotMatch(child.stdout, /artificially reduced/);
-  assert.deepEqual(
-    child.stdout.split("\n").filter((line) => !line.startsWith("adapter: ")),
-    ["before", "native 1", "Warning: another", "after", ""],
-  );
-});
+    assert.equal(child.status, 0, child.stderr);
+    assert.doesNotMatch(child.stdout, /artificially reduced/);
+    assert.deepEqual(
+      child.stdout.split("\n").filter((line) => !line.startsWith("adapter: ")),
+      ["before", "native 1", "Warning: another", "after", ""],
+    );
+  },
+);
 
 test("only the known Dawn warnings are dropped from captured output", () => {
-  const known = "Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.";
+  const known =
+    "Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.";
   assert.equal(withoutKnownDawnWarnings(`${known}\n`), "");
   assert.equal(withoutKnownDawnWarnings(`a\n${known}\r\nb`), "a\nb");
   // A changed wording, a prefix or a different limit is not the known warning: it stays.
-  for (const other of [`${known} extra`, `x ${known}`, known.replace("Uniform", "Sampler"), "Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced"]) {
+  for (const other of [
+    `${known} extra`,
+    `x ${known}`,
+    known.replace("Uniform", "Sampler"),
+    "Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced",
+  ]) {
     assert.equal(withoutKnownDawnWarnings(`${other}\n`), `${other}\n`);
   }
 });

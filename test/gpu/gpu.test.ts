@@ -24,7 +24,11 @@ test("every shader file compiles as written, with its default constants and its 
     const code = resolveIncludes(source, SHADER_SOURCES, name);
     const module = gpu.device.createShaderModule({ code, label: name });
     const errors = (await module.getCompilationInfo()).messages.filter((m) => m.type === "error");
-    assert.deepEqual(errors.map((m) => `${m.lineNum}: ${m.message}`), [], `shaders/${name}.wgsl`);
+    assert.deepEqual(
+      errors.map((m) => `${m.lineNum}: ${m.message}`),
+      [],
+      `shaders/${name}.wgsl`,
+    );
   }
 });
 
@@ -73,7 +77,10 @@ test("no adapter is a StaqGpuError that says how to fix it", async () => {
 });
 
 test("the portable build explains a missing navigator.gpu and refuses fast mode", async () => {
-  await assert.rejects(createPortableGpu(), (error: Error) => error instanceof StaqGpuError && /navigator\.gpu is undefined/.test(error.message));
+  await assert.rejects(
+    createPortableGpu(),
+    (error: Error) => error instanceof StaqGpuError && /navigator\.gpu is undefined/.test(error.message),
+  );
   await assert.rejects(createPortableGpu({ fast: true }), StaqInputError);
 });
 

@@ -19,13 +19,26 @@ test("every library shader declares an interface the kernel layer can read: bind
   for (const [name, source] of Object.entries(SHADER_SOURCES)) {
     if (!/@compute/.test(source)) continue; // a library of functions (philox)
     const shader = reflectShader(resolveIncludes(source, SHADER_SOURCES, name), name);
-    assert.deepEqual(shader.bindings.map((b) => b.binding), shader.bindings.map((_, i) => i), name);
-    assert.ok(shader.bindings.every((b) => b.group === 0), name);
+    assert.deepEqual(
+      shader.bindings.map((b) => b.binding),
+      shader.bindings.map((_, i) => i),
+      name,
+    );
+    assert.ok(
+      shader.bindings.every((b) => b.group === 0),
+      name,
+    );
     assert.equal(new Set(shader.bindings.map((b) => b.name)).size, shader.bindings.length, name);
-    assert.ok(shader.workgroupSize.every((d) => Number.isInteger(d) && d >= 1), `${name}: ${shader.workgroupSize}`);
+    assert.ok(
+      shader.workgroupSize.every((d) => Number.isInteger(d) && d >= 1),
+      `${name}: ${shader.workgroupSize}`,
+    );
     // Injectable constants are not bindings (a name in both would be ambiguous in messages).
     const constants = new Set(injectableConstants(source));
-    assert.ok(shader.bindings.every((b) => !constants.has(b.name)), name);
+    assert.ok(
+      shader.bindings.every((b) => !constants.has(b.name)),
+      name,
+    );
   }
 });
 
@@ -45,11 +58,20 @@ test("uniform offsets follow WGSL's layout: 4-byte scalars back to back, size ro
     size: 32,
   });
   assert.deepEqual(shader.workgroupSize, [32, 2, 1]);
-  assert.deepEqual(shader.bindings.map((b) => [b.name, b.kind]), [["p", "uniform"], ["out", "read_write"]]);
+  assert.deepEqual(
+    shader.bindings.map((b) => [b.name, b.kind]),
+    [
+      ["p", "uniform"],
+      ["out", "read_write"],
+    ],
+  );
   // The policy kernel's struct: 16 words, `keep` (1 − ε) the 7th, at byte 24.
   const policy = reflectShader(SHADER_SOURCES.policy, "policy").uniform!;
   assert.equal(policy.size, 64);
-  assert.deepEqual(policy.fields.find((f) => f.name === "keep"), { name: "keep", type: "f32", offset: 24 });
+  assert.deepEqual(
+    policy.fields.find((f) => f.name === "keep"),
+    { name: "keep", type: "f32", offset: 24 },
+  );
 });
 
 test("a workgroup size given by a constant is read after injection", () => {
@@ -60,7 +82,10 @@ test("a workgroup size given by a constant is read after injection", () => {
 test("declarations the reader cannot bind by name are refused when the shader loads", () => {
   const wgsl = (decl: string) => `${decl}\n@compute @workgroup_size(1)\nfn main() {}`;
   assert.throws(() => reflectShader(wgsl("@group(0) @binding(0) var<storage> x: array<f32>;"), "s"), /must state its access/);
-  assert.throws(() => reflectShader(wgsl("struct P { v: vec4<f32> }\n@group(0) @binding(0) var<uniform> p: P;"), "s"), /u32, i32 and f32 members only/);
+  assert.throws(
+    () => reflectShader(wgsl("struct P { v: vec4<f32> }\n@group(0) @binding(0) var<uniform> p: P;"), "s"),
+    /u32, i32 and f32 members only/,
+  );
   assert.throws(() => reflectShader("@group(0) @binding(0) var<storage, read> x: array<f32>;\nfn main() {}", "s"), /no @workgroup_size/);
 });
 
@@ -86,7 +111,10 @@ test("Kernel.bind takes every binding by name and refuses an unknown or a missin
     { binding: 1, resource: { buffer: x } },
     { binding: 2, resource: { buffer: y } },
   ]);
-  assert.throws(() => kernel.bind({ step: u, x, y, z: y }), (e: Error) => e instanceof StaqInputError && /has no binding z \(it declares: step, x, y\)/.test(e.message));
+  assert.throws(
+    () => kernel.bind({ step: u, x, y, z: y }),
+    (e: Error) => e instanceof StaqInputError && /has no binding z \(it declares: step, x, y\)/.test(e.message),
+  );
   assert.throws(() => kernel.bind({ step: u, x }), /needs a buffer for its binding y/);
 });
 

@@ -56,7 +56,10 @@ test("includes append each named library once, after the including source, and u
   const out = resolveIncludes(shader, libraries, "shaders/a.wgsl");
   assert.ok(out.startsWith(shader), "the including source keeps its lines, so compiler line numbers stay right");
   assert.equal(out.split("fn helper").length - 1, 1);
-  assert.throws(() => resolveIncludes("// @include nothing", libraries, "shaders/a.wgsl"), /shaders\/a\.wgsl includes nothing, but there is no shaders\/nothing\.wgsl/);
+  assert.throws(
+    () => resolveIncludes("// @include nothing", libraries, "shaders/a.wgsl"),
+    /shaders\/a\.wgsl includes nothing, but there is no shaders\/nothing\.wgsl/,
+  );
   assert.throws(() => resolveIncludes("// @include lib", { lib: "// @include lib" }), /one level deep/);
   assert.equal(resolveIncludes("fn main() {}", libraries), "fn main() {}");
 });

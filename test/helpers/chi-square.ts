@@ -65,7 +65,10 @@ export function chiSquarePValue(statistic: number, degreesOfFreedom: number): nu
  * Pearson's X² = Σ (observed − n·p)² / (n·p) of `counts` against `probabilities` (which must sum
  * to 1 and be positive wherever a count is), and its degrees of freedom (cells − 1).
  */
-export function chiSquareStatistic(counts: ArrayLike<number>, probabilities: ArrayLike<number>): { statistic: number; degreesOfFreedom: number } {
+export function chiSquareStatistic(
+  counts: ArrayLike<number>,
+  probabilities: ArrayLike<number>,
+): { statistic: number; degreesOfFreedom: number } {
   let n = 0;
   for (let i = 0; i < counts.length; i++) n += counts[i];
   let statistic = 0;

@@ -4,7 +4,14 @@ import assert from "node:assert/strict";
 import { parseDecimal, parseWholeNumber } from "../../src/io/decimal.ts";
 
 test("parseDecimal takes plain decimals and refuses what Number() would also read", () => {
-  for (const [text, value] of [["3", 3], ["-0.5", -0.5], [" 1e-3 ", 1e-3], ["+2.", 2], [".25", 0.25], ["1E6", 1e6]] as const) {
+  for (const [text, value] of [
+    ["3", 3],
+    ["-0.5", -0.5],
+    [" 1e-3 ", 1e-3],
+    ["+2.", 2],
+    [".25", 0.25],
+    ["1E6", 1e6],
+  ] as const) {
     assert.equal(parseDecimal(text), value, text);
   }
   for (const text of ["", " ", "0x10", "0b11", "0o7", "Infinity", "-Infinity", "NaN", "1_000", "1e", "e3", "--1", "1,5"]) {
@@ -13,7 +20,13 @@ test("parseDecimal takes plain decimals and refuses what Number() would also rea
 });
 
 test("parseWholeNumber takes integers written without fraction or exponent, up to 2^53 - 1", () => {
-  for (const [text, value] of [["16", 16], ["+3", 3], ["-2", -2], ["0", 0], ["9007199254740991", Number.MAX_SAFE_INTEGER]] as const) {
+  for (const [text, value] of [
+    ["16", 16],
+    ["+3", 3],
+    ["-2", -2],
+    ["0", 0],
+    ["9007199254740991", Number.MAX_SAFE_INTEGER],
+  ] as const) {
     assert.equal(parseWholeNumber(text), value, text);
   }
   for (const text of ["", "0x10", "1e3", "1.0", "16.5", "9007199254740992", "Infinity"]) {

@@ -16,7 +16,10 @@ const DEEP_OBJECT = '{"a": '.repeat(200_000) + "0" + "}".repeat(200_000);
 function isDepthError(source: string) {
   return (error: unknown) => {
     assert.ok(error instanceof StaqFormatError, `expected a StaqFormatError, got ${String(error)}`);
-    assert.match(error.message, new RegExp(`^${source.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}.* nested deeper than ${MAX_JSON_DEPTH} levels`));
+    assert.match(
+      error.message,
+      new RegExp(`^${source.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}.* nested deeper than ${MAX_JSON_DEPTH} levels`),
+    );
     return true;
   };
 }
@@ -43,9 +46,15 @@ test("a deeply nested MDP file is a format error naming the file (no stack overf
 
 test("a deeply nested BATCH.json is a format error naming the file (no stack overflow)", () => {
   const spec = { inputs: 2, hidden: [], outputs: 2 };
-  assert.throws(() => parseTrainingBatchJson(`{"obs": [[0, 1]], "actions": [0], "targets": [${DEEP}]}`, "batch.json", spec), isDepthError("batch.json"));
+  assert.throws(
+    () => parseTrainingBatchJson(`{"obs": [[0, 1]], "actions": [0], "targets": [${DEEP}]}`, "batch.json", spec),
+    isDepthError("batch.json"),
+  );
   // The NaN-tolerant path (Python's bare NaN) is bounded too.
-  assert.throws(() => parseTrainingBatchJson(`{"obs": [[NaN, 1]], "actions": [0], "targets": [${DEEP}]}`, "batch.json", spec), isDepthError("batch.json"));
+  assert.throws(
+    () => parseTrainingBatchJson(`{"obs": [[NaN, 1]], "actions": [0], "targets": [${DEEP}]}`, "batch.json", spec),
+    isDepthError("batch.json"),
+  );
 });
 
 test("a deeply nested safetensors header is a format error (no stack overflow)", () => {

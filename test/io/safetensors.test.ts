@@ -25,14 +25,21 @@ function file(header: object | string, buffer: Uint8Array = new Uint8Array(0), l
   return bytes;
 }
 
-const f32 = (shape: number[], begin: number) => ({ dtype: "F32", shape, data_offsets: [begin, begin + 4 * shape.reduce((a, b) => a * b, 1)] });
+const f32 = (shape: number[], begin: number) => ({
+  dtype: "F32",
+  shape,
+  data_offsets: [begin, begin + 4 * shape.reduce((a, b) => a * b, 1)],
+});
 
 function rejects(bytes: Uint8Array, pattern: RegExp) {
-  assert.throws(() => decodeSafetensors(bytes), (error: Error) => {
-    assert.ok(error instanceof StaqFormatError, `expected a StaqFormatError, got ${error.name}: ${error.message}`);
-    assert.match(error.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => decodeSafetensors(bytes),
+    (error: Error) => {
+      assert.ok(error instanceof StaqFormatError, `expected a StaqFormatError, got ${error.name}: ${error.message}`);
+      assert.match(error.message, pattern);
+      return true;
+    },
+  );
 }
 
 // ---- the format, byte for byte ----
@@ -45,15 +52,40 @@ test("encodes one tensor exactly as the spec lays it out", () => {
   const header = '{"attn0":{"dtype":"F32","shape":[1,1,2,3],"data_offsets":[0,24]}}';
   assert.equal(header.length, 65);
   const expected = [
-    72, 0, 0, 0, 0, 0, 0, 0,
+    72,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
     ...Array.from(header, (c) => c.charCodeAt(0)),
     ...Array(7).fill(0x20),
-    0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x80, 0x3f,
-    0x00, 0x00, 0x00, 0x40,
-    0x00, 0x00, 0x40, 0x40,
-    0x00, 0x00, 0x80, 0x40,
-    0x00, 0x00, 0xa0, 0x40,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x80,
+    0x3f,
+    0x00,
+    0x00,
+    0x00,
+    0x40,
+    0x00,
+    0x00,
+    0x40,
+    0x40,
+    0x00,
+    0x00,
+    0x80,
+    0x40,
+    0x00,
+    0x00,
+    0xa0,
+    0x40,
   ];
   assert.deepEqual(Array.from(bytes), expected);
 });
@@ -80,7 +112,10 @@ test("reads a file that lists tensors out of offset order and has no padding", (
 });
 
 test("scalars ([]) hold one value and empty tensors (a 0 dimension) hold none", () => {
-  const bytes = encodeSafetensors({ scalar: { shape: [], data: Float32Array.of(3) }, empty: { shape: [2, 0, 3], data: new Float32Array(0) } });
+  const bytes = encodeSafetensors({
+    scalar: { shape: [], data: Float32Array.of(3) },
+    empty: { shape: [2, 0, 3], data: new Float32Array(0) },
+  });
   const { tensors } = decodeSafetensors(bytes);
   assert.deepEqual(tensors.get("scalar"), { shape: [], data: Float32Array.of(3) });
   assert.deepEqual(tensors.get("empty"), { shape: [2, 0, 3], data: new Float32Array(0) });
@@ -105,11 +140,19 @@ const tensorArbitrary = fc
   .map(({ shape, bits: words }): Float32Tensor => ({ shape, data: new Float32Array(Uint32Array.from(words).buffer) }));
 
 const filesArbitrary = fc.record({
-  tensors: fc.uniqueArray(fc.tuple(fc.string({ unit: "grapheme", maxLength: 12 }).filter((n) => n !== "__metadata__"), tensorArbitrary), {
-    selector: ([name]) => name,
-    maxLength: 6,
+  tensors: fc.uniqueArray(
+    fc.tuple(
+      fc.string({ unit: "grapheme", maxLength: 12 }).filter((n) => n !== "__metadata__"),
+      tensorArbitrary,
+    ),
+    {
+      selector: ([name]) => name,
+      maxLength: 6,
+    },
+  ),
+  metadata: fc.array(fc.tuple(fc.string({ unit: "grapheme", maxLength: 10 }), fc.string({ unit: "grapheme", maxLength: 20 })), {
+    maxLength: 4,
   }),
-  metadata: fc.array(fc.tuple(fc.string({ unit: "grapheme", maxLength: 10 }), fc.string({ unit: "grapheme", maxLength: 20 })), { maxLength: 4 }),
   misalignment: fc.integer({ min: 0, max: 7 }),
 });
 
@@ -186,27 +229,48 @@ test("rejects a header that is not JSON", () => {
 });
 
 test("rejects an unknown dtype, naming the tensor and the dtype", () => {
-  rejects(file({ "layer.w": { dtype: "Q7", shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)), /tensor "layer\.w" has unknown dtype "Q7"/);
+  rejects(
+    file({ "layer.w": { dtype: "Q7", shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)),
+    /tensor "layer\.w" has unknown dtype "Q7"/,
+  );
 });
 
 test("rejects a dtype other than F32, naming the tensor and saying what to do", () => {
-  rejects(file({ "layer.w": { dtype: "F16", shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4)), /tensor "layer\.w" has dtype F16; staq reads only F32.*float/);
+  rejects(
+    file({ "layer.w": { dtype: "F16", shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4)),
+    /tensor "layer\.w" has dtype F16; staq reads only F32.*float/,
+  );
 });
 
 test("rejects a missing dtype, a bad shape and bad data_offsets", () => {
   rejects(file({ w: { shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)), /tensor "w": "dtype" is missing/);
-  rejects(file({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4)), /tensor "w": shape must be an array of integers >= 0/);
+  rejects(
+    file({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4)),
+    /tensor "w": shape must be an array of integers >= 0/,
+  );
   rejects(file({ w: { dtype: "F32", shape: [1.5], data_offsets: [0, 4] } }, new Uint8Array(4)), /tensor "w": shape must be/);
-  rejects(file({ w: { dtype: "F32", shape: [1], data_offsets: [0] } }, new Uint8Array(4)), /tensor "w": "data_offsets" must be \[begin, end\]/);
-  rejects(file({ w: { dtype: "F32", shape: [0], data_offsets: [4, 0] } }, new Uint8Array(4)), /tensor "w": data_offsets \[4, 0\] end before they begin/);
+  rejects(
+    file({ w: { dtype: "F32", shape: [1], data_offsets: [0] } }, new Uint8Array(4)),
+    /tensor "w": "data_offsets" must be \[begin, end\]/,
+  );
+  rejects(
+    file({ w: { dtype: "F32", shape: [0], data_offsets: [4, 0] } }, new Uint8Array(4)),
+    /tensor "w": data_offsets \[4, 0\] end before they begin/,
+  );
 });
 
 test("rejects a shape whose size is not the data's byte length", () => {
-  rejects(file({ w: { dtype: "F32", shape: [2, 3], data_offsets: [0, 20] } }, new Uint8Array(20)), /tensor "w": shape \[2,3\] of F32 needs 24 bytes, but data_offsets \[0, 20\] span 20/);
+  rejects(
+    file({ w: { dtype: "F32", shape: [2, 3], data_offsets: [0, 20] } }, new Uint8Array(20)),
+    /tensor "w": shape \[2,3\] of F32 needs 24 bytes, but data_offsets \[0, 20\] span 20/,
+  );
 });
 
 test("rejects offsets past the end of the file (truncated), naming the tensor", () => {
-  rejects(file({ a: f32([2], 0), b: f32([3], 8) }, new Uint8Array(12)), /tensor "b": data_offsets \[8, 20\] run past the end of the byte buffer \(12 bytes; truncated/);
+  rejects(
+    file({ a: f32([2], 0), b: f32([3], 8) }, new Uint8Array(12)),
+    /tensor "b": data_offsets \[8, 20\] run past the end of the byte buffer \(12 bytes; truncated/,
+  );
 });
 
 test("rejects overlapping tensors, naming both", () => {
@@ -214,7 +278,10 @@ test("rejects overlapping tensors, naming both", () => {
 });
 
 test("rejects holes in the byte buffer, between tensors and at its start", () => {
-  rejects(file({ a: f32([1], 0), b: f32([1], 8) }, new Uint8Array(12)), /bytes \[4, 8\) after tensor "a" belong to no tensor \(a hole before tensor "b"\)/);
+  rejects(
+    file({ a: f32([1], 0), b: f32([1], 8) }, new Uint8Array(12)),
+    /bytes \[4, 8\) after tensor "a" belong to no tensor \(a hole before tensor "b"\)/,
+  );
   rejects(file({ a: f32([1], 4) }, new Uint8Array(8)), /bytes \[0, 4\) at the start of the byte buffer belong to no tensor/);
 });
 
@@ -235,10 +302,16 @@ test("rejects a tensor entry that is not an object", () => {
 
 test("encode refuses data that does not match the shape, non-string metadata and the reserved name", () => {
   assert.throws(() => encodeSafetensors({ w: { shape: [2, 2], data: new Float32Array(3) } }), StaqInputError);
-  assert.throws(() => encodeSafetensors({ w: { shape: [2, 2], data: new Float32Array(3) } }), /tensor "w": shape \[2,2\] holds 4 values but data has 3/);
+  assert.throws(
+    () => encodeSafetensors({ w: { shape: [2, 2], data: new Float32Array(3) } }),
+    /tensor "w": shape \[2,2\] holds 4 values but data has 3/,
+  );
   assert.throws(() => encodeSafetensors({}, { memory: 3 as unknown as string }), /metadata "memory" is a number; .*must be strings/);
   assert.throws(() => encodeSafetensors({ __metadata__: { shape: [], data: new Float32Array(1) } }), /reserves it for metadata/);
-  assert.throws(() => encodeSafetensors({ w: { shape: [-1], data: new Float32Array(0) } }), /tensor "w": shape must be an array of integers >= 0/);
+  assert.throws(
+    () => encodeSafetensors({ w: { shape: [-1], data: new Float32Array(0) } }),
+    /tensor "w": shape must be an array of integers >= 0/,
+  );
 });
 
 test("names that are awkward in JavaScript objects round-trip: __proto__, empty, numeric, non-ASCII", () => {

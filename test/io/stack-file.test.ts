@@ -18,7 +18,8 @@ const gpu = await testGpu();
 const BATCH = 5;
 
 const bits = (values: Float32Array) => Array.from(new Uint32Array(values.buffer, values.byteOffset, values.length));
-const snapshotBits = (snapshots: MlpWeights[][]) => snapshots.map((list) => list.map((w) => w.layers.map((l) => [bits(l.weight), bits(l.bias)])));
+const snapshotBits = (snapshots: MlpWeights[][]) =>
+  snapshots.map((list) => list.map((w) => w.layers.map((l) => [bits(l.weight), bits(l.bias)])));
 
 async function assertSameStack(loaded: Stack, original: Stack) {
   assert.deepEqual(loaded.spec, original.spec);
@@ -59,12 +60,19 @@ test("a ring that wrapped around is saved oldest first", async () => {
   for (let l = 0; l < 2; l++) {
     const weight = tensors.get(`stack.layers.${l}.weight`)!;
     const bias = tensors.get(`stack.layers.${l}.bias`)!;
-    const { inputs, outputs } = [{ inputs: 4, outputs: 8 }, { inputs: 8, outputs: 3 }][l];
+    const { inputs, outputs } = [
+      { inputs: 4, outputs: 8 },
+      { inputs: 8, outputs: 3 },
+    ][l];
     assert.deepEqual(weight.shape, [2, 3, outputs, inputs]);
     for (let e = 0; e < 2; e++) {
       survivors.forEach((members, i) => {
         const at = (e * 3 + i) * outputs;
-        assert.deepEqual(weight.data.subarray(at * inputs, (at + outputs) * inputs), members[e].layers[l].weight, `layer ${l} [${e}, ${i}]`);
+        assert.deepEqual(
+          weight.data.subarray(at * inputs, (at + outputs) * inputs),
+          members[e].layers[l].weight,
+          `layer ${l} [${e}, ${i}]`,
+        );
         assert.deepEqual(bias.data.subarray(at, at + outputs), members[e].layers[l].bias, `layer ${l} bias [${e}, ${i}]`);
       });
     }
@@ -81,8 +89,16 @@ test("a ring that wrapped around is saved oldest first", async () => {
   // within the float32 bound of the float64 reference of the file's contents.
   const states = randomStates(BATCH, ONE_HIDDEN.inputs, 5);
   const reference = stackLogitsReference(readStackFile(bytes), states, BATCH);
-  for (const [which, logits] of [["loaded", await stackLogits(loaded, states)], ["original", await stackLogits(stack, states)]] as const) {
-    logits.forEach((x, k) => assert.ok(Math.abs(x - reference.logits[k]) <= reference.bound[k], `${which} logit ${k}: ${x} vs ${reference.logits[k]} ± ${reference.bound[k]}`));
+  for (const [which, logits] of [
+    ["loaded", await stackLogits(loaded, states)],
+    ["original", await stackLogits(stack, states)],
+  ] as const) {
+    logits.forEach((x, k) =>
+      assert.ok(
+        Math.abs(x - reference.logits[k]) <= reference.bound[k],
+        `${which} logit ${k}: ${x} vs ${reference.logits[k]} ± ${reference.bound[k]}`,
+      ),
+    );
   }
   // The loaded ring continues like the original: one more push drops the same snapshot.
   const next = pushed[0];
@@ -94,10 +110,24 @@ test("a ring that wrapped around is saved oldest first", async () => {
 });
 
 test("float64 coefficients are stored as float32; the loaded stack evaluates within the float32 bound and re-saves to the same bytes", async () => {
-  const { stack } = pushedStack(gpu, { mlp: TWO_HIDDEN, memory: 3, ensemble: 1, eta: 20, tau: 0.7, gamma: 0.99, variant: "corrected", normalization: "sum", pushes: 4, seed: 13 });
+  const { stack } = pushedStack(gpu, {
+    mlp: TWO_HIDDEN,
+    memory: 3,
+    ensemble: 1,
+    eta: 20,
+    tau: 0.7,
+    gamma: 0.99,
+    variant: "corrected",
+    normalization: "sum",
+    pushes: 4,
+    seed: 13,
+  });
   const bytes = await stackToSafetensors(stack);
   const loaded = stackFromSafetensors(gpu, bytes);
-  assert.deepEqual(loaded.coefficients.map((c) => Array.from(c)), stack.coefficients.map((c) => Array.from(c, Math.fround)));
+  assert.deepEqual(
+    loaded.coefficients.map((c) => Array.from(c)),
+    stack.coefficients.map((c) => Array.from(c, Math.fround)),
+  );
   assert.equal(loaded.correction, stack.correction);
   assert.deepEqual(loaded.pmd, stack.pmd);
   assert.deepEqual(await stackToSafetensors(loaded), bytes);
@@ -106,7 +136,12 @@ test("float64 coefficients are stored as float32; the loaded stack evaluates wit
   const states = randomStates(BATCH, TWO_HIDDEN.inputs, 17);
   const reference = stackLogitsReference(contents, states, BATCH);
   const logits = await stackLogits(loaded, states);
-  logits.forEach((x, k) => assert.ok(Math.abs(x - reference.logits[k]) <= reference.bound[k], `logit ${k}: ${x} vs ${reference.logits[k]} ± ${reference.bound[k]}`));
+  logits.forEach((x, k) =>
+    assert.ok(
+      Math.abs(x - reference.logits[k]) <= reference.bound[k],
+      `logit ${k}: ${x} vs ${reference.logits[k]} ± ${reference.bound[k]}`,
+    ),
+  );
   loaded.destroy();
   stack.destroy();
 });
@@ -130,7 +165,11 @@ test("a memory override keeps the snapshots and must hold them all", async () =>
   assert.equal(bigger.memory, 6);
   assert.equal(bigger.size, 2);
   assert.deepEqual(snapshotBits(await bigger.readSnapshots()), snapshotBits(await stack.readSnapshots()));
-  assert.throws(() => stackFromSafetensors(gpu, bytes, { memory: 1 }), (error: Error) => error instanceof StaqInputError && /memory override 1 must be an integer >= 2: the file holds 2 snapshots/.test(error.message));
+  assert.throws(
+    () => stackFromSafetensors(gpu, bytes, { memory: 1 }),
+    (error: Error) =>
+      error instanceof StaqInputError && /memory override 1 must be an integer >= 2: the file holds 2 snapshots/.test(error.message),
+  );
   bigger.destroy();
   stack.destroy();
 });
@@ -139,7 +178,10 @@ test("a memory override keeps the snapshots and must hold them all", async () =>
 
 /** A valid file (2 members, 2 snapshots, ONE_HIDDEN) built without a GPU, and ways to spoil it. */
 function validFile(): { tensors: Map<string, Float32Tensor>; metadata: Record<string, string> } {
-  const filled = (shape: number[]) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => ((k % 7) - 3) / 8) });
+  const filled = (shape: number[]) => ({
+    shape,
+    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => ((k % 7) - 3) / 8),
+  });
   return {
     tensors: new Map([
       ["stack.layers.0.weight", filled([2, 2, 8, 4])],
@@ -148,7 +190,16 @@ function validFile(): { tensors: Map<string, Float32Tensor>; metadata: Record<st
       ["stack.layers.1.bias", filled([2, 2, 3])],
       ["stack.coefficients", { shape: [2, 2], data: Float32Array.of(0.25, 0.5, 0.25, 0.5) }],
     ]),
-    metadata: { format: "staq-stack/1", activation: "relu", ensemble_reduce: "mean", correction: "1.5", memory: "3", eta: "1", tau: "1", gamma: "0.99" },
+    metadata: {
+      format: "staq-stack/1",
+      activation: "relu",
+      ensemble_reduce: "mean",
+      correction: "1.5",
+      memory: "3",
+      eta: "1",
+      tau: "1",
+      gamma: "0.99",
+    },
   };
 }
 
@@ -159,15 +210,21 @@ function spoiled(change: (file: ReturnType<typeof validFile>) => void): Uint8Arr
 }
 
 function rejects(bytes: Uint8Array, pattern: RegExp) {
-  assert.throws(() => stackFromSafetensors(gpu, bytes), (error: Error) => {
-    assert.ok(error instanceof StaqFormatError, `expected a StaqFormatError, got ${error.name}: ${error.message}`);
-    assert.match(error.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => stackFromSafetensors(gpu, bytes),
+    (error: Error) => {
+      assert.ok(error instanceof StaqFormatError, `expected a StaqFormatError, got ${error.name}: ${error.message}`);
+      assert.match(error.message, pattern);
+      return true;
+    },
+  );
 }
 
 test("the hand-built valid file loads (so the failures below are each caused by their one change)", async () => {
-  const stack = stackFromSafetensors(gpu, spoiled(() => {}));
+  const stack = stackFromSafetensors(
+    gpu,
+    spoiled(() => {}),
+  );
   assert.deepEqual(stack.spec, ONE_HIDDEN);
   assert.equal(stack.size, 2);
   assert.equal(stack.pmd.variant, "corrected");
@@ -176,14 +233,26 @@ test("the hand-built valid file loads (so the failures below are each caused by 
 
 test("a truncated file names the tensor that runs past the end", () => {
   const bytes = spoiled(() => {});
-  rejects(bytes.subarray(0, bytes.length - 4), /tensor "stack\.coefficients": data_offsets .* run past the end of the byte buffer .*truncated/);
+  rejects(
+    bytes.subarray(0, bytes.length - 4),
+    /tensor "stack\.coefficients": data_offsets .* run past the end of the byte buffer .*truncated/,
+  );
   rejects(bytes.subarray(0, 6), /6 bytes long/);
 });
 
 test("a missing tensor is named", () => {
-  rejects(spoiled((f) => f.tensors.delete("stack.layers.1.bias")), /missing tensor "stack\.layers\.1\.bias"/);
-  rejects(spoiled((f) => f.tensors.delete("stack.coefficients")), /missing tensor "stack\.coefficients"/);
-  rejects(spoiled((f) => f.tensors.delete("stack.layers.0.weight")), /missing tensor "stack\.layers\.0\.weight"/);
+  rejects(
+    spoiled((f) => f.tensors.delete("stack.layers.1.bias")),
+    /missing tensor "stack\.layers\.1\.bias"/,
+  );
+  rejects(
+    spoiled((f) => f.tensors.delete("stack.coefficients")),
+    /missing tensor "stack\.coefficients"/,
+  );
+  rejects(
+    spoiled((f) => f.tensors.delete("stack.layers.0.weight")),
+    /missing tensor "stack\.layers\.0\.weight"/,
+  );
 });
 
 test("a wrong shape names the tensor, its shape and the expected one", () => {
@@ -199,42 +268,97 @@ test("a wrong shape names the tensor, its shape and the expected one", () => {
     spoiled((f) => f.tensors.set("stack.layers.1.weight", { shape: [2, 1, 3, 8], data: new Float32Array(48) })),
     /tensor "stack\.layers\.1\.weight" has shape \[2, 1, 3, 8\]; expected \[2, 2, 3, 8\] \(.*N = 2 from "stack\.coefficients"/,
   );
-  rejects(spoiled((f) => f.tensors.set("stack.coefficients", { shape: [4], data: new Float32Array(4) })), /tensor "stack\.coefficients" has shape \[4\]; expected \[E, N\]/);
+  rejects(
+    spoiled((f) => f.tensors.set("stack.coefficients", { shape: [4], data: new Float32Array(4) })),
+    /tensor "stack\.coefficients" has shape \[4\]; expected \[E, N\]/,
+  );
 });
 
 test("a NaN or infinite coefficient or weight is named with its index", () => {
-  rejects(spoiled((f) => (f.tensors.get("stack.coefficients")!.data[2] = NaN)), /tensor "stack\.coefficients" \[1, 0\] is NaN; coefficients must be finite/);
-  rejects(spoiled((f) => (f.tensors.get("stack.layers.1.weight")!.data[3 * 8 + 9] = -Infinity)), /tensor "stack\.layers\.1\.weight" \[0, 1, 1, 1\] is -Infinity; weights must be finite/);
+  rejects(
+    spoiled((f) => (f.tensors.get("stack.coefficients")!.data[2] = NaN)),
+    /tensor "stack\.coefficients" \[1, 0\] is NaN; coefficients must be finite/,
+  );
+  rejects(
+    spoiled((f) => (f.tensors.get("stack.layers.1.weight")!.data[3 * 8 + 9] = -Infinity)),
+    /tensor "stack\.layers\.1\.weight" \[0, 1, 1, 1\] is -Infinity; weights must be finite/,
+  );
 });
 
 test("a wrong or missing format string says what the file should be", () => {
-  rejects(spoiled((f) => (f.metadata.format = "staq-stack/2")), /__metadata__ "format" is "staq-stack\/2"; a staq stack file has "staq-stack\/1"/);
-  rejects(spoiled((f) => delete f.metadata.format), /__metadata__ "format" is missing/);
+  rejects(
+    spoiled((f) => (f.metadata.format = "staq-stack/2")),
+    /__metadata__ "format" is "staq-stack\/2"; a staq stack file has "staq-stack\/1"/,
+  );
+  rejects(
+    spoiled((f) => delete f.metadata.format),
+    /__metadata__ "format" is missing/,
+  );
 });
 
 test("metadata fields are checked: numbers in decimal, in range, and the known activation and reduction", () => {
-  rejects(spoiled((f) => delete f.metadata.memory), /__metadata__ has no "memory"/);
-  rejects(spoiled((f) => (f.metadata.memory = "1")), /holds 2 snapshots per member, more than the file's memory M = 1/);
-  rejects(spoiled((f) => (f.metadata.eta = "0x10")), /__metadata__ "eta" is "0x10"; it must be a finite number >= 0/);
-  rejects(spoiled((f) => (f.metadata.tau = "0")), /"tau" is "0"; it must be a finite number > 0/);
-  rejects(spoiled((f) => (f.metadata.gamma = "1")), /"gamma" is "1"; it must be a number in \[0, 1\)/);
-  rejects(spoiled((f) => (f.metadata.correction = "NaN")), /"correction" is "NaN"; it must be a finite number/);
-  rejects(spoiled((f) => (f.metadata.activation = "tanh")), /"activation" is "tanh"; it must be "relu"/);
-  rejects(spoiled((f) => (f.metadata.ensemble_reduce = "sum")), /"ensemble_reduce" is "sum"; it must be "mean"/);
-  rejects(spoiled((f) => (f.metadata.variant = "exact")), /"variant" is "exact"; it must be "vanilla" or "corrected"/);
+  rejects(
+    spoiled((f) => delete f.metadata.memory),
+    /__metadata__ has no "memory"/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.memory = "1")),
+    /holds 2 snapshots per member, more than the file's memory M = 1/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.eta = "0x10")),
+    /__metadata__ "eta" is "0x10"; it must be a finite number >= 0/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.tau = "0")),
+    /"tau" is "0"; it must be a finite number > 0/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.gamma = "1")),
+    /"gamma" is "1"; it must be a number in \[0, 1\)/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.correction = "NaN")),
+    /"correction" is "NaN"; it must be a finite number/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.activation = "tanh")),
+    /"activation" is "tanh"; it must be "relu"/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.ensemble_reduce = "sum")),
+    /"ensemble_reduce" is "sum"; it must be "mean"/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.variant = "exact")),
+    /"variant" is "exact"; it must be "vanilla" or "corrected"/,
+  );
 });
 
 test("an unexpected tensor is named", () => {
-  rejects(spoiled((f) => f.tensors.set("stack.layers.01.weight", { shape: [1], data: new Float32Array(1) })), /unexpected tensor "stack\.layers\.01\.weight"/);
+  rejects(
+    spoiled((f) => f.tensors.set("stack.layers.01.weight", { shape: [1], data: new Float32Array(1) })),
+    /unexpected tensor "stack\.layers\.01\.weight"/,
+  );
 });
 
 test("loadStack names the path in file and format errors", async () => {
   const dir = await tempDir();
-  await assert.rejects(loadStack(gpu, join(dir, "absent.safetensors")), (error: Error) => error instanceof StaqError && error.message.includes(join(dir, "absent.safetensors")) && /no such file/.test(error.message));
+  await assert.rejects(
+    loadStack(gpu, join(dir, "absent.safetensors")),
+    (error: Error) =>
+      error instanceof StaqError && error.message.includes(join(dir, "absent.safetensors")) && /no such file/.test(error.message),
+  );
   const bad = join(dir, "bad.safetensors");
-  await writeFile(bad, spoiled((f) => (f.metadata.format = "other")));
+  await writeFile(
+    bad,
+    spoiled((f) => (f.metadata.format = "other")),
+  );
   await assert.rejects(loadStack(gpu, bad), (error: Error) => error instanceof StaqFormatError && error.message.startsWith(`${bad}: `));
   const { stack } = pushedStack(gpu, { memory: 2, pushes: 1 });
-  await assert.rejects(saveStack(stack, join(dir, "no-such-dir", "s.safetensors")), /Could not write the stack to .*no-such-dir.*no such file/);
+  await assert.rejects(
+    saveStack(stack, join(dir, "no-such-dir", "s.safetensors")),
+    /Could not write the stack to .*no-such-dir.*no such file/,
+  );
   stack.destroy();
 });

@@ -31,9 +31,15 @@ type Version = keyof typeof VERSIONS;
 function versionOf(files: Record<string, Uint8Array>): Version {
   const found = (Object.keys(VERSIONS) as Version[]).find((name) => {
     const expected = VERSIONS[name];
-    return Object.keys(files).length === Object.keys(expected).length && Object.entries(expected).every(([file, content]) => files[file] !== undefined && Buffer.from(files[file]).equals(content));
+    return (
+      Object.keys(files).length === Object.keys(expected).length &&
+      Object.entries(expected).every(([file, content]) => files[file] !== undefined && Buffer.from(files[file]).equals(content))
+    );
   });
-  assert.ok(found, `a mix of checkpoints: ${JSON.stringify(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, new TextDecoder().decode(v).slice(0, 12)])))}`);
+  assert.ok(
+    found,
+    `a mix of checkpoints: ${JSON.stringify(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, new TextDecoder().decode(v).slice(0, 12)])))}`,
+  );
   return found;
 }
 
@@ -79,15 +85,31 @@ function killedAt(killAt: number): FileOperations & { calls: number } {
       if (index >= killAt) throw killed();
       return whole();
     },
-    mkdir: (path: string) => operations.step(async () => undefined, () => NODE_FILE_OPERATIONS.mkdir(path)),
+    mkdir: (path: string) =>
+      operations.step(
+        async () => undefined,
+        () => NODE_FILE_OPERATIONS.mkdir(path),
+      ),
     writeFlushed: (path: string, content: Uint8Array) =>
       operations.step(
         () => writeFile(path, content.subarray(0, content.length >> 1), { flag: "wx" }),
         () => writeFile(path, content, { flag: "wx" }),
       ),
-    syncDirectory: () => operations.step(async () => undefined, async () => undefined),
-    rename: (from: string, to: string) => operations.step(async () => undefined, () => NODE_FILE_OPERATIONS.rename(from, to)),
-    remove: (path: string) => operations.step(() => removeOneEntry(path), () => NODE_FILE_OPERATIONS.remove(path)),
+    syncDirectory: () =>
+      operations.step(
+        async () => undefined,
+        async () => undefined,
+      ),
+    rename: (from: string, to: string) =>
+      operations.step(
+        async () => undefined,
+        () => NODE_FILE_OPERATIONS.rename(from, to),
+      ),
+    remove: (path: string) =>
+      operations.step(
+        () => removeOneEntry(path),
+        () => NODE_FILE_OPERATIONS.remove(path),
+      ),
   };
   return operations;
 }
@@ -125,7 +147,10 @@ const STARTS: Record<string, { setUp: (path: string) => Promise<void>; before: V
 /** Asserts that what is readable is one of `allowed` (undefined: no checkpoint), whole. */
 async function assertLoadable(path: string, allowed: readonly (Version | undefined)[], where: string): Promise<Version | undefined> {
   const version = await readable(path);
-  assert.ok(allowed.includes(version), `${where}: read ${version ?? "no checkpoint"}, expected one of ${allowed.map((v) => v ?? "none").join(", ")}`);
+  assert.ok(
+    allowed.includes(version),
+    `${where}: read ${version ?? "no checkpoint"}, expected one of ${allowed.map((v) => v ?? "none").join(", ")}`,
+  );
   return version;
 }
 
@@ -170,7 +195,10 @@ test("two kills in a row (the second during the save after the first) still leav
         await setUp(path);
         await writeDirectoryAtomically(path, NEW, killedAt(k)).catch(() => undefined);
         const second = killedAt(j);
-        const finished = await writeDirectoryAtomically(path, NEWER, second).then(() => true, () => false);
+        const finished = await writeDirectoryAtomically(path, NEWER, second).then(
+          () => true,
+          () => false,
+        );
         await assertLoadable(path, finished ? ["NEWER"] : [before, "NEW", "NEWER"], where);
         await assertNextSaveCompletes(path, where, k === 0 && j === 0);
         if (finished) break;
@@ -228,7 +256,7 @@ test("reading a file, or a directory holding a directory, says what a checkpoint
   });
 });
 
-test("a save creates the directories above the checkpoint, as agent.save(\"runs/x/checkpoint\") needs", async () => {
+test('a save creates the directories above the checkpoint, as agent.save("runs/x/checkpoint") needs', async () => {
   await rm(dir, { recursive: true, force: true }).then(() => mkdir(dir));
   const path = join(dir, "runs", "cartpole", "checkpoint");
   await writeDirectoryAtomically(path, NEW);

@@ -50,7 +50,10 @@ test("a full disk is a StaqError (not the user's mistake) saying so; the old fil
     return true;
   });
   assert.equal(await readFile(path, "utf8"), "old contents");
-  assert.deepEqual((await readdir(dir)).filter((name) => name.endsWith(".tmp")), []);
+  assert.deepEqual(
+    (await readdir(dir)).filter((name) => name.endsWith(".tmp")),
+    [],
+  );
 });
 
 test("fileError: path mistakes are StaqInputErrors, the machine's failures StaqErrors, with the cause kept", () => {

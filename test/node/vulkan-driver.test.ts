@@ -43,7 +43,9 @@ test("an existing backports source is reused, not written again", () => {
 });
 
 test("one-line sources.list entries are understood", () => {
-  const legacy = [{ path: "/etc/apt/sources.list", contents: "# comment\ndeb [arch=amd64] http://legacy.example/debian bookworm main contrib\n" }];
+  const legacy = [
+    { path: "/etc/apt/sources.list", contents: "# comment\ndeb [arch=amd64] http://legacy.example/debian bookworm main contrib\n" },
+  ];
   assert.equal(debianMirrorUri(legacy, "bookworm"), "http://legacy.example/debian");
 });
 

@@ -54,14 +54,19 @@ let manifest: Record<string, any>;
 before(() => {
   assert.ok(existsSync(join(ROOT, "dist", "node", "index.js")), "dist/ is not built: run `npm run build` first (npm test does)");
   work = mkdtempSync(join(tmpdir(), "staq-package-"));
-  pack = (JSON.parse(ok(sh("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work], ROOT), "npm pack")) as PackResult[])[0];
+  pack = (
+    JSON.parse(ok(sh("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work], ROOT), "npm pack")) as PackResult[]
+  )[0];
   const tarball = join(work, pack.filename);
   manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 
   app = join(work, "app");
   mkdirSync(app);
   // What `npm init -y` then `npm pkg set type=module` would write, without depending on npm's init defaults.
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "staq-consumer", version: "1.0.0", private: true, type: "module" }, null, 2));
+  writeFileSync(
+    join(app, "package.json"),
+    JSON.stringify({ name: "staq-consumer", version: "1.0.0", private: true, type: "module" }, null, 2),
+  );
   ok(sh("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], app, 300_000), "npm install <tarball>");
 });
 
@@ -72,19 +77,27 @@ after(() => {
 test("the tarball holds the built library, its licences and its types, and none of the repository's own files", () => {
   const paths = new Set(pack.files.map((f) => f.path));
   const missing: string[] = [];
-  const targets = (value: unknown): string[] => (typeof value === "string" ? [value] : value && typeof value === "object" ? Object.values(value).flatMap(targets) : []);
+  const targets = (value: unknown): string[] =>
+    typeof value === "string" ? [value] : value && typeof value === "object" ? Object.values(value).flatMap(targets) : [];
   for (const target of [...targets(manifest.exports), ...targets(manifest.bin)]) {
     if (!paths.has(target.replace(/^\.\//, ""))) missing.push(target);
   }
   assert.deepEqual(missing, [], "every export and bin target is in the tarball");
-  for (const file of ["LICENSE", "README.md", "package.json", "dist/envs/minatar/LICENSE", "dist/envs/minatar/README.md"]) assert.ok(paths.has(file), `${file} is in the tarball`);
-  const stray = [...paths].filter((path) => /\.map$|^dist\/demo\/|^(src|test|bench|scripts|demo|examples|docs|node_modules|test-artifacts)\//.test(path));
+  for (const file of ["LICENSE", "README.md", "package.json", "dist/envs/minatar/LICENSE", "dist/envs/minatar/README.md"])
+    assert.ok(paths.has(file), `${file} is in the tarball`);
+  const stray = [...paths].filter((path) =>
+    /\.map$|^dist\/demo\/|^(src|test|bench|scripts|demo|examples|docs|node_modules|test-artifacts)\//.test(path),
+  );
   assert.deepEqual(stray, [], "no source maps (their sources are not shipped), demo pages, sources, tests or tools");
   // Every compiled module of the library comes with its declarations.
   const undeclared = [...paths].filter((path) => /^dist\/(?!browser\/).*\.js$/.test(path) && !paths.has(path.replace(/\.js$/, ".d.ts")));
   assert.deepEqual(undeclared, []);
   // The bin: a node shebang (npm makes it executable when it installs it: see the npx test).
-  assert.match(readFileSync(join(ROOT, "dist", "cli", "main.js"), "utf8"), /^#!\/usr\/bin\/env node\n/, "the bin starts with a node shebang");
+  assert.match(
+    readFileSync(join(ROOT, "dist", "cli", "main.js"), "utf8"),
+    /^#!\/usr\/bin\/env node\n/,
+    "the bin starts with a node shebang",
+  );
   // A guard against packing something large by mistake (the library is about 1.3 MB unpacked).
   assert.ok(pack.unpackedSize < 4e6, `unpacked size ${pack.unpackedSize} bytes`);
 
@@ -93,14 +106,17 @@ test("the tarball holds the built library, its licences and its types, and none 
   assert.match(readFileSync(join(ROOT, "LICENSE"), "utf8"), /Apache License\s+Version 2\.0, January 2004/);
   assert.match(readFileSync(join(ROOT, "src", "envs", "minatar", "LICENSE"), "utf8"), /GNU GENERAL PUBLIC LICENSE\s+Version 3/);
   // Plotting is optional: vega and vega-lite are optional peers, not dependencies.
-  assert.deepEqual(Object.keys(manifest.dependencies ?? {}).filter((name) => name.startsWith("vega")), []);
+  assert.deepEqual(
+    Object.keys(manifest.dependencies ?? {}).filter((name) => name.startsWith("vega")),
+    [],
+  );
   for (const name of ["vega", "vega-lite"]) {
     assert.ok(manifest.peerDependencies?.[name], `${name} is a peer dependency`);
     assert.equal(manifest.peerDependenciesMeta?.[name]?.optional, true, `${name} is an optional peer`);
   }
 });
 
-test("in a fresh project, `import { createGpu, createStack } from \"staq\"` evaluates a stack as the float64 reference does", () => {
+test('in a fresh project, `import { createGpu, createStack } from "staq"` evaluates a stack as the float64 reference does', () => {
   // The optional peers are not installed with staq.
   assert.equal(existsSync(join(app, "node_modules", "vega")), false, "npm installed vega, an optional peer");
   assert.ok(existsSync(join(app, "node_modules", "webgpu")), "npm did not install webgpu, a dependency");
@@ -132,13 +148,25 @@ console.log(JSON.stringify({
 `,
   );
   const stdout = ok(sh(process.execPath, ["check.js"], app), "node check.js");
-  const result = JSON.parse(stdout.trim().split("\n").pop()!) as { logits: number[]; reference: number[]; bound: number[]; games: string[]; portable: string };
+  const result = JSON.parse(stdout.trim().split("\n").pop()!) as {
+    logits: number[];
+    reference: number[];
+    bound: number[];
+    games: string[];
+    portable: string;
+  };
   assert.equal(result.logits.length, 4 * 2);
   result.logits.forEach((logit, k) => {
     assert.ok(Number.isFinite(logit), `logit ${k} is ${logit}`);
-    assert.ok(Math.abs(logit - result.reference[k]) <= result.bound[k], `logit ${k}: ${logit}, float64 reference ${result.reference[k]} ± ${result.bound[k]}`);
+    assert.ok(
+      Math.abs(logit - result.reference[k]) <= result.bound[k],
+      `logit ${k}: ${logit}, float64 reference ${result.reference[k]} ± ${result.bound[k]}`,
+    );
   });
-  assert.ok(result.reference.some((x) => Math.abs(x) > 1e-3), "the logits are not all near zero (the comparison would be empty)");
+  assert.ok(
+    result.reference.some((x) => Math.abs(x) > 1e-3),
+    "the logits are not all near zero (the comparison would be empty)",
+  );
   assert.ok(result.games.includes("MinAtar/Breakout-v1"), `MinAtar games from staq/envs/minatar: ${result.games.join(", ")}`);
   assert.equal(result.portable, "function");
 });
@@ -163,7 +191,16 @@ export { logits, device };
   writeFileSync(
     join(app, "tsconfig.json"),
     JSON.stringify({
-      compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", lib: ["ES2022", "DOM"], types: [], strict: true, skipLibCheck: false, noEmit: true },
+      compilerOptions: {
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        lib: ["ES2022", "DOM"],
+        types: [],
+        strict: true,
+        skipLibCheck: false,
+        noEmit: true,
+      },
       files: ["consumer.ts"],
     }),
   );
@@ -171,7 +208,11 @@ export { logits, device };
 });
 
 test("npx staq runs from the fresh project; staq plot says to install vega without it, and draws with it", () => {
-  assert.equal(statSync(join(app, "node_modules", "staq", "dist", "cli", "main.js")).mode & 0o111, 0o111, "the installed bin is executable");
+  assert.equal(
+    statSync(join(app, "node_modules", "staq", "dist", "cli", "main.js")).mode & 0o111,
+    0o111,
+    "the installed bin is executable",
+  );
   assert.match(ok(sh("npx", ["--no-install", "staq", "--help"], app), "npx staq --help"), /^Usage: staq <command>/);
 
   // A run directory as staq train writes it: its config and two evaluations.
@@ -186,7 +227,10 @@ test("npx staq runs from the fresh project; staq plot says to install vega witho
   assert.match(without.stderr, /^staq plot: drawing charts needs the packages vega and vega-lite.*`npm install vega@6 vega-lite@6`\n$/);
   assert.equal(existsSync(svg), false);
 
-  ok(sh("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "vega@6", "vega-lite@6"], app, 300_000), "npm install vega vega-lite");
+  ok(
+    sh("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "vega@6", "vega-lite@6"], app, 300_000),
+    "npm install vega vega-lite",
+  );
   assert.match(ok(sh("npx", ["--no-install", "staq", "plot", "run", "--out", svg], app), "staq plot with vega"), /^wrote /);
   assert.match(readFileSync(svg, "utf8"), /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
 });

@@ -6,7 +6,14 @@ import { renderLineChartSvg, type LineChartOptions, type LineSeries } from "../.
 const x = Array.from({ length: 20 }, (_, i) => i);
 const decay = (rate: number, scale = 1) => x.map((i) => scale * rate ** i);
 
-const logOptions: LineChartOptions = { title: "PMD error", xTitle: "iteration k", yTitle: "sup-norm error", logY: true, width: 300, height: 200 };
+const logOptions: LineChartOptions = {
+  title: "PMD error",
+  xTitle: "iteration k",
+  yTitle: "sup-norm error",
+  logY: true,
+  width: 300,
+  height: 200,
+};
 const twoSeries: LineSeries[] = [
   { name: "exact PMD", x, y: decay(0.7) },
   { name: "StaQ M=5", x: Float64Array.from(x), y: Float64Array.from(decay(0.8, 0.5)) },
@@ -53,7 +60,9 @@ test("bands render as a translucent area in the series colour; names are escaped
   assert.ok(!svg.includes("a <b>"));
   const area = svg.match(/aria-roledescription="area mark"[^>]*>/g) ?? [];
   assert.equal(area.length, 1);
-  const lineColour = svg.match(/aria-label="[^"]*a &lt;b&gt; &amp; c[^"]*" role="graphics-symbol" aria-roledescription="line mark"[^>]*stroke="(#[0-9a-f]{6})"/)?.[1];
+  const lineColour = svg.match(
+    /aria-label="[^"]*a &lt;b&gt; &amp; c[^"]*" role="graphics-symbol" aria-roledescription="line mark"[^>]*stroke="(#[0-9a-f]{6})"/,
+  )?.[1];
   assert.ok(lineColour);
   assert.ok(area[0].includes(`fill="${lineColour}"`), area[0].slice(0, 200));
   assert.match(area[0], /opacity="0\.2"/);
@@ -62,7 +71,10 @@ test("bands render as a translucent area in the series colour; names are escaped
 test("logFloor clamps values ≤ 0 on a log scale", async () => {
   const y = decay(0.5);
   y[19] = 0;
-  const svg = await renderLineChartSvg([{ name: "hits zero", x, y, lower: y.map((v) => v - 0.1), upper: y }], { ...logOptions, logFloor: 1e-6 });
+  const svg = await renderLineChartSvg([{ name: "hits zero", x, y, lower: y.map((v) => v - 0.1), upper: y }], {
+    ...logOptions,
+    logFloor: 1e-6,
+  });
   assertStandaloneSvg(svg);
   assert.ok(svg.includes("hits zero"));
 });

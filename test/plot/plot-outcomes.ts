@@ -19,7 +19,10 @@ async function outcome(run: () => Promise<unknown>): Promise<unknown> {
 async function runDirectory(evaluations: boolean): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "staq-plot-"));
   await writeFile(join(dir, "config.json"), JSON.stringify({ env: "CartPole-v1", preset: "quick" }));
-  await writeFile(join(dir, "eval.jsonl"), evaluations ? '{"global_step": 100, "eval/mean_return": 20}\n{"global_step": 200, "eval/mean_return": 35}\n' : "");
+  await writeFile(
+    join(dir, "eval.jsonl"),
+    evaluations ? '{"global_step": 100, "eval/mean_return": 20}\n{"global_step": 200, "eval/mean_return": 35}\n' : "",
+  );
   return dir;
 }
 

@@ -39,7 +39,10 @@ test("without vega, drawing throws PlottingUnavailableError saying what to insta
   const { ensurePlotting, render } = outcomes(true);
   for (const failure of [ensurePlotting, render]) {
     assert.equal(failure.unavailable, true, JSON.stringify(failure));
-    assert.match(failure.error!, /^drawing charts needs the packages vega and vega-lite, which staq leaves optional and which are not installed; /);
+    assert.match(
+      failure.error!,
+      /^drawing charts needs the packages vega and vega-lite, which staq leaves optional and which are not installed; /,
+    );
     assert.match(failure.error!, INSTALL);
   }
 });
@@ -60,7 +63,10 @@ test("a vega that is installed but broken is a load failure, not 'not installed'
   for (const failure of [render, curve]) {
     assert.equal(failure.unavailable, false, JSON.stringify(failure));
     assert.equal(failure.staq, true);
-    assert.match(failure.error!, /^could not load vega \/ vega-lite \(Cannot find module '.*vega\.module\.js'.*\); reinstall them with `npm install vega@6 vega-lite@6`$/);
+    assert.match(
+      failure.error!,
+      /^could not load vega \/ vega-lite \(Cannot find module '.*vega\.module\.js'.*\); reinstall them with `npm install vega@6 vega-lite@6`$/,
+    );
   }
 });
 

@@ -43,7 +43,11 @@ test("exact PMD (memory = Infinity) keeps every coefficient and sums to (1 − �
   assert.equal(coefficients.length, 50);
   assert.equal(correction, 1);
   const beta = 2 / 2.5;
-  close(coefficients.reduce((a, b) => a + b, 0), (1 - beta ** 50) / 0.5, 1e-12);
+  close(
+    coefficients.reduce((a, b) => a + b, 0),
+    (1 - beta ** 50) / 0.5,
+    1e-12,
+  );
 });
 
 test("property: once full, corrected weights sum to exactly 1/τ (constant τ)", () => {
@@ -62,7 +66,7 @@ test("property: once full, corrected weights sum to exactly 1/τ (constant τ)",
         assert.equal(coefficients.length, memory);
         const sum = coefficients.reduce((a, b) => a + b, 0) * correction;
         const betaM = pmdRates(eta, tau).beta ** memory;
-        const tolerance = (2 * memory + 8) * 2 ** -53 * (1 + (memory + 2) * betaM / (1 - betaM));
+        const tolerance = (2 * memory + 8) * 2 ** -53 * (1 + ((memory + 2) * betaM) / (1 - betaM));
         close(sum, 1 / tau, tolerance);
       },
     ),
@@ -71,15 +75,24 @@ test("property: once full, corrected weights sum to exactly 1/τ (constant τ)",
 
 test("property: vanilla weights sum to (1 − β^M)/τ once full; the last coefficient is α", () => {
   fc.assert(
-    fc.property(fc.double({ min: 0.01, max: 100, noNaN: true }), fc.double({ min: 0.01, max: 10, noNaN: true }), fc.integer({ min: 1, max: 300 }), (eta, tau, memory) => {
-      const { coefficients, correction } = pmdCoefficients(Array(memory).fill(tau), { eta, memory, variant: "vanilla" });
-      const { alpha, beta } = pmdRates(eta, tau);
-      assert.equal(correction, 1);
-      assert.equal(coefficients[memory - 1], alpha);
-      // Same rounding analysis as above, for both sides of the identity.
-      const tolerance = (2 * memory + 8) * 2 ** -53 * (1 + (memory + 2) * beta ** memory / (1 - beta ** memory));
-      close(coefficients.reduce((a, b) => a + b, 0), (1 - beta ** memory) / tau, 2 * tolerance);
-    }),
+    fc.property(
+      fc.double({ min: 0.01, max: 100, noNaN: true }),
+      fc.double({ min: 0.01, max: 10, noNaN: true }),
+      fc.integer({ min: 1, max: 300 }),
+      (eta, tau, memory) => {
+        const { coefficients, correction } = pmdCoefficients(Array(memory).fill(tau), { eta, memory, variant: "vanilla" });
+        const { alpha, beta } = pmdRates(eta, tau);
+        assert.equal(correction, 1);
+        assert.equal(coefficients[memory - 1], alpha);
+        // Same rounding analysis as above, for both sides of the identity.
+        const tolerance = (2 * memory + 8) * 2 ** -53 * (1 + ((memory + 2) * beta ** memory) / (1 - beta ** memory));
+        close(
+          coefficients.reduce((a, b) => a + b, 0),
+          (1 - beta ** memory) / tau,
+          2 * tolerance,
+        );
+      },
+    ),
   );
 });
 

@@ -18,9 +18,17 @@ test("act gives the sampled and greedy actions of stackLogits + policyFromLogits
   const stack = createStack(gpu, { mlp: SPEC, memory: 4, ensemble: 2, eta: 3, tau: 0.5 });
   for (let k = 0; k < 5; k++) stack.push(randomSnapshots(SPEC, 2, 10 + k));
   const actor = createActor(stack, { maxBatch: 16, epsilon: 0.1, seed: 2n ** 40n + 3n });
-  for (const [batch, step] of [[1, 0], [16, 7], [9, 2 ** 33]] as const) {
+  for (const [batch, step] of [
+    [1, 0],
+    [16, 7],
+    [9, 2 ** 33],
+  ] as const) {
     const states = randomStates(batch, SPEC.inputs, batch + step);
-    const expected = await policyFromLogits(gpu, await stackLogits(stack, states), SPEC.outputs, { epsilon: 0.1, seed: 2n ** 40n + 3n, step });
+    const expected = await policyFromLogits(gpu, await stackLogits(stack, states), SPEC.outputs, {
+      epsilon: 0.1,
+      seed: 2n ** 40n + 3n,
+      step,
+    });
     assert.deepEqual(Array.from(await actor.act(states, { step })), Array.from(expected.sampled), `sampled, batch ${batch}`);
     assert.deepEqual(Array.from(await actor.act(states, { step, greedy: true })), Array.from(expected.greedy), `greedy, batch ${batch}`);
   }

@@ -20,7 +20,14 @@ const ACTION_COUNTS = [1, 2, 5, 18, 64];
 
 const OUTPUTS = ["probs", "logProbs", "entropy", "behaviour", "greedy", "sampled"] as const;
 type OutputName = (typeof OUTPUTS)[number];
-const PER_ACTION: Record<OutputName, boolean> = { probs: true, logProbs: true, entropy: false, behaviour: true, greedy: false, sampled: false };
+const PER_ACTION: Record<OutputName, boolean> = {
+  probs: true,
+  logProbs: true,
+  entropy: false,
+  behaviour: true,
+  greedy: false,
+  sampled: false,
+};
 const TAIL = 3; // poisoned elements after each region, to catch writes past the end
 
 interface GpuRun {
@@ -69,8 +76,10 @@ async function runPolicy(logits: Float32Array, actions: number, options: RunOpti
     for (let i = 0; i < OUTPUTS.length; i++) {
       const all = await readUint32(gpu, buffers[i], 0, undefined, i === 0 ? commands : []);
       const lead = leads[i + 1];
-      for (let k = 0; k < lead; k++) assert.equal(all[k], POISON_BITS, `${OUTPUTS[i]}: the kernel wrote ${k - lead} elements before its region`);
-      for (let k = 0; k < TAIL; k++) assert.equal(all[lead + lengths[i] + k], POISON_BITS, `${OUTPUTS[i]}: the kernel wrote ${k} elements past its region`);
+      for (let k = 0; k < lead; k++)
+        assert.equal(all[k], POISON_BITS, `${OUTPUTS[i]}: the kernel wrote ${k - lead} elements before its region`);
+      for (let k = 0; k < TAIL; k++)
+        assert.equal(all[lead + lengths[i] + k], POISON_BITS, `${OUTPUTS[i]}: the kernel wrote ${k} elements past its region`);
       bits[OUTPUTS[i]] = all.slice(lead, lead + lengths[i]);
       const poisoned = bits[OUTPUTS[i]].indexOf(POISON_BITS);
       assert.equal(poisoned, -1, `${OUTPUTS[i]}[${poisoned}] is still poison: the kernel did not write it`);
@@ -140,7 +149,9 @@ const logitRow = (actions: number) => {
     // all equal: the uniform policy, ties everywhere
     fc.double({ min: -100, max: 100, noNaN: true }).map((c) => new Array<number>(actions).fill(c)),
     // scaled: tiny to ±80 (a spread of 160, where exp underflows float32)
-    fc.tuple(fc.constantFrom(1e-6, 0.01, 1, 10, 40, 80), values(fc.double({ min: -1, max: 1, noNaN: true }))).map(([s, xs]) => xs.map((x) => s * x)),
+    fc
+      .tuple(fc.constantFrom(1e-6, 0.01, 1, 10, 40, 80), values(fc.double({ min: -1, max: 1, noNaN: true })))
+      .map(([s, xs]) => xs.map((x) => s * x)),
     // small integers: many exact ties
     values(fc.integer({ min: -2, max: 2 })),
     // only the extremes ±80 and 0
@@ -148,7 +159,9 @@ const logitRow = (actions: number) => {
     // subnormals and signed zeros: the argmax must not depend on flush-to-zero
     values(fc.constantFrom(1e-40, -1e-40, 1e-42, -1e-42, 0, -0)),
     // a large common offset: the softmax only sees differences
-    fc.tuple(fc.double({ min: -1e4, max: 1e4, noNaN: true }), values(fc.double({ min: -5, max: 5, noNaN: true }))).map(([c, xs]) => xs.map((x) => c + x)),
+    fc
+      .tuple(fc.double({ min: -1e4, max: 1e4, noNaN: true }), values(fc.double({ min: -5, max: 5, noNaN: true })))
+      .map(([c, xs]) => xs.map((x) => c + x)),
   );
 };
 
@@ -239,7 +252,13 @@ test("rows are independent: a row's outputs do not change when the other rows do
   await fc.assert(
     fc.asyncProperty(
       actionCount.chain((actions) =>
-        fc.record({ actions: fc.constant(actions), logits: logitBatch(actions, 80), others: logitBatch(actions, 80), pick: fc.nat(), sampling }),
+        fc.record({
+          actions: fc.constant(actions),
+          logits: logitBatch(actions, 80),
+          others: logitBatch(actions, 80),
+          pick: fc.nat(),
+          sampling,
+        }),
       ),
       async ({ actions, logits, others, pick, sampling }) => {
         const batch = logits.length / actions;
@@ -250,7 +269,8 @@ test("rows are independent: a row's outputs do not change when the other rows do
         changed.set(logits.subarray(row * actions, (row + 1) * actions), row * actions);
         const a = await runPolicy(logits, actions, sampling);
         const b = await runPolicy(changed, actions, sampling);
-        for (const name of OUTPUTS) assert.deepEqual(rowBits(b, name, row, actions), rowBits(a, name, row, actions), `${name} of row ${row}`);
+        for (const name of OUTPUTS)
+          assert.deepEqual(rowBits(b, name, row, actions), rowBits(a, name, row, actions), `${name} of row ${row}`);
       },
     ),
     { numRuns: 15 },
@@ -286,9 +306,13 @@ test("rows are independent: permuting the batch permutes every output (samples f
         // that row alone with rowOffset = its new index.
         const to = probe % batch;
         const from = order[to];
-        const alone = await runPolicy(logits.slice(from * actions, (from + 1) * actions), actions, { ...sampling, rowOffset: (sampling.rowOffset ?? 0) + to });
+        const alone = await runPolicy(logits.slice(from * actions, (from + 1) * actions), actions, {
+          ...sampling,
+          rowOffset: (sampling.rowOffset ?? 0) + to,
+        });
         assert.equal(b.result.sampled[to], alone.result.sampled[0]);
-        for (const name of OUTPUTS) assert.deepEqual(rowBits(alone, name, 0, actions), rowBits(b, name, to, actions), `${name} of row ${to} alone`);
+        for (const name of OUTPUTS)
+          assert.deepEqual(rowBits(alone, name, 0, actions), rowBits(b, name, to, actions), `${name} of row ${to} alone`);
       },
     ),
     { numRuns: 15 },
@@ -299,7 +323,13 @@ test("chunk invariance: rows [0, n) in one call equal [0, k) and [k, n) with row
   await fc.assert(
     fc.asyncProperty(
       actionCount.chain((actions) =>
-        fc.record({ actions: fc.constant(actions), logits: logitBatch(actions, 120), cut: fc.nat(), sampling, maxRowsPerDispatch: fc.integer({ min: 1, max: 50 }) }),
+        fc.record({
+          actions: fc.constant(actions),
+          logits: logitBatch(actions, 120),
+          cut: fc.nat(),
+          sampling,
+          maxRowsPerDispatch: fc.integer({ min: 1, max: 50 }),
+        }),
       ),
       async ({ actions, logits, cut, sampling, maxRowsPerDispatch }) => {
         const batch = logits.length / actions;
@@ -339,7 +369,8 @@ test("ε = 0 gives behaviour = probs and ε = 1 the uniform behaviour, bit for b
 test("the chi-square p-value helper matches known values", () => {
   // Q(1, x) = e^-x; χ²₂ tail = e^{-x/2}; χ²₁ tail at 3.841458820694124 (the 95% quantile) = 0.05;
   // χ²₄ and χ²₁₀ 95% quantiles 9.487729036781154 and 18.307038053275146; χ²₄ 99.9999% quantile ≈ 33.3768.
-  for (const x of [0.1, 1, 5, 30]) assert.ok(Math.abs(regularizedGammaQ(1, x) - Math.exp(-x)) <= 1e-14 * Math.max(1, Math.exp(-x)) + 1e-300);
+  for (const x of [0.1, 1, 5, 30])
+    assert.ok(Math.abs(regularizedGammaQ(1, x) - Math.exp(-x)) <= 1e-14 * Math.max(1, Math.exp(-x)) + 1e-300);
   for (const x of [0.5, 3, 40]) assert.ok(Math.abs(chiSquarePValue(x, 2) - Math.exp(-x / 2)) <= 1e-14);
   assert.ok(Math.abs(chiSquarePValue(3.841458820694124, 1) - 0.05) < 1e-12);
   assert.ok(Math.abs(chiSquarePValue(9.487729036781154, 4) - 0.05) < 1e-12);
@@ -353,7 +384,13 @@ test("the chi-square p-value helper matches known values", () => {
  * rows of one batch, over `steps` steps: replicas × steps independent draws per distribution, since
  * every (row, step) pair is a distinct Philox counter.
  */
-async function sampleCounts(distributions: number[][], actions: number, epsilon: number, replicas: number, steps: number): Promise<number[][]> {
+async function sampleCounts(
+  distributions: number[][],
+  actions: number,
+  epsilon: number,
+  replicas: number,
+  steps: number,
+): Promise<number[][]> {
   const logits = new Float32Array(distributions.length * replicas * actions);
   distributions.forEach((row, d) => {
     for (let r = 0; r < replicas; r++) logits.set(row, (d * replicas + r) * actions);
@@ -389,7 +426,10 @@ test("sampled-action frequencies match the ε-softmax probabilities (chi-square,
     const expected = policyReference(Float32Array.from(row), actions, epsilon).behaviour;
     const { statistic, degreesOfFreedom } = chiSquareStatistic(counts[d], expected);
     const p = chiSquarePValue(statistic, degreesOfFreedom);
-    assert.ok(p >= FALSE_ALARM, `distribution ${d}: counts ${counts[d]} vs probabilities ${Array.from(expected)}: X² = ${statistic}, p = ${p}`);
+    assert.ok(
+      p >= FALSE_ALARM,
+      `distribution ${d}: counts ${counts[d]} vs probabilities ${Array.from(expected)}: X² = ${statistic}, p = ${p}`,
+    );
   });
   // The test has power: the same counts reject the softmax without the ε-mix (for distribution 1,
   // action 4 has probability 0.0117 there instead of 0.0211: a chi-square contribution near 150).
@@ -414,12 +454,20 @@ test("ε = 1 samples uniformly and ε = 0 samples the softmax (chi-square, false
 // ---- planning and input validation ----
 
 test("planPolicyDispatches covers the batch in dispatches within the device limits", () => {
-  const limits = { maxComputeWorkgroupsPerDimension: 65535, maxStorageBufferBindingSize: 128 * 2 ** 20, minStorageBufferOffsetAlignment: 256 };
+  const limits = {
+    maxComputeWorkgroupsPerDimension: 65535,
+    maxStorageBufferBindingSize: 128 * 2 ** 20,
+    minStorageBufferOffsetAlignment: 256,
+  };
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 20_000_000 }),
       fc.integer({ min: 1, max: 64 }),
-      fc.record({ maxComputeWorkgroupsPerDimension: fc.integer({ min: 1, max: 65535 }), maxStorageBufferBindingSize: fc.integer({ min: 2 ** 12, max: 2 ** 27 }), minStorageBufferOffsetAlignment: fc.constant(256) }),
+      fc.record({
+        maxComputeWorkgroupsPerDimension: fc.integer({ min: 1, max: 65535 }),
+        maxStorageBufferBindingSize: fc.integer({ min: 2 ** 12, max: 2 ** 27 }),
+        minStorageBufferOffsetAlignment: fc.constant(256),
+      }),
       (batch, actions, small) => {
         for (const l of [limits, small]) {
           const plan = planPolicyDispatches(batch, actions, l);
@@ -460,13 +508,29 @@ test("bad inputs throw StaqInputError saying what was wrong", async () => {
   const actions = 3;
   const outputs = () => ({ probs: make(12), logProbs: make(12), entropy: make(4), behaviour: make(12), greedy: make(4), sampled: make(4) });
   const encode = (changes: Record<string, unknown>) =>
-    encodePolicy(gpu, gpu.device.createCommandEncoder(), { ...ok, logits: make(12), batch, actions, outputs: outputs(), ...changes } as Parameters<typeof encodePolicy>[2]);
+    encodePolicy(gpu, gpu.device.createCommandEncoder(), {
+      ...ok,
+      logits: make(12),
+      batch,
+      actions,
+      outputs: outputs(),
+      ...changes,
+    } as Parameters<typeof encodePolicy>[2]);
   await rejects(encode({ logits: make(11) }), /logits: the buffer holds 44 bytes; the batch needs 48 bytes/);
   await rejects(encode({ logitsOffset: 2 }), /logits: the byte offset must be a non-negative multiple of 4; got 2/);
-  await rejects(encode({ outputs: { ...outputs(), entropy: { buffer: make(4), offset: 4 } } }), /outputs.entropy: .* needs 16 bytes from offset 4/);
-  await rejects(encode({ outputs: { ...outputs(), greedy: make(4, BufferUsage.COPY_SRC) } }), /outputs.greedy: the buffer lacks STORAGE usage/);
+  await rejects(
+    encode({ outputs: { ...outputs(), entropy: { buffer: make(4), offset: 4 } } }),
+    /outputs.entropy: .* needs 16 bytes from offset 4/,
+  );
+  await rejects(
+    encode({ outputs: { ...outputs(), greedy: make(4, BufferUsage.COPY_SRC) } }),
+    /outputs.greedy: the buffer lacks STORAGE usage/,
+  );
   const shared = make(12);
-  await rejects(encode({ outputs: { ...outputs(), probs: shared, behaviour: shared } }), /outputs.probs and outputs.behaviour are the same buffer/);
+  await rejects(
+    encode({ outputs: { ...outputs(), probs: shared, behaviour: shared } }),
+    /outputs.probs and outputs.behaviour are the same buffer/,
+  );
   await rejects(encode({ batch: 0 }), /batch must be an integer ≥ 1; got 0/);
   await rejects(encode({ maxRowsPerDispatch: 0 }), /maxRowsPerDispatch must be an integer ≥ 1/);
 });

@@ -2,13 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { StaqInputError } from "../../src/errors.ts";
-import {
-  policyErrorBounds,
-  policyReference,
-  sampledActionRange,
-  sampleFromCdf,
-  validateLogits,
-} from "../../src/policy/reference.ts";
+import { policyErrorBounds, policyReference, sampledActionRange, sampleFromCdf, validateLogits } from "../../src/policy/reference.ts";
 
 // Hand-computed values are compared with a bound of a few float64 roundings (2^-50 relative),
 // except where the float32 rounding of an input moves the exact answer; those say by how much.
@@ -103,7 +97,10 @@ test("inverse-CDF sampling: the first action with u < C_a; the accepted range wi
 
 test("bad inputs are rejected with a message saying what was wrong", () => {
   const bad = (logits: Float32Array, actions: number, message: RegExp) =>
-    assert.throws(() => validateLogits(logits, actions), (error: unknown) => error instanceof StaqInputError && message.test(error.message));
+    assert.throws(
+      () => validateLogits(logits, actions),
+      (error: unknown) => error instanceof StaqInputError && message.test(error.message),
+    );
   bad(new Float32Array([0, NaN]), 2, /logits\[0\]\[1\] is NaN.*finite/);
   bad(new Float32Array([0, 1, Infinity, 0]), 2, /logits\[1\]\[0\] is Infinity/);
   bad(new Float32Array(5), 2, /5 values.*rows of 2 actions/);
@@ -114,21 +111,31 @@ test("bad inputs are rejected with a message saying what was wrong", () => {
   bad(new Float32Array([-3e38, 3e38]), 2, /row 0 spans .* overflows float32/);
   assert.throws(() => validateLogits([0, 1] as unknown as Float32Array, 2), /must be a Float32Array/);
   for (const epsilon of [-0.1, 1.1, NaN]) {
-    assert.throws(() => policyReference(new Float32Array(2), 2, epsilon), (error: unknown) => error instanceof StaqInputError && /epsilon.*\[0, 1\]/.test(error.message));
+    assert.throws(
+      () => policyReference(new Float32Array(2), 2, epsilon),
+      (error: unknown) => error instanceof StaqInputError && /epsilon.*\[0, 1\]/.test(error.message),
+    );
   }
 });
 
 // Properties of the reference itself, on random logits of every scale the GPU tests use.
 const logitRows = (actions: number) =>
-  fc.array(
-    fc.tuple(fc.constantFrom(0, 1e-3, 1, 10, 80), fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: actions, maxLength: actions })),
-    { minLength: 1, maxLength: 20 },
-  ).map((rows) => Float32Array.from(rows.flatMap(([scale, values]) => values.map((v) => scale * v))));
+  fc
+    .array(
+      fc.tuple(
+        fc.constantFrom(0, 1e-3, 1, 10, 80),
+        fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: actions, maxLength: actions }),
+      ),
+      { minLength: 1, maxLength: 20 },
+    )
+    .map((rows) => Float32Array.from(rows.flatMap(([scale, values]) => values.map((v) => scale * v))));
 
 test("probabilities and behaviour sum to 1, entropy lies in [0, ln A], the CDF ends at 1", () => {
   fc.assert(
     fc.property(
-      fc.integer({ min: 1, max: 64 }).chain((actions) => fc.tuple(fc.constant(actions), logitRows(actions), fc.double({ min: 0, max: 1, noNaN: true }))),
+      fc
+        .integer({ min: 1, max: 64 })
+        .chain((actions) => fc.tuple(fc.constant(actions), logitRows(actions), fc.double({ min: 0, max: 1, noNaN: true }))),
       ([actions, logits, epsilon]) => {
         const ref = policyReference(logits, actions, epsilon);
         // Sums of A float64 terms in [0, 1] are within A·2^-52 of their exact value (1).
@@ -155,7 +162,9 @@ test("probabilities and behaviour sum to 1, entropy lies in [0, ln A], the CDF e
 test("the error bounds are positive, finite, and tight enough to catch a float32 slip on moderate logits", () => {
   fc.assert(
     fc.property(
-      fc.integer({ min: 1, max: 64 }).chain((actions) => fc.tuple(fc.constant(actions), logitRows(actions), fc.double({ min: 0, max: 1, noNaN: true }))),
+      fc
+        .integer({ min: 1, max: 64 })
+        .chain((actions) => fc.tuple(fc.constant(actions), logitRows(actions), fc.double({ min: 0, max: 1, noNaN: true }))),
       ([actions, logits, epsilon]) => {
         const bounds = policyErrorBounds(logits, actions, epsilon);
         for (const [name, values] of Object.entries(bounds)) {

@@ -1,7 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { mulhi32, mullo32, philox4x32, policyUniform, splitU64, uniformFromPhilox, type PhiloxCounter, type PhiloxKey } from "../../src/random/philox.ts";
+import {
+  mulhi32,
+  mullo32,
+  philox4x32,
+  policyUniform,
+  splitU64,
+  uniformFromPhilox,
+  type PhiloxCounter,
+  type PhiloxKey,
+} from "../../src/random/philox.ts";
 
 // Known-answer vectors from Random123's tests/kat_vectors (github.com/DEShawResearch/random123),
 // columns: rounds, counter (4 words), key (2 words), expected output (4 words).

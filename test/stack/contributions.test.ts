@@ -52,7 +52,10 @@ test("a snapshot's contribution is correction · mean over members of c · Q, by
   const spec: MlpSpec = { inputs: 1, hidden: [], outputs: 2 };
   // Q_{e,i}(s) = W s + b with one input: easy to compute by hand.
   const net = (w0: number, w1: number) => ({ layers: [{ weight: Float32Array.of(w0, w1), bias: Float32Array.of(0, 1) }] });
-  const snapshots = [[net(1, 2), net(3, 0)], [net(-1, 0), net(1, 1)]];
+  const snapshots = [
+    [net(1, 2), net(3, 0)],
+    [net(-1, 0), net(1, 1)],
+  ];
   const coefficients = [Float64Array.of(0.5, 1), Float64Array.of(2, 0.25)];
   const state = [2];
   const result = snapshotContributions({ spec, snapshots, coefficients, correction: 4 }, state);
@@ -65,5 +68,8 @@ test("a snapshot's contribution is correction · mean over members of c · Q, by
 
 test("a state of the wrong size is an error naming both sizes", () => {
   const spec: MlpSpec = { inputs: 3, hidden: [], outputs: 2 };
-  assert.throws(() => snapshotContributions({ spec, snapshots: [[]], coefficients: [new Float64Array(0)], correction: 1 }, [1, 2]), (error: Error) => error instanceof StaqInputError && /2 values.*take 3/.test(error.message));
+  assert.throws(
+    () => snapshotContributions({ spec, snapshots: [[]], coefficients: [new Float64Array(0)], correction: 1 }, [1, 2]),
+    (error: Error) => error instanceof StaqInputError && /2 values.*take 3/.test(error.message),
+  );
 });

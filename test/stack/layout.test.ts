@@ -34,12 +34,18 @@ test("chunks hold whole snapshots, each within the binding size, covering all of
       const layout = snapshotLayout(spec);
       const binding = layout.vec4s * 16 * perChunkWanted + 15; // room for perChunkWanted snapshots, not one more
       const plan = planChunks(layout, total, binding);
-      assert.equal(plan.chunkSizes.reduce((a, b) => a + b, 0), total);
+      assert.equal(
+        plan.chunkSizes.reduce((a, b) => a + b, 0),
+        total,
+      );
       for (const size of plan.chunkSizes) {
         assert.ok(size >= 1 && size * layout.vec4s * 16 <= binding);
       }
       assert.equal(plan.chunkSizes.length, Math.ceil(total / perChunkWanted));
     }),
   );
-  assert.throws(() => planChunks(snapshotLayout({ inputs: 1000, hidden: [256], outputs: 4 }), 1, 1024), /more than one storage binding can hold/);
+  assert.throws(
+    () => planChunks(snapshotLayout({ inputs: 1000, hidden: [256], outputs: 4 }), 1, 1024),
+    /more than one storage binding can hold/,
+  );
 });

@@ -37,14 +37,21 @@ test("every plan stays inside the device limits and evaluates each stored snapsh
       const binding = Math.min(s.limits.maxStorageBufferBindingSize, s.binding ?? Infinity);
       if (layout.vec4s * 16 > binding) return; // a snapshot larger than the binding is refused elsewhere
       const chunkPlan = planChunks(layout, s.memory * s.ensemble, binding);
-      const chunks = chunkPlan.chunkSizes.map((capacity, k) => ({ first: k * chunkPlan.snapshotsPerChunk, capacity, buffer: {} as GPUBuffer }));
+      const chunks = chunkPlan.chunkSizes.map((capacity, k) => ({
+        first: k * chunkPlan.snapshotsPerChunk,
+        capacity,
+        buffer: {} as GPUBuffer,
+      }));
       const stored = Math.max(1, Math.round(fill * s.memory));
       const limits = { ...s.limits, maxStorageBufferBindingSize: binding };
       const filled = chunks.filter((chunk) => chunk.first < stored * s.ensemble).length;
       const oneAlignedGroup = Math.min(s.batch, rowAlignment(s.inputs, s.outputs));
       if (filled * oneAlignedGroup * s.outputs * 4 > binding) {
         // So many weight buffers that not even one aligned group of rows has room for a part per buffer.
-        assert.throws(() => planStackDispatch({ layout, ensemble: s.ensemble, chunks, targetWorkgroups: s.target }, stored, s.batch, limits), /use a larger maxBindingBytes/);
+        assert.throws(
+          () => planStackDispatch({ layout, ensemble: s.ensemble, chunks, targetWorkgroups: s.target }, stored, s.batch, limits),
+          /use a larger maxBindingBytes/,
+        );
         return;
       }
       const plan = planStackDispatch({ layout, ensemble: s.ensemble, chunks, targetWorkgroups: s.target }, stored, s.batch, limits);
@@ -113,7 +120,13 @@ test("a small batch fills the workgroup with snapshots side by side; a large one
 test("a hidden layer wider than a workgroup can hold is refused with the limit", () => {
   const layout = snapshotLayout({ inputs: 4, hidden: [8192], outputs: 2 });
   assert.throws(
-    () => planStackDispatch({ layout, ensemble: 1, chunks: [{ first: 0, capacity: 1, buffer: {} as GPUBuffer }], targetWorkgroups: 1 }, 1, 1, baseline),
+    () =>
+      planStackDispatch(
+        { layout, ensemble: 1, chunks: [{ first: 0, capacity: 1, buffer: {} as GPUBuffer }], targetWorkgroups: 1 },
+        1,
+        1,
+        baseline,
+      ),
     /wider than this device can keep in one workgroup/,
   );
 });

@@ -24,12 +24,19 @@ test("scratch buffers grow up to maxBufferSize, and a larger batch is refused na
     // 40 rows make 640-byte buffers; 50 need 800, which doubling would have made 1280.
     const states = randomStates(batch, SPEC.inputs, batch);
     const logits = await stackLogits(stack, states);
-    const reference = stackLogitsReference({ spec: SPEC, snapshots: [[snapshot]], coefficients: stack.coefficients, correction: stack.correction }, states, batch);
+    const reference = stackLogitsReference(
+      { spec: SPEC, snapshots: [[snapshot]], coefficients: stack.coefficients, correction: stack.correction },
+      states,
+      batch,
+    );
     logits.forEach((x, k) => assert.ok(Math.abs(x - reference.logits[k]) <= reference.bound[k], `batch ${batch}, logit ${k}`));
   }
   await assert.rejects(stackLogits(stack, randomStates(65, SPEC.inputs, 1)), (error: Error) => {
     assert.ok(error instanceof StaqInputError, error.message);
-    assert.match(error.message, /^the batch = 65 needs a states buffer \(batch × 4 inputs × 4 bytes\) of 1040 bytes, more than this device's maxBufferSize of 1024 bytes; the batch can be at most 64 on this machine$/);
+    assert.match(
+      error.message,
+      /^the batch = 65 needs a states buffer \(batch × 4 inputs × 4 bytes\) of 1040 bytes, more than this device's maxBufferSize of 1024 bytes; the batch can be at most 64 on this machine$/,
+    );
     return true;
   });
   stack.destroy();

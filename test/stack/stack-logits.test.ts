@@ -18,7 +18,12 @@ const gpu = await testGpu();
 async function gpuLogits(stack: Stack, states: Float32Array): Promise<Float32Array> {
   const batch = states.length / stack.spec.inputs;
   const statesBuffer = createBuffer(gpu, states.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST, "test states");
-  const logits = createBuffer(gpu, batch * stack.spec.outputs * 4, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "test logits");
+  const logits = createBuffer(
+    gpu,
+    batch * stack.spec.outputs * 4,
+    BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
+    "test logits",
+  );
   gpu.device.queue.writeBuffer(statesBuffer, 0, states);
   poisonBuffer(gpu, logits);
   const encoder = gpu.device.createCommandEncoder();
@@ -41,7 +46,10 @@ async function assertMatchesReference(stack: Stack, states: Float32Array, factor
   for (let i = 0; i < result.length; i++) {
     assert.ok(Number.isFinite(result[i]), `logit ${i} was not written (still the poison NaN) or is not finite: ${result[i]}`);
     const error = Math.abs(result[i] - reference.logits[i]);
-    assert.ok(error <= factor * reference.bound[i], `logit ${i}: |${result[i]} − ${reference.logits[i]}| = ${error} > bound ${reference.bound[i]}`);
+    assert.ok(
+      error <= factor * reference.bound[i],
+      `logit ${i}: |${result[i]} − ${reference.logits[i]}| = ${error} > bound ${reference.bound[i]}`,
+    );
   }
   return result;
 }
@@ -108,7 +116,11 @@ test("edge shapes: a linear model, the widest hidden layer, 512 inputs, 18 actio
 
 const spec: MlpSpec = { inputs: 6, hidden: [20], outputs: 5 };
 
-function filledStack(memory = 6, pushes = 9, options: { ensemble?: number; targetWorkgroups?: number } = {}): { stack: Stack; snapshots: MlpWeights[] } {
+function filledStack(
+  memory = 6,
+  pushes = 9,
+  options: { ensemble?: number; targetWorkgroups?: number } = {},
+): { stack: Stack; snapshots: MlpWeights[] } {
   const ensemble = options.ensemble ?? 1;
   const stack = createStack(gpu, { mlp: spec, memory, ensemble, eta: 1.5, tau: 0.7, targetWorkgroups: options.targetWorkgroups });
   const snapshots = randomSnapshots(spec, pushes * ensemble, 11);
@@ -131,9 +143,17 @@ test("permuting snapshots together with their coefficients leaves the logits unc
   const before = await assertMatchesReference(stack, states);
   const [members, coefficients] = [await stack.readSnapshots(), stack.coefficients];
   const order = [3, 0, 5, 1, 4, 2];
-  stack.set({ snapshots: members.map((list) => order.map((i) => list[i])), coefficients: coefficients.map((c) => Float64Array.from(order, (i) => c[i])), correction: stack.correction });
+  stack.set({
+    snapshots: members.map((list) => order.map((i) => list[i])),
+    coefficients: coefficients.map((c) => Float64Array.from(order, (i) => c[i])),
+    correction: stack.correction,
+  });
   const after = await assertMatchesReference(stack, states);
-  const reference = stackLogitsReference({ spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction }, states, 10);
+  const reference = stackLogitsReference(
+    { spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction },
+    states,
+    10,
+  );
   for (let i = 0; i < before.length; i++) assert.ok(Math.abs(before[i] - after[i]) <= 2 * reference.bound[i]);
   stack.destroy();
 });
@@ -167,7 +187,9 @@ test("rows of a batch are independent, bit for bit", async () => {
   const permuted = new Float32Array(states.length);
   order.forEach((from, to) => permuted.set(states.subarray(from * spec.inputs, (from + 1) * spec.inputs), to * spec.inputs));
   const out = bits(await gpuLogits(stack, permuted));
-  order.forEach((from, to) => assert.deepEqual(out.slice(to * spec.outputs, (to + 1) * spec.outputs), base.slice(from * spec.outputs, (from + 1) * spec.outputs)));
+  order.forEach((from, to) =>
+    assert.deepEqual(out.slice(to * spec.outputs, (to + 1) * spec.outputs), base.slice(from * spec.outputs, (from + 1) * spec.outputs)),
+  );
   stack.destroy();
 });
 
@@ -205,7 +227,11 @@ test("a prepared evaluation follows pushes: into a full ring it is reused and st
     for (const snapshot of snapshots) {
       stack.push(snapshot);
       const logits = await stackLogits(stack, states);
-      const reference = stackLogitsReference({ spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction }, states, 7);
+      const reference = stackLogitsReference(
+        { spec, snapshots: await stack.readSnapshots(), coefficients: stack.coefficients, correction: stack.correction },
+        states,
+        7,
+      );
       logits.forEach((x, k) => assert.ok(Math.abs(x - reference.logits[k]) <= reference.bound[k], `logit ${k}`));
       assert.notDeepEqual(bits(logits), previous);
       previous = bits(logits);
@@ -223,7 +249,14 @@ test("push writes one snapshot per member and the coefficients, and never reallo
   const queue = gpu.device.queue;
   const original = queue.writeBuffer;
   let written = 0;
-  queue.writeBuffer = function (this: GPUQueue, buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset?: number, size?: number) {
+  queue.writeBuffer = function (
+    this: GPUQueue,
+    buffer: GPUBuffer,
+    offset: number,
+    data: BufferSource | SharedArrayBuffer,
+    dataOffset?: number,
+    size?: number,
+  ) {
     written += size ?? (data as ArrayBuffer).byteLength;
     return original.call(this, buffer, offset, data as BufferSource, dataOffset, size);
   } as typeof queue.writeBuffer;
@@ -237,7 +270,10 @@ test("push writes one snapshot per member and the coefficients, and never reallo
   } finally {
     queue.writeBuffer = original;
   }
-  assert.deepEqual(stack.chunks.map((chunk) => chunk.buffer), buffers);
+  assert.deepEqual(
+    stack.chunks.map((chunk) => chunk.buffer),
+    buffers,
+  );
   stack.destroy();
 });
 
@@ -250,7 +286,11 @@ test("a stack larger than one 128 MiB storage binding is split and still exact",
   for (let p = 0; p < 200; p++) stack.push(snapshots[0]);
   const states = randomStates(2, big.inputs, 18);
   const result = await gpuLogits(stack, states);
-  const reference = stackLogitsReference({ spec: big, snapshots: [Array(200).fill(snapshots[0])], coefficients: stack.coefficients, correction: stack.correction }, states, 2);
+  const reference = stackLogitsReference(
+    { spec: big, snapshots: [Array(200).fill(snapshots[0])], coefficients: stack.coefficients, correction: stack.correction },
+    states,
+    2,
+  );
   for (let i = 0; i < result.length; i++) assert.ok(Math.abs(result[i] - reference.logits[i]) <= reference.bound[i], `logit ${i}`);
   stack.destroy();
 });
@@ -272,8 +312,14 @@ test("bad input gets an error that says what is wrong", async () => {
   assert.throws(() => createStack(gpu, { mlp: spec, memory: 2, gamma: 1 }), /gamma must be in \[0, 1\)/);
   const encoder = gpu.device.createCommandEncoder();
   const buffer = createBuffer(gpu, 4096, BufferUsage.STORAGE, "offsets");
-  await assert.rejects(encodeStackLogits(stack, encoder, { states: buffer, statesOffset: 100, logits: buffer, logitsOffset: 2048, batch: 1 }), /statesOffset is 100; buffer bindings must start at a multiple of 256/);
-  await assert.rejects(encodeStackLogits(stack, encoder, { states: buffer, logits: buffer, logitsOffset: 4096, batch: 1 }), /logits buffer holds 4096 bytes; 1 × 5 logits from offset 4096 need 4116/);
+  await assert.rejects(
+    encodeStackLogits(stack, encoder, { states: buffer, statesOffset: 100, logits: buffer, logitsOffset: 2048, batch: 1 }),
+    /statesOffset is 100; buffer bindings must start at a multiple of 256/,
+  );
+  await assert.rejects(
+    encodeStackLogits(stack, encoder, { states: buffer, logits: buffer, logitsOffset: 4096, batch: 1 }),
+    /logits buffer holds 4096 bytes; 1 × 5 logits from offset 4096 need 4116/,
+  );
   buffer.destroy();
   stack.destroy();
   await assert.rejects(stackLogits(stack, randomStates(1, 6, 1)), StaqGpuError);

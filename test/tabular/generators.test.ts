@@ -143,7 +143,12 @@ function layoutHasPath(layout: string[]): boolean {
   while (stack.length > 0) {
     const [r, c] = stack.pop()!;
     if (layout[r][c] === "G") return true;
-    for (const [dr, dc] of [[0, 1], [1, 0], [0, -1], [-1, 0]]) {
+    for (const [dr, dc] of [
+      [0, 1],
+      [1, 0],
+      [0, -1],
+      [-1, 0],
+    ]) {
       const nr = r + dr;
       const nc = c + dc;
       if (nr < 0 || nc < 0 || nr >= n || nc >= n || layout[nr][nc] === "H" || seen.has(`${nr},${nc}`)) continue;
@@ -234,7 +239,10 @@ test("gridworld: hand-built slippery rows on a lake without holes", () => {
   assert.equal(left[4], 0.25);
   // slip = 0 is deterministic (Gymnasium's is_slippery=False).
   const still = gridworldMdp({ holeProbability: 0, slip: 0, seed: 3 }).mdp;
-  assert.deepEqual([...row(still, 5, 1)].map((x, i) => (x > 0 ? i : -1)).filter((i) => i >= 0), [9]);
+  assert.deepEqual(
+    [...row(still, 5, 1)].map((x, i) => (x > 0 ? i : -1)).filter((i) => i >= 0),
+    [9],
+  );
 });
 
 test("gridworld: a seeded map with holes, checked cell by cell", () => {

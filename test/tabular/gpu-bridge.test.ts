@@ -27,7 +27,13 @@ for (const variant of ["vanilla", "corrected"] as const) {
     const stack = createStack(await gpu, { mlp: tabularStackSpec(S, A), memory, eta, tau: taus[0], gamma: mdp.gamma, variant });
     const pushed: Float64Array[] = [];
     const run = tabularPmd(mdp, {
-      variant, eta, tau: taus, memory, iterations: taus.length, noise: 0.3, seed: 2,
+      variant,
+      eta,
+      tau: taus,
+      memory,
+      iterations: taus.length,
+      noise: 0.3,
+      seed: 2,
       onIteration: (k, step) => {
         pushed.push(Float64Array.from(step.q));
         stack.push(tabularSnapshot(step.q, S, A), { tau: taus[k] });
@@ -53,7 +59,10 @@ for (const variant of ["vanilla", "corrected"] as const) {
       let magnitude = 0;
       kept.forEach((q, i) => (magnitude += Math.abs(correction * coefficients[i] * q[sa])));
       const bound = gammaBound(D) * magnitude;
-      assert.ok(Math.abs(logits[sa] - run.logits[sa]) <= bound, `logit (${Math.floor(sa / A)}, ${sa % A}): GPU ${logits[sa]}, tabular ${run.logits[sa]}, bound ${bound}`);
+      assert.ok(
+        Math.abs(logits[sa] - run.logits[sa]) <= bound,
+        `logit (${Math.floor(sa / A)}, ${sa % A}): GPU ${logits[sa]}, tabular ${run.logits[sa]}, bound ${bound}`,
+      );
     }
   });
 }

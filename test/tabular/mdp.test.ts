@@ -8,10 +8,19 @@ import { createRandomStream } from "../../src/random/random-stream.ts";
 
 const twoStates = () => ({
   P: [
-    [[0.5, 0.5], [1, 0]],
-    [[0, 1], [0.25, 0.75]],
+    [
+      [0.5, 0.5],
+      [1, 0],
+    ],
+    [
+      [0, 1],
+      [0.25, 0.75],
+    ],
   ],
-  R: [[1, 0], [0, 2]],
+  R: [
+    [1, 0],
+    [0, 2],
+  ],
   gamma: 0.9,
 });
 
@@ -43,13 +52,20 @@ test("validation names the offending state and action", () => {
   for (const [name, spoil, message] of cases) {
     const input = twoStates();
     spoil(input);
-    assert.throws(() => mdpFromArrays(input), (e: Error) => e instanceof StaqInputError && message.test(e.message), name);
+    assert.throws(
+      () => mdpFromArrays(input),
+      (e: Error) => e instanceof StaqInputError && message.test(e.message),
+      name,
+    );
   }
   // Within 1e-9 of 1 is a distribution; the tolerance is not rounded away.
   const close = twoStates();
   close.P[0][0] = [0.5, 0.5 + 5e-10];
   assert.doesNotThrow(() => mdpFromArrays(close));
-  assert.throws(() => createMdp({ states: 2, actions: 2, P: new Float64Array(7), R: new Float64Array(4), gamma: 0.5 }), /P has 7 entries; 2 states × 2 actions × 2 next states need 8/);
+  assert.throws(
+    () => createMdp({ states: 2, actions: 2, P: new Float64Array(7), R: new Float64Array(4), gamma: 0.5 }),
+    /P has 7 entries; 2 states × 2 actions × 2 next states need 8/,
+  );
 });
 
 test("a malformed MDP file is a StaqFormatError that names the file", () => {
@@ -62,7 +78,11 @@ test("a malformed MDP file is a StaqFormatError that names the file", () => {
     ['{"P": [], "R": [], "gamma": 0.5}', /mdp\.json: P must be a non-empty array/],
   ];
   for (const [text, message] of cases) {
-    assert.throws(() => mdpFromJson(text, "mdp.json"), (e: Error) => e instanceof StaqFormatError && message.test(e.message), text);
+    assert.throws(
+      () => mdpFromJson(text, "mdp.json"),
+      (e: Error) => e instanceof StaqFormatError && message.test(e.message),
+      text,
+    );
   }
 });
 
@@ -82,8 +102,14 @@ test("the random stream is determined by its seed and has the right moments", ()
   const b = createRandomStream(7);
   const c = createRandomStream(8);
   const first = Array.from({ length: 16 }, () => a.uniform());
-  assert.deepEqual(first, Array.from({ length: 16 }, () => b.uniform()));
-  assert.notDeepEqual(first, Array.from({ length: 16 }, () => c.uniform()));
+  assert.deepEqual(
+    first,
+    Array.from({ length: 16 }, () => b.uniform()),
+  );
+  assert.notDeepEqual(
+    first,
+    Array.from({ length: 16 }, () => c.uniform()),
+  );
   // n = 200000 draws: the sample mean of U(0,1) has standard deviation sqrt(1/12/n) ≈ 6.5e-4 and
   // that of N(0,1) 1/sqrt(n) ≈ 2.2e-3; the sample variance of N(0,1) has sd sqrt(2/n) ≈ 3.2e-3.
   // Six standard deviations: a false failure has probability about 2e-9.

@@ -12,7 +12,8 @@ const mdp = garnetMdp({ states: 4, actions: 2, branching: 2, gamma: 0.9, seed: 3
 test("corrected PMD with eta/tau past float64's reach names eta and tau", () => {
   assert.throws(
     () => tabularPmd(mdp, { variant: "corrected", eta: 1e300, tau: 0.5, iterations: 2, memory: 3 }),
-    (error: Error) => error instanceof StaqInputError && /^eta 1e\+300 is too large against tau 0\.5 for the corrected variant/.test(error.message),
+    (error: Error) =>
+      error instanceof StaqInputError && /^eta 1e\+300 is too large against tau 0\.5 for the corrected variant/.test(error.message),
   );
 });
 
@@ -22,6 +23,9 @@ test("just inside the limit (eta/tau = 1e15) corrected PMD runs and its policy i
   // Exact and vanilla have no such factor: a huge eta only slows them down.
   for (const variant of ["exact", "vanilla"] as const) {
     const slow = tabularPmd(mdp, { variant, eta: 1e300, tau: 0.5, iterations: 2, memory: 3 });
-    assert.ok(slow.policy.every((p) => Math.abs(p - 0.5) < 1e-12), variant);
+    assert.ok(
+      slow.policy.every((p) => Math.abs(p - 0.5) < 1e-12),
+      variant,
+    );
   }
 });

@@ -54,9 +54,22 @@ test("1. exact PMD converges linearly: Cen et al. 2021 Theorem 1 holds at every 
         const optimum = softOptimum(mdp, { tau });
         const K = 80;
         const logErrors: number[] = [];
-        const run = tabularPmd(mdp, { variant: "exact", eta: etaFor(beta, tau), tau, iterations: K, optimum: () => optimum, onIteration: (_k, step) => logErrors.push(logPolicyDistance(optimum.policy, step.policy)) });
+        const run = tabularPmd(mdp, {
+          variant: "exact",
+          eta: etaFor(beta, tau),
+          tau,
+          iterations: K,
+          optimum: () => optimum,
+          onIteration: (_k, step) => logErrors.push(logPolicyDistance(optimum.policy, step.policy)),
+        });
         const slack = errorSlack(mdp, tau, optimum.errorBound);
-        const constants = { gamma: mdp.gamma, beta, tau, initialQError: run.errors[0], initialLogPolicyError: logPolicyDistance(optimum.policy, uniformPolicy(mdp.states, mdp.actions)) };
+        const constants = {
+          gamma: mdp.gamma,
+          beta,
+          tau,
+          initialQError: run.errors[0],
+          initialLogPolicyError: logPolicyDistance(optimum.policy, uniformPolicy(mdp.states, mdp.actions)),
+        };
         for (let k = 0; k < K; k++) {
           const bound = exactPmdBounds(k, constants);
           assert.ok(run.errors[k] <= bound.q + 2 * slack, `k=${k}: ‖Q* − Q^k‖ = ${run.errors[k]} > ${bound.q}`);
@@ -73,7 +86,12 @@ test("1. exact PMD converges linearly: Cen et al. 2021 Theorem 1 holds at every 
 function vanillaFloor(mdp: Mdp, eta: number, tau: number, memory: number, iterations: number) {
   let previous: Float64Array = new Float64Array(0);
   const run = tabularPmd(mdp, { variant: "vanilla", eta, tau, memory, iterations, onIteration: (_k, step) => (previous = step.policy) });
-  return { q: run.errors.at(-1)!, policy: run.policyErrors.at(-1)!, lastStep: policyDistance(run.policy, previous, mdp.states, mdp.actions), run };
+  return {
+    q: run.errors.at(-1)!,
+    policy: run.policyErrors.at(-1)!,
+    lastStep: policyDistance(run.policy, previous, mdp.states, mdp.actions),
+    run,
+  };
 }
 
 test("2. vanilla finite memory stalls at a floor that shrinks like β^M (policy) and β^2M (Q)", () => {
@@ -114,7 +132,8 @@ test("2. vanilla finite memory stalls at a floor that shrinks like β^M (policy)
 /** The first K at which exact PMD's bound C1 γ d^{K−1} on ‖Q* − Q^{π_K}‖∞ is below `target`. */
 function iterationsFor(target: number, mdp: Mdp, beta: number, tau: number, optimum: { q: Float64Array; policy: Float64Array }): number {
   const uniform = uniformPolicy(mdp.states, mdp.actions);
-  const c1 = maxAbsDifference(optimum.q, softPolicyEvaluation(mdp, uniform, tau)) + 2 * tau * beta * logPolicyDistance(optimum.policy, uniform);
+  const c1 =
+    maxAbsDifference(optimum.q, softPolicyEvaluation(mdp, uniform, tau)) + 2 * tau * beta * logPolicyDistance(optimum.policy, uniform);
   if (c1 * mdp.gamma <= target) return 1;
   return Math.ceil(Math.log(target / (c1 * mdp.gamma)) / Math.log(pmdLinearRate(mdp.gamma, beta))) + 1;
 }
@@ -158,13 +177,16 @@ test("3b. corrected PMD on the test MDPs at γ = 0.99, β = 0.95: converges at M
   const threshold = correctedMemoryThreshold(gamma, beta);
   for (const [name, mdp] of mdps) {
     const optimum = softOptimum(mdp, { tau });
-    const firstBelow = (memory: number) => tabularPmd(mdp, { variant: "corrected", eta, tau, memory, iterations: K, optimum: () => optimum }).errors.findIndex((e) => e < 1e-9);
+    const firstBelow = (memory: number) =>
+      tabularPmd(mdp, { variant: "corrected", eta, tau, memory, iterations: K, optimum: () => optimum }).errors.findIndex((e) => e < 1e-9);
     const atThreshold = firstBelow(threshold);
     assert.ok(atThreshold >= 0, `${name}: corrected PMD with M = ${threshold} did not reach 1e-9 in ${K} iterations`);
     let smallest = 0;
     for (let memory = 1; memory <= threshold && smallest === 0; memory++) if (firstBelow(memory) >= 0) smallest = memory;
     const iterations = [1, 10, 50, 100].map((memory) => `M=${memory}: ${firstBelow(memory)}`).join(", ");
-    t.diagnostic(`${name}: smallest M below 1e-9 within ${K} iterations: ${smallest}; iterations needed: ${iterations}, M=${threshold}: ${atThreshold}`);
+    t.diagnostic(
+      `${name}: smallest M below 1e-9 within ${K} iterations: ${smallest}; iterations needed: ${iterations}, M=${threshold}: ${atThreshold}`,
+    );
   }
 });
 
@@ -203,12 +225,20 @@ test("5a. exact PMD's fixed point is π* ∝ exp(Q*_τ/τ), with Q* from plain s
   // 2 C1 d^{K−1}/τ = (2/(γτ)) · that ≤ 6.7e-10 for γ ≥ 0.3, τ ≥ 0.1. Value iteration to 1e-11
   // moves log π* = Q*/τ − logsumexp by at most 2e-11/τ = 2e-10. Total < 1e-9.
   fc.assert(
-    fc.property(garnet({ min: 0.3, max: 0.9 }), fc.double({ min: 0.1, max: 1, noNaN: true }), fc.double({ min: 0, max: 0.8, noNaN: true }), (mdp, tau, beta) => {
-      const optimum = softValueIteration(mdp, { tau, tolerance: 1e-11 });
-      const K = iterationsFor(1e-11, mdp, beta, tau, optimum);
-      const run = tabularPmd(mdp, { variant: "exact", eta: etaFor(beta, tau), tau, iterations: K, optimum: () => optimum });
-      assert.ok(logPolicyDistance(run.policy, optimum.policy) <= 1e-9, `‖log π_K − log π*‖ = ${logPolicyDistance(run.policy, optimum.policy)}`);
-    }),
+    fc.property(
+      garnet({ min: 0.3, max: 0.9 }),
+      fc.double({ min: 0.1, max: 1, noNaN: true }),
+      fc.double({ min: 0, max: 0.8, noNaN: true }),
+      (mdp, tau, beta) => {
+        const optimum = softValueIteration(mdp, { tau, tolerance: 1e-11 });
+        const K = iterationsFor(1e-11, mdp, beta, tau, optimum);
+        const run = tabularPmd(mdp, { variant: "exact", eta: etaFor(beta, tau), tau, iterations: K, optimum: () => optimum });
+        assert.ok(
+          logPolicyDistance(run.policy, optimum.policy) <= 1e-9,
+          `‖log π_K − log π*‖ = ${logPolicyDistance(run.policy, optimum.policy)}`,
+        );
+      },
+    ),
     { numRuns: 40 },
   );
 });
@@ -226,12 +256,21 @@ test("5b. vanilla's fixed point is the softmax of Q^π_τ at temperature τ/(1�
   // map contracts at rate ρ the distance is at most that change over 1 − ρ, and 1e-9 allows ρ up
   // to 1 − 1e-6.
   fc.assert(
-    fc.property(garnet({ min: 0.3, max: 0.9 }), fc.double({ min: 0.1, max: 1, noNaN: true }), fc.double({ min: 0.3, max: 0.7, noNaN: true }), fc.integer({ min: 1, max: 6 }), (mdp, tau, beta, memory) => {
-      const K = Math.ceil(Math.log(1e-14) / Math.log(pmdLinearRate(mdp.gamma, beta))) + 50;
-      const run = tabularPmd(mdp, { variant: "vanilla", eta: etaFor(beta, tau), tau, memory, iterations: K });
-      const fixed = vanillaFixedPoint(mdp, tau, tau / (1 - beta ** memory));
-      assert.ok(policyDistance(run.policy, fixed.policy, mdp.states, mdp.actions) <= 1e-9, `distance ${policyDistance(run.policy, fixed.policy, mdp.states, mdp.actions)}`);
-    }),
+    fc.property(
+      garnet({ min: 0.3, max: 0.9 }),
+      fc.double({ min: 0.1, max: 1, noNaN: true }),
+      fc.double({ min: 0.3, max: 0.7, noNaN: true }),
+      fc.integer({ min: 1, max: 6 }),
+      (mdp, tau, beta, memory) => {
+        const K = Math.ceil(Math.log(1e-14) / Math.log(pmdLinearRate(mdp.gamma, beta))) + 50;
+        const run = tabularPmd(mdp, { variant: "vanilla", eta: etaFor(beta, tau), tau, memory, iterations: K });
+        const fixed = vanillaFixedPoint(mdp, tau, tau / (1 - beta ** memory));
+        assert.ok(
+          policyDistance(run.policy, fixed.policy, mdp.states, mdp.actions) <= 1e-9,
+          `distance ${policyDistance(run.policy, fixed.policy, mdp.states, mdp.actions)}`,
+        );
+      },
+    ),
     { numRuns: 40 },
   );
 });
@@ -257,12 +296,18 @@ test("vanilla PMD with M ≥ K equals exact PMD: the stack's weighted sum and th
   // code paths (explicit sum over memory vs. ξ ← βξ + αQ) differ only by rounding, which grows
   // like K·u·‖ξ‖; 1e-12 relative to ‖Q‖ leaves a margin of 100× at K = 40.
   fc.assert(
-    fc.property(garnet({ min: 0, max: 0.9 }), fc.double({ min: 0.1, max: 1, noNaN: true }), fc.double({ min: 0, max: 0.9, noNaN: true }), (mdp, tau, beta) => {
-      const eta = etaFor(beta, tau);
-      const exact = tabularPmd(mdp, { variant: "exact", eta, tau, iterations: 40 });
-      const vanilla = tabularPmd(mdp, { variant: "vanilla", eta, tau, memory: 40, iterations: 40, optimum: () => exact.optimum });
-      for (let k = 0; k < 40; k++) assert.ok(Math.abs(exact.errors[k] - vanilla.errors[k]) <= 1e-12 * Math.max(1, maxAbs(exact.optimum.q)));
-    }),
+    fc.property(
+      garnet({ min: 0, max: 0.9 }),
+      fc.double({ min: 0.1, max: 1, noNaN: true }),
+      fc.double({ min: 0, max: 0.9, noNaN: true }),
+      (mdp, tau, beta) => {
+        const eta = etaFor(beta, tau);
+        const exact = tabularPmd(mdp, { variant: "exact", eta, tau, iterations: 40 });
+        const vanilla = tabularPmd(mdp, { variant: "vanilla", eta, tau, memory: 40, iterations: 40, optimum: () => exact.optimum });
+        for (let k = 0; k < 40; k++)
+          assert.ok(Math.abs(exact.errors[k] - vanilla.errors[k]) <= 1e-12 * Math.max(1, maxAbs(exact.optimum.q)));
+      },
+    ),
     { numRuns: 30 },
   );
 });

@@ -13,18 +13,24 @@ import { softBellman, softOptimum, softPolicyIteration, softValueIteration } fro
 const U = Number.EPSILON / 2; // float64 unit roundoff
 const gammaN = (n: number) => (n * U) / (1 - n * U);
 
-const smallMdp = fc.record({
-  states: fc.integer({ min: 1, max: 7 }),
-  actions: fc.integer({ min: 1, max: 4 }),
-  branching: fc.integer({ min: 1, max: 7 }),
-  gamma: fc.double({ min: 0, max: 0.95, noNaN: true }),
-  seed: fc.nat(1_000_000),
-}).map((o) => garnetMdp({ ...o, branching: Math.min(o.branching, o.states) }));
+const smallMdp = fc
+  .record({
+    states: fc.integer({ min: 1, max: 7 }),
+    actions: fc.integer({ min: 1, max: 4 }),
+    branching: fc.integer({ min: 1, max: 7 }),
+    gamma: fc.double({ min: 0, max: 0.95, noNaN: true }),
+    seed: fc.nat(1_000_000),
+  })
+  .map((o) => garnetMdp({ ...o, branching: Math.min(o.branching, o.states) }));
 
 /** A random policy with some near-deterministic rows (logits up to ±8). */
 function randomPolicy(mdp: Mdp, seed: number): Float64Array {
   const random = createRandomStream(seed);
-  return softmaxPolicy(Float64Array.from({ length: mdp.states * mdp.actions }, () => 16 * random.uniform() - 8), mdp.states, mdp.actions);
+  return softmaxPolicy(
+    Float64Array.from({ length: mdp.states * mdp.actions }, () => 16 * random.uniform() - 8),
+    mdp.states,
+    mdp.actions,
+  );
 }
 
 /** I − γP_π, the matrix policy evaluation solves. */
@@ -74,7 +80,10 @@ test("linear solve: the residual is within the backward-error bound of Gaussian 
   );
   // A pivot is needed here (a zero on the diagonal), and a singular system is refused.
   assert.deepEqual(Array.from(solveLinearSystem(Float64Array.of(0, 1, 1, 0), Float64Array.of(2, 3), 2)), [3, 2]);
-  assert.throws(() => solveLinearSystem(Float64Array.of(1, 2, 2, 4), Float64Array.of(1, 1), 2), (e: Error) => e instanceof StaqInputError && /singular/.test(e.message));
+  assert.throws(
+    () => solveLinearSystem(Float64Array.of(1, 2, 2, 4), Float64Array.of(1, 1), 2),
+    (e: Error) => e instanceof StaqInputError && /singular/.test(e.message),
+  );
   assert.throws(() => solveLinearSystem(new Float64Array(3), new Float64Array(2), 2), /matrix has 3 entries/);
 });
 
@@ -115,7 +124,10 @@ test("soft optimum: value iteration's bound is honest, policy iteration agrees, 
       // Both carry a proven bound on their distance to Q* (rounding included), so they are within
       // the sum of the two; the bounds reach the tolerances asked for unless rounding stops them.
       assert.ok(vi.errorBound <= 1e-9 && best.errorBound <= 1e-10, `bounds ${vi.errorBound}, ${best.errorBound}`);
-      assert.ok(maxAbsDifference(vi.q, best.q) <= vi.errorBound + best.errorBound, `${maxAbsDifference(vi.q, best.q)} > ${vi.errorBound} + ${best.errorBound}`);
+      assert.ok(
+        maxAbsDifference(vi.q, best.q) <= vi.errorBound + best.errorBound,
+        `${maxAbsDifference(vi.q, best.q)} > ${vi.errorBound} + ${best.errorBound}`,
+      );
       // The fixed point: T Q* = Q* within (1+γ)·bound (T is a γ-contraction) plus one backup's rounding.
       const residual = maxAbsDifference(softBellman(mdp, best.q, tau), best.q);
       assert.ok(residual <= (1 + mdp.gamma) * best.errorBound + gammaN(mdp.states + mdp.actions + 4) * 4 * Math.max(1, maxAbs(best.q)));

@@ -18,7 +18,9 @@ const gpu = await testGpu();
 /** `gpu`'s device, reporting at most `max` workgroups per dimension (the device itself is unchanged). */
 function withWorkgroupLimit(max: number): Gpu {
   const device = gpu.device; // the test reaches the device to fake one of its limits
-  const limits = new Proxy(device.limits, { get: (target, name) => (name === "maxComputeWorkgroupsPerDimension" ? max : Reflect.get(target, name)) });
+  const limits = new Proxy(device.limits, {
+    get: (target, name) => (name === "maxComputeWorkgroupsPerDimension" ? max : Reflect.get(target, name)),
+  });
   const view = new Proxy(device, {
     get(target, name) {
       if (name === "limits") return limits;
@@ -60,7 +62,10 @@ const CASES: [max: number, spec: MlpSpec, batch: number][] = [
 ];
 
 for (const [max, spec, batch] of CASES) {
-  for (const targetUpdate of [{ kind: "hard", every: 2 }, { kind: "polyak", rho: 0.2 }] as const) {
+  for (const targetUpdate of [
+    { kind: "hard", every: 2 },
+    { kind: "polyak", rho: 0.2 },
+  ] as const) {
     test(`folded grids (at most ${max} workgroups per dimension, ${targetUpdate.kind} targets) train bit for bit as unfolded ones`, async () => {
       const folded = withWorkgroupLimit(max);
       assert.deepEqual(await fit(folded, spec, batch, targetUpdate), await fit(gpu, spec, batch, targetUpdate));

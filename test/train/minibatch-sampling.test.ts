@@ -29,7 +29,20 @@ function assertDistinctInRange(indices: Uint32Array, size: number): void {
 }
 
 test("feistelDomainBits is the smallest h ≥ 1 with 4^h ≥ size", () => {
-  const cases: [number, number][] = [[1, 1], [2, 1], [4, 1], [5, 2], [16, 2], [17, 3], [700, 5], [1024, 5], [1025, 6], [2 ** 30, 15], [2 ** 30 + 1, 16], [2 ** 31, 16]];
+  const cases: [number, number][] = [
+    [1, 1],
+    [2, 1],
+    [4, 1],
+    [5, 2],
+    [16, 2],
+    [17, 3],
+    [700, 5],
+    [1024, 5],
+    [1025, 6],
+    [2 ** 30, 15],
+    [2 ** 30 + 1, 16],
+    [2 ** 31, 16],
+  ];
   for (const [size, bits] of cases) assert.equal(feistelDomainBits(size), bits, `size ${size}`);
 });
 
@@ -37,7 +50,9 @@ test("every batch is distinct and in [0, size); a batch of size rows is a permut
   const sizeAndBatch = fc.oneof(
     fc.oneof(edgeSize, fc.integer({ min: 1, max: 3000 })).chain((size) => fc.tuple(fc.constant(size), fc.integer({ min: 1, max: size }))),
     // Large rings, up to the 2^31 limit (h = 16): small batches, so the test stays fast.
-    fc.constantFrom(2 ** 20 + 1, 2 ** 30, 2 ** 30 + 1, 2 ** 31 - 1, MAX_SAMPLE_SIZE).chain((size) => fc.tuple(fc.constant(size), fc.integer({ min: 1, max: 64 }))),
+    fc
+      .constantFrom(2 ** 20 + 1, 2 ** 30, 2 ** 30 + 1, 2 ** 31 - 1, MAX_SAMPLE_SIZE)
+      .chain((size) => fc.tuple(fc.constant(size), fc.integer({ min: 1, max: 64 }))),
   );
   fc.assert(
     fc.property(sizeAndBatch, u64, u64, ([size, batch], seed, step) => {
@@ -79,7 +94,10 @@ function assertChiSquare(counts: ArrayLike<number>, probabilities: ArrayLike<num
   const { statistic, degreesOfFreedom } = chiSquareStatistic(counts, probabilities);
   const corrected = statistic / varianceFactor;
   const p = chiSquarePValue(corrected, degreesOfFreedom);
-  assert.ok(p >= FALSE_ALARM, `${what}: X² = ${corrected.toFixed(1)} on ${degreesOfFreedom} degrees of freedom, p = ${p.toExponential(2)} < ${FALSE_ALARM}`);
+  assert.ok(
+    p >= FALSE_ALARM,
+    `${what}: X² = ${corrected.toFixed(1)} on ${degreesOfFreedom} degrees of freedom, p = ${p.toExponential(2)} < ${FALSE_ALARM}`,
+  );
 }
 
 test("every row is drawn equally often over many steps (chi-square with the without-replacement correction)", () => {
@@ -162,19 +180,24 @@ test("different steps and seeds draw independent-looking batches (overlap as sam
       total += overlap;
     }
     const z = (total / pairs - mean) / standardError;
-    assert.ok(Math.abs(z) <= Z_LIMIT, `${what}: mean overlap ${(total / pairs).toFixed(3)}, expected ${mean.toFixed(3)} ± ${standardError.toFixed(3)} (z = ${z.toFixed(1)})`);
+    assert.ok(
+      Math.abs(z) <= Z_LIMIT,
+      `${what}: mean overlap ${(total / pairs).toFixed(3)}, expected ${mean.toFixed(3)} ± ${standardError.toFixed(3)} (z = ${z.toFixed(1)})`,
+    );
   }
 });
 
 // ---- validation ----
 
 test("bad sizes, batches, positions, seeds and steps are rejected with clear messages", () => {
-  const rejects = (f: () => unknown, message: RegExp) => assert.throws(f, (error: unknown) => error instanceof StaqInputError && message.test(error.message));
+  const rejects = (f: () => unknown, message: RegExp) =>
+    assert.throws(f, (error: unknown) => error instanceof StaqInputError && message.test(error.message));
   for (const size of [0, -1, 1.5, Number.NaN, MAX_SAMPLE_SIZE + 1, Infinity]) {
     rejects(() => minibatchIndices(size, 1, 0, 0), /size \(the filled replay rows\) must be an integer in \[1, 2\^31\]/);
     rejects(() => feistelDomainBits(size), /size/);
   }
-  for (const batch of [0, -1, 2.5, 11, Number.NaN]) rejects(() => minibatchIndices(10, batch, 0, 0), /batch must be an integer in \[1, size = 10\]/);
+  for (const batch of [0, -1, 2.5, 11, Number.NaN])
+    rejects(() => minibatchIndices(10, batch, 0, 0), /batch must be an integer in \[1, size = 10\]/);
   for (const position of [-1, 10, 0.5]) rejects(() => permuteIndex(position, 10, 0, 0), /position must be an integer in \[0, size = 10\)/);
   for (const bad of [-1, 1.5, 2 ** 53, Number.NaN, -1n, 1n << 64n]) {
     rejects(() => minibatchIndices(10, 2, bad, 0), /seed must be an integer in \[0, 2\^64\)/);

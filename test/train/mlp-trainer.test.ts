@@ -73,7 +73,14 @@ function absolute(net: MlpWeights64): MlpWeights64 {
  * each layer (out_l + 1) for the inputs' deltas; the batch sum B + 1; 2 for the f32 rounding of the
  * grad scale and the states.
  */
-function gradientBound(spec: MlpSpec, net: MlpWeights64, states: Float64Array, actions: Int32Array, targets: Float64Array, loss: LossOptions): Float64Array {
+function gradientBound(
+  spec: MlpSpec,
+  net: MlpWeights64,
+  states: Float64Array,
+  actions: Int32Array,
+  targets: Float64Array,
+  loss: LossOptions,
+): Float64Array {
   const shapes = layerShapes(spec);
   const batch = actions.length;
   const reference = forwardActivations(spec, net, states, batch);
@@ -95,7 +102,8 @@ function gradientBound(spec: MlpSpec, net: MlpWeights64, states: Float64Array, a
   });
   const scale = (loss.loss ?? "mse") === "mse" ? 2 / batch : 1 / batch;
   let dy = new Float64Array(batch * spec.outputs);
-  for (let b = 0; b < batch; b++) dy[b * spec.outputs + actions[b]] = scale * (a[shapes.length][b * spec.outputs + actions[b]] + Math.abs(targets[b]));
+  for (let b = 0; b < batch; b++)
+    dy[b * spec.outputs + actions[b]] = scale * (a[shapes.length][b * spec.outputs + actions[b]] + Math.abs(targets[b]));
   const bound: number[] = [];
   const perLayer: { weight: Float64Array; bias: Float64Array }[] = [];
   let depth = shapes.reduce((k, { inputs }) => k + inputs + 1, 0) + 3 + batch + 1 + 2;
@@ -159,7 +167,9 @@ function problem(c: Case) {
   const networks: MlpWeights[] = randomSnapshots(c.spec, c.ensemble, c.seed);
   const states = randomStates(c.batch, c.spec.inputs, c.seed + 1);
   const sample = seededSigned(c.seed + 2);
-  const actions = Int32Array.from({ length: c.batch }, () => Math.min(c.spec.outputs - 1, Math.floor(((sample() + 1) / 2) * c.spec.outputs)));
+  const actions = Int32Array.from({ length: c.batch }, () =>
+    Math.min(c.spec.outputs - 1, Math.floor(((sample() + 1) / 2) * c.spec.outputs)),
+  );
   const targets = Float32Array.from({ length: c.batch }, () => 2 * sample());
   return { networks, states, actions, targets };
 }
@@ -193,9 +203,18 @@ test("one GPU step: gradients within the derived float32 bound and Adam's update
             const reference = lossAndGradient(c.spec, net, { states: states64, actions: data.actions, targets: targets64 }, c.loss);
             const exact = flattenParameters(reference.grads);
             const bound = gradientBound(c.spec, net, states64, data.actions, targets64, c.loss);
-            exact.forEach((g, k) => assert.ok(Math.abs(gpuGrads[k] - g) <= bound[k], `member ${e} parameter ${k}: GPU ${gpuGrads[k]}, exact ${g}, bound ${bound[k]}`));
-            const lossBound = gammaBound(layerShapes(c.spec).reduce((n, { inputs }) => n + inputs + 1, 0) + c.batch + 8) * 4 * (reference.loss + 1);
-            assert.ok(Math.abs(stats.loss[e] - reference.loss) <= lossBound, `member ${e} loss: GPU ${stats.loss[e]}, exact ${reference.loss}`);
+            exact.forEach((g, k) =>
+              assert.ok(
+                Math.abs(gpuGrads[k] - g) <= bound[k],
+                `member ${e} parameter ${k}: GPU ${gpuGrads[k]}, exact ${g}, bound ${bound[k]}`,
+              ),
+            );
+            const lossBound =
+              gammaBound(layerShapes(c.spec).reduce((n, { inputs }) => n + inputs + 1, 0) + c.batch + 8) * 4 * (reference.loss + 1);
+            assert.ok(
+              Math.abs(stats.loss[e] - reference.loss) <= lossBound,
+              `member ${e} loss: GPU ${stats.loss[e]}, exact ${reference.loss}`,
+            );
             checked++;
           } else {
             ambiguous++;
@@ -203,7 +222,10 @@ test("one GPU step: gradients within the derived float32 bound and Adam's update
           // Adam on the GPU's own gradient (its sensitivity to tiny gradients is Adam's, not ours).
           const theta = flattenParameters(net);
           const expectedNorm = Math.hypot(...gpuGrads);
-          assert.ok(Math.abs(stats.gradNorm[e] - expectedNorm) <= gammaBound(P + 8) * expectedNorm, `member ${e} grad norm: GPU ${stats.gradNorm[e]}, exact ${expectedNorm}`);
+          assert.ok(
+            Math.abs(stats.gradNorm[e] - expectedNorm) <= gammaBound(P + 8) * expectedNorm,
+            `member ${e} grad norm: GPU ${stats.gradNorm[e]}, exact ${expectedNorm}`,
+          );
           const state = createAdamState(theta.length);
           const before = theta.slice();
           adamStep(theta, gpuGrads, state, c.adam);
@@ -215,7 +237,8 @@ test("one GPU step: gradients within the derived float32 bound and Adam's update
           theta.forEach((expected, k) => {
             const update = Math.abs(before[k] - expected);
             const gAbs = Math.abs(gpuGrads[k]) + (c.adam.weightDecay ?? 0) * Math.abs(before[k]);
-            const mOverDenominator = (1 - 0.9) * gAbs / ((1 - 0.9) * (Math.sqrt(state.v[k]) / Math.sqrt(1 - 0.999) + (c.adam.eps ?? 1e-8)));
+            const mOverDenominator =
+              ((1 - 0.9) * gAbs) / ((1 - 0.9) * (Math.sqrt(state.v[k]) / Math.sqrt(1 - 0.999) + (c.adam.eps ?? 1e-8)));
             const bound = F32_UNIT_ROUNDOFF * Math.abs(expected) + gammaBound(K) * (update + c.adam.lr * mOverDenominator);
             assert.ok(Math.abs(got[k] - expected) <= bound, `member ${e} parameter ${k}: GPU ${got[k]}, exact ${expected}, bound ${bound}`);
           });
@@ -235,9 +258,18 @@ test("bad trainer inputs fail with messages that say what to fix", async () => {
   await assert.rejects(createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: -1 } }), /adam.lr must be a positive number/);
   const trainer = await createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: 1e-3 } });
   try {
-    assert.throws(() => trainer.setBatch({ states: new Float32Array(3), actions: [0, 1], targets: [0, 0] }), /states has 3 values; expected batch 2 × inputs 2 = 4/);
-    assert.throws(() => trainer.setBatch({ states: new Float32Array(4), actions: [0, 2], targets: [0, 0] }), /actions\[1\] is 2; actions are integers in \[0, 2\)/);
-    assert.throws(() => trainer.setBatch({ states: Float32Array.of(0, NaN, 0, 0), actions: [0, 1], targets: [0, 0] }), /states\[1\] is NaN/);
+    assert.throws(
+      () => trainer.setBatch({ states: new Float32Array(3), actions: [0, 1], targets: [0, 0] }),
+      /states has 3 values; expected batch 2 × inputs 2 = 4/,
+    );
+    assert.throws(
+      () => trainer.setBatch({ states: new Float32Array(4), actions: [0, 2], targets: [0, 0] }),
+      /actions\[1\] is 2; actions are integers in \[0, 2\)/,
+    );
+    assert.throws(
+      () => trainer.setBatch({ states: Float32Array.of(0, NaN, 0, 0), actions: [0, 1], targets: [0, 0] }),
+      /states\[1\] is NaN/,
+    );
     assert.throws(() => trainer.setWeights([]), /has 1 ensemble members; got 0 networks/);
   } finally {
     trainer.destroy();

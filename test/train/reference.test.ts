@@ -37,13 +37,26 @@ const caseArbitrary: fc.Arbitrary<Case> = fc
     loss: fc.constantFrom<LossOptions["loss"]>("mse", "huber"),
     huberDelta: fc.constantFrom(0.25, 1, 3),
   })
-  .map(({ inputs, hidden, outputs, batch, seed, loss, huberDelta }) => ({ spec: { inputs, hidden, outputs }, batch, seed, options: { loss, huberDelta } }));
+  .map(({ inputs, hidden, outputs, batch, seed, loss, huberDelta }) => ({
+    spec: { inputs, hidden, outputs },
+    batch,
+    seed,
+    options: { loss, huberDelta },
+  }));
 
 /** Parameters on the grid of multiples of 2^-30, so θ ± h with h = 2^-12 is exact in float64. */
 function problem({ spec, batch, seed }: Case) {
   const sample = seededSigned(seed);
   const snap = (x: number) => Math.round(x * 2 ** 30) / 2 ** 30;
-  const flat = Float64Array.from(flattenParameters({ layers: layerShapes(spec).map(({ inputs, outputs }) => ({ weight: new Float64Array(inputs * outputs), bias: new Float64Array(outputs) })) }), () => snap(sample()));
+  const flat = Float64Array.from(
+    flattenParameters({
+      layers: layerShapes(spec).map(({ inputs, outputs }) => ({
+        weight: new Float64Array(inputs * outputs),
+        bias: new Float64Array(outputs),
+      })),
+    }),
+    () => snap(sample()),
+  );
   const states = Float64Array.from({ length: batch * spec.inputs }, () => 2 * sample());
   const actions = Int32Array.from({ length: batch }, () => Math.floor(((sample() + 1) / 2) * spec.outputs) % spec.outputs);
   const targets = Float64Array.from({ length: batch }, () => 3 * sample());
@@ -56,7 +69,10 @@ function kinkPattern(spec: MlpSpec, flat: Float64Array, data: ReturnType<typeof 
   const shapes = layerShapes(spec);
   const activations = forwardActivations({ ...spec, hidden: spec.hidden }, net, data.states, data.actions.length);
   // Hidden outputs after ReLU are 0 exactly where the pre-activation was ≤ 0.
-  const hidden = activations.slice(1, shapes.length).map((a) => Array.from(a, (v) => (v > 0 ? "+" : "0")).join("")).join("|");
+  const hidden = activations
+    .slice(1, shapes.length)
+    .map((a) => Array.from(a, (v) => (v > 0 ? "+" : "0")).join(""))
+    .join("|");
   const q = activations[activations.length - 1];
   const delta = options.huberDelta ?? 1;
   const regions = Array.from(data.actions, (a, b) => (Math.abs(q[b * spec.outputs + a] - data.targets[b]) <= delta ? "q" : "l")).join("");
@@ -162,7 +178,7 @@ test("Adam: the first steps by hand, bias correction, weight decay and clipping 
   const r = Float64Array.of(0, 0);
   const t = createAdamState(2);
   assert.equal(adamStep(r, Float64Array.of(3, 4), t, { lr: 1, maxGradNorm: 1 }), 5);
-  assert.ok(Math.abs(t.m[0] - 0.1 * 3 / (5 + 1e-6)) < 1e-16 && Math.abs(t.m[1] - 0.1 * 4 / (5 + 1e-6)) < 1e-16);
+  assert.ok(Math.abs(t.m[0] - (0.1 * 3) / (5 + 1e-6)) < 1e-16 && Math.abs(t.m[1] - (0.1 * 4) / (5 + 1e-6)) < 1e-16);
 });
 
 test("Polyak averaging moves the target a fraction ρ toward the online network", () => {

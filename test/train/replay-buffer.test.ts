@@ -99,17 +99,26 @@ test("bad transitions and sizes say what is wrong, and nothing is written", asyn
   const replay = createReplayBuffer(gpu, { capacity: 4, inputs: 2, actions: 3 });
   const good = randomTransitions(2, 2, 3, 1);
   assert.throws(() => replay.add({ ...good, obs: new Float32Array(3) }), /obs has 3 values; 2 transitions × 2 inputs need 4/);
-  assert.throws(() => replay.add({ ...good, nextObs: Float32Array.of(0, 0, Number.NaN, 0) }), /nextObs\[2\] \(transition 1\) is NaN; observations must be finite/);
+  assert.throws(
+    () => replay.add({ ...good, nextObs: Float32Array.of(0, 0, Number.NaN, 0) }),
+    /nextObs\[2\] \(transition 1\) is NaN; observations must be finite/,
+  );
   assert.throws(() => replay.add({ ...good, actions: [0, 3] }), /actions\[1\] is 3; actions are integers in \[0, 3\)/);
   assert.throws(() => replay.add({ ...good, rewards: [0, Infinity] }), /rewards\[1\] is Infinity/);
   assert.throws(() => replay.add({ ...good, terminated: [0, 2] }), /terminated\[1\] is 2; use true\/false or 1\/0/);
   assert.throws(() => replay.add({ ...good, rewards: [0] }), /one entry per transition; got 2, 1 and 2/);
   assert.throws(() => replay.add(randomTransitions(5, 2, 3, 2)), /5 transitions do not fit a replay buffer of capacity 4/);
   assert.equal(replay.size, 0);
-  await assert.rejects(replay.precomputePolicy(createStack(gpu, { mlp: { inputs: 2, hidden: [], outputs: 3 }, memory: 1 })), /the replay buffer is empty/);
+  await assert.rejects(
+    replay.precomputePolicy(createStack(gpu, { mlp: { inputs: 2, hidden: [], outputs: 3 }, memory: 1 })),
+    /the replay buffer is empty/,
+  );
   const wrong = createStack(gpu, { mlp: { inputs: 3, hidden: [], outputs: 3 }, memory: 1 });
   replay.add(good);
-  await assert.rejects(replay.precomputePolicy(wrong), /the stack maps 3 inputs to 3 actions; the replay buffer holds 2 inputs and 3 actions/);
+  await assert.rejects(
+    replay.precomputePolicy(wrong),
+    /the stack maps 3 inputs to 3 actions; the replay buffer holds 2 inputs and 3 actions/,
+  );
   assert.throws(() => createReplayBuffer(gpu, { capacity: 0, inputs: 2, actions: 3 }), /capacity must be an integer >= 1; got 0/);
   wrong.destroy();
   replay.destroy();

@@ -20,7 +20,12 @@ const gpu = await testGpu();
 
 // Each (inputs, batch) compiles a pipeline (lavapipe: about a second each), so cases draw from a
 // few: a one-row batch, batches that end inside a workgroup, and one that spans three workgroups.
-const SHAPES: readonly [inputs: number, batch: number][] = [[1, 64], [3, 37], [9, 1], [5, 130]];
+const SHAPES: readonly [inputs: number, batch: number][] = [
+  [1, 64],
+  [3, 37],
+  [9, 1],
+  [5, 130],
+];
 const TAIL = 3; // poisoned elements after each output, to catch writes past the end
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
@@ -61,12 +66,24 @@ async function runSteps(inputs: number, batch: number, ring: Ring, steps: readon
   };
   const lengths = { indices: batch + TAIL, states: (batch + TAIL) * inputs, nextStates: (batch + TAIL) * inputs, actions: batch + TAIL };
   const names = ["indices", "states", "nextStates", "actions"] as const;
-  const out = Object.fromEntries(names.map((name) => [name, createBuffer(gpu, lengths[name] * 4, STORAGE, `test out ${name}`)])) as Record<(typeof names)[number], GPUBuffer>;
+  const out = Object.fromEntries(names.map((name) => [name, createBuffer(gpu, lengths[name] * 4, STORAGE, `test out ${name}`)])) as Record<
+    (typeof names)[number],
+    GPUBuffer
+  >;
   const largest = Math.max(...names.map((name) => lengths[name]));
   const poison = createStorageBuffer(gpu, new Uint32Array(largest).fill(POISON_BITS), "test poison");
   // Step j's outputs are copied here at element offset j·lengths[name].
-  const results = Object.fromEntries(names.map((name) => [name, createBuffer(gpu, steps.length * lengths[name] * 4, STORAGE, `test results ${name}`)])) as Record<(typeof names)[number], GPUBuffer>;
-  const owned: { destroy(): void }[] = [replay.obs, replay.nextObs, replay.actions, poison, ...Object.values(out), ...Object.values(results)];
+  const results = Object.fromEntries(
+    names.map((name) => [name, createBuffer(gpu, steps.length * lengths[name] * 4, STORAGE, `test results ${name}`)]),
+  ) as Record<(typeof names)[number], GPUBuffer>;
+  const owned: { destroy(): void }[] = [
+    replay.obs,
+    replay.nextObs,
+    replay.actions,
+    poison,
+    ...Object.values(out),
+    ...Object.values(results),
+  ];
   try {
     const sampler = await createReplaySampler(gpu, { inputs, batch, replay, out, steps: steps.length });
     owned.push(sampler);
@@ -100,13 +117,29 @@ function checkStep(inputs: number, batch: number, ring: Ring, params: SamplePara
   const nextBits = new Uint32Array(ring.nextObs.buffer, ring.nextObs.byteOffset, ring.nextObs.length);
   for (let b = 0; b < batch; b++) {
     const row = expected[b];
-    assert.deepEqual(got.states.subarray(b * inputs, (b + 1) * inputs), obsBits.subarray(row * inputs, (row + 1) * inputs), `states[${b}] = obs[${row}] (${what})`);
-    assert.deepEqual(got.nextStates.subarray(b * inputs, (b + 1) * inputs), nextBits.subarray(row * inputs, (row + 1) * inputs), `nextStates[${b}] = nextObs[${row}] (${what})`);
+    assert.deepEqual(
+      got.states.subarray(b * inputs, (b + 1) * inputs),
+      obsBits.subarray(row * inputs, (row + 1) * inputs),
+      `states[${b}] = obs[${row}] (${what})`,
+    );
+    assert.deepEqual(
+      got.nextStates.subarray(b * inputs, (b + 1) * inputs),
+      nextBits.subarray(row * inputs, (row + 1) * inputs),
+      `nextStates[${b}] = nextObs[${row}] (${what})`,
+    );
     assert.equal(got.actions[b], ring.actions[row], `actions[${b}] = replay actions[${row}] (${what})`);
   }
-  const tails: [string, Uint32Array, number][] = [["indices", got.indices, batch], ["states", got.states, batch * inputs], ["nextStates", got.nextStates, batch * inputs], ["actions", got.actions, batch]];
+  const tails: [string, Uint32Array, number][] = [
+    ["indices", got.indices, batch],
+    ["states", got.states, batch * inputs],
+    ["nextStates", got.nextStates, batch * inputs],
+    ["actions", got.actions, batch],
+  ];
   for (const [name, values, written] of tails) {
-    assert.ok(values.subarray(written).every((v) => v === POISON_BITS), `${name}: the kernel wrote past its ${written} elements (${what})`);
+    assert.ok(
+      values.subarray(written).every((v) => v === POISON_BITS),
+      `${name}: the kernel wrote past its ${written} elements (${what})`,
+    );
   }
 }
 
@@ -122,12 +155,19 @@ test("the kernel draws the twin's indices and gathers their rows bit for bit, on
       shape: fc.constantFrom(...SHAPES),
       extraCapacity: fc.integer({ min: 0, max: 300 }),
       data: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-      slots: fc.array(fc.record({ sizeFraction: fc.double({ min: 0, max: 1, noNaN: true }), seed: u64, step: u64 }), { minLength: 1, maxLength: 4 }),
+      slots: fc.array(fc.record({ sizeFraction: fc.double({ min: 0, max: 1, noNaN: true }), seed: u64, step: u64 }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
     })
     .map(({ shape: [inputs, batch], extraCapacity, data, slots }) => {
       const capacity = Math.min(300, batch + extraCapacity);
       // Each step has its own size in [batch, capacity], as a filling ring would.
-      const steps = slots.map(({ sizeFraction, seed, step }) => ({ size: batch + Math.floor(sizeFraction * (capacity - batch + 1 - 1e-9)), seed, step }));
+      const steps = slots.map(({ sizeFraction, seed, step }) => ({
+        size: batch + Math.floor(sizeFraction * (capacity - batch + 1 - 1e-9)),
+        seed,
+        step,
+      }));
       return { inputs, batch, capacity, data, steps };
     });
   await fc.assert(
@@ -171,19 +211,35 @@ test("a step whose size is below the batch ends: positions past the size are lef
 });
 
 test("sampleUniform and createReplaySampler reject bad arguments with clear messages", async () => {
-  const rejects = (f: () => unknown, message: RegExp) => assert.throws(f, (error: unknown) => error instanceof StaqInputError && message.test(error.message));
+  const rejects = (f: () => unknown, message: RegExp) =>
+    assert.throws(f, (error: unknown) => error instanceof StaqInputError && message.test(error.message));
   rejects(() => sampleUniform({ size: 0, seed: 0, step: 0 }), /size \(the filled replay rows\) must be an integer in \[1, 2\^31\]/);
   rejects(() => sampleUniform({ size: 10, seed: -1, step: 0 }), /seed must be an integer in \[0, 2\^64\)/);
-  assert.deepEqual(sampleUniform({ size: 700, seed: (1n << 32n) + 5n, step: 2 ** 33 + 9 }), { size: 700, seed_lo: 5, seed_hi: 1, step_lo: 9, step_hi: 2, domain_bits: 5 });
+  assert.deepEqual(sampleUniform({ size: 700, seed: (1n << 32n) + 5n, step: 2 ** 33 + 9 }), {
+    size: 700,
+    seed_lo: 5,
+    seed_hi: 1,
+    step_lo: 9,
+    step_hi: 2,
+    domain_bits: 5,
+  });
 
   const [inputs, batch] = SHAPES[1];
   const buffer = (bytes: number) => createBuffer(gpu, bytes, STORAGE, "test validation");
   const replay = { obs: buffer(40 * inputs * 4), nextObs: buffer(40 * inputs * 4), actions: buffer(40 * 4) };
-  const out = { indices: buffer(batch * 4), states: buffer(batch * inputs * 4), nextStates: buffer(batch * inputs * 4), actions: buffer(batch * 4) };
+  const out = {
+    indices: buffer(batch * 4),
+    states: buffer(batch * inputs * 4),
+    nextStates: buffer(batch * inputs * 4),
+    actions: buffer(batch * 4),
+  };
   const tooSmall = buffer(4);
   const options = { inputs, batch, replay, out, steps: 2 };
   const rejectsAsync = (changes: object, message: RegExp) =>
-    assert.rejects(createReplaySampler(gpu, { ...options, ...changes }), (error: unknown) => error instanceof StaqInputError && message.test(error.message));
+    assert.rejects(
+      createReplaySampler(gpu, { ...options, ...changes }),
+      (error: unknown) => error instanceof StaqInputError && message.test(error.message),
+    );
   try {
     await rejectsAsync({ steps: 0 }, /steps must be an integer >= 1/);
     await rejectsAsync({ batch: 0 }, /batch must be an integer >= 1/);

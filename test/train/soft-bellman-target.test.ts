@@ -46,7 +46,10 @@ test("a terminal row's target is the scaled reward alone, in both modes, whateve
     }
   }
   // A negative reward is scaled the same way: 10 · (−0.25) = −2.5.
-  assert.equal(softBellmanTarget(row({ reward: -0.25, terminated: true }), { rewardScale: 10, gamma: 0.99, tau: 0.3, nextAction: "expectation" }), -2.5);
+  assert.equal(
+    softBellmanTarget(row({ reward: -0.25, terminated: true }), { rewardScale: 10, gamma: 0.99, tau: 0.3, nextAction: "expectation" }),
+    -2.5,
+  );
 });
 
 test("an expectation row: y = c_r r + γ(Σ_a π(a) Q̄(a) + τ H), the mean over ensemble members first", () => {
@@ -57,7 +60,19 @@ test("an expectation row: y = c_r r + γ(Σ_a π(a) Q̄(a) + τ H), the mean ove
   const expected = 2.890583786154702;
   close(softBellmanTarget(row({}), { ...SETTINGS, nextAction: "expectation" }), expected, "one member Q̄ = (2, 4)");
   // Two members Q̄_1 = (1, 5), Q̄_2 = (3, 3): their mean is (2, 4) again, so the same target.
-  close(softBellmanTarget(row({ targetQ: [[1, 5], [3, 3]] }), { ...SETTINGS, nextAction: "expectation" }), expected, "two members");
+  close(
+    softBellmanTarget(
+      row({
+        targetQ: [
+          [1, 5],
+          [3, 3],
+        ],
+      }),
+      { ...SETTINGS, nextAction: "expectation" },
+    ),
+    expected,
+    "two members",
+  );
   // The textbook form: Σ_a π(a)(Q̄(a) − τ log π(a)) = 0.25 · (2 + 0.5 · 1.386294361119891)
   //   + 0.75 · (4 + 0.5 · 0.287682072451781) = 0.25 · 2.693147180559946 + 0.75 · 4.143841036225891
   //   = 0.673286795139986 + 3.107880777169418 = 3.781167572309404 = q̄ + τH above.
@@ -85,7 +100,20 @@ test("a sampled a' at a CDF boundary: u equal to Σ_{j ≤ a} π(j) picks the ne
   // Just below it a' = 0: q̄ = 2; y = 1 + 0.5 · (2 + 0.281167572309405) = 1 + 1.140583786154702 = 2.140583786154702.
   close(softBellmanTarget(row({ u: below }), { ...SETTINGS, nextAction: "sample" }), 2.140583786154702, "u = 0.25 − 2^-24");
   // With two members the sampled action's Q̄ is their mean: (5 + 3) / 2 = 4 at a' = 1, as above.
-  close(softBellmanTarget(row({ u: boundary, targetQ: [[1, 5], [3, 3]] }), { ...SETTINGS, nextAction: "sample" }), 3.140583786154702, "two members");
+  close(
+    softBellmanTarget(
+      row({
+        u: boundary,
+        targetQ: [
+          [1, 5],
+          [3, 3],
+        ],
+      }),
+      { ...SETTINGS, nextAction: "sample" },
+    ),
+    3.140583786154702,
+    "two members",
+  );
 });
 
 test("a sampled a' past the float32 total falls back to the last action π can choose, never one of probability 0", () => {

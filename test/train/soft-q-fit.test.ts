@@ -52,7 +52,15 @@ async function setup({ ensemble, nextAction = "sample", targetUpdate, seed }: Se
   const trainer = await createMlpTrainer(gpu, { mlp: SPEC, ensemble, batch: BATCH, adam: { lr: 1e-3 }, targetNetworks: true });
   const weights = randomSnapshots(SPEC, ensemble, seed + 5);
   trainer.setWeights(weights);
-  const softQFit = await createSoftQFit(gpu, { trainer, replay, seed, gamma: SETTINGS.gamma, rewardScale: SETTINGS.rewardScale, nextAction, targetUpdate });
+  const softQFit = await createSoftQFit(gpu, {
+    trainer,
+    replay,
+    seed,
+    gamma: SETTINGS.gamma,
+    rewardScale: SETTINGS.rewardScale,
+    nextAction,
+    targetUpdate,
+  });
   const destroy = () => {
     softQFit.destroy();
     trainer.destroy();
@@ -67,7 +75,10 @@ function headWithBound(weights: MlpWeights, state: ArrayLike<number>): { value: 
   const head = mlpReference(SPEC, weights, state);
   const n = head.headInputs;
   const g = gammaBound(n + 1);
-  return { value: head.value, bound: head.value.map((_, o) => (1 + g) * head.carried[o] + g * head.magnitude[o] + (2 * n + 2) * F32_MIN_NORMAL) };
+  return {
+    value: head.value,
+    bound: head.value.map((_, o) => (1 + g) * head.carried[o] + g * head.magnitude[o] + (2 * n + 2) * F32_MIN_NORMAL),
+  };
 }
 
 for (const nextAction of ["sample", "expectation"] as const) {
@@ -82,15 +93,28 @@ for (const nextAction of ["sample", "expectation"] as const) {
 
       const stored = await replay.read();
       const [probs, entropy] = await Promise.all([readFloat32(gpu, replay.buffers.probs), readFloat32(gpu, replay.buffers.entropy)]);
-      const [gotStates, gotActions, gotTargets] = await Promise.all([readFloat32(gpu, states), readUint32(gpu, actions), readFloat32(gpu, targets)]);
+      const [gotStates, gotActions, gotTargets] = await Promise.all([
+        readFloat32(gpu, states),
+        readUint32(gpu, actions),
+        readFloat32(gpu, targets),
+      ]);
       const rows = minibatchIndices(replay.size, BATCH, seed, 0);
       const A = SPEC.outputs;
       // The kernel reads its scalars from a float32 uniform.
-      const f32Settings = { rewardScale: Math.fround(SETTINGS.rewardScale), gamma: Math.fround(SETTINGS.gamma), tau: Math.fround(SETTINGS.tau), nextAction };
+      const f32Settings = {
+        rewardScale: Math.fround(SETTINGS.rewardScale),
+        gamma: Math.fround(SETTINGS.gamma),
+        tau: Math.fround(SETTINGS.tau),
+        nextAction,
+      };
       const [seedLo, seedHi] = splitU64(seed);
       rows.forEach((i, b) => {
         const inputs = SPEC.inputs;
-        assert.deepEqual(Array.from(gotStates.subarray(b * inputs, (b + 1) * inputs)), Array.from(stored.obs.subarray(i * inputs, (i + 1) * inputs)), `states of batch row ${b}`);
+        assert.deepEqual(
+          Array.from(gotStates.subarray(b * inputs, (b + 1) * inputs)),
+          Array.from(stored.obs.subarray(i * inputs, (i + 1) * inputs)),
+          `states of batch row ${b}`,
+        );
         assert.equal(gotActions[b], stored.actions[i], `action of batch row ${b}`);
         const nextState = stored.nextObs.subarray(i * inputs, (i + 1) * inputs);
         // Step 0 refreshes the targets first, so Q̄ is the network the trainer started from.
@@ -112,7 +136,10 @@ for (const nextAction of ["sample", "expectation"] as const) {
             ? Array.from(row.probs).reduce((s, p, a) => s + p * meanBound(a), 0)
             : meanBound(nextActionFromProbs(row.probs, row.u));
         const bound = softBellmanTargetBound(row, f32Settings) + (row.terminated ? 0 : f32Settings.gamma * carried);
-        assert.ok(Math.abs(gotTargets[b] - expected) <= bound, `target of batch row ${b} (replay row ${i}): got ${gotTargets[b]}, expected ${expected} ± ${bound}`);
+        assert.ok(
+          Math.abs(gotTargets[b] - expected) <= bound,
+          `target of batch row ${b} (replay row ${i}): got ${gotTargets[b]}, expected ${expected} ± ${bound}`,
+        );
       });
 
       // The summary of one step is that step's mean loss and mean |Q| of the taken actions. Their
@@ -147,7 +174,8 @@ test("the next action a' is drawn, not fixed: over many steps the sampled target
   const row = minibatchIndices(replay.size, BATCH, seed, 0)[0];
   const p = probs.subarray(row * SPEC.outputs, (row + 1) * SPEC.outputs);
   const seen = new Set<number>();
-  for (let step = 0; step < 200; step++) seen.add(nextActionFromProbs(p, uniformFromPhilox(philox4x32([0, step, 0, STREAM_NEXT_ACTION], [seedLo, seedHi])[0])));
+  for (let step = 0; step < 200; step++)
+    seen.add(nextActionFromProbs(p, uniformFromPhilox(philox4x32([0, step, 0, STREAM_NEXT_ACTION], [seedLo, seedHi])[0])));
   for (let a = 0; a < SPEC.outputs; a++) if (p[a] > 0.05) assert.ok(seen.has(a), `action ${a} (p = ${p[a]}) never drawn in 200 steps`);
   destroy();
 });
@@ -191,20 +219,35 @@ test("bad calls say what is wrong", async () => {
   replay.add({ obs: new Float32Array(3), nextObs: new Float32Array(3), actions: [0], rewards: [0], terminated: [false] });
   await assert.rejects(fitSoftQ(softQFit, { steps: 1, tau: 0.1 }), /policy is stale .* call replay\.precomputePolicy\(stack\) first/);
   const small = createReplayBuffer(gpu, { capacity: 4, inputs: SPEC.inputs, actions: SPEC.outputs });
-  await assert.rejects(createSoftQFit(gpu, { trainer, replay: small, seed: 0, gamma: 0.9, rewardScale: 1 }), /batch \(8\) is larger than the replay buffer's capacity \(4\)/);
+  await assert.rejects(
+    createSoftQFit(gpu, { trainer, replay: small, seed: 0, gamma: 0.9, rewardScale: 1 }),
+    /batch \(8\) is larger than the replay buffer's capacity \(4\)/,
+  );
   const other = createReplayBuffer(gpu, { capacity: 40, inputs: 4, actions: SPEC.outputs });
-  await assert.rejects(createSoftQFit(gpu, { trainer, replay: other, seed: 0, gamma: 0.9, rewardScale: 1 }), /holds 4 inputs and 3 actions; the trainer's network maps 3 inputs to 3 actions/);
+  await assert.rejects(
+    createSoftQFit(gpu, { trainer, replay: other, seed: 0, gamma: 0.9, rewardScale: 1 }),
+    /holds 4 inputs and 3 actions; the trainer's network maps 3 inputs to 3 actions/,
+  );
   const partial = createReplayBuffer(gpu, { capacity: 40, inputs: SPEC.inputs, actions: SPEC.outputs });
   const partialFit = await createSoftQFit(gpu, { trainer, replay: partial, seed: 0, gamma: 0.9, rewardScale: 1 });
-  await assert.rejects(fitSoftQ(partialFit, { steps: 1, tau: 0.1 }), /holds 0 transitions; a minibatch of 8 distinct rows needs at least that many/);
+  await assert.rejects(
+    fitSoftQ(partialFit, { steps: 1, tau: 0.1 }),
+    /holds 0 transitions; a minibatch of 8 distinct rows needs at least that many/,
+  );
   await assert.rejects(createSoftQFit(gpu, { trainer, replay, seed: 0, gamma: 1, rewardScale: 1 }), /gamma must be in \[0, 1\)/);
-  await assert.rejects(createSoftQFit(gpu, { trainer, replay, seed: -1, gamma: 0.9, rewardScale: 1 }), /seed must be an integer in \[0, 2\^64\)/);
+  await assert.rejects(
+    createSoftQFit(gpu, { trainer, replay, seed: -1, gamma: 0.9, rewardScale: 1 }),
+    /seed must be an integer in \[0, 2\^64\)/,
+  );
   await assert.rejects(
     createSoftQFit(gpu, { trainer, replay, seed: 0, gamma: 0.9, rewardScale: 1, targetUpdate: { kind: "hard", every: 0 } }),
     /targetUpdate\.every must be an integer >= 1/,
   );
   const plain = await createMlpTrainer(gpu, { mlp: SPEC, batch: BATCH, adam: { lr: 1e-3 } });
-  await assert.rejects(createSoftQFit(gpu, { trainer: plain, replay, seed: 0, gamma: 0.9, rewardScale: 1 }), /needs target networks: create the trainer with targetNetworks: true/);
+  await assert.rejects(
+    createSoftQFit(gpu, { trainer: plain, replay, seed: 0, gamma: 0.9, rewardScale: 1 }),
+    /needs target networks: create the trainer with targetNetworks: true/,
+  );
   plain.destroy();
   for (const r of [small, other, partial]) r.destroy();
   partialFit.destroy();

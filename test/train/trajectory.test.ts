@@ -13,7 +13,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
 import { initialQNetwork } from "../../src/train/initialisation.ts";
-import { adamStep, createAdamState, flattenParameters, lossAndGradient, toFloat64, unflattenParameters } from "../../src/train/reference.ts";
+import {
+  adamStep,
+  createAdamState,
+  flattenParameters,
+  lossAndGradient,
+  toFloat64,
+  unflattenParameters,
+} from "../../src/train/reference.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { seededUniform } from "../helpers/random.ts";
 

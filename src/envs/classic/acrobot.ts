@@ -74,9 +74,7 @@ function dsdt(theta1: number, theta2: number, dtheta1: number, dtheta2: number, 
     2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin2 +
     (m1 * lc1 + m2 * l1) * G * Math.cos(theta1 - Math.PI / 2) +
     phi2;
-  const ddtheta2 =
-    (a + (d2 / d1) * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * sin2 - phi2) /
-    (m2 * (lc2 * lc2) + I2 - (d2 * d2) / d1);
+  const ddtheta2 = (a + (d2 / d1) * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * sin2 - phi2) / (m2 * (lc2 * lc2) + I2 - (d2 * d2) / d1);
   const ddtheta1 = -(d2 * ddtheta2 + phi1) / d1;
   out[0] = dtheta1;
   out[1] = dtheta2;
@@ -152,4 +150,3 @@ export class AcrobotEnv extends ClassicStateEnv {
     return Float32Array.of(Math.cos(s[0]), Math.sin(s[0]), Math.cos(s[1]), Math.sin(s[1]), s[2], s[3]);
   }
 }
-

@@ -73,14 +73,15 @@ export class CartPoleEnv extends ClassicStateEnv {
   step(action: number): StepResult {
     checkStep(this.name, action, this.actionCount, this.phase, "0 = push left, 1 = push right");
     const s = this.state;
-    const x = s[0], xDot = s[1], theta = s[2], thetaDot = s[3];
+    const x = s[0],
+      xDot = s[1],
+      theta = s[2],
+      thetaDot = s[3];
     const force = action === 1 ? FORCE_MAG : -FORCE_MAG;
     const cosTheta = Math.cos(theta);
     const sinTheta = Math.sin(theta);
     const temp = (force + POLEMASS_LENGTH * (thetaDot * thetaDot) * sinTheta) / TOTAL_MASS;
-    const thetaAcc =
-      (GRAVITY * sinTheta - cosTheta * temp) /
-      (LENGTH * (4.0 / 3.0 - (MASS_POLE * (cosTheta * cosTheta)) / TOTAL_MASS));
+    const thetaAcc = (GRAVITY * sinTheta - cosTheta * temp) / (LENGTH * (4.0 / 3.0 - (MASS_POLE * (cosTheta * cosTheta)) / TOTAL_MASS));
     const xAcc = temp - (POLEMASS_LENGTH * thetaAcc * cosTheta) / TOTAL_MASS;
     s[0] = x + TAU * xDot;
     s[1] = xDot + TAU * xAcc;
@@ -95,4 +96,3 @@ export class CartPoleEnv extends ClassicStateEnv {
     return Float32Array.from(this.state);
   }
 }
-

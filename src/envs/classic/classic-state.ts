@@ -13,7 +13,13 @@
  *    "random": the generator's saveState(), or null before the first reset}
  */
 import { StaqInputError } from "../../errors.ts";
-import { createRandomStream, restoreRandomStream, validateSeed, type RandomStreamState, type RestorableRandomStream } from "../../random/random-stream.ts";
+import {
+  createRandomStream,
+  restoreRandomStream,
+  validateSeed,
+  type RandomStreamState,
+  type RestorableRandomStream,
+} from "../../random/random-stream.ts";
 import type { EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
 import { encodeFloat, EPISODE_PHASES, openState } from "../state-reader.ts";
 import type { ClassicEnv } from "./classic-env.ts";
@@ -114,6 +120,7 @@ function checkValues(name: string, values: ArrayLike<number>, fields: readonly s
   if (values.length !== length) throw new StaqInputError(`${name}: setState needs ${length} numbers ${layout}; got ${values.length}`);
   for (let i = 0; i < length; i++) {
     const v = values[i];
-    if (typeof v !== "number" || !Number.isFinite(v)) throw new StaqInputError(`${name}: setState needs finite numbers; element ${i} is ${String(v)}`);
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw new StaqInputError(`${name}: setState needs finite numbers; element ${i} is ${String(v)}`);
   }
 }

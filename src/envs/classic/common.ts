@@ -11,7 +11,8 @@ export function checkStep(name: string, action: number, actionCount: number, pha
     throw new StaqInputError(`${name}: action must be an integer in [0, ${actionCount}) (${meaning}); got ${action}`);
   }
   if (phase === "idle") throw new StaqInputError(`${name}: step() called before reset(); call reset() (or setState()) first`);
-  if (phase === "terminated") throw new StaqInputError(`${name}: step() called after the episode terminated; call reset() to start a new episode`);
+  if (phase === "terminated")
+    throw new StaqInputError(`${name}: step() called after the episode terminated; call reset() to start a new episode`);
 }
 
 /**

@@ -88,4 +88,3 @@ export class MountainCarEnv extends ClassicStateEnv {
     return Float32Array.from(this.state);
   }
 }
-

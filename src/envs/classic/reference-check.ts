@@ -98,9 +98,7 @@ export function checkClassicReference(
   }
   const limit = options.maxEpisodeSteps ?? CLASSIC_TIME_LIMITS[name];
   if (limit === undefined) {
-    throw new StaqInputError(
-      `no known time limit for ${name}; pass maxEpisodeSteps (the TimeLimit the reference was recorded under)`,
-    );
+    throw new StaqInputError(`no known time limit for ${name}; pass maxEpisodeSteps (the TimeLimit the reference was recorded under)`);
   }
   if (!(Number.isSafeInteger(limit) && limit >= 1)) {
     throw new StaqInputError(`maxEpisodeSteps must be a positive integer; got ${limit}`);

@@ -29,7 +29,14 @@
  */
 import type { JsonObject } from "../env.ts";
 import type { StateReader } from "../state-reader.ts";
-import { readGameHeader, StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+import {
+  readGameHeader,
+  StickyActions,
+  type MinatarGame,
+  type MinatarGameFactory,
+  type MinatarGameOptions,
+  type NumpyRandom,
+} from "./game.ts";
 
 const CHANNELS = ["player", "enemy", "trail", "gold"] as const;
 const CH_PLAYER = 0;
@@ -198,9 +205,16 @@ class Asterix implements MinatarGame {
     const { sticky } = readGameHeader(state, "asterix");
     const playerRow = state.get("playerRow").integer(1, LANES);
     const playerCol = state.get("playerCol").integer(0, 9);
-    const lanes = state.get("lanes").items(LANES).map((lane) =>
-      lane.orNull((e): Entity => ({ col: e.get("col").integer(0, 9), rightward: e.get("rightward").boolean(), gold: e.get("gold").boolean() })),
-    );
+    const lanes = state
+      .get("lanes")
+      .items(LANES)
+      .map((lane) =>
+        lane.orNull((e): Entity => ({
+          col: e.get("col").integer(0, 9),
+          rightward: e.get("rightward").boolean(),
+          gold: e.get("gold").boolean(),
+        })),
+      );
     // Intervals only shrink (down to 1); countdowns restart at their interval and count down to 0.
     const spawnInterval = state.get("spawnInterval").integer(1, INITIAL_SPAWN_INTERVAL);
     const spawnCountdown = state.get("spawnCountdown").integer(0, INITIAL_SPAWN_INTERVAL);

@@ -29,7 +29,14 @@
  */
 import type { JsonObject } from "../env.ts";
 import type { StateReader } from "../state-reader.ts";
-import { readGameHeader, StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+import {
+  readGameHeader,
+  StickyActions,
+  type MinatarGame,
+  type MinatarGameFactory,
+  type MinatarGameOptions,
+  type NumpyRandom,
+} from "./game.ts";
 
 const SIZE = 10;
 const BOTTOM = SIZE - 1;
@@ -94,7 +101,8 @@ class Breakout implements MinatarGame {
     out[(this.ballRow * SIZE + this.ballCol) * c + BALL] = 1;
     out[(this.trailRow * SIZE + this.trailCol) * c + TRAIL] = 1;
     // Bricks only ever stand in the brick rows (placed there, then only removed).
-    for (let cell = FIRST_BRICK_ROW * SIZE; cell < (FIRST_BRICK_ROW + BRICK_ROWS) * SIZE; cell++) if (this.bricks[cell]) out[cell * c + BRICK] = 1;
+    for (let cell = FIRST_BRICK_ROW * SIZE; cell < (FIRST_BRICK_ROW + BRICK_ROWS) * SIZE; cell++)
+      if (this.bricks[cell]) out[cell * c + BRICK] = 1;
   }
 
   saveState(): JsonObject {

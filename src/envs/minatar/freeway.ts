@@ -31,7 +31,14 @@
  */
 import type { JsonObject } from "../env.ts";
 import type { StateReader } from "../state-reader.ts";
-import { readGameHeader, StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+import {
+  readGameHeader,
+  StickyActions,
+  type MinatarGame,
+  type MinatarGameFactory,
+  type MinatarGameOptions,
+  type NumpyRandom,
+} from "./game.ts";
 
 const SIZE = 10;
 const BOTTOM = SIZE - 1;

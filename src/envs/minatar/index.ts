@@ -14,4 +14,15 @@ export { spaceInvaders } from "./space-invaders.ts";
 export { checkMinatarReference, setCells, type MinatarReferenceReport, type MinatarMismatch } from "./reference-check.ts";
 export { MinatarEnv, type MinatarEnvOptions } from "./minatar-env.ts";
 export { MINATAR_GAMES, makeMinatarEnv, minatarIdStem, minatarRegistrations, type MinatarGameName } from "./registration.ts";
-export { MINATAR_EMPTY_COLOR, minatarPalette, minatarGlyphs, minatarCellChannels, renderMinatarText, renderMinatarSvg, renderMinatarSvgRow, type MinatarTextOptions, type MinatarSvgOptions, type MinatarSvgFrame } from "./render.ts";
+export {
+  MINATAR_EMPTY_COLOR,
+  minatarPalette,
+  minatarGlyphs,
+  minatarCellChannels,
+  renderMinatarText,
+  renderMinatarSvg,
+  renderMinatarSvgRow,
+  type MinatarTextOptions,
+  type MinatarSvgOptions,
+  type MinatarSvgFrame,
+} from "./render.ts";

@@ -81,9 +81,11 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
 
   constructor(factory: MinatarGameFactory, options: MinatarEnvOptions = {}) {
     const stickyActionProb = options.stickyActionProb ?? 0.1;
-    if (!(stickyActionProb >= 0 && stickyActionProb <= 1)) throw new StaqInputError(`MinAtar: stickyActionProb must be in [0, 1]; got ${stickyActionProb}`);
+    if (!(stickyActionProb >= 0 && stickyActionProb <= 1))
+      throw new StaqInputError(`MinAtar: stickyActionProb must be in [0, 1]; got ${stickyActionProb}`);
     const actionSet = options.actionSet ?? "full";
-    if (actionSet !== "full" && actionSet !== "minimal") throw new StaqInputError(`MinAtar: actionSet must be "full" or "minimal"; got ${JSON.stringify(actionSet)}`);
+    if (actionSet !== "full" && actionSet !== "minimal")
+      throw new StaqInputError(`MinAtar: actionSet must be "full" or "minimal"; got ${JSON.stringify(actionSet)}`);
     // Unseeded, as upstream's RandomState() from OS entropy: one seed from Math.random.
     this.random = new SeedableRandom(new RandomState(Math.floor(Math.random() * MAX_SEED)));
     this.game = factory(this.random, { stickyActionProb, difficultyRamping: options.difficultyRamping ?? true });
@@ -98,7 +100,8 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
     const seed = options?.seed;
     if (seed !== undefined) {
       // numpy's RandomState(seed) takes integers in [0, 2^32 − 1].
-      if (!(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED)) throw new StaqInputError(`${this.name}: seed must be an integer in [0, 2^32 - 1] (numpy RandomState); got ${seed}`);
+      if (!(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED))
+        throw new StaqInputError(`${this.name}: seed must be an integer in [0, 2^32 - 1] (numpy RandomState); got ${seed}`);
       this.random.source = new RandomState(seed);
     }
     this.game.reset();
@@ -156,7 +159,8 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
       throw new StaqInputError(`${this.name}: action must be an integer in [0, ${this.actionCount}); got ${action}`);
     }
     if (this.phase === "idle") throw new StaqInputError(`${this.name}: step() called before reset(); call reset() first`);
-    if (this.phase === "terminated") throw new StaqInputError(`${this.name}: step() called after the episode terminated; call reset() to start a new episode`);
+    if (this.phase === "terminated")
+      throw new StaqInputError(`${this.name}: step() called after the episode terminated; call reset() to start a new episode`);
     const { reward, terminal } = this.game.act(this.actions[action]);
     if (terminal) this.phase = "terminated";
     this.lastReward = reward;

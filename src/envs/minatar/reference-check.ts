@@ -45,7 +45,8 @@ export interface MinatarReferenceReport {
 /** The set cells of a MinAtar observation (10 × 10 × C, channels last) as [row, col, channel]. */
 export function setCells(obs: Float32Array, channels: number): Cell[] {
   const cells: Cell[] = [];
-  for (let i = 0; i < obs.length; i++) if (obs[i] !== 0) cells.push([Math.floor(i / (10 * channels)), Math.floor(i / channels) % 10, i % channels]);
+  for (let i = 0; i < obs.length; i++)
+    if (obs[i] !== 0) cells.push([Math.floor(i / (10 * channels)), Math.floor(i / channels) % 10, i % channels]);
   return cells;
 }
 
@@ -54,12 +55,28 @@ const same = (a: readonly Cell[], b: readonly Cell[]) => JSON.stringify(a) === J
 
 function parseReference(json: unknown): MinatarReference {
   const r = json as Partial<MinatarReference> | null;
-  if (!r || typeof r.env !== "string" || !Array.isArray(r.episodes) || !Array.isArray(r.state_shape) || typeof r.sticky_action_prob !== "number") {
-    throw new StaqFormatError("not a MinAtar reference file: expected {env, state_shape, minimal_action_set, sticky_action_prob, difficulty_ramping, episodes: [...]} (docs/formats.md, “Reference data”)");
+  if (
+    !r ||
+    typeof r.env !== "string" ||
+    !Array.isArray(r.episodes) ||
+    !Array.isArray(r.state_shape) ||
+    typeof r.sticky_action_prob !== "number"
+  ) {
+    throw new StaqFormatError(
+      "not a MinAtar reference file: expected {env, state_shape, minimal_action_set, sticky_action_prob, difficulty_ramping, episodes: [...]} (docs/formats.md, “Reference data”)",
+    );
   }
   r.episodes.forEach((e, i) => {
-    if (!Array.isArray(e.actions) || !Array.isArray(e.state_nonzero) || !Array.isArray(e.reward) || !Array.isArray(e.terminal) || e.state_nonzero.length !== e.actions.length) {
-      throw new StaqFormatError(`MinAtar reference episode ${i}: actions, state_nonzero, reward and terminal must be arrays of the same length`);
+    if (
+      !Array.isArray(e.actions) ||
+      !Array.isArray(e.state_nonzero) ||
+      !Array.isArray(e.reward) ||
+      !Array.isArray(e.terminal) ||
+      e.state_nonzero.length !== e.actions.length
+    ) {
+      throw new StaqFormatError(
+        `MinAtar reference episode ${i}: actions, state_nonzero, reward and terminal must be arrays of the same length`,
+      );
     }
   });
   return r as MinatarReference;
@@ -76,23 +93,56 @@ export function checkMinatarReference(json: unknown, factory: MinatarGameFactory
     return { ...report, mismatch: { episode: 0, seed: 0, step: -1, field: "channels", expected: reference.state_shape[2], got: channels } };
   }
   if (JSON.stringify([...probe.game.minimalActions]) !== JSON.stringify(reference.minimal_action_set)) {
-    return { ...report, mismatch: { episode: 0, seed: 0, step: -1, field: "minimal_action_set", expected: reference.minimal_action_set, got: [...probe.game.minimalActions] } };
+    return {
+      ...report,
+      mismatch: {
+        episode: 0,
+        seed: 0,
+        step: -1,
+        field: "minimal_action_set",
+        expected: reference.minimal_action_set,
+        got: [...probe.game.minimalActions],
+      },
+    };
   }
   for (const [index, episode] of reference.episodes.entries()) {
     const env = make();
     const initial = sorted(setCells(env.reset({ seed: episode.seed }).obs, channels));
     const expectedInitial = sorted(episode.initial_state);
-    if (!same(initial, expectedInitial)) return { ...report, mismatch: { episode: index, seed: episode.seed, step: -1, field: "state", expected: expectedInitial, got: initial } };
+    if (!same(initial, expectedInitial))
+      return {
+        ...report,
+        mismatch: { episode: index, seed: episode.seed, step: -1, field: "state", expected: expectedInitial, got: initial },
+      };
     for (let t = 0; t < episode.actions.length; t++) {
       const { obs, reward, terminated } = env.step(episode.actions[t]);
       const cells = sorted(setCells(obs, channels));
       const expected = sorted(episode.state_nonzero[t]);
-      if (!same(cells, expected)) return { ...report, mismatch: { episode: index, seed: episode.seed, step: t, field: "state", expected, got: cells } };
-      if (reward !== episode.reward[t]) return { ...report, mismatch: { episode: index, seed: episode.seed, step: t, field: "reward", expected: episode.reward[t], got: reward } };
-      if (terminated !== episode.terminal[t]) return { ...report, mismatch: { episode: index, seed: episode.seed, step: t, field: "terminal", expected: episode.terminal[t], got: terminated } };
+      if (!same(cells, expected))
+        return { ...report, mismatch: { episode: index, seed: episode.seed, step: t, field: "state", expected, got: cells } };
+      if (reward !== episode.reward[t])
+        return {
+          ...report,
+          mismatch: { episode: index, seed: episode.seed, step: t, field: "reward", expected: episode.reward[t], got: reward },
+        };
+      if (terminated !== episode.terminal[t])
+        return {
+          ...report,
+          mismatch: { episode: index, seed: episode.seed, step: t, field: "terminal", expected: episode.terminal[t], got: terminated },
+        };
       report.steps++;
       if (terminated && t + 1 < episode.actions.length) {
-        return { ...report, mismatch: { episode: index, seed: episode.seed, step: t + 1, field: "terminal", expected: "more steps after the terminal one", got: "the episode ended (the Env refuses steps after termination)" } };
+        return {
+          ...report,
+          mismatch: {
+            episode: index,
+            seed: episode.seed,
+            step: t + 1,
+            field: "terminal",
+            expected: "more steps after the terminal one",
+            got: "the episode ended (the Env refuses steps after termination)",
+          },
+        };
       }
     }
     report.episodes++;

@@ -35,7 +35,10 @@ const DESCRIPTIONS: Record<MinatarGameName, string> = {
 
 /** Upstream's Gymnasium id stem: "space_invaders" → "SpaceInvaders". */
 export function minatarIdStem(game: MinatarGameName): string {
-  return game.split("_").map((part) => part[0].toUpperCase() + part.slice(1)).join("");
+  return game
+    .split("_")
+    .map((part) => part[0].toUpperCase() + part.slice(1))
+    .join("");
 }
 
 /** A MinAtar environment for a game by its upstream module name. */
@@ -50,7 +53,10 @@ export function makeMinatarEnv(game: MinatarGameName, options: MinatarEnvOptions
 export function minatarRegistrations(): EnvRegistration[] {
   const registrations: EnvRegistration[] = [];
   for (const game of Object.keys(MINATAR_GAMES) as MinatarGameName[]) {
-    for (const [version, actionSet] of [["v0", "full"], ["v1", "minimal"]] as const) {
+    for (const [version, actionSet] of [
+      ["v0", "full"],
+      ["v1", "minimal"],
+    ] as const) {
       const name = `MinAtar/${minatarIdStem(game)}-${version}`;
       const probe = makeMinatarEnv(game, { actionSet });
       registrations.push({

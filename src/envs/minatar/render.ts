@@ -54,7 +54,16 @@ function roundHalfEven(v: number): number {
 }
 
 function hex(rgb: readonly number[]): string {
-  return "#" + rgb.map((v) => roundHalfEven(v * 255).toString(16).padStart(2, "0")).join("");
+  return (
+    "#" +
+    rgb
+      .map((v) =>
+        roundHalfEven(v * 255)
+          .toString(16)
+          .padStart(2, "0"),
+      )
+      .join("")
+  );
 }
 
 /**
@@ -160,9 +169,12 @@ const MAX_CHANNELS = 1000;
 
 function checkChannels(who: string, channels: readonly string[]): void {
   if (!Array.isArray(channels) || channels.length === 0) {
-    throw new StaqInputError(`${who}: channels must be a non-empty array of channel names (the game's \`channels\`); got ${Array.isArray(channels) ? "[]" : String(channels)}`);
+    throw new StaqInputError(
+      `${who}: channels must be a non-empty array of channel names (the game's \`channels\`); got ${Array.isArray(channels) ? "[]" : String(channels)}`,
+    );
   }
-  if (channels.length > MAX_CHANNELS) throw new StaqInputError(`${who}: at most ${MAX_CHANNELS} channels can be drawn; got ${channels.length}`);
+  if (channels.length > MAX_CHANNELS)
+    throw new StaqInputError(`${who}: at most ${MAX_CHANNELS} channels can be drawn; got ${channels.length}`);
   channels.forEach((name, i) => {
     // Names are printed in the legend: control characters would garble the terminal.
     if (typeof name !== "string" || name.length === 0 || /[\u0000-\u001f\u007f]/.test(name)) {
@@ -183,7 +195,9 @@ function cellChannels(who: string, obs: ArrayLike<number>, channels: readonly st
   checkChannels(who, channels);
   const C = channels.length;
   if (obs === null || typeof obs !== "object" || typeof obs.length !== "number") {
-    throw new StaqInputError(`${who}: obs must be a Float32Array (a 10×10×${C} frame, channels last); got ${obs === null ? "null" : typeof obs}`);
+    throw new StaqInputError(
+      `${who}: obs must be a Float32Array (a 10×10×${C} frame, channels last); got ${obs === null ? "null" : typeof obs}`,
+    );
   }
   if (obs.length !== CELLS * C) {
     throw new StaqInputError(
@@ -302,7 +316,11 @@ function num(v: number): string {
  * channel set), a thin grid, an optional title above and the legend below. The output depends only
  * on the input (no ids, no dates), so a regenerated picture diffs cleanly.
  */
-export function renderMinatarSvg(obs: ArrayLike<number>, channels: readonly string[], options: MinatarSvgOptions & { title?: string } = {}): string {
+export function renderMinatarSvg(
+  obs: ArrayLike<number>,
+  channels: readonly string[],
+  options: MinatarSvgOptions & { title?: string } = {},
+): string {
   const { title, ...rest } = options;
   return svgRow("renderMinatarSvg", [{ obs, channels, ...(title === undefined ? {} : { title }) }], rest);
 }
@@ -316,14 +334,16 @@ export function renderMinatarSvgRow(frames: readonly MinatarSvgFrame[], options:
 }
 
 function svgRow(who: string, frames: readonly MinatarSvgFrame[], options: MinatarSvgOptions): string {
-  if (!Array.isArray(frames as unknown) || frames.length === 0) throw new StaqInputError(`${who}: frames must be a non-empty array of { obs, channels, title? }`);
+  if (!Array.isArray(frames as unknown) || frames.length === 0)
+    throw new StaqInputError(`${who}: frames must be a non-empty array of { obs, channels, title? }`);
   const cellSize = options.cellSize ?? 24;
   if (!(typeof cellSize === "number" && Number.isFinite(cellSize) && cellSize > 0)) {
     throw new StaqInputError(`${who}: cellSize must be a finite number > 0; got ${cellSize}`);
   }
   const legend = options.legend ?? true;
   frames.forEach((frame, i) => {
-    if (frame.title !== undefined && typeof frame.title !== "string") throw new StaqInputError(`${who}: frame ${i}: title must be a string; got ${typeof frame.title}`);
+    if (frame.title !== undefined && typeof frame.title !== "string")
+      throw new StaqInputError(`${who}: frame ${i}: title must be a string; got ${typeof frame.title}`);
   });
   const tops = frames.map((frame, i) => cellChannels(frames.length === 1 ? who : `${who}: frame ${i}`, frame.obs, frame.channels));
 
@@ -351,14 +371,18 @@ function svgRow(who: string, frames: readonly MinatarSvgFrame[], options: Minata
     const top = tops[f];
     out.push(`<g class="frame" transform="translate(${num(left)},${num(gridTop)})">`);
     if (frame.title) {
-      out.push(`<text class="title" x="0" y="${num(-9)}" font-family="monospace" font-size="${TITLE_FONT}" font-weight="bold" fill="${INK}">${escapeXml(frame.title)}</text>`);
+      out.push(
+        `<text class="title" x="0" y="${num(-9)}" font-family="monospace" font-size="${TITLE_FONT}" font-weight="bold" fill="${INK}">${escapeXml(frame.title)}</text>`,
+      );
     }
     out.push(`<g class="cells" shape-rendering="crispEdges">`);
     for (let row = 0; row < SIZE; row++) {
       for (let col = 0; col < SIZE; col++) {
         const channel = top[row * SIZE + col];
         const fill = channel < 0 ? MINATAR_EMPTY_COLOR : palette[channel];
-        out.push(`<rect class="cell" x="${num(col * cellSize)}" y="${num(row * cellSize)}" width="${num(cellSize)}" height="${num(cellSize)}" fill="${fill}"/>`);
+        out.push(
+          `<rect class="cell" x="${num(col * cellSize)}" y="${num(row * cellSize)}" width="${num(cellSize)}" height="${num(cellSize)}" fill="${fill}"/>`,
+        );
       }
     }
     out.push(`</g>`);

@@ -39,7 +39,14 @@
  */
 import type { JsonObject } from "../env.ts";
 import type { StateReader } from "../state-reader.ts";
-import { readGameHeader, StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+import {
+  readGameHeader,
+  StickyActions,
+  type MinatarGame,
+  type MinatarGameFactory,
+  type MinatarGameOptions,
+  type NumpyRandom,
+} from "./game.ts";
 
 const GRID = 10;
 const CHANNELS = [
@@ -157,8 +164,14 @@ const readBullet = (r: StateReader, rows: [number, number], xs: [number, number]
   y: r.get("y").integer(rows[0], rows[1]),
   right: r.get("right").boolean(),
 });
-const readDrifter = (r: StateReader, maxWait: number): Drifter => ({ ...readBullet(r, [1, GRID - 2]), moveWait: r.get("moveWait").integer(0, maxWait) });
-const readEnemySub = (r: StateReader): EnemySub => ({ ...readDrifter(r, INITIAL_MOVE_INTERVAL), shotWait: r.get("shotWait").integer(0, ENEMY_SHOT_INTERVAL) });
+const readDrifter = (r: StateReader, maxWait: number): Drifter => ({
+  ...readBullet(r, [1, GRID - 2]),
+  moveWait: r.get("moveWait").integer(0, maxWait),
+});
+const readEnemySub = (r: StateReader): EnemySub => ({
+  ...readDrifter(r, INITIAL_MOVE_INTERVAL),
+  shotWait: r.get("shotWait").integer(0, ENEMY_SHOT_INTERVAL),
+});
 
 class Seaquest implements MinatarGame {
   readonly channels = CHANNELS;
@@ -302,11 +315,23 @@ class Seaquest implements MinatarGame {
     const subX = state.get("subX").integer(0, GRID - 1);
     const subY = state.get("subY").integer(0, GRID - 2);
     const facingRight = state.get("facingRight").boolean();
-    const friendlyBullets = state.get("friendlyBullets").items().map((b) => readBullet(b, [0, GRID - 2]));
-    const enemyBullets = state.get("enemyBullets").items().map((b) => readBullet(b, [1, GRID - 2], [-1, GRID]));
-    const fish = state.get("fish").items().map((f) => readDrifter(f, INITIAL_MOVE_INTERVAL));
+    const friendlyBullets = state
+      .get("friendlyBullets")
+      .items()
+      .map((b) => readBullet(b, [0, GRID - 2]));
+    const enemyBullets = state
+      .get("enemyBullets")
+      .items()
+      .map((b) => readBullet(b, [1, GRID - 2], [-1, GRID]));
+    const fish = state
+      .get("fish")
+      .items()
+      .map((f) => readDrifter(f, INITIAL_MOVE_INTERVAL));
     const enemySubs = state.get("enemySubs").items().map(readEnemySub);
-    const swimmers = state.get("swimmers").items().map((d) => readDrifter(d, DIVER_MOVE_INTERVAL));
+    const swimmers = state
+      .get("swimmers")
+      .items()
+      .map((d) => readDrifter(d, DIVER_MOVE_INTERVAL));
     const spawnInterval = state.get("spawnInterval").integer(1, INITIAL_SPAWN_INTERVAL);
     const spawnWait = state.get("spawnWait").integer(0, INITIAL_SPAWN_INTERVAL);
     const diverSpawnWait = state.get("diverSpawnWait").integer(0, DIVER_SPAWN_INTERVAL);

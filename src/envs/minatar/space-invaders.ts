@@ -32,7 +32,14 @@
  */
 import type { JsonObject } from "../env.ts";
 import type { StateReader } from "../state-reader.ts";
-import { readGameHeader, StickyActions, type MinatarGame, type MinatarGameFactory, type MinatarGameOptions, type NumpyRandom } from "./game.ts";
+import {
+  readGameHeader,
+  StickyActions,
+  type MinatarGame,
+  type MinatarGameFactory,
+  type MinatarGameOptions,
+  type NumpyRandom,
+} from "./game.ts";
 
 const CHANNELS = ["cannon", "alien", "alien_left", "alien_right", "friendly_bullet", "enemy_bullet"] as const;
 const CH_CANNON = 0;

@@ -12,9 +12,15 @@ test("importing the subpath registers MinAtar/<Game>-v0 (full actions) and -v1 (
   const channels = { asterix: 4, breakout: 4, freeway: 7, seaquest: 10, space_invaders: 6 };
   const minimal = { asterix: 5, breakout: 3, freeway: 3, seaquest: 6, space_invaders: 4 };
   for (const game of GAMES) {
-    for (const [version, actions] of [["v0", 6], ["v1", minimal[game]]] as const) {
+    for (const [version, actions] of [
+      ["v0", 6],
+      ["v1", minimal[game]],
+    ] as const) {
       const name = `MinAtar/${minatarIdStem(game)}-${version}`;
-      assert.ok(registeredEnvs().some((r) => r.name === name && r.maxEpisodeSteps === undefined), name);
+      assert.ok(
+        registeredEnvs().some((r) => r.name === name && r.maxEpisodeSteps === undefined),
+        name,
+      );
       const env = makeEnv(name);
       assert.equal(env.name, name);
       assert.ok(!("maxEpisodeSteps" in env), `${name} has no time limit`);
@@ -22,7 +28,10 @@ test("importing the subpath registers MinAtar/<Game>-v0 (full actions) and -v1 (
       assert.equal(env.actionCount, actions);
       const { obs } = env.reset({ seed: 3 });
       assert.equal(obs.length, 100 * channels[game]);
-      assert.ok(obs.every((v) => v === 0 || v === 1), "observations are 0/1");
+      assert.ok(
+        obs.every((v) => v === 0 || v === 1),
+        "observations are 0/1",
+      );
     }
   }
 });

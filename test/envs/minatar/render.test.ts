@@ -107,7 +107,8 @@ test("each game's glyphs are distinct two-character pictures, and its palette ha
     const { channels } = makeMinatarEnv(game).game;
     const glyphs = minatarGlyphs(channels);
     assert.equal(new Set(glyphs).size, channels.length, `${game}: ${glyphs.join(" ")}`);
-    for (const glyph of glyphs) assert.ok(/^[\x21-\x7e][\x20-\x7e]$|^[\x20-\x7e][\x21-\x7e]$/.test(glyph), `${game}: ${JSON.stringify(glyph)}`);
+    for (const glyph of glyphs)
+      assert.ok(/^[\x21-\x7e][\x20-\x7e]$|^[\x20-\x7e][\x21-\x7e]$/.test(glyph), `${game}: ${JSON.stringify(glyph)}`);
     const palette = minatarPalette(channels.length);
     assert.equal(palette.length, channels.length);
     assert.equal(new Set(palette).size, channels.length);
@@ -149,7 +150,10 @@ test("where channels overlap, the cell shows the highest channel (text and SVG)"
   assert.ok(top.slice(5).every((c) => c === -1));
   const lines = renderMinatarText(obs, channels).split("\n");
   assert.equal(lines[0], ".." + "##" + "##" + "()" + "==" + " ".repeat(10));
-  assert.ok(lines.slice(1, 10).every((line) => line === " ".repeat(20)), "empty rows are blank");
+  assert.ok(
+    lines.slice(1, 10).every((line) => line === " ".repeat(20)),
+    "empty rows are blank",
+  );
   const palette = minatarPalette(4);
   const fills = parseSvg(renderMinatarSvg(obs, channels)).rects.get("cell")!;
   assert.deepEqual(fills.slice(0, 6), [palette[2], palette[3], palette[3], palette[1], palette[0], MINATAR_EMPTY_COLOR]);
@@ -209,27 +213,71 @@ test("the SVG is byte-identical for the same input, and a row holds one panel pe
   assert.equal(tags.filter((t) => t === "g").length, 10, "a frame group and a cell group per game");
   for (const { title } of frames) assert.ok(row.includes(`>${title}</text>`), title);
   // Each panel uses its own game's palette.
-  assert.equal(rects.get("swatch")!.length, frames.reduce((n, f) => n + f.channels.length, 0));
+  assert.equal(
+    rects.get("swatch")!.length,
+    frames.reduce((n, f) => n + f.channels.length, 0),
+  );
 });
 
 test("bad inputs throw StaqInputError saying what was wrong", () => {
   const channels = ["paddle", "ball", "trail", "brick"];
   const good = new Float32Array(400);
   const cases: [() => unknown, RegExp][] = [
-    [() => renderMinatarText(new Float32Array(399), channels), /renderMinatarText: obs has 399 values, but a 10×10 frame with 4 channels \(paddle, ball, trail, brick\) has 400/],
+    [
+      () => renderMinatarText(new Float32Array(399), channels),
+      /renderMinatarText: obs has 399 values, but a 10×10 frame with 4 channels \(paddle, ball, trail, brick\) has 400/,
+    ],
     [() => renderMinatarSvg(new Float32Array(100), channels), /renderMinatarSvg: obs has 100 values.* has 400/],
-    [() => renderMinatarText(Float32Array.from(good, (_, i) => (i === 42 ? 0.5 : 0)), channels), /obs\[42\] \(row 1, col 0, channel 2 "trail"\) is 0\.5; MinAtar frames hold only 0 and 1/],
-    [() => renderMinatarText(Float32Array.from(good, (_, i) => (i === 3 ? NaN : 0)), channels), /obs\[3\] \(row 0, col 0, channel 3 "brick"\) is NaN/],
-    [() => renderMinatarText(Float32Array.from(good, (_, i) => (i === 399 ? 2 : 0)), channels), /obs\[399\] \(row 9, col 9, channel 3 "brick"\) is 2/],
-    [() => renderMinatarText(Float32Array.from(good, (_, i) => (i === 0 ? -1 : 0)), channels), /obs\[0\] .* is -1/],
+    [
+      () =>
+        renderMinatarText(
+          Float32Array.from(good, (_, i) => (i === 42 ? 0.5 : 0)),
+          channels,
+        ),
+      /obs\[42\] \(row 1, col 0, channel 2 "trail"\) is 0\.5; MinAtar frames hold only 0 and 1/,
+    ],
+    [
+      () =>
+        renderMinatarText(
+          Float32Array.from(good, (_, i) => (i === 3 ? NaN : 0)),
+          channels,
+        ),
+      /obs\[3\] \(row 0, col 0, channel 3 "brick"\) is NaN/,
+    ],
+    [
+      () =>
+        renderMinatarText(
+          Float32Array.from(good, (_, i) => (i === 399 ? 2 : 0)),
+          channels,
+        ),
+      /obs\[399\] \(row 9, col 9, channel 3 "brick"\) is 2/,
+    ],
+    [
+      () =>
+        renderMinatarText(
+          Float32Array.from(good, (_, i) => (i === 0 ? -1 : 0)),
+          channels,
+        ),
+      /obs\[0\] .* is -1/,
+    ],
     [() => renderMinatarText(good, []), /channels must be a non-empty array of channel names/],
-    [() => renderMinatarText(good, ["paddle", "ball\n", "trail", "brick"]), /channel 1 must be a non-empty name without control characters; got "ball\\n"/],
+    [
+      () => renderMinatarText(good, ["paddle", "ball\n", "trail", "brick"]),
+      /channel 1 must be a non-empty name without control characters; got "ball\\n"/,
+    ],
     [() => renderMinatarText(good, ["paddle", "", "trail", "brick"]), /channel 1 must be a non-empty name/],
     [() => renderMinatarText(null as unknown as Float32Array, channels), /obs must be a Float32Array/],
     [() => renderMinatarSvg(good, channels, { cellSize: 0 }), /cellSize must be a finite number > 0; got 0/],
     [() => renderMinatarSvg(good, channels, { cellSize: NaN }), /cellSize must be a finite number > 0; got NaN/],
     [() => renderMinatarSvgRow([]), /frames must be a non-empty array/],
-    [() => renderMinatarSvgRow([{ obs: good, channels }, { obs: new Float32Array(4), channels }]), /renderMinatarSvgRow: frame 1: obs has 4 values/],
+    [
+      () =>
+        renderMinatarSvgRow([
+          { obs: good, channels },
+          { obs: new Float32Array(4), channels },
+        ]),
+      /renderMinatarSvgRow: frame 1: obs has 4 values/,
+    ],
   ];
   for (const [call, message] of cases) {
     assert.throws(call, (error: unknown) => error instanceof StaqInputError && message.test(error.message), String(message));
