@@ -18,8 +18,8 @@ import { createGpu } from "../src/node/create-gpu.ts";
 import type { Gpu } from "../src/gpu/gpu.ts";
 import { BufferUsage } from "../src/gpu/constants.ts";
 import { createBuffer } from "../src/gpu/buffers.ts";
-import { DurationEstimate, waitPatiently } from "../src/gpu/patient-wait.ts";
-import { MapMode } from "../src/gpu/constants.ts";
+import { DurationEstimate } from "../src/gpu/patient-wait.ts";
+import { Readback } from "../src/gpu/readback.ts";
 import { createStack, type Stack } from "../src/stack/stack.ts";
 import { createActor } from "../src/policy/actor.ts";
 import { PytorchUnavailableError, runPytorchBaseline, type PytorchBaselineResult } from "./pytorch-baseline.ts";
@@ -137,25 +137,23 @@ async function naiveSampler(gpu: Gpu, timer: DeviceTimer, stack: Stack, c: Confi
   const statesBuffer = createBuffer(gpu, states.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST, "naive states");
   const bytes = c.batch * ACTIONS * 4;
   const logits = createBuffer(gpu, bytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "naive logits");
-  const readback = createBuffer(gpu, bytes, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "naive readback");
+  const readback = new Readback(gpu, "naive");
   const naive = await createNaiveStack(stack, statesBuffer, logits, c.batch);
   const duration = new DurationEstimate();
   return {
+    // The same path as stackLogits: upload, record, read back through a Readback with the patient wait.
     e2e: () =>
       wallTime(async () => {
-        gpu.device.queue.writeBuffer(statesBuffer, 0, states);
-        const encoder = gpu.device.createCommandEncoder();
+        gpu.writeBuffer(statesBuffer, 0, states);
+        const encoder = gpu.encoder("naive");
         naive.encode(encoder);
-        encoder.copyBufferToBuffer(logits, 0, readback, 0, bytes);
-        gpu.device.queue.submit([encoder.finish()]);
-        await waitPatiently(duration, gpu.info.busyPolls, performance.now(), () => readback.mapAsync(MapMode.READ));
-        new Float32Array(readback.getMappedRange().slice(0));
-        readback.unmap();
+        await readback.read(encoder, [{ source: logits, bytes }], duration);
       }),
     device: () => timer.time((encoder, writes) => naive.encode(encoder, writes)),
     destroy() {
       naive.destroy();
-      for (const buffer of [statesBuffer, logits, readback]) buffer.destroy();
+      readback.destroy();
+      for (const buffer of [statesBuffer, logits]) buffer.destroy();
     },
   };
 }
@@ -164,7 +162,7 @@ async function naiveSampler(gpu: Gpu, timer: DeviceTimer, stack: Stack, c: Confi
 function kernelSampler(gpu: Gpu, timer: DeviceTimer, stack: Stack, c: Config, states: Float32Array): Sampler {
   const statesBuffer = createBuffer(gpu, states.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST, "bench states");
   const logits = createBuffer(gpu, c.batch * ACTIONS * 4, BufferUsage.STORAGE, "bench logits");
-  gpu.device.queue.writeBuffer(statesBuffer, 0, states);
+  gpu.writeBuffer(statesBuffer, 0, states);
   const io = { states: statesBuffer, logits, batch: c.batch };
   return {
     e2e: () => wallTime(() => stackLogits(stack, states)),

@@ -125,7 +125,7 @@ export interface GpuOptions {
   powerPreference?: GPUPowerPreference;
   /**
    * Turn off Dawn's robustness (bounds checks on every buffer access). At most a little faster
-   * (1.0–1.1× measured on lavapipe for the stack kernel), but an out-of-range access in a kernel is then undefined
+   * (1.0–1.15× measured on lavapipe for the stack kernel), but an out-of-range access in a kernel is then undefined
    * behaviour instead of a clamped read. staq's kernels do not index out of range, and their tests
    * run with robustness on. Only Dawn in Node can do this.
    */

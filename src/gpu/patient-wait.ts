@@ -12,10 +12,10 @@
  * learned from earlier runs of the same work; short work waits directly.
  *
  * A wrong expectation costs a sleep of seconds where the work takes milliseconds, so it is
- * learned cautiously: the first run of a piece of work often includes compiling its pipelines
- * (seconds on a cold Mesa shader cache), so no sleep is planned until two runs were seen, and
- * then from the faster of the recent ones; and a wait that finds the work already done forgets
- * everything learned, so the next run is awaited directly and measured afresh.
+ * learned cautiously: a call that also compiled the work's pipelines (seconds on a cold Mesa
+ * shader cache) is not learned from (its owner calls `ignoreNext`), the estimate is the fastest of
+ * the recent runs, and a wait that finds the work already done (when the timer woke on time) makes
+ * the next run be awaited directly and measured afresh.
  */
 
 /** Work shorter than this is awaited directly: a timer's ~1 ms granularity would cost more. */
@@ -33,25 +33,45 @@ const OVERSLEPT_FRACTION = 0.05;
 /** A running estimate of how long a repeated piece of GPU work takes, from submit to completion. */
 export class DurationEstimate {
   private recent: number[] = [];
-  /** The estimate (the smallest recent time), or undefined before two observations. */
+  /** Set by an oversleep: the next call waits directly, to measure the work afresh. */
+  private probing = false;
+  /** Set for a call that also compiled its pipelines: its duration is not the work's. */
+  private ignoring = false;
+  /** The estimate (the smallest recent time), or undefined before any observation and while probing. */
   get ms(): number | undefined {
-    return this.recent.length >= 2 ? Math.min(...this.recent) : undefined;
+    return !this.probing && this.recent.length > 0 ? Math.min(...this.recent) : undefined;
+  }
+  /** The next observation is dropped: the caller's next call also prepares (compiles) the work. */
+  ignoreNext(): void {
+    this.ignoring = true;
   }
   observe(ms: number): void {
+    this.probing = false;
+    if (this.ignoring) {
+      this.ignoring = false;
+      return;
+    }
     this.recent.push(ms);
     if (this.recent.length > 8) this.recent.shift();
   }
-  /** Forgets every observation (the work was faster than expected). */
-  reset(): void {
-    this.recent = [];
+  /**
+   * The work was done before the sleep ended: it took at most `bound` ms, less than the estimate.
+   * The bound is kept (an upper bound, so the estimate shrinks at once), and the next call waits
+   * directly and measures the real duration.
+   */
+  overslept(bound: number): void {
+    this.observe(bound);
+    this.probing = true;
   }
 }
 
 /**
  * Waits for GPU work submitted at `submitted` (a performance.now() time): sleeps for most of the
  * estimated duration when the adapter's promises busy-poll and the work is long, then awaits
- * `wait()`. Updates the estimate; a wait that found the work already done resets it, so a
- * workload that got faster is slept through once at most.
+ * `wait()`. Updates the estimate. A wait that found the work already done although the timer woke
+ * on time means the estimate is too long: the next call measures afresh, so a workload that got
+ * faster is slept through once at most. A timer that woke late (a loaded machine) says nothing
+ * about the estimate, and such a call teaches it nothing.
  */
 export async function waitPatiently<T>(
   estimate: DurationEstimate,
@@ -60,19 +80,25 @@ export async function waitPatiently<T>(
   wait: () => Promise<T>,
 ): Promise<T> {
   const expected = estimate.ms;
-  let slept = false;
+  let wakeAt: number | undefined;
   if (busyPolls && expected !== undefined && expected >= PATIENT_MIN_MS) {
     const remaining = expected * PATIENT_FRACTION - (performance.now() - submitted);
     if (remaining > 1) {
+      wakeAt = performance.now() + remaining;
       await new Promise((resolve) => setTimeout(resolve, remaining));
-      slept = true;
     }
   }
   const waitStarted = performance.now();
   const result = await wait();
   const done = performance.now();
-  const overslept = slept && done - waitStarted < Math.max(OVERSLEPT_MS, OVERSLEPT_FRACTION * expected!);
-  if (overslept) estimate.reset();
-  else estimate.observe(done - submitted);
+  if (wakeAt === undefined) {
+    estimate.observe(done - submitted);
+    return result;
+  }
+  const slack = Math.max(OVERSLEPT_MS, OVERSLEPT_FRACTION * expected!);
+  const settledAtOnce = done - waitStarted < slack;
+  const wokeLate = waitStarted - wakeAt > slack;
+  if (!settledAtOnce) estimate.observe(done - submitted);
+  else if (!wokeLate) estimate.overslept(done - submitted);
   return result;
 }

@@ -39,11 +39,16 @@ export class StackEvaluator {
 
   /** Records the evaluation of `io` into `encoder` and returns the prepared evaluation it used. */
   async encode(encoder: GPUCommandEncoder, io: StackLogitsIO, options: EncodeOptions = {}): Promise<PreparedEvaluation> {
+    return (await this.encodeReporting(encoder, io, options)).prepared;
+  }
+
+  /** `encode`, also saying whether this call prepared (and so maybe compiled) the evaluation. */
+  private async encodeReporting(encoder: GPUCommandEncoder, io: StackLogitsIO, options: EncodeOptions) {
     this.alive();
     validateIO(this.stack, io);
-    const prepared = await this.prepare(io);
+    const { prepared, fresh } = await this.prepare(io);
     prepared.encode(encoder, options);
-    return prepared;
+    return { prepared, fresh };
   }
 
   /** `stackLogits`: uploads `states`, evaluates them and reads the logits back, one call at a time. */
@@ -74,7 +79,9 @@ export class StackEvaluator {
       const logitsBuffer = this.scratchBuffer("logits", logitsBytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST);
       gpu.writeBuffer(statesBuffer, 0, states);
       const encoder = gpu.encoder(`${label} stackLogits`);
-      const prepared = await this.encode(encoder, { states: statesBuffer, logits: logitsBuffer, batch });
+      const { prepared, fresh } = await this.encodeReporting(encoder, { states: statesBuffer, logits: logitsBuffer, batch }, {});
+      // A call that compiled the kernels would teach the patient wait a duration of seconds.
+      if (fresh) prepared.duration.ignoreNext();
       const [logits] = await this.readback.read(encoder, [{ source: logitsBuffer, bytes: logitsBytes }], prepared.duration);
       return new Float32Array(logits);
     });
@@ -94,7 +101,7 @@ export class StackEvaluator {
     if (this.destroyed) throw new StaqGpuError(`${this.stack.label} was destroyed`);
   }
 
-  private async prepare(io: StackLogitsIO): Promise<PreparedEvaluation> {
+  private async prepare(io: StackLogitsIO): Promise<{ prepared: PreparedEvaluation; fresh: boolean }> {
     const key = [
       this.bufferId(io.states),
       io.statesOffset ?? 0,
@@ -108,7 +115,7 @@ export class StackEvaluator {
       // Most recently used last.
       this.prepared.delete(key);
       this.prepared.set(key, cached);
-      return cached;
+      return { prepared: cached, fresh: false };
     }
     while (this.prepared.size >= MAX_PREPARED) this.prepared.delete(this.prepared.keys().next().value!);
     const prepared = await prepareEvaluation(this.stack, io, (bytes) =>
@@ -120,7 +127,7 @@ export class StackEvaluator {
       this.alive();
     }
     this.prepared.set(key, prepared);
-    return prepared;
+    return { prepared, fresh: true };
   }
 
   private bufferId(buffer: GPUBuffer): number {

@@ -76,21 +76,25 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
   // A batch-size uniform per forward, weight-gradient and input-gradient dispatch, and the loss's.
   const uniforms = new FixedUniforms(gpu, 3 * layout.layers.length, `${label} constants`);
 
+  /** Where layer l reads its input (the states, shared by every member, or the previous layer's output) and its parameters. */
+  const layerConstants = (l: number) => {
+    const layer = layout.layers[l];
+    return {
+      ROWS: layer.rows,
+      X_STRIDE: l === 0 ? inputs : layer.rows,
+      X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
+      OUT4: layer.paddedOutputs / 4,
+      W_OFFSET: layer.weightOffset,
+      B_OFFSET: layer.biasOffset,
+      SNAPSHOT_VEC4S: P4,
+    };
+  };
+
   const forward: Dispatch[] = [];
   for (let l = 0; l <= head; l++) {
     const layer = layout.layers[l];
     const out4 = layer.paddedOutputs / 4;
-    const kernel = await gpu.kernel("train_forward", {
-      ROWS: layer.rows,
-      X_STRIDE: l === 0 ? inputs : layer.rows,
-      X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
-      OUT4: out4,
-      W_OFFSET: layer.weightOffset,
-      B_OFFSET: layer.biasOffset,
-      SNAPSHOT_VEC4S: P4,
-      RELU: l < head,
-      MEMBERS: ensemble,
-    });
+    const kernel = await gpu.kernel("train_forward", { ...layerConstants(l), RELU: l < head, MEMBERS: ensemble });
     const x = l === 0 ? buffers.states : activations[l - 1];
     const resources = {
       params: uniforms.add(kernel, { batch }),
@@ -127,15 +131,7 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
   for (let l = head; l >= 0; l--) {
     const layer = layout.layers[l];
     const out4 = layer.paddedOutputs / 4;
-    const gradKernel = await gpu.kernel("train_weight_grad", {
-      ROWS: layer.rows,
-      X_STRIDE: l === 0 ? inputs : layer.rows,
-      X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
-      OUT4: out4,
-      W_OFFSET: layer.weightOffset,
-      B_OFFSET: layer.biasOffset,
-      SNAPSHOT_VEC4S: P4,
-    });
+    const gradKernel = await gpu.kernel("train_weight_grad", layerConstants(l));
     const x = l === 0 ? buffers.states : activations[l - 1];
     backward.push(
       new Dispatch(
