@@ -99,5 +99,5 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: pr
 // (src/node/dawn-stderr.ts says how, and why only here).
 filterDawnStartupWarnings();
 // exitCode, not exit(): stdout may be a pipe still draining, and the process ends by itself once
-// the command has destroyed its GPU device.
+// the command has destroyed the GPU device it used.
 process.exitCode = await main(process.argv.slice(2));
