@@ -8,7 +8,7 @@
  *   - the sampled action of env copy i at actor step t: policyUniform(seed, t, i) (stream 0);
  *   - the minibatch of gradient step g: the keyed permutation minibatchIndices(size, B, seed', g);
  *   - the next action a' of batch position b at step g: Philox counter (b, g, STREAM_NEXT_ACTION);
- * with seed' = seed | 2^32 (staq-agent.ts's SOFT_Q_FIT_STREAM). Given the same environment, the
+ * with seed' = seed | 2^32 (SOFT_Q_FIT_STREAM, random-streams.ts). Given the same environment, the
  * two agents therefore take the same actions and train on the same rows, and their weights differ
  * only by float32 rounding (the GPU) against float64 (here).
  *
@@ -42,10 +42,8 @@ import {
 import { softBellmanTarget } from "../train/targets-reference.ts";
 import { resolveConfig, type StaqConfig } from "./config.ts";
 import { defaultPreset, presetConfig } from "./presets.ts";
+import { SOFT_Q_FIT_STREAM } from "./random-streams.ts";
 import { tauAt } from "./tau-schedule.ts";
-
-/** staq-agent.ts's SOFT_Q_FIT_STREAM: the key of the minibatch and a' draws is seed | 2^32. */
-const SOFT_Q_FIT_STREAM = 1n << 32n;
 
 export interface ReferenceStaQOptions extends Partial<StaqConfig> {
   /** A registered environment name, or a function that builds a new copy (as StaQ.create takes). */

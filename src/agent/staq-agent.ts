@@ -46,6 +46,7 @@ import {
 import { policyChange, type PolicyChange } from "./policy-change.ts";
 import { defaultPreset, presetConfig } from "./presets.ts";
 import { collectRollout, type Rollout } from "./rollout.ts";
+import { SOFT_Q_FIT_STREAM, USER_ACT_STREAM } from "./random-streams.ts";
 import { tauAt } from "./tau-schedule.ts";
 import { learningClock, PhaseTimer } from "./timing.ts";
 
@@ -96,10 +97,6 @@ export interface LearnResult {
 
 /** States in the probe batch on which each push's KL and entropy are measured. */
 const PROBE_STATES = 256;
-/** Sampled actions of `act()` use their own Philox stream, so acting does not perturb training. */
-const USER_ACT_STREAM = 3n << 32n;
-/** The soft Q fit's draws (minibatch rows, next actions) use theirs. */
-const SOFT_Q_FIT_STREAM = 1n << 32n;
 
 /** The counters the agent owns: the gradient steps of a checkpoint's counters are the soft Q fit's. */
 export type AgentOwnCounters = Omit<AgentCounters, "gradientSteps">;

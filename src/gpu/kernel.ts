@@ -57,11 +57,6 @@ export class Kernel {
     }
   }
 
-  /** The threads of one workgroup. */
-  get threadsPerWorkgroup(): number {
-    return this.workgroupSize[0] * this.workgroupSize[1] * this.workgroupSize[2];
-  }
-
   /** A bind group giving every binding the shader declares, by name. */
   bind(resources: Readonly<Record<string, BufferResource>>, label = this.name): GPUBindGroup {
     const declared = new Map(this.bindings.map((b) => [b.name, b]));
