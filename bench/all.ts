@@ -1,14 +1,21 @@
 /**
  * `npm run bench`: runs each benchmark section in its own process, in order, so one section's
  * memory and GPU state never colour another's timings.
- *   stack    bench/stack.ts    stack evaluation on the GPU (all options after -- go to it)
- *   train    bench/train.ts    the GPU trainer: gradient steps/s, the per-iteration precompute
- *                              (gets --quick, --full, --out and --fast)
- *   tabular  bench/tabular.ts  tabular PMD on the CPU (gets --quick, --full and --out)
- *   envs     bench/envs.ts     env steps/s of every built-in env, single and vectorised, against
- *                              upstream (gets --quick, --full and --out; to measure upstream now
- *                              rather than use the reference figures, set STAQ_UPSTREAM_SRC)
- * `--only stack,train,tabular,envs` picks sections. Exits with the first failing section's code.
+ *   stack       bench/stack.ts       stack evaluation on the GPU (all options after -- go to it)
+ *   train       bench/train.ts       the GPU trainer: gradient steps/s, the per-iteration precompute
+ *                                    (gets --quick, --full, --out and --fast)
+ *   precompute  bench/precompute.ts  the per-iteration precompute of π_k(·|s') on a 50k replay
+ *                                    buffer, the full recompute against followPush + the incremental
+ *                                    precompute, M = 10 to 300 (gets --quick, --full, --out and
+ *                                    --fast; the default measures every cell, over half an hour on
+ *                                    lavapipe; --quick skips the 2×256 full recompute at M ≥ 100)
+ *   tabular     bench/tabular.ts     tabular PMD on the CPU (gets --quick, --full and --out)
+ *   envs        bench/envs.ts        env steps/s of every built-in env, single and vectorised,
+ *                                    against upstream (gets --quick, --full and --out; to measure
+ *                                    upstream now rather than use the reference figures, set
+ *                                    STAQ_UPSTREAM_SRC)
+ * `--only stack,train,precompute,tabular,envs` picks sections. Exits with the first failing
+ * section's code.
  */
 import { spawnSync } from "node:child_process";
 import { dirname, extname, join } from "node:path";
@@ -18,7 +25,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** ".ts" in the repository (sections run through tsx); ".mjs" in scripts/bundle.ts's bundle (plain node). */
 const extension = extname(fileURLToPath(import.meta.url));
 const loader = extension === ".ts" ? ["--import", "tsx"] : [];
-const SECTIONS = ["stack", "train", "tabular", "envs"] as const;
+const SECTIONS = ["stack", "train", "precompute", "tabular", "envs"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argv = process.argv.slice(2);
@@ -46,7 +53,7 @@ function argumentsFor(section: Section): string[] {
   const shared: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === "--quick" || rest[i] === "--full" || rest[i] === "--help" || rest[i].startsWith("--out=")) shared.push(rest[i]);
-    else if (rest[i] === "--fast" && section === "train") shared.push(rest[i]);
+    else if (rest[i] === "--fast" && (section === "train" || section === "precompute")) shared.push(rest[i]);
     else if (rest[i] === "--out") shared.push(rest[i], rest[++i]);
   }
   return shared;

@@ -235,7 +235,9 @@ async function measurePrecompute(
   }
   const once = async () => {
     const started = performance.now();
-    await replay.precomputePolicy(stack);
+    // The full recompute (every snapshot on every row): the kernel's throughput at a large batch.
+    // bench/precompute.ts compares it with the incremental update the agent uses.
+    await replay.precomputePolicy(stack, { full: true });
     await gpu.idle();
     return performance.now() - started;
   };

@@ -51,7 +51,9 @@ for (let round = 0; round < 3; round++) {
     `steps ${fit.gradientSteps}: loss ${summary.meanLoss.map((x) => x.toFixed(3)).join(", ")}; mean |Q| ${summary.meanAbsQ.map((x) => x.toFixed(2)).join(", ")}`,
   );
 }
-pushSnapshot(stack, trainer, { tau: 1 }); // a GPU copy into the ring, and the PMD coefficient step
+// A GPU copy into the ring and the PMD coefficient step; the replay rows' logits follow it (two
+// snapshot evaluations per row), so the next precompute only has new rows to do.
+await replay.followPush(stack, 1, () => pushSnapshot(stack, trainer, { tau: 1 }));
 console.log(`stack size ${stack.size}, coefficients ${Array.from(stack.coefficients[0], (c) => c.toFixed(4)).join(", ")}`);
 
 for (const thing of [fit, trainer, replay, stack]) thing.destroy();

@@ -7,7 +7,7 @@
 set -u
 
 BUNDLE_PLATFORM='@PLATFORM@'
-BENCHMARKS='all stack train tabular envs'
+BENCHMARKS='all stack train precompute tabular envs'
 
 me=run.sh
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
@@ -20,10 +20,11 @@ usage() {
 Usage: ./run.sh [--icd PATH] [--vulkan-loader auto|bundled|system] <benchmark> [options...]
 
 Benchmarks:
-  all       every section below, each in its own process (--only stack,train,tabular,envs picks some)
+  all       every section below, each in its own process (--only stack,train,precompute,tabular,envs picks some)
   stack     stack evaluation on the GPU: the one-dispatch kernel against a naive baseline, the CPU
             reference and a GEMM ceiling, over memory, batch, width, inputs, ensemble
   train     the GPU trainer: gradient steps/s and the per-iteration precompute
+  precompute the replay buffer's logits per iteration: the incremental update against a full recompute
   tabular   tabular PMD on the CPU
   envs      env steps/s of the built-in environments on the CPU, against upstream's figures
 

@@ -3,7 +3,7 @@
  * a folder that runs staq's benchmarks on a machine with no Node.js, no npm and no network
  * (an air-gapped GPU node). Default `bundle/` (git-ignored). It holds:
  *
- *   run.sh                      ./run.sh [--icd PATH] <all|stack|train|tabular|envs> [options...]
+ *   run.sh                      ./run.sh [--icd PATH] <all|stack|train|precompute|tabular|envs> [options...]
  *   README.txt                  how to run it, what it holds, the sizes
  *   bench/<name>.mjs            each benchmark with the library bundled in (esbuild, ESM, node20)
  *   bench/*.py                  the Python scripts envs.mjs and stack.mjs run (upstream, PyTorch)
@@ -51,7 +51,7 @@ export const PLATFORMS = ["linux-x64", "linux-arm64", "darwin-universal", "win32
 export type Platform = (typeof PLATFORMS)[number];
 
 /** The benchmarks run.sh runs: bench/<name>.ts, bundled to bench/<name>.mjs. */
-export const BENCHMARKS = ["all", "stack", "train", "tabular", "envs"] as const;
+export const BENCHMARKS = ["all", "stack", "train", "precompute", "tabular", "envs"] as const;
 
 /**
  * xz preset for node.xz. Measured on this project's 2-core machine with the 99 MB node 20 binary
@@ -475,7 +475,7 @@ RUN
   ./run.sh --help                       what run.sh takes
   ./run.sh stack                        the stack evaluation benchmark (--quick grid, the default)
   ./run.sh stack --full                 the whole grid, for a real GPU
-  ./run.sh all --full                   every section: stack, train, tabular, envs
+  ./run.sh all --full                   every section: stack, train, precompute, tabular, envs
   ./run.sh --icd /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json all --full
   ./run.sh train --help                 a benchmark's own options
 

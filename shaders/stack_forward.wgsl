@@ -55,14 +55,14 @@ struct Params {
   batch: u32,             // states in this call; rows at or past it are not written
   snapshot_begin: u32,    // first snapshot of this dispatch, counted in the bound weights chunk
   snapshot_count: u32,    // snapshots in this dispatch, split into num_workgroups.y runs
-  coefficient_base: u32,  // index in `coefficients` of the chunk's first snapshot
+  coefficient_base: u32,  // index in `coefficients` of this dispatch's first snapshot (snapshot_begin)
   part_base: u32,         // run g writes part part_base + g of `out`
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> states: array<f32>;               // [batch, INPUTS]
 @group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;        // snapshots of one chunk
-@group(0) @binding(3) var<storage, read> coefficients: array<f32>;         // per snapshot, correction and 1/E included
+@group(0) @binding(3) var<storage, read> coefficients: array<f32>;         // per snapshot (the stack's: correction and 1/E included)
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;            // [parts, batch, ACTIONS]
 
 var<workgroup> act: array<vec4<f32>, ACT_VEC4S>;
@@ -186,7 +186,7 @@ fn main(
             partial = fma(vec4<f32>(a.w), weights[w_row + 3u * HEAD_COLS], partial);
           }
         }
-        head_sum[u] = fma(vec4<f32>(coefficients[params.coefficient_base + lane_s]), partial, head_sum[u]);
+        head_sum[u] = fma(vec4<f32>(coefficients[params.coefficient_base + (lane_s - params.snapshot_begin)]), partial, head_sum[u]);
       }
     }
   }

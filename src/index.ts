@@ -26,7 +26,8 @@ export {
   type MlpWeights,
   type DenseLayer,
 } from "./stack/mlp.ts";
-export { createStack, type Stack, type StackOptions, type PmdSettings } from "./stack/stack.ts";
+export { createStack, type Stack, type StackOptions, type PmdSettings, type PushPreview } from "./stack/stack.ts";
+export { incrementalSumUpdate, incrementalSumUpdateF32, pushErrorBound, type IncrementalPush } from "./stack/incremental-sums.ts";
 export { stackLogits, encodeStackLogits, type StackLogitsIO } from "./stack/stack-logits.ts";
 export { stackLogitsReference, mlpReference, type StackReference, type StackContents } from "./stack/reference.ts";
 export { snapshotContributions, type SnapshotContributions } from "./stack/contributions.ts";
@@ -67,7 +68,10 @@ export {
   type ReplayBufferOptions,
   type Transitions,
   type ReplayContents,
+  type AddOptions,
+  type PrecomputeOptions,
 } from "./train/replay-buffer.ts";
+export { type NextLogits } from "./train/replay-sums.ts";
 export {
   createSoftQFit,
   fitSoftQ,

@@ -7,8 +7,10 @@
  *                         snapshot layout (src/stack/layout.ts), kept raw so a restore is exact;
  *                         metadata: format, adam_steps;
  *   replay.safetensors    the replay ring (obs, next_obs [n, inputs]; actions, rewards,
- *                         terminated [n]) and the observations the next action is chosen from
- *                         (current_obs [N, inputs]); metadata: format, next (the write position);
+ *                         terminated [n]; next_sums [n, actions], the stack's raw sums of the
+ *                         next states, when current: src/train/replay-sums.ts) and the observations
+ *                         the next action is chosen from (current_obs [N, inputs]); metadata:
+ *                         format, next (the write position);
  *   state.json            the config, the environment, the counters (environment steps,
  *                         iterations, the Philox steps of acting and of policy evaluation, …), the
  *                         stack's coefficients in float64 and its ring position (the file holds
@@ -28,7 +30,7 @@ import type { MlpWeights } from "../stack/mlp.ts";
 import type { Stack } from "../stack/stack.ts";
 import type { MlpTrainerState } from "../train/mlp-trainer.ts";
 import type { ReplayContents } from "../train/replay-buffer.ts";
-import { CONFIG_FIELDS, resolveConfig, type StaqConfig } from "./config.ts";
+import { CONFIG_FIELDS, LATER_FIELDS, resolveConfig, type StaqConfig } from "./config.ts";
 import { PAPER_CLASSIC } from "./presets.ts";
 
 export const CHECKPOINT_FORMAT = "staq-agent-checkpoint/1";
@@ -98,6 +100,7 @@ export async function encodeCheckpoint(contents: CheckpointContents & { stack: S
       rewards: { shape: [rows], data: replay.rewards },
       terminated: { shape: [rows], data: replay.terminated },
       current_obs: { shape: [obs.length / inputs, inputs], data: obs },
+      ...(replay.sums ? { next_sums: { shape: [rows, stack.spec.outputs], data: replay.sums } } : {}),
     },
     { format: "staq-agent-replay/1", next: String(replay.next) },
   );
@@ -178,9 +181,9 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
   const preset = field(state, "preset", isString, "a preset name");
   const adapter = field(state, "adapter", isString, "the adapter's description");
   const savedConfig = field(state, "config", isObject, "the run's config object");
-  const missing = CONFIG_FIELDS.filter((f) => !(f.key in savedConfig)).map((f) => f.key);
+  const missing = CONFIG_FIELDS.filter((f) => !(f.key in savedConfig) && !(f.key in LATER_FIELDS)).map((f) => f.key);
   if (missing.length > 0) throw new StaqFormatError(`state.json: the config lacks ${missing.join(", ")}`);
-  const config = inFile("state.json", () => resolveConfig(PAPER_CLASSIC, savedConfig, "config."));
+  const config = inFile("state.json", () => resolveConfig(PAPER_CLASSIC, { ...LATER_FIELDS, ...savedConfig }, "config."));
   const countersObject = field(state, "counters", isObject, "an object of counters");
   const counters: AgentCounters = {
     globalStep: field(countersObject, "globalStep", isCount, "an integer >= 0"),
@@ -264,6 +267,12 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
     terminated: tensor(replayFile.tensors, "terminated", [rows], "replay.safetensors").data,
     next,
   };
+  if (replayFile.tensors.has("next_sums")) {
+    const sums = tensor(replayFile.tensors, "next_sums", [rows, stackFile.spec.outputs], "replay.safetensors").data;
+    const bad = sums.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new StaqFormatError(`replay.safetensors: next_sums[${bad}] is ${sums[bad]}; the stack's sums are finite`);
+    replay.sums = sums;
+  }
   const obs = tensor(replayFile.tensors, "current_obs", [null, inputs], "replay.safetensors").data;
 
   return {

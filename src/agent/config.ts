@@ -57,6 +57,12 @@ export interface StaqConfig {
   evalEvery: number;
   /** Greedy episodes per evaluation. */
   evalEpisodes: number;
+  /**
+   * Iterations between full recomputes of the replay buffer's logits (O(M) per row); in between,
+   * and always with 0, each push updates them with two snapshot evaluations per row
+   * (docs/algorithm.md, “Incremental logits”). 1 recomputes every iteration.
+   */
+  fullPrecomputeEvery: number;
 }
 
 type FieldKind =
@@ -115,7 +121,18 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { key: "variant", type: { kind: "choice", choices: ["corrected", "vanilla"] }, help: "finite-memory variant of the stack" },
   { key: "evalEvery", type: { kind: "integer", min: 0 }, help: "environment steps between greedy evaluations (0: none)" },
   { key: "evalEpisodes", type: { kind: "integer", min: 1, max: 1000 }, help: "greedy episodes per evaluation" },
+  {
+    key: "fullPrecomputeEvery",
+    type: { kind: "integer", min: 0 },
+    help: "iterations between full O(M) recomputes of the replay logits (0: never, only the O(1) update per push)",
+  },
 ];
+
+/**
+ * Fields added after checkpoints of format 1 were first written, with the value an older
+ * checkpoint's run had in effect (the logits were recomputed in full every iteration).
+ */
+export const LATER_FIELDS: Readonly<Partial<StaqConfig>> = { fullPrecomputeEvery: 1 };
 
 const FIELDS = new Map(CONFIG_FIELDS.map((field) => [field.key as string, field]));
 

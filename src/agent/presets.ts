@@ -40,6 +40,7 @@ export const PAPER_CLASSIC: Readonly<StaqConfig> = Object.freeze({
   variant: "corrected",
   evalEvery: 100_000,
   evalEpisodes: 10,
+  fullPrecomputeEvery: 0,
 });
 
 /**

@@ -2,11 +2,14 @@
  * The StaQ agent, top to bottom (docs/algorithm.md, “The practical algorithm”). Each iteration:
  *   1. collect: the vector env acts through the stack (ε-softmax, sampled on the GPU) for
  *      stepsPerIteration steps; the transitions go to the GPU replay buffer;
- *   2. precompute: the stack computes π_k(·|s') on every stored next state, once;
+ *   2. precompute: π_k(·|s') on every stored next state, once: the rows' raw sums follow every
+ *      push (step 4), so only the new rows need the stack, and most of them have their logits
+ *      from acting (docs/algorithm.md, “Incremental logits”);
  *   3. fit Q: K gradient steps fit the active Q-networks (warm-started from the last iteration)
  *      to the soft Q-function of π_k, with target networks (src/train/soft-q-fit.ts);
  *   4. push: the active networks are copied into the stack as frozen snapshots and the
- *      coefficients take one PMD step with this iteration's τ (annealed over the run);
+ *      coefficients take one PMD step with this iteration's τ (annealed over the run); the replay
+ *      buffer's sums follow it with two snapshot evaluations per row;
  * and greedy evaluation episodes run every evalEvery environment steps. The metrics of an
  * iteration are assembled in metrics.ts and its phases timed by timing.ts, outside the algorithm.
  *
@@ -18,12 +21,13 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { createGpu, type Gpu } from "../gpu/gpu.ts";
+import { createBuffer } from "../gpu/buffers.ts";
+import { BufferUsage } from "../gpu/constants.ts";
 import type { Env } from "../envs/env.ts";
 import { createVectorEnv, type VectorEnv } from "../envs/vector-env.ts";
 import { makeEnv } from "../envs/registry.ts";
 import { createActor, type Actor } from "../policy/actor.ts";
 import { createStack, type Stack } from "../stack/stack.ts";
-import { stackLogits } from "../stack/stack-logits.ts";
 import type { MlpSpec } from "../stack/mlp.ts";
 import { initialQNetworks } from "../train/initialisation.ts";
 import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
@@ -95,7 +99,7 @@ export interface LearnResult {
   stopped: boolean;
 }
 
-/** States in the probe batch on which each push's KL and entropy are measured. */
+/** Next states in the probe on which each push's KL and entropy are measured. */
 const PROBE_STATES = 256;
 
 /** The counters the agent owns: the gradient steps of a checkpoint's counters are the soft Q fit's. */
@@ -114,6 +118,8 @@ export interface AgentParts {
   replay: ReplayBuffer;
   softQFit: SoftQFit;
   actor: Actor;
+  /** The actor's logits of the rollout in progress ([stepsPerIteration × actions]), for the replay buffer. */
+  rolloutLogits: GPUBuffer;
   obs: Float32Array;
   counters: AgentOwnCounters;
 }
@@ -192,6 +198,14 @@ async function buildParts(options: {
     const actor = made(
       createActor(stack, { maxBatch: Math.max(config.numEnvs, config.evalEpisodes), epsilon: config.epsilon, seed: config.seed }),
     );
+    const rolloutLogits = made(
+      createBuffer(
+        gpu,
+        config.stepsPerIteration * mlp.outputs * 4,
+        BufferUsage.STORAGE | BufferUsage.COPY_DST,
+        "staq agent rollout logits",
+      ),
+    );
     return {
       config,
       preset: options.preset,
@@ -205,6 +219,7 @@ async function buildParts(options: {
       replay,
       softQFit,
       actor,
+      rolloutLogits,
     };
   } catch (error) {
     for (const part of madeParts.reverse()) part.destroy();
@@ -230,6 +245,7 @@ export class StaQ {
   private readonly ownsGpu: boolean;
   private readonly envs: VectorEnv;
   private readonly actor: Actor;
+  private readonly rolloutLogits: GPUBuffer;
   private readonly softQFit: SoftQFit;
   /** The environments' observations: where the next rollout starts. */
   private obs: Float32Array;
@@ -254,6 +270,7 @@ export class StaQ {
     this.ownsGpu = parts.ownsGpu;
     this.envs = parts.envs;
     this.actor = parts.actor;
+    this.rolloutLogits = parts.rolloutLogits;
     this.softQFit = parts.softQFit;
     this.obs = parts.obs;
     this.counters = parts.counters;
@@ -345,11 +362,13 @@ export class StaQ {
     const tau = this.tau;
     const iteration = this.counters.iteration + 1;
     const rollout = await phases.time("collect", () => this.collect());
-    await phases.time("precompute", () => this.replay.precomputePolicy(this.stack));
+    const every = this.config.fullPrecomputeEvery;
+    const full = every > 0 && (iteration - 1) % every === 0;
+    await phases.time("precompute", () => this.replay.precomputePolicy(this.stack, { full }));
     const fit = await phases.time("fit", () => fitSoftQ(this.softQFit, { steps: this.config.gradientSteps, tau }));
     // Non-finite losses mean non-finite networks: stop before they are pushed into the stack.
     this.checkFinite(iteration, nonFiniteMetrics(lossMetrics(fit)));
-    const change = await phases.time("push", () => this.push(tau, rollout.transitions.obs));
+    const change = await phases.time("push", () => this.push(tau));
     this.checkFinite(
       iteration,
       nonFiniteMetrics({ "policy/entropy": change.entropy, "policy/kl": change.kl, "stack/correction": this.stack.correction }),
@@ -361,20 +380,26 @@ export class StaQ {
   /** Acts for stepsPerIteration environment steps and stores the transitions. */
   private async collect(): Promise<Rollout> {
     const { config, counters } = this;
-    const rollout = await collectRollout(this.envs, this.actor, this.obs, config.stepsPerIteration / config.numEnvs, counters.actStep);
-    this.replay.add(rollout.transitions);
+    const vectorSteps = config.stepsPerIteration / config.numEnvs;
+    const rollout = await collectRollout(this.envs, this.actor, this.obs, vectorSteps, counters.actStep, this.rolloutLogits);
+    this.replay.add(rollout.transitions, { nextLogits: rollout.nextLogits });
     this.obs = rollout.obs;
     counters.actStep = rollout.actStep;
     counters.globalStep += config.stepsPerIteration;
     return rollout;
   }
 
-  /** Freezes the active networks into the stack with PMD step `tau`; measures the policy's change on a probe of `states`. */
-  private async push(tau: number, states: Float32Array): Promise<PolicyChange> {
-    const probe = probeStates(states, this.observationSize);
-    const before = await stackLogits(this.stack, probe);
-    pushSnapshot(this.stack, this.trainer, { tau });
-    const after = await stackLogits(this.stack, probe);
+  /**
+   * Freezes the active networks into the stack with PMD step `tau`, the replay buffer's sums
+   * following; measures the policy's change on a probe of the latest rollout's next states, from
+   * their sums before and after (no stack evaluation).
+   */
+  private async push(tau: number): Promise<PolicyChange> {
+    const probe = probeRows(this.replay, this.config.stepsPerIteration);
+    const logits = async () => scaled(await this.replay.readSums(probe), this.stack.correction);
+    const before = await logits();
+    await this.replay.followPush(this.stack, tau, () => pushSnapshot(this.stack, this.trainer, { tau }));
+    const after = await logits();
     return policyChange(before, after, this.actionCount);
   }
 
@@ -541,7 +566,7 @@ export class StaQ {
     }
     stack.set(saved.stack);
     trainer.importState(saved.trainer);
-    replay.restore(saved.replay);
+    replay.restore(saved.replay, { stack });
     if (saved.envState !== null && envs.snapshots) {
       envs.loadState(saved.envState);
     } else {
@@ -565,6 +590,7 @@ export class StaQ {
     this.destroyed = true;
     this.userActor?.destroy();
     this.actor.destroy();
+    this.rolloutLogits.destroy();
     this.softQFit.destroy();
     this.replay.destroy();
     this.trainer.destroy();
@@ -597,14 +623,14 @@ export class StaQ {
   }
 }
 
-/** Up to PROBE_STATES rows of `obs`, evenly spaced. */
-function probeStates(obs: Float32Array, size: number): Float32Array {
-  const rows = obs.length / size;
+/** Up to PROBE_STATES ring rows of the replay buffer's latest `rows` transitions, evenly spaced. */
+function probeRows(replay: ReplayBuffer, rows: number): number[] {
   const count = Math.min(rows, PROBE_STATES);
-  const probe = new Float32Array(count * size);
-  for (let k = 0; k < count; k++) {
-    const row = Math.floor((k * rows) / count);
-    probe.set(obs.subarray(row * size, (row + 1) * size), k * size);
-  }
-  return probe;
+  const first = replay.next - rows + replay.capacity;
+  return Array.from({ length: count }, (_, k) => (first + Math.floor((k * rows) / count)) % replay.capacity);
+}
+
+/** ξ = correction · S in float64. */
+function scaled(sums: Float32Array, correction: number): Float64Array {
+  return Float64Array.from(sums, (s) => correction * s);
 }

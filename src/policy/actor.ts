@@ -39,6 +39,12 @@ export interface ActOptions {
   greedy?: boolean;
   /** The environment step: every step draws fresh samples. */
   step: number | bigint;
+  /**
+   * Also copy this call's logits ([batch × actions] float32) into `buffer` from byte `offset`, on
+   * the GPU: the agent keeps them so the replay buffer need not evaluate the stack on states it
+   * acted on (src/train/replay-sums.ts).
+   */
+  keepLogits?: { buffer: GPUBuffer; offset: number };
 }
 
 export interface Actor {
@@ -108,6 +114,17 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
     const encoder = gpu.encoder(`${stack.label} act`);
     await encodeStackLogits(stack, encoder, { states, logits, batch });
     await prepared.encode(encoder, { batch, seed, step: act.step });
+    if (act.keepLogits) {
+      const { buffer, offset } = act.keepLogits;
+      const bytes = batch * outputs * 4;
+      if (!(Number.isInteger(offset) && offset >= 0 && offset % 4 === 0 && offset + bytes <= buffer.size)) {
+        throw new StaqInputError(
+          `act: keepLogits needs ${bytes} bytes from offset ${offset} (a multiple of 4); its buffer holds ${buffer.size}`,
+        );
+      }
+      if ((buffer.usage & BufferUsage.COPY_DST) === 0) throw new StaqInputError("act: the keepLogits buffer lacks COPY_DST usage");
+      encoder.copyBufferToBuffer(logits, 0, buffer, offset, bytes);
+    }
     const [actions] = await readback.read(encoder, [{ source: act.greedy ? policy.greedy : policy.sampled, bytes: batch * 4 }]);
     return new Uint32Array(actions);
   }

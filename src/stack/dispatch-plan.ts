@@ -9,10 +9,28 @@ import type { GpuLimits } from "../gpu/gpu.ts";
 import type { Stack } from "./stack.ts";
 import { planStackTiling, type StackTiling } from "./tiling.ts";
 
+/**
+ * The snapshots one evaluation sums: flat indices [begin, end) (slot · E + member), snapshot j
+ * weighted by coefficients[j − coefficientOffset]. A full evaluation of the stack is
+ * { begin: 0, end: stored · E, coefficientOffset: 0 } with the stack's coefficients; the replay
+ * buffer's incremental update evaluates one slot with a coefficients buffer of its own.
+ */
+export interface SnapshotRange {
+  begin: number;
+  end: number;
+  coefficientOffset: number;
+}
+
+/** Every stored snapshot, with the stack's coefficients. */
+export function storedRange(ensemble: number, stored: number): SnapshotRange {
+  return { begin: 0, end: stored * ensemble, coefficientOffset: 0 };
+}
+
 export interface ForwardDispatch {
   chunk: number;
   snapshotBegin: number;
   snapshotCount: number;
+  /** Index in the coefficients buffer of the dispatch's first snapshot. */
   coefficientBase: number;
   partBase: number;
   /** Runs the chunk's snapshots are spread over (dispatch y). */
@@ -37,15 +55,17 @@ export interface StackDispatchPlan {
 }
 
 /**
- * Plans the dispatches of one evaluation. Pure: depends only on shapes, the number of stored
- * snapshots and the limits, so it can be tested without a GPU.
+ * Plans the dispatches of one evaluation of `snapshots` (a range, or the number of stored slots:
+ * all of them). Pure: depends only on shapes, the snapshots and the limits, so it can be tested
+ * without a GPU.
  */
 export function planStackDispatch(
   stack: Pick<Stack, "layout" | "ensemble" | "chunks" | "targetWorkgroups">,
-  stored: number,
+  snapshots: number | SnapshotRange,
   batch: number,
   limits: GpuLimits,
 ): StackDispatchPlan {
+  const range = typeof snapshots === "number" ? storedRange(stack.ensemble, snapshots) : snapshots;
   const { inputs, outputs } = stack.layout.spec;
   const tiling = planStackTiling(stack.layout, batch, limits);
   const maxBinding = limits.maxStorageBufferBindingSize;
@@ -54,8 +74,13 @@ export function planStackDispatch(
   // after the first start at a row whose states and logits offsets are multiples of 256 bytes.
   const byBinding = Math.floor(maxBinding / (4 * Math.max(inputs, outputs)));
   const byDispatch = limits.maxComputeWorkgroupsPerDimension * tiling.tileRows;
-  const valid = stored * stack.ensemble; // snapshots [0, valid) in flat order
-  const filledChunks = Math.max(1, stack.chunks.filter((chunk) => chunk.first < valid).length);
+  // Per weights chunk, the part of the range it holds: [from, from + count) of its snapshots.
+  const overlaps = stack.chunks.map((chunk) => {
+    const from = Math.max(range.begin, chunk.first);
+    const to = Math.min(range.end, chunk.first + chunk.capacity);
+    return { from: from - chunk.first, count: Math.max(0, to - from) };
+  });
+  const filledChunks = Math.max(1, overlaps.filter((overlap) => overlap.count > 0).length);
   const byParts = Math.floor(maxBinding / (4 * outputs * filledChunks));
   let rowsPerChunk = Math.min(batch, byBinding, byDispatch, byParts);
   if (rowsPerChunk < batch) rowsPerChunk -= rowsPerChunk % rowAlignment(inputs, outputs);
@@ -73,12 +98,11 @@ export function planStackDispatch(
     const tiles = Math.ceil(rows / tiling.tileRows);
     const forward: ForwardDispatch[] = [];
     let parts = 0;
-    const counts = stack.chunks.map((chunk) => Math.max(0, Math.min(chunk.capacity, valid - chunk.first)));
-    let chunksLeft = counts.filter((count) => count > 0).length;
+    let chunksLeft = overlaps.filter((overlap) => overlap.count > 0).length;
     // Every part is rows × actions floats, and all parts share one binding; byParts above
     // guarantees room for at least one part per chunk.
     const partBudget = Math.floor(maxBinding / (4 * rows * outputs));
-    counts.forEach((count, k) => {
+    overlaps.forEach(({ from, count }, k) => {
       if (count === 0) return;
       chunksLeft--;
       // Spread the snapshots over runs until the dispatch has about targetWorkgroups workgroups,
@@ -86,7 +110,8 @@ export function planStackDispatch(
       const perRun = Math.ceil(count / tiling.lanes);
       const wanted = Math.round(stack.targetWorkgroups / tiles);
       const runs = Math.max(1, Math.min(perRun, wanted, limits.maxComputeWorkgroupsPerDimension, partBudget - parts - chunksLeft));
-      forward.push({ chunk: k, snapshotBegin: 0, snapshotCount: count, coefficientBase: stack.chunks[k].first, partBase: parts, runs });
+      const coefficientBase = stack.chunks[k].first + from - range.coefficientOffset;
+      forward.push({ chunk: k, snapshotBegin: from, snapshotCount: count, coefficientBase, partBase: parts, runs });
       parts += runs;
     });
     if (parts > 1) partialRows = Math.max(partialRows, parts * rows);

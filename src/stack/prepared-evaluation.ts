@@ -7,12 +7,13 @@
  *
  * It depends on the stack only through the number of stored snapshots (the weights chunks and the
  * coefficients buffer are allocated once, with the stack), so a push that leaves that number
- * alone leaves it valid.
+ * alone leaves it valid. A selection of snapshots (`SnapshotSelection`) is fixed when prepared.
  */
 import type { Kernel, Workgroups } from "../gpu/kernel.ts";
 import { DurationEstimate } from "../gpu/patient-wait.ts";
 import { UniformSlots } from "../gpu/uniform-slots.ts";
-import { planStackDispatch } from "./dispatch-plan.ts";
+import { StaqInputError } from "../errors.ts";
+import { planStackDispatch, storedRange, type SnapshotRange } from "./dispatch-plan.ts";
 import type { Stack } from "./stack.ts";
 import type { EncodeOptions, StackLogitsIO } from "./stack-logits.ts";
 import { stackForwardConstants } from "./tiling.ts";
@@ -58,22 +59,53 @@ export class PreparedEvaluation {
 }
 
 /**
- * Prepares the evaluation of `io` (already validated) with the stack's current number of stored
- * snapshots. `partials(bytes)` gives the buffer of partial sums when the plan needs one.
+ * Some of the stack's snapshots with coefficients of the caller's: the sum over `range` instead of
+ * the logits (the replay buffer's incremental update evaluates the slot a push writes this way).
+ */
+export interface SnapshotSelection {
+  range: SnapshotRange;
+  /** float32, at least range.end − range.coefficientOffset values. */
+  coefficients: GPUBuffer;
+}
+
+function checkSelection(stack: EvaluatedStack, selection: SnapshotSelection): void {
+  const { begin, end, coefficientOffset } = selection.range;
+  const total = stack.chunks.reduce((n, chunk) => n + chunk.capacity, 0);
+  if (!(Number.isInteger(begin) && Number.isInteger(end) && begin >= 0 && begin <= end && end <= total)) {
+    throw new StaqInputError(`snapshot range [${begin}, ${end}) is not inside the stack's ${total} snapshots`);
+  }
+  if (!(Number.isInteger(coefficientOffset) && coefficientOffset >= 0 && coefficientOffset <= begin)) {
+    throw new StaqInputError(`coefficientOffset ${coefficientOffset} must be an integer in [0, ${begin}]`);
+  }
+  if ((end - coefficientOffset) * 4 > selection.coefficients.size) {
+    throw new StaqInputError(
+      `the coefficients buffer holds ${selection.coefficients.size} bytes; snapshots [${begin}, ${end}) from offset ${coefficientOffset} need ${(end - coefficientOffset) * 4}`,
+    );
+  }
+}
+
+/**
+ * Prepares the evaluation of `io` (already validated): every stored snapshot with the stack's
+ * coefficients (its logits), or `selection`. `partials(bytes)` gives the buffer of partial sums
+ * when the plan needs one.
  */
 export async function prepareEvaluation(
   stack: EvaluatedStack,
   io: StackLogitsIO,
   partials: (bytes: number) => GPUBuffer,
+  selection?: SnapshotSelection,
 ): Promise<PreparedEvaluation> {
   const { gpu, label } = stack;
   const { inputs, outputs } = stack.spec;
   const statesOffset = io.statesOffset ?? 0;
   const logitsOffset = io.logitsOffset ?? 0;
-  if (stack.size === 0) {
+  if (selection) checkSelection(stack, selection);
+  const range = selection?.range ?? storedRange(stack.ensemble, stack.size);
+  const coefficients = selection?.coefficients ?? stack.coefficientBuffer;
+  if (range.end === range.begin) {
     return new PreparedEvaluation(label, [], undefined, { buffer: io.logits, offset: logitsOffset, size: io.batch * outputs * 4 });
   }
-  const plan = planStackDispatch(stack, stack.size, io.batch, gpu.info.limits);
+  const plan = planStackDispatch(stack, range, io.batch, gpu.info.limits);
   const forward = await gpu.kernel("stack_forward", stackForwardConstants(stack.layout, plan.tiling));
   const needsReduce = plan.rowChunks.some((chunk) => chunk.parts > 1);
   const reduce = needsReduce ? await gpu.kernel("stack_reduce", {}) : undefined;
@@ -101,7 +133,7 @@ export async function prepareEvaluation(
           params: slots.binding(slot),
           states,
           weights: stack.chunks[dispatch.chunk].buffer,
-          coefficients: stack.coefficientBuffer,
+          coefficients,
           out: parts ?? logits,
         },
         `${label} forward`,

@@ -14,7 +14,7 @@ import { createBuffer } from "../gpu/buffers.ts";
 import { readFloat32 } from "../gpu/readback.ts";
 import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
-import { pmdStep, validatePmdOptions, type PmdNormalization, type PmdVariant } from "../pmd/coefficients.ts";
+import { pmdRates, pmdStep, validatePmdOptions, type PmdNormalization, type PmdVariant } from "../pmd/coefficients.ts";
 import { packSnapshot, planChunks, snapshotLayout, unpackSnapshot, type SnapshotLayout } from "./layout.ts";
 import { validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "./mlp.ts";
 import { StackEvaluator } from "./stack-evaluator.ts";
@@ -54,6 +54,18 @@ export interface WeightsChunk {
   capacity: number;
 }
 
+/** What the next push will do, for a caller that keeps sums in step with the stack (docs/algorithm.md, “Incremental logits”). */
+export interface PushPreview {
+  /** The ring slot the push writes: flat snapshot indices [slot · E, slot · E + E). */
+  slot: number;
+  /** α of the push: the new snapshot's coefficient. */
+  alpha: number;
+  /** β of the push: the factor on every kept coefficient. */
+  beta: number;
+  /** Per member, the coefficient of the snapshot the push overwrites (before the push); absent while the ring is not full. */
+  leaving?: Float64Array;
+}
+
 export interface Stack {
   readonly gpu: Gpu;
   readonly spec: MlpSpec;
@@ -73,6 +85,13 @@ export interface Stack {
   readonly coefficientBuffer: GPUBuffer;
   /** Ring slots, oldest snapshot first. */
   slotsOldestFirst(): number[];
+  /**
+   * Counts the changes of contents (pushes and `set`s): anything computed from the stack at one
+   * version, such as the replay buffer's sums, is stale at another.
+   */
+  readonly version: number;
+  /** What a push with `tau` (default: the current τ) would do now; changes nothing. */
+  nextPush(tau?: number): PushPreview;
   /**
    * Writes one snapshot per member into the next slot and applies one PMD step with `tau`
    * (default: the stack's current τ).
@@ -182,6 +201,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
   let next = 0; // slot the next push writes
   let coefficients: Float64Array[] = Array.from({ length: ensemble }, () => new Float64Array(0));
   let correction = 1;
+  let version = 0;
   let destroyed = false;
   const evaluator = new StackEvaluator({
     gpu,
@@ -229,6 +249,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     coefficients = stepped.map((s) => s.coefficients);
     correction = stepped[0].correction;
     pmd.tau = step.tau;
+    version++;
     next = (next + 1) % memory;
     size = Math.min(size + 1, memory);
     writeCoefficients();
@@ -279,6 +300,17 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
       return destroyed;
     },
     slotsOldestFirst,
+    get version() {
+      return version;
+    },
+    nextPush(tau) {
+      alive();
+      const step = pmdStepOptions(tau);
+      const { alpha, beta } = pmdRates(step.eta, step.tau);
+      // The slot `next` holds the oldest snapshot once the ring is full (pmdStep drops it).
+      const leaving = size === memory ? Float64Array.from(coefficients, (c) => c[0]) : undefined;
+      return { slot: next, alpha, beta, leaving };
+    },
     push(snapshot, pushOptions = {}) {
       alive();
       const list = members(snapshot);
@@ -339,6 +371,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
       correction = newCorrection;
       if (contents.tau !== undefined) pmd.tau = contents.tau;
       size = count;
+      version++;
       next = (oldestSlot + count) % memory;
       writeCoefficients();
     },

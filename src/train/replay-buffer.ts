@@ -1,15 +1,18 @@
 /**
  * The GPU-resident replay buffer: a FIFO ring of transitions (obs, action, reward, terminated,
- * next obs) plus what the stack says about each next state, computed once per iteration.
+ * next obs) plus what the stack says about each next state, brought up to date once per iteration.
  *
  * StaQ's targets need π_k(·|s') for every sampled transition. π_k only changes when a snapshot is
- * pushed, so `precomputePolicy(stack)` evaluates the stack on every stored next state once (the
- * big evaluation of docs/algorithm.md, “The soft-Bellman target”: 50k states × M snapshots in one dispatch) and runs the policy kernel
- * on the logits, keeping the probabilities and the entropy; each gradient step then only reads the
- * rows it samples (shaders/train_targets.wgsl). Until the next `precomputePolicy`, rows added later
- * hold zero probabilities, so `add` marks the precomputed policy stale and the trainer refuses it.
- * The precompute runs every iteration on the same buffers, so it keeps its policy kernel prepared
- * (prepared-policy.ts) and uses the stack's prepared evaluation of them (stack-evaluator.ts).
+ * pushed, so `precomputePolicy(stack)` brings the logits of every stored next state up to the stack
+ * once and runs the policy kernel on them, keeping the probabilities and the entropy; each gradient
+ * step then only reads the rows it samples (shaders/train_targets.wgsl). The logits are kept as raw
+ * sums (replay-sums.ts, docs/algorithm.md “Incremental logits”): `followPush` updates them around
+ * each push with two snapshot evaluations per row, so the precompute only fills the rows added since
+ * (from the actor's logits when `add` is told where they are, else a stack evaluation of just those
+ * rows); `{ full: true }` evaluates the whole stack on every row instead. Until the next
+ * `precomputePolicy`, rows added later hold no policy, so `add` marks the precomputed policy stale
+ * and the trainer refuses it. The precompute runs every iteration on the same buffers, so it keeps
+ * its policy kernel prepared (prepared-policy.ts).
  *
  * Rows are written where the ring's write position is and never moved; sampling draws from
  * [0, size), so the ring's order does not matter to it.
@@ -24,7 +27,7 @@ import type { Gpu } from "../gpu/gpu.ts";
 import { preparePolicy } from "../policy/prepared-policy.ts";
 import { validateActions } from "../policy/reference.ts";
 import type { Stack } from "../stack/stack.ts";
-import { encodeStackLogits } from "../stack/stack-logits.ts";
+import { ReplaySums, type NextLogits } from "./replay-sums.ts";
 
 export interface ReplayBufferOptions {
   /** Transitions kept; the oldest is overwritten once full. */
@@ -59,6 +62,25 @@ export interface ReplayContents {
   nextObs: Float32Array;
   /** The write position: the row the next `add` writes first. */
   next: number;
+  /**
+   * [size × actions]: the stack's raw sums of each next state (replay-sums.ts), when every row's
+   * are current; a restore given the same stack continues exactly with them.
+   */
+  sums?: Float32Array;
+}
+
+export interface AddOptions {
+  /** Where the acting pass left the logits of the transitions' next states (replay-sums.ts). */
+  nextLogits?: NextLogits;
+}
+
+export interface PrecomputeOptions {
+  /**
+   * Evaluate the whole stack on every row (O(M)) instead of updating the rows that changed since
+   * the sums were last brought up to date (O(1) in M); the default is the update, which falls back
+   * to the full recompute when the sums are not those of this stack.
+   */
+  full?: boolean;
 }
 
 export interface ReplayBuffer {
@@ -68,6 +90,8 @@ export interface ReplayBuffer {
   readonly actionCount: number;
   /** Rows stored (≤ capacity). */
   readonly size: number;
+  /** The write position: the ring row the next `add` writes first. */
+  readonly next: number;
   /** False from an `add` until the next `precomputePolicy`: some rows have no policy yet. */
   readonly policyCurrent: boolean;
   readonly buffers: {
@@ -84,15 +108,30 @@ export interface ReplayBuffer {
     readonly probs: GPUBuffer;
     /** f32 [capacity]: H(π_k(·|s')). */
     readonly entropy: GPUBuffer;
+    /** f32 [capacity × actions]: the raw sums S(s') = ξ(s') / correction (replay-sums.ts). */
+    readonly sums: GPUBuffer;
   };
   /** Appends transitions (FIFO: the oldest rows are overwritten once the ring is full). */
-  add(transitions: Transitions): void;
-  /** Evaluates `stack` on every stored next state and keeps π_k(·|s') and its entropy. */
-  precomputePolicy(stack: Stack): Promise<void>;
-  /** Reads the stored transitions back (checkpoints, tests). */
+  add(transitions: Transitions, options?: AddOptions): void;
+  /**
+   * Brings ξ_k(s') = correction · S(s') of every stored next state up to `stack` (docs/algorithm.md,
+   * “Incremental logits”) and keeps π_k(·|s') and its entropy.
+   */
+  precomputePolicy(stack: Stack, options?: PrecomputeOptions): Promise<void>;
+  /**
+   * Runs `push`, one push into `stack` with `tau`, and updates the stored rows' sums by it (two
+   * snapshot evaluations per row), so that the next precompute only has the new rows to do.
+   */
+  followPush(stack: Stack, tau: number, push: () => void): Promise<void>;
+  /** The raw sums S(s') of ring rows `rows`, [rows.length × actions] (the policy-change probe). */
+  readSums(rows: readonly number[]): Promise<Float32Array>;
+  /** Reads the stored transitions back, and the sums when all are current (checkpoints, tests). */
   read(): Promise<ReplayContents>;
-  /** Replaces the contents with what `read` returned (checkpoints); the policy is then stale. */
-  restore(contents: ReplayContents): void;
+  /**
+   * Replaces the contents with what `read` returned (checkpoints); the policy is then stale. Saved
+   * sums are taken as those of `options.stack` as it is now (restore the stack first).
+   */
+  restore(contents: ReplayContents, options?: { stack?: Stack }): void;
   destroy(): void;
 }
 
@@ -168,8 +207,12 @@ export function replayBudget(inputs: number, actions: number): Budget {
         count: 3,
       },
       { what: "greedy and sampled action buffers (capacity × 4 bytes)", bytesPerUnit: 4, binding: "ranges", count: 2 },
+      { what: `sums buffers (capacity × ${actions} actions × 4 bytes)`, bytesPerUnit: actions * 4, binding: "whole", count: 4 },
+      { what: "row index buffers (capacity × 8 bytes)", bytesPerUnit: 8, binding: "whole", count: 3 },
+      { what: `a gathered next states buffer (capacity × ${inputs} inputs × 4 bytes)`, bytesPerUnit: inputs * 4, binding: "whole" },
     ],
-    hostBytesPerUnit: 2 * transitionBytes,
+    // The transitions' staging copy, and the sums' row sources and index lists.
+    hostBytesPerUnit: 2 * transitionBytes + 64,
   };
 }
 
@@ -196,6 +239,7 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
     probs: buffer(capacity * actionCount, "probs"),
     entropy: buffer(capacity, "entropy"),
   };
+  const sums = new ReplaySums(gpu, { capacity, inputs, actions: actionCount }, { nextObs: buffers.nextObs, logits: buffers.logits }, label);
   // The policy kernel's other outputs, which the trainer does not use.
   const unused = {
     logProbs: buffer(capacity * actionCount, "log probs (unused)"),
@@ -224,6 +268,15 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
     if (destroyed) throw new StaqGpuError(`${label} was destroyed`);
   };
 
+  function checkStack(stack: Stack, caller: string): void {
+    if (stack.gpu !== gpu) throw new StaqInputError(`${caller}: the stack and the replay buffer live on different Gpu objects`);
+    if (stack.spec.inputs !== inputs || stack.spec.outputs !== actionCount) {
+      throw new StaqInputError(
+        `${caller}: the stack maps ${stack.spec.inputs} inputs to ${stack.spec.outputs} actions; the replay buffer holds ${inputs} inputs and ${actionCount} actions`,
+      );
+    }
+  }
+
   /** Writes rows [from, from + count) of each source array at ring row `row` (no wrap). */
   function writeRows(row: number, from: number, count: number, t: Transitions, packed: ReturnType<typeof packTransitions>): void {
     const rowBytes = inputs * 4;
@@ -242,11 +295,14 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
     get size() {
       return size;
     },
+    get next() {
+      return next;
+    },
     get policyCurrent() {
       return policyCurrent;
     },
-    buffers,
-    add(transitions) {
+    buffers: { ...buffers, sums: sums.sums },
+    add(transitions, options = {}) {
       alive();
       const packed = packTransitions(transitions, inputs, actionCount);
       const { count } = packed;
@@ -256,6 +312,8 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
         );
       }
       if (count === 0) return;
+      const rows = Int32Array.from({ length: count }, (_, j) => (next + j) % capacity);
+      sums.added(rows, options.nextLogits); // checks nextLogits before anything is written
       const first = Math.min(count, capacity - next);
       writeRows(next, 0, first, transitions, packed);
       if (first < count) writeRows(0, first, count - first, transitions, packed);
@@ -263,20 +321,32 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
       size = Math.min(capacity, size + count);
       policyCurrent = false;
     },
-    precomputePolicy(stack) {
+    precomputePolicy(stack, options = {}) {
       return precomputes.run(async () => {
         alive();
-        if (stack.spec.inputs !== inputs || stack.spec.outputs !== actionCount) {
-          throw new StaqInputError(
-            `precomputePolicy: the stack maps ${stack.spec.inputs} inputs to ${stack.spec.outputs} actions; the replay buffer holds ${inputs} inputs and ${actionCount} actions`,
-          );
-        }
+        checkStack(stack, "precomputePolicy");
         if (size === 0) throw new StaqInputError("precomputePolicy: the replay buffer is empty; add transitions first");
         const encoder = gpu.encoder(`${label} precompute`);
-        await encodeStackLogits(stack, encoder, { states: buffers.nextObs, logits: buffers.logits, batch: size });
+        await sums.encodeRefresh(encoder, stack, size, options.full ?? false);
         await policy.encode(encoder, { batch: size, seed: 0, step: 0 });
         gpu.submit([encoder.finish()]);
         policyCurrent = true;
+      });
+    },
+    followPush(stack, tau, push) {
+      return precomputes.run(async () => {
+        alive();
+        checkStack(stack, "followPush");
+        await sums.followPush(stack, tau, size, push);
+      });
+    },
+    readSums(rows) {
+      return precomputes.run(async () => {
+        alive();
+        for (const row of rows) {
+          if (!(Number.isInteger(row) && row >= 0 && row < size)) throw new StaqInputError(`readSums: row ${row} is not in [0, ${size})`);
+        }
+        return sums.readRows(rows);
       });
     },
     async read() {
@@ -308,12 +378,13 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
           rewards: new Float32Array(rewards),
           terminated: new Float32Array(terminated),
           next,
+          sums: await precomputes.run(() => sums.readAll(size)),
         };
       } finally {
         readback.destroy();
       }
     },
-    restore(contents) {
+    restore(contents, options = {}) {
       alive();
       const rows = contents.actions?.length;
       if (!(Number.isInteger(rows) && rows <= capacity))
@@ -324,16 +395,23 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
       if (!validNext)
         throw new StaqInputError(`restore: write position ${ringNext} is impossible for ${rows} rows in a ring of ${capacity}`);
       const packed = packTransitions(contents, inputs, actionCount);
+      if (contents.sums !== undefined && !(contents.sums instanceof Float32Array && contents.sums.length === rows * actionCount)) {
+        throw new StaqInputError(`restore: sums must be a Float32Array of ${rows} rows × ${actionCount} actions`);
+      }
+      if (options.stack) checkStack(options.stack, "restore");
       if (rows > 0) writeRows(0, 0, rows, contents, packed);
       size = rows;
       next = ringNext;
       policyCurrent = false;
+      if (contents.sums && options.stack) sums.restore(contents.sums, rows, options.stack);
+      else sums.invalidate();
     },
     destroy() {
       if (destroyed) return;
       destroyed = true;
       for (const b of [...Object.values(buffers), ...Object.values(unused)]) b.destroy();
       policy.destroy();
+      sums.destroy();
     },
   };
 }

@@ -121,7 +121,7 @@ test("a short GPU run from the bundle: Dawn from the bundle, GEMM kernels, the s
 test("all.mjs runs every section as a sibling .mjs, with no tsx", () => {
   const run = runSh(bare, ["all", "--help"], pathWith("node", ["node"]));
   assert.equal(run.status, 0, run.stderr);
-  for (const section of ["stack", "train", "tabular", "envs"]) assert.match(run.stdout, new RegExp(`=== bench: ${section} ===\\nUsage: `));
+  for (const section of ["stack", "train", "precompute", "tabular", "envs"]) assert.match(run.stdout, new RegExp(`=== bench: ${section} ===\\nUsage: `));
 });
 
 test("without node.xz and without a node on PATH, run.sh says what to do", () => {

@@ -93,6 +93,44 @@ test("every plan stays inside the device limits and evaluates each stored snapsh
   );
 });
 
+test("a range of snapshots (one ring slot, possibly across weight buffers) is evaluated once each, its coefficients indexed from the range's offset", () => {
+  // The incremental sums evaluate the E snapshots of one slot with a buffer of E coefficients:
+  // snapshot j of the range must read coefficients[j − coefficientOffset], which the kernel computes
+  // as coefficientBase + (local index − snapshotBegin).
+  fc.assert(
+    fc.property(shapes, fc.integer({ min: 0, max: 511 }), fc.constantFrom(16 * 1024, 1 << 20), (s, slotSeed, binding) => {
+      const layout = snapshotLayout({ inputs: s.inputs, hidden: s.hidden, outputs: s.outputs });
+      if (layout.vec4s * 16 > binding) return;
+      const chunkPlan = planChunks(layout, s.memory * s.ensemble, binding);
+      const chunks = chunkPlan.chunkSizes.map((capacity, k) => ({
+        first: k * chunkPlan.snapshotsPerChunk,
+        capacity,
+        buffer: {} as GPUBuffer,
+      }));
+      const slot = slotSeed % s.memory;
+      const range = { begin: slot * s.ensemble, end: (slot + 1) * s.ensemble, coefficientOffset: slot * s.ensemble };
+      // Small weight buffers (the stack's maxBindingBytes) spread a slot's members over several of them.
+      const plan = planStackDispatch({ layout, ensemble: s.ensemble, chunks, targetWorkgroups: s.target }, range, s.batch, s.limits);
+      for (const chunk of plan.rowChunks) {
+        const seen: number[] = [];
+        for (const d of chunk.forward) {
+          assert.ok(d.snapshotBegin + d.snapshotCount <= chunks[d.chunk].capacity);
+          for (let local = d.snapshotBegin; local < d.snapshotBegin + d.snapshotCount; local++) {
+            const flat = chunks[d.chunk].first + local;
+            seen.push(flat);
+            assert.equal(d.coefficientBase + (local - d.snapshotBegin), flat - range.coefficientOffset);
+          }
+        }
+        assert.deepEqual(
+          seen,
+          Array.from({ length: s.ensemble }, (_, e) => range.begin + e),
+        );
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test("found by the GPU property: narrow layers, many actions, a mid-size batch fit workgroup memory", () => {
   // 16 lanes of 28 states × 5 head vec4s once needed 2240 vec4s of a 2048-vec4 workgroup memory.
   const layout = snapshotLayout({ inputs: 1, hidden: [16], outputs: 17 });
