@@ -19,16 +19,18 @@ struct Params {
 @group(0) @binding(2) var<storage, read> rows: array<u32>;          // [count, 2]: (src row, dst row)
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
+// A grid-stride loop (Kernel.strideGrid): any number of elements in one dispatch.
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
-  if (i >= params.count * WIDTH) { return; }
-  let row = i / WIDTH;
-  var src_row = params.first_src + row;
-  var dst_row = params.first_dst + row;
-  if (params.indexed == 1u) {
-    src_row = rows[2u * row];
-    dst_row = rows[2u * row + 1u];
+  let stride = groups.x * groups.y * 256u;
+  for (var i = id.x + id.y * groups.x * 256u; i < params.count * WIDTH; i += stride) {
+    let row = i / WIDTH;
+    var src_row = params.first_src + row;
+    var dst_row = params.first_dst + row;
+    if (params.indexed == 1u) {
+      src_row = rows[2u * row];
+      dst_row = rows[2u * row + 1u];
+    }
+    dst[dst_row * WIDTH + i % WIDTH] = src[src_row * WIDTH + i % WIDTH] * params.scale;
   }
-  dst[dst_row * WIDTH + i % WIDTH] = src[src_row * WIDTH + i % WIDTH] * params.scale;
 }

@@ -17,9 +17,11 @@ struct Params {
 @group(0) @binding(2) var<storage, read> fresh: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sums: array<f32>;
 
+// A grid-stride loop (Kernel.strideGrid): any number of elements in one dispatch.
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
-  if (i >= params.elements) { return; }
-  sums[i] = params.beta * (sums[i] - dropped[i]) + fresh[i];
+  let stride = groups.x * groups.y * 256u;
+  for (var i = id.x + id.y * groups.x * 256u; i < params.elements; i += stride) {
+    sums[i] = params.beta * (sums[i] - dropped[i]) + fresh[i];
+  }
 }

@@ -124,6 +124,16 @@ export class Kernel {
     return { x: max, y: rows, z };
   }
 
+  /**
+   * Workgroups for a grid-stride shader, which loops over its `threads` elements with a stride of
+   * the invocations dispatched: `grid(threads)`, capped at what the device can dispatch along x and
+   * y, so any number of elements fits one dispatch.
+   */
+  strideGrid(threads: number): Workgroups {
+    const max = this.gpu.info.limits.maxComputeWorkgroupsPerDimension;
+    return this.grid(Math.min(threads, max * max * this.workgroupSize[0]));
+  }
+
   /** Records one dispatch of this kernel with `group` into `pass`. */
   dispatch(pass: GPUComputePassEncoder, group: GPUBindGroup, workgroups: Workgroups): void {
     pass.setPipeline(this.pipeline);

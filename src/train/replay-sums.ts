@@ -197,7 +197,7 @@ export class ReplaySums {
     fresh.encode(after);
     const pass = after.beginComputePass({ label: `${label} incremental sums` });
     const group = update.bind({ params: this.slots.binding(0), dropped: this.dropped, fresh: this.fresh, sums: this.sums }, label);
-    update.dispatch(pass, group, update.grid(elements));
+    update.dispatch(pass, group, update.strideGrid(elements));
     pass.end();
     gpu.submit([after.finish()]);
     retired.push(fresh);
@@ -366,7 +366,7 @@ export class ReplaySums {
       `${this.label} copy rows`,
     );
     const pass = encoder.beginComputePass({ label: `${this.label} copy rows` });
-    kernel.dispatch(pass, group, kernel.grid(copy.count * (copy.width ?? this.shape.actions)));
+    kernel.dispatch(pass, group, kernel.strideGrid(copy.count * (copy.width ?? this.shape.actions)));
     pass.end();
   }
 }

@@ -89,7 +89,7 @@ test("run.sh lists the benchmarks; an unknown one exits 2 naming the valid ones"
   for (const name of BENCHMARKS) assert.match(help.stdout, new RegExp(`^  ${name} `, "m"));
   const unknown = runSh(bare, ["stak"], path);
   assert.equal(unknown.status, 2);
-  assert.match(unknown.stderr, /unknown benchmark 'stak': choose one of all, stack, train, tabular, envs/);
+  assert.match(unknown.stderr, /unknown benchmark 'stak': choose one of all, stack, train, precompute, tabular, envs/);
   const none = runSh(bare, [], path);
   assert.equal(none.status, 2);
   assert.match(none.stderr, /name a benchmark: one of all, stack, train, tabular, envs/);

@@ -1,7 +1,8 @@
 // The trainer's and the soft Q fit's kernels give the same bits when Kernel.grid folds their x
 // workgroups into y: the same device seen through a tiny maxComputeWorkgroupsPerDimension (2 or 4)
 // folds the flat dispatches (forward, backward, loss, sampling, targets; Adam and the target
-// refresh) that a real device folds only for batches or networks far too large to test here.
+// refresh) that a real device folds only for batches or networks far too large to test here, and
+// caps the grid-stride loops of the replay buffer's sums (Kernel.strideGrid).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { wrapDevice, type Gpu } from "../../src/gpu/gpu.ts";
@@ -9,6 +10,8 @@ import { createStack } from "../../src/stack/stack.ts";
 import type { MlpSpec } from "../../src/stack/mlp.ts";
 import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
 import { createReplayBuffer } from "../../src/train/replay-buffer.ts";
+import { pushSnapshot } from "../../src/train/push-snapshot.ts";
+import { readFloat32 } from "../../src/gpu/readback.ts";
 import { createSoftQFit, fitSoftQ, type TargetUpdate } from "../../src/train/soft-q-fit.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomSnapshots, randomStates, seededUniform } from "../helpers/random.ts";
@@ -50,8 +53,19 @@ async function fit(on: Gpu, spec: MlpSpec, batch: number, targetUpdate: TargetUp
   const softQFit = await createSoftQFit(on, { trainer, replay, seed: 7, gamma: 0.9, rewardScale: 10, targetUpdate });
   const summary = await fitSoftQ(softQFit, { steps: 3, tau: 0.3 });
   const state = await trainer.exportState();
+  // The replay rows' sums follow the push and new rows are filled in (copy_rows, incremental_sums).
+  await replay.followPush(stack, 0.3, () => pushSnapshot(stack, trainer, { tau: 0.3 }));
+  replay.add({
+    obs: randomStates(batch, spec.inputs, 8),
+    nextObs: randomStates(batch, spec.inputs, 9),
+    actions: new Array(batch).fill(0),
+    rewards: new Array(batch).fill(0),
+    terminated: new Array(batch).fill(false),
+  });
+  await replay.precomputePolicy(stack);
+  const logits = await readFloat32(on, replay.buffers.logits, 0, capacity * spec.outputs);
   for (const part of [softQFit, trainer, stack, replay]) part.destroy();
-  return { summary, state };
+  return { summary, state, logits };
 }
 
 // Limit 2: a 200-row batch of a narrow network folds the per-row kernels. Limit 4: a wider network
