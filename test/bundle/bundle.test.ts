@@ -89,10 +89,11 @@ test("run.sh lists the benchmarks; an unknown one exits 2 naming the valid ones"
   for (const name of BENCHMARKS) assert.match(help.stdout, new RegExp(`^  ${name} `, "m"));
   const unknown = runSh(bare, ["stak"], path);
   assert.equal(unknown.status, 2);
-  assert.match(unknown.stderr, /unknown benchmark 'stak': choose one of all, stack, train, precompute, tabular, envs/);
+  const names = BENCHMARKS.join(", ");
+  assert.ok(unknown.stderr.includes(`unknown benchmark 'stak': choose one of ${names}`), unknown.stderr);
   const none = runSh(bare, [], path);
   assert.equal(none.status, 2);
-  assert.match(none.stderr, /name a benchmark: one of all, stack, train, tabular, envs/);
+  assert.ok(none.stderr.includes(`name a benchmark: one of ${names}`), none.stderr);
   const icd = runSh(bare, ["--icd", join(work, "no-such-icd.json"), "stack"], path);
   assert.equal(icd.status, 1);
   assert.match(icd.stderr, /--icd .*no-such-icd\.json: no such file/);
