@@ -165,6 +165,34 @@ export interface PytorchBaselineOptions {
   seed?: number;
 }
 
+/**
+ * Runs `python args…` (args[0] the script) and parses the JSON it prints on stdout; rejects with
+ * its stderr when it fails or prints something else. Killed after `timeoutMs` (default 30 min).
+ */
+export async function runPythonJson<T>(python: string, args: string[], timeoutMs = 30 * 60_000): Promise<T> {
+  const script = args[0];
+  const { code, signal, stdout, stderr } = await new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve, reject) => {
+    const child = spawn(python, args, { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
+  });
+  if (code !== 0) throw new Error(`${python} ${script} failed (${signal ? `signal ${signal}` : `exit ${code}`}):\n${stderr.trim()}`);
+  try {
+    return JSON.parse(stdout) as T;
+  } catch (error) {
+    throw new Error(`${script} printed no JSON (${(error as Error).message}); stdout: ${stdout.slice(0, 500)}; stderr: ${stderr.trim()}`);
+  }
+}
+
 /** Runs bench/pytorch_stack.py; rejects with its stderr when it fails. */
 export async function runPytorchBaseline(options: PytorchBaselineOptions): Promise<PytorchBaselineResult> {
   const { python } = findTorchPython(options.python);
@@ -188,30 +216,7 @@ export async function runPytorchBaseline(options: PytorchBaselineOptions): Promi
     args.push("--inputs", file, "--dump-logits");
   }
   try {
-    const { code, signal, stdout, stderr } = await new Promise<{
-      code: number | null;
-      signal: NodeJS.Signals | null;
-      stdout: string;
-      stderr: string;
-    }>((resolve, reject) => {
-      const child = spawn(python, args, { stdio: ["ignore", "pipe", "pipe"], timeout: options.timeoutMs ?? 30 * 60_000 });
-      let out = "";
-      let err = "";
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
-      child.on("error", reject);
-      child.on("close", (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
-    });
-    if (code !== 0) {
-      throw new Error(`${python} ${PYTORCH_STACK_SCRIPT} failed (${signal ? `signal ${signal}` : `exit ${code}`}):\n${stderr.trim()}`);
-    }
-    try {
-      return JSON.parse(stdout) as PytorchBaselineResult;
-    } catch (error) {
-      throw new Error(
-        `${PYTORCH_STACK_SCRIPT} printed no JSON (${(error as Error).message}); stdout: ${stdout.slice(0, 500)}; stderr: ${stderr.trim()}`,
-      );
-    }
+    return await runPythonJson<PytorchBaselineResult>(python, args, options.timeoutMs);
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   }

@@ -7,6 +7,9 @@
  *   soft Q fit `fitSoftQ`: the same steps plus minibatch sampling from a 50k replay buffer,
  *              the target networks' forward pass and the soft-Bellman targets (StaQ's inner loop)
  *   CPU ref    the float64 TypeScript reference (src/train/reference.ts), one step at a time
+ *   PyTorch    the same step in PyTorch on the CPU (bench/pytorch_train.py: nn.Linear MLPs, target
+ *              copies, MSE, Adam, a fixed batch), torch.set_num_threads(os.availableParallelism());
+ *              "no torch" when no Python with torch is found (bench/pytorch-baseline.ts's findTorchPython)
  * with GFLOP/s from the multiply-adds of the dense layers, as a fraction of the GEMM ceiling
  * measured in the same run by bench/gemm.ts. Then the precompute for M = 10, 100, 300 (2×64;
  * --full adds 2×256). Prints tables as it goes, then writes DIR/train-<adapter>.json and .md.
@@ -16,6 +19,7 @@
  */
 import { parseArgs } from "node:util";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGpu } from "../src/node/create-gpu.ts";
@@ -37,6 +41,12 @@ import {
 import { createReplayBuffer, type ReplayBuffer } from "../src/train/replay-buffer.ts";
 import { measureGemm, type GemmResult } from "./gemm.ts";
 import { DeviceTimer, repeat, summarize, type RepeatOptions, type Summary } from "./measure.ts";
+import {
+  describeTorchCpu,
+  pytorchTrainBaselineOrMissing,
+  type PytorchTrainConfigResult,
+  type PytorchTrainResult,
+} from "./pytorch-train-baseline.ts";
 import { adapterSlug, formatMs, fullMode, machineInfo, markdownTable, commonBenchOptions } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -55,8 +65,10 @@ if (args.help) {
   --full    longer runs, and the 2×256 precompute too (for a real GPU)
   --fast    Dawn's robustness off (see GpuOptions.fast)
 Gradient steps/s of the GPU trainer (2×64 batch 64, 2×256 batch 256; E = 1, 2), with and without
-replay sampling and soft-Bellman targets, against the float64 CPU reference, and the precompute
-of 50k next states through a stack of M = 10, 100, 300. Writes DIR/train-<adapter>.json and .md.`);
+replay sampling and soft-Bellman targets, against the float64 CPU reference and PyTorch on the CPU
+(bench/pytorch_train.py, with a Python that has torch: $STAQ_PYTHON, python3 or /usr/bin/python3;
+"no torch" otherwise), and the precompute of 50k next states through a stack of M = 10, 100, 300.
+Writes DIR/train-<adapter>.json and .md.`);
   process.exit(0);
 }
 const full = fullMode(args);
@@ -121,9 +133,60 @@ interface TrainRow extends TrainConfig {
   cpu: { msPerStep: Summary; stepsPerSecond: number; gflops: number };
   /** Soft Q fit steps/s over CPU reference steps/s. */
   speedup: number;
+  /** PyTorch on the CPU (bench/pytorch_train.py); null when it did not run (see the report's pytorch). */
+  pytorch: { msPerStep: PytorchTrainConfigResult["msPerStep"]; stepsPerSecond: number; steps: number } | null;
+  /** Soft Q fit steps/s over PyTorch steps/s (both with target networks); null without PyTorch. */
+  pytorchSpeedup: number | null;
+  /** Trainer (`train(K)`, no target networks) steps/s over PyTorch steps/s; null without PyTorch. */
+  trainerOverPytorch: number | null;
 }
 
-async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConfig, ceiling: GemmResult): Promise<TrainRow> {
+/** A row before the PyTorch baseline has run. */
+type GpuRow = Omit<TrainRow, "pytorch" | "pytorchSpeedup" | "trainerOverPytorch">;
+
+/** What the PyTorch column shows when there is no number: "no torch", or "failed". */
+type PytorchOutcome = { ok: true; result: PytorchTrainResult } | { ok: false; cell: string; message: string };
+
+/** PyTorch on the CPU for every config, in one run of bench/pytorch_train.py. */
+async function measurePytorch(configs: TrainConfig[], threads: number): Promise<PytorchOutcome> {
+  try {
+    const result = await pytorchTrainBaselineOrMissing({
+      configs: configs.map((c) => ({
+        width: c.width,
+        batch: c.batch,
+        ensemble: c.ensemble,
+        inputs: INPUTS,
+        actions: ACTIONS,
+        // About half a second (--quick) or two (--full) per timed run on lavapipe's 2-core machine.
+        steps: c.width > 64 ? (full ? 40 : 10) : full ? 1000 : 200,
+        warmup: c.width > 64 ? 3 : 20,
+      })),
+      threads,
+      repeats: full ? 5 : 3,
+      lr: 1e-4,
+      gamma: 0.99,
+    });
+    if ("missing" in result) return { ok: false, cell: "no torch", message: result.missing };
+    return { ok: true, result };
+  } catch (error) {
+    return { ok: false, cell: "failed", message: (error as Error).message };
+  }
+}
+
+function withPytorch(row: GpuRow, outcome: PytorchOutcome): TrainRow {
+  const found = outcome.ok
+    ? outcome.result.configs.find((r) => r.config.width === row.width && r.config.batch === row.batch && r.config.ensemble === row.ensemble)
+    : undefined;
+  if (!found) return { ...row, pytorch: null, pytorchSpeedup: null, trainerOverPytorch: null };
+  return {
+    ...row,
+    pytorch: { msPerStep: found.msPerStep, stepsPerSecond: found.stepsPerSecond, steps: found.steps },
+    pytorchSpeedup: row.softQFit.stepsPerSecond / found.stepsPerSecond,
+    trainerOverPytorch: row.trainer.stepsPerSecond / found.stepsPerSecond,
+  };
+}
+
+async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConfig, ceiling: GemmResult): Promise<GpuRow> {
   const spec = specOf(config.width);
   const { batch, ensemble } = config;
   const stack = createStack(gpu, { mlp: spec, memory: 10, ensemble });
@@ -250,9 +313,21 @@ async function measurePrecompute(
   return { width, memory, states: replay.size, ms, gflops, ofCeiling: gflops / ceiling.gflops };
 }
 
-function trainTable(rows: TrainRow[]): string {
+function trainTable(rows: TrainRow[], pytorch: PytorchOutcome): string {
+  const missing = pytorch.ok ? "–" : pytorch.cell;
   return markdownTable(
-    ["config", "trainer steps/s", "soft Q fit steps/s", "ms/step (p10–p90)", "GFLOP/s", "% ceiling", "CPU ref steps/s", "× CPU"],
+    [
+      "config",
+      "trainer steps/s",
+      "soft Q fit steps/s",
+      "ms/step (p10–p90)",
+      "GFLOP/s",
+      "% ceiling",
+      "CPU ref steps/s",
+      "× CPU",
+      "PyTorch CPU steps/s",
+      "GPU ÷ PyTorch",
+    ],
     rows.map((r) => [
       label(r),
       r.trainer.stepsPerSecond.toFixed(r.trainer.stepsPerSecond < 100 ? 1 : 0),
@@ -262,6 +337,8 @@ function trainTable(rows: TrainRow[]): string {
       `${(100 * r.softQFit.ofCeiling).toFixed(0)}%`,
       r.cpu.stepsPerSecond.toFixed(r.cpu.stepsPerSecond < 100 ? 1 : 0),
       r.speedup.toFixed(1),
+      r.pytorch ? r.pytorch.stepsPerSecond.toFixed(r.pytorch.stepsPerSecond < 100 ? 1 : 0) : missing,
+      r.pytorchSpeedup !== null ? r.pytorchSpeedup.toFixed(2) : missing,
     ]),
   );
 }
@@ -296,14 +373,29 @@ async function main(): Promise<void> {
   console.log(`GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k})`);
   const replay = randomReplay(gpu);
 
-  const trainRows: TrainRow[] = [];
+  const gpuRows: GpuRow[] = [];
   for (const config of CONFIGS) {
     const row = await measureTraining(gpu, replay, config, ceiling);
-    trainRows.push(row);
+    gpuRows.push(row);
     console.log(
       `${label(config).padEnd(16)} trainer ${row.trainer.stepsPerSecond.toFixed(0).padStart(6)} steps/s   soft Q fit ${row.softQFit.stepsPerSecond.toFixed(0).padStart(6)} steps/s ` +
         `(${row.softQFit.gflops.toFixed(2)} GFLOP/s, ${(100 * row.softQFit.ofCeiling).toFixed(0)}% of ceiling)   CPU ref ${row.cpu.stepsPerSecond.toFixed(1)} steps/s   ×${row.speedup.toFixed(1)}`,
     );
+  }
+  // After the GPU runs, not during them: lavapipe computes on the same cores.
+  const threads = availableParallelism();
+  const pytorch = await measurePytorch(CONFIGS, threads);
+  const pytorchLine = pytorch.ok
+    ? `${describeTorchCpu(pytorch.result)}.`
+    : `PyTorch CPU column: ${pytorch.cell} (${pytorch.message.split("\n")[0]})`;
+  console.log(pytorchLine);
+  const trainRows: TrainRow[] = gpuRows.map((row) => withPytorch(row, pytorch));
+  for (const row of trainRows) {
+    if (row.pytorch) {
+      console.log(
+        `${label(row).padEnd(16)} PyTorch CPU ${row.pytorch.stepsPerSecond.toFixed(1).padStart(7)} steps/s   soft Q fit ÷ PyTorch ${row.pytorchSpeedup!.toFixed(2)}`,
+      );
+    }
   }
   const precomputeRows: PrecomputeRow[] = [];
   for (const width of full ? [64, 256] : [64]) {
@@ -324,7 +416,7 @@ async function main(): Promise<void> {
     measured: headline.softQFit.stepsPerSecond,
     met: headline.softQFit.stepsPerSecond >= TARGET_STEPS_PER_SECOND,
   };
-  console.log(`\n${trainTable(trainRows)}\n\n${precomputeTable(precomputeRows)}\n`);
+  console.log(`\n${trainTable(trainRows, pytorch)}\n\n${precomputeTable(precomputeRows)}\n`);
   console.log(`target: ${target.what}: ${target.measured.toFixed(0)} — ${target.met ? "met" : "NOT met"}`);
 
   const slug = adapterSlug(gpu.info.adapter);
@@ -337,6 +429,20 @@ async function main(): Promise<void> {
     ceiling,
     replayStates: REPLAY,
     training: trainRows,
+    pytorch: pytorch.ok
+      ? {
+          ran: true,
+          threads,
+          torch: pytorch.result.torch,
+          blas: pytorch.result.blas,
+          build: pytorch.result.build,
+          torchThreads: pytorch.result.threads,
+          interopThreads: pytorch.result.interopThreads,
+          parallelInfo: pytorch.result.parallelInfo,
+          step: pytorch.result.step,
+          configs: pytorch.result.configs,
+        }
+      : { ran: false, threads, why: pytorch.cell, message: pytorch.message },
     precompute: precomputeRows,
     target,
   };
@@ -352,7 +458,11 @@ async function main(): Promise<void> {
       `${report.date}; ${report.machine.cpu}, ${report.machine.cores} cores; GEMM ceiling ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}).`,
       '"trainer": `train(K)` on an uploaded batch. "soft Q fit": `fitSoftQ` — sampling from a 50k replay buffer, target networks and soft-Bellman targets included; its ms/step, GFLOP/s and ratio to the CPU reference are given. CartPole shapes (4 inputs, 2 actions).',
       "",
-      trainTable(trainRows),
+      "\"PyTorch CPU\": the same step in PyTorch on the CPU (bench/pytorch_train.py: per member an nn.Linear MLP and a target copy, MSE against r + γ(1 − done)·mean of the targets' Q(s', a'), Adam lr 1e-4, a fixed random batch). \"GPU ÷ PyTorch\": soft Q fit steps/s over PyTorch steps/s (both evaluate target networks; the JSON also has the trainer's ratio).",
+      "",
+      trainTable(trainRows, pytorch),
+      "",
+      pytorchLine,
       "",
       "Precompute: the stack's logits of every next state in the replay buffer, then π_k and its entropy (one submit).",
       "",

@@ -1,0 +1,111 @@
+/**
+ * The PyTorch-on-the-CPU baseline of the trainer benchmark: runs bench/pytorch_train.py (per
+ * ensemble member an nn.Sequential MLP and a target copy, MSE on Q(s, a) against
+ * r + γ(1 − done)·mean_e target_e(s')[a'], Adam, on one fixed random batch) with a Python that has
+ * torch (findTorchPython from bench/pytorch-baseline.ts), and returns its parsed JSON, or, when no
+ * Python with torch is found, why not.
+ */
+import { fileURLToPath } from "node:url";
+import { findTorchPython, PytorchUnavailableError, runPythonJson } from "./pytorch-baseline.ts";
+
+export const PYTORCH_TRAIN_SCRIPT = fileURLToPath(new URL("./pytorch_train.py", import.meta.url));
+
+export interface PytorchTrainConfig {
+  width: number;
+  batch: number;
+  ensemble: number;
+  /** Default 4 (CartPole). */
+  inputs?: number;
+  /** Default 2 (CartPole). */
+  actions?: number;
+  /** K, the gradient steps per timed run (default: the script's --steps). */
+  steps?: number;
+  /** Untimed steps first (default: the script's --warmup). */
+  warmup?: number;
+}
+
+export interface PytorchTrainConfigResult {
+  config: Required<Omit<PytorchTrainConfig, "steps" | "warmup">>;
+  steps: number;
+  warmup: number;
+  repeats: number;
+  /** Milliseconds per gradient step: each sample is one timed run of K steps, divided by K. */
+  msPerStep: { median: number; min: number; max: number; samples: number[] };
+  /** 1000 / msPerStep.median. */
+  stepsPerSecond: number;
+  finalLoss: number | null;
+}
+
+export interface PytorchTrainResult {
+  torch: string;
+  device: "cpu";
+  /** torch.get_num_threads() after torch.set_num_threads(--threads). */
+  threads: number;
+  interopThreads: number;
+  /** The BLAS libraries mapped into the process, and what they are ("OpenBLAS", "reference BLAS (netlib)", …). */
+  blas: { libraries: string[]; name: string | null };
+  /** From torch.__config__.show(): BLAS_INFO, LAPACK_INFO, USE_MKLDNN. */
+  build: { blasInfo: string | null; lapackInfo: string | null; mkldnn: string | null };
+  /** torch.__config__.parallel_info(). */
+  parallelInfo: string;
+  precision: string;
+  step: string;
+  lr: number;
+  gamma: number;
+  configs: PytorchTrainConfigResult[];
+}
+
+export interface PytorchTrainOptions {
+  configs: PytorchTrainConfig[];
+  /** torch.set_num_threads(threads): the threads staq gets. */
+  threads: number;
+  /** Default K for configs that do not set one (script default 200). */
+  steps?: number;
+  /** Timed runs per config (script default 3). */
+  repeats?: number;
+  warmup?: number;
+  lr?: number;
+  gamma?: number;
+  seed?: number;
+  /** A Python with torch; by default findTorchPython(). */
+  python?: string;
+  /** Kill the script after this long; default 30 min. */
+  timeoutMs?: number;
+}
+
+/** Runs bench/pytorch_train.py; throws PytorchUnavailableError without torch, and an Error with its stderr when it fails. */
+export async function runPytorchTrainBaseline(options: PytorchTrainOptions): Promise<PytorchTrainResult> {
+  const { python } = findTorchPython(options.python);
+  const args = [PYTORCH_TRAIN_SCRIPT, "--configs", JSON.stringify(options.configs), "--threads", String(options.threads)];
+  const optional: [string, number | undefined][] = [
+    ["--steps", options.steps],
+    ["--repeats", options.repeats],
+    ["--warmup", options.warmup],
+    ["--lr", options.lr],
+    ["--gamma", options.gamma],
+    ["--seed", options.seed],
+  ];
+  for (const [flag, value] of optional) if (value !== undefined) args.push(flag, String(value));
+  return runPythonJson<PytorchTrainResult>(python, args, options.timeoutMs);
+}
+
+/** runPytorchTrainBaseline, or `{ missing }` saying why there is no Python with torch (other failures still throw). */
+export async function pytorchTrainBaselineOrMissing(options: PytorchTrainOptions): Promise<PytorchTrainResult | { missing: string }> {
+  try {
+    return await runPytorchTrainBaseline(options);
+  } catch (error) {
+    if (error instanceof PytorchUnavailableError) return { missing: error.message };
+    throw error;
+  }
+}
+
+/** One line for the report: torch's version, the BLAS it loaded and its threads. */
+export function describeTorchCpu(result: PytorchTrainResult): string {
+  const blas = result.blas.name ?? `not seen in the process (build: BLAS_INFO=${result.build.blasInfo ?? "?"})`;
+  const libraries = result.blas.libraries.length ? ` (${result.blas.libraries.join(", ")})` : "";
+  // Debian's python3-torch runs on whatever libblas.so.3 is: the reference BLAS unless OpenBLAS is installed.
+  const fairness = /openblas|mkl|blis/i.test(result.blas.name ?? "")
+    ? ""
+    : " — not a fair baseline: on Debian install libopenblas0-pthread so that PyTorch's products run on OpenBLAS";
+  return `PyTorch ${result.torch} on the CPU: BLAS ${blas}${libraries}; ${result.threads} threads (torch.set_num_threads), ${result.interopThreads} inter-op; BLAS_INFO=${result.build.blasInfo ?? "?"}, MKL-DNN ${result.build.mkldnn ?? "?"}${fairness}`;
+}
