@@ -31,7 +31,7 @@
  */
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { observationSize, type Env } from "../src/envs/env.ts";
@@ -40,7 +40,7 @@ import { createVectorEnv, type VectorEnv } from "../src/envs/vector-env.ts";
 import "../src/envs/minatar/index.ts";
 import { createRandomStream } from "../src/random/random-stream.ts";
 import { summarize, type Summary } from "./measure.ts";
-import { cpuSlug, machineInfo, markdownTable, fullMode, commonBenchOptions } from "./report.ts";
+import { cpuSlug, machineInfo, markdownTable, fullMode, commonBenchOptions, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "..");
@@ -549,11 +549,13 @@ function main(): void {
     findings: findings(rows),
     rows,
   };
-  mkdirSync(args.out, { recursive: true });
-  const base = join(args.out, `envs-${cpuSlug(machine.cpu)}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${base}.md`, markdownReport(machine, rows, seconds, plan.src ? "" : plan.why, upstreamNow));
-  console.log(`\nwrote ${base}.json and ${base}.md (${seconds.toFixed(0)} s)`);
+  writeReport(
+    args.out,
+    `envs-${cpuSlug(machine.cpu)}`,
+    report,
+    markdownReport(machine, rows, seconds, plan.src ? "" : plan.why, upstreamNow),
+    seconds,
+  );
 }
 
 main();

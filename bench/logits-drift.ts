@@ -30,7 +30,6 @@
  *   npx tsx bench/logits-drift.ts --quick     (8 iterations, 120 pushes: ~2 minutes)
  */
 import { parseArgs } from "node:util";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGpu } from "../src/node/create-gpu.ts";
@@ -44,7 +43,7 @@ import { createStack, type Stack } from "../src/stack/stack.ts";
 import { stackLogits } from "../src/stack/stack-logits.ts";
 import { createReplayBuffer } from "../src/train/replay-buffer.ts";
 import { randomSnapshots, randomStates } from "../test/helpers/random.ts";
-import { adapterSlug, machineInfo, markdownTable } from "./report.ts";
+import { adapterSlug, machineInfo, markdownTable, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -625,12 +624,10 @@ async function main(): Promise<void> {
     summary,
     conclusion: text,
   };
-  mkdirSync(args.out, { recursive: true });
-  const jsonPath = join(args.out, `logits-drift-${slug}.json`);
-  const mdPath = join(args.out, `logits-drift-${slug}.md`);
-  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(
-    mdPath,
+  writeReport(
+    args.out,
+    `logits-drift-${slug}`,
+    report,
     [
       `# Incremental logits drift on ${gpu.info.adapter} (${report.mode})`,
       "",
@@ -659,7 +656,6 @@ async function main(): Promise<void> {
       "",
     ].join("\n"),
   );
-  console.log(`wrote ${jsonPath} and ${mdPath}`);
   gpu.destroy();
 }
 

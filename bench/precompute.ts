@@ -29,7 +29,6 @@
  *   npx tsx bench/precompute.ts --quick    (skips the 2×256 full recompute at M ≥ 100)
  */
 import { parseArgs } from "node:util";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGpu } from "../src/node/create-gpu.ts";
@@ -43,7 +42,7 @@ import { encodeStackLogits, stackLogits } from "../src/stack/stack-logits.ts";
 import { initialQNetworks } from "../src/train/initialisation.ts";
 import { createReplayBuffer, type ReplayBuffer } from "../src/train/replay-buffer.ts";
 import { summarize, type Summary } from "./measure.ts";
-import { adapterSlug, commonBenchOptions, formatMs, fullMode, machineInfo, markdownTable } from "./report.ts";
+import { adapterSlug, commonBenchOptions, formatMs, fullMode, machineInfo, markdownTable, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -641,12 +640,10 @@ async function main(): Promise<void> {
     targets: targetList,
     checksOk,
   };
-  mkdirSync(args.out, { recursive: true });
-  const jsonPath = join(args.out, `precompute-${slug}.json`);
-  const mdPath = join(args.out, `precompute-${slug}.md`);
-  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(
-    mdPath,
+  writeReport(
+    args.out,
+    `precompute-${slug}`,
+    report,
     [
       `# Precompute benchmark on ${gpu.info.adapter} (${mode}${narrowed ? ", narrowed" : ""})`,
       "",
@@ -663,7 +660,6 @@ async function main(): Promise<void> {
       "",
     ].join("\n"),
   );
-  console.log(`wrote ${jsonPath} and ${mdPath}`);
   gpu.destroy();
 }
 

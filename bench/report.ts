@@ -1,5 +1,19 @@
-/** Formatting for benchmark output: milliseconds, markdown tables, file names per adapter or CPU, machine info. */
+/** Formatting for benchmark output: milliseconds, markdown tables, file names per adapter or CPU, machine info, the report files. */
+import { mkdirSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg, platform, totalmem } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Writes a benchmark's results as DIR/NAME.json (`report`) and DIR/NAME.md (`markdown`), creating
+ * DIR, and says where (with the run's seconds when given).
+ */
+export function writeReport(dir: string, name: string, report: unknown, markdown: string, seconds?: number): void {
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, name);
+  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${base}.md`, markdown);
+  console.log(`\nwrote ${base}.json and ${base}.md${seconds === undefined ? "" : ` (${seconds.toFixed(0)} s)`}`);
+}
 
 /** Three significant digits, at least two decimals below 10 ms. */
 export function formatMs(ms: number): string {

@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { writeFileSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
@@ -30,7 +30,7 @@ import { stackLogitsReference } from "../src/stack/reference.ts";
 import { createNaiveStack } from "./naive-stack.ts";
 import { createGemm, measureGemm, type GemmResult } from "./gemm.ts";
 import { DeviceTimer, repeat, summarize, wallTime, type RepeatOptions, type Summary } from "./measure.ts";
-import { adapterSlug, formatMs, markdownTable, fullMode, commonBenchOptions } from "./report.ts";
+import { adapterSlug, formatMs, markdownTable, fullMode, commonBenchOptions, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -363,7 +363,6 @@ async function main(): Promise<void> {
   for (const t of targets) console.log(`  ${t.met ? "met" : "NOT met"}: ${t.text}`);
 
   const slug = adapterSlug(gpu.info.adapter);
-  mkdirSync(args.out, { recursive: true });
   const report = {
     benchmark: "stack",
     mode: full ? "full" : "quick",
@@ -379,11 +378,13 @@ async function main(): Promise<void> {
     pytorch,
     targets,
   };
-  const jsonPath = join(args.out, `${slug}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  const mdPath = join(args.out, `${slug}.md`);
-  writeFileSync(mdPath, markdownReport(report.adapter.adapter, ceiling, rows, fastMode, acting, targets, report.mode, timer.method));
-  console.log(`\nwrote ${jsonPath} and ${mdPath} (${report.seconds.toFixed(0)} s)`);
+  writeReport(
+    args.out,
+    slug,
+    report,
+    markdownReport(report.adapter.adapter, ceiling, rows, fastMode, acting, targets, report.mode, timer.method),
+    report.seconds,
+  );
   timer.destroy();
   gpu.destroy();
 }

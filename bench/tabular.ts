@@ -18,7 +18,6 @@
  *   npx tsx bench/tabular.ts --full     (adds S = 2000 and repeats more: several minutes)
  */
 import { parseArgs } from "node:util";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { garnetMdp } from "../src/tabular/garnet.ts";
@@ -30,7 +29,7 @@ import { softOptimum, type SoftOptimum } from "../src/tabular/soft-optimal.ts";
 import { softmaxPolicy, uniformPolicy } from "../src/tabular/policy-math.ts";
 import { pmdStep, type PmdCoefficients } from "../src/pmd/coefficients.ts";
 import { repeat, summarize, type RepeatOptions, type Summary } from "./measure.ts";
-import { cpuSlug, formatMs, machineInfo, markdownTable, fullMode, commonBenchOptions } from "./report.ts";
+import { cpuSlug, formatMs, machineInfo, markdownTable, fullMode, commonBenchOptions, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -516,11 +515,7 @@ async function main(): Promise<void> {
     findings: findings(rows),
     rows,
   };
-  mkdirSync(args.out, { recursive: true });
-  const base = join(args.out, `tabular-${cpuSlug(machine.cpu)}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${base}.md`, markdownReport(machine, rows, mode, seconds));
-  console.log(`\nwrote ${base}.json and ${base}.md (${seconds.toFixed(0)} s)`);
+  writeReport(args.out, `tabular-${cpuSlug(machine.cpu)}`, report, markdownReport(machine, rows, mode, seconds), seconds);
 }
 
 await main();

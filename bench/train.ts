@@ -18,7 +18,6 @@
  *   npx tsx bench/train.ts --full     (longer runs, and the 2×256 precompute: for a real GPU)
  */
 import { parseArgs } from "node:util";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,7 +46,7 @@ import {
   type PytorchTrainConfigResult,
   type PytorchTrainResult,
 } from "./pytorch-train-baseline.ts";
-import { adapterSlug, formatMs, fullMode, machineInfo, markdownTable, commonBenchOptions } from "./report.ts";
+import { adapterSlug, formatMs, fullMode, machineInfo, markdownTable, commonBenchOptions, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -446,12 +445,10 @@ async function main(): Promise<void> {
     precompute: precomputeRows,
     target,
   };
-  mkdirSync(args.out, { recursive: true });
-  const jsonPath = join(args.out, `train-${slug}.json`);
-  const mdPath = join(args.out, `train-${slug}.md`);
-  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(
-    mdPath,
+  writeReport(
+    args.out,
+    `train-${slug}`,
+    report,
     [
       `# Trainer benchmark on ${gpu.info.adapter} (${report.mode})`,
       "",
@@ -472,7 +469,6 @@ async function main(): Promise<void> {
       "",
     ].join("\n"),
   );
-  console.log(`wrote ${jsonPath} and ${mdPath}`);
   gpu.destroy();
 }
 

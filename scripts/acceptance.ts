@@ -7,7 +7,8 @@
  *   npx tsx scripts/acceptance.ts [--out docs/acceptance] [--envs CartPole-v1,Acrobot-v1] [--seeds 0,1,2]
  *                                 [--summarize-only]
  *
- * --summarize-only reads the runs already in OUT instead of training them again.
+ * --summarize-only reads the runs already in OUT instead of training them again. The summary also
+ * gives the seconds per phase of a late iteration (the last 10 of each run), mean over seeds.
  * Writes OUT/<env>-s<seed>/ (the run directories, without their checkpoints), OUT/summary.json,
  * OUT/summary.md and OUT/<env>.svg. Needs `npm run build` first (it runs the built command).
  */
@@ -51,6 +52,21 @@ interface RunSummary {
   finalMeanReturn: number;
   bestMeanReturn: number;
   withinLimit: boolean;
+  /** Mean seconds per phase (`time/*` in metrics.jsonl) over the last LATE_ITERATIONS iterations, once the buffer and the stack are full. */
+  lateIteration: Record<Phase, number>;
+}
+
+/** The phases an iteration's `time/<phase>_s` metrics time, in order. */
+const PHASES = ["collect", "precompute", "train", "push"] as const;
+type Phase = (typeof PHASES)[number];
+const LATE_ITERATIONS = 10;
+
+/** Mean seconds per phase over the last LATE_ITERATIONS lines of a run's metrics.jsonl. */
+async function lateIterationSplit(dir: string): Promise<Record<Phase, number>> {
+  const lines = (await readFile(join(dir, "metrics.jsonl"), "utf8")).split("\n").filter((line) => line.length > 0);
+  const late = lines.slice(-LATE_ITERATIONS).map((line) => JSON.parse(line) as Record<string, number>);
+  const mean = (phase: Phase) => late.reduce((sum, m) => sum + m[`time/${phase}_s`], 0) / late.length;
+  return Object.fromEntries(PHASES.map((phase) => [phase, mean(phase)])) as Record<Phase, number>;
 }
 
 const summaries: RunSummary[] = [];
@@ -82,6 +98,7 @@ for (const env of envs) {
       finalMeanReturn: evaluations[evaluations.length - 1]["eval/mean_return"],
       bestMeanReturn: Math.max(...evaluations.map((e) => e["eval/mean_return"])),
       withinLimit: reached !== undefined && reached.time_s <= LIMIT_MINUTES * 60,
+      lateIteration: await lateIterationSplit(dir),
     });
     console.log(JSON.stringify(summaries[summaries.length - 1]));
   }
@@ -111,9 +128,23 @@ const table = [
       `| ${s.env} | ${s.seed} | ${s.target} | ${s.reachedAtStep ?? "—"} | ${minutes(s.reachedAtSeconds)} | ${s.bestMeanReturn.toFixed(1)} | ${s.finalMeanReturn.toFixed(1)} | ${minutes(s.wallSeconds)} |`,
   ),
 ];
+// Where an iteration's time goes once the replay buffer and the stack are full: the mean over seeds.
+const split = [
+  "",
+  `Seconds per phase of a late iteration (the last ${LATE_ITERATIONS} of each run, \`time/*\` in metrics.jsonl), mean over seeds ${seeds.join(", ")}:`,
+  "",
+  `| env | ${PHASES.join(" | ")} | iteration |`,
+  `| --- | ${PHASES.map(() => "---").join(" | ")} | --- |`,
+  ...envs.map((env) => {
+    const runs = summaries.filter((s) => s.env === env);
+    const means = PHASES.map((phase) => runs.reduce((sum, s) => sum + s.lateIteration[phase], 0) / runs.length);
+    const cell = (x: number) => (x < 0.1 ? x.toFixed(3) : x.toFixed(2));
+    return `| ${env} | ${means.map(cell).join(" | ")} | ${cell(means.reduce((a, b) => a + b, 0))} |`;
+  }),
+];
 await writeFile(join(out, "summary.json"), JSON.stringify({ limitMinutes: LIMIT_MINUTES, runs: summaries }, null, 1) + "\n");
-await writeFile(join(out, "summary.md"), table.join("\n") + "\n");
-console.log(table.join("\n"));
+await writeFile(join(out, "summary.md"), [...table, ...split].join("\n") + "\n");
+console.log([...table, ...split].join("\n"));
 const passed = summaries.filter((s) => s.withinLimit).length;
 console.log(`${passed} of ${summaries.length} runs reached their target within ${LIMIT_MINUTES} minutes`);
 process.exitCode = passed === summaries.length ? 0 : 1;
