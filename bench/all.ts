@@ -16,6 +16,12 @@
  *                                    STAQ_UPSTREAM_SRC)
  * `--only stack,train,precompute,tabular,envs` picks sections. Exits with the first failing
  * section's code.
+ *
+ * Before the sections, when one of them will run a PyTorch baseline on the CPU (train; stack with
+ * --pytorch cpu), it checks which BLAS the Python with torch loads and, as root on Debian,
+ * installs libopenblas0-pthread if that is the reference BLAS; elsewhere it says the command to
+ * run (scripts/ensure-torch-blas.ts, scripts/torch-blas.ts). Once, here, so that no apt-get run
+ * overlaps another.
  */
 import { spawnSync } from "node:child_process";
 import { dirname, extname, join } from "node:path";
@@ -58,6 +64,13 @@ function argumentsFor(section: Section): string[] {
   }
   return shared;
 }
+
+// In the repository only, as a child process so that the bundle (for machines without a network)
+// holds no installer: scripts/ensure-torch-blas.ts.
+if (extension === ".ts")
+  spawnSync(process.execPath, [...loader, join(here, "..", "scripts", "ensure-torch-blas.ts"), only.join(","), ...rest], {
+    stdio: "inherit",
+  });
 
 for (const section of only) {
   console.log(`\n=== bench: ${section} ===`);

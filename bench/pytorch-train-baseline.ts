@@ -99,13 +99,27 @@ export async function pytorchTrainBaselineOrMissing(options: PytorchTrainOptions
   }
 }
 
+/** Debian's OpenBLAS for libblas.so.3 (`npm run bench` installs it as root on Debian: scripts/torch-blas.ts). */
+export const OPENBLAS_PACKAGE = "libopenblas0-pthread";
+
+/**
+ * Whether torch's matrix products run on an optimised BLAS: OpenBLAS, MKL or BLIS seen in the
+ * process, or, when no BLAS library is seen (linked in statically, as in PyTorch's pip wheels),
+ * one of those named by the build's BLAS_INFO.
+ */
+export function blasIsOptimised(blas: PytorchTrainResult["blas"], build: PytorchTrainResult["build"]): boolean {
+  if (blas.name !== null) return /openblas|mkl|blis/i.test(blas.name);
+  // BLAS_INFO: "mkl" (x86 wheels), "open" (OpenBLAS, aarch64 wheels), "accelerate" (macOS); "generic" is libblas.so.3.
+  return /openblas|mkl|blis|accelerate|^open$/i.test(build.blasInfo ?? "");
+}
+
 /** One line for the report: torch's version, the BLAS it loaded and its threads. */
 export function describeTorchCpu(result: PytorchTrainResult): string {
   const blas = result.blas.name ?? `not seen in the process (build: BLAS_INFO=${result.build.blasInfo ?? "?"})`;
   const libraries = result.blas.libraries.length ? ` (${result.blas.libraries.join(", ")})` : "";
   // Debian's python3-torch runs on whatever libblas.so.3 is: the reference BLAS unless OpenBLAS is installed.
-  const fairness = /openblas|mkl|blis/i.test(result.blas.name ?? "")
+  const fairness = blasIsOptimised(result.blas, result.build)
     ? ""
-    : " — not a fair baseline: on Debian install libopenblas0-pthread so that PyTorch's products run on OpenBLAS";
+    : ` — not a fair baseline: on Debian run \`apt-get install ${OPENBLAS_PACKAGE}\` as root (what \`npm run bench\` does as root on Debian) so that PyTorch's products run on OpenBLAS`;
   return `PyTorch ${result.torch} on the CPU: BLAS ${blas}${libraries}; ${result.threads} threads (torch.set_num_threads), ${result.interopThreads} inter-op; BLAS_INFO=${result.build.blasInfo ?? "?"}, MKL-DNN ${result.build.mkldnn ?? "?"}${fairness}`;
 }

@@ -332,8 +332,9 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
     if (packages.length) warn(`bundled packages from node_modules: ${[...new Set(packages)].join(", ")}`);
     // envs.mjs runs this with --upstream-src (python3 and upstream's sources needed on the target).
     copyFileSync(join(root, "bench", "upstream-env-throughput.py"), join(staging, "bench", "upstream-env-throughput.py"));
-    // stack.mjs runs this for the PyTorch baseline (python3 with torch needed on the target).
-    copyFileSync(join(root, "bench", "pytorch_stack.py"), join(staging, "bench", "pytorch_stack.py"));
+    // stack.mjs and train.mjs run these for their PyTorch baselines (python3 with torch needed on the target).
+    for (const script of ["pytorch_stack.py", "pytorch_train.py"])
+      copyFileSync(join(root, "bench", script), join(staging, "bench", script));
 
     // 3. Dawn: the package's loader and only this platform's binary.
     const webgpuOut = join(staging, "node_modules", "webgpu");

@@ -29,14 +29,19 @@ export function planPythonTorch(facts: MachineFacts, env: { STAQ_PYTHON?: string
   });
   // $STAQ_PYTHON names the Python to use; installing Debian's package would not give it torch.
   if (env.STAQ_PYTHON) return unavailable(`STAQ_PYTHON is ${env.STAQ_PYTHON}`);
-  const id = facts.osRelease.match(/^ID="?([^"\n]*)"?$/m)?.[1];
-  if (facts.platform !== "linux" || id !== "debian") return unavailable(`it installs Debian's python3-torch, and this is not Debian`);
+  if (!isDebian(facts)) return unavailable(`it installs Debian's python3-torch, and this is not Debian`);
   if (!facts.isRoot) return unavailable("installing Debian's python3-torch needs root");
   // No recommends: they would add a C++ toolchain and libtorch-dev, which the cross-checks do not use.
   return {
     kind: "install",
     plan: aptInstallPlan(["python3-torch"], "Debian's python3-torch (and python3-numpy with it), for the PyTorch and numpy cross-checks"),
   };
+}
+
+/** Whether the machine is Debian itself (os-release's ID; not a derivative such as Ubuntu), where the setups install with apt-get. */
+export function isDebian(facts: MachineFacts): boolean {
+  const id = facts.osRelease.match(/^ID="?([^"\n]*)"?$/m)?.[1];
+  return facts.platform === "linux" && id === "debian";
 }
 
 /** findTorchPython's answer as a value rather than an exception. */

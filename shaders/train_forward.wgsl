@@ -4,18 +4,25 @@
 //
 // Weights are in the stack's snapshot layout (src/stack/layout.ts): W transposed, [ROWS][OUT4]
 // vec4s, then the bias, OUT4 vec4s; member e's snapshot starts at vec4 e·SNAPSHOT_VEC4S. One
-// thread computes four outputs (one vec4) of one row, summing over the inputs in order.
+// thread computes a tile of ROW_TILE rows × COL_TILE vec4s of outputs, each output summing its
+// inputs in order from the bias (the tile only decides which thread computes an output, and lets
+// each loaded weight serve ROW_TILE rows and each loaded input COL_TILE · 4 outputs: on a CPU
+// adapter loads, not multiply-adds, bound this loop). shaders/train_fused.wgsl's forward is the same.
 //
 // The soft Q fit runs the target networks in the same dispatches (dispatch z = 2E): members
 // e ≥ MEMBERS are target network e − MEMBERS, with weights from `weights_target` and, in layer 0,
 // the next states from `x_target`; later layers read their own rows of x as every member does.
 // Without target networks both extra bindings alias the online ones (read-only, so allowed) and
-// dispatch z = MEMBERS never takes that branch. Threads cover (row, vec4 of outputs) along x,
+// dispatch z = MEMBERS never takes that branch. Threads cover (row tile, column tile) along x,
 // folded into y past the device's limit on workgroups per dimension (Kernel.grid).
+//
+// The fused trainer's target plan (src/train/target-plan.ts) runs the target networks alone on
+// the next states of many steps at once: `weights` are then the target networks, MEMBERS = E and
+// `batch` is steps × minibatch rows.
 
 const ROWS: u32 = 4u;              // @inject inputs of this layer as stored (layer 0: the state size)
 const X_STRIDE: u32 = 4u;          // @inject floats per input row
-const X_MEMBER_STRIDE: u32 = 0u;   // @inject floats per member in x (0: the states, shared)
+const X_PER_MEMBER: bool = false;  // @inject false: x is the states, shared by every member; true: member e's rows follow e − 1's
 const OUT4: u32 = 16u;             // @inject padded outputs / 4
 const W_OFFSET: u32 = 0u;          // @inject vec4 offset of the weight in a snapshot
 const B_OFFSET: u32 = 16u;         // @inject vec4 offset of the bias
@@ -24,6 +31,9 @@ const RELU: bool = true;           // @inject false for the head
 const MEMBERS: u32 = 1u;           // @inject E, the online networks
 
 const WORKGROUP_SIZE: u32 = 64u;
+const ROW_TILE: u32 = 8u;
+const COL_TILE: u32 = 2u;
+const COL_TILES: u32 = (OUT4 + COL_TILE - 1u) / COL_TILE;
 
 struct Params {
   batch: u32,
@@ -36,32 +46,62 @@ struct Params {
 @group(0) @binding(4) var<storage, read> x_target: array<f32>;
 @group(0) @binding(5) var<storage, read> weights_target: array<vec4<f32>>;
 
+// Input i of row b (clamped into the batch) for member e: the online or the target network's.
+fn input_at(e: u32, b: u32, i: u32) -> f32 {
+  let row = select(0u, e * params.batch * X_STRIDE, X_PER_MEMBER) + min(b, params.batch - 1u) * X_STRIDE;
+  if (e < MEMBERS) {
+    return x[row + i];
+  }
+  return x_target[row + i];
+}
+
+fn weight_at(e: u32, k: u32) -> vec4<f32> {
+  if (e < MEMBERS) {
+    return weights[e * SNAPSHOT_VEC4S + k];
+  }
+  return weights_target[(e - MEMBERS) * SNAPSHOT_VEC4S + k];
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let e = id.z;
   let k = id.x + id.y * groups.x * WORKGROUP_SIZE;
-  if (k >= params.batch * OUT4) {
+  let row_tiles = (params.batch + ROW_TILE - 1u) / ROW_TILE;
+  if (k >= row_tiles * COL_TILES) {
     return;
   }
-  let b = k / OUT4;
-  let o4 = k % OUT4;
-  let x_row = e * X_MEMBER_STRIDE + b * X_STRIDE;
-  var acc: vec4<f32>;
-  if (e < MEMBERS) {
-    let snapshot = e * SNAPSHOT_VEC4S;
-    acc = weights[snapshot + B_OFFSET + o4];
-    for (var i = 0u; i < ROWS; i++) {
-      acc += x[x_row + i] * weights[snapshot + W_OFFSET + i * OUT4 + o4];
-    }
-  } else {
-    let snapshot = (e - MEMBERS) * SNAPSHOT_VEC4S;
-    acc = weights_target[snapshot + B_OFFSET + o4];
-    for (var i = 0u; i < ROWS; i++) {
-      acc += x_target[x_row + i] * weights_target[snapshot + W_OFFSET + i * OUT4 + o4];
+  let b0 = (k / COL_TILES) * ROW_TILE;
+  let c0 = (k % COL_TILES) * COL_TILE;
+  var col: array<u32, COL_TILE>;
+  var acc: array<array<vec4<f32>, COL_TILE>, ROW_TILE>;
+  for (var c = 0u; c < COL_TILE; c++) {
+    col[c] = min(c0 + c, OUT4 - 1u);
+    let bias = weight_at(e, B_OFFSET + col[c]);
+    for (var j = 0u; j < ROW_TILE; j++) {
+      acc[j][c] = bias;
     }
   }
-  if (RELU) {
-    acc = max(acc, vec4<f32>(0.0));
+  for (var i = 0u; i < ROWS; i++) {
+    var w: array<vec4<f32>, COL_TILE>;
+    for (var c = 0u; c < COL_TILE; c++) {
+      w[c] = weight_at(e, W_OFFSET + i * OUT4 + col[c]);
+    }
+    for (var j = 0u; j < ROW_TILE; j++) {
+      let xi = input_at(e, b0 + j, i);
+      for (var c = 0u; c < COL_TILE; c++) {
+        acc[j][c] += xi * w[c];
+      }
+    }
   }
-  out[(e * params.batch + b) * OUT4 + o4] = acc;
+  for (var j = 0u; j < ROW_TILE; j++) {
+    for (var c = 0u; c < COL_TILE; c++) {
+      if (b0 + j < params.batch && c0 + c < OUT4) {
+        var value = acc[j][c];
+        if (RELU) {
+          value = max(value, vec4<f32>(0.0));
+        }
+        out[(e * params.batch + b0 + j) * OUT4 + c0 + c] = value;
+      }
+    }
+  }
 }

@@ -12,13 +12,21 @@
 //                u from Philox4x32-10 at counter (b, step_lo, step_hi, STREAM_NEXT_ACTION).
 //   expectation: q̄ = Σ_a p_a · (Σ_e Q̄_e(s', a)) / E.
 // Truncation is not termination: a truncated transition bootstraps like any other.
-// One thread per batch row, along x, folded into y past the device's limit (Kernel.grid).
+//
+// One dispatch computes the targets of `steps` consecutive gradient steps (the multi-dispatch
+// trainer: 1; the fused trainer's target plan, src/train/target-plan.ts: many, since the target
+// networks do not change between refreshes). Row g = s·BATCH + b is position b of step
+// step + s; its Q̄ values are row g of each target member's outputs in head_q, whose members are
+// `rows_per_member` rows apart and start at member TARGET_MEMBER_BASE (E when the online
+// networks come first, as in the multi-dispatch trainer; 0 in the plan).
+// One thread per row, along x, folded into y past the device's limit (Kernel.grid).
 
 const ACTIONS: u32 = 2u;          // @inject
 const OUT4: u32 = 1u;             // @inject padded actions / 4 of the target head
 const ENSEMBLE: u32 = 1u;         // @inject
 const BATCH: u32 = 1u;            // @inject
 const EXPECTATION: bool = false;  // @inject
+const TARGET_MEMBER_BASE: u32 = 1u;  // @inject the first target member in head_q
 
 const WORKGROUP_SIZE: u32 = 64u;
 
@@ -35,42 +43,50 @@ struct Step {
   reward_scale: f32,
   gamma: f32,
   tau: f32,
-  unused: u32,
+  steps: u32,             // gradient steps whose targets this dispatch computes
+  rows_per_member: u32,   // rows of one member in head_q
+  pad0: u32,
+  pad1: u32,
+  pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
-@group(0) @binding(1) var<storage, read> indices: array<u32>;         // [BATCH] replay rows
+@group(0) @binding(1) var<storage, read> indices: array<u32>;         // [steps × BATCH] replay rows
 @group(0) @binding(2) var<storage, read> rewards: array<f32>;         // [capacity]
 @group(0) @binding(3) var<storage, read> terminated: array<f32>;      // [capacity], 0 or 1
 @group(0) @binding(4) var<storage, read> probs: array<f32>;           // [capacity, ACTIONS]
 @group(0) @binding(5) var<storage, read> entropy: array<f32>;         // [capacity]
-@group(0) @binding(6) var<storage, read> head_q: array<vec4<f32>>;    // [2E, BATCH, OUT4], online then target
-@group(0) @binding(7) var<storage, read_write> targets: array<f32>;   // [BATCH]
+@group(0) @binding(6) var<storage, read> head_q: array<vec4<f32>>;    // [members, rows_per_member, OUT4]
+@group(0) @binding(7) var<storage, read_write> targets: array<f32>;   // [steps × BATCH]
 
-// (Σ_e Q̄_e(s', a)) / E, members added in order.
-fn mean_target_q(b: u32, a: u32) -> f32 {
+// (Σ_e Q̄_e(s', a)) / E for row g, members added in order.
+fn mean_target_q(g: u32, a: u32) -> f32 {
   var sum = 0.0;
   for (var e = 0u; e < ENSEMBLE; e++) {
-    sum += head_q[((ENSEMBLE + e) * BATCH + b) * OUT4 + a / 4u][a % 4u];
+    sum += head_q[((TARGET_MEMBER_BASE + e) * step.rows_per_member + g) * OUT4 + a / 4u][a % 4u];
   }
   return sum / f32(ENSEMBLE);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let b = id.x + id.y * groups.x * WORKGROUP_SIZE;
-  if (b >= BATCH) {
+  let g = id.x + id.y * groups.x * WORKGROUP_SIZE;
+  if (g >= step.steps * BATCH) {
     return;
   }
-  let i = indices[b];
+  let b = g % BATCH;
+  // Step step + g / BATCH, carried into the high word.
+  let step_lo = step.step_lo + g / BATCH;
+  let step_hi = step.step_hi + select(0u, 1u, step_lo < step.step_lo);
+  let i = indices[g];
   let first = i * ACTIONS;
   var q_bar = 0.0;
   if (EXPECTATION) {
     for (var a = 0u; a < ACTIONS; a++) {
-      q_bar += probs[first + a] * mean_target_q(b, a);
+      q_bar += probs[first + a] * mean_target_q(g, a);
     }
   } else {
-    let bits = philox4x32_10(vec4<u32>(b, step.step_lo, step.step_hi, STREAM_NEXT_ACTION), vec2<u32>(step.seed_lo, step.seed_hi));
+    let bits = philox4x32_10(vec4<u32>(b, step_lo, step_hi, STREAM_NEXT_ACTION), vec2<u32>(step.seed_lo, step.seed_hi));
     let u = uniform_from_philox(bits.x);
     var cdf = 0.0;
     var chosen = ACTIONS;
@@ -83,8 +99,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     }
     // Rounding can leave the float32 total just below u.
     if (chosen == ACTIONS) { chosen = last_positive; }
-    q_bar = mean_target_q(b, chosen);
+    q_bar = mean_target_q(g, chosen);
   }
   let soft_value = q_bar + step.tau * entropy[i];
-  targets[b] = step.reward_scale * rewards[i] + step.gamma * (1.0 - terminated[i]) * soft_value;
+  targets[g] = step.reward_scale * rewards[i] + step.gamma * (1.0 - terminated[i]) * soft_value;
 }

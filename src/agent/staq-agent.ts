@@ -238,6 +238,8 @@ export class StaQ {
   readonly stack: Stack;
   readonly trainer: MlpTrainer;
   readonly replay: ReplayBuffer;
+  /** The soft Q fit it trains with (its `path`; `readLastStep` for tests and debugging). */
+  readonly softQFit: SoftQFit;
   readonly observationSize: number;
   readonly actionCount: number;
 
@@ -246,7 +248,6 @@ export class StaQ {
   private readonly envs: VectorEnv;
   private readonly actor: Actor;
   private readonly rolloutLogits: GPUBuffer;
-  private readonly softQFit: SoftQFit;
   /** The environments' observations: where the next rollout starts. */
   private obs: Float32Array;
   private readonly counters: AgentOwnCounters;

@@ -12,11 +12,20 @@ import type { AdamOptions } from "./reference.ts";
 
 export type AdamSettings = Required<Omit<AdamOptions, "maxGradNorm">> & Pick<AdamOptions, "maxGradNorm">;
 
-/** Step t's uniform, rounded to f32 (by the packing) as PyTorch rounds its scalars. */
+/**
+ * Step t's bias-corrected constants, computed in float64 as PyTorch computes them; the kernels
+ * read them as f32 (rounded by the uniform or schedule packing, as PyTorch rounds its scalars).
+ */
+export function adamBiasCorrection(adam: Pick<AdamSettings, "lr" | "beta1" | "beta2">, t: number): { stepSize: number; bias2Root: number } {
+  return { stepSize: adam.lr / (1 - adam.beta1 ** t), bias2Root: Math.sqrt(1 - adam.beta2 ** t) };
+}
+
+/** Step t's uniform. */
 function adamUniform(adam: AdamSettings, t: number, count: number): UniformValues {
+  const { stepSize, bias2Root } = adamBiasCorrection(adam, t);
   return {
-    step_size: adam.lr / (1 - adam.beta1 ** t),
-    bias2_root: Math.sqrt(1 - adam.beta2 ** t),
+    step_size: stepSize,
+    bias2_root: bias2Root,
     beta1: adam.beta1,
     beta2: adam.beta2,
     one_minus_beta1: 1 - adam.beta1,

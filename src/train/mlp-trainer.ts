@@ -9,11 +9,16 @@
  * Parameters, gradients and Adam's moments live in the stack's snapshot layout
  * (src/stack/layout.ts), member after member, so a trained network can be copied into a stack slot
  * as is. The kernels are shaders/train_*.wgsl; src/train/reference.ts is their float64 twin.
+ *
+ * A step runs on one of two paths that compute the same numbers (fused-step.ts): one dispatch per
+ * piece, or the fused kernel, whole steps per dispatch with one workgroup per member. `path`
+ * chooses; by default the trainer takes the fused kernel where it can run and pays off.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { Readback } from "../gpu/readback.ts";
+import { DurationEstimate } from "../gpu/patient-wait.ts";
 import { SerialQueue } from "../gpu/serial-queue.ts";
 import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
@@ -22,6 +27,16 @@ import { validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } fr
 import { encodeSteps } from "./gradient-step.ts";
 import { ADAM_DEFAULTS, type AdamOptions, type LossOptions } from "./reference.ts";
 import { createTrainerPieces, type TrainerPieces } from "./trainer-pieces.ts";
+import {
+  FusedSteps,
+  fusedPreferred,
+  fusedRunPlan,
+  fusedStepsPerDispatch,
+  fusedSupport,
+  scratchLayout,
+  type FusedBuffers,
+  type TrainerPath,
+} from "./fused-step.ts";
 
 export interface MlpTrainerOptions {
   mlp: MlpSpec;
@@ -37,6 +52,13 @@ export interface MlpTrainerOptions {
    * networks, their outputs following the online ones in `headActivations`.
    */
   targetNetworks?: boolean;
+  /**
+   * "fused": the fused kernel (an error where it cannot run); "multi-dispatch": one dispatch per
+   * piece; "auto" (default): fused where it can run and pays off (`fusedPreferred`).
+   */
+  path?: "auto" | TrainerPath;
+  /** Steps per fused dispatch (default: `fusedStepsPerDispatch`, the watchdog-safe size, at most 64). */
+  fusedStepsPerDispatch?: number;
   label?: string;
 }
 
@@ -55,6 +77,8 @@ export interface MlpTrainer {
   readonly layout: SnapshotLayout;
   readonly ensemble: number;
   readonly batch: number;
+  /** The path its steps run on. */
+  readonly path: TrainerPath;
   /** Adam steps taken so far (t of the bias correction). */
   readonly adamSteps: number;
   /** [E × snapshot]: the networks being trained, in the snapshot layout. */
@@ -89,6 +113,17 @@ export interface MlpTrainer {
    * encodes it with `encodeSteps` (gradient-step.ts). Adam's piece counts `adamSteps`.
    */
   readonly pieces: TrainerPieces;
+  /**
+   * The fused kernel on this trainer's networks, gradients, Adam state and scratch, training on
+   * the minibatch buffers given (the soft Q fit's plan: `perStepRows`), for a caller that encodes
+   * its own dispatches. Its Adam steps count in `adamSteps`.
+   */
+  fusedSteps(
+    minibatch: Pick<FusedBuffers, "states" | "actions" | "targets" | "sums">,
+    options: { perStepRows: boolean; statistics: boolean; stepsPerDispatch?: number },
+  ): Promise<FusedSteps>;
+  /** Steps per fused dispatch. */
+  readonly fusedStepsPerDispatch: number;
   /**
    * Runs `count` full-batch gradient steps (forward, loss, backward, norm, Adam) on the batch
    * buffers as they are: encoded and submitted, no readback.
@@ -218,18 +253,64 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   /** The full-batch step: the trainer's pieces alone, on the uploaded batch. */
   const fullBatchStep = [forward, lossPiece, backward, norm, adamPiece];
 
+  const requested = options.path ?? "auto";
+  if (requested !== "auto" && requested !== "fused" && requested !== "multi-dispatch")
+    throw new StaqInputError(`path must be "auto", "fused" or "multi-dispatch"; got ${JSON.stringify(requested)}`);
+  const support = fusedSupport(gpu.info, layout, ensemble, batch);
+  if (requested === "fused" && !support.ok)
+    throw new StaqInputError(`path "fused" cannot run here: ${support.reason}; use path "multi-dispatch"`);
+  const path: TrainerPath =
+    requested === "auto" ? (support.ok && fusedPreferred(gpu.info, layout, batch) ? "fused" : "multi-dispatch") : requested;
+  const stepsPerDispatch = options.fusedStepsPerDispatch ?? fusedStepsPerDispatch(layout, batch);
+  // Activations and deltas of the fused kernel: made with its first program, shared by all.
+  let scratch: GPUBuffer | undefined;
+  const fusedSteps = async (
+    minibatch: Pick<FusedBuffers, "states" | "actions" | "targets" | "sums">,
+    fusedOptions: { perStepRows: boolean; statistics: boolean; stepsPerDispatch?: number },
+  ) => {
+    if (!support.ok) throw new StaqInputError(`the fused kernel cannot run here: ${support.reason}`);
+    scratch ??= buffer(ensemble * scratchLayout(layout, batch).member * 16, "fused scratch");
+    return FusedSteps.create(
+      gpu,
+      { params, grads: buffers.grads, m, v, norms: buffers.norms, lossRows: buffers.lossRows, scratch, ...minibatch },
+      {
+        layout,
+        ensemble,
+        batch,
+        adam,
+        huber,
+        huberDelta,
+        perStepRows: fusedOptions.perStepRows,
+        statistics: fusedOptions.statistics,
+        stepsPerDispatch: fusedOptions.stepsPerDispatch ?? stepsPerDispatch,
+        label,
+      },
+      built.adam,
+    );
+  };
+  // The full-batch step on the uploaded batch (no statistics: its `sums` are bound, never written).
+  const noSums = path === "fused" ? buffer(16, "fused unused sums") : undefined;
+  const fullBatchFused = noSums
+    ? await fusedSteps({ states, actions, targets, sums: noSums }, { perStepRows: false, statistics: false })
+    : undefined;
+
   const readback = new Readback(gpu, label);
   const reads = new SerialQueue();
   /** The whole of each buffer, in one readback (reads run one after another: they share its staging buffer). */
-  const read = (sources: readonly GPUBuffer[]) =>
+  const read = (sources: readonly GPUBuffer[], estimate?: DurationEstimate) =>
     reads.run(async () =>
       (
         await readback.read(
           gpu.encoder(`${label} readback`),
           sources.map((source) => ({ source, bytes: source.size })),
+          estimate,
         )
       ).map((bytes) => new Float32Array(bytes)),
     );
+  // How long a run of K steps takes, per K: `readStatistics` after one sleeps through most of it
+  // rather than polling, which on a software adapter would take a core from the shaders.
+  const durations = new Map<number, DurationEstimate>();
+  let stepsSinceRead = 0;
 
   let destroyed = false;
   const alive = () => {
@@ -242,6 +323,12 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     layout,
     ensemble,
     batch,
+    path,
+    fusedStepsPerDispatch: stepsPerDispatch,
+    fusedSteps: (minibatch, fusedOptions) => {
+      alive();
+      return fusedSteps(minibatch, fusedOptions);
+    },
     get adamSteps() {
       return built.adam.steps;
     },
@@ -305,11 +392,26 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     train(count) {
       alive();
       if (!(Number.isInteger(count) && count >= 0)) throw new StaqInputError(`train: count must be an integer >= 0; got ${count}`);
-      encodeSteps(gpu, fullBatchStep, count, `${label} steps`);
+      stepsSinceRead += count;
+      if (!fullBatchFused) {
+        encodeSteps(gpu, fullBatchStep, count, `${label} steps`);
+        return;
+      }
+      for (const dispatches of fusedRunPlan(count, fullBatchFused.stepsPerDispatch)) {
+        fullBatchFused.write(dispatches);
+        const encoder = gpu.encoder(`${label} fused steps`);
+        const pass = encoder.beginComputePass({ label: `${label} fused steps` });
+        dispatches.forEach((_, slot) => fullBatchFused.encode(pass, slot));
+        pass.end();
+        gpu.submit([encoder.finish()]);
+      }
     },
     async readStatistics() {
       alive();
-      const [rows, gradNorms] = await read([buffers.lossRows, buffers.norms]);
+      let estimate = durations.get(stepsSinceRead);
+      if (!estimate) durations.set(stepsSinceRead, (estimate = new DurationEstimate()));
+      stepsSinceRead = 0;
+      const [rows, gradNorms] = await read([buffers.lossRows, buffers.norms], estimate);
       const lossPerMember = Array.from({ length: ensemble }, (_, e) => {
         let sum = 0;
         for (let b = 0; b < batch; b++) sum += rows[e * batch + b];
@@ -353,6 +455,9 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
       if (destroyed) return;
       destroyed = true;
       built.destroy();
+      fullBatchFused?.destroy();
+      noSums?.destroy();
+      scratch?.destroy();
       readback.destroy();
       const { activations, deltas, target: targetNetworks, ...single } = buffers;
       for (const b of [

@@ -16,7 +16,12 @@
  *   statistics  the step's mean loss and mean |Q| added to running sums (shaders/train_statistics.wgsl).
  *
  * The K steps are encoded STEPS_PER_SUBMIT to a command buffer; the host reads back only the
- * summary, once, at the end. Random draws (minibatch rows, next actions) come from Philox keyed by
+ * summary, once, at the end.
+ *
+ * With a trainer on the fused path and hard target refreshes, the same steps run differently:
+ * between two refreshes the sampling and targets of up to 64 steps are computed at once (the
+ * target plan, target-plan.ts), then one fused dispatch runs those steps' forward, loss, backward,
+ * Adam and statistics for every member (fused-step.ts). Every number is computed as above. Random draws (minibatch rows, next actions) come from Philox keyed by
  * the seed and the global gradient-step count, so a run is reproducible and a resumed run
  * continues the same streams.
  */
@@ -24,6 +29,7 @@ import { StaqGpuError, StaqInputError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { Readback } from "../gpu/readback.ts";
+import { DurationEstimate } from "../gpu/patient-wait.ts";
 import { SerialQueue } from "../gpu/serial-queue.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { checkU64, splitU64 } from "../random/philox.ts";
@@ -32,6 +38,8 @@ import { encodeSteps, fixedPiece, STEPS_PER_SUBMIT, type StepPiece } from "./gra
 import type { MlpTrainer } from "./mlp-trainer.ts";
 import type { ReplayBuffer } from "./replay-buffer.ts";
 import { createReplaySampler } from "./replay-sample.ts";
+import { FUSED_DISPATCHES_PER_SUBMIT, type FusedDispatchPlan, type TrainerPath } from "./fused-step.ts";
+import { createTargetPlan, planSteps, type PlanDraw } from "./target-plan.ts";
 import type { NextActionMode } from "./targets-reference.ts";
 
 export type TargetUpdate = { kind: "hard"; every: number } | { kind: "polyak"; rho: number };
@@ -50,12 +58,22 @@ export interface SoftQFitOptions {
   targetUpdate?: TargetUpdate;
   /** Gradient steps already taken (a resumed run's): the Philox step of the first draw (default 0). */
   gradientSteps?: number;
+  /**
+   * "auto" (default): the trainer's path, except that Polyak averaging (which changes the target
+   * networks every step) runs multi-dispatch; "fused" insists (an error with Polyak averaging or a
+   * multi-dispatch trainer); "multi-dispatch" always.
+   */
+  path?: "auto" | TrainerPath;
   label?: string;
 }
 
 export interface SoftQFit {
   readonly trainer: MlpTrainer;
   readonly replay: ReplayBuffer;
+  /** The path its steps run on. */
+  readonly path: TrainerPath;
+  /** The last step's minibatch and targets, as the GPU gathered and computed them (for tests and debugging). */
+  readLastStep(): Promise<LastStep>;
   /** Gradient steps taken so far, by every `fit` (and before a resume): the Philox step of the next one. */
   readonly gradientSteps: number;
   /** Copies the online networks into the target networks now. */
@@ -63,6 +81,20 @@ export interface SoftQFit {
   /** K gradient steps (see `fitSoftQ`); fits run one after another. */
   fit(options: FitSoftQOptions): Promise<SoftQFitSummary>;
   destroy(): void;
+}
+
+/** One gradient step's minibatch, read back. */
+export interface LastStep {
+  /** Replay rows, [batch]. */
+  rows: Uint32Array;
+  /** [batch × inputs] each. */
+  states: Float32Array;
+  nextStates: Float32Array;
+  actions: Uint32Array;
+  /** The soft-Bellman targets, [batch]. */
+  targets: Float32Array;
+  /** Per ensemble member, the target network's Q̄(s', ·), [batch × padded actions]. */
+  targetQ: Float32Array[];
 }
 
 export interface FitSoftQOptions {
@@ -124,6 +156,19 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
   if (!(Number.isSafeInteger(gradientSteps) && gradientSteps >= 0))
     throw new StaqInputError(`gradientSteps must be an integer >= 0; got ${gradientSteps}`);
   const label = options.label ?? "staq soft Q fit";
+  const requested = options.path ?? "auto";
+  if (requested !== "auto" && requested !== "fused" && requested !== "multi-dispatch")
+    throw new StaqInputError(`path must be "auto", "fused" or "multi-dispatch"; got ${JSON.stringify(requested)}`);
+  if (requested === "fused" && trainer.path !== "fused")
+    throw new StaqInputError(
+      `path "fused" needs a trainer on the fused path; this one runs ${trainer.path} (createMlpTrainer's path option)`,
+    );
+  if (requested === "fused" && targetUpdate.kind !== "hard")
+    throw new StaqInputError(
+      'path "fused" needs hard target refreshes (Polyak averaging changes the target networks every step, so their targets cannot be planned ahead); use targetUpdate { kind: "hard" } or path "multi-dispatch"',
+    );
+  const path: TrainerPath =
+    requested === "multi-dispatch" || trainer.path !== "fused" || targetUpdate.kind !== "hard" ? "multi-dispatch" : "fused";
   const [seedLo, seedHi] = splitU64(options.seed);
 
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
@@ -146,6 +191,7 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
     ENSEMBLE: ensemble,
     BATCH: batch,
     EXPECTATION: nextAction === "expectation",
+    TARGET_MEMBER_BASE: ensemble,
   });
   const softTargets = new SteppedDispatch(
     gpu,
@@ -207,12 +253,111 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
           reward_scale: options.rewardScale,
           gamma: options.gamma,
           tau,
+          steps: 1,
+          rows_per_member: batch,
         };
       }),
     encode: (pass, at) => softTargets.encode(pass, at.slot),
   });
 
+  // The fused path: target plans, and the fused kernel training on them.
+  const plan =
+    path === "fused"
+      ? await createTargetPlan(gpu, {
+          trainer,
+          replay,
+          seed: options.seed,
+          gamma: options.gamma,
+          rewardScale: options.rewardScale,
+          nextAction,
+          steps: planSteps(trainer, trainer.fusedStepsPerDispatch, gpu.info.limits),
+          label,
+        })
+      : undefined;
+  const fused = plan
+    ? await trainer.fusedSteps(
+        { states: plan.states, actions: plan.actions, targets: plan.targets, sums },
+        { perStepRows: true, statistics: true, stepsPerDispatch: plan.steps },
+      )
+    : undefined;
+
+  const batchNextStates: GPUBuffer = nextStates;
+  /** Steps of the last plan encoded: the last step's rows come last in the plan's buffers. */
+  let lastPlanSteps = 1;
+
+  /** The last step's minibatch, from the trainer's batch buffers or the last plan's. */
+  async function readLastStep(): Promise<LastStep> {
+    alive();
+    const { inputs } = spec;
+    const padded = layout.layers[layout.layers.length - 1].paddedOutputs;
+    // Where the last step's rows start, in rows, and how many rows one member's Q̄ spans.
+    const [first, memberRows] = plan ? [(lastPlanSteps - 1) * batch, lastPlanSteps * batch] : [0, batch];
+    const sources = plan
+      ? {
+          rows: plan.indices,
+          states: plan.states,
+          nextStates: plan.nextStates,
+          actions: plan.actions,
+          targets: plan.targets,
+          q: plan.targetQ,
+        }
+      : { rows: indices, states, nextStates: batchNextStates, actions, targets: trainer.batchBuffers.targets, q: trainer.headActivations };
+    // The multi-dispatch heads hold the online networks first, then the targets.
+    const qMember = (e: number) => ((plan ? e : ensemble + e) * memberRows + first) * padded * 4;
+    const ranges = [
+      { source: sources.rows, offset: first * 4, bytes: batch * 4 },
+      { source: sources.states, offset: first * inputs * 4, bytes: batch * inputs * 4 },
+      { source: sources.nextStates, offset: first * inputs * 4, bytes: batch * inputs * 4 },
+      { source: sources.actions, offset: first * 4, bytes: batch * 4 },
+      { source: sources.targets, offset: first * 4, bytes: batch * 4 },
+      ...Array.from({ length: ensemble }, (_, e) => ({ source: sources.q, offset: qMember(e), bytes: batch * padded * 4 })),
+    ];
+    const [rows, s, ns, a, y, ...q] = await readback.read(gpu.encoder(`${label} last step`), ranges);
+    return {
+      rows: new Uint32Array(rows),
+      states: new Float32Array(s),
+      nextStates: new Float32Array(ns),
+      actions: new Uint32Array(a),
+      targets: new Float32Array(y),
+      targetQ: q.map((bytes) => new Float32Array(bytes)),
+    };
+  }
+
+  /** The fused run of `steps` steps from Philox step `firstStep`: plans that never cross a refresh, a command buffer at a time. */
+  function encodeFused(steps: number, firstStep: number, tau: number): void {
+    if (!plan || !fused || targetUpdate.kind !== "hard") throw new StaqGpuError("the fused soft Q fit was not built");
+    const every = targetUpdate.every;
+    const chunks: { plan: PlanDraw; dispatch: FusedDispatchPlan; refresh: boolean }[] = [];
+    for (let index = 0; index < steps;) {
+      const n = Math.min(plan.steps, every - (index % every), steps - index);
+      chunks.push({
+        plan: { size: replay.size, firstStep: firstStep + index, steps: n, tau },
+        dispatch: { steps: n, normAt: index + n === steps ? n - 1 : undefined },
+        refresh: index % every === 0,
+      });
+      index += n;
+    }
+    lastPlanSteps = chunks[chunks.length - 1].plan.steps;
+    for (let first = 0; first < chunks.length; first += FUSED_DISPATCHES_PER_SUBMIT) {
+      const submit = chunks.slice(first, first + FUSED_DISPATCHES_PER_SUBMIT);
+      plan.write(submit.map((c) => c.plan));
+      fused.write(submit.map((c) => c.dispatch));
+      const encoder = gpu.encoder(`${label} fused steps`);
+      const pass = encoder.beginComputePass({ label: `${label} fused steps` });
+      submit.forEach((chunk, slot) => {
+        if (chunk.refresh) copy.encode(pass);
+        plan.encode(pass, slot);
+        fused.encode(pass, slot);
+      });
+      pass.end();
+      gpu.submit([encoder.finish()]);
+    }
+  }
+
   const readback = new Readback(gpu, label);
+  // How long a fit of K steps takes, per K: the summary's wait sleeps through most of it rather than
+  // polling, which on a software adapter would take a core from the shaders (patient-wait.ts).
+  const durations = new Map<number, DurationEstimate>();
   const fits = new SerialQueue();
   let destroyed = false;
   const alive = () => {
@@ -252,13 +397,20 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
       ...(hard ? [] : [refresh]),
     ];
     gpu.writeBuffer(sums, 0, new Float32Array(ensemble * 4));
-    encodeSteps(gpu, step, steps, `${label} steps`);
+    if (path === "fused") encodeFused(steps, gradientSteps, tau);
+    else encodeSteps(gpu, step, steps, `${label} steps`);
     gradientSteps += steps;
+    let estimate = durations.get(steps);
+    if (!estimate) durations.set(steps, (estimate = new DurationEstimate()));
     const [totals, norms] = (
-      await readback.read(gpu.encoder(`${label} summary`), [
-        { source: sums, bytes: sums.size },
-        { source: trainer.norms, bytes: ensemble * 4 },
-      ])
+      await readback.read(
+        gpu.encoder(`${label} summary`),
+        [
+          { source: sums, bytes: sums.size },
+          { source: trainer.norms, bytes: ensemble * 4 },
+        ],
+        estimate,
+      )
     ).map((bytes) => new Float32Array(bytes));
     const perMember = (k: number) => Array.from({ length: ensemble }, (_, e) => totals[e * 4 + k] / steps);
     return { steps, meanLoss: perMember(0), meanAbsQ: perMember(2), gradNorm: Array.from(norms) };
@@ -267,6 +419,8 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
   const softQFit: SoftQFit = {
     trainer,
     replay,
+    path,
+    readLastStep: () => fits.run(readLastStep),
     get gradientSteps() {
       return gradientSteps;
     },
@@ -284,6 +438,8 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
       destroyed = true;
       sampler.destroy();
       softTargets.destroy();
+      plan?.destroy();
+      fused?.destroy();
       readback.destroy();
       for (const b of [indices, sums]) b.destroy();
     },

@@ -24,6 +24,28 @@ export interface TrainerPieces {
   readonly adam: StepPiece;
 }
 
+/**
+ * shaders/train_forward.wgsl's constants for layer l: its input is the states (shared by every
+ * member) for l = 0, else the previous layer's outputs, each member's rows after the last's.
+ */
+export function forwardConstants(layout: SnapshotLayout, l: number) {
+  const layer = layout.layers[l];
+  return {
+    ROWS: layer.rows,
+    X_STRIDE: l === 0 ? layout.spec.inputs : layer.rows,
+    X_PER_MEMBER: l > 0,
+    OUT4: layer.paddedOutputs / 4,
+    W_OFFSET: layer.weightOffset,
+    B_OFFSET: layer.biasOffset,
+    SNAPSHOT_VEC4S: layout.vec4s,
+  };
+}
+
+/** Threads of a train_forward dispatch over `rows` rows of layer l: one per tile of 8 rows × 2 vec4s of outputs (the shader's ROW_TILE, COL_TILE). */
+export function forwardThreads(layout: SnapshotLayout, l: number, rows: number): number {
+  return Math.ceil(rows / 8) * Math.ceil(layout.layers[l].paddedOutputs / 4 / 2);
+}
+
 /** What the pieces read and write: the trainer's buffers. */
 export interface TrainerBuffers {
   /** [E × snapshot vec4s] each: the networks, their gradients and Adam's moments. */
@@ -76,7 +98,7 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
   // A batch-size uniform per forward, weight-gradient and input-gradient dispatch, and the loss's.
   const uniforms = new FixedUniforms(gpu, 3 * layout.layers.length, `${label} constants`);
 
-  /** Where layer l reads its input (the states, shared by every member, or the previous layer's output) and its parameters. */
+  /** Where the weight gradient of layer l reads its input (the states, shared by every member, or the previous layer's output) and its parameters. */
   const layerConstants = (l: number) => {
     const layer = layout.layers[l];
     return {
@@ -94,7 +116,7 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
   for (let l = 0; l <= head; l++) {
     const layer = layout.layers[l];
     const out4 = layer.paddedOutputs / 4;
-    const kernel = await gpu.kernel("train_forward", { ...layerConstants(l), RELU: l < head, MEMBERS: ensemble });
+    const kernel = await gpu.kernel("train_forward", { ...forwardConstants(layout, l), RELU: l < head, MEMBERS: ensemble });
     const x = l === 0 ? buffers.states : activations[l - 1];
     const resources = {
       params: uniforms.add(kernel, { batch }),
@@ -105,7 +127,7 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
       x_target: l === 0 && target ? target.states : x,
       weights_target: target?.params ?? params,
     };
-    forward.push(new Dispatch(kernel, resources, kernel.grid(batch * out4, 1, members), `${label} forward ${l}`));
+    forward.push(new Dispatch(kernel, resources, kernel.grid(forwardThreads(layout, l, batch), 1, members), `${label} forward ${l}`));
   }
 
   const headOut4 = layout.layers[head].paddedOutputs / 4;

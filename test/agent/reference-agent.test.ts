@@ -22,7 +22,7 @@ import assert from "node:assert/strict";
 import { StaQ } from "../../src/node/staq.ts";
 import type { IterationMetrics } from "../../src/agent/metrics.ts";
 import { ReferenceStaQ, type ReferenceIteration } from "../../src/agent/reference-agent.ts";
-import { readFloat32, readUint32 } from "../../src/gpu/readback.ts";
+import { readFloat32 } from "../../src/gpu/readback.ts";
 import { philox4x32, splitU64, STREAM_NEXT_ACTION, uniformFromPhilox } from "../../src/random/philox.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
 import { unpackSnapshot } from "../../src/stack/layout.ts";
@@ -151,16 +151,13 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
   );
   assert.ok(actionMargin >= DRAW_MARGIN, `an action draw came within ${actionMargin} of a CDF boundary; pick another seed`);
 
-  // The minibatch rows: the trainer's batch buffers hold the last gradient step's gathered
-  // minibatch (CartPole's states are all distinct, so equal states mean equal rows). The GPU keeps
-  // no record of earlier steps' rows; they show in the weights instead (one step trained on other
-  // rows puts them thousands of times past the bound below).
+  // The minibatch rows: the soft Q fit reads back the last gradient step's gathered minibatch
+  // (CartPole's states are all distinct, so equal states mean equal rows). The GPU keeps no record
+  // of earlier steps' rows; they show in the weights instead (one step trained on other rows puts
+  // them thousands of times past the bound below).
   const last = record.gradientSteps.at(-1)!;
-  const [states, nextStates, actions] = await Promise.all([
-    readFloat32(gpu, agent.trainer.batchBuffers.states),
-    readFloat32(gpu, agent.trainer.batchBuffers.nextStates!),
-    readUint32(gpu, agent.trainer.batchBuffers.actions),
-  ]);
+  const lastStep = await agent.softQFit.readLastStep();
+  const { states, nextStates, actions } = lastStep;
   const gather = (source: Float32Array) =>
     Float32Array.from(Array.from(last.rows, (i) => Array.from(source.subarray(i * inputs, (i + 1) * inputs))).flat());
   assert.deepEqual(states, gather(ring.obs), `the minibatch rows of gradient step ${last.step}: ${Array.from(last.rows)}`);
@@ -196,9 +193,8 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
   const E = config.ensemble;
   const layout = agent.trainer.layout;
   const padded = layout.layers.at(-1)!.paddedOutputs;
-  const [gpuTargets, heads, gpuProbs, gpuEntropy] = await Promise.all([
-    readFloat32(gpu, agent.trainer.batchBuffers.targets),
-    readFloat32(gpu, agent.trainer.headActivations),
+  const gpuTargets = lastStep.targets;
+  const [gpuProbs, gpuEntropy] = await Promise.all([
     readFloat32(gpu, agent.replay.buffers.probs),
     readFloat32(gpu, agent.replay.buffers.entropy),
   ]);
@@ -215,9 +211,7 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
   };
   const lastU = (b: number) => uniformFromPhilox(philox4x32([b, ...splitU64(last.step), STREAM_NEXT_ACTION], [seedLo, seedHi])[0]);
   last.rows.forEach((i, b) => {
-    const gpuQ = Array.from({ length: E }, (_, e) =>
-      heads.subarray(((E + e) * config.batchSize + b) * padded, ((E + e) * config.batchSize + b) * padded + A),
-    );
+    const gpuQ = Array.from({ length: E }, (_, e) => lastStep.targetQ[e].subarray(b * padded, b * padded + A));
     const row = {
       reward: stored.rewards[i],
       terminated: stored.terminated[i] === 1,

@@ -75,6 +75,7 @@ test("the bundle holds the benchmarks as .mjs, only this platform's dawn.node, a
   assert.ok(!existsSync(join(bare, "node.xz")), "--no-node: no node.xz");
   assert.ok(existsSync(join(bare, "licenses", "MinAtar-GPL-3.0.txt")));
   assert.ok(existsSync(join(bare, "bench", "pytorch_stack.py")), "the PyTorch baseline script travels with stack.mjs");
+  assert.ok(existsSync(join(bare, "bench", "pytorch_train.py")), "the PyTorch baseline script travels with train.mjs");
   const manifest = JSON.parse(readFileSync(join(bare, "bundle.json"), "utf8"));
   assert.equal(manifest.platform, platform);
   assert.match(readFileSync(join(bare, "README.txt"), "utf8"), /total\s+\d+\.\d MB/);

@@ -59,6 +59,24 @@ test("a wait that finds the work already done makes the next call measure afresh
   assert.ok(estimate.ms! < 50, `estimate ${estimate.ms}`);
 });
 
+test("a probe that polls and comes out slower than an oversleep proved keeps the proof, so the estimate keeps shrinking", async () => {
+  const estimate = new DurationEstimate();
+  estimate.observe(100);
+  // The sleep (80 ms) finds the work done: it takes at most about 80 ms when not polled ...
+  const slept = performance.now();
+  await waitPatiently(estimate, true, slept, () => Promise.resolve());
+  const proven = performance.now() - slept;
+  assert.equal(estimate.ms, undefined, "the next call waits directly");
+  // ... so the next call waits directly, but a probe that took 150 ms (polling slowed the work)
+  // does not raise the estimate back above that bound.
+  await waitPatiently(estimate, true, performance.now(), () => delay(150));
+  assert.ok(estimate.ms! >= 79 && estimate.ms! <= proven, `estimate ${estimate.ms}, oversleep bound ${proven}`);
+  // A probe that is faster than the bound is what the work takes now.
+  estimate.overslept(60);
+  estimate.observe(20);
+  assert.equal(estimate.ms, 20);
+});
+
 test("a timer that wakes late (a busy machine) teaches the estimate nothing", async () => {
   const estimate = new DurationEstimate();
   estimate.observe(40);

@@ -25,42 +25,43 @@ function batchFor(seed: number, batch: number) {
   };
 }
 
-test("a trainer restored from exportState continues exactly: K + L steps equal K steps, export, import into a new trainer, L steps", async () => {
-  await fc.assert(
-    fc.asyncProperty(
-      fc.integer({ min: 1, max: 5 }),
-      fc.integer({ min: 1, max: 5 }),
-      fc.integer({ min: 1, max: 2 }),
-      fc.integer({ min: 0, max: 1e6 }),
-      async (k, l, ensemble, seed) => {
-        const options = { mlp, ensemble, batch: 8, adam: { lr: 1e-2 }, targetNetworks: true };
-        const batch = batchFor(seed, 8);
-        const straight = await createMlpTrainer(gpu, options);
-        const split = await createMlpTrainer(gpu, options);
-        const resumed = await createMlpTrainer(gpu, options);
-        for (const trainer of [straight, split]) {
-          trainer.setWeights(initialQNetworks(mlp, ensemble, seed));
-          trainer.setBatch(batch);
-        }
-        straight.train(k + l);
-        split.train(k);
-        const state = await split.exportState();
-        assert.equal(state.adamSteps, k);
-        resumed.importState(state);
-        resumed.setBatch(batch);
-        resumed.train(l);
-        const [a, b] = [await straight.exportState(), await resumed.exportState()];
-        assert.deepEqual(b.params, a.params);
-        assert.deepEqual(b.adamM, a.adamM);
-        assert.deepEqual(b.adamV, a.adamV);
-        assert.deepEqual(b.targetParams, a.targetParams);
-        assert.equal(b.adamSteps, k + l);
-        for (const trainer of [straight, split, resumed]) trainer.destroy();
-      },
-    ),
-    { numRuns: 6 },
-  );
-});
+for (const path of ["multi-dispatch", "fused"] as const)
+  test(`a trainer restored from exportState continues exactly: K + L steps equal K steps, export, import into a new trainer, L steps (${path})`, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 0, max: 1e6 }),
+        async (k, l, ensemble, seed) => {
+          const options = { mlp, ensemble, batch: 8, adam: { lr: 1e-2 }, targetNetworks: true, path };
+          const batch = batchFor(seed, 8);
+          const straight = await createMlpTrainer(gpu, options);
+          const split = await createMlpTrainer(gpu, options);
+          const resumed = await createMlpTrainer(gpu, options);
+          for (const trainer of [straight, split]) {
+            trainer.setWeights(initialQNetworks(mlp, ensemble, seed));
+            trainer.setBatch(batch);
+          }
+          straight.train(k + l);
+          split.train(k);
+          const state = await split.exportState();
+          assert.equal(state.adamSteps, k);
+          resumed.importState(state);
+          resumed.setBatch(batch);
+          resumed.train(l);
+          const [a, b] = [await straight.exportState(), await resumed.exportState()];
+          assert.deepEqual(b.params, a.params);
+          assert.deepEqual(b.adamM, a.adamM);
+          assert.deepEqual(b.adamV, a.adamV);
+          assert.deepEqual(b.targetParams, a.targetParams);
+          assert.equal(b.adamSteps, k + l);
+          for (const trainer of [straight, split, resumed]) trainer.destroy();
+        },
+      ),
+      { numRuns: 6 },
+    );
+  });
 
 test("importState refuses arrays of the wrong length, non-finite values and target networks the trainer lacks", async () => {
   const trainer = await createMlpTrainer(gpu, { mlp, batch: 4, adam: { lr: 1e-3 } });

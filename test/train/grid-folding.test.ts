@@ -13,6 +13,7 @@ import { createReplayBuffer } from "../../src/train/replay-buffer.ts";
 import { pushSnapshot } from "../../src/train/push-snapshot.ts";
 import { readFloat32 } from "../../src/gpu/readback.ts";
 import { createSoftQFit, fitSoftQ, type TargetUpdate } from "../../src/train/soft-q-fit.ts";
+import type { TrainerPath } from "../../src/train/fused-step.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomSnapshots, randomStates, seededUniform } from "../helpers/random.ts";
 
@@ -34,7 +35,7 @@ function withWorkgroupLimit(max: number): Gpu {
   return wrapDevice(view, { source: "external", fast: false, ownsDevice: false });
 }
 
-async function fit(on: Gpu, spec: MlpSpec, batch: number, targetUpdate: TargetUpdate) {
+async function fit(on: Gpu, spec: MlpSpec, batch: number, targetUpdate: TargetUpdate, path: TrainerPath) {
   const capacity = 2 * batch;
   const random = seededUniform(3);
   const replay = createReplayBuffer(on, { capacity, inputs: spec.inputs, actions: spec.outputs });
@@ -48,9 +49,17 @@ async function fit(on: Gpu, spec: MlpSpec, batch: number, targetUpdate: TargetUp
   const stack = createStack(on, { mlp: spec, memory: 2, ensemble: 2, eta: 1, tau: 0.5 });
   stack.push(randomSnapshots(spec, 2, 4));
   await replay.precomputePolicy(stack);
-  const trainer = await createMlpTrainer(on, { mlp: spec, ensemble: 2, batch, adam: { lr: 1e-2, maxGradNorm: 1 }, targetNetworks: true });
+  const trainer = await createMlpTrainer(on, {
+    mlp: spec,
+    ensemble: 2,
+    batch,
+    adam: { lr: 1e-2, maxGradNorm: 1 },
+    targetNetworks: true,
+    path,
+  });
   trainer.setWeights(randomSnapshots(spec, 2, 5));
   const softQFit = await createSoftQFit(on, { trainer, replay, seed: 7, gamma: 0.9, rewardScale: 10, targetUpdate });
+  assert.equal(softQFit.path, targetUpdate.kind === "hard" ? path : "multi-dispatch");
   const summary = await fitSoftQ(softQFit, { steps: 3, tau: 0.3 });
   const state = await trainer.exportState();
   // The replay rows' sums follow the push and new rows are filled in (copy_rows, incremental_sums).
@@ -69,20 +78,22 @@ async function fit(on: Gpu, spec: MlpSpec, batch: number, targetUpdate: TargetUp
 }
 
 // Limit 2: a 200-row batch of a narrow network folds the per-row kernels. Limit 4: a wider network
-// folds Adam and the target refresh (≈ 470 vec4s) and the forward pass.
+// folds Adam and the target refresh (≈ 470 vec4s), and on the fused path the target plan's
+// dispatches are sized for 10 steps of 100 rows (the most a plan takes under that limit).
 const CASES: [max: number, spec: MlpSpec, batch: number][] = [
   [2, { inputs: 5, hidden: [4], outputs: 3 }, 200],
   [4, { inputs: 5, hidden: [30, 20], outputs: 3 }, 100],
 ];
 
 for (const [max, spec, batch] of CASES) {
-  for (const targetUpdate of [
-    { kind: "hard", every: 2 },
-    { kind: "polyak", rho: 0.2 },
+  for (const [targetUpdate, path] of [
+    [{ kind: "hard", every: 2 }, "multi-dispatch"],
+    [{ kind: "hard", every: 2 }, "fused"],
+    [{ kind: "polyak", rho: 0.2 }, "multi-dispatch"],
   ] as const) {
-    test(`folded grids (at most ${max} workgroups per dimension, ${targetUpdate.kind} targets) train bit for bit as unfolded ones`, async () => {
+    test(`folded grids (at most ${max} workgroups per dimension, ${targetUpdate.kind} targets, ${path}) train bit for bit as unfolded ones`, async () => {
       const folded = withWorkgroupLimit(max);
-      assert.deepEqual(await fit(folded, spec, batch, targetUpdate), await fit(gpu, spec, batch, targetUpdate));
+      assert.deepEqual(await fit(folded, spec, batch, targetUpdate, path), await fit(gpu, spec, batch, targetUpdate, path));
       folded.destroy();
     });
   }

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { POISON_BITS, poisonBuffer } from "../../src/gpu/buffers.ts";
+import { wrapDevice } from "../../src/gpu/gpu.ts";
 import { readUint32 } from "../../src/gpu/readback.ts";
 import { unpackSnapshot } from "../../src/stack/layout.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
@@ -176,86 +177,126 @@ function problem(c: Case) {
 
 const gpu = await testGpu();
 
-test("one GPU step: gradients within the derived float32 bound and Adam's update within its rounding bound", async () => {
-  let checked = 0;
-  let ambiguous = 0;
-  await fc.assert(
-    fc.asyncProperty(caseArbitrary, async (c) => {
-      const data = problem(c);
-      const trainer = await createMlpTrainer(gpu, { mlp: c.spec, ensemble: c.ensemble, batch: c.batch, adam: c.adam, loss: c.loss });
-      try {
-        trainer.setWeights(data.networks);
-        trainer.setBatch({ states: data.states, actions: data.actions, targets: data.targets });
-        for (const buffer of [trainer.grads, trainer.norms, trainer.lossRows]) poisonBuffer(gpu, buffer);
-        trainer.train(1);
-        const rawGrads = await readUint32(gpu, trainer.grads);
-        assert.ok(!rawGrads.includes(POISON_BITS), "every gradient element (pads included) is written");
-        const gradFloats = new Float32Array(rawGrads.buffer);
-        const stats = await trainer.readStatistics();
-        const updated = await trainer.readWeights();
-        const P = trainer.layout.vec4s * 4;
-        const states64 = Float64Array.from(data.states);
-        const targets64 = Float64Array.from(data.targets);
-        for (let e = 0; e < c.ensemble; e++) {
-          const net = toFloat64(data.networks[e]);
-          const gpuGrads = flattenParameters(unpackSnapshot(trainer.layout, gradFloats.subarray(e * P, (e + 1) * P)));
-          if (!ambiguousRelu(c.spec, net, states64, c.batch)) {
-            const reference = lossAndGradient(c.spec, net, { states: states64, actions: data.actions, targets: targets64 }, c.loss);
-            const exact = flattenParameters(reference.grads);
-            const bound = gradientBound(c.spec, net, states64, data.actions, targets64, c.loss);
-            exact.forEach((g, k) =>
+for (const path of ["multi-dispatch", "fused"] as const)
+  test(`one GPU step: gradients within the derived float32 bound and Adam's update within its rounding bound (${path})`, async () => {
+    let checked = 0;
+    let ambiguous = 0;
+    await fc.assert(
+      fc.asyncProperty(caseArbitrary, async (c) => {
+        const data = problem(c);
+        const trainer = await createMlpTrainer(gpu, {
+          mlp: c.spec,
+          ensemble: c.ensemble,
+          batch: c.batch,
+          adam: c.adam,
+          loss: c.loss,
+          path,
+        });
+        assert.equal(trainer.path, path);
+        try {
+          trainer.setWeights(data.networks);
+          trainer.setBatch({ states: data.states, actions: data.actions, targets: data.targets });
+          for (const buffer of [trainer.grads, trainer.norms, trainer.lossRows]) poisonBuffer(gpu, buffer);
+          trainer.train(1);
+          const rawGrads = await readUint32(gpu, trainer.grads);
+          assert.ok(!rawGrads.includes(POISON_BITS), "every gradient element (pads included) is written");
+          const gradFloats = new Float32Array(rawGrads.buffer);
+          const stats = await trainer.readStatistics();
+          const updated = await trainer.readWeights();
+          const P = trainer.layout.vec4s * 4;
+          const states64 = Float64Array.from(data.states);
+          const targets64 = Float64Array.from(data.targets);
+          for (let e = 0; e < c.ensemble; e++) {
+            const net = toFloat64(data.networks[e]);
+            const gpuGrads = flattenParameters(unpackSnapshot(trainer.layout, gradFloats.subarray(e * P, (e + 1) * P)));
+            if (!ambiguousRelu(c.spec, net, states64, c.batch)) {
+              const reference = lossAndGradient(c.spec, net, { states: states64, actions: data.actions, targets: targets64 }, c.loss);
+              const exact = flattenParameters(reference.grads);
+              const bound = gradientBound(c.spec, net, states64, data.actions, targets64, c.loss);
+              exact.forEach((g, k) =>
+                assert.ok(
+                  Math.abs(gpuGrads[k] - g) <= bound[k],
+                  `member ${e} parameter ${k}: GPU ${gpuGrads[k]}, exact ${g}, bound ${bound[k]}`,
+                ),
+              );
+              const lossBound =
+                gammaBound(layerShapes(c.spec).reduce((n, { inputs }) => n + inputs + 1, 0) + c.batch + 8) * 4 * (reference.loss + 1);
               assert.ok(
-                Math.abs(gpuGrads[k] - g) <= bound[k],
-                `member ${e} parameter ${k}: GPU ${gpuGrads[k]}, exact ${g}, bound ${bound[k]}`,
-              ),
-            );
-            const lossBound =
-              gammaBound(layerShapes(c.spec).reduce((n, { inputs }) => n + inputs + 1, 0) + c.batch + 8) * 4 * (reference.loss + 1);
+                Math.abs(stats.loss[e] - reference.loss) <= lossBound,
+                `member ${e} loss: GPU ${stats.loss[e]}, exact ${reference.loss}`,
+              );
+              checked++;
+            } else {
+              ambiguous++;
+            }
+            // Adam on the GPU's own gradient (its sensitivity to tiny gradients is Adam's, not ours).
+            const theta = flattenParameters(net);
+            const expectedNorm = Math.hypot(...gpuGrads);
             assert.ok(
-              Math.abs(stats.loss[e] - reference.loss) <= lossBound,
-              `member ${e} loss: GPU ${stats.loss[e]}, exact ${reference.loss}`,
+              Math.abs(stats.gradNorm[e] - expectedNorm) <= gammaBound(P + 8) * expectedNorm,
+              `member ${e} grad norm: GPU ${stats.gradNorm[e]}, exact ${expectedNorm}`,
             );
-            checked++;
-          } else {
-            ambiguous++;
+            const state = createAdamState(theta.length);
+            const before = theta.slice();
+            adamStep(theta, gpuGrads, state, c.adam);
+            const got = flattenParameters(updated[e]);
+            // Adam's rounding: θ' = θ − s·m/(√v/c + ε) takes ~12 roundings of positive quantities
+            // after m's sum (whose terms may cancel: bounded by the sum of their magnitudes), plus
+            // the norm's P + 6 when clipping, each relative to the update's or θ's magnitude.
+            const K = 16 + (c.adam.maxGradNorm === undefined ? 0 : P + 6);
+            theta.forEach((expected, k) => {
+              const update = Math.abs(before[k] - expected);
+              const gAbs = Math.abs(gpuGrads[k]) + (c.adam.weightDecay ?? 0) * Math.abs(before[k]);
+              const mOverDenominator =
+                ((1 - 0.9) * gAbs) / ((1 - 0.9) * (Math.sqrt(state.v[k]) / Math.sqrt(1 - 0.999) + (c.adam.eps ?? 1e-8)));
+              const bound = F32_UNIT_ROUNDOFF * Math.abs(expected) + gammaBound(K) * (update + c.adam.lr * mOverDenominator);
+              assert.ok(
+                Math.abs(got[k] - expected) <= bound,
+                `member ${e} parameter ${k}: GPU ${got[k]}, exact ${expected}, bound ${bound}`,
+              );
+            });
           }
-          // Adam on the GPU's own gradient (its sensitivity to tiny gradients is Adam's, not ours).
-          const theta = flattenParameters(net);
-          const expectedNorm = Math.hypot(...gpuGrads);
-          assert.ok(
-            Math.abs(stats.gradNorm[e] - expectedNorm) <= gammaBound(P + 8) * expectedNorm,
-            `member ${e} grad norm: GPU ${stats.gradNorm[e]}, exact ${expectedNorm}`,
-          );
-          const state = createAdamState(theta.length);
-          const before = theta.slice();
-          adamStep(theta, gpuGrads, state, c.adam);
-          const got = flattenParameters(updated[e]);
-          // Adam's rounding: θ' = θ − s·m/(√v/c + ε) takes ~12 roundings of positive quantities
-          // after m's sum (whose terms may cancel: bounded by the sum of their magnitudes), plus
-          // the norm's P + 6 when clipping, each relative to the update's or θ's magnitude.
-          const K = 16 + (c.adam.maxGradNorm === undefined ? 0 : P + 6);
-          theta.forEach((expected, k) => {
-            const update = Math.abs(before[k] - expected);
-            const gAbs = Math.abs(gpuGrads[k]) + (c.adam.weightDecay ?? 0) * Math.abs(before[k]);
-            const mOverDenominator =
-              ((1 - 0.9) * gAbs) / ((1 - 0.9) * (Math.sqrt(state.v[k]) / Math.sqrt(1 - 0.999) + (c.adam.eps ?? 1e-8)));
-            const bound = F32_UNIT_ROUNDOFF * Math.abs(expected) + gammaBound(K) * (update + c.adam.lr * mOverDenominator);
-            assert.ok(Math.abs(got[k] - expected) <= bound, `member ${e} parameter ${k}: GPU ${got[k]}, exact ${expected}, bound ${bound}`);
-          });
+        } finally {
+          trainer.destroy();
         }
-      } finally {
-        trainer.destroy();
-      }
-    }),
-    { numRuns: 25 },
-  );
-  assert.ok(checked > ambiguous, `most cases have clear ReLU decisions (checked ${checked}, ambiguous ${ambiguous})`);
-});
+      }),
+      { numRuns: 25 },
+    );
+    assert.ok(checked > ambiguous, `most cases have clear ReLU decisions (checked ${checked}, ambiguous ${ambiguous})`);
+  });
 
 test("bad trainer inputs fail with messages that say what to fix", async () => {
   const spec = { inputs: 2, hidden: [3], outputs: 2 };
   await assert.rejects(createMlpTrainer(gpu, { mlp: spec, batch: 0, adam: { lr: 1e-3 } }), /batch must be an integer >= 1/);
   await assert.rejects(createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: -1 } }), /adam.lr must be a positive number/);
+  await assert.rejects(
+    createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: 1e-3 }, path: "fast" as "fused" }),
+    /path must be "auto", "fused" or "multi-dispatch"; got "fast"/,
+  );
+  await assert.rejects(
+    createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: 1e-3 }, path: "fused", fusedStepsPerDispatch: 65 }),
+    /fused steps per dispatch must be an integer in \[1, 64\]; got 65/,
+  );
+  // A device with too few storage bindings per stage for the fused kernel: "auto" falls back, "fused" says why.
+  const device = gpu.device; // the test reaches the device to fake one of its limits
+  const limits = new Proxy(device.limits, {
+    get: (target, name) => (name === "maxStorageBuffersPerShaderStage" ? 8 : Reflect.get(target, name)),
+  });
+  const view = new Proxy(device, {
+    get(target, name) {
+      if (name === "limits") return limits;
+      const value = Reflect.get(target, name);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const narrow = wrapDevice(view, { source: "external", fast: false, ownsDevice: false });
+  const fallback = await createMlpTrainer(narrow, { mlp: spec, batch: 2, adam: { lr: 1e-3 } });
+  assert.equal(fallback.path, "multi-dispatch");
+  fallback.destroy();
+  await assert.rejects(
+    createMlpTrainer(narrow, { mlp: spec, batch: 2, adam: { lr: 1e-3 }, path: "fused" }),
+    /path "fused" cannot run here: the fused kernel binds 12 storage buffers; this device allows 8 per shader stage; use path "multi-dispatch"/,
+  );
   const trainer = await createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: 1e-3 } });
   try {
     assert.throws(

@@ -222,7 +222,12 @@ test("sampleUniform and createReplaySampler reject bad arguments with clear mess
     step_lo: 9,
     step_hi: 2,
     domain_bits: 5,
+    steps: 1,
   });
+  // Several steps: the last must be a valid step too.
+  assert.equal(sampleUniform({ size: 700, seed: 1, step: 5, steps: 3 }).steps, 3);
+  assert.throws(() => sampleUniform({ size: 700, seed: 1, step: 5, steps: 0 }), /steps must be an integer >= 1/);
+  assert.throws(() => sampleUniform({ size: 700, seed: 1, step: 2n ** 64n - 2n, steps: 3 }), /step/);
 
   const [inputs, batch] = SHAPES[1];
   const buffer = (bytes: number) => createBuffer(gpu, bytes, STORAGE, "test validation");

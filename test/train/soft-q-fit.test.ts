@@ -24,14 +24,18 @@ const BATCH = 8;
 const CAPACITY = 40;
 const SETTINGS = { rewardScale: 10, gamma: 0.99, tau: 0.3 };
 
+const PATHS = ["multi-dispatch", "fused"] as const;
+type Path = (typeof PATHS)[number];
+
 interface Setup {
+  path?: Path;
   ensemble: number;
   nextAction?: NextActionMode;
   targetUpdate?: TargetUpdate;
   seed: number;
 }
 
-async function setup({ ensemble, nextAction = "sample", targetUpdate, seed }: Setup) {
+async function setup({ path = "multi-dispatch", ensemble, nextAction = "sample", targetUpdate, seed }: Setup) {
   const replay = createReplayBuffer(gpu, { capacity: CAPACITY, inputs: SPEC.inputs, actions: SPEC.outputs });
   const random = seededUniform(seed);
   // 30 + 25 rows: the second add wraps the ring, so the stored order is not the insertion order.
@@ -49,7 +53,7 @@ async function setup({ ensemble, nextAction = "sample", targetUpdate, seed }: Se
   stack.push(randomSnapshots(SPEC, ensemble, seed + 3));
   stack.push(randomSnapshots(SPEC, ensemble, seed + 4));
   await replay.precomputePolicy(stack);
-  const trainer = await createMlpTrainer(gpu, { mlp: SPEC, ensemble, batch: BATCH, adam: { lr: 1e-3 }, targetNetworks: true });
+  const trainer = await createMlpTrainer(gpu, { mlp: SPEC, ensemble, batch: BATCH, adam: { lr: 1e-3 }, targetNetworks: true, path });
   const weights = randomSnapshots(SPEC, ensemble, seed + 5);
   trainer.setWeights(weights);
   const softQFit = await createSoftQFit(gpu, {
@@ -81,88 +85,95 @@ function headWithBound(weights: MlpWeights, state: ArrayLike<number>): { value: 
   };
 }
 
-for (const nextAction of ["sample", "expectation"] as const) {
-  for (const ensemble of [1, 2]) {
-    test(`one step trains on the sampler's rows with soft-Bellman targets within the derived bound (${nextAction}, E = ${ensemble})`, async () => {
-      const seed = 1000 + ensemble * 10 + (nextAction === "sample" ? 0 : 1);
-      const { replay, trainer, weights, softQFit, destroy } = await setup({ ensemble, nextAction, seed });
-      const { states, actions, targets } = trainer.batchBuffers;
-      for (const b of [states, actions, targets]) poisonBuffer(gpu, b);
-      const summary = await fitSoftQ(softQFit, { steps: 1, tau: SETTINGS.tau });
-      assert.equal(softQFit.gradientSteps, 1);
+for (const path of PATHS)
+  for (const nextAction of ["sample", "expectation"] as const) {
+    for (const ensemble of [1, 2]) {
+      test(`one step trains on the sampler's rows with soft-Bellman targets within the derived bound (${path}, ${nextAction}, E = ${ensemble})`, async () => {
+        const seed = 1000 + ensemble * 10 + (nextAction === "sample" ? 0 : 1);
+        const { replay, trainer, weights, softQFit, destroy } = await setup({ path, ensemble, nextAction, seed });
+        assert.equal(softQFit.path, path);
+        // The multi-dispatch path gathers into the trainer's batch buffers, poisoned here; the
+        // fused path into its plan's, new (zero) before the first fit. Either way a row a kernel
+        // did not write cannot equal the random replay row it is compared with below.
+        const { states, actions, targets } = trainer.batchBuffers;
+        for (const b of [states, actions, targets, trainer.lossRows]) poisonBuffer(gpu, b);
+        const summary = await fitSoftQ(softQFit, { steps: 1, tau: SETTINGS.tau });
+        assert.equal(softQFit.gradientSteps, 1);
 
-      const stored = await replay.read();
-      const [probs, entropy] = await Promise.all([readFloat32(gpu, replay.buffers.probs), readFloat32(gpu, replay.buffers.entropy)]);
-      const [gotStates, gotActions, gotTargets] = await Promise.all([
-        readFloat32(gpu, states),
-        readUint32(gpu, actions),
-        readFloat32(gpu, targets),
-      ]);
-      const rows = minibatchIndices(replay.size, BATCH, seed, 0);
-      const A = SPEC.outputs;
-      // The kernel reads its scalars from a float32 uniform.
-      const f32Settings = {
-        rewardScale: Math.fround(SETTINGS.rewardScale),
-        gamma: Math.fround(SETTINGS.gamma),
-        tau: Math.fround(SETTINGS.tau),
-        nextAction,
-      };
-      const [seedLo, seedHi] = splitU64(seed);
-      rows.forEach((i, b) => {
-        const inputs = SPEC.inputs;
-        assert.deepEqual(
-          Array.from(gotStates.subarray(b * inputs, (b + 1) * inputs)),
-          Array.from(stored.obs.subarray(i * inputs, (i + 1) * inputs)),
-          `states of batch row ${b}`,
-        );
-        assert.equal(gotActions[b], stored.actions[i], `action of batch row ${b}`);
-        const nextState = stored.nextObs.subarray(i * inputs, (i + 1) * inputs);
-        // Step 0 refreshes the targets first, so Q̄ is the network the trainer started from.
-        const heads = weights.map((w) => headWithBound(w, nextState));
-        const row = {
-          reward: stored.rewards[i],
-          terminated: stored.terminated[i] === 1,
-          probs: probs.subarray(i * A, (i + 1) * A),
-          entropy: entropy[i],
-          targetQ: heads.map((h) => h.value),
-          u: uniformFromPhilox(philox4x32([b, 0, 0, STREAM_NEXT_ACTION], [seedLo, seedHi])[0]),
+        const stored = await replay.read();
+        const [probs, entropy] = await Promise.all([readFloat32(gpu, replay.buffers.probs), readFloat32(gpu, replay.buffers.entropy)]);
+        const last = await softQFit.readLastStep();
+        const [gotStates, gotActions, gotTargets] = [last.states, last.actions, last.targets];
+        assert.deepEqual(Array.from(last.rows), Array.from(minibatchIndices(replay.size, BATCH, seed, 0)), "the rows drawn");
+        const rows = minibatchIndices(replay.size, BATCH, seed, 0);
+        const A = SPEC.outputs;
+        // The kernel reads its scalars from a float32 uniform.
+        const f32Settings = {
+          rewardScale: Math.fround(SETTINGS.rewardScale),
+          gamma: Math.fround(SETTINGS.gamma),
+          tau: Math.fround(SETTINGS.tau),
+          nextAction,
         };
-        const expected = softBellmanTarget(row, f32Settings);
-        // The kernel's own arithmetic, plus the target networks' forward error carried through
-        // γ(1 − t)·mean_e (or the π-weighted mean of it over actions).
-        const meanBound = (a: number) => heads.reduce((s, h) => s + h.bound[a], 0) / ensemble;
-        const carried =
-          nextAction === "expectation"
-            ? Array.from(row.probs).reduce((s, p, a) => s + p * meanBound(a), 0)
-            : meanBound(nextActionFromProbs(row.probs, row.u));
-        const bound = softBellmanTargetBound(row, f32Settings) + (row.terminated ? 0 : f32Settings.gamma * carried);
-        assert.ok(
-          Math.abs(gotTargets[b] - expected) <= bound,
-          `target of batch row ${b} (replay row ${i}): got ${gotTargets[b]}, expected ${expected} ± ${bound}`,
-        );
-      });
+        const [seedLo, seedHi] = splitU64(seed);
+        rows.forEach((i, b) => {
+          const inputs = SPEC.inputs;
+          assert.deepEqual(
+            Array.from(gotStates.subarray(b * inputs, (b + 1) * inputs)),
+            Array.from(stored.obs.subarray(i * inputs, (i + 1) * inputs)),
+            `states of batch row ${b}`,
+          );
+          assert.equal(gotActions[b], stored.actions[i], `action of batch row ${b}`);
+          const nextState = stored.nextObs.subarray(i * inputs, (i + 1) * inputs);
+          // Step 0 refreshes the targets first, so Q̄ is the network the trainer started from.
+          const heads = weights.map((w) => headWithBound(w, nextState));
+          const row = {
+            reward: stored.rewards[i],
+            terminated: stored.terminated[i] === 1,
+            probs: probs.subarray(i * A, (i + 1) * A),
+            entropy: entropy[i],
+            targetQ: heads.map((h) => h.value),
+            u: uniformFromPhilox(philox4x32([b, 0, 0, STREAM_NEXT_ACTION], [seedLo, seedHi])[0]),
+          };
+          const expected = softBellmanTarget(row, f32Settings);
+          // The kernel's own arithmetic, plus the target networks' forward error carried through
+          // γ(1 − t)·mean_e (or the π-weighted mean of it over actions).
+          const meanBound = (a: number) => heads.reduce((s, h) => s + h.bound[a], 0) / ensemble;
+          const carried =
+            nextAction === "expectation"
+              ? Array.from(row.probs).reduce((s, p, a) => s + p * meanBound(a), 0)
+              : meanBound(nextActionFromProbs(row.probs, row.u));
+          const bound = softBellmanTargetBound(row, f32Settings) + (row.terminated ? 0 : f32Settings.gamma * carried);
+          assert.ok(
+            Math.abs(gotTargets[b] - expected) <= bound,
+            `target of batch row ${b} (replay row ${i}): got ${gotTargets[b]}, expected ${expected} ± ${bound}`,
+          );
+        });
 
-      // The summary of one step is that step's mean loss and mean |Q| of the taken actions. Their
-      // float32 sums of B non-negative rows (a tree of depth log2 64 + the strided loop) and one
-      // division are within γ_{B+8} of the exact mean of the rows the kernels wrote.
-      const lossRows = await readFloat32(gpu, trainer.lossRows);
-      const q = await readFloat32(gpu, trainer.headActivations);
-      const padded = trainer.layout.layers.at(-1)!.paddedOutputs;
-      for (let e = 0; e < ensemble; e++) {
-        let loss = 0;
-        let absQ = 0;
-        for (let b = 0; b < BATCH; b++) {
-          loss += lossRows[e * BATCH + b];
-          absQ += Math.abs(q[(e * BATCH + b) * padded + gotActions[b]]);
+        // The summary of one step is that step's mean loss and mean |Q| of the taken actions. Their
+        // float32 sums of B non-negative rows (a tree of depth log2 64 + the strided loop) and one
+        // division are within γ_{B+8} of the exact mean of the rows the kernels used: the loss rows
+        // the kernels wrote, and Q of the online network before the step (the float64 forward, whose
+        // float32 error is bounded as above, rows within the same γ_{B+8} relative to their sum).
+        const lossRows = await readFloat32(gpu, trainer.lossRows);
+        for (let e = 0; e < ensemble; e++) {
+          let loss = 0;
+          let absQ = 0;
+          let absQBound = 0;
+          for (let b = 0; b < BATCH; b++) {
+            loss += lossRows[e * BATCH + b];
+            const head = headWithBound(weights[e], gotStates.subarray(b * SPEC.inputs, (b + 1) * SPEC.inputs));
+            absQ += Math.abs(head.value[gotActions[b]]);
+            absQBound += head.bound[gotActions[b]];
+          }
+          assert.ok(Math.abs(summary.meanLoss[e] - loss / BATCH) <= gammaBound(BATCH + 8) * (loss / BATCH), `mean loss of member ${e}`);
+          const meanAbsQBound = gammaBound(BATCH + 8) * ((absQ + absQBound) / BATCH) + absQBound / BATCH;
+          assert.ok(Math.abs(summary.meanAbsQ[e] - absQ / BATCH) <= meanAbsQBound, `mean |Q| of member ${e}`);
+          assert.ok(summary.gradNorm[e] > 0);
         }
-        assert.ok(Math.abs(summary.meanLoss[e] - loss / BATCH) <= gammaBound(BATCH + 8) * (loss / BATCH), `mean loss of member ${e}`);
-        assert.ok(Math.abs(summary.meanAbsQ[e] - absQ / BATCH) <= gammaBound(BATCH + 8) * (absQ / BATCH), `mean |Q| of member ${e}`);
-        assert.ok(summary.gradNorm[e] > 0);
-      }
-      destroy();
-    });
+        destroy();
+      });
+    }
   }
-}
 
 test("the next action a' is drawn, not fixed: over many steps the sampled targets use every action π_k can choose", async () => {
   const seed = 77;
@@ -180,22 +191,23 @@ test("the next action a' is drawn, not fixed: over many steps the sampled target
   destroy();
 });
 
-test("a hard target refresh every T steps copies the online networks before steps 0, T, 2T, …; runs are bit-for-bit repeatable", async () => {
-  // A: 3 steps refreshing every 2 → the targets are the online networks after 2 steps.
-  const a = await setup({ ensemble: 2, targetUpdate: { kind: "hard", every: 2 }, seed: 5 });
-  await fitSoftQ(a.softQFit, { steps: 3, tau: SETTINGS.tau });
-  // B: the same run stopped after 2 steps.
-  const b = await setup({ ensemble: 2, targetUpdate: { kind: "hard", every: 2 }, seed: 5 });
-  await fitSoftQ(b.softQFit, { steps: 2, tau: SETTINGS.tau });
-  const [targetsA, paramsB] = await Promise.all([readFloat32(gpu, a.trainer.targetParams!), readFloat32(gpu, b.trainer.params)]);
-  assert.deepEqual(Array.from(targetsA), Array.from(paramsB));
-  // And B continued by one more call of 1 step equals A: the Philox step carries over between calls.
-  await fitSoftQ(b.softQFit, { steps: 1, tau: SETTINGS.tau });
-  const [paramsA, paramsB3] = await Promise.all([readFloat32(gpu, a.trainer.params), readFloat32(gpu, b.trainer.params)]);
-  assert.deepEqual(Array.from(paramsB3), Array.from(paramsA), "2 steps + 1 step differs from 3 steps in one call");
-  a.destroy();
-  b.destroy();
-});
+for (const path of PATHS)
+  test(`a hard target refresh every T steps copies the online networks before steps 0, T, 2T, …; runs are bit-for-bit repeatable (${path})`, async () => {
+    // A: 3 steps refreshing every 2 → the targets are the online networks after 2 steps.
+    const a = await setup({ path, ensemble: 2, targetUpdate: { kind: "hard", every: 2 }, seed: 5 });
+    await fitSoftQ(a.softQFit, { steps: 3, tau: SETTINGS.tau });
+    // B: the same run stopped after 2 steps.
+    const b = await setup({ path, ensemble: 2, targetUpdate: { kind: "hard", every: 2 }, seed: 5 });
+    await fitSoftQ(b.softQFit, { steps: 2, tau: SETTINGS.tau });
+    const [targetsA, paramsB] = await Promise.all([readFloat32(gpu, a.trainer.targetParams!), readFloat32(gpu, b.trainer.params)]);
+    assert.deepEqual(Array.from(targetsA), Array.from(paramsB));
+    // And B continued by one more call of 1 step equals A: the Philox step carries over between calls.
+    await fitSoftQ(b.softQFit, { steps: 1, tau: SETTINGS.tau });
+    const [paramsA, paramsB3] = await Promise.all([readFloat32(gpu, a.trainer.params), readFloat32(gpu, b.trainer.params)]);
+    assert.deepEqual(Array.from(paramsB3), Array.from(paramsA), "2 steps + 1 step differs from 3 steps in one call");
+    a.destroy();
+    b.destroy();
+  });
 
 test("Polyak averaging sets target = (1 − ρ)·target + ρ·online after each step, within two roundings", async () => {
   const rho = 0.25;
@@ -249,6 +261,40 @@ test("bad calls say what is wrong", async () => {
     /needs target networks: create the trainer with targetNetworks: true/,
   );
   plain.destroy();
+  // The fused path plans the targets between refreshes, so it needs hard ones and a fused trainer.
+  await assert.rejects(
+    createSoftQFit(gpu, { trainer, replay, seed: 0, gamma: 0.9, rewardScale: 1, path: "fused" }),
+    /path "fused" needs a trainer on the fused path; this one runs multi-dispatch/,
+  );
+  const fusedTrainer = await createMlpTrainer(gpu, { mlp: SPEC, batch: BATCH, adam: { lr: 1e-3 }, targetNetworks: true, path: "fused" });
+  await assert.rejects(
+    createSoftQFit(gpu, {
+      trainer: fusedTrainer,
+      replay,
+      seed: 0,
+      gamma: 0.9,
+      rewardScale: 1,
+      targetUpdate: { kind: "polyak", rho: 0.5 },
+      path: "fused",
+    }),
+    /path "fused" needs hard target refreshes/,
+  );
+  // Left to choose, a Polyak fit on a fused trainer runs multi-dispatch.
+  const polyak = await createSoftQFit(gpu, {
+    trainer: fusedTrainer,
+    replay,
+    seed: 0,
+    gamma: 0.9,
+    rewardScale: 1,
+    targetUpdate: { kind: "polyak", rho: 0.5 },
+  });
+  assert.equal(polyak.path, "multi-dispatch");
+  polyak.destroy();
+  await assert.rejects(
+    createSoftQFit(gpu, { trainer: fusedTrainer, replay, seed: 0, gamma: 0.9, rewardScale: 1, path: "sideways" as "fused" }),
+    /path must be "auto", "fused" or "multi-dispatch"; got "sideways"/,
+  );
+  fusedTrainer.destroy();
   for (const r of [small, other, partial]) r.destroy();
   partialFit.destroy();
   destroy();
