@@ -1,20 +1,30 @@
 /**
- * Trainer benchmark: gradient steps per second of the GPU trainer, and the cost of the
- * per-iteration precompute (the stack on every next state of a 50k replay buffer).
+ * Trainer benchmark: gradient steps per second of the GPU trainer on both of its paths, and the
+ * cost of the per-iteration precompute (the stack on every next state of a 50k replay buffer).
  *
  * For (2×64, batch 64) and (2×256, batch 256), E = 1 and 2 (CartPole's 4 inputs and 2 actions):
  *   trainer    `train(K)` on a fixed uploaded batch: forward, loss, backprop, Adam
  *   soft Q fit `fitSoftQ`: the same steps plus minibatch sampling from a 50k replay buffer,
  *              the target networks' forward pass and the soft-Bellman targets (StaQ's inner loop)
+ *   each on both paths (createMlpTrainer's and createSoftQFit's `path`): "fused" (whole gradient
+ *              steps per dispatch, src/train/fused-step.ts) and "multi-dispatch" (one dispatch per
+ *              piece), measured in the same run with their timed runs interleaved, so that the
+ *              machine's drift falls on both alike; "fused ÷ multi-dispatch" is their ratio
  *   CPU ref    the float64 TypeScript reference (src/train/reference.ts), one step at a time
  *   PyTorch    the same step in PyTorch on the CPU (bench/pytorch_train.py: nn.Linear MLPs, target
  *              copies, MSE, Adam, a fixed batch), torch.set_num_threads(os.availableParallelism());
  *              "no torch" when no Python with torch is found (bench/pytorch-baseline.ts's findTorchPython)
  * with GFLOP/s from the multiply-adds of the dense layers, as a fraction of the GEMM ceiling
  * measured in the same run by bench/gemm.ts. Then the precompute for M = 10, 100, 300 (2×64;
- * --full adds 2×256). Prints tables as it goes, then writes DIR/train-<adapter>.json and .md.
+ * --full adds 2×256). Prints tables as it goes, then writes DIR/train-<adapter>.json and .md, and
+ * ends with the targets (met or not; the exit status does not depend on them).
  *
- *   npx tsx bench/train.ts            (--quick, the default: a few minutes on lavapipe)
+ * Readbacks learn how long a run of K steps takes (src/gpu/patient-wait.ts) and need 6–8 runs of
+ * the same K to sleep through it rather than poll, so every variant has 8 untimed runs of the
+ * timed K before it is timed.
+ *
+ *   npx tsx bench/train.ts            (--quick, the default: the trainer part about 2 minutes on
+ *                                      lavapipe's 2 cores; the precompute takes longer)
  *   npx tsx bench/train.ts --full     (longer runs, and the 2×256 precompute: for a real GPU)
  */
 import { parseArgs } from "node:util";
@@ -24,10 +34,12 @@ import { fileURLToPath } from "node:url";
 import { createGpu } from "../src/node/create-gpu.ts";
 import type { Gpu } from "../src/gpu/gpu.ts";
 import { layerShapes, type MlpSpec } from "../src/stack/mlp.ts";
+import { snapshotLayout } from "../src/stack/layout.ts";
 import { createStack } from "../src/stack/stack.ts";
+import { fusedSupport, type TrainerPath } from "../src/train/fused-step.ts";
 import { initialQNetworks } from "../src/train/initialisation.ts";
-import { createMlpTrainer } from "../src/train/mlp-trainer.ts";
-import { createSoftQFit, fitSoftQ } from "../src/train/soft-q-fit.ts";
+import { createMlpTrainer, type MlpTrainer } from "../src/train/mlp-trainer.ts";
+import { createSoftQFit, fitSoftQ, type SoftQFit } from "../src/train/soft-q-fit.ts";
 import {
   ADAM_DEFAULTS,
   adamStep,
@@ -60,27 +72,49 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(`Usage: npx tsx bench/train.ts [--quick | --full] [--out DIR] [--fast]
-  --quick   short runs; precompute for 2×64 only (the default; a few minutes on lavapipe)
+  --quick   short runs; precompute for 2×64 only (the default; the trainer part about 2 minutes on
+            lavapipe, the precompute several more)
   --full    longer runs, and the 2×256 precompute too (for a real GPU)
   --fast    Dawn's robustness off (see GpuOptions.fast)
-Gradient steps/s of the GPU trainer (2×64 batch 64, 2×256 batch 256; E = 1, 2), with and without
-replay sampling and soft-Bellman targets, against the float64 CPU reference and PyTorch on the CPU
-(bench/pytorch_train.py, with a Python that has torch: $STAQ_PYTHON, python3 or /usr/bin/python3;
-"no torch" otherwise), and the precompute of 50k next states through a stack of M = 10, 100, 300.
-Writes DIR/train-<adapter>.json and .md.`);
+Gradient steps/s of the GPU trainer (2×64 batch 64, 2×256 batch 256; E = 1, 2) on its fused and
+multi-dispatch paths, with and without replay sampling and soft-Bellman targets, against the
+float64 CPU reference and PyTorch on the CPU (bench/pytorch_train.py, with a Python that has torch:
+$STAQ_PYTHON, python3 or /usr/bin/python3; "no torch" otherwise), and the precompute of 50k next
+states through a stack of M = 10, 100, 300. Writes DIR/train-<adapter>.json and .md, then says
+whether the targets are met.`);
   process.exit(0);
 }
 const full = fullMode(args);
+const startedAt = performance.now();
 
 const INPUTS = 4;
 const ACTIONS = 2;
 const REPLAY = 50_000;
 /** The issue's target on lavapipe: 2×64, batch 64, E = 1, end to end. */
 const TARGET_STEPS_PER_SECOND = 500;
-// This machine's timings wander by ±30 % between runs (shared cores), so even --quick takes a median of several.
-const repeatOptions: RepeatOptions = full
-  ? { warmup: 2, minRuns: 5, maxRuns: 50, minSeconds: 3 }
-  : { warmup: 1, minRuns: 5, maxRuns: 20, minSeconds: 2 };
+/** The fused path's targets on lavapipe, at 2×64, batch 64, E = 2: its soft Q fit's steps/s over… */
+const FUSED_TARGETS = {
+  config: { width: 64, batch: 64, ensemble: 2 },
+  /** …the multi-dispatch soft Q fit's, */
+  overMultiDispatch: 4,
+  /** …and PyTorch's on the CPU, in the same run. */
+  overPytorch: 1.5,
+};
+/**
+ * The timed runs of the four GPU variants of a configuration (trainer and soft Q fit, fused and
+ * multi-dispatch), interleaved: 8 untimed runs each (the readbacks' duration estimates), then
+ * rounds of one run each until every variant has minRuns and minSeconds. This machine's timings
+ * wander by ±30 % between runs (shared cores), so even --quick takes a median of several.
+ */
+const gpuRepeatOptions: RepeatOptions = full
+  ? { warmup: 8, minRuns: 10, maxRuns: 50, minSeconds: 4 }
+  : { warmup: 8, minRuns: 7, maxRuns: 15, minSeconds: 1 };
+/**
+ * K of the timed runs: about this long a run of the fused soft Q fit, as calibrated (polling, so
+ * a timed run, which sleeps through most of it, takes a little less), at most MAX_STEPS.
+ */
+const RUN_SECONDS = full ? 1 : 0.25;
+const MAX_STEPS = full ? 16384 : 4096;
 
 interface TrainConfig {
   width: number;
@@ -93,8 +127,10 @@ const CONFIGS: TrainConfig[] = [
   { width: 256, batch: 256, ensemble: 1 },
   { width: 256, batch: 256, ensemble: 2 },
 ];
+const PATHS: readonly TrainerPath[] = ["fused", "multi-dispatch"];
 const specOf = (width: number): MlpSpec => ({ inputs: INPUTS, hidden: [width, width], outputs: ACTIONS });
 const label = (c: TrainConfig) => `2×${c.width} b${c.batch} E${c.ensemble}`;
+const sameConfig = (a: TrainConfig, b: TrainConfig) => a.width === b.width && a.batch === b.batch && a.ensemble === b.ensemble;
 
 /** Multiply-adds of one dense forward pass of one state, Σ_l in_l · out_l. */
 const macs = (spec: MlpSpec) => layerShapes(spec).reduce((sum, { inputs, outputs }) => sum + inputs * outputs, 0);
@@ -125,23 +161,54 @@ function randomReplay(gpu: Gpu): ReplayBuffer {
   return replay;
 }
 
+/** One variant's timing: ms per gradient step over the timed runs, and what it makes. */
+interface Rate {
+  /** The path it ran on (createMlpTrainer's and createSoftQFit's `path`). */
+  path: TrainerPath;
+  msPerStep: Summary;
+  stepsPerSecond: number;
+  gflops: number;
+  ofCeiling: number;
+}
+
+/** The trainer (`train(K)`, no target networks) and the soft Q fit on one path. */
+interface PathRates {
+  trainer: Rate;
+  softQFit: Rate;
+}
+
 interface TrainRow extends TrainConfig {
+  /** FLOPs of one trainer step (the soft Q fit's: fitFlopsPerStep). */
   flopsPerStep: number;
-  trainer: { msPerStep: Summary; stepsPerSecond: number; gflops: number; ofCeiling: number };
-  softQFit: { msPerStep: Summary; stepsPerSecond: number; gflops: number; ofCeiling: number };
+  fitFlopsPerStep: number;
+  /** K, the gradient steps of every timed run of this configuration (both paths, trainer and soft Q fit). */
+  steps: number;
+  /** Both paths; fused is null where the fused kernel cannot run (fusedWhyNot says why). */
+  paths: { fused: PathRates | null; multiDispatch: PathRates };
+  fusedWhyNot?: string;
+  /**
+   * The headline path's trainer and soft Q fit: the fused path (multi-dispatch where it cannot
+   * run); `path` says which. Before both paths were measured these were the trainer's default path.
+   */
+  trainer: Rate;
+  softQFit: Rate;
+  /** Fused steps/s over multi-dispatch steps/s; null without the fused path. */
+  fusedOverMultiDispatch: { trainer: number; softQFit: number } | null;
   cpu: { msPerStep: Summary; stepsPerSecond: number; gflops: number };
-  /** Soft Q fit steps/s over CPU reference steps/s. */
+  /** Headline (fused) soft Q fit steps/s over CPU reference steps/s. */
   speedup: number;
   /** PyTorch on the CPU (bench/pytorch_train.py); null when it did not run (see the report's pytorch). */
   pytorch: { msPerStep: PytorchTrainConfigResult["msPerStep"]; stepsPerSecond: number; steps: number } | null;
-  /** Soft Q fit steps/s over PyTorch steps/s (both with target networks); null without PyTorch. */
+  /** Headline (fused) soft Q fit steps/s over PyTorch steps/s (both with target networks); null without PyTorch. */
   pytorchSpeedup: number | null;
-  /** Trainer (`train(K)`, no target networks) steps/s over PyTorch steps/s; null without PyTorch. */
+  /** Headline (fused) trainer (`train(K)`, no target networks) steps/s over PyTorch steps/s; null without PyTorch. */
   trainerOverPytorch: number | null;
+  /** The multi-dispatch path's steps/s over PyTorch steps/s; null without PyTorch. */
+  multiDispatchOverPytorch: { trainer: number; softQFit: number } | null;
 }
 
 /** A row before the PyTorch baseline has run. */
-type GpuRow = Omit<TrainRow, "pytorch" | "pytorchSpeedup" | "trainerOverPytorch">;
+type GpuRow = Omit<TrainRow, "pytorch" | "pytorchSpeedup" | "trainerOverPytorch" | "multiDispatchOverPytorch">;
 
 /** What the PyTorch column shows when there is no number: "no torch", or "failed". */
 type PytorchOutcome = { ok: true; result: PytorchTrainResult } | { ok: false; cell: string; message: string };
@@ -173,16 +240,98 @@ async function measurePytorch(configs: TrainConfig[], threads: number): Promise<
 }
 
 function withPytorch(row: GpuRow, outcome: PytorchOutcome): TrainRow {
-  const found = outcome.ok
-    ? outcome.result.configs.find((r) => r.config.width === row.width && r.config.batch === row.batch && r.config.ensemble === row.ensemble)
-    : undefined;
-  if (!found) return { ...row, pytorch: null, pytorchSpeedup: null, trainerOverPytorch: null };
+  const found = outcome.ok ? outcome.result.configs.find((r) => sameConfig(r.config, row)) : undefined;
+  if (!found) return { ...row, pytorch: null, pytorchSpeedup: null, trainerOverPytorch: null, multiDispatchOverPytorch: null };
+  const { multiDispatch } = row.paths;
   return {
     ...row,
     pytorch: { msPerStep: found.msPerStep, stepsPerSecond: found.stepsPerSecond, steps: found.steps },
     pytorchSpeedup: row.softQFit.stepsPerSecond / found.stepsPerSecond,
     trainerOverPytorch: row.trainer.stepsPerSecond / found.stepsPerSecond,
+    multiDispatchOverPytorch: {
+      trainer: multiDispatch.trainer.stepsPerSecond / found.stepsPerSecond,
+      softQFit: multiDispatch.softQFit.stepsPerSecond / found.stepsPerSecond,
+    },
   };
+}
+
+/**
+ * measure.ts's `repeat` for several variants at once, alternating run by run so that the
+ * machine's drift falls on all of them alike. Each `run` returns its milliseconds.
+ */
+async function repeatInterleaved(runs: readonly (() => Promise<number>)[], options: RepeatOptions): Promise<number[][]> {
+  for (let i = 0; i < options.warmup; i++) for (const run of runs) await run();
+  const samples = runs.map((): number[] => []);
+  const totals = runs.map(() => 0);
+  const more = () =>
+    samples[0].length < options.maxRuns && (samples[0].length < options.minRuns || totals.some((t) => t < options.minSeconds * 1000));
+  while (more()) {
+    for (const [i, run] of runs.entries()) {
+      const ms = await run();
+      samples[i].push(ms);
+      totals[i] += ms;
+    }
+  }
+  return samples;
+}
+
+/** Rounds a step count: to a multiple of 64 from 64 up (a whole fused dispatch of a small network), else to a power of two. */
+function roundSteps(steps: number): number {
+  const rounded = steps >= 64 ? Math.round(steps / 64) * 64 : 2 ** Math.max(0, Math.round(Math.log2(Math.max(1, steps))));
+  return Math.min(MAX_STEPS, rounded);
+}
+
+/**
+ * K for the timed runs: about RUN_SECONDS of `run(K)`. After an untimed run (it compiles), K
+ * doubles from 1 until a run takes half of that; the fastest of three runs of that K sets K (the
+ * fastest: other work on the machine only ever slows a run down).
+ */
+async function calibrateSteps(run: (steps: number) => Promise<unknown>): Promise<number> {
+  const time = async (steps: number) => {
+    const started = performance.now();
+    await run(steps);
+    return performance.now() - started;
+  };
+  await run(1);
+  let steps = 1;
+  while (steps < MAX_STEPS && (await time(steps)) < 500 * RUN_SECONDS) steps *= 2;
+  const ms = Math.min(await time(steps), await time(steps), await time(steps));
+  return roundSteps((steps * 1000 * RUN_SECONDS) / ms);
+}
+
+/** A trainer for the full-batch steps and a soft Q fit (with its own trainer), both on `path`. */
+interface PathSetup {
+  path: TrainerPath;
+  plain: MlpTrainer;
+  fitTrainer: MlpTrainer;
+  softQFit: SoftQFit;
+}
+
+async function setUpPath(
+  gpu: Gpu,
+  replay: ReplayBuffer,
+  config: TrainConfig,
+  path: TrainerPath,
+  initial: ReturnType<typeof initialQNetworks>,
+  batchData: { states: Float32Array; actions: number[]; targets: number[] },
+): Promise<PathSetup> {
+  const spec = specOf(config.width);
+  const { batch, ensemble } = config;
+  const fitTrainer = await createMlpTrainer(gpu, { mlp: spec, ensemble, batch, adam: { lr: 1e-4 }, targetNetworks: true, path });
+  fitTrainer.setWeights(initial);
+  const softQFit = await createSoftQFit(gpu, { trainer: fitTrainer, replay, seed: 1, gamma: 0.99, rewardScale: 10, path });
+  // The trainer alone: no target networks, a fixed uploaded batch.
+  const plain = await createMlpTrainer(gpu, { mlp: spec, ensemble, batch, adam: { lr: 1e-4 }, path });
+  plain.setWeights(initial);
+  plain.setBatch(batchData);
+  for (const [what, ran] of [
+    ["trainer", plain.path],
+    ["soft Q fit trainer", fitTrainer.path],
+    ["soft Q fit", softQFit.path],
+  ] as const) {
+    if (ran !== path) throw new Error(`${label(config)}: the ${what} runs ${ran}, not the ${path} path asked for`);
+  }
+  return { path, plain, fitTrainer, softQFit };
 }
 
 async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConfig, ceiling: GemmResult): Promise<GpuRow> {
@@ -192,45 +341,44 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
   const initial = initialQNetworks(spec, ensemble, 1);
   stack.push(initial);
   await replay.precomputePolicy(stack);
-  const trainer = await createMlpTrainer(gpu, { mlp: spec, ensemble, batch, adam: { lr: 1e-4 }, targetNetworks: true });
-  trainer.setWeights(initial);
-  // The trainer alone: no target networks, a fixed uploaded batch.
-  const plain = await createMlpTrainer(gpu, { mlp: spec, ensemble, batch, adam: { lr: 1e-4 } });
-  plain.setWeights(initial);
-  const softQFit = await createSoftQFit(gpu, { trainer, replay, seed: 1, gamma: 0.99, rewardScale: 10 });
-
-  // Enough steps per timed run that the one readback at the end costs little (≥ 64, one submit's worth).
-  const flops = stepFlops(spec, batch, ensemble, false);
-  const fitFlops = stepFlops(spec, batch, ensemble, true);
-  const roughRate = Math.max(0.5e9, 0.15 * ceiling.gflops * 1e9);
-  const steps = Math.max(64, Math.min(4096, Math.round((full ? 2 : 0.5) / (fitFlops / roughRate)) & ~63));
-
   const stored = await replay.read();
   const rows = Math.min(batch, replay.size);
-  plain.setBatch({
+  const batchData = {
     states: stored.obs.slice(0, rows * INPUTS),
     actions: Array.from(stored.actions.subarray(0, rows)),
     targets: Array.from(stored.rewards.subarray(0, rows)),
-  });
-  // A run of the 2×256 configurations takes seconds on lavapipe: --quick times three of them.
-  const options = !full && config.width > 64 ? { warmup: 1, minRuns: 3, maxRuns: 3, minSeconds: 0 } : repeatOptions;
-  const trainerTime = await repeat(async () => {
+  };
+
+  const support = fusedSupport(gpu.info, snapshotLayout(spec), ensemble, batch);
+  const setups: PathSetup[] = [];
+  for (const path of PATHS) {
+    if (path === "fused" && !support.ok) continue;
+    setups.push(await setUpPath(gpu, replay, config, path, initial, batchData));
+  }
+
+  // K from the headline soft Q fit (the fused one where it runs), the same for every variant.
+  const fit = (softQFit: SoftQFit) => (steps: number) => fitSoftQ(softQFit, { steps, tau: 1 });
+  const steps = await calibrateSteps(fit(setups[0].softQFit));
+  const timed = (run: (steps: number) => Promise<unknown>) => async () => {
     const started = performance.now();
-    plain.train(steps);
-    await plain.readStatistics();
-    return (performance.now() - started) / steps;
-  }, options);
-  const fitTime = await repeat(async () => {
-    const started = performance.now();
-    await fitSoftQ(softQFit, { steps, tau: 1 });
-    return (performance.now() - started) / steps;
-  }, options);
+    await run(steps);
+    return performance.now() - started;
+  };
+  const trainRuns = setups.map(({ plain }) =>
+    timed(async (k) => {
+      plain.train(k);
+      await plain.readStatistics();
+    }),
+  );
+  const fitRuns = setups.map(({ softQFit }) => timed(fit(softQFit)));
+  const samples = await repeatInterleaved([...trainRuns, ...fitRuns], gpuRepeatOptions);
+  const perStep = (s: number[]) => summarize(s.map((ms) => ms / steps));
 
   // The float64 reference: a full step (loss, gradient, Adam) per member.
   const cpuSamples: number[] = [];
   const params = initial.map((w) => flattenParameters(toFloat64(w)));
   const adam = params.map((p) => createAdamState(p.length));
-  const batchData = {
+  const cpuBatch = {
     states: stored.obs.subarray(0, batch * INPUTS),
     actions: stored.actions.subarray(0, batch),
     targets: stored.rewards.subarray(0, batch),
@@ -239,32 +387,50 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
   for (let run = 0; run < cpuSteps; run++) {
     const started = performance.now();
     params.forEach((p, e) => {
-      const { grads } = lossAndGradient(spec, unflattenParameters(spec, p), batchData);
+      const { grads } = lossAndGradient(spec, unflattenParameters(spec, p), cpuBatch);
       adamStep(p, flattenParameters(grads), adam[e], { lr: 1e-4, ...ADAM_DEFAULTS });
     });
     cpuSamples.push(performance.now() - started);
   }
   const cpu = summarize(cpuSamples);
 
-  softQFit.destroy();
-  trainer.destroy();
-  plain.destroy();
+  for (const { plain, fitTrainer, softQFit } of setups) {
+    softQFit.destroy();
+    fitTrainer.destroy();
+    plain.destroy();
+  }
   stack.destroy();
-  const rate = (msPerStep: number, f: number) => f / (msPerStep * 1e6);
-  const trainerGflops = rate(trainerTime.median, flops);
-  const fitGflops = rate(fitTime.median, fitFlops);
+  const flops = stepFlops(spec, batch, ensemble, false);
+  const fitFlops = stepFlops(spec, batch, ensemble, true);
+  const gflopsOf = (msPerStep: number, f: number) => f / (msPerStep * 1e6);
+  const rateOf = (path: TrainerPath, msPerStep: Summary, f: number): Rate => {
+    const gflops = gflopsOf(msPerStep.median, f);
+    return { path, msPerStep, stepsPerSecond: 1000 / msPerStep.median, gflops, ofCeiling: gflops / ceiling.gflops };
+  };
+  const rates = setups.map(({ path }, i): PathRates => ({
+    trainer: rateOf(path, perStep(samples[i]), flops),
+    softQFit: rateOf(path, perStep(samples[setups.length + i]), fitFlops),
+  }));
+  const fused = setups[0].path === "fused" ? rates[0] : null;
+  const multiDispatch = rates[rates.length - 1];
+  const headline = rates[0];
   return {
     ...config,
     flopsPerStep: flops,
-    trainer: {
-      msPerStep: trainerTime,
-      stepsPerSecond: 1000 / trainerTime.median,
-      gflops: trainerGflops,
-      ofCeiling: trainerGflops / ceiling.gflops,
-    },
-    softQFit: { msPerStep: fitTime, stepsPerSecond: 1000 / fitTime.median, gflops: fitGflops, ofCeiling: fitGflops / ceiling.gflops },
-    cpu: { msPerStep: cpu, stepsPerSecond: 1000 / cpu.median, gflops: rate(cpu.median, flops) },
-    speedup: cpu.median / fitTime.median,
+    fitFlopsPerStep: fitFlops,
+    steps,
+    paths: { fused, multiDispatch },
+    ...(support.ok ? {} : { fusedWhyNot: support.reason }),
+    trainer: headline.trainer,
+    softQFit: headline.softQFit,
+    fusedOverMultiDispatch: fused
+      ? {
+          trainer: fused.trainer.stepsPerSecond / multiDispatch.trainer.stepsPerSecond,
+          softQFit: fused.softQFit.stepsPerSecond / multiDispatch.softQFit.stepsPerSecond,
+        }
+      : null,
+    cpu: { msPerStep: cpu, stepsPerSecond: 1000 / cpu.median, gflops: gflopsOf(cpu.median, flops) },
+    speedup: cpu.median / headline.softQFit.msPerStep.median,
   };
 }
 
@@ -312,13 +478,18 @@ async function measurePrecompute(
   return { width, memory, states: replay.size, ms, gflops, ofCeiling: gflops / ceiling.gflops };
 }
 
+const perSecond = (x: number) => x.toFixed(x < 100 ? 1 : 0);
+
 function trainTable(rows: TrainRow[], pytorch: PytorchOutcome): string {
   const missing = pytorch.ok ? "–" : pytorch.cell;
   return markdownTable(
     [
       "config",
-      "trainer steps/s",
-      "soft Q fit steps/s",
+      "fused trainer steps/s",
+      "multi-dispatch trainer steps/s",
+      "fused soft Q fit steps/s",
+      "multi-dispatch soft Q fit steps/s",
+      "fused ÷ multi-dispatch",
       "ms/step (p10–p90)",
       "GFLOP/s",
       "% ceiling",
@@ -327,21 +498,28 @@ function trainTable(rows: TrainRow[], pytorch: PytorchOutcome): string {
       "PyTorch CPU steps/s",
       "GPU ÷ PyTorch",
     ],
-    rows.map((r) => [
-      label(r),
-      r.trainer.stepsPerSecond.toFixed(r.trainer.stepsPerSecond < 100 ? 1 : 0),
-      r.softQFit.stepsPerSecond.toFixed(r.softQFit.stepsPerSecond < 100 ? 1 : 0),
-      `${formatMs(r.softQFit.msPerStep.median)} (${formatMs(r.softQFit.msPerStep.p10)}–${formatMs(r.softQFit.msPerStep.p90)})`,
-      r.softQFit.gflops.toFixed(2),
-      `${(100 * r.softQFit.ofCeiling).toFixed(0)}%`,
-      r.cpu.stepsPerSecond.toFixed(r.cpu.stepsPerSecond < 100 ? 1 : 0),
-      r.speedup.toFixed(1),
-      r.pytorch ? r.pytorch.stepsPerSecond.toFixed(r.pytorch.stepsPerSecond < 100 ? 1 : 0) : missing,
-      r.pytorchSpeedup !== null ? r.pytorchSpeedup.toFixed(2) : missing,
-    ]),
+    rows.map((r) => {
+      const { fused, multiDispatch } = r.paths;
+      // Where the fused kernel cannot run, the headline columns are the multi-dispatch path's (marked so).
+      const mark = fused ? "" : " (multi-dispatch)";
+      return [
+        label(r),
+        fused ? perSecond(fused.trainer.stepsPerSecond) : "cannot run",
+        perSecond(multiDispatch.trainer.stepsPerSecond),
+        fused ? perSecond(fused.softQFit.stepsPerSecond) : "cannot run",
+        perSecond(multiDispatch.softQFit.stepsPerSecond),
+        r.fusedOverMultiDispatch ? r.fusedOverMultiDispatch.softQFit.toFixed(2) : "–",
+        `${formatMs(r.softQFit.msPerStep.median)} (${formatMs(r.softQFit.msPerStep.p10)}–${formatMs(r.softQFit.msPerStep.p90)})${mark}`,
+        r.softQFit.gflops.toFixed(2),
+        `${(100 * r.softQFit.ofCeiling).toFixed(0)}%`,
+        perSecond(r.cpu.stepsPerSecond),
+        r.speedup.toFixed(1),
+        r.pytorch ? perSecond(r.pytorch.stepsPerSecond) : missing,
+        r.pytorchSpeedup !== null ? `${r.pytorchSpeedup.toFixed(2)}${mark}` : missing,
+      ];
+    }),
   );
 }
-
 function precomputeTable(rows: PrecomputeRow[]): string {
   return markdownTable(
     ["network", "M", "states", "ms (p10–p90)", "GFLOP/s", "% ceiling"],
@@ -355,6 +533,24 @@ function precomputeTable(rows: PrecomputeRow[]): string {
     ]),
   );
 }
+
+/** A ratio target: the measured ratio (null when it could not be measured, with why), and whether it is met. */
+interface RatioTarget {
+  what: string;
+  required: number;
+  measured: number | null;
+  met: boolean | null;
+  why?: string;
+}
+
+function ratioTarget(what: string, required: number, measured: number | null, why: string): RatioTarget {
+  return measured === null ? { what, required, measured, met: null, why } : { what, required, measured, met: measured >= required };
+}
+
+const describeRatio = (t: RatioTarget) =>
+  t.measured === null
+    ? `${t.what} not measured (${t.why}; target ≥ ${t.required})`
+    : `${t.what} ${t.measured.toFixed(2)} (target ≥ ${t.required}) — ${t.met ? "met" : "NOT met"}`;
 
 async function main(): Promise<void> {
   const gpu = await createGpu({ fast: args.fast });
@@ -374,13 +570,22 @@ async function main(): Promise<void> {
 
   const gpuRows: GpuRow[] = [];
   for (const config of CONFIGS) {
+    const configStarted = performance.now();
     const row = await measureTraining(gpu, replay, config, ceiling);
+    const configSeconds = (performance.now() - configStarted) / 1000;
     gpuRows.push(row);
+    const { fused, multiDispatch } = row.paths;
+    const both = (pick: (p: PathRates) => Rate, ratio: number | undefined) =>
+      `fused ${fused ? perSecond(pick(fused).stepsPerSecond).padStart(6) : "cannot run"}  multi-dispatch ${perSecond(pick(multiDispatch).stepsPerSecond).padStart(6)} steps/s` +
+      (ratio === undefined ? "" : ` (×${ratio.toFixed(2)})`);
     console.log(
-      `${label(config).padEnd(16)} trainer ${row.trainer.stepsPerSecond.toFixed(0).padStart(6)} steps/s   soft Q fit ${row.softQFit.stepsPerSecond.toFixed(0).padStart(6)} steps/s ` +
-        `(${row.softQFit.gflops.toFixed(2)} GFLOP/s, ${(100 * row.softQFit.ofCeiling).toFixed(0)}% of ceiling)   CPU ref ${row.cpu.stepsPerSecond.toFixed(1)} steps/s   ×${row.speedup.toFixed(1)}`,
+      `${label(config).padEnd(16)} K=${String(row.steps).padEnd(5)} soft Q fit ${both((p) => p.softQFit, row.fusedOverMultiDispatch?.softQFit)}   ` +
+        `trainer ${both((p) => p.trainer, row.fusedOverMultiDispatch?.trainer)}   ` +
+        `${row.softQFit.path} soft Q fit ${row.softQFit.gflops.toFixed(2)} GFLOP/s (${(100 * row.softQFit.ofCeiling).toFixed(0)}% of ceiling)   CPU ref ${row.cpu.stepsPerSecond.toFixed(1)} steps/s   ×${row.speedup.toFixed(1)}   (${configSeconds.toFixed(0)} s)`,
     );
+    if (row.fusedWhyNot) console.log(`${label(config).padEnd(16)} the fused path cannot run: ${row.fusedWhyNot}`);
   }
+  const gpuSeconds = (performance.now() - startedAt) / 1000;
   // After the GPU runs, not during them: lavapipe computes on the same cores.
   const threads = availableParallelism();
   const pytorch = await measurePytorch(CONFIGS, threads);
@@ -392,10 +597,13 @@ async function main(): Promise<void> {
   for (const row of trainRows) {
     if (row.pytorch) {
       console.log(
-        `${label(row).padEnd(16)} PyTorch CPU ${row.pytorch.stepsPerSecond.toFixed(1).padStart(7)} steps/s   soft Q fit ÷ PyTorch ${row.pytorchSpeedup!.toFixed(2)}`,
+        `${label(row).padEnd(16)} PyTorch CPU ${row.pytorch.stepsPerSecond.toFixed(1).padStart(7)} steps/s   ${row.softQFit.path} soft Q fit ÷ PyTorch ${row.pytorchSpeedup!.toFixed(2)}` +
+          `   multi-dispatch soft Q fit ÷ PyTorch ${row.multiDispatchOverPytorch!.softQFit.toFixed(2)}`,
       );
     }
   }
+  const trainerSeconds = (performance.now() - startedAt) / 1000;
+  console.log(`trainer part: ${trainerSeconds.toFixed(0)} s (GPU and CPU reference ${gpuSeconds.toFixed(0)} s)`);
   const precomputeRows: PrecomputeRow[] = [];
   for (const width of full ? [64, 256] : [64]) {
     for (const memory of [10, 100, 300]) {
@@ -411,14 +619,36 @@ async function main(): Promise<void> {
 
   const headline = trainRows.find((r) => r.width === 64 && r.ensemble === 1)!;
   const target = {
-    what: `soft Q fit steps/s, 2×64, batch 64, E = 1 (≥ ${TARGET_STEPS_PER_SECOND} on lavapipe)`,
+    what: `${headline.softQFit.path} soft Q fit steps/s, 2×64, batch 64, E = 1 (≥ ${TARGET_STEPS_PER_SECOND} on lavapipe)`,
     measured: headline.softQFit.stepsPerSecond,
     met: headline.softQFit.stepsPerSecond >= TARGET_STEPS_PER_SECOND,
   };
-  console.log(`\n${trainTable(trainRows, pytorch)}\n\n${precomputeTable(precomputeRows)}\n`);
-  console.log(`target: ${target.what}: ${target.measured.toFixed(0)} — ${target.met ? "met" : "NOT met"}`);
+  const fusedRow = trainRows.find((r) => sameConfig(r, FUSED_TARGETS.config))!;
+  const fusedTargets = {
+    config: label(fusedRow),
+    overMultiDispatch: ratioTarget(
+      "fused ÷ multi-dispatch soft Q fit steps/s",
+      FUSED_TARGETS.overMultiDispatch,
+      fusedRow.fusedOverMultiDispatch?.softQFit ?? null,
+      `the fused path cannot run: ${fusedRow.fusedWhyNot}`,
+    ),
+    overPytorch: ratioTarget(
+      "fused soft Q fit ÷ PyTorch CPU steps/s",
+      FUSED_TARGETS.overPytorch,
+      fusedRow.paths.fused && fusedRow.pytorchSpeedup !== null ? fusedRow.pytorchSpeedup : null,
+      fusedRow.paths.fused
+        ? `PyTorch CPU: ${pytorch.ok ? "no result" : pytorch.cell}`
+        : `the fused path cannot run: ${fusedRow.fusedWhyNot}`,
+    ),
+  };
+  const targetLines = [
+    `target: ${target.what}: ${target.measured.toFixed(0)} — ${target.met ? "met" : "NOT met"}`,
+    `targets at ${fusedTargets.config}: ${describeRatio(fusedTargets.overMultiDispatch)}; ${describeRatio(fusedTargets.overPytorch)}`,
+  ];
+  console.log(`\n${trainTable(trainRows, pytorch)}\n\n${precomputeTable(precomputeRows)}`);
 
   const slug = adapterSlug(gpu.info.adapter);
+  const seconds = (performance.now() - startedAt) / 1000;
   const report = {
     benchmark: "train",
     mode: full ? "full" : "quick",
@@ -427,6 +657,8 @@ async function main(): Promise<void> {
     machine: machineInfo(),
     ceiling,
     replayStates: REPLAY,
+    /** Untimed runs per variant, then timed runs (interleaved across the variants of a configuration). */
+    gpuRepeat: gpuRepeatOptions,
     training: trainRows,
     pytorch: pytorch.ok
       ? {
@@ -444,6 +676,8 @@ async function main(): Promise<void> {
       : { ran: false, threads, why: pytorch.cell, message: pytorch.message },
     precompute: precomputeRows,
     target,
+    fusedTargets,
+    seconds: { trainer: trainerSeconds, total: seconds },
   };
   writeReport(
     args.out,
@@ -453,9 +687,13 @@ async function main(): Promise<void> {
       `# Trainer benchmark on ${gpu.info.adapter} (${report.mode})`,
       "",
       `${report.date}; ${report.machine.cpu}, ${report.machine.cores} cores; GEMM ceiling ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}).`,
-      '"trainer": `train(K)` on an uploaded batch. "soft Q fit": `fitSoftQ` — sampling from a 50k replay buffer, target networks and soft-Bellman targets included; its ms/step, GFLOP/s and ratio to the CPU reference are given. CartPole shapes (4 inputs, 2 actions).',
+      '"trainer": `train(K)` on an uploaded batch. "soft Q fit": `fitSoftQ` — sampling from a 50k replay buffer, target networks and soft-Bellman targets included. CartPole shapes (4 inputs, 2 actions).',
       "",
-      "\"PyTorch CPU\": the same step in PyTorch on the CPU (bench/pytorch_train.py: per member an nn.Linear MLP and a target copy, MSE against r + γ(1 − done)·mean of the targets' Q(s', a'), Adam lr 1e-4, a fixed random batch). \"GPU ÷ PyTorch\": soft Q fit steps/s over PyTorch steps/s (both evaluate target networks; the JSON also has the trainer's ratio).",
+      `Each on both paths, in the same run: "fused" (createMlpTrainer and createSoftQFit with \`path: "fused"\`: whole gradient steps per dispatch) and "multi-dispatch" (one dispatch per piece). Every timed run is K gradient steps and one readback (K: ${trainRows.map((r) => `${r.steps} at ${label(r)}`).join(", ")}; about ${RUN_SECONDS} s of the fused soft Q fit); each variant has ${gpuRepeatOptions.warmup} untimed runs of that K first (the readbacks' duration estimates), then their timed runs alternate; medians of ${gpuRepeatOptions.minRuns} or more. "fused ÷ multi-dispatch": the soft Q fit's steps/s ratio (the trainer's is in the JSON). The ms/step, GFLOP/s, % of the ceiling and ratio to the float64 CPU reference ("× CPU") are the fused soft Q fit's.`,
+      "",
+      "\"PyTorch CPU\": the same step in PyTorch on the CPU (bench/pytorch_train.py: per member an nn.Linear MLP and a target copy, MSE against r + γ(1 − done)·mean of the targets' Q(s', a'), Adam lr 1e-4, a fixed random batch). \"GPU ÷ PyTorch\": the fused soft Q fit's steps/s over PyTorch steps/s (both evaluate target networks; the JSON also has the fused trainer's ratio and the multi-dispatch ones).",
+      "",
+      "JSON: each row of `training` has `paths.fused` and `paths.multiDispatch` (trainer and soft Q fit); its `trainer`, `softQFit`, `speedup`, `pytorchSpeedup` and `trainerOverPytorch` are the fused path's (their `path` says so; before both paths were measured they were the trainer's default path's), `fusedOverMultiDispatch` and `multiDispatchOverPytorch` the ratios, `steps` the K of its timed runs.",
       "",
       trainTable(trainRows, pytorch),
       "",
@@ -467,9 +705,14 @@ async function main(): Promise<void> {
       "",
       `Target: ${target.what}: ${target.measured.toFixed(0)} — ${target.met ? "met" : "not met"}.`,
       "",
+      `Targets at ${fusedTargets.config}: ${describeRatio(fusedTargets.overMultiDispatch)}; ${describeRatio(fusedTargets.overPytorch)}.`,
+      "",
     ].join("\n"),
+    seconds,
   );
   gpu.destroy();
+  // Last, so that they end the output: the targets, met or not (the exit status does not depend on them).
+  console.log(`\n${targetLines.join("\n")}`);
 }
 
 await main();
