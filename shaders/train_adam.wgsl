@@ -12,6 +12,8 @@ const CLIP: bool = false;          // @inject
 
 const WORKGROUP_SIZE: u32 = 64u;
 
+// @include adam_update
+
 struct Step {
   step_size: f32,
   bias2_root: f32,
@@ -41,14 +43,12 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
   }
   var g = grads[k];
   if (CLIP) {
-    let coefficient = step.max_norm / (norms[k / SNAPSHOT_VEC4S] + 1e-6);
-    g = g * min(coefficient, 1.0);
+    g = g * adam_clip(step.max_norm, norms[k / SNAPSHOT_VEC4S]);
   }
-  let theta = params[k];
-  g = g + step.weight_decay * theta;
-  let m_new = m[k] * step.beta1 + g * step.one_minus_beta1;
-  let v_new = v[k] * step.beta2 + (step.one_minus_beta2 * g) * g;
-  m[k] = m_new;
-  v[k] = v_new;
-  params[k] = theta + (-step.step_size) * (m_new / (sqrt(v_new) / step.bias2_root + step.eps));
+  let constants = AdamConstants(step.step_size, step.bias2_root, step.beta1, step.beta2, step.one_minus_beta1,
+                                step.one_minus_beta2, step.eps, step.weight_decay);
+  let updated = adam_update(g, AdamState(params[k], m[k], v[k]), constants);
+  m[k] = updated.m;
+  v[k] = updated.v;
+  params[k] = updated.theta;
 }

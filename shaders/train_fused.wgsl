@@ -47,6 +47,9 @@ const STATISTICS: bool = true;                                            // @in
 const WORKGROUP_SIZE: u32 = 64u;
 const HEAD: u32 = LAYERS - 1u;
 
+// @include td_loss
+// @include adam_update
+
 struct Fit {
   steps: u32,            // gradient steps this dispatch runs
   schedule_offset: u32,  // this dispatch's first step in `schedule`
@@ -298,20 +301,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       let row = batch_row(s, b);
       let a = actions[row];
       let q = scratch[base + LAYER_ACTIVATIONS[HEAD] + b * head_out4 + a / 4u][a % 4u];
-      let d = q - targets[row];
-      var value: f32;
-      var slope: f32;
-      if (HUBER) {
-        if (abs(d) <= HUBER_DELTA) {
-          value = 0.5 * d * d;
-        } else {
-          value = HUBER_DELTA * (abs(d) - 0.5 * HUBER_DELTA);
-        }
-        slope = fit.grad_scale * clamp(d, -HUBER_DELTA, HUBER_DELTA);
-      } else {
-        value = d * d;
-        slope = fit.grad_scale * d;
-      }
+      let loss = td_loss(q - targets[row], fit.grad_scale, HUBER, HUBER_DELTA);
+      let value = loss.x;
+      let slope = loss.y;
       for (var o4 = 0u; o4 < head_out4; o4++) {
         var g = vec4<f32>(0.0);
         if (o4 == a / 4u) {
@@ -385,23 +377,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       }
     }
 
-    // Adam, as train_adam.wgsl (torch.optim.Adam's single-tensor order of operations).
-    let constants = schedule[fit.schedule_offset + s];
-    let step_size = constants.x;
-    let bias2_root = constants.y;
+    // Adam (shaders/adam_update.wgsl, as train_adam.wgsl).
+    let bias = schedule[fit.schedule_offset + s];
+    let constants = AdamConstants(bias.x, bias.y, fit.beta1, fit.beta2, fit.one_minus_beta1, fit.one_minus_beta2, fit.eps,
+                                  fit.weight_decay);
     for (var k = t; k < SNAPSHOT_VEC4S; k += WORKGROUP_SIZE) {
       var g = grads[p + k];
       if (CLIP) {
-        let coefficient = fit.max_norm / (norm + 1e-6);
-        g = g * min(coefficient, 1.0);
+        g = g * adam_clip(fit.max_norm, norm);
       }
-      let theta = params[p + k];
-      g = g + fit.weight_decay * theta;
-      let m_new = m[p + k] * fit.beta1 + g * fit.one_minus_beta1;
-      let v_new = v[p + k] * fit.beta2 + (fit.one_minus_beta2 * g) * g;
-      m[p + k] = m_new;
-      v[p + k] = v_new;
-      params[p + k] = theta + (-step_size) * (m_new / (sqrt(v_new) / bias2_root + fit.eps));
+      let updated = adam_update(g, AdamState(params[p + k], m[p + k], v[p + k]), constants);
+      m[p + k] = updated.m;
+      v[p + k] = updated.v;
+      params[p + k] = updated.theta;
     }
     storageBarrier();
   }

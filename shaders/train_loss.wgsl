@@ -13,6 +13,8 @@ const HUBER_DELTA: f32 = 1.0f;    // @inject
 
 const WORKGROUP_SIZE: u32 = 64u;
 
+// @include td_loss
+
 struct Params {
   batch: u32,
   grad_scale: f32,
@@ -34,20 +36,9 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
   }
   let row = (e * params.batch + b) * OUT4;
   let a = actions[b];
-  let d = q[row + a / 4u][a % 4u] - targets[b];
-  var value: f32;
-  var slope: f32;
-  if (HUBER) {
-    if (abs(d) <= HUBER_DELTA) {
-      value = 0.5 * d * d;
-    } else {
-      value = HUBER_DELTA * (abs(d) - 0.5 * HUBER_DELTA);
-    }
-    slope = params.grad_scale * clamp(d, -HUBER_DELTA, HUBER_DELTA);
-  } else {
-    value = d * d;
-    slope = params.grad_scale * d;
-  }
+  let loss = td_loss(q[row + a / 4u][a % 4u] - targets[b], params.grad_scale, HUBER, HUBER_DELTA);
+  let value = loss.x;
+  let slope = loss.y;
   for (var o4 = 0u; o4 < OUT4; o4++) {
     var g = vec4<f32>(0.0);
     if (o4 == a / 4u) {

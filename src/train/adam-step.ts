@@ -20,12 +20,9 @@ export function adamBiasCorrection(adam: Pick<AdamSettings, "lr" | "beta1" | "be
   return { stepSize: adam.lr / (1 - adam.beta1 ** t), bias2Root: Math.sqrt(1 - adam.beta2 ** t) };
 }
 
-/** Step t's uniform. */
-function adamUniform(adam: AdamSettings, t: number, count: number): UniformValues {
-  const { stepSize, bias2Root } = adamBiasCorrection(adam, t);
+/** The uniform fields every step shares (train_adam.wgsl's and train_fused.wgsl's, by the same names). */
+export function adamConstants(adam: AdamSettings): UniformValues {
   return {
-    step_size: stepSize,
-    bias2_root: bias2Root,
     beta1: adam.beta1,
     beta2: adam.beta2,
     one_minus_beta1: 1 - adam.beta1,
@@ -33,8 +30,13 @@ function adamUniform(adam: AdamSettings, t: number, count: number): UniformValue
     eps: adam.eps,
     weight_decay: adam.weightDecay,
     max_norm: adam.maxGradNorm ?? 0,
-    count,
   };
+}
+
+/** Step t's uniform. */
+function adamUniform(adam: AdamSettings, t: number, count: number): UniformValues {
+  const { stepSize, bias2Root } = adamBiasCorrection(adam, t);
+  return { step_size: stepSize, bias2_root: bias2Root, ...adamConstants(adam), count };
 }
 
 export class AdamStep implements StepPiece {

@@ -14,8 +14,9 @@ import { createBuffer } from "../gpu/buffers.ts";
 import type { Gpu, GpuInfo } from "../gpu/gpu.ts";
 import type { Kernel } from "../gpu/kernel.ts";
 import type { SnapshotLayout } from "../stack/layout.ts";
-import { adamBiasCorrection, type AdamSettings } from "./adam-step.ts";
+import { adamBiasCorrection, adamConstants, type AdamSettings } from "./adam-step.ts";
 import { SteppedDispatch } from "./dispatch.ts";
+import type { TrainerBuffers } from "./trainer-pieces.ts";
 
 /** How the trainer runs a gradient step: one dispatch per piece, or the fused kernel. */
 export type TrainerPath = "multi-dispatch" | "fused";
@@ -120,18 +121,12 @@ export function fusedPreferred(info: Pick<GpuInfo, "fallbackAdapter">, layout: S
   return info.fallbackAdapter === true || macsPerStep(layout, batch) <= 2 ** 24;
 }
 
-/** What a fused dispatch trains on and writes. */
-export interface FusedBuffers {
-  params: GPUBuffer;
-  grads: GPUBuffer;
-  m: GPUBuffer;
-  v: GPUBuffer;
-  norms: GPUBuffer;
+/** What a fused dispatch trains on and writes: the trainer's networks, gradients, Adam state, norms and loss rows, and these. */
+export interface FusedBuffers extends Pick<TrainerBuffers, "params" | "grads" | "m" | "v" | "norms" | "lossRows"> {
   /** The minibatch: states f32 [rows × inputs], actions u32 [rows], targets f32 [rows]. */
   states: GPUBuffer;
   actions: GPUBuffer;
   targets: GPUBuffer;
-  lossRows: GPUBuffer;
   /** [E] vec4s: the statistics' running sums (any buffer of ≥ 16 bytes when `statistics` is off). */
   sums: GPUBuffer;
   /** Activations and deltas, [E × scratchLayout(…).member] vec4s (shared by a trainer's fused programs). */
@@ -259,13 +254,7 @@ export class FusedSteps {
       schedule_offset: slot * stepsPerDispatch,
       norm_at: dispatches[slot].normAt ?? stepsPerDispatch,
       grad_scale: this.gradScale,
-      beta1: adam.beta1,
-      beta2: adam.beta2,
-      one_minus_beta1: 1 - adam.beta1,
-      one_minus_beta2: 1 - adam.beta2,
-      eps: adam.eps,
-      weight_decay: adam.weightDecay,
-      max_norm: adam.maxGradNorm ?? 0,
+      ...adamConstants(adam),
     }));
   }
 

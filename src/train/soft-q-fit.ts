@@ -32,14 +32,14 @@ import { Readback } from "../gpu/readback.ts";
 import { DurationEstimate } from "../gpu/patient-wait.ts";
 import { SerialQueue } from "../gpu/serial-queue.ts";
 import type { Gpu } from "../gpu/gpu.ts";
-import { checkU64, splitU64 } from "../random/philox.ts";
+import { checkU64 } from "../random/philox.ts";
 import { Dispatch, SteppedDispatch } from "./dispatch.ts";
 import { encodeSteps, fixedPiece, STEPS_PER_SUBMIT, type StepPiece } from "./gradient-step.ts";
 import type { MlpTrainer } from "./mlp-trainer.ts";
 import type { ReplayBuffer } from "./replay-buffer.ts";
 import { createReplaySampler } from "./replay-sample.ts";
 import { FUSED_DISPATCHES_PER_SUBMIT, type FusedDispatchPlan, type TrainerPath } from "./fused-step.ts";
-import { createTargetPlan, planSteps, type PlanDraw } from "./target-plan.ts";
+import { createTargetPlan, planSteps, targetsUniform, type PlanDraw } from "./target-plan.ts";
 import type { NextActionMode } from "./targets-reference.ts";
 
 export type TargetUpdate = { kind: "hard"; every: number } | { kind: "polyak"; rho: number };
@@ -169,7 +169,6 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
     );
   const path: TrainerPath =
     requested === "multi-dispatch" || trainer.path !== "fused" || targetUpdate.kind !== "hard" ? "multi-dispatch" : "fused";
-  const [seedLo, seedHi] = splitU64(options.seed);
 
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
   const indices = createBuffer(gpu, batch * 4, storage, `${label} minibatch rows`);
@@ -243,20 +242,7 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
   /** The targets with entropy bonus τ; run step i draws a' with the Philox step `firstStep + i`. */
   const softBellmanTargets = (firstStep: number, tau: number): StepPiece => ({
     prepare: (first, n) =>
-      softTargets.write(n, (slot) => {
-        const [stepLo, stepHi] = splitU64(firstStep + first + slot);
-        return {
-          seed_lo: seedLo,
-          seed_hi: seedHi,
-          step_lo: stepLo,
-          step_hi: stepHi,
-          reward_scale: options.rewardScale,
-          gamma: options.gamma,
-          tau,
-          steps: 1,
-          rows_per_member: batch,
-        };
-      }),
+      softTargets.write(n, (slot) => targetsUniform(options, { firstStep: firstStep + first + slot, steps: 1, tau, rowsPerMember: batch })),
     encode: (pass, at) => softTargets.encode(pass, at.slot),
   });
 

@@ -17,6 +17,7 @@ import { StaqInputError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import type { Gpu, GpuLimits } from "../gpu/gpu.ts";
+import type { UniformValues } from "../gpu/kernel.ts";
 import { splitU64 } from "../random/philox.ts";
 import { SteppedDispatch } from "./dispatch.ts";
 import { FUSED_DISPATCHES_PER_SUBMIT } from "./fused-step.ts";
@@ -68,6 +69,30 @@ export interface TargetPlan {
   /** Encodes the plan written to `slot`. */
   encode(pass: GPUComputePassEncoder, slot: number): void;
   destroy(): void;
+}
+
+/**
+ * shaders/train_targets.wgsl's uniform: the targets of `steps` steps from `firstStep` (the Philox
+ * step of their next-action draws), with entropy bonus τ, reading Q̄ from a head buffer whose
+ * members are `rowsPerMember` rows apart.
+ */
+export function targetsUniform(
+  settings: { seed: number | bigint; rewardScale: number; gamma: number },
+  draw: { firstStep: number; steps: number; tau: number; rowsPerMember: number },
+): UniformValues {
+  const [seedLo, seedHi] = splitU64(settings.seed);
+  const [stepLo, stepHi] = splitU64(draw.firstStep);
+  return {
+    seed_lo: seedLo,
+    seed_hi: seedHi,
+    step_lo: stepLo,
+    step_hi: stepHi,
+    reward_scale: settings.rewardScale,
+    gamma: settings.gamma,
+    tau: draw.tau,
+    steps: draw.steps,
+    rows_per_member: draw.rowsPerMember,
+  };
 }
 
 /**
@@ -160,8 +185,6 @@ export async function createTargetPlan(gpu: Gpu, options: TargetPlanOptions): Pr
     FUSED_DISPATCHES_PER_SUBMIT,
     `${label} plan targets`,
   );
-  const [seedLo, seedHi] = splitU64(options.seed);
-
   return {
     steps,
     states,
@@ -182,18 +205,8 @@ export async function createTargetPlan(gpu: Gpu, options: TargetPlanOptions): Pr
       }));
       for (const dispatch of forward) dispatch.write(plans.length, (slot) => ({ batch: plans[slot].steps * batch }));
       softTargets.write(plans.length, (slot) => {
-        const [stepLo, stepHi] = splitU64(plans[slot].firstStep);
-        return {
-          seed_lo: seedLo,
-          seed_hi: seedHi,
-          step_lo: stepLo,
-          step_hi: stepHi,
-          reward_scale: options.rewardScale,
-          gamma: options.gamma,
-          tau: plans[slot].tau,
-          steps: plans[slot].steps,
-          rows_per_member: plans[slot].steps * batch,
-        };
+        const plan = plans[slot];
+        return targetsUniform(options, { firstStep: plan.firstStep, steps: plan.steps, tau: plan.tau, rowsPerMember: plan.steps * batch });
       });
     },
     encode(pass, slot) {
