@@ -17,7 +17,7 @@
 // from 0; input gradients over outputs in order; the norm and statistics by thread t's strided
 // partial and the same tree), so the float32 bounds derived for those kernels hold here.
 //
-// The minibatch: with PER_STEP_ROWS (the soft Q fit) step s trains on rows s·BATCH … of
+// The minibatch: with per_step_rows (the soft Q fit) step s trains on rows s·BATCH … of
 // `states`, `actions` and `targets`, which the target plan (src/train/target-plan.ts) filled
 // for the dispatch's steps; without (the trainer's full-batch `train`) every step trains on the
 // same BATCH rows.
@@ -38,11 +38,6 @@ const MEMBER_SCRATCH: u32 = 832u;                                         // @in
 const SNAPSHOT_VEC4S: u32 = 37u;                                          // @inject
 const INPUTS: u32 = 4u;                                                   // @inject
 const BATCH: u32 = 64u;                                                   // @inject
-const PER_STEP_ROWS: bool = true;                                         // @inject
-const CLIP: bool = false;                                                 // @inject
-const HUBER: bool = false;                                                // @inject
-const HUBER_DELTA: f32 = 1.0f;                                            // @inject
-const STATISTICS: bool = true;                                            // @inject
 
 const WORKGROUP_SIZE: u32 = 64u;
 const HEAD: u32 = LAYERS - 1u;
@@ -53,7 +48,7 @@ const HEAD: u32 = LAYERS - 1u;
 struct Fit {
   steps: u32,            // gradient steps this dispatch runs
   schedule_offset: u32,  // this dispatch's first step in `schedule`
-  norm_at: u32,          // the step whose gradient norm goes to `norms` (≥ steps: none, unless CLIP)
+  norm_at: u32,          // the step whose gradient norm goes to `norms` (≥ steps: none, unless clipping)
   grad_scale: f32,       // 2/B (MSE) or 1/B (Huber), rounded on the host as PyTorch rounds it
   beta1: f32,
   beta2: f32,
@@ -62,7 +57,13 @@ struct Fit {
   eps: f32,
   weight_decay: f32,
   max_norm: f32,
-  pad0: u32,
+  // Options as uniform flags (0 or 1) rather than constants, so that one pipeline per network
+  // shape serves every program: lavapipe takes tens of seconds to compile this kernel.
+  per_step_rows: u32,    // step s trains on rows s·BATCH … (the soft Q fit's plan), else rows 0 … BATCH − 1
+  clip: u32,             // clip_grad_norm_ to max_norm
+  huber: u32,            // the Huber loss with huber_delta, else MSE
+  huber_delta: f32,
+  statistics: u32,       // add each step's mean loss and |Q| to `sums`
 }
 
 @group(0) @binding(0) var<uniform> fit: Fit;
@@ -84,7 +85,7 @@ var<workgroup> partial: array<vec4<f32>, WORKGROUP_SIZE>;
 
 // Row b of step s in the minibatch buffers.
 fn batch_row(s: u32, b: u32) -> u32 {
-  return select(b, s * BATCH + b, PER_STEP_ROWS);
+  return select(b, s * BATCH + b, fit.per_step_rows != 0u);
 }
 
 // Each thread computes a tile of ROW_TILE rows × COL_TILE vec4s of outputs (forward, input
@@ -301,7 +302,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       let row = batch_row(s, b);
       let a = actions[row];
       let q = scratch[base + LAYER_ACTIVATIONS[HEAD] + b * head_out4 + a / 4u][a % 4u];
-      let loss = td_loss(q - targets[row], fit.grad_scale, HUBER, HUBER_DELTA);
+      let loss = td_loss(q - targets[row], fit.grad_scale, fit.huber != 0u, fit.huber_delta);
       let value = loss.x;
       let slope = loss.y;
       for (var o4 = 0u; o4 < head_out4; o4++) {
@@ -345,9 +346,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
 
     // The gradient's norm and the step's statistics: strided partials, then one fixed tree.
-    let want_norm = CLIP || s == fit.norm_at;
+    let clip = fit.clip != 0u;
+    let statistics = fit.statistics != 0u;
+    let want_norm = clip || s == fit.norm_at;
     var norm = 0.0;
-    if (STATISTICS || want_norm) {
+    if (statistics || want_norm) {
       var squares = 0.0;
       if (want_norm) {
         for (var k = t; k < SNAPSHOT_VEC4S; k += WORKGROUP_SIZE) {
@@ -369,7 +372,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         if (want_norm) {
           norms[e] = norm;
         }
-        if (STATISTICS) {
+        if (statistics) {
           let means = total.xy / f32(BATCH);
           let old = sums[e];
           sums[e] = vec4<f32>(kahan_add(old.x, old.y, means.x), kahan_add(old.z, old.w, means.y));
@@ -383,7 +386,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
                                   fit.weight_decay);
     for (var k = t; k < SNAPSHOT_VEC4S; k += WORKGROUP_SIZE) {
       var g = grads[p + k];
-      if (CLIP) {
+      if (clip) {
         g = g * adam_clip(fit.max_norm, norm);
       }
       let updated = adam_update(g, AdamState(params[p + k], m[p + k], v[p + k]), constants);

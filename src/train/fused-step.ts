@@ -213,11 +213,6 @@ export class FusedSteps {
       SNAPSHOT_VEC4S: layout.vec4s,
       INPUTS: layout.spec.inputs,
       BATCH: batch,
-      PER_STEP_ROWS: options.perStepRows,
-      CLIP: options.adam.maxGradNorm !== undefined,
-      HUBER: options.huber,
-      HUBER_DELTA: options.huberDelta,
-      STATISTICS: options.statistics,
     });
     return new FusedSteps(gpu, kernel, buffers, options, counter);
   }
@@ -255,6 +250,11 @@ export class FusedSteps {
       norm_at: dispatches[slot].normAt ?? stepsPerDispatch,
       grad_scale: this.gradScale,
       ...adamConstants(adam),
+      per_step_rows: this.options.perStepRows ? 1 : 0,
+      clip: adam.maxGradNorm !== undefined ? 1 : 0,
+      huber: this.options.huber ? 1 : 0,
+      huber_delta: this.options.huberDelta,
+      statistics: this.options.statistics ? 1 : 0,
     }));
   }
 
