@@ -602,7 +602,8 @@ test("property: the incremental logits and sums stay within the tracked bound of
       });
       const replay = createReplayBuffer(gpu, { capacity: c.capacity, inputs: c.inputs, actions: c.actions });
       const actor = createActor(stack, { maxBatch: c.capacity, seed: c.seed });
-      const acting = createBuffer(gpu, (2 * c.capacity + 2) * c.actions * 4, STORAGE, "test acting logits");
+      // Two adds' acting logits, each in rows of its own: capacity rows after a shift of up to 2.
+      const acting = createBuffer(gpu, 2 * (c.capacity + 2) * c.actions * 4, STORAGE, "test acting logits");
       const tracker = new Tracker(stack, replay, "property"); // fast-check reports the case
       const fresh = (k: number) => randomSnapshots(spec, E, c.seed + 7919 * (k + 1));
       try {
@@ -611,8 +612,9 @@ test("property: the incremental logits and sums stay within the tracked bound of
         for (const [k, step] of iterations.entries()) {
           for (const [j, add] of step.adds.entries()) {
             const count = ((add.count - 1) % c.capacity) + 1;
-            // Each add's acting logits in rows of their own (a shifted start), all of the same version.
-            const base = j * c.capacity + (add.seed % 3);
+            // Each add's acting logits in rows of their own (a shifted start), all of the same version:
+            // an add's rows must not overlap the other's, whose pending rows still copy from them.
+            const base = j * (c.capacity + 2) + (add.seed % 3);
             const uses = (_: number, random: () => number) => random() < add.acting;
             await randomAdd(tracker, count, add.seed, add.acting > 0 ? { actor, buffer: acting, base, uses } : undefined);
           }
