@@ -39,7 +39,7 @@ import type { MlpTrainer } from "./mlp-trainer.ts";
 import type { ReplayBuffer } from "./replay-buffer.ts";
 import { createReplaySampler } from "./replay-sample.ts";
 import { FUSED_DISPATCHES_PER_SUBMIT, type FusedDispatchPlan, type TrainerPath } from "./fused-step.ts";
-import { createTargetPlan, planSteps, targetsUniform, type PlanDraw } from "./target-plan.ts";
+import { createTargetPlan, createTargetsDispatch, planSteps, targetsUniform, type PlanDraw } from "./target-plan.ts";
 import type { NextActionMode } from "./targets-reference.ts";
 
 export type TargetUpdate = { kind: "hard"; every: number } | { kind: "polyak"; rho: number };
@@ -184,30 +184,15 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
     label: `${label} sample`,
   });
   const out4 = layout.layers[layout.layers.length - 1].paddedOutputs / 4;
-  const targetsKernel = await gpu.kernel("train_targets", {
-    ACTIONS: spec.outputs,
-    OUT4: out4,
-    ENSEMBLE: ensemble,
-    BATCH: batch,
-    EXPECTATION: nextAction === "expectation",
-    TARGET_MEMBER_BASE: ensemble,
+  const softTargets = await createTargetsDispatch(gpu, trainer, replay, {
+    nextAction,
+    // The trainer's head activations hold the online networks first, then the targets.
+    targetMemberBase: ensemble,
+    buffers: { indices, headQ: trainer.headActivations, targets: trainer.batchBuffers.targets },
+    rows: batch,
+    slots: STEPS_PER_SUBMIT,
+    label: `${label} targets`,
   });
-  const softTargets = new SteppedDispatch(
-    gpu,
-    targetsKernel,
-    {
-      indices,
-      rewards: replay.buffers.rewards,
-      terminated: replay.buffers.terminated,
-      probs: replay.buffers.probs,
-      entropy: replay.buffers.entropy,
-      head_q: trainer.headActivations,
-      targets: trainer.batchBuffers.targets,
-    },
-    targetsKernel.grid(batch),
-    STEPS_PER_SUBMIT,
-    `${label} targets`,
-  );
   const statisticsKernel = await gpu.kernel("train_statistics", { BATCH: batch, OUT4: out4 });
   // One workgroup per member: the shader reduces a member's batch within its workgroup.
   const statistics = fixedPiece([

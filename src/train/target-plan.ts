@@ -72,6 +72,47 @@ export interface TargetPlan {
 }
 
 /**
+ * shaders/train_targets.wgsl bound to the replay buffer and the caller's minibatch rows, target
+ * network outputs (whose first target member is `targetMemberBase`) and targets, for up to `rows`
+ * rows per dispatch, with a uniform slot per dispatch of a command buffer: the multi-dispatch soft
+ * Q fit's (one step) and the plan's (many).
+ */
+export async function createTargetsDispatch(
+  gpu: Gpu,
+  trainer: MlpTrainer,
+  replay: ReplayBuffer,
+  options: {
+    nextAction: NextActionMode;
+    targetMemberBase: number;
+    buffers: { indices: GPUBuffer; headQ: GPUBuffer; targets: GPUBuffer };
+    rows: number;
+    slots: number;
+    label: string;
+  },
+): Promise<SteppedDispatch> {
+  const { layout, spec, ensemble, batch } = trainer;
+  const kernel = await gpu.kernel("train_targets", {
+    ACTIONS: spec.outputs,
+    OUT4: layout.layers[layout.layers.length - 1].paddedOutputs / 4,
+    ENSEMBLE: ensemble,
+    BATCH: batch,
+    EXPECTATION: options.nextAction === "expectation",
+    TARGET_MEMBER_BASE: options.targetMemberBase,
+  });
+  const { indices, headQ, targets } = options.buffers;
+  const resources = {
+    indices,
+    rewards: replay.buffers.rewards,
+    terminated: replay.buffers.terminated,
+    probs: replay.buffers.probs,
+    entropy: replay.buffers.entropy,
+    head_q: headQ,
+    targets,
+  };
+  return new SteppedDispatch(gpu, kernel, resources, kernel.grid(options.rows), options.slots, options.label);
+}
+
+/**
  * shaders/train_targets.wgsl's uniform: the targets of `steps` steps from `firstStep` (the Philox
  * step of their next-action draws), with entropy bonus τ, reading Q̄ from a head buffer whose
  * members are `rowsPerMember` rows apart.
@@ -161,30 +202,14 @@ export async function createTargetPlan(gpu: Gpu, options: TargetPlanOptions): Pr
     );
   }
 
-  const targetsKernel = await gpu.kernel("train_targets", {
-    ACTIONS: spec.outputs,
-    OUT4: layout.layers[head].paddedOutputs / 4,
-    ENSEMBLE: ensemble,
-    BATCH: batch,
-    EXPECTATION: options.nextAction === "expectation",
-    TARGET_MEMBER_BASE: 0,
+  const softTargets = await createTargetsDispatch(gpu, trainer, replay, {
+    nextAction: options.nextAction,
+    targetMemberBase: 0,
+    buffers: { indices, headQ, targets },
+    rows,
+    slots: FUSED_DISPATCHES_PER_SUBMIT,
+    label: `${label} plan targets`,
   });
-  const softTargets = new SteppedDispatch(
-    gpu,
-    targetsKernel,
-    {
-      indices,
-      rewards: replay.buffers.rewards,
-      terminated: replay.buffers.terminated,
-      probs: replay.buffers.probs,
-      entropy: replay.buffers.entropy,
-      head_q: headQ,
-      targets,
-    },
-    targetsKernel.grid(rows),
-    FUSED_DISPATCHES_PER_SUBMIT,
-    `${label} plan targets`,
-  );
   return {
     steps,
     states,
