@@ -3,7 +3,7 @@
  * memory and GPU state never colour another's timings.
  *   stack       bench/stack.ts       stack evaluation on the GPU (all options after -- go to it)
  *   train       bench/train.ts       the GPU trainer: gradient steps/s, the per-iteration precompute
- *                                    (gets --quick, --full, --out and --fast)
+ *                                    (gets --quick, --full, --out, --fast and --rows)
  *   precompute  bench/precompute.ts  the per-iteration precompute of π_k(·|s') on a 50k replay
  *                                    buffer, the full recompute against followPush + the incremental
  *                                    precompute, M = 10 to 300 (gets --quick, --full, --out and
@@ -61,6 +61,9 @@ function argumentsFor(section: Section): string[] {
     if (rest[i] === "--quick" || rest[i] === "--full" || rest[i] === "--help" || rest[i].startsWith("--out=")) shared.push(rest[i]);
     else if (rest[i] === "--fast" && (section === "train" || section === "precompute")) shared.push(rest[i]);
     else if (rest[i] === "--out") shared.push(rest[i], rest[++i]);
+    // The train section has conv rows too (--rows all|dense|conv).
+    else if (section === "train" && rest[i] === "--rows") shared.push(rest[i], rest[++i]);
+    else if (section === "train" && rest[i].startsWith("--rows=")) shared.push(rest[i]);
   }
   return shared;
 }

@@ -1,7 +1,8 @@
 /**
  * The PyTorch baseline of the stack benchmark: runs bench/pytorch_stack.py (the stack workload
  * written the way the StaQ authors' PyTorch code writes it — stacked weights [E·M, in, out],
- * batched torch.matmul over the snapshots, sum over snapshots, mean over members) with a Python
+ * batched torch.matmul over the snapshots, sum over snapshots, mean over members; a conv network's
+ * first layer as one conv2d with groups = E·M over the input repeated E·M times) with a Python
  * that has torch, and returns its parsed JSON. Also times torch.matmul N×N×N in FP32 (TF32 off):
  * the device's FP32 GEMM ceiling by cuBLAS where the GPU has PyTorch.
  */
@@ -10,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ConvSpec } from "../src/stack/conv.ts";
 
 export const PYTORCH_STACK_SCRIPT = fileURLToPath(new URL("./pytorch_stack.py", import.meta.url));
 
@@ -19,11 +21,16 @@ export const PYTHON_CANDIDATES = ["python3", "/usr/bin/python3"];
 export interface PytorchConfig {
   memory: number;
   batch: number;
+  /** Hidden width: the network is inputs → W → W → actions unless `hidden` is given. */
   width: number;
   inputs: number;
   ensemble: number;
-  /** Head width (bench/stack.ts uses 18, the script's default). */
+  /** Head width (bench/stack.ts uses 18 for its MLPs, the script's default). */
   actions: number;
+  /** Hidden layer widths (default [width, width]). */
+  hidden?: number[];
+  /** A conv layer (+ ReLU) first (src/stack/conv.ts): `inputs` must be H·W·C. */
+  conv?: ConvSpec;
 }
 
 export interface PytorchSummary {
@@ -37,10 +44,12 @@ export interface PytorchConfigResult {
   config: PytorchConfig;
   /** Milliseconds per evaluation of the whole stack (CUDA events on a GPU, perf_counter on the CPU). */
   ms: PytorchSummary;
-  /** 2·E·M·B·(I·W + W·W + W·A). */
+  /** 2·E·M·B·(multiply-adds of one state through one snapshot): I·W + W·W + W·A for the MLP; a conv network adds H'·W'·C·kh·kw·F. */
   flops: number;
   /** flops / median. */
   gflops: number;
+  /** Batch chunks per evaluation (a conv network's intermediates are bounded by maxChunkBytes; 1 otherwise). */
+  chunks: number;
 }
 
 export interface PytorchGemmResult {
@@ -82,20 +91,34 @@ export interface PytorchBaselineResult {
   /** "cuda" or "cpu". */
   device: string;
   deviceName: string;
+  /** torch.get_num_threads() (after --threads). */
+  threads: number;
   tf32: false;
   precision: string;
   ops: string;
+  /** How a conv network's first layer is evaluated. */
+  convOps: string;
   flops: string;
+  /** The bound on a conv network's intermediates per batch chunk, in bytes. */
+  maxChunkBytes: number;
   configs: PytorchConfigResult[];
   gemm: PytorchGemmResult | null;
   check?: PytorchCheckResult[];
   dump?: PytorchDump;
+  /** On the CPU: the BLAS libraries the process loaded (bench/pytorch_train.py's probe). */
+  blas?: { libraries: string[]; name: string | null };
+  /** On the CPU: torch's build settings (BLAS_INFO, LAPACK_INFO, USE_MKLDNN). */
+  build?: { blasInfo: string | null; lapackInfo: string | null; mkldnn: string | null };
 }
 
-/** Weights and states for --dump-logits, in PyTorch's nn.Linear layout (weight [out][in]). */
+/**
+ * Weights and states for --dump-logits, in PyTorch's nn.Linear layout (weight [out][in]); with
+ * `conv`, layer 0 is the Conv2d weight [F, C, kh, kw] read as [F][C·kh·kw] (staq's layout too).
+ */
 export interface PytorchStackInputs {
   /** [member][i] of { layers: [{ weight: [out][in], bias: [out] }] }. */
   snapshots: { layers: { weight: number[][]; bias: number[] }[] }[][];
+  conv?: ConvSpec;
   /** [member][i]. */
   coefficients: number[][];
   correction: number;
@@ -163,6 +186,10 @@ export interface PytorchBaselineOptions {
   /** Kill the script after this long; default 30 min. */
   timeoutMs?: number;
   seed?: number;
+  /** torch.set_num_threads(threads) (default: torch's own choice); on the CPU, the cores staq gets. */
+  threads?: number;
+  /** A conv network's intermediates per batch chunk, in bytes (the script's default: 1 GiB). */
+  maxChunkBytes?: number;
 }
 
 /**
@@ -208,6 +235,8 @@ export async function runPytorchBaseline(options: PytorchBaselineOptions): Promi
   if (options.gemm) args.push("--gemm", String(options.gemm));
   if (options.check) args.push("--check");
   if (options.seed !== undefined) args.push("--seed", String(options.seed));
+  if (options.threads !== undefined) args.push("--threads", String(options.threads));
+  if (options.maxChunkBytes !== undefined) args.push("--max-chunk-bytes", String(options.maxChunkBytes));
   let scratch: string | undefined;
   if (options.dumpInputs) {
     scratch = mkdtempSync(join(tmpdir(), "staq-pytorch-"));

@@ -1,16 +1,21 @@
 /**
  * The PyTorch-on-the-CPU baseline of the trainer benchmark: runs bench/pytorch_train.py (per
- * ensemble member an nn.Sequential MLP and a target copy, MSE on Q(s, a) against
- * r + γ(1 − done)·mean_e target_e(s')[a'], Adam, on one fixed random batch) with a Python that has
- * torch (findTorchPython from bench/pytorch-baseline.ts), and returns its parsed JSON, or, when no
- * Python with torch is found, why not.
+ * ensemble member an nn.Sequential Q-network — an MLP, optionally behind an nn.Conv2d — and a
+ * target copy, MSE on Q(s, a) against r + γ(1 − done)·mean_e target_e(s')[a'], Adam, on one fixed
+ * random batch) with a Python that has torch (findTorchPython from bench/pytorch-baseline.ts), and
+ * returns its parsed JSON, or, when no Python with torch is found, why not.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ConvSpec } from "../src/stack/conv.ts";
 import { findTorchPython, PytorchUnavailableError, runPythonJson } from "./pytorch-baseline.ts";
 
 export const PYTORCH_TRAIN_SCRIPT = fileURLToPath(new URL("./pytorch_train.py", import.meta.url));
 
 export interface PytorchTrainConfig {
+  /** Hidden width: the network is inputs → W → W → actions unless `hidden` is given. */
   width: number;
   batch: number;
   ensemble: number;
@@ -18,6 +23,10 @@ export interface PytorchTrainConfig {
   inputs?: number;
   /** Default 2 (CartPole). */
   actions?: number;
+  /** Hidden layer widths (default [width, width]). */
+  hidden?: number[];
+  /** An nn.Conv2d + ReLU first (src/stack/conv.ts): the state is an image flattened [H][W][C]; `inputs` must be H·W·C. */
+  conv?: ConvSpec;
   /** K, the gradient steps per timed run (default: the script's --steps). */
   steps?: number;
   /** Untimed steps first (default: the script's --warmup). */
@@ -25,7 +34,8 @@ export interface PytorchTrainConfig {
 }
 
 export interface PytorchTrainConfigResult {
-  config: Required<Omit<PytorchTrainConfig, "steps" | "warmup">>;
+  /** The config as the script ran it: inputs and actions filled in. */
+  config: Omit<PytorchTrainConfig, "inputs" | "actions"> & { inputs: number; actions: number };
   steps: number;
   warmup: number;
   repeats: number;
@@ -53,6 +63,41 @@ export interface PytorchTrainResult {
   lr: number;
   gamma: number;
   configs: PytorchTrainConfigResult[];
+  /** With `check`: the step once in float64 on the given networks and batch. */
+  check?: PytorchTrainCheckResult;
+}
+
+/** One layer's parameters, flat in PyTorch's row-major layout (Conv2d [F, C, kh, kw], nn.Linear [out, in]): staq's DenseLayer. */
+export interface FlatLayer {
+  weight: number[];
+  bias: number[];
+}
+
+/** The networks and batch of a float64 check step (bench/pytorch_train.py --check). */
+export interface PytorchTrainCheckInputs {
+  /** The network (its steps and warmup are ignored). */
+  config: PytorchTrainConfig;
+  /** [member][layer]. */
+  online: FlatLayer[][];
+  /** [member][layer]: the target networks, as many as online. */
+  target: FlatLayer[][];
+  /** [B·inputs], images flattened [H][W][C] for a conv network. */
+  states: number[];
+  nextStates: number[];
+  actions: number[];
+  nextActions: number[];
+  rewards: number[];
+  /** 1 where the episode terminated, else 0. */
+  done: number[];
+}
+
+export interface PytorchTrainCheckResult {
+  /** Σ_e MSE(Q_e(s)[a], y). */
+  loss: number;
+  /** y = r + γ(1 − done)·mean_e target_e(s')[a'], [B]. */
+  targets: number[];
+  /** Per online member after the step: its gradient and its parameters after Adam, flat in PyTorch's parameter order. */
+  members: { grads: number[]; params: number[] }[];
 }
 
 export interface PytorchTrainOptions {
@@ -71,6 +116,8 @@ export interface PytorchTrainOptions {
   python?: string;
   /** Kill the script after this long; default 30 min. */
   timeoutMs?: number;
+  /** Also run one float64 step on these networks and this batch (the result's `check`). */
+  check?: PytorchTrainCheckInputs;
 }
 
 /** Runs bench/pytorch_train.py; throws PytorchUnavailableError without torch, and an Error with its stderr when it fails. */
@@ -86,7 +133,18 @@ export async function runPytorchTrainBaseline(options: PytorchTrainOptions): Pro
     ["--seed", options.seed],
   ];
   for (const [flag, value] of optional) if (value !== undefined) args.push(flag, String(value));
-  return runPythonJson<PytorchTrainResult>(python, args, options.timeoutMs);
+  let scratch: string | undefined;
+  if (options.check) {
+    scratch = mkdtempSync(join(tmpdir(), "staq-pytorch-train-"));
+    const file = join(scratch, "check.json");
+    writeFileSync(file, JSON.stringify(options.check));
+    args.push("--check", file);
+  }
+  try {
+    return await runPythonJson<PytorchTrainResult>(python, args, options.timeoutMs);
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 /** runPytorchTrainBaseline, or `{ missing }` saying why there is no Python with torch (other failures still throw). */

@@ -1,7 +1,27 @@
-/** Formatting for benchmark output: milliseconds, markdown tables, file names per adapter or CPU, machine info, the report files. */
+/**
+ * Formatting for benchmark output: milliseconds, markdown tables, file names per adapter or CPU,
+ * machine info, the report files; and the multiply-adds the benchmarks' GFLOP/s count.
+ */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg, platform, totalmem } from "node:os";
 import { join } from "node:path";
+import { convGeometry } from "../src/stack/conv.ts";
+import { layerShapes, type MlpSpec } from "../src/stack/mlp.ts";
+
+/**
+ * Multiply-adds of each layer for one state, Σ in·out per dense layer. A conv layer's weight
+ * (layerShapes: C·kh·kw × F) is applied at every one of its H'·W' output positions, so it counts
+ * H'·W'·C·kh·kw·F: without that factor a conv network's GFLOP/s would leave out most of the conv.
+ */
+export function layerMacs(spec: MlpSpec): number[] {
+  const positions = spec.conv ? convGeometry(spec.conv).positions : 1;
+  return layerShapes(spec).map(({ inputs, outputs }, l) => inputs * outputs * (l === 0 ? positions : 1));
+}
+
+/** Multiply-adds of one forward pass of one state: the sum of layerMacs. */
+export function forwardMacs(spec: MlpSpec): number {
+  return layerMacs(spec).reduce((sum, macs) => sum + macs, 0);
+}
 
 /**
  * Writes a benchmark's results as DIR/NAME.json (`report`) and DIR/NAME.md (`markdown`), creating

@@ -15,9 +15,15 @@
  *              copies, MSE, Adam, a fixed batch), torch.set_num_threads(os.availableParallelism());
  *              "no torch" when no Python with torch is found (bench/pytorch-baseline.ts's findTorchPython)
  * with GFLOP/s from the multiply-adds of the dense layers, as a fraction of the GEMM ceiling
- * measured in the same run by bench/gemm.ts. Then the precompute for M = 10, 100, 300 (2×64;
- * --full adds 2×256). Prints tables as it goes, then writes DIR/train-<adapter>.json and .md, and
- * ends with the targets (met or not; the exit status does not depend on them).
+ * measured in the same run by bench/gemm.ts. Then the conv rows: the StaQ paper's MinAtar network
+ * (Breakout's 10×10×4 image, Conv2d(4→16, 3×3) + ReLU, 128, 3 actions) at batch 256, E = 1 and 2,
+ * on the multi-dispatch path only (the fused kernel covers MLPs: its columns say "n/a"), with
+ * GFLOP/s that count the conv's multiply-adds at every output position, beside the float64
+ * reference (a few steps: it is slow at this size) and PyTorch (nn.Conv2d + nn.Linear). Then the
+ * precompute for M = 10, 100, 300 (2×64; --full adds 2×256). Prints tables as it goes, then writes
+ * DIR/train-<adapter>.json and .md, and ends with the targets (met or not; the exit status does not
+ * depend on them). `--rows conv` runs the conv rows alone (no precompute, no targets), `--rows dense`
+ * the rest.
  *
  * Readbacks learn how long a run of K steps takes (src/gpu/patient-wait.ts) and need 6–8 runs of
  * the same K to sleep through it rather than poll, so every variant has 8 untimed runs of the
@@ -26,6 +32,7 @@
  *   npx tsx bench/train.ts            (--quick, the default: the trainer part about 2 minutes on
  *                                      lavapipe's 2 cores; the precompute takes longer)
  *   npx tsx bench/train.ts --full     (longer runs, and the 2×256 precompute: for a real GPU)
+ *   npx tsx bench/train.ts --rows conv --out /tmp/conv   (the conv rows alone)
  */
 import { parseArgs } from "node:util";
 import { availableParallelism } from "node:os";
@@ -33,7 +40,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGpu } from "../src/node/create-gpu.ts";
 import type { Gpu } from "../src/gpu/gpu.ts";
-import { layerShapes, type MlpSpec } from "../src/stack/mlp.ts";
+import { convGeometry, paperMinatarConv } from "../src/stack/conv.ts";
+import type { MlpSpec } from "../src/stack/mlp.ts";
 import { snapshotLayout } from "../src/stack/layout.ts";
 import { createStack } from "../src/stack/stack.ts";
 import { fusedSupport, type TrainerPath } from "../src/train/fused-step.ts";
@@ -58,7 +66,17 @@ import {
   type PytorchTrainConfigResult,
   type PytorchTrainResult,
 } from "./pytorch-train-baseline.ts";
-import { adapterSlug, formatMs, fullMode, machineInfo, markdownTable, commonBenchOptions, writeReport } from "./report.ts";
+import {
+  adapterSlug,
+  formatMs,
+  forwardMacs,
+  fullMode,
+  layerMacs,
+  machineInfo,
+  markdownTable,
+  commonBenchOptions,
+  writeReport,
+} from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -66,16 +84,20 @@ const { values: args } = parseArgs({
   options: {
     ...commonBenchOptions(join(here, "results")),
     fast: { type: "boolean", default: false },
+    rows: { type: "string", default: "all" },
   },
   strict: true,
 });
 
 if (args.help) {
-  console.log(`Usage: npx tsx bench/train.ts [--quick | --full] [--out DIR] [--fast]
+  console.log(`Usage: npx tsx bench/train.ts [--quick | --full] [--out DIR] [--fast] [--rows all|dense|conv]
   --quick   short runs; precompute for 2×64 only (the default; the trainer part about 2 minutes on
             lavapipe, the precompute several more)
   --full    longer runs, and the 2×256 precompute too (for a real GPU)
   --fast    Dawn's robustness off (see GpuOptions.fast)
+  --rows all|dense|conv  "dense": the MLP rows, the precompute and the targets; "conv": the StaQ
+            paper's MinAtar conv network (batch 256, E = 1 and 2, multi-dispatch path) alone;
+            default both
 Gradient steps/s of the GPU trainer (2×64 batch 64, 2×256 batch 256; E = 1, 2) on its fused and
 multi-dispatch paths, with and without replay sampling and soft-Bellman targets, against the
 float64 CPU reference and PyTorch on the CPU (bench/pytorch_train.py, with a Python that has torch:
@@ -86,10 +108,32 @@ whether the targets are met.`);
 }
 const full = fullMode(args);
 const startedAt = performance.now();
+const ROW_KINDS: Record<string, readonly ("dense" | "conv")[]> = { all: ["dense", "conv"], dense: ["dense"], conv: ["conv"] };
+if (!Object.hasOwn(ROW_KINDS, args.rows)) {
+  console.error(`--rows takes all, dense or conv; got ${JSON.stringify(args.rows)}`);
+  process.exit(2);
+}
+/** Which rows run (--rows): the MLP rows (with the precompute and the targets), the conv rows, or both. */
+const rowKinds = ROW_KINDS[args.rows];
 
+/** CartPole's shapes, for the MLP rows and the precompute. */
 const INPUTS = 4;
 const ACTIONS = 2;
 const REPLAY = 50_000;
+/**
+ * The conv rows' network: the StaQ paper's MinAtar one for Breakout (a 10×10×4 image, Conv2d(4→16,
+ * 3×3) + ReLU, flatten to 1024, 128 + ReLU, 3 actions).
+ */
+const CONV_CHANNELS = 4;
+const CONV_SPEC: MlpSpec = { inputs: 100 * CONV_CHANNELS, conv: paperMinatarConv(CONV_CHANNELS), hidden: [128], outputs: 3 };
+/**
+ * The conv rows' replay buffer: smaller than the MLP rows' 50k, since filling it evaluates the
+ * initial network on every row (a few seconds per thousand rows on lavapipe) and the sampled
+ * minibatch's cost does not depend on the capacity.
+ */
+const CONV_REPLAY = 4096;
+/** Steps of the float64 reference per conv row (about 0.15 s per member per step on this machine). */
+const CONV_CPU_STEPS = 2;
 /** The issue's target on lavapipe: 2×64, batch 64, E = 1, end to end. */
 const TARGET_STEPS_PER_SECOND = 500;
 /** The fused path's targets on lavapipe, at 2×64, batch 64, E = 2: its soft Q fit's steps/s over… */
@@ -117,46 +161,52 @@ const RUN_SECONDS = full ? 1 : 0.25;
 const MAX_STEPS = full ? 16384 : 4096;
 
 interface TrainConfig {
+  /** Hidden width: of both hidden layers of an MLP row; of the one hidden layer of the conv rows (128). */
   width: number;
   batch: number;
   ensemble: number;
+  /** The conv rows: CONV_SPEC rather than CartPole's 2×width MLP. */
+  conv?: true;
 }
-const CONFIGS: TrainConfig[] = [
+const DENSE_CONFIGS: TrainConfig[] = [
   { width: 64, batch: 64, ensemble: 1 },
   { width: 64, batch: 64, ensemble: 2 },
   { width: 256, batch: 256, ensemble: 1 },
   { width: 256, batch: 256, ensemble: 2 },
 ];
+const CONV_CONFIGS: TrainConfig[] = [1, 2].map((ensemble) => ({ width: CONV_SPEC.hidden[0], batch: 256, ensemble, conv: true }));
+const CONFIGS: TrainConfig[] = [...(rowKinds.includes("dense") ? DENSE_CONFIGS : []), ...(rowKinds.includes("conv") ? CONV_CONFIGS : [])];
 const PATHS: readonly TrainerPath[] = ["fused", "multi-dispatch"];
-const specOf = (width: number): MlpSpec => ({ inputs: INPUTS, hidden: [width, width], outputs: ACTIONS });
-const label = (c: TrainConfig) => `2×${c.width} b${c.batch} E${c.ensemble}`;
-const sameConfig = (a: TrainConfig, b: TrainConfig) => a.width === b.width && a.batch === b.batch && a.ensemble === b.ensemble;
-
-/** Multiply-adds of one dense forward pass of one state, Σ_l in_l · out_l. */
-const macs = (spec: MlpSpec) => layerShapes(spec).reduce((sum, { inputs, outputs }) => sum + inputs * outputs, 0);
+const denseSpec = (width: number): MlpSpec => ({ inputs: INPUTS, hidden: [width, width], outputs: ACTIONS });
+const specOf = (c: TrainConfig): MlpSpec => (c.conv ? CONV_SPEC : denseSpec(c.width));
+const label = (c: TrainConfig) => (c.conv ? `conv+${c.width} b${c.batch} E${c.ensemble}` : `2×${c.width} b${c.batch} E${c.ensemble}`);
+const sameConfig = (a: TrainConfig | { width: number; batch: number; ensemble: number; conv?: unknown }, b: TrainConfig) =>
+  a.width === b.width && a.batch === b.batch && a.ensemble === b.ensemble && Boolean(a.conv) === Boolean(b.conv);
 
 /**
  * FLOPs of one gradient step per member: forward 2·B·Σ, weight gradients 2·B·Σ, input gradients
- * 2·B·(Σ − in_0·out_0) (layer 0's input gradient is not needed). The soft Q fit adds the
- * target networks' forward pass, 2·B·Σ. Adam, the loss and the sampling are O(parameters + B).
+ * 2·B·(Σ − macs_0) (layer 0's input gradient is not needed), with Σ the multiply-adds of one
+ * state's forward pass (report.ts's forwardMacs: a conv layer's at every output position, so its
+ * weight gradient counts the same). The soft Q fit adds the target networks' forward pass, 2·B·Σ.
+ * Adam, the loss and the sampling are O(parameters + B).
  */
 function stepFlops(spec: MlpSpec, batch: number, ensemble: number, withTargets: boolean): number {
-  const [first] = layerShapes(spec);
-  const sum = macs(spec);
-  return ensemble * 2 * batch * (3 * sum - first.inputs * first.outputs + (withTargets ? sum : 0));
+  const [first] = layerMacs(spec);
+  const sum = forwardMacs(spec);
+  return ensemble * 2 * batch * (3 * sum - first + (withTargets ? sum : 0));
 }
 
-function randomReplay(gpu: Gpu): ReplayBuffer {
-  const replay = createReplayBuffer(gpu, { capacity: REPLAY, inputs: INPUTS, actions: ACTIONS });
+function randomReplay(gpu: Gpu, capacity: number, inputs: number, actions: number): ReplayBuffer {
+  const replay = createReplayBuffer(gpu, { capacity, inputs, actions });
   // Deterministic pseudo-random transitions (the timings do not depend on the values).
   let state = 12345;
   const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
   replay.add({
-    obs: Float32Array.from({ length: REPLAY * INPUTS }, () => 4 * next() - 2),
-    nextObs: Float32Array.from({ length: REPLAY * INPUTS }, () => 4 * next() - 2),
-    actions: Array.from({ length: REPLAY }, () => (next() < 0.5 ? 0 : 1)),
-    rewards: new Array(REPLAY).fill(1),
-    terminated: Array.from({ length: REPLAY }, () => next() < 0.02),
+    obs: Float32Array.from({ length: capacity * inputs }, () => 4 * next() - 2),
+    nextObs: Float32Array.from({ length: capacity * inputs }, () => 4 * next() - 2),
+    actions: Array.from({ length: capacity }, () => Math.min(actions - 1, Math.floor(next() * actions))),
+    rewards: new Array(capacity).fill(1),
+    terminated: Array.from({ length: capacity }, () => next() < 0.02),
   });
   return replay;
 }
@@ -217,16 +267,21 @@ type PytorchOutcome = { ok: true; result: PytorchTrainResult } | { ok: false; ce
 async function measurePytorch(configs: TrainConfig[], threads: number): Promise<PytorchOutcome> {
   try {
     const result = await pytorchTrainBaselineOrMissing({
-      configs: configs.map((c) => ({
-        width: c.width,
-        batch: c.batch,
-        ensemble: c.ensemble,
-        inputs: INPUTS,
-        actions: ACTIONS,
-        // About half a second (--quick) or two (--full) per timed run on lavapipe's 2-core machine.
-        steps: c.width > 64 ? (full ? 40 : 10) : full ? 1000 : 200,
-        warmup: c.width > 64 ? 3 : 20,
-      })),
+      configs: configs.map((c) => {
+        const spec = specOf(c);
+        return {
+          width: c.width,
+          batch: c.batch,
+          ensemble: c.ensemble,
+          inputs: spec.inputs,
+          actions: spec.outputs,
+          ...(spec.conv ? { hidden: [...spec.hidden], conv: spec.conv } : {}),
+          // About half a second (--quick) or two (--full) per timed run on lavapipe's 2-core machine
+          // (the conv network: 10–20 ms a step at E = 2).
+          steps: c.conv ? (full ? 100 : 20) : c.width > 64 ? (full ? 40 : 10) : full ? 1000 : 200,
+          warmup: c.conv || c.width > 64 ? 3 : 20,
+        };
+      }),
       threads,
       repeats: full ? 5 : 3,
       lr: 1e-4,
@@ -315,7 +370,7 @@ async function setUpPath(
   initial: ReturnType<typeof initialQNetworks>,
   batchData: { states: Float32Array; actions: number[]; targets: number[] },
 ): Promise<PathSetup> {
-  const spec = specOf(config.width);
+  const spec = specOf(config);
   const { batch, ensemble } = config;
   const fitTrainer = await createMlpTrainer(gpu, { mlp: spec, ensemble, batch, adam: { lr: 1e-4 }, targetNetworks: true, path });
   fitTrainer.setWeights(initial);
@@ -335,7 +390,7 @@ async function setUpPath(
 }
 
 async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConfig, ceiling: GemmResult): Promise<GpuRow> {
-  const spec = specOf(config.width);
+  const spec = specOf(config);
   const { batch, ensemble } = config;
   const stack = createStack(gpu, { mlp: spec, memory: 10, ensemble });
   const initial = initialQNetworks(spec, ensemble, 1);
@@ -344,7 +399,7 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
   const stored = await replay.read();
   const rows = Math.min(batch, replay.size);
   const batchData = {
-    states: stored.obs.slice(0, rows * INPUTS),
+    states: stored.obs.slice(0, rows * spec.inputs),
     actions: Array.from(stored.actions.subarray(0, rows)),
     targets: Array.from(stored.rewards.subarray(0, rows)),
   };
@@ -379,11 +434,12 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
   const params = initial.map((w) => flattenParameters(toFloat64(w)));
   const adam = params.map((p) => createAdamState(p.length));
   const cpuBatch = {
-    states: stored.obs.subarray(0, batch * INPUTS),
+    states: stored.obs.subarray(0, batch * spec.inputs),
     actions: stored.actions.subarray(0, batch),
     targets: stored.rewards.subarray(0, batch),
   };
-  const cpuSteps = config.width > 64 ? 3 : 20;
+  // A few steps of the larger networks: a conv step at batch 256 is about 0.15 s per member here.
+  const cpuSteps = config.conv ? CONV_CPU_STEPS : config.width > 64 ? 3 : 20;
   for (let run = 0; run < cpuSteps; run++) {
     const started = performance.now();
     params.forEach((p, e) => {
@@ -451,7 +507,7 @@ async function measurePrecompute(
   memory: number,
   ceiling: GemmResult,
 ): Promise<PrecomputeRow> {
-  const spec = specOf(width);
+  const spec = denseSpec(width);
   const stack = createStack(gpu, { mlp: spec, memory });
   // Random snapshots: the cost does not depend on the values, and zero heads would look trivial.
   let state = memory;
@@ -474,7 +530,7 @@ async function measurePrecompute(
     full ? { warmup: 1, minRuns: 3, maxRuns: 10, minSeconds: 2 } : { warmup: 1, minRuns: 2, maxRuns: 3, minSeconds: 0 },
   );
   stack.destroy();
-  const gflops = (2 * macs(spec) * memory * replay.size) / (ms.median * 1e6);
+  const gflops = (2 * forwardMacs(spec) * memory * replay.size) / (ms.median * 1e6);
   return { width, memory, states: replay.size, ms, gflops, ofCeiling: gflops / ceiling.gflops };
 }
 
@@ -502,11 +558,13 @@ function trainTable(rows: TrainRow[], pytorch: PytorchOutcome): string {
       const { fused, multiDispatch } = r.paths;
       // Where the fused kernel cannot run, the headline columns are the multi-dispatch path's (marked so).
       const mark = fused ? "" : " (multi-dispatch)";
+      // The fused kernel covers MLPs only: not applicable to a conv network, rather than a failure.
+      const noFused = r.conv ? "n/a" : "cannot run";
       return [
         label(r),
-        fused ? perSecond(fused.trainer.stepsPerSecond) : "cannot run",
+        fused ? perSecond(fused.trainer.stepsPerSecond) : noFused,
         perSecond(multiDispatch.trainer.stepsPerSecond),
-        fused ? perSecond(fused.softQFit.stepsPerSecond) : "cannot run",
+        fused ? perSecond(fused.softQFit.stepsPerSecond) : noFused,
         perSecond(multiDispatch.softQFit.stepsPerSecond),
         r.fusedOverMultiDispatch ? r.fusedOverMultiDispatch.softQFit.toFixed(2) : "–",
         `${formatMs(r.softQFit.msPerStep.median)} (${formatMs(r.softQFit.msPerStep.p10)}–${formatMs(r.softQFit.msPerStep.p90)})${mark}`,
@@ -566,24 +624,27 @@ async function main(): Promise<void> {
   );
   const ceiling = gemm[0];
   console.log(`GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k})`);
-  const replay = randomReplay(gpu);
+  // One replay buffer per network shape: CartPole's for the MLP rows and the precompute, MinAtar's for the conv rows.
+  const replay = rowKinds.includes("dense") ? randomReplay(gpu, REPLAY, INPUTS, ACTIONS) : undefined;
+  const convReplay = rowKinds.includes("conv") ? randomReplay(gpu, CONV_REPLAY, CONV_SPEC.inputs, CONV_SPEC.outputs) : undefined;
 
   const gpuRows: GpuRow[] = [];
   for (const config of CONFIGS) {
     const configStarted = performance.now();
-    const row = await measureTraining(gpu, replay, config, ceiling);
+    const row = await measureTraining(gpu, config.conv ? convReplay! : replay!, config, ceiling);
     const configSeconds = (performance.now() - configStarted) / 1000;
     gpuRows.push(row);
     const { fused, multiDispatch } = row.paths;
     const both = (pick: (p: PathRates) => Rate, ratio: number | undefined) =>
-      `fused ${fused ? perSecond(pick(fused).stepsPerSecond).padStart(6) : "cannot run"}  multi-dispatch ${perSecond(pick(multiDispatch).stepsPerSecond).padStart(6)} steps/s` +
+      `fused ${fused ? perSecond(pick(fused).stepsPerSecond).padStart(6) : config.conv ? "n/a" : "cannot run"}  multi-dispatch ${perSecond(pick(multiDispatch).stepsPerSecond).padStart(6)} steps/s` +
       (ratio === undefined ? "" : ` (×${ratio.toFixed(2)})`);
     console.log(
       `${label(config).padEnd(16)} K=${String(row.steps).padEnd(5)} soft Q fit ${both((p) => p.softQFit, row.fusedOverMultiDispatch?.softQFit)}   ` +
         `trainer ${both((p) => p.trainer, row.fusedOverMultiDispatch?.trainer)}   ` +
         `${row.softQFit.path} soft Q fit ${row.softQFit.gflops.toFixed(2)} GFLOP/s (${(100 * row.softQFit.ofCeiling).toFixed(0)}% of ceiling)   CPU ref ${row.cpu.stepsPerSecond.toFixed(1)} steps/s   ×${row.speedup.toFixed(1)}   (${configSeconds.toFixed(0)} s)`,
     );
-    if (row.fusedWhyNot) console.log(`${label(config).padEnd(16)} the fused path cannot run: ${row.fusedWhyNot}`);
+    if (row.fusedWhyNot)
+      console.log(`${label(config).padEnd(16)} the fused path ${config.conv ? "does not apply" : "cannot run"}: ${row.fusedWhyNot}`);
   }
   const gpuSeconds = (performance.now() - startedAt) / 1000;
   // After the GPU runs, not during them: lavapipe computes on the same cores.
@@ -598,26 +659,123 @@ async function main(): Promise<void> {
     if (row.pytorch) {
       console.log(
         `${label(row).padEnd(16)} PyTorch CPU ${row.pytorch.stepsPerSecond.toFixed(1).padStart(7)} steps/s   ${row.softQFit.path} soft Q fit ÷ PyTorch ${row.pytorchSpeedup!.toFixed(2)}` +
-          `   multi-dispatch soft Q fit ÷ PyTorch ${row.multiDispatchOverPytorch!.softQFit.toFixed(2)}`,
+          // The multi-dispatch ratio separately only where the headline is the fused path's.
+          (row.paths.fused ? `   multi-dispatch soft Q fit ÷ PyTorch ${row.multiDispatchOverPytorch!.softQFit.toFixed(2)}` : ""),
       );
     }
   }
   const trainerSeconds = (performance.now() - startedAt) / 1000;
   console.log(`trainer part: ${trainerSeconds.toFixed(0)} s (GPU and CPU reference ${gpuSeconds.toFixed(0)} s)`);
   const precomputeRows: PrecomputeRow[] = [];
-  for (const width of full ? [64, 256] : [64]) {
+  for (const width of replay ? (full ? [64, 256] : [64]) : []) {
     for (const memory of [10, 100, 300]) {
-      const row = await measurePrecompute(gpu, replay, width, memory, ceiling);
+      const row = await measurePrecompute(gpu, replay!, width, memory, ceiling);
       precomputeRows.push(row);
       console.log(
         `precompute 2×${width} M=${String(memory).padEnd(4)} ${REPLAY} states: ${formatMs(row.ms.median)} ms (${row.gflops.toFixed(2)} GFLOP/s, ${(100 * row.ofCeiling).toFixed(0)}% of ceiling)`,
       );
     }
   }
-  replay.destroy();
+  replay?.destroy();
+  convReplay?.destroy();
   timer.destroy();
 
-  const headline = trainRows.find((r) => r.width === 64 && r.ensemble === 1)!;
+  // The targets are about the MLP rows: absent under --rows conv.
+  const targets = rowKinds.includes("dense") ? describeTargets(trainRows, pytorch) : undefined;
+  const targetLines = targets?.lines ?? [];
+  console.log(`\n${trainTable(trainRows, pytorch)}${precomputeRows.length ? `\n\n${precomputeTable(precomputeRows)}` : ""}`);
+
+  const slug = adapterSlug(gpu.info.adapter);
+  const seconds = (performance.now() - startedAt) / 1000;
+  const convRows = trainRows.filter((r) => r.conv);
+  const report = {
+    benchmark: "train",
+    mode: full ? "full" : "quick",
+    date: new Date().toISOString(),
+    adapter: gpu.info,
+    machine: machineInfo(),
+    ceiling,
+    /** Which rows ran (--rows). */
+    rowKinds,
+    replayStates: REPLAY,
+    /** The conv rows' network and replay buffer. */
+    conv: { spec: CONV_SPEC, replayStates: CONV_REPLAY },
+    /** Untimed runs per variant, then timed runs (interleaved across the variants of a configuration). */
+    gpuRepeat: gpuRepeatOptions,
+    training: trainRows,
+    pytorch: pytorch.ok
+      ? {
+          ran: true,
+          threads,
+          torch: pytorch.result.torch,
+          blas: pytorch.result.blas,
+          build: pytorch.result.build,
+          torchThreads: pytorch.result.threads,
+          interopThreads: pytorch.result.interopThreads,
+          parallelInfo: pytorch.result.parallelInfo,
+          step: pytorch.result.step,
+          configs: pytorch.result.configs,
+        }
+      : { ran: false, threads, why: pytorch.cell, message: pytorch.message },
+    precompute: precomputeRows,
+    target: targets?.target,
+    fusedTargets: targets?.fusedTargets,
+    seconds: { trainer: trainerSeconds, total: seconds },
+  };
+  const g = convGeometry(CONV_SPEC.conv!);
+  writeReport(
+    args.out,
+    `train-${slug}`,
+    report,
+    [
+      `# Trainer benchmark on ${gpu.info.adapter} (${report.mode})`,
+      "",
+      `${report.date}; ${report.machine.cpu}, ${report.machine.cores} cores; GEMM ceiling ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}).`,
+      '"trainer": `train(K)` on an uploaded batch. "soft Q fit": `fitSoftQ` — sampling from a replay buffer, target networks and soft-Bellman targets included. The MLP rows ("2×W"): CartPole shapes (4 inputs, 2 actions), a 50k-row replay buffer.',
+      "",
+      `Each on both paths, in the same run: "fused" (createMlpTrainer and createSoftQFit with \`path: "fused"\`: whole gradient steps per dispatch) and "multi-dispatch" (one dispatch per piece). Every timed run is K gradient steps and one readback (K: ${trainRows.map((r) => `${r.steps} at ${label(r)}`).join(", ")}; about ${RUN_SECONDS} s of the fused soft Q fit, of the multi-dispatch one where the fused path does not run); each variant has ${gpuRepeatOptions.warmup} untimed runs of that K first (the readbacks' duration estimates), then their timed runs alternate; medians of ${gpuRepeatOptions.minRuns} or more. "fused ÷ multi-dispatch": the soft Q fit's steps/s ratio (the trainer's is in the JSON). The ms/step, GFLOP/s, % of the ceiling and ratio to the float64 CPU reference ("× CPU") are the fused soft Q fit's.`,
+      "",
+      "\"PyTorch CPU\": the same step in PyTorch on the CPU (bench/pytorch_train.py: per member an nn.Linear MLP and a target copy, MSE against r + γ(1 − done)·mean of the targets' Q(s', a'), Adam lr 1e-4, a fixed random batch). \"GPU ÷ PyTorch\": the fused soft Q fit's steps/s over PyTorch steps/s (both evaluate target networks; the JSON also has the fused trainer's ratio and the multi-dispatch ones).",
+      "",
+      ...(convRows.length
+        ? [
+            `"conv+${CONV_SPEC.hidden[0]}" rows: the StaQ paper's MinAtar network for Breakout — a ${g.height}×${g.width}×${g.channels} image, Conv2d(${g.channels}→${g.filters}, ${g.kernelHeight}×${g.kernelWidth}) + ReLU, flatten (${g.filters * g.positions}), ${CONV_SPEC.hidden.join("×")} + ReLU, ${CONV_SPEC.outputs} actions — with a ${CONV_REPLAY}-row replay buffer. The fused kernel covers MLPs only, so their fused columns are "n/a" and their ms/step, GFLOP/s, "× CPU" and "GPU ÷ PyTorch" are the multi-dispatch path's. GFLOP/s count the conv's multiply-adds at every one of its ${g.positions} output positions (${layerMacs(CONV_SPEC)[0]} of the ${forwardMacs(CONV_SPEC)} per state's forward pass). The CPU reference runs ${CONV_CPU_STEPS} steps. PyTorch: per member nn.Conv2d + nn.Linear layers, the state read as view(B, ${g.height}, ${g.width}, ${g.channels}).permute(0, 3, 1, 2), flatten(1), and the same step.`,
+            "",
+          ]
+        : []),
+      "JSON: each row of `training` has `paths.fused` and `paths.multiDispatch` (trainer and soft Q fit); its `trainer`, `softQFit`, `speedup`, `pytorchSpeedup` and `trainerOverPytorch` are the fused path's (their `path` says so; before both paths were measured they were the trainer's default path's), `fusedOverMultiDispatch` and `multiDispatchOverPytorch` the ratios, `steps` the K of its timed runs.",
+      "",
+      trainTable(trainRows, pytorch),
+      "",
+      pytorchLine,
+      "",
+      ...(precomputeRows.length
+        ? [
+            "Precompute: the stack's logits of every next state in the replay buffer, then π_k and its entropy (one submit).",
+            "",
+            precomputeTable(precomputeRows),
+            "",
+          ]
+        : []),
+      ...(targets
+        ? [
+            `Target: ${targets.target.what}: ${targets.target.measured.toFixed(0)} — ${targets.target.met ? "met" : "not met"}.`,
+            "",
+            `Targets at ${targets.fusedTargets.config}: ${describeRatio(targets.fusedTargets.overMultiDispatch)}; ${describeRatio(targets.fusedTargets.overPytorch)}.`,
+            "",
+          ]
+        : []),
+    ].join("\n"),
+    seconds,
+  );
+  gpu.destroy();
+  // Last, so that they end the output: the targets, met or not (the exit status does not depend on them).
+  if (targetLines.length) console.log(`\n${targetLines.join("\n")}`);
+}
+
+/** The issue's targets, from the MLP rows: the 2×64 E = 1 soft Q fit's steps/s, and the fused path's ratios at FUSED_TARGETS.config. */
+function describeTargets(trainRows: TrainRow[], pytorch: PytorchOutcome) {
+  const headline = trainRows.find((r) => !r.conv && r.width === 64 && r.ensemble === 1)!;
   const target = {
     what: `${headline.softQFit.path} soft Q fit steps/s, 2×64, batch 64, E = 1 (≥ ${TARGET_STEPS_PER_SECOND} on lavapipe)`,
     measured: headline.softQFit.stepsPerSecond,
@@ -641,78 +799,11 @@ async function main(): Promise<void> {
         : `the fused path cannot run: ${fusedRow.fusedWhyNot}`,
     ),
   };
-  const targetLines = [
+  const lines = [
     `target: ${target.what}: ${target.measured.toFixed(0)} — ${target.met ? "met" : "NOT met"}`,
     `targets at ${fusedTargets.config}: ${describeRatio(fusedTargets.overMultiDispatch)}; ${describeRatio(fusedTargets.overPytorch)}`,
   ];
-  console.log(`\n${trainTable(trainRows, pytorch)}\n\n${precomputeTable(precomputeRows)}`);
-
-  const slug = adapterSlug(gpu.info.adapter);
-  const seconds = (performance.now() - startedAt) / 1000;
-  const report = {
-    benchmark: "train",
-    mode: full ? "full" : "quick",
-    date: new Date().toISOString(),
-    adapter: gpu.info,
-    machine: machineInfo(),
-    ceiling,
-    replayStates: REPLAY,
-    /** Untimed runs per variant, then timed runs (interleaved across the variants of a configuration). */
-    gpuRepeat: gpuRepeatOptions,
-    training: trainRows,
-    pytorch: pytorch.ok
-      ? {
-          ran: true,
-          threads,
-          torch: pytorch.result.torch,
-          blas: pytorch.result.blas,
-          build: pytorch.result.build,
-          torchThreads: pytorch.result.threads,
-          interopThreads: pytorch.result.interopThreads,
-          parallelInfo: pytorch.result.parallelInfo,
-          step: pytorch.result.step,
-          configs: pytorch.result.configs,
-        }
-      : { ran: false, threads, why: pytorch.cell, message: pytorch.message },
-    precompute: precomputeRows,
-    target,
-    fusedTargets,
-    seconds: { trainer: trainerSeconds, total: seconds },
-  };
-  writeReport(
-    args.out,
-    `train-${slug}`,
-    report,
-    [
-      `# Trainer benchmark on ${gpu.info.adapter} (${report.mode})`,
-      "",
-      `${report.date}; ${report.machine.cpu}, ${report.machine.cores} cores; GEMM ceiling ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}).`,
-      '"trainer": `train(K)` on an uploaded batch. "soft Q fit": `fitSoftQ` — sampling from a 50k replay buffer, target networks and soft-Bellman targets included. CartPole shapes (4 inputs, 2 actions).',
-      "",
-      `Each on both paths, in the same run: "fused" (createMlpTrainer and createSoftQFit with \`path: "fused"\`: whole gradient steps per dispatch) and "multi-dispatch" (one dispatch per piece). Every timed run is K gradient steps and one readback (K: ${trainRows.map((r) => `${r.steps} at ${label(r)}`).join(", ")}; about ${RUN_SECONDS} s of the fused soft Q fit); each variant has ${gpuRepeatOptions.warmup} untimed runs of that K first (the readbacks' duration estimates), then their timed runs alternate; medians of ${gpuRepeatOptions.minRuns} or more. "fused ÷ multi-dispatch": the soft Q fit's steps/s ratio (the trainer's is in the JSON). The ms/step, GFLOP/s, % of the ceiling and ratio to the float64 CPU reference ("× CPU") are the fused soft Q fit's.`,
-      "",
-      "\"PyTorch CPU\": the same step in PyTorch on the CPU (bench/pytorch_train.py: per member an nn.Linear MLP and a target copy, MSE against r + γ(1 − done)·mean of the targets' Q(s', a'), Adam lr 1e-4, a fixed random batch). \"GPU ÷ PyTorch\": the fused soft Q fit's steps/s over PyTorch steps/s (both evaluate target networks; the JSON also has the fused trainer's ratio and the multi-dispatch ones).",
-      "",
-      "JSON: each row of `training` has `paths.fused` and `paths.multiDispatch` (trainer and soft Q fit); its `trainer`, `softQFit`, `speedup`, `pytorchSpeedup` and `trainerOverPytorch` are the fused path's (their `path` says so; before both paths were measured they were the trainer's default path's), `fusedOverMultiDispatch` and `multiDispatchOverPytorch` the ratios, `steps` the K of its timed runs.",
-      "",
-      trainTable(trainRows, pytorch),
-      "",
-      pytorchLine,
-      "",
-      "Precompute: the stack's logits of every next state in the replay buffer, then π_k and its entropy (one submit).",
-      "",
-      precomputeTable(precomputeRows),
-      "",
-      `Target: ${target.what}: ${target.measured.toFixed(0)} — ${target.met ? "met" : "not met"}.`,
-      "",
-      `Targets at ${fusedTargets.config}: ${describeRatio(fusedTargets.overMultiDispatch)}; ${describeRatio(fusedTargets.overPytorch)}.`,
-      "",
-    ].join("\n"),
-    seconds,
-  );
-  gpu.destroy();
-  // Last, so that they end the output: the targets, met or not (the exit status does not depend on them).
-  console.log(`\n${targetLines.join("\n")}`);
+  return { target, fusedTargets, lines };
 }
 
 await main();

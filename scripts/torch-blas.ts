@@ -35,9 +35,20 @@ export function benchRunsTorchOnCpu(sections: readonly string[], args: readonly 
   if (args.includes("--help")) return false;
   // The trainer section always runs its PyTorch CPU column (or reports "no torch").
   if (sections.includes("train")) return true;
-  // The stack section runs PyTorch only with --pytorch (on the CPU only with --pytorch cpu).
-  const cpuStack = args.some((arg, i) => arg === "--pytorch=cpu" || (arg === "--pytorch" && args[i + 1] === "cpu"));
-  return sections.includes("stack") && cpuStack;
+  if (!sections.includes("stack")) return false;
+  // The stack section's dense rows run PyTorch only with --pytorch (on the CPU only with --pytorch
+  // cpu); its conv rows on the CPU unless --conv-pytorch says otherwise or only dense rows run.
+  const flag = (name: string): string | undefined => {
+    for (let i = 0; i < args.length; i++) {
+      if (args[i] === `--${name}`) return args[i + 1];
+      if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+    }
+    return undefined;
+  };
+  const rows = flag("rows") ?? "all";
+  const denseCpu = rows !== "conv" && flag("pytorch") === "cpu";
+  const convCpu = rows !== "dense" && (flag("conv-pytorch") ?? "cpu") === "cpu";
+  return denseCpu || convCpu;
 }
 
 /**

@@ -14,6 +14,9 @@
 // - hidden layers: thread (row_group, col) computes ROWS_PER_THREAD rows × 4 outputs in registers
 //   from the lane's activations in workgroup memory (layer 0: from the states in global memory),
 //   then, after a barrier, writes relu(·) back in place. Activations never go to global memory.
+//   A conv layer 0 (CONV) is its weight applied to every output position's patch of the state
+//   (src/stack/conv.ts): its output row is [positions][LAYER_OUT4] vec4s, LAYER_COLS4[0] in all,
+//   and output vec4 column c is position c / LAYER_OUT4[0], filters 4·(c % LAYER_OUT4[0]) + 0..3.
 // - head: TILE_ROWS × HEAD_COLS × HEAD_SPLIT units, each the dot product of one row with 4 head
 //   outputs over 1/HEAD_SPLIT of the head's inputs. A unit keeps Σ_s c_s · (its part) over its
 //   lane's snapshots; lanes and parts are added once, at the end, in a fixed order.
@@ -21,7 +24,8 @@
 const INPUTS: u32 = 4u;                                                  // @inject
 const LAYERS: u32 = 2u;                                                  // @inject (hidden layers + head)
 const LAYER_ROWS: array<u32, 2> = array<u32, 2>(4u, 16u);               // @inject rows of each stored (transposed) weight
-const LAYER_OUT4: array<u32, 2> = array<u32, 2>(4u, 1u);                // @inject padded outputs / 4
+const LAYER_OUT4: array<u32, 2> = array<u32, 2>(4u, 1u);                // @inject padded outputs / 4 (columns of the stored weight)
+const LAYER_COLS4: array<u32, 2> = array<u32, 2>(4u, 1u);               // @inject output vec4s per state (LAYER_OUT4, or positions × it for a conv layer)
 const LAYER_WEIGHTS: array<u32, 2> = array<u32, 2>(0u, 20u);            // @inject offsets in a snapshot, vec4s
 const LAYER_BIAS: array<u32, 2> = array<u32, 2>(16u, 36u);              // @inject
 const SNAPSHOT_VEC4S: u32 = 37u;                                         // @inject
@@ -37,6 +41,8 @@ const HEAD_SPLIT: u32 = 1u;                                              // @inj
 const HEAD_UNITS_PER_THREAD: u32 = 1u;                                   // @inject
 const ACT_VEC4S: u32 = 32u;                                              // @inject
 const ACT_WIDTH4: u32 = 4u;                                              // @inject widest hidden layer / 4
+const CONV: bool = false;                                                // @inject layer 0 is a conv layer, of geometry CONV_SHAPE
+const CONV_SHAPE: array<u32, 8> = array<u32, 8>(1u, 1u, 1u, 1u, 1u, 1u, 0u, 1u); // @inject conv_patch's ConvGeometry fields, in order
 
 const HEAD: u32 = LAYERS - 1u;
 const HEAD_COLS: u32 = LAYER_OUT4[HEAD];
@@ -67,6 +73,10 @@ struct Params {
 
 var<workgroup> act: array<vec4<f32>, ACT_VEC4S>;
 
+// @include conv_patch
+const CONV_GEOMETRY = ConvGeometry(CONV_SHAPE[0], CONV_SHAPE[1], CONV_SHAPE[2], CONV_SHAPE[3], CONV_SHAPE[4], CONV_SHAPE[5],
+                                   CONV_SHAPE[6], CONV_SHAPE[7]);
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
@@ -96,25 +106,55 @@ fn main(
   for (var round = 0u; round < rounds; round++) {
     let lane_s = s_begin + round * LANES + lane;
     for (var layer = 0u; layer < HEAD; layer++) {
-      let out4 = LAYER_OUT4[layer];
+      let out4 = LAYER_COLS4[layer];
+      let w_cols = LAYER_OUT4[layer];
       let computes = lane < LANES && lane_s < s_end && col < out4;
       // acc[r · COLS_PER_THREAD + j]: row r, vec4 column col + j · COL_GROUPS.
       var acc: array<vec4<f32>, TILE>;
       if (computes) {
         let snapshot = lane_s * SNAPSHOT_VEC4S;
         for (var j = 0u; j < COLS_PER_THREAD; j++) {
-          let bias = weights[snapshot + LAYER_BIAS[layer] + min(col + j * COL_GROUPS, out4 - 1u)];
+          // Columns past this layer's width (never computed, never written) read its last bias.
+          let bias = weights[snapshot + LAYER_BIAS[layer] + min(col + j * COL_GROUPS, out4 - 1u) % w_cols];
           for (var r = 0u; r < ROWS_PER_THREAD; r++) { acc[r * COLS_PER_THREAD + j] = bias; }
         }
         let w_base = snapshot + LAYER_WEIGHTS[layer];
-        if (layer == 0u) {
+        // This thread's columns that exist in this layer: a layer narrower than the widest (the
+        // dense layer after a wide conv, say) leaves the rest of the register tile idle rather
+        // than computing clamped copies that are never written.
+        let cols_here = (out4 - col + COL_GROUPS - 1u) / COL_GROUPS;
+        if (CONV && layer == 0u) {
+          // Each column has its own position, so its own patch of the state.
+          for (var j = 0u; j < min(COLS_PER_THREAD, cols_here); j++) {
+            let c = col + j * COL_GROUPS;
+            let origin = conv_origin(CONV_GEOMETRY, c / w_cols);
+            var w_row = w_base + c % w_cols;
+            for (var ch = 0u; ch < CONV_GEOMETRY.channels; ch++) {
+              for (var ki = 0u; ki < CONV_GEOMETRY.kh; ki++) {
+                for (var kj = 0u; kj < CONV_GEOMETRY.kw; kj++) {
+                  let source = conv_pixel(CONV_GEOMETRY, origin, ki, kj, ch);
+                  if (source >= 0) {
+                    let w = weights[w_row];
+                    for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                      let t = r * COLS_PER_THREAD + j;
+                      acc[t] = fma(vec4<f32>(states[state_offset[r] + u32(source)]), w, acc[t]);
+                    }
+                  }
+                  w_row += w_cols;
+                }
+              }
+            }
+          }
+        } else if (layer == 0u) {
           for (var k = 0u; k < INPUTS; k++) {
             var x: array<f32, ROWS_PER_THREAD>;
             for (var r = 0u; r < ROWS_PER_THREAD; r++) { x[r] = states[state_offset[r] + k]; }
             for (var j = 0u; j < COLS_PER_THREAD; j++) {
-              let w = weights[w_base + k * out4 + min(col + j * COL_GROUPS, out4 - 1u)];
-              for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-                acc[r * COLS_PER_THREAD + j] = fma(vec4<f32>(x[r]), w, acc[r * COLS_PER_THREAD + j]);
+              if (j < cols_here) {
+                let w = weights[w_base + k * out4 + col + j * COL_GROUPS];
+                for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                  acc[r * COLS_PER_THREAD + j] = fma(vec4<f32>(x[r]), w, acc[r * COLS_PER_THREAD + j]);
+                }
               }
             }
           }
@@ -124,18 +164,19 @@ fn main(
             var a: array<vec4<f32>, ROWS_PER_THREAD>;
             for (var r = 0u; r < ROWS_PER_THREAD; r++) { a[r] = act[a_base + r * ACT_STRIDE + k4]; }
             for (var j = 0u; j < COLS_PER_THREAD; j++) {
-              // Columns past this layer's width repeat its last column; they are never written.
-              let w_row = w_base + 4u * k4 * out4 + min(col + j * COL_GROUPS, out4 - 1u);
-              let w0 = weights[w_row];
-              let w1 = weights[w_row + out4];
-              let w2 = weights[w_row + 2u * out4];
-              let w3 = weights[w_row + 3u * out4];
-              for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-                let t = r * COLS_PER_THREAD + j;
-                acc[t] = fma(vec4<f32>(a[r].x), w0, acc[t]);
-                acc[t] = fma(vec4<f32>(a[r].y), w1, acc[t]);
-                acc[t] = fma(vec4<f32>(a[r].z), w2, acc[t]);
-                acc[t] = fma(vec4<f32>(a[r].w), w3, acc[t]);
+              if (j < cols_here) {
+                let w_row = w_base + 4u * k4 * out4 + col + j * COL_GROUPS;
+                let w0 = weights[w_row];
+                let w1 = weights[w_row + out4];
+                let w2 = weights[w_row + 2u * out4];
+                let w3 = weights[w_row + 3u * out4];
+                for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                  let t = r * COLS_PER_THREAD + j;
+                  acc[t] = fma(vec4<f32>(a[r].x), w0, acc[t]);
+                  acc[t] = fma(vec4<f32>(a[r].y), w1, acc[t]);
+                  acc[t] = fma(vec4<f32>(a[r].z), w2, acc[t]);
+                  acc[t] = fma(vec4<f32>(a[r].w), w3, acc[t]);
+                }
               }
             }
           }

@@ -16,6 +16,11 @@
 // dispatch z = MEMBERS never takes that branch. Threads cover (row tile, column tile) along x,
 // folded into y past the device's limit on workgroups per dimension (Kernel.grid).
 //
+// A conv layer 0 (CONV; src/stack/conv.ts) is its weight applied to every output position's patch
+// of the state: its output row is [positions][OUT4] vec4s (COLS4 in all), output vec4 column c is
+// position c / OUT4, filters 4·(c % OUT4) + 0..3, and each output sums its patch in the weight's
+// order (channel, kernel row, kernel column) from the bias, skipping padding pixels.
+//
 // The fused trainer's target plan (src/train/target-plan.ts) runs the target networks alone on
 // the next states of many steps at once: `weights` are then the target networks, MEMBERS = E and
 // `batch` is steps × minibatch rows.
@@ -23,17 +28,23 @@
 const ROWS: u32 = 4u;              // @inject inputs of this layer as stored (layer 0: the state size)
 const X_STRIDE: u32 = 4u;          // @inject floats per input row
 const X_PER_MEMBER: bool = false;  // @inject false: x is the states, shared by every member; true: member e's rows follow e − 1's
-const OUT4: u32 = 16u;             // @inject padded outputs / 4
+const OUT4: u32 = 16u;             // @inject padded outputs / 4: columns of the stored weight
+const COLS4: u32 = 16u;            // @inject output vec4s per row: OUT4, or positions × OUT4 for a conv layer
 const W_OFFSET: u32 = 0u;          // @inject vec4 offset of the weight in a snapshot
 const B_OFFSET: u32 = 16u;         // @inject vec4 offset of the bias
 const SNAPSHOT_VEC4S: u32 = 100u;  // @inject
 const RELU: bool = true;           // @inject false for the head
 const MEMBERS: u32 = 1u;           // @inject E, the online networks
+const CONV: bool = false;          // @inject a conv layer, of geometry CONV_SHAPE
+const CONV_SHAPE: array<u32, 8> = array<u32, 8>(1u, 1u, 1u, 1u, 1u, 1u, 0u, 1u); // @inject conv_patch's ConvGeometry fields, in order
 
 const WORKGROUP_SIZE: u32 = 64u;
 const ROW_TILE: u32 = 8u;
 const COL_TILE: u32 = 2u;
-const COL_TILES: u32 = (OUT4 + COL_TILE - 1u) / COL_TILE;
+// A conv layer's tiles each take COL_TILE vec4s of filters at one position, so that the tile's
+// columns share the patch they read (POSITION_TILES tiles per position).
+const POSITION_TILES: u32 = (OUT4 + COL_TILE - 1u) / COL_TILE;
+const COL_TILES: u32 = select((COLS4 + COL_TILE - 1u) / COL_TILE, (COLS4 / OUT4) * POSITION_TILES, CONV);
 
 struct Params {
   batch: u32,
@@ -42,9 +53,13 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;   // [E or 2E, batch, OUT4]
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;   // [E or 2E, batch, COLS4]
 @group(0) @binding(4) var<storage, read> x_target: array<f32>;
 @group(0) @binding(5) var<storage, read> weights_target: array<vec4<f32>>;
+
+// @include conv_patch
+const CONV_GEOMETRY = ConvGeometry(CONV_SHAPE[0], CONV_SHAPE[1], CONV_SHAPE[2], CONV_SHAPE[3], CONV_SHAPE[4], CONV_SHAPE[5],
+                                   CONV_SHAPE[6], CONV_SHAPE[7]);
 
 // Input i of row b (clamped into the batch) for member e: the online or the target network's.
 fn input_at(e: u32, b: u32, i: u32) -> f32 {
@@ -71,36 +86,78 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     return;
   }
   let b0 = (k / COL_TILES) * ROW_TILE;
-  let c0 = (k % COL_TILES) * COL_TILE;
+  let tile = k % COL_TILES;
+  // Per tile column: its output vec4 column (clamped into the row), whether it is stored, and its
+  // column of the stored weight (a conv layer's filters at the tile's position).
+  let position = tile / POSITION_TILES;
+  let c0 = select(tile * COL_TILE, (tile % POSITION_TILES) * COL_TILE, CONV);
   var col: array<u32, COL_TILE>;
+  var stored: array<bool, COL_TILE>;
+  var w_col: array<u32, COL_TILE>;
+  for (var c = 0u; c < COL_TILE; c++) {
+    if (CONV) {
+      w_col[c] = min(c0 + c, OUT4 - 1u);
+      col[c] = position * OUT4 + w_col[c];
+      stored[c] = c0 + c < OUT4;
+    } else {
+      col[c] = min(c0 + c, COLS4 - 1u);
+      w_col[c] = col[c];
+      stored[c] = c0 + c < COLS4;
+    }
+  }
   var acc: array<array<vec4<f32>, COL_TILE>, ROW_TILE>;
   for (var c = 0u; c < COL_TILE; c++) {
-    col[c] = min(c0 + c, OUT4 - 1u);
-    let bias = weight_at(e, B_OFFSET + col[c]);
+    let bias = weight_at(e, B_OFFSET + w_col[c]);
     for (var j = 0u; j < ROW_TILE; j++) {
       acc[j][c] = bias;
     }
   }
-  for (var i = 0u; i < ROWS; i++) {
-    var w: array<vec4<f32>, COL_TILE>;
-    for (var c = 0u; c < COL_TILE; c++) {
-      w[c] = weight_at(e, W_OFFSET + i * OUT4 + col[c]);
+  if (CONV) {
+    // The tile's position's patch, in the weight's order; padding pixels add nothing.
+    let origin = conv_origin(CONV_GEOMETRY, position);
+    var w_row = W_OFFSET;
+    for (var ch = 0u; ch < CONV_GEOMETRY.channels; ch++) {
+      for (var ki = 0u; ki < CONV_GEOMETRY.kh; ki++) {
+        for (var kj = 0u; kj < CONV_GEOMETRY.kw; kj++) {
+          let source = conv_pixel(CONV_GEOMETRY, origin, ki, kj, ch);
+          if (source >= 0) {
+            var w: array<vec4<f32>, COL_TILE>;
+            for (var c = 0u; c < COL_TILE; c++) {
+              w[c] = weight_at(e, w_row + w_col[c]);
+            }
+            for (var j = 0u; j < ROW_TILE; j++) {
+              let xi = input_at(e, b0 + j, u32(source));
+              for (var c = 0u; c < COL_TILE; c++) {
+                acc[j][c] += xi * w[c];
+              }
+            }
+          }
+          w_row += OUT4;
+        }
+      }
     }
-    for (var j = 0u; j < ROW_TILE; j++) {
-      let xi = input_at(e, b0 + j, i);
+  } else {
+    for (var i = 0u; i < ROWS; i++) {
+      var w: array<vec4<f32>, COL_TILE>;
       for (var c = 0u; c < COL_TILE; c++) {
-        acc[j][c] += xi * w[c];
+        w[c] = weight_at(e, W_OFFSET + i * OUT4 + col[c]);
+      }
+      for (var j = 0u; j < ROW_TILE; j++) {
+        let xi = input_at(e, b0 + j, i);
+        for (var c = 0u; c < COL_TILE; c++) {
+          acc[j][c] += xi * w[c];
+        }
       }
     }
   }
   for (var j = 0u; j < ROW_TILE; j++) {
     for (var c = 0u; c < COL_TILE; c++) {
-      if (b0 + j < params.batch && c0 + c < OUT4) {
+      if (b0 + j < params.batch && stored[c]) {
         var value = acc[j][c];
         if (RELU) {
           value = max(value, vec4<f32>(0.0));
         }
-        out[(e * params.batch + b0 + j) * OUT4 + c0 + c] = value;
+        out[(e * params.batch + b0 + j) * COLS4 + col[c]] = value;
       }
     }
   }

@@ -49,10 +49,21 @@ export interface StaqConfig {
   epsilon: number;
   /** E, Q-networks (each with its own stack) whose mean is the target and the policy's logits. */
   ensemble: number;
-  /** Hidden layer widths of the MLP Q-network (ReLU); the input is the flattened observation. */
+  /**
+   * Filters of a 3×3 convolution (stride 1, no padding, ReLU) in front of the hidden layers, 0 for
+   * none (an MLP on the flattened observation). Needs an image observation [height, width, channels],
+   * as MinAtar's; the StaQ paper's MinAtar network has 16 (src/stack/conv.ts).
+   */
+  convFilters: number;
+  /** Hidden layer widths of the Q-network's dense layers (ReLU), after the conv layer if any. */
   hidden: number[];
   /** The finite-memory variant: weight-corrected (the StaQ paper's) or vanilla. */
   variant: "corrected" | "vanilla";
+  /**
+   * Episode length limit of the training and evaluation environments (0: the environment's own,
+   * e.g. 500 for CartPole-v1, none for MinAtar); an episode cut by it is truncated, not terminated.
+   */
+  timeLimit: number;
   /** Environment steps between greedy evaluations (0: none). */
   evalEvery: number;
   /** Greedy episodes per evaluation. */
@@ -117,8 +128,18 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   },
   { key: "epsilon", type: { kind: "number", min: 0, max: 1 }, help: "epsilon of the epsilon-softmax behaviour policy" },
   { key: "ensemble", type: { kind: "integer", min: 1, max: 64 }, help: "Q-networks in the ensemble (each with its own stack)" },
-  { key: "hidden", type: { kind: "widths" }, help: "hidden widths of the MLP, e.g. 64,64" },
+  {
+    key: "convFilters",
+    type: { kind: "integer", min: 0, max: 1024 },
+    help: "filters of a 3x3 conv layer before the hidden layers (0: none; needs an image observation, e.g. MinAtar)",
+  },
+  { key: "hidden", type: { kind: "widths" }, help: "hidden widths of the dense layers, e.g. 64,64" },
   { key: "variant", type: { kind: "choice", choices: ["corrected", "vanilla"] }, help: "finite-memory variant of the stack" },
+  {
+    key: "timeLimit",
+    type: { kind: "integer", min: 0 },
+    help: "episode step limit (0: the environment's own, e.g. 500 for CartPole-v1, none for MinAtar)",
+  },
   { key: "evalEvery", type: { kind: "integer", min: 0 }, help: "environment steps between greedy evaluations (0: none)" },
   { key: "evalEpisodes", type: { kind: "integer", min: 1, max: 1000 }, help: "greedy episodes per evaluation" },
   {
@@ -132,7 +153,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
  * Fields added after checkpoints of format 1 were first written, with the value an older
  * checkpoint's run had in effect (the logits were recomputed in full every iteration).
  */
-export const LATER_FIELDS: Readonly<Partial<StaqConfig>> = { fullPrecomputeEvery: 1 };
+export const LATER_FIELDS: Readonly<Partial<StaqConfig>> = { fullPrecomputeEvery: 1, convFilters: 0, timeLimit: 0 };
 
 const FIELDS = new Map(CONFIG_FIELDS.map((field) => [field.key as string, field]));
 

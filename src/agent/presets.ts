@@ -36,25 +36,30 @@ export const PAPER_CLASSIC: Readonly<StaqConfig> = Object.freeze({
   tauAnnealSteps: 500_000,
   epsilon: 0.05,
   ensemble: 2,
+  convFilters: 0,
   hidden: [256, 256],
   variant: "corrected",
+  timeLimit: 0,
   evalEvery: 100_000,
   evalEpisodes: 10,
   fullPrecomputeEvery: 0,
 });
 
 /**
- * The authors' MinAtar defaults: as classic control, with c_r = 200 and τ annealed over 1M steps.
- * Their Q-network is a 3×3 convolution with 16 channels, then 1024 → 128 → actions; staq has no
- * convolution layer yet, so this preset uses an MLP of the same widths on the flattened 10×10×C
- * frame (hidden 1024, 128). Run length: 5M steps (not part of the published defaults).
+ * The authors' MinAtar defaults: as classic control, with c_r = 200, τ annealed over 1M steps and
+ * episodes cut at 5000 steps (their TimeLimit wrapper). Their Q-network: Conv2d(C → 16, 3×3,
+ * stride 1, no padding) + ReLU, flatten (16·8·8 = 1024), Linear 1024 → 128 + ReLU, a
+ * zero-initialised head. They use the minimal action sets: run it on the "-v1" environments
+ * (MinAtar/Breakout-v1, …). Run length: 5M steps (not part of the published defaults).
  */
 export const PAPER_MINATAR: Readonly<StaqConfig> = Object.freeze({
   ...PAPER_CLASSIC,
   totalSteps: 5_000_000,
   rewardScale: 200,
   tauAnnealSteps: 1_000_000,
-  hidden: [1024, 128],
+  convFilters: 16,
+  hidden: [128],
+  timeLimit: 5000,
 });
 
 /**
@@ -87,13 +92,32 @@ export const QUICK: Readonly<StaqConfig> = Object.freeze({
   evalEpisodes: 10,
 });
 
+/**
+ * `quick` for MinAtar, tuned to learn on a 2-core machine without a GPU within half an hour
+ * (docs/acceptance-minatar): the paper's network shape scaled down (a 3×3 convolution with 8
+ * filters, then 512 → 64 → actions), batch 32, and 250 gradient steps per 1000 environment steps
+ * (the trainer, not the environments, is what a CPU adapter spends its time on); τ annealed over
+ * 50k steps, episodes cut at 5000 steps as the paper's, 60k steps. Run it on the "-v1" games.
+ */
+export const QUICK_MINATAR: Readonly<StaqConfig> = Object.freeze({
+  ...QUICK,
+  totalSteps: 60_000,
+  gradientSteps: 250,
+  batchSize: 32,
+  tauAnnealSteps: 50_000,
+  convFilters: 8,
+  hidden: [64],
+  timeLimit: 5000,
+});
+
 export const PRESETS: Readonly<Record<string, Readonly<StaqConfig>>> = Object.freeze({
   "paper-classic": PAPER_CLASSIC,
   "paper-minatar": PAPER_MINATAR,
   quick: QUICK,
+  "quick-minatar": QUICK_MINATAR,
 });
 
-export type PresetName = "paper-classic" | "paper-minatar" | "quick";
+export type PresetName = "paper-classic" | "paper-minatar" | "quick" | "quick-minatar";
 
 /** The preset called `name`; an unknown name is an error listing the presets. */
 export function presetConfig(name: string): StaqConfig {

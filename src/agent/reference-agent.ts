@@ -18,7 +18,8 @@
  */
 import { StaqInputError } from "../errors.ts";
 import type { Env } from "../envs/env.ts";
-import { makeEnv } from "../envs/registry.ts";
+import { envFactory } from "./env-factory.ts";
+import { agentNetworkSpec } from "./network-spec.ts";
 import { createVectorEnv, type VectorEnv } from "../envs/vector-env.ts";
 import { pmdStep } from "../pmd/coefficients.ts";
 import { philox4x32, policyUniform, splitU64, STREAM_NEXT_ACTION, uniformFromPhilox } from "../random/philox.ts";
@@ -129,10 +130,10 @@ export class ReferenceStaQ {
     const envName = typeof env === "string" ? env : "";
     this.config = resolveConfig(presetConfig(preset ?? defaultPreset(envName)), overrides);
     const config = this.config;
-    const makeCopy = typeof env === "string" ? () => makeEnv(env) : env;
+    const { makeCopy } = envFactory(env, config.timeLimit);
     this.envs = createVectorEnv(makeCopy, config.numEnvs);
     if (this.envs.actionCount < 2) throw new StaqInputError(`the environment has ${this.envs.actionCount} action; StaQ needs at least 2`);
-    this.spec = { inputs: this.envs.observationSize, hidden: [...config.hidden], outputs: this.envs.actionCount };
+    this.spec = agentNetworkSpec(config, this.envs);
     const { inputs, outputs } = this.spec;
 
     // The initial networks (src/train/initialisation.ts): PyTorch's default init for the hidden

@@ -25,7 +25,6 @@ import { createBuffer } from "../gpu/buffers.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import type { Env } from "../envs/env.ts";
 import { createVectorEnv, type VectorEnv } from "../envs/vector-env.ts";
-import { makeEnv } from "../envs/registry.ts";
 import { createActor, type Actor } from "../policy/actor.ts";
 import { createStack, type Stack } from "../stack/stack.ts";
 import type { MlpSpec } from "../stack/mlp.ts";
@@ -38,6 +37,8 @@ import { resolveConfig, wholeIterationSteps, type StaqConfig } from "./config.ts
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointFiles, type AgentCounters, type DecodedCheckpoint } from "./checkpoint.ts";
 import { StaqDivergenceError, nonFiniteArrays, nonFiniteMetrics } from "./divergence.ts";
 import { evaluateGreedy } from "./greedy-evaluation.ts";
+import { envFactory, type EnvSource } from "./env-factory.ts";
+import { agentNetworkSpec } from "./network-spec.ts";
 import {
   evaluationMetrics,
   iterationMetrics,
@@ -55,7 +56,7 @@ import { tauAt } from "./tau-schedule.ts";
 import { learningClock, PhaseTimer } from "./timing.ts";
 
 /** An environment by registry name, or a function that builds a new copy (the user's own Env). */
-export type EnvSource = string | (() => Env);
+export type { EnvSource };
 
 export interface StaQOptions extends Partial<StaqConfig> {
   env: EnvSource;
@@ -124,19 +125,6 @@ export interface AgentParts {
   counters: AgentOwnCounters;
 }
 
-function envFactory(env: EnvSource): { makeCopy: () => Env; envName: string } {
-  if (typeof env === "string") {
-    makeEnv(env); // fails early, with the list of names, when there is no such environment
-    return { makeCopy: () => makeEnv(env), envName: env };
-  }
-  if (typeof env !== "function") {
-    throw new StaqInputError(
-      "env must be a registered name (see `staq envs`) or a function that builds a new copy of your environment, e.g. env: () => new MyEnv()",
-    );
-  }
-  return { makeCopy: env, envName: env().name };
-}
-
 async function buildParts(options: {
   config: StaqConfig;
   preset: string;
@@ -147,7 +135,7 @@ async function buildParts(options: {
   gradientSteps: number;
 }): Promise<Omit<AgentParts, "obs" | "counters">> {
   const { config } = options;
-  const { makeCopy, envName } = envFactory(options.env);
+  const { makeCopy, envName } = envFactory(options.env, config.timeLimit);
   const envs = createVectorEnv(makeCopy, config.numEnvs);
   if (envs.actionCount < 2) throw new StaqInputError(`${envName} has ${envs.actionCount} action; StaQ needs at least 2`);
   const gpu = options.gpu ?? (await options.defaultGpu());
@@ -156,7 +144,12 @@ async function buildParts(options: {
   const madeParts: { destroy(): void }[] = [];
   const made = <P extends { destroy(): void }>(part: P): P => (madeParts.push(part), part);
   try {
-    const mlp: MlpSpec = { inputs: envs.observationSize, hidden: config.hidden, outputs: envs.actionCount };
+    const mlp: MlpSpec = agentNetworkSpec(config, {
+      name: envName,
+      observationShape: envs.observationShape,
+      observationSize: envs.observationSize,
+      actionCount: envs.actionCount,
+    });
     const stack = made(
       createStack(gpu, {
         mlp,
@@ -529,7 +522,7 @@ export class StaQ {
     options: RestoreOptions = {},
   ): Promise<InstanceType<T>> {
     const config = resolveConfig(saved.config, options.overrides ?? {});
-    for (const key of ["numEnvs", "replayCapacity", "batchSize", "memory", "ensemble", "hidden", "seed"] as const) {
+    for (const key of ["numEnvs", "replayCapacity", "batchSize", "memory", "ensemble", "convFilters", "hidden", "seed"] as const) {
       if (JSON.stringify(config[key]) !== JSON.stringify(saved.config[key])) {
         throw new StaqInputError(
           `cannot change ${key} when resuming (${JSON.stringify(saved.config[key])} in the checkpoint): it fixes the shapes or the random streams of the run`,

@@ -12,6 +12,7 @@ import { parseDecimal, parseWholeNumber } from "../io/decimal.ts";
 import { networkToSafetensors, parseTrainingBatchJson, readNetworkFile, type NetworkFileContents } from "../io/network-file.ts";
 import { createGpu } from "../node/create-gpu.ts";
 import { fileError, writeFileAtomically } from "../node/files.ts";
+import { convGeometry } from "../stack/conv.ts";
 import { parameterCount, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 import { encodeSteps } from "../train/gradient-step.ts";
 import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
@@ -31,11 +32,15 @@ accuracy, so this checks staq's trainer against another framework.
 Files:
   IN.safetensors   the network: net.layers.{l}.weight F32 [out, in] and net.layers.{l}.bias
                    F32 [out], l = 0, 1, ...; layers chain (in of l+1 = out of l), hidden layers
-                   are ReLU, the last is the linear head (one output per action)
+                   are ReLU, the last is the linear head (one output per action). Layer 0 may
+                   be a conv layer: weight [out, in, kh, kw] (PyTorch's Conv2d, stride 1, no
+                   padding) with __metadata__ "input_shape" = "H,W,C"; each state is then the
+                   image flattened [H][W][C], and the next layer takes out*H'*W' inputs in
+                   PyTorch's flatten order (H' = H - kh + 1, W' = W - kw + 1)
   BATCH.json       {"obs": [[...], ...], "actions": [...], "targets": [...]}: one row per
                    sample; obs rows of the network's inputs, actions integers in [0, outputs)
   OUT.safetensors  the trained network under the same names and shapes; __metadata__ has
-                   format "staq-net/1", loss, steps, lr, beta1, beta2, eps
+                   format "staq-net/1", loss, steps, lr, beta1, beta2, eps (and input_shape)
 
 Options:
   --net FILE     the network to start from
@@ -147,9 +152,17 @@ async function readNetwork(path: string): Promise<NetworkFileContents> {
   }
 }
 
-/** "4 -> 8 -> 3". */
+/** "4 -> 8 -> 3", or with a conv layer "400 -> conv 16×3×3 (10×10×4 → 16×8×8) -> 128 -> 3". */
 function describeNetwork(spec: MlpSpec): string {
-  return [spec.inputs, ...spec.hidden, spec.outputs].join(" -> ");
+  const layers: (number | string)[] = [spec.inputs];
+  if (spec.conv) {
+    // A network file's conv layer has stride 1 and no padding, so kernel and shapes say it all.
+    const g = convGeometry(spec.conv);
+    layers.push(
+      `conv ${g.filters}×${g.kernelHeight}×${g.kernelWidth} (${g.height}×${g.width}×${g.channels} → ${g.filters}×${g.outHeight}×${g.outWidth})`,
+    );
+  }
+  return [...layers, ...spec.hidden, spec.outputs].join(" -> ");
 }
 
 const formatLoss = (x: number) => String(Number(x.toPrecision(7)));

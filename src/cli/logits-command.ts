@@ -8,6 +8,7 @@ import type { Gpu } from "../gpu/gpu.ts";
 import { parseJsonText } from "../io/json.ts";
 import { createGpu } from "../node/create-gpu.ts";
 import { loadStack } from "../node/stack-files.ts";
+import type { MlpSpec } from "../stack/mlp.ts";
 import type { Stack } from "../stack/stack.ts";
 import { stackLogits } from "../stack/stack-logits.ts";
 import { UsageError, parseCommandArgs, readInputFile, type Command } from "./command.ts";
@@ -19,9 +20,13 @@ Evaluates a stack saved as safetensors (docs/formats.md, “The stack file”) o
 of every state as JSON: {"logits": [[...], ...]}, one row of actions per state. Each number is
 the shortest decimal that reads back as the same float32.
 
+The networks may start with a conv layer (stack.layers.0.weight of shape [E, N, out, in, kh, kw],
+PyTorch's Conv2d weight, stride 1, no padding; __metadata__ "input_shape" = "H,W,C"): each state
+is then the image flattened [H][W][C], pixel (y, x, c) at index (y*W + x)*C + c.
+
 Options:
   --stack FILE     the stack file (safetensors, format "staq-stack/1")
-  --states FILE    JSON {"states": [[...], ...]}: one array of the MLP's inputs per state
+  --states FILE    JSON {"states": [[...], ...]}: one array of the networks' inputs per state
   --fast           turn off Dawn's bounds checks (faster; staq's kernels stay in bounds)
   -h, --help       show this help
 `;
@@ -82,6 +87,13 @@ export function formatLogits(logits: Float32Array, batch: number, actions: numbe
   return `{"logits": [${rows.join(", ")}]}\n`;
 }
 
+/** "400 inputs (a 10×10×4 image, flattened [H][W][C] row-major)" for a conv network, "4 inputs" otherwise. */
+function describeInputs(spec: MlpSpec): string {
+  if (!spec.conv) return `${spec.inputs} inputs`;
+  const [height, width, channels] = spec.conv.inputShape;
+  return `${spec.inputs} inputs (a ${height}×${width}×${channels} image, flattened [H][W][C] row-major)`;
+}
+
 async function readStates(path: string) {
   return parseStatesJson(await readInputFile(path, "states"), path);
 }
@@ -120,7 +132,7 @@ export const logitsCommand: Command = {
       const { inputs, outputs } = stack.spec;
       if (batch > 0 && width !== inputs) {
         throw new StaqInputError(
-          `${values.states}: each state has ${width} values, but the stack's MLP in ${values.stack} takes ${inputs} inputs`,
+          `${values.states}: each state has ${width} values, but the stack's MLP in ${values.stack} takes ${describeInputs(stack.spec)}`,
         );
       }
       const logits = batch > 0 ? await stackLogits(stack, states) : new Float32Array(0);

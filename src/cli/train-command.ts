@@ -47,8 +47,10 @@ writes no checkpoint of the diverged state.
 Options:
   --env NAME              the environment (required unless --resume)
   --preset NAME           the config to start from: quick (small, learns CartPole and Acrobot in
-                          minutes on a CPU), paper-classic, paper-minatar (the StaQ authors'
-                          defaults); default: paper-minatar for MinAtar, paper-classic otherwise
+                          minutes on a CPU), quick-minatar (small conv network, learns MinAtar
+                          games within half an hour on a CPU), paper-classic, paper-minatar (the
+                          StaQ authors' defaults and networks); default: paper-minatar for
+                          MinAtar, paper-classic otherwise
   --steps N               environment steps of the run (the preset's totalSteps otherwise),
                           rounded up to whole iterations (--steps-per-iteration each)
   --seed S                seed of everything random (default 0)

@@ -2,10 +2,13 @@
  * A stack as one safetensors file (docs/formats.md, “The stack file”), readable by any program:
  *
  *     stack.layers.{l}.weight   F32 [E, N, out_l, in_l]   (nn.Linear convention, out × in)
+ *                               or, for l = 0 only, [E, N, out, in, kh, kw]: a conv layer (nn.Conv2d,
+ *                               stride 1, no padding) over the state read as an image
  *     stack.layers.{l}.bias     F32 [E, N, out_l]
  *     stack.coefficients        F32 [E, N]                (c_i, oldest first)
  *     __metadata__              format "staq-stack/1", activation "relu", ensemble_reduce "mean",
- *                               correction, memory, eta, tau, gamma, variant, normalization
+ *                               correction, memory, eta, tau, gamma, variant, normalization,
+ *                               and input_shape "H,W,C" when layer 0 is a conv
  *
  * with logits ξ(s) = correction · mean_e Σ_i c[e,i] · MLP_{e,i}(s). Snapshots are written oldest
  * first whatever the ring's internal order, so a reader needs nothing but this file.
@@ -15,15 +18,30 @@
  * file (as the format says), so a pushed stack's float64 coefficients come back rounded to
  * float32; saving a loaded stack again gives the same bytes.
  *
+ * The conv layer's file form is that of the network file (./conv-layer-file.ts); a stack whose conv layer has another stride or padding cannot be saved.
+ *
  * Portable: no `node:` modules (files on disk are in ../node/stack-files.ts).
  */
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import type { PmdNormalization, PmdVariant } from "../pmd/coefficients.ts";
+import type { ConvSpec } from "../stack/conv.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 import { checkBudget } from "../gpu/buffer-budget.ts";
 import { snapshotLayout } from "../stack/layout.ts";
 import { createStack, stackBudget, type Stack } from "../stack/stack.ts";
+import {
+  convFeatures,
+  convNotFirstError,
+  convOutputsText,
+  convWithoutHeadError,
+  fileWeightDims,
+  indexText,
+  readFileConv,
+  refuseStrayInputShape,
+  requireStorableConv,
+  withInputShape,
+} from "./conv-layer-file.ts";
 import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "./safetensors.ts";
 
 export const STACK_FORMAT = "staq-stack/1";
@@ -35,13 +53,19 @@ const LAYER_TENSOR = /^stack\.layers\.(0|[1-9][0-9]*)\.(weight|bias)$/;
 const VARIANTS: readonly PmdVariant[] = ["vanilla", "corrected"];
 const NORMALIZATIONS: readonly PmdNormalization[] = ["memory", "sum"];
 
-/** Reads the stack back from the GPU and encodes it as a safetensors file. */
+/**
+ * Reads the stack back from the GPU and encodes it as a safetensors file. A conv first layer is
+ * written as PyTorch's Conv2d weight with "input_shape"; one with stride ≠ 1 or padding ≠ 0 is
+ * refused (StaqInputError), as the format cannot express it.
+ */
 export async function stackToSafetensors(stack: Stack): Promise<Uint8Array> {
+  const { spec } = stack;
+  requireStorableConv(spec, "a stack file");
   const snapshots = await stack.readSnapshots(); // [member][i], oldest first
   const members = stack.ensemble;
   const stored = stack.size;
   const tensors = new Map<string, Float32Tensor>();
-  layerShapes(stack.spec).forEach(({ inputs, outputs }, l) => {
+  layerShapes(spec).forEach(({ inputs, outputs }, l) => {
     const weight = new Float32Array(members * stored * outputs * inputs);
     const bias = new Float32Array(members * stored * outputs);
     for (let e = 0; e < members; e++) {
@@ -51,7 +75,7 @@ export async function stackToSafetensors(stack: Stack): Promise<Uint8Array> {
         bias.set(snapshots[e][i].layers[l].bias, flat * outputs);
       }
     }
-    tensors.set(weightTensorName(l), { shape: [members, stored, outputs, inputs], data: weight });
+    tensors.set(weightTensorName(l), { shape: [members, stored, ...fileWeightDims(spec, l)], data: weight });
     tensors.set(biasTensorName(l), { shape: [members, stored, outputs], data: bias });
   });
   const coefficients = new Float32Array(members * stored);
@@ -59,18 +83,21 @@ export async function stackToSafetensors(stack: Stack): Promise<Uint8Array> {
   tensors.set(COEFFICIENTS_TENSOR, { shape: [members, stored], data: coefficients });
 
   const { eta, tau, gamma, variant, normalization } = stack.pmd;
-  return encodeSafetensors(tensors, {
-    format: STACK_FORMAT,
-    activation: "relu",
-    ensemble_reduce: "mean",
-    correction: String(stack.correction),
-    memory: String(stack.memory),
-    eta: String(eta),
-    tau: String(tau),
-    gamma: String(gamma),
-    variant,
-    normalization,
-  });
+  return encodeSafetensors(
+    tensors,
+    withInputShape(spec, {
+      format: STACK_FORMAT,
+      activation: "relu",
+      ensemble_reduce: "mean",
+      correction: String(stack.correction),
+      memory: String(stack.memory),
+      eta: String(eta),
+      tau: String(tau),
+      gamma: String(gamma),
+      variant,
+      normalization,
+    }),
+  );
 }
 
 export interface LoadStackOptions {
@@ -149,16 +176,121 @@ function requireShape(name: string, tensor: Float32Tensor, expected: readonly nu
 /** Throws naming the tensor and the multi-index of the first value that is NaN or infinite. */
 function requireFinite(name: string, tensor: Float32Tensor, what: string): void {
   const { data, shape } = tensor;
+  // A plain loop: a stack file's tensors may hold hundreds of millions of values.
   for (let k = 0; k < data.length; k++) {
-    if (Number.isFinite(data[k])) continue;
-    const index: number[] = [];
-    let rest = k;
-    for (let d = shape.length - 1; d >= 0; d--) {
-      index.unshift(rest % shape[d]);
-      rest = Math.floor(rest / shape[d]);
-    }
-    throw new StaqFormatError(`tensor ${JSON.stringify(name)} ${shapeText(index)} is ${data[k]}; ${what} must be finite`);
+    if (!Number.isFinite(data[k]))
+      throw new StaqFormatError(`tensor ${JSON.stringify(name)} ${indexText(shape, k)} is ${data[k]}; ${what} must be finite`);
   }
+}
+
+interface LayerTensors {
+  weight: Float32Tensor;
+  bias: Float32Tensor;
+  /** The weight as a matrix [outputs, inputs] (a conv layer's inputs: channels·kh·kw). */
+  inputs: number;
+  outputs: number;
+}
+
+/** What layer l's weight must take: the previous layer's outputs, and how to say so in an error. */
+interface Chain {
+  inputs: number;
+  /** "8 (the out of …)". */
+  text: string;
+}
+
+/** Throws unless layer l's weight has 4 dimensions, or 6 (a conv) for layer 0. */
+function requireWeightRank(l: number, name: string, shape: readonly number[]): void {
+  if (shape.length === 6 && l > 0) throw convNotFirstError(name, shape, weightTensorName(0));
+  if (shape.length !== 4 && shape.length !== 6) {
+    throw new StaqFormatError(
+      `tensor ${JSON.stringify(name)} has shape ${shapeText(shape)}; expected 4 dimensions [E, N, out, in]` +
+        (l === 0 ? ` (a dense layer) or 6 [E, N, out, in, kh, kw] (a conv layer, PyTorch's Conv2d weight per snapshot)` : ""),
+    );
+  }
+}
+
+/** A conv layer 0 ([E, N, out, in, kh, kw]) and the file's "input_shape": the conv's spec. */
+function readConvWeight(name: string, weight: Float32Tensor, metadata: Record<string, string>, members: number, stored: number): ConvSpec {
+  const dims = weight.shape.slice(2);
+  requireShape(
+    name,
+    weight,
+    [members, stored, ...dims],
+    `[E, N, out, in, kh, kw] with E = ${members}, N = ${stored} from "${COEFFICIENTS_TENSOR}"`,
+  );
+  if (dims.some((d) => d < 1)) {
+    throw new StaqFormatError(
+      `tensor ${JSON.stringify(name)} has shape ${shapeText(weight.shape)}; a conv layer needs out, in, kh and kw >= 1`,
+    );
+  }
+  const [filters, channels, kh, kw] = dims;
+  return readFileConv(metadata, name, weight.shape, [filters, channels, kh, kw]);
+}
+
+/** A dense layer's weight [E, N, out, in], whose in must follow `chain` (layer 0: any); returns in. */
+function readDenseWeight(name: string, weight: Float32Tensor, chain: Chain | undefined, members: number, stored: number): number {
+  const [, , outputs, inputs] = weight.shape;
+  const expectedInputs = chain?.inputs ?? inputs;
+  const meaning = `[E, N, out, in] with E = ${members}, N = ${stored} from "${COEFFICIENTS_TENSOR}"${chain ? `, in = ${chain.text}` : ""}`;
+  requireShape(name, weight, [members, stored, outputs, expectedInputs], meaning);
+  if (outputs < 1 || inputs < 1) {
+    throw new StaqFormatError(`tensor ${JSON.stringify(name)} has shape ${shapeText(weight.shape)}; a layer needs out >= 1 and in >= 1`);
+  }
+  return inputs;
+}
+
+/**
+ * Checks every layer's tensors against E and N, the chaining of the layers (each layer's input is
+ * the previous one's output; after a conv layer, its filters·H'·W' flattened outputs) and their
+ * values, and reads the MLP's spec off the shapes.
+ */
+function readLayers(
+  tensors: Map<string, Float32Tensor>,
+  metadata: Record<string, string>,
+  layers: number,
+  members: number,
+  stored: number,
+): { spec: MlpSpec; layerTensors: LayerTensors[] } {
+  let conv: ConvSpec | undefined;
+  let stateInputs = 0;
+  let chain: Chain | undefined;
+  const layerTensors: LayerTensors[] = [];
+  for (let l = 0; l < layers; l++) {
+    const weightName = weightTensorName(l);
+    const biasName = biasTensorName(l);
+    const weight = requireTensor(tensors, weightName, `layer ${l} of ${layers}`);
+    const bias = requireTensor(tensors, biasName, `layer ${l} of ${layers}`);
+    requireWeightRank(l, weightName, weight.shape);
+    const outputs = weight.shape[2];
+    let inputs: number;
+    if (weight.shape.length === 6) {
+      if (layers === 1) throw convWithoutHeadError(weightName, weightTensorName(1));
+      conv = readConvWeight(weightName, weight, metadata, members, stored);
+      const [height, width, channels] = conv.inputShape;
+      stateInputs = height * width * channels;
+      inputs = weight.shape.slice(3).reduce((a, b) => a * b, 1);
+      chain = { inputs: convFeatures(conv), text: convOutputsText(conv, weightName) };
+    } else {
+      inputs = readDenseWeight(weightName, weight, chain, members, stored);
+      if (l === 0) {
+        refuseStrayInputShape(metadata, weightName, weight.shape);
+        stateInputs = inputs;
+      }
+      chain = { inputs: outputs, text: `${outputs} (the out of "${weightName}")` };
+    }
+    requireShape(biasName, bias, [members, stored, outputs], `[E, N, out] with out = ${outputs} from "${weightName}"`);
+    requireFinite(weightName, weight, "weights");
+    requireFinite(biasName, bias, "biases");
+    layerTensors.push({ weight, bias, inputs, outputs });
+  }
+  const widths = layerTensors.map(({ outputs }) => outputs);
+  const spec: MlpSpec = {
+    inputs: stateInputs,
+    ...(conv ? { conv } : {}),
+    hidden: widths.slice(conv ? 1 : 0, -1),
+    outputs: widths[widths.length - 1],
+  };
+  return { spec, layerTensors };
 }
 
 /** Decodes and checks a stack file without touching a GPU. */
@@ -207,43 +339,7 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
   }
   if (layers === 0) throw new StaqFormatError(`missing tensor "${weightTensorName(0)}" (a stack's MLP has at least one layer)`);
 
-  // Widths: layer 0's input from its weight, every layer's output from its weight; each layer's
-  // input must be the previous layer's output.
-  const widths: number[] = [];
-  const layerTensors: { weight: Float32Tensor; bias: Float32Tensor; inputs: number; outputs: number }[] = [];
-  for (let l = 0; l < layers; l++) {
-    const weightName = weightTensorName(l);
-    const biasName = biasTensorName(l);
-    const weight = requireTensor(tensors, weightName, `layer ${l} of ${layers}`);
-    const bias = requireTensor(tensors, biasName, `layer ${l} of ${layers}`);
-    if (weight.shape.length !== 4) {
-      throw new StaqFormatError(
-        `tensor ${JSON.stringify(weightName)} has shape ${shapeText(weight.shape)}; expected 4 dimensions [E, N, out, in]`,
-      );
-    }
-    const [, , outputs, inputs] = weight.shape;
-    const expectedInputs = l === 0 ? inputs : widths[l];
-    const chain = l === 0 ? "" : `, in = ${expectedInputs} (the out of "${weightTensorName(l - 1)}")`;
-    requireShape(
-      weightName,
-      weight,
-      [members, stored, outputs, expectedInputs],
-      `[E, N, out, in] with E = ${members}, N = ${stored} from "${COEFFICIENTS_TENSOR}"${chain}`,
-    );
-    if (outputs < 1 || inputs < 1) {
-      throw new StaqFormatError(
-        `tensor ${JSON.stringify(weightName)} has shape ${shapeText(weight.shape)}; a layer needs out >= 1 and in >= 1`,
-      );
-    }
-    if (l === 0) widths.push(inputs);
-    requireShape(biasName, bias, [members, stored, outputs], `[E, N, out] with out = ${outputs} from "${weightName}"`);
-    requireFinite(weightName, weight, "weights");
-    requireFinite(biasName, bias, "biases");
-    widths.push(outputs);
-    layerTensors.push({ weight, bias, inputs, outputs });
-  }
-  const spec: MlpSpec = { inputs: widths[0], hidden: widths.slice(1, -1), outputs: widths[widths.length - 1] };
-
+  const { spec, layerTensors } = readLayers(tensors, metadata, layers, members, stored);
   // Snapshot [e][i] is a view into the decoded tensors: no copy of what may be hundreds of MB.
   const snapshots = Array.from({ length: members }, (_, e) =>
     Array.from({ length: stored }, (_, i) => ({

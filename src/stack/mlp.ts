@@ -1,12 +1,20 @@
 /**
  * The Q-network of one snapshot: an MLP with ReLU hidden layers and a linear head, stored in the
- * PyTorch `nn.Linear` convention (weight [out, in], row-major; bias [out]).
+ * PyTorch `nn.Linear` convention (weight [out, in], row-major; bias [out]), optionally behind a
+ * convolutional first layer (conv.ts), whose Conv2d weight [filters, channels, kh, kw] is the
+ * same numbers as a dense weight [filters, channels·kh·kw].
  */
 import { StaqInputError } from "../errors.ts";
+import { convGeometry, validateConvSpec, type ConvSpec } from "./conv.ts";
 
 export interface MlpSpec {
   inputs: number;
-  /** Hidden layer widths; empty for a linear model. */
+  /**
+   * A conv layer (+ ReLU) first, its flattened output feeding the hidden layers; `inputs` is then
+   * the image's height·width·channels.
+   */
+  conv?: ConvSpec;
+  /** Hidden layer widths (after the conv layer, if any); empty for a linear model. */
   hidden: readonly number[];
   /** Number of actions (the head's width). */
   outputs: number;
@@ -23,10 +31,39 @@ export interface MlpWeights {
   layers: DenseLayer[];
 }
 
-/** (in, out) of each layer, hidden layers first, head last. */
+/**
+ * (in, out) of each layer's weight [out, in], hidden layers first, head last. A conv layer's is
+ * (channels·kh·kw, filters): its weight as a matrix; the next layer has filters·H'·W' inputs.
+ */
 export function layerShapes(spec: MlpSpec): { inputs: number; outputs: number }[] {
+  if (spec.conv) {
+    const g = convGeometry(spec.conv);
+    const dense = layerShapes({ inputs: g.filters * g.positions, hidden: spec.hidden, outputs: spec.outputs });
+    return [{ inputs: g.patch, outputs: g.filters }, ...dense];
+  }
   const widths = [spec.inputs, ...spec.hidden, spec.outputs];
   return widths.slice(1).map((outputs, l) => ({ inputs: widths[l], outputs }));
+}
+
+/** A copy of `spec` that shares no arrays with it. */
+export function copyMlpSpec(spec: MlpSpec): MlpSpec {
+  const { conv } = spec;
+  return {
+    inputs: spec.inputs,
+    ...(conv
+      ? {
+          conv: {
+            inputShape: [...conv.inputShape] as [number, number, number],
+            filters: conv.filters,
+            ...(conv.kernel ? { kernel: [...conv.kernel] as [number, number] } : {}),
+            ...(conv.stride !== undefined ? { stride: conv.stride } : {}),
+            ...(conv.padding !== undefined ? { padding: conv.padding } : {}),
+          },
+        }
+      : {}),
+    hidden: [...spec.hidden],
+    outputs: spec.outputs,
+  };
 }
 
 /** Number of float32 parameters of one snapshot. */
@@ -45,6 +82,7 @@ export function validateMlpSpec(spec: MlpSpec): void {
   positive(spec.outputs, "outputs");
   if (!Array.isArray(spec.hidden)) throw new StaqInputError(`mlp.hidden must be an array of widths; got ${JSON.stringify(spec.hidden)}`);
   spec.hidden.forEach((width, l) => positive(width, `hidden[${l}]`));
+  if (spec.conv !== undefined) validateConvSpec(spec.conv, spec.inputs);
 }
 
 function checkFinite(values: Float32Array, what: string): void {

@@ -17,6 +17,7 @@
  * runs are added. So, with c* = correction · c / E:
  *     |logit̂ − logit| ≤ (1 + γ_D) Σ_j |c*_j| |W_j| e_j + γ_D Σ_j |c*_j| (|W_j| (|a_j| + e_j) + |b_j|) + tiny.
  */
+import { convGeometry, statePatches } from "./conv.ts";
 import type { MlpSpec, MlpWeights } from "./mlp.ts";
 import { layerShapes } from "./mlp.ts";
 
@@ -48,29 +49,38 @@ export function mlpReference(spec: MlpSpec, weights: MlpWeights, state: ArrayLik
   for (let l = 0; l < shapes.length; l++) {
     const { inputs: n, outputs } = shapes[l];
     const { weight, bias } = weights.layers[l];
-    const value = new Float64Array(outputs);
-    const magnitude = new Float64Array(outputs);
-    const carried = new Float64Array(outputs);
-    for (let o = 0; o < outputs; o++) {
+    // A conv layer is its weight applied to the patch of every output position (conv.ts); its
+    // outputs are in PyTorch's order, filter · positions + position. Patches are exact copies.
+    const conv = l === 0 && spec.conv ? convGeometry(spec.conv) : undefined;
+    const positions = conv?.positions ?? 1;
+    const xs = conv ? statePatches(conv, x) : x;
+    const es = conv ? new Float64Array(xs.length) : e;
+    const features = outputs * positions;
+    const value = new Float64Array(features);
+    const magnitude = new Float64Array(features);
+    const carried = new Float64Array(features);
+    for (let q = 0; q < features; q++) {
+      const o = Math.floor(q / positions);
+      const from = (q % positions) * (conv ? n : 0);
       let v = bias[o];
       let m = Math.abs(bias[o]);
       let c = 0;
       for (let i = 0; i < n; i++) {
         const w = weight[o * n + i];
-        v += w * x[i];
-        m += Math.abs(w) * (Math.abs(x[i]) + e[i]);
-        c += Math.abs(w) * e[i];
+        v += w * xs[from + i];
+        m += Math.abs(w) * (Math.abs(xs[from + i]) + es[from + i]);
+        c += Math.abs(w) * es[from + i];
       }
-      value[o] = v;
-      magnitude[o] = m;
-      carried[o] = c;
+      value[q] = v;
+      magnitude[q] = m;
+      carried[q] = c;
     }
     if (l === shapes.length - 1) return { value, magnitude, carried, headInputs: n };
     const g = gammaBound(n + 1);
-    const nextE = new Float64Array(outputs);
-    for (let o = 0; o < outputs; o++) {
-      nextE[o] = (1 + g) * carried[o] + g * magnitude[o] + (2 * n + 2) * F32_MIN_NORMAL;
-      value[o] = Math.max(0, value[o]);
+    const nextE = new Float64Array(features);
+    for (let q = 0; q < features; q++) {
+      nextE[q] = (1 + g) * carried[q] + g * magnitude[q] + (2 * n + 2) * F32_MIN_NORMAL;
+      value[q] = Math.max(0, value[q]);
     }
     x = value;
     e = nextE;

@@ -16,7 +16,7 @@ import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { pmdRates, pmdStep, validatePmdOptions, type PmdNormalization, type PmdVariant } from "../pmd/coefficients.ts";
 import { packSnapshot, planChunks, snapshotLayout, unpackSnapshot, type SnapshotLayout } from "./layout.ts";
-import { validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "./mlp.ts";
+import { copyMlpSpec, validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "./mlp.ts";
 import { StackEvaluator } from "./stack-evaluator.ts";
 
 export interface PmdSettings {
@@ -173,7 +173,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     throw new StaqInputError(`gamma must be in [0, 1); got ${pmd.gamma}`);
   }
 
-  const spec: MlpSpec = { inputs: options.mlp.inputs, hidden: [...options.mlp.hidden], outputs: options.mlp.outputs };
+  const spec = copyMlpSpec(options.mlp);
   const layout = snapshotLayout(spec);
   // Before any allocation: an M beyond the device's limits would otherwise give invalid bind
   // groups (and all-zero logits), and one beyond the host's memory a crash.

@@ -11,6 +11,7 @@
  */
 import { StaqGpuError } from "../errors.ts";
 import type { GpuLimits } from "../gpu/gpu.ts";
+import { convShaderConstants } from "./conv.ts";
 import type { SnapshotLayout } from "./layout.ts";
 
 export interface StackTiling {
@@ -57,7 +58,7 @@ export function planStackTiling(layout: SnapshotLayout, batch: number, limits: G
   const memoryVec4s = Math.floor(limits.maxComputeWorkgroupStorageSize / 16);
   const head = layout.layers[layout.layers.length - 1];
   const hidden = layout.layers.slice(0, -1);
-  const widest4 = Math.max(0, ...hidden.map((layer) => layer.paddedOutputs / 4));
+  const widest4 = Math.max(0, ...hidden.map((layer) => layer.width / 4));
   const headCols = head.paddedOutputs / 4;
   // Inputs of the head in the units one head step reads: vec4s of activations, or single states.
   const headSteps = hidden.length > 0 ? head.rows / 4 : head.inputs;
@@ -135,6 +136,7 @@ export function stackForwardConstants(layout: SnapshotLayout, tiling: StackTilin
     LAYERS: layout.layers.length,
     LAYER_ROWS: layout.layers.map((layer) => layer.rows),
     LAYER_OUT4: layout.layers.map((layer) => layer.paddedOutputs / 4),
+    LAYER_COLS4: layout.layers.map((layer) => layer.width / 4),
     LAYER_WEIGHTS: layout.layers.map((layer) => layer.weightOffset),
     LAYER_BIAS: layout.layers.map((layer) => layer.biasOffset),
     SNAPSHOT_VEC4S: layout.vec4s,
@@ -150,5 +152,6 @@ export function stackForwardConstants(layout: SnapshotLayout, tiling: StackTilin
     HEAD_SPLIT: tiling.headSplit,
     HEAD_UNITS_PER_THREAD: tiling.headUnitsPerThread,
     ACT_VEC4S: tiling.actVec4s,
+    ...convShaderConstants(layout.layers[0].conv),
   };
 }

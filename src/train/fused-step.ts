@@ -88,6 +88,8 @@ export function fusedSupport(
   batch: number,
 ): { ok: true } | { ok: false; reason: string } {
   const { limits } = info;
+  if (layout.layers[0].conv)
+    return { ok: false, reason: "the fused kernel covers MLPs only; a network with a conv layer trains on the multi-dispatch path" };
   if (limits.maxStorageBuffersPerShaderStage < FUSED_STORAGE_BINDINGS)
     return {
       ok: false,

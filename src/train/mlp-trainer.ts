@@ -23,7 +23,7 @@ import { SerialQueue } from "../gpu/serial-queue.ts";
 import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { packSnapshot, snapshotLayout, unpackSnapshot, type SnapshotLayout } from "../stack/layout.ts";
-import { validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
+import { copyMlpSpec, validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 import { encodeSteps } from "./gradient-step.ts";
 import { ADAM_DEFAULTS, type AdamOptions, type LossOptions } from "./reference.ts";
 import { createTrainerPieces, type TrainerPieces } from "./trainer-pieces.ts";
@@ -159,7 +159,7 @@ export interface MlpTrainerState {
 export function trainerBudget(layout: SnapshotLayout, ensemble: number, targetNetworks: boolean): Budget {
   const { inputs } = layout.spec;
   const members = targetNetworks ? 2 * ensemble : ensemble;
-  const widest = Math.max(4, ...layout.layers.map((layer) => layer.paddedOutputs));
+  const widest = Math.max(4, ...layout.layers.map((layer) => layer.width));
   const head = layout.layers[layout.layers.length - 1];
   return {
     buffers: [
@@ -179,8 +179,8 @@ export function trainerBudget(layout: SnapshotLayout, ensemble: number, targetNe
       { what: "action and target buffers (batch × 4 bytes)", bytesPerUnit: 4, binding: "whole", count: 2 },
       { what: `a loss buffer (batch × ${ensemble} members × 4 bytes)`, bytesPerUnit: ensemble * 4, binding: "whole" },
       ...layout.layers.map((layer, l) => ({
-        what: `layer ${l}'s activations (batch × ${members} networks × ${layer.paddedOutputs} × 4 bytes)`,
-        bytesPerUnit: members * layer.paddedOutputs * 4,
+        what: `layer ${l}'s activations (batch × ${members} networks × ${layer.width} × 4 bytes)`,
+        bytesPerUnit: members * layer.width * 4,
         binding: "whole" as const,
       })),
       {
@@ -218,7 +218,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   const huberDelta = loss.huberDelta ?? 1;
   if (huber && !(huberDelta > 0)) throw new StaqInputError(`huberDelta must be > 0; got ${huberDelta}`);
 
-  const spec: MlpSpec = { inputs: options.mlp.inputs, hidden: [...options.mlp.hidden], outputs: options.mlp.outputs };
+  const spec = copyMlpSpec(options.mlp);
   const layout = snapshotLayout(spec);
   const label = options.label ?? "staq trainer";
   const P4 = layout.vec4s;
@@ -228,7 +228,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   const buffer = (bytes: number, name: string) => createBuffer(gpu, bytes, storage, `${label} ${name}`);
 
   const forwardMembers = withTargets ? 2 * ensemble : ensemble;
-  const widest = Math.max(4, ...layout.layers.map((layer) => layer.paddedOutputs));
+  const widest = Math.max(4, ...layout.layers.map((layer) => layer.width));
   const head = layout.layers.length - 1;
   const buffers = {
     params: buffer(ensemble * P4 * 16, "params"),
@@ -240,7 +240,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     actions: buffer(batch * 4, "actions"),
     targets: buffer(batch * 4, "targets"),
     lossRows: buffer(ensemble * batch * 4, "loss rows"),
-    activations: layout.layers.map((layer, l) => buffer(forwardMembers * batch * layer.paddedOutputs * 4, `activations ${l}`)),
+    activations: layout.layers.map((layer, l) => buffer(forwardMembers * batch * layer.width * 4, `activations ${l}`)),
     deltas: [buffer(ensemble * batch * widest * 4, "deltas a"), buffer(ensemble * batch * widest * 4, "deltas b")] as const,
     dq: buffer(ensemble * batch * layout.layers[head].paddedOutputs * 4, "dq"),
     target: withTargets

@@ -4,7 +4,8 @@
  * is tested against these functions, and `staq fit` can be checked against PyTorch through them.
  *
  * Semantics follow PyTorch so that results can be compared with it:
- * - the network is an MLP with ReLU hidden layers and a linear head, weights [out, in] (nn.Linear);
+ * - the network is an MLP with ReLU hidden layers and a linear head, weights [out, in] (nn.Linear),
+ *   optionally behind a conv layer (nn.Conv2d on the state read as an image, src/stack/conv.ts);
  * - the loss is the mean over the batch of ℓ(q_b − y_b), q_b = Q(s_b, a_b): `"mse"` is
  *   nn.MSELoss (ℓ(d) = d²), `"huber"` is nn.HuberLoss(delta) (ℓ(d) = d²/2 for |d| ≤ δ, else
  *   δ(|d| − δ/2));
@@ -13,6 +14,7 @@
  *   maxNorm / (‖g‖₂ + 1e-6) when that is below 1), applied before the weight decay.
  */
 import { StaqInputError } from "../errors.ts";
+import { convGeometry, statePatches, type ConvGeometry } from "../stack/conv.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 
 /** An MLP's parameters in float64, PyTorch layout (weight [out, in], bias [out]). */
@@ -84,28 +86,93 @@ export function unflattenParameters(spec: MlpSpec, flat: Float64Array): MlpWeigh
 /**
  * The forward pass over a batch, keeping every layer's output: `activations[0]` is the input
  * [B × inputs], `activations[l + 1]` the output of layer l [B × out_l] (after ReLU for hidden
- * layers; the head's Q values last).
+ * layers; the head's Q values last). A conv layer's output is [B × filters·H'·W'], flattened in
+ * PyTorch's order.
  */
 export function forwardActivations(spec: MlpSpec, net: MlpWeights64, states: ArrayLike<number>, batch: number): Float64Array[] {
   const shapes = layerShapes(spec);
   if (states.length !== batch * spec.inputs)
     throw new StaqInputError(`forward: ${states.length} state values for a batch of ${batch} × ${spec.inputs}`);
-  const activations = [Float64Array.from(states)];
-  shapes.forEach(({ inputs, outputs }, l) => {
-    const x = activations[l];
-    const { weight, bias } = net.layers[l];
-    const y = new Float64Array(batch * outputs);
+  const activations: Float64Array[] = [Float64Array.from(states)];
+  shapes.forEach((_, l) => {
     const hidden = l < shapes.length - 1;
-    for (let b = 0; b < batch; b++) {
-      for (let o = 0; o < outputs; o++) {
-        let sum = bias[o];
-        for (let i = 0; i < inputs; i++) sum += weight[o * inputs + i] * x[b * inputs + i];
-        y[b * outputs + o] = hidden && sum < 0 ? 0 : sum;
-      }
-    }
+    const y = layerForward(spec, l, net.layers[l], activations[l], batch);
+    if (hidden) for (let k = 0; k < y.length; k++) if (y[k] < 0) y[k] = 0;
     activations.push(y);
   });
   return activations;
+}
+
+/**
+ * Layer l's pre-activations W x + b for a batch of its inputs x [B × in_l]: [B × out_l] for a dense
+ * layer; for a conv layer x is the states and the result [B × filters·H'·W'] (conv.ts).
+ */
+export function layerForward(
+  spec: MlpSpec,
+  l: number,
+  layer: { weight: ArrayLike<number>; bias: ArrayLike<number> },
+  x: ArrayLike<number>,
+  batch: number,
+): Float64Array {
+  const { inputs, outputs } = layerShapes(spec)[l];
+  const { weight, bias } = layer;
+  const conv = l === 0 && spec.conv ? convGeometry(spec.conv) : undefined;
+  const positions = conv?.positions ?? 1;
+  const features = outputs * positions;
+  const y = new Float64Array(batch * features);
+  for (let b = 0; b < batch; b++) {
+    const xs = conv ? rowPatches(conv, x, b) : x;
+    for (let q = 0; q < features; q++) {
+      const o = Math.floor(q / positions);
+      const from = conv ? (q % positions) * inputs : b * inputs;
+      let sum = bias[o];
+      for (let i = 0; i < inputs; i++) sum += weight[o * inputs + i] * xs[from + i];
+      y[b * features + q] = sum;
+    }
+  }
+  return y;
+}
+
+/** The patches of state b of a batch of states (conv.ts). */
+function rowPatches(conv: ConvGeometry, states: ArrayLike<number>, b: number): Float64Array {
+  const length = conv.height * conv.width * conv.channels;
+  return statePatches(conv, Array.prototype.slice.call(states, b * length, (b + 1) * length) as number[]);
+}
+
+/**
+ * Layer l's parameter gradients from dy = dLoss/d(pre-activation) [B × out_l] and its inputs x, and
+ * the gradient with respect to x (before the ReLU that produced x; absent for a conv layer, whose
+ * inputs are the states).
+ */
+export function layerBackward(
+  spec: MlpSpec,
+  l: number,
+  weight: ArrayLike<number>,
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  batch: number,
+): { weight: Float64Array; bias: Float64Array; dx?: Float64Array } {
+  const { inputs, outputs } = layerShapes(spec)[l];
+  const conv = l === 0 && spec.conv ? convGeometry(spec.conv) : undefined;
+  const positions = conv?.positions ?? 1;
+  const features = outputs * positions;
+  const g = { weight: new Float64Array(inputs * outputs), bias: new Float64Array(outputs) };
+  const dx = conv ? undefined : new Float64Array(batch * inputs);
+  for (let b = 0; b < batch; b++) {
+    const xs = conv ? rowPatches(conv, x, b) : x;
+    for (let q = 0; q < features; q++) {
+      const d = dy[b * features + q];
+      if (d === 0) continue;
+      const o = Math.floor(q / positions);
+      const from = conv ? (q % positions) * inputs : b * inputs;
+      g.bias[o] += d;
+      for (let i = 0; i < inputs; i++) {
+        g.weight[o * inputs + i] += d * xs[from + i];
+        if (dx) dx[b * inputs + i] += d * weight[o * inputs + i];
+      }
+    }
+  }
+  return dx ? { ...g, dx } : g;
 }
 
 /** ℓ(d) and dℓ/dd for one residual d = q − y. */
@@ -144,30 +211,16 @@ export function takenActionLoss(
 
 /** Backpropagation of `dHead` (dLoss/dQ, [B × A]) through the network: the gradient of every parameter. */
 export function backward(spec: MlpSpec, net: MlpWeights64, activations: Float64Array[], dHead: Float64Array, batch: number): MlpWeights64 {
-  const shapes = layerShapes(spec);
-  const grads: MlpWeights64 = {
-    layers: shapes.map(({ inputs, outputs }) => ({ weight: new Float64Array(inputs * outputs), bias: new Float64Array(outputs) })),
-  };
+  const layers = layerShapes(spec).length;
+  const grads: MlpWeights64 = { layers: [] };
   let dy = dHead;
-  for (let l = shapes.length - 1; l >= 0; l--) {
-    const { inputs, outputs } = shapes[l];
+  for (let l = layers - 1; l >= 0; l--) {
     const x = activations[l];
-    const { weight } = net.layers[l];
-    const g = grads.layers[l];
-    const dx = new Float64Array(batch * inputs);
-    for (let b = 0; b < batch; b++) {
-      for (let o = 0; o < outputs; o++) {
-        const d = dy[b * outputs + o];
-        if (d === 0) continue;
-        g.bias[o] += d;
-        for (let i = 0; i < inputs; i++) {
-          g.weight[o * inputs + i] += d * x[b * inputs + i];
-          dx[b * inputs + i] += d * weight[o * inputs + i];
-        }
-      }
-    }
+    const { weight, bias, dx } = layerBackward(spec, l, net.layers[l].weight, x, dy, batch);
+    grads.layers[l] = { weight, bias };
+    if (l === 0 || !dx) break;
     // Through the ReLU that produced x (layer l − 1's output): zero where it was not active.
-    if (l > 0) for (let k = 0; k < dx.length; k++) if (!(x[k] > 0)) dx[k] = 0;
+    for (let k = 0; k < dx.length; k++) if (!(x[k] > 0)) dx[k] = 0;
     dy = dx;
   }
   return grads;

@@ -146,7 +146,7 @@ export function planSteps(
   limits: Pick<GpuLimits, "maxStorageBufferBindingSize" | "maxComputeWorkgroupsPerDimension">,
 ): number {
   const { layout, ensemble, batch, spec } = trainer;
-  const widest = Math.max(spec.inputs, ...layout.layers.map((layer) => ensemble * layer.paddedOutputs));
+  const widest = Math.max(spec.inputs, ...layout.layers.map((layer) => ensemble * layer.width));
   const bytesPerStep = batch * widest * 4;
   const byBytes = Math.floor(Math.min(PLAN_BUFFER_BYTES, limits.maxStorageBufferBindingSize) / bytesPerStep);
   // Kernel.grid folds x into y: at most max² workgroups of 64 threads.
@@ -168,7 +168,7 @@ export async function createTargetPlan(gpu: Gpu, options: TargetPlanOptions): Pr
   const actions = buffer(rows * 4, "actions");
   const targets = buffer(rows * 4, "targets");
   const head = layout.layers.length - 1;
-  const widest = Math.max(4, ...layout.layers.map((layer) => layer.paddedOutputs));
+  const widest = Math.max(4, ...layout.layers.map((layer) => layer.width));
   // The target networks' hidden outputs alternate between two buffers; the head has its own.
   const hidden = head > 0 ? [buffer(ensemble * rows * widest * 4, "hidden a"), buffer(ensemble * rows * widest * 4, "hidden b")] : [];
   const headQ = buffer(ensemble * rows * layout.layers[head].paddedOutputs * 4, "target q");

@@ -10,6 +10,7 @@
  *   adam      one Adam step.
  */
 import type { Gpu } from "../gpu/gpu.ts";
+import { convShaderConstants } from "../stack/conv.ts";
 import type { SnapshotLayout } from "../stack/layout.ts";
 import { AdamStep, type AdamSettings } from "./adam-step.ts";
 import { Dispatch, FixedUniforms } from "./dispatch.ts";
@@ -35,15 +36,22 @@ export function forwardConstants(layout: SnapshotLayout, l: number) {
     X_STRIDE: l === 0 ? layout.spec.inputs : layer.rows,
     X_PER_MEMBER: l > 0,
     OUT4: layer.paddedOutputs / 4,
+    COLS4: layer.width / 4,
     W_OFFSET: layer.weightOffset,
     B_OFFSET: layer.biasOffset,
     SNAPSHOT_VEC4S: layout.vec4s,
+    ...convShaderConstants(layer.conv),
   };
 }
 
-/** Threads of a train_forward dispatch over `rows` rows of layer l: one per tile of 8 rows × 2 vec4s of outputs (the shader's ROW_TILE, COL_TILE). */
+/**
+ * Threads of a train_forward dispatch over `rows` rows of layer l: one per tile of 8 rows × 2 vec4s
+ * of outputs (the shader's ROW_TILE, COL_TILE); a conv layer's tiles are per output position.
+ */
 export function forwardThreads(layout: SnapshotLayout, l: number, rows: number): number {
-  return Math.ceil(rows / 8) * Math.ceil(layout.layers[l].paddedOutputs / 4 / 2);
+  const layer = layout.layers[l];
+  const columnTiles = layer.conv ? layer.conv.positions * Math.ceil(layer.paddedOutputs / 4 / 2) : Math.ceil(layer.width / 4 / 2);
+  return Math.ceil(rows / 8) * columnTiles;
 }
 
 /** What the pieces read and write: the trainer's buffers. */
@@ -61,7 +69,7 @@ export interface TrainerBuffers {
   targets: GPUBuffer;
   /** [E × batch]. */
   lossRows: GPUBuffer;
-  /** Per layer [E × batch × padded outputs], [2E × …] with target networks. */
+  /** Per layer [E × batch × width] (src/stack/layout.ts), [2E × …] with target networks. */
   activations: readonly GPUBuffer[];
   /** Two [E × batch × widest] buffers the backward pass alternates between. */
   deltas: readonly [GPUBuffer, GPUBuffer];
@@ -106,16 +114,17 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
       X_STRIDE: l === 0 ? inputs : layer.rows,
       X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
       OUT4: layer.paddedOutputs / 4,
+      COLS4: layer.width / 4,
       W_OFFSET: layer.weightOffset,
       B_OFFSET: layer.biasOffset,
       SNAPSHOT_VEC4S: P4,
+      ...convShaderConstants(layer.conv),
     };
   };
 
   const forward: Dispatch[] = [];
   for (let l = 0; l <= head; l++) {
     const layer = layout.layers[l];
-    const out4 = layer.paddedOutputs / 4;
     const kernel = await gpu.kernel("train_forward", { ...forwardConstants(layout, l), RELU: l < head, MEMBERS: ensemble });
     const x = l === 0 ? buffers.states : activations[l - 1];
     const resources = {

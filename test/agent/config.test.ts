@@ -16,7 +16,7 @@ test("every preset is a valid config that names every field", () => {
   }
   assert.equal(defaultPreset("MinAtar/Breakout-v1"), "paper-minatar");
   assert.equal(defaultPreset("CartPole-v1"), "paper-classic");
-  assert.throws(() => presetConfig("fast"), /unknown preset "fast"; the presets are: paper-classic, paper-minatar, quick/);
+  assert.throws(() => presetConfig("fast"), /unknown preset "fast"; the presets are: paper-classic, paper-minatar, quick, quick-minatar/);
   assert.throws(() => presetConfig("toString"), /unknown preset/);
 });
 
@@ -47,6 +47,12 @@ test("the paper presets hold the authors' published defaults (docs/algorithm.md,
   );
   assert.equal(PRESETS["paper-minatar"].rewardScale, 200);
   assert.equal(PRESETS["paper-minatar"].tauAnnealSteps, 1_000_000);
+  // The authors' MinAtar network (Conv2d 16 3×3 → 1024 → 128) and their TimeLimit(5000).
+  assert.equal(PRESETS["paper-minatar"].convFilters, 16);
+  assert.deepEqual(PRESETS["paper-minatar"].hidden, [128]);
+  assert.equal(PRESETS["paper-minatar"].timeLimit, 5000);
+  assert.equal(classic.convFilters, 0);
+  assert.equal(classic.timeLimit, 0);
 });
 
 test("overrides apply; unknown fields, wrong types and values out of range are errors naming the field", () => {

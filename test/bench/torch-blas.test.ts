@@ -110,8 +110,12 @@ test("the setup runs only for bench runs with a PyTorch baseline on the CPU", ()
   assert.equal(benchRunsTorchOnCpu(["stack", "train", "precompute", "tabular", "envs"], ["--quick"]), true);
   assert.equal(benchRunsTorchOnCpu(["train"], []), true);
   assert.equal(benchRunsTorchOnCpu(["train"], ["--help"]), false);
-  assert.equal(benchRunsTorchOnCpu(["stack"], ["--quick"]), false);
-  assert.equal(benchRunsTorchOnCpu(["stack"], ["--full", "--pytorch", "cuda"]), false);
+  // The conv rows' PyTorch baseline runs on the CPU by default.
+  assert.equal(benchRunsTorchOnCpu(["stack"], ["--quick"]), true);
+  assert.equal(benchRunsTorchOnCpu(["stack"], ["--quick", "--rows", "dense"]), false);
+  assert.equal(benchRunsTorchOnCpu(["stack"], ["--quick", "--conv-pytorch=off"]), false);
+  assert.equal(benchRunsTorchOnCpu(["stack"], ["--full", "--pytorch", "cuda", "--conv-pytorch", "cuda"]), false);
+  assert.equal(benchRunsTorchOnCpu(["stack"], ["--rows", "conv", "--pytorch", "cpu", "--conv-pytorch", "off"]), false);
   assert.equal(benchRunsTorchOnCpu(["stack"], ["--pytorch", "cpu"]), true);
   assert.equal(benchRunsTorchOnCpu(["stack", "envs"], ["--pytorch=cpu"]), true);
   assert.equal(benchRunsTorchOnCpu(["precompute", "tabular", "envs"], ["--pytorch", "cpu"]), false);

@@ -12,6 +12,7 @@ import { UsageError, type CommandIO } from "../../src/cli/command.ts";
 import { StaqFormatError, StaqInputError } from "../../src/errors.ts";
 import { NETWORK_FORMAT, networkToSafetensors, readNetworkFile } from "../../src/io/network-file.ts";
 import { decodeSafetensors, encodeSafetensors } from "../../src/io/safetensors.ts";
+import { convGeometry } from "../../src/stack/conv.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
 import { F32_UNIT_ROUNDOFF, gammaBound } from "../../src/stack/reference.ts";
 import {
@@ -19,6 +20,7 @@ import {
   backward,
   flattenParameters,
   forwardActivations,
+  layerForward,
   lossAndGradient,
   toFloat64,
   unflattenParameters,
@@ -95,24 +97,17 @@ function absolutePlus(spec: MlpSpec, net: MlpWeights64, extra?: Float64Array): M
  * absolute value, every subtraction by an addition, and the ReLU masks of `reference` (the float64
  * activations): `preActivations[l]` are hidden layer l's sums before the mask, `q` the head's
  * outputs, `gradient` the flat gradient. Each is a polynomial with non-negative coefficients that
- * dominates the true one term by term, which is what the bounds below are built from.
+ * dominates the true one term by term, which is what the bounds below are built from. The
+ * reference's own layer functions do the sums, so a conv layer (its patches of |state|) is
+ * covered too.
  */
 function absoluteStep(spec: MlpSpec, absNet: MlpWeights64, problem: Problem, reference: Float64Array[]) {
   const shapes = layerShapes(spec);
   const batch = problem.actions.length;
-  const activations = [Float64Array.from(problem.states, Math.abs)];
+  const activations: Float64Array[] = [Float64Array.from(problem.states, Math.abs)];
   const preActivations: Float64Array[] = [];
-  shapes.forEach(({ inputs, outputs }, l) => {
-    const { weight, bias } = absNet.layers[l];
-    const x = activations[l];
-    const z = new Float64Array(batch * outputs);
-    for (let b = 0; b < batch; b++) {
-      for (let o = 0; o < outputs; o++) {
-        let sum = bias[o];
-        for (let i = 0; i < inputs; i++) sum += weight[o * inputs + i] * x[b * inputs + i];
-        z[b * outputs + o] = sum;
-      }
-    }
+  shapes.forEach((_, l) => {
+    const z = layerForward(spec, l, absNet.layers[l], activations[l], batch);
     const hidden = l < shapes.length - 1;
     if (hidden) preActivations.push(z);
     activations.push(hidden ? z.map((value, k) => (reference[l + 1][k] > 0 ? value : 0)) : z);
@@ -145,7 +140,8 @@ interface ReferenceRun {
  *    and |g_GPU − g| ≤ δ = γ_K · Ā(|θ| + E) + (Ā(|θ| + E) − Ā(|θ|)), Ā the dominating
  *    polynomial of `absoluteStep`: the first term is rounding (Higham §3.1: each of the at most K
  *    roundings on a term's path multiplies it by 1 ± u; K counted as in
- *    test/train/mlp-trainer.test.ts), the second the exact change from θ to θ_GPU (every monomial
+ *    test/train/mlp-trainer.test.ts, where a conv layer's weight gradient sums over the batch and
+ *    its P output positions), the second the exact change from θ to θ_GPU (every monomial
  *    of g(θ + e) − g(θ) contains a factor of e and is dominated by the matching one of Ā).
  *    The ReLU decisions agree when every hidden pre-activation z has |z| larger than the same
  *    two terms for z (the rounding one doubled, as in that test); `Ambiguous ReLU` is thrown
@@ -171,7 +167,8 @@ function referenceRun(problem: Problem, steps: number, lr: number): ReferenceRun
   const { beta1, beta2, eps } = ADAM_DEFAULTS;
   const shapes = layerShapes(spec);
   const batch = problem.actions.length;
-  const depth = shapes.reduce((k, { inputs, outputs }) => k + inputs + 1 + outputs + 1, 0) + 3 + batch + 1 + 2;
+  const positions = spec.conv ? convGeometry(spec.conv).positions : 1;
+  const depth = shapes.reduce((k, { inputs, outputs }) => k + inputs + 1 + outputs + 1, 0) + 3 + batch * positions + 1 + 2;
   const forwardDepth = shapes.reduce((k, { inputs }) => k + inputs + 2, 0);
   const gradientGamma = gammaBound(depth);
   const data = { states: problem.states, actions: problem.actions, targets: problem.targets };
@@ -194,19 +191,16 @@ function referenceRun(problem: Problem, steps: number, lr: number): ReferenceRun
     // 1. ReLU decisions and the gradient's error.
     activations.slice(1, -1).forEach((hidden, l) => {
       // The reference's post-ReLU values are the pre-activations where positive; recompute z.
-      const { inputs, outputs } = shapes[l];
-      const x = activations[l];
+      const z = layerForward(spec, l, net.layers[l], activations[l], batch);
+      const features = hidden.length / batch;
       for (let k = 0; k < hidden.length; k++) {
-        const b = Math.floor(k / outputs);
-        const o = k % outputs;
-        let z = net.layers[l].bias[o];
-        for (let i = 0; i < inputs; i++) z += net.layers[l].weight[o * inputs + i] * x[b * inputs + i];
         const zAbs = exact.preActivations[l][k];
         const zAbsPerturbed = perturbed.preActivations[l][k];
         const margin = 2 * gammaBound(forwardDepth) * zAbsPerturbed + (zAbsPerturbed - zAbs);
-        if (!(Math.abs(z) > margin))
+        if (!(Math.abs(z[k]) > margin))
           throw new Error(
-            `Ambiguous ReLU at step ${t}, layer ${l}, row ${b}, unit ${o}: |z| = ${Math.abs(z)} <= ${margin}; choose another seed`,
+            `Ambiguous ReLU at step ${t}, layer ${l}, row ${Math.floor(k / features)}, unit ${k % features}: ` +
+              `|z| = ${Math.abs(z[k])} <= ${margin}; choose another seed`,
           );
       }
     });
@@ -267,8 +261,11 @@ function summaryLosses(stdout: string): { first: number; last: number } {
   return { first, last: match[2] === undefined ? first : Number(match[2]) };
 }
 
-/** Runs `staq fit` in process on `problem` and checks it against the reference run. */
-async function checkFit(name: string, problem: Problem, steps: number, lr: number) {
+/**
+ * Runs `staq fit` in process on `problem` and checks it against the reference run; the summary
+ * must describe the network as `description` (by default its widths, "4 -> 8 -> 3").
+ */
+async function checkFit(name: string, problem: Problem, steps: number, lr: number, description?: string) {
   const { net, batch } = await writeProblem(problem, name);
   const out = join(dir, `${name}.out.safetensors`);
   const io = captureIO();
@@ -286,6 +283,7 @@ async function checkFit(name: string, problem: Problem, steps: number, lr: numbe
     beta1: "0.9",
     beta2: "0.999",
     eps: "1e-8",
+    ...(problem.spec.conv ? { input_shape: problem.spec.conv.inputShape.join(",") } : {}),
   });
   // Same names and shapes as the input, in the same order.
   const shapesOf = (b: Uint8Array) => [...decodeSafetensors(b).tensors].map(([n, t]) => [n, t.shape]);
@@ -329,12 +327,9 @@ async function checkFit(name: string, problem: Problem, steps: number, lr: numbe
     Math.abs(printed.last - reference.losses.last) <= reference.losses.lastBound + printing(printed.last),
     `${name} loss before step ${steps}: ${printed.last} vs ${reference.losses.last}`,
   );
-  assert.match(
-    io.out(),
-    new RegExp(
-      `^network ${[problem.spec.inputs, ...problem.spec.hidden, problem.spec.outputs].join(" -> ")} \\(\\d+ parameters\\), batch ${problem.actions.length}, ${steps} Adam steps? `,
-    ),
-  );
+  const network = description ?? [problem.spec.inputs, ...problem.spec.hidden, problem.spec.outputs].join(" -> ");
+  assert.ok(io.out().startsWith(`network ${network} (`), `the summary does not start with "network ${network} (":\n${io.out()}`);
+  assert.match(io.out(), new RegExp(`\\(\\d+ parameters\\), batch ${problem.actions.length}, ${steps} Adam steps? `));
   return { reference };
 }
 
@@ -362,6 +357,25 @@ test("ten steps far from stationarity: within the accumulated float32 bound, and
   );
 });
 
+// A conv first layer (a 5×6×2 image, 5 filters, a 2×3 kernel: 80 conv outputs), as a network file
+// stores it: Conv2d's [out, in, kh, kw] weight and "input_shape".
+const CONV: MlpSpec = {
+  inputs: 60,
+  conv: { inputShape: [5, 6, 2], filters: 5, kernel: [2, 3], stride: 1, padding: 0 },
+  hidden: [6],
+  outputs: 3,
+};
+
+test("a conv network: staq fit's weights are within the derived float32 bound of the float64 Adam step, and the summary shows the conv", async () => {
+  // One step: over several, the many conv features (80 per row) make a pre-activation within
+  // rounding of 0 ("Ambiguous ReLU") likely. The seeds give gradients that are not mostly
+  // cancellation, which checkFit's test that the bound can fail needs (test/cross-check/
+  // fit-torch.test.ts runs more steps of a conv network against PyTorch).
+  const description = "60 -> conv 5×2×3 (5×6×2 → 5×4×4) -> 6 -> 3";
+  await checkFit("conv-one-step-1", randomProblem(CONV, 8, 701), 1, 1e-3, description);
+  await checkFit("conv-one-step-2", randomProblem(CONV, 8, 907), 1, 1e-3, description);
+});
+
 // ---- bad inputs ----
 
 /** The one line a failing command prints (Dawn's own start-up warnings aside). */
@@ -386,6 +400,10 @@ test("bad networks, batches and options exit 2 with a message naming the problem
   const missingBias = await variant("missing-bias", (t) => t.delete("net.layers.1.bias"));
   const wrongShape = await variant("wrong-shape", (t) => t.set("net.layers.0.bias", { shape: [7], data: new Float32Array(7) }));
   const notChaining = await variant("not-chaining", (t) => t.set("net.layers.1.weight", { shape: [5, 7], data: new Float32Array(35) }));
+  // A conv network whose file lost its "input_shape" (as a program writing only the tensors would).
+  const conv = await writeProblem(randomProblem(CONV, 2, 13), "bad-conv");
+  const convWithoutShape = join(dir, "conv-without-shape.safetensors");
+  await writeFile(convWithoutShape, encodeSafetensors(decodeSafetensors(new Uint8Array(await readFile(conv.net))).tensors));
   const text = async (name: string, content: string) => {
     const path = join(dir, name);
     await writeFile(path, content);
@@ -406,6 +424,11 @@ test("bad networks, batches and options exit 2 with a message naming the problem
       fit(notChaining, batch),
       /not-chaining\.safetensors: tensor "net\.layers\.1\.weight" has shape \[5, 7\], taking 7 inputs, but "net\.layers\.0\.weight" has 6 outputs; layers must chain, so expected \[5, 6\]/,
     ],
+    [
+      fit(convWithoutShape, conv.batch),
+      /conv-without-shape\.safetensors: __metadata__ has no "input_shape": "net\.layers\.0\.weight" has shape \[5, 2, 2, 3\], a conv layer/,
+    ],
+    [fit(conv.net, batch), /bad\.json: obs\[0\] has 4 values, but the network takes 60 inputs/],
     [fit(net, malformed), /malformed\.json is not valid JSON/],
     [fit(net, ragged), /ragged\.json: obs\[1\] has 3 values, but the network takes 4 inputs/],
     [fit(net, outOfRange), /range\.json: actions\[1\] is 2; actions are integers in \[0, 2\)/],

@@ -9,6 +9,7 @@ import { formatLogits, parseStatesJson, shortestFloat32 } from "../../src/cli/lo
 import { encodeSafetensors, decodeSafetensors } from "../../src/io/safetensors.ts";
 import { readStackFile } from "../../src/io/stack-file.ts";
 import { saveStack } from "../../src/node/stack-files.ts";
+import type { MlpSpec } from "../../src/stack/mlp.ts";
 import { stackLogitsReference } from "../../src/stack/reference.ts";
 import { ONE_HIDDEN, ownStderrLines, pushedStack, randomStates, runStaq, statesJson, tempDir } from "../io/stack-fixtures.ts";
 
@@ -62,6 +63,60 @@ test("staq logits prints the stack's logits within the float32 bound of the floa
   }
 });
 
+// A conv stack file: a 5×6×2 image, 5 filters, a 2×3 kernel, then 7 and 3 (test/io/conv-stack-file.test.ts's).
+const CONV: MlpSpec = {
+  inputs: 60,
+  conv: { inputShape: [5, 6, 2], filters: 5, kernel: [2, 3], stride: 1, padding: 0 },
+  hidden: [7],
+  outputs: 3,
+};
+
+test("staq logits evaluates a conv stack file within the float32 bound; bad conv files and states exit 2 naming the problem", async () => {
+  const convPath = join(dir, "conv.safetensors");
+  {
+    const { stack } = pushedStack(gpu, { mlp: CONV, memory: 3, ensemble: 2, eta: 20, tau: 0.5, pushes: 4, seed: 47 });
+    await saveStack(stack, convPath);
+    stack.destroy();
+  }
+  const convStates = randomStates(3, CONV.inputs, 53);
+  const convStatesPath = join(dir, "conv-states.json");
+  await writeFile(convStatesPath, statesJson(convStates, CONV.inputs));
+  // The same file without "input_shape", as a program writing only the tensors would.
+  const withoutShape = join(dir, "conv-without-shape.safetensors");
+  {
+    const { tensors, metadata } = decodeSafetensors(await readFile(convPath));
+    delete metadata.input_shape;
+    await writeFile(withoutShape, encodeSafetensors(tensors, metadata));
+  }
+  const [good, missingShape, wrongWidth] = await Promise.all([
+    runStaq(["logits", "--stack", convPath, "--states", convStatesPath]),
+    runStaq(["logits", "--stack", withoutShape, "--states", convStatesPath]),
+    runStaq(["logits", "--stack", convPath, "--states", statesPath]),
+  ]);
+  assert.equal(good.code, 0, good.stderr);
+  const reference = stackLogitsReference(readStackFile(await readFile(convPath)), convStates, 3);
+  const { logits } = JSON.parse(good.stdout) as { logits: number[][] };
+  assert.equal(logits.length, 3);
+  logits.flat().forEach((x, k) => {
+    assert.ok(
+      Math.abs(Math.fround(x) - reference.logits[k]) <= reference.bound[k],
+      `logit ${k}: ${x} vs ${reference.logits[k]} ± ${reference.bound[k]}`,
+    );
+  });
+  for (const result of [missingShape, wrongWidth]) {
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stdout, "");
+  }
+  assert.match(
+    failureLine(missingShape.stderr),
+    /^staq logits: .*conv-without-shape\.safetensors: __metadata__ has no "input_shape": "stack\.layers\.0\.weight" has shape \[2, 3, 5, 2, 2, 3\], a conv layer/,
+  );
+  assert.match(
+    failureLine(wrongWidth.stderr),
+    /states\.json: each state has 4 values, but the stack's MLP in .*conv\.safetensors takes 60 inputs \(a 5×6×2 image, flattened \[H\]\[W\]\[C\] row-major\)/,
+  );
+});
+
 test("help: staq --help, staq help CMD and CMD --help print usage and exit 0", async () => {
   const [top, helpLogits, logitsHelp, gpuHelp] = await Promise.all([
     runStaq(["--help"]),
@@ -74,6 +129,7 @@ test("help: staq --help, staq help CMD and CMD --help print usage and exit 0", a
   assert.match(top.stdout, /^  logits /m);
   assert.match(top.stdout, /^  gpu /m);
   assert.match(helpLogits.stdout, /^Usage: staq logits --stack FILE\.safetensors --states FILE\.json/);
+  assert.match(helpLogits.stdout, /conv layer \(stack\.layers\.0\.weight of shape \[E, N, out, in, kh, kw\]/);
   assert.equal(logitsHelp.stdout, helpLogits.stdout);
   assert.match(gpuHelp.stdout, /--install-driver/);
 });

@@ -3,7 +3,10 @@
 
 Reads the network file by hand (8-byte little-endian header length, JSON header, raw
 little-endian float32 data; no safetensors package): net.layers.{l}.weight [out, in] and
-net.layers.{l}.bias [out], an MLP of nn.Linear layers with ReLU between them. Reads BATCH.json
+net.layers.{l}.bias [out], an MLP of nn.Linear layers with ReLU between them. A 4-D
+net.layers.0.weight [out, in, kh, kw] is an nn.Conv2d (stride 1, no padding) over the state read
+as the image of __metadata__ "input_shape" = "H,W,C" (obs.view(B, H, W, C).permute(0, 3, 1, 2)),
+followed by ReLU and nn.Flatten before the linear layers. Reads BATCH.json
 {"obs": [[...]], "actions": [...], "targets": [...]}, then runs K steps of torch.optim.Adam
 (no weight decay) on the full batch, all in float32, with the loss
 
@@ -25,25 +28,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from safetensors_torch import read_safetensors
+
 LAYER = re.compile(r"^net\.layers\.(\d+)\.(weight|bias)$")
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (header_len,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
-    header.pop("__metadata__", None)
-    start = 8 + header_len
-    tensors = {}
-    for name, info in header.items():
-        if info["dtype"] != "F32":
-            raise ValueError(f"{name}: dtype {info['dtype']}, expected F32")
-        begin, end = info["data_offsets"]
-        raw = bytearray(data[start + begin : start + end])
-        values = torch.frombuffer(raw, dtype=torch.float32) if raw else torch.zeros(0)
-        tensors[name] = values.reshape(info["shape"]).clone()
-    return tensors
 
 
 def write_safetensors(path, tensors, metadata):
@@ -64,19 +51,37 @@ def write_safetensors(path, tensors, metadata):
             f.write(raw)
 
 
-def network_from(tensors):
+class Image(nn.Module):
+    """The state [B, H*W*C], an image flattened [H][W][C] row-major, as PyTorch's [B, C, H, W]."""
+
+    def __init__(self, height, width, channels):
+        super().__init__()
+        self.shape = (height, width, channels)
+
+    def forward(self, obs):
+        return obs.view(obs.shape[0], *self.shape).permute(0, 3, 1, 2)
+
+
+def network_from(tensors, metadata):
     layers = 1 + max(int(LAYER.match(name).group(1)) for name in tensors)
     modules = []
     for l in range(layers):
         weight = tensors[f"net.layers.{l}.weight"]
         bias = tensors[f"net.layers.{l}.bias"]
-        linear = nn.Linear(weight.shape[1], weight.shape[0])
+        if weight.dim() == 4:  # Conv2d's [out, in, kh, kw]: the file format means stride 1, no padding
+            height, width, channels = (int(v) for v in metadata["input_shape"].split(","))
+            modules.append(Image(height, width, channels))
+            layer = nn.Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]), stride=1, padding=0)
+        else:
+            layer = nn.Linear(weight.shape[1], weight.shape[0])
         with torch.no_grad():
-            linear.weight.copy_(weight)
-            linear.bias.copy_(bias)
-        modules.append(linear)
+            layer.weight.copy_(weight)
+            layer.bias.copy_(bias)
+        modules.append(layer)
         if l < layers - 1:
             modules.append(nn.ReLU())
+        if weight.dim() == 4:
+            modules.append(nn.Flatten())  # [B, out * H' * W'], the order of the next layer's inputs
     return nn.Sequential(*modules).to(torch.float32), layers
 
 
@@ -103,7 +108,8 @@ def main():
     args = parser.parse_args()
 
     torch.set_num_threads(1)  # one summation order, run after run
-    net, layers = network_from(read_safetensors(args.net))
+    tensors, source_metadata = read_safetensors(args.net)
+    net, layers = network_from(tensors, source_metadata)
     with open(args.batch) as f:
         batch = json.load(f)
     obs = torch.tensor(batch["obs"], dtype=torch.float32)
@@ -120,12 +126,14 @@ def main():
         optimizer.step()
         losses.append(loss.item())
 
-    linears = [m for m in net if isinstance(m, nn.Linear)]
+    trained = [m for m in net if isinstance(m, (nn.Linear, nn.Conv2d))]
     tensors = {}
-    for l, linear in enumerate(linears):
-        tensors[f"net.layers.{l}.weight"] = linear.weight
-        tensors[f"net.layers.{l}.bias"] = linear.bias
+    for l, layer in enumerate(trained):
+        tensors[f"net.layers.{l}.weight"] = layer.weight
+        tensors[f"net.layers.{l}.bias"] = layer.bias
     metadata = {"format": "staq-net/1", "loss": "mse", "steps": str(args.steps), "lr": repr(args.lr), "producer": f"torch {torch.__version__}"}
+    if "input_shape" in source_metadata:  # a conv network's image shape, as the input file gave it
+        metadata["input_shape"] = source_metadata["input_shape"]
     write_safetensors(args.out, tensors, metadata)
     print(json.dumps({"loss_first": losses[0], "loss_last": losses[-1]}))
 

@@ -51,6 +51,33 @@ test("save → load gives bit-identical snapshots, coefficients, correction, set
   stack.destroy();
 });
 
+test("an MLP stack file is byte for byte what staq wrote before conv layers existed", async () => {
+  const { stack, pushed } = pushedStack(gpu, { memory: 3, ensemble: 2, eta: 1, tau: 1, gamma: 0.9, pushes: 2, seed: 7 });
+  const bytes = await stackToSafetensors(stack);
+  // The header as staq has always written it: no "input_shape", padded to a multiple of 8 bytes.
+  const header =
+    '{"__metadata__":{"format":"staq-stack/1","activation":"relu","ensemble_reduce":"mean","correction":"1.1428571428571428",' +
+    '"memory":"3","eta":"1","tau":"1","gamma":"0.9","variant":"corrected","normalization":"memory"},' +
+    '"stack.layers.0.weight":{"dtype":"F32","shape":[2,2,8,4],"data_offsets":[0,512]},' +
+    '"stack.layers.0.bias":{"dtype":"F32","shape":[2,2,8],"data_offsets":[512,640]},' +
+    '"stack.layers.1.weight":{"dtype":"F32","shape":[2,2,3,8],"data_offsets":[640,1024]},' +
+    '"stack.layers.1.bias":{"dtype":"F32","shape":[2,2,3],"data_offsets":[1024,1072]},' +
+    '"stack.coefficients":{"dtype":"F32","shape":[2,2],"data_offsets":[1072,1088]}}      ';
+  assert.equal(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true), BigInt(header.length));
+  assert.equal(new TextDecoder().decode(bytes.subarray(8, 8 + header.length)), header);
+  // The data: each layer's weight then bias, [member][snapshot] oldest first, then the coefficients.
+  const parts: Float32Array[] = [];
+  for (let l = 0; l < 2; l++) {
+    for (const part of ["weight", "bias"] as const) {
+      for (let e = 0; e < 2; e++) for (const members of pushed) parts.push(members[e].layers[l][part]);
+    }
+  }
+  parts.push(...stack.coefficients.map((c) => Float32Array.from(c)));
+  const data = Float32Array.from(parts.flatMap((p) => Array.from(p)));
+  assert.deepEqual(bytes.subarray(8 + header.length), new Uint8Array(data.buffer));
+  stack.destroy();
+});
+
 test("a ring that wrapped around is saved oldest first", async () => {
   const { stack, pushed } = pushedStack(gpu, { memory: 3, ensemble: 2, eta: 1, tau: 1, pushes: 5, seed: 11 });
   const bytes = await stackToSafetensors(stack);

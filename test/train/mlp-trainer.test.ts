@@ -9,6 +9,7 @@ import { POISON_BITS, poisonBuffer } from "../../src/gpu/buffers.ts";
 import { wrapDevice } from "../../src/gpu/gpu.ts";
 import { readUint32 } from "../../src/gpu/readback.ts";
 import { unpackSnapshot } from "../../src/stack/layout.ts";
+import { convGeometry } from "../../src/stack/conv.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
 import { F32_UNIT_ROUNDOFF, gammaBound } from "../../src/stack/reference.ts";
 import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
@@ -17,6 +18,8 @@ import {
   createAdamState,
   flattenParameters,
   forwardActivations,
+  layerBackward,
+  layerForward,
   lossAndGradient,
   toFloat64,
   type AdamOptions,
@@ -35,6 +38,18 @@ interface Case {
   adam: AdamOptions;
 }
 
+/**
+ * Conv networks, about one case in four: each shape compiles its kernels (seconds on lavapipe), so
+ * they come from a short list that covers zero padding, a stride of 2, a non-square kernel, filter
+ * counts off multiples of 4 and the dense layers after the conv; values, batch, ensemble and
+ * options vary as for the MLPs. (The float64 twin is checked on random conv geometries against
+ * finite differences: test/train/reference.test.ts.)
+ */
+const CONV_SHAPES: readonly MlpSpec[] = [
+  { inputs: 40, conv: { inputShape: [5, 4, 2], filters: 5, kernel: [2, 3], stride: 1, padding: 1 }, hidden: [7], outputs: 3 },
+  { inputs: 36, conv: { inputShape: [6, 6, 1], filters: 3, kernel: [3, 3], stride: 2, padding: 0 }, hidden: [], outputs: 2 },
+];
+
 const caseArbitrary: fc.Arbitrary<Case> = fc
   .record({
     inputs: fc.integer({ min: 1, max: 9 }),
@@ -47,9 +62,10 @@ const caseArbitrary: fc.Arbitrary<Case> = fc
     lr: fc.constantFrom(1e-3, 0.05),
     weightDecay: fc.constantFrom(0, 0.01),
     clip: fc.boolean(),
+    conv: fc.option(fc.constantFrom(...CONV_SHAPES), { freq: 3 }),
   })
-  .map(({ inputs, hidden, outputs, ensemble, batch, seed, huber, lr, weightDecay, clip }) => ({
-    spec: { inputs, hidden, outputs },
+  .map(({ inputs, hidden, outputs, ensemble, batch, seed, huber, lr, weightDecay, clip, conv }) => ({
+    spec: conv ?? { inputs, hidden, outputs },
     ensemble,
     batch,
     seed,
@@ -78,6 +94,12 @@ function absolute(net: MlpWeights64): MlpWeights64 {
   return { layers: net.layers.map(({ weight, bias }) => ({ weight: weight.map(Math.abs), bias: bias.map(Math.abs) })) };
 }
 
+/** Zeroes y where the reference's ReLU output `mask` is not active. */
+function masked(y: Float64Array, mask: Float64Array): Float64Array {
+  for (let k = 0; k < y.length; k++) if (!(mask[k] > 0)) y[k] = 0;
+  return y;
+}
+
 /**
  * A bound on |float32 gradient − exact gradient|, elementwise, when every ReLU decision is the
  * same in both (checked by the caller). Every quantity of a step is a sum of products built from
@@ -85,10 +107,11 @@ function absolute(net: MlpWeights64): MlpWeights64 {
  * computation perturbs each term by a factor within 1 ± γ_K, K the number of roundings on the
  * longest path (Higham §3.1, with (1 + γ_a)(1 + γ_b) ≤ 1 + γ_{a+b}). So the error is at most γ_K
  * times the same computation with every input and weight replaced by its absolute value and every
- * subtraction by an addition: that is what `absoluteGradient` evaluates, with the reference's
- * ReLU masks. K: forward Σ_l (n_l + 1); the residual, its slope and the scale 3; backward through
- * each layer (out_l + 1) for the inputs' deltas; the batch sum B + 1; 2 for the f32 rounding of the
- * grad scale and the states.
+ * subtraction by an addition: the reference's own layer functions on |W|, |x|, with the
+ * reference's ReLU masks. K: forward Σ_l (n_l + 1) (a conv output sums its patch, n = C·kh·kw);
+ * the residual, its slope and the scale 3; backward through each layer (out_l + 1) for the
+ * inputs' deltas; the parameter gradients' sum over the batch B + 1 (a conv layer's over the batch
+ * and its P output positions, B·P + 1); 2 for the f32 rounding of the grad scale and the states.
  */
 function gradientBound(
   spec: MlpSpec,
@@ -99,52 +122,30 @@ function gradientBound(
   loss: LossOptions,
 ): Float64Array {
   const shapes = layerShapes(spec);
+  const head = shapes.length - 1;
   const batch = actions.length;
   const reference = forwardActivations(spec, net, states, batch);
   const abs = absolute(net);
-  // Forward on |W|, |b|, |x| with the reference's masks.
   const a: Float64Array[] = [states.map(Math.abs)];
-  shapes.forEach(({ inputs, outputs }, l) => {
-    const y = new Float64Array(batch * outputs);
-    for (let b = 0; b < batch; b++) {
-      for (let o = 0; o < outputs; o++) {
-        const masked = l < shapes.length - 1 && !(reference[l + 1][b * outputs + o] > 0);
-        if (masked) continue;
-        let sum = abs.layers[l].bias[o];
-        for (let i = 0; i < inputs; i++) sum += abs.layers[l].weight[o * inputs + i] * a[l][b * inputs + i];
-        y[b * outputs + o] = sum;
-      }
-    }
-    a.push(y);
+  shapes.forEach((_, l) => {
+    const y = layerForward(spec, l, abs.layers[l], a[l], batch);
+    a.push(l < head ? masked(y, reference[l + 1]) : y);
   });
   const scale = (loss.loss ?? "mse") === "mse" ? 2 / batch : 1 / batch;
-  let dy = new Float64Array(batch * spec.outputs);
+  let dy: Float64Array = new Float64Array(batch * spec.outputs);
   for (let b = 0; b < batch; b++)
     dy[b * spec.outputs + actions[b]] = scale * (a[shapes.length][b * spec.outputs + actions[b]] + Math.abs(targets[b]));
-  const bound: number[] = [];
+  const positions = spec.conv ? convGeometry(spec.conv).positions : 1;
+  let depth = shapes.reduce((k, { inputs }) => k + inputs + 1, 0) + 3 + batch * positions + 1 + 2;
   const perLayer: { weight: Float64Array; bias: Float64Array }[] = [];
-  let depth = shapes.reduce((k, { inputs }) => k + inputs + 1, 0) + 3 + batch + 1 + 2;
-  for (let l = shapes.length - 1; l >= 0; l--) {
-    const { inputs, outputs } = shapes[l];
-    const weight = new Float64Array(inputs * outputs);
-    const bias = new Float64Array(outputs);
-    const dx = new Float64Array(batch * inputs);
-    for (let b = 0; b < batch; b++) {
-      for (let o = 0; o < outputs; o++) {
-        const d = dy[b * outputs + o];
-        bias[o] += d;
-        for (let i = 0; i < inputs; i++) {
-          weight[o * inputs + i] += d * a[l][b * inputs + i];
-          dx[b * inputs + i] += d * abs.layers[l].weight[o * inputs + i];
-        }
-      }
-    }
-    if (l > 0) for (let k = 0; k < dx.length; k++) if (!(reference[l][k] > 0)) dx[k] = 0;
+  for (let l = head; l >= 0; l--) {
+    const { weight, bias, dx } = layerBackward(spec, l, abs.layers[l].weight, a[l], dy, batch);
     perLayer[l] = { weight, bias };
-    depth += outputs + 1;
-    dy = dx;
+    depth += shapes[l].outputs + 1;
+    if (l > 0 && dx) dy = masked(dx, reference[l]);
   }
   const g = gammaBound(depth);
+  const bound: number[] = [];
   for (const { weight, bias } of perLayer) bound.push(...Array.from(weight, (w) => g * w), ...Array.from(bias, (w) => g * w));
   return Float64Array.from(bound);
 }
@@ -153,29 +154,16 @@ function gradientBound(
 function ambiguousRelu(spec: MlpSpec, net: MlpWeights64, states: Float64Array, batch: number): boolean {
   const shapes = layerShapes(spec);
   const abs = absolute(net);
-  let x = states;
-  let xAbs = states.map(Math.abs);
+  let x: Float64Array = states;
+  let xAbs: Float64Array = states.map(Math.abs);
   let depth = 0;
   for (let l = 0; l < shapes.length - 1; l++) {
-    const { inputs, outputs } = shapes[l];
-    depth += inputs + 2;
-    const y = new Float64Array(batch * outputs);
-    const yAbs = new Float64Array(batch * outputs);
-    for (let b = 0; b < batch; b++) {
-      for (let o = 0; o < outputs; o++) {
-        let z = net.layers[l].bias[o];
-        let zAbs = abs.layers[l].bias[o];
-        for (let i = 0; i < inputs; i++) {
-          z += net.layers[l].weight[o * inputs + i] * x[b * inputs + i];
-          zAbs += abs.layers[l].weight[o * inputs + i] * xAbs[b * inputs + i];
-        }
-        if (Math.abs(z) <= 2 * gammaBound(depth) * zAbs) return true;
-        y[b * outputs + o] = Math.max(z, 0);
-        yAbs[b * outputs + o] = z > 0 ? zAbs : 0;
-      }
-    }
-    x = y;
-    xAbs = yAbs;
+    depth += shapes[l].inputs + 2;
+    const z = layerForward(spec, l, net.layers[l], x, batch);
+    const zAbs = layerForward(spec, l, abs.layers[l], xAbs, batch);
+    for (let k = 0; k < z.length; k++) if (Math.abs(z[k]) <= 2 * gammaBound(depth) * zAbs[k]) return true;
+    x = z.map((v) => Math.max(v, 0));
+    xAbs = masked(zAbs, x);
   }
   return false;
 }

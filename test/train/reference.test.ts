@@ -15,6 +15,7 @@ import {
   unflattenParameters,
   type LossOptions,
 } from "../../src/train/reference.ts";
+import { convArbitrary } from "../helpers/conv.ts";
 import { seededSigned } from "../helpers/random.ts";
 
 const U64 = 2 ** -53;
@@ -36,9 +37,10 @@ const caseArbitrary: fc.Arbitrary<Case> = fc
     seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
     loss: fc.constantFrom<LossOptions["loss"]>("mse", "huber"),
     huberDelta: fc.constantFrom(0.25, 1, 3),
+    conv: fc.option(convArbitrary({ maxSide: 4, maxChannels: 2, maxFilters: 3 }), { freq: 3 }),
   })
-  .map(({ inputs, hidden, outputs, batch, seed, loss, huberDelta }) => ({
-    spec: { inputs, hidden, outputs },
+  .map(({ inputs, hidden, outputs, batch, seed, loss, huberDelta, conv }) => ({
+    spec: conv ? { inputs: conv.inputs, conv: conv.conv, hidden, outputs } : { inputs, hidden, outputs },
     batch,
     seed,
     options: { loss, huberDelta },

@@ -20,6 +20,13 @@ import { randomSnapshots, randomStates, seededUniform } from "../helpers/random.
 
 const gpu = await testGpu();
 const SPEC: MlpSpec = { inputs: 3, hidden: [6], outputs: 3 };
+/** A conv network (multi-dispatch only): a 3×4 image of 2 channels, padding and a 2×2 kernel. */
+const CONV_SPEC: MlpSpec = {
+  inputs: 24,
+  conv: { inputShape: [3, 4, 2], filters: 3, kernel: [2, 2], stride: 1, padding: 1 },
+  hidden: [5],
+  outputs: 3,
+};
 const BATCH = 8;
 const CAPACITY = 40;
 const SETTINGS = { rewardScale: 10, gamma: 0.99, tau: 0.3 };
@@ -28,6 +35,7 @@ const PATHS = ["multi-dispatch", "fused"] as const;
 type Path = (typeof PATHS)[number];
 
 interface Setup {
+  spec?: MlpSpec;
   path?: Path;
   ensemble: number;
   nextAction?: NextActionMode;
@@ -35,26 +43,26 @@ interface Setup {
   seed: number;
 }
 
-async function setup({ path = "multi-dispatch", ensemble, nextAction = "sample", targetUpdate, seed }: Setup) {
-  const replay = createReplayBuffer(gpu, { capacity: CAPACITY, inputs: SPEC.inputs, actions: SPEC.outputs });
+async function setup({ spec = SPEC, path = "multi-dispatch", ensemble, nextAction = "sample", targetUpdate, seed }: Setup) {
+  const replay = createReplayBuffer(gpu, { capacity: CAPACITY, inputs: spec.inputs, actions: spec.outputs });
   const random = seededUniform(seed);
   // 30 + 25 rows: the second add wraps the ring, so the stored order is not the insertion order.
   for (const count of [30, 25]) {
     replay.add({
-      obs: randomStates(count, SPEC.inputs, seed + count),
-      nextObs: randomStates(count, SPEC.inputs, seed + count + 1),
-      actions: Array.from({ length: count }, () => Math.floor(random() * SPEC.outputs)),
+      obs: randomStates(count, spec.inputs, seed + count),
+      nextObs: randomStates(count, spec.inputs, seed + count + 1),
+      actions: Array.from({ length: count }, () => Math.floor(random() * spec.outputs)),
       rewards: Array.from({ length: count }, () => 2 * random() - 1),
       terminated: Array.from({ length: count }, () => random() < 0.25),
     });
   }
   // Two pushes of random networks: π_k is far from uniform, so the entropy and a' matter.
-  const stack = createStack(gpu, { mlp: SPEC, memory: 3, ensemble, eta: 1, tau: 0.5 });
-  stack.push(randomSnapshots(SPEC, ensemble, seed + 3));
-  stack.push(randomSnapshots(SPEC, ensemble, seed + 4));
+  const stack = createStack(gpu, { mlp: spec, memory: 3, ensemble, eta: 1, tau: 0.5 });
+  stack.push(randomSnapshots(spec, ensemble, seed + 3));
+  stack.push(randomSnapshots(spec, ensemble, seed + 4));
   await replay.precomputePolicy(stack);
-  const trainer = await createMlpTrainer(gpu, { mlp: SPEC, ensemble, batch: BATCH, adam: { lr: 1e-3 }, targetNetworks: true, path });
-  const weights = randomSnapshots(SPEC, ensemble, seed + 5);
+  const trainer = await createMlpTrainer(gpu, { mlp: spec, ensemble, batch: BATCH, adam: { lr: 1e-3 }, targetNetworks: true, path });
+  const weights = randomSnapshots(spec, ensemble, seed + 5);
   trainer.setWeights(weights);
   const softQFit = await createSoftQFit(gpu, {
     trainer,
@@ -71,12 +79,12 @@ async function setup({ path = "multi-dispatch", ensemble, nextAction = "sample",
     stack.destroy();
     replay.destroy();
   };
-  return { replay, stack, trainer, weights, softQFit, destroy };
+  return { replay, stack, trainer, weights, softQFit, destroy, spec };
 }
 
 /** The float64 forward of one network on one state, and the bound on the kernel's error per output. */
-function headWithBound(weights: MlpWeights, state: ArrayLike<number>): { value: Float64Array; bound: Float64Array } {
-  const head = mlpReference(SPEC, weights, state);
+function headWithBound(spec: MlpSpec, weights: MlpWeights, state: ArrayLike<number>): { value: Float64Array; bound: Float64Array } {
+  const head = mlpReference(spec, weights, state);
   const n = head.headInputs;
   const g = gammaBound(n + 1);
   return {
@@ -85,95 +93,99 @@ function headWithBound(weights: MlpWeights, state: ArrayLike<number>): { value: 
   };
 }
 
-for (const path of PATHS)
-  for (const nextAction of ["sample", "expectation"] as const) {
-    for (const ensemble of [1, 2]) {
-      test(`one step trains on the sampler's rows with soft-Bellman targets within the derived bound (${path}, ${nextAction}, E = ${ensemble})`, async () => {
-        const seed = 1000 + ensemble * 10 + (nextAction === "sample" ? 0 : 1);
-        const { replay, trainer, weights, softQFit, destroy } = await setup({ path, ensemble, nextAction, seed });
-        assert.equal(softQFit.path, path);
-        // The multi-dispatch path gathers into the trainer's batch buffers, poisoned here; the
-        // fused path into its plan's, new (zero) before the first fit. Either way a row a kernel
-        // did not write cannot equal the random replay row it is compared with below.
-        const { states, actions, targets } = trainer.batchBuffers;
-        for (const b of [states, actions, targets, trainer.lossRows]) poisonBuffer(gpu, b);
-        const summary = await fitSoftQ(softQFit, { steps: 1, tau: SETTINGS.tau });
-        assert.equal(softQFit.gradientSteps, 1);
+/** Each path × next-action rule × E on the MLP, and the conv network on the multi-dispatch path. */
+const STEP_CASES = [
+  ...PATHS.flatMap((path) =>
+    (["sample", "expectation"] as const).flatMap((nextAction) => [1, 2].map((ensemble) => ({ path, nextAction, ensemble, spec: SPEC }))),
+  ),
+  { path: "multi-dispatch" as const, nextAction: "sample" as const, ensemble: 2, spec: CONV_SPEC },
+];
 
-        const stored = await replay.read();
-        const [probs, entropy] = await Promise.all([readFloat32(gpu, replay.buffers.probs), readFloat32(gpu, replay.buffers.entropy)]);
-        const last = await softQFit.readLastStep();
-        const [gotStates, gotActions, gotTargets] = [last.states, last.actions, last.targets];
-        assert.deepEqual(Array.from(last.rows), Array.from(minibatchIndices(replay.size, BATCH, seed, 0)), "the rows drawn");
-        const rows = minibatchIndices(replay.size, BATCH, seed, 0);
-        const A = SPEC.outputs;
-        // The kernel reads its scalars from a float32 uniform.
-        const f32Settings = {
-          rewardScale: Math.fround(SETTINGS.rewardScale),
-          gamma: Math.fround(SETTINGS.gamma),
-          tau: Math.fround(SETTINGS.tau),
-          nextAction,
-        };
-        const [seedLo, seedHi] = splitU64(seed);
-        rows.forEach((i, b) => {
-          const inputs = SPEC.inputs;
-          assert.deepEqual(
-            Array.from(gotStates.subarray(b * inputs, (b + 1) * inputs)),
-            Array.from(stored.obs.subarray(i * inputs, (i + 1) * inputs)),
-            `states of batch row ${b}`,
-          );
-          assert.equal(gotActions[b], stored.actions[i], `action of batch row ${b}`);
-          const nextState = stored.nextObs.subarray(i * inputs, (i + 1) * inputs);
-          // Step 0 refreshes the targets first, so Q̄ is the network the trainer started from.
-          const heads = weights.map((w) => headWithBound(w, nextState));
-          const row = {
-            reward: stored.rewards[i],
-            terminated: stored.terminated[i] === 1,
-            probs: probs.subarray(i * A, (i + 1) * A),
-            entropy: entropy[i],
-            targetQ: heads.map((h) => h.value),
-            u: uniformFromPhilox(philox4x32([b, 0, 0, STREAM_NEXT_ACTION], [seedLo, seedHi])[0]),
-          };
-          const expected = softBellmanTarget(row, f32Settings);
-          // The kernel's own arithmetic, plus the target networks' forward error carried through
-          // γ(1 − t)·mean_e (or the π-weighted mean of it over actions).
-          const meanBound = (a: number) => heads.reduce((s, h) => s + h.bound[a], 0) / ensemble;
-          const carried =
-            nextAction === "expectation"
-              ? Array.from(row.probs).reduce((s, p, a) => s + p * meanBound(a), 0)
-              : meanBound(nextActionFromProbs(row.probs, row.u));
-          const bound = softBellmanTargetBound(row, f32Settings) + (row.terminated ? 0 : f32Settings.gamma * carried);
-          assert.ok(
-            Math.abs(gotTargets[b] - expected) <= bound,
-            `target of batch row ${b} (replay row ${i}): got ${gotTargets[b]}, expected ${expected} ± ${bound}`,
-          );
-        });
+for (const { path, nextAction, ensemble, spec } of STEP_CASES)
+  test(`one step trains on the sampler's rows with soft-Bellman targets within the derived bound (${path}, ${nextAction}, E = ${ensemble}${spec.conv ? ", conv" : ""})`, async () => {
+    const seed = 1000 + ensemble * 10 + (nextAction === "sample" ? 0 : 1);
+    const { replay, trainer, weights, softQFit, destroy } = await setup({ spec, path, ensemble, nextAction, seed });
+    assert.equal(softQFit.path, path);
+    // The multi-dispatch path gathers into the trainer's batch buffers, poisoned here; the
+    // fused path into its plan's, new (zero) before the first fit. Either way a row a kernel
+    // did not write cannot equal the random replay row it is compared with below.
+    const { states, actions, targets } = trainer.batchBuffers;
+    for (const b of [states, actions, targets, trainer.lossRows]) poisonBuffer(gpu, b);
+    const summary = await fitSoftQ(softQFit, { steps: 1, tau: SETTINGS.tau });
+    assert.equal(softQFit.gradientSteps, 1);
 
-        // The summary of one step is that step's mean loss and mean |Q| of the taken actions. Their
-        // float32 sums of B non-negative rows (a tree of depth log2 64 + the strided loop) and one
-        // division are within γ_{B+8} of the exact mean of the rows the kernels used: the loss rows
-        // the kernels wrote, and Q of the online network before the step (the float64 forward, whose
-        // float32 error is bounded as above, rows within the same γ_{B+8} relative to their sum).
-        const lossRows = await readFloat32(gpu, trainer.lossRows);
-        for (let e = 0; e < ensemble; e++) {
-          let loss = 0;
-          let absQ = 0;
-          let absQBound = 0;
-          for (let b = 0; b < BATCH; b++) {
-            loss += lossRows[e * BATCH + b];
-            const head = headWithBound(weights[e], gotStates.subarray(b * SPEC.inputs, (b + 1) * SPEC.inputs));
-            absQ += Math.abs(head.value[gotActions[b]]);
-            absQBound += head.bound[gotActions[b]];
-          }
-          assert.ok(Math.abs(summary.meanLoss[e] - loss / BATCH) <= gammaBound(BATCH + 8) * (loss / BATCH), `mean loss of member ${e}`);
-          const meanAbsQBound = gammaBound(BATCH + 8) * ((absQ + absQBound) / BATCH) + absQBound / BATCH;
-          assert.ok(Math.abs(summary.meanAbsQ[e] - absQ / BATCH) <= meanAbsQBound, `mean |Q| of member ${e}`);
-          assert.ok(summary.gradNorm[e] > 0);
-        }
-        destroy();
-      });
+    const stored = await replay.read();
+    const [probs, entropy] = await Promise.all([readFloat32(gpu, replay.buffers.probs), readFloat32(gpu, replay.buffers.entropy)]);
+    const last = await softQFit.readLastStep();
+    const [gotStates, gotActions, gotTargets] = [last.states, last.actions, last.targets];
+    assert.deepEqual(Array.from(last.rows), Array.from(minibatchIndices(replay.size, BATCH, seed, 0)), "the rows drawn");
+    const rows = minibatchIndices(replay.size, BATCH, seed, 0);
+    const A = spec.outputs;
+    // The kernel reads its scalars from a float32 uniform.
+    const f32Settings = {
+      rewardScale: Math.fround(SETTINGS.rewardScale),
+      gamma: Math.fround(SETTINGS.gamma),
+      tau: Math.fround(SETTINGS.tau),
+      nextAction,
+    };
+    const [seedLo, seedHi] = splitU64(seed);
+    rows.forEach((i, b) => {
+      const inputs = spec.inputs;
+      assert.deepEqual(
+        Array.from(gotStates.subarray(b * inputs, (b + 1) * inputs)),
+        Array.from(stored.obs.subarray(i * inputs, (i + 1) * inputs)),
+        `states of batch row ${b}`,
+      );
+      assert.equal(gotActions[b], stored.actions[i], `action of batch row ${b}`);
+      const nextState = stored.nextObs.subarray(i * inputs, (i + 1) * inputs);
+      // Step 0 refreshes the targets first, so Q̄ is the network the trainer started from.
+      const heads = weights.map((w) => headWithBound(spec, w, nextState));
+      const row = {
+        reward: stored.rewards[i],
+        terminated: stored.terminated[i] === 1,
+        probs: probs.subarray(i * A, (i + 1) * A),
+        entropy: entropy[i],
+        targetQ: heads.map((h) => h.value),
+        u: uniformFromPhilox(philox4x32([b, 0, 0, STREAM_NEXT_ACTION], [seedLo, seedHi])[0]),
+      };
+      const expected = softBellmanTarget(row, f32Settings);
+      // The kernel's own arithmetic, plus the target networks' forward error carried through
+      // γ(1 − t)·mean_e (or the π-weighted mean of it over actions).
+      const meanBound = (a: number) => heads.reduce((s, h) => s + h.bound[a], 0) / ensemble;
+      const carried =
+        nextAction === "expectation"
+          ? Array.from(row.probs).reduce((s, p, a) => s + p * meanBound(a), 0)
+          : meanBound(nextActionFromProbs(row.probs, row.u));
+      const bound = softBellmanTargetBound(row, f32Settings) + (row.terminated ? 0 : f32Settings.gamma * carried);
+      assert.ok(
+        Math.abs(gotTargets[b] - expected) <= bound,
+        `target of batch row ${b} (replay row ${i}): got ${gotTargets[b]}, expected ${expected} ± ${bound}`,
+      );
+    });
+
+    // The summary of one step is that step's mean loss and mean |Q| of the taken actions. Their
+    // float32 sums of B non-negative rows (a tree of depth log2 64 + the strided loop) and one
+    // division are within γ_{B+8} of the exact mean of the rows the kernels used: the loss rows
+    // the kernels wrote, and Q of the online network before the step (the float64 forward, whose
+    // float32 error is bounded as above, rows within the same γ_{B+8} relative to their sum).
+    const lossRows = await readFloat32(gpu, trainer.lossRows);
+    for (let e = 0; e < ensemble; e++) {
+      let loss = 0;
+      let absQ = 0;
+      let absQBound = 0;
+      for (let b = 0; b < BATCH; b++) {
+        loss += lossRows[e * BATCH + b];
+        const head = headWithBound(spec, weights[e], gotStates.subarray(b * spec.inputs, (b + 1) * spec.inputs));
+        absQ += Math.abs(head.value[gotActions[b]]);
+        absQBound += head.bound[gotActions[b]];
+      }
+      assert.ok(Math.abs(summary.meanLoss[e] - loss / BATCH) <= gammaBound(BATCH + 8) * (loss / BATCH), `mean loss of member ${e}`);
+      const meanAbsQBound = gammaBound(BATCH + 8) * ((absQ + absQBound) / BATCH) + absQBound / BATCH;
+      assert.ok(Math.abs(summary.meanAbsQ[e] - absQ / BATCH) <= meanAbsQBound, `mean |Q| of member ${e}`);
+      assert.ok(summary.gradNorm[e] > 0);
     }
-  }
+    destroy();
+  });
 
 test("the next action a' is drawn, not fixed: over many steps the sampled targets use every action π_k can choose", async () => {
   const seed = 77;
