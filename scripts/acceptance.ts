@@ -7,7 +7,7 @@
  * (100 seeded episodes), within 30 minutes.
  *
  *   npx tsx scripts/acceptance.ts [--out docs/acceptance] [--envs CartPole-v1,Acrobot-v1] [--seeds 0,1,2]
- *                                 [--preset quick] [--summarize-only]
+ *                                 [--preset quick] [--steps N] [--summarize-only]
  *   npx tsx scripts/acceptance.ts --preset quick-minatar --envs MinAtar/Breakout-v1,MinAtar/Asterix-v1 \
  *                                 --out docs/acceptance-minatar
  *
@@ -39,6 +39,8 @@ const { values } = parseArgs({
     envs: { type: "string", default: "CartPole-v1,Acrobot-v1" },
     seeds: { type: "string", default: "0,1,2" },
     preset: { type: "string", default: "quick" },
+    /** Environment steps per run (default: the preset's totalSteps). */
+    steps: { type: "string" },
   },
 });
 const preset = values.preset!;
@@ -109,7 +111,8 @@ for (const env of envs) {
     const dir = join(out, `${env.replace(/\//g, "-")}-s${seed}`);
     if (!values["summarize-only"]) {
       const started = performance.now();
-      const code = await run(["train", "--env", env, "--preset", preset, "--seed", String(seed), "--out", dir, "--force"]);
+      const steps = values.steps === undefined ? [] : ["--steps", values.steps];
+      const code = await run(["train", "--env", env, "--preset", preset, "--seed", String(seed), ...steps, "--out", dir, "--force"]);
       if (code !== 0) throw new Error(`staq train on ${env} seed ${seed} exited with ${code}`);
       await writeFile(join(dir, "wall-clock.json"), JSON.stringify({ seconds: (performance.now() - started) / 1000 }) + "\n");
       // The checkpoint is large and not needed to read the run; the logs and config stay.
