@@ -57,7 +57,7 @@ import torch
 # The BLAS probe is the trainer baseline's (the two scripts travel together: scripts/bundle.ts).
 # No bytecode cache: importing it would otherwise leave a __pycache__ folder in bench/ (or a bundle).
 sys.dont_write_bytecode = True
-from pytorch_train import build_info, loaded_blas  # noqa: E402
+from pytorch_train import build_info, check_conv_config, loaded_blas  # noqa: E402
 
 CHECK_TOLERANCE_FLOAT64 = 1e-9  # stacked float64 vs loop float64, relative to 1 + max |logit|
 CHECK_TOLERANCE_FLOAT32 = 1e-4  # stacked float32 vs loop float64, relative to 1 + max |logit|
@@ -416,27 +416,7 @@ def validate_config(c):
         raise SystemExit(f"pytorch_stack.py: config {json.dumps(c)} needs positive integers for {missing}")
     if "hidden" in c and not (isinstance(c["hidden"], list) and all(isinstance(w, int) and w >= 1 for w in c["hidden"])):
         raise SystemExit(f"pytorch_stack.py: config {json.dumps(c)}: hidden must be a list of positive integers")
-    conv = c.get("conv")
-    if conv is None:
-        return
-    shape = conv.get("inputShape") if isinstance(conv, dict) else None
-    ints = lambda v, n, low: isinstance(v, list) and len(v) == n and all(isinstance(k, int) and k >= low for k in v)
-    if not (
-        ints(shape, 3, 1)
-        and isinstance(conv.get("filters"), int)
-        and conv["filters"] >= 1
-        and ints(conv.get("kernel", [1, 1]), 2, 1)
-        and isinstance(conv.get("stride", 1), int)
-        and conv.get("stride", 1) >= 1
-        and isinstance(conv.get("padding", 0), int)
-        and conv.get("padding", 0) >= 0
-    ):
-        raise SystemExit(f"pytorch_stack.py: config {json.dumps(c)}: conv must be {{inputShape: [H, W, C], filters, kernel?: [kh, kw], stride?, padding?}} of positive integers")
-    g = Conv(conv)
-    if g.height * g.width * g.channels != c["inputs"]:
-        raise SystemExit(f"pytorch_stack.py: config {json.dumps(c)}: conv inputShape has {g.height * g.width * g.channels} values, inputs is {c['inputs']}")
-    if g.out_height < 1 or g.out_width < 1:
-        raise SystemExit(f"pytorch_stack.py: config {json.dumps(c)}: the kernel does not fit the image")
+    check_conv_config(c, "pytorch_stack.py")
 
 
 def describe(c):

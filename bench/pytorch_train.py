@@ -106,6 +106,31 @@ def conv_output_size(conv):
     return conv["filters"] * ((height + 2 * padding - kh) // stride + 1) * ((width + 2 * padding - kw) // stride + 1)
 
 
+def check_conv_config(c, script):
+    """Exits with a message naming `script` unless a config's optional "conv" is a conv layer over its inputs."""
+    conv = c.get("conv")
+    if conv is None:
+        return
+    ints = lambda v, n, low: isinstance(v, list) and len(v) == n and all(isinstance(k, int) and k >= low for k in v)
+    if not (
+        isinstance(conv, dict)
+        and ints(conv.get("inputShape"), 3, 1)
+        and isinstance(conv.get("filters"), int)
+        and conv["filters"] >= 1
+        and ints(conv.get("kernel", [1, 1]), 2, 1)
+        and isinstance(conv.get("stride", 1), int)
+        and conv.get("stride", 1) >= 1
+        and isinstance(conv.get("padding", 0), int)
+        and conv.get("padding", 0) >= 0
+    ):
+        raise SystemExit(f"{script}: config {json.dumps(c)}: conv must be {{inputShape: [H, W, C], filters, kernel?: [kh, kw], stride?, padding?}} of positive integers")
+    height, width, channels = conv["inputShape"]
+    if height * width * channels != c["inputs"]:
+        raise SystemExit(f"{script}: config {json.dumps(c)}: conv inputShape has {height * width * channels} values, inputs is {c['inputs']}")
+    if conv_output_size(conv) < 1:
+        raise SystemExit(f"{script}: config {json.dumps(c)}: the kernel does not fit the image")
+
+
 def network(config):
     """The Q-network of a config: [conv + ReLU + flatten(1)], ReLU hidden layers, a linear head."""
     layers = []
@@ -246,27 +271,7 @@ def validate_config(c):
         raise SystemExit(f"pytorch_train.py: config {json.dumps(c)}: steps must be a positive integer, warmup a non-negative one")
     if "hidden" in c and not (isinstance(c["hidden"], list) and all(isinstance(w, int) and w >= 1 for w in c["hidden"])):
         raise SystemExit(f"pytorch_train.py: config {json.dumps(c)}: hidden must be a list of positive integers")
-    conv = c.get("conv")
-    if conv is None:
-        return
-    ints = lambda v, n, low: isinstance(v, list) and len(v) == n and all(isinstance(k, int) and k >= low for k in v)
-    if not (
-        isinstance(conv, dict)
-        and ints(conv.get("inputShape"), 3, 1)
-        and isinstance(conv.get("filters"), int)
-        and conv["filters"] >= 1
-        and ints(conv.get("kernel", [1, 1]), 2, 1)
-        and isinstance(conv.get("stride", 1), int)
-        and conv.get("stride", 1) >= 1
-        and isinstance(conv.get("padding", 0), int)
-        and conv.get("padding", 0) >= 0
-    ):
-        raise SystemExit(f"pytorch_train.py: config {json.dumps(c)}: conv must be {{inputShape: [H, W, C], filters, kernel?: [kh, kw], stride?, padding?}} of positive integers")
-    height, width, channels = conv["inputShape"]
-    if height * width * channels != c["inputs"]:
-        raise SystemExit(f"pytorch_train.py: config {json.dumps(c)}: conv inputShape has {height * width * channels} values, inputs is {c['inputs']}")
-    if conv_output_size(conv) < 1:
-        raise SystemExit(f"pytorch_train.py: config {json.dumps(c)}: the kernel does not fit the image")
+    check_conv_config(c, "pytorch_train.py")
 
 
 def describe(c):

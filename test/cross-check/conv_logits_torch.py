@@ -26,7 +26,7 @@ import sys
 import torch
 from torch.nn import functional as F
 
-from safetensors_torch import read_safetensors
+from safetensors_file import read_safetensors_torch
 
 
 def snapshot_q(tensors, layers, e, i, image):
@@ -76,7 +76,7 @@ def main():
     if sys.byteorder != "little":
         sys.exit("conv_logits_torch.py reads float32 data as little-endian and expects a little-endian machine")
     torch.set_num_threads(1)
-    tensors, metadata = read_safetensors(sys.argv[1])
+    tensors, metadata = read_safetensors_torch(sys.argv[1])
     tensors = {name: tensor.double() for name, tensor in tensors.items()}
     with open(sys.argv[2]) as f:
         states = json.load(f)["states"]

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from safetensors_torch import read_safetensors
+from safetensors_file import read_safetensors_torch
 
 LAYER = re.compile(r"^net\.layers\.(\d+)\.(weight|bias)$")
 
@@ -108,7 +108,7 @@ def main():
     args = parser.parse_args()
 
     torch.set_num_threads(1)  # one summation order, run after run
-    tensors, source_metadata = read_safetensors(args.net)
+    tensors, source_metadata = read_safetensors_torch(args.net)
     net, layers = network_from(tensors, source_metadata)
     with open(args.batch) as f:
         batch = json.load(f)

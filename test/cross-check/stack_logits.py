@@ -12,27 +12,16 @@ Usage: stack_logits.py STACK.safetensors STATES.json   (states JSON: {"states": 
 Prints {"logits": [[...], ...]} with every number as repr(float), which round-trips float64.
 """
 import json
-import struct
 import sys
 
 import numpy as np
 
+from safetensors_file import read_f32_tensors
+
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (header_len,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
-    metadata = header.pop("__metadata__", {})
-    start = 8 + header_len
-    tensors = {}
-    for name, info in header.items():
-        if info["dtype"] != "F32":
-            raise ValueError(f"{name}: dtype {info['dtype']}, expected F32")
-        begin, end = info["data_offsets"]
-        shape = tuple(info["shape"])
-        values = np.frombuffer(data, dtype="<f4", count=(end - begin) // 4, offset=start + begin)
-        tensors[name] = values.reshape(shape).astype(np.float64)
+    raw, metadata = read_f32_tensors(path)
+    tensors = {name: np.frombuffer(data, dtype="<f4").reshape(shape).astype(np.float64) for name, (shape, data) in raw.items()}
     return tensors, metadata
 
 
