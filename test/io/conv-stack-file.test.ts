@@ -11,7 +11,7 @@ import { stackLogitsReference } from "../../src/stack/reference.ts";
 import { stackLogits } from "../../src/stack/stack-logits.ts";
 import { createStack } from "../../src/stack/stack.ts";
 import { testGpu } from "../helpers/gpu.ts";
-import { pushedStack, randomStates } from "./stack-fixtures.ts";
+import { pushedStack, randomStates, handBuiltStackFile, spoiledStackFile, type HandBuiltStackFile } from "./stack-fixtures.ts";
 
 const gpu = await testGpu();
 
@@ -115,39 +115,28 @@ test("a conv layer with stride or padding cannot be saved: the format implies st
 // ---- malformed conv stack files (no GPU: readStackFile checks everything createStack needs) ----
 
 /** A valid conv file of CONV (2 members, 2 snapshots) built by hand, and ways to spoil it. */
-function validConvFile(): { tensors: Map<string, Float32Tensor>; metadata: Record<string, string> } {
-  const filled = (shape: number[]) => ({
-    shape,
-    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => ((k % 7) - 3) / 8),
-  });
-  return {
-    tensors: new Map([
-      ["stack.layers.0.weight", filled([2, 2, 5, 2, 2, 3])],
-      ["stack.layers.0.bias", filled([2, 2, 5])],
-      ["stack.layers.1.weight", filled([2, 2, 7, 80])],
-      ["stack.layers.1.bias", filled([2, 2, 7])],
-      ["stack.layers.2.weight", filled([2, 2, 3, 7])],
-      ["stack.layers.2.bias", filled([2, 2, 3])],
-      ["stack.coefficients", { shape: [2, 2], data: Float32Array.of(0.25, 0.5, 0.25, 0.5) }],
-    ]),
-    metadata: {
-      format: "staq-stack/1",
-      activation: "relu",
-      ensemble_reduce: "mean",
-      correction: "1.5",
-      memory: "3",
-      eta: "1",
-      tau: "1",
-      gamma: "0.99",
-      input_shape: "5,6,2",
-    },
-  };
+function validConvFile(): HandBuiltStackFile {
+  return handBuiltStackFile(
+    [
+      [
+        [2, 2, 5, 2, 2, 3],
+        [2, 2, 5],
+      ],
+      [
+        [2, 2, 7, 80],
+        [2, 2, 7],
+      ],
+      [
+        [2, 2, 3, 7],
+        [2, 2, 3],
+      ],
+    ],
+    { input_shape: "5,6,2" },
+  );
 }
 
-function spoiled(change: (file: ReturnType<typeof validConvFile>) => void): Uint8Array {
-  const file = validConvFile();
-  change(file);
-  return encodeSafetensors(file.tensors, file.metadata);
+function spoiled(change: (file: HandBuiltStackFile) => void): Uint8Array {
+  return spoiledStackFile(validConvFile, change);
 }
 
 function rejects(bytes: Uint8Array, pattern: RegExp) {

@@ -12,7 +12,16 @@ import type { MlpWeights } from "../../src/stack/mlp.ts";
 import { stackLogitsReference } from "../../src/stack/reference.ts";
 import { stackLogits } from "../../src/stack/stack-logits.ts";
 import type { Stack } from "../../src/stack/stack.ts";
-import { ONE_HIDDEN, TWO_HIDDEN, pushedStack, randomStates, tempDir } from "./stack-fixtures.ts";
+import {
+  ONE_HIDDEN,
+  TWO_HIDDEN,
+  pushedStack,
+  randomStates,
+  tempDir,
+  handBuiltStackFile,
+  spoiledStackFile,
+  type HandBuiltStackFile,
+} from "./stack-fixtures.ts";
 
 const gpu = await testGpu();
 const BATCH = 5;
@@ -204,36 +213,21 @@ test("a memory override keeps the snapshots and must hold them all", async () =>
 // ---- malformed stack files ----
 
 /** A valid file (2 members, 2 snapshots, ONE_HIDDEN) built without a GPU, and ways to spoil it. */
-function validFile(): { tensors: Map<string, Float32Tensor>; metadata: Record<string, string> } {
-  const filled = (shape: number[]) => ({
-    shape,
-    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => ((k % 7) - 3) / 8),
-  });
-  return {
-    tensors: new Map([
-      ["stack.layers.0.weight", filled([2, 2, 8, 4])],
-      ["stack.layers.0.bias", filled([2, 2, 8])],
-      ["stack.layers.1.weight", filled([2, 2, 3, 8])],
-      ["stack.layers.1.bias", filled([2, 2, 3])],
-      ["stack.coefficients", { shape: [2, 2], data: Float32Array.of(0.25, 0.5, 0.25, 0.5) }],
-    ]),
-    metadata: {
-      format: "staq-stack/1",
-      activation: "relu",
-      ensemble_reduce: "mean",
-      correction: "1.5",
-      memory: "3",
-      eta: "1",
-      tau: "1",
-      gamma: "0.99",
-    },
-  };
+function validFile(): HandBuiltStackFile {
+  return handBuiltStackFile([
+    [
+      [2, 2, 8, 4],
+      [2, 2, 8],
+    ],
+    [
+      [2, 2, 3, 8],
+      [2, 2, 3],
+    ],
+  ]);
 }
 
-function spoiled(change: (file: ReturnType<typeof validFile>) => void): Uint8Array {
-  const file = validFile();
-  change(file);
-  return encodeSafetensors(file.tensors, file.metadata);
+function spoiled(change: (file: HandBuiltStackFile) => void): Uint8Array {
+  return spoiledStackFile(validFile, change);
 }
 
 function rejects(bytes: Uint8Array, pattern: RegExp) {

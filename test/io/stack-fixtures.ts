@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Gpu } from "../../src/gpu/gpu.ts";
+import { encodeSafetensors, type Float32Tensor } from "../../src/io/safetensors.ts";
 import { randomMlpWeights, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
 import { createStack, type Stack, type StackOptions } from "../../src/stack/stack.ts";
 import { shortestFloat32 } from "../../src/cli/logits-command.ts";
@@ -79,4 +80,46 @@ export function runStaq(args: readonly string[], env: NodeJS.ProcessEnv = proces
 /** stderr without Dawn's start-up warnings ("Warning: maxDynamic… artificially reduced …"). */
 export function ownStderrLines(stderr: string): string[] {
   return stderr.split("\n").filter((line) => line.trim() !== "" && !line.startsWith("Warning: "));
+}
+
+/** A stack file's tensors and metadata before encoding, built by hand (no GPU) to be spoiled. */
+export interface HandBuiltStackFile {
+  tensors: Map<string, Float32Tensor>;
+  metadata: Record<string, string>;
+}
+
+/**
+ * A valid stack file of 2 members × 2 snapshots: each layer's weight and bias of the given shapes
+ * ([2, 2, …]), filled with small exact values, the coefficients, the required metadata and `extra`.
+ */
+export function handBuiltStackFile(layers: readonly [number[], number[]][], extra: Record<string, string> = {}): HandBuiltStackFile {
+  const filled = (shape: number[]) => ({
+    shape,
+    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => ((k % 7) - 3) / 8),
+  });
+  const tensors = new Map<string, Float32Tensor>();
+  layers.forEach(([weight, bias], l) => {
+    tensors.set(`stack.layers.${l}.weight`, filled(weight));
+    tensors.set(`stack.layers.${l}.bias`, filled(bias));
+  });
+  tensors.set("stack.coefficients", { shape: [2, 2], data: Float32Array.of(0.25, 0.5, 0.25, 0.5) });
+  const metadata = {
+    format: "staq-stack/1",
+    activation: "relu",
+    ensemble_reduce: "mean",
+    correction: "1.5",
+    memory: "3",
+    eta: "1",
+    tau: "1",
+    gamma: "0.99",
+    ...extra,
+  };
+  return { tensors, metadata };
+}
+
+/** The bytes of `build()` after `change`. */
+export function spoiledStackFile(build: () => HandBuiltStackFile, change: (file: HandBuiltStackFile) => void): Uint8Array {
+  const file = build();
+  change(file);
+  return encodeSafetensors(file.tensors, file.metadata);
 }
