@@ -14,7 +14,7 @@
  *
  *   npm run bench -- --quick     (this machine: lavapipe; skips what would take too long)
  *   npm run bench -- --full      (a real GPU)
- *   npx tsx bench/stack.ts --rows conv --out /tmp/conv   (the conv rows alone)
+ *   npx tsx bench/stack.ts --rows conv --out DIR   (the conv rows alone, their report in DIR)
  */
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";

@@ -32,7 +32,7 @@
  *   npx tsx bench/train.ts            (--quick, the default: the trainer part about 2 minutes on
  *                                      lavapipe's 2 cores; the precompute takes longer)
  *   npx tsx bench/train.ts --full     (longer runs, and the 2×256 precompute: for a real GPU)
- *   npx tsx bench/train.ts --rows conv --out /tmp/conv   (the conv rows alone)
+ *   npx tsx bench/train.ts --rows conv --out DIR   (the conv rows alone, their report in DIR)
  */
 import { parseArgs } from "node:util";
 import { availableParallelism } from "node:os";
