@@ -9,7 +9,7 @@ await agent.learn({
   steps,
   onIteration: (m) =>
     console.log(
-      `step ${m.global_step}: return ${m["charts/episodic_return"]?.toFixed(1) ?? "-"}, td loss ${m["losses/td_loss"].toFixed(3)}, KL ${m["policy/kl"].toFixed(4)}`,
+      `step ${m.global_step}: return ${m["charts/episodic_return"]?.toFixed(1) ?? "-"}, td loss ${m["losses/td_loss"]?.toFixed(3) ?? "-"}, KL ${m["policy/kl"]?.toFixed(4) ?? "-"}`,
     ),
   onEvaluation: (e) => console.log(`greedy evaluation at step ${e.global_step}: ${e["eval/mean_return"].toFixed(1)}`),
 });

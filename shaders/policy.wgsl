@@ -5,13 +5,16 @@
 //   greedy    = argmax_a l_a (ties → lowest index)        m = l[greedy]
 //   d_a       = l_a − m            e_a = exp(d_a)           z = Σ_a e_a (a = 0, 1, … in order)
 //   probs     = e_a / z            logProbs = d_a − log z   entropy = −Σ_a probs_a · logProbs_a
-//   behaviour = keep · probs_a + share      (keep = 1 − ε, share = ε / A, both rounded on the host)
+//   behaviour = keep · w_a + share          (keep = 1 − ε, share = ε / A, both rounded on the host)
+//               w_a = probs_a                   (behaviour_kind 0, "softmax": the ε-softmax)
+//               w_a = 1 if a = greedy, else 0   (behaviour_kind 1, "greedy": ε-greedy)
 //   sampled   = the first a with u < Σ_{j ≤ a} behaviour_j (float32 running sum), else the last
 //               action whose behaviour probability is not zero
 //
 // with u = f32(x0 >> 8) · 2^-24 and x0 the first word of Philox4x32-10 at
 // counter = (row + row_offset, step_lo, step_hi, 0), key = (seed_lo, seed_hi): a pure function of
-// (seed, step, global row), so samples do not depend on how the batch is chunked.
+// (seed, step, global row), so samples do not depend on how the batch is chunked. probs, logProbs
+// and entropy are the softmax's in both kinds; only behaviour (and so the sample) follows the kind.
 //
 // Every loop runs in a fixed order and nothing is shared between threads, so the same inputs give
 // bit-identical outputs on the same adapter, and a row's outputs never depend on other rows.
@@ -38,7 +41,7 @@ struct Params {
   behaviour_base: u32,
   greedy_base: u32,
   sampled_base: u32,
-  unused: u32,
+  behaviour_kind: u32,  // 0: ε-softmax behaviour; 1: ε-greedy behaviour
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -89,15 +92,20 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
                            vec2<u32>(params.seed_lo, params.seed_hi));
   let u = uniform_from_philox(bits.x);
 
+  let greedy_kind = params.behaviour_kind != 0u;
   var entropy = 0.0;
   var cdf = 0.0;
   var chosen = ACTIONS;
-  var last_positive = best; // the greedy action's probability is at least 1/z ≥ 1/ACTIONS > 0
+  // The greedy action's behaviour probability is never zero: in the softmax kind its probability
+  // is at least 1/z ≥ 1/ACTIONS > 0, in the greedy kind its weight is 1 (and keep + share > 0).
+  var last_positive = best;
   let out = row * ACTIONS;
   for (var a = 0u; a < ACTIONS; a++) {
     let p = e[a] / z;
     let log_p = (logits[first + a] - top) - log_z;
-    let b = params.keep * p + params.share;
+    // The softmax kind weighs p itself, so its behaviour is today's keep · p + share exactly.
+    let weight = select(p, select(0.0, 1.0, a == best), greedy_kind);
+    let b = params.keep * weight + params.share;
     probs_out[params.probs_base + out + a] = p;
     log_probs_out[params.log_probs_base + out + a] = log_p;
     behaviour_out[params.behaviour_base + out + a] = b;

@@ -84,7 +84,16 @@ export {
 export { pushSnapshot, type PushSnapshotOptions } from "./train/push-snapshot.ts";
 export { initialQNetwork, initialQNetworks } from "./train/initialisation.ts";
 export { minibatchIndices, permuteIndex } from "./train/minibatch-sampling.ts";
-export { softBellmanTarget, nextActionFromProbs, type SoftBellmanSettings, type NextActionMode } from "./train/targets-reference.ts";
+export {
+  softBellmanTarget,
+  nextActionFromProbs,
+  maxTarget,
+  munchausenTarget,
+  MUNCHAUSEN_DEFAULTS,
+  type SoftBellmanSettings,
+  type NextActionMode,
+  type TargetRule,
+} from "./train/targets-reference.ts";
 export * as trainReference from "./train/reference.ts";
 export {
   readNetworkFile,
@@ -97,8 +106,36 @@ export {
 export { createActor, type Actor, type ActorOptions, type ActOptions } from "./policy/actor.ts";
 export { StaQ, type StaQOptions, type LearnOptions, type LearnResult, type EnvSource, type RestoreOptions } from "./agent/staq-agent.ts";
 export { StaqDivergenceError, type DivergenceDetails } from "./agent/divergence.ts";
-export { resolveConfig, parseFieldValue, wholeIterationSteps, CONFIG_FIELDS, type StaqConfig, type ConfigField } from "./agent/config.ts";
-export { PRESETS, PAPER_CLASSIC, PAPER_MINATAR, QUICK, presetConfig, defaultPreset, type PresetName } from "./agent/presets.ts";
+export {
+  resolveConfig,
+  parseFieldValue,
+  wholeIterationSteps,
+  CONFIG_FIELDS,
+  ALGOS,
+  type Algo,
+  type StaqConfig,
+  type ConfigField,
+} from "./agent/config.ts";
+export {
+  PRESETS,
+  PAPER_CLASSIC,
+  PAPER_MINATAR,
+  QUICK,
+  DQN_QUICK,
+  DQN_CLEANRL,
+  DQN_MINATAR,
+  presetConfig,
+  presetName,
+  defaultPreset,
+  type PresetName,
+} from "./agent/presets.ts";
+export { linearEpsilon, type LinearEpsilon } from "./policy/epsilon-schedule.ts";
+export { smoothnessTrainerBatch, SMOOTHNESS_DEFAULTS, type SmoothnessOptions } from "./train/soft-q-fit.ts";
+export { createMdpoPolicyFit, type MdpoPolicyFit, type MdpoPolicyFitOptions } from "./train/mdpo-policy-fit.ts";
+export { mdpoLoss, mdpoMinimiser } from "./train/mdpo-reference.ts";
+export { type BehaviourKind } from "./policy/reference.ts";
+export * from "./analysis/stability.ts";
+export { bootstrapMeanInterval, type MeanInterval } from "./analysis/bootstrap.ts";
 export { tauAt, type TauSchedule } from "./agent/tau-schedule.ts";
 export { policyChange, type PolicyChange } from "./agent/policy-change.ts";
 export { TIMING_KEYS, type IterationMetrics, type EvaluationMetrics } from "./agent/metrics.ts";

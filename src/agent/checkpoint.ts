@@ -5,7 +5,9 @@
  *   stack.safetensors     the stack, docs/formats.md, “The stack file” (readable by PyTorch's `safetensors`);
  *   networks.safetensors  the active and target networks and Adam's moments, each [E, P] in the
  *                         snapshot layout (src/stack/layout.ts), kept raw so a restore is exact;
- *                         metadata: format, adam_steps;
+ *                         for MDPO also its policy network's (policy_online, policy_target,
+ *                         policy_adam_m, policy_adam_v, [1, P]); metadata: format, adam_steps
+ *                         (and policy_adam_steps);
  *   replay.safetensors    the replay ring (obs, next_obs [n, inputs]; actions, rewards,
  *                         terminated [n]; next_sums [n, actions], the stack's raw sums of the
  *                         next states, when current: src/train/replay-sums.ts) and the observations
@@ -50,6 +52,8 @@ export interface AgentCounters {
   evaluations: number;
   /** Gradient steps of policy evaluation taken (the Philox step of the next minibatch). */
   gradientSteps: number;
+  /** MDPO: gradient steps of its policy fit taken (the Philox step of its next minibatch). */
+  policyGradientSteps?: number;
   /** Wall-clock seconds of learning. */
   elapsedSeconds: number;
 }
@@ -62,6 +66,8 @@ export interface CheckpointContents {
   adapter: string;
   counters: AgentCounters;
   trainer: MlpTrainerState;
+  /** MDPO's policy network (its online network, π_old in its target network, Adam's state). */
+  policy?: MlpTrainerState;
   replay: ReplayContents;
   obs: Float32Array;
   /** The vector env's saveState(), or null when an environment cannot save its state. */
@@ -77,18 +83,30 @@ export interface DecodedCheckpoint extends CheckpointContents {
 const encoder = new TextEncoder();
 
 export async function encodeCheckpoint(contents: CheckpointContents & { stack: Stack }): Promise<CheckpointFiles> {
-  const { stack, trainer, replay, obs, config } = contents;
-  const members = trainer.params.length / (stack.layout.vec4s * 4);
+  const { stack, trainer, policy, replay, obs, config } = contents;
   const perMember = stack.layout.vec4s * 4;
-  const raw = (data: Float32Array): Float32Tensor => ({ shape: [members, perMember], data });
+  const raw = (data: Float32Array): Float32Tensor => ({ shape: [data.length / perMember, perMember], data });
   const networks = encodeSafetensors(
     {
       online: raw(trainer.params),
       ...(trainer.targetParams ? { target: raw(trainer.targetParams) } : {}),
       adam_m: raw(trainer.adamM),
       adam_v: raw(trainer.adamV),
+      ...(policy
+        ? {
+            policy_online: raw(policy.params),
+            ...(policy.targetParams ? { policy_target: raw(policy.targetParams) } : {}),
+            policy_adam_m: raw(policy.adamM),
+            policy_adam_v: raw(policy.adamV),
+          }
+        : {}),
     },
-    { format: "staq-agent-networks/1", adam_steps: String(trainer.adamSteps), layout: "staq snapshot layout (src/stack/layout.ts)" },
+    {
+      format: "staq-agent-networks/1",
+      adam_steps: String(trainer.adamSteps),
+      ...(policy ? { policy_adam_steps: String(policy.adamSteps) } : {}),
+      layout: "staq snapshot layout (src/stack/layout.ts)",
+    },
   );
   const rows = replay.actions.length;
   const inputs = stack.spec.inputs;
@@ -191,6 +209,9 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
     actStep: field(countersObject, "actStep", isCount, "an integer >= 0"),
     evaluations: field(countersObject, "evaluations", isCount, "an integer >= 0"),
     gradientSteps: field(countersObject, "gradientSteps", isCount, "an integer >= 0"),
+    ...(countersObject.policyGradientSteps === undefined
+      ? {}
+      : { policyGradientSteps: field(countersObject, "policyGradientSteps", isCount, "an integer >= 0") }),
     elapsedSeconds: field(countersObject, "elapsedSeconds", (v): v is number => isFiniteNumber(v) && v >= 0, "a number >= 0"),
   };
   const stackState = field(state, "stack", isObject, "the stack's coefficients and ring position");
@@ -232,15 +253,30 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
     throw new StaqFormatError(
       `networks.safetensors: adam_steps must be an integer >= 0; got ${JSON.stringify(networks.metadata.adam_steps)}`,
     );
-  const online = tensor(networks.tensors, "online", [stackFile.members, null], "networks.safetensors");
-  const rawShape = [stackFile.members, online.shape[1]];
-  const trainer: MlpTrainerState = {
-    params: online.data,
-    adamM: tensor(networks.tensors, "adam_m", rawShape, "networks.safetensors").data,
-    adamV: tensor(networks.tensors, "adam_v", rawShape, "networks.safetensors").data,
-    adamSteps,
+  // The Q-networks: the config's ensemble (the stack's members too, except MDPO's, whose stack holds its one policy network).
+  const online = tensor(networks.tensors, "online", [config.ensemble, null], "networks.safetensors");
+  const trainerState = (prefix: string, members: number, steps: number): MlpTrainerState => {
+    const shape = [members, online.shape[1]];
+    const state: MlpTrainerState = {
+      params: tensor(networks.tensors, `${prefix}online`, shape, "networks.safetensors").data,
+      adamM: tensor(networks.tensors, `${prefix}adam_m`, shape, "networks.safetensors").data,
+      adamV: tensor(networks.tensors, `${prefix}adam_v`, shape, "networks.safetensors").data,
+      adamSteps: steps,
+    };
+    if (networks.tensors.has(`${prefix}target`))
+      state.targetParams = tensor(networks.tensors, `${prefix}target`, shape, "networks.safetensors").data;
+    return state;
   };
-  if (networks.tensors.has("target")) trainer.targetParams = tensor(networks.tensors, "target", rawShape, "networks.safetensors").data;
+  const trainer = trainerState("", config.ensemble, adamSteps);
+  let policy: MlpTrainerState | undefined;
+  if (networks.tensors.has("policy_online")) {
+    const policySteps = metadataCount(networks.metadata.policy_adam_steps);
+    if (!isCount(policySteps))
+      throw new StaqFormatError(
+        `networks.safetensors: policy_adam_steps must be an integer >= 0; got ${JSON.stringify(networks.metadata.policy_adam_steps)}`,
+      );
+    policy = trainerState("policy_", 1, policySteps);
+  }
 
   const replayFile = inFile("replay.safetensors", () => decodeSafetensors(files["replay.safetensors"]));
   if (replayFile.metadata.format !== "staq-agent-replay/1")
@@ -282,6 +318,7 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
     adapter,
     counters,
     trainer,
+    ...(policy ? { policy } : {}),
     replay,
     obs,
     envState: (state.envState ?? null) as EnvState,

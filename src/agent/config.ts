@@ -8,6 +8,14 @@ import { StaqInputError } from "../errors.ts";
 import { parseDecimal } from "../io/decimal.ts";
 
 export interface StaqConfig {
+  /**
+   * The algorithm: StaQ, or a baseline trained on the same environments, replay buffer, trainer
+   * kernels and logs (docs/baselines.md): DQN (max backup, ε-greedy), M-DQN (Munchausen term and
+   * soft backup, ε-greedy) or MDPO (a policy network fitted by gradient steps to StaQ's PMD step).
+   * A baseline's acting network is a one-snapshot stack (memory and variant do not apply): the
+   * online Q-network for DQN and M-DQN, the policy network for MDPO.
+   */
+  algo: Algo;
   /** Seed of everything random: weights, actions, minibatches, environment resets. */
   seed: number;
   /** Environment copies stepped together (one stack evaluation acts for all of them). */
@@ -45,8 +53,36 @@ export interface StaqConfig {
   tauEnd: number;
   /** Environment steps over which τ goes linearly from tauStart to tauEnd (0: constant tauEnd). */
   tauAnnealSteps: number;
-  /** ε of the ε-softmax behaviour policy. */
+  /**
+   * ε of the behaviour policy (ε-softmax for StaQ, ε-greedy for DQN and M-DQN); with
+   * epsilonDecaySteps > 0 the value it reaches at the end of the decay.
+   */
   epsilon: number;
+  /** ε at step 0 when it decays (CleanRL's start_e). */
+  epsilonStart: number;
+  /** Environment steps over which ε goes linearly from epsilonStart to epsilon (0: epsilon throughout). */
+  epsilonDecaySteps: number;
+  /** Environment steps collected before the first fit (CleanRL's learning_starts); 0: fit from the first iteration. */
+  learningStarts: number;
+  /** M-DQN's α, the weight of the Munchausen term (Vieillard et al. 2020: 0.9). */
+  munchausenAlpha: number;
+  /** M-DQN's τ, the temperature of its softmax policy and entropy term (not scaled by ln|A|; 0.03). */
+  munchausenTau: number;
+  /** M-DQN's l₀: τ·log π(a|s) is clipped to [l₀, 0] in the Munchausen term (−1). */
+  munchausenClip: number;
+  /** MDPO: Adam steps of the policy network per iteration, after the critic's fit. */
+  policySteps: number;
+  /** MDPO: Adam's learning rate for the policy network. */
+  policyLr: number;
+  /**
+   * λ_S of the PAVE-style smoothness penalty on the critic, for any algorithm: λ_S·‖A(s+ε,·) − A(s,·)‖²
+   * with A = Q − mean_a Q and ε ~ N(0, σ²) (docs/baselines.md, “Smoothness regulariser”); 0: off.
+   */
+  smoothnessState: number;
+  /** λ_T of the same penalty along stored transitions: λ_T·‖A(s',·) − A(s,·)‖²; 0: off. */
+  smoothnessTransition: number;
+  /** σ of the state perturbation ε of the smoothness penalty. */
+  smoothnessSigma: number;
   /** E, Q-networks (each with its own stack) whose mean is the target and the policy's logits. */
   ensemble: number;
   /**
@@ -76,6 +112,10 @@ export interface StaqConfig {
   fullPrecomputeEvery: number;
 }
 
+/** The algorithms `algo` chooses between. */
+export const ALGOS = ["staq", "dqn", "mdqn", "mdpo"] as const;
+export type Algo = (typeof ALGOS)[number];
+
 type FieldKind =
   | { kind: "integer"; min: number; max?: number }
   | { kind: "number"; min: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean }
@@ -90,6 +130,11 @@ export interface ConfigField {
 
 /** Every field, in the order `staq train --help` lists them. */
 export const CONFIG_FIELDS: readonly ConfigField[] = [
+  {
+    key: "algo",
+    type: { kind: "choice", choices: ALGOS },
+    help: "the algorithm: staq, or the baselines dqn (max backup), mdqn (Munchausen DQN) and mdpo (a policy network fitted to the PMD step)",
+  },
   {
     key: "seed",
     type: { kind: "integer", min: 0, max: 2 ** 32 - 1 },
@@ -126,7 +171,42 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     type: { kind: "integer", min: 0 },
     help: "environment steps of the linear tau annealing (0: tauEnd throughout)",
   },
-  { key: "epsilon", type: { kind: "number", min: 0, max: 1 }, help: "epsilon of the epsilon-softmax behaviour policy" },
+  {
+    key: "epsilon",
+    type: { kind: "number", min: 0, max: 1 },
+    help: "epsilon of the behaviour policy (epsilon-softmax for staq, epsilon-greedy for dqn, mdqn); the final value when it decays",
+  },
+  { key: "epsilonStart", type: { kind: "number", min: 0, max: 1 }, help: "epsilon at step 0 when it decays" },
+  {
+    key: "epsilonDecaySteps",
+    type: { kind: "integer", min: 0 },
+    help: "environment steps of the linear epsilon decay from epsilonStart to epsilon (0: epsilon throughout)",
+  },
+  { key: "learningStarts", type: { kind: "integer", min: 0 }, help: "environment steps collected before the first fit (0: none)" },
+  { key: "munchausenAlpha", type: { kind: "number", min: 0 }, help: "mdqn: alpha, the weight of the Munchausen term" },
+  {
+    key: "munchausenTau",
+    type: { kind: "number", min: 0, minExclusive: true },
+    help: "mdqn: tau, the temperature of its softmax policy (not scaled by ln|A|)",
+  },
+  { key: "munchausenClip", type: { kind: "number", min: -1e6, max: 0 }, help: "mdqn: l0, the lower clip of tau*log pi(a|s)" },
+  { key: "policySteps", type: { kind: "integer", min: 1 }, help: "mdpo: Adam steps of the policy network per iteration" },
+  { key: "policyLr", type: { kind: "number", min: 0, minExclusive: true }, help: "mdpo: Adam's learning rate for the policy network" },
+  {
+    key: "smoothnessState",
+    type: { kind: "number", min: 0 },
+    help: "lambda_S of the critic's smoothness penalty |A(s+eps) - A(s)|^2 (0: off)",
+  },
+  {
+    key: "smoothnessTransition",
+    type: { kind: "number", min: 0 },
+    help: "lambda_T of the critic's smoothness penalty |A(s') - A(s)|^2 along transitions (0: off)",
+  },
+  {
+    key: "smoothnessSigma",
+    type: { kind: "number", min: 0, minExclusive: true },
+    help: "sigma of the state perturbation eps of the smoothness penalty",
+  },
   { key: "ensemble", type: { kind: "integer", min: 1, max: 64 }, help: "Q-networks in the ensemble (each with its own stack)" },
   {
     key: "convFilters",
@@ -153,7 +233,24 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
  * Fields added after checkpoints of format 1 were first written, with the value an older
  * checkpoint's run had in effect (the logits were recomputed in full every iteration).
  */
-export const LATER_FIELDS: Readonly<Partial<StaqConfig>> = { fullPrecomputeEvery: 1, convFilters: 0, timeLimit: 0 };
+export const LATER_FIELDS: Readonly<Partial<StaqConfig>> = {
+  fullPrecomputeEvery: 1,
+  convFilters: 0,
+  timeLimit: 0,
+  // Runs before the baselines were StaQ runs with a constant ε, fitting from the first iteration.
+  algo: "staq",
+  epsilonStart: 0.05,
+  epsilonDecaySteps: 0,
+  learningStarts: 0,
+  munchausenAlpha: 0.9,
+  munchausenTau: 0.03,
+  munchausenClip: -1,
+  policySteps: 1000,
+  policyLr: 1e-3,
+  smoothnessState: 0,
+  smoothnessTransition: 0,
+  smoothnessSigma: 0.01,
+};
 
 const FIELDS = new Map(CONFIG_FIELDS.map((field) => [field.key as string, field]));
 
@@ -237,9 +334,11 @@ export function resolveConfig(base: StaqConfig, overrides: Readonly<Record<strin
       `config: replayCapacity (${config.replayCapacity}) must hold at least one iteration's stepsPerIteration (${config.stepsPerIteration})`,
     );
   }
-  if (config.batchSize > config.stepsPerIteration) {
+  // The first fit comes after the first iteration at or past learningStarts.
+  const firstFit = wholeIterationSteps(Math.max(config.learningStarts, 1), config.stepsPerIteration);
+  if (config.batchSize > Math.min(firstFit, config.replayCapacity)) {
     throw new StaqInputError(
-      `config: batchSize (${config.batchSize}) must not exceed stepsPerIteration (${config.stepsPerIteration}), the transitions available after the first iteration`,
+      `config: batchSize (${config.batchSize}) must not exceed the ${Math.min(firstFit, config.replayCapacity)} transitions stored at the first fit (stepsPerIteration ${config.stepsPerIteration}, learningStarts ${config.learningStarts}, replayCapacity ${config.replayCapacity})`,
     );
   }
   return config;

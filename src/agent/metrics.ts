@@ -19,19 +19,27 @@ export interface IterationMetrics {
   "charts/episodes": number;
   /** Environment steps per second of wall-clock, over the whole run so far. */
   "charts/SPS": number;
-  /** τ of this iteration's soft Q fit and PMD step. */
+  /** τ of this iteration's fit and PMD step (StaQ), M-DQN's temperature, 0 for DQN. */
   "charts/tau": number;
+  /** ε of the behaviour policy at the iteration's first step. */
+  "charts/epsilon": number;
   "charts/learning_rate": number;
-  /** Mean over members and gradient steps of the minibatch loss. */
-  "losses/td_loss": number;
+  /** Mean over members and gradient steps of the minibatch loss (null before learningStarts: no fit). */
+  "losses/td_loss": number | null;
   /** Mean |Q(s, a)| of the taken actions. */
-  "losses/q_values": number;
+  "losses/q_values": number | null;
   /** ‖gradient‖₂ of the last step, mean over members. */
-  "losses/grad_norm": number;
-  /** Mean entropy of π_{k+1} on a probe batch of this iteration's states. */
-  "policy/entropy": number;
-  /** Mean KL(π_{k+1} ‖ π_k) on the same probe batch. */
-  "policy/kl": number;
+  "losses/grad_norm": number | null;
+  /** MDPO: the policy fit's loss averaged over its steps (null for the other algorithms). */
+  "losses/policy_loss": number | null;
+  /** With the smoothness penalty: mean ‖A(s+ε,·) − A(s,·)‖² over members and steps, before λ_S (null when off). */
+  "losses/smoothness_state": number | null;
+  /** With the smoothness penalty: mean ‖A(s',·) − A(s,·)‖², before λ_T (null when off). */
+  "losses/smoothness_transition": number | null;
+  /** StaQ: mean entropy of π_{k+1} on a probe batch of this iteration's states (null for the baselines and before learningStarts). */
+  "policy/entropy": number | null;
+  /** StaQ: mean KL(π_{k+1} ‖ π_k) on the same probe batch. */
+  "policy/kl": number | null;
   "stack/size": number;
   "stack/correction": number;
   /** Seconds spent acting in the environments, precomputing π_k, fitting Q (train), and pushing. */
@@ -39,6 +47,8 @@ export interface IterationMetrics {
   "time/precompute_s": number;
   "time/train_s": number;
   "time/push_s": number;
+  /** MDPO: seconds fitting the policy network (0 for the other algorithms). */
+  "time/policy_s": number;
 }
 
 /** One greedy evaluation. */
@@ -63,6 +73,7 @@ export const TIMING_KEYS: readonly string[] = [
   "time/precompute_s",
   "time/train_s",
   "time/push_s",
+  "time/policy_s",
   "time/eval_s",
 ];
 
@@ -71,17 +82,23 @@ export function mean(values: readonly number[]): number {
 }
 
 /** The phases of an iteration, as the agent times them. */
-export type IterationPhase = "collect" | "precompute" | "fit" | "push";
+export type IterationPhase = "collect" | "precompute" | "fit" | "policy" | "push";
 
 /** What one iteration of the algorithm did. */
 export interface IterationOutcome {
-  /** τ of its soft Q fit and PMD step. */
+  /** τ of its fit and PMD step. */
   tau: number;
+  /** ε at its first step. */
+  epsilon: number;
   /** Return and length of every episode that ended during its collection. */
   episodeReturns: readonly number[];
   episodeLengths: readonly number[];
-  fit: SoftQFitSummary;
-  change: PolicyChange;
+  /** Null when it only collected (before learningStarts). */
+  fit: SoftQFitSummary | null;
+  /** MDPO's policy fit (null for the other algorithms and when there was no fit). */
+  policy: { meanLoss: number } | null;
+  /** StaQ's policy change at the push; null for the baselines and when there was no push. */
+  change: PolicyChange | null;
 }
 
 /** The losses of a soft Q fit, averaged over the ensemble. */
@@ -93,7 +110,7 @@ export function lossMetrics(fit: SoftQFitSummary): Pick<IterationMetrics, "losse
 export function iterationMetrics(
   outcome: IterationOutcome,
   run: { global_step: number; iteration: number; time_s: number; learningRate: number; stack: { size: number; correction: number } },
-  phases: Readonly<Record<IterationPhase, number>>,
+  phases: Readonly<Partial<Record<IterationPhase, number>>>,
 ): IterationMetrics {
   const { episodeReturns, episodeLengths, change } = outcome;
   return {
@@ -105,16 +122,22 @@ export function iterationMetrics(
     "charts/episodes": episodeReturns.length,
     "charts/SPS": Math.round(run.global_step / Math.max(run.time_s, 1e-9)),
     "charts/tau": outcome.tau,
+    "charts/epsilon": outcome.epsilon,
     "charts/learning_rate": run.learningRate,
-    ...lossMetrics(outcome.fit),
-    "policy/entropy": change.entropy,
-    "policy/kl": change.kl,
+    ...(outcome.fit ? lossMetrics(outcome.fit) : { "losses/td_loss": null, "losses/q_values": null, "losses/grad_norm": null }),
+    "losses/policy_loss": outcome.policy?.meanLoss ?? null,
+    "losses/smoothness_state": outcome.fit?.smoothness ? mean(outcome.fit.smoothness.state) : null,
+    "losses/smoothness_transition": outcome.fit?.smoothness ? mean(outcome.fit.smoothness.transition) : null,
+    "policy/entropy": change?.entropy ?? null,
+    "policy/kl": change?.kl ?? null,
     "stack/size": run.stack.size,
     "stack/correction": run.stack.correction,
-    "time/collect_s": phases.collect,
-    "time/precompute_s": phases.precompute,
-    "time/train_s": phases.fit,
-    "time/push_s": phases.push,
+    // A phase the iteration did not run (no precompute for a baseline, no fit before learningStarts) took 0 s.
+    "time/collect_s": phases.collect ?? 0,
+    "time/precompute_s": phases.precompute ?? 0,
+    "time/train_s": phases.fit ?? 0,
+    "time/push_s": phases.push ?? 0,
+    "time/policy_s": phases.policy ?? 0,
   };
 }
 

@@ -8,3 +8,10 @@
 export const SOFT_Q_FIT_STREAM = 1n << 32n;
 /** Sampled actions of the user's `act()`: seed | 3·2^32 (collection acts with the seed itself). */
 export const USER_ACT_STREAM = 3n << 32n;
+/** MDPO's policy fit's draws (its minibatch rows): seed | 4·2^32. */
+export const POLICY_FIT_STREAM = 4n << 32n;
+/**
+ * MDPO's initial policy network: seed 2^40 + run seed, apart from the Q-networks' seeds
+ * (run seed · 64 + member, below 2^38 for any run seed < 2^32).
+ */
+export const policyInitialSeed = (seed: number): number => 2 ** 40 + seed;

@@ -43,6 +43,7 @@ import {
 import { softBellmanTarget } from "../train/targets-reference.ts";
 import { resolveConfig, type StaqConfig } from "./config.ts";
 import { defaultPreset, presetConfig } from "./presets.ts";
+import { epsilonAt } from "./algorithm.ts";
 import { SOFT_Q_FIT_STREAM } from "./random-streams.ts";
 import { tauAt } from "./tau-schedule.ts";
 
@@ -130,6 +131,10 @@ export class ReferenceStaQ {
     const envName = typeof env === "string" ? env : "";
     this.config = resolveConfig(presetConfig(preset ?? defaultPreset(envName)), overrides);
     const config = this.config;
+    if (config.algo !== "staq")
+      throw new StaqInputError(
+        `the reference agent runs StaQ only; algo ${JSON.stringify(config.algo)} has no float64 twin of the whole agent`,
+      );
     const { makeCopy } = envFactory(env, config.timeLimit);
     this.envs = createVectorEnv(makeCopy, config.numEnvs);
     if (this.envs.actionCount < 2) throw new StaqInputError(`the environment has ${this.envs.actionCount} action; StaQ needs at least 2`);
@@ -198,7 +203,9 @@ export class ReferenceStaQ {
     const episodeReturns: number[] = [];
     const episodeLengths: number[] = [];
     for (let t = 0; t < vectorSteps; t++) {
-      const behaviour = policyReference(Float32Array.from(this.logits(this.obs)), A, config.epsilon);
+      // ε follows its schedule (constant unless epsilonDecaySteps > 0) from this vector step's first environment step.
+      const epsilon = epsilonAt(config, this.globalStep + t * N);
+      const behaviour = policyReference(Float32Array.from(this.logits(this.obs)), A, epsilon);
       const actions = new Uint32Array(N);
       for (let i = 0; i < N; i++) {
         const u = policyUniform(config.seed, this.actStep, i);
@@ -239,6 +246,12 @@ export class ReferenceStaQ {
       replay.nextObs.set(transitions.nextObs.subarray(row * inputs, (row + 1) * inputs), at * inputs);
       replay.next = (at + 1) % replay.capacity;
       replay.size = Math.min(replay.capacity, replay.size + 1);
+    }
+
+    // Until learningStarts steps are stored, an iteration only collects.
+    if (this.globalStep < config.learningStarts) {
+      this.iteration++;
+      return { iteration: this.iteration, tau, transitions, actionDraws, episodeReturns, episodeLengths, gradientSteps: [] };
     }
 
     // 2. Precompute (ReplayBuffer.precomputePolicy): π_k only changes at a push, so π_k(·|s') and

@@ -27,7 +27,8 @@ export interface Rollout {
  * actStep, actStep + 1, … (one per vector step). With `logits` (room for vectorSteps × count rows
  * of logits), the actor's logits of step t go to its rows [t · count, (t + 1) · count), and the
  * rollout says which transitions' next states they cover: all but the episodes' final
- * observations and the states after the last step.
+ * observations and the states after the last step. With `epsilonAt`, vector step t acts with
+ * ε = epsilonAt(t) (a schedule), else with the actor's own ε.
  */
 export async function collectRollout(
   envs: VectorEnv,
@@ -36,6 +37,7 @@ export async function collectRollout(
   vectorSteps: number,
   actStep: number,
   logits?: GPUBuffer,
+  epsilonAt?: (t: number) => number,
 ): Promise<Rollout> {
   const n = envs.count;
   const { stack } = actor;
@@ -58,7 +60,7 @@ export async function collectRollout(
   let current = obs;
   for (let t = 0; t < vectorSteps; t++) {
     const keepLogits = logits ? { buffer: logits, offset: t * n * rowBytes } : undefined;
-    const actions = await actor.act(current, { step: actStep++, keepLogits });
+    const actions = await actor.act(current, { step: actStep++, keepLogits, epsilon: epsilonAt?.(t) });
     const row = t * n;
     if (t > 0) for (let i = 0; i < n; i++) nextRows[row - n + i] = row + i;
     const step = envs.step(actions);

@@ -30,7 +30,7 @@ import { createStack, type Stack } from "../stack/stack.ts";
 import type { MlpSpec } from "../stack/mlp.ts";
 import { initialQNetworks } from "../train/initialisation.ts";
 import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
-import { createSoftQFit, fitSoftQ, type SoftQFit } from "../train/soft-q-fit.ts";
+import { createSoftQFit, fitSoftQ, smoothnessTrainerBatch, type SoftQFit } from "../train/soft-q-fit.ts";
 import { pushSnapshot } from "../train/push-snapshot.ts";
 import { createReplayBuffer, type ReplayBuffer } from "../train/replay-buffer.ts";
 import { resolveConfig, wholeIterationSteps, type StaqConfig } from "./config.ts";
@@ -49,10 +49,21 @@ import {
   type IterationPhase,
 } from "./metrics.ts";
 import { policyChange, type PolicyChange } from "./policy-change.ts";
-import { defaultPreset, presetConfig } from "./presets.ts";
+import { defaultPreset, presetConfig, presetName } from "./presets.ts";
+import {
+  PLAIN_NETWORK_STACK,
+  agentSmoothness,
+  behaviourKind,
+  epsilonAt,
+  isBaseline,
+  iterationTau,
+  readsPolicy,
+  targetRule,
+} from "./algorithm.ts";
+import { stackLogits } from "../stack/stack-logits.ts";
 import { collectRollout, type Rollout } from "./rollout.ts";
-import { SOFT_Q_FIT_STREAM, USER_ACT_STREAM } from "./random-streams.ts";
-import { tauAt } from "./tau-schedule.ts";
+import { POLICY_FIT_STREAM, SOFT_Q_FIT_STREAM, USER_ACT_STREAM, policyInitialSeed } from "./random-streams.ts";
+import { createMdpoPolicyFit, type MdpoPolicyFit } from "../train/mdpo-policy-fit.ts";
 import { learningClock, PhaseTimer } from "./timing.ts";
 
 /** An environment by registry name, or a function that builds a new copy (the user's own Env). */
@@ -118,6 +129,8 @@ export interface AgentParts {
   trainer: MlpTrainer;
   replay: ReplayBuffer;
   softQFit: SoftQFit;
+  /** MDPO's policy network and the fit of it to the PMD step (absent for the other algorithms). */
+  policyFit?: MdpoPolicyFit;
   actor: Actor;
   /** The actor's logits of the rollout in progress ([stepsPerIteration × actions]), for the replay buffer. */
   rolloutLogits: GPUBuffer;
@@ -133,6 +146,8 @@ async function buildParts(options: {
   defaultGpu: () => Promise<Gpu>;
   /** The soft Q fit's gradient steps so far (a restored run's). */
   gradientSteps: number;
+  /** MDPO's policy fit's gradient steps so far. */
+  policyGradientSteps: number;
 }): Promise<Omit<AgentParts, "obs" | "counters">> {
   const { config } = options;
   const { makeCopy, envName } = envFactory(options.env, config.timeLimit);
@@ -150,23 +165,26 @@ async function buildParts(options: {
       observationSize: envs.observationSize,
       actionCount: envs.actionCount,
     });
-    const stack = made(
-      createStack(gpu, {
-        mlp,
-        memory: config.memory,
-        ensemble: config.ensemble,
-        eta: config.eta,
-        tau: tauAt(config, 0, mlp.outputs),
-        gamma: config.gamma,
-        variant: config.variant,
-        label: "staq agent stack",
-      }),
-    );
+    // StaQ's stack of frozen Q-functions, or a baseline's acting network (algorithm.ts): MDPO's
+    // is its one policy network, DQN's and M-DQN's their Q-networks.
+    const stackSettings = isBaseline(config)
+      ? { ...PLAIN_NETWORK_STACK, ensemble: config.algo === "mdpo" ? 1 : config.ensemble }
+      : {
+          memory: config.memory,
+          eta: config.eta,
+          tau: iterationTau(config, 0, mlp.outputs),
+          variant: config.variant,
+          ensemble: config.ensemble,
+        };
+    const stack = made(createStack(gpu, { mlp, gamma: config.gamma, ...stackSettings, label: "staq agent stack" }));
+    // The PAVE-style penalty trains on [s; s+ε; s'] rows, on the multi-dispatch path (soft-q-fit.ts).
+    const smoothness = agentSmoothness(config);
     const trainer = made(
       await createMlpTrainer(gpu, {
         mlp,
         ensemble: config.ensemble,
-        batch: config.batchSize,
+        batch: smoothnessTrainerBatch(config.batchSize, smoothness),
+        ...(smoothness ? { path: "multi-dispatch" as const } : {}),
         adam: { lr: config.lr, eps: config.adamEps, maxGradNorm: config.maxGradNorm > 0 ? config.maxGradNorm : undefined },
         loss: { loss: config.loss },
         targetNetworks: true,
@@ -183,13 +201,42 @@ async function buildParts(options: {
         seed: BigInt(config.seed) | SOFT_Q_FIT_STREAM,
         gamma: config.gamma,
         rewardScale: config.rewardScale,
-        nextAction: config.nextAction,
+        target: targetRule(config),
+        smoothness,
         targetUpdate: { kind: "hard", every: config.targetUpdateEvery },
         gradientSteps: options.gradientSteps,
       }),
     );
+    const policyFit =
+      config.algo === "mdpo"
+        ? made(
+            await createMdpoPolicyFit(gpu, {
+              policy: made(
+                await createMlpTrainer(gpu, {
+                  mlp,
+                  ensemble: 1,
+                  batch: config.batchSize,
+                  adam: { lr: config.policyLr, eps: config.adamEps, maxGradNorm: config.maxGradNorm > 0 ? config.maxGradNorm : undefined },
+                  targetNetworks: true,
+                  path: "multi-dispatch",
+                  label: "staq agent policy",
+                }),
+              ),
+              critic: trainer,
+              replay,
+              seed: BigInt(config.seed) | POLICY_FIT_STREAM,
+              gradientSteps: options.policyGradientSteps,
+              label: "staq agent policy fit",
+            }),
+          )
+        : undefined;
     const actor = made(
-      createActor(stack, { maxBatch: Math.max(config.numEnvs, config.evalEpisodes), epsilon: config.epsilon, seed: config.seed }),
+      createActor(stack, {
+        maxBatch: Math.max(config.numEnvs, config.evalEpisodes),
+        epsilon: config.epsilon,
+        behaviour: behaviourKind(config),
+        seed: config.seed,
+      }),
     );
     const rolloutLogits = made(
       createBuffer(
@@ -211,6 +258,7 @@ async function buildParts(options: {
       trainer,
       replay,
       softQFit,
+      policyFit,
       actor,
       rolloutLogits,
     };
@@ -233,6 +281,8 @@ export class StaQ {
   readonly replay: ReplayBuffer;
   /** The soft Q fit it trains with (its `path`; `readLastStep` for tests and debugging). */
   readonly softQFit: SoftQFit;
+  /** MDPO's policy fit (its `policy` trainer holds π_θ); undefined for the other algorithms. */
+  readonly policyFit: MdpoPolicyFit | undefined;
   readonly observationSize: number;
   readonly actionCount: number;
 
@@ -266,6 +316,7 @@ export class StaQ {
     this.actor = parts.actor;
     this.rolloutLogits = parts.rolloutLogits;
     this.softQFit = parts.softQFit;
+    this.policyFit = parts.policyFit;
     this.obs = parts.obs;
     this.counters = parts.counters;
   }
@@ -283,10 +334,22 @@ export class StaQ {
     if (env === undefined)
       throw new StaqInputError("StaQ.create needs env: a registered name (see `staq envs`) or a function that builds your environment");
     const envName = typeof env === "string" ? env : undefined;
-    const presetName = preset ?? defaultPreset(envName ?? "");
-    const config = resolveConfig(presetConfig(presetName), overrides);
-    const parts = await buildParts({ config, preset: presetName, env, gpu, defaultGpu: () => this.defaultGpu(), gradientSteps: 0 });
+    // The algorithm picks among its own presets (presets.ts): checked first, so a bad one is named as such.
+    const algo = overrides.algo === undefined ? undefined : resolveConfig(presetConfig("paper-classic"), { algo: overrides.algo }).algo;
+    const name = presetName(preset ?? defaultPreset(envName ?? "", algo), algo);
+    const config = resolveConfig(presetConfig(name), overrides);
+    const parts = await buildParts({
+      config,
+      preset: name,
+      env,
+      gpu,
+      defaultGpu: () => this.defaultGpu(),
+      gradientSteps: 0,
+      policyGradientSteps: 0,
+    });
     parts.trainer.setWeights(initialQNetworks(parts.trainer.spec, config.ensemble, config.seed * 64));
+    // MDPO's π_0: the Q-network's initialisation (a zero head, so uniform), from a seed of its own.
+    parts.policyFit?.policy.setWeights(initialQNetworks(parts.trainer.spec, 1, policyInitialSeed(config.seed)));
     const obs = parts.envs.reset({ seed: config.seed });
     const counters: AgentOwnCounters = { globalStep: 0, iteration: 0, actStep: 0, evaluations: 0, elapsedSeconds: 0 };
     return new this({ ...parts, obs, counters }) as InstanceType<T>;
@@ -301,9 +364,14 @@ export class StaQ {
     return this.counters.iteration;
   }
 
-  /** τ of the next iteration. */
+  /** τ of the next iteration (StaQ's annealed τ, M-DQN's temperature, 0 for DQN). */
   get tau(): number {
-    return tauAt(this.config, this.counters.globalStep, this.actionCount);
+    return iterationTau(this.config, this.counters.globalStep, this.actionCount);
+  }
+
+  /** ε of the behaviour policy at the next environment step. */
+  get epsilon(): number {
+    return epsilonAt(this.config, this.counters.globalStep);
   }
 
   /**
@@ -351,32 +419,61 @@ export class StaQ {
     return { globalStep: counters.globalStep, iteration: counters.iteration, stopped: counters.globalStep < goal };
   }
 
-  /** One iteration of StaQ: collect, precompute π_k, fit Q to it, push (each phase timed by `phases`). */
+  /**
+   * One iteration: collect; then, once learningStarts steps are stored, fit Q and push (each phase
+   * timed by `phases`). StaQ precomputes π_k for its targets and pushes a PMD step; MDPO precomputes
+   * its policy network's π_k, fits Q, then fits the policy network to the PMD step and pushes it;
+   * DQN's and M-DQN's fitted Q simply becomes their acting network (algorithm.ts).
+   */
   private async iterate(phases: PhaseTimer<IterationPhase>): Promise<IterationOutcome> {
+    const { config } = this;
     const tau = this.tau;
+    const epsilon = this.epsilon;
     const iteration = this.counters.iteration + 1;
+    const staq = !isBaseline(config);
     const rollout = await phases.time("collect", () => this.collect());
-    const every = this.config.fullPrecomputeEvery;
-    const full = every > 0 && (iteration - 1) % every === 0;
-    await phases.time("precompute", () => this.replay.precomputePolicy(this.stack, { full }));
-    const fit = await phases.time("fit", () => fitSoftQ(this.softQFit, { steps: this.config.gradientSteps, tau }));
+    const outcome = { tau, epsilon, episodeReturns: rollout.episodeReturns, episodeLengths: rollout.episodeLengths };
+    if (this.counters.globalStep < config.learningStarts) {
+      this.counters.iteration = iteration;
+      return { ...outcome, fit: null, policy: null, change: null };
+    }
+    if (readsPolicy(config)) {
+      const every = config.fullPrecomputeEvery;
+      // MDPO's one-snapshot stack changes wholly at every push: its logits are recomputed (O(1) in M anyway).
+      const full = !staq || (every > 0 && (iteration - 1) % every === 0);
+      await phases.time("precompute", () => this.replay.precomputePolicy(this.stack, { full }));
+    }
+    const fit = await phases.time("fit", () => fitSoftQ(this.softQFit, { steps: config.gradientSteps, tau }));
     // Non-finite losses mean non-finite networks: stop before they are pushed into the stack.
     this.checkFinite(iteration, nonFiniteMetrics(lossMetrics(fit)));
-    const change = await phases.time("push", () => this.push(tau));
-    this.checkFinite(
-      iteration,
-      nonFiniteMetrics({ "policy/entropy": change.entropy, "policy/kl": change.kl, "stack/correction": this.stack.correction }),
-    );
+    const policyFit = this.policyFit;
+    const policy = policyFit ? await phases.time("policy", () => policyFit.fit({ steps: config.policySteps, eta: config.eta, tau })) : null;
+    if (policy) this.checkFinite(iteration, nonFiniteMetrics({ "losses/policy_loss": policy.meanLoss }));
+    let change: PolicyChange | null = null;
+    if (staq) change = await phases.time("push", () => this.push(tau));
+    else if (policyFit) change = await phases.time("push", () => this.pushPolicy(policyFit.policy, rollout.transitions.nextObs));
+    else await phases.time("push", async () => pushSnapshot(this.stack, this.trainer, { tau: PLAIN_NETWORK_STACK.tau }));
+    if (change)
+      this.checkFinite(
+        iteration,
+        nonFiniteMetrics({ "policy/entropy": change.entropy, "policy/kl": change.kl, "stack/correction": this.stack.correction }),
+      );
     this.counters.iteration = iteration;
-    return { tau, episodeReturns: rollout.episodeReturns, episodeLengths: rollout.episodeLengths, fit, change };
+    return { ...outcome, fit, policy, change };
   }
 
   /** Acts for stepsPerIteration environment steps and stores the transitions. */
   private async collect(): Promise<Rollout> {
     const { config, counters } = this;
     const vectorSteps = config.stepsPerIteration / config.numEnvs;
-    const rollout = await collectRollout(this.envs, this.actor, this.obs, vectorSteps, counters.actStep, this.rolloutLogits);
-    this.replay.add(rollout.transitions, { nextLogits: rollout.nextLogits });
+    // ε follows its schedule step by step; vector step t starts at environment step globalStep + t·numEnvs.
+    const epsilon = (t: number) => epsilonAt(config, counters.globalStep + t * config.numEnvs);
+    const staq = !isBaseline(config);
+    // StaQ keeps the logits it acted with, so the replay buffer need not evaluate the stack on those
+    // states; a baseline's targets use no policy of the replay buffer.
+    const logits = staq ? this.rolloutLogits : undefined;
+    const rollout = await collectRollout(this.envs, this.actor, this.obs, vectorSteps, counters.actStep, logits, epsilon);
+    this.replay.add(rollout.transitions, staq ? { nextLogits: rollout.nextLogits } : {});
     this.obs = rollout.obs;
     counters.actStep = rollout.actStep;
     counters.globalStep += config.stepsPerIteration;
@@ -395,6 +492,26 @@ export class StaQ {
     await this.replay.followPush(this.stack, tau, () => pushSnapshot(this.stack, this.trainer, { tau }));
     const after = await logits();
     return policyChange(before, after, this.actionCount);
+  }
+
+  /**
+   * MDPO's push: the fitted policy network becomes the acting network; its change is measured on up
+   * to PROBE_STATES of the latest rollout's next states (as StaQ's), from the stack's logits before
+   * and after.
+   */
+  private async pushPolicy(policy: MlpTrainer, nextObs: Float32Array): Promise<PolicyChange> {
+    const inputs = this.observationSize;
+    const rows = nextObs.length / inputs;
+    const count = Math.min(rows, PROBE_STATES);
+    const probe = new Float32Array(count * inputs);
+    for (let k = 0; k < count; k++) {
+      const row = Math.floor((k * rows) / count);
+      probe.set(nextObs.subarray(row * inputs, (row + 1) * inputs), k * inputs);
+    }
+    const logits = async () => Float64Array.from(await stackLogits(this.stack, probe));
+    const before = await logits();
+    pushSnapshot(this.stack, policy, { tau: PLAIN_NETWORK_STACK.tau });
+    return policyChange(before, await logits(), this.actionCount);
   }
 
   /** The scheduled greedy evaluation: its episodes' seeds depend only on the run's seed and the evaluation's number. */
@@ -457,6 +574,7 @@ export class StaQ {
     this.userActor ??= createActor(this.stack, {
       maxBatch: 1024,
       epsilon: this.config.epsilon,
+      behaviour: behaviourKind(this.config),
       seed: BigInt(this.config.seed) | USER_ACT_STREAM,
     });
     const batch = obs.length / this.observationSize;
@@ -464,7 +582,8 @@ export class StaQ {
     for (let first = 0; first < batch; first += this.userActor.maxBatch) {
       const count = Math.min(this.userActor.maxBatch, batch - first);
       const states = obs.subarray(first * this.observationSize, (first + count) * this.observationSize);
-      actions.set(await this.userActor.act(states, { step: this.userActStep++, greedy: options.greedy ?? false }), first);
+      const act = { step: this.userActStep++, greedy: options.greedy ?? false, epsilon: this.epsilon };
+      actions.set(await this.userActor.act(states, act), first);
     }
     return actions;
   }
@@ -480,6 +599,7 @@ export class StaQ {
     this.notDiverged();
     const { globalStep, iteration, actStep, evaluations, elapsedSeconds } = this.counters;
     const trainerState = await this.trainer.exportState();
+    const policyState = await this.policyFit?.policy.exportState();
     // A NaN weight stays NaN through every later Adam step, so the online networks' weights at
     // any checkpoint show one that ever reached the stack through a push.
     this.checkFinite(iteration, [
@@ -488,6 +608,13 @@ export class StaQ {
         ["a target network weight", trainerState.targetParams],
         ["an Adam first moment", trainerState.adamM],
         ["an Adam second moment", trainerState.adamV],
+        ...(policyState
+          ? ([
+              ["a policy network weight", policyState.params],
+              ["a policy Adam moment", policyState.adamM],
+              ["a policy Adam moment", policyState.adamV],
+            ] as [string, Float32Array][])
+          : []),
       ]),
       ...nonFiniteArrays(this.stack.coefficients.map((c, e) => [`a stack coefficient of member ${e}`, c] as const)),
     ]);
@@ -496,9 +623,18 @@ export class StaQ {
       preset: this.preset,
       envName: this.envName,
       adapter: this.gpu.info.adapter,
-      counters: { globalStep, iteration, actStep, evaluations, gradientSteps: this.softQFit.gradientSteps, elapsedSeconds },
+      counters: {
+        globalStep,
+        iteration,
+        actStep,
+        evaluations,
+        gradientSteps: this.softQFit.gradientSteps,
+        ...(this.policyFit ? { policyGradientSteps: this.policyFit.gradientSteps } : {}),
+        elapsedSeconds,
+      },
       stack: this.stack,
       trainer: trainerState,
+      ...(policyState ? { policy: policyState } : {}),
       replay: await this.replay.read(),
       obs: this.obs,
       envState: this.envs.snapshots ? this.envs.saveState() : null,
@@ -522,7 +658,7 @@ export class StaQ {
     options: RestoreOptions = {},
   ): Promise<InstanceType<T>> {
     const config = resolveConfig(saved.config, options.overrides ?? {});
-    for (const key of ["numEnvs", "replayCapacity", "batchSize", "memory", "ensemble", "convFilters", "hidden", "seed"] as const) {
+    for (const key of ["algo", "numEnvs", "replayCapacity", "batchSize", "memory", "ensemble", "convFilters", "hidden", "seed"] as const) {
       if (JSON.stringify(config[key]) !== JSON.stringify(saved.config[key])) {
         throw new StaqInputError(
           `cannot change ${key} when resuming (${JSON.stringify(saved.config[key])} in the checkpoint): it fixes the shapes or the random streams of the run`,
@@ -530,7 +666,7 @@ export class StaQ {
       }
     }
     const env = options.env ?? saved.envName;
-    const { gradientSteps, ...counters } = saved.counters;
+    const { gradientSteps, policyGradientSteps, ...counters } = saved.counters;
     const parts = await buildParts({
       config,
       preset: saved.preset,
@@ -538,6 +674,7 @@ export class StaQ {
       gpu: options.gpu,
       defaultGpu: () => this.defaultGpu(),
       gradientSteps,
+      policyGradientSteps: policyGradientSteps ?? 0,
     });
     const agent = new this({ ...parts, obs: new Float32Array(0), counters }) as InstanceType<T>;
     try {
@@ -560,6 +697,11 @@ export class StaQ {
     }
     stack.set(saved.stack);
     trainer.importState(saved.trainer);
+    if (this.policyFit) {
+      if (!saved.policy)
+        throw new StaqInputError("the checkpoint is of an MDPO run but holds no policy network (networks.safetensors: policy_*)");
+      this.policyFit.policy.importState(saved.policy);
+    }
     replay.restore(saved.replay, { stack });
     if (saved.envState !== null && envs.snapshots) {
       envs.loadState(saved.envState);
@@ -586,6 +728,8 @@ export class StaQ {
     this.actor.destroy();
     this.rolloutLogits.destroy();
     this.softQFit.destroy();
+    this.policyFit?.destroy();
+    this.policyFit?.policy.destroy();
     this.replay.destroy();
     this.trainer.destroy();
     this.stack.destroy();

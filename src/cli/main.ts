@@ -20,11 +20,13 @@ import { RunInterrupted, trainCommand } from "./train-command.ts";
 import { evalCommand } from "./eval-command.ts";
 import { envsCommand } from "./envs-command.ts";
 import { plotCommand } from "./plot-command.ts";
+import { compareCommand } from "./compare-command.ts";
 
 const COMMANDS: readonly Command[] = [
   trainCommand,
   evalCommand,
   plotCommand,
+  compareCommand,
   envsCommand,
   logitsCommand,
   fitCommand,

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { CONFIG_FIELDS, flagName, parseFieldValue, resolveConfig, wholeIterationSteps, type StaqConfig } from "../agent/config.ts";
 import { StaqDivergenceError } from "../agent/divergence.ts";
 import type { EvaluationMetrics, IterationMetrics } from "../agent/metrics.ts";
-import { PRESETS, defaultPreset, presetConfig } from "../agent/presets.ts";
+import { defaultPreset, presetConfig, presetName } from "../agent/presets.ts";
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import { parseWholeNumber } from "../io/decimal.ts";
 import { checkJsonDepth } from "../io/json.ts";
@@ -24,10 +24,11 @@ import { writeRunCurve } from "./run-curve.ts";
 
 const FIELD_FLAGS = CONFIG_FIELDS.filter((f) => f.key !== "seed" && f.key !== "totalSteps");
 
-const HELP = `Usage: staq train --env NAME [--preset ${Object.keys(PRESETS).join("|")}] [--steps N] [--seed S]
+const HELP = `Usage: staq train --env NAME [--preset NAME] [--algo staq|dqn|mdqn|mdpo] [--steps N] [--seed S]
                   [--out DIR] [--resume | --force] [--checkpoint-every N] [--quiet] [--<field> VALUE]...
 
-Trains StaQ on an environment (\`staq envs\` lists them) and writes the run to DIR:
+Trains StaQ, or with --algo a baseline (docs/baselines.md), on an environment (\`staq envs\`
+lists them) and writes the run to DIR:
   config.json     the resolved config
   metrics.jsonl   one line per iteration: global_step, charts/episodic_return, charts/SPS,
                   losses/td_loss, policy/entropy, policy/kl, stack/size, time/...
@@ -49,8 +50,12 @@ Options:
   --preset NAME           the config to start from: quick (small, learns CartPole and Acrobot in
                           minutes on a CPU), quick-minatar (small conv network, learns MinAtar
                           games within half an hour on a CPU), paper-classic, paper-minatar (the
-                          StaQ authors' defaults and networks); default: paper-minatar for
-                          MinAtar, paper-classic otherwise
+                          StaQ authors' defaults and networks); dqn-quick, dqn-cleanrl,
+                          dqn-minatar and the same for mdqn, mdpo-quick, mdpo-classic,
+                          mdpo-minatar, mdpo-quick-minatar (the baselines'); with --algo A, a
+                          name is looked up as A-NAME first (--algo dqn --preset quick is
+                          dqn-quick); default: paper-minatar for MinAtar, paper-classic
+                          otherwise (with --algo A: A-minatar, A-cleanrl, mdpo-classic)
   --steps N               environment steps of the run (the preset's totalSteps otherwise),
                           rounded up to whole iterations (--steps-per-iteration each)
   --seed S                seed of everything random (default 0)
@@ -182,7 +187,8 @@ async function prepareNewRun(values: Values, overrides: Partial<StaqConfig>): Pr
   const envName = values.env as string | undefined;
   if (envName === undefined) throw new UsageError("--env NAME is required (`staq envs` lists them)", trainCommand);
   if (envName.startsWith("MinAtar/")) await loadMinatar(envName);
-  const preset = (values.preset as string | undefined) ?? defaultPreset(envName);
+  // --algo picks among its own presets: --algo dqn --preset quick is dqn-quick.
+  const preset = presetName((values.preset as string | undefined) ?? defaultPreset(envName, overrides.algo), overrides.algo);
   const out = (values.out as string | undefined) ?? defaultRunDirectory(envName, preset, overrides.seed ?? 0);
   await checkRunDirectory(out);
   const existing = await pathExists(join(out, RUN_FILES.config));

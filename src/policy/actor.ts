@@ -23,13 +23,22 @@ import type { Stack } from "../stack/stack.ts";
 import { encodeStackLogits, validateStates } from "../stack/stack-logits.ts";
 import { preparePolicy } from "./prepared-policy.ts";
 import { checkU64 } from "../random/philox.ts";
-import { validateEpsilon } from "./reference.ts";
+import { validateBehaviour, validateEpsilon, type BehaviourKind } from "./reference.ts";
 
 export interface ActorOptions {
   /** The largest batch of states one call takes. */
   maxBatch: number;
-  /** ε of the ε-softmax behaviour policy (default 0: sample from the softmax). */
+  /**
+   * ε of the behaviour policy, in [0, 1] (default 0: sample from the softmax, or take the argmax
+   * in the greedy kind); a call may override it (`ActOptions.epsilon`).
+   */
   epsilon?: number;
+  /**
+   * What ε mixes with the uniform policy (default "softmax"): the softmax of the logits (the
+   * ε-softmax: (1 − ε)·softmax + ε/A), or their argmax ("greedy": the ε-greedy policy of DQN-style
+   * agents, (1 − ε)·[a = argmax] + ε/A, ties to the lowest action).
+   */
+  behaviour?: BehaviourKind;
   /** Key of the sampled actions, an integer in [0, 2^64). */
   seed: number | bigint;
 }
@@ -37,6 +46,11 @@ export interface ActorOptions {
 export interface ActOptions {
   /** The greedy action (argmax of the logits) instead of a sample. */
   greedy?: boolean;
+  /**
+   * This call's ε, in [0, 1], in place of the actor's (`ActorOptions.epsilon`): an ε that follows
+   * a schedule (epsilon-schedule.ts) without creating another actor. Ignored when `greedy`.
+   */
+  epsilon?: number;
   /** The environment step: every step draws fresh samples. */
   step: number | bigint;
   /**
@@ -61,6 +75,7 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
   const epsilon = options.epsilon ?? 0;
   if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new StaqInputError(`maxBatch must be an integer >= 1; got ${maxBatch}`);
   validateEpsilon(epsilon);
+  validateBehaviour(options.behaviour ?? "softmax");
   checkU64("seed", seed);
   const { gpu } = stack;
   const { inputs, outputs } = stack.spec;
@@ -99,6 +114,7 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
     maxBatch,
     actions: outputs,
     epsilon,
+    behaviour: options.behaviour,
     label: `${stack.label} actor policy`,
   });
   const readback = new Readback(gpu, `${stack.label} actor`);
@@ -110,10 +126,11 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
     const batch = validateStates(observations, inputs);
     if (batch > maxBatch) throw new StaqInputError(`act: ${batch} states, but this actor was created for at most ${maxBatch}`);
     checkU64("step", act.step);
+    if (act.epsilon !== undefined) validateEpsilon(act.epsilon);
     gpu.writeBuffer(states, 0, observations);
     const encoder = gpu.encoder(`${stack.label} act`);
     await encodeStackLogits(stack, encoder, { states, logits, batch });
-    await prepared.encode(encoder, { batch, seed, step: act.step });
+    await prepared.encode(encoder, { batch, seed, step: act.step, epsilon: act.epsilon ?? epsilon });
     if (act.keepLogits) {
       const { buffer, offset } = act.keepLogits;
       const bytes = batch * outputs * 4;

@@ -1,7 +1,7 @@
 /**
  * The policy of a batch of logits on the GPU: softmax probabilities, log-probabilities, entropy,
- * ε-softmax behaviour probabilities, greedy actions and sampled actions, in one pass of
- * shaders/policy.wgsl (one thread per row).
+ * behaviour probabilities (ε-softmax, or ε-greedy with `behaviour: "greedy"`), greedy actions and
+ * sampled actions, in one pass of shaders/policy.wgsl (one thread per row).
  *
  * `encodePolicy` records the work into the caller's encoder, reading logits that are already on
  * the GPU (e.g. from `encodeStackLogits`) and leaving the results there for the trainer;
@@ -19,7 +19,7 @@ import { BufferUsage } from "../gpu/constants.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { Readback } from "../gpu/readback.ts";
 import { preparePolicy, validateDraw } from "./prepared-policy.ts";
-import { validateEpsilon, validateLogits } from "./reference.ts";
+import { validateBehaviour, validateEpsilon, validateLogits, type BehaviourKind } from "./reference.ts";
 
 /** A GPU buffer, or a buffer and the byte offset (a multiple of 4) at which the data starts. */
 export type BufferRegion = GPUBuffer | { buffer: GPUBuffer; offset?: number };
@@ -32,7 +32,10 @@ export interface PolicyOutputBuffers {
   logProbs: BufferRegion;
   /** float32 [batch]. */
   entropy: BufferRegion;
-  /** float32 [batch, actions]: (1 − ε)·probs + ε/actions. */
+  /**
+   * float32 [batch, actions]: the behaviour probabilities, (1 − ε)·probs + ε/actions (the softmax
+   * kind) or (1 − ε)·[a = greedy] + ε/actions (the greedy kind).
+   */
   behaviour: BufferRegion;
   /** u32 [batch]: argmax of the logits, ties → lowest index. */
   greedy: BufferRegion;
@@ -40,10 +43,17 @@ export interface PolicyOutputBuffers {
   sampled: BufferRegion;
 }
 
-/** The settings of the sampled actions (and of the ε-softmax). */
+/** The settings of the sampled actions (and of the behaviour policy). */
 export interface PolicySampling {
-  /** ε of the ε-softmax behaviour policy, in [0, 1] (0: sample from the softmax; 1: uniform). */
+  /** ε of the behaviour policy, in [0, 1] (0: sample from the softmax, or take the argmax; 1: uniform). */
   epsilon: number;
+  /**
+   * What ε mixes with the uniform policy (default "softmax"): the softmax ((1 − ε)·probs + ε/A, the
+   * ε-softmax) or the argmax ("greedy": (1 − ε)·[a = greedy] + ε/A, the ε-greedy policy). Only the
+   * behaviour output and the sampled actions depend on it; probs, logProbs and entropy are the
+   * softmax's in both kinds.
+   */
+  behaviour?: BehaviourKind;
   /** Generator key: an integer in [0, 2^64) (a number up to 2^53 − 1, or a bigint). */
   seed: number | bigint;
   /** The environment or training step: an integer in [0, 2^64); every step gives fresh samples. */
@@ -99,6 +109,7 @@ export async function encodePolicy(gpu: Gpu, encoder: GPUCommandEncoder, options
     maxBatch: batch,
     actions: options.actions,
     epsilon: options.epsilon,
+    behaviour: options.behaviour,
     maxRowsPerDispatch: options.maxRowsPerDispatch,
   });
   await policy.encode(encoder, options);
@@ -111,6 +122,7 @@ export async function encodePolicy(gpu: Gpu, encoder: GPUCommandEncoder, options
 export async function policyFromLogits(gpu: Gpu, logits: Float32Array, actions: number, options: PolicySampling): Promise<PolicyResult> {
   const batch = validateLogits(logits, actions);
   validateEpsilon(options.epsilon);
+  validateBehaviour(options.behaviour ?? "softmax");
   validateDraw(options, batch);
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_SRC;
   const sizes = {
@@ -126,7 +138,14 @@ export async function policyFromLogits(gpu: Gpu, logits: Float32Array, actions: 
   const outputs = Object.fromEntries(
     names.map((name) => [name, createBuffer(gpu, sizes[name] * 4, storage, `staq policy ${name}`)]),
   ) as Record<keyof typeof sizes, GPUBuffer>;
-  const policy = preparePolicy(gpu, { logits: input, outputs, maxBatch: batch, actions, epsilon: options.epsilon });
+  const policy = preparePolicy(gpu, {
+    logits: input,
+    outputs,
+    maxBatch: batch,
+    actions,
+    epsilon: options.epsilon,
+    behaviour: options.behaviour,
+  });
   const readback = new Readback(gpu, "staq policyFromLogits");
   try {
     const encoder = gpu.encoder("staq policyFromLogits");

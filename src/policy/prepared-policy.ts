@@ -19,7 +19,7 @@ import type { Kernel } from "../gpu/kernel.ts";
 import { UniformSlots } from "../gpu/uniform-slots.ts";
 import { checkU64, splitU64 } from "../random/philox.ts";
 import type { BufferRegion, PolicyOutputBuffers, PolicySampling } from "./policy.ts";
-import { validateActions, validateEpsilon } from "./reference.ts";
+import { validateActions, validateBehaviour, validateEpsilon, type BehaviourKind } from "./reference.ts";
 
 /** Threads per workgroup in shaders/policy.wgsl. */
 export const POLICY_WORKGROUP_SIZE = 64;
@@ -57,11 +57,15 @@ export function planPolicyDispatches(
   return dispatches;
 }
 
-/** The draw of one call: its rows and the key and counter of its samples (see `PolicySampling`). */
-export type PolicyDraw = Omit<PolicySampling, "epsilon"> & { batch: number };
+/**
+ * The draw of one call: its rows, the key and counter of its samples (see `PolicySampling`) and,
+ * optionally, this call's ε in place of the one the policy was prepared with (an ε that follows a
+ * schedule, without preparing again).
+ */
+export type PolicyDraw = Omit<PolicySampling, "epsilon" | "behaviour"> & { batch: number; epsilon?: number };
 
 /** Checks the seed, the step and the row offset of `batch` rows; returns the row offset. */
-export function validateDraw(draw: Omit<PolicySampling, "epsilon">, batch: number): number {
+export function validateDraw(draw: Omit<PolicySampling, "epsilon" | "behaviour">, batch: number): number {
   checkU64("seed", draw.seed);
   checkU64("step", draw.step);
   const rowOffset = draw.rowOffset ?? 0;
@@ -81,8 +85,13 @@ export interface PreparePolicyOptions {
   /** The most rows one call takes: every buffer must hold this many. */
   maxBatch: number;
   actions: number;
-  /** ε of the ε-softmax behaviour policy, in [0, 1]. */
+  /** ε of the behaviour policy, in [0, 1]: the default of every `encode` (a draw may override it). */
   epsilon: number;
+  /**
+   * The behaviour policy ε mixes with the uniform one (default "softmax"): the softmax of the
+   * logits, or their argmax ("greedy": ε-greedy). The other outputs are the softmax's either way.
+   */
+  behaviour?: BehaviourKind;
   /** Upper limit on rows per dispatch, below what the device allows (tests of the chunked path). */
   maxRowsPerDispatch?: number;
   label?: string;
@@ -150,6 +159,7 @@ export function preparePolicy(gpu: Gpu, options: PreparePolicyOptions): Prepared
   validateActions(actions);
   if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new StaqInputError(`maxBatch must be an integer ≥ 1; got ${maxBatch}`);
   validateEpsilon(epsilon);
+  const behaviourKind = validateBehaviour(options.behaviour ?? "softmax");
   const maxRows = options.maxRowsPerDispatch ?? Infinity;
   if (!(maxRows === Infinity || (Number.isInteger(maxRows) && maxRows >= 1))) {
     throw new StaqInputError(`maxRowsPerDispatch must be an integer ≥ 1; got ${maxRows}`);
@@ -188,9 +198,10 @@ export function preparePolicy(gpu: Gpu, options: PreparePolicyOptions): Prepared
     return { firstRow: dispatch.firstRow, maxRows: dispatch.rows, resources, bases };
   });
   const slots = new UniformSlots(gpu, dispatches.length, label);
-  // 1 − ε and ε/A, rounded once to float32 when packed, so every row and dispatch uses the same values.
-  const keep = 1 - epsilon;
-  const share = epsilon / actions;
+  // 1 − ε and ε/A (of the prepared ε, or of the draw's), rounded once to float32 when packed, so
+  // every row and dispatch of a call uses the same values.
+  const mix = (eps: number) => ({ keep: 1 - eps, share: eps / actions });
+  const prepared = mix(epsilon);
   let bound: Promise<{ kernel: Kernel; groups: GPUBindGroup[] }> | undefined;
   let destroyed = false;
   // Writing the destroyed uniform buffer would be a WebGPU error, after which every readback fails.
@@ -218,6 +229,8 @@ export function preparePolicy(gpu: Gpu, options: PreparePolicyOptions): Prepared
         throw new StaqInputError(`batch must be an integer from 1 to ${maxBatch} (the rows this policy was prepared for); got ${batch}`);
       }
       const rowOffset = validateDraw(draw, batch);
+      if (draw.epsilon !== undefined) validateEpsilon(draw.epsilon);
+      const { keep, share } = draw.epsilon === undefined ? prepared : mix(draw.epsilon);
       const { kernel, groups } = await (bound ??= bind());
       alive(); // destroyed while the kernel compiled
       const [seedLo, seedHi] = splitU64(draw.seed);
@@ -235,6 +248,7 @@ export function preparePolicy(gpu: Gpu, options: PreparePolicyOptions): Prepared
           seed_hi: seedHi,
           keep,
           share,
+          behaviour_kind: behaviourKind,
           ...dispatches[k].bases,
         });
       }

@@ -13,8 +13,11 @@
  *     g = argmax l (exact: it compares bit patterns)   m = l[g]
  *     d_a = l_a − m        e_a = exp(d_a)        z = e_0 + e_1 + … (left to right)
  *     p_a = e_a / z        L = log(z)            logp_a = d_a − L
- *     H = −Σ_a p_a·logp_a (left to right)         b_a = k·p_a + s  (k = f32(1 − ε), s = f32(ε/A))
+ *     H = −Σ_a p_a·logp_a (left to right)         b_a = k·w_a + s  (k = f32(1 − ε), s = f32(ε/A))
  *     c_a = c_{a−1} + b_a  (the CDF the sample is drawn from)
+ *
+ * where the behaviour kind picks the weights: w_a = p_a for "softmax" (the ε-softmax), and
+ * w_a = [a = g] for "greedy" (ε-greedy, exact 0s and 1s since g is exact).
  *
  * WGSL's accuracy rules for f32 (WGSL spec, "Floating Point Accuracy"): + − × are correctly
  * rounded (relative error ≤ U = 2^-24); exp(x) is within 3 + 2|x| ULP; x / y within 2.5 ULP;
@@ -42,9 +45,9 @@
  * - Ĥ: each product p̂·logp̂ is off by ep·(|logp| + elp) + p·elp before its rounding
  *   (U of its magnitude, plus TINY), and the left-to-right sum of A same-signed terms adds
  *   γ_A·Σ|terms| (no cancellation: every −p·logp ≥ 0) plus A·TINY.
- * - b̂_a = k̂·p̂_a + ŝ: k̂ and ŝ are float64 values rounded to float32 on the host (relative
+ * - b̂_a = k̂·ŵ_a + ŝ: k̂ and ŝ are float64 values rounded to float32 on the host (relative
  *   U + 2^-52, plus TINY for a subnormal ŝ the device flushes); then one product and one sum, each
- *   rounded.
+ *   rounded. ŵ_a is p̂_a (error as above) in the softmax kind and exactly w_a in the greedy kind.
  * - ĉ_a: |ĉ_a − C_a| ≤ |ĉ_{a−1} − C_{a−1}| + |b̂_a − b_a| + U(C_a + …) + TINY, which grows with a;
  *   the bound for the row is the last one, δ = |ĉ_{A−1} − C_{A−1}|'s bound. It also covers the
  *   fallback to the last drawable action g: every later action j has b̂_j = 0, so b_j ≤ its error,
@@ -87,10 +90,27 @@ export function validateActions(actions: number): void {
   }
 }
 
+/**
+ * What the behaviour policy mixes with the uniform distribution: the softmax of the logits
+ * ("softmax": (1 − ε)·softmax + ε/A, staq's ε-softmax) or the argmax ("greedy": (1 − ε)·[a = argmax]
+ * + ε/A, the ε-greedy policy of DQN and M-DQN; argmax ties go to the lowest index).
+ */
+export type BehaviourKind = "softmax" | "greedy";
+
+/** The behaviour kinds, in the order of their codes in shaders/policy.wgsl (Params.behaviour_kind). */
+export const BEHAVIOUR_KINDS: readonly BehaviourKind[] = ["softmax", "greedy"];
+
+/** Checks a behaviour kind and returns its code for the kernel (0 softmax, 1 greedy). */
+export function validateBehaviour(kind: BehaviourKind): number {
+  const code = BEHAVIOUR_KINDS.indexOf(kind);
+  if (code < 0) throw new StaqInputError(`behaviour must be "softmax" or "greedy"; got ${String(kind)}`);
+  return code;
+}
+
 /** Checks ε: a number in [0, 1]. */
 export function validateEpsilon(epsilon: number): void {
   if (!(typeof epsilon === "number" && epsilon >= 0 && epsilon <= 1)) {
-    throw new StaqInputError(`epsilon (the ε of the ε-softmax behaviour policy) must be a number in [0, 1]; got ${epsilon}`);
+    throw new StaqInputError(`epsilon (the ε of the behaviour policy) must be a number in [0, 1]; got ${epsilon}`);
   }
 }
 
@@ -139,7 +159,10 @@ export interface PolicyReference {
   logProbs: Float64Array;
   /** [batch] entropies −Σ p log p. */
   entropy: Float64Array;
-  /** [batch, actions] ε-softmax probabilities (1 − ε)·p + ε/A. */
+  /**
+   * [batch, actions] behaviour probabilities: (1 − ε)·p + ε/A for the softmax kind,
+   * (1 − ε)·[a = greedy] + ε/A for the greedy kind.
+   */
   behaviour: Float64Array;
   /** [batch] argmax of the logits, ties → lowest index (−0 equals +0). */
   greedy: Uint32Array;
@@ -154,10 +177,20 @@ function argmax(logits: Float32Array, first: number, actions: number): number {
   return best;
 }
 
-/** Every policy quantity of `logits` ([batch, actions]) in float64, for ε-softmax weight `epsilon`. */
-export function policyReference(logits: Float32Array, actions: number, epsilon: number): PolicyReference {
+/**
+ * Every policy quantity of `logits` ([batch, actions]) in float64, for the behaviour policy of
+ * kind `behaviour` (default "softmax") mixed with the uniform one by `epsilon`. Only `behaviour`
+ * and `cdf` depend on the kind.
+ */
+export function policyReference(
+  logits: Float32Array,
+  actions: number,
+  epsilon: number,
+  behaviour: BehaviourKind = "softmax",
+): PolicyReference {
   const batch = validateLogits(logits, actions);
   validateEpsilon(epsilon);
+  const greedyKind = validateBehaviour(behaviour) === 1;
   const n = batch * actions;
   const ref: PolicyReference = {
     batch,
@@ -186,7 +219,8 @@ export function policyReference(logits: Float32Array, actions: number, epsilon: 
     for (let a = 0; a < actions; a++) {
       const p = Math.exp(d[a]) / z;
       const logp = d[a] - logZ;
-      const b = (1 - epsilon) * p + epsilon / actions;
+      const weight = greedyKind ? (a === g ? 1 : 0) : p;
+      const b = (1 - epsilon) * weight + epsilon / actions;
       ref.probs[first + a] = p;
       ref.logProbs[first + a] = logp;
       ref.behaviour[first + a] = b;
@@ -209,9 +243,18 @@ export interface PolicyErrorBounds {
   cdf: Float64Array;
 }
 
-/** Derives the error bounds of the kernel's float32 results for `logits` (derivation in the file comment). */
-export function policyErrorBounds(logits: Float32Array, actions: number, epsilon: number): PolicyErrorBounds {
-  const ref = policyReference(logits, actions, epsilon);
+/**
+ * Derives the error bounds of the kernel's float32 results for `logits` and the behaviour kind
+ * (default "softmax"; derivation in the file comment).
+ */
+export function policyErrorBounds(
+  logits: Float32Array,
+  actions: number,
+  epsilon: number,
+  behaviour: BehaviourKind = "softmax",
+): PolicyErrorBounds {
+  const ref = policyReference(logits, actions, epsilon, behaviour);
+  const greedyKind = behaviour === "greedy";
   const { batch } = ref;
   const n = batch * actions;
   const bounds: PolicyErrorBounds = {
@@ -278,8 +321,11 @@ export function policyErrorBounds(logits: Float32Array, actions: number, epsilon
       entropyError += termError + U * term + TINY;
       entropyMagnitude += term;
 
-      const product = keep * p;
-      const productError = (keep + keepError) * ep + p * keepError;
+      // The weight of the behaviour and its error: p̂ in the softmax kind, an exact 0 or 1 in the greedy kind.
+      const w = greedyKind ? (a === ref.greedy[row] ? 1 : 0) : p;
+      const ew = greedyKind ? 0 : ep;
+      const product = keep * w;
+      const productError = (keep + keepError) * ew + w * keepError;
       const roundedProductError = productError + U * (product + productError) + TINY;
       const sumError = roundedProductError + shareError;
       const b = ref.behaviour[i];

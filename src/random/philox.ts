@@ -21,11 +21,14 @@ export const PHILOX_ROUNDS = 10;
 /**
  * Word 3 of the counter separates the streams drawn under one seed, so no two uses of the
  * generator ever share a counter: the policy kernel's sampled actions (0), the trainer's
- * next-state actions a' ~ π_k (1, shaders/train_targets.wgsl) and the rounds of the minibatch
- * permutation (0x100 + round, shaders/replay_sample.wgsl; STREAM_MINIBATCH).
+ * next-state actions a' ~ π_k (1, shaders/train_targets.wgsl), the rounds of the minibatch
+ * permutation (0x100 + round, shaders/replay_sample.wgsl; STREAM_MINIBATCH) and the smoothness
+ * regulariser's state noise ε (0x80000000 + j for inputs 4j … 4j + 3 of a row, j < 2^31: the
+ * whole upper half of word 3; shaders/smoothness_states.wgsl, src/train/smoothness-reference.ts).
  */
 export const STREAM_POLICY_ACTION = 0;
 export const STREAM_NEXT_ACTION = 1;
+export const STREAM_STATE_NOISE = 0x80000000;
 
 /**
  * The high 32 bits of the 64-bit product a·b of two u32 values.

@@ -101,6 +101,12 @@ export interface MlpTrainer {
   };
   /** [E × batch × padded actions]: the Q values of the last forward pass; with target networks [2E × …], theirs second. */
   readonly headActivations: GPUBuffer;
+  /**
+   * [E × batch × padded actions]: the loss's gradient with respect to the head's outputs, which the
+   * backward piece reads. A caller with its own loss kernel (MDPO's policy fit) writes it instead of
+   * the loss piece.
+   */
+  readonly dq: GPUBuffer;
   /** With target networks: their parameters, [E × snapshot], in the same layout as `params`. */
   readonly targetParams?: GPUBuffer;
   /** Replaces the networks (one per member; the target networks too) and resets Adam's moments and step count. */
@@ -338,6 +344,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     lossRows: buffers.lossRows,
     batchBuffers: { states, actions, targets, nextStates: target?.states },
     headActivations: buffers.activations[head],
+    dq: buffers.dq,
     targetParams: target?.params,
     get pieces() {
       alive();

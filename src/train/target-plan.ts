@@ -1,5 +1,5 @@
 /**
- * The target plan of the fused soft Q fit: the minibatches and soft-Bellman targets of many
+ * The target plan of the fused soft Q fit: the minibatches and regression targets of many
  * gradient steps, computed before the fused kernel trains on them. The target networks do not
  * change between two hard refreshes, and every minibatch and next action is a pure function of
  * (seed, step), so the targets of a run of steps inside one refresh period do not depend on the
@@ -7,11 +7,13 @@
  * and the fused kernel's workgroups (one per member, each running steps one after another) need
  * nothing from each other.
  *
- * One plan, for `steps` consecutive steps, is three kernels the multi-dispatch trainer also uses,
+ * One plan, for `steps` consecutive steps, is the kernels the multi-dispatch trainer also uses,
  * each over steps × batch rows: the sampler (shaders/replay_sample.wgsl) gathers the rows, the
- * forward pass (shaders/train_forward.wgsl) runs the E target networks on their next states layer
- * by layer, and shaders/train_targets.wgsl forms y = c_r·r + γ(1−terminated)[mean_e Q̄_e(s', a') +
- * τH]. Each row is computed exactly as the multi-dispatch trainer computes it for the same step.
+ * forward pass (shaders/train_forward.wgsl, target-forward.ts) runs the E target networks on their
+ * next states layer by layer (and, for M-DQN's Munchausen term, on their states), and
+ * shaders/train_targets.wgsl forms the targets of the rule: StaQ's soft-Bellman
+ * y = c_r·r + γ(1−terminated)[mean_e Q̄_e(s', a') + τH], DQN's max or M-DQN's Munchausen target.
+ * Each row is computed exactly as the multi-dispatch trainer computes it for the same step.
  */
 import { StaqInputError } from "../errors.ts";
 import { BufferUsage } from "../gpu/constants.ts";
@@ -24,8 +26,8 @@ import { FUSED_DISPATCHES_PER_SUBMIT } from "./fused-step.ts";
 import type { MlpTrainer } from "./mlp-trainer.ts";
 import type { ReplayBuffer } from "./replay-buffer.ts";
 import { createReplaySampler, type ReplaySampler } from "./replay-sample.ts";
-import type { NextActionMode } from "./targets-reference.ts";
-import { forwardConstants, forwardThreads } from "./trainer-pieces.ts";
+import { createTargetForward, type TargetForward } from "./target-forward.ts";
+import { MUNCHAUSEN_DEFAULTS, type NextActionMode, type TargetRule } from "./targets-reference.ts";
 
 /** Bytes one plan's largest buffer may take: it bounds the steps per plan for wide networks and large batches. */
 export const PLAN_BUFFER_BYTES = 32 * 2 ** 20;
@@ -36,10 +38,66 @@ export interface TargetPlanOptions {
   seed: number | bigint;
   gamma: number;
   rewardScale: number;
-  nextAction: NextActionMode;
+  /** The regression target (default: soft). */
+  target?: TargetRule;
+  /** How a' enters the soft target (default "sample"); the same as the soft rule's `nextAction`. */
+  nextAction?: NextActionMode;
   /** The most steps one plan covers. */
   steps: number;
   label: string;
+}
+
+/** A target rule with its defaults filled in (resolveTargetRule). */
+export type ResolvedTargetRule =
+  { kind: "soft"; nextAction: NextActionMode } | { kind: "max" } | { kind: "munchausen"; alpha: number; clipMin: number };
+
+/** shaders/train_targets.wgsl's TARGET_KIND of each rule. */
+const TARGET_KIND = { soft: 0, max: 1, munchausen: 2 } as const;
+
+/**
+ * Checks a target rule and fills in its defaults: soft with a' sampled, M-DQN's α = 0.9 and
+ * l₀ = −1. `nextAction` is the soft rule's, given beside the rule (the soft Q fit's older option)
+ * or in it; the other rules ignore it.
+ */
+export function resolveTargetRule(rule: TargetRule | undefined, nextAction?: NextActionMode): ResolvedTargetRule {
+  const kind = rule === undefined ? "soft" : typeof rule === "object" && rule !== null ? rule.kind : undefined;
+  if (kind === "soft") {
+    const inRule = (rule as { nextAction?: NextActionMode } | undefined)?.nextAction;
+    if (inRule !== undefined && nextAction !== undefined && inRule !== nextAction)
+      throw new StaqInputError(
+        `nextAction is given twice, as ${JSON.stringify(nextAction)} and as target.nextAction ${JSON.stringify(inRule)}; give it once`,
+      );
+    const mode = inRule ?? nextAction ?? "sample";
+    if (mode !== "sample" && mode !== "expectation")
+      throw new StaqInputError(`nextAction must be "sample" or "expectation"; got ${JSON.stringify(mode)}`);
+    return { kind: "soft", nextAction: mode };
+  }
+  if (kind === "max") return { kind: "max" };
+  if (kind === "munchausen") {
+    const given = rule as { alpha?: number; clipMin?: number };
+    const alpha = given.alpha ?? MUNCHAUSEN_DEFAULTS.alpha;
+    const clipMin = given.clipMin ?? MUNCHAUSEN_DEFAULTS.clipMin;
+    if (!(typeof alpha === "number" && Number.isFinite(alpha) && alpha >= 0))
+      throw new StaqInputError(`target.alpha (M-DQN's weight of the Munchausen term) must be a finite number >= 0; got ${alpha}`);
+    if (!(typeof clipMin === "number" && Number.isFinite(clipMin) && clipMin <= 0))
+      throw new StaqInputError(`target.clipMin (M-DQN's l₀, the lower clip of τ·log π̄(a|s)) must be a finite number <= 0; got ${clipMin}`);
+    return { kind: "munchausen", alpha, clipMin };
+  }
+  throw new StaqInputError(`target.kind must be "soft", "max" or "munchausen"; got ${JSON.stringify(kind)}`);
+}
+
+/**
+ * Checks the τ of a fit under `rule`: a finite number >= 0 (the soft rule's entropy bonus; the max
+ * rule ignores it), and for M-DQN's temperature > 0, at least the smallest normal float32 (the
+ * kernel divides by it, and may flush a subnormal to 0).
+ */
+export function checkTau(rule: ResolvedTargetRule, tau: number): void {
+  if (!(typeof tau === "number" && Number.isFinite(tau) && tau >= 0))
+    throw new StaqInputError(`tau must be a finite number >= 0; got ${tau}`);
+  if (rule.kind === "munchausen" && !(Math.fround(tau) >= 2 ** -126))
+    throw new StaqInputError(
+      `tau (M-DQN's temperature of softmax(Q̄/τ)) must be > 0 for the munchausen target (at least 2^-126); got ${tau}`,
+    );
 }
 
 /** One plan of a command buffer: its steps, and their settings. */
@@ -55,6 +113,8 @@ export interface PlanDraw {
 export interface TargetPlan {
   /** The most steps one plan covers. */
   readonly steps: number;
+  /** The rule its targets follow. */
+  readonly target: ResolvedTargetRule;
   /** The plan's minibatches, step after step: states f32 [steps × batch × inputs], actions u32 and targets f32 [steps × batch]. */
   readonly states: GPUBuffer;
   readonly actions: GPUBuffer;
@@ -64,6 +124,8 @@ export interface TargetPlan {
   readonly nextStates: GPUBuffer;
   /** The target networks' Q̄ on the next states, [E × (the last plan's steps × batch) × padded actions]. */
   readonly targetQ: GPUBuffer;
+  /** The munchausen rule's: the target networks' Q̄ on the states, laid out as `targetQ`. */
+  readonly stateQ: GPUBuffer | undefined;
   /** Writes a command buffer's plans, `plans[j]` into slot j. */
   write(plans: readonly PlanDraw[]): void;
   /** Encodes the plan written to `slot`. */
@@ -73,40 +135,57 @@ export interface TargetPlan {
 
 /**
  * shaders/train_targets.wgsl bound to the replay buffer and the caller's minibatch rows, target
- * network outputs (whose first target member is `targetMemberBase`) and targets, for up to `rows`
- * rows per dispatch, with a uniform slot per dispatch of a command buffer: the multi-dispatch soft
- * Q fit's (one step) and the plan's (many).
+ * network outputs on the next states (whose first target member is `targetMemberBase`) and, for
+ * the munchausen rule, on the states (`headQStates`, members from 0, laid out as `headQ`'s), and
+ * targets, for up to `rows` rows per dispatch, with a uniform slot per dispatch of a command
+ * buffer: the multi-dispatch soft Q fit's (one step) and the plan's (many).
  */
 export async function createTargetsDispatch(
   gpu: Gpu,
   trainer: MlpTrainer,
   replay: ReplayBuffer,
   options: {
-    nextAction: NextActionMode;
+    /** The soft rule's a' (the same as its `nextAction`; default "sample"). */
+    nextAction?: NextActionMode;
+    /** Default: soft. */
+    target?: TargetRule;
     targetMemberBase: number;
-    buffers: { indices: GPUBuffer; headQ: GPUBuffer; targets: GPUBuffer };
+    buffers: { indices: GPUBuffer; headQ: GPUBuffer; targets: GPUBuffer; headQStates?: GPUBuffer };
     rows: number;
+    /**
+     * Rows of one step's minibatch (default: the trainer's batch; the soft Q fit's smoothness
+     * regulariser trains on 3 rows per minibatch row, and only the first third has targets).
+     */
+    batch?: number;
     slots: number;
     label: string;
   },
 ): Promise<SteppedDispatch> {
-  const { layout, spec, ensemble, batch } = trainer;
+  const { layout, spec, ensemble } = trainer;
+  const batch = options.batch ?? trainer.batch;
+  const rule = resolveTargetRule(options.target, options.nextAction);
   const kernel = await gpu.kernel("train_targets", {
     ACTIONS: spec.outputs,
     OUT4: layout.layers[layout.layers.length - 1].paddedOutputs / 4,
     ENSEMBLE: ensemble,
     BATCH: batch,
-    EXPECTATION: options.nextAction === "expectation",
+    EXPECTATION: rule.kind === "soft" && rule.nextAction === "expectation",
     TARGET_MEMBER_BASE: options.targetMemberBase,
+    TARGET_KIND: TARGET_KIND[rule.kind],
   });
-  const { indices, headQ, targets } = options.buffers;
+  const { indices, headQ, targets, headQStates } = options.buffers;
+  if (rule.kind === "munchausen" && !headQStates)
+    throw new StaqInputError("the munchausen targets need the target networks' Q̄ on the states (buffers.headQStates)");
   const resources = {
     indices,
     rewards: replay.buffers.rewards,
     terminated: replay.buffers.terminated,
     probs: replay.buffers.probs,
     entropy: replay.buffers.entropy,
+    actions: replay.buffers.actions,
     head_q: headQ,
+    // Unread by the soft and max rules: a read-only alias of head_q.
+    head_q_states: headQStates ?? headQ,
     targets,
   };
   return new SteppedDispatch(gpu, kernel, resources, kernel.grid(options.rows), options.slots, options.label);
@@ -114,15 +193,16 @@ export async function createTargetsDispatch(
 
 /**
  * shaders/train_targets.wgsl's uniform: the targets of `steps` steps from `firstStep` (the Philox
- * step of their next-action draws), with entropy bonus τ, reading Q̄ from a head buffer whose
- * members are `rowsPerMember` rows apart.
+ * step of their next-action draws), with τ (the soft rule's entropy bonus, the munchausen rule's
+ * temperature), reading Q̄ from head buffers whose members are `rowsPerMember` rows apart.
  */
 export function targetsUniform(
-  settings: { seed: number | bigint; rewardScale: number; gamma: number },
+  settings: { seed: number | bigint; rewardScale: number; gamma: number; target?: TargetRule },
   draw: { firstStep: number; steps: number; tau: number; rowsPerMember: number },
 ): UniformValues {
   const [seedLo, seedHi] = splitU64(settings.seed);
   const [stepLo, stepHi] = splitU64(draw.firstStep);
+  const rule = settings.target?.kind === "munchausen" ? resolveTargetRule(settings.target) : undefined;
   return {
     seed_lo: seedLo,
     seed_hi: seedHi,
@@ -133,6 +213,8 @@ export function targetsUniform(
     tau: draw.tau,
     steps: draw.steps,
     rows_per_member: draw.rowsPerMember,
+    alpha: rule?.kind === "munchausen" ? rule.alpha : 0,
+    clip_min: rule?.kind === "munchausen" ? rule.clipMin : 0,
   };
 }
 
@@ -156,9 +238,10 @@ export function planSteps(
 
 export async function createTargetPlan(gpu: Gpu, options: TargetPlanOptions): Promise<TargetPlan> {
   const { trainer, replay, steps, label } = options;
-  const { layout, ensemble, batch, spec } = trainer;
-  const targetParams = trainer.targetParams;
-  if (!targetParams) throw new StaqInputError("the target plan needs target networks: create the trainer with targetNetworks: true");
+  const { batch, spec } = trainer;
+  if (!trainer.targetParams)
+    throw new StaqInputError("the target plan needs target networks: create the trainer with targetNetworks: true");
+  const target = resolveTargetRule(options.target, options.nextAction);
   const rows = steps * batch;
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
   const buffer = (bytes: number, name: string) => createBuffer(gpu, bytes, storage, `${label} plan ${name}`);
@@ -167,11 +250,6 @@ export async function createTargetPlan(gpu: Gpu, options: TargetPlanOptions): Pr
   const nextStates = buffer(rows * spec.inputs * 4, "next states");
   const actions = buffer(rows * 4, "actions");
   const targets = buffer(rows * 4, "targets");
-  const head = layout.layers.length - 1;
-  const widest = Math.max(4, ...layout.layers.map((layer) => layer.width));
-  // The target networks' hidden outputs alternate between two buffers; the head has its own.
-  const hidden = head > 0 ? [buffer(ensemble * rows * widest * 4, "hidden a"), buffer(ensemble * rows * widest * 4, "hidden b")] : [];
-  const headQ = buffer(ensemble * rows * layout.layers[head].paddedOutputs * 4, "target q");
 
   const sampler: ReplaySampler = await createReplaySampler(gpu, {
     inputs: spec.inputs,
@@ -183,41 +261,41 @@ export async function createTargetPlan(gpu: Gpu, options: TargetPlanOptions): Pr
     label: `${label} plan sample`,
   });
 
-  const forward: SteppedDispatch[] = [];
-  for (let l = 0; l <= head; l++) {
-    const kernel = await gpu.kernel("train_forward", { ...forwardConstants(layout, l), RELU: l < head, MEMBERS: ensemble });
-    const x = l === 0 ? nextStates : hidden[(l - 1) % 2];
-    const out = l === head ? headQ : hidden[l % 2];
-    // The target networks are the kernel's only members: the extra bindings alias, unread.
-    const resources = { x, weights: targetParams, out, x_target: x, weights_target: targetParams };
-    forward.push(
-      new SteppedDispatch(
-        gpu,
-        kernel,
-        resources,
-        kernel.grid(forwardThreads(layout, l, rows), 1, ensemble),
-        FUSED_DISPATCHES_PER_SUBMIT,
-        `${label} plan forward ${l}`,
-      ),
+  // The target networks on the next states and, for the Munchausen term, on the states: encoded
+  // one after the other, so they share the hidden layers' buffers.
+  const forwardOptions = { rows, slots: FUSED_DISPATCHES_PER_SUBMIT };
+  const forwards: TargetForward[] = [
+    await createTargetForward(gpu, trainer, { ...forwardOptions, x: nextStates, label: `${label} plan target` }),
+  ];
+  if (target.kind === "munchausen")
+    forwards.push(
+      await createTargetForward(gpu, trainer, {
+        ...forwardOptions,
+        x: states,
+        hidden: forwards[0].hidden,
+        label: `${label} plan state target`,
+      }),
     );
-  }
+  const [targetQ, stateQ] = forwards.map((forward) => forward.headQ);
 
-  const softTargets = await createTargetsDispatch(gpu, trainer, replay, {
-    nextAction: options.nextAction,
+  const planTargets = await createTargetsDispatch(gpu, trainer, replay, {
+    target,
     targetMemberBase: 0,
-    buffers: { indices, headQ, targets },
+    buffers: { indices, headQ: targetQ, headQStates: stateQ, targets },
     rows,
     slots: FUSED_DISPATCHES_PER_SUBMIT,
     label: `${label} plan targets`,
   });
   return {
     steps,
+    target,
     states,
     actions,
     targets,
     indices,
     nextStates,
-    targetQ: headQ,
+    targetQ,
+    stateQ,
     write(plans) {
       for (const plan of plans)
         if (!(Number.isInteger(plan.steps) && plan.steps >= 1 && plan.steps <= steps))
@@ -228,22 +306,26 @@ export async function createTargetPlan(gpu: Gpu, options: TargetPlanOptions): Pr
         step: plans[slot].firstStep,
         steps: plans[slot].steps,
       }));
-      for (const dispatch of forward) dispatch.write(plans.length, (slot) => ({ batch: plans[slot].steps * batch }));
-      softTargets.write(plans.length, (slot) => {
+      for (const forward of forwards) forward.write(plans.length, (slot) => plans[slot].steps * batch);
+      planTargets.write(plans.length, (slot) => {
         const plan = plans[slot];
-        return targetsUniform(options, { firstStep: plan.firstStep, steps: plan.steps, tau: plan.tau, rowsPerMember: plan.steps * batch });
+        return targetsUniform(
+          { ...options, target },
+          { firstStep: plan.firstStep, steps: plan.steps, tau: plan.tau, rowsPerMember: plan.steps * batch },
+        );
       });
     },
     encode(pass, slot) {
       sampler.encode(pass, slot);
-      for (const dispatch of forward) dispatch.encode(pass, slot);
-      softTargets.encode(pass, slot);
+      for (const forward of forwards) forward.encode(pass, slot);
+      planTargets.encode(pass, slot);
     },
     destroy() {
       sampler.destroy();
-      for (const dispatch of forward) dispatch.destroy();
-      softTargets.destroy();
-      for (const b of [indices, states, nextStates, actions, targets, ...hidden, headQ]) b.destroy();
+      // The first forward owns the hidden buffers the second shares.
+      for (const forward of forwards) forward.destroy();
+      planTargets.destroy();
+      for (const b of [indices, states, nextStates, actions, targets]) b.destroy();
     },
   };
 }

@@ -23,6 +23,11 @@ export interface TrainerPieces {
   /** Every step's norm when clipping needs it; otherwise only the run's last (what readStatistics reads). */
   readonly norm: StepPiece;
   readonly adam: StepPiece;
+  /**
+   * The regression loss the loss piece computes (the trainer's `loss` option), for a caller that
+   * runs its own loss kernel in its place (the soft Q fit's smoothness regulariser).
+   */
+  readonly lossSettings: { readonly huber: boolean; readonly huberDelta: number };
 }
 
 /**
@@ -217,6 +222,7 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
       },
     },
     adam,
+    lossSettings: { huber: options.huber, huberDelta: options.huberDelta },
   };
   return {
     pieces,

@@ -63,7 +63,7 @@ test("train → save → load → act and evaluate: the loaded agent acts and ev
   for (const m of iterations) {
     for (const key of ["losses/td_loss", "losses/q_values", "policy/entropy", "policy/kl", "charts/SPS"] as const)
       assert.ok(Number.isFinite(m[key]), `${key} is ${m[key]}`);
-    assert.ok(m["policy/entropy"] <= Math.log(2) + 1e-9 && m["policy/kl"] >= -1e-9);
+    assert.ok(m["policy/entropy"]! <= Math.log(2) + 1e-9 && m["policy/kl"]! >= -1e-9);
   }
   const dir = await temporaryDirectory();
   await agent.save(join(dir, "checkpoint"));

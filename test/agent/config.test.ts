@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CONFIG_FIELDS, flagName, parseFieldValue, resolveConfig } from "../../src/agent/config.ts";
-import { PRESETS, QUICK, defaultPreset, presetConfig } from "../../src/agent/presets.ts";
+import { PRESETS, QUICK, defaultPreset, presetConfig, presetName } from "../../src/agent/presets.ts";
 import { tauAt } from "../../src/agent/tau-schedule.ts";
 import { policyChange } from "../../src/agent/policy-change.ts";
 import { StaqInputError } from "../../src/errors.ts";
@@ -16,6 +16,19 @@ test("every preset is a valid config that names every field", () => {
   }
   assert.equal(defaultPreset("MinAtar/Breakout-v1"), "paper-minatar");
   assert.equal(defaultPreset("CartPole-v1"), "paper-classic");
+  // A baseline's default is its published settings; a name is looked up among its presets first.
+  assert.equal(defaultPreset("CartPole-v1", "dqn"), "dqn-cleanrl");
+  assert.equal(defaultPreset("MinAtar/Breakout-v1", "mdqn"), "mdqn-minatar");
+  assert.equal(presetName("quick", "dqn"), "dqn-quick");
+  assert.equal(presetName("quick"), "quick");
+  assert.equal(presetName("paper-classic", "mdqn"), "paper-classic");
+  assert.equal(presetConfig("quick", "mdqn").algo, "mdqn");
+  assert.equal(defaultPreset("CartPole-v1", "mdpo"), "mdpo-classic");
+  assert.equal(presetName("quick-minatar", "mdpo"), "mdpo-quick-minatar");
+  for (const [name, preset] of Object.entries(PRESETS)) {
+    const algo = (["dqn", "mdqn", "mdpo"] as const).find((a) => name.startsWith(`${a}-`)) ?? "staq";
+    assert.equal(preset.algo, algo, name);
+  }
   assert.throws(() => presetConfig("fast"), /unknown preset "fast"; the presets are: paper-classic, paper-minatar, quick, quick-minatar/);
   assert.throws(() => presetConfig("toString"), /unknown preset/);
 });
@@ -59,7 +72,7 @@ test("overrides apply; unknown fields, wrong types and values out of range are e
   assert.equal(resolveConfig(QUICK, { lr: 3e-4 }).lr, 3e-4);
   assert.deepEqual(resolveConfig(QUICK, { hidden: [32] }).hidden, [32]);
   const cases: [Record<string, unknown>, RegExp][] = [
-    [{ learningRate: 1 }, /unknown config field "learningRate"; the fields are: seed, numEnvs/],
+    [{ learningRate: 1 }, /unknown config field "learningRate"; the fields are: algo, seed, numEnvs/],
     [{ lr: 0 }, /config field lr must be a number > 0; got 0/],
     [{ lr: "big" }, /config field lr must be a number > 0; got "big"/],
     [{ gamma: 1 }, /config field gamma must be a number in \[0, 1\); got 1/],
@@ -70,8 +83,13 @@ test("overrides apply; unknown fields, wrong types and values out of range are e
     [{ hidden: [64, 0] }, /hidden must be a non-empty list/],
     [{ stepsPerIteration: 1001 }, /stepsPerIteration \(1001\) must be a multiple of numEnvs \(8\); e.g. 1000/],
     [{ replayCapacity: 500 }, /replayCapacity \(500\) must hold at least one iteration's stepsPerIteration \(1000\)/],
-    [{ batchSize: 2048, replayCapacity: 4096 }, /batchSize \(2048\) must not exceed stepsPerIteration/],
+    [{ batchSize: 2048, replayCapacity: 4096 }, /batchSize \(2048\) must not exceed the 1000 transitions stored at the first fit/],
+    // learningStarts 2500 with 1000-step iterations: the first fit comes at 3000 stored transitions.
+    [{ batchSize: 3001, replayCapacity: 4096, learningStarts: 2500 }, /batchSize \(3001\) must not exceed the 3000 transitions/],
+    [{ algo: "ppo" }, /config field algo must be one of "staq", "dqn", "mdqn", "mdpo"; got "ppo"/],
+    [{ munchausenClip: 0.5 }, /config field munchausenClip must be a number in \[-1000000, 0\]; got 0.5/],
   ];
+  assert.equal(resolveConfig(QUICK, { batchSize: 3000, replayCapacity: 4096, learningStarts: 2500 }).batchSize, 3000);
   for (const [overrides, message] of cases)
     assert.throws(
       () => resolveConfig(QUICK, overrides),

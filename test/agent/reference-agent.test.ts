@@ -319,7 +319,7 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
   const steps = record.gradientSteps;
   const tdLoss = steps.reduce((s, g) => s + g.loss.reduce((x, y) => x + y, 0), 0) / (steps.length * config.ensemble);
   assert.ok(
-    Math.abs(metrics["losses/td_loss"] - tdLoss) <= 1e-3 * tdLoss,
+    Math.abs(metrics["losses/td_loss"]! - tdLoss) <= 1e-3 * tdLoss,
     `td loss: GPU ${metrics["losses/td_loss"]}, reference ${tdLoss}`,
   );
   assert.equal(metrics["charts/tau"], record.tau);

@@ -304,6 +304,7 @@ test("invalid command lines and configs are errors naming what to fix", async ()
     [["train", "--resume", "--out", corrupt], /corrupt[/\\]config.json is not valid JSON/],
     [["train", "--resume", "--out", noEnv], /no-env[/\\]config.json: "env" must be the environment's name; got undefined/],
     [["train", "--env", "CartPole-v1", "--preset", "slow", "--out", out], /unknown preset "slow"/],
+    [["train", "--env", "CartPole-v1", "--algo", "ppo", "--out", out], /--algo must be one of "staq", "dqn", "mdqn", "mdpo"; got "ppo"/],
     [["train", "--env", "CartPol-v1", "--out", out], /no environment named "CartPol-v1"/],
     [["train", "--resume", "--out", out], /holds no run to resume/],
     [["eval", "--checkpoint", out], /no checkpoint at/],
@@ -313,6 +314,23 @@ test("invalid command lines and configs are errors naming what to fix", async ()
     assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
     assert.match(run.stderr, message, args.join(" "));
   }
+});
+
+test("--algo dqn --preset quick trains DQN from the dqn-quick preset and logs ε", async () => {
+  const out = join(await tempDir(), "dqn");
+  const args = ["train", "--env", "CartPole-v1", "--algo", "dqn", "--preset", "quick", "--steps", "64", "--out", out, ...TINY];
+  const train = await runStaq([...args, "--learning-starts", "32"]);
+  assert.equal(train.code, 0, train.stderr);
+  const config = JSON.parse(await readFile(join(out, "config.json"), "utf8"));
+  assert.equal(config.algo, "dqn");
+  assert.equal(config.preset, "dqn-quick");
+  const metrics = await lines(join(out, "metrics.jsonl"));
+  // dqn-quick's ε: 1 → 0.04 over 8000 steps; at step 32, 1 − 0.96·32/8000.
+  assert.deepEqual(
+    metrics.map((m) => m["charts/epsilon"]),
+    [1, 1 - (0.96 * 32) / 8000],
+  );
+  assert.equal(metrics[1]["policy/entropy"], null);
 });
 
 test("staq envs lists what can be trained, MinAtar included", async () => {

@@ -42,6 +42,57 @@ test("act gives the sampled and greedy actions of stackLogits + policyFromLogits
   stack.destroy();
 });
 
+test("an ε-greedy actor samples like policyFromLogits, and a call's ε overrides the actor's", async () => {
+  const stack = createStack(gpu, { mlp: SPEC, memory: 4, ensemble: 2, eta: 3, tau: 0.5 });
+  for (let k = 0; k < 3; k++) stack.push(randomSnapshots(SPEC, 2, 40 + k));
+  const seed = 31;
+  const greedyActor = createActor(stack, { maxBatch: 64, epsilon: 0.5, behaviour: "greedy", seed });
+  const softmaxActor = createActor(stack, { maxBatch: 64, epsilon: 0.5, seed });
+  const states = randomStates(64, SPEC.inputs, 8);
+  const logits = await stackLogits(stack, states);
+  for (const step of [0, 3, 2 ** 40]) {
+    const expected = async (epsilon: number, behaviour: "softmax" | "greedy") =>
+      Array.from((await policyFromLogits(gpu, logits, SPEC.outputs, { epsilon, behaviour, seed, step })).sampled);
+    // The actor's own ε, then per-call overrides (a schedule's ε each step), in either kind.
+    assert.deepEqual(Array.from(await greedyActor.act(states, { step })), await expected(0.5, "greedy"), `greedy kind, step ${step}`);
+    for (const epsilon of [0, 0.2, 1]) {
+      assert.deepEqual(
+        Array.from(await greedyActor.act(states, { step, epsilon })),
+        await expected(epsilon, "greedy"),
+        `greedy ε ${epsilon}`,
+      );
+      assert.deepEqual(
+        Array.from(await softmaxActor.act(states, { step, epsilon })),
+        await expected(epsilon, "softmax"),
+        `softmax ε ${epsilon}`,
+      );
+    }
+    // ε = 0 in the greedy kind: the argmax on every row, whatever its u.
+    const argmax = Array.from(await greedyActor.act(states, { step, greedy: true }));
+    assert.deepEqual(Array.from(await greedyActor.act(states, { step, epsilon: 0 })), argmax, `ε = 0, step ${step}`);
+    // ε = 1: uniform in both kinds, the same draws.
+    assert.deepEqual(
+      Array.from(await greedyActor.act(states, { step, epsilon: 1 })),
+      Array.from(await softmaxActor.act(states, { step, epsilon: 1 })),
+      `ε = 1, step ${step}`,
+    );
+  }
+  // The override is per call: the next call without one is back at the actor's ε.
+  assert.deepEqual(
+    Array.from(await greedyActor.act(states, { step: 9 })),
+    Array.from((await policyFromLogits(gpu, logits, SPEC.outputs, { epsilon: 0.5, behaviour: "greedy", seed, step: 9 })).sampled),
+  );
+  await assert.rejects(greedyActor.act(states, { step: 0, epsilon: 1.5 }), /epsilon.*\[0, 1\]; got 1.5/);
+  await assert.rejects(greedyActor.act(states, { step: 0, epsilon: NaN }), /epsilon.*\[0, 1\]; got NaN/);
+  assert.throws(
+    () => createActor(stack, { maxBatch: 1, seed: 1, behaviour: "max" as "greedy" }),
+    /behaviour must be "softmax" or "greedy"/,
+  );
+  greedyActor.destroy();
+  softmaxActor.destroy();
+  stack.destroy();
+});
+
 test("acting allocates nothing per call: after the first call, 20 more create no buffer, bind group or kernel", async () => {
   const stack = createStack(gpu, { mlp: SPEC, memory: 20, ensemble: 2, targetWorkgroups: 64 });
   const snapshots = randomSnapshots(SPEC, 40, 30);
@@ -71,8 +122,9 @@ test("acting allocates nothing per call: after the first call, 20 more create no
   const answers: number[][] = [];
   try {
     // Sampled and greedy in turn: the two read different buffers through the same staging buffer.
+    // Odd steps also take a per-call ε (a schedule's): still nothing allocated.
     for (let step = 1; step <= 20; step++) {
-      const actions = await actor.act(states, { step, greedy: step % 2 === 0 });
+      const actions = await actor.act(states, { step, greedy: step % 2 === 0, epsilon: step % 4 === 1 ? step / 20 : undefined });
       if (step % 2 === 0) answers.push(Array.from(actions));
     }
   } finally {

@@ -8,9 +8,9 @@ import { createBuffer, poisonBuffer, POISON_BITS } from "../../src/gpu/buffers.t
 import { readUint32 } from "../../src/gpu/readback.ts";
 import { BufferUsage } from "../../src/gpu/constants.ts";
 import { encodePolicy, policyFromLogits, type PolicyResult, type PolicySampling } from "../../src/policy/policy.ts";
-import { planPolicyDispatches } from "../../src/policy/prepared-policy.ts";
+import { planPolicyDispatches, preparePolicy } from "../../src/policy/prepared-policy.ts";
 import { philox4x32, policyUniform, uniformFromPhilox } from "../../src/random/philox.ts";
-import { policyErrorBounds, policyReference, sampledActionRange } from "../../src/policy/reference.ts";
+import { policyErrorBounds, policyReference, sampledActionRange, type BehaviourKind } from "../../src/policy/reference.ts";
 
 const gpu = await testGpu();
 
@@ -110,8 +110,8 @@ async function runPolicy(logits: Float32Array, actions: number, options: RunOpti
  * with Philox), with a non-zero behaviour probability on the GPU.
  */
 function checkAgainstReference(logits: Float32Array, actions: number, sampling: PolicySampling, result: PolicyResult): void {
-  const ref = policyReference(logits, actions, sampling.epsilon);
-  const bounds = policyErrorBounds(logits, actions, sampling.epsilon);
+  const ref = policyReference(logits, actions, sampling.epsilon, sampling.behaviour);
+  const bounds = policyErrorBounds(logits, actions, sampling.epsilon, sampling.behaviour);
   for (const name of ["probs", "logProbs", "entropy", "behaviour"] as const) {
     const gpuValues = result[name];
     for (let i = 0; i < gpuValues.length; i++) {
@@ -120,7 +120,8 @@ function checkAgainstReference(logits: Float32Array, actions: number, sampling: 
         const row = PER_ACTION[name] ? Math.floor(i / actions) : i;
         assert.fail(
           `${name}[${i}] = ${gpuValues[i]}, reference ${ref[name][i]}: error ${error} exceeds the bound ${bounds[name][i]} ` +
-            `(row logits ${Array.from(logits.subarray(row * actions, (row + 1) * actions)).join(", ")}; ε = ${sampling.epsilon})`,
+            `(row logits ${Array.from(logits.subarray(row * actions, (row + 1) * actions)).join(", ")}; ε = ${sampling.epsilon}, ` +
+            `${sampling.behaviour ?? "softmax"} kind)`,
         );
       }
     }
@@ -172,8 +173,12 @@ const logitBatch = (actions: number, maxRows: number) =>
 
 const u64 = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.nat(), fc.constantFrom(0, Number.MAX_SAFE_INTEGER, 2n ** 64n - 1n));
 
+// Both behaviour kinds: the default (no field, the ε-softmax) and the ε-greedy one.
+const behaviourKind = fc.constantFrom<BehaviourKind | undefined>(undefined, "greedy");
+
 const sampling = fc.record({
   epsilon: fc.oneof(fc.constantFrom(0, 0.05, 1), fc.double({ min: 0, max: 1, noNaN: true })),
+  behaviour: behaviourKind,
   seed: u64,
   step: u64,
   rowOffset: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 32 - 1024 })),
@@ -364,6 +369,162 @@ test("ε = 0 gives behaviour = probs and ε = 1 the uniform behaviour, bit for b
   for (const value of uniform.result.behaviour) assert.equal(value, Math.fround(1 / actions));
 });
 
+// ---- the ε-greedy behaviour kind ----
+
+/** The kernel's float32 ε-greedy behaviour row: share everywhere, f32(keep + share) at `greedy` (k̂·1 and k̂·0 are exact). */
+function greedyBehaviourRow(epsilon: number, actions: number, greedy: number): number[] {
+  const keep = Math.fround(1 - epsilon);
+  const share = Math.fround(epsilon / actions);
+  return Array.from({ length: actions }, (_, a) => (a === greedy ? Math.fround(keep + share) : share));
+}
+
+/** The kernel's draw from a float32 behaviour row: its float32 running sum, the first a with u < cdf. */
+function drawFromRow(behaviour: number[], u: number): number {
+  let cdf = 0;
+  let lastPositive = -1;
+  let chosen = -1;
+  behaviour.forEach((b, a) => {
+    cdf = Math.fround(cdf + b);
+    if (chosen < 0 && u < cdf) chosen = a;
+    if (b > 0) lastPositive = a;
+  });
+  return chosen >= 0 ? chosen : lastPositive;
+}
+
+test("ε-greedy by hand: logits [0, 2, 1], ε = 0.3 give behaviour [0.1, 0.8, 0.1] and the draws of that CDF", async () => {
+  const actions = 3;
+  const rows = 300;
+  const logits = new Float32Array(rows * actions);
+  for (let row = 0; row < rows; row++) logits.set([0, 2, 1], row * actions);
+  const settings = { epsilon: 0.3, seed: 77n, step: 5, rowOffset: 1000 };
+  const greedy = await runPolicy(logits, actions, { ...settings, behaviour: "greedy" });
+  const softmax = await runPolicy(logits, actions, settings);
+  // (1 − 0.3)·[0, 1, 0] + 0.3/3: exactly the float32 values f32(0.1), f32(f32(0.7) + f32(0.1)), f32(0.1).
+  const expected = greedyBehaviourRow(0.3, actions, 1);
+  for (const [a, value] of [0.1, 0.8, 0.1].entries()) assert.ok(Math.abs(expected[a] - value) < 1e-7, `hand value of b${a}`);
+  const counts = [0, 0, 0];
+  for (let row = 0; row < rows; row++) {
+    assert.deepEqual(Array.from(greedy.result.behaviour.subarray(row * actions, (row + 1) * actions)), expected, `behaviour of row ${row}`);
+    // u is a multiple of 2^-24, and the CDF f32 sums: the kernel's draw is exactly this one.
+    const u = policyUniform(settings.seed, settings.step, row + settings.rowOffset);
+    const action = u < 0.1 ? 0 : u < 0.9 ? 1 : 2; // [0.1, 0.9, 1] by hand ...
+    const exact = drawFromRow(expected, u); // ... and in float32, which differ only within 1e-7 of 0.1 or 0.9
+    if (Math.abs(u - 0.1) > 1e-6 && Math.abs(u - 0.9) > 1e-6) assert.equal(exact, action, `row ${row}: u = ${u}`);
+    assert.equal(greedy.result.sampled[row], exact, `row ${row}: u = ${u}`);
+    counts[exact]++;
+  }
+  // 300 draws of [0.1, 0.8, 0.1]: all three actions occur (0 and 2 each miss with probability 0.9^300 < 1e-13).
+  assert.ok(
+    counts.every((c) => c > 0),
+    `counts ${counts}`,
+  );
+  // Every output but the behaviour and the sample is the softmax's, bit for bit.
+  for (const name of ["probs", "logProbs", "entropy", "greedy"] as const)
+    assert.deepEqual(greedy.bits[name], softmax.bits[name], `${name} depends on the behaviour kind`);
+  assert.deepEqual(Array.from(greedy.result.greedy), new Array(rows).fill(1));
+});
+
+test("ε-greedy ties go to the lowest index, −0 ties with +0, subnormals count", async () => {
+  const rows = [
+    [1, 3, 3, 2],
+    [0, 0, 0, 0],
+    [-0, 0, -5, -0],
+    [-1, 1e-40, 1e-40, 0],
+    [7, 7, 7, 8],
+  ];
+  const expectedGreedy = [1, 0, 0, 1, 3];
+  const actions = 4;
+  const replicas = 40;
+  const logits = new Float32Array(rows.length * replicas * actions);
+  rows.forEach((row, r) => {
+    for (let k = 0; k < replicas; k++) logits.set(row, (r * replicas + k) * actions);
+  });
+  for (const epsilon of [0, 0.3]) {
+    const sampling = { epsilon, behaviour: "greedy" as const, seed: 3, step: 11 };
+    const run = await runPolicy(logits, actions, sampling);
+    checkAgainstReference(logits, actions, sampling, run.result);
+    for (let i = 0; i < rows.length * replicas; i++) {
+      const g = expectedGreedy[Math.floor(i / replicas)];
+      assert.equal(run.result.greedy[i], g, `greedy of row ${i}`);
+      const behaviour = greedyBehaviourRow(epsilon, actions, g);
+      assert.deepEqual(Array.from(run.result.behaviour.subarray(i * actions, (i + 1) * actions)), behaviour, `behaviour of row ${i}`);
+      assert.equal(run.result.sampled[i], drawFromRow(behaviour, policyUniform(3, 11, i)), `sample of row ${i}`);
+      // ε = 0: the only action with any behaviour probability is the lowest argmax.
+      if (epsilon === 0) assert.equal(run.result.sampled[i], g, `ε = 0 sample of row ${i}`);
+    }
+  }
+});
+
+test("ε-greedy with ε = 0 samples the argmax on every row, whatever u; ε = 1 is the softmax kind's uniform, bit for bit", async () => {
+  const actions = 5;
+  const logits = philoxLogits(400 * actions, 30, 3);
+  for (const step of [0, 1, 2n ** 63n]) {
+    const run = await runPolicy(logits, actions, { epsilon: 0, behaviour: "greedy", seed: 9, step });
+    assert.deepEqual(run.result.sampled, run.result.greedy, `step ${step}`);
+    for (let row = 0; row < 400; row++)
+      for (let a = 0; a < actions; a++) assert.equal(run.result.behaviour[row * actions + a], a === run.result.greedy[row] ? 1 : 0);
+  }
+  // 0·w + f32(1/5): neither the softmax nor the argmax is left, so the two kinds agree on everything.
+  const greedyUniform = await runPolicy(logits, actions, { epsilon: 1, behaviour: "greedy", seed: 9, step: 4 });
+  const softmaxUniform = await runPolicy(logits, actions, { epsilon: 1, seed: 9, step: 4 });
+  for (const name of OUTPUTS) assert.deepEqual(greedyUniform.bits[name], softmaxUniform.bits[name], `${name} at ε = 1`);
+  for (const value of greedyUniform.result.behaviour) assert.equal(value, Math.fround(1 / actions));
+});
+
+test("a prepared policy takes each draw's ε in place of its own, in either kind", async () => {
+  const actions = 4;
+  const batch = 150;
+  const logits = philoxLogits(batch * actions, 10, 4);
+  const usage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+  const input = createBuffer(gpu, logits.byteLength, usage, "test logits");
+  gpu.device.queue.writeBuffer(input, 0, logits);
+  const sizes = {
+    probs: batch * actions,
+    logProbs: batch * actions,
+    entropy: batch,
+    behaviour: batch * actions,
+    greedy: batch,
+    sampled: batch,
+  };
+  const outputs = Object.fromEntries(OUTPUTS.map((name) => [name, createBuffer(gpu, sizes[name] * 4, usage, `test ${name}`)])) as Record<
+    OutputName,
+    GPUBuffer
+  >;
+  const read = async (name: OutputName) => readUint32(gpu, outputs[name]);
+  try {
+    for (const behaviour of ["softmax", "greedy"] as const) {
+      const policy = preparePolicy(gpu, {
+        logits: input,
+        outputs,
+        maxBatch: batch,
+        actions,
+        epsilon: 0.05,
+        behaviour,
+        maxRowsPerDispatch: 64,
+      });
+      for (const epsilon of [undefined, 0, 0.5, 1]) {
+        for (const name of OUTPUTS) poisonBuffer(gpu, outputs[name]);
+        const encoder = gpu.device.createCommandEncoder();
+        await policy.encode(encoder, { batch, seed: 21, step: 8, epsilon });
+        gpu.device.queue.submit([encoder.finish()]);
+        const expected = await policyFromLogits(gpu, logits, actions, { epsilon: epsilon ?? 0.05, behaviour, seed: 21, step: 8 });
+        for (const name of OUTPUTS)
+          assert.deepEqual(await read(name), new Uint32Array(expected[name].buffer.slice(0)), `${behaviour}, ε ${epsilon}: ${name}`);
+        if (epsilon === 1) for (const value of expected.behaviour) assert.equal(value, Math.fround(1 / actions));
+        if (epsilon === 0 && behaviour === "greedy") assert.deepEqual(expected.sampled, expected.greedy);
+      }
+      await assert.rejects(
+        policy.encode(gpu.device.createCommandEncoder(), { batch, seed: 21, step: 8, epsilon: -0.5 }),
+        (error: unknown) => error instanceof StaqInputError && /epsilon.*\[0, 1\]; got -0.5/.test(error.message),
+      );
+      policy.destroy();
+    }
+  } finally {
+    input.destroy();
+    for (const name of OUTPUTS) outputs[name].destroy();
+  }
+});
+
 // ---- sampled-action frequencies ----
 
 test("the chi-square p-value helper matches known values", () => {
@@ -390,6 +551,7 @@ async function sampleCounts(
   epsilon: number,
   replicas: number,
   steps: number,
+  behaviour?: BehaviourKind,
 ): Promise<number[][]> {
   const logits = new Float32Array(distributions.length * replicas * actions);
   distributions.forEach((row, d) => {
@@ -397,7 +559,7 @@ async function sampleCounts(
   });
   const counts = distributions.map(() => new Array<number>(actions).fill(0));
   for (let step = 0; step < steps; step++) {
-    const { sampled } = await policyFromLogits(gpu, logits, actions, { epsilon, seed: 0x5eed, step });
+    const { sampled } = await policyFromLogits(gpu, logits, actions, { epsilon, behaviour, seed: 0x5eed, step });
     for (let i = 0; i < sampled.length; i++) counts[Math.floor(i / replicas)][sampled[i]]++;
   }
   return counts;
@@ -405,8 +567,8 @@ async function sampleCounts(
 
 // Each goodness-of-fit test below rejects at p < 1e-6: under the null hypothesis (the kernel
 // samples the behaviour probabilities) a given test fails with probability 1e-6 (up to the
-// chi-square approximation, good here since every expected count is at least 35), so the 6
-// tests in this file together raise a false alarm with probability below 6e-6. The seed is fixed,
+// chi-square approximation, good here since every expected count is at least 35), so the 8
+// tests in this file together raise a false alarm with probability below 8e-6. The seed is fixed,
 // so the outcome is reproducible; the rate says how unlucky a seed would have to be.
 const FALSE_ALARM = 1e-6;
 
@@ -449,6 +611,28 @@ test("ε = 1 samples uniformly and ε = 0 samples the softmax (chi-square, false
   const softmax = policyReference(Float32Array.from(row), actions, 0).probs;
   const softmaxTest = chiSquareStatistic(greedyish, softmax);
   assert.ok(chiSquarePValue(softmaxTest.statistic, softmaxTest.degreesOfFreedom) >= FALSE_ALARM, `ε = 0: counts ${greedyish}`);
+});
+
+test("sampled-action frequencies match the ε-greedy probabilities (chi-square, false alarm 1e-6 per test)", async () => {
+  const actions = 5;
+  const epsilon = 0.1;
+  const distributions = [
+    [3, -3, 0.5, 0, 1],
+    [0, 1, 1, 0, -1], // a tie: action 1 is the argmax
+  ];
+  const replicas = 1024;
+  const steps = 20; // 20480 draws per distribution; ε/A = 0.02 gives 410 expected draws
+  const counts = await sampleCounts(distributions, actions, epsilon, replicas, steps, "greedy");
+  distributions.forEach((row, d) => {
+    const expected = policyReference(Float32Array.from(row), actions, epsilon, "greedy").behaviour;
+    const { statistic, degreesOfFreedom } = chiSquareStatistic(counts[d], expected);
+    const p = chiSquarePValue(statistic, degreesOfFreedom);
+    assert.ok(p >= FALSE_ALARM, `distribution ${d}: counts ${counts[d]} vs ${Array.from(expected)}: X² = ${statistic}, p = ${p}`);
+  });
+  // Power: the ε-softmax of the first row (action 0 at 0.9·0.79 + 0.02 ≈ 0.73, not 0.92) is rejected.
+  const softmax = policyReference(Float32Array.from(distributions[0]), actions, epsilon).behaviour;
+  const { statistic, degreesOfFreedom } = chiSquareStatistic(counts[0], softmax);
+  assert.ok(chiSquarePValue(statistic, degreesOfFreedom) < FALSE_ALARM, `the ε-softmax was not rejected (X² = ${statistic})`);
 });
 
 // ---- planning and input validation ----
@@ -496,6 +680,10 @@ test("bad inputs throw StaqInputError saying what was wrong", async () => {
   await rejects(policyFromLogits(gpu, new Float32Array(3), 2, ok), /3 values.*rows of 2 actions/);
   await rejects(policyFromLogits(gpu, new Float32Array(4), 0, ok), /actions must be an integer from 1 to 64/);
   await rejects(policyFromLogits(gpu, new Float32Array(4), 2, { ...ok, epsilon: 1.5 }), /epsilon.*\[0, 1\]; got 1.5/);
+  await rejects(
+    policyFromLogits(gpu, new Float32Array(4), 2, { ...ok, behaviour: "argmax" as BehaviourKind }),
+    /behaviour must be "softmax" or "greedy"; got argmax/,
+  );
   await rejects(policyFromLogits(gpu, new Float32Array(4), 2, { ...ok, seed: -1 }), /seed must be an integer in \[0, 2\^64\)/);
   await rejects(policyFromLogits(gpu, new Float32Array(4), 2, { ...ok, seed: 0.5 }), /seed must be an integer/);
   await rejects(policyFromLogits(gpu, new Float32Array(4), 2, { ...ok, step: 2n ** 64n }), /step must be an integer in \[0, 2\^64\)/);

@@ -2,7 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { StaqInputError } from "../../src/errors.ts";
-import { policyErrorBounds, policyReference, sampledActionRange, sampleFromCdf, validateLogits } from "../../src/policy/reference.ts";
+import {
+  policyErrorBounds,
+  policyReference,
+  sampledActionRange,
+  sampleFromCdf,
+  validateLogits,
+  type BehaviourKind,
+} from "../../src/policy/reference.ts";
 
 // Hand-computed values are compared with a bound of a few float64 roundings (2^-50 relative),
 // except where the float32 rounding of an input moves the exact answer; those say by how much.
@@ -50,6 +57,39 @@ test("ε = 1 gives the uniform behaviour and ε = 0 the softmax", () => {
     assert.equal(uniform.behaviour[a], 0.25);
     assert.equal(softmax.behaviour[a], softmax.probs[a]);
   }
+});
+
+test("ε-greedy: logits [0, 2, 1], ε = 0.3 give behaviour [0.1, 0.8, 0.1] and CDF [0.1, 0.9, 1]; the rest is the softmax's", () => {
+  const logits = new Float32Array([0, 2, 1]);
+  const greedy = policyReference(logits, 3, 0.3, "greedy");
+  const softmax = policyReference(logits, 3, 0.3);
+  [0.1, 0.8, 0.1].forEach((b, a) => close(greedy.behaviour[a], b, F64(1), `b${a}`));
+  [0.1, 0.9, 1].forEach((c, a) => close(greedy.cdf[a], c, F64(1), `cdf${a}`));
+  assert.equal(greedy.greedy[0], 1);
+  assert.deepEqual(greedy.probs, softmax.probs);
+  assert.deepEqual(greedy.logProbs, softmax.logProbs);
+  assert.deepEqual(greedy.entropy, softmax.entropy);
+  assert.deepEqual(greedy.greedy, softmax.greedy);
+  // The draw: u below 0.1 takes action 0, up to 0.9 the argmax, above it action 2.
+  assert.equal(sampleFromCdf(greedy.cdf, 0, 3, 0.05), 0);
+  assert.equal(sampleFromCdf(greedy.cdf, 0, 3, 0.5), 1);
+  assert.equal(sampleFromCdf(greedy.cdf, 0, 3, 0.95), 2);
+});
+
+test("ε-greedy: ties go to the lowest index; ε = 0 is one-hot, ε = 1 uniform", () => {
+  const ref = policyReference(new Float32Array([1, 3, 3, 2, -0, 0, 0, -1]), 4, 0, "greedy");
+  assert.deepEqual(Array.from(ref.behaviour), [0, 1, 0, 0, 1, 0, 0, 0]);
+  assert.deepEqual(Array.from(ref.cdf), [0, 1, 1, 1, 1, 1, 1, 1]);
+  for (const u of [0, 0.5, 1 - 2 ** -24]) {
+    assert.equal(sampleFromCdf(ref.cdf, 0, 4, u), 1);
+    assert.equal(sampleFromCdf(ref.cdf, 4, 4, u), 0);
+  }
+  const uniform = policyReference(new Float32Array([2, -1, 0.5, 4]), 4, 1, "greedy");
+  for (let a = 0; a < 4; a++) assert.equal(uniform.behaviour[a], 0.25);
+  // The ε-greedy bounds: the weights are exact, so only k̂, ŝ and two roundings remain.
+  const bounds = policyErrorBounds(new Float32Array([0, 2, 1]), 3, 0.3, "greedy");
+  for (const value of bounds.behaviour) assert.ok(value > 0 && value < 2 ** -22, `behaviour bound ${value}`);
+  assert.ok(bounds.cdf[0] > 0 && bounds.cdf[0] < 2 ** -20, `cdf bound ${bounds.cdf[0]}`);
 });
 
 test("a spread of ±80 gives a probability of e^-160 and log-probability −160", () => {
@@ -110,6 +150,10 @@ test("bad inputs are rejected with a message saying what was wrong", () => {
   bad(new Float32Array(4), 1.5, /got 1.5/);
   bad(new Float32Array([-3e38, 3e38]), 2, /row 0 spans .* overflows float32/);
   assert.throws(() => validateLogits([0, 1] as unknown as Float32Array, 2), /must be a Float32Array/);
+  assert.throws(
+    () => policyReference(new Float32Array(2), 2, 0.1, "boltzmann" as BehaviourKind),
+    (error: unknown) => error instanceof StaqInputError && /behaviour must be "softmax" or "greedy"; got boltzmann/.test(error.message),
+  );
   for (const epsilon of [-0.1, 1.1, NaN]) {
     assert.throws(
       () => policyReference(new Float32Array(2), 2, epsilon),
@@ -130,14 +174,16 @@ const logitRows = (actions: number) =>
     )
     .map((rows) => Float32Array.from(rows.flatMap(([scale, values]) => values.map((v) => scale * v))));
 
-test("probabilities and behaviour sum to 1, entropy lies in [0, ln A], the CDF ends at 1", () => {
+const kinds = fc.constantFrom<BehaviourKind>("softmax", "greedy");
+
+test("probabilities and behaviour sum to 1, entropy lies in [0, ln A], the CDF ends at 1 (both kinds)", () => {
   fc.assert(
     fc.property(
       fc
         .integer({ min: 1, max: 64 })
-        .chain((actions) => fc.tuple(fc.constant(actions), logitRows(actions), fc.double({ min: 0, max: 1, noNaN: true }))),
-      ([actions, logits, epsilon]) => {
-        const ref = policyReference(logits, actions, epsilon);
+        .chain((actions) => fc.tuple(fc.constant(actions), logitRows(actions), fc.double({ min: 0, max: 1, noNaN: true }), kinds)),
+      ([actions, logits, epsilon, kind]) => {
+        const ref = policyReference(logits, actions, epsilon, kind);
         // Sums of A float64 terms in [0, 1] are within A·2^-52 of their exact value (1).
         const sumBound = actions * 2 ** -52 + 2 ** -52;
         for (let row = 0; row < ref.batch; row++) {
@@ -147,6 +193,12 @@ test("probabilities and behaviour sum to 1, entropy lies in [0, ln A], the CDF e
             p += ref.probs[row * actions + a];
             b += ref.behaviour[row * actions + a];
             assert.ok(ref.behaviour[row * actions + a] >= epsilon / actions - 2 ** -52);
+          }
+          if (kind === "greedy") {
+            // (1 − ε) on the argmax, ε/A everywhere: the argmax gets the most.
+            const g = ref.greedy[row];
+            assert.equal(ref.behaviour[row * actions + g], 1 - epsilon + epsilon / actions);
+            for (let a = 0; a < actions; a++) if (a !== g) assert.equal(ref.behaviour[row * actions + a], epsilon / actions);
           }
           close(p, 1, sumBound, "Σp");
           close(b, 1, 2 * sumBound, "Σb");
@@ -159,14 +211,14 @@ test("probabilities and behaviour sum to 1, entropy lies in [0, ln A], the CDF e
   );
 });
 
-test("the error bounds are positive, finite, and tight enough to catch a float32 slip on moderate logits", () => {
+test("the error bounds are positive, finite, and tight enough to catch a float32 slip on moderate logits (both kinds)", () => {
   fc.assert(
     fc.property(
       fc
         .integer({ min: 1, max: 64 })
-        .chain((actions) => fc.tuple(fc.constant(actions), logitRows(actions), fc.double({ min: 0, max: 1, noNaN: true }))),
-      ([actions, logits, epsilon]) => {
-        const bounds = policyErrorBounds(logits, actions, epsilon);
+        .chain((actions) => fc.tuple(fc.constant(actions), logitRows(actions), fc.double({ min: 0, max: 1, noNaN: true }), kinds)),
+      ([actions, logits, epsilon, kind]) => {
+        const bounds = policyErrorBounds(logits, actions, epsilon, kind);
         for (const [name, values] of Object.entries(bounds)) {
           for (const value of values as Float64Array) assert.ok(value > 0 && Number.isFinite(value), `${name}: ${value}`);
         }

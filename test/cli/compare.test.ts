@@ -1,0 +1,229 @@
+// `staq compare` on run directories written by the test (config.json and eval.jsonl, as staq train
+// leaves them): the table's numbers against the pure functions, the JSON and the charts it writes,
+// how runs are found and grouped, and what a user can get wrong (exit 2, one line naming the file
+// or the flag). Run as child processes, so the exit codes and output are what a user sees.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { bootstrapMeanInterval } from "../../src/analysis/bootstrap.ts";
+import { STABILITY_METRICS, stabilityMetrics, type StabilityMetrics } from "../../src/analysis/stability.ts";
+import { ownStderrLines, run, runStaq, tempDir } from "../io/stack-fixtures.ts";
+
+const dir = await tempDir();
+const STEPS = [0, 1000, 2000, 3000, 4000];
+
+/** A run directory: config.json (no "algo" field when `algo` is undefined, as runs before it) and eval.jsonl. */
+async function fakeRun(path: string, config: Record<string, unknown>, returns: number[]): Promise<string> {
+  const run = join(dir, path);
+  await mkdir(run, { recursive: true });
+  await writeFile(join(run, "config.json"), JSON.stringify({ preset: "quick", memory: 30, ...config }, null, 2));
+  const lines = returns.map((r, t) => JSON.stringify({ global_step: STEPS[t], iteration: t, time_s: t, "eval/mean_return": r }));
+  await writeFile(join(run, "eval.jsonl"), lines.join("\n") + "\n");
+  return run;
+}
+
+// A sweep's output: 2 groups (staq, dqn) × 2 seeds on one environment whose name has a "/".
+const ENV = "MinAtar/Toy-v1";
+const RUNS: Record<string, { config: { algo?: string; env: string; seed: number }; returns: number[] }> = {
+  "sweep/dqn/s0": { config: { algo: "dqn", env: ENV, seed: 0 }, returns: [0, 5, 10, 15, 20] },
+  "sweep/dqn/s1": { config: { algo: "dqn", env: ENV, seed: 1 }, returns: [10, 0, 10, 0, 10] },
+  "sweep/staq/s0": { config: { env: ENV, seed: 0 }, returns: [0, 10, 5, 5, 20] },
+  "sweep/staq/s1": { config: { env: ENV, seed: 1 }, returns: [0, 20, 20, 30, 40] },
+};
+for (const [path, { config, returns }] of Object.entries(RUNS)) await fakeRun(path, config, returns);
+const metricsOf = (path: string) => stabilityMetrics({ x: STEPS.slice(0, RUNS[path].returns.length), y: RUNS[path].returns });
+
+/** The rows of the table on stdout: the cells of each line that starts with "|", less the header and rule. */
+function tableRows(stdout: string): string[][] {
+  const lines = stdout.split("\n").filter((line) => line.startsWith("|"));
+  return lines.slice(2).map((line) =>
+    line
+      .slice(1, -1)
+      .split("|")
+      .map((cell) => cell.trim()),
+  );
+}
+
+/** Checks a "mean [lower, upper]" cell against the numbers, to the decimals it shows. */
+function assertCell(cell: string, expected: { mean: number; lower: number; upper: number }, what: string): void {
+  const match = /^(-?\d+\.(\d+)) \[(-?\d+\.\d+), (-?\d+\.\d+)\]$/.exec(cell);
+  assert.ok(match, `${what}: ${JSON.stringify(cell)} is not "mean [lower, upper]"`);
+  const tolerance = 0.5 * 10 ** -match[2].length + 1e-12;
+  const shown = { mean: Number(match[1]), lower: Number(match[3]), upper: Number(match[4]) };
+  for (const key of ["mean", "lower", "upper"] as const)
+    assert.ok(Math.abs(shown[key] - expected[key]) <= tolerance, `${what} ${key}: shows ${shown[key]}, expected ${expected[key]}`);
+}
+
+/** The group summary of two runs' metrics: mean, and the 95% interval, which for two values is [min, max]. */
+function twoRunSummary(a: StabilityMetrics, b: StabilityMetrics, name: keyof StabilityMetrics) {
+  return { mean: (a[name] + b[name]) / 2, lower: Math.min(a[name], b[name]), upper: Math.max(a[name], b[name]) };
+}
+
+test("compare a sweep: one row per algorithm and environment, numbers from the stability metrics, the JSON and a chart per environment", async () => {
+  const out = join(dir, "report");
+  const json = join(dir, "compare-copy.json");
+  const result = await runStaq(["compare", join(dir, "sweep"), "--out", out, "--json", json, "--seed", "3"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(ownStderrLines(result.stderr), []);
+
+  const header = result.stdout.split("\n")[0];
+  assert.match(header, /^\| algo +\| env +\| runs \(seeds\) +\| +final \| +area \| +drop \| +deviation \| +below best \|$/);
+  const rows = tableRows(result.stdout);
+  // Groups in the order of their first run's path: sweep/dqn before sweep/staq; staq is the runs without "algo".
+  assert.deepEqual(
+    rows.map((row) => row.slice(0, 3)),
+    [
+      ["dqn", ENV, "2 (0, 1)"],
+      ["staq", ENV, "2 (0, 1)"],
+    ],
+  );
+  const groups = [
+    [metricsOf("sweep/dqn/s0"), metricsOf("sweep/dqn/s1")],
+    [metricsOf("sweep/staq/s0"), metricsOf("sweep/staq/s1")],
+  ];
+  // staq seed 0 is R = [0, 10, 5, 5, 20], the sequence test/analysis/stability.test.ts works out by hand.
+  assert.deepEqual(metricsOf("sweep/staq/s0"), {
+    finalReturn: 20,
+    normalizedArea: 7.5,
+    meanDrop: 1.25,
+    movingAverageDeviation: Math.sqrt(36.8),
+    belowBestFraction: 0.4,
+  });
+  rows.forEach((row, g) =>
+    STABILITY_METRICS.forEach((name, m) => assertCell(row[3 + m], twoRunSummary(groups[g][0], groups[g][1], name), `${row[0]} ${name}`)),
+  );
+  assert.match(result.stdout, /4 runs; eval\/mean_return against global_step\./);
+  assert.match(result.stdout, /95% percentile-bootstrap interval: 10000 resamples of the runs, seed 3\]/);
+  assert.match(result.stdout, new RegExp(`wrote ${join(out, "compare.json")}\\n`));
+
+  const report = JSON.parse(await readFile(join(out, "compare.json"), "utf8"));
+  assert.equal(await readFile(json, "utf8"), await readFile(join(out, "compare.json"), "utf8"), "--json writes the same document");
+  assert.equal(report.metric, "eval/mean_return");
+  assert.deepEqual(report.groupBy, ["algo", "env"]);
+  assert.deepEqual(report.bootstrap.seed, 3);
+  assert.equal(report.bootstrap.resamples, 10000);
+  assert.deepEqual(
+    report.runs.map((run: { dir: string; group: unknown; seed: number; metrics: unknown }) => [run.dir, run.group, run.seed, run.metrics]),
+    Object.entries(RUNS).map(([path, { config }]) => [
+      join(dir, path),
+      { algo: config.algo ?? "staq", env: ENV },
+      config.seed,
+      metricsOf(path),
+    ]),
+  );
+  assert.deepEqual(
+    report.groups.map((group: { group: unknown; seeds: unknown }) => [group.group, group.seeds]),
+    [
+      [{ algo: "dqn", env: ENV }, [0, 1]],
+      [{ algo: "staq", env: ENV }, [0, 1]],
+    ],
+  );
+  // The JSON keeps every digit: the summaries are bootstrapMeanInterval of the runs' metrics with the seed.
+  report.groups.forEach((group: { metrics: Record<string, unknown> }, g: number) =>
+    STABILITY_METRICS.forEach((name) =>
+      assert.deepEqual(group.metrics[name], bootstrapMeanInterval([groups[g][0][name], groups[g][1][name]], { seed: 3 }), name),
+    ),
+  );
+
+  const svg = await readFile(join(out, "MinAtar-Toy-v1.svg"), "utf8");
+  assert.match(svg, /^<svg/);
+  assert.match(svg, /dqn \(2 runs\)/);
+  assert.match(svg, /staq \(2 runs\)/);
+});
+
+test("a run given directly and again inside a directory counts once; --group-by env pools the algorithms", async () => {
+  const result = await runStaq(["compare", join(dir, "sweep/staq/s0"), join(dir, "sweep"), "--group-by", "env"]);
+  assert.equal(result.code, 0, result.stderr);
+  const rows = tableRows(result.stdout);
+  assert.equal(rows.length, 1);
+  // staq/s0 first (given first), then the sweep in path order without it again.
+  assert.deepEqual(rows[0].slice(0, 2), [ENV, "4 (0, 0, 1, 1)"]);
+  // The resamples pick runs by position, so the values go in the table's order of runs.
+  const order = ["sweep/staq/s0", "sweep/dqn/s0", "sweep/dqn/s1", "sweep/staq/s1"] as const;
+  const finals = order.map((path) => metricsOf(path).finalReturn);
+  // The mean of the 4 finals: (20 + 20 + 10 + 40)/4 = 22.5.
+  const summary = bootstrapMeanInterval(finals);
+  assert.equal(summary.mean, 22.5);
+  assertCell(rows[0][2], summary, "final");
+  assert.match(result.stdout, /seed 0\]/);
+});
+
+test("what a user can get wrong exits 2 with one line saying what (or the usage for a bad flag)", async () => {
+  const empty = join(dir, "empty");
+  await mkdir(join(empty, "nothing-here"), { recursive: true });
+  const badEval = await fakeRun("bad-eval/run", { env: ENV, seed: 0 }, [1, 2]);
+  await writeFile(
+    join(badEval, "eval.jsonl"),
+    '{"global_step": 0, "eval/mean_return": 1}\n{oops}\n{"global_step": 1, "eval/mean_return": 2}\n',
+  );
+  const badConfig = await fakeRun("bad-config", { env: ENV, seed: 0 }, [1, 2]);
+  await writeFile(join(badConfig, "config.json"), "{ not json");
+  const noEvaluations = join(dir, "no-evaluations");
+  await mkdir(noEvaluations);
+  await writeFile(join(noEvaluations, "config.json"), JSON.stringify({ env: ENV, seed: 0 }));
+  const sweep = join(dir, "sweep");
+
+  const oneLine: [string[], RegExp][] = [
+    [[empty], /^staq compare: no run directory under .*empty: none of its directories holds both config\.json and eval\.jsonl/],
+    [[join(dir, "missing")], /^staq compare: Could not read the directory .*missing: no such file or directory \(ENOENT\)/],
+    [[join(badEval, "eval.jsonl")], /^staq compare: .*eval\.jsonl is a file, not a directory/],
+    [[join(dir, "bad-eval")], /^staq compare: .*bad-eval.run.eval\.jsonl line 2 is not a JSON object/],
+    [[badConfig], /^staq compare: .*bad-config.config\.json is not valid JSON/],
+    [[noEvaluations], /^staq compare: .*no-evaluations has a config\.json but no eval\.jsonl/],
+    [
+      [sweep, "--group-by", "algo,lr"],
+      /^staq compare: --group-by lr: no run's config\.json has the field "lr"; the fields are: algo, preset, memory, env, seed$/,
+    ],
+    [
+      [sweep, "--metric", "eval/nothing"],
+      /^staq compare: no run logged "eval\/nothing" in eval\.jsonl; the keys there are: time_s, eval\/mean_return/,
+    ],
+  ];
+  const usage: [string[], RegExp][] = [
+    [[], /^staq compare: give at least one run directory/],
+    [[sweep, "--band", "wide"], /^staq compare: --band must be minmax or std; got "wide"/],
+    [[sweep, "--seed=-1"], /^staq compare: --seed must be an integer >= 0 \(at most 2\^53 - 1\); got "-1"/],
+    [[sweep, "--seed", "0x10"], /^staq compare: --seed must be an integer >= 0/],
+    [[sweep, "--group-by", "algo,,env"], /^staq compare: --group-by takes config\.json fields separated by commas/],
+    [[sweep, "--nope"], /^staq compare: Unknown option '--nope'/],
+  ];
+  const results = await Promise.all([...oneLine, ...usage].map(([args]) => runStaq(["compare", ...args])));
+  results.forEach((result, i) => {
+    const [args, message] = i < oneLine.length ? oneLine[i] : usage[i - oneLine.length];
+    const what = args.join(" ");
+    assert.equal(result.code, 2, `${what}: ${result.stderr}`);
+    assert.equal(result.stdout, "", what);
+    const lines = ownStderrLines(result.stderr);
+    assert.match(lines[0], message, what);
+    if (i < oneLine.length) assert.equal(lines.length, 1, `${what}: one line, got:\n${result.stderr}`);
+    else assert.match(result.stderr, /Usage: staq compare DIR\.\.\./, `${what}: the usage follows`);
+  });
+});
+
+test("staq help lists compare, and compare --help shows its usage", async () => {
+  const [list, help] = await Promise.all([runStaq(["help"]), runStaq(["compare", "--help"])]);
+  assert.equal(list.code, 0);
+  assert.match(list.stdout, /^ {2}compare +compare runs by stability metrics/m);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: staq compare DIR\.\.\. \[--group-by FIELDS\]/);
+  assert.match(help.stdout, /--out DIR/);
+});
+
+test("without vega the table still prints; --out, which draws, fails before reading a run and writes nothing", async () => {
+  // vega and vega-lite are optional peer dependencies; hide-vega.ts makes them unresolvable in the child.
+  const hide = fileURLToPath(new URL("../plot/hide-vega.ts", import.meta.url));
+  const staq = (args: string[]) => run(process.execPath, ["--import", "tsx", "--import", hide, "src/cli/main.ts", "compare", ...args]);
+  const out = join(dir, "no-vega-report");
+  const [table, charts] = await Promise.all([staq([join(dir, "sweep")]), staq([join(dir, "sweep"), "--out", out])]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.equal(tableRows(table.stdout).length, 2);
+  assert.equal(charts.code, 1, charts.stderr);
+  assert.equal(charts.stdout, "");
+  assert.match(
+    ownStderrLines(charts.stderr)[0],
+    /^staq compare: drawing charts needs the packages vega and vega-lite.*npm install vega@6 vega-lite@6/,
+  );
+  await assert.rejects(readdir(out), { code: "ENOENT" });
+});
