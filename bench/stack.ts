@@ -813,13 +813,19 @@ interface MarkdownInputs {
   pytorchConv: PytorchBaselineResult | { skipped: string };
 }
 
+/** The time-budget flags this run was given, as typed, so the report's command reproduces its rows. */
+const budgetFlags = (["max-eval-seconds", "max-conv-eval-seconds"] as const)
+  .filter((flag) => args[flag] !== undefined)
+  .map((flag) => ` --${flag} ${args[flag]}`)
+  .join("");
+
 function markdownReport({ adapter, ceiling, rows, fastMode, acting, targets, mode, timing, pytorchConv }: MarkdownInputs): string {
   const dense = rows.filter((r) => !r.config.conv);
   const measured = dense.filter((r) => r.kernel);
   const lines = [
     `# Stack evaluation on ${adapter}`,
     "",
-    `\`npm run bench -- --${mode}${args.rows === "all" ? "" : ` --rows ${args.rows}`}\`; device time by ${timing}; medians (p10–p90 for end to end).`,
+    `\`npm run bench -- --${mode}${args.rows === "all" ? "" : ` --rows ${args.rows}`}${budgetFlags}\`; device time by ${timing}; medians (p10–p90 for end to end).`,
     `GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.m}×${ceiling.n}×${ceiling.k}).`,
     "",
   ];
