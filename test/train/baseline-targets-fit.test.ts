@@ -20,7 +20,6 @@ import { poisonBuffer } from "../../src/gpu/buffers.ts";
 import { readFloat32, readUint32 } from "../../src/gpu/readback.ts";
 import { packSnapshot } from "../../src/stack/layout.ts";
 import type { MlpSpec, MlpWeights } from "../../src/stack/mlp.ts";
-import { F32_MIN_NORMAL, gammaBound, mlpReference } from "../../src/stack/reference.ts";
 import { minibatchIndices } from "../../src/train/minibatch-sampling.ts";
 import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
 import { createReplayBuffer, type ReplayContents } from "../../src/train/replay-buffer.ts";
@@ -29,6 +28,7 @@ import { createTargetPlan } from "../../src/train/target-plan.ts";
 import { maxTarget, maxTargetBound, munchausenTarget, munchausenTargetBound } from "../../src/train/targets-reference.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomSnapshots, randomStates, seededUniform } from "../helpers/random.ts";
+import { headWithBound } from "../helpers/head-bound.ts";
 
 const gpu = await testGpu();
 const INPUTS = 3;
@@ -62,17 +62,6 @@ interface Case {
 }
 
 const f = Math.fround;
-
-/** The float64 forward of one network on one state, and the bound on the kernel's error per output (as test/train/soft-q-fit.test.ts). */
-function headWithBound(spec: MlpSpec, weights: MlpWeights, state: ArrayLike<number>): { value: Float64Array; bound: Float64Array } {
-  const head = mlpReference(spec, weights, state);
-  const n = head.headInputs;
-  const g = gammaBound(n + 1);
-  return {
-    value: head.value,
-    bound: head.value.map((_, o) => (1 + g) * head.carried[o] + g * head.magnitude[o] + (2 * n + 2) * F32_MIN_NORMAL),
-  };
-}
 
 function scaled(weights: MlpWeights[], scale: number): MlpWeights[] {
   return weights.map((w) => ({

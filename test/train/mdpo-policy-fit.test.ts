@@ -16,7 +16,7 @@ import fc from "fast-check";
 import { poisonBuffer } from "../../src/gpu/buffers.ts";
 import { packSnapshot } from "../../src/stack/layout.ts";
 import type { MlpSpec, MlpWeights } from "../../src/stack/mlp.ts";
-import { F32_MIN_NORMAL, gammaBound, mlpReference } from "../../src/stack/reference.ts";
+import { gammaBound, mlpReference } from "../../src/stack/reference.ts";
 import { createMdpoPolicyFit } from "../../src/train/mdpo-policy-fit.ts";
 import { logSoftmax, mdpoLoss, mdpoMinimiser, mdpoRowReference, meanCriticQ } from "../../src/train/mdpo-reference.ts";
 import { minibatchIndices } from "../../src/train/minibatch-sampling.ts";
@@ -33,20 +33,10 @@ import {
 import { createReplayBuffer } from "../../src/train/replay-buffer.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomSnapshots, randomStates, seededUniform } from "../helpers/random.ts";
+import { headWithBound } from "../helpers/head-bound.ts";
 
 const gpu = await testGpu();
 const f = Math.fround;
-
-/** The float64 forward of one network on one state, and the bound on the kernel's error per output (as test/train/soft-q-fit.test.ts). */
-function headWithBound(spec: MlpSpec, weights: MlpWeights, state: ArrayLike<number>): { value: Float64Array; bound: Float64Array } {
-  const head = mlpReference(spec, weights, state);
-  const n = head.headInputs;
-  const g = gammaBound(n + 1);
-  return {
-    value: head.value,
-    bound: head.value.map((_, o) => (1 + g) * head.carried[o] + g * head.magnitude[o] + (2 * n + 2) * F32_MIN_NORMAL),
-  };
-}
 
 function checkForward(got: Float32Array, spec: MlpSpec, weights: MlpWeights, state: ArrayLike<number>, what: string): void {
   const head = headWithBound(spec, weights, state);

@@ -22,7 +22,7 @@ import { readFloat32, readUint32 } from "../../src/gpu/readback.ts";
 import { philox4x32, splitU64, STREAM_NEXT_ACTION, uniformFromPhilox } from "../../src/random/philox.ts";
 import { unpackSnapshot } from "../../src/stack/layout.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
-import { F32_MIN_NORMAL, gammaBound, mlpReference } from "../../src/stack/reference.ts";
+import { gammaBound } from "../../src/stack/reference.ts";
 import { createStack } from "../../src/stack/stack.ts";
 import { minibatchIndices } from "../../src/train/minibatch-sampling.ts";
 import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
@@ -57,21 +57,11 @@ import {
 import { chiSquarePValue, chiSquareStatistic, regularizedGammaQ } from "../helpers/chi-square.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomSnapshots, randomStates, seededUniform } from "../helpers/random.ts";
+import { headWithBound } from "../helpers/head-bound.ts";
 
 const gpu = await testGpu();
 const INPUTS = 3;
 const f = Math.fround;
-
-/** The float64 forward of one network on one state, and the bound on the kernel's error per output (as test/train/soft-q-fit.test.ts). */
-function headWithBound(spec: MlpSpec, weights: MlpWeights, state: ArrayLike<number>): { value: Float64Array; bound: Float64Array } {
-  const head = mlpReference(spec, weights, state);
-  const n = head.headInputs;
-  const g = gammaBound(n + 1);
-  return {
-    value: head.value,
-    bound: head.value.map((_, o) => (1 + g) * head.carried[o] + g * head.magnitude[o] + (2 * n + 2) * F32_MIN_NORMAL),
-  };
-}
 
 /** |W| for every layer. */
 function absolute(net: MlpWeights64): MlpWeights64 {

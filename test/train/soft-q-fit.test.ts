@@ -8,8 +8,8 @@ import { poisonBuffer } from "../../src/gpu/buffers.ts";
 import { readFloat32, readUint32 } from "../../src/gpu/readback.ts";
 import { philox4x32, splitU64, STREAM_NEXT_ACTION, uniformFromPhilox } from "../../src/random/philox.ts";
 import { createStack } from "../../src/stack/stack.ts";
-import type { MlpSpec, MlpWeights } from "../../src/stack/mlp.ts";
-import { F32_MIN_NORMAL, gammaBound, mlpReference } from "../../src/stack/reference.ts";
+import type { MlpSpec } from "../../src/stack/mlp.ts";
+import { F32_MIN_NORMAL, gammaBound } from "../../src/stack/reference.ts";
 import { minibatchIndices } from "../../src/train/minibatch-sampling.ts";
 import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
 import { createSoftQFit, fitSoftQ, type TargetUpdate } from "../../src/train/soft-q-fit.ts";
@@ -17,6 +17,7 @@ import { createReplayBuffer } from "../../src/train/replay-buffer.ts";
 import { nextActionFromProbs, softBellmanTarget, softBellmanTargetBound, type NextActionMode } from "../../src/train/targets-reference.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomSnapshots, randomStates, seededUniform } from "../helpers/random.ts";
+import { headWithBound } from "../helpers/head-bound.ts";
 
 const gpu = await testGpu();
 const SPEC: MlpSpec = { inputs: 3, hidden: [6], outputs: 3 };
@@ -80,17 +81,6 @@ async function setup({ spec = SPEC, path = "multi-dispatch", ensemble, nextActio
     replay.destroy();
   };
   return { replay, stack, trainer, weights, softQFit, destroy, spec };
-}
-
-/** The float64 forward of one network on one state, and the bound on the kernel's error per output. */
-function headWithBound(spec: MlpSpec, weights: MlpWeights, state: ArrayLike<number>): { value: Float64Array; bound: Float64Array } {
-  const head = mlpReference(spec, weights, state);
-  const n = head.headInputs;
-  const g = gammaBound(n + 1);
-  return {
-    value: head.value,
-    bound: head.value.map((_, o) => (1 + g) * head.carried[o] + g * head.magnitude[o] + (2 * n + 2) * F32_MIN_NORMAL),
-  };
 }
 
 /** Each path × next-action rule × E on the MLP, and the conv network on the multi-dispatch path. */
