@@ -5,7 +5,7 @@ import { constants as bufferConstants } from "node:buffer";
 import { readFile, stat } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { StaqInputError } from "../errors.ts";
+import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import { fileError } from "../node/files.ts";
 
 export interface CommandIO {
@@ -32,6 +32,49 @@ export class UsageError extends Error {
   ) {
     super(message);
     this.name = "UsageError";
+  }
+}
+
+/**
+ * A run that stopped before its end because of a signal (Ctrl-C, SIGTERM): its checkpoint is saved
+ * and `--resume` continues it. The exit code is the shell's for a process stopped by the signal,
+ * 128 + its number (130 for Ctrl-C), so a script can tell it from a finished run (0) and a failure.
+ */
+export class RunInterrupted extends StaqError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof StaqError) return error.message;
+  if (error instanceof Error) return `${error.message}${process.env.STAQ_DEBUG === "1" ? "" : " (set STAQ_DEBUG=1 for the stack trace)"}`;
+  return String(error);
+}
+
+/**
+ * Runs a command and turns its failure into the exit code and the message main.ts documents: 2
+ * with the usage for a UsageError, 2 for a bad input or file, 128 + N for a run stopped by signal
+ * N, 1 for anything else.
+ */
+export async function runCommand(command: Command, args: string[], io: CommandIO): Promise<number> {
+  try {
+    await command.run(args, io);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`staq ${command.name}: ${error.message}\n\n${(error.command ?? command).help}`);
+      return 2;
+    }
+    io.stderr.write(`staq ${command.name}: ${describeFailure(error)}\n`);
+    if (error instanceof RunInterrupted) return error.exitCode;
+    // With STAQ_DEBUG=1 every failure shows where it came from, a bad input (exit 2) as well.
+    if (process.env.STAQ_DEBUG === "1" && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+    if (error instanceof StaqFormatError || error instanceof StaqInputError) return 2;
+    return 1;
   }
 }
 

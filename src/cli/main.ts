@@ -8,25 +8,26 @@
  * its end (130: Ctrl-C, 143: SIGTERM; `staq train`, whose checkpoint is then saved and `--resume`
  * continues it). STAQ_DEBUG=1 adds the stack trace to exits 1 and 2.
  */
-import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import { filterDawnStartupWarnings } from "../node/create-gpu.ts";
-import { UsageError, type Command, type CommandIO } from "./command.ts";
+import { runCommand, type Command, type CommandIO } from "./command.ts";
 import { checkEnvCommand } from "./check-env-command.ts";
 import { fitCommand } from "./fit-command.ts";
 import { gpuCommand } from "./gpu-command.ts";
 import { logitsCommand } from "./logits-command.ts";
 import { tabularCommand } from "./tabular-command.ts";
-import { RunInterrupted, trainCommand } from "./train-command.ts";
+import { trainCommand } from "./train-command.ts";
 import { evalCommand } from "./eval-command.ts";
 import { envsCommand } from "./envs-command.ts";
 import { plotCommand } from "./plot-command.ts";
 import { compareCommand } from "./compare-command.ts";
+import { sweepCommand } from "./sweep-command.ts";
 
 const COMMANDS: readonly Command[] = [
   trainCommand,
   evalCommand,
   plotCommand,
   compareCommand,
+  sweepCommand,
   envsCommand,
   logitsCommand,
   fitCommand,
@@ -47,12 +48,6 @@ function usage(): string {
     "Run `staq <command> --help` for a command's options. Set STAQ_DEBUG=1 to see stack traces.",
     "",
   ].join("\n");
-}
-
-function describeFailure(error: unknown): string {
-  if (error instanceof StaqError) return error.message;
-  if (error instanceof Error) return `${error.message}${process.env.STAQ_DEBUG === "1" ? "" : " (set STAQ_DEBUG=1 for the stack trace)"}`;
-  return String(error);
 }
 
 export async function main(argv: readonly string[], io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -80,21 +75,7 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: pr
     io.stderr.write(`staq: unknown ${name.startsWith("-") ? "option" : "command"} ${JSON.stringify(name)}\n\n${usage()}`);
     return 2;
   }
-  try {
-    await command.run(rest, io);
-    return 0;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`staq ${command.name}: ${error.message}\n\n${(error.command ?? command).help}`);
-      return 2;
-    }
-    io.stderr.write(`staq ${command.name}: ${describeFailure(error)}\n`);
-    if (error instanceof RunInterrupted) return error.exitCode;
-    // With STAQ_DEBUG=1 every failure shows where it came from, a bad input (exit 2) as well.
-    if (process.env.STAQ_DEBUG === "1" && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
-    if (error instanceof StaqFormatError || error instanceof StaqInputError) return 2;
-    return 1;
-  }
+  return runCommand(command, rest, io);
 }
 
 // The CLI owns its process, so Dawn's two harmless start-up warnings may be kept off its stderr

@@ -16,7 +16,7 @@ import { parseWholeNumber } from "../io/decimal.ts";
 import { checkJsonDepth } from "../io/json.ts";
 import { fileError, writeFileAtomically } from "../node/files.ts";
 import { StaQ, readCheckpoint } from "../node/staq.ts";
-import { UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
+import { RunInterrupted, UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar } from "./minatar-module.ts";
 import { createProgressReporter, formatDuration } from "./progress.ts";
 import { RUN_FILES, appendJsonLine, countLines, pathExists, truncateLines } from "./run-directory.ts";
@@ -109,20 +109,6 @@ function positiveInteger(text: string | undefined, flag: string): number | undef
 /** The run directory's default name: runs/CartPole-v1-quick-s0 (a MinAtar name's slash becomes a dash). */
 export function defaultRunDirectory(env: string, preset: string, seed: number): string {
   return join("runs", `${env.replace(/[^A-Za-z0-9._-]+/g, "-")}-${preset}-s${seed}`);
-}
-
-/**
- * A run that stopped before its end because of a signal (Ctrl-C, SIGTERM): its checkpoint is saved
- * and `--resume` continues it. The exit code is the shell's for a process stopped by the signal,
- * 128 + its number (130 for Ctrl-C), so a script can tell it from a finished run (0) and a failure.
- */
-export class RunInterrupted extends StaqError {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
 }
 
 /** 128 + the signal's number: 130 for SIGINT, 143 for SIGTERM. */

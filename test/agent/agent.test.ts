@@ -16,22 +16,11 @@ import { wholeIterationSteps } from "../../src/agent/config.ts";
 import type { Env, StepResult } from "../../src/envs/env.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomStates } from "../helpers/random.ts";
+import { TINY_CONFIG } from "../helpers/tiny-config.ts";
 
 const gpu = await testGpu();
 
-/** Two iterations of 32 steps take about a second here. */
-const TINY = {
-  numEnvs: 2,
-  stepsPerIteration: 32,
-  totalSteps: 96,
-  replayCapacity: 128,
-  gradientSteps: 8,
-  batchSize: 8,
-  memory: 2,
-  hidden: [8],
-  evalEvery: 32,
-  evalEpisodes: 2,
-};
+const TINY = TINY_CONFIG;
 
 const withoutTiming = (record: object) => Object.fromEntries(Object.entries(record).filter(([key]) => !TIMING_KEYS.includes(key)));
 

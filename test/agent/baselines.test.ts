@@ -17,25 +17,18 @@ import type { Stack } from "../../src/stack/stack.ts";
 import { maxTarget, maxTargetBound, munchausenTarget, munchausenTargetBound } from "../../src/train/targets-reference.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomStates } from "../helpers/random.ts";
+import { TINY_CONFIG } from "../helpers/tiny-config.ts";
 
 const gpu = await testGpu();
 
 /** Three iterations of 32 steps; the first only collects (learningStarts 64 is reached after the second). */
 const TINY = {
-  numEnvs: 2,
-  stepsPerIteration: 32,
-  totalSteps: 96,
-  replayCapacity: 128,
-  gradientSteps: 8,
-  batchSize: 8,
+  ...TINY_CONFIG,
   targetUpdateEvery: 4,
-  hidden: [8],
   learningStarts: 64,
   epsilonStart: 1,
   epsilon: 0.1,
   epsilonDecaySteps: 64,
-  evalEvery: 32,
-  evalEpisodes: 2,
 };
 
 const withoutTiming = (record: object) => Object.fromEntries(Object.entries(record).filter(([key]) => !TIMING_KEYS.includes(key)));

@@ -1,0 +1,251 @@
+/**
+ * `staq sweep FILE [--backend local|slurm] [--jobs N] [--status] …`: runs every point of a sweep
+ * file (src/sweep/sweep-file.ts, docs/sweeps.md) as an ordinary run directory, on this machine or
+ * as a Slurm array job, skipping what is done and resuming what was interrupted.
+ */
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { StaqError, StaqInputError } from "../errors.ts";
+import { parseWholeNumber } from "../io/decimal.ts";
+import { parseJsonText } from "../io/json.ts";
+import { runLocalSweep, sweepStates } from "../sweep/local-backend.ts";
+import { runPoint } from "../sweep/run-point.ts";
+import { checkSlurmOptions, querySlurm, sbatchScript, shellWord, submitSweep, type SlurmOptions } from "../sweep/slurm-backend.ts";
+import { parseSweep, trainArguments, type Sweep } from "../sweep/sweep-file.ts";
+import { RunInterrupted, UsageError, isParseArgsError, readInputFile, type Command, type CommandIO } from "./command.ts";
+
+const HELP = `Usage: staq sweep FILE [--backend local|slurm] [--out DIR] [--retry-failed] [--dry-run]
+                  [--jobs N]                                        (local)
+                  [--partition P] [--time T] [--cpus C] [--gpus G]   (slurm)
+                  [--max-parallel N]
+       staq sweep FILE --status
+
+Trains every point of a sweep file: a base run, a grid of overrides and an output directory
+(docs/sweeps.md). Each point is an ordinary \`staq train\` run directory in the output directory,
+named after its overrides (memory=5,seed=0); its progress goes to train.log there. A point that
+is done is skipped, one that was interrupted resumes from its checkpoint (exactly, as --resume
+does), and one that failed is skipped until --retry-failed: running a sweep again continues it.
+\`staq compare DIR\` summarises the output directory.
+
+  --backend local   (default) up to --jobs points at once on this machine, as child processes;
+                    Ctrl-C stops them after their current iteration, each with its checkpoint
+  --backend slurm   writes one Slurm array job (a task per point not done, queued or running)
+                    into OUT/slurm/ and submits it with sbatch; each task runs one point by the
+                    same rule. Slurm's client commands must be on PATH.
+  --status          each point's state (done, partial at step N, failed, running, queued in
+                    Slurm), from the run directories and squeue
+
+Options:
+  --out DIR            the output directory (default: the file's "out", relative to the file)
+  --jobs N             points at once with the local backend (default 1)
+  --retry-failed       train the points whose last run failed again
+  --dry-run            print the points and their \`staq train\` commands (local) or the array
+                       job's script (slurm) without running anything
+  --partition P        slurm: the partition
+  --time T             slurm: each task's time limit (minutes, H:MM:SS or D-HH:MM:SS); the run
+                       saves its checkpoint a minute before it, and the next submission resumes
+  --cpus C             slurm: CPUs per task
+  --gpus G             slurm: GPUs per task
+  --max-parallel N     slurm: tasks running at once
+  --point NAME         run one point by the skip/resume rule (what each worker and array task runs)
+  -h, --help           show this help
+`;
+
+const OPTIONS = {
+  backend: { type: "string" },
+  out: { type: "string" },
+  jobs: { type: "string" },
+  "retry-failed": { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  status: { type: "boolean" },
+  partition: { type: "string" },
+  time: { type: "string" },
+  cpus: { type: "string" },
+  gpus: { type: "string" },
+  "max-parallel": { type: "string" },
+  point: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const SLURM_ONLY = ["partition", "time", "cpus", "gpus", "max-parallel"] as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>["values"];
+
+function count(values: Values, flag: "jobs" | "cpus" | "gpus" | "max-parallel", min: number): number | undefined {
+  const text = values[flag];
+  if (text === undefined) return undefined;
+  const value = parseWholeNumber(text);
+  if (!(value >= min)) throw new UsageError(`--${flag} must be an integer >= ${min}; got ${JSON.stringify(text)}`, sweepCommand);
+  return value;
+}
+
+/** The command that runs this same `staq` in a child process or on a cluster node. */
+function staqCommand(): string[] {
+  return [process.execPath, ...process.execArgv, process.argv[1]];
+}
+
+async function readSweep(file: string, out: string | undefined): Promise<Sweep> {
+  const text = await readInputFile(file, "sweep");
+  return parseSweep(parseJsonText(text, file), file, out);
+}
+
+function slurmOptions(values: Values): SlurmOptions {
+  const options: SlurmOptions = {
+    staq: staqCommand(),
+    cwd: process.cwd(),
+    ...(values.partition !== undefined ? { partition: values.partition } : {}),
+    ...(values.time !== undefined ? { time: values.time } : {}),
+    ...(values.cpus !== undefined ? { cpus: count(values, "cpus", 1) } : {}),
+    ...(values.gpus !== undefined ? { gpus: count(values, "gpus", 0) } : {}),
+    ...(values["max-parallel"] !== undefined ? { maxParallel: count(values, "max-parallel", 1) } : {}),
+    retryFailed: values["retry-failed"] === true,
+  };
+  checkSlurmOptions(options);
+  return options;
+}
+
+async function status(sweep: Sweep, io: CommandIO): Promise<void> {
+  const states = await sweepStates(sweep);
+  const queued = await querySlurm(sweep);
+  const width = Math.max(5, ...sweep.points.map((p) => p.name.length));
+  const counts = new Map<string, number>();
+  const lines: string[] = [];
+  for (const [point, state] of states) {
+    const slurm = queued?.get(point.name);
+    let what: string = state.status;
+    if (state.status === "partial" || (state.status === "running" && state.step !== null))
+      what += ` at step ${state.step}/${point.config.totalSteps}`;
+    if (state.status === "running" && state.lock)
+      what += ` (pid ${state.lock.pid} on ${state.lock.host === hostname() ? "this host" : state.lock.host}${state.lock.slurmJob ? `, Slurm task ${state.lock.slurmJob}` : ""})`;
+    if (state.status === "failed") what += `: ${state.failure}`;
+    // A task Slurm still holds that has not started its point yet.
+    if (slurm && state.status !== "running" && state.status !== "done")
+      what = `queued in Slurm (${slurm.task} ${slurm.state}${slurm.where ? `, ${slurm.where}` : ""}); ${what}`;
+    const key = slurm && state.status !== "running" && state.status !== "done" ? "queued" : state.status;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    lines.push(`${point.name.padEnd(width)}  ${what}`);
+  }
+  const order = ["done", "running", "queued", "partial", "started", "new", "failed"];
+  const summary = order.filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`);
+  io.stdout.write(`${sweep.points.length} points in ${sweep.out}: ${summary.join(", ")}\n`);
+  if (queued === undefined) io.stdout.write("(squeue could not be run: the states come from the run directories alone)\n");
+  io.stdout.write(`${"point".padEnd(width)}  state\n${lines.join("\n")}\n`);
+}
+
+async function sweep(args: string[], io: CommandIO): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
+  } catch (error) {
+    if (isParseArgsError(error)) throw new UsageError(error.message, sweepCommand);
+    throw error;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(HELP);
+    return;
+  }
+  if (positionals.length !== 1)
+    throw new UsageError(`give one sweep file; got ${positionals.length === 0 ? "none" : positionals.join(" ")}`, sweepCommand);
+  const backend = values.backend ?? "local";
+  if (backend !== "local" && backend !== "slurm")
+    throw new UsageError(`--backend must be local or slurm; got ${JSON.stringify(backend)}`, sweepCommand);
+  if (backend === "local") {
+    const given = SLURM_ONLY.find((flag) => values[flag] !== undefined);
+    if (given) throw new UsageError(`--${given} is for --backend slurm`, sweepCommand);
+  } else if (values.jobs !== undefined) throw new UsageError("--jobs is for --backend local (Slurm's is --max-parallel)", sweepCommand);
+  if (values.status && (values.point !== undefined || values["dry-run"]))
+    throw new UsageError("--status only reports; give it without --point and --dry-run", sweepCommand);
+  const jobs = count(values, "jobs", 1) ?? 1;
+  const slurm = backend === "slurm" ? slurmOptions(values) : undefined;
+  const file = positionals[0];
+  const swept = await readSweep(file, values.out);
+
+  if (values.status) return status(swept, io);
+
+  if (values.point !== undefined) {
+    const point = swept.points.find((p) => p.name === values.point);
+    if (!point)
+      throw new StaqInputError(
+        `${file} has no point named ${JSON.stringify(values.point)}; it has ${swept.points.map((p) => p.name).join(", ")}`,
+      );
+    const slurmJob =
+      process.env.SLURM_ARRAY_JOB_ID !== undefined ? `${process.env.SLURM_ARRAY_JOB_ID}_${process.env.SLURM_ARRAY_TASK_ID}` : undefined;
+    const outcome = await runPoint(swept, point, { retryFailed: values["retry-failed"] === true, ...(slurmJob ? { slurmJob } : {}) });
+    io.stdout.write(
+      `${point.name}: ${outcome.action === "skipped" ? `skipped (${outcome.found})` : `${outcome.action}, exit code ${outcome.exitCode}`}\n`,
+    );
+    if (outcome.exitCode >= 128)
+      throw new RunInterrupted(`${point.name} stopped by a signal; its checkpoint is saved and the sweep resumes it`, outcome.exitCode);
+    if (outcome.exitCode !== 0) {
+      const message = `${point.name} failed (staq train's exit code ${outcome.exitCode}): see ${point.dir}/train.log`;
+      throw outcome.exitCode === 2 ? new StaqInputError(message) : new StaqError(message);
+    }
+    return;
+  }
+
+  if (values["dry-run"]) {
+    if (slurm) {
+      const states = await sweepStates(swept);
+      const pending = swept.points.filter((p) => !["done", "running"].includes(states.get(p)!.status));
+      io.stdout.write(pending.length ? sbatchScript(swept, pending, slurm) : "every point is done or running: nothing to submit\n");
+    } else {
+      for (const point of swept.points)
+        io.stdout.write(`${point.name}: staq train ${trainArguments(swept, point).map(shellWord).join(" ")}\n`);
+    }
+    return;
+  }
+
+  if (slurm) {
+    const states = await sweepStates(swept);
+    const queued = (await querySlurm(swept)) ?? new Map();
+    const pending = swept.points.filter((p) => {
+      const state = states.get(p)!.status;
+      if (state === "done" || state === "running" || queued.has(p.name)) return false;
+      return state !== "failed" || slurm.retryFailed;
+    });
+    if (pending.length === 0) {
+      io.stdout.write(`staq sweep: nothing to submit: every point of ${swept.out} is done, running, queued or failed (--retry-failed)\n`);
+      return;
+    }
+    const { record, script } = await submitSweep(swept, pending, slurm);
+    io.stdout.write(
+      `staq sweep: submitted job ${record.job}: ${pending.length} of ${swept.points.length} points as array tasks 0-${pending.length - 1} (${script}); \`staq sweep ${shellWord(file)} --status\` follows them\n`,
+    );
+    return;
+  }
+
+  const result = await runLocalSweep(swept, {
+    jobs,
+    retryFailed: values["retry-failed"] === true,
+    staq: staqCommand(),
+    report: (line) => io.stdout.write(`${line}\n`),
+  });
+  if (result.stoppedBy) {
+    const code = result.stoppedBy === "SIGINT" ? 130 : 143;
+    throw new RunInterrupted(`stopped by ${result.stoppedBy}; the interrupted points resume when the sweep is run again`, code);
+  }
+  const problems = [
+    ...result.failed.map((f) => `  ${f.name}: ${f.message}`),
+    ...(result.interrupted.length ? [`  interrupted (run the sweep again to resume): ${result.interrupted.join(", ")}`] : []),
+    ...(result.elsewhere.length ? [`  held by another worker: ${result.elsewhere.join(", ")}`] : []),
+  ];
+  if (result.failed.length || result.interrupted.length) {
+    throw new SweepIncomplete(
+      `${result.done.length} of ${swept.points.length} points done; the others:\n${problems.join("\n")}\n(train.log in a point's directory has its output; --retry-failed trains the failed ones again)`,
+    );
+  }
+  io.stdout.write(
+    `staq sweep: all ${swept.points.length} points done in ${swept.out}${result.elsewhere.length ? `, but ${problems.at(-1)!.trim()}` : ""}\n`,
+  );
+}
+
+/** A sweep that ended with points not done: exit code 1. */
+class SweepIncomplete extends StaqError {}
+
+export const sweepCommand: Command = {
+  name: "sweep",
+  summary: "train every point of a sweep file, locally or as a Slurm array job",
+  help: HELP,
+  run: sweep,
+};

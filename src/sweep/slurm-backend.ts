@@ -1,0 +1,194 @@
+/**
+ * The Slurm backend of `staq sweep`: one array job whose task i runs the i-th point not yet done
+ * (`staq sweep FILE --point NAME`, the same skip/resume rule as the local backend), submitted with
+ * `sbatch`; `staq sweep FILE --status` asks `squeue` which tasks wait or run. Slurm schedules,
+ * retries and limits; staq only writes the script.
+ *
+ * Each submission leaves OUT/slurm/sweep-<time>.sbatch (the script as submitted), the tasks' output
+ * in OUT/slurm/<job>_<task>.out, and one line in OUT/slurm/jobs.jsonl: {job, points, submitted}.
+ */
+import { spawn } from "node:child_process";
+import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { StaqError, StaqInputError } from "../errors.ts";
+import { pathExists } from "../cli/run-directory.ts";
+import type { Sweep, SweepPoint } from "./sweep-file.ts";
+
+export interface SlurmOptions {
+  partition?: string;
+  /** Wall-clock limit of each task, in a form sbatch takes ("30", "1:00:00", "2-00:00:00"). */
+  time?: string;
+  /** CPUs per task. */
+  cpus?: number;
+  /** GPUs per task (0 or absent: none asked for). */
+  gpus?: number;
+  /** Tasks running at once (Slurm's %N on --array). */
+  maxParallel?: number;
+  /** The command that runs `staq` on the cluster's nodes (node, its flags and the CLI's script). */
+  staq: readonly string[];
+  /** The tasks' working directory. */
+  cwd: string;
+  retryFailed?: boolean;
+}
+
+export interface SlurmJobRecord {
+  job: string;
+  /** The point of each array index, in order. */
+  points: string[];
+  submitted: string;
+}
+
+export const SLURM_DIR = "slurm";
+const JOBS_FILE = "jobs.jsonl";
+
+/** A word for a POSIX shell, single-quoted unless it needs no quoting. */
+export function shellWord(text: string): string {
+  return /^[\w./=,:+@%-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** sbatch's --time forms: minutes, [hours:]minutes:seconds, days-hours[:minutes[:seconds]]. */
+const SLURM_TIME = /^(\d+|\d+:\d{1,2}(:\d{1,2})?|\d+-\d{1,2}(:\d{1,2}(:\d{1,2})?)?)$/;
+
+export function checkSlurmOptions(options: SlurmOptions): void {
+  if (options.time !== undefined && !SLURM_TIME.test(options.time))
+    throw new StaqInputError(`--time must be a Slurm time limit (minutes, H:MM:SS or D-HH:MM:SS); got ${JSON.stringify(options.time)}`);
+  if (options.partition !== undefined && !/^[\w.-]+$/.test(options.partition))
+    throw new StaqInputError(
+      `--partition must be a partition's name (letters, digits, "_", "-", "."); got ${JSON.stringify(options.partition)}`,
+    );
+}
+
+/** The array job's script: one task per point, in the order given. */
+export function sbatchScript(sweep: Sweep, points: readonly SweepPoint[], options: SlurmOptions): string {
+  const directives = [
+    `--job-name=staq-sweep`,
+    `--array=0-${points.length - 1}${options.maxParallel !== undefined ? `%${options.maxParallel}` : ""}`,
+    `--output=${join(sweep.out, SLURM_DIR, "%A_%a.out")}`,
+    `--chdir=${options.cwd}`,
+    ...(options.partition !== undefined ? [`--partition=${options.partition}`] : []),
+    ...(options.time !== undefined ? [`--time=${options.time}`] : []),
+    ...(options.cpus !== undefined ? [`--cpus-per-task=${options.cpus}`] : []),
+    ...(options.gpus ? [`--gpus-per-task=${options.gpus}`] : []),
+    // staq train saves a checkpoint on SIGTERM: have Slurm send it to the task (B:, the batch step, which
+    // is staq itself after exec) a minute before the time limit's kill.
+    `--signal=B:TERM@60`,
+  ];
+  const command = [...options.staq, "sweep", sweep.file, "--out", sweep.out, ...(options.retryFailed ? ["--retry-failed"] : [])];
+  return [
+    "#!/bin/bash",
+    ...directives.map((d) => `#SBATCH ${shellWord(d)}`),
+    `# Written by \`staq sweep --backend slurm\`: array task i trains the i-th point below, or skips it`,
+    `# if it is done, or resumes it from its checkpoint (docs/sweeps.md).`,
+    "set -euo pipefail",
+    "points=(",
+    ...points.map((p) => `  ${shellWord(p.name)}`),
+    ")",
+    `exec ${command.map(shellWord).join(" ")} --point "\${points[$SLURM_ARRAY_TASK_ID]}"`,
+    "",
+  ].join("\n");
+}
+
+interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runProgram(program: string, args: readonly string[]): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT")
+        reject(
+          new StaqInputError(
+            `${program} was not found: the Slurm backend needs Slurm's client commands (sbatch, squeue) on PATH; run it on a cluster's login node, or use --backend local`,
+          ),
+        );
+      else reject(error);
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Writes the script and submits it; returns the job's record (also appended to jobs.jsonl). */
+export async function submitSweep(
+  sweep: Sweep,
+  points: readonly SweepPoint[],
+  options: SlurmOptions,
+): Promise<{ record: SlurmJobRecord; script: string }> {
+  checkSlurmOptions(options);
+  const dir = join(sweep.out, SLURM_DIR);
+  await mkdir(dir, { recursive: true });
+  for (const point of points) await mkdir(point.dir, { recursive: true });
+  const submitted = new Date().toISOString();
+  const script = join(dir, `sweep-${submitted.replace(/[:.]/g, "-")}.sbatch`);
+  await writeFile(script, sbatchScript(sweep, points, options), { mode: 0o755 });
+  const result = await runProgram("sbatch", ["--parsable", script]);
+  if (result.code !== 0)
+    throw new StaqError(`sbatch refused ${script} (exit code ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+  // --parsable prints "jobid" or "jobid;cluster".
+  const job = result.stdout.trim().split(";")[0];
+  if (!/^\d+$/.test(job)) throw new StaqError(`sbatch printed ${JSON.stringify(result.stdout.trim())}, not a job id`);
+  const record: SlurmJobRecord = { job, points: points.map((p) => p.name), submitted };
+  await appendFile(join(dir, JOBS_FILE), `${JSON.stringify(record)}\n`);
+  return { record, script };
+}
+
+/** The jobs this sweep submitted, oldest first. */
+export async function submittedJobs(sweep: Sweep): Promise<SlurmJobRecord[]> {
+  const path = join(sweep.out, SLURM_DIR, JOBS_FILE);
+  if (!(await pathExists(path))) return [];
+  return (await readFile(path, "utf8"))
+    .split("\n")
+    .filter((line) => line.trim().length > 0)
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as SlurmJobRecord];
+      } catch {
+        return []; // a line cut short by a kill while it was appended
+      }
+    });
+}
+
+/**
+ * Slurm's state of every point with a task in the queue (PENDING, RUNNING, …), from `squeue`'s
+ * lines "<job>_<task>|<state>|<reason or node>". Later submissions win over earlier ones.
+ */
+export function queuedPoints(
+  jobs: readonly SlurmJobRecord[],
+  squeueOutput: string,
+): Map<string, { state: string; where: string; task: string }> {
+  const byJob = new Map(jobs.map((j) => [j.job, j]));
+  const states = new Map<string, { state: string; where: string; task: string; order: number }>();
+  for (const line of squeueOutput.split("\n")) {
+    const [id, state, where] = line.trim().split("|");
+    const match = /^(\d+)_(\d+)$/.exec(id ?? "");
+    if (!match || state === undefined) continue;
+    const job = byJob.get(match[1]);
+    const name = job?.points[Number(match[2])];
+    if (job === undefined || name === undefined) continue;
+    const order = jobs.indexOf(job);
+    const previous = states.get(name);
+    if (!previous || previous.order <= order) states.set(name, { state, where: where ?? "", task: id, order });
+  }
+  return new Map([...states].map(([name, { state, where, task }]) => [name, { state, where, task }]));
+}
+
+/** What `squeue` says of this sweep's jobs; undefined when squeue cannot be run (not on a cluster). */
+export async function querySlurm(sweep: Sweep): Promise<Map<string, { state: string; where: string; task: string }> | undefined> {
+  const jobs = await submittedJobs(sweep);
+  if (jobs.length === 0) return new Map();
+  let result: ProcessResult;
+  try {
+    // One line per array task (--array), of every job, filtered here: an id Slurm has forgotten is no error.
+    result = await runProgram("squeue", ["--noheader", "--array", "--format=%i|%T|%R"]);
+  } catch {
+    return undefined;
+  }
+  if (result.code !== 0) return undefined;
+  return queuedPoints(jobs, result.stdout);
+}

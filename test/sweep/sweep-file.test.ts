@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+import { StaqFormatError } from "../../src/errors.ts";
+import { parseSweep, pointName, trainArguments } from "../../src/sweep/sweep-file.ts";
+
+const FILE = "/sweeps/study/memory.json";
+
+test("a grid's points are the product of its lists, the last key fastest, named key=value after the grid's keys", () => {
+  const sweep = parseSweep(
+    { out: "runs", base: { env: "CartPole-v1", preset: "quick", totalSteps: 2000 }, grid: { memory: [1, 5], seed: [0, 1, 2] } },
+    FILE,
+  );
+  assert.equal(sweep.out, "/sweeps/study/runs", "a relative out is read from the sweep file's directory");
+  assert.deepEqual(
+    sweep.points.map((p) => p.name),
+    ["memory=1,seed=0", "memory=1,seed=1", "memory=1,seed=2", "memory=5,seed=0", "memory=5,seed=1", "memory=5,seed=2"],
+  );
+  const point = sweep.points[4];
+  assert.equal(point.dir, "/sweeps/study/runs/memory=5,seed=1");
+  assert.equal(point.config.memory, 5);
+  assert.equal(point.config.seed, 1);
+  assert.equal(point.config.totalSteps, 2000);
+  assert.equal(point.preset, "quick");
+});
+
+test("a list of grids is their union; a run two grids both reach is kept once, under its first name", () => {
+  const sweep = parseSweep(
+    {
+      out: "/abs/out",
+      base: { env: "Acrobot-v1", preset: "quick", variant: "corrected" },
+      grid: [
+        { memory: [5, 10], seed: [0] },
+        { variant: ["vanilla", "corrected"], memory: [5], seed: [0] },
+      ],
+    },
+    FILE,
+  );
+  assert.equal(sweep.out, "/abs/out");
+  assert.deepEqual(
+    sweep.points.map((p) => p.name),
+    ["memory=5,seed=0", "memory=10,seed=0", "variant=vanilla,memory=5,seed=0"],
+  );
+});
+
+test("algo picks its own preset (dqn + quick is dqn-quick), and the train arguments carry every override", () => {
+  const sweep = parseSweep(
+    {
+      out: "o",
+      base: { env: "MinAtar/Breakout-v1", preset: "quick", totalSteps: 512 },
+      grid: { algo: ["dqn"], hidden: [[16, 8]], lr: [1e-4] },
+    },
+    FILE,
+  );
+  const [point] = sweep.points;
+  assert.equal(point.preset, "dqn-quick");
+  assert.equal(point.name, "algo=dqn,hidden=16x8,lr=0.0001");
+  assert.deepEqual(trainArguments(sweep, point), [
+    "--env",
+    "MinAtar/Breakout-v1",
+    "--preset",
+    "dqn-quick",
+    "--out",
+    resolve("/sweeps/study/o/algo=dqn,hidden=16x8,lr=0.0001"),
+    "--algo",
+    "dqn",
+    "--steps",
+    "512",
+    "--lr",
+    "0.0001",
+    "--hidden",
+    "16,8",
+  ]);
+});
+
+test("names keep only characters safe in a directory name: MinAtar/Breakout-v1 is MinAtar-Breakout-v1", () => {
+  assert.equal(pointName([["env", "MinAtar/Breakout-v1"]]), "env=MinAtar-Breakout-v1");
+  assert.equal(pointName([]), "run");
+  assert.equal(
+    pointName([
+      ["tauStart", 0.5],
+      ["nextAction", "sample"],
+    ]),
+    "tauStart=0.5,nextAction=sample",
+  );
+});
+
+test("--out replaces the file's out, from the working directory; checkpointEvery reaches the train arguments", () => {
+  const sweep = parseSweep({ out: "x", base: { env: "CartPole-v1" }, checkpointEvery: 3 }, FILE, "elsewhere");
+  assert.equal(sweep.out, resolve("elsewhere"));
+  assert.deepEqual(
+    sweep.points.map((p) => p.name),
+    ["run"],
+  );
+  assert.equal(sweep.points[0].preset, "paper-classic", "the env's default preset, as staq train picks it");
+  assert.deepEqual(trainArguments(sweep, sweep.points[0]).slice(-2), ["--checkpoint-every", "3"]);
+  assert.equal(sweep.points[0].dir, join(resolve("elsewhere"), "run"));
+});
+
+test("mistakes in a sweep file fail before any run, naming the file, the point and the key", () => {
+  const bad: [unknown, RegExp][] = [
+    [[], /a sweep file is a JSON object/],
+    [{ base: { env: "CartPole-v1" } }, /"out" must be the sweep's output directory/],
+    [{ out: "o", bse: {} }, /unknown key "bse"; a sweep file has "description", "out", "base", "grid", "checkpointEvery"/],
+    [
+      { out: "o", base: { env: "CartPole-v1", memroy: 3 } },
+      /base: unknown key "memroy"; the keys are "env", "preset" and the config fields: algo, seed/,
+    ],
+    [{ out: "o", base: { env: "CartPole-v1" }, grid: { seed: 3 } }, /grid\.seed must be a non-empty list of values; got 3/],
+    [{ out: "o", base: { env: "CartPole-v1" }, grid: { seed: [] } }, /grid\.seed must be a non-empty list/],
+    [{ out: "o", base: { env: "CartPole-v1" }, grid: [] }, /"grid" is an empty list/],
+    [{ out: "o", grid: { seed: [0] } }, /point seed=0: "env" must be an environment's name/],
+    [
+      { out: "o", base: { env: "CartPole-v1" }, grid: { memory: [5, 0] } },
+      /point memory=0: config field memory must be an integer >= 1; got 0/,
+    ],
+    [{ out: "o", base: { env: "CartPole-v1", preset: "fast" } }, /point run: unknown preset "fast"/],
+    [{ out: "o", base: { env: "CartPole-v1" }, checkpointEvery: 0 }, /"checkpointEvery" must be an integer >= 1/],
+    [{ out: "o", base: { env: "CartPole-v2" } }, /point run: no environment named "CartPole-v2"; known: CartPole-v1, Acrobot-v1/],
+    [
+      { out: "o", base: { env: "CartPole-v1" }, grid: { env: ["MinAtar/Breakout-v1", "MinAtar-Breakout-v1"] } },
+      /point env=MinAtar-Breakout-v1: no environment named/,
+    ],
+    [
+      { out: "o", base: { preset: "quick" }, grid: { env: ["MinAtar/Breakout v1", "MinAtar/Breakout-v1"] } },
+      /two different runs would share the directory env=MinAtar-Breakout-v1/,
+    ],
+  ];
+  for (const [json, message] of bad) {
+    assert.throws(
+      () => parseSweep(json, FILE),
+      (error: Error) => error instanceof StaqFormatError && message.test(error.message) && error.message.startsWith(FILE),
+      `${JSON.stringify(json)} should fail with ${message}`,
+    );
+  }
+});
