@@ -96,6 +96,12 @@ export interface StaqConfig {
   /** The finite-memory variant: weight-corrected (the StaQ paper's) or vanilla. */
   variant: "corrected" | "vanilla";
   /**
+   * What a push keeps (src/pmd/coefficients.ts): "exact" finite-memory PMD (M snapshots, each with
+   * the α of its own step), or "authors", the StaQ authors' code (M + 1 snapshots, all weighted by
+   * the latest step's α), to measure whether the difference matters.
+   */
+  stackRule: "exact" | "authors";
+  /**
    * Episode length limit of the training and evaluation environments (0: the environment's own,
    * e.g. 500 for CartPole-v1, none for MinAtar); an episode cut by it is truncated, not terminated.
    */
@@ -216,6 +222,11 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { key: "hidden", type: { kind: "widths" }, help: "hidden widths of the dense layers, e.g. 64,64" },
   { key: "variant", type: { kind: "choice", choices: ["corrected", "vanilla"] }, help: "finite-memory variant of the stack" },
   {
+    key: "stackRule",
+    type: { kind: "choice", choices: ["exact", "authors"] },
+    help: "exact finite-memory PMD, or the StaQ authors' code's rule (M + 1 snapshots, the current alpha on all)",
+  },
+  {
     key: "timeLimit",
     type: { kind: "integer", min: 0 },
     help: "episode step limit (0: the environment's own, e.g. 500 for CartPole-v1, none for MinAtar)",
@@ -250,6 +261,8 @@ export const LATER_FIELDS: Readonly<Partial<StaqConfig>> = {
   smoothnessState: 0,
   smoothnessTransition: 0,
   smoothnessSigma: 0.01,
+  // Runs before the authors' rule was an option kept exact finite memory.
+  stackRule: "exact",
 };
 
 const FIELDS = new Map(CONFIG_FIELDS.map((field) => [field.key as string, field]));

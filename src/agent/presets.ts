@@ -51,6 +51,7 @@ export const PAPER_CLASSIC: Readonly<StaqConfig> = Object.freeze({
   convFilters: 0,
   hidden: [256, 256],
   variant: "corrected",
+  stackRule: "exact",
   timeLimit: 0,
   evalEvery: 100_000,
   evalEpisodes: 10,

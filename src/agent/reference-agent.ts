@@ -21,7 +21,7 @@ import type { Env } from "../envs/env.ts";
 import { envFactory } from "./env-factory.ts";
 import { agentNetworkSpec } from "./network-spec.ts";
 import { createVectorEnv, type VectorEnv } from "../envs/vector-env.ts";
-import { pmdStep } from "../pmd/coefficients.ts";
+import { pmdStep, stackSlots } from "../pmd/coefficients.ts";
 import { philox4x32, policyUniform, splitU64, STREAM_NEXT_ACTION, uniformFromPhilox } from "../random/philox.ts";
 import { policyReference, sampleFromCdf } from "../policy/reference.ts";
 import type { MlpSpec, MlpWeights } from "../stack/mlp.ts";
@@ -331,10 +331,10 @@ export class ReferenceStaQ {
     //    as each member's newest snapshot, the oldest dropped beyond M, and the coefficients take
     //    one PMD step with this iteration's τ (src/pmd/coefficients.ts): c ← (β·c, α), then the
     //    correction of the variant. The active networks keep training from here next iteration.
-    const pmd = { eta: config.eta, tau, memory: config.memory, variant: config.variant };
+    const pmd = { eta: config.eta, tau, memory: config.memory, variant: config.variant, rule: config.stackRule };
     for (let e = 0; e < E; e++) {
       this.stack.snapshots[e].push(unflattenParameters(spec, this.online[e]));
-      if (this.stack.snapshots[e].length > config.memory) this.stack.snapshots[e].shift();
+      if (this.stack.snapshots[e].length > stackSlots(config.memory, config.stackRule)) this.stack.snapshots[e].shift();
     }
     const stepped = this.stack.coefficients.map((c) => pmdStep(c, pmd));
     this.stack.coefficients = stepped.map((s) => s.coefficients);

@@ -174,6 +174,7 @@ async function buildParts(options: {
           eta: config.eta,
           tau: iterationTau(config, 0, mlp.outputs),
           variant: config.variant,
+          rule: config.stackRule,
           ensemble: config.ensemble,
         };
     const stack = made(createStack(gpu, { mlp, gamma: config.gamma, ...stackSettings, label: "staq agent stack" }));
@@ -658,7 +659,18 @@ export class StaQ {
     options: RestoreOptions = {},
   ): Promise<InstanceType<T>> {
     const config = resolveConfig(saved.config, options.overrides ?? {});
-    for (const key of ["algo", "numEnvs", "replayCapacity", "batchSize", "memory", "ensemble", "convFilters", "hidden", "seed"] as const) {
+    for (const key of [
+      "algo",
+      "numEnvs",
+      "replayCapacity",
+      "batchSize",
+      "memory",
+      "stackRule",
+      "ensemble",
+      "convFilters",
+      "hidden",
+      "seed",
+    ] as const) {
       if (JSON.stringify(config[key]) !== JSON.stringify(saved.config[key])) {
         throw new StaqInputError(
           `cannot change ${key} when resuming (${JSON.stringify(saved.config[key])} in the checkpoint): it fixes the shapes or the random streams of the run`,

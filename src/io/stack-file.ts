@@ -24,7 +24,7 @@
  */
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
-import type { PmdNormalization, PmdVariant } from "../pmd/coefficients.ts";
+import { STACK_RULES, stackSlots, type PmdNormalization, type PmdVariant, type StackRule } from "../pmd/coefficients.ts";
 import type { ConvSpec } from "../stack/conv.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 import { checkBudget } from "../gpu/buffer-budget.ts";
@@ -82,7 +82,7 @@ export async function stackToSafetensors(stack: Stack): Promise<Uint8Array> {
   stack.coefficients.forEach((c, e) => coefficients.set(c, e * stored));
   tensors.set(COEFFICIENTS_TENSOR, { shape: [members, stored], data: coefficients });
 
-  const { eta, tau, gamma, variant, normalization } = stack.pmd;
+  const { eta, tau, gamma, variant, normalization, rule } = stack.pmd;
   return encodeSafetensors(
     tensors,
     withInputShape(spec, {
@@ -96,6 +96,8 @@ export async function stackToSafetensors(stack: Stack): Promise<Uint8Array> {
       gamma: String(gamma),
       variant,
       normalization,
+      // Written only when it is not the default, so exact stacks' files are as before.
+      ...(rule !== "exact" ? { stack_rule: rule } : {}),
     }),
   );
 }
@@ -127,6 +129,8 @@ export interface StackFileContents {
   gamma: number;
   variant: PmdVariant;
   normalization: PmdNormalization;
+  /** The stack rule ("stack_rule" in the metadata; "exact" when absent). */
+  rule: StackRule;
 }
 
 // A decimal number as JSON (and String(x)) writes it: no hex, no "Infinity", no blanks.
@@ -312,6 +316,7 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
   // only matter for later pushes, and default as createStack does.
   const variant = metadataChoice(metadata, "variant", VARIANTS, "corrected");
   const normalization = metadataChoice(metadata, "normalization", NORMALIZATIONS, "memory");
+  const rule = metadataChoice(metadata, "stack_rule", STACK_RULES, "exact");
 
   let layers = 0;
   for (const name of tensors.keys()) {
@@ -332,9 +337,9 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
   }
   const [members, stored] = coefficientTensor.shape;
   requireFinite(COEFFICIENTS_TENSOR, coefficientTensor, "coefficients");
-  if (stored > memory) {
+  if (stored > stackSlots(memory, rule)) {
     throw new StaqFormatError(
-      `tensor "${COEFFICIENTS_TENSOR}" holds ${stored} snapshots per member, more than the file's memory M = ${memory}`,
+      `tensor "${COEFFICIENTS_TENSOR}" holds ${stored} snapshots per member, more than the file's memory M = ${memory}${rule === "authors" ? " plus one (the authors' stack rule)" : ""}`,
     );
   }
   if (layers === 0) throw new StaqFormatError(`missing tensor "${weightTensorName(0)}" (a stack's MLP has at least one layer)`);
@@ -355,7 +360,7 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
   const coefficients = Array.from({ length: members }, (_, e) =>
     Float64Array.from(coefficientTensor.data.subarray(e * stored, (e + 1) * stored)),
   );
-  return { spec, members, stored, snapshots, coefficients, correction, memory, eta, tau, gamma, variant, normalization };
+  return { spec, members, stored, snapshots, coefficients, correction, memory, eta, tau, gamma, variant, normalization, rule };
 }
 
 /** Creates a stack on `gpu` holding exactly what the file holds. */
@@ -367,9 +372,10 @@ export function stackFromSafetensors(gpu: Gpu, bytes: Uint8Array, options: LoadS
 export function stackFromContents(gpu: Gpu, contents: StackFileContents, options: LoadStackOptions = {}): Stack {
   let memory = contents.memory;
   if (options.memory !== undefined) {
-    if (!(Number.isInteger(options.memory) && options.memory >= contents.stored && options.memory >= 1)) {
+    const least = Math.max(1, contents.stored - (contents.rule === "authors" ? 1 : 0));
+    if (!(Number.isInteger(options.memory) && options.memory >= least)) {
       throw new StaqInputError(
-        `memory override ${options.memory} must be an integer >= ${Math.max(1, contents.stored)}: the file holds ${contents.stored} snapshots per member`,
+        `memory override ${options.memory} must be an integer >= ${least}: the file holds ${contents.stored} snapshots per member${contents.rule === "authors" ? " (M + 1 under the authors' stack rule)" : ""}`,
       );
     }
     memory = options.memory;
@@ -377,7 +383,7 @@ export function stackFromContents(gpu: Gpu, contents: StackFileContents, options
     // createStack checks M too; checked here first so that the message says the file chose it.
     checkBudget(
       gpu.info,
-      { name: "memory M", value: memory, source: `the file's __metadata__ "memory"` },
+      { name: "memory M", value: stackSlots(memory, contents.rule), source: `the file's __metadata__ "memory"` },
       stackBudget(snapshotLayout(contents.spec), contents.members),
     );
   }
@@ -390,6 +396,7 @@ export function stackFromContents(gpu: Gpu, contents: StackFileContents, options
     gamma: contents.gamma,
     variant: contents.variant,
     normalization: contents.normalization,
+    rule: contents.rule,
     label: options.label,
     maxBindingBytes: options.maxBindingBytes,
     targetWorkgroups: options.targetWorkgroups,

@@ -11,11 +11,21 @@
  *   1/τ once the stack is full (constant τ). Before the stack is full the same factor is used, as
  *   the StaQ authors' code does ("memory" normalisation); "sum" normalisation instead scales the
  *   sum to exactly 1/τ_k at every step, full or not.
+ *
+ * Two stack rules say what a push keeps (docs/algorithm.md, “The authors' stack rule”):
+ * - exact: the finite-memory PMD above: M coefficients, each snapshot's α the one of its own step;
+ * - authors: what the StaQ authors' code does: it drops the oldest only when more than M are
+ *   stored *before* the push, so M + 1 are kept, and it multiplies the β-decayed sum by the α of the
+ *   latest step, c_i = α_k · Π_{j>i} β_j, so every stored snapshot takes the current τ's α. With a
+ *   constant τ the two differ only by the (M+1)-th term; during τ's annealing the older snapshots
+ *   weigh more under the authors' rule (α grows as τ falls).
  */
 import { StaqInputError } from "../errors.ts";
 
 export type PmdVariant = "vanilla" | "corrected";
 export type PmdNormalization = "memory" | "sum";
+export type StackRule = "exact" | "authors";
+export const STACK_RULES: readonly StackRule[] = ["exact", "authors"];
 
 export interface PmdStepOptions {
   /** KL weight η ≥ 0 (η = 0 is soft policy iteration). */
@@ -26,6 +36,8 @@ export interface PmdStepOptions {
   memory: number;
   variant?: PmdVariant;
   normalization?: PmdNormalization;
+  /** What a push keeps and how it weighs it (default "exact"). */
+  rule?: StackRule;
 }
 
 export interface PmdCoefficients {
@@ -55,6 +67,24 @@ export function validatePmdOptions(options: PmdStepOptions): void {
   if (normalization !== "memory" && normalization !== "sum") {
     throw new StaqInputError(`normalization must be "memory" or "sum"; got ${JSON.stringify(normalization)}`);
   }
+  const rule = options.rule ?? "exact";
+  if (!STACK_RULES.includes(rule)) throw new StaqInputError(`rule must be "exact" or "authors"; got ${JSON.stringify(rule)}`);
+}
+
+/** The snapshots a stack holds at most under `rule`: M, or M + 1 for the authors' rule. */
+export function stackSlots(memory: number, rule: StackRule = "exact"): number {
+  return rule === "authors" ? memory + 1 : memory;
+}
+
+/**
+ * The factor a push multiplies every kept coefficient by: β_k, or under the authors' rule
+ * β_k · α_k / α_{k−1}, which moves the whole sum from the previous step's α to this one's (the
+ * newest stored coefficient is α_{k−1} itself, its snapshot's β-product being 1).
+ */
+export function keptFactor(c: ArrayLike<number>, options: PmdStepOptions): number {
+  const { alpha, beta } = pmdRates(options.eta, options.tau);
+  if ((options.rule ?? "exact") === "exact" || c.length === 0) return beta;
+  return (beta * alpha) / c[c.length - 1];
 }
 
 /** The correction factor for coefficients `c` just produced by a step with rate β. */
@@ -69,8 +99,9 @@ export function pmdCorrection(c: Float64Array, beta: number, options: PmdStepOpt
 }
 
 /**
- * One PMD step: multiply the stored coefficients by β, append α for the new Q-function, drop the
- * oldest beyond `memory`. Pure: returns new arrays.
+ * One PMD step: drop the oldest beyond what the rule keeps (M − 1 before the push, or M under the
+ * authors' rule), multiply the kept coefficients by β (`keptFactor`), append α for the new
+ * Q-function. Pure: returns new arrays.
  */
 export function pmdStep(c: Float64Array, options: PmdStepOptions): PmdCoefficients {
   validatePmdOptions(options);
@@ -78,9 +109,10 @@ export function pmdStep(c: Float64Array, options: PmdStepOptions): PmdCoefficien
     if (!Number.isFinite(c[i])) throw new StaqInputError(`coefficient ${i} is ${c[i]}; coefficients must be finite`);
   }
   const { alpha, beta } = pmdRates(options.eta, options.tau);
-  const kept = Math.min(c.length, options.memory - 1);
+  const factor = keptFactor(c, options);
+  const kept = Math.min(c.length, stackSlots(options.memory, options.rule) - 1);
   const next = new Float64Array(kept + 1);
-  for (let i = 0; i < kept; i++) next[i] = c[c.length - kept + i] * beta;
+  for (let i = 0; i < kept; i++) next[i] = c[c.length - kept + i] * factor;
   next[kept] = alpha;
   return { coefficients: next, correction: pmdCorrection(next, beta, options) };
 }

@@ -14,7 +14,16 @@ import { createBuffer } from "../gpu/buffers.ts";
 import { readFloat32 } from "../gpu/readback.ts";
 import { checkBudget, type Budget } from "../gpu/buffer-budget.ts";
 import type { Gpu } from "../gpu/gpu.ts";
-import { pmdRates, pmdStep, validatePmdOptions, type PmdNormalization, type PmdVariant } from "../pmd/coefficients.ts";
+import {
+  keptFactor,
+  pmdRates,
+  pmdStep,
+  stackSlots,
+  validatePmdOptions,
+  type PmdNormalization,
+  type PmdVariant,
+  type StackRule,
+} from "../pmd/coefficients.ts";
 import { packSnapshot, planChunks, snapshotLayout, unpackSnapshot, type SnapshotLayout } from "./layout.ts";
 import { copyMlpSpec, validateMlpSpec, validateMlpWeights, type MlpSpec, type MlpWeights } from "./mlp.ts";
 import { StackEvaluator } from "./stack-evaluator.ts";
@@ -28,6 +37,8 @@ export interface PmdSettings {
   gamma: number;
   variant: PmdVariant;
   normalization: PmdNormalization;
+  /** What a push keeps: exact finite-memory PMD, or the StaQ authors' code (M + 1 snapshots, the current α on all). */
+  rule: StackRule;
 }
 
 export interface StackOptions extends Partial<PmdSettings> {
@@ -60,7 +71,7 @@ export interface PushPreview {
   slot: number;
   /** α of the push: the new snapshot's coefficient. */
   alpha: number;
-  /** β of the push: the factor on every kept coefficient. */
+  /** The factor on every kept coefficient: β of the push (β·α/α_previous under the authors' rule). */
   beta: number;
   /** Per member, the coefficient of the snapshot the push overwrites (before the push); absent while the ring is not full. */
   leaving?: Float64Array;
@@ -71,11 +82,13 @@ export interface Stack {
   readonly spec: MlpSpec;
   readonly layout: SnapshotLayout;
   readonly memory: number;
+  /** Ring slots per member: M, or M + 1 under the authors' rule. */
+  readonly slots: number;
   readonly ensemble: number;
   readonly pmd: Readonly<PmdSettings>;
   readonly targetWorkgroups: number;
   readonly label: string;
-  /** Snapshots stored per member (≤ memory). */
+  /** Snapshots stored per member (≤ slots). */
   readonly size: number;
   /** Per member, c_i oldest first (copies). */
   readonly coefficients: Float64Array[];
@@ -105,7 +118,7 @@ export interface Stack {
   pushFromBuffer(source: GPUBuffer, options?: { tau?: number; sourceOffset?: number }): void;
   /**
    * Replaces the whole contents: `snapshots[e][i]` oldest first, with their coefficients and the
-   * correction (as read from a file). At most `memory` snapshots per member.
+   * correction (as read from a file). At most `slots` snapshots per member.
    */
   set(contents: {
     snapshots: readonly (readonly MlpWeights[])[];
@@ -167,8 +180,10 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     gamma: options.gamma ?? 0.99,
     variant: options.variant ?? "corrected",
     normalization: options.normalization ?? "memory",
+    rule: options.rule ?? "exact",
   };
   validatePmdOptions({ ...pmd, memory });
+  const slots = stackSlots(memory, pmd.rule);
   if (!(Number.isFinite(pmd.gamma) && pmd.gamma >= 0 && pmd.gamma < 1)) {
     throw new StaqInputError(`gamma must be in [0, 1); got ${pmd.gamma}`);
   }
@@ -177,13 +192,17 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
   const layout = snapshotLayout(spec);
   // Before any allocation: an M beyond the device's limits would otherwise give invalid bind
   // groups (and all-zero logits), and one beyond the host's memory a crash.
-  checkBudget(gpu.info, { name: "memory M", value: memory }, stackBudget(layout, ensemble));
+  checkBudget(
+    gpu.info,
+    { name: pmd.rule === "authors" ? "memory M + 1 (the authors' rule)" : "memory M", value: slots },
+    stackBudget(layout, ensemble),
+  );
   const maxBindingBytes = Math.min(
     options.maxBindingBytes ?? Infinity,
     gpu.info.limits.maxStorageBufferBindingSize,
     gpu.info.limits.maxBufferSize,
   );
-  const plan = planChunks(layout, memory * ensemble, maxBindingBytes);
+  const plan = planChunks(layout, slots * ensemble, maxBindingBytes);
   const snapshotBytes = layout.vec4s * 16;
   const chunks: WeightsChunk[] = plan.chunkSizes.map((capacity, k) => ({
     buffer: createBuffer(
@@ -195,7 +214,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     first: k * plan.snapshotsPerChunk,
     capacity,
   }));
-  const coefficientBuffer = createBuffer(gpu, memory * ensemble * 4, BufferUsage.STORAGE | BufferUsage.COPY_DST, `${label} coefficients`);
+  const coefficientBuffer = createBuffer(gpu, slots * ensemble * 4, BufferUsage.STORAGE | BufferUsage.COPY_DST, `${label} coefficients`);
 
   let size = 0;
   let next = 0; // slot the next push writes
@@ -222,7 +241,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
   };
 
   const slotsOldestFirst = () =>
-    size < memory ? Array.from({ length: size }, (_, i) => i) : Array.from({ length: memory }, (_, i) => (next + i) % memory);
+    size < slots ? Array.from({ length: size }, (_, i) => i) : Array.from({ length: slots }, (_, i) => (next + i) % slots);
 
   /** Which weights buffer holds a member's snapshot in a slot, and at which byte offset. */
   function slotLocation(slot: number, member: number): { chunk: number; offset: number } {
@@ -238,7 +257,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
 
   /** The PMD step of a push with `tau` (default: the current τ), checked before anything is written. */
   function pmdStepOptions(tau = pmd.tau) {
-    const step = { eta: pmd.eta, tau, memory, variant: pmd.variant, normalization: pmd.normalization };
+    const step = { eta: pmd.eta, tau, memory, variant: pmd.variant, normalization: pmd.normalization, rule: pmd.rule };
     validatePmdOptions(step);
     return step;
   }
@@ -250,14 +269,14 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     correction = stepped[0].correction;
     pmd.tau = step.tau;
     version++;
-    next = (next + 1) % memory;
-    size = Math.min(size + 1, memory);
+    next = (next + 1) % slots;
+    size = Math.min(size + 1, slots);
     writeCoefficients();
   }
 
   /** Uploads correction · c / E per flat snapshot index. */
   function writeCoefficients(): void {
-    const flat = new Float32Array(memory * ensemble);
+    const flat = new Float32Array(slots * ensemble);
     slotsOldestFirst().forEach((slot, age) => {
       for (let e = 0; e < ensemble; e++) flat[slot * ensemble + e] = (correction * coefficients[e][age]) / ensemble;
     });
@@ -278,6 +297,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     spec,
     layout,
     memory,
+    slots,
     ensemble,
     targetWorkgroups,
     label,
@@ -306,10 +326,10 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     nextPush(tau) {
       alive();
       const step = pmdStepOptions(tau);
-      const { alpha, beta } = pmdRates(step.eta, step.tau);
+      const { alpha } = pmdRates(step.eta, step.tau);
       // The slot `next` holds the oldest snapshot once the ring is full (pmdStep drops it).
-      const leaving = size === memory ? Float64Array.from(coefficients, (c) => c[0]) : undefined;
-      return { slot: next, alpha, beta, leaving };
+      const leaving = size === slots ? Float64Array.from(coefficients, (c) => c[0]) : undefined;
+      return { slot: next, alpha, beta: keptFactor(coefficients[0], step), leaving };
     },
     push(snapshot, pushOptions = {}) {
       alive();
@@ -346,7 +366,10 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
         throw new StaqInputError(`set: expected snapshots and coefficients for ${ensemble} ensemble members`);
       }
       const count = snapshots[0].length;
-      if (count > memory) throw new StaqInputError(`set: ${count} snapshots per member, but the stack's memory is ${memory}`);
+      if (count > slots)
+        throw new StaqInputError(
+          `set: ${count} snapshots per member, but the stack holds ${slots} (memory ${memory}${pmd.rule === "authors" ? ", plus one under the authors' rule" : ""})`,
+        );
       snapshots.forEach((list, e) => {
         if (list.length !== count) throw new StaqInputError(`set: member ${e} has ${list.length} snapshots, member 0 has ${count}`);
         if (contents.coefficients[e].length !== count) {
@@ -361,18 +384,18 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
       // Where the oldest snapshot goes: slot 0 unless a full ring is restored to its old position,
       // which keeps the kernel's order of summation (and so the logits, bit for bit).
       const oldestSlot = contents.oldestSlot ?? 0;
-      if (!(Number.isInteger(oldestSlot) && oldestSlot >= 0 && oldestSlot < memory && (oldestSlot === 0 || count === memory))) {
+      if (!(Number.isInteger(oldestSlot) && oldestSlot >= 0 && oldestSlot < slots && (oldestSlot === 0 || count === slots))) {
         throw new StaqInputError(
-          `set: oldestSlot must be 0, or an integer in [0, ${memory}) when all ${memory} slots are filled; got ${oldestSlot} with ${count} snapshots`,
+          `set: oldestSlot must be 0, or an integer in [0, ${slots}) when all ${slots} slots are filled; got ${oldestSlot} with ${count} snapshots`,
         );
       }
-      snapshots.forEach((list, e) => list.forEach((weights, i) => writeSlot((oldestSlot + i) % memory, e, weights)));
+      snapshots.forEach((list, e) => list.forEach((weights, i) => writeSlot((oldestSlot + i) % slots, e, weights)));
       coefficients = contents.coefficients.map((c) => Float64Array.from(c));
       correction = newCorrection;
       if (contents.tau !== undefined) pmd.tau = contents.tau;
       size = count;
       version++;
-      next = (oldestSlot + count) % memory;
+      next = (oldestSlot + count) % slots;
       writeCoefficients();
     },
     async readSnapshots() {

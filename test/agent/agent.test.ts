@@ -74,11 +74,11 @@ test("train → save → load → act and evaluate: the loaded agent acts and ev
   await rm(dir, { recursive: true });
 });
 
-test("a run resumed from a checkpoint gives the same metrics, evaluations and weights as one that never stopped", async () => {
-  const straight = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, seed: 5 });
+async function assertExactResume(settings: Record<string, unknown>): Promise<void> {
+  const straight = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, ...settings });
   const whole = await record(straight, 96);
 
-  const first = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, seed: 5 });
+  const first = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, ...settings });
   const before = await record(first, 64);
   const files = await first.checkpoint();
   first.destroy();
@@ -90,10 +90,19 @@ test("a run resumed from a checkpoint gives the same metrics, evaluations and we
   assert.deepEqual([...before.evaluations, ...after.evaluations].map(withoutTiming), whole.evaluations.map(withoutTiming));
   assert.deepEqual(await resumed.trainer.exportState(), await straight.trainer.exportState());
   assert.deepEqual(await resumed.replay.read(), await straight.replay.read());
+  assert.deepEqual(resumed.stack.coefficients, straight.stack.coefficients);
   const states = randomStates(4, 4, 2, 0.1);
   assert.deepEqual(await stackLogits(resumed.stack, states), await stackLogits(straight.stack, states));
   straight.destroy();
   resumed.destroy();
+}
+
+test("a run resumed from a checkpoint gives the same metrics, evaluations and weights as one that never stopped", async () => {
+  await assertExactResume({ seed: 5 });
+});
+
+test("the same under the authors' stack rule, its ring of M + 1 full at the checkpoint and τ annealing", async () => {
+  await assertExactResume({ seed: 7, memory: 1, stackRule: "authors", tauStart: 1, tauEnd: 0.2, tauAnnealSteps: 96 });
 });
 
 test("a checkpoint taken in onIteration holds the iteration's evaluation: a run stopped there resumes to an uninterrupted run's logs", async () => {

@@ -327,13 +327,13 @@ async function compare(agent: StaQ, reference: ReferenceStaQ, record: ReferenceI
   return { actionMargin, nextActionMargin, weightRatio };
 }
 
-async function sideBySide(t: TestContext, overrides: Record<string, unknown>): Promise<void> {
+async function sideBySide(t: TestContext, overrides: Record<string, unknown>, iterations = 2): Promise<void> {
   const options = { ...TINY, ...overrides };
   const agent = await StaQ.create({ env: "CartPole-v1", gpu, ...options });
   const reference = new ReferenceStaQ({ env: "CartPole-v1", ...options });
   assert.deepEqual(reference.config, { ...agent.config });
   try {
-    for (let k = 1; k <= 2; k++) {
+    for (let k = 1; k <= iterations; k++) {
       let metrics: IterationMetrics | undefined;
       await agent.learn({ steps: options.stepsPerIteration, onIteration: (m) => void (metrics = m) });
       const record = reference.iterate();
@@ -355,4 +355,8 @@ test("two iterations beside the GPU agent: same actions, replay rows and minibat
 
 test("the same with the expected a', the Huber loss, one network and the vanilla stack", async (t) => {
   await sideBySide(t, { seed: 4, nextAction: "expectation", loss: "huber", ensemble: 1, variant: "vanilla" });
+});
+
+test("the authors' stack rule while τ anneals: M = 1 keeps two snapshots, both weighted by the current α (three iterations)", async (t) => {
+  await sideBySide(t, { seed: 5, memory: 1, stackRule: "authors", tauStart: 1, tauEnd: 0.2, tauAnnealSteps: 96, totalSteps: 96 }, 3);
 });

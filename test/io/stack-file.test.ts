@@ -60,6 +60,24 @@ test("save → load gives bit-identical snapshots, coefficients, correction, set
   stack.destroy();
 });
 
+test("a stack under the authors' rule round-trips with its M + 1 snapshots and stack_rule; an exact stack's file has no such key", async () => {
+  const { stack } = pushedStack(gpu, { memory: 2, ensemble: 2, eta: 1, tau: 1, pushes: 4, seed: 9, rule: "authors" });
+  assert.equal(stack.size, 3);
+  const bytes = await stackToSafetensors(stack);
+  assert.equal(decodeSafetensors(bytes).metadata.stack_rule, "authors");
+  const contents = readStackFile(bytes);
+  assert.equal(contents.rule, "authors");
+  assert.equal(contents.stored, 3);
+  const loaded = stackFromSafetensors(gpu, bytes);
+  await assertSameStack(loaded, stack);
+  assert.equal(loaded.slots, 3);
+  loaded.destroy();
+  stack.destroy();
+  const exact = pushedStack(gpu, { memory: 2, pushes: 1, seed: 9 }).stack;
+  assert.equal(decodeSafetensors(await stackToSafetensors(exact)).metadata.stack_rule, undefined);
+  exact.destroy();
+});
+
 test("an MLP stack file is byte for byte what staq wrote before conv layers existed", async () => {
   const { stack, pushed } = pushedStack(gpu, { memory: 3, ensemble: 2, eta: 1, tau: 1, gamma: 0.9, pushes: 2, seed: 7 });
   const bytes = await stackToSafetensors(stack);
@@ -349,6 +367,10 @@ test("metadata fields are checked: numbers in decimal, in range, and the known a
   rejects(
     spoiled((f) => (f.metadata.ensemble_reduce = "sum")),
     /"ensemble_reduce" is "sum"; it must be "mean"/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.stack_rule = "paper")),
+    /"stack_rule" is "paper"; it must be "exact" or "authors"/,
   );
   rejects(
     spoiled((f) => (f.metadata.variant = "exact")),

@@ -106,3 +106,76 @@ test("pmdStep is pure and validates its options", () => {
   assert.throws(() => pmdStep(c, { eta: 1, tau: 1, memory: 2, variant: "other" as "vanilla" }), /variant/);
   assert.throws(() => pmdStep(Float64Array.from([NaN]), { eta: 1, tau: 1, memory: 2 }), /coefficient 0 is NaN/);
 });
+
+// The StaQ authors' stack rule (docs/algorithm.md, "The authors' stack rule"): M + 1 snapshots
+// kept, and the latest step's α on every one of them: c_i = α_k · Π_{j>i} β_j.
+
+test("authors' rule, constant τ (η = 3, τ = 1, M = 2): three snapshots kept where the exact rule keeps two", () => {
+  // α = 1/4, β = 3/4. Step 3 keeps [α β², α β, α] = [9/64, 3/16, 1/4]; the correction is the
+  // same 1/(1 − β^M) = 16/7, so the weights sum to (16/7)(1/4)(1 + 3/4 + 9/16) = 37/28 > 1/τ.
+  const exact = pmdCoefficients([1, 1, 1], { eta: 3, memory: 2 });
+  const authors = pmdCoefficients([1, 1, 1], { eta: 3, memory: 2, rule: "authors" });
+  assert.deepEqual([...exact.coefficients], [3 / 16, 1 / 4]);
+  assert.deepEqual([...authors.coefficients], [9 / 64, 3 / 16, 1 / 4]);
+  close(authors.correction, 16 / 7);
+  close(authors.correction * authors.coefficients.reduce((a, b) => a + b, 0), 37 / 28);
+  // A fourth step drops Q^1 only then: still three.
+  assert.deepEqual([...pmdCoefficients([1, 1, 1, 1], { eta: 3, memory: 2, rule: "authors" }).coefficients], [9 / 64, 3 / 16, 1 / 4]);
+});
+
+test("authors' rule while τ anneals (η = 1, τ = 1, 1/2, 1/4, M = 2): every snapshot takes the current α", () => {
+  // τ = 1: α = β = 1/2. τ = 1/2: α = β = 2/3. τ = 1/4: α = β = 4/5.
+  // Exact: each snapshot keeps the α of its own step: [α₂ β₃, α₃] = [8/15, 4/5].
+  const exact = pmdCoefficients([1, 0.5, 0.25], { eta: 1, memory: 2 });
+  close(exact.coefficients[0], 8 / 15);
+  close(exact.coefficients[1], 4 / 5);
+  // Authors: α₃ on all three, with the β-products since each push: [α₃ β₂ β₃, α₃ β₃, α₃] = [32/75, 16/25, 4/5].
+  const authors = pmdCoefficients([1, 0.5, 0.25], { eta: 1, memory: 2, rule: "authors" });
+  assert.equal(authors.coefficients.length, 3);
+  close(authors.coefficients[0], 32 / 75);
+  close(authors.coefficients[1], 16 / 25);
+  close(authors.coefficients[2], 4 / 5);
+  // Both use the latest β for the correction: 1/(1 − (4/5)²) = 25/9.
+  close(exact.correction, 25 / 9);
+  close(authors.correction, 25 / 9);
+  // After the second step (M = 1 would keep two under the authors' rule): [α₂ β₂, α₂] = [4/9, 2/3].
+  const two = pmdCoefficients([1, 0.5], { eta: 1, memory: 1, rule: "authors" });
+  close(two.coefficients[0], 4 / 9);
+  close(two.coefficients[1], 2 / 3);
+  assert.deepEqual([...pmdCoefficients([1, 0.5], { eta: 1, memory: 1 }).coefficients], [2 / 3]);
+});
+
+test("property: under the authors' rule c_i = α_k · Π_{j>i} β_j over the last M + 1 steps, for any τ schedule", () => {
+  // The recursion (scale by β_k α_k / α_{k−1}, append α_k) against the definition, a product
+  // computed afresh for each i. Both use the same float64 α's and β's (pmdRates), and with those the
+  // recursion's factors telescope to exactly the definition's product, so only the operations round:
+  // per step the recursion rounds fl(β·α), the division by α_{k−1} and the product with c (3 roundings
+  // of relative 2^-53), the definition one product per step. Hence 4(k + 2)·2^-53 relative.
+  fc.assert(
+    fc.property(
+      fc.double({ min: 0.01, max: 50, noNaN: true }),
+      fc.array(fc.double({ min: 0.01, max: 10, noNaN: true }), { minLength: 1, maxLength: 40 }),
+      fc.integer({ min: 1, max: 12 }),
+      (eta, taus, memory) => {
+        const { coefficients } = pmdCoefficients(taus, { eta, memory, rule: "authors" });
+        const k = taus.length;
+        const kept = Math.min(k, memory + 1);
+        assert.equal(coefficients.length, kept);
+        const alphaNow = pmdRates(eta, taus[k - 1]).alpha;
+        for (let i = 0; i < kept; i++) {
+          // Coefficient i belongs to the snapshot of step s = k − kept + i (0-based); the steps after it multiply by their β.
+          let expected = alphaNow;
+          for (let j = k - kept + i + 1; j < k; j++) expected *= pmdRates(eta, taus[j]).beta;
+          close(coefficients[i], expected, 4 * (k + 2) * 2 ** -53);
+        }
+      },
+    ),
+  );
+});
+
+test("an unknown stack rule is refused", () => {
+  assert.throws(
+    () => pmdStep(Float64Array.from([1]), { eta: 1, tau: 1, memory: 2, rule: "paper" as "exact" }),
+    /rule must be "exact" or "authors"; got "paper"/,
+  );
+});

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { createStack, type Stack } from "../../src/stack/stack.ts";
 import { encodeStackLogits, stackLogits } from "../../src/stack/stack-logits.ts";
 import { stackLogitsReference } from "../../src/stack/reference.ts";
+import { pmdCoefficients, pmdRates } from "../../src/pmd/coefficients.ts";
 import { BufferUsage } from "../../src/gpu/constants.ts";
 import { createBuffer, poisonBuffer } from "../../src/gpu/buffers.ts";
 import { readFloat32 } from "../../src/gpu/readback.ts";
@@ -275,6 +276,51 @@ test("push writes one snapshot per member and the coefficients, and never reallo
     buffers,
   );
   stack.destroy();
+});
+
+test("the authors' stack rule: M + 1 slots, snapshots and coefficients as pmdCoefficients says for any τ schedule, logits as the reference", async () => {
+  // Few runs: each is a handful of pushes and one evaluation (shapes repeat, so pipelines are reused).
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 2 }),
+      fc.array(fc.double({ min: 0.05, max: 3, noNaN: true }), { minLength: 1, maxLength: 9 }),
+      fc.integer(),
+      async (memory, ensemble, taus, seed) => {
+        const eta = 1.5;
+        const stack = createStack(gpu, { mlp: spec, memory, ensemble, eta, tau: taus[0], rule: "authors" });
+        try {
+          assert.equal(stack.slots, memory + 1);
+          const pushed = randomSnapshots(spec, taus.length * ensemble, seed);
+          taus.forEach((tau, p) => {
+            const preview = stack.nextPush(tau);
+            const { alpha, beta } = pmdRates(eta, tau);
+            // The factor on the kept coefficients moves them from the previous α to this one.
+            const factor = p === 0 ? beta : (beta * alpha) / stack.coefficients[0][stack.size - 1];
+            assert.equal(preview.beta, factor);
+            assert.equal(preview.leaving !== undefined, stack.size === memory + 1);
+            stack.push(pushed.slice(p * ensemble, (p + 1) * ensemble), { tau });
+          });
+          const kept = Math.min(taus.length, memory + 1);
+          assert.equal(stack.size, kept);
+          const expected = pmdCoefficients(taus, { eta, memory, rule: "authors" });
+          for (let e = 0; e < ensemble; e++) assert.deepEqual([...stack.coefficients[e]], [...expected.coefficients]);
+          assert.equal(stack.correction, expected.correction);
+          const stored = await stack.readSnapshots();
+          for (let e = 0; e < ensemble; e++) {
+            for (let i = 0; i < kept; i++) {
+              const source = pushed[(taus.length - kept + i) * ensemble + e];
+              stored[e][i].layers.forEach((layer, l) => assert.deepEqual(layer.weight, source.layers[l].weight));
+            }
+          }
+          await assertMatchesReference(stack, randomStates(5, spec.inputs, seed + 1));
+        } finally {
+          stack.destroy();
+        }
+      },
+    ),
+    { numRuns: 12 },
+  );
 });
 
 test("a stack larger than one 128 MiB storage binding is split and still exact", async () => {
