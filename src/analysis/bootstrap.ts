@@ -60,35 +60,83 @@ export function percentileInterval(sortedMeans: ArrayLike<number>, confidence = 
  * the value itself), and so do n equal values. Deterministic for given values, options and seed.
  */
 export function bootstrapMeanInterval(values: ArrayLike<number>, options: BootstrapOptions = {}): MeanInterval {
-  const { resamples = DEFAULT_RESAMPLES, confidence = DEFAULT_CONFIDENCE, seed = 0 } = options;
-  const n = (values as { length?: unknown } | null | undefined)?.length;
-  if (typeof n !== "number" || !Number.isInteger(n)) throw new StaqInputError("the bootstrap's values must be an array of numbers");
-  if (n === 0) throw new StaqInputError("a bootstrap interval of a mean needs at least one value; got none");
-  for (let k = 0; k < n; k++) {
-    const v = values[k];
-    if (typeof v !== "number" || !Number.isFinite(v))
-      throw new StaqInputError(`value ${k} is ${String(v)}; a bootstrap interval needs finite numbers`);
-  }
-  if (!(Number.isSafeInteger(resamples) && resamples >= 1 && resamples <= MAX_RESAMPLES))
-    throw new StaqInputError(`the bootstrap's resamples must be an integer from 1 to ${MAX_RESAMPLES}; got ${resamples}`);
-  checkConfidence(confidence);
-  const stream = createRandomStream(seed); // validates the seed, before any work
-
-  let sum = 0;
-  for (let k = 0; k < n; k++) sum += values[k];
-  const mean = sum / n;
+  const { resamples, confidence, stream } = checkedOptions(options, [values]);
+  const n = values.length;
+  const mean = meanOf(values);
   // One value: every resample is that value, and so is the interval (no draws needed).
   if (n === 1) return { mean, lower: values[0], upper: values[0] };
 
   const means = new Float64Array(resamples);
-  for (let b = 0; b < resamples; b++) {
-    let total = 0;
-    for (let k = 0; k < n; k++) total += values[stream.integer(n)];
-    means[b] = total / n;
-  }
+  for (let b = 0; b < resamples; b++) means[b] = resampledMean(values, stream);
   means.sort();
   const [lower, upper] = percentileInterval(means, confidence);
   return { mean, lower, upper };
+}
+
+export interface DifferenceInterval {
+  /** mean(a) − mean(b). */
+  difference: number;
+  lower: number;
+  upper: number;
+}
+
+/**
+ * The difference of two groups' means, mean(a) − mean(b), and a percentile-bootstrap interval of
+ * it, for two independent groups (two settings' seeds): resample b (b = 1 … B) draws n indices into
+ * `a` and then m into `b` (each `integer(n)`, then `integer(m)`, of createRandomStream(seed), in
+ * that order), with replacement, and takes the difference of the two resampled means; the B
+ * differences are sorted and percentileInterval picks the bounds. An interval that excludes 0 says
+ * the groups differ at that confidence, as far as a few seeds can say.
+ */
+export function bootstrapDifferenceInterval(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  options: BootstrapOptions = {},
+): DifferenceInterval {
+  const { resamples, confidence, stream } = checkedOptions(options, [a, b]);
+  const difference = meanOf(a) - meanOf(b);
+  // One value each: every resample is the same difference (no draws needed).
+  if (a.length === 1 && b.length === 1) return { difference, lower: difference, upper: difference };
+  const differences = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) differences[r] = resampledMean(a, stream) - resampledMean(b, stream);
+  differences.sort();
+  const [lower, upper] = percentileInterval(differences, confidence);
+  return { difference, lower, upper };
+}
+
+function meanOf(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let k = 0; k < values.length; k++) sum += values[k];
+  return sum / values.length;
+}
+
+/** The mean of one resample of `values`: n draws with replacement from the stream. */
+function resampledMean(values: ArrayLike<number>, stream: ReturnType<typeof createRandomStream>): number {
+  const n = values.length;
+  let total = 0;
+  for (let k = 0; k < n; k++) total += values[stream.integer(n)];
+  return total / n;
+}
+
+/** Checks the value arrays and the options; the stream of the seed, created last (it validates the seed). */
+function checkedOptions(options: BootstrapOptions, groups: readonly ArrayLike<number>[]) {
+  const { resamples = DEFAULT_RESAMPLES, confidence = DEFAULT_CONFIDENCE, seed = 0 } = options;
+  groups.forEach((values, g) => {
+    const which = groups.length > 1 ? `group ${g === 0 ? "a" : "b"}: ` : "";
+    const n = (values as { length?: unknown } | null | undefined)?.length;
+    if (typeof n !== "number" || !Number.isInteger(n))
+      throw new StaqInputError(`${which}the bootstrap's values must be an array of numbers`);
+    if (n === 0) throw new StaqInputError(`${which}a bootstrap interval of a mean needs at least one value; got none`);
+    for (let k = 0; k < n; k++) {
+      const v = values[k];
+      if (typeof v !== "number" || !Number.isFinite(v))
+        throw new StaqInputError(`${which}value ${k} is ${String(v)}; a bootstrap interval needs finite numbers`);
+    }
+  });
+  if (!(Number.isSafeInteger(resamples) && resamples >= 1 && resamples <= MAX_RESAMPLES))
+    throw new StaqInputError(`the bootstrap's resamples must be an integer from 1 to ${MAX_RESAMPLES}; got ${resamples}`);
+  checkConfidence(confidence);
+  return { resamples, confidence, stream: createRandomStream(seed) };
 }
 
 function checkConfidence(confidence: number): void {

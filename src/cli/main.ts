@@ -81,6 +81,13 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: pr
 // The CLI owns its process, so Dawn's two harmless start-up warnings may be kept off its stderr
 // (src/node/dawn-stderr.ts says how, and why only here).
 filterDawnStartupWarnings();
+// A reader that stops early (`staq sweep --status | head`) closes the pipe: drop the rest of the
+// output rather than crash with EPIPE; the command itself (a training run, say) carries on.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+}
 // exitCode, not exit(): stdout may be a pipe still draining, and the process ends by itself once
 // the command has destroyed the GPU device it used.
 process.exitCode = await main(process.argv.slice(2));

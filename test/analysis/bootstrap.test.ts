@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { bootstrapMeanInterval, percentileInterval } from "../../src/analysis/bootstrap.ts";
+import { bootstrapDifferenceInterval, bootstrapMeanInterval, percentileInterval } from "../../src/analysis/bootstrap.ts";
 import { createRandomStream } from "../../src/random/random-stream.ts";
 import { StaqInputError } from "../../src/errors.ts";
 
@@ -111,4 +111,65 @@ test("bad values and options are StaqInputErrors naming them", () => {
   ];
   for (const [call, message] of cases)
     assert.throws(call, (e: Error) => e instanceof StaqInputError && message.test(e.message), String(call));
+});
+
+// The difference of two groups' means (two settings' seeds), for the study's "does A differ from B".
+
+test("difference: a = [0, 10], b = [5] by hand: resampled means of a are 0, 5, 10 (p = 1/4, 1/2, 1/4), so the 95% interval is [−5, 5]", () => {
+  // b has one value, so every resample's difference is mean(a*) − 5 ∈ {−5, 0, 5}; each tail has
+  // probability 1/4, far above 2.5%, so the percentile interval reaches both ends.
+  assert.deepEqual(bootstrapDifferenceInterval([0, 10], [5]), { difference: 0, lower: -5, upper: 5 });
+  // Swapped, the interval is mirrored: mean(b) − mean(a*).
+  assert.deepEqual(bootstrapDifferenceInterval([5], [0, 10]), { difference: 0, lower: -5, upper: 5 });
+});
+
+test("difference: the resamples draw n indices into a, then m into b, from one stream: replayed by hand for B = 4", () => {
+  const a = [1, 4, 9];
+  const b = [0, 20];
+  const stream = createRandomStream(11);
+  const differences: number[] = [];
+  for (let r = 0; r < 4; r++) {
+    let sa = 0;
+    for (let k = 0; k < 3; k++) sa += a[stream.integer(3)];
+    let sb = 0;
+    for (let k = 0; k < 2; k++) sb += b[stream.integer(2)];
+    differences.push(sa / 3 - sb / 2);
+  }
+  differences.sort((x, y) => x - y);
+  // Confidence 0.5: positions 0.75 → 0 and 2.25 → 3, the smallest and the largest of the four.
+  assert.deepEqual(bootstrapDifferenceInterval(a, b, { resamples: 4, confidence: 0.5, seed: 11 }), {
+    difference: 14 / 3 - 10,
+    lower: differences[0],
+    upper: differences[3],
+  });
+});
+
+test("difference: one value each is a point; two groups of equal values give a zero-width interval at mean(a) − mean(b)", () => {
+  assert.deepEqual(bootstrapDifferenceInterval([3], [-1]), { difference: 4, lower: 4, upper: 4 });
+  assert.deepEqual(bootstrapDifferenceInterval([2, 2, 2], [0.5, 0.5]), { difference: 1.5, lower: 1.5, upper: 1.5 });
+});
+
+test("difference: the interval lies within [min a − max b, max a − min b] (a resampled mean never leaves its values' range)", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: 1, maxLength: 8 }),
+      fc.nat(),
+      (a, b, seed) => {
+        const { lower, upper } = bootstrapDifferenceInterval(a, b, { resamples: 200, seed });
+        // Integer values: every resampled mean is a sum of integers divided by n, within [min, max] up to one rounding.
+        const slack = 1e-9 * (1 + Math.max(...a.map(Math.abs), ...b.map(Math.abs)));
+        assert.ok(lower >= Math.min(...a) - Math.max(...b) - slack, `${lower}`);
+        assert.ok(upper <= Math.max(...a) - Math.min(...b) + slack, `${upper}`);
+        assert.ok(lower <= upper);
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+test("difference: bad values name their group", () => {
+  assert.throws(() => bootstrapDifferenceInterval([], [1]), /group a: a bootstrap interval of a mean needs at least one value/);
+  assert.throws(() => bootstrapDifferenceInterval([1], [2, Infinity]), /group b: value 1 is Infinity/);
+  assert.throws(() => bootstrapDifferenceInterval([1], [2], { confidence: 2 }), /confidence level must be a number between 0 and 1/);
 });

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { REPO_ROOT, runStaq, tempDir, type Run } from "../io/stack-fixtures.ts";
+import { REPO_ROOT, run, runStaq, tempDir, type Run } from "../io/stack-fixtures.ts";
 import { TINY_CONFIG } from "../helpers/tiny-config.ts";
 
 const TINY = { env: "CartPole-v1", preset: "quick", ...TINY_CONFIG };
@@ -159,4 +159,23 @@ test("bad sweep command lines and files exit 2 with what to fix", async () => {
   const bad = await runStaq(["sweep", join(dir, "bad.json")]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /bad\.json: point lr=0: config field lr must be a number > 0; got 0/);
+});
+
+test("--status piped into a reader that stops early (| head) ends quietly, without an EPIPE crash", async () => {
+  const dir = await tempDir();
+  const file = join(dir, "big.json");
+  // Thousands of lines: far more than a pipe holds once `head` has gone.
+  await writeFile(
+    file,
+    JSON.stringify({ out: "runs", base: { env: "CartPole-v1" }, grid: { seed: Array.from({ length: 5000 }, (_, i) => i) } }),
+  );
+  // PIPESTATUS[0]: staq's exit code, not head's.
+  const result = await run("bash", [
+    "-c",
+    `"$0" --import tsx src/cli/main.ts sweep "$1" --status | head -n 1; echo "exit \${PIPESTATUS[0]}"`,
+    process.execPath,
+    file,
+  ]);
+  assert.match(result.stdout, /^5000 points in \S+: 5000 new\nexit 0\n$/);
+  assert.doesNotMatch(result.stderr, /EPIPE|Error/);
 });

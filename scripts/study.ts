@@ -1,0 +1,213 @@
+/**
+ * The study's tables and figures (docs/study.md) from its runs (the sweep docs/study/sweep.json):
+ *
+ *   npx tsx scripts/study.ts [--runs docs/study/runs] [--out docs/study] [--seed 0]
+ *
+ * For each of the paper's claims: the runs it reads (chosen by their config.json), `staq compare`
+ * on them (its table, OUT/<claim>/compare.json and the learning curves OUT/<claim>/<env>.svg), and
+ * where the claim sets one setting against another, the difference of the two groups' means of each
+ * stability metric with a percentile-bootstrap interval (src/analysis/bootstrap.ts). Writes
+ * OUT/results.md. Runs that have not finished (no checkpoint at their totalSteps yet) are left out
+ * and counted, so the script can be run while the sweep is still going.
+ */
+import { readFile, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { bootstrapDifferenceInterval } from "../src/analysis/bootstrap.ts";
+import { STABILITY_METRICS, type StabilityMetrics } from "../src/analysis/stability.ts";
+import { runCommand } from "../src/cli/command.ts";
+import { compareCommand } from "../src/cli/compare-command.ts";
+import { writeFileAtomically } from "../src/node/files.ts";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "docs/study/runs" },
+    out: { type: "string", default: "docs/study" },
+    seed: { type: "string", default: "0" },
+  },
+});
+const runsDir = values.runs!;
+const out = values.out!;
+const seed = Number(values.seed);
+
+type Config = Record<string, unknown>;
+
+/** StaQ at the quick preset's settings: what every claim varies one thing of. */
+const STAQ_DEFAULTS: Config = { algo: "staq", variant: "corrected", stackRule: "exact", epsilon: 0.05, memory: 30 };
+
+/** A field of a run's config, with the defaults of runs from before the field existed. */
+function field(config: Config, key: string): unknown {
+  if (config[key] !== undefined) return config[key];
+  return key === "algo" ? "staq" : key === "stackRule" ? "exact" : undefined;
+}
+
+/** StaQ with the defaults except the fields given (each a list of allowed values). */
+function staqExcept(varied: Record<string, unknown[]>): (config: Config) => boolean {
+  return (config) => Object.entries(STAQ_DEFAULTS).every(([key, value]) => (varied[key] ?? [value]).includes(field(config, key)));
+}
+
+interface Contrast {
+  /** The field set one way against another. */
+  field: string;
+  a: unknown;
+  b: unknown;
+  /** The fields that must agree for two groups to be compared (the environment, M). */
+  within: string[];
+}
+
+interface Claim {
+  name: string;
+  title: string;
+  select: (config: Config) => boolean;
+  groupBy: string[];
+  contrasts: Contrast[];
+}
+
+const CLAIMS: Claim[] = [
+  {
+    name: "memory",
+    title: "1. Memory M with the weight correction",
+    select: staqExcept({ memory: [1, 5, 10, 30, 100] }),
+    groupBy: ["env", "memory"],
+    contrasts: [],
+  },
+  {
+    name: "variant",
+    title: "2. Vanilla against weight-corrected at small M",
+    select: staqExcept({ memory: [5, 10], variant: ["corrected", "vanilla"] }),
+    groupBy: ["env", "memory", "variant"],
+    contrasts: [{ field: "variant", a: "corrected", b: "vanilla", within: ["env", "memory"] }],
+  },
+  {
+    name: "epsilon",
+    title: "3. The ε-softmax behaviour (ε = 0.05) against pure softmax (ε = 0)",
+    select: staqExcept({ epsilon: [0.05, 0] }),
+    groupBy: ["env", "epsilon"],
+    contrasts: [{ field: "epsilon", a: 0.05, b: 0, within: ["env"] }],
+  },
+  {
+    name: "algorithms",
+    title: "4. StaQ against DQN, M-DQN and MDPO",
+    select: (config) => staqExcept({})(config) || ["dqn", "mdqn", "mdpo"].includes(field(config, "algo") as string),
+    groupBy: ["env", "algo"],
+    contrasts: ["dqn", "mdqn", "mdpo"].map((b) => ({ field: "algo", a: "staq", b, within: ["env"] })),
+  },
+  {
+    name: "stack-rule",
+    title: "5. The authors' stack rule against exact finite memory",
+    select: staqExcept({ memory: [5, 30], stackRule: ["exact", "authors"] }),
+    groupBy: ["env", "memory", "stackRule"],
+    contrasts: [{ field: "stackRule", a: "authors", b: "exact", within: ["env", "memory"] }],
+  },
+];
+
+const COLUMNS: Record<keyof StabilityMetrics, string> = {
+  finalReturn: "final",
+  normalizedArea: "area",
+  meanDrop: "drop",
+  movingAverageDeviation: "deviation",
+  belowBestFraction: "below best",
+};
+
+/** Finished runs (checkpoint at totalSteps) with their configs; unfinished ones counted. */
+async function finishedRuns(): Promise<{ runs: { dir: string; config: Config }[]; unfinished: number }> {
+  const runs: { dir: string; config: Config }[] = [];
+  let unfinished = 0;
+  for (const name of (await readdir(runsDir)).sort()) {
+    const dir = join(runsDir, name);
+    let config: Config;
+    let state: { counters: { globalStep: number } };
+    try {
+      config = JSON.parse(await readFile(join(dir, "config.json"), "utf8")) as Config;
+      state = JSON.parse(await readFile(join(dir, "checkpoint", "state.json"), "utf8"));
+    } catch {
+      unfinished++; // not started, or no checkpoint yet
+      continue;
+    }
+    if (state.counters.globalStep >= (config.totalSteps as number)) runs.push({ dir, config });
+    else unfinished++;
+  }
+  return { runs, unfinished };
+}
+
+interface CompareRun {
+  dir: string;
+  group: Record<string, unknown>;
+  seed: number;
+  metrics: StabilityMetrics;
+}
+
+/** `staq compare` on the runs, into OUT/<claim>/: the table it prints, and its JSON's runs. */
+async function compare(claim: Claim, dirs: string[]): Promise<{ table: string; runs: CompareRun[] }> {
+  let stdout = "";
+  let stderr = "";
+  const dest = join(out, claim.name);
+  const code = await runCommand(compareCommand, [...dirs, "--group-by", claim.groupBy.join(","), "--seed", String(seed), "--out", dest], {
+    stdout: { write: (chunk: string) => ((stdout += chunk), true) },
+    stderr: { write: (chunk: string) => ((stderr += chunk), true) },
+  });
+  if (code !== 0) throw new Error(`staq compare failed for ${claim.name} (exit code ${code}): ${stderr}`);
+  const report = JSON.parse(await readFile(join(dest, "compare.json"), "utf8")) as { runs: CompareRun[] };
+  // The table is what compare prints before its notes.
+  return { table: stdout.split("\n\n")[0], runs: report.runs };
+}
+
+/** Each contrast as a table: a − b of every metric's mean, with its interval; * where it excludes 0. */
+function contrastTable(claim: Claim, runs: CompareRun[]): string {
+  const lines: string[] = [];
+  for (const contrast of claim.contrasts) {
+    const header = [...contrast.within, "runs (a, b)", ...STABILITY_METRICS.map((m) => COLUMNS[m])];
+    lines.push(`${contrast.field} = ${JSON.stringify(contrast.a)} minus ${contrast.field} = ${JSON.stringify(contrast.b)}:`, "");
+    lines.push(`| ${header.join(" | ")} |`, `| ${header.map((_, i) => (i < contrast.within.length + 1 ? "---" : "---:")).join(" | ")} |`);
+    const keyOf = (run: CompareRun) => JSON.stringify(contrast.within.map((f) => run.group[f]));
+    const keys = [...new Set(runs.map(keyOf))];
+    for (const key of keys) {
+      const side = (value: unknown) => runs.filter((r) => keyOf(r) === key && r.group[contrast.field] === value);
+      const a = side(contrast.a);
+      const b = side(contrast.b);
+      if (a.length === 0 || b.length === 0) continue;
+      const cells = STABILITY_METRICS.map((metric) => {
+        const d = bootstrapDifferenceInterval(
+          a.map((r) => r.metrics[metric]),
+          b.map((r) => r.metrics[metric]),
+          { seed },
+        );
+        const digits = metric === "belowBestFraction" ? 3 : 1;
+        const excludesZero = d.lower > 0 || d.upper < 0;
+        return `${d.difference.toFixed(digits)} [${d.lower.toFixed(digits)}, ${d.upper.toFixed(digits)}]${excludesZero ? " *" : ""}`;
+      });
+      lines.push(`| ${[...(JSON.parse(key) as unknown[]).map(String), `${a.length}, ${b.length}`, ...cells].join(" | ")} |`);
+    }
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+const { runs, unfinished } = await finishedRuns();
+const sections: string[] = [
+  "# The study's results",
+  "",
+  `Generated by \`npx tsx scripts/study.ts\` from the finished runs in ${runsDir} (${runs.length} runs; ${unfinished} started but not finished, left out). ` +
+    `Each cell of a comparison table is the mean over seeds [its 95% percentile-bootstrap interval, 10 000 resamples, seed ${seed}]; ` +
+    "each cell of a difference table is the difference of two settings' means [its 95% bootstrap interval], marked * where the interval excludes 0. " +
+    "docs/stability.md defines the metrics; docs/study.md says what the tables show.",
+  "",
+];
+for (const claim of CLAIMS) {
+  const dirs = runs.filter((r) => claim.select(r.config)).map((r) => r.dir);
+  sections.push(`## ${claim.title}`, "");
+  if (dirs.length === 0) {
+    sections.push("No finished runs yet.", "");
+    continue;
+  }
+  const { table, runs: compared } = await compare(claim, dirs);
+  sections.push(
+    `\`staq compare\` on ${dirs.length} runs, \`--group-by ${claim.groupBy.join(",")}\`; learning curves in ${join(out, claim.name)}/:`,
+    "",
+    table,
+    "",
+  );
+  if (claim.contrasts.length > 0) sections.push(contrastTable(claim, compared));
+}
+await writeFileAtomically(join(out, "results.md"), new TextEncoder().encode(sections.join("\n")), "the study's results");
+console.log(`wrote ${join(out, "results.md")} from ${runs.length} finished runs (${unfinished} left out)`);
