@@ -8,9 +8,13 @@
  *   done      a checkpoint at or past the point's totalSteps: skipped;
  *   failed    the run exited with an error (sweep-failed.json says which): skipped until the sweep
  *             is run with --retry-failed;
- *   running   sweep.lock names a live process on this host, or a process on another host (a
- *             cluster node; `--status` asks Slurm about those): another worker has it.
+ *   running   sweep.lock names a live process on this host, or a Slurm task that squeue still
+ *             lists, or a process on another host outside Slurm: another worker has it.
+ *
+ * A lock left by a worker that died (killed, its node lost) is not one: on this host its pid is
+ * gone; from a Slurm task, squeue no longer lists the task (asked only when there is such a lock).
  */
+import { spawn } from "node:child_process";
 import { readFile, writeFile, rm, open } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -83,7 +87,22 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** The lock of a point, if a worker holds it; a lock left by a dead process on this host is not one. */
+/**
+ * Whether squeue still lists a Slurm array task ("123_4"): pending or running. Undefined when
+ * squeue cannot say (not installed, not answering), in which case the lock is taken as live.
+ */
+function slurmTaskQueued(task: string): Promise<boolean | undefined> {
+  return new Promise((resolve) => {
+    // All jobs, filtered here: squeue --jobs with an id Slurm has forgotten is an error, not "none".
+    const child = spawn("squeue", ["--noheader", "--array", "--format=%i"], { stdio: ["ignore", "pipe", "ignore"] });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.on("error", () => resolve(undefined));
+    child.on("close", (code) => resolve(code === 0 ? stdout.split("\n").some((line) => line.trim() === task) : undefined));
+  });
+}
+
+/** The lock of a point, if a live worker holds it (see the file's comment for what counts as dead). */
 export async function readLock(dir: string): Promise<PointLock | undefined> {
   const path = join(dir, SWEEP_FILES.lock);
   if (!(await pathExists(path))) return undefined;
@@ -94,7 +113,8 @@ export async function readLock(dir: string): Promise<PointLock | undefined> {
     return undefined; // a lock cut short by a kill while it was written: nobody holds it
   }
   if (typeof lock?.pid !== "number" || typeof lock.host !== "string") return undefined;
-  if (lock.host === hostname() && !processAlive(lock.pid)) return undefined;
+  if (lock.host === hostname()) return processAlive(lock.pid) ? lock : undefined;
+  if (lock.slurmJob !== undefined && (await slurmTaskQueued(lock.slurmJob)) === false) return undefined;
   return lock;
 }
 

@@ -1,9 +1,10 @@
 // `staq sweep --backend slurm` against a real Slurm (test/helpers/slurm-cluster.ts): a small sweep
 // submitted as one array job, followed with --status until every point is done, each run directory
-// checked, and a second submission that finds nothing left to do. squeue's lines are parsed by a
-// pure function, tested here on lines as Slurm prints them.
+// checked (one of them behind the lock of a task Slurm no longer knows), and a second submission
+// that finds nothing left to do. squeue's lines are parsed by a pure function, tested here on lines
+// as Slurm prints them.
 import assert from "node:assert/strict";
-import { readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { queuedPoints, sbatchScript, shellWord } from "../../src/sweep/slurm-backend.ts";
@@ -73,6 +74,12 @@ test("a sweep submitted to a real Slurm runs every point as an array task; --sta
   await writeFile(
     file,
     JSON.stringify({ out: "runs", base: TINY, grid: [{ seed: [0, 1] }, { seed: [0], algo: ["dqn"], learningStarts: [32] }] }),
+  );
+  // A lock left by a task on a node that was lost: squeue no longer lists its task, so it holds nothing.
+  await mkdir(join(dir, "runs", "seed=1"), { recursive: true });
+  await writeFile(
+    join(dir, "runs", "seed=1", "sweep.lock"),
+    JSON.stringify({ pid: 1, host: "lost-node", started: "2026-01-01T00:00:00Z", slurmJob: "424242_0" }),
   );
   const submitted = await runStaq(["sweep", file, "--backend", "slurm", "--partition", partition, "--time", "10", "--cpus", "1"], env);
   assert.equal(submitted.code, 0, `${submitted.stdout}\n${submitted.stderr}`);
