@@ -101,6 +101,8 @@ const CLAIMS: Claim[] = [
   },
 ];
 
+const ALGO_ORDER = ["staq", "dqn", "mdqn", "mdpo"];
+
 const COLUMNS: Record<keyof StabilityMetrics, string> = {
   finalReturn: "final",
   normalizedArea: "area",
@@ -194,7 +196,26 @@ const sections: string[] = [
   "",
 ];
 for (const claim of CLAIMS) {
-  const dirs = runs.filter((r) => claim.select(r.config)).map((r) => r.dir);
+  // Groups appear in the table in the order compare meets them: by the grouped fields, numbers
+  // numerically, StaQ before the baselines.
+  const rank = (x: unknown) => (typeof x === "string" && ALGO_ORDER.includes(x) ? ALGO_ORDER.indexOf(x) : undefined);
+  const order = (x: unknown, y: unknown): number => {
+    if (typeof x === "number" && typeof y === "number") return x - y;
+    const rx = rank(x);
+    const ry = rank(y);
+    if (rx !== undefined && ry !== undefined) return rx - ry;
+    return String(x).localeCompare(String(y));
+  };
+  const dirs = runs
+    .filter((r) => claim.select(r.config))
+    .sort((a, b) => {
+      for (const key of claim.groupBy) {
+        const c = order(field(a.config, key), field(b.config, key));
+        if (c !== 0) return c;
+      }
+      return 0;
+    })
+    .map((r) => r.dir);
   sections.push(`## ${claim.title}`, "");
   if (dirs.length === 0) {
     sections.push("No finished runs yet.", "");
