@@ -18,6 +18,7 @@ import { STABILITY_METRICS, type StabilityMetrics } from "../src/analysis/stabil
 import { runCommand } from "../src/cli/command.ts";
 import { compareCommand } from "../src/cli/compare-command.ts";
 import { writeFileAtomically } from "../src/node/files.ts";
+import { renderLineChartSvg } from "../src/plot/line-chart.ts";
 
 const { values } = parseArgs({
   options: {
@@ -132,6 +133,11 @@ async function finishedRuns(): Promise<{ runs: { dir: string; config: Config }[]
   return { runs, unfinished };
 }
 
+interface CompareGroup {
+  group: Record<string, unknown>;
+  metrics: Record<keyof StabilityMetrics, { mean: number; lower: number; upper: number }>;
+}
+
 interface CompareRun {
   dir: string;
   group: Record<string, unknown>;
@@ -140,7 +146,7 @@ interface CompareRun {
 }
 
 /** `staq compare` on the runs, into OUT/<claim>/: the table it prints, and its JSON's runs. */
-async function compare(claim: Claim, dirs: string[]): Promise<{ table: string; runs: CompareRun[] }> {
+async function compare(claim: Claim, dirs: string[]): Promise<{ table: string; runs: CompareRun[]; groups: CompareGroup[] }> {
   let stdout = "";
   let stderr = "";
   const dest = join(out, claim.name);
@@ -149,9 +155,9 @@ async function compare(claim: Claim, dirs: string[]): Promise<{ table: string; r
     stderr: { write: (chunk: string) => ((stderr += chunk), true) },
   });
   if (code !== 0) throw new Error(`staq compare failed for ${claim.name} (exit code ${code}): ${stderr}`);
-  const report = JSON.parse(await readFile(join(dest, "compare.json"), "utf8")) as { runs: CompareRun[] };
+  const report = JSON.parse(await readFile(join(dest, "compare.json"), "utf8")) as { runs: CompareRun[]; groups: CompareGroup[] };
   // The table is what compare prints before its notes.
-  return { table: stdout.split("\n\n")[0], runs: report.runs };
+  return { table: stdout.split("\n\n")[0], runs: report.runs, groups: report.groups };
 }
 
 /** Each contrast as a table: a − b of every metric's mean, with its interval; * where it excludes 0. */
@@ -183,6 +189,46 @@ function contrastTable(claim: Claim, runs: CompareRun[]): string {
     lines.push("");
   }
   return lines.join("\n");
+}
+
+/**
+ * Claim 1's figures: per environment, the area and the mean drop against M (log scale), each
+ * point the mean over seeds with its bootstrap interval as a band. Returns the files written.
+ */
+async function againstMemory(groups: CompareGroup[]): Promise<string[]> {
+  const written: string[] = [];
+  const envs = [...new Set(groups.map((g) => String(g.group.env)))];
+  for (const env of envs) {
+    const mine = groups.filter((g) => g.group.env === env).sort((a, b) => Number(a.group.memory) - Number(b.group.memory));
+    for (const metric of ["normalizedArea", "meanDrop"] as const) {
+      const svg = await renderLineChartSvg(
+        [
+          {
+            name: env,
+            x: mine.map((g) => Number(g.group.memory)),
+            y: mine.map((g) => g.metrics[metric].mean),
+            lower: mine.map((g) => g.metrics[metric].lower),
+            upper: mine.map((g) => g.metrics[metric].upper),
+          },
+        ],
+        {
+          title: `${env}: ${metric === "normalizedArea" ? "area (time-average return)" : "mean drop between evaluations"} against M`,
+          xTitle: "memory M (log scale)",
+          yTitle: COLUMNS[metric],
+          logX: true,
+          points: true,
+        },
+      );
+      const path = join(
+        out,
+        "memory",
+        `${env.replace(/[^A-Za-z0-9._-]/g, "-")}-${metric === "normalizedArea" ? "area" : "drop"}-against-M.svg`,
+      );
+      await writeFileAtomically(path, new TextEncoder().encode(svg), "a chart");
+      written.push(path);
+    }
+  }
+  return written;
 }
 
 const { runs, unfinished } = await finishedRuns();
@@ -221,7 +267,7 @@ for (const claim of CLAIMS) {
     sections.push("No finished runs yet.", "");
     continue;
   }
-  const { table, runs: compared } = await compare(claim, dirs);
+  const { table, runs: compared, groups } = await compare(claim, dirs);
   sections.push(
     `\`staq compare\` on ${dirs.length} runs, \`--group-by ${claim.groupBy.join(",")}\`; learning curves in ${join(out, claim.name)}/:`,
     "",
@@ -229,6 +275,10 @@ for (const claim of CLAIMS) {
     "",
   );
   if (claim.contrasts.length > 0) sections.push(contrastTable(claim, compared));
+  if (claim.name === "memory") {
+    const charts = await againstMemory(groups);
+    sections.push(`The area and the mean drop against M (mean over seeds, the band its 95% interval): ${charts.join(", ")}.`, "");
+  }
 }
 await writeFileAtomically(join(out, "results.md"), new TextEncoder().encode(sections.join("\n")), "the study's results");
 console.log(`wrote ${join(out, "results.md")} from ${runs.length} finished runs (${unfinished} left out)`);

@@ -40,6 +40,10 @@ export interface LineChartOptions {
   yTitle: string;
   /** Log-scale y axis (default false). See `logFloor` for values ≤ 0. */
   logY?: boolean;
+  /** Log-scale x axis (default false): every x must be > 0 (e.g. a sweep over M = 1, 5, 10, 30, 100). */
+  logX?: boolean;
+  /** A marker at every point (default false): for a few points, such as a metric against a setting. */
+  points?: boolean;
   /**
    * Only with `logY`: a positive floor; y, lower and upper values below it are drawn at
    * the floor (e.g. an error that reached exactly 0, or a mean − std band that dips
@@ -232,7 +236,12 @@ function collectRows(series: readonly LineSeries[], options: LineChartOptions): 
           `${label}: ${field}[${i}] is ${String(v)}; every value must be a finite number (nothing is dropped silently)`,
         );
       }
-      if (!logY || field === "x") return v;
+      if (field === "x") {
+        if (options.logX === true && v <= 0)
+          throw new StaqInputError(`${label}: x[${i}] is ${v}, which a log x scale cannot draw; use a linear scale (logX: false)`);
+        return v;
+      }
+      if (!logY) return v;
       if (floor !== undefined) return Math.max(v, floor);
       if (v <= 0) {
         throw new StaqInputError(
@@ -279,7 +288,8 @@ function lengthOf(values: ArrayLike<number> | undefined, what: string): number {
 }
 
 function buildSpec(names: string[], rows: Row[], bandRows: BandRow[], ruleRows: RuleRow[], options: LineChartOptions): TopLevelSpec {
-  const x = { field: "x", type: "quantitative", title: options.xTitle, scale: { zero: false } } as const;
+  const xScale = options.logX ? ({ type: "log" } as const) : ({ zero: false } as const);
+  const x = { field: "x", type: "quantitative", title: options.xTitle, scale: xScale } as const;
   const yScale = options.logY ? ({ type: "log" } as const) : ({ zero: false } as const);
   const color = {
     field: "series",
@@ -290,7 +300,7 @@ function buildSpec(names: string[], rows: Row[], bandRows: BandRow[], ruleRows: 
 
   const line = {
     data: { values: rows },
-    mark: { type: "line", point: false, interpolate: "linear" },
+    mark: { type: "line", point: options.points === true, interpolate: "linear" },
     encoding: { x, y: { field: "y", type: "quantitative", title: options.yTitle, scale: yScale }, color },
   } as const;
   const band = {

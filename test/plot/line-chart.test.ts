@@ -40,6 +40,21 @@ test("two series on a log scale: standalone SVG with legend names, axis titles a
   assert.ok(!svg.includes('aria-roledescription="area mark"'));
 });
 
+test("a log x scale with markers: a metric against a setting such as M = 1, 5, 10, 30, 100", async () => {
+  const series: LineSeries[] = [
+    { name: "CartPole-v1", x: [1, 5, 10, 30, 100], y: [10, 20, 25, 30, 31], lower: [8, 18, 20, 28, 30], upper: [12, 22, 30, 32, 32] },
+  ];
+  const svg = await renderLineChartSvg(series, { xTitle: "memory M", yTitle: "area", logX: true, points: true });
+  assertStandaloneSvg(svg);
+  // Log x axis: 1, 10 and 100 as ticks; a marker per point (vega draws point marks as symbols).
+  for (const tick of [">1<", ">10<", ">100<"]) assert.ok(svg.includes(tick), tick);
+  assert.equal([...svg.matchAll(/aria-roledescription="point"/g)].length, 5);
+  await assert.rejects(
+    renderLineChartSvg([{ name: "s", x: [0, 1], y: [1, 2] }], { xTitle: "x", yTitle: "y", logX: true }),
+    /"s": x\[0\] is 0, which a log x scale cannot draw/,
+  );
+});
+
 test("rendering is deterministic", async () => {
   const a = await renderLineChartSvg(twoSeries, logOptions);
   const b = await renderLineChartSvg(twoSeries, logOptions);
