@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { DurationEstimate, PATIENT_MIN_MS, waitPatiently } from "../../src/gpu/patient-wait.ts";
 
@@ -45,36 +45,72 @@ test("long work on a busy-polling adapter sleeps first, so the promise is create
   assert.ok(createdAfter < 5);
 });
 
-test("a wait that finds the work already done makes the next call measure afresh, so it oversleeps once at most", async () => {
-  const estimate = new DurationEstimate();
-  estimate.observe(400);
-  estimate.observe(400);
-  // The "GPU" is done immediately: the sleep (320 ms) overshoots once ...
-  await waitPatiently(estimate, true, performance.now(), () => Promise.resolve());
-  assert.equal(estimate.ms, undefined, "the next call waits directly");
-  // ... and only once: the next call does not sleep, and what it measures is the new estimate.
-  const submitted = performance.now();
-  await waitPatiently(estimate, true, submitted, () => delay(2));
-  assert.ok(performance.now() - submitted < 50);
-  assert.ok(estimate.ms! < 50, `estimate ${estimate.ms}`);
+/**
+ * Runs `scenario` (which starts with a planned sleep of `sleepMs` that finds the work done) until
+ * its timer wakes on time, within the 5 ms the wait allows (max(0.5 ms, 5% of the estimate)): the
+ * scenarios below are about a punctual timer, and on a loaded machine (a parallel test run, a
+ * sweep beside it) setTimeout can fire tens of ms late, which the wait rightly ignores (see the
+ * last test). The attempt whose timer was on time is the one whose assertions count.
+ */
+async function withPunctualTimer(
+  t: TestContext,
+  sleepMs: number,
+  scenario: () => Promise<{ sleptFor: number; check: () => Promise<void> | void }>,
+): Promise<void> {
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    const { sleptFor, check } = await scenario();
+    if (sleptFor <= sleepMs + 5) return check();
+    t.diagnostic(`attempt ${attempt}: the ${sleepMs} ms sleep took ${sleptFor.toFixed(1)} ms (a loaded machine); trying again`);
+  }
+  t.skip(`the ${sleepMs} ms timer woke more than 5 ms late 20 times: the machine is too busy for this scenario`);
+}
+
+test("a wait that finds the work already done makes the next call measure afresh, so it oversleeps once at most", async (t) => {
+  await withPunctualTimer(t, 320, async () => {
+    const estimate = new DurationEstimate();
+    estimate.observe(400);
+    estimate.observe(400);
+    // The "GPU" is done immediately: the sleep (320 ms) overshoots once ...
+    const slept = performance.now();
+    await waitPatiently(estimate, true, slept, () => Promise.resolve());
+    const sleptFor = performance.now() - slept;
+    return {
+      sleptFor,
+      check: async () => {
+        assert.equal(estimate.ms, undefined, "the next call waits directly");
+        // ... and only once: the next call does not sleep, and what it measures is the new estimate.
+        const submitted = performance.now();
+        await waitPatiently(estimate, true, submitted, () => delay(2));
+        assert.ok(performance.now() - submitted < 50);
+        assert.ok(estimate.ms! < 50, `estimate ${estimate.ms}`);
+      },
+    };
+  });
 });
 
-test("a probe that polls and comes out slower than an oversleep proved keeps the proof, so the estimate keeps shrinking", async () => {
-  const estimate = new DurationEstimate();
-  estimate.observe(100);
-  // The sleep (80 ms) finds the work done: it takes at most about 80 ms when not polled ...
-  const slept = performance.now();
-  await waitPatiently(estimate, true, slept, () => Promise.resolve());
-  const proven = performance.now() - slept;
-  assert.equal(estimate.ms, undefined, "the next call waits directly");
-  // ... so the next call waits directly, but a probe that took 150 ms (polling slowed the work)
-  // does not raise the estimate back above that bound.
-  await waitPatiently(estimate, true, performance.now(), () => delay(150));
-  assert.ok(estimate.ms! <= proven && estimate.ms! < 100, `estimate ${estimate.ms}, oversleep bound ${proven}, probe 150`);
-  // A probe that is faster than the bound is what the work takes now.
-  estimate.overslept(60);
-  estimate.observe(20);
-  assert.equal(estimate.ms, 20);
+test("a probe that polls and comes out slower than an oversleep proved keeps the proof, so the estimate keeps shrinking", async (t) => {
+  await withPunctualTimer(t, 80, async () => {
+    const estimate = new DurationEstimate();
+    estimate.observe(100);
+    // The sleep (80 ms) finds the work done: it takes at most about 80 ms when not polled ...
+    const slept = performance.now();
+    await waitPatiently(estimate, true, slept, () => Promise.resolve());
+    const proven = performance.now() - slept;
+    return {
+      sleptFor: proven,
+      check: async () => {
+        assert.equal(estimate.ms, undefined, "the next call waits directly");
+        // ... so the next call waits directly, but a probe that took 150 ms (polling slowed the work)
+        // does not raise the estimate back above that bound.
+        await waitPatiently(estimate, true, performance.now(), () => delay(150));
+        assert.ok(estimate.ms! <= proven && estimate.ms! < 100, `estimate ${estimate.ms}, oversleep bound ${proven}, probe 150`);
+        // A probe that is faster than the bound is what the work takes now.
+        estimate.overslept(60);
+        estimate.observe(20);
+        assert.equal(estimate.ms, 20);
+      },
+    };
+  });
 });
 
 test("a timer that wakes late (a busy machine) teaches the estimate nothing", async () => {
