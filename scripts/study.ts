@@ -70,7 +70,8 @@ const CLAIMS: Claim[] = [
     title: "1. Memory M with the weight correction",
     select: staqExcept({ memory: [1, 5, 10, 30, 100] }),
     groupBy: ["env", "memory"],
-    contrasts: [],
+    // The longest memories against the shortest: is more memory steadier?
+    contrasts: [100, 30].map((a) => ({ field: "memory", a, b: 1, within: ["env"] })),
   },
   {
     name: "variant",
