@@ -166,8 +166,7 @@ function contrastTable(claim: Claim, runs: CompareRun[]): string {
   const lines: string[] = [];
   for (const contrast of claim.contrasts) {
     const header = [...contrast.within, "runs (a, b)", ...STABILITY_METRICS.map((m) => COLUMNS[m])];
-    lines.push(`${contrast.field} = ${JSON.stringify(contrast.a)} minus ${contrast.field} = ${JSON.stringify(contrast.b)}:`, "");
-    lines.push(`| ${header.join(" | ")} |`, `| ${header.map((_, i) => (i < contrast.within.length + 1 ? "---" : "---:")).join(" | ")} |`);
+    const rows: string[] = [];
     const keyOf = (run: CompareRun) => JSON.stringify(contrast.within.map((f) => run.group[f]));
     const keys = [...new Set(runs.map(keyOf))];
     for (const key of keys) {
@@ -185,8 +184,16 @@ function contrastTable(claim: Claim, runs: CompareRun[]): string {
         const excludesZero = d.lower > 0 || d.upper < 0;
         return `${d.difference.toFixed(digits)} [${d.lower.toFixed(digits)}, ${d.upper.toFixed(digits)}]${excludesZero ? " *" : ""}`;
       });
-      lines.push(`| ${[...(JSON.parse(key) as unknown[]).map(String), `${a.length}, ${b.length}`, ...cells].join(" | ")} |`);
+      rows.push(`| ${[...(JSON.parse(key) as unknown[]).map(String), `${a.length}, ${b.length}`, ...cells].join(" | ")} |`);
     }
+    lines.push(`${contrast.field} = ${JSON.stringify(contrast.a)} minus ${contrast.field} = ${JSON.stringify(contrast.b)}:`, "");
+    if (rows.length === 0) lines.push("No setting has finished runs on both sides yet.");
+    else
+      lines.push(
+        `| ${header.join(" | ")} |`,
+        `| ${header.map((_, i) => (i < contrast.within.length + 1 ? "---" : "---:")).join(" | ")} |`,
+        ...rows,
+      );
     lines.push("");
   }
   return lines.join("\n");
