@@ -14,7 +14,7 @@ import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { bootstrapDifferenceInterval } from "../src/analysis/bootstrap.ts";
-import { STABILITY_METRICS, type StabilityMetrics } from "../src/analysis/stability.ts";
+import { STABILITY_COLUMNS, STABILITY_METRICS, type StabilityMetrics } from "../src/analysis/stability.ts";
 import { runCommand } from "../src/cli/command.ts";
 import { compareCommand } from "../src/cli/compare-command.ts";
 import { writeFileAtomically } from "../src/node/files.ts";
@@ -105,14 +105,6 @@ const CLAIMS: Claim[] = [
 
 const ALGO_ORDER = ["staq", "dqn", "mdqn", "mdpo"];
 
-const COLUMNS: Record<keyof StabilityMetrics, string> = {
-  finalReturn: "final",
-  normalizedArea: "area",
-  meanDrop: "drop",
-  movingAverageDeviation: "deviation",
-  belowBestFraction: "below best",
-};
-
 /** Finished runs (checkpoint at totalSteps) with their configs; unfinished ones counted. */
 async function finishedRuns(): Promise<{ runs: { dir: string; config: Config }[]; unfinished: number }> {
   const runs: { dir: string; config: Config }[] = [];
@@ -165,7 +157,7 @@ async function compare(claim: Claim, dirs: string[]): Promise<{ table: string; r
 function contrastTable(claim: Claim, runs: CompareRun[]): string {
   const lines: string[] = [];
   for (const contrast of claim.contrasts) {
-    const header = [...contrast.within, "runs (a, b)", ...STABILITY_METRICS.map((m) => COLUMNS[m])];
+    const header = [...contrast.within, "runs (a, b)", ...STABILITY_METRICS.map((m) => STABILITY_COLUMNS[m])];
     const rows: string[] = [];
     const keyOf = (run: CompareRun) => JSON.stringify(contrast.within.map((f) => run.group[f]));
     const keys = [...new Set(runs.map(keyOf))];
@@ -222,7 +214,7 @@ async function againstMemory(groups: CompareGroup[]): Promise<string[]> {
         {
           title: `${env}: ${metric === "normalizedArea" ? "area (time-average return)" : "mean drop between evaluations"} against M`,
           xTitle: "memory M (log scale)",
-          yTitle: COLUMNS[metric],
+          yTitle: STABILITY_COLUMNS[metric],
           logX: true,
           points: true,
         },

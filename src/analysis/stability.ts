@@ -29,6 +29,15 @@ export interface StabilityMetrics {
 /** The metrics' names, in the order tables and files list them. */
 export const STABILITY_METRICS = ["finalReturn", "normalizedArea", "meanDrop", "movingAverageDeviation", "belowBestFraction"] as const;
 
+/** Each metric's column name in tables (`staq compare`, the study's tables). */
+export const STABILITY_COLUMNS: Readonly<Record<keyof StabilityMetrics, string>> = {
+  finalReturn: "final",
+  normalizedArea: "area",
+  meanDrop: "drop",
+  movingAverageDeviation: "deviation",
+  belowBestFraction: "below best",
+};
+
 /** The window of movingAverageDeviation and the fraction of belowBestFraction that stabilityMetrics uses. */
 export const DEFAULT_WINDOW = 5;
 export const DEFAULT_BELOW_BEST_FRACTION = 0.1;

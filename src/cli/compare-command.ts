@@ -16,6 +16,7 @@ import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, bootstrapMeanInterval, type Mean
 import {
   DEFAULT_BELOW_BEST_FRACTION,
   DEFAULT_WINDOW,
+  STABILITY_COLUMNS,
   STABILITY_METRICS,
   stabilityMetrics,
   type StabilityMetrics,
@@ -75,15 +76,6 @@ const DEFAULT_ALGO = "staq";
 const DEFAULT_GROUP_BY = ["algo", "env"];
 const DEFAULT_METRIC = "eval/mean_return";
 const X_KEY = "global_step";
-
-/** The table's column for each metric. */
-const COLUMNS: Record<keyof StabilityMetrics, string> = {
-  finalReturn: "final",
-  normalizedArea: "area",
-  meanDrop: "drop",
-  movingAverageDeviation: "deviation",
-  belowBestFraction: "below best",
-};
 
 interface Settings {
   dirs: string[];
@@ -327,7 +319,7 @@ function table(groups: readonly Group[], groupBy: readonly string[]): string {
     `${group.runs.length} (${group.runs.map((run) => showValue(run.config.seed)).join(", ")})`,
     ...metricCells.map((cells) => cells[g]),
   ]);
-  const header = [...groupBy, "runs (seeds)", ...STABILITY_METRICS.map((name) => COLUMNS[name])];
+  const header = [...groupBy, "runs (seeds)", ...STABILITY_METRICS.map((name) => STABILITY_COLUMNS[name])];
   return markdownTable(header, rows, [...groupBy.map(() => false), false, ...STABILITY_METRICS.map(() => true)]);
 }
 
