@@ -14,12 +14,12 @@
  * A lock left by a worker that died (killed, its node lost) is not one: on this host its pid is
  * gone; from a Slurm task, squeue no longer lists the task (asked only when there is such a lock).
  */
-import { spawn } from "node:child_process";
 import { readFile, writeFile, rm, open } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { RUN_FILES, pathExists } from "../cli/run-directory.ts";
 import { StaqFormatError } from "../errors.ts";
+import { queuedTaskLines } from "./slurm-backend.ts";
 import type { SweepPoint } from "./sweep-file.ts";
 
 export type PointStatus = "new" | "started" | "partial" | "done" | "failed" | "running";
@@ -91,15 +91,9 @@ function processAlive(pid: number): boolean {
  * Whether squeue still lists a Slurm array task ("123_4"): pending or running. Undefined when
  * squeue cannot say (not installed, not answering), in which case the lock is taken as live.
  */
-function slurmTaskQueued(task: string): Promise<boolean | undefined> {
-  return new Promise((resolve) => {
-    // All jobs, filtered here: squeue --jobs with an id Slurm has forgotten is an error, not "none".
-    const child = spawn("squeue", ["--noheader", "--array", "--format=%i"], { stdio: ["ignore", "pipe", "ignore"] });
-    let stdout = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.on("error", () => resolve(undefined));
-    child.on("close", (code) => resolve(code === 0 ? stdout.split("\n").some((line) => line.trim() === task) : undefined));
-  });
+async function slurmTaskQueued(task: string): Promise<boolean | undefined> {
+  const lines = await queuedTaskLines();
+  return lines?.some((line) => line.split("|")[0].trim() === task);
 }
 
 /** The lock of a point, if a live worker holds it (see the file's comment for what counts as dead). */

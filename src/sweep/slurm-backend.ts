@@ -178,17 +178,25 @@ export function queuedPoints(
   return new Map([...states].map(([name, { state, where, task }]) => [name, { state, where, task }]));
 }
 
-/** What `squeue` says of this sweep's jobs; undefined when squeue cannot be run (not on a cluster). */
-export async function querySlurm(sweep: Sweep): Promise<Map<string, { state: string; where: string; task: string }> | undefined> {
-  const jobs = await submittedJobs(sweep);
-  if (jobs.length === 0) return new Map();
+/**
+ * squeue's line "<job>_<task>|<state>|<reason or node>" for every array task Slurm holds, of every
+ * job (filtered by the callers: `squeue --jobs` with an id Slurm has forgotten is an error, not
+ * "none"); undefined when squeue cannot be run or fails (not on a cluster).
+ */
+export async function queuedTaskLines(): Promise<string[] | undefined> {
   let result: ProcessResult;
   try {
-    // One line per array task (--array), of every job, filtered here: an id Slurm has forgotten is no error.
     result = await runProgram("squeue", ["--noheader", "--array", "--format=%i|%T|%R"]);
   } catch {
     return undefined;
   }
-  if (result.code !== 0) return undefined;
-  return queuedPoints(jobs, result.stdout);
+  return result.code === 0 ? result.stdout.split("\n").filter((line) => line.trim().length > 0) : undefined;
+}
+
+/** What `squeue` says of this sweep's jobs; undefined when squeue cannot be run (not on a cluster). */
+export async function querySlurm(sweep: Sweep): Promise<Map<string, { state: string; where: string; task: string }> | undefined> {
+  const jobs = await submittedJobs(sweep);
+  if (jobs.length === 0) return new Map();
+  const lines = await queuedTaskLines();
+  return lines === undefined ? undefined : queuedPoints(jobs, lines.join("\n"));
 }
