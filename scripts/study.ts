@@ -1,7 +1,11 @@
 /**
  * The study's tables and figures (docs/study.md) from its runs (the sweep docs/study/sweep.json):
  *
- *   npx tsx scripts/study.ts [--runs docs/study/runs] [--out docs/study] [--seed 0]
+ *   npx tsx scripts/study.ts [--runs docs/study/runs] [--out docs/study] [--claims memory,...] [--seed 0]
+ *
+ * The MinAtar runs (the sweep docs/study/minatar.json) make claims 1 and 4 only:
+ *
+ *   npx tsx scripts/study.ts --runs docs/study/runs-minatar --out docs/study/minatar --claims memory,algorithms
  *
  * For each of the paper's claims: the runs it reads (chosen by their config.json), `staq compare`
  * on them (its table, OUT/<claim>/compare.json and the learning curves OUT/<claim>/<env>.svg), and
@@ -19,12 +23,16 @@ import { runCommand } from "../src/cli/command.ts";
 import { compareCommand } from "../src/cli/compare-command.ts";
 import { writeFileAtomically } from "../src/node/files.ts";
 import { renderLineChartSvg } from "../src/plot/line-chart.ts";
+import { iterationTau } from "../src/agent/algorithm.ts";
+import { presetConfig } from "../src/agent/presets.ts";
+import { pmdCoefficients, type StackRule } from "../src/pmd/coefficients.ts";
 
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "docs/study/runs" },
     out: { type: "string", default: "docs/study" },
     seed: { type: "string", default: "0" },
+    claims: { type: "string" },
   },
 });
 const runsDir = values.runs!;
@@ -157,6 +165,8 @@ async function compare(claim: Claim, dirs: string[]): Promise<{ table: string; r
 function contrastTable(claim: Claim, runs: CompareRun[]): string {
   const lines: string[] = [];
   for (const contrast of claim.contrasts) {
+    // A setting no run has (M = 100 in the MinAtar sweep) is not part of this study.
+    if (!runs.some((r) => r.group[contrast.field] === contrast.a)) continue;
     const header = [...contrast.within, "runs (a, b)", ...STABILITY_METRICS.map((m) => STABILITY_COLUMNS[m])];
     const rows: string[] = [];
     const keyOf = (run: CompareRun) => JSON.stringify(contrast.within.map((f) => run.group[f]));
@@ -231,6 +241,49 @@ async function againstMemory(groups: CompareGroup[]): Promise<string[]> {
   return written;
 }
 
+/**
+ * Claim 5's arithmetic, without training: along the quick preset's τ schedule, the logits' total
+ * weight on the stored Q-functions, correction · Σ c_i, in units of 1/τ_k (so 1 is the weight of a
+ * full, weight-corrected stack at constant τ), under each rule. The authors' rule gives every stored
+ * snapshot the current α and keeps one more, so while τ falls its total is higher than the exact
+ * rule's: this table says by how much the two policies' logits differ in scale.
+ */
+function stackRuleWeights(): string {
+  const config = presetConfig("quick");
+  const iterations = config.totalSteps / config.stepsPerIteration;
+  const checkpoints = [1, 5, 10, 25, 50].filter((k) => k <= iterations);
+  const lines = [
+    "The logits' total weight correction · Σ c_i, times τ_k, after iteration k of the quick preset's schedule " +
+      `(η = ${config.eta}, τ from ${config.tauStart} to ${config.tauEnd} over ${config.tauAnnealSteps} steps, ${config.stepsPerIteration} steps per iteration; ` +
+      "1 is a full weight-corrected stack at constant τ). Computed from pmdCoefficients, not from the runs:",
+    "",
+    `| actions | M | rule | ${checkpoints.map((k) => `k = ${k}`).join(" | ")} |`,
+    `| --- | --- | --- | ${checkpoints.map(() => "---:").join(" | ")} |`,
+  ];
+  for (const actions of [2, 3]) {
+    for (const memory of [5, 30]) {
+      for (const rule of ["exact", "authors"] as StackRule[]) {
+        const cells = checkpoints.map((k) => {
+          const taus = Array.from({ length: k }, (_, i) => iterationTau(config, i * config.stepsPerIteration, actions));
+          const { coefficients, correction } = pmdCoefficients(taus, { eta: config.eta, memory, variant: "corrected", rule });
+          const total = coefficients.reduce((sum, c) => sum + c, 0) * correction;
+          return (total * taus[k - 1]).toFixed(3);
+        });
+        lines.push(`| ${actions} | ${memory} | ${rule} | ${cells.join(" | ")} |`);
+      }
+    }
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+const chosen = values.claims?.split(",") ?? CLAIMS.map((c) => c.name);
+const unknown = chosen.filter((name) => !CLAIMS.some((c) => c.name === name));
+if (unknown.length > 0) {
+  console.error(`unknown claim ${unknown.join(", ")}; the claims are ${CLAIMS.map((c) => c.name).join(", ")}`);
+  process.exit(2);
+}
+
 const { runs, unfinished } = await finishedRuns();
 const sections: string[] = [
   "# The study's results",
@@ -241,7 +294,7 @@ const sections: string[] = [
     "docs/stability.md defines the metrics; docs/study.md says what the tables show.",
   "",
 ];
-for (const claim of CLAIMS) {
+for (const claim of CLAIMS.filter((c) => chosen.includes(c.name))) {
   // Groups appear in the table in the order compare meets them: by the grouped fields, numbers
   // numerically, StaQ before the baselines.
   const rank = (x: unknown) => (typeof x === "string" && ALGO_ORDER.includes(x) ? ALGO_ORDER.indexOf(x) : undefined);
@@ -275,6 +328,7 @@ for (const claim of CLAIMS) {
     "",
   );
   if (claim.contrasts.length > 0) sections.push(contrastTable(claim, compared));
+  if (claim.name === "stack-rule") sections.push(stackRuleWeights());
   if (claim.name === "memory") {
     const charts = await againstMemory(groups);
     sections.push(`The area and the mean drop against M (mean over seeds, the band its 95% interval): ${charts.join(", ")}.`, "");
