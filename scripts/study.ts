@@ -182,7 +182,9 @@ function contrastTable(claim: Claim, runs: CompareRun[]): string {
           b.map((r) => r.metrics[metric]),
           { seed },
         );
-        const digits = metric === "belowBestFraction" ? 3 : 1;
+        // Returns in the hundreds (classic control) read well to 0.1; MinAtar's, of a few points, need 0.01.
+        const small = runs.every((r) => Math.abs(r.metrics[metric]) < 20);
+        const digits = metric === "belowBestFraction" ? 3 : small ? 2 : 1;
         const excludesZero = d.lower > 0 || d.upper < 0;
         return `${d.difference.toFixed(digits)} [${d.lower.toFixed(digits)}, ${d.upper.toFixed(digits)}]${excludesZero ? " *" : ""}`;
       });
