@@ -1,6 +1,6 @@
 /**
  * Environment throughput: env steps per second of every built-in environment — CartPole-v1,
- * Acrobot-v1, MountainCar-v0 and the five MinAtar games (MinAtar/<Game>-v0, full action set) — as a
+ * Acrobot-v1, MountainCar-v0, LunarLander-v3 and the five MinAtar games (MinAtar/<Game>-v0, full action set) — as a
  * single env and through `createVectorEnv` with N = 1, 16 and 256 copies, next to the upstream Python
  * environment's single-env rate on the same machine. The target: every port at least 5× upstream.
  *
@@ -24,6 +24,10 @@
  *   measured now, each right before its port, by bench/upstream-env-throughput.py (see there for what
  *   one upstream step is). Otherwise, or for an env that script cannot import, the figure comes from
  *   the reference file bench/upstream-throughput.json (the column "upstream source" says which).
+ * - the Gymnasium bridge (src/envs/gym/): steps/s of one Python env through the bridge at N = 1 and 16
+ *   against the same batch stepped in Python alone, both measured now (bench/gym-bridge-throughput.ts:
+ *   Gymnasium's CartPole-v1, or the bridge's tiny test env where Gymnasium is not importable); their
+ *   ratio is the bridge's cost. `--only gym-bridge` runs just that part.
  * Prints a table as it goes, then writes DIR/envs-<cpu>.json and .md.
  *
  *   npx tsx bench/envs.ts --upstream-src DIR         (--quick: about 75 s on a 2-core machine)
@@ -40,6 +44,7 @@ import { createVectorEnv, type VectorEnv } from "../src/envs/vector-env.ts";
 import "../src/envs/minatar/index.ts";
 import { createRandomStream } from "../src/random/random-stream.ts";
 import { summarize, type Summary } from "./measure.ts";
+import { measureGymBridge, type BridgeReport } from "./gym-bridge-throughput.ts";
 import { cpuSlug, machineInfo, markdownTable, fullMode, commonBenchOptions, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,6 +65,7 @@ const ENVS = [
   { name: "CartPole-v1", upstream: { section: "gymnasium", key: "CartPole-v1" } },
   { name: "Acrobot-v1", upstream: { section: "gymnasium", key: "Acrobot-v1" } },
   { name: "MountainCar-v0", upstream: { section: "gymnasium", key: "MountainCar-v0" } },
+  { name: "LunarLander-v3", upstream: { section: "gymnasium", key: "LunarLander-v3" } },
   { name: "MinAtar/Breakout-v0", upstream: { section: "minatar", key: "breakout" } },
   { name: "MinAtar/Asterix-v0", upstream: { section: "minatar", key: "asterix" } },
   { name: "MinAtar/Freeway-v0", upstream: { section: "minatar", key: "freeway" } },
@@ -68,6 +74,8 @@ const ENVS = [
 ] as const;
 type EnvName = (typeof ENVS)[number]["name"];
 const NAMES: readonly string[] = ENVS.map((e) => e.name);
+/** The --only name of the Gymnasium bridge's rows. */
+const BRIDGE = "gym-bridge";
 
 if (args.help) {
   console.log(`Usage: npx tsx bench/envs.ts [--quick | --full] [--out DIR] [--upstream-src DIR] [--only NAMES]
@@ -77,10 +85,11 @@ if (args.help) {
   --upstream-src DIR  a folder holding upstream's extracted minatar/ and gymnasium/ packages: the upstream
                       envs are then measured now with python3 (bench/upstream-env-throughput.py).
                       Default $STAQ_UPSTREAM_SRC; without it, bench/upstream-throughput.json's figures are used.
-  --only NAMES        comma-separated env names (default all: ${NAMES.join(", ")})
+  --only NAMES        comma-separated env names (default all: ${NAMES.join(", ")}, ${BRIDGE})
   --worker NAME       (internal) measure one env in this process and print its JSON
 Env steps per second, single env and createVectorEnv with N = 1, 16, 256, random actions, auto-reset;
-the ratio single/upstream is checked against the target of 5×.`);
+the ratio single/upstream is checked against the target of 5×. ${BRIDGE}: a Python env through the
+Gymnasium bridge at N = 1 and 16 against the same batch in Python alone (the bridge's overhead).`);
   process.exit(0);
 }
 const full = fullMode(args);
@@ -104,6 +113,8 @@ const SETTINGS = {
   actionRing: 65536,
   seed: 1,
   target: 5,
+  /** The Gymnasium bridge's batch sizes. */
+  bridgeSizes: [1, 16],
 };
 
 const CELLS = ["single", ...SETTINGS.vectorSizes.map((n) => `N=${n}`)] as const;
@@ -435,6 +446,33 @@ function markdownReport(
   ].join("\n");
 }
 
+const BRIDGE_HEADER = ["bridge env", "N", "bridge steps/s", "Python alone steps/s", "bridge / Python"];
+
+function formatBridgeRow(env: string, row: BridgeReport["rows"][number]): string[] {
+  return [env, String(row.count), formatRate(row.bridge.median), formatRate(row.python.median), `${row.ratio.toFixed(2)}×`];
+}
+
+/** The bridge's section of the Markdown report ("" when --only left it out). */
+function bridgeMarkdown(bridge: BridgeReport | null): string {
+  if (!bridge) return "";
+  const head = `## Gymnasium bridge: ${bridge.env ?? "not measured"}`;
+  if (bridge.rows.length === 0) return ["", head, "", `Not measured: ${bridge.note}.`, ""].join("\n");
+  return [
+    "",
+    head,
+    "",
+    `Env steps per second of \`${bridge.env}\` through the bridge (src/envs/gym/: a ${bridge.python} worker, binary frames over a pipe) and of the same batch stepped in Python alone ` +
+      "(`staq_gym_worker.py --bench`: the worker's own batch loop, without the pipe and Node), both measured in this run; " +
+      `random actions, auto-reset. The ratio is the bridge's rate over Python's own.${bridge.note ? ` Note: ${bridge.note}.` : ""}`,
+    "",
+    markdownTable(
+      BRIDGE_HEADER,
+      bridge.rows.map((row) => formatBridgeRow(bridge.env!, row)),
+    ),
+    "",
+  ].join("\n");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------
@@ -468,10 +506,10 @@ function runWorker(name: string): WorkerResult {
 }
 
 function main(): void {
-  const wanted = args.only ? args.only.split(",") : [...NAMES];
-  const unknown = wanted.filter((name) => !NAMES.includes(name));
+  const wanted = args.only ? args.only.split(",") : [...NAMES, BRIDGE];
+  const unknown = wanted.filter((name) => !NAMES.includes(name) && name !== BRIDGE);
   if (unknown.length > 0 || wanted.length === 0) {
-    console.error(`--only takes a comma-separated list of ${NAMES.join(", ")}; got ${JSON.stringify(args.only)}`);
+    console.error(`--only takes a comma-separated list of ${NAMES.join(", ")}, ${BRIDGE}; got ${JSON.stringify(args.only)}`);
     process.exit(2);
   }
   const machine = machineInfo();
@@ -521,6 +559,25 @@ function main(): void {
     rows.push(row);
   }
 
+  let bridge: BridgeReport | null = null;
+  if (wanted.includes(BRIDGE)) {
+    const { processes, rounds, roundSeconds, warmupSeconds } = SETTINGS.timing;
+    bridge = measureGymBridge({
+      counts: SETTINGS.bridgeSizes,
+      rounds: processes * rounds,
+      roundSeconds,
+      warmupSeconds,
+      seed: SETTINGS.seed,
+      upstreamSrc: plan.src,
+      repoRoot,
+    });
+    console.log(`\nGymnasium bridge: ${bridge.env ?? "not measured"}${bridge.note ? ` (${bridge.note})` : ""}`);
+    if (bridge.rows.length > 0) {
+      console.log(BRIDGE_HEADER.join(" | "));
+      for (const row of bridge.rows) console.log(formatBridgeRow(bridge.env!, row).join(" | "));
+    }
+  }
+
   console.log("");
   for (const line of findings(rows)) console.log(line);
 
@@ -548,12 +605,14 @@ function main(): void {
     seconds,
     findings: findings(rows),
     rows,
+    /** The Gymnasium bridge against Python alone (null when --only leaves it out). */
+    gymBridge: bridge,
   };
   writeReport(
     args.out,
     `envs-${cpuSlug(machine.cpu)}`,
     report,
-    markdownReport(machine, rows, seconds, plan.src ? "" : plan.why, upstreamNow),
+    markdownReport(machine, rows, seconds, plan.src ? "" : plan.why, upstreamNow) + bridgeMarkdown(bridge),
     seconds,
   );
 }

@@ -45,7 +45,9 @@ import subprocess
 import sys
 import time
 
-CLASSIC = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]
+# Gymnasium's envs: classic control, and LunarLander (box2d), which also needs pybox2d (`import Box2D`)
+# on the path, and pygame or a stand-in (Gymnasium's box2d package imports car_racing, which imports it).
+CLASSIC = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"]
 MINATAR = ["breakout", "asterix", "freeway", "seaquest", "space_invaders"]
 RING = 65536  # actions precomputed per env; a power of two so the index is a mask
 CHUNK = 1024  # steps between clock reads

@@ -1,13 +1,15 @@
 /**
  * The agent's acceptance runs: `staq train --preset quick` on CartPole-v1 and Acrobot-v1 with seeds
  * 0, 1 and 2, one run after another (so each has the machine to itself), then a summary of when
- * each first reached its target mean greedy return (CartPole ≥ 475, Acrobot ≥ −100) in wall-clock
+ * each first reached its target mean greedy return (CartPole ≥ 475, Acrobot ≥ −100, LunarLander ≥ 200
+ * within 30 minutes) in wall-clock
  * minutes, and the learning curves over the three seeds. On MinAtar games (`--preset quick-minatar`)
  * the target is 3× the uniform-random policy's mean return, which the script measures first
  * (100 seeded episodes), within 30 minutes.
  *
  *   npx tsx scripts/acceptance.ts [--out docs/acceptance] [--envs CartPole-v1,Acrobot-v1] [--seeds 0,1,2]
  *                                 [--preset quick] [--steps N] [--summarize-only]
+ *   npx tsx scripts/acceptance.ts --preset quick-lunar --envs LunarLander-v3 --out docs/acceptance-lunar
  *   npx tsx scripts/acceptance.ts --preset quick-minatar --envs MinAtar/Breakout-v1,MinAtar/Asterix-v1 \
  *                                 --out docs/acceptance-minatar
  *
@@ -25,8 +27,10 @@ import { randomPolicyReturns } from "../src/envs/random-policy.ts";
 import { makeEnv } from "../src/envs/registry.ts";
 import "../src/envs/minatar/index.ts";
 
-const TARGETS: Record<string, number> = { "CartPole-v1": 475, "Acrobot-v1": -100 };
+const TARGETS: Record<string, number> = { "CartPole-v1": 475, "Acrobot-v1": -100, "LunarLander-v3": 200 };
 const CLASSIC_LIMIT_MINUTES = 15;
+/** LunarLander (`--preset quick-lunar`): its usual "solved" line, 200, within 30 minutes (the preset runs 400k steps). */
+const LIMIT_MINUTES: Record<string, number> = { "LunarLander-v3": 30 };
 /** MinAtar: a mean greedy return of RANDOM_MULTIPLE × the random policy's within 30 minutes. */
 const MINATAR_LIMIT_MINUTES = 30;
 const RANDOM_MULTIPLE = 3;
@@ -91,7 +95,7 @@ async function lateIterationSplit(dir: string): Promise<Record<Phase, number>> {
 
 /** The target of an env and the minutes to reach it; on MinAtar, from the random policy's mean return under the preset's time limit. */
 function targetOf(env: string): { target: number; limitMinutes: number; randomMean?: number } {
-  if (env in TARGETS) return { target: TARGETS[env], limitMinutes: CLASSIC_LIMIT_MINUTES };
+  if (env in TARGETS) return { target: TARGETS[env], limitMinutes: LIMIT_MINUTES[env] ?? CLASSIC_LIMIT_MINUTES };
   if (!env.startsWith("MinAtar/")) throw new Error(`no acceptance target for ${env}`);
   const timeLimit = presetConfig(preset).timeLimit;
   const returns = randomPolicyReturns(makeEnv(env, timeLimit > 0 ? { maxEpisodeSteps: timeLimit } : {}), RANDOM_EPISODES, 12345);

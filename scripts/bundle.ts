@@ -6,7 +6,8 @@
  *   run.sh                      ./run.sh [--icd PATH] <all|stack|train|precompute|tabular|envs> [options...]
  *   README.txt                  how to run it, what it holds, the sizes
  *   bench/<name>.mjs            each benchmark with the library bundled in (esbuild, ESM, node20)
- *   bench/*.py                  the Python scripts envs.mjs and stack.mjs run (upstream, PyTorch)
+ *   bench/*.py                  the Python scripts envs.mjs and stack.mjs run (upstream, PyTorch, the
+ *                               Gymnasium bridge's worker)
  *   bench/upstream-throughput.json
  *                               the envs benchmark's upstream figures, read beside envs.mjs as
  *                               bench/envs.ts reads them in the repository
@@ -332,6 +333,8 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
     if (packages.length) warn(`bundled packages from node_modules: ${[...new Set(packages)].join(", ")}`);
     // envs.mjs runs this with --upstream-src (python3 and upstream's sources needed on the target).
     copyFileSync(join(root, "bench", "upstream-env-throughput.py"), join(staging, "bench", "upstream-env-throughput.py"));
+    // envs.mjs's Gymnasium bridge rows start this worker, which the bridge looks for beside the bundled module.
+    copyFileSync(join(root, "src", "envs", "gym", "staq_gym_worker.py"), join(staging, "bench", "staq_gym_worker.py"));
     // stack.mjs and train.mjs run these for their PyTorch baselines (python3 with torch needed on the target).
     for (const script of ["pytorch_stack.py", "pytorch_train.py"])
       copyFileSync(join(root, "bench", script), join(staging, "bench", script));

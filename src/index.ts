@@ -104,7 +104,15 @@ export {
   type TrainingBatchFile,
 } from "./io/network-file.ts";
 export { createActor, type Actor, type ActorOptions, type ActOptions } from "./policy/actor.ts";
-export { StaQ, type StaQOptions, type LearnOptions, type LearnResult, type EnvSource, type RestoreOptions } from "./agent/staq-agent.ts";
+export {
+  StaQ,
+  type StaQOptions,
+  type LearnOptions,
+  type LearnResult,
+  type EnvSource,
+  type VectorEnvSource,
+  type RestoreOptions,
+} from "./agent/staq-agent.ts";
 export { StaqDivergenceError, type DivergenceDetails } from "./agent/divergence.ts";
 export {
   resolveConfig,

@@ -4,6 +4,7 @@
  * from its own seed, so an evaluation is a pure function of the stack and the seeds.
  */
 import { observationSize, type Env } from "../envs/env.ts";
+import type { VectorEnv } from "../envs/vector-env.ts";
 import type { Actor } from "../policy/actor.ts";
 
 /** An episode longer than this is cut off (MinAtar has no time limit, and a greedy policy may stall). */
@@ -36,6 +37,32 @@ export async function evaluateGreedy(envs: readonly Env[], actor: Actor, seeds: 
       states.set(step.obs, j * size);
       running[j] = !(step.terminated || step.truncated || lengths[j] >= MAX_EVALUATION_STEPS);
     });
+  }
+  return { returns, lengths };
+}
+
+/**
+ * evaluateGreedy for an environment that runs only as a vector env (a Python environment through
+ * the Gymnasium bridge): copy j is reset with firstSeed + j (the vector env's seeding, which is
+ * evaluateGreedy's seeds[j] = seed + j), and the first `episodes` copies' first episodes count.
+ * The vector env steps all its copies together, so a copy whose episode ended runs on into the
+ * next one (auto-reset) until the last counted episode ends; its actions then no longer matter.
+ */
+export async function evaluateGreedyVector(envs: VectorEnv, actor: Actor, firstSeed: number, episodes: number): Promise<GreedyEvaluation> {
+  let states = envs.reset({ seed: firstSeed });
+  const returns = new Array<number>(episodes).fill(0);
+  const lengths = new Array<number>(episodes).fill(0);
+  const running = new Array<boolean>(episodes).fill(true);
+  while (running.some(Boolean)) {
+    const actions = await actor.act(states, { step: 0, greedy: true });
+    const step = envs.step(actions);
+    for (let j = 0; j < episodes; j++) {
+      if (!running[j]) continue;
+      returns[j] += step.rewards[j];
+      lengths[j]++;
+      running[j] = !(step.terminated[j] || step.truncated[j] || lengths[j] >= MAX_EVALUATION_STEPS);
+    }
+    states = step.obs;
   }
   return { returns, lengths };
 }

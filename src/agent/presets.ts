@@ -108,6 +108,22 @@ export const QUICK: Readonly<StaqConfig> = Object.freeze({
 });
 
 /**
+ * `quick` for LunarLander-v3, tuned to learn it on a 2-core machine without a GPU in about half an
+ * hour (docs/acceptance-lunar): `quick`'s agent, with 400k steps (τ annealed over all of them) and
+ * a replay buffer of 100k transitions. The lander's episodes last up to 1000 steps, and with
+ * `quick`'s 20k buffer the landings of one stretch of training were gone from it by the next; the
+ * agent then settled into hovering until the time limit (a return near −20, the crash it avoids
+ * costing −100). A larger batch or wider layers would cost more than the extra steps on a CPU adapter.
+ */
+export const QUICK_LUNAR: Readonly<StaqConfig> = Object.freeze({
+  ...QUICK,
+  totalSteps: 400_000,
+  replayCapacity: 100_000,
+  tauAnnealSteps: 400_000,
+  evalEvery: 25_000,
+});
+
+/**
  * `quick` for MinAtar, tuned to learn on a 2-core machine without a GPU within half an hour
  * (docs/acceptance-minatar): the paper's network shape scaled down (a 3×3 convolution with 8
  * filters, then 512 → 64 → actions), batch 32, and 250 gradient steps per 1000 environment steps
@@ -242,6 +258,7 @@ export const PRESETS: Readonly<Record<string, Readonly<StaqConfig>>> = Object.fr
   "paper-minatar": PAPER_MINATAR,
   quick: QUICK,
   "quick-minatar": QUICK_MINATAR,
+  "quick-lunar": QUICK_LUNAR,
   "dqn-cleanrl": DQN_CLEANRL,
   "dqn-quick": DQN_QUICK,
   "dqn-minatar": DQN_MINATAR,

@@ -20,7 +20,7 @@ import { StaqInputError } from "../errors.ts";
 import type { Env } from "../envs/env.ts";
 import { envFactory } from "./env-factory.ts";
 import { agentNetworkSpec } from "./network-spec.ts";
-import { createVectorEnv, type VectorEnv } from "../envs/vector-env.ts";
+import type { VectorEnv } from "../envs/vector-env.ts";
 import { pmdStep, stackSlots } from "../pmd/coefficients.ts";
 import { philox4x32, policyUniform, splitU64, STREAM_NEXT_ACTION, uniformFromPhilox } from "../random/philox.ts";
 import { policyReference, sampleFromCdf } from "../policy/reference.ts";
@@ -135,8 +135,7 @@ export class ReferenceStaQ {
       throw new StaqInputError(
         `the reference agent runs StaQ only; algo ${JSON.stringify(config.algo)} has no float64 twin of the whole agent`,
       );
-    const { makeCopy } = envFactory(env, config.timeLimit);
-    this.envs = createVectorEnv(makeCopy, config.numEnvs);
+    this.envs = envFactory(env, config.timeLimit).makeVector(config.numEnvs);
     if (this.envs.actionCount < 2) throw new StaqInputError(`the environment has ${this.envs.actionCount} action; StaQ needs at least 2`);
     this.spec = agentNetworkSpec(config, this.envs);
     const { inputs, outputs } = this.spec;

@@ -24,7 +24,7 @@ import { createGpu, type Gpu } from "../gpu/gpu.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import type { Env } from "../envs/env.ts";
-import { createVectorEnv, type VectorEnv } from "../envs/vector-env.ts";
+import type { VectorEnv } from "../envs/vector-env.ts";
 import { createActor, type Actor } from "../policy/actor.ts";
 import { createStack, type Stack } from "../stack/stack.ts";
 import type { MlpSpec } from "../stack/mlp.ts";
@@ -36,8 +36,8 @@ import { createReplayBuffer, type ReplayBuffer } from "../train/replay-buffer.ts
 import { resolveConfig, wholeIterationSteps, type StaqConfig } from "./config.ts";
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointFiles, type AgentCounters, type DecodedCheckpoint } from "./checkpoint.ts";
 import { StaqDivergenceError, nonFiniteArrays, nonFiniteMetrics } from "./divergence.ts";
-import { evaluateGreedy } from "./greedy-evaluation.ts";
-import { envFactory, type EnvSource } from "./env-factory.ts";
+import { evaluateGreedy, evaluateGreedyVector } from "./greedy-evaluation.ts";
+import { envFactory, type EnvSource, type VectorEnvSource } from "./env-factory.ts";
 import { agentNetworkSpec } from "./network-spec.ts";
 import {
   evaluationMetrics,
@@ -67,7 +67,7 @@ import { createMdpoPolicyFit, type MdpoPolicyFit } from "../train/mdpo-policy-fi
 import { learningClock, PhaseTimer } from "./timing.ts";
 
 /** An environment by registry name, or a function that builds a new copy (the user's own Env). */
-export type { EnvSource };
+export type { EnvSource, VectorEnvSource };
 
 export interface StaQOptions extends Partial<StaqConfig> {
   env: EnvSource;
@@ -121,7 +121,9 @@ export interface AgentParts {
   config: StaqConfig;
   preset: string;
   envName: string;
-  makeCopy: () => Env;
+  /** A new copy of the environment (for evaluation); absent for one that runs only as a vector env. */
+  makeCopy?: () => Env;
+  makeVector: (count: number) => VectorEnv;
   gpu: Gpu;
   ownsGpu: boolean;
   envs: VectorEnv;
@@ -150,10 +152,19 @@ async function buildParts(options: {
   policyGradientSteps: number;
 }): Promise<Omit<AgentParts, "obs" | "counters">> {
   const { config } = options;
-  const { makeCopy, envName } = envFactory(options.env, config.timeLimit);
-  const envs = createVectorEnv(makeCopy, config.numEnvs);
-  if (envs.actionCount < 2) throw new StaqInputError(`${envName} has ${envs.actionCount} action; StaQ needs at least 2`);
-  const gpu = options.gpu ?? (await options.defaultGpu());
+  const { makeCopy, makeVector, envName } = envFactory(options.env, config.timeLimit);
+  const envs = makeVector(config.numEnvs);
+  if (envs.actionCount < 2) {
+    envs.close?.();
+    throw new StaqInputError(`${envName} has ${envs.actionCount} action; StaQ needs at least 2`);
+  }
+  let gpu: Gpu;
+  try {
+    gpu = options.gpu ?? (await options.defaultGpu());
+  } catch (error) {
+    envs.close?.(); // a Python worker must not outlive an agent that was never made
+    throw error;
+  }
   // A part that cannot be made (a size past the device's limits, say) must not leak those made
   // before it, nor a device made here: the caller never gets an agent to destroy.
   const madeParts: { destroy(): void }[] = [];
@@ -252,6 +263,7 @@ async function buildParts(options: {
       preset: options.preset,
       envName,
       makeCopy,
+      makeVector,
       gpu,
       ownsGpu: options.gpu === undefined,
       envs,
@@ -266,6 +278,7 @@ async function buildParts(options: {
   } catch (error) {
     for (const part of madeParts.reverse()) part.destroy();
     if (options.gpu === undefined) gpu.destroy();
+    envs.close?.();
     throw error;
   }
 }
@@ -287,7 +300,8 @@ export class StaQ {
   readonly observationSize: number;
   readonly actionCount: number;
 
-  private readonly makeCopy: () => Env;
+  private readonly makeCopy: (() => Env) | undefined;
+  private readonly makeVector: (count: number) => VectorEnv;
   private readonly ownsGpu: boolean;
   private readonly envs: VectorEnv;
   private readonly actor: Actor;
@@ -296,6 +310,8 @@ export class StaQ {
   private obs: Float32Array;
   private readonly counters: AgentOwnCounters;
   private evalEnvs: Env[] | undefined;
+  /** The evaluation's copies of an environment that runs only as a vector env (the Gymnasium bridge). */
+  private evalVector: VectorEnv | undefined;
   private userActor: Actor | undefined;
   private userActStep = 0;
   private destroyed = false;
@@ -312,6 +328,7 @@ export class StaQ {
     this.observationSize = parts.envs.observationSize;
     this.actionCount = parts.envs.actionCount;
     this.makeCopy = parts.makeCopy;
+    this.makeVector = parts.makeVector;
     this.ownsGpu = parts.ownsGpu;
     this.envs = parts.envs;
     this.actor = parts.actor;
@@ -320,6 +337,14 @@ export class StaQ {
     this.policyFit = parts.policyFit;
     this.obs = parts.obs;
     this.counters = parts.counters;
+  }
+
+  /**
+   * The environment the agent is built on, from the one given: Node's StaQ turns a `gym:<id>` name
+   * into a VectorEnvSource of the Gymnasium bridge (which needs Node's processes); here, as given.
+   */
+  protected static envSource(env: EnvSource): EnvSource {
+    return env;
   }
 
   /** The device an agent uses when none is given; Node's StaQ overrides it with Dawn's. */
@@ -342,7 +367,7 @@ export class StaQ {
     const parts = await buildParts({
       config,
       preset: name,
-      env,
+      env: this.envSource(env),
       gpu,
       defaultGpu: () => this.defaultGpu(),
       gradientSteps: 0,
@@ -536,13 +561,14 @@ export class StaQ {
       throw new StaqInputError(`evaluate: episodes must be an integer >= 1; got ${episodes}`);
     const seed = options.seed ?? (config.seed + 2 ** 31) % 2 ** 32;
     const started = performance.now();
-    const envs = this.evaluationEnvs(episodes);
     const seeds = Array.from({ length: episodes }, (_, j) => (seed + j) % 2 ** 32);
     const results = { returns: [] as number[], lengths: [] as number[] };
     // In rounds of the actor's batch when more episodes are asked for than it takes at once.
     for (let first = 0; first < episodes; first += this.actor.maxBatch) {
       const count = Math.min(this.actor.maxBatch, episodes - first);
-      const round = await evaluateGreedy(envs.slice(first, first + count), this.actor, seeds.slice(first, first + count));
+      const round = this.makeCopy
+        ? await evaluateGreedy(this.evaluationEnvs(episodes).slice(first, first + count), this.actor, seeds.slice(first, first + count))
+        : await evaluateGreedyVector(this.evaluationVector(Math.min(episodes, this.actor.maxBatch)), this.actor, seeds[first], count);
       results.returns.push(...round.returns);
       results.lengths.push(...round.lengths);
     }
@@ -556,8 +582,18 @@ export class StaQ {
 
   private evaluationEnvs(count: number): Env[] {
     this.evalEnvs ??= [];
-    while (this.evalEnvs.length < count) this.evalEnvs.push(this.makeCopy());
+    while (this.evalEnvs.length < count) this.evalEnvs.push(this.makeCopy!());
     return this.evalEnvs;
+  }
+
+  /** A vector env of at least `count` copies for evaluation (kept for the next one; closed with the agent). */
+  private evaluationVector(count: number): VectorEnv {
+    if (this.evalVector === undefined || this.evalVector.count < count) {
+      this.evalVector?.close?.();
+      this.evalVector = undefined;
+      this.evalVector = this.makeVector(count);
+    }
+    return this.evalVector;
   }
 
   /**
@@ -682,7 +718,7 @@ export class StaQ {
     const parts = await buildParts({
       config,
       preset: saved.preset,
-      env,
+      env: this.envSource(env),
       gpu: options.gpu,
       defaultGpu: () => this.defaultGpu(),
       gradientSteps,
@@ -729,13 +765,18 @@ export class StaQ {
   /** What the caller stored with the checkpoint this agent was restored from (`checkpoint(extra)`). */
   checkpointExtra: Record<string, unknown> = {};
 
-  /** False when a restore had to restart the environments' episodes (an env without saveState). */
+  /**
+   * False when a restore had to restart the environments' episodes: an env without saveState, such
+   * as a Gymnasium env through the bridge (`gym:<id>`), whose Python state a checkpoint cannot hold.
+   */
   resumeExact = true;
 
-  /** Releases the GPU resources (and the device, when the agent created it). */
+  /** Releases the GPU resources (and the device, when the agent created it) and closes the environments' workers, if any. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.envs.close?.();
+    this.evalVector?.close?.();
     this.userActor?.destroy();
     this.actor.destroy();
     this.rolloutLogits.destroy();

@@ -12,7 +12,8 @@ const HELP = `Usage: staq envs [--json]
 Lists the environments \`staq train --env NAME\` accepts: name, observation shape, actions, time
 limit, default preset and a description. The MinAtar games (GPL-3.0) come from staq/envs/minatar.
 Your own environments: implement the Env interface and register it with registerEnv (see the
-README), or pass a function that builds it to StaQ.create({ env }).
+README), or pass a function that builds it to StaQ.create({ env }). A Gymnasium environment runs
+through Python as gym:<id> (gym:CartPole-v1; docs/gym-bridge.md); it is not listed here.
 
 Options:
   --json       one JSON array instead of a table

@@ -31,6 +31,7 @@ Options:
   --seed S           episode j starts from seed S + j (default: the run's seed + 2^31, as the
                      evaluations during training)
   --env NAME         the environment, when it is not the registered one the run names
+                     (a gym:<id> run's name is used as it is: its Python env must be importable)
   -h, --help         show this help
 `;
 

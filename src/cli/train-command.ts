@@ -46,10 +46,15 @@ become NaN or infinite stops with exit code 1, naming the quantity and the optio
 writes no checkpoint of the diverged state.
 
 Options:
-  --env NAME              the environment (required unless --resume)
+  --env NAME              the environment (required unless --resume): a name \`staq envs\` lists,
+                          or gym:<Gymnasium id> (gym:CartPole-v1, gym:Pendulum-v1,discretise-box),
+                          stepped in a Python worker (docs/gym-bridge.md; its checkpoints hold no
+                          environment state, so --resume restarts the episodes)
   --preset NAME           the config to start from: quick (small, learns CartPole and Acrobot in
-                          minutes on a CPU), quick-minatar (small conv network, learns MinAtar
-                          games within half an hour on a CPU), paper-classic, paper-minatar (the
+                          minutes on a CPU), quick-lunar (quick with 400k steps and a 100k
+                          buffer, learns LunarLander-v3 in about half an hour on a CPU),
+                          quick-minatar (small conv network, learns MinAtar games within half
+                          an hour on a CPU), paper-classic, paper-minatar (the
                           StaQ authors' defaults and networks); dqn-quick, dqn-cleanrl,
                           dqn-minatar and the same for mdqn, mdpo-quick, mdpo-classic,
                           mdpo-minatar, mdpo-quick-minatar (the baselines'); with --algo A, a

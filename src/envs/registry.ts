@@ -1,13 +1,14 @@
 /**
  * Environments by name, as Gymnasium's `make`: `makeEnv("CartPole-v1")` builds the environment
- * with upstream's time limit. The classic-control ports are registered here; other packages (and
- * the MinAtar subpath) add theirs with `registerEnv`, and users can register their own.
+ * with upstream's time limit. The classic-control ports and LunarLander are registered here; other
+ * packages (and the MinAtar subpath) add theirs with `registerEnv`, and users can register their own.
  */
 import { StaqInputError } from "../errors.ts";
 import { AcrobotEnv } from "./classic/acrobot.ts";
 import { CartPoleEnv } from "./classic/cartpole.ts";
 import { MountainCarEnv } from "./classic/mountain-car.ts";
 import { CLASSIC_TIME_LIMITS } from "./classic/classic-env.ts";
+import { LUNAR_LANDER_TIME_LIMIT, LunarLanderEnv } from "./box2d/lunar-lander.ts";
 import type { Env } from "./env.ts";
 import { withTimeLimit } from "./time-limit.ts";
 
@@ -46,6 +47,12 @@ export function registeredEnvs(): readonly EnvRegistration[] {
  */
 export function makeEnv(name: string, options: { maxEpisodeSteps?: number | null } = {}): Env {
   const registration = registry.get(name);
+  if (!registration && name.startsWith("gym:")) {
+    // The Gymnasium bridge's copies live in a Python worker and step only together (src/envs/gym/).
+    throw new StaqInputError(
+      `${name} is a Python environment: it runs only as a vector env in a worker process, in Node — createGymVectorEnv(${JSON.stringify(name)}, n) from "staq", or env: ${JSON.stringify(name)} for the StaQ agent of "staq" — not as a single env from makeEnv`,
+    );
+  }
   if (!registration) {
     throw new StaqInputError(
       `no environment named ${JSON.stringify(name)}; known: ${[...registry.keys()].join(", ")} (register your own with registerEnv)`,
@@ -73,4 +80,10 @@ registerEnv({
   description: "drive an under-powered car up a hill (Gymnasium classic control); 2 observations, 3 actions",
   make: () => new MountainCarEnv(),
   maxEpisodeSteps: CLASSIC_TIME_LIMITS["MountainCar-v0"],
+});
+registerEnv({
+  name: "LunarLander-v3",
+  description: "land a lunar module on the pad (Gymnasium Box2D, on planck physics); 8 observations, 4 actions",
+  make: () => new LunarLanderEnv(),
+  maxEpisodeSteps: LUNAR_LANDER_TIME_LIMIT,
 });

@@ -71,6 +71,7 @@ export type VectorEnvState = {
 
 export interface VectorEnv {
   readonly count: number;
+  /** The copies; a vector env whose copies live elsewhere (a Python worker) gives descriptors that refuse to step alone. */
   readonly envs: readonly Env[];
   readonly observationShape: readonly number[];
   readonly observationSize: number;
@@ -93,6 +94,12 @@ export interface VectorEnv {
    * it was.
    */
   loadState(state: EnvState): void;
+  /**
+   * Releases what the copies hold outside this process — the Python worker of a Gymnasium bridge
+   * (src/envs/gym/) — after which the vector env refuses to step. Absent where there is nothing to
+   * release (createVectorEnv's copies are plain objects); an agent calls it when destroyed.
+   */
+  close?(): void;
 }
 
 /** N copies from `make` (called N times; each copy must be an independent environment). */

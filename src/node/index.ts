@@ -10,6 +10,18 @@ export { saveStack, loadStack } from "./stack-files.ts";
 // place of the portable core's StaQ.
 export { StaQ, readCheckpoint, type CheckpointOnDisk } from "./staq.ts";
 export { writeDirectoryAtomically, readCheckpointDirectory } from "./checkpoint-directory.ts";
+// Python environments (Gymnasium's, or yours) stepped in batches by a worker process.
+export {
+  createGymVectorEnv,
+  gymEnvSource,
+  gymWorkerScript,
+  isGymName,
+  parseGymName,
+  type GymVectorEnv,
+  type GymVectorEnvOptions,
+  type GymSpaces,
+  type GymName,
+} from "../envs/gym/index.ts";
 export {
   renderLineChartSvg,
   ensurePlotting,

@@ -5,14 +5,17 @@
  *   await agent.learn({ steps: 50_000 });
  *   await agent.save("runs/cartpole/checkpoint");
  *   const again = await StaQ.load("runs/cartpole/checkpoint");   // continues exactly
+ *   await StaQ.create({ env: "gym:CartPole-v1" });               // Gymnasium's own, through Python
  */
 import { join } from "node:path";
-import { StaQ as PortableStaQ, type RestoreOptions } from "../agent/staq-agent.ts";
+import { StaQ as PortableStaQ, type EnvSource, type RestoreOptions } from "../agent/staq-agent.ts";
 import { CHECKPOINT_FILES, decodeCheckpoint, type CheckpointFiles, type DecodedCheckpoint } from "../agent/checkpoint.ts";
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { readCheckpointDirectory, writeDirectoryAtomically } from "./checkpoint-directory.ts";
 import { createGpu } from "./create-gpu.ts";
+import { gymEnvSource } from "../envs/gym/gym-env-source.ts";
+import { isGymName } from "../envs/gym/gym-name.ts";
 import { pathExists } from "./files.ts";
 
 export interface CheckpointOnDisk {
@@ -43,6 +46,11 @@ export async function readCheckpoint(dir: string): Promise<CheckpointOnDisk> {
 export class StaQ extends PortableStaQ {
   protected static override defaultGpu(): Promise<Gpu> {
     return createGpu();
+  }
+
+  /** `gym:<id>` names step Gymnasium environments in a Python worker (src/envs/gym/, docs/gym-bridge.md). */
+  protected static override envSource(env: EnvSource): EnvSource {
+    return typeof env === "string" && isGymName(env) ? gymEnvSource(env) : env;
   }
 
   /** Writes a checkpoint directory (atomically: an interrupted save leaves the previous one). */

@@ -19,6 +19,7 @@ import { MinatarEnv } from "../../src/envs/minatar/index.ts";
 
 const ALL_NAMES = registeredEnvs().map((r) => r.name);
 const CLASSIC_NAMES = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"];
+const BOX2D_NAMES = ["LunarLander-v3"];
 const MINATAR_NAMES = ALL_NAMES.filter((name) => name.startsWith("MinAtar/"));
 
 /** Through JSON text and back, as a checkpoint file does. */
@@ -92,10 +93,10 @@ function transplant(original: Env, fresh: Env): void {
   assert.deepEqual(fresh.saveState(), state, `${original.name}: the loaded env saves the same state`);
 }
 
-test("every registered environment is covered: the classic ones and MinAtar's five games, -v0 and -v1", () => {
+test("every registered environment is covered: the classic ones, LunarLander and MinAtar's five games, -v0 and -v1", () => {
   assert.deepEqual(
     ALL_NAMES.filter((name) => !name.startsWith("MinAtar/")),
-    CLASSIC_NAMES,
+    [...CLASSIC_NAMES, ...BOX2D_NAMES],
   );
   assert.equal(MINATAR_NAMES.length, 10);
   for (const name of ALL_NAMES) assert.ok(savesState(makeEnv(name)), `${name} (from makeEnv) implements SnapshotEnv`);
@@ -132,10 +133,10 @@ test("a state saved before the first reset restores the generator: unseeded rese
     const original = makeEnv(name);
     const fresh = makeEnv(name);
     transplant(original, fresh);
-    // A classic env has no generator until its first reset, and an unseeded one seeds it from
-    // Math.random: only a seeded first reset is reproducible there. MinAtar's generator exists from
-    // construction (seeded from Math.random), and the state carries it.
-    const seed = CLASSIC_NAMES.includes(name) ? { seed: 5 } : {};
+    // A classic env (and LunarLander) has no generator until its first reset, and an unseeded one
+    // seeds it from Math.random: only a seeded first reset is reproducible there. MinAtar's generator
+    // exists from construction (seeded from Math.random), and the state carries it.
+    const seed = [...CLASSIC_NAMES, ...BOX2D_NAMES].includes(name) ? { seed: 5 } : {};
     assertSameObs(fresh.reset(seed).obs, original.reset(seed).obs, `${name} first reset`);
     playInLockstep(original, fresh, createRandomStream(1), 200, null, `${name} from an idle state`);
   }

@@ -83,7 +83,14 @@ test("the tarball holds the built library, its licences and its types, and none 
     if (!paths.has(target.replace(/^\.\//, ""))) missing.push(target);
   }
   assert.deepEqual(missing, [], "every export and bin target is in the tarball");
-  for (const file of ["LICENSE", "README.md", "package.json", "dist/envs/minatar/LICENSE", "dist/envs/minatar/README.md"])
+  for (const file of [
+    "LICENSE",
+    "README.md",
+    "package.json",
+    "dist/envs/minatar/LICENSE",
+    "dist/envs/minatar/README.md",
+    "dist/envs/gym/staq_gym_worker.py",
+  ])
     assert.ok(paths.has(file), `${file} is in the tarball`);
   const stray = [...paths].filter((path) =>
     /\.map$|^dist\/demo\/|^(src|test|bench|scripts|demo|examples|docs|node_modules|test-artifacts)\//.test(path),
