@@ -36,7 +36,7 @@
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { observationSize, type Env } from "../src/envs/env.ts";
 import { makeEnv } from "../src/envs/registry.ts";
@@ -415,7 +415,8 @@ function markdownReport(
   upstreamNote: string,
   upstreamNow?: UpstreamReport,
 ): string {
-  const command = ["npx tsx bench/envs.ts", ...process.argv.slice(2)].join(" ");
+  // Folders by their names only (as in the JSON): the report is committed, and a full path names one machine.
+  const command = ["npx tsx bench/envs.ts", ...process.argv.slice(2).map((arg) => (isAbsolute(arg) ? basename(arg) : arg))].join(" ");
   return [
     `# Environment throughput on ${machine.cpu}`,
     "",
