@@ -12,10 +12,13 @@
  * learned from earlier runs of the same work; short work waits directly.
  *
  * A wrong expectation costs a sleep of seconds where the work takes milliseconds, so it is
- * learned cautiously: a call that also compiled the work's pipelines (seconds on a cold Mesa
- * shader cache) is not learned from (its owner calls `ignoreNext`), the estimate is the fastest of
- * the recent runs, and a wait that finds the work already done (when the timer woke on time) makes
- * the next run be awaited directly and measured afresh. That fresh measurement polls the whole
+ * learned cautiously. The estimate is the fastest of the recent runs, and none is made before two
+ * runs were seen: the first run of a piece of work may include compiling its shaders, and lavapipe
+ * (llvmpipe) compiles a shader at its first dispatch, not when the pipeline is created, so no
+ * caller can tell that run apart (measured: the soft Q fit's first 200 fused steps took 28 s on a
+ * cold Mesa shader cache, the next 200 steps 0.7 s; learning from the first made the second sleep
+ * 22 s). A wait that finds the work already done (when the timer woke on time) makes the next run
+ * be awaited directly and measured afresh. That fresh measurement polls the whole
  * time, which slows the work it measures (the fused trainer: 1.8× on two cores); when it comes out
  * longer than the oversleep proved the work takes, the proof is kept instead, so the estimate
  * still shrinks towards the unpolled duration rather than swinging back to the polled one.
@@ -33,6 +36,9 @@ export const PATIENT_FRACTION = 0.8;
 const OVERSLEPT_MS = 0.5;
 const OVERSLEPT_FRACTION = 0.05;
 
+/** Observations an estimate needs: the first run alone may have compiled the work's shaders. */
+const OBSERVATIONS_BEFORE_SLEEPING = 2;
+
 /** A running estimate of how long a repeated piece of GPU work takes, from submit to completion. */
 export class DurationEstimate {
   private recent: number[] = [];
@@ -40,15 +46,9 @@ export class DurationEstimate {
   private probing = false;
   /** The oversleep's bound: the work, not polled, took at most this long. */
   private proven = Infinity;
-  /** Set for a call that also compiled its pipelines: its duration is not the work's. */
-  private ignoring = false;
-  /** The estimate (the smallest recent time), or undefined before any observation and while probing. */
+  /** The estimate (the smallest recent time), or undefined before two observations and while probing. */
   get ms(): number | undefined {
-    return !this.probing && this.recent.length > 0 ? Math.min(...this.recent) : undefined;
-  }
-  /** The next observation is dropped: the caller's next call also prepares (compiles) the work. */
-  ignoreNext(): void {
-    this.ignoring = true;
+    return !this.probing && this.recent.length >= OBSERVATIONS_BEFORE_SLEEPING ? Math.min(...this.recent) : undefined;
   }
   observe(ms: number): void {
     // A probe that polled the whole time and came out slower than the work was proven to run
@@ -56,10 +56,6 @@ export class DurationEstimate {
     if (this.probing && ms > this.proven) ms = this.proven;
     this.probing = false;
     this.proven = Infinity;
-    if (this.ignoring) {
-      this.ignoring = false;
-      return;
-    }
     this.recent.push(ms);
     if (this.recent.length > 8) this.recent.shift();
   }

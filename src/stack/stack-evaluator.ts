@@ -39,16 +39,11 @@ export class StackEvaluator {
 
   /** Records the evaluation of `io` into `encoder` and returns the prepared evaluation it used. */
   async encode(encoder: GPUCommandEncoder, io: StackLogitsIO, options: EncodeOptions = {}): Promise<PreparedEvaluation> {
-    return (await this.encodeReporting(encoder, io, options)).prepared;
-  }
-
-  /** `encode`, also saying whether this call prepared (and so maybe compiled) the evaluation. */
-  private async encodeReporting(encoder: GPUCommandEncoder, io: StackLogitsIO, options: EncodeOptions) {
     this.alive();
     validateIO(this.stack, io);
-    const { prepared, fresh } = await this.prepare(io);
+    const prepared = await this.prepare(io);
     prepared.encode(encoder, options);
-    return { prepared, fresh };
+    return prepared;
   }
 
   /** `stackLogits`: uploads `states`, evaluates them and reads the logits back, one call at a time. */
@@ -79,9 +74,7 @@ export class StackEvaluator {
       const logitsBuffer = this.scratchBuffer("logits", logitsBytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST);
       gpu.writeBuffer(statesBuffer, 0, states);
       const encoder = gpu.encoder(`${label} stackLogits`);
-      const { prepared, fresh } = await this.encodeReporting(encoder, { states: statesBuffer, logits: logitsBuffer, batch }, {});
-      // A call that compiled the kernels would teach the patient wait a duration of seconds.
-      if (fresh) prepared.duration.ignoreNext();
+      const prepared = await this.encode(encoder, { states: statesBuffer, logits: logitsBuffer, batch });
       const [logits] = await this.readback.read(encoder, [{ source: logitsBuffer, bytes: logitsBytes }], prepared.duration);
       return new Float32Array(logits);
     });
@@ -101,7 +94,7 @@ export class StackEvaluator {
     if (this.destroyed) throw new StaqGpuError(`${this.stack.label} was destroyed`);
   }
 
-  private async prepare(io: StackLogitsIO): Promise<{ prepared: PreparedEvaluation; fresh: boolean }> {
+  private async prepare(io: StackLogitsIO): Promise<PreparedEvaluation> {
     const key = [
       this.bufferId(io.states),
       io.statesOffset ?? 0,
@@ -115,7 +108,7 @@ export class StackEvaluator {
       // Most recently used last.
       this.prepared.delete(key);
       this.prepared.set(key, cached);
-      return { prepared: cached, fresh: false };
+      return cached;
     }
     while (this.prepared.size >= MAX_PREPARED) this.prepared.delete(this.prepared.keys().next().value!);
     const prepared = await prepareEvaluation(this.stack, io, (bytes) =>
@@ -127,7 +120,7 @@ export class StackEvaluator {
       this.alive();
     }
     this.prepared.set(key, prepared);
-    return { prepared, fresh: true };
+    return prepared;
   }
 
   private bufferId(buffer: GPUBuffer): number {

@@ -4,30 +4,34 @@ import { DurationEstimate, PATIENT_MIN_MS, waitPatiently } from "../../src/gpu/p
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-test("short or unknown work is awaited at once; the estimate learns from it", async () => {
+test("short or unknown work is awaited at once; the estimate learns from two runs of it", async () => {
   const estimate = new DurationEstimate();
   assert.equal(estimate.ms, undefined);
+  await waitPatiently(estimate, true, performance.now(), () => delay(2));
+  assert.equal(estimate.ms, undefined, "one run is not an estimate: it may have compiled the shaders");
   await waitPatiently(estimate, true, performance.now(), () => delay(2));
   assert.ok(estimate.ms! >= 2 && estimate.ms! < PATIENT_MIN_MS + 50);
 });
 
-test("a slow first call (pipeline compilation) does not make the next calls sleep", async () => {
-  // The old estimate learned 300 ms from the first call and slept 240 ms in the second, then
-  // halved its way down over many calls: the 0.5–7.4 s rows of a cold-cache benchmark.
+test("a slow first call (shaders compiled at their first dispatch) does not make the next calls sleep", async () => {
+  // lavapipe compiles a shader when it first runs, which no caller can see: the first 200 fused
+  // steps of a soft Q fit took 28 s on a cold shader cache, the next 200 0.7 s, and an estimate
+  // learned from the first call slept 22 s in the second.
   const estimate = new DurationEstimate();
-  estimate.ignoreNext(); // what the stack does for the call that prepares its evaluation
   await waitPatiently(estimate, true, performance.now(), () => delay(300));
-  assert.equal(estimate.ms, undefined);
   for (let call = 0; call < 4; call++) {
     const submitted = performance.now();
-    await waitPatiently(estimate, true, submitted, () => delay(1));
+    await waitPatiently(estimate, true, submitted, () => delay(12));
     const took = performance.now() - submitted;
-    assert.ok(took < 50, `call ${call + 2} took ${took.toFixed(1)} ms for 1 ms of work`);
+    assert.ok(took < 60, `call ${call + 2} took ${took.toFixed(1)} ms for 12 ms of work`);
   }
+  // The estimate is the fastest run seen, not the compile.
+  assert.ok(estimate.ms! >= 12 && estimate.ms! < 60, `estimate ${estimate.ms}`);
 });
 
 test("long work on a busy-polling adapter sleeps first, so the promise is created late", async () => {
   const estimate = new DurationEstimate();
+  estimate.observe(100);
   estimate.observe(100);
   const submitted = performance.now();
   let createdAfter = -1;
@@ -91,6 +95,7 @@ test("a wait that finds the work already done makes the next call measure afresh
 test("a probe that polls and comes out slower than an oversleep proved keeps the proof, so the estimate keeps shrinking", async (t) => {
   await withPunctualTimer(t, 80, async () => {
     const estimate = new DurationEstimate();
+    estimate.observe(100);
     estimate.observe(100);
     // The sleep (80 ms) finds the work done: it takes at most about 80 ms when not polled ...
     const slept = performance.now();
