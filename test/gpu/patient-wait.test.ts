@@ -19,14 +19,15 @@ test("a slow first call (shaders compiled at their first dispatch) does not make
   // learned from the first call slept 22 s in the second.
   const estimate = new DurationEstimate();
   await waitPatiently(estimate, true, performance.now(), () => delay(300));
+  // An estimate of 300 ms would sleep 240 ms; 150 ms leaves room for a late timer on a busy machine.
   for (let call = 0; call < 4; call++) {
     const submitted = performance.now();
-    await waitPatiently(estimate, true, submitted, () => delay(12));
+    await waitPatiently(estimate, true, submitted, () => delay(2));
     const took = performance.now() - submitted;
-    assert.ok(took < 60, `call ${call + 2} took ${took.toFixed(1)} ms for 12 ms of work`);
+    assert.ok(took < 150, `call ${call + 2} took ${took.toFixed(1)} ms for 2 ms of work`);
   }
   // The estimate is the fastest run seen, not the compile.
-  assert.ok(estimate.ms! >= 12 && estimate.ms! < 60, `estimate ${estimate.ms}`);
+  assert.ok(estimate.ms! >= 2 && estimate.ms! < 150, `estimate ${estimate.ms}`);
 });
 
 test("long work on a busy-polling adapter sleeps first, so the promise is created late", async () => {
