@@ -28,6 +28,7 @@ import { UniformSlots } from "../gpu/uniform-slots.ts";
 import { prepareEvaluation, type SnapshotSelection } from "../stack/prepared-evaluation.ts";
 import type { Stack } from "../stack/stack.ts";
 import { encodeStackLogits } from "../stack/stack-logits.ts";
+import { MAX_TILE_ROWS } from "../stack/tiling.ts";
 
 /** Where the stack's logits of some rows' next states already are: the actor computed them when it acted. */
 export interface NextLogits {
@@ -254,7 +255,13 @@ export class ReplaySums {
     }
     if (evaluate.length > 0) {
       const count = evaluate.length;
-      const compact = this.compactBuffers(count);
+      // Below MAX_TILE_ROWS rows the stack kernel's tiling follows the batch, and each tiling is a
+      // pipeline compiled on first use (seconds each on lavapipe with a cold shader cache); the
+      // pending rows, a few episode ends per rollout, would compile one after another. Evaluating at
+      // least MAX_TILE_ROWS rows keeps the one tiling of every larger batch; the rows past `count`
+      // hold earlier gathers (or zeros) and are never copied back.
+      const rows = Math.max(count, MAX_TILE_ROWS);
+      const compact = this.compactBuffers(rows);
       const gather = await this.gpu.kernel("copy_rows", { WIDTH: this.shape.inputs });
       this.gpu.writeBuffer(this.rowPairs[1], 0, Uint32Array.from(evaluate.flatMap((row, i) => [row, i])));
       this.gpu.writeBuffer(this.rowPairs[2], 0, Uint32Array.from(evaluate.flatMap((row, i) => [i, row])));
@@ -266,7 +273,7 @@ export class ReplaySums {
         scale: 1,
         width: this.shape.inputs,
       });
-      await encodeStackLogits(stack, encoder, { states: compact.states, logits: compact.logits, batch: count });
+      await encodeStackLogits(stack, encoder, { states: compact.states, logits: compact.logits, batch: rows });
       this.encodeCopy(encoder, copy, 2, { src: compact.logits, dst: this.sums, pairs: this.rowPairs[2], count, scale: inverse });
     }
     this.encodeCopy(encoder, copy, 3, { src: this.sums, dst: this.io.logits, count: size, scale: stack.correction });
@@ -354,7 +361,7 @@ export class ReplaySums {
   private compactBuffers(rows: number): { states: GPUBuffer; logits: GPUBuffer } {
     if (this.compact && this.compact.rows >= rows) return this.compact;
     if (this.compact) this.retired.push(this.compact.states, this.compact.logits);
-    const size = Math.min(this.shape.capacity, Math.max(rows, 2 * (this.compact?.rows ?? 0)));
+    const size = Math.max(rows, Math.min(this.shape.capacity, 2 * (this.compact?.rows ?? 0)));
     const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
     this.compact = {
       states: createBuffer(this.gpu, size * this.shape.inputs * 4, usage, `${this.label} gathered next states`),
