@@ -8,40 +8,30 @@
  *   done      a checkpoint at or past the point's totalSteps: skipped;
  *   failed    the run exited with an error (sweep-failed.json says which): skipped until the sweep
  *             is run with --retry-failed;
- *   running   sweep.lock names a live process on this host, or a Slurm task that squeue still
- *             lists, or a process on another host outside Slurm: another worker has it.
- *
- * A lock left by a worker that died (killed, its node lost) is not one: on this host its pid is
- * gone; from a Slurm task, squeue no longer lists the task (asked only when there is such a lock).
+ *   running   the point's newest claim record (point-lock.ts) is unreleased and its worker alive:
+ *             another worker has it.
  */
-import { readFile, writeFile, rm, open } from "node:fs/promises";
+import { readFile, writeFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { RUN_FILES, pathExists } from "../cli/run-directory.ts";
 import { StaqFormatError } from "../errors.ts";
-import { queuedTaskLines } from "./slurm-backend.ts";
+import { CLAIMS_DIRECTORY, readLock, type PointLock } from "./point-lock.ts";
 import type { SweepPoint } from "./sweep-file.ts";
+
+export type { PointLock };
 
 export type PointStatus = "new" | "started" | "partial" | "done" | "failed" | "running";
 
 /** Files the sweep adds to a point's run directory, beside what `staq train` writes. */
 export const SWEEP_FILES = {
-  /** The worker that has the point: {pid, host, started}; removed when it ends. */
-  lock: "sweep.lock",
+  /** One record per claim of the point: {pid, host, started, slurmJob?, released?} (point-lock.ts). */
+  claims: CLAIMS_DIRECTORY,
   /** Why the run failed: {exitCode, message, at}. */
   failed: "sweep-failed.json",
   /** The run's own output (progress, warnings, errors), appended by every attempt. */
   log: "train.log",
 } as const;
-
-export interface PointLock {
-  pid: number;
-  host: string;
-  /** ISO time the worker started. */
-  started: string;
-  /** Slurm's job and array task, when a Slurm task holds it. */
-  slurmJob?: string;
-}
 
 export interface PointState {
   status: PointStatus;
@@ -77,41 +67,6 @@ async function checkpointStep(dir: string): Promise<number | null> {
   return null;
 }
 
-/** Whether a process with this pid exists on this host (EPERM: it exists but is not ours). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * Whether squeue still lists a Slurm array task ("123_4"): pending or running. Undefined when
- * squeue cannot say (not installed, not answering), in which case the lock is taken as live.
- */
-async function slurmTaskQueued(task: string): Promise<boolean | undefined> {
-  const lines = await queuedTaskLines();
-  return lines?.some((line) => line.split("|")[0].trim() === task);
-}
-
-/** The lock of a point, if a live worker holds it (see the file's comment for what counts as dead). */
-export async function readLock(dir: string): Promise<PointLock | undefined> {
-  const path = join(dir, SWEEP_FILES.lock);
-  if (!(await pathExists(path))) return undefined;
-  let lock: PointLock;
-  try {
-    lock = (await readJson(path)) as PointLock;
-  } catch {
-    return undefined; // a lock cut short by a kill while it was written: nobody holds it
-  }
-  if (typeof lock?.pid !== "number" || typeof lock.host !== "string") return undefined;
-  if (lock.host === hostname()) return processAlive(lock.pid) ? lock : undefined;
-  if (lock.slurmJob !== undefined && (await slurmTaskQueued(lock.slurmJob)) === false) return undefined;
-  return lock;
-}
-
 export async function pointState(point: SweepPoint): Promise<PointState> {
   const held = await readLock(point.dir);
   // The worker that holds the lock sees the point as it is, not as "running".
@@ -125,36 +80,6 @@ export async function pointState(point: SweepPoint): Promise<PointState> {
   }
   if (step !== null) return { status: step >= point.config.totalSteps ? "done" : "partial", step };
   return { status: (await pathExists(join(point.dir, RUN_FILES.config))) ? "started" : "new", step: null };
-}
-
-/**
- * Takes the point's lock for this process: false when another live worker holds it. The file is
- * created exclusively, so two workers racing for one point cannot both win.
- */
-export async function takeLock(dir: string, slurmJob?: string): Promise<boolean> {
-  const path = join(dir, SWEEP_FILES.lock);
-  if (await pathExists(path)) {
-    if (await readLock(dir)) return false;
-    await rm(path, { force: true }); // left by a worker that died
-  }
-  const lock: PointLock = { pid: process.pid, host: hostname(), started: new Date().toISOString(), ...(slurmJob ? { slurmJob } : {}) };
-  let handle;
-  try {
-    handle = await open(path, "wx");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw error;
-  }
-  try {
-    await handle.writeFile(`${JSON.stringify(lock)}\n`);
-  } finally {
-    await handle.close();
-  }
-  return true;
-}
-
-export async function releaseLock(dir: string): Promise<void> {
-  await rm(join(dir, SWEEP_FILES.lock), { force: true });
 }
 
 export async function recordFailure(dir: string, exitCode: number, message: string): Promise<void> {

@@ -13,7 +13,8 @@ import { StaqFormatError } from "../errors.ts";
 import { runCommand, type CommandIO } from "../cli/command.ts";
 import { RUN_FILES, pathExists } from "../cli/run-directory.ts";
 import { trainCommand } from "../cli/train-command.ts";
-import { SWEEP_FILES, clearFailure, pointState, recordFailure, releaseLock, takeLock, type PointStatus } from "./point-state.ts";
+import { releaseLock, takeLock } from "./point-lock.ts";
+import { SWEEP_FILES, clearFailure, pointState, recordFailure, type PointStatus } from "./point-state.ts";
 import { trainArguments, type Sweep, type SweepPoint } from "./sweep-file.ts";
 
 export interface PointOutcome {
@@ -77,7 +78,8 @@ export async function runPoint(
   options: { retryFailed?: boolean; slurmJob?: string } = {},
 ): Promise<PointOutcome> {
   await mkdir(point.dir, { recursive: true });
-  if (!(await takeLock(point.dir, options.slurmJob))) return { found: "running", action: "skipped", exitCode: 0 };
+  const held = await takeLock(point.dir, options.slurmJob);
+  if (!held) return { found: "running", action: "skipped", exitCode: 0 };
   try {
     let { status } = await pointState(point);
     const found = status;
@@ -109,7 +111,7 @@ export async function runPoint(
     if (exitCode !== 0 && exitCode < 128) await recordFailure(point.dir, exitCode, await lastLine(join(point.dir, SWEEP_FILES.log)));
     return { found, action, exitCode };
   } finally {
-    await releaseLock(point.dir);
+    await releaseLock(held);
   }
 }
 

@@ -76,9 +76,9 @@ test("a sweep submitted to a real Slurm runs every point as an array task; --sta
     JSON.stringify({ out: "runs", base: TINY, grid: [{ seed: [0, 1] }, { seed: [0], algo: ["dqn"], learningStarts: [32] }] }),
   );
   // A lock left by a task on a node that was lost: squeue no longer lists its task, so it holds nothing.
-  await mkdir(join(dir, "runs", "seed=1"), { recursive: true });
+  await mkdir(join(dir, "runs", "seed=1", "sweep-claims"), { recursive: true });
   await writeFile(
-    join(dir, "runs", "seed=1", "sweep.lock"),
+    join(dir, "runs", "seed=1", "sweep-claims", "1.json"),
     JSON.stringify({ pid: 1, host: "lost-node", started: "2026-01-01T00:00:00Z", slurmJob: "424242_0" }),
   );
   const submitted = await runStaq(["sweep", file, "--backend", "slurm", "--partition", partition, "--time", "10", "--cpus", "1"], env);
