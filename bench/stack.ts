@@ -193,6 +193,14 @@ interface Row {
   plan?: { tileRows: number; lanes: number; runs: number; dispatches: number };
   kernel?: { e2e: Summary; device: Summary; gflops: number; ofCeiling: number };
   naive?: { e2e: Summary; device: Summary; gflops: number };
+  /**
+   * Conv rows: the same stack with `convFusion: false` (the conv layer's whole output computed
+   * before the dense layer after it), measured right after the kernel; `fusedSpeedup` is its
+   * device time over the kernel's.
+   */
+  unfused?: { e2e: Summary; device: Summary; gflops: number; tileRows: number; fusedSpeedup: number };
+  /** Why a conv row has no `unfused` figure. */
+  unfusedWhyNot?: string;
   /** Why there is no naive figure though the kernel was measured (conv rows: its dense-layer kernel has no conv). */
   naiveWhyNot?: string;
   cpu?: { e2e: Summary; gflops: number };
@@ -221,9 +229,9 @@ function networks(spec: MlpSpec): MlpWeights[] {
   return pool;
 }
 
-function filledStack(gpu: Gpu, c: Config): Stack {
+function filledStack(gpu: Gpu, c: Config, options: { convFusion?: boolean } = {}): Stack {
   const spec = specOf(c);
-  const stack = createStack(gpu, { mlp: spec, memory: c.memory, ensemble: c.ensemble, eta: 20, tau: 0.5 });
+  const stack = createStack(gpu, { mlp: spec, memory: c.memory, ensemble: c.ensemble, eta: 20, tau: 0.5, ...options });
   const pool = networks(spec);
   for (let p = 0; p < c.memory; p++) stack.push(Array.from({ length: c.ensemble }, (_, e) => pool[(p + e) % pool.length]));
   return stack;
@@ -414,6 +422,20 @@ async function main(): Promise<void> {
     // The naive baseline pays ~20 µs per dispatch on top of the arithmetic, done less efficiently.
     const naiveEstimate = 3 * estimate + c.memory * c.ensemble * 3 * 30e-6;
     if (c.conv) row.naiveWhyNot = "the naive baseline's per-layer kernel (bench/shaders/dense_layer.wgsl) has no conv layer";
+    // The unfused plan, unless the kernel's own plan is already unfused (at one state: tiling.ts).
+    if (c.conv && plan.tiling.convChunkCols4 > 0) {
+      const unfusedStack = filledStack(gpu, c, { convFusion: false });
+      const unfusedRun = kernelSampler(gpu, timer, unfusedStack, c, states);
+      const unfused = await measure(unfusedRun);
+      unfusedRun.destroy();
+      row.unfused = {
+        ...unfused,
+        gflops: flops / (unfused.device.median * 1e6),
+        tileRows: planStackDispatch(unfusedStack, unfusedStack.size, c.batch, gpu.info.limits).tiling.tileRows,
+        fusedSpeedup: unfused.device.median / kernel.device.median,
+      };
+      unfusedStack.destroy();
+    } else if (c.conv) row.unfusedWhyNot = "the kernel's own plan is unfused here (one state, src/stack/tiling.ts)";
     else if (naiveEstimate <= 2 * maxEvalSeconds) {
       const naiveRun = await naiveSampler(gpu, timer, stack, c, states);
       const naive = await measure(naiveRun);
@@ -712,6 +734,8 @@ const CONV_HEADER = [
   "device ms",
   "GFLOP/s",
   "% ceiling",
+  "unfused device ms",
+  "fused ÷ unfused",
   "CPU ref ms",
   "× CPU",
   "PyTorch ms (p10–p90)",
@@ -726,6 +750,8 @@ function formatConvRow(row: Row): string[] {
   return [
     cells[0] + (row.note ? " †" : ""),
     ...cells.slice(1, 5),
+    row.unfused ? formatMs(row.unfused.device.median) : row.unfusedWhyNot ? "same plan" : "—",
+    row.unfused ? `${row.unfused.fusedSpeedup.toFixed(2)}×` : "—",
     ...cells.slice(7, 9),
     p ? `${formatMs(p.ms.median)} (${formatMs(p.ms.p10)}–${formatMs(p.ms.p90)})` : "—",
     p && k ? `${p.staqOverPytorch.toFixed(2)}×${p.versus === "device" ? " (device)" : ""}` : "—",
@@ -884,7 +910,7 @@ function convSection(conv: Row[], pytorch: PytorchBaselineResult | { skipped: st
     `Conv rows: the StaQ paper's MinAtar network for Breakout — a ${g.height}×${g.width}×${g.channels} image, Conv2d(${g.channels}→${g.filters}, ${g.kernelHeight}×${g.kernelWidth}) + ReLU, ` +
       `flatten (${g.filters * g.positions}), ${hidden.join("×")} + ReLU, ${actions} actions — at E = ${CONV_GRID.ensemble}. ` +
       `GFLOP/s count the conv's multiply-adds at every output position: 2·B·E·M·(${g.positions}·${g.patch}·${g.filters} + ${g.filters * g.positions}·${hidden[0]} + ${hidden[0]}·${actions}) = 2·B·E·M·${macs}. ` +
-      `"× CPU" compares end-to-end times with the float64 reference. "PyTorch": the authors' formulation (bench/pytorch_stack.py: the states repeated E·M times along the channels, one conv2d with groups = E·M, then batched matmuls over the snapshots), ` +
+      `"unfused": the same stack with \`convFusion: false\` (the conv's whole output computed before the dense layer; the plan before conv fusion), measured right after the kernel; "fused ÷ unfused" is its device time over the kernel's, so above 1 fusion is faster; "same plan" where the kernel's own plan is unfused (one state). "× CPU" compares end-to-end times with the float64 reference. "PyTorch": the authors' formulation (bench/pytorch_stack.py: the states repeated E·M times along the channels, one conv2d with groups = E·M, then batched matmuls over the snapshots), ` +
       `measured after the WebGPU rows in the same run; "staq ÷ PyTorch" is PyTorch's time over the kernel's, end to end against PyTorch on the CPU (device time against a GPU's), so above 1 staq is faster. No naive baseline: its per-layer kernel has no conv layer.`,
     "",
     markdownTable(CONV_HEADER, conv.filter((r) => r.kernel).map(formatConvRow)),

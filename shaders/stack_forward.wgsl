@@ -17,6 +17,12 @@
 //   A conv layer 0 (CONV) is its weight applied to every output position's patch of the state
 //   (src/stack/conv.ts): its output row is [positions][LAYER_OUT4] vec4s, LAYER_COLS4[0] in all,
 //   and output vec4 column c is position c / LAYER_OUT4[0], filters 4·(c % LAYER_OUT4[0]) + 0..3.
+//   With a dense layer after it (CONV_FUSED), the two run together, CONV_CHUNK_COLS4 columns (whole
+//   positions) at a time: the lane writes a chunk of the conv's output to workgroup memory, then
+//   every thread adds the chunk's inputs to its register tile of the dense layer, and so on. The
+//   lane's row of workgroup memory then holds a chunk, not the conv's whole output (8× the dense
+//   layer's width in the paper's MinAtar network), so the tile of states is as large as for an
+//   MLP (src/stack/tiling.ts). The sums run over the inputs in the same order either way.
 // - head: TILE_ROWS × HEAD_COLS × HEAD_SPLIT units, each the dot product of one row with 4 head
 //   outputs over 1/HEAD_SPLIT of the head's inputs. A unit keeps Σ_s c_s · (its part) over its
 //   lane's snapshots; lanes and parts are added once, at the end, in a fixed order.
@@ -42,9 +48,14 @@ const HEAD_UNITS_PER_THREAD: u32 = 1u;                                   // @inj
 const ACT_VEC4S: u32 = 32u;                                              // @inject
 const ACT_WIDTH4: u32 = 4u;                                              // @inject widest hidden layer / 4
 const CONV: bool = false;                                                // @inject layer 0 is a conv layer, of geometry CONV_SHAPE
+const CONV_FUSED: bool = false;                                          // @inject layers 0 (conv) and 1 (dense) run together, in chunks
+const CONV_CHUNK_COLS4: u32 = 1u;                                        // @inject conv output vec4s per chunk (whole positions)
 const CONV_SHAPE: array<u32, 8> = array<u32, 8>(1u, 1u, 1u, 1u, 1u, 1u, 0u, 1u); // @inject conv_patch's ConvGeometry fields, in order
 
 const HEAD: u32 = LAYERS - 1u;
+// The dense layer after a fused conv: 1 (clamped so that the arrays' indices stay in bounds for
+// networks without one, where the fused code is compiled but never runs).
+const CONV_DENSE: u32 = min(1u, HEAD);
 const HEAD_COLS: u32 = LAYER_OUT4[HEAD];
 const ROW_GROUPS: u32 = TILE_ROWS / ROWS_PER_THREAD;
 // Row stride of the activations in workgroup memory, in vec4s (the widest hidden layer).
@@ -77,6 +88,91 @@ var<workgroup> act: array<vec4<f32>, ACT_VEC4S>;
 const CONV_GEOMETRY = ConvGeometry(CONV_SHAPE[0], CONV_SHAPE[1], CONV_SHAPE[2], CONV_SHAPE[3], CONV_SHAPE[4], CONV_SHAPE[5],
                                    CONV_SHAPE[6], CONV_SHAPE[7]);
 
+// Layers 0 (conv) and 1 (dense) of one lane's snapshot, chunk by chunk (CONV_FUSED): leaves
+// relu(layer 1) in the lane's workgroup memory, as the layer loop would. Every thread of the
+// workgroup calls it, as every thread takes part in its barriers.
+fn conv_then_dense(lane_s: u32, s_end: u32, lane: u32, lane_act: u32, row_group: u32, col: u32,
+                   state_offset: array<u32, ROWS_PER_THREAD>) {
+  let computes = lane < LANES && lane_s < s_end;
+  let snapshot = lane_s * SNAPSHOT_VEC4S;
+  let filters4 = LAYER_OUT4[0];
+  let conv_cols = LAYER_COLS4[0];
+  let out4 = LAYER_OUT4[CONV_DENSE];
+  let rows_base = lane_act + row_group * ROWS_PER_THREAD * ACT_STRIDE;
+  // This thread's dense columns that exist (the rest of its register tile stays idle).
+  let cols_here = (max(out4, col) - col + COL_GROUPS - 1u) / COL_GROUPS;
+  // acc[r · COLS_PER_THREAD + j]: row r, dense vec4 column col + j · COL_GROUPS.
+  var acc: array<vec4<f32>, TILE>;
+  if (computes) {
+    for (var j = 0u; j < COLS_PER_THREAD; j++) {
+      let bias = weights[snapshot + LAYER_BIAS[CONV_DENSE] + min(col + j * COL_GROUPS, out4 - 1u)];
+      for (var r = 0u; r < ROWS_PER_THREAD; r++) { acc[r * COLS_PER_THREAD + j] = bias; }
+    }
+  }
+  for (var chunk = 0u; chunk < conv_cols; chunk += CONV_CHUNK_COLS4) {
+    let chunk_cols = min(CONV_CHUNK_COLS4, conv_cols - chunk);
+    // The chunk's conv outputs for this thread's rows, relu'd, into the lane's workgroup memory.
+    if (computes) {
+      for (var cc = col; cc < chunk_cols; cc += COL_GROUPS) {
+        let c = chunk + cc;
+        let origin = conv_origin(CONV_GEOMETRY, c / filters4);
+        var conv_out: array<vec4<f32>, ROWS_PER_THREAD>;
+        let bias = weights[snapshot + LAYER_BIAS[0] + c % filters4];
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) { conv_out[r] = bias; }
+        var w_row = snapshot + LAYER_WEIGHTS[0] + c % filters4;
+        for (var ch = 0u; ch < CONV_GEOMETRY.channels; ch++) {
+          for (var ki = 0u; ki < CONV_GEOMETRY.kh; ki++) {
+            for (var kj = 0u; kj < CONV_GEOMETRY.kw; kj++) {
+              let source = conv_pixel(CONV_GEOMETRY, origin, ki, kj, ch);
+              if (source >= 0) {
+                let w = weights[w_row];
+                for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                  conv_out[r] = fma(vec4<f32>(states[state_offset[r] + u32(source)]), w, conv_out[r]);
+                }
+              }
+              w_row += filters4;
+            }
+          }
+        }
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) { act[rows_base + r * ACT_STRIDE + cc] = max(conv_out[r], vec4<f32>(0.0)); }
+      }
+    }
+    if (LANE_BARRIERS) { workgroupBarrier(); }  // the chunk is written
+    // The chunk's inputs (stored rows 4·(chunk + k4) + 0..3 of layer 1's weight) into the dense tile.
+    if (computes) {
+      for (var k4 = 0u; k4 < chunk_cols; k4++) {
+        var a: array<vec4<f32>, ROWS_PER_THREAD>;
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) { a[r] = act[rows_base + r * ACT_STRIDE + k4]; }
+        for (var j = 0u; j < COLS_PER_THREAD; j++) {
+          if (j < cols_here) {
+            let w_row = snapshot + LAYER_WEIGHTS[CONV_DENSE] + 4u * (chunk + k4) * out4 + col + j * COL_GROUPS;
+            let w0 = weights[w_row];
+            let w1 = weights[w_row + out4];
+            let w2 = weights[w_row + 2u * out4];
+            let w3 = weights[w_row + 3u * out4];
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+              let t = r * COLS_PER_THREAD + j;
+              acc[t] = fma(vec4<f32>(a[r].x), w0, acc[t]);
+              acc[t] = fma(vec4<f32>(a[r].y), w1, acc[t]);
+              acc[t] = fma(vec4<f32>(a[r].z), w2, acc[t]);
+              acc[t] = fma(vec4<f32>(a[r].w), w3, acc[t]);
+            }
+          }
+        }
+      }
+    }
+    if (LANE_BARRIERS) { workgroupBarrier(); }  // the chunk is read
+  }
+  if (computes) {
+    for (var j = 0u; j < min(COLS_PER_THREAD, cols_here); j++) {
+      for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+        act[rows_base + r * ACT_STRIDE + col + j * COL_GROUPS] = max(acc[r * COLS_PER_THREAD + j], vec4<f32>(0.0));
+      }
+    }
+  }
+  if (LANE_BARRIERS) { workgroupBarrier(); }  // layer 1 is complete
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
@@ -105,7 +201,10 @@ fn main(
 
   for (var round = 0u; round < rounds; round++) {
     let lane_s = s_begin + round * LANES + lane;
-    for (var layer = 0u; layer < HEAD; layer++) {
+    if (CONV_FUSED) {
+      conv_then_dense(lane_s, s_end, lane, lane_act, row_group, col, state_offset);
+    }
+    for (var layer = select(0u, 2u, CONV_FUSED); layer < HEAD; layer++) {
       let out4 = LAYER_COLS4[layer];
       let w_cols = LAYER_OUT4[layer];
       let computes = lane < LANES && lane_s < s_end && col < out4;

@@ -60,14 +60,14 @@ export interface StackDispatchPlan {
  * without a GPU.
  */
 export function planStackDispatch(
-  stack: Pick<Stack, "layout" | "ensemble" | "chunks" | "targetWorkgroups">,
+  stack: Pick<Stack, "layout" | "ensemble" | "chunks" | "targetWorkgroups"> & Partial<Pick<Stack, "convFusion">>,
   snapshots: number | SnapshotRange,
   batch: number,
   limits: GpuLimits,
 ): StackDispatchPlan {
   const range = typeof snapshots === "number" ? storedRange(stack.ensemble, snapshots) : snapshots;
   const { inputs, outputs } = stack.layout.spec;
-  const tiling = planStackTiling(stack.layout, batch, limits);
+  const tiling = planStackTiling(stack.layout, batch, limits, { convFusion: stack.convFusion });
   const maxBinding = limits.maxStorageBufferBindingSize;
   // Rows per chunk: the states and the logits must each fit a binding, the tiles one dispatch
   // dimension, and every weights chunk's part of the partial sums the partials binding. Chunks

@@ -54,6 +54,12 @@ export interface StackOptions extends Partial<PmdSettings> {
    * are spread over several runs whose sums are added by a second, deterministic dispatch.
    */
   targetWorkgroups?: number;
+  /**
+   * Whether a conv layer and the dense layer after it are evaluated together, a chunk of the
+   * conv's output at a time (default true; src/stack/tiling.ts says why). false evaluates the conv
+   * layer whole first, the plan before chunks: for benchmarks that compare the two.
+   */
+  convFusion?: boolean;
   label?: string;
 }
 
@@ -87,6 +93,7 @@ export interface Stack {
   readonly ensemble: number;
   readonly pmd: Readonly<PmdSettings>;
   readonly targetWorkgroups: number;
+  readonly convFusion: boolean;
   readonly label: string;
   /** Snapshots stored per member (≤ slots). */
   readonly size: number;
@@ -173,6 +180,8 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
   const memory = positiveInteger(options.memory, "memory");
   const ensemble = positiveInteger(options.ensemble ?? 1, "ensemble");
   const targetWorkgroups = positiveInteger(options.targetWorkgroups ?? DEFAULT_TARGET_WORKGROUPS, "targetWorkgroups");
+  const convFusion = options.convFusion ?? true;
+  if (typeof convFusion !== "boolean") throw new StaqInputError(`convFusion must be true or false; got ${JSON.stringify(convFusion)}`);
   const label = options.label ?? "staq stack";
   const pmd: PmdSettings = {
     eta: options.eta ?? 20,
@@ -231,6 +240,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     chunks,
     coefficientBuffer,
     targetWorkgroups,
+    convFusion,
     get size() {
       return size;
     },
@@ -300,6 +310,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     slots,
     ensemble,
     targetWorkgroups,
+    convFusion,
     label,
     get pmd() {
       return { ...pmd };

@@ -34,6 +34,18 @@ export interface StackTiling {
   headUnitsPerThread: number;
   /** Length of the workgroup array of vec4s. */
   actVec4s: number;
+  /**
+   * With a conv layer followed by a dense one: vec4 columns of the conv's output per chunk (whole
+   * positions), each chunk computed into workgroup memory and consumed by the dense layer before
+   * the next; 0 when the conv's whole output is computed first (no dense layer after it, or
+   * fusion turned off).
+   */
+  convChunkCols4: number;
+}
+
+export interface TilingOptions {
+  /** Evaluate a conv layer and the dense layer after it chunk by chunk (default true). */
+  convFusion?: boolean;
 }
 
 /** Largest workgroup staq uses: more is allowed on some devices but helps none of the kernels. */
@@ -53,12 +65,43 @@ export const MAX_LANES = 16;
 const ROWS = 4;
 export const REGISTER_VEC4S = 16;
 
-export function planStackTiling(layout: SnapshotLayout, batch: number, limits: GpuLimits): StackTiling {
+/**
+ * The conv chunk: as many whole positions as fit the widest dense hidden layer's row of workgroup
+ * memory (at least one). A conv layer's output is positions × filters wide (1024 floats for the
+ * paper's MinAtar network, 8× its dense layer), and a tile of states holds a row of it per state:
+ * computed whole, it caps the tile at a few states (8 in lavapipe's 32 KiB), so every weight the
+ * dense layer after it reads serves only those few. In chunks, the row is no wider than the dense
+ * layers', and the tile as large as for the MLP alone.
+ */
+function convChunkCols4(layout: SnapshotLayout): number {
+  const [conv, ...dense] = layout.layers.slice(0, -1);
+  if (!conv?.conv || dense.length === 0) return 0;
+  const filters4 = conv.paddedOutputs / 4;
+  const denseWidest4 = Math.max(...dense.map((layer) => layer.width / 4));
+  return Math.max(1, Math.min(conv.conv.positions, Math.floor(denseWidest4 / filters4))) * filters4;
+}
+
+export function planStackTiling(layout: SnapshotLayout, batch: number, limits: GpuLimits, options: TilingOptions = {}): StackTiling {
+  const chunkCols4 = options.convFusion === false ? 0 : convChunkCols4(layout);
+  if (chunkCols4 === 0) return planWith(layout, batch, limits, 0);
+  const fused = planWith(layout, batch, limits, chunkCols4);
+  // Chunks pay for themselves in weights read once for the tile's states. At one state there is
+  // no such gain, and a lane of several threads would meet at two barriers per chunk. On lavapipe,
+  // M = 300, E = 2, B = 1, runs interleaved: the paper's network (lanes of 2 threads) 109–111 ms
+  // fused against 93–100 ms whole; quick-minatar's (lanes of one thread, no barriers) 24 against 33.
+  return fused.tileRows === 1 && fused.laneThreads > 1 ? planWith(layout, batch, limits, 0) : fused;
+}
+
+/** The tiling with the conv's output in chunks of `chunkCols4` vec4 columns (0: whole). */
+function planWith(layout: SnapshotLayout, batch: number, limits: GpuLimits, chunkCols4: number): StackTiling {
   const maxThreads = Math.min(MAX_WORKGROUP, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   const memoryVec4s = Math.floor(limits.maxComputeWorkgroupStorageSize / 16);
   const head = layout.layers[layout.layers.length - 1];
   const hidden = layout.layers.slice(0, -1);
-  const widest4 = Math.max(0, ...hidden.map((layer) => layer.width / 4));
+  // The row of activations a tile keeps per state: with a conv chunk, the chunk in place of the
+  // conv's whole output.
+  const rowWidths4 = hidden.map((layer, l) => (l === 0 && chunkCols4 > 0 ? chunkCols4 : layer.width / 4));
+  const widest4 = Math.max(0, ...rowWidths4);
   const headCols = head.paddedOutputs / 4;
   // Inputs of the head in the units one head step reads: vec4s of activations, or single states.
   const headSteps = hidden.length > 0 ? head.rows / 4 : head.inputs;
@@ -126,6 +169,7 @@ export function planStackTiling(layout: SnapshotLayout, batch: number, limits: G
     headSplit,
     headUnitsPerThread,
     actVec4s,
+    convChunkCols4: chunkCols4,
   };
 }
 
@@ -152,6 +196,8 @@ export function stackForwardConstants(layout: SnapshotLayout, tiling: StackTilin
     HEAD_SPLIT: tiling.headSplit,
     HEAD_UNITS_PER_THREAD: tiling.headUnitsPerThread,
     ACT_VEC4S: tiling.actVec4s,
+    CONV_FUSED: tiling.convChunkCols4 > 0,
+    CONV_CHUNK_COLS4: Math.max(1, tiling.convChunkCols4),
     ...convShaderConstants(layout.layers[0].conv),
   };
 }

@@ -19,7 +19,15 @@ const gpu = await testGpu();
 
 async function checkStack(
   spec: MlpSpec,
-  options: { memory: number; ensemble: number; pushes: number; batch: number; targetWorkgroups: number; seed: number },
+  options: {
+    memory: number;
+    ensemble: number;
+    pushes: number;
+    batch: number;
+    targetWorkgroups: number;
+    seed: number;
+    convFusion?: boolean;
+  },
 ) {
   const stack = createStack(gpu, {
     mlp: spec,
@@ -28,6 +36,7 @@ async function checkStack(
     eta: 2,
     tau: 0.5,
     targetWorkgroups: options.targetWorkgroups,
+    convFusion: options.convFusion,
   });
   const snapshots = randomSnapshots(spec, options.pushes * options.ensemble, options.seed);
   for (let p = 0; p < options.pushes; p++) stack.push(snapshots.slice(p * options.ensemble, (p + 1) * options.ensemble));
@@ -62,7 +71,9 @@ async function checkStack(
 /**
  * Conv networks for the property: every new shape (and tile of states) compiles the stack kernel,
  * 5-20 s each on lavapipe, so the shapes come from a short list that covers zero padding, a stride
- * of 2, a non-square kernel, filter counts off multiples of 4, no hidden layer and one; the values,
+ * of 2, a non-square kernel, filter counts off multiples of 4, no hidden layer, one and two (the
+ * conv and the dense layer after it run in chunks of whole positions, src/stack/tiling.ts: the
+ * last shape's 5 positions make chunks of 3 and 2), with and without that fusion; the values,
  * memory, ensemble and pushes vary freely. (The float64 twin itself is checked on random conv
  * geometries: test/stack/conv.test.ts, test/train/reference.test.ts.)
  */
@@ -70,6 +81,7 @@ const CONV_SHAPES: readonly MlpSpec[] = [
   { inputs: 40, conv: { inputShape: [5, 4, 2], filters: 5, kernel: [2, 3], stride: 1, padding: 1 }, hidden: [16], outputs: 3 },
   { inputs: 36, conv: { inputShape: [6, 6, 1], filters: 3, kernel: [3, 3], stride: 2, padding: 0 }, hidden: [], outputs: 4 },
   { inputs: 48, conv: { inputShape: [4, 4, 3], filters: 8, kernel: [3, 2], stride: 1, padding: 0 }, hidden: [20], outputs: 2 },
+  { inputs: 14, conv: { inputShape: [1, 7, 2], filters: 3, kernel: [1, 3], stride: 1, padding: 0 }, hidden: [12, 8], outputs: 3 },
 ];
 
 test("conv stack logits match the float64 reference within the derived float32 bound (random values, conv shapes)", async () => {
@@ -82,17 +94,19 @@ test("conv stack logits match the float64 reference within the derived float32 b
         extraPushes: fc.integer({ min: -4, max: 3 }),
         batch: fc.constantFrom(1, 33),
         targetWorkgroups: fc.constantFrom(1, 64),
+        convFusion: fc.boolean(),
         seed: fc.integer(),
       }),
       async (spec, c) => {
         await checkStack(spec, { ...c, pushes: Math.max(1, c.memory + c.extraPushes) });
       },
     ),
-    { numRuns: 6 },
+    { numRuns: 8 },
   );
 });
 
 test("the paper's MinAtar network (Breakout: 4 channels, 3 actions) at one state and at a batch", async () => {
   const spec: MlpSpec = { inputs: 400, conv: { inputShape: [10, 10, 4], filters: 16 }, hidden: [128], outputs: 3 };
-  for (const batch of [1, 9]) await checkStack(spec, { memory: 3, ensemble: 2, pushes: 4, batch, targetWorkgroups: 64, seed: 7 });
+  // Batch 70: a full tile of 64 states (chunks of 8 positions) and a partial one.
+  for (const batch of [1, 70]) await checkStack(spec, { memory: 3, ensemble: 2, pushes: 4, batch, targetWorkgroups: 64, seed: 7 });
 });

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { planChunks, snapshotLayout } from "../../src/stack/layout.ts";
 import { planStackDispatch, rowAlignment } from "../../src/stack/dispatch-plan.ts";
+import { planStackTiling } from "../../src/stack/tiling.ts";
+import type { MlpSpec } from "../../src/stack/mlp.ts";
 import type { GpuLimits } from "../../src/gpu/gpu.ts";
 import { LAVAPIPE_LIMITS } from "../helpers/limits.ts";
 
@@ -166,5 +168,89 @@ test("a hidden layer wider than a workgroup can hold is refused with the limit",
         baseline,
       ),
     /wider than this device can keep in one workgroup/,
+  );
+});
+
+test("a conv layer and the dense layer after it run in chunks of whole positions, as wide as the dense row (hand-computed)", () => {
+  // The paper's MinAtar network: 8×8 = 64 positions of 16 filters (4 vec4s), then 128 units (32 vec4s).
+  const paper: MlpSpec = { inputs: 400, conv: { inputShape: [10, 10, 4], filters: 16 }, hidden: [128], outputs: 3 };
+  const fused = planStackTiling(snapshotLayout(paper), 4096, lavapipe);
+  const whole = planStackTiling(snapshotLayout(paper), 4096, lavapipe, { convFusion: false });
+  assert.equal(fused.convChunkCols4, 32, "8 positions × 4 vec4s");
+  assert.equal(fused.actWidth4, 32);
+  // 2048 vec4s of workgroup memory: 64 rows of 32 vec4s (the largest tile), against 8 rows of the
+  // conv's whole 256-vec4 output.
+  assert.equal(fused.tileRows, 64);
+  assert.equal(whole.convChunkCols4, 0);
+  assert.equal(whole.actWidth4, 256);
+  assert.equal(whole.tileRows, 8);
+  // WebGPU's minimum 16 KiB: 32 rows against 4.
+  assert.equal(planStackTiling(snapshotLayout(paper), 4096, baseline).tileRows, 32);
+  assert.equal(planStackTiling(snapshotLayout(paper), 4096, baseline, { convFusion: false }).tileRows, 4);
+  // quick-minatar's: 8 filters (2 vec4s) then 64 units (16 vec4s): chunks of 8 positions.
+  const quick: MlpSpec = { inputs: 400, conv: { inputShape: [10, 10, 4], filters: 8 }, hidden: [64], outputs: 3 };
+  assert.equal(planStackTiling(snapshotLayout(quick), 4096, lavapipe).convChunkCols4, 16);
+  // One position wider than the dense row: chunks of one position (64 filters = 16 vec4s > 8).
+  const wide: MlpSpec = { inputs: 48, conv: { inputShape: [4, 4, 3], filters: 64 }, hidden: [32], outputs: 2 };
+  assert.equal(planStackTiling(snapshotLayout(wide), 64, lavapipe).convChunkCols4, 16);
+  // At one state, chunks only where a lane is one thread (no barriers): quick-minatar's 16-vec4
+  // row is one thread's 16 accumulators; the paper's 32 vec4s take two, so it is evaluated whole.
+  const quickOne = planStackTiling(snapshotLayout(quick), 1, lavapipe);
+  assert.equal(quickOne.convChunkCols4, 16);
+  assert.equal(quickOne.laneThreads, 1);
+  assert.equal(planStackTiling(snapshotLayout(paper), 1, lavapipe).convChunkCols4, 0);
+  assert.equal(planStackTiling(snapshotLayout(paper), 2, lavapipe).convChunkCols4, 32);
+  // No dense layer after the conv: nothing to fuse with.
+  const convOnly: MlpSpec = { inputs: 48, conv: { inputShape: [4, 4, 3], filters: 8 }, hidden: [], outputs: 2 };
+  assert.equal(planStackTiling(snapshotLayout(convOnly), 64, lavapipe).convChunkCols4, 0);
+});
+
+// A chunk is whole positions, at most all of them, so its row is never wider than the conv's whole
+// output; the tile's limits by threads and by memory only shrink as the row widens, so the fused
+// plan's tile is never smaller than the unfused one's, and stays within workgroup memory.
+test("property: the fused conv plan fits the device and its tile of states is never smaller than the unfused one's", () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        height: fc.integer({ min: 1, max: 12 }),
+        width: fc.integer({ min: 1, max: 12 }),
+        channels: fc.integer({ min: 1, max: 8 }),
+        filters: fc.integer({ min: 1, max: 32 }),
+        kernel: fc.integer({ min: 1, max: 3 }),
+        hidden: fc.array(fc.integer({ min: 4, max: 256 }), { minLength: 1, maxLength: 2 }),
+        batch: fc.integer({ min: 1, max: 4096 }),
+        limits: fc.constantFrom(lavapipe, baseline),
+      }),
+      (c) => {
+        const kernel = Math.min(c.kernel, c.height, c.width);
+        const spec: MlpSpec = {
+          inputs: c.height * c.width * c.channels,
+          conv: { inputShape: [c.height, c.width, c.channels], filters: c.filters, kernel: [kernel, kernel] },
+          hidden: c.hidden,
+          outputs: 3,
+        };
+        const layout = snapshotLayout(spec);
+        let whole;
+        try {
+          whole = planStackTiling(layout, c.batch, c.limits, { convFusion: false });
+        } catch {
+          return; // a conv output too wide for the unfused plan
+        }
+        const fused = planStackTiling(layout, c.batch, c.limits);
+        const filters4 = Math.ceil(c.filters / 4);
+        if (fused.convChunkCols4 === 0) {
+          // Only at one state, where a fused lane would be several threads meeting at barriers.
+          assert.equal(fused.tileRows, 1);
+          assert.deepEqual(fused, whole);
+          return;
+        }
+        assert.ok(fused.convChunkCols4 % filters4 === 0, "whole positions");
+        assert.ok(fused.convChunkCols4 <= layout.layers[0].width / 4);
+        assert.ok(fused.tileRows >= whole.tileRows, `fused ${fused.tileRows} rows < unfused ${whole.tileRows}`);
+        assert.ok(fused.actVec4s * 16 <= c.limits.maxComputeWorkgroupStorageSize);
+        assert.ok(fused.actWidth4 >= fused.convChunkCols4);
+      },
+    ),
+    { numRuns: 300 },
   );
 });
