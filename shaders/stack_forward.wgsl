@@ -88,6 +88,59 @@ var<workgroup> act: array<vec4<f32>, ACT_VEC4S>;
 const CONV_GEOMETRY = ConvGeometry(CONV_SHAPE[0], CONV_SHAPE[1], CONV_SHAPE[2], CONV_SHAPE[3], CONV_SHAPE[4], CONV_SHAPE[5],
                                    CONV_SHAPE[6], CONV_SHAPE[7]);
 
+// A conv layer's output vec4 (4 filters) at one position for the thread's rows: `sums` plus the
+// dot products of each row's patch (from the states) with the weight column from w_row (rows
+// LAYER_OUT4[0] vec4s apart, in PyTorch's patch order).
+fn add_conv_patch(sums: array<vec4<f32>, ROWS_PER_THREAD>, w_row: u32, position: u32,
+                  state_offset: array<u32, ROWS_PER_THREAD>) -> array<vec4<f32>, ROWS_PER_THREAD> {
+  var out = sums;
+  let origin = conv_origin(CONV_GEOMETRY, position);
+  var w = w_row;
+  for (var ch = 0u; ch < CONV_GEOMETRY.channels; ch++) {
+    for (var ki = 0u; ki < CONV_GEOMETRY.kh; ki++) {
+      for (var kj = 0u; kj < CONV_GEOMETRY.kw; kj++) {
+        let source = conv_pixel(CONV_GEOMETRY, origin, ki, kj, ch);
+        if (source >= 0) {
+          let weight = weights[w];
+          for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+            out[r] = fma(vec4<f32>(states[state_offset[r] + u32(source)]), weight, out[r]);
+          }
+        }
+        w += LAYER_OUT4[0];
+      }
+    }
+  }
+  return out;
+}
+
+// A dense layer's inputs, `inputs4` vec4s of the thread's rows in workgroup memory (row r at
+// rows_base + r · ACT_STRIDE), into its register tile: acc[r · COLS_PER_THREAD + j] gains the
+// products with output vec4 column col + j · COL_GROUPS of the stored weight rows from w_base
+// (4 per input vec4, out4 vec4s apart), for the cols_here columns that exist.
+fn add_dense_inputs(acc: ptr<function, array<vec4<f32>, TILE>>, rows_base: u32, inputs4: u32, w_base: u32, out4: u32,
+                    col: u32, cols_here: u32) {
+  for (var k4 = 0u; k4 < inputs4; k4++) {
+    var a: array<vec4<f32>, ROWS_PER_THREAD>;
+    for (var r = 0u; r < ROWS_PER_THREAD; r++) { a[r] = act[rows_base + r * ACT_STRIDE + k4]; }
+    for (var j = 0u; j < COLS_PER_THREAD; j++) {
+      if (j < cols_here) {
+        let w_row = w_base + 4u * k4 * out4 + col + j * COL_GROUPS;
+        let w0 = weights[w_row];
+        let w1 = weights[w_row + out4];
+        let w2 = weights[w_row + 2u * out4];
+        let w3 = weights[w_row + 3u * out4];
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+          let t = r * COLS_PER_THREAD + j;
+          (*acc)[t] = fma(vec4<f32>(a[r].x), w0, (*acc)[t]);
+          (*acc)[t] = fma(vec4<f32>(a[r].y), w1, (*acc)[t]);
+          (*acc)[t] = fma(vec4<f32>(a[r].z), w2, (*acc)[t]);
+          (*acc)[t] = fma(vec4<f32>(a[r].w), w3, (*acc)[t]);
+        }
+      }
+    }
+  }
+}
+
 // Layers 0 (conv) and 1 (dense) of one lane's snapshot, chunk by chunk (CONV_FUSED): leaves
 // relu(layer 1) in the lane's workgroup memory, as the layer loop would. Every thread of the
 // workgroup calls it, as every thread takes part in its barriers.
@@ -115,51 +168,18 @@ fn conv_then_dense(lane_s: u32, s_end: u32, lane: u32, lane_act: u32, row_group:
     if (computes) {
       for (var cc = col; cc < chunk_cols; cc += COL_GROUPS) {
         let c = chunk + cc;
-        let origin = conv_origin(CONV_GEOMETRY, c / filters4);
         var conv_out: array<vec4<f32>, ROWS_PER_THREAD>;
         let bias = weights[snapshot + LAYER_BIAS[0] + c % filters4];
         for (var r = 0u; r < ROWS_PER_THREAD; r++) { conv_out[r] = bias; }
-        var w_row = snapshot + LAYER_WEIGHTS[0] + c % filters4;
-        for (var ch = 0u; ch < CONV_GEOMETRY.channels; ch++) {
-          for (var ki = 0u; ki < CONV_GEOMETRY.kh; ki++) {
-            for (var kj = 0u; kj < CONV_GEOMETRY.kw; kj++) {
-              let source = conv_pixel(CONV_GEOMETRY, origin, ki, kj, ch);
-              if (source >= 0) {
-                let w = weights[w_row];
-                for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-                  conv_out[r] = fma(vec4<f32>(states[state_offset[r] + u32(source)]), w, conv_out[r]);
-                }
-              }
-              w_row += filters4;
-            }
-          }
-        }
+        conv_out = add_conv_patch(conv_out, snapshot + LAYER_WEIGHTS[0] + c % filters4, c / filters4, state_offset);
         for (var r = 0u; r < ROWS_PER_THREAD; r++) { act[rows_base + r * ACT_STRIDE + cc] = max(conv_out[r], vec4<f32>(0.0)); }
       }
     }
     if (LANE_BARRIERS) { workgroupBarrier(); }  // the chunk is written
-    // The chunk's inputs (stored rows 4·(chunk + k4) + 0..3 of layer 1's weight) into the dense tile.
+    // The chunk's inputs (stored rows 4·chunk + 0.. of layer 1's weight) into the dense tile.
     if (computes) {
-      for (var k4 = 0u; k4 < chunk_cols; k4++) {
-        var a: array<vec4<f32>, ROWS_PER_THREAD>;
-        for (var r = 0u; r < ROWS_PER_THREAD; r++) { a[r] = act[rows_base + r * ACT_STRIDE + k4]; }
-        for (var j = 0u; j < COLS_PER_THREAD; j++) {
-          if (j < cols_here) {
-            let w_row = snapshot + LAYER_WEIGHTS[CONV_DENSE] + 4u * (chunk + k4) * out4 + col + j * COL_GROUPS;
-            let w0 = weights[w_row];
-            let w1 = weights[w_row + out4];
-            let w2 = weights[w_row + 2u * out4];
-            let w3 = weights[w_row + 3u * out4];
-            for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-              let t = r * COLS_PER_THREAD + j;
-              acc[t] = fma(vec4<f32>(a[r].x), w0, acc[t]);
-              acc[t] = fma(vec4<f32>(a[r].y), w1, acc[t]);
-              acc[t] = fma(vec4<f32>(a[r].z), w2, acc[t]);
-              acc[t] = fma(vec4<f32>(a[r].w), w3, acc[t]);
-            }
-          }
-        }
-      }
+      let w_chunk = snapshot + LAYER_WEIGHTS[CONV_DENSE] + 4u * chunk * out4;
+      add_dense_inputs(&acc, rows_base, chunk_cols, w_chunk, out4, col, cols_here);
     }
     if (LANE_BARRIERS) { workgroupBarrier(); }  // the chunk is read
   }
@@ -226,23 +246,10 @@ fn main(
           // Each column has its own position, so its own patch of the state.
           for (var j = 0u; j < min(COLS_PER_THREAD, cols_here); j++) {
             let c = col + j * COL_GROUPS;
-            let origin = conv_origin(CONV_GEOMETRY, c / w_cols);
-            var w_row = w_base + c % w_cols;
-            for (var ch = 0u; ch < CONV_GEOMETRY.channels; ch++) {
-              for (var ki = 0u; ki < CONV_GEOMETRY.kh; ki++) {
-                for (var kj = 0u; kj < CONV_GEOMETRY.kw; kj++) {
-                  let source = conv_pixel(CONV_GEOMETRY, origin, ki, kj, ch);
-                  if (source >= 0) {
-                    let w = weights[w_row];
-                    for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-                      let t = r * COLS_PER_THREAD + j;
-                      acc[t] = fma(vec4<f32>(states[state_offset[r] + u32(source)]), w, acc[t]);
-                    }
-                  }
-                  w_row += w_cols;
-                }
-              }
-            }
+            var column: array<vec4<f32>, ROWS_PER_THREAD>;
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) { column[r] = acc[r * COLS_PER_THREAD + j]; }
+            column = add_conv_patch(column, w_base + c % w_cols, c / w_cols, state_offset);
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) { acc[r * COLS_PER_THREAD + j] = column[r]; }
           }
         } else if (layer == 0u) {
           for (var k = 0u; k < INPUTS; k++) {
@@ -259,26 +266,7 @@ fn main(
           }
         } else {
           let a_base = lane_act + row_group * ROWS_PER_THREAD * ACT_STRIDE;
-          for (var k4 = 0u; k4 < LAYER_ROWS[layer] / 4u; k4++) {
-            var a: array<vec4<f32>, ROWS_PER_THREAD>;
-            for (var r = 0u; r < ROWS_PER_THREAD; r++) { a[r] = act[a_base + r * ACT_STRIDE + k4]; }
-            for (var j = 0u; j < COLS_PER_THREAD; j++) {
-              if (j < cols_here) {
-                let w_row = w_base + 4u * k4 * out4 + col + j * COL_GROUPS;
-                let w0 = weights[w_row];
-                let w1 = weights[w_row + out4];
-                let w2 = weights[w_row + 2u * out4];
-                let w3 = weights[w_row + 3u * out4];
-                for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-                  let t = r * COLS_PER_THREAD + j;
-                  acc[t] = fma(vec4<f32>(a[r].x), w0, acc[t]);
-                  acc[t] = fma(vec4<f32>(a[r].y), w1, acc[t]);
-                  acc[t] = fma(vec4<f32>(a[r].z), w2, acc[t]);
-                  acc[t] = fma(vec4<f32>(a[r].w), w3, acc[t]);
-                }
-              }
-            }
-          }
+          add_dense_inputs(&acc, a_base, LAYER_ROWS[layer] / 4u, w_base, out4, col, cols_here);
         }
       }
       if (LANE_BARRIERS) { workgroupBarrier(); }  // everyone has read the previous layer

@@ -85,11 +85,13 @@ export function planStackTiling(layout: SnapshotLayout, batch: number, limits: G
   const chunkCols4 = options.convFusion === false ? 0 : convChunkCols4(layout);
   if (chunkCols4 === 0) return planWith(layout, batch, limits, 0);
   const fused = planWith(layout, batch, limits, chunkCols4);
-  // Chunks pay for themselves in weights read once for the tile's states. At one state there is
-  // no such gain, and a lane of several threads would meet at two barriers per chunk. On lavapipe,
-  // M = 300, E = 2, B = 1, runs interleaved: the paper's network (lanes of 2 threads) 109–111 ms
-  // fused against 93–100 ms whole; quick-minatar's (lanes of one thread, no barriers) 24 against 33.
-  return fused.tileRows === 1 && fused.laneThreads > 1 ? planWith(layout, batch, limits, 0) : fused;
+  // Chunks pay for themselves in weights read once for all of a tile's states. Below ROWS states
+  // there is little of that to gain, and a lane of several threads meets at two barriers per
+  // chunk. On lavapipe, M = 300, E = 2, runs interleaved, fused against whole: the paper's network
+  // (lanes of 2–4 threads) 107 against 86 ms at B = 1 and even at B = 2, 228 against 267 at B = 8;
+  // quick-minatar's 24 against 30 at B = 1 (a lane of one thread, no barriers), 36 against 33 at
+  // B = 2 (two threads).
+  return fused.tileRows < ROWS && fused.laneThreads > 1 ? planWith(layout, batch, limits, 0) : fused;
 }
 
 /** The tiling with the conv's output in chunks of `chunkCols4` vec4 columns (0: whole). */

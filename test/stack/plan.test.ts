@@ -193,13 +193,16 @@ test("a conv layer and the dense layer after it run in chunks of whole positions
   // One position wider than the dense row: chunks of one position (64 filters = 16 vec4s > 8).
   const wide: MlpSpec = { inputs: 48, conv: { inputShape: [4, 4, 3], filters: 64 }, hidden: [32], outputs: 2 };
   assert.equal(planStackTiling(snapshotLayout(wide), 64, lavapipe).convChunkCols4, 16);
-  // At one state, chunks only where a lane is one thread (no barriers): quick-minatar's 16-vec4
-  // row is one thread's 16 accumulators; the paper's 32 vec4s take two, so it is evaluated whole.
+  // Below 4 states, chunks only where a lane is one thread (no barriers): at one state
+  // quick-minatar's 16-vec4 row is one thread's 16 accumulators; at two, 2 × 8 take two threads,
+  // and the paper's 32 vec4s take two or more: those are evaluated whole. From 4 states on, chunks.
   const quickOne = planStackTiling(snapshotLayout(quick), 1, lavapipe);
   assert.equal(quickOne.convChunkCols4, 16);
   assert.equal(quickOne.laneThreads, 1);
+  assert.equal(planStackTiling(snapshotLayout(quick), 2, lavapipe).convChunkCols4, 0);
   assert.equal(planStackTiling(snapshotLayout(paper), 1, lavapipe).convChunkCols4, 0);
-  assert.equal(planStackTiling(snapshotLayout(paper), 2, lavapipe).convChunkCols4, 32);
+  assert.equal(planStackTiling(snapshotLayout(paper), 3, lavapipe).convChunkCols4, 0);
+  assert.equal(planStackTiling(snapshotLayout(paper), 4, lavapipe).convChunkCols4, 32);
   // No dense layer after the conv: nothing to fuse with.
   const convOnly: MlpSpec = { inputs: 48, conv: { inputShape: [4, 4, 3], filters: 8 }, hidden: [], outputs: 2 };
   assert.equal(planStackTiling(snapshotLayout(convOnly), 64, lavapipe).convChunkCols4, 0);
@@ -239,8 +242,8 @@ test("property: the fused conv plan fits the device and its tile of states is ne
         const fused = planStackTiling(layout, c.batch, c.limits);
         const filters4 = Math.ceil(c.filters / 4);
         if (fused.convChunkCols4 === 0) {
-          // Only at one state, where a fused lane would be several threads meeting at barriers.
-          assert.equal(fused.tileRows, 1);
+          // Only below 4 states, where a fused lane would be several threads meeting at barriers.
+          assert.ok(fused.tileRows < 4);
           assert.deepEqual(fused, whole);
           return;
         }
