@@ -112,6 +112,7 @@ export interface LoadStackOptions {
   label?: string;
   maxBindingBytes?: number;
   targetWorkgroups?: number;
+  convFusion?: boolean;
 }
 
 /** What a stack file holds, checked and in the shapes `Stack.set` takes. */
@@ -400,6 +401,7 @@ export function stackFromContents(gpu: Gpu, contents: StackFileContents, options
     label: options.label,
     maxBindingBytes: options.maxBindingBytes,
     targetWorkgroups: options.targetWorkgroups,
+    convFusion: options.convFusion,
   });
   try {
     stack.set({ snapshots: contents.snapshots, coefficients: contents.coefficients, correction: contents.correction, tau: contents.tau });

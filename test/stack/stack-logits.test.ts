@@ -356,6 +356,10 @@ test("bad input gets an error that says what is wrong", async () => {
   assert.throws(() => createStack(gpu, { mlp: { inputs: 0, hidden: [], outputs: 2 }, memory: 1 }), /mlp\.inputs must be an integer >= 1/);
   assert.throws(() => createStack(gpu, { mlp: spec, memory: 0 }), /memory must be an integer >= 1/);
   assert.throws(() => createStack(gpu, { mlp: spec, memory: 2, gamma: 1 }), /gamma must be in \[0, 1\)/);
+  assert.throws(
+    () => createStack(gpu, { mlp: spec, memory: 2, convFusion: "no" as unknown as boolean }),
+    /convFusion must be true or false; got "no"/,
+  );
   const encoder = gpu.device.createCommandEncoder();
   const buffer = createBuffer(gpu, 4096, BufferUsage.STORAGE, "offsets");
   await assert.rejects(
