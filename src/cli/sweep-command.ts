@@ -127,7 +127,7 @@ async function status(sweep: Sweep, io: CommandIO): Promise<void> {
   }
   const order = ["done", "running", "queued", "partial", "started", "new", "failed"];
   const summary = order.filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`);
-  io.stdout.write(`${sweep.points.length} points in ${sweep.out}: ${summary.join(", ")}\n`);
+  io.stdout.write(`${sweep.points.length} point${sweep.points.length === 1 ? "" : "s"} in ${sweep.out}: ${summary.join(", ")}\n`);
   if (queued === undefined) io.stdout.write("(squeue could not be run: the states come from the run directories alone)\n");
   io.stdout.write(`${"point".padEnd(width)}  state\n${lines.join("\n")}\n`);
 }
@@ -236,7 +236,7 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
     );
   }
   io.stdout.write(
-    `staq sweep: all ${swept.points.length} points done in ${swept.out}${result.elsewhere.length ? `, but ${problems.at(-1)!.trim()}` : ""}\n`,
+    `staq sweep: ${swept.points.length === 1 ? "the point is" : `all ${swept.points.length} points`} done in ${swept.out}${result.elsewhere.length ? `, but ${problems.at(-1)!.trim()}` : ""}\n`,
   );
 }
 

@@ -57,7 +57,7 @@ export async function runLocalSweep(sweep: Sweep, options: LocalSweepOptions): P
   }
   const total = sweep.points.length;
   report(
-    `staq sweep: ${total} points in ${sweep.out}: ${result.done.length} done, ${queue.length} to run` +
+    `staq sweep: ${total} point${total === 1 ? "" : "s"} in ${sweep.out}: ${result.done.length} done, ${queue.length} to run` +
       (result.failed.length ? `, ${result.failed.length} failed before (skipped; --retry-failed trains them again)` : "") +
       (result.elsewhere.length ? `, ${result.elsewhere.length} held by another worker` : "") +
       `; ${options.jobs} at a time`,

@@ -65,7 +65,7 @@ const claimsDir = (dir: string) => join(dir, CLAIMS_DIRECTORY);
 
 function lockError(dir: string, error: unknown): StaqInputError {
   return new StaqInputError(
-    `Could not claim the sweep point in ${dir}: ${describeFsError(error)}. The sweep's lock needs ${join(dir, CLAIMS_DIRECTORY)} to be a writable directory on a file system with hard links (link(2)); put the sweep's "out" there`,
+    `Could not claim the sweep point in ${dir}: ${describeFsError(error)}. The sweep's lock needs ${join(dir, CLAIMS_DIRECTORY)} to be a directory it can write, on a file system with hard links (link(2)): move what is in its way, or put the sweep's "out" on such a file system`,
     { cause: error },
   );
 }
