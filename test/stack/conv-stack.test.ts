@@ -11,7 +11,10 @@ import { readFloat32 } from "../../src/gpu/readback.ts";
 import type { MlpSpec } from "../../src/stack/mlp.ts";
 import { stackLogitsReference } from "../../src/stack/reference.ts";
 import { encodeStackLogits } from "../../src/stack/stack-logits.ts";
+import { snapshotLayout } from "../../src/stack/layout.ts";
 import { createStack } from "../../src/stack/stack.ts";
+import { planStackTiling } from "../../src/stack/tiling.ts";
+import type { Gpu } from "../../src/gpu/gpu.ts";
 import { testGpu } from "../helpers/gpu.ts";
 import { randomSnapshots, randomStates } from "../helpers/random.ts";
 
@@ -27,9 +30,11 @@ async function checkStack(
     targetWorkgroups: number;
     seed: number;
     convFusion?: boolean;
+    /** The Gpu the stack plans with (default: the test device as it is). */
+    planner?: Gpu;
   },
 ) {
-  const stack = createStack(gpu, {
+  const stack = createStack(options.planner ?? gpu, {
     mlp: spec,
     memory: options.memory,
     ensemble: options.ensemble,
@@ -105,8 +110,24 @@ test("conv stack logits match the float64 reference within the derived float32 b
   );
 });
 
-test("the paper's MinAtar network (Breakout: 4 channels, 3 actions) at one state and at a batch", async () => {
+test("the paper's MinAtar network (Breakout: 4 channels, 3 actions) at one state and at a batch, and planned for WebGPU's minimum limits", async () => {
   const spec: MlpSpec = { inputs: 400, conv: { inputShape: [10, 10, 4], filters: 16 }, hidden: [128], outputs: 3 };
   // Batch 70: a full tile of 64 states (chunks of 8 positions) and a partial one.
   for (const batch of [1, 70]) await checkStack(spec, { memory: 3, ensemble: 2, pushes: 4, batch, targetWorkgroups: 64, seed: 7 });
+  // Planned for WebGPU's minimum limits (16 KiB of workgroup memory, 256 invocations), as on a
+  // device that has no more: tiles of 32 states. The kernel runs on this device all the same.
+  const minimum: Gpu = {
+    ...gpu,
+    info: {
+      ...gpu.info,
+      limits: {
+        ...gpu.info.limits,
+        maxComputeWorkgroupStorageSize: 16 * 1024,
+        maxComputeInvocationsPerWorkgroup: 256,
+        maxComputeWorkgroupSizeX: 256,
+      },
+    },
+  };
+  assert.equal(planStackTiling(snapshotLayout(spec), 70, minimum.info.limits).tileRows, 32);
+  await checkStack(spec, { memory: 3, ensemble: 2, pushes: 4, batch: 70, targetWorkgroups: 64, seed: 8, planner: minimum });
 });
