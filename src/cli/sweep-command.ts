@@ -235,9 +235,14 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
       `${result.done.length} of ${swept.points.length} points done; the others:\n${problems.join("\n")}\n(train.log in a point's directory has its output; --retry-failed trains the failed ones again)`,
     );
   }
-  io.stdout.write(
-    `staq sweep: ${swept.points.length === 1 ? "the point is" : `all ${swept.points.length} points`} done in ${swept.out}${result.elsewhere.length ? `, but ${problems.at(-1)!.trim()}` : ""}\n`,
-  );
+  if (result.elsewhere.length) {
+    // Held when this sweep reached them: the other worker may have finished them since, or not.
+    io.stdout.write(
+      `staq sweep: ${result.done.length} of ${swept.points.length} points done in ${swept.out}; another worker held the rest when this sweep reached them: ${result.elsewhere.join(", ")} (\`staq sweep ${shellWord(file)} --status\` shows where they stand)\n`,
+    );
+    return;
+  }
+  io.stdout.write(`staq sweep: ${swept.points.length === 1 ? "the point is" : `all ${swept.points.length} points`} done in ${swept.out}\n`);
 }
 
 /** A sweep that ended with points not done: exit code 1. */

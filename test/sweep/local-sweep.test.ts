@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { REPO_ROOT, run, runStaq, tempDir, type Run } from "../io/stack-fixtures.ts";
@@ -136,6 +137,35 @@ test("a run directory whose config differs from the sweep file fails its point, 
   const skipped = await runStaq(["sweep", file]);
   assert.match(skipped.stdout, /1 failed before \(skipped; --retry-failed trains them again\)/);
   assert.equal(JSON.parse(await readFile(join(stale, "config.json"), "utf8")).hidden[0], 16, "the stale run is left as it was");
+});
+
+test("two sweeps run at once over points a killed worker left claimed: each point is trained once", async () => {
+  const dir = await tempDir();
+  const file = await writeSweep(dir, 32);
+  // Every point's newest claim is a worker on this host that is gone (a process that has exited):
+  // both sweeps find it dead, and only one of them may take the point (src/sweep/point-lock.ts).
+  const gone = spawn(process.execPath, ["-e", ""]);
+  const pid = await new Promise<number>((resolve) => gone.on("exit", () => resolve(gone.pid!)));
+  for (const seed of [0, 1]) {
+    const claims = join(dir, "runs", `seed=${seed}`, "sweep-claims");
+    await mkdir(claims, { recursive: true });
+    await writeFile(join(claims, "1.json"), JSON.stringify({ pid, host: hostname(), started: "2026-01-01T00:00:00Z" }));
+  }
+  const sweeps = await Promise.all([runStaq(["sweep", file]), runStaq(["sweep", file])]);
+  for (const result of sweeps) {
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    // All done by this sweep (the other came too late to hold any), or some held by the other.
+    assert.match(
+      result.stdout,
+      /staq sweep: (all 2 points done|[01] of 2 points done in \S+; another worker held the rest when this sweep reached them: seed=[01](, seed=1)? \(`staq sweep \S+ --status` shows where they stand\))/,
+    );
+  }
+  for (const seed of [0, 1]) {
+    const run = join(dir, "runs", `seed=${seed}`);
+    const log = await readFile(join(run, "train.log"), "utf8");
+    assert.equal(log.match(/^# \S+ staq train /gm)?.length, 1, `seed=${seed} was trained once:\n${log}`);
+    assert.equal(await stepOf(run), 32);
+  }
 });
 
 test("bad sweep command lines and files exit 2 with what to fix", async () => {
