@@ -290,8 +290,13 @@ function kernelSampler(gpu: Gpu, timer: DeviceTimer, stack: Stack, c: Config, st
   };
 }
 
+/** Measures a variant end to end and on the device, then destroys its sampler. */
 async function measure(sampler: Sampler): Promise<{ e2e: Summary; device: Summary }> {
-  return { e2e: await repeat(() => sampler.e2e(), repeatOptions), device: await repeat(() => sampler.device(), repeatOptions) };
+  try {
+    return { e2e: await repeat(() => sampler.e2e(), repeatOptions), device: await repeat(() => sampler.device(), repeatOptions) };
+  } finally {
+    sampler.destroy();
+  }
 }
 
 /**
@@ -411,9 +416,7 @@ async function main(): Promise<void> {
       runs: plan.rowChunks[0].parts,
       dispatches: plan.rowChunks.reduce((n, chunk) => n + chunk.forward.length + (chunk.parts > 1 ? 1 : 0), 0),
     };
-    const kernelRun = kernelSampler(gpu, timer, stack, c, states);
-    const kernel = await measure(kernelRun);
-    kernelRun.destroy();
+    const kernel = await measure(kernelSampler(gpu, timer, stack, c, states));
     row.kernel = {
       ...kernel,
       gflops: flops / (kernel.device.median * 1e6),
@@ -421,25 +424,22 @@ async function main(): Promise<void> {
     };
     // The naive baseline pays ~20 µs per dispatch on top of the arithmetic, done less efficiently.
     const naiveEstimate = 3 * estimate + c.memory * c.ensemble * 3 * 30e-6;
-    if (c.conv) row.naiveWhyNot = "the naive baseline's per-layer kernel (bench/shaders/dense_layer.wgsl) has no conv layer";
-    // The unfused plan, unless the kernel's own plan is already unfused (below 4 states: tiling.ts).
-    if (c.conv && plan.tiling.convChunkCols4 > 0) {
-      const unfusedStack = filledStack(gpu, c, { convFusion: false });
-      const unfusedRun = kernelSampler(gpu, timer, unfusedStack, c, states);
-      const unfused = await measure(unfusedRun);
-      unfusedRun.destroy();
-      row.unfused = {
-        ...unfused,
-        gflops: flops / (unfused.device.median * 1e6),
-        tileRows: planStackDispatch(unfusedStack, unfusedStack.size, c.batch, gpu.info.limits).tiling.tileRows,
-        fusedSpeedup: unfused.device.median / kernel.device.median,
-      };
-      unfusedStack.destroy();
-    } else if (c.conv) row.unfusedWhyNot = "the kernel's own plan is unfused here (below 4 states, src/stack/tiling.ts)";
-    else if (naiveEstimate <= 2 * maxEvalSeconds) {
-      const naiveRun = await naiveSampler(gpu, timer, stack, c, states);
-      const naive = await measure(naiveRun);
-      naiveRun.destroy();
+    if (c.conv) {
+      row.naiveWhyNot = "the naive baseline's per-layer kernel (bench/shaders/dense_layer.wgsl) has no conv layer";
+      // The unfused plan, unless the kernel's own plan is already unfused (below 4 states: tiling.ts).
+      if (plan.tiling.convChunkCols4 > 0) {
+        const unfusedStack = filledStack(gpu, c, { convFusion: false });
+        const unfused = await measure(kernelSampler(gpu, timer, unfusedStack, c, states));
+        row.unfused = {
+          ...unfused,
+          gflops: flops / (unfused.device.median * 1e6),
+          tileRows: planStackDispatch(unfusedStack, unfusedStack.size, c.batch, gpu.info.limits).tiling.tileRows,
+          fusedSpeedup: unfused.device.median / kernel.device.median,
+        };
+        unfusedStack.destroy();
+      } else row.unfusedWhyNot = "the kernel's own plan is unfused here (below 4 states, src/stack/tiling.ts)";
+    } else if (naiveEstimate <= 2 * maxEvalSeconds) {
+      const naive = await measure(await naiveSampler(gpu, timer, stack, c, states));
       row.naive = { ...naive, gflops: flops / (naive.device.median * 1e6) };
     }
     // The float64 reference (which also derives error bounds) runs at well under 1 GFLOP/s.
