@@ -87,10 +87,11 @@ export function planStackTiling(layout: SnapshotLayout, batch: number, limits: G
   const fused = planWith(layout, batch, limits, chunkCols4);
   // Chunks pay for themselves in weights read once for all of a tile's states. Below ROWS states
   // there is little of that to gain, and a lane of several threads meets at two barriers per
-  // chunk. On lavapipe, M = 300, E = 2, runs interleaved, fused against whole: the paper's network
-  // (lanes of 2–4 threads) 107 against 86 ms at B = 1, level at B = 2, 228 against 267 at B = 8;
-  // quick-minatar's 24 against 30 at B = 1 (a lane of one thread, no barriers), 36 against 33 at
-  // B = 2 (two threads).
+  // chunk. On lavapipe, M = 300, E = 2, runs interleaved, fused against whole (a throwaway script
+  // timing stackLogits with this rule bypassed; bench/stack.ts cannot force chunks): the paper's
+  // network (lanes of 2–4 threads) 107 against 86 ms at B = 1, level at B = 2, 228 against 267 at
+  // B = 8; quick-minatar's 24 against 30 at B = 1 (a lane of one thread, no barriers), 36 against
+  // 33 at B = 2 (two threads).
   return fused.tileRows < ROWS && fused.laneThreads > 1 ? planWith(layout, batch, limits, 0) : fused;
 }
 
