@@ -1,25 +1,17 @@
-// Trainer gradients of one layer's parameters, in the snapshot layout (stored row r, output o):
+// Trainer gradients of one dense layer's parameters, in the snapshot layout (stored row r, output o):
 //   dW[r, o] = Σ_b x[e, b, r] · dy[e, b, o]        db[o] = Σ_b dy[e, b, o]
 // summed over the batch in order (deterministic). One thread per (stored row or bias, vec4 of
 // outputs, member); every vec4 of the layer is written, padded outputs included (dy is 0 there).
 // Members are dispatch z; threads run along x, folded into y past the device's limit (Kernel.grid).
-//
-// A conv layer 0 (CONV; src/stack/conv.ts) is the same layer at every output position: its stored
-// row r is patch element r (channel, kernel row, kernel column), and its gradients sum over the
-// positions p and, within each, over the batch, in order, skipping padding pixels:
-//   dW[r, o] = Σ_p Σ_b x[b, patch(p, r)] · dy[e, b, p, o]     db[o] = Σ_p Σ_b dy[e, b, p, o]
+// A conv layer's gradients are train_conv_weight_grad.wgsl's.
 
 const ROWS: u32 = 4u;              // @inject
 const X_STRIDE: u32 = 4u;          // @inject floats per input row
 const X_MEMBER_STRIDE: u32 = 0u;   // @inject floats per member in x (0: the states, shared)
 const OUT4: u32 = 16u;             // @inject columns of the stored weight / 4
-const COLS4: u32 = 16u;            // @inject vec4s of a row of dy: OUT4, or positions × OUT4 for a conv layer
 const W_OFFSET: u32 = 0u;          // @inject
 const B_OFFSET: u32 = 16u;         // @inject
 const SNAPSHOT_VEC4S: u32 = 100u;  // @inject
-const CONV: bool = false;          // @inject a conv layer, of geometry CONV_SHAPE
-const CONV_SHAPE: array<u32, 8> = array<u32, 8>(1u, 1u, 1u, 1u, 1u, 1u, 0u, 1u); // @inject conv_patch's ConvGeometry fields, in order
-const POSITIONS: u32 = COLS4 / OUT4;
 
 const WORKGROUP_SIZE: u32 = 64u;
 
@@ -29,12 +21,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;         // [E, batch, COLS4]
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;         // [E, batch, OUT4]
 @group(0) @binding(3) var<storage, read_write> grads: array<vec4<f32>>; // snapshot layout, per member
-
-// @include conv_patch
-const CONV_GEOMETRY = ConvGeometry(CONV_SHAPE[0], CONV_SHAPE[1], CONV_SHAPE[2], CONV_SHAPE[3], CONV_SHAPE[4], CONV_SHAPE[5],
-                                   CONV_SHAPE[6], CONV_SHAPE[7]);
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -46,33 +34,12 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
   let r = k / OUT4;   // r == ROWS: the bias
   let o4 = k % OUT4;
   var acc = vec4<f32>(0.0);
-  if (CONV) {
-    // Row r's pixel of the patch: channel, kernel row, kernel column; where it lies depends on the
-    // position only, so positions are the outer loop.
-    let ch = r / (CONV_GEOMETRY.kh * CONV_GEOMETRY.kw);
-    let ki = (r / CONV_GEOMETRY.kw) % CONV_GEOMETRY.kh;
-    let kj = r % CONV_GEOMETRY.kw;
-    for (var p = 0u; p < POSITIONS; p++) {
-      let source = select(conv_pixel(CONV_GEOMETRY, conv_origin(CONV_GEOMETRY, p), ki, kj, ch), 0, r == ROWS);
-      if (source >= 0) {
-        for (var b = 0u; b < params.batch; b++) {
-          let g = dy[(e * params.batch + b) * COLS4 + p * OUT4 + o4];
-          if (r == ROWS) {
-            acc += g;
-          } else {
-            acc += x[b * X_STRIDE + u32(source)] * g;
-          }
-        }
-      }
-    }
-  } else {
-    for (var b = 0u; b < params.batch; b++) {
-      let g = dy[(e * params.batch + b) * OUT4 + o4];
-      if (r == ROWS) {
-        acc += g;
-      } else {
-        acc += x[e * X_MEMBER_STRIDE + b * X_STRIDE + r] * g;
-      }
+  for (var b = 0u; b < params.batch; b++) {
+    let g = dy[(e * params.batch + b) * OUT4 + o4];
+    if (r == ROWS) {
+      acc += g;
+    } else {
+      acc += x[e * X_MEMBER_STRIDE + b * X_STRIDE + r] * g;
     }
   }
   let base = e * SNAPSHOT_VEC4S;

@@ -111,20 +111,36 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
   // A batch-size uniform per forward, weight-gradient and input-gradient dispatch, and the loss's.
   const uniforms = new FixedUniforms(gpu, 3 * layout.layers.length, `${label} constants`);
 
-  /** Where the weight gradient of layer l reads its input (the states, shared by every member, or the previous layer's output) and its parameters. */
-  const layerConstants = (l: number) => {
+  /**
+   * The weight gradient of layer l: train_weight_grad for a dense layer (its input is the states,
+   * shared by every member, for l = 0, else the previous layer's output), one thread per gradient
+   * vec4; train_conv_weight_grad for a conv layer 0, one workgroup per gradient vec4.
+   */
+  const weightGradient = async (l: number) => {
     const layer = layout.layers[l];
-    return {
+    const vec4s = (layer.rows + 1) * (layer.paddedOutputs / 4);
+    const common = {
       ROWS: layer.rows,
-      X_STRIDE: l === 0 ? inputs : layer.rows,
-      X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
       OUT4: layer.paddedOutputs / 4,
-      COLS4: layer.width / 4,
       W_OFFSET: layer.weightOffset,
       B_OFFSET: layer.biasOffset,
       SNAPSHOT_VEC4S: P4,
-      ...convShaderConstants(layer.conv),
     };
+    if (layer.conv) {
+      const kernel = await gpu.kernel("train_conv_weight_grad", {
+        ...common,
+        X_STRIDE: inputs,
+        POSITIONS: layer.conv.positions,
+        CONV_SHAPE: convShaderConstants(layer.conv).CONV_SHAPE,
+      });
+      return { kernel, workgroups: kernel.grid(vec4s * kernel.workgroupSize[0], 1, ensemble) };
+    }
+    const kernel = await gpu.kernel("train_weight_grad", {
+      ...common,
+      X_STRIDE: l === 0 ? inputs : layer.rows,
+      X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
+    });
+    return { kernel, workgroups: kernel.grid(vec4s, 1, ensemble) };
   };
 
   const forward: Dispatch[] = [];
@@ -167,13 +183,13 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
   for (let l = head; l >= 0; l--) {
     const layer = layout.layers[l];
     const out4 = layer.paddedOutputs / 4;
-    const gradKernel = await gpu.kernel("train_weight_grad", layerConstants(l));
+    const gradient = await weightGradient(l);
     const x = l === 0 ? buffers.states : activations[l - 1];
     backward.push(
       new Dispatch(
-        gradKernel,
-        { params: uniforms.add(gradKernel, { batch }), x, dy, grads },
-        gradKernel.grid((layer.rows + 1) * out4, 1, ensemble),
+        gradient.kernel,
+        { params: uniforms.add(gradient.kernel, { batch }), x, dy, grads },
+        gradient.workgroups,
         `${label} weight grad ${l}`,
       ),
     );

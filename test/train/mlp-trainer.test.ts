@@ -111,7 +111,9 @@ function masked(y: Float64Array, mask: Float64Array): Float64Array {
  * reference's ReLU masks. K: forward Σ_l (n_l + 1) (a conv output sums its patch, n = C·kh·kw);
  * the residual, its slope and the scale 3; backward through each layer (out_l + 1) for the
  * inputs' deltas; the parameter gradients' sum over the batch B + 1 (a conv layer's over the batch
- * and its P output positions, B·P + 1); 2 for the f32 rounding of the grad scale and the states.
+ * and its P output positions, B·P + 1, in whatever order the kernel adds them: a term of any
+ * summation tree over n terms meets at most n − 1 additions, and train_conv_weight_grad's strided
+ * partials and fixed tree are one such tree); 2 for the f32 rounding of the grad scale and the states.
  */
 function gradientBound(
   spec: MlpSpec,
