@@ -39,6 +39,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGpu } from "../src/node/create-gpu.ts";
+import { DispatchProfiler, type DispatchTime } from "./dispatch-profiler.ts";
 import type { Gpu } from "../src/gpu/gpu.ts";
 import { convGeometry, paperMinatarConv } from "../src/stack/conv.ts";
 import type { MlpSpec } from "../src/stack/mlp.ts";
@@ -253,6 +254,12 @@ interface TrainRow extends TrainConfig {
   pytorchSpeedup: number | null;
   /** Headline (fused) trainer (`train(K)`, no target networks) steps/s over PyTorch steps/s; null without PyTorch. */
   trainerOverPytorch: number | null;
+  /**
+   * Where the multi-dispatch soft Q fit's device time goes: `steps` steps with every dispatch
+   * timed in a pass of its own (bench/dispatch-profiler.ts), by dispatch, largest first; null
+   * without timestamp queries.
+   */
+  profile: { steps: number; dispatches: DispatchTime[] } | null;
   /** The multi-dispatch path's steps/s over PyTorch steps/s; null without PyTorch. */
   multiDispatchOverPytorch: { trainer: number; softQFit: number } | null;
 }
@@ -389,7 +396,16 @@ async function setUpPath(
   return { path, plain, fitTrainer, softQFit };
 }
 
-async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConfig, ceiling: GemmResult): Promise<GpuRow> {
+/** Steps of the profiled soft Q fit run: a command buffer's worth, well within the profiler's 2048 dispatches. */
+const PROFILE_STEPS = 64;
+
+async function measureTraining(
+  gpu: Gpu,
+  replay: ReplayBuffer,
+  config: TrainConfig,
+  ceiling: GemmResult,
+  profiler: DispatchProfiler | undefined,
+): Promise<GpuRow> {
   const spec = specOf(config);
   const { batch, ensemble } = config;
   const stack = createStack(gpu, { mlp: spec, memory: 10, ensemble });
@@ -428,6 +444,9 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
   const fitRuns = setups.map(({ softQFit }) => timed(fit(softQFit)));
   const samples = await repeatInterleaved([...trainRuns, ...fitRuns], gpuRepeatOptions);
   const perStep = (s: number[]) => summarize(s.map((ms) => ms / steps));
+  const profileSteps = Math.min(steps, PROFILE_STEPS);
+  const multiDispatchFit = setups[setups.length - 1].softQFit;
+  const profile = profiler ? { steps: profileSteps, dispatches: await profiler.profile(() => fit(multiDispatchFit)(profileSteps)) } : null;
 
   // The float64 reference: a full step (loss, gradient, Adam) per member.
   const cpuSamples: number[] = [];
@@ -487,6 +506,7 @@ async function measureTraining(gpu: Gpu, replay: ReplayBuffer, config: TrainConf
       : null,
     cpu: { msPerStep: cpu, stepsPerSecond: 1000 / cpu.median, gflops: gflopsOf(cpu.median, flops) },
     speedup: cpu.median / headline.softQFit.msPerStep.median,
+    profile,
   };
 }
 
@@ -578,6 +598,25 @@ function trainTable(rows: TrainRow[], pytorch: PytorchOutcome): string {
     }),
   );
 }
+/** A dispatch's name without the library's and the object's prefix: "weight grad 1", "sample". */
+const dispatchName = (label: string) => label.replace(/^staq (soft Q fit|trainer) /, "");
+
+/** The largest dispatches' device time per step and share: "weight grad 1 26.2 ms (38%), …". */
+function profileSummary(profile: NonNullable<TrainRow["profile"]>, top = 4): string {
+  const total = profile.dispatches.reduce((sum, d) => sum + d.ms, 0);
+  const shares = profile.dispatches
+    .slice(0, top)
+    .map((d) => `${dispatchName(d.label)} ${formatMs(d.ms / profile.steps)} ms (${((100 * d.ms) / total).toFixed(0)}%)`);
+  return `${shares.join(", ")}; all ${profile.dispatches.length} dispatches ${formatMs(total / profile.steps)} ms`;
+}
+
+function profileTable(rows: TrainRow[]): string {
+  return markdownTable(
+    ["config", "multi-dispatch soft Q fit: the largest dispatches, device ms per step (share)", "profiled steps"],
+    rows.flatMap((r) => (r.profile ? [[label(r), profileSummary(r.profile), String(r.profile.steps)]] : [])),
+  );
+}
+
 function precomputeTable(rows: PrecomputeRow[]): string {
   return markdownTable(
     ["network", "M", "states", "ms (p10–p90)", "GFLOP/s", "% ceiling"],
@@ -611,7 +650,10 @@ const describeRatio = (t: RatioTarget) =>
     : `${t.what} ${t.measured.toFixed(2)} (target ≥ ${t.required}) — ${t.met ? "met" : "NOT met"}`;
 
 async function main(): Promise<void> {
-  const gpu = await createGpu({ fast: args.fast });
+  const device = await createGpu({ fast: args.fast });
+  // Everything runs through the profiler's stand-in, which only splits passes inside profile().
+  const profiler = device.info.features.timestampQuery ? new DispatchProfiler(device) : undefined;
+  const gpu = profiler?.gpu ?? device;
   const timer = new DeviceTimer(gpu);
   console.log(
     `staq trainer benchmark (${full ? "full" : "quick"}) on ${gpu.info.adapter}; Dawn robustness ${gpu.info.fast ? "off" : "on"}; node ${process.version}`,
@@ -631,7 +673,7 @@ async function main(): Promise<void> {
   const gpuRows: GpuRow[] = [];
   for (const config of CONFIGS) {
     const configStarted = performance.now();
-    const row = await measureTraining(gpu, config.conv ? convReplay! : replay!, config, ceiling);
+    const row = await measureTraining(gpu, config.conv ? convReplay! : replay!, config, ceiling, profiler);
     const configSeconds = (performance.now() - configStarted) / 1000;
     gpuRows.push(row);
     const { fused, multiDispatch } = row.paths;
@@ -645,6 +687,7 @@ async function main(): Promise<void> {
     );
     if (row.fusedWhyNot)
       console.log(`${label(config).padEnd(16)} the fused path ${config.conv ? "does not apply" : "cannot run"}: ${row.fusedWhyNot}`);
+    if (row.profile) console.log(`${label(config).padEnd(16)} multi-dispatch soft Q fit step: ${profileSummary(row.profile)}`);
   }
   const gpuSeconds = (performance.now() - startedAt) / 1000;
   // After the GPU runs, not during them: lavapipe computes on the same cores.
@@ -679,11 +722,13 @@ async function main(): Promise<void> {
   replay?.destroy();
   convReplay?.destroy();
   timer.destroy();
+  profiler?.destroy();
 
   // The targets are about the MLP rows: absent under --rows conv.
   const targets = rowKinds.includes("dense") ? describeTargets(trainRows, pytorch) : undefined;
   const targetLines = targets?.lines ?? [];
-  console.log(`\n${trainTable(trainRows, pytorch)}${precomputeRows.length ? `\n\n${precomputeTable(precomputeRows)}` : ""}`);
+  const profiles = trainRows.some((r) => r.profile) ? `\n\n${profileTable(trainRows)}` : "";
+  console.log(`\n${trainTable(trainRows, pytorch)}${profiles}${precomputeRows.length ? `\n\n${precomputeTable(precomputeRows)}` : ""}`);
 
   const slug = adapterSlug(gpu.info.adapter);
   const seconds = (performance.now() - startedAt) / 1000;
@@ -749,6 +794,14 @@ async function main(): Promise<void> {
       "",
       pytorchLine,
       "",
+      ...(trainRows.some((r) => r.profile)
+        ? [
+            `Where the device time of a multi-dispatch soft Q fit step goes: one run of ${PROFILE_STEPS} steps (K where smaller) with every dispatch in a compute pass of its own between two timestamp queries (bench/dispatch-profiler.ts), summed by dispatch and divided by the steps; "all" is the sum over every dispatch, a little above the step's unsplit time. The JSON's \`profile\` lists every dispatch.`,
+            "",
+            profileTable(trainRows),
+            "",
+          ]
+        : []),
       ...(precomputeRows.length
         ? [
             "Precompute: the stack's logits of every next state in the replay buffer, then π_k and its entropy (one submit).",

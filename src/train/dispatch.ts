@@ -48,7 +48,7 @@ export class SteppedDispatch {
     if (!uniform) throw new StaqInputError(`shaders/${kernel.name}.wgsl has no uniform to change per step`);
     this.slots = new UniformSlots(gpu, steps, label);
     this.groups = Array.from({ length: steps }, (_, slot) =>
-      kernel.bind({ ...resources, [uniform.name]: this.slots.binding(slot) }, `${label} ${slot}`),
+      kernel.bind({ ...resources, [uniform.name]: this.slots.binding(slot) }, `${label} (slot ${slot})`),
     );
   }
 
