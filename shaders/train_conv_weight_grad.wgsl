@@ -7,9 +7,12 @@
 // Why a workgroup per gradient vec4: there are few of them, (C·kh·kw + 1) · filters / 4 per member
 // (148 for the StaQ paper's MinAtar network), and each sums batch × positions terms (16 384 at
 // batch 256). One thread per vec4 would leave a GPU nearly idle while each thread ran its whole
-// sum alone. Here 64 threads make each vec4: thread t sums terms t, t + 64, … in order (term
-// i = b · POSITIONS + p, dy's own order, so neighbouring threads read neighbouring vec4s), then a
-// fixed tree adds the 64 partial sums, so the result is the same on every run.
+// sum alone. Here 64 threads make each vec4, then a fixed tree adds their 64 partial sums, so the
+// result is the same on every run. The threads split the terms by position, so that each finds
+// its pixel of the patch once per position rather than once per term (integer division is slow on
+// every adapter): with at least 64 positions thread t takes positions t, t + 64, … and every batch
+// row of each; with fewer, the threads form GROUPS = ⌊64 / POSITIONS⌋ groups of one thread per
+// position, and group g takes batch rows g, g + GROUPS, … . Each thread adds its terms in order.
 //
 // Workgroups run along x (one per gradient vec4, folded into y past the device's limit by
 // Kernel.grid), members along z.
@@ -24,6 +27,7 @@ const SNAPSHOT_VEC4S: u32 = 100u;  // @inject
 const CONV_SHAPE: array<u32, 8> = array<u32, 8>(1u, 1u, 1u, 1u, 1u, 1u, 0u, 1u); // @inject conv_patch's ConvGeometry fields, in order
 
 const LANES: u32 = 64u;
+const GROUPS: u32 = max(1u, LANES / POSITIONS);
 
 struct Params {
   batch: u32,
@@ -41,12 +45,12 @@ const CONV_GEOMETRY = ConvGeometry(CONV_SHAPE[0], CONV_SHAPE[1], CONV_SHAPE[2], 
 var<workgroup> partial: array<vec4<f32>, LANES>;
 
 @compute @workgroup_size(LANES)
-fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
-  let e = group.z;
+  let e = wg.z;
   // The gradient vec4 of this workgroup: stored row r (r == ROWS: the bias), outputs o4. It is the
   // same for every thread of the workgroup, so this return leaves the barriers below uniform.
-  let k = group.x + group.y * groups.x;
+  let k = wg.x + wg.y * groups.x;
   if (k >= (ROWS + 1u) * OUT4) {
     return;
   }
@@ -57,18 +61,18 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(num_workgroups) groups
   let ki = (r / CONV_GEOMETRY.kw) % CONV_GEOMETRY.kh;
   let kj = r % CONV_GEOMETRY.kw;
 
-  let terms = params.batch * POSITIONS;
-  let member_dy = e * terms;
+  let batch_group = t / POSITIONS;   // < GROUPS: this thread's group (0 with 64 positions or more)
+  let member_dy = e * params.batch * POSITIONS;
   var acc = vec4<f32>(0.0);
-  for (var i = t; i < terms; i += LANES) {
-    let g = dy[(member_dy + i) * OUT4 + o4];
+  for (var p = t % POSITIONS; p < POSITIONS && batch_group < GROUPS; p += LANES) {
+    let source = conv_pixel(CONV_GEOMETRY, conv_origin(CONV_GEOMETRY, p), ki, kj, ch);
     if (r == ROWS) {
-      acc += g;
-    } else {
-      let b = i / POSITIONS;
-      let source = conv_pixel(CONV_GEOMETRY, conv_origin(CONV_GEOMETRY, i % POSITIONS), ki, kj, ch);
-      if (source >= 0) {
-        acc += x[b * X_STRIDE + u32(source)] * g;
+      for (var b = batch_group; b < params.batch; b += GROUPS) {
+        acc += dy[(member_dy + b * POSITIONS + p) * OUT4 + o4];
+      }
+    } else if (source >= 0) {
+      for (var b = batch_group; b < params.batch; b += GROUPS) {
+        acc += x[b * X_STRIDE + u32(source)] * dy[(member_dy + b * POSITIONS + p) * OUT4 + o4];
       }
     }
   }

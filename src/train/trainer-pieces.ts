@@ -113,12 +113,12 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
 
   /**
    * The weight gradient of layer l: train_weight_grad for a dense layer (its input is the states,
-   * shared by every member, for l = 0, else the previous layer's output), one thread per gradient
-   * vec4; train_conv_weight_grad for a conv layer 0, one workgroup per gradient vec4.
+   * shared by every member, for l = 0, else the previous layer's output), one thread per tile of
+   * 8 stored rows × 2 vec4s of outputs (the shader's ROW_TILE, COL_TILE) and one per bias vec4;
+   * train_conv_weight_grad for a conv layer 0, one workgroup per gradient vec4.
    */
   const weightGradient = async (l: number) => {
     const layer = layout.layers[l];
-    const vec4s = (layer.rows + 1) * (layer.paddedOutputs / 4);
     const common = {
       ROWS: layer.rows,
       OUT4: layer.paddedOutputs / 4,
@@ -133,6 +133,7 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
         POSITIONS: layer.conv.positions,
         CONV_SHAPE: convShaderConstants(layer.conv).CONV_SHAPE,
       });
+      const vec4s = (layer.rows + 1) * (layer.paddedOutputs / 4);
       return { kernel, workgroups: kernel.grid(vec4s * kernel.workgroupSize[0], 1, ensemble) };
     }
     const kernel = await gpu.kernel("train_weight_grad", {
@@ -140,7 +141,8 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
       X_STRIDE: l === 0 ? inputs : layer.rows,
       X_MEMBER_STRIDE: l === 0 ? 0 : batch * layer.rows,
     });
-    return { kernel, workgroups: kernel.grid(vec4s, 1, ensemble) };
+    const tiles = Math.ceil(layer.rows / 8) * Math.ceil(layer.paddedOutputs / 4 / 2);
+    return { kernel, workgroups: kernel.grid(tiles + layer.paddedOutputs / 4, 1, ensemble) };
   };
 
   const forward: Dispatch[] = [];
@@ -205,7 +207,8 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
         new Dispatch(
           inputKernel,
           { params: uniforms.add(inputKernel, { batch }), dy, x: activations[l - 1], weights: params, dx },
-          inputKernel.grid(batch * (layer.rows / 4), 1, ensemble),
+          // One thread per tile of 8 rows × 2 input vec4s (the shader's ROW_TILE, COL_TILE).
+          inputKernel.grid(Math.ceil(batch / 8) * Math.ceil(layer.rows / 4 / 2), 1, ensemble),
           `${label} backward input ${l}`,
         ),
       );
