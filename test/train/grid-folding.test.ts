@@ -98,3 +98,18 @@ for (const [max, spec, batch] of CASES) {
     });
   }
 }
+
+// A conv network (multi-dispatch only): its weight gradient runs a workgroup per gradient vec4,
+// (2·2·2 + 1) · 1 = 9 of them per member (3 filters, one vec4), folded into 4 × 3 by the limit of 4.
+const CONV_SPEC: MlpSpec = {
+  inputs: 24,
+  conv: { inputShape: [4, 3, 2], filters: 3, kernel: [2, 2], stride: 1, padding: 1 },
+  hidden: [6],
+  outputs: 3,
+};
+test("folded grids (at most 4 workgroups per dimension, a conv network, multi-dispatch) train bit for bit as unfolded ones", async () => {
+  const folded = withWorkgroupLimit(4);
+  const update = { kind: "hard", every: 2 } as const;
+  assert.deepEqual(await fit(folded, CONV_SPEC, 30, update, "multi-dispatch"), await fit(gpu, CONV_SPEC, 30, update, "multi-dispatch"));
+  folded.destroy();
+});
