@@ -66,6 +66,12 @@ export interface GpuInfo {
    */
   hostMemory: number | null;
   /**
+   * The host's logical cores where staq can know them (Node: os.availableParallelism()), else
+   * null. On a software adapter they are the device's cores: the trainer picks its path with them
+   * (fused-step.ts's `fusedPreferred`).
+   */
+  hostCores: number | null;
+  /**
    * True when awaiting a WebGPU promise keeps the JS thread busy (Dawn's Node bindings poll with
    * setImmediate); staq then waits for long GPU work on a timer first (see patient-wait.ts).
    */
@@ -173,6 +179,7 @@ export async function createGpuFrom(
     fast: boolean;
     triedFlags?: string[];
     hostMemory?: number | null;
+    hostCores?: number | null;
     /** How to call requestAdapter (the Node entry filters what Dawn prints during the first call). */
     requestAdapter?: (request: () => Promise<GPUAdapter | null>) => Promise<GPUAdapter | null>;
   },
@@ -240,7 +247,14 @@ function describeGpuError(error: GPUError): StaqGpuError {
 /** Wraps a device in a `Gpu`. With `ownsDevice: false` the device is never destroyed by staq. */
 export function wrapDevice(
   device: GPUDevice,
-  options: { source: GpuInfo["source"]; fast: boolean; ownsDevice: boolean; adapterInfo?: GPUAdapterInfo; hostMemory?: number | null },
+  options: {
+    source: GpuInfo["source"];
+    fast: boolean;
+    ownsDevice: boolean;
+    adapterInfo?: GPUAdapterInfo;
+    hostMemory?: number | null;
+    hostCores?: number | null;
+  },
 ): Gpu {
   const limits = {} as GpuLimits;
   for (const name of [...WANTED_LIMITS, "minStorageBufferOffsetAlignment"] as (keyof GpuLimits)[]) {
@@ -260,6 +274,7 @@ export function wrapDevice(
     busyPolls: options.source === "dawn",
     fallbackAdapter: adapterInfo?.isFallbackAdapter === true,
     hostMemory: options.hostMemory ?? null,
+    hostCores: options.hostCores ?? null,
   };
 
   const kernels = new Map<string, Promise<Kernel>>();

@@ -2,7 +2,7 @@
  * `createGpu` for Node: Dawn's bindings (npm `webgpu`). The only place staq loads Dawn.
  */
 import { createRequire } from "node:module";
-import { totalmem } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
 import { StaqGpuError } from "../errors.ts";
 import { createGpuFrom, wrapDevice, NO_ADAPTER_HELP, type Gpu, type GpuOptions } from "../gpu/gpu.ts";
 import { captureStderrDuring } from "./dawn-stderr.ts";
@@ -65,10 +65,12 @@ export function dawnFlags(options: GpuOptions): string[] {
  * device: call `destroy()` when done, after which the process can exit on its own.
  */
 export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
-  // The host's memory bounds what staq plans to allocate (see gpu/buffer-budget.ts).
+  // The host's memory bounds what staq plans to allocate (see gpu/buffer-budget.ts); its cores are
+  // a software adapter's (see train/fused-step.ts's fusedPreferred).
   const hostMemory = totalmem();
-  if (options.device) return wrapDevice(options.device, { source: "external", fast: false, ownsDevice: false, hostMemory });
-  if (options.gpu) return createGpuFrom(options.gpu, { ...options, source: "navigator", fast: false, hostMemory });
+  const hostCores = availableParallelism();
+  if (options.device) return wrapDevice(options.device, { source: "external", fast: false, ownsDevice: false, hostMemory, hostCores });
+  if (options.gpu) return createGpuFrom(options.gpu, { ...options, source: "navigator", fast: false, hostMemory, hostCores });
   const flags = dawnFlags(options);
   if (instance && instance.flags.join(" ") !== flags.join(" ")) {
     throw new StaqGpuError(
@@ -94,6 +96,7 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
     fast: Boolean(options.fast),
     triedFlags: flags,
     hostMemory,
+    hostCores,
     // Dawn prints its start-up warnings during the instance's first requestAdapter, synchronously.
     requestAdapter(request) {
       const first = !current.adapterRequested;

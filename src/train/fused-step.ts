@@ -112,15 +112,29 @@ export function fusedSupport(
 }
 
 /**
- * Whether the trainer picks the fused kernel by itself where it can run. On a software adapter
- * (every workgroup on a CPU core) always: dispatches are the whole cost. On a GPU the fused kernel
- * runs each member on one workgroup of 64 threads, which wastes a GPU on large steps that the
- * multi-dispatch kernels spread over the whole chip: it is picked up to 2^24 multiply-adds per
- * member-step (a 2×256 network at batch 64; 2×64 at batch 1024). That threshold is a first guess
- * from the arithmetic, not a measurement on a GPU yet (docs/training.md).
+ * Whether the trainer picks the fused kernel by itself where it can run. The fused kernel runs
+ * each member's whole step on one workgroup of 64 threads, in one dispatch; the multi-dispatch
+ * kernels spread each piece over the device and pay for every dispatch.
+ *
+ * - On a GPU: up to 2^24 multiply-adds per member-step (a 2×256 network at batch 64; 2×64 at batch
+ *   1024); past that one workgroup per member wastes the chip. A first guess from the arithmetic,
+ *   not measured on a GPU yet (docs/training.md).
+ * - On a software adapter every workgroup runs on a CPU core, so the fused kernel's E workgroups
+ *   use min(E, cores) of the host's cores: it is picked when E fills the cores (`hostCores`;
+ *   unknown counts as one) or the step is at most 2^21 multiply-adds, where dispatches are most
+ *   of the cost. On lavapipe's 2 cores at E = 1 (scratch measurement): fused 1.4× faster at 2×64
+ *   batch 64 (2^19.7), the multi-dispatch path 1.16–1.8× faster from 2×64 batch 256 (2^21.7) to
+ *   2×256 batch 256; at E = 2, fused 1.3× faster at 2×256 batch 64 and level at batch 256.
  */
-export function fusedPreferred(info: Pick<GpuInfo, "fallbackAdapter">, layout: SnapshotLayout, batch: number): boolean {
-  return info.fallbackAdapter === true || macsPerStep(layout, batch) <= 2 ** 24;
+export function fusedPreferred(
+  info: Pick<GpuInfo, "fallbackAdapter" | "hostCores">,
+  layout: SnapshotLayout,
+  batch: number,
+  ensemble: number,
+): boolean {
+  const macs = macsPerStep(layout, batch);
+  if (info.fallbackAdapter) return ensemble >= (info.hostCores ?? 1) || macs <= 2 ** 21;
+  return macs <= 2 ** 24;
 }
 
 /** What a fused dispatch trains on and writes: the trainer's networks, gradients, Adam state, norms and loss rows, and these. */

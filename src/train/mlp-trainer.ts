@@ -266,7 +266,7 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   if (requested === "fused" && !support.ok)
     throw new StaqInputError(`path "fused" cannot run here: ${support.reason}; use path "multi-dispatch"`);
   const path: TrainerPath =
-    requested === "auto" ? (support.ok && fusedPreferred(gpu.info, layout, batch) ? "fused" : "multi-dispatch") : requested;
+    requested === "auto" ? (support.ok && fusedPreferred(gpu.info, layout, batch, ensemble) ? "fused" : "multi-dispatch") : requested;
   const stepsPerDispatch = options.fusedStepsPerDispatch ?? fusedStepsPerDispatch(layout, batch);
   // Activations and deltas of the fused kernel: made with its first program, shared by all.
   let scratch: GPUBuffer | undefined;

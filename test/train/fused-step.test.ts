@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createStack } from "../../src/stack/stack.ts";
 import { snapshotLayout, type SnapshotLayout } from "../../src/stack/layout.ts";
 import type { MlpSpec } from "../../src/stack/mlp.ts";
-import { fusedRunPlan, fusedStepsPerDispatch, macsPerStep, scratchLayout } from "../../src/train/fused-step.ts";
+import { fusedPreferred, fusedRunPlan, fusedStepsPerDispatch, macsPerStep, scratchLayout } from "../../src/train/fused-step.ts";
 import { initialQNetworks } from "../../src/train/initialisation.ts";
 import { minibatchIndices } from "../../src/train/minibatch-sampling.ts";
 import { createMlpTrainer } from "../../src/train/mlp-trainer.ts";
@@ -154,4 +154,24 @@ test("the host's plans on hand-computed cases: multiply-adds, scratch, steps per
     [16, 1],
   );
   assert.deepEqual(long[1][0], { steps: 3, normAt: 2 });
+});
+
+test("auto picks the fused path on hand-computed cases: by the step's size on a GPU, by the ensemble and the cores on a software adapter", () => {
+  const small = snapshotLayout({ inputs: 4, hidden: [64, 64], outputs: 2 }); // 64 · 13568 = 868 352 ≈ 2^19.7 at batch 64
+  const large = snapshotLayout({ inputs: 4, hidden: [256, 256], outputs: 2 });
+  // 2×256 at batch 64: 64 · (2 · (4·256 + 256·256 + 256·4) + 256·256 + 256·4) = 64 · 201 728 = 12 910 592 ≈ 2^23.6.
+  assert.equal(macsPerStep(large, 64), 12_910_592);
+  const gpu = { fallbackAdapter: false, hostCores: 16 };
+  assert.equal(fusedPreferred(gpu, small, 64, 1), true);
+  assert.equal(fusedPreferred(gpu, large, 64, 1), true);
+  assert.equal(fusedPreferred(gpu, large, 256, 8), false); // 4 · 12 910 592 > 2^24, whatever E
+  const software = { fallbackAdapter: true, hostCores: 2 };
+  assert.equal(fusedPreferred(software, small, 64, 1), true); // ≤ 2^21: dispatches dominate
+  assert.equal(fusedPreferred(software, small, 256, 1), false); // 4 · 868 352 ≈ 2^21.7, one core of two
+  assert.equal(fusedPreferred(software, large, 64, 1), false);
+  assert.equal(fusedPreferred(software, large, 64, 2), true); // E fills both cores
+  assert.equal(fusedPreferred(software, large, 256, 2), true);
+  assert.equal(fusedPreferred({ fallbackAdapter: true, hostCores: 8 }, large, 256, 2), false);
+  // Cores unknown (a browser): one, so the fused path as before.
+  assert.equal(fusedPreferred({ fallbackAdapter: true, hostCores: null }, large, 256, 1), true);
 });
