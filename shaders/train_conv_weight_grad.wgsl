@@ -9,8 +9,7 @@
 // batch 256). One thread per vec4 would leave a GPU nearly idle while each thread ran its whole
 // sum alone. Here 64 threads make each vec4, then a fixed tree adds their 64 partial sums, so the
 // result is the same on every run. The threads split the terms by position, so that each finds
-// its pixel of the patch once per position rather than once per term (integer division is slow on
-// every adapter): with at least 64 positions thread t takes positions t, t + 64, … and every batch
+// its pixel of the patch once per position rather than once per term (a few integer divisions): with at least 64 positions thread t takes positions t, t + 64, … and every batch
 // row of each; with fewer, the threads form GROUPS = ⌊64 / POSITIONS⌋ groups of one thread per
 // position, and group g takes batch rows g, g + GROUPS, … . Each thread adds its terms in order.
 //
@@ -65,12 +64,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
   let member_dy = e * params.batch * POSITIONS;
   var acc = vec4<f32>(0.0);
   for (var p = t % POSITIONS; p < POSITIONS && batch_group < GROUPS; p += LANES) {
-    let source = conv_pixel(CONV_GEOMETRY, conv_origin(CONV_GEOMETRY, p), ki, kj, ch);
     if (r == ROWS) {
       for (var b = batch_group; b < params.batch; b += GROUPS) {
         acc += dy[(member_dy + b * POSITIONS + p) * OUT4 + o4];
       }
-    } else if (source >= 0) {
+      continue;
+    }
+    let source = conv_pixel(CONV_GEOMETRY, conv_origin(CONV_GEOMETRY, p), ki, kj, ch);
+    if (source >= 0) {
       for (var b = batch_group; b < params.batch; b += GROUPS) {
         acc += x[b * X_STRIDE + u32(source)] * dy[(member_dy + b * POSITIONS + p) * OUT4 + o4];
       }

@@ -122,9 +122,10 @@ export function fusedSupport(
  * - On a software adapter every workgroup runs on a CPU core, so the fused kernel's E workgroups
  *   use min(E, cores) of the host's cores: it is picked when E fills the cores (`hostCores`;
  *   unknown counts as one) or the step is at most 2^21 multiply-adds, where dispatches are most
- *   of the cost. On lavapipe's 2 cores at E = 1 (scratch measurement): fused 1.4× faster at 2×64
- *   batch 64 (2^19.7), the multi-dispatch path 1.16–1.8× faster from 2×64 batch 256 (2^21.7) to
- *   2×256 batch 256; at E = 2, fused 1.3× faster at 2×256 batch 64 and level at batch 256.
+ *   of the cost. On lavapipe's 2 cores at E = 1: fused 1.4× faster at 2×64 batch 64 (2^19.7) and
+ *   the multi-dispatch path 1.8× faster at 2×256 batch 256 (bench/results/train-llvmpipe.md);
+ *   the multi-dispatch path 1.16–1.44× faster at 2×64 batch 256 (2^21.7), 2×128 batch 128 and
+ *   2×256 batch 64 and 128, and at E = 2 fused 1.3× faster at 2×256 batch 64 (a throwaway script).
  */
 export function fusedPreferred(
   info: Pick<GpuInfo, "fallbackAdapter" | "hostCores">,
