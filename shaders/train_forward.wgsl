@@ -2,18 +2,19 @@
 // member e and batch row b, keeping the outputs (backprop needs them). src/train/mlp-trainer.ts
 // drives it once per layer; src/train/reference.ts is its float64 twin.
 //
-// Weights are in the stack's snapshot layout (src/stack/layout.ts): W transposed, [ROWS][OUT4]
+// Weights are in the stack's snapshot layout (src/stack/layout.ts): W transposed, [rows][OUT4]
 // vec4s, then the bias, OUT4 vec4s; member e's snapshot starts at vec4 e·SNAPSHOT_VEC4S. One
 // thread computes a tile of ROW_TILE rows × COL_TILE vec4s of outputs, each output summing its
 // inputs in order from the bias (the tile only decides which thread computes an output, and lets
 // each loaded weight serve ROW_TILE rows and each loaded input COL_TILE · 4 outputs: on a CPU
 // adapter loads, not multiply-adds, bound this loop). shaders/train_fused.wgsl's forward is the same.
 //
-// The soft Q fit runs the target networks in the same dispatches (dispatch z = 2E): members
-// e ≥ MEMBERS are target network e − MEMBERS, with weights from `weights_target` and, in layer 0,
-// the next states from `x_target`; later layers read their own rows of x as every member does.
-// Without target networks both extra bindings alias the online ones (read-only, so allowed) and
-// dispatch z = MEMBERS never takes that branch. Threads cover (row tile, column tile) along x,
+// The soft Q fit runs the target networks as a second dispatch of the same pipeline: x is then
+// the next states (layer 0) or the target networks' rows of the previous layer, `weights` the
+// target networks, and params.member_base = E, so that they read and write rows E … 2E − 1 of the
+// activations. One pair of (x, weights) buffers per dispatch, rather than both pairs bound and a
+// branch between them at every load: on a CPU adapter (lavapipe) that branch cost as much as the
+// loads themselves, and the layer ran 1.8× slower. Threads cover (row tile, column tile) along x,
 // folded into y past the device's limit on workgroups per dimension (Kernel.grid).
 //
 // A conv layer 0 (CONV; src/stack/conv.ts) is its weight applied to every output position's patch
@@ -22,10 +23,9 @@
 // order (channel, kernel row, kernel column) from the bias, skipping padding pixels.
 //
 // The fused trainer's target plan (src/train/target-plan.ts) runs the target networks alone on
-// the next states of many steps at once: `weights` are then the target networks, MEMBERS = E and
+// the next states of many steps at once: `weights` are then the target networks, member_base 0 and
 // `batch` is steps × minibatch rows.
 
-const ROWS: u32 = 4u;              // @inject inputs of this layer as stored (layer 0: the state size)
 const X_STRIDE: u32 = 4u;          // @inject floats per input row
 const X_PER_MEMBER: bool = false;  // @inject false: x is the states, shared by every member; true: member e's rows follow e − 1's
 const OUT4: u32 = 16u;             // @inject padded outputs / 4: columns of the stored weight
@@ -34,7 +34,6 @@ const W_OFFSET: u32 = 0u;          // @inject vec4 offset of the weight in a sna
 const B_OFFSET: u32 = 16u;         // @inject vec4 offset of the bias
 const SNAPSHOT_VEC4S: u32 = 100u;  // @inject
 const RELU: bool = true;           // @inject false for the head
-const MEMBERS: u32 = 1u;           // @inject E, the online networks
 const CONV: bool = false;          // @inject a conv layer, of geometry CONV_SHAPE
 const CONV_SHAPE: array<u32, 8> = array<u32, 8>(1u, 1u, 1u, 1u, 1u, 1u, 0u, 1u); // @inject conv_patch's ConvGeometry fields, in order
 
@@ -48,38 +47,26 @@ const COL_TILES: u32 = select((COLS4 + COL_TILE - 1u) / COL_TILE, (COLS4 / OUT4)
 
 struct Params {
   batch: u32,
+  member_base: u32,  // rows of x (past layer 0) and of out start at member member_base + e (dispatch z = e)
+  // A dense layer's inputs as stored (layer 0: the state size). A uniform, not a constant, so that
+  // compilers do not unroll the loop over them: on lavapipe the unrolled loop ran 1.5× slower.
+  rows: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;   // [E or 2E, batch, COLS4]
-@group(0) @binding(4) var<storage, read> x_target: array<f32>;
-@group(0) @binding(5) var<storage, read> weights_target: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;   // [member_base + E, batch, COLS4] at least
 
 // @include conv_patch
 const CONV_GEOMETRY = ConvGeometry(CONV_SHAPE[0], CONV_SHAPE[1], CONV_SHAPE[2], CONV_SHAPE[3], CONV_SHAPE[4], CONV_SHAPE[5],
                                    CONV_SHAPE[6], CONV_SHAPE[7]);
 
-// Input i of row b (clamped into the batch) for member e: the online or the target network's.
-fn input_at(e: u32, b: u32, i: u32) -> f32 {
-  let row = select(0u, e * params.batch * X_STRIDE, X_PER_MEMBER) + min(b, params.batch - 1u) * X_STRIDE;
-  if (e < MEMBERS) {
-    return x[row + i];
-  }
-  return x_target[row + i];
-}
-
-fn weight_at(e: u32, k: u32) -> vec4<f32> {
-  if (e < MEMBERS) {
-    return weights[e * SNAPSHOT_VEC4S + k];
-  }
-  return weights_target[(e - MEMBERS) * SNAPSHOT_VEC4S + k];
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let e = id.z;
+  let member = params.member_base + e;
+  let snapshot = e * SNAPSHOT_VEC4S;
   let k = id.x + id.y * groups.x * WORKGROUP_SIZE;
   let row_tiles = (params.batch + ROW_TILE - 1u) / ROW_TILE;
   if (k >= row_tiles * COL_TILES) {
@@ -105,9 +92,14 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
       stored[c] = c0 + c < COLS4;
     }
   }
+  // Where each row of the tile starts in x (rows past the batch read its last row, never stored).
+  var x_row: array<u32, ROW_TILE>;
+  for (var j = 0u; j < ROW_TILE; j++) {
+    x_row[j] = (select(0u, member * params.batch, X_PER_MEMBER) + min(b0 + j, params.batch - 1u)) * X_STRIDE;
+  }
   var acc: array<array<vec4<f32>, COL_TILE>, ROW_TILE>;
   for (var c = 0u; c < COL_TILE; c++) {
-    let bias = weight_at(e, B_OFFSET + w_col[c]);
+    let bias = weights[snapshot + B_OFFSET + w_col[c]];
     for (var j = 0u; j < ROW_TILE; j++) {
       acc[j][c] = bias;
     }
@@ -123,10 +115,10 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
           if (source >= 0) {
             var w: array<vec4<f32>, COL_TILE>;
             for (var c = 0u; c < COL_TILE; c++) {
-              w[c] = weight_at(e, w_row + w_col[c]);
+              w[c] = weights[snapshot + w_row + w_col[c]];
             }
             for (var j = 0u; j < ROW_TILE; j++) {
-              let xi = input_at(e, b0 + j, u32(source));
+              let xi = x[x_row[j] + u32(source)];
               for (var c = 0u; c < COL_TILE; c++) {
                 acc[j][c] += xi * w[c];
               }
@@ -137,13 +129,13 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
       }
     }
   } else {
-    for (var i = 0u; i < ROWS; i++) {
+    for (var i = 0u; i < params.rows; i++) {
       var w: array<vec4<f32>, COL_TILE>;
       for (var c = 0u; c < COL_TILE; c++) {
-        w[c] = weight_at(e, W_OFFSET + i * OUT4 + col[c]);
+        w[c] = weights[snapshot + W_OFFSET + i * OUT4 + col[c]];
       }
       for (var j = 0u; j < ROW_TILE; j++) {
-        let xi = input_at(e, b0 + j, i);
+        let xi = x[x_row[j] + i];
         for (var c = 0u; c < COL_TILE; c++) {
           acc[j][c] += xi * w[c];
         }
@@ -157,7 +149,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
         if (RELU) {
           value = max(value, vec4<f32>(0.0));
         }
-        out[(e * params.batch + b0 + j) * COLS4 + col[c]] = value;
+        out[(member * params.batch + b0 + j) * COLS4 + col[c]] = value;
       }
     }
   }

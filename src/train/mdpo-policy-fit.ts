@@ -17,7 +17,7 @@
  *   sample      a minibatch of replay rows, uniform without replacement (replay-sample.ts; Philox
  *               step = gradient steps so far), whose states s go into the policy's `states` and
  *               also its `nextStates`, so that its target network sees s too;
- *   forward     the policy's online and target networks on s, in the same dispatches;
+ *   forward     the policy's online and target networks on s, layer by layer;
  *   critic      the critic's online networks on s (target-forward.ts, `networks: "online"`);
  *   loss        the MDPO loss and its gradient at the policy head (shaders/mdpo_loss.wgsl);
  *   backward, norm, adam   one Adam step of the policy (the trainer's pieces: its moments and

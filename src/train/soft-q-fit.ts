@@ -8,8 +8,8 @@
  *               (shaders/train_polyak.wgsl);
  *   sample      a minibatch, uniform without replacement, gathered into the trainer's batch
  *               (replay-sample.ts);
- *   forward     the online networks on the states and the target networks on the next states, in
- *               the same dispatches (the trainer's);
+ *   forward     the online networks on the states and the target networks on the next states,
+ *               layer by layer (the trainer's);
  *   targets     the regression targets of the rule (shaders/train_targets.wgsl): StaQ's soft
  *               y = c_r·r + γ(1−terminated)[mean_e Q̄_e(s', a') + τ H(π_k(·|s'))] from the replay
  *               buffer's precomputed π_k (the default), or a baseline's: DQN's max
@@ -23,7 +23,7 @@
  * trainer's rows are 3B for a minibatch of B, [s; s + ε; s']: after sampling,
  * shaders/smoothness_states.wgsl writes s + ε (ε ~ N(0, σ² I) from Philox) and s' into rows
  * B … 3B − 1 of the trainer's states; the forward and backward run over all 3B rows (the target
- * networks' forward too, wasted on the last 2B: they run in the same dispatches); the targets are
+ * networks' forward too, wasted on the last 2B: the trainer's forward runs every row); the targets are
  * computed for rows 0 … B − 1 only; and shaders/train_smoothness_loss.wgsl replaces both the loss
  * and the statistics: the regression loss on rows 0 … B − 1 plus λ_S‖A(s+ε,·) − A(s,·)‖² +
  * λ_T‖A(s',·) − A(s,·)‖² (A = Q − mean_a Q, the online networks'), its gradient on all 3B rows,

@@ -1,7 +1,7 @@
 /**
  * A trainer's networks alone on a buffer of states: shaders/train_forward.wgsl layer by layer, with
  * weights = the trainer's target parameters (the default) or its online ones (`networks:
- * "online"`), and MEMBERS = E (the extra target bindings alias, unread). The target plan runs the
+ * "online"`), and member_base 0 (the networks run are the dispatch's only members). The target plan runs the
  * target networks on its next states (every rule) and its states (M-DQN's Munchausen term); the
  * multi-dispatch soft Q fit on the minibatch states (M-DQN), since the trainer's own forward runs
  * the target networks on the next states only; the MDPO policy fit runs the critic's online
@@ -13,7 +13,7 @@ import { BufferUsage } from "../gpu/constants.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { SteppedDispatch } from "./dispatch.ts";
 import type { MlpTrainer } from "./mlp-trainer.ts";
-import { forwardConstants, forwardThreads } from "./trainer-pieces.ts";
+import { forwardConstants, forwardThreads, forwardUniform } from "./trainer-pieces.ts";
 
 export interface TargetForwardOptions {
   /** The states, f32 [rows × inputs]. */
@@ -83,11 +83,10 @@ export async function createTargetForward(gpu: Gpu, trainer: MlpTrainer, options
 
   const dispatches: SteppedDispatch[] = [];
   for (let l = 0; l <= head; l++) {
-    const kernel = await gpu.kernel("train_forward", { ...forwardConstants(layout, l), RELU: l < head, MEMBERS: ensemble });
+    const kernel = await gpu.kernel("train_forward", forwardConstants(layout, l));
     const input = l === 0 ? x : hidden[(l - 1) % 2];
     const out = l === head ? headQ : hidden[l % 2];
-    // The networks run are the kernel's only members: the extra bindings alias, unread.
-    const resources = { x: input, weights, out, x_target: input, weights_target: weights };
+    const resources = { x: input, weights, out };
     dispatches.push(
       new SteppedDispatch(gpu, kernel, resources, kernel.grid(forwardThreads(layout, l, rows), 1, ensemble), slots, `${label} ${l}`),
     );
@@ -97,7 +96,7 @@ export async function createTargetForward(gpu: Gpu, trainer: MlpTrainer, options
     hidden,
     dispatches,
     write(count, rowsOf) {
-      for (const dispatch of dispatches) dispatch.write(count, (slot) => ({ batch: rowsOf(slot) }));
+      dispatches.forEach((dispatch, l) => dispatch.write(count, (slot) => forwardUniform(layout, l, rowsOf(slot))));
     },
     encode(pass, slot) {
       for (const dispatch of dispatches) dispatch.encode(pass, slot);

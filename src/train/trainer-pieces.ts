@@ -2,8 +2,8 @@
  * The pieces of a gradient step that every caller of the trainer needs, built once over the
  * trainer's buffers (shaders/train_*.wgsl; src/train/reference.ts is their float64 twin):
  *
- *   forward   every layer of the online networks (and of the target networks, on the next states,
- *             in the same dispatches), keeping each layer's output for backprop;
+ *   forward   every layer of the online networks (and then of the target networks, on the next
+ *             states), keeping each layer's output for backprop;
  *   loss      ℓ(q − y) per row on the taken actions, and its gradient dq;
  *   backward  each layer's parameter gradient, from the head down;
  *   norm      ‖gradient‖₂ per member;
@@ -37,7 +37,6 @@ export interface TrainerPieces {
 export function forwardConstants(layout: SnapshotLayout, l: number) {
   const layer = layout.layers[l];
   return {
-    ROWS: layer.rows,
     X_STRIDE: l === 0 ? layout.spec.inputs : layer.rows,
     X_PER_MEMBER: l > 0,
     OUT4: layer.paddedOutputs / 4,
@@ -45,8 +44,17 @@ export function forwardConstants(layout: SnapshotLayout, l: number) {
     W_OFFSET: layer.weightOffset,
     B_OFFSET: layer.biasOffset,
     SNAPSHOT_VEC4S: layout.vec4s,
+    RELU: l < layout.layers.length - 1,
     ...convShaderConstants(layer.conv),
   };
+}
+
+/**
+ * shaders/train_forward.wgsl's uniform for layer l over `batch` rows, its members' rows of the
+ * activations starting at member `memberBase` (E for the target networks beside the online ones).
+ */
+export function forwardUniform(layout: SnapshotLayout, l: number, batch: number, memberBase = 0) {
+  return { batch, member_base: memberBase, rows: layout.layers[l].rows };
 }
 
 /**
@@ -108,8 +116,9 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
   const head = layout.layers.length - 1;
   const { params, grads, activations, target } = buffers;
   const members = target ? 2 * ensemble : ensemble;
-  // A batch-size uniform per forward, weight-gradient and input-gradient dispatch, and the loss's.
-  const uniforms = new FixedUniforms(gpu, 3 * layout.layers.length, `${label} constants`);
+  // A uniform per forward dispatch (two per layer with target networks), weight-gradient and
+  // input-gradient dispatch, and the loss's.
+  const uniforms = new FixedUniforms(gpu, (target ? 4 : 3) * layout.layers.length, `${label} constants`);
 
   /**
    * The weight gradient of layer l: train_weight_grad for a dense layer (its input is the states,
@@ -145,21 +154,25 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
     return { kernel, workgroups: kernel.grid(tiles + layer.paddedOutputs / 4, 1, ensemble) };
   };
 
+  // Per layer, the online networks on the states, then (with target networks) the target networks
+  // on the next states: the same pipeline, with the target pair of buffers bound and rows E … 2E − 1
+  // of the activations (member_base), rather than one dispatch choosing between them at every load.
   const forward: Dispatch[] = [];
   for (let l = 0; l <= head; l++) {
-    const layer = layout.layers[l];
-    const kernel = await gpu.kernel("train_forward", { ...forwardConstants(layout, l), RELU: l < head, MEMBERS: ensemble });
+    const kernel = await gpu.kernel("train_forward", forwardConstants(layout, l));
+    const workgroups = kernel.grid(forwardThreads(layout, l, batch), 1, ensemble);
     const x = l === 0 ? buffers.states : activations[l - 1];
-    const resources = {
-      params: uniforms.add(kernel, { batch }),
-      x,
-      weights: params,
-      out: activations[l],
-      // Without target networks these alias the online ones, and no member reads them.
-      x_target: l === 0 && target ? target.states : x,
-      weights_target: target?.params ?? params,
-    };
-    forward.push(new Dispatch(kernel, resources, kernel.grid(forwardThreads(layout, l, batch), 1, members), `${label} forward ${l}`));
+    const online = { params: uniforms.add(kernel, forwardUniform(layout, l, batch)), x, weights: params, out: activations[l] };
+    forward.push(new Dispatch(kernel, online, workgroups, `${label} forward ${l}`));
+    if (target) {
+      const next = {
+        params: uniforms.add(kernel, forwardUniform(layout, l, batch, ensemble)),
+        x: l === 0 ? target.states : x,
+        weights: target.params,
+        out: activations[l],
+      };
+      forward.push(new Dispatch(kernel, next, workgroups, `${label} target forward ${l}`));
+    }
   }
 
   const headOut4 = layout.layers[head].paddedOutputs / 4;
