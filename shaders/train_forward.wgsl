@@ -13,9 +13,9 @@
 // the next states (layer 0) or the target networks' rows of the previous layer, `weights` the
 // target networks, and params.member_base = E, so that they read and write rows E … 2E − 1 of the
 // activations. One pair of (x, weights) buffers per dispatch, rather than both pairs bound and a
-// branch between them at every load: on a CPU adapter (lavapipe) that branch cost as much as the
-// loads themselves, and the layer ran 1.8× slower. Threads cover (row tile, column tile) along x,
-// folded into y past the device's limit on workgroups per dimension (Kernel.grid).
+// branch between them at every load: on a CPU adapter (lavapipe) that branch made the layer about
+// 1.15× slower. Threads cover (row tile, column tile) along x, folded into y past the device's
+// limit on workgroups per dimension (Kernel.grid).
 //
 // A conv layer 0 (CONV; src/stack/conv.ts) is its weight applied to every output position's patch
 // of the state: its output row is [positions][OUT4] vec4s (COLS4 in all), output vec4 column c is
@@ -49,7 +49,7 @@ struct Params {
   batch: u32,
   member_base: u32,  // rows of x (past layer 0) and of out start at member member_base + e (dispatch z = e)
   // A dense layer's inputs as stored (layer 0: the state size). A uniform, not a constant, so that
-  // compilers do not unroll the loop over them: on lavapipe the unrolled loop ran 1.5× slower.
+  // compilers do not unroll the loop over them: on lavapipe the unrolled loop ran about 1.5× slower.
   rows: u32,
 }
 
