@@ -120,12 +120,17 @@ export function fusedSupport(
  *   1024); past that one workgroup per member wastes the chip. A first guess from the arithmetic,
  *   not measured on a GPU yet (docs/training.md).
  * - On a software adapter every workgroup runs on a CPU core, so the fused kernel's E workgroups
- *   use min(E, cores) of the host's cores: it is picked when E fills the cores (`hostCores`;
- *   unknown counts as one) or the step is at most 2^21 multiply-adds, where dispatches are most
- *   of the cost. On lavapipe's 2 cores at E = 1: fused 1.4× faster at 2×64 batch 64 (2^19.7) and
- *   the multi-dispatch path 1.8× faster at 2×256 batch 256 (bench/results/train-llvmpipe.md);
- *   the multi-dispatch path 1.16–1.44× faster at 2×64 batch 256 (2^21.7), 2×128 batch 128 and
- *   2×256 batch 64 and 128, and at E = 2 fused 1.3× faster at 2×256 batch 64 (a throwaway script).
+ *   use min(E, cores) of the host's cores: it is picked when the step is at most 2^21
+ *   multiply-adds, where dispatches are most of the cost, or when E fills the cores (`hostCores`;
+ *   unknown counts as one) and the step is at most 2^24. On lavapipe's 2 cores
+ *   (bench/results/train-llvmpipe.md): at E = 1 fused 1.7× faster at 2×64 batch 64 (2^19.7) and
+ *   the multi-dispatch path 1.9× faster at 2×256 batch 256 (2^25.6); at E = 2 fused 2.0× faster
+ *   at 2×64 batch 64 and the multi-dispatch path 1.2× faster at 2×256 batch 256. A throwaway
+ *   script (soft Q fit, both paths interleaved, two runs) put the E = 2 crossover between 2^22.7
+ *   and 2^24.6: fused 1.2–1.5× faster from 2^20.7 to 2^21.7, 0.85–1.07× from 2^22.7 to 2^24.6,
+ *   0.88–0.90× at 2^25.6. At E = 1 the same kind of script (before the forward-pass change of
+ *   530147d) had the multi-dispatch path 1.16–1.44× faster at 2×64 batch 256 (2^21.7), 2×128
+ *   batch 128 and 2×256 batch 64 and 128.
  */
 export function fusedPreferred(
   info: Pick<GpuInfo, "fallbackAdapter" | "hostCores">,
@@ -134,7 +139,7 @@ export function fusedPreferred(
   ensemble: number,
 ): boolean {
   const macs = macsPerStep(layout, batch);
-  if (info.fallbackAdapter) return ensemble >= (info.hostCores ?? 1) || macs <= 2 ** 21;
+  if (info.fallbackAdapter) return macs <= 2 ** 21 || (ensemble >= (info.hostCores ?? 1) && macs <= 2 ** 24);
   return macs <= 2 ** 24;
 }
 

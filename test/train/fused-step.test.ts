@@ -156,7 +156,7 @@ test("the host's plans on hand-computed cases: multiply-adds, scratch, steps per
   assert.deepEqual(long[1][0], { steps: 3, normAt: 2 });
 });
 
-test("auto picks the fused path on hand-computed cases: by the step's size on a GPU, by the ensemble and the cores on a software adapter", () => {
+test("auto picks the fused path on hand-computed cases: by the step's size on a GPU, by the size, the ensemble and the cores on a software adapter", () => {
   const small = snapshotLayout({ inputs: 4, hidden: [64, 64], outputs: 2 }); // 64 · 13568 = 868 352 ≈ 2^19.7 at batch 64
   const large = snapshotLayout({ inputs: 4, hidden: [256, 256], outputs: 2 });
   // 2×256 at batch 64: 64 · (2 · (4·256 + 256·256 + 256·4) + 256·256 + 256·4) = 64 · 201 728 = 12 910 592 ≈ 2^23.6.
@@ -169,9 +169,12 @@ test("auto picks the fused path on hand-computed cases: by the step's size on a 
   assert.equal(fusedPreferred(software, small, 64, 1), true); // ≤ 2^21: dispatches dominate
   assert.equal(fusedPreferred(software, small, 256, 1), false); // 4 · 868 352 ≈ 2^21.7, one core of two
   assert.equal(fusedPreferred(software, large, 64, 1), false);
-  assert.equal(fusedPreferred(software, large, 64, 2), true); // E fills both cores
-  assert.equal(fusedPreferred(software, large, 256, 2), true);
-  assert.equal(fusedPreferred({ fallbackAdapter: true, hostCores: 8 }, large, 256, 2), false);
-  // Cores unknown (a browser): one, so the fused path as before.
-  assert.equal(fusedPreferred({ fallbackAdapter: true, hostCores: null }, large, 256, 1), true);
+  assert.equal(fusedPreferred(software, large, 64, 2), true); // E fills both cores, ≤ 2^24
+  assert.equal(fusedPreferred(software, large, 83, 2), true); // 83 · 201 728 = 16 743 424 ≤ 2^24 = 16 777 216
+  assert.equal(fusedPreferred(software, large, 84, 2), false); // 84 · 201 728 = 16 945 152 > 2^24
+  assert.equal(fusedPreferred(software, large, 256, 2), false); // ≈ 2^25.6: the multi-dispatch path, even with the cores filled
+  assert.equal(fusedPreferred({ fallbackAdapter: true, hostCores: 8 }, large, 64, 2), false);
+  // Cores unknown (a browser): one, which any ensemble fills.
+  assert.equal(fusedPreferred({ fallbackAdapter: true, hostCores: null }, large, 64, 1), true);
+  assert.equal(fusedPreferred({ fallbackAdapter: true, hostCores: null }, large, 256, 1), false);
 });
