@@ -18,8 +18,10 @@
 //   (src/stack/conv.ts): its output row is [positions][LAYER_OUT4] vec4s, LAYER_COLS4[0] in all,
 //   and output vec4 column c is position c / LAYER_OUT4[0], filters 4·(c % LAYER_OUT4[0]) + 0..3.
 //   With a dense layer after it (CONV_FUSED), the two run together, CONV_CHUNK_COLS4 columns (whole
-//   positions) at a time: the lane writes a chunk of the conv's output to workgroup memory, then
-//   every thread adds the chunk's inputs to its register tile of the dense layer, and so on. The
+//   positions) at a time: the lane writes a chunk of the conv's output to workgroup memory (a
+//   thread computing CONV_FILTER_GROUP filter vec4s of one position together, so that each patch
+//   pixel it reads serves all of them), then every thread adds the chunk's inputs to its register
+//   tile of the dense layer, and so on. The
 //   lane's row of workgroup memory then holds a chunk, not the conv's whole output (8× the dense
 //   layer's width in the paper's MinAtar network), so the tile of states is as large as for an
 //   MLP (src/stack/tiling.ts). The sums run over the inputs in the same order either way.
@@ -50,6 +52,7 @@ const ACT_WIDTH4: u32 = 4u;                                              // @inj
 const CONV: bool = false;                                                // @inject layer 0 is a conv layer, of geometry CONV_SHAPE
 const CONV_FUSED: bool = false;                                          // @inject layers 0 (conv) and 1 (dense) run together, in chunks
 const CONV_CHUNK_COLS4: u32 = 1u;                                        // @inject conv output vec4s per chunk (whole positions)
+const CONV_FILTER_GROUP: u32 = 1u;                                       // @inject filter vec4s a thread computes together at one position of a chunk (a divisor of LAYER_OUT4[0], at most 4)
 const CONV_SHAPE: array<u32, 8> = array<u32, 8>(1u, 1u, 1u, 1u, 1u, 1u, 0u, 1u); // @inject conv_patch's ConvGeometry fields, in order
 
 const HEAD: u32 = LAYERS - 1u;
@@ -88,11 +91,13 @@ var<workgroup> act: array<vec4<f32>, ACT_VEC4S>;
 const CONV_GEOMETRY = ConvGeometry(CONV_SHAPE[0], CONV_SHAPE[1], CONV_SHAPE[2], CONV_SHAPE[3], CONV_SHAPE[4], CONV_SHAPE[5],
                                    CONV_SHAPE[6], CONV_SHAPE[7]);
 
-// A conv layer's output vec4 (4 filters) at one position for the thread's rows: `sums` plus the
-// dot products of each row's patch (from the states) with the weight column from w_row (rows
-// LAYER_OUT4[0] vec4s apart, in PyTorch's patch order).
-fn add_conv_patch(sums: array<vec4<f32>, ROWS_PER_THREAD>, w_row: u32, position: u32,
-                  state_offset: array<u32, ROWS_PER_THREAD>) -> array<vec4<f32>, ROWS_PER_THREAD> {
+// A conv layer's output vec4s (4 filters each) at one position for the thread's rows: `sums` plus
+// the dot products of each row's patch (from the states) with `count` ≤ CONV_FILTER_GROUP weight
+// columns, column g from w_row + g (rows LAYER_OUT4[0] vec4s apart, in PyTorch's patch order). Each
+// patch pixel is read once for all the columns: on a CPU adapter the reads, not the multiply-adds,
+// are the cost.
+fn add_conv_patch(sums: array<array<vec4<f32>, CONV_FILTER_GROUP>, ROWS_PER_THREAD>, count: u32, w_row: u32, position: u32,
+                  state_offset: array<u32, ROWS_PER_THREAD>) -> array<array<vec4<f32>, CONV_FILTER_GROUP>, ROWS_PER_THREAD> {
   var out = sums;
   let origin = conv_origin(CONV_GEOMETRY, position);
   var w = w_row;
@@ -101,9 +106,15 @@ fn add_conv_patch(sums: array<vec4<f32>, ROWS_PER_THREAD>, w_row: u32, position:
       for (var kj = 0u; kj < CONV_GEOMETRY.kw; kj++) {
         let source = conv_pixel(CONV_GEOMETRY, origin, ki, kj, ch);
         if (source >= 0) {
-          let weight = weights[w];
-          for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-            out[r] = fma(vec4<f32>(states[state_offset[r] + u32(source)]), weight, out[r]);
+          var x: array<f32, ROWS_PER_THREAD>;
+          for (var r = 0u; r < ROWS_PER_THREAD; r++) { x[r] = states[state_offset[r] + u32(source)]; }
+          for (var g = 0u; g < CONV_FILTER_GROUP; g++) {
+            if (g < count) {
+              let weight = weights[w + g];
+              for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                out[r][g] = fma(vec4<f32>(x[r]), weight, out[r][g]);
+              }
+            }
           }
         }
         w += LAYER_OUT4[0];
@@ -164,15 +175,23 @@ fn conv_then_dense(lane_s: u32, s_end: u32, lane: u32, lane_act: u32, row_group:
   }
   for (var chunk = 0u; chunk < conv_cols; chunk += CONV_CHUNK_COLS4) {
     let chunk_cols = min(CONV_CHUNK_COLS4, conv_cols - chunk);
-    // The chunk's conv outputs for this thread's rows, relu'd, into the lane's workgroup memory.
+    // The chunk's conv outputs for this thread's rows, relu'd, into the lane's workgroup memory:
+    // CONV_FILTER_GROUP columns of one position at a time, which share the patch's reads.
     if (computes) {
-      for (var cc = col; cc < chunk_cols; cc += COL_GROUPS) {
+      for (var item = col; item < chunk_cols / CONV_FILTER_GROUP; item += COL_GROUPS) {
+        let cc = item * CONV_FILTER_GROUP;
         let c = chunk + cc;
-        var conv_out: array<vec4<f32>, ROWS_PER_THREAD>;
-        let bias = weights[snapshot + LAYER_BIAS[0] + c % filters4];
-        for (var r = 0u; r < ROWS_PER_THREAD; r++) { conv_out[r] = bias; }
-        conv_out = add_conv_patch(conv_out, snapshot + LAYER_WEIGHTS[0] + c % filters4, c / filters4, state_offset);
-        for (var r = 0u; r < ROWS_PER_THREAD; r++) { act[rows_base + r * ACT_STRIDE + cc] = max(conv_out[r], vec4<f32>(0.0)); }
+        var conv_out: array<array<vec4<f32>, CONV_FILTER_GROUP>, ROWS_PER_THREAD>;
+        for (var g = 0u; g < CONV_FILTER_GROUP; g++) {
+          let bias = weights[snapshot + LAYER_BIAS[0] + c % filters4 + g];
+          for (var r = 0u; r < ROWS_PER_THREAD; r++) { conv_out[r][g] = bias; }
+        }
+        conv_out = add_conv_patch(conv_out, CONV_FILTER_GROUP, snapshot + LAYER_WEIGHTS[0] + c % filters4, c / filters4, state_offset);
+        for (var g = 0u; g < CONV_FILTER_GROUP; g++) {
+          for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+            act[rows_base + r * ACT_STRIDE + cc + g] = max(conv_out[r][g], vec4<f32>(0.0));
+          }
+        }
       }
     }
     if (LANE_BARRIERS) { workgroupBarrier(); }  // the chunk is written
@@ -246,10 +265,10 @@ fn main(
           // Each column has its own position, so its own patch of the state.
           for (var j = 0u; j < min(COLS_PER_THREAD, cols_here); j++) {
             let c = col + j * COL_GROUPS;
-            var column: array<vec4<f32>, ROWS_PER_THREAD>;
-            for (var r = 0u; r < ROWS_PER_THREAD; r++) { column[r] = acc[r * COLS_PER_THREAD + j]; }
-            column = add_conv_patch(column, w_base + c % w_cols, c / w_cols, state_offset);
-            for (var r = 0u; r < ROWS_PER_THREAD; r++) { acc[r * COLS_PER_THREAD + j] = column[r]; }
+            var column: array<array<vec4<f32>, CONV_FILTER_GROUP>, ROWS_PER_THREAD>;
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) { column[r][0] = acc[r * COLS_PER_THREAD + j]; }
+            column = add_conv_patch(column, 1u, w_base + c % w_cols, c / w_cols, state_offset);
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) { acc[r * COLS_PER_THREAD + j] = column[r][0]; }
           }
         } else if (layer == 0u) {
           for (var k = 0u; k < INPUTS; k++) {

@@ -81,6 +81,19 @@ function convChunkCols4(layout: SnapshotLayout): number {
   return Math.max(1, Math.min(conv.conv.positions, Math.floor(denseWidest4 / filters4))) * filters4;
 }
 
+/**
+ * Filter vec4s one thread computes together at a position of a chunked conv: the largest divisor of
+ * the conv's filters / 4 up to 4 (1 without a conv). They share every read of the patch: 4 states'
+ * pixels and a vec4 of weights per column make 16 multiply-adds, so a group of 4 columns does the
+ * work of 4 with 4 + 16 reads rather than 32.
+ */
+export function convFilterGroup(layout: SnapshotLayout): number {
+  const conv = layout.layers[0];
+  if (!conv.conv) return 1;
+  const filters4 = conv.paddedOutputs / 4;
+  return [4, 3, 2, 1].find((group) => filters4 % group === 0)!;
+}
+
 export function planStackTiling(layout: SnapshotLayout, batch: number, limits: GpuLimits, options: TilingOptions = {}): StackTiling {
   const chunkCols4 = options.convFusion === false ? 0 : convChunkCols4(layout);
   if (chunkCols4 === 0) return planWith(layout, batch, limits, 0);
@@ -201,6 +214,7 @@ export function stackForwardConstants(layout: SnapshotLayout, tiling: StackTilin
     ACT_VEC4S: tiling.actVec4s,
     CONV_FUSED: tiling.convChunkCols4 > 0,
     CONV_CHUNK_COLS4: Math.max(1, tiling.convChunkCols4),
+    CONV_FILTER_GROUP: convFilterGroup(layout),
     ...convShaderConstants(layout.layers[0].conv),
   };
 }

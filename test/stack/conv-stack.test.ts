@@ -78,7 +78,8 @@ async function checkStack(
  * 5-20 s each on lavapipe, so the shapes come from a short list that covers zero padding, a stride
  * of 2, a non-square kernel, filter counts off multiples of 4, no hidden layer, one and two (the
  * conv and the dense layer after it run in chunks of whole positions, src/stack/tiling.ts: the
- * last shape's 5 positions make chunks of 3 and 2), with and without that fusion; the values,
+ * fourth shape's 5 positions make chunks of 3 and 2; the last one's 12 filters are computed 3 vec4s
+ * at a time, src/stack/tiling.ts's convFilterGroup), with and without that fusion; the values,
  * memory, ensemble and pushes vary freely. (The float64 twin itself is checked on random conv
  * geometries: test/stack/conv.test.ts, test/train/reference.test.ts.)
  */
@@ -87,6 +88,8 @@ const CONV_SHAPES: readonly MlpSpec[] = [
   { inputs: 36, conv: { inputShape: [6, 6, 1], filters: 3, kernel: [3, 3], stride: 2, padding: 0 }, hidden: [], outputs: 4 },
   { inputs: 48, conv: { inputShape: [4, 4, 3], filters: 8, kernel: [3, 2], stride: 1, padding: 0 }, hidden: [20], outputs: 2 },
   { inputs: 14, conv: { inputShape: [1, 7, 2], filters: 3, kernel: [1, 3], stride: 1, padding: 0 }, hidden: [12, 8], outputs: 3 },
+  // 12 filters: a chunked thread computes all 3 filter vec4s of a position together (convFilterGroup).
+  { inputs: 32, conv: { inputShape: [4, 4, 2], filters: 12, kernel: [2, 2], stride: 1, padding: 0 }, hidden: [12], outputs: 2 },
 ];
 
 test("conv stack logits match the float64 reference within the derived float32 bound (random values, conv shapes)", async () => {
@@ -106,7 +109,11 @@ test("conv stack logits match the float64 reference within the derived float32 b
         await checkStack(spec, { ...c, pushes: Math.max(1, c.memory + c.extraPushes) });
       },
     ),
-    { numRuns: 8 },
+    {
+      numRuns: 8,
+      // The group of 3 filter vec4s, chunked (a batch of 33), whatever the seed.
+      examples: [[CONV_SHAPES[4], { memory: 3, ensemble: 2, extraPushes: 1, batch: 33, targetWorkgroups: 64, convFusion: true, seed: 7 }]],
+    },
   );
 });
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { planChunks, snapshotLayout } from "../../src/stack/layout.ts";
 import { planStackDispatch, rowAlignment } from "../../src/stack/dispatch-plan.ts";
-import { planStackTiling } from "../../src/stack/tiling.ts";
+import { convFilterGroup, planStackTiling } from "../../src/stack/tiling.ts";
 import type { MlpSpec } from "../../src/stack/mlp.ts";
 import type { GpuLimits } from "../../src/gpu/gpu.ts";
 import { LAVAPIPE_LIMITS } from "../helpers/limits.ts";
@@ -211,6 +211,20 @@ test("a conv layer and the dense layer after it run in chunks of whole positions
 // A chunk is whole positions, at most all of them, so its row is never wider than the conv's whole
 // output; the tile's limits by threads and by memory only shrink as the row widens, so the fused
 // plan's tile is never smaller than the unfused one's, and stays within workgroup memory.
+test("a chunked conv thread computes the largest group of filter vec4s up to 4 that divides the filters (hand-computed)", () => {
+  const group = (filters: number) =>
+    convFilterGroup(snapshotLayout({ inputs: 100, conv: { inputShape: [5, 5, 4], filters, kernel: [3, 3] }, hidden: [32], outputs: 3 }));
+  assert.equal(group(16), 4); // the paper's MinAtar network: 4 vec4s
+  assert.equal(group(8), 2); // quick-minatar's
+  assert.equal(group(12), 3);
+  assert.equal(group(5), 2); // padded to 8
+  assert.equal(group(3), 1); // padded to 4
+  assert.equal(group(20), 1); // 5 vec4s: no divisor from 2 to 4
+  assert.equal(group(24), 3); // 6 vec4s
+  assert.equal(group(32), 4); // 8 vec4s
+  assert.equal(convFilterGroup(snapshotLayout({ inputs: 4, hidden: [64, 64], outputs: 2 })), 1); // no conv
+});
+
 test("property: the fused conv plan fits the device and its tile of states is never smaller than the unfused one's", () => {
   fc.assert(
     fc.property(
