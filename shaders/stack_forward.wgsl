@@ -21,10 +21,9 @@
 //   positions) at a time: the lane writes a chunk of the conv's output to workgroup memory (a
 //   thread computing CONV_FILTER_GROUP filter vec4s of one position together, so that each patch
 //   pixel it reads serves all of them), then every thread adds the chunk's inputs to its register
-//   tile of the dense layer, and so on. The
-//   lane's row of workgroup memory then holds a chunk, not the conv's whole output (8× the dense
-//   layer's width in the paper's MinAtar network), so the tile of states is as large as for an
-//   MLP (src/stack/tiling.ts). The sums run over the inputs in the same order either way.
+//   tile of the dense layer, and so on. The lane's row of workgroup memory then holds a chunk, not
+//   the conv's whole output (8× the dense layer's width in the paper's MinAtar network), so the
+//   tile of states is as large as for an MLP (src/stack/tiling.ts). The sums run over the inputs in the same order either way.
 // - head: TILE_ROWS × HEAD_COLS × HEAD_SPLIT units, each the dot product of one row with 4 head
 //   outputs over 1/HEAD_SPLIT of the head's inputs. A unit keeps Σ_s c_s · (its part) over its
 //   lane's snapshots; lanes and parts are added once, at the end, in a fixed order.

@@ -115,7 +115,6 @@ export async function createTrainerPieces(gpu: Gpu, buffers: TrainerBuffers, opt
   const P4 = layout.vec4s;
   const head = layout.layers.length - 1;
   const { params, grads, activations, target } = buffers;
-  const members = target ? 2 * ensemble : ensemble;
   // A uniform per forward dispatch (two per layer with target networks), weight-gradient and
   // input-gradient dispatch, and the loss's.
   const uniforms = new FixedUniforms(gpu, (target ? 4 : 3) * layout.layers.length, `${label} constants`);

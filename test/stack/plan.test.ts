@@ -208,9 +208,6 @@ test("a conv layer and the dense layer after it run in chunks of whole positions
   assert.equal(planStackTiling(snapshotLayout(convOnly), 64, lavapipe).convChunkCols4, 0);
 });
 
-// A chunk is whole positions, at most all of them, so its row is never wider than the conv's whole
-// output; the tile's limits by threads and by memory only shrink as the row widens, so the fused
-// plan's tile is never smaller than the unfused one's, and stays within workgroup memory.
 test("a chunked conv thread computes the largest group of filter vec4s up to 4 that divides the filters (hand-computed)", () => {
   const group = (filters: number) =>
     convFilterGroup(snapshotLayout({ inputs: 100, conv: { inputShape: [5, 5, 4], filters, kernel: [3, 3] }, hidden: [32], outputs: 3 }));
@@ -225,6 +222,9 @@ test("a chunked conv thread computes the largest group of filter vec4s up to 4 t
   assert.equal(convFilterGroup(snapshotLayout({ inputs: 4, hidden: [64, 64], outputs: 2 })), 1); // no conv
 });
 
+// A chunk is whole positions, at most all of them, so its row is never wider than the conv's whole
+// output; the tile's limits by threads and by memory only shrink as the row widens, so the fused
+// plan's tile is never smaller than the unfused one's, and stays within workgroup memory.
 test("property: the fused conv plan fits the device and its tile of states is never smaller than the unfused one's", () => {
   fc.assert(
     fc.property(
