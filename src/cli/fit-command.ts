@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { StaqError, StaqFormatError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { parseDecimal, parseWholeNumber } from "../io/decimal.ts";
+import { float32Problem } from "../io/float32-range.ts";
 import { networkToSafetensors, parseTrainingBatchJson, readNetworkFile, type NetworkFileContents } from "../io/network-file.ts";
 import { createGpu } from "../node/create-gpu.ts";
 import { fileError, writeFileAtomically } from "../node/files.ts";
@@ -50,12 +51,17 @@ Options:
   --beta1 B1     decay of Adam's first moment, in [0, 1) (default ${ADAM_DEFAULTS.beta1})
   --beta2 B2     decay of Adam's second moment, in [0, 1) (default ${ADAM_DEFAULTS.beta2})
   --eps EPS      Adam's epsilon, a number >= 0 (default ${ADAM_DEFAULTS.eps})
+                 The GPU computes in float32: lr and a nonzero eps must lie in its range,
+                 about [1.2e-38, 3.4e38], and a beta must not round to 1 (at most 0.99999994)
   --out FILE     where to write the trained network; not an input file. Written to a temporary
                  file first and renamed, so it is never left half-written
   -h, --help     show this help
 
 It prints a summary: the network, the batch, and the loss before the first and the last step.
 `;
+
+/** Steps submitted before `staq fit` waits for the GPU to catch up. */
+const FIT_STEPS_PER_WAIT = 4096;
 
 const OPTIONS = {
   net: { type: "string" },
@@ -85,7 +91,35 @@ function parseNumber(name: string, text: string, valid: (x: number) => boolean, 
   const value = parseDecimal(text);
   if (!(Number.isFinite(value) && valid(value)))
     throw new UsageError(`--${name} must be ${requirement}; got ${JSON.stringify(text)}`, fitCommand);
+  checkFloat32(name, text, value);
   return value;
+}
+
+/** The largest float32 below 1. */
+const F32_BELOW_ONE = 1 - 2 ** -24;
+
+/**
+ * The GPU trains in float32, so each setting reaches it rounded to float32 (lr through the step
+ * size lr/(1 − β1^t), which lies in [lr, lr/(1 − β1)]). A value the rounding changes in kind is
+ * refused here, naming the option, instead of being silently replaced: lr or eps outside float32's
+ * normal range (src/io/float32-range.ts: lr 0 trains nothing and exits 0, eps 0 turns a zero
+ * gradient into 0/0, "diverged … try a smaller --lr", the wrong advice); and a beta in (0, 1) that
+ * rounds to 1 (from 1 − 2^-25 ≈ 0.9999999702 up), with which the moment would never decay: the
+ * kernel multiplies by the rounded β while the host's bias correction 1 − β^t and the (1 − β)
+ * weight (computed in float64) still assume the β given.
+ */
+function checkFloat32(name: string, text: string, value: number): void {
+  if (name === "beta1" || name === "beta2") {
+    if (Math.fround(value) === 1) {
+      throw new UsageError(
+        `--${name} ${text} rounds to 1 in float32 (staq trains in float32 on the GPU), so the moment would never decay; use at most ${F32_BELOW_ONE.toPrecision(8)}, the largest float32 below 1`,
+        fitCommand,
+      );
+    }
+    return;
+  }
+  const problem = float32Problem(value);
+  if (problem !== undefined) throw new UsageError(`--${name} ${text} ${problem}`, fitCommand);
 }
 
 function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS>>): FitSettings {
@@ -224,7 +258,12 @@ export const fitCommand: Command = {
       // A step's loss is that of the weights it starts from, computed in its forward pass.
       encodeSteps(gpu, step, 1, "staq fit");
       const first = (await trainer.readStatistics()).loss[0];
-      encodeSteps(gpu, step, steps - 1, "staq fit");
+      // In runs with a wait between them: Dawn holds every submitted command buffer until the GPU
+      // has run it, so submitting all K steps at once takes host memory in proportion to K.
+      for (let done = 1; done < steps; done += FIT_STEPS_PER_WAIT) {
+        encodeSteps(gpu, step, Math.min(FIT_STEPS_PER_WAIT, steps - done), "staq fit");
+        await gpu.idle();
+      }
       const last = steps > 1 ? (await trainer.readStatistics()).loss[0] : first;
       const [trained] = await trainer.readWeights();
       checkFinite(trained, settings);

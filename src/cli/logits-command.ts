@@ -5,7 +5,7 @@
  */
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
-import { parseJsonText } from "../io/json.ts";
+import { parseJsonObject } from "../io/json.ts";
 import { createGpu } from "../node/create-gpu.ts";
 import { loadStack } from "../node/stack-files.ts";
 import type { MlpSpec } from "../stack/mlp.ts";
@@ -42,12 +42,17 @@ export function shortestFloat32(value: number): string {
   return String(Number(value.toPrecision(9)));
 }
 
-/** Parses `{"states": number[][]}` into a [batch, width] Float32Array. `source` names the file in errors. */
+/**
+ * Parses `{"states": number[][]}` into a [batch, width] Float32Array. `source` names the file in
+ * errors. Any other field, or "states" twice, is refused (parseJsonObject): either would otherwise
+ * be ignored without a word. NaN and ±Infinity, which JSON lacks but Python writes bare, are
+ * refused naming the entry.
+ */
 export function parseStatesJson(text: string, source: string): { states: Float32Array; batch: number; width: number } {
-  const parsed = parseJsonText(text, source);
   const example = 'expected {"states": [[s0, s1, ...], ...]}';
-  const rows = (parsed as { states?: unknown } | null)?.states;
-  if (typeof parsed !== "object" || parsed === null || !Array.isArray(rows)) {
+  const record = parseJsonObject(text, source, { fields: ["states"], expected: example });
+  const rows = record.states;
+  if (!Array.isArray(rows)) {
     throw new StaqFormatError(`${source} has no "states" array; ${example}`);
   }
   const width = Array.isArray(rows[0]) ? rows[0].length : 0;
@@ -62,6 +67,8 @@ export function parseStatesJson(text: string, source: string): { states: Float32
     row.forEach((value: unknown, i) => {
       if (typeof value !== "number")
         throw new StaqFormatError(`${source}: states[${b}][${i}] is ${JSON.stringify(value)}; expected a number`);
+      if (!Number.isFinite(value))
+        throw new StaqInputError(`${source}: states[${b}][${i}] is ${value}; states must be finite numbers (JSON has no NaN or Infinity)`);
       const single = Math.fround(value);
       if (!Number.isFinite(single)) throw new StaqInputError(`${source}: states[${b}][${i}] = ${value} is beyond the float32 range`);
       states[b * width + i] = single;

@@ -152,8 +152,24 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
   const noise = values.noise === undefined ? 0 : parseReal("noise", values.noise, 0, true);
   const seed = values.seed === undefined ? 0 : parseInteger("seed", values.seed, 0);
   if (values.plot === "") throw new UsageError("--plot needs a file name", tabularCommand);
+  checkStepWeight(values.eta!, values.tau!, eta + tau);
   if (variants.includes("corrected")) checkCorrectable({ eta, tau, memory: memory!, etaText: values.eta!, tauText: values.tau! });
   return { mdpPath, tau, eta, variants, iterations, memory, noise, seed, plot: values.plot };
+}
+
+/**
+ * α = 1/(η+τ) weighs each new Q-function; below 2^-1024 (about 5.6e-309) it is Infinity in float64
+ * and every variant's logits would be ∞ or NaN. Refused up front, naming the options (pmdStep
+ * refuses it too, for callers of the library). Other overflows (logits growing to about
+ * max|R|/((1 − γ)τ), or a huge --noise) depend on the MDP, K and the noise drawn, so the solver
+ * reports them when they happen, naming tau, the noise or R.
+ */
+function checkStepWeight(etaText: string, tauText: string, sum: number): void {
+  if (Number.isFinite(1 / sum)) return;
+  throw new UsageError(
+    `--tau ${tauText} with --eta ${etaText} is too small: the step weight alpha = 1/(eta + tau) overflows float64 (eta + tau must be at least about 5.6e-309); raise --tau`,
+    tabularCommand,
+  );
 }
 
 /**

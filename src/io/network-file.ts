@@ -41,7 +41,7 @@ import {
   withInputShape,
 } from "./conv-layer-file.ts";
 import { layerShapes, validateMlpWeights, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
-import { checkJsonDepth, parseJsonText } from "./json.ts";
+import { parseJsonObject } from "./json.ts";
 import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "./safetensors.ts";
 
 export const NETWORK_FORMAT = "staq-net/1";
@@ -207,44 +207,16 @@ export interface TrainingBatchFile {
 
 const BATCH_EXAMPLE = 'expected {"obs": [[s0, s1, ...], ...], "actions": [a, ...], "targets": [y, ...]}';
 
-/** A string token or a bare NaN / Infinity / -Infinity outside strings. */
-const NON_FINITE_TOKEN = /"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)/g;
-/** What a bare non-finite token becomes, so the entry holding it can be named. */
-const NON_FINITE_MARK = "\u0000non-finite ";
-
-/**
- * JSON.parse, except that bare NaN and ±Infinity (which Python's json module writes by default,
- * but JSON does not allow) parse as marked strings: the batch checks then name the entry holding
- * one ("targets[3] is NaN") instead of reporting a JSON syntax error somewhere in the file.
- */
-function parseBatchText(text: string, source: string): unknown {
-  checkJsonDepth(text, source);
-  try {
-    return JSON.parse(text);
-  } catch {
-    const marked = text.replace(NON_FINITE_TOKEN, (match, token?: string) => (token ? JSON.stringify(NON_FINITE_MARK + token) : match));
-    if (marked !== text) {
-      try {
-        return JSON.parse(marked);
-      } catch {
-        // Not valid even so: report the file's own syntax error below.
-      }
-    }
-    return parseJsonText(text, source);
-  }
-}
-
-/** An entry as the file wrote it. */
+/** An entry as the file wrote it: a number as JavaScript prints it (NaN too, which JSON.stringify makes null), else its JSON. */
 function describeEntry(value: unknown): string {
-  return typeof value === "string" && value.startsWith(NON_FINITE_MARK) ? value.slice(NON_FINITE_MARK.length) : JSON.stringify(value);
+  return typeof value === "number" ? String(value) : JSON.stringify(value);
 }
 
 /** A number that is finite in float32 (staq computes in float32); throws naming the entry otherwise. */
 function float32Entry(value: unknown, where: string, source: string): number {
-  if (typeof value === "string" && value.startsWith(NON_FINITE_MARK)) {
-    throw new StaqInputError(`${source}: ${where} is ${describeEntry(value)}; every value must be a finite number`);
-  }
   if (typeof value !== "number") throw new StaqFormatError(`${source}: ${where} is ${JSON.stringify(value)}; expected a number`);
+  // NaN and ±Infinity come from bare tokens, which Python's json module writes (parseJsonObject).
+  if (!Number.isFinite(value)) throw new StaqInputError(`${source}: ${where} is ${value}; every value must be a finite number`);
   const single = Math.fround(value);
   if (!Number.isFinite(single)) throw new StaqInputError(`${source}: ${where} = ${value} is beyond the float32 range (about ±3.4e38)`);
   return single;
@@ -264,15 +236,10 @@ function arrayField(parsed: Record<string, unknown>, key: string, source: string
  * NaN, ±Infinity and numbers beyond float32's range are refused.
  */
 export function parseTrainingBatchJson(text: string, source: string, spec: MlpSpec): TrainingBatchFile {
-  const parsed = parseBatchText(text, source);
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-    throw new StaqFormatError(`${source} is not a JSON object; ${BATCH_EXAMPLE}`);
-  const record = parsed as Record<string, unknown>;
+  const record = parseJsonObject(text, source, { fields: ["obs", "actions", "targets"], expected: BATCH_EXAMPLE });
   const obs = arrayField(record, "obs", source);
   const actions = arrayField(record, "actions", source);
   const targets = arrayField(record, "targets", source);
-  const unexpected = Object.keys(record).find((key) => !["obs", "actions", "targets"].includes(key));
-  if (unexpected !== undefined) throw new StaqFormatError(`${source}: unexpected field ${quote(unexpected)}; ${BATCH_EXAMPLE}`);
   const batch = obs.length;
   if (batch === 0) throw new StaqInputError(`${source}: "obs" is empty; a batch needs at least one row`);
   if (actions.length !== batch || targets.length !== batch) {

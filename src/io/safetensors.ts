@@ -183,12 +183,15 @@ function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; buff
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerBytes = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-  if (headerBytes > MAX_HEADER_BYTES) {
+  // As a BigInt: a number loses the low bits past 2^53, and the message would quote a length
+  // (2^63 as 9223372036854776000) that is not the one in the file.
+  const field = view.getBigUint64(0, true);
+  if (field > BigInt(MAX_HEADER_BYTES)) {
     throw new StaqFormatError(
-      `the header length field says ${headerBytes} bytes, more than the ${MAX_HEADER_BYTES} safetensors allows (not a safetensors file?)`,
+      `the header length field says ${field} bytes, more than the ${MAX_HEADER_BYTES} safetensors allows (not a safetensors file?)`,
     );
   }
+  const headerBytes = Number(field);
   if (headerBytes > bytes.length - 8) {
     throw new StaqFormatError(
       `the header length field says ${headerBytes} bytes, but only ${bytes.length - 8} follow it (truncated file, or not a safetensors file?)`,

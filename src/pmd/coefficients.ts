@@ -21,6 +21,7 @@
  *   weigh more under the authors' rule (α grows as τ falls).
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 
 export type PmdVariant = "vanilla" | "corrected";
 export type PmdNormalization = "memory" | "sum";
@@ -54,10 +55,18 @@ export function pmdRates(eta: number, tau: number): { alpha: number; beta: numbe
 
 export function validatePmdOptions(options: PmdStepOptions): void {
   const { eta, tau, memory } = options;
-  if (!(Number.isFinite(eta) && eta >= 0)) throw new StaqInputError(`eta must be a finite number >= 0; got ${eta}`);
-  if (!(Number.isFinite(tau) && tau > 0)) throw new StaqInputError(`tau must be a finite number > 0; got ${tau}`);
+  // describeValue, not `${}`: a string "1" would print as 1 and the message would contradict itself.
+  if (!(Number.isFinite(eta) && eta >= 0)) throw new StaqInputError(`eta must be a finite number >= 0; got ${describeValue(eta)}`);
+  if (!(Number.isFinite(tau) && tau > 0)) throw new StaqInputError(`tau must be a finite number > 0; got ${describeValue(tau)}`);
   if (!(memory === Infinity || (Number.isInteger(memory) && memory >= 1))) {
-    throw new StaqInputError(`memory must be an integer >= 1 (or Infinity for exact PMD); got ${memory}`);
+    throw new StaqInputError(`memory must be an integer >= 1 (or Infinity for exact PMD); got ${describeValue(memory)}`);
+  }
+  // α = 1/(η+τ) is the newest snapshot's weight. Below 2^-1024 (about 5.6e-309) 1/(η+τ) is
+  // Infinity in float64, and the logits would come out ∞ or NaN (∞ · 0) a step later.
+  if (!Number.isFinite(1 / (eta + tau))) {
+    throw new StaqInputError(
+      `eta + tau = ${eta + tau} is too small: the step's weight alpha = 1/(eta + tau) overflows float64 (eta + tau must be at least about 5.6e-309); raise tau`,
+    );
   }
   const variant = options.variant ?? "corrected";
   if (variant !== "vanilla" && variant !== "corrected") {
@@ -106,7 +115,7 @@ export function pmdCorrection(c: Float64Array, beta: number, options: PmdStepOpt
 export function pmdStep(c: Float64Array, options: PmdStepOptions): PmdCoefficients {
   validatePmdOptions(options);
   for (let i = 0; i < c.length; i++) {
-    if (!Number.isFinite(c[i])) throw new StaqInputError(`coefficient ${i} is ${c[i]}; coefficients must be finite`);
+    if (!Number.isFinite(c[i])) throw new StaqInputError(`coefficient ${i} is ${describeValue(c[i])}; coefficients must be finite numbers`);
   }
   const { alpha, beta } = pmdRates(options.eta, options.tau);
   const factor = keptFactor(c, options);

@@ -8,10 +8,14 @@
  * rate 1 − η_NPG τ is then d = 1 − (1−γ)(1−β) = β + γ(1−β) (docs/algorithm.md, “Tabular PMD and its convergence”).
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 
 function checkRates(gamma: number, beta: number): void {
-  if (!(gamma >= 0 && gamma < 1)) throw new StaqInputError(`gamma must satisfy 0 <= gamma < 1; got ${gamma}`);
-  if (!(beta >= 0 && beta < 1)) throw new StaqInputError(`beta must satisfy 0 <= beta < 1; got ${beta}`);
+  // typeof first: a string such as "0.5" would pass the comparisons by coercion.
+  if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1))
+    throw new StaqInputError(`gamma must satisfy 0 <= gamma < 1; got ${describeValue(gamma)}`);
+  if (!(typeof beta === "number" && beta >= 0 && beta < 1))
+    throw new StaqInputError(`beta must satisfy 0 <= beta < 1; got ${describeValue(beta)}`);
 }
 
 /** d = β + γ(1−β), the linear rate of exact PMD. */

@@ -13,6 +13,7 @@
  * The whole MDP is a function of the options and the seed: the same seed gives bit-identical P and R.
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { createMdp, type Mdp } from "./mdp.ts";
 import { createRandomStream, validateSeed } from "../random/random-stream.ts";
 
@@ -37,20 +38,21 @@ export interface GarnetOptions {
 export function garnetMdp(options: GarnetOptions): Mdp {
   const { states, actions, branching, gamma = 0.9, seed } = options;
   if (!(Number.isSafeInteger(states) && states >= 1)) {
-    throw new StaqInputError(`garnetMdp: states must be an integer >= 1; got states = ${states}`);
+    throw new StaqInputError(`garnetMdp: states must be an integer >= 1; got states = ${describeValue(states)}`);
   }
   if (!(Number.isSafeInteger(actions) && actions >= 1)) {
-    throw new StaqInputError(`garnetMdp: actions must be an integer >= 1; got actions = ${actions}`);
+    throw new StaqInputError(`garnetMdp: actions must be an integer >= 1; got actions = ${describeValue(actions)}`);
   }
   if (!(Number.isSafeInteger(branching) && branching >= 1 && branching <= states)) {
     throw new StaqInputError(
-      `garnetMdp: branching must be an integer with 1 <= branching <= states (${states}), the number of distinct next states per (state, action); got branching = ${branching}`,
+      `garnetMdp: branching must be an integer with 1 <= branching <= states (${states}), the number of distinct next states per (state, action); got branching = ${describeValue(branching)}`,
     );
   }
   if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1)) {
-    throw new StaqInputError(`garnetMdp: gamma must satisfy 0 <= gamma < 1; got gamma = ${gamma}`);
+    throw new StaqInputError(`garnetMdp: gamma must satisfy 0 <= gamma < 1; got gamma = ${describeValue(gamma)}`);
   }
-  if (typeof seed !== "number") throw new StaqInputError(`garnetMdp: seed must be a non-negative integer; got seed = ${String(seed)}`);
+  if (typeof seed !== "number")
+    throw new StaqInputError(`garnetMdp: seed must be a non-negative integer; got seed = ${describeValue(seed)}`);
   validateSeed(seed);
 
   const S = states;

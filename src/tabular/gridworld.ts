@@ -18,6 +18,7 @@
  * redrawn until the goal can be reached from the start by 4-neighbour moves over non-hole cells.
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { createMdp, type Mdp } from "./mdp.ts";
 import { createRandomStream, validateSeed, type RandomStream } from "../random/random-stream.ts";
 
@@ -54,23 +55,26 @@ export function gridworldMdp(options: GridworldOptions): GridworldMdp {
   const { size = 4, holeProbability = 0.2, slip = 2 / 3, gamma = 0.95, seed } = options;
   // With one cell the start would be the goal; there would be nothing to learn.
   if (!(Number.isSafeInteger(size) && size >= 2)) {
-    throw new StaqInputError(`gridworldMdp: size must be an integer >= 2 (the start and goal are different cells); got size = ${size}`);
+    throw new StaqInputError(
+      `gridworldMdp: size must be an integer >= 2 (the start and goal are different cells); got size = ${describeValue(size)}`,
+    );
   }
   // p = 1 would make every inner cell a hole, and no map would ever have a path.
   if (!(typeof holeProbability === "number" && holeProbability >= 0 && holeProbability < 1)) {
     throw new StaqInputError(
-      `gridworldMdp: holeProbability must satisfy 0 <= holeProbability < 1; got holeProbability = ${holeProbability}`,
+      `gridworldMdp: holeProbability must satisfy 0 <= holeProbability < 1; got holeProbability = ${describeValue(holeProbability)}`,
     );
   }
   if (!(typeof slip === "number" && slip >= 0 && slip <= 1)) {
     throw new StaqInputError(
-      `gridworldMdp: slip must be a probability, 0 <= slip <= 1 (2/3 is Gymnasium's is_slippery, 0 is deterministic); got slip = ${slip}`,
+      `gridworldMdp: slip must be a probability, 0 <= slip <= 1 (2/3 is Gymnasium's is_slippery, 0 is deterministic); got slip = ${describeValue(slip)}`,
     );
   }
   if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1)) {
-    throw new StaqInputError(`gridworldMdp: gamma must satisfy 0 <= gamma < 1; got gamma = ${gamma}`);
+    throw new StaqInputError(`gridworldMdp: gamma must satisfy 0 <= gamma < 1; got gamma = ${describeValue(gamma)}`);
   }
-  if (typeof seed !== "number") throw new StaqInputError(`gridworldMdp: seed must be a non-negative integer; got seed = ${String(seed)}`);
+  if (typeof seed !== "number")
+    throw new StaqInputError(`gridworldMdp: seed must be a non-negative integer; got seed = ${describeValue(seed)}`);
   validateSeed(seed);
 
   const holes = drawHoles(size, holeProbability, createRandomStream(seed));

@@ -5,10 +5,11 @@
  * ∞-norm condition number at most (1+γ)/(1−γ).
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 
 /** Solves A x = b for x. `matrix` is row-major n×n and is not modified. */
 export function solveLinearSystem(matrix: Float64Array, rhs: Float64Array, n: number): Float64Array {
-  if (!(Number.isInteger(n) && n >= 1)) throw new StaqInputError(`the system size must be an integer >= 1; got ${n}`);
+  if (!(Number.isInteger(n) && n >= 1)) throw new StaqInputError(`the system size must be an integer >= 1; got ${describeValue(n)}`);
   if (matrix.length !== n * n) throw new StaqInputError(`the matrix has ${matrix.length} entries; an ${n}×${n} system needs ${n * n}`);
   if (rhs.length !== n) throw new StaqInputError(`the right-hand side has ${rhs.length} entries; an ${n}×${n} system needs ${n}`);
   const a = Float64Array.from(matrix);

@@ -4,7 +4,8 @@
  * P at ((s·A + a)·S + s'), R at (s·A + a).
  */
 import { StaqFormatError, StaqInputError } from "../errors.ts";
-import { parseJsonText } from "../io/json.ts";
+import { parseJsonObject } from "../io/json.ts";
+import { describeValue } from "../io/describe-value.ts";
 
 export interface Mdp {
   readonly states: number;
@@ -32,13 +33,13 @@ export interface MdpArrays {
 /** Checks shapes, that every row of P is a distribution, that γ is in [0, 1), and that nothing is NaN. */
 export function validateMdp(mdp: Mdp): void {
   const { states: S, actions: A, P, R, gamma } = mdp;
-  if (!(Number.isInteger(S) && S >= 1)) throw new StaqInputError(`an MDP needs at least one state; got states = ${S}`);
-  if (!(Number.isInteger(A) && A >= 1)) throw new StaqInputError(`an MDP needs at least one action; got actions = ${A}`);
+  if (!(Number.isInteger(S) && S >= 1)) throw new StaqInputError(`an MDP needs at least one state; got states = ${describeValue(S)}`);
+  if (!(Number.isInteger(A) && A >= 1)) throw new StaqInputError(`an MDP needs at least one action; got actions = ${describeValue(A)}`);
   if (P.length !== S * A * S)
     throw new StaqInputError(`P has ${P.length} entries; ${S} states × ${A} actions × ${S} next states need ${S * A * S}`);
   if (R.length !== S * A) throw new StaqInputError(`R has ${R.length} entries; ${S} states × ${A} actions need ${S * A}`);
   if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1)) {
-    throw new StaqInputError(`gamma must satisfy 0 <= gamma < 1 (a discounted MDP); got ${gamma}`);
+    throw new StaqInputError(`gamma must satisfy 0 <= gamma < 1 (a discounted MDP); got ${describeValue(gamma)}`);
   }
   for (let s = 0; s < S; s++) {
     for (let a = 0; a < A; a++) {
@@ -129,15 +130,15 @@ export function mdpToArrays(mdp: Mdp): { P: number[][][]; R: number[][]; gamma: 
 }
 
 /**
- * Parses an MDP file `{"P": [[[...]]], "R": [[...]], "gamma": g}`. Every problem, from bad JSON to
- * a row of P that is not a distribution, is a StaqFormatError that names `source` and the entry.
+ * Parses an MDP file `{"P": [[[...]]], "R": [[...]], "gamma": g}` (no other fields, none twice).
+ * Every problem, from bad JSON to a row of P that is not a distribution, is a StaqFormatError that
+ * names `source` and the entry.
  */
 export function mdpFromJson(text: string, source = "the MDP JSON"): Mdp {
-  const parsed = parseJsonText(text, source);
   const expected = 'expected {"P": [[[p, ...], ...], ...], "R": [[r, ...], ...], "gamma": g} with P [S][A][S] and R [S][A]';
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-    throw new StaqFormatError(`${source} is not a JSON object; ${expected}`);
-  const record = parsed as Record<string, unknown>;
+  // Only P, R and gamma, each once: a "tau" in the file, say, is not a setting, and would be ignored.
+  // A bare NaN or Infinity parses as the number, which validateMdp refuses naming the entry.
+  const record = parseJsonObject(text, source, { fields: ["P", "R", "gamma"], expected });
   for (const key of ["P", "R", "gamma"]) {
     if (!(key in record)) throw new StaqFormatError(`${source} has no "${key}"; ${expected}`);
   }

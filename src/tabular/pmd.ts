@@ -16,8 +16,10 @@
  * entropy[k] = mean_s H(π_k(·|s)). Errors are of the exact Q of π_k, whatever the noise.
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { pmdRates, pmdStep, validatePmdOptions, type PmdCoefficients, type PmdNormalization } from "../pmd/coefficients.ts";
 import type { Mdp } from "./mdp.ts";
+import { checkFiniteEstimate, checkFiniteLogits } from "./overflow.ts";
 import { maxAbsDifference, meanEntropy, meanKl, policyDistance, softmaxPolicy } from "./policy-math.ts";
 import { createRandomStream, validateSeed } from "../random/random-stream.ts";
 import { softPolicyEvaluation } from "./soft-evaluation.ts";
@@ -86,6 +88,9 @@ export function tauAt(schedule: TauSchedule, iteration: number): number {
   if (typeof schedule === "number") tau = schedule;
   else if (typeof schedule === "function") tau = schedule(iteration);
   else {
+    // Not a string: it would be indexed character by character ("0.5"[0] is "0").
+    if (!Array.isArray(schedule))
+      throw new StaqInputError(`tau must be a number, an array of numbers or a function of the iteration; got ${describeValue(schedule)}`);
     if (iteration >= schedule.length)
       throw new StaqInputError(
         `the tau schedule has ${schedule.length} values but iteration ${iteration} needs one; give one tau per iteration`,
@@ -93,7 +98,7 @@ export function tauAt(schedule: TauSchedule, iteration: number): number {
     tau = schedule[iteration];
   }
   if (!(typeof tau === "number" && Number.isFinite(tau) && tau > 0))
-    throw new StaqInputError(`tau for iteration ${iteration} is ${tau}; tau must be a finite number > 0`);
+    throw new StaqInputError(`tau for iteration ${iteration} is ${describeValue(tau)}; tau must be a finite number > 0`);
   return tau;
 }
 
@@ -101,9 +106,10 @@ function validateOptions(mdp: Mdp, options: TabularPmdOptions): void {
   const { variant, iterations, memory, noise = 0 } = options;
   if (!TABULAR_PMD_VARIANTS.includes(variant))
     throw new StaqInputError(`variant must be one of ${TABULAR_PMD_VARIANTS.join(", ")}; got ${JSON.stringify(variant)}`);
-  if (!(Number.isInteger(iterations) && iterations >= 1)) throw new StaqInputError(`iterations must be an integer >= 1; got ${iterations}`);
+  if (!(Number.isInteger(iterations) && iterations >= 1))
+    throw new StaqInputError(`iterations must be an integer >= 1; got ${describeValue(iterations)}`);
   if (variant !== "exact" && memory === undefined) throw new StaqInputError(`the ${variant} variant needs a memory M (an integer >= 1)`);
-  if (!(Number.isFinite(noise) && noise >= 0)) throw new StaqInputError(`noise must be a finite number >= 0; got ${noise}`);
+  if (!(Number.isFinite(noise) && noise >= 0)) throw new StaqInputError(`noise must be a finite number >= 0; got ${describeValue(noise)}`);
   if (options.seed !== undefined) validateSeed(options.seed);
   validatePmdOptions({
     eta: options.eta,
@@ -162,6 +168,7 @@ export function tabularPmd(mdp: Mdp, options: TabularPmdOptions): TabularPmdResu
     };
 
     const estimate = noise > 0 ? q.map((value) => value + noise * random.normal()) : q;
+    if (noise > 0) checkFiniteEstimate(mdp, estimate, k, noise);
     coefficients = pmdStep(coefficients.coefficients, { ...stepOptions, tau });
     if (!Number.isFinite(coefficients.correction)) {
       // Otherwise the logits, and then the policy, come out NaN ("policy(0|0) is NaN").
@@ -176,6 +183,8 @@ export function tabularPmd(mdp: Mdp, options: TabularPmdOptions): TabularPmdResu
       memoryQ = [...memoryQ.slice(Math.max(0, memoryQ.length + 1 - options.memory!)), estimate];
       logits = weightedSum(memoryQ, coefficients);
     }
+    // Logits grow towards Q/tau; past float64's range the softmax below would be NaN.
+    checkFiniteLogits(mdp, logits, k, tau, noise);
     const next = softmaxPolicy(logits, S, A);
     record.kl = meanKl(next, policy, S, A);
 

@@ -5,19 +5,54 @@
  * (twice the largest total-variation distance).
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 
-/** π(·|s) ∝ exp(logits(s,·)/temperature), computed stably (max subtracted). */
+/**
+ * π(·|s) ∝ exp(logits(s,·)/temperature), computed stably: each exponent is (x − m)/T with m the
+ * row's largest logit, so the largest is exactly 0 and the row sums to at least 1.
+ *
+ * Why (x − m)/T and not x/T − m/T: for T > 0, max_a(x_a/T) = m/T, so the two are equal in exact
+ * arithmetic, but x/T overflows to ±∞ for finite x and small T (Q = 1 at T = 1e-320, or
+ * Q = 1e307 at T = 0.01), and ∞ − ∞ is NaN. x − m is ≤ 0 and, rounded, is within a relative
+ * 2^-53 of the exact difference; dividing by T adds another: |error| ≤ 2^-52 |(x − m)/T|, never
+ * worse than the old form's 2^-53 (|x| + |m|)/T + 2^-53 |(x − m)/T|. At T = 1 (the PMD iterates)
+ * both forms compute fl(x − m): bit for bit the same.
+ *
+ * x − m itself overflows to −∞ only when x and m are more than 1.8e308 apart; exp then gives 0,
+ * which is right unless T is so large (over 2e305) that the true exponent is moderate: then, and
+ * for T = Infinity (−∞/∞ is NaN), it is recomputed as x/T − m/T: each part is within 2^-53 |x − m|/T
+ * of the exact one (|x|, |m| < |x − m| here), so the exponent is within 3 · 2^-53 relative.
+ *
+ * A logit may be −∞ (an action never taken, probability 0); NaN and +∞ logits, or a row with
+ * every logit −∞, have no distribution and are refused.
+ */
 export function softmaxPolicy(logits: Float64Array, states: number, actions: number, temperature = 1): Float64Array {
   if (logits.length !== states * actions)
     throw new StaqInputError(`logits have ${logits.length} entries; ${states} states × ${actions} actions need ${states * actions}`);
-  if (!(temperature > 0)) throw new StaqInputError(`the softmax temperature must be > 0; got ${temperature}`);
+  if (!(typeof temperature === "number" && temperature > 0))
+    throw new StaqInputError(`the softmax temperature must be a number > 0; got ${describeValue(temperature)}`);
   const policy = new Float64Array(states * actions);
   for (let s = 0; s < states; s++) {
     const row = s * actions;
     let max = -Infinity;
-    for (let a = 0; a < actions; a++) max = Math.max(max, logits[row + a] / temperature);
+    for (let a = 0; a < actions; a++) {
+      const x = logits[row + a];
+      if (!(x < Infinity)) {
+        throw new StaqInputError(
+          `logit (${s}, ${a}) is ${describeValue(x)}; a softmax needs finite logits (or −Infinity for an action never taken)`,
+        );
+      }
+      max = Math.max(max, x);
+    }
+    if (max === -Infinity) throw new StaqInputError(`every logit of state ${s} is −Infinity; at least one action needs a finite logit`);
     let sum = 0;
-    for (let a = 0; a < actions; a++) sum += policy[row + a] = Math.exp(logits[row + a] / temperature - max);
+    for (let a = 0; a < actions; a++) {
+      const x = logits[row + a];
+      let exponent = (x - max) / temperature;
+      // Only for T > 1: below, x/T can overflow where x − m did not, and ∞ − ∞ is NaN again.
+      if (!(exponent > -Infinity) && x > -Infinity && temperature > 1) exponent = x / temperature - max / temperature;
+      sum += policy[row + a] = Math.exp(exponent);
+    }
     for (let a = 0; a < actions; a++) policy[row + a] /= sum;
   }
   return policy;

@@ -22,6 +22,7 @@
  * The MDP is fully determined by its options, so there is no seed: nothing in it is random.
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { createMdp, type Mdp } from "./mdp.ts";
 
 export interface RiverSwimOptions {
@@ -41,11 +42,11 @@ export function riverSwimMdp(options: RiverSwimOptions = {}): Mdp {
   // rewards would fall on the same state and the chain would have nothing to explore.
   if (!(Number.isSafeInteger(states) && states >= 2)) {
     throw new StaqInputError(
-      `riverSwimMdp: states must be an integer >= 2 (the chain needs a left and a right end); got states = ${states}`,
+      `riverSwimMdp: states must be an integer >= 2 (the chain needs a left and a right end); got states = ${describeValue(states)}`,
     );
   }
   if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1)) {
-    throw new StaqInputError(`riverSwimMdp: gamma must satisfy 0 <= gamma < 1; got gamma = ${gamma}`);
+    throw new StaqInputError(`riverSwimMdp: gamma must satisfy 0 <= gamma < 1; got gamma = ${describeValue(gamma)}`);
   }
   const S = states;
   const A = 2;

@@ -5,14 +5,16 @@
  * solved as one linear system (I − γ P_π) V = r_π + τ H_π over the states, then one backup for Q.
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { solveLinearSystem } from "./linear-solve.ts";
 import type { Mdp } from "./mdp.ts";
+import { checkFiniteValues } from "./overflow.ts";
 import { rowEntropy, validatePolicy } from "./policy-math.ts";
 
 /** V^π_τ by the linear solve. `policy` is row-major [S, A]. */
 export function softStateValues(mdp: Mdp, policy: Float64Array, tau: number): Float64Array {
   const { states: S, actions: A, P, R, gamma } = mdp;
-  if (!(Number.isFinite(tau) && tau >= 0)) throw new StaqInputError(`tau must be a finite number >= 0; got ${tau}`);
+  if (!(Number.isFinite(tau) && tau >= 0)) throw new StaqInputError(`tau must be a finite number >= 0; got ${describeValue(tau)}`);
   validatePolicy(policy, S, A);
   // Row s of I − γ P_π and of the right-hand side r_π + τ H_π.
   const system = new Float64Array(S * S);
@@ -31,7 +33,10 @@ export function softStateValues(mdp: Mdp, policy: Float64Array, tau: number): Fl
     }
     rhs[s] = reward + tau * rowEntropy(policy, s * A, A);
   }
-  return solveLinearSystem(system, rhs, S);
+  const values = solveLinearSystem(system, rhs, S);
+  // Rewards near float64's end make V overflow; say so here rather than as a NaN policy later.
+  checkFiniteValues(mdp, values, tau, "V");
+  return values;
 }
 
 /** Q(s,a) = R(s,a) + γ Σ_s' P(s'|s,a) V(s'). */
@@ -49,7 +54,9 @@ export function backupQ(mdp: Mdp, values: Float64Array): Float64Array {
 
 /** Q^π_τ, row-major [S, A], exactly (up to the linear solve's rounding). */
 export function softPolicyEvaluation(mdp: Mdp, policy: Float64Array, tau: number): Float64Array {
-  return backupQ(mdp, softStateValues(mdp, policy, tau));
+  const q = backupQ(mdp, softStateValues(mdp, policy, tau));
+  checkFiniteValues(mdp, q, tau, "Q");
+  return q;
 }
 
 /**

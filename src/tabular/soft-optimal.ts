@@ -17,7 +17,9 @@
  * iteration certify the result.
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 import type { Mdp } from "./mdp.ts";
+import { checkFiniteValues } from "./overflow.ts";
 import { maxAbs, maxAbsDifference, rowEntropy, softmaxPolicy, uniformPolicy } from "./policy-math.ts";
 import { softPolicyEvaluation } from "./soft-evaluation.ts";
 
@@ -44,9 +46,9 @@ export interface SoftSolveOptions {
 function checkSolveOptions(mdp: Mdp, options: SoftSolveOptions): { tau: number; temperature: number } {
   const { tau } = options;
   const temperature = options.temperature ?? tau;
-  if (!(Number.isFinite(tau) && tau > 0)) throw new StaqInputError(`tau must be a finite number > 0; got ${tau}`);
+  if (!(Number.isFinite(tau) && tau > 0)) throw new StaqInputError(`tau must be a finite number > 0; got ${describeValue(tau)}`);
   if (!(Number.isFinite(temperature) && temperature > 0))
-    throw new StaqInputError(`temperature must be a finite number > 0; got ${temperature}`);
+    throw new StaqInputError(`temperature must be a finite number > 0; got ${describeValue(temperature)}`);
   if (options.initialQ && options.initialQ.length !== mdp.states * mdp.actions) {
     throw new StaqInputError(
       `initialQ has ${options.initialQ.length} entries; the MDP needs ${mdp.states * mdp.actions} (states × actions)`,
@@ -94,6 +96,8 @@ export function softValueIteration(mdp: Mdp, options: SoftSolveOptions): SoftOpt
   let q: Float64Array = options.initialQ ? Float64Array.from(options.initialQ) : new Float64Array(mdp.states * mdp.actions);
   for (let iteration = 1; iteration <= maxIterations; iteration++) {
     const next = softBellman(mdp, q, tau, temperature);
+    // An overflowed sweep would leave the change NaN and the loop running to maxIterations.
+    checkFiniteValues(mdp, next, tau, "Q");
     const change = maxAbsDifference(next, q);
     q = next;
     const rounding = bellmanRounding(mdp, q, tau);

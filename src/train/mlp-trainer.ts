@@ -132,7 +132,9 @@ export interface MlpTrainer {
   readonly fusedStepsPerDispatch: number;
   /**
    * Runs `count` full-batch gradient steps (forward, loss, backward, norm, Adam) on the batch
-   * buffers as they are: encoded and submitted, no readback.
+   * buffers as they are: encoded and submitted, no readback. Submitted work holds host memory
+   * until the GPU has run it, so a caller running very many steps waits (`gpu.idle()`) between
+   * runs of a few thousand, as `staq fit` does.
    */
   train(count: number): void;
   /** The last step's mean loss and gradient norm per member (one readback; the trainer's reads run one after another). */

@@ -476,6 +476,27 @@ test("every option is checked, in process, before a GPU is created", async () =>
   await assert.rejects(fit({ "--beta1": "1" }), usage(/--beta1 must be a number in \[0, 1\)/));
   await assert.rejects(fit({}, "--beta2=-0.5"), usage(/--beta2 must be a number in \[0, 1\)/));
   await assert.rejects(fit({}, "--eps=-1e-8"), usage(/--eps must be a finite number >= 0/));
+  // Values float32 (the GPU's precision) turns into something else are refused, naming the option:
+  // --lr 1e-50 became 0 and trained nothing (exit 0); --eps 1e-300 became 0 and a zero gradient
+  // gave 0/0, reported as "diverged … try a smaller --lr".
+  const outside = (option: string, text: string, fate: string) =>
+    usage(
+      new RegExp(
+        `^--${option} ${text} is outside float32's normal range, \\[1\\.1754944e-38, 3\\.4028235e\\+38\\] in magnitude .*; there it is ${fate}`,
+      ),
+    );
+  await assert.rejects(fit({ "--lr": "1e-50" }), outside("lr", "1e-50", "0"));
+  await assert.rejects(fit({}, "--eps", "1e-300"), outside("eps", "1e-300", "0"));
+  // Subnormal in float32 (WGSL may flush those to 0), and past float32's largest number.
+  await assert.rejects(fit({ "--lr": "1e-40" }), outside("lr", "1e-40", "0"));
+  await assert.rejects(fit({ "--lr": "1e39" }), outside("lr", "1e39", "Infinity"));
+  await assert.rejects(fit({}, "--eps", "4e38"), outside("eps", "4e38", "Infinity"));
+  // A beta that rounds to 1 in float32 (from 1 − 2^-25 ≈ 0.99999997 up): the moment would never decay.
+  await assert.rejects(
+    fit({}, "--beta2", "0.99999999"),
+    usage(/^--beta2 0\.99999999 rounds to 1 in float32 .*; use at most 0\.99999994, the largest float32 below 1/),
+  );
+  await assert.rejects(fit({}, "--beta1", String(1 - 2 ** -25)), usage(/^--beta1 0\.9999999701976776 rounds to 1 in float32/));
   await assert.rejects(fit({ "--out": undefined }), usage(/fit needs --out OUT\.safetensors/));
   await assert.rejects(fit({ "--out": batch }), usage(/is the --batch file/));
   await assert.rejects(

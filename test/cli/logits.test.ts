@@ -195,6 +195,23 @@ test("bad input files exit 2 and unreadable ones exit 1, with one line naming th
   );
 });
 
+test("a states file with a field staq does not read, or a bare NaN, exits 2 before any GPU work", async () => {
+  const extra = join(dir, "extra-field.json");
+  await writeFile(extra, '{"states": [[1, 2, 3, 4]], "junk": 1}');
+  const nan = join(dir, "bare-nan.json");
+  await writeFile(nan, '{"states": [[NaN, 2, 3, 4]]}');
+  const [extraRun, nanRun] = await Promise.all([
+    runStaq(["logits", "--stack", stackPath, "--states", extra]),
+    runStaq(["logits", "--stack", stackPath, "--states", nan]),
+  ]);
+  for (const result of [extraRun, nanRun]) {
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stdout, "");
+  }
+  assert.match(failureLine(extraRun.stderr), /^staq logits: .*extra-field\.json: unexpected field "junk"; expected \{"states"/);
+  assert.match(failureLine(nanRun.stderr), /^staq logits: .*bare-nan\.json: states\[0\]\[0\] is NaN; states must be finite numbers/);
+});
+
 test("STAQ_DEBUG=1 adds the stack trace", async () => {
   const result = await runStaq(["logits", "--stack", stackPath, "--states", join(dir, "absent.json")], { ...process.env, STAQ_DEBUG: "1" });
   assert.equal(result.code, 2);
@@ -224,7 +241,31 @@ test("parseStatesJson and formatLogits", () => {
   assert.equal(parsed.width, 2);
   assert.deepEqual(parsed.states, Float32Array.of(0.5, -1, 2, 1e-3));
   assert.deepEqual(parseStatesJson('{"states": []}', "s.json"), { states: new Float32Array(0), batch: 0, width: 0 });
-  assert.throws(() => parseStatesJson('{"state": [[1]]}', "s.json"), /s\.json has no "states" array/);
+  assert.throws(() => parseStatesJson("{}", "s.json"), /s\.json has no "states" array/);
+  assert.throws(() => parseStatesJson('{"states": {"0": [1]}}', "s.json"), /s\.json has no "states" array/);
+  // A misspelt field is named (it was ignored, then "no states" hid why).
+  assert.throws(
+    () => parseStatesJson('{"state": [[1]]}', "s.json"),
+    /^StaqFormatError: s\.json: unexpected field "state"; expected \{"states"/,
+  );
+  // Fields staq does not read, and "states" twice (JSON.parse keeps the last), are refused.
+  assert.throws(
+    () => parseStatesJson('{"states": [[1, 2, 3]], "junk": 1}', "s.json"),
+    /^StaqFormatError: s\.json: unexpected field "junk"; expected \{"states": \[\[s0, s1, \.\.\.\], \.\.\.\]\}, with no other fields/,
+  );
+  assert.throws(
+    () => parseStatesJson('{"states": [[1, 2, 3]], "states": [[4, 5, 6], [7, 8, 9]]}', "s.json"),
+    /^StaqFormatError: s\.json has the field "states" twice; JSON\.parse would keep only the last/,
+  );
+  // Bare NaN and Infinity (JSON has neither; Python writes them): named at the entry, not "Unexpected token 'N'".
+  assert.throws(
+    () => parseStatesJson('{"states": [[1, NaN, 2]]}', "s.json"),
+    /^StaqInputError: s\.json: states\[0\]\[1\] is NaN; states must be finite numbers \(JSON has no NaN or Infinity\)$/,
+  );
+  assert.throws(
+    () => parseStatesJson('{"states": [[1], [-Infinity]]}', "s.json"),
+    /s\.json: states\[1\]\[0\] is -Infinity; states must be finite/,
+  );
   assert.throws(() => parseStatesJson('{"states": [[1, "2"]]}', "s.json"), /s\.json: states\[0\]\[1\] is "2"; expected a number/);
   assert.throws(() => parseStatesJson('{"states": [[1e39]]}', "s.json"), /states\[0\]\[0\] = 1e\+39 is beyond the float32 range/);
   assert.throws(() => parseStatesJson('{"states": [[]]}', "s.json"), /states\[0\] is empty/);

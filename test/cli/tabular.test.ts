@@ -149,6 +149,10 @@ test("bad MDP files exit 2 with one line naming the file and the entry; so do a 
     "no-r.json": JSON.stringify({ P: garnet.P, gamma: 0.9 }),
     "ragged.json": JSON.stringify({ ...garnet, R: [...garnet.R.slice(0, 4), [0, 1]] }),
     "string.json": JSON.stringify({ ...garnet, R: [[0, "1", 2], ...garnet.R.slice(1)] }),
+    // Fields an MDP does not have, a key twice, a bare NaN: refused, never ignored or "Unexpected token".
+    "extra.json": JSON.stringify({ ...garnet, tau: 5 }),
+    "twice.json": JSON.stringify(garnet).replace(/}$/, ', "gamma": 0.5}'),
+    "bare-nan.json": JSON.stringify(garnet).replace(/"R":\[\[[^,\]]+/, '"R":[[NaN'),
     // Nested past any MDP: a message, not "Maximum call stack size exceeded".
     "deep.json": `{"P": ${JSON.stringify(garnet.P)}, "R": ${JSON.stringify(garnet.R)}, "gamma": ${'{"a": '.repeat(100_000)}0${"}".repeat(100_000)}}`,
   };
@@ -177,8 +181,67 @@ test("bad MDP files exit 2 with one line naming the file and the entry; so do a 
   assert.match(byName["ragged.json"].stderr, /R\[4\] is an array of 2; every state needs 3 rewards/);
   assert.match(byName["string.json"].stderr, /R\[0\]\[1\] \(state 0, action 1\) is "1"; expected a number/);
   assert.match(byName["deep.json"].stderr, /deep\.json is nested deeper than 128 levels/);
+  assert.match(byName["extra.json"].stderr, /extra\.json: unexpected field "tau"; expected \{"P"/);
+  assert.match(byName["twice.json"].stderr, /twice\.json has the field "gamma" twice/);
+  assert.match(byName["bare-nan.json"].stderr, /bare-nan\.json: R\[0\]\[0\] \(state 0, action 0\) is NaN; rewards must be finite numbers/);
   assert.match(byName["absent.json"].stderr, /no such file or directory/);
   assert.match(byName["a-directory.json"].stderr, /it is a directory \(EISDIR\)/);
+});
+
+test('values past float64 exit 2 naming tau, the noise or R, never "policy(0|0) is NaN"; a denormal tau runs', async () => {
+  const mdp = {
+    P: [
+      [
+        [0.9, 0.1],
+        [0.2, 0.8],
+      ],
+      [
+        [0.5, 0.5],
+        [0, 1],
+      ],
+    ],
+    R: [
+      [1e307, 0],
+      [0, 2],
+    ],
+    gamma: 0.9,
+  };
+  const huge = join(dir, "huge-reward.json");
+  const plain = join(dir, "plain-reward.json");
+  await writeFile(huge, JSON.stringify(mdp));
+  await writeFile(
+    plain,
+    JSON.stringify({
+      ...mdp,
+      R: [
+        [1, 0],
+        [0, 2],
+      ],
+    }),
+  );
+  const options = (path: string, ...extra: string[]) => ["tabular", "--mdp", path, "--eta", "1", "--variant", "exact", ...extra];
+  const [overflow, noisy, tiny] = await Promise.all([
+    runStaq(options(huge, "--tau", "0.1", "--iterations", "50")),
+    runStaq(options(plain, "--tau", "0.1", "--iterations", "3", "--noise", "1.7e308")),
+    runStaq(options(plain, "--tau", "1e-320", "--iterations", "3")),
+  ]);
+  for (const result of [overflow, noisy]) {
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stdout, "");
+  }
+  assert.match(
+    failureLine(overflow.stderr),
+    /^staq tabular: PMD's logits overflow float64 at iteration \d+: .* = 1\.0e309 here .*raise tau or scale the rewards R down$/,
+  );
+  assert.match(
+    failureLine(noisy.stderr),
+    /^staq tabular: the noisy Q at iteration 0 overflows float64: .*with noise 1\.7e\+308.*lower the noise/,
+  );
+  // τ = 1e-320 with η = 1: α = β = 1, a greedy optimum; it used to fail with "policy(0|0) is NaN".
+  assert.equal(tiny.code, 0, tiny.stderr);
+  const { policy, errors } = JSON.parse(tiny.stdout) as { policy: number[][]; errors: number[] };
+  assert.equal(errors.length, 3);
+  for (const row of policy) assert.ok(Math.abs(row[0] + row[1] - 1) < 1e-12 && row.every((p) => p >= 0 && p <= 1), String(row));
 });
 
 test("bad options exit 2 with a message naming the option, and the usage", async () => {
@@ -200,6 +263,11 @@ test("bad options exit 2 with a message naming the option, and the usage", async
     [
       argsWith({ "--eta": "1e300", "--variant": "corrected", "--memory": "3" }),
       /--eta 1e300 is too large against --tau 0\.5 for the corrected variant: β = η\/\(η\+τ\) rounds to 1/,
+    ],
+    // α = 1/(η+τ) is Infinity in float64: every variant's logits would be ∞ or NaN.
+    [
+      argsWith({ "--tau": "1e-320", "--eta": "0" }),
+      /--tau 1e-320 with --eta 0 is too small: the step weight alpha = 1\/\(eta \+ tau\) overflows float64 .*; raise --tau/,
     ],
     [argsWith({ "--plot": garnetPath }), /--plot .*garnet\.json is the --mdp file; write the plot to another file/],
     [argsWith({ "--variant": "nope" }), /--variant "nope": "nope" is not a variant; expected one of exact, vanilla, corrected/],

@@ -164,6 +164,12 @@ test("BATCH.json: each mistake names the file, the entry and what is expected", 
     ],
     ['{"obs": [[1, 2, 3]], "actions": 0, "targets": [0]}', /b\.json: "actions" is not an array/, StaqFormatError],
     ['{"obs": [[1, 2, 3]], "actions": [0], "targets": [0], "weights": [1]}', /b\.json: unexpected field "weights"/, StaqFormatError],
+    // A key twice: JSON.parse would keep the last without a word.
+    [
+      '{"obs": [[1, 2, 3]], "actions": [0], "targets": [0], "targets": [1]}',
+      /^b\.json has the field "targets" twice; JSON\.parse would keep only the last/,
+      StaqFormatError,
+    ],
     ['{"obs": [], "actions": [], "targets": []}', /b\.json: "obs" is empty; a batch needs at least one row/, StaqInputError],
     [
       '{"obs": [[1, 2, 3], [4, 5, 6]], "actions": [0], "targets": [0, 1]}',

@@ -213,6 +213,18 @@ test("rejects an absurd header length (not a safetensors file)", () => {
   rejects(file({}, new Uint8Array(0), 2 ** 40), /more than the 100000000 safetensors allows/);
 });
 
+test("an absurd header length past 2^53 is quoted exactly, not rounded", () => {
+  // 2^63 and 2^64 − 1: as numbers these print as 9223372036854776000 and 18446744073709552000.
+  const bytes = file({});
+  new DataView(bytes.buffer).setBigUint64(0, 2n ** 63n, true);
+  rejects(bytes, /header length field says 9223372036854775808 bytes, more than/);
+  new DataView(bytes.buffer).setBigUint64(0, 2n ** 64n - 1n, true);
+  rejects(bytes, /header length field says 18446744073709551615 bytes, more than/);
+  // 2^53 + 1, the first integer a number cannot hold.
+  new DataView(bytes.buffer).setBigUint64(0, 2n ** 53n + 1n, true);
+  rejects(bytes, /header length field says 9007199254740993 bytes/);
+});
+
 test("rejects a header that is not UTF-8", () => {
   const bytes = file("{}  ");
   bytes[9] = 0xff;

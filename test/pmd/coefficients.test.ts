@@ -107,6 +107,35 @@ test("pmdStep is pure and validates its options", () => {
   assert.throws(() => pmdStep(Float64Array.from([NaN]), { eta: 1, tau: 1, memory: 2 }), /coefficient 0 is NaN/);
 });
 
+test("a wrong type is named in the message, not printed like the number it spells", () => {
+  // `${}` printed "1" and 1 alike: "tau must be a finite number > 0; got 1".
+  const step = (options: Record<string, unknown>) => () =>
+    pmdStep(new Float64Array(0), { eta: 1, tau: 1, memory: 3, ...options } as unknown as Parameters<typeof pmdStep>[1]);
+  assert.throws(step({ tau: "1" }), /^StaqInputError: tau must be a finite number > 0; got the string "1"$/);
+  assert.throws(step({ eta: "2" }), /^StaqInputError: eta must be a finite number >= 0; got the string "2"$/);
+  assert.throws(step({ memory: "3" }), /memory must be an integer >= 1 \(or Infinity for exact PMD\); got the string "3"$/);
+  assert.throws(step({ tau: undefined }), /tau must be a finite number > 0; got undefined$/);
+  assert.throws(step({ tau: NaN }), /tau must be a finite number > 0; got NaN$/);
+  assert.throws(
+    () => pmdStep([1, "2"] as unknown as Float64Array, { eta: 1, tau: 1, memory: 3 }),
+    /coefficient 1 is the string "2"; coefficients must be finite numbers/,
+  );
+});
+
+test("alpha = 1/(eta + tau) past float64 is refused: eta + tau below about 5.6e-309", () => {
+  // 1/1e-320 is Infinity: the new coefficient would be ∞ and the logits ∞ or NaN.
+  assert.throws(
+    () => pmdStep(new Float64Array(0), { eta: 0, tau: 1e-320, memory: 3 }),
+    (error: Error) =>
+      error instanceof StaqInputError &&
+      /^eta \+ tau = 1e-320 is too small: the step's weight alpha = 1\/\(eta \+ tau\) overflows float64/.test(error.message),
+  );
+  // 2^-1023 (1.1e-308) is still fine: α = 2^1023, the largest power of two in float64.
+  assert.equal(pmdStep(new Float64Array(0), { eta: 0, tau: 2 ** -1023, memory: 3 }).coefficients[0], 2 ** 1023);
+  // A tiny τ with η = 1 is fine too: α = β = 1 in float64.
+  assert.deepEqual([...pmdStep(Float64Array.of(1), { eta: 1, tau: 1e-320, memory: 3 }).coefficients], [1, 1]);
+});
+
 // The StaQ authors' stack rule (docs/algorithm.md, "The authors' stack rule"): M + 1 snapshots
 // kept, and the latest step's α on every one of them: c_i = α_k · Π_{j>i} β_j.
 

@@ -82,6 +82,14 @@ test("garnet: invalid options throw StaqInputError naming the option", () => {
   for (const branching of [0, 5, 1.5]) throwsNaming(() => garnetMdp({ ...ok, branching }), "branching");
   for (const gamma of [1, -0.1, NaN]) throwsNaming(() => garnetMdp({ ...ok, gamma }), "gamma");
   for (const seed of [-1, 0.5, 2 ** 53]) throwsNaming(() => garnetMdp({ ...ok, seed }), "seed");
+  // A string is named as one: `${}` printed "got states = 4" for the string "4", a contradiction.
+  const wrongType = (options: Record<string, unknown>, pattern: RegExp) =>
+    assert.throws(() => garnetMdp({ ...ok, ...options } as unknown as Parameters<typeof garnetMdp>[0]), pattern);
+  wrongType({ states: "4" }, /got states = the string "4"$/);
+  wrongType({ gamma: "0.5" }, /got gamma = the string "0\.5"$/);
+  wrongType({ seed: "1" }, /got seed = the string "1"$/);
+  assert.throws(() => riverSwimMdp({ gamma: "0.5" as unknown as number }), /got gamma = the string "0\.5"$/);
+  assert.throws(() => gridworldMdp({ size: "4" as unknown as number, seed: 1 }), /got size = the string "4"$/);
 });
 
 // ---------------------------------------------------------------------------------------------

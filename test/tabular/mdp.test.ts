@@ -49,6 +49,12 @@ test("validation names the offending state and action", () => {
     ["R width", (m) => (m.R[1] = [0]), /R\[1\] is an array of 1; every state needs 2 rewards/],
     ["string", (m) => ((m.P[0][0] as unknown[])[1] = "0.5"), /P\[0\]\[0\]\[1\] \(state 0, action 0\) is "0\.5"; expected a number/],
   ];
+  // A wrong type is named, not printed like the number it spells.
+  assert.throws(
+    () => createMdp({ states: "2" as unknown as number, actions: 2, P: new Float64Array(8), R: new Float64Array(4), gamma: 0.5 }),
+    /an MDP needs at least one state; got states = the string "2"$/,
+  );
+
   for (const [name, spoil, message] of cases) {
     const input = twoStates();
     spoil(input);
@@ -76,6 +82,18 @@ test("a malformed MDP file is a StaqFormatError that names the file", () => {
     ['{"P": [[[0.5]]], "R": [[0]], "gamma": 0.5}', /mdp\.json: P\[0\]\[0\] \(state 0, action 0\) sums to 0\.5/],
     ['{"P": [[[1]]], "R": [[0]], "gamma": "0.5"}', /mdp\.json: gamma must be a number/],
     ['{"P": [], "R": [], "gamma": 0.5}', /mdp\.json: P must be a non-empty array/],
+    // A field the MDP does not have is refused, not ignored: "tau" is a setting of the run.
+    ['{"P": [[[1]]], "R": [[0]], "gamma": 0.5, "tau": 5}', /^mdp\.json: unexpected field "tau"; expected \{"P": .*with no other fields/],
+    ['{"P": [[[1]]], "R": [[0]], "Gamma": 0.5, "gamma": 0.5}', /^mdp\.json: unexpected field "Gamma"/],
+    // A key written twice: JSON.parse would keep the last without a word.
+    ['{"P": [[[1]]], "R": [[0]], "gamma": 0.5, "gamma": 0.9}', /^mdp\.json has the field "gamma" twice/],
+    // Bare NaN / Infinity (Python's json writes them): named at their entry, not "Unexpected token 'N'".
+    ['{"P": [[[1]]], "R": [[NaN]], "gamma": 0.5}', /^mdp\.json: R\[0\]\[0\] \(state 0, action 0\) is NaN; rewards must be finite numbers/],
+    [
+      '{"P": [[[Infinity]]], "R": [[0]], "gamma": 0.5}',
+      /^mdp\.json: P\[0\]\[0\]\[0\] \(state 0, action 0\) is Infinity; probabilities must be finite/,
+    ],
+    ['{"P": [[[1]]], "R": [[0]], "gamma": -Infinity}', /^mdp\.json: gamma must satisfy 0 <= gamma < 1 \(a discounted MDP\); got -Infinity/],
   ];
   for (const [text, message] of cases) {
     assert.throws(
