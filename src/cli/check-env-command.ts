@@ -31,10 +31,12 @@ Checks staq's environments against reference data recorded from the upstream Pyt
                    state_nonzero, reward, terminal}]}: whole episodes replayed from the seed,
                    every frame, reward and terminal exact (uses staq/envs/minatar, GPL-3.0)
   numpy streams    {"streams": [{seed, draws}]}: numpy RandomState draws, exact
-Any seeds and any number of episodes work. Other JSON files are listed as skipped.
+Any seeds and any number of episodes work. Other JSON objects are listed as skipped;
+a file with "episodes" or "streams" of the wrong type, or that is not a JSON object, fails.
 
 Prints one line per file: "pass" with what was checked, or "FAIL" with the first mismatch
-(episode, step, field, expected, got). Exit status 1 if any file fails or is malformed.
+(episode, step, field, expected, got). Exit status 1 if any file fails or is malformed, or
+if no file was a reference file (all skipped).
 
 Options:
   --reference P   a folder of reference files, or one file
@@ -92,7 +94,14 @@ function classicLine(env: string, report: ClassicReferenceReport): Omit<CheckOut
 
 /** Checks one parsed reference file, whichever kind it is. */
 export async function checkReference(json: unknown): Promise<Omit<CheckOutcome, "file">> {
-  const record = (json ?? {}) as Record<string, unknown>;
+  // Every reference file is a JSON object; null, an array or a number is a broken file, not another kind of JSON.
+  if (json === null || typeof json !== "object" || Array.isArray(json))
+    throw new StaqFormatError(`a reference file must be a JSON object with "episodes" or "streams"; got ${brief(json)}`);
+  const record = json as Record<string, unknown>;
+  // Present but of the wrong type is a malformed reference file, not some other JSON to skip.
+  for (const key of ["streams", "episodes"])
+    if (key in record && !Array.isArray(record[key]))
+      throw new StaqFormatError(`"${key}" must be an array (docs/formats.md, “Reference data”); got ${brief(record[key])}`);
   if (Array.isArray(record.streams)) {
     const report = checkRandomStateReference(json);
     const m = report.mismatch;
@@ -106,7 +115,8 @@ export async function checkReference(json: unknown): Promise<Omit<CheckOutcome, 
   if (typeof record.env !== "string") throw new StaqFormatError('a reference file with "episodes" needs an "env" name');
   if (record.state_shape !== undefined || record.source === "MinAtar") {
     const minatar = await loadMinatar("MinAtar reference files");
-    const factory = minatar.MINATAR_GAMES[record.env];
+    // Object.hasOwn: a plain lookup finds "constructor", "toString" or "__proto__" on Object.prototype.
+    const factory = Object.hasOwn(minatar.MINATAR_GAMES, record.env) ? minatar.MINATAR_GAMES[record.env] : undefined;
     if (!factory)
       throw new StaqInputError(
         `no MinAtar game named ${JSON.stringify(record.env)}; known: ${Object.keys(minatar.MINATAR_GAMES).join(", ")}`,
@@ -180,6 +190,11 @@ async function run(args: string[], io: CommandIO): Promise<void> {
   const passed = outcomes.filter((o) => o.status === "pass").length;
   io.stdout.write(`${passed} passed, ${failed} failed, ${outcomes.length - passed - failed} skipped\n`);
   if (failed > 0) throw new ReferenceMismatchError(`${failed} of ${outcomes.length} reference files did not match`);
+  // Nothing checked is no success: a wrong folder, or files that are all of another format.
+  if (passed === 0)
+    throw new StaqInputError(
+      `--reference ${values.reference}: none of the ${outcomes.length} files is a reference file, so nothing was checked (the format: docs/formats.md, “Reference data”)`,
+    );
 }
 
 /** Exit 1 after the report: the environments disagree with the references (nothing was wrong with the command). */

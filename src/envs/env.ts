@@ -32,6 +32,11 @@ export interface Env {
   /** Number of discrete actions. */
   readonly actionCount: number;
   /**
+   * The largest seed reset() takes, where it is below 2^53 − 1 (MinAtar: 2^32 − 1, numpy's
+   * RandomState). A vector env checks seed + i of every copy against it before resetting any.
+   */
+  readonly maxSeed?: number;
+  /**
    * Starts an episode. With a seed, the environment's generator is re-seeded first (the same seed
    * gives the same episode for the same actions); without one, the generator continues.
    */

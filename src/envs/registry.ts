@@ -10,6 +10,7 @@ import { MountainCarEnv } from "./classic/mountain-car.ts";
 import { CLASSIC_TIME_LIMITS } from "./classic/classic-env.ts";
 import { LUNAR_LANDER_TIME_LIMIT, LunarLanderEnv } from "./box2d/lunar-lander.ts";
 import type { Env } from "./env.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { withTimeLimit } from "./time-limit.ts";
 
 export interface EnvRegistration {
@@ -26,12 +27,22 @@ const registry = new Map<string, EnvRegistration>();
 
 /** Adds (or, with the same name, replaces) an environment. */
 export function registerEnv(registration: EnvRegistration): void {
-  if (!registration.name) throw new StaqInputError("registerEnv needs a non-empty name");
+  if (registration === null || typeof registration !== "object")
+    throw new StaqInputError(`registerEnv needs a registration { name, description, make }; got ${describeValue(registration)}`);
+  if (typeof registration.name !== "string" || !registration.name)
+    throw new StaqInputError(`registerEnv needs a non-empty string name; got ${describeValue(registration.name)}`);
+  // Checked here, not at makeEnv: a registration that cannot build would fail far from its cause.
+  if (typeof registration.make !== "function")
+    throw new StaqInputError(
+      `registerEnv(${JSON.stringify(registration.name)}): make must be a function that builds a new copy of the env; got ${describeValue(registration.make)}`,
+    );
   if (
     registration.maxEpisodeSteps !== undefined &&
     !(Number.isInteger(registration.maxEpisodeSteps) && registration.maxEpisodeSteps >= 1)
   ) {
-    throw new StaqInputError(`${registration.name}: maxEpisodeSteps must be an integer >= 1; got ${registration.maxEpisodeSteps}`);
+    throw new StaqInputError(
+      `${registration.name}: maxEpisodeSteps must be an integer >= 1; got ${describeValue(registration.maxEpisodeSteps)}`,
+    );
   }
   registry.set(registration.name, registration);
 }
@@ -46,6 +57,12 @@ export function registeredEnvs(): readonly EnvRegistration[] {
  * (a number, or null for no limit).
  */
 export function makeEnv(name: string, options: { maxEpisodeSteps?: number | null } = {}): Env {
+  if (typeof name !== "string")
+    throw new StaqInputError(`makeEnv needs an environment name (a string, e.g. "CartPole-v1"); got ${describeValue(name)}`);
+  if (options === null || typeof options !== "object")
+    throw new StaqInputError(
+      `makeEnv(${JSON.stringify(name)}): options must be an object such as { maxEpisodeSteps: 200 }; got ${describeValue(options)}`,
+    );
   const registration = registry.get(name);
   if (!registration && name.startsWith("gym:")) {
     // The Gymnasium bridge's copies live in a Python worker and step only together (src/envs/gym/).
@@ -55,12 +72,18 @@ export function makeEnv(name: string, options: { maxEpisodeSteps?: number | null
   }
   if (!registration) {
     throw new StaqInputError(
-      `no environment named ${JSON.stringify(name)}; known: ${[...registry.keys()].join(", ")} (register your own with registerEnv)`,
+      `no environment named ${JSON.stringify(name)}; known: ${[...registry.keys()].join(", ")}${minatarHint()} (register your own with registerEnv)`,
     );
   }
   const limit = options.maxEpisodeSteps === undefined ? registration.maxEpisodeSteps : (options.maxEpisodeSteps ?? undefined);
   const env = registration.make();
   return limit === undefined ? env : withTimeLimit(env, limit);
+}
+
+/** Where the MinAtar ids come from, while they are not registered (their GPL-3.0 code is imported only on request). */
+function minatarHint(): string {
+  if ([...registry.keys()].some((name) => name.startsWith("MinAtar/"))) return "";
+  return `; and, once the subpath staq/envs/minatar is imported, MinAtar/{Asterix,Breakout,Freeway,Seaquest,SpaceInvaders}-{v0,v1}`;
 }
 
 registerEnv({

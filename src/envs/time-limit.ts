@@ -18,6 +18,8 @@ import {
   type StepResult,
 } from "./env.ts";
 import { openState } from "./state-reader.ts";
+import { finiteByConstruction, markFinite } from "./finite-envs.ts";
+import { describeValue } from "../io/describe-value.ts";
 
 export interface TimeLimitedEnv extends Env {
   readonly maxEpisodeSteps: number;
@@ -29,7 +31,9 @@ export interface TimeLimitedEnv extends Env {
 
 export function withTimeLimit(env: Env, maxEpisodeSteps: number): TimeLimitedEnv {
   if (!(Number.isInteger(maxEpisodeSteps) && maxEpisodeSteps >= 1)) {
-    throw new StaqInputError(`maxEpisodeSteps must be an integer >= 1; got ${maxEpisodeSteps}`);
+    throw new StaqInputError(
+      `${env.name}: maxEpisodeSteps must be an integer >= 1 (or null for no limit); got ${describeValue(maxEpisodeSteps)}`,
+    );
   }
   let elapsed = 0;
   const limited: TimeLimitedEnv = {
@@ -37,6 +41,7 @@ export function withTimeLimit(env: Env, maxEpisodeSteps: number): TimeLimitedEnv
     observationShape: env.observationShape,
     actionCount: env.actionCount,
     maxEpisodeSteps,
+    ...(env.maxSeed === undefined ? {} : { maxSeed: env.maxSeed }),
     inner: env,
     get elapsedSteps() {
       return elapsed;
@@ -51,6 +56,8 @@ export function withTimeLimit(env: Env, maxEpisodeSteps: number): TimeLimitedEnv
       return elapsed >= maxEpisodeSteps ? { ...result, truncated: true } : result;
     },
   };
+  // A limit adds no values of its own: it is as finite as what it wraps.
+  if (finiteByConstruction(env)) markFinite(limited);
   // Keep the inner environment's in-place path for vector envs, under the same limit.
   if (writesObservations(env)) {
     const writer: ObservationWriter = {

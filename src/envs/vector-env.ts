@@ -23,7 +23,9 @@ import {
   type SnapshotEnv,
   type StepResult,
 } from "./env.ts";
-import { validateSeed } from "../random/random-stream.ts";
+import { finiteByConstruction } from "./finite-envs.ts";
+import { checkSeedRange, maxSeedOf } from "./seeds.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { ArraySlabs } from "./array-slabs.ts";
 import { encodeFloat, StateReader, type JsonFloat } from "./state-reader.ts";
 
@@ -102,17 +104,42 @@ export interface VectorEnv {
   close?(): void;
 }
 
+/**
+ * Refuses an object from a user's `make` that lacks part of the Env interface, naming the member:
+ * otherwise its first use fails deep inside staq with a bare TypeError.
+ */
+function checkEnvInterface(env: Env, i: number): void {
+  const where = `make() built copy ${i}`;
+  if (env === null || typeof env !== "object")
+    throw new StaqInputError(`${where} as ${describeValue(env)}; it must return an Env object (src/envs/env.ts)`);
+  const problems: string[] = [];
+  if (typeof env.name !== "string") problems.push(`name must be a string (got ${describeValue(env.name)})`);
+  const shape = env.observationShape as unknown;
+  if (!(Array.isArray(shape) && shape.length > 0 && shape.every((d) => Number.isInteger(d) && d >= 1)))
+    problems.push(`observationShape must be a non-empty array of integers >= 1 (got ${describeValue(shape)})`);
+  if (!(Number.isInteger(env.actionCount) && env.actionCount >= 1))
+    problems.push(`actionCount must be an integer >= 1 (got ${describeValue(env.actionCount)})`);
+  for (const method of ["reset", "step"] as const) if (typeof env[method] !== "function") problems.push(`${method} must be a function`);
+  if (problems.length > 0) throw new StaqInputError(`${where} without the Env interface: ${problems.join("; ")}`);
+}
+
 /** N copies from `make` (called N times; each copy must be an independent environment). */
 export function createVectorEnv(make: () => Env, count: number): VectorEnv {
+  if (typeof make !== "function")
+    throw new StaqInputError(
+      `createVectorEnv needs a function that builds one copy, e.g. () => makeEnv("CartPole-v1"); got ${describeValue(make)}`,
+    );
   if (!(Number.isInteger(count) && count >= 1))
-    throw new StaqInputError(`a vector env needs an integer number of copies >= 1; got ${count}`);
+    throw new StaqInputError(`a vector env needs an integer number of copies >= 1; got ${describeValue(count)}`);
   const envs = Array.from({ length: count }, make);
   if (new Set(envs).size !== count)
     throw new StaqInputError("make() returned the same environment object twice; it must build a new copy on every call");
+  envs.forEach(checkEnvInterface);
   const first = envs[0];
   const size = observationSize(first);
   for (const env of envs) {
-    if (env.actionCount !== first.actionCount || observationSize(env) !== size) {
+    // The same shape, not only the same size: [2, 2] and [4] are read differently by a conv layer.
+    if (env.actionCount !== first.actionCount || env.observationShape.join() !== first.observationShape.join()) {
       throw new StaqInputError(
         `every copy must have the same observation shape and action count; got ${env.name} with [${env.observationShape}] and ${env.actionCount} actions vs [${first.observationShape}] and ${first.actionCount}`,
       );
@@ -124,6 +151,11 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
   const lengths = new Int32Array(count);
   let started = false;
   const snapshotEnvs = envs.every(savesState) ? (envs as (Env & SnapshotEnv)[]) : null;
+  const seedLimit = maxSeedOf(envs);
+  // staq's own environments cannot produce NaN or infinite values (their dynamics are bounded), so
+  // only the others are checked: the check costs a loop over every observation value, a few percent
+  // of a built-in step, which the built-in ones need not pay.
+  const trusted = envs.every(finiteByConstruction);
 
   const place = (target: Float32Array, i: number, obs: Float32Array) => {
     if (obs.length !== size)
@@ -140,9 +172,13 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
     observationSize: size,
     actionCount: first.actionCount,
     reset(options = {}) {
-      if (options.seed !== undefined) validateSeed(options.seed);
+      const seed = options?.seed;
+      if (seed !== undefined) checkSeedRange(`vector env of ${first.name}`, seed, count, seedLimit);
       const obs = new Float32Array(count * size);
-      envs.forEach((env, i) => place(obs, i, env.reset(options.seed === undefined ? {} : { seed: options.seed + i }).obs));
+      envs.forEach((env, i) => {
+        place(obs, i, env.reset(seed === undefined ? {} : { seed: seed + i }).obs);
+        if (!trusted) checkFinite(obs, i, "observation", "on reset");
+      });
       returns.fill(0);
       lengths.fill(0);
       started = true;
@@ -150,7 +186,9 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
     },
     step(actions) {
       if (!started) throw new StaqInputError("call reset() before the first step()");
-      if (actions.length !== count) throw new StaqInputError(`step() needs one action per copy: ${count}; got ${actions.length}`);
+      // Every action is checked before any copy steps: a copy refusing its action halfway would
+      // leave the copies before it stepped, their transitions lost.
+      checkActions(actions);
       // The arrays are new on every step (a caller may keep them) but come from slabs: at N = 16 or
       // more, `new Float64Array(count)` and the batch of observations would each be an off-heap
       // allocation costing more than the steps themselves (bench/envs.ts).
@@ -165,6 +203,7 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
       };
       if (writers) {
         stepInPlace(writers, actions, result);
+        if (!trusted) checkFiniteStep(result);
         return result;
       }
       // A plain loop, not forEach: a closure made on every step costs measurably at these rates.
@@ -178,6 +217,7 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
           place(result.obs, i, step.obs);
         }
       }
+      if (!trusted) checkFiniteStep(result);
       return result;
     },
     snapshots: snapshotEnvs !== null,
@@ -214,6 +254,57 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
       started = wasStarted;
     },
   };
+
+  /** One integer action in [0, actionCount) per copy, or a StaqInputError naming the copy. */
+  function checkActions(actions: ArrayLike<number>): void {
+    if (actions === null || typeof actions !== "object" || typeof actions.length !== "number")
+      throw new StaqInputError(`step() needs an array of ${count} actions, one per copy; got ${describeValue(actions)}`);
+    if (actions.length !== count) throw new StaqInputError(`step() needs one action per copy: ${count}; got ${actions.length}`);
+    const actionCount = first.actionCount;
+    for (let i = 0; i < count; i++) {
+      const action = actions[i];
+      if (!(Number.isInteger(action) && action >= 0 && action < actionCount))
+        throw new StaqInputError(
+          `the action of copy ${i} (${envs[i].name}) must be an integer in [0, ${actionCount}); got ${describeValue(action)}`,
+        );
+    }
+  }
+
+  /**
+   * A NaN or infinite value from a user's env would poison the learner silently (everything it
+   * touches turns NaN); it is stopped where the env and the copy can still be named.
+   */
+  function checkFinite(obs: Float32Array, i: number, what: string, when: string): void {
+    for (let k = i * size, end = k + size; k < end; k++) {
+      if (Number.isFinite(obs[k])) continue;
+      throw new StaqInputError(
+        `${envs[i].name} (copy ${i} of the vector env) returned ${obs[k] !== obs[k] ? "a NaN" : "an infinite"} ${what} ${when} (value ${k - i * size} is ${obs[k]}); staq needs finite numbers: fix the environment`,
+      );
+    }
+  }
+
+  /** One step's rewards and observations (final ones included), all finite. */
+  function checkFiniteStep(result: VectorStep): void {
+    for (let i = 0; i < count; i++) {
+      const ended = result.finalObs[i];
+      const at = `at step ${ended ? result.episodeLengths[i] : lengths[i]} of its episode`;
+      const reward = result.rewards[i];
+      if (!Number.isFinite(reward))
+        throw new StaqInputError(
+          `${envs[i].name} (copy ${i} of the vector env) returned ${reward !== reward ? "a NaN" : "an infinite"} reward ${at}; staq needs finite numbers: fix the environment`,
+        );
+      if (ended) {
+        // The final observation alone, as copy 0 of a batch of one.
+        const named = envs[i].name;
+        for (let k = 0; k < size; k++)
+          if (!Number.isFinite(ended[k]))
+            throw new StaqInputError(
+              `${named} (copy ${i} of the vector env) returned ${ended[k] !== ended[k] ? "a NaN" : "an infinite"} observation ${at} (value ${k} is ${ended[k]}); staq needs finite numbers: fix the environment`,
+            );
+      }
+      checkFinite(result.obs, i, "observation", ended ? "on its automatic reset" : at);
+    }
+  }
 
   /** The copies as SnapshotEnvs, or a StaqInputError naming the first that is not one. */
   function requireSnapshots(verb: "save" | "load"): (Env & SnapshotEnv)[] {

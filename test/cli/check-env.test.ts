@@ -107,3 +107,34 @@ test("a deeply nested or unreadable reference file fails its own line; the other
   assert.match(lineOf(stdout, "MountainCar-v0.json"), /^pass /);
   assert.match(stdout, /^1 passed, 2 failed, 0 skipped$/m);
 });
+
+test("malformed files fail their line, MinAtar names from Object.prototype are unknown games (no crash)", async () => {
+  const folder = join(dir, "malformed");
+  await mkdir(folder);
+  const breakout = readReference("minatar-breakout.json") as Record<string, unknown>;
+  for (const name of ["constructor", "toString", "__proto__"])
+    await writeFile(join(folder, `m-${name}.json`), JSON.stringify({ ...breakout, env: name }));
+  await writeFile(join(folder, "episodes-string.json"), JSON.stringify({ env: "CartPole-v1", episodes: "x" }));
+  await writeFile(join(folder, "streams-number.json"), JSON.stringify({ streams: 5 }));
+  await writeFile(join(folder, "null.json"), "null");
+  await writeFile(join(folder, "MountainCar-v0.json"), JSON.stringify(readReference("MountainCar-v0.json")));
+  // (The MinAtar file's own field checks run in the built staq/envs/minatar: test/envs/minatar/minatar-env.test.ts tests them from source.)
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
+  assert.equal(code, 1, stdout + stderr);
+  for (const name of ["constructor", "toString", "__proto__"])
+    assert.match(lineOf(stdout, `m-${name}.json`), new RegExp(`^FAIL .*no MinAtar game named "${name}"; known: asterix, breakout`));
+  assert.match(lineOf(stdout, "episodes-string.json"), /^FAIL .*"episodes" must be an array .*; got "x"/);
+  assert.match(lineOf(stdout, "streams-number.json"), /^FAIL .*"streams" must be an array .*; got 5/);
+  assert.match(lineOf(stdout, "null.json"), /^FAIL .*a reference file must be a JSON object with "episodes" or "streams"; got null/);
+  assert.match(stdout, /^1 passed, 6 failed, 0 skipped$/m);
+});
+
+test("a folder whose files are all skipped checked nothing: exit 2, not success", async () => {
+  const folder = join(dir, "all-skipped");
+  await mkdir(folder);
+  await writeFile(join(folder, "other.json"), JSON.stringify({ commit: "abc" }));
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
+  assert.equal(code, 2, stdout + stderr);
+  assert.match(stdout, /^skip .*other\.json/m);
+  assert.match(stderr, /none of the 1 files is a reference file, so nothing was checked/);
+});

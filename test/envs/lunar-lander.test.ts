@@ -277,7 +277,7 @@ test("step before reset, bad actions, stepping a terminated episode and bad seed
   for (const seed of [-1, 1.5, NaN, 2 ** 53]) {
     assert.throws(
       () => env.reset({ seed }),
-      (e: unknown) => e instanceof StaqInputError && /seed must be a non-negative integer/.test(e.message),
+      (e: unknown) => e instanceof StaqInputError && /LunarLander-v3: seed must be an integer in \[0, 2\^53 - 1\]; got /.test(e.message),
     );
   }
   const random = new Pcg64Generator(0);

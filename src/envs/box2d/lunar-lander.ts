@@ -54,10 +54,11 @@
  */
 import { StaqInputError } from "../../errors.ts";
 import { Pcg64Generator, type Pcg64State } from "../../random/pcg64.ts";
-import { validateSeed } from "../../random/random-stream.ts";
 import { checkStep } from "../classic/common.ts";
 import type { EpisodePhase } from "../classic/classic-state.ts";
 import type { Env, EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
+import { checkSeed } from "../seeds.ts";
+import { markFinite } from "../finite-envs.ts";
 import { EPISODE_PHASES, openState } from "../state-reader.ts";
 import { LanderEpisode } from "./lunar-lander-physics.ts";
 
@@ -82,10 +83,14 @@ export class LunarLanderEnv implements Env, SnapshotEnv {
   private actions: number[] = [];
   private phase: EpisodePhase = "idle";
 
+  constructor() {
+    markFinite(this);
+  }
+
   reset(options: { seed?: number } = {}): ResetResult {
     const seed = options?.seed;
     if (seed !== undefined) {
-      validateSeed(seed);
+      checkSeed(this.name, seed);
       this.random = new Pcg64Generator(seed);
     } else {
       // Gymnasium's unseeded generator comes from OS entropy, once; later resets continue it.

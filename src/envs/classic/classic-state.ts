@@ -13,10 +13,11 @@
  *    "random": the generator's saveState(), or null before the first reset}
  */
 import { StaqInputError } from "../../errors.ts";
+import { checkSeed } from "../seeds.ts";
+import { markFinite } from "../finite-envs.ts";
 import {
   createRandomStream,
   restoreRandomStream,
-  validateSeed,
   type RandomStreamState,
   type RestorableRandomStream,
 } from "../../random/random-stream.ts";
@@ -44,6 +45,7 @@ export abstract class ClassicStateEnv implements ClassicEnv, SnapshotEnv {
    */
   protected constructor(private readonly fields: readonly string[]) {
     this.state = new Float64Array(fields.length);
+    markFinite(this);
   }
 
   abstract reset(options?: { seed?: number }): ResetResult;
@@ -58,7 +60,7 @@ export abstract class ClassicStateEnv implements ClassicEnv, SnapshotEnv {
    */
   protected startEpisode(seed: number | undefined): RestorableRandomStream {
     if (seed !== undefined) {
-      validateSeed(seed);
+      checkSeed(this.name, seed);
       this.random = createRandomStream(seed);
     } else {
       this.random ??= createRandomStream(Math.floor(Math.random() * Number.MAX_SAFE_INTEGER));

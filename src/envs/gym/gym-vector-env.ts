@@ -18,8 +18,9 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { StaqError, StaqInputError } from "../../errors.ts";
-import { validateSeed } from "../../random/random-stream.ts";
 import type { Env, JsonValue } from "../env.ts";
+import { checkSeedRange } from "../seeds.ts";
+import { describeValue } from "../../io/describe-value.ts";
 import type { VectorEnv, VectorStep } from "../vector-env.ts";
 import { GYM_PREFIX, isGymName, parseGymName } from "./gym-name.ts";
 import {
@@ -36,6 +37,7 @@ import {
   PROTOCOL_VERSION,
   Reply,
   type GymSpaces,
+  type SteppedReply,
 } from "./protocol.ts";
 import { defaultPython, gymnasiumMissing, numpyMissing } from "./python-hints.ts";
 import { WorkerLink } from "./worker-link.ts";
@@ -92,7 +94,10 @@ export function createGymVectorEnv(id: string, count: number, options: GymVector
     throw new StaqInputError(`${name}: a vector env needs an integer number of copies >= 1; got ${count}`);
   const limit = options.maxEpisodeSteps;
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1))
-    throw new StaqInputError(`${name}: maxEpisodeSteps must be an integer >= 1; got ${limit}`);
+    throw new StaqInputError(`${name}: maxEpisodeSteps must be an integer >= 1; got ${describeValue(limit)}`);
+  // Checked before the worker starts: a NaN or non-number here would make every wait endless (Atomics.wait(…, NaN)).
+  const startTimeoutSeconds = checkSeconds(name, "startTimeoutSeconds", options.startTimeoutSeconds, 120);
+  const timeoutSeconds = checkSeconds(name, "timeoutSeconds", options.timeoutSeconds, 30);
   const script = options.workerScript ?? gymWorkerScript();
   if (!existsSync(script))
     throw new StaqError(
@@ -106,7 +111,6 @@ export function createGymVectorEnv(id: string, count: number, options: GymVector
     echoStderr: options.echoStderr ?? true,
     env: process.env,
   });
-  const timeoutSeconds = options.timeoutSeconds ?? 30;
   const spaces = start();
   const observationShape = Object.freeze([...spaces.observationShape]);
   const size = observationShape.reduce((product, n) => product * n, 1);
@@ -129,7 +133,7 @@ export function createGymVectorEnv(id: string, count: number, options: GymVector
       path: options.pythonPath ?? [],
     });
     try {
-      const reply = link.request(hello, "starting", options.startTimeoutSeconds ?? 120);
+      const reply = link.request(hello, "starting", startTimeoutSeconds);
       if (reply.type === Reply.error) {
         const failure = decodeError(reply.payload);
         if (failure.kind === "missing-gymnasium") throw gymnasiumMissing(name, python, failure.message);
@@ -157,6 +161,39 @@ export function createGymVectorEnv(id: string, count: number, options: GymVector
     return reply.payload;
   }
 
+  /**
+   * A NaN or infinite value from the env would poison the learner silently (every later value it
+   * touches turns NaN); it is stopped here, where the env and the copy can still be named. The
+   * worker already stepped the batch, so the link is failed: the transitions cannot be taken back.
+   */
+  function checkFinite(values: ArrayLike<number>, copy: number, what: string, when: string): void {
+    for (let k = 0; k < values.length; k++) {
+      const value = values[k];
+      if (Number.isFinite(value)) continue;
+      throw link.fail(
+        new StaqInputError(
+          `${name} copy ${copy} returned ${value !== value ? "a NaN" : "an infinite"} ${what} ${when}${what === "observation" ? ` (value ${k} is ${value})` : ""}; staq needs finite numbers: fix or wrap the environment`,
+        ),
+      );
+    }
+  }
+
+  /** Rewards, observations and final observations of one step, all finite (checkFinite). */
+  function checkFiniteStep(reply: SteppedReply): void {
+    let ended = 0;
+    for (let i = 0; i < count; i++) {
+      const at = `at step ${lengths[i] + 1} of its episode`;
+      checkFinite(reply.rewards.subarray(i, i + 1), i, "reward", at);
+      if (reply.terminated[i] || reply.truncated[i]) {
+        checkFinite(reply.finals.subarray(ended * size, (ended + 1) * size), i, "observation", at);
+        checkFinite(reply.obs.subarray(i * size, (i + 1) * size), i, "observation", "on its automatic reset");
+        ended++;
+      } else {
+        checkFinite(reply.obs.subarray(i * size, (i + 1) * size), i, "observation", at);
+      }
+    }
+  }
+
   const envs: Env[] = Array.from({ length: count }, (_, i) => copyDescriptor(name, i, observationShape, actionCount));
 
   return {
@@ -171,10 +208,12 @@ export function createGymVectorEnv(id: string, count: number, options: GymVector
     observationSize: size,
     actionCount,
     reset(resetOptions = {}) {
-      const seed = resetOptions.seed;
-      if (seed !== undefined) validateSeed(seed);
+      const seed = resetOptions?.seed;
+      // Past 2^53 − 1, seed + i would round onto a neighbour's seed: the whole range is checked up front.
+      if (seed !== undefined) checkSeedRange(name, seed, count);
       const seeds = seed === undefined ? null : Array.from({ length: count }, (_, i) => seed + i);
       const obs = decodeObs(call(encodeReset(seeds), "resetting", Reply.obs), count, size);
+      for (let i = 0; i < count; i++) checkFinite(obs.subarray(i * size, (i + 1) * size), i, "observation", "on reset");
       returns.fill(0);
       lengths.fill(0);
       started = true;
@@ -182,13 +221,9 @@ export function createGymVectorEnv(id: string, count: number, options: GymVector
     },
     step(actions) {
       if (!started) throw new StaqInputError(`${name}: call reset() before the first step()`);
-      if (actions.length !== count) throw new StaqInputError(`${name}: step() needs one action per copy: ${count}; got ${actions.length}`);
-      for (let i = 0; i < count; i++) {
-        const action = actions[i];
-        if (!(Number.isInteger(action) && action >= 0 && action < actionCount))
-          throw new StaqInputError(`${name}: the action of copy ${i} must be an integer in [0, ${actionCount}); got ${action}`);
-      }
+      checkActions(name, actions, count, actionCount);
       const reply = decodeStepped(call(encodeStep(actions), "stepping", Reply.stepped), count, size);
+      checkFiniteStep(reply);
       const result: VectorStep = {
         obs: reply.obs,
         rewards: reply.rewards,
@@ -237,6 +272,27 @@ export function createGymVectorEnv(id: string, count: number, options: GymVector
       return closed;
     },
   };
+}
+
+/** A time limit in seconds: a finite number > 0 (a NaN would wait forever, 0 or less never). */
+function checkSeconds(name: string, option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value === "number" && Number.isFinite(value) && value > 0) return value;
+  throw new StaqInputError(
+    `${name}: ${option} must be a finite number of seconds > 0; got ${describeValue(value)} (leave it out for the default of ${fallback} s)`,
+  );
+}
+
+/** One integer action in [0, actionCount) per copy, all checked before any is sent. */
+function checkActions(name: string, actions: ArrayLike<number>, count: number, actionCount: number): void {
+  if (actions === null || typeof actions !== "object" || typeof actions.length !== "number")
+    throw new StaqInputError(`${name}: step() needs an array of ${count} actions, one per copy; got ${describeValue(actions)}`);
+  if (actions.length !== count) throw new StaqInputError(`${name}: step() needs one action per copy: ${count}; got ${actions.length}`);
+  for (let i = 0; i < count; i++) {
+    const action = actions[i];
+    if (!(Number.isInteger(action) && action >= 0 && action < actionCount))
+      throw new StaqInputError(`${name}: the action of copy ${i} must be an integer in [0, ${actionCount}); got ${describeValue(action)}`);
+  }
 }
 
 function notSnapshots(name: string, verb: "save" | "load"): StaqInputError {

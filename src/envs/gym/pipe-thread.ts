@@ -16,7 +16,8 @@
  *
  * workerData: { port, control (SharedArrayBuffer: Int32 counter), python, args, env, echoStderr, tailChars }.
  * Posted to the main thread: {kind: "spawned", pid}, {kind: "reply", type, payload},
- * {kind: "spawn-error", code, message}, {kind: "exit", code, signal, stderr}.
+ * {kind: "spawn-error", code, message}, {kind: "exit", code, signal, stderr} (on the child's exit,
+ * not when its pipes close: a grandchild may hold them open).
  * Taken from it: {kind: "send", frame} (written to the child's stdin), {kind: "end"} (closes stdin).
  */
 export const PIPE_THREAD_SOURCE = String.raw`
@@ -25,6 +26,7 @@ const { workerData } = require("node:worker_threads");
 const { spawn } = require("node:child_process");
 const { port, control, python, args, env, echoStderr, tailChars } = workerData;
 const counter = new Int32Array(control);
+const EXIT_DRAIN_MS = 200;
 
 function post(message, transfer) {
   port.postMessage(message, transfer || []);
@@ -67,7 +69,17 @@ child.stdout.on("data", (chunk) => {
     pending = pending.subarray(4 + length);
   }
 });
+// "close" waits for every pipe to close, and a process the env started inherits them: the worker's
+// death would be reported only when that grandchild ends. So the exit itself is reported, after a
+// short grace for the last of stdout and stderr to drain (a reply written just before exiting).
 child.on("close", (code, signal) => finish({ kind: "exit", code, signal, stderr: stderrTail }));
+child.on("exit", (code, signal) => {
+  setTimeout(() => {
+    finish({ kind: "exit", code, signal, stderr: stderrTail });
+    child.stdout.destroy();
+    child.stderr.destroy();
+  }, EXIT_DRAIN_MS);
+});
 // A fault here must wake the main thread too, not leave it waiting for its timeout.
 process.on("uncaughtException", (error) => {
   try {

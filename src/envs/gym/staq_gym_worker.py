@@ -30,6 +30,7 @@ random actions, and prints its steps per second as JSON: bench/envs.ts compares 
 """
 import importlib
 import json
+import numbers
 import os
 import struct
 import sys
@@ -104,8 +105,32 @@ def factory_of(env_id):
     except ImportError as error:
         raise BridgeError("bad-env", f"cannot import module {module_name!r} for {env_id!r}: {error} "
                           f"(sys.path: {', '.join(sys.path[:6])}{', ...' if len(sys.path) > 6 else ''})") from error
-    factory = getattr(module, attribute, None)
-    return factory if callable(factory) else None
+    if not hasattr(module, attribute):
+        if registered_with_gymnasium(env_id):
+            return None  # Gymnasium's `module:EnvName` (an unversioned id the module registered on import)
+        raise BridgeError("bad-env", f"module {module_name!r} has no attribute {attribute!r}, so {env_id!r} names no factory; "
+                          f"{callables_of(module)}")
+    factory = getattr(module, attribute)
+    if not callable(factory):
+        raise BridgeError("bad-env", f"{module_name}.{attribute} is of type {type(factory).__name__}, not a callable, so {env_id!r} "
+                          f"cannot build the env; {callables_of(module)}")
+    return factory
+
+
+def registered_with_gymnasium(env_id):
+    """Whether Gymnasium, when importable, knows env_id (a module may register ids on import)."""
+    try:
+        import gymnasium
+    except ImportError:
+        return False
+    return env_id in gymnasium.registry or env_id.rpartition(":")[2] in gymnasium.registry
+
+
+def callables_of(module):
+    """The public callables of a module, for an error that says what could have been meant."""
+    names = sorted(name for name in dir(module) if not name.startswith("_") and callable(getattr(module, name, None)))
+    shown = ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
+    return f"its callable attributes: {shown}" if names else "it has no public callable attributes"
 
 
 class TimeLimit:
@@ -129,14 +154,15 @@ class TimeLimit:
 def make_copies(spec):
     env_id, count, kwargs = spec["env"], spec["count"], spec.get("kwargs") or {}
     limit = spec.get("maxEpisodeSteps")
-    for directory in reversed(spec.get("path") or []):
-        sys.path.insert(0, directory)
-    # The caller's working directory, as `python3 -c` would have it: a factory's module often lives there.
-    if os.getcwd() not in sys.path:
-        sys.path.append(os.getcwd())
+    paths = list(spec.get("path") or [])
+    # The caller's working directory right after the explicit paths, ahead of the standard library,
+    # as `python3 -c` has it: a factory's module often lives there, and last it would be shadowed by
+    # any stdlib module of the same name (./test.py by the `test` package).
+    sys.path[0:0] = paths + [os.getcwd()]
     factory = factory_of(env_id)
     if factory is not None:
         envs = [factory(**kwargs) for _ in range(count)]
+        refuse_aliases(envs, spec.get("name") or env_id)
         return [TimeLimit(env, limit) for env in envs] if limit else envs
     gymnasium = import_gymnasium()
     extra = {"max_episode_steps": limit} if limit else {}
@@ -144,6 +170,22 @@ def make_copies(spec):
         return [gymnasium.make(env_id, **extra, **kwargs) for _ in range(count)]
     except gymnasium.error.Error as error:
         raise BridgeError("bad-env", f"gymnasium.make({env_id!r}) failed: {type(error).__name__}: {error}") from error
+
+
+def refuse_aliases(envs, name):
+    """Every copy its own object: copies sharing one env would step it N times per step, their episodes mixed."""
+    seen = {}
+    for i, env in enumerate(envs):
+        keys = {id(env)}
+        unwrapped = getattr(env, "unwrapped", None)
+        if unwrapped is not None:
+            keys.add(id(unwrapped))
+        for key in keys:
+            if key in seen:
+                raise BridgeError("bad-env", f"{name}: the factory returned the same environment object twice (copies {seen[key]} and {i}); "
+                                  "it must build a new copy on every call")
+        for key in keys:
+            seen[key] = i
 
 
 def discrete_actions(space, name):
@@ -166,6 +208,10 @@ def box_actions(space, name, discretise):
     if not discretise:
         raise BridgeError("space", f"{name} has a Box action space {space}; staq steps discrete actions only: "
                           f"ask for its discretisation into 2d + 1 actions (the name {name},discretise-box, or the option discretiseBox: true)")
+    if np.any(np.isnan(low)) or np.any(np.isnan(high)):
+        raise BridgeError("space", f"{name}: the Box action space {space} has NaN bounds; fix the env's action_space")
+    if np.any(low > high):
+        raise BridgeError("space", f"{name}: the Box action space {space} has a low bound above its high bound; fix the env's action_space")
     if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
         raise BridgeError("space", f"{name}: the Box action space {space} has infinite bounds, so it has no low, high or neutral action to discretise to")
     dims = low.size
@@ -188,7 +234,14 @@ def read_spaces(envs, name, discretise):
     if not shape:
         raise BridgeError("space", f"{name} has the observation space {obs_space}; staq needs an array observation (a Box): "
                           "wrap the env, e.g. in gymnasium.wrappers.FlattenObservation, in a module.path:factory of yours")
+    if int(np.prod(shape)) < 1:
+        raise BridgeError("space", f"{name} has the observation space {obs_space} of shape {tuple(shape)}, which holds no values; "
+                          "staq needs at least one observation value")
     if hasattr(act_space, "n") and not getattr(act_space, "shape", None):
+        if discretise:
+            # Refused rather than ignored: the option says the user expects a Box, so this is likely the wrong env.
+            raise BridgeError("space", f"{name}: discretise-box applies to Box action spaces, but this env's action space is "
+                              f"{act_space}, already discrete; drop the option")
         action, table = discrete_actions(act_space, name)
     elif hasattr(act_space, "low") and hasattr(act_space, "high"):
         action, table = box_actions(act_space, name, discretise)
@@ -223,18 +276,49 @@ class Copies:
         self.start = self.spec["action"].get("start", 0)
         self.obs = np.zeros((self.count, self.size), dtype=np.float32)
 
-    def place(self, target, i, obs):
-        flat = np.asarray(obs, dtype=np.float32).reshape(-1)
+    def place(self, target, row, obs, i=None):
+        """Copy i's observation, flattened into target[row] (row = i unless given)."""
+        i = row if i is None else i
+        try:
+            flat = np.asarray(obs, dtype=np.float32).reshape(-1)
+        except (TypeError, ValueError) as error:
+            raise BridgeError("space", f"{self.name}: copy {i} returned an observation that is not an array of numbers: "
+                              f"{short(obs)} ({error})") from error
         if flat.size != self.size:
             raise BridgeError("space", f"{self.name}: copy {i} returned an observation of {flat.size} values; "
                               f"its observation space says {self.size} ({self.spec['observationShape']})")
-        target[i] = flat
+        target[row] = flat
 
     def reset(self, seeds):
         for i, env in enumerate(self.envs):
-            obs, _ = env.reset() if seeds is None else env.reset(seed=int(seeds[i]))
-            self.place(self.obs, i, obs)
+            result = env.reset() if seeds is None else env.reset(seed=int(seeds[i]))
+            self.place(self.obs, i, self.reset_obs(i, result))
         return self.obs
+
+    def reset_obs(self, i, result):
+        """The observation of Gymnasium's `(obs, info)`; the old Gym API's bare observation is refused by name."""
+        if isinstance(result, tuple) and len(result) == 2 and result[0] is not None:
+            return result[0]
+        if isinstance(result, tuple) and len(result) == 2:
+            raise BridgeError("space", f"{self.name}: copy {i}'s reset() returned the observation None (with info {short(result[1])}); "
+                              "it must return an array observation")
+        raise BridgeError("space", f"{self.name}: copy {i}'s reset() returned {short(result)}, not Gymnasium's (observation, info); "
+                          "this looks like the old Gym API (reset() returning the observation alone): update the env "
+                          "or wrap it to return (obs, info)")
+
+    def step_result(self, i, result):
+        """Gymnasium's 5-tuple, its reward a real number and its flags booleans, or a BridgeError saying what is wrong."""
+        if not (isinstance(result, tuple) and len(result) == 5):
+            size = f"{len(result)} values" if isinstance(result, tuple) else short(result)
+            raise BridgeError("space", f"{self.name}: copy {i}'s step() returned {size}, not Gymnasium's (obs, reward, terminated, "
+                              "truncated, info); 4 values is the old Gym API (done instead of terminated and truncated): update the env")
+        obs, reward, term, trunc, _ = result
+        if not is_real(reward):
+            raise BridgeError("space", f"{self.name}: copy {i}'s step() returned the reward {short(reward)}; it must be a single real number")
+        for flag, what in ((term, "terminated"), (trunc, "truncated")):
+            if not isinstance(flag, (bool, np.bool_)) and not (isinstance(flag, numbers.Integral) and flag in (0, 1)):
+                raise BridgeError("space", f"{self.name}: copy {i}'s step() returned {what} = {short(flag)}; it must be a bool")
+        return obs, float(reward), bool(term), bool(trunc)
 
     def action(self, a):
         return self.table[a] if self.table is not None else self.start + int(a)
@@ -246,14 +330,14 @@ class Copies:
         truncated = np.zeros(self.count, dtype=np.uint8)
         finals = []
         for i, env in enumerate(self.envs):
-            obs, reward, term, trunc, _ = env.step(self.action(actions[i]))
-            rewards[i] = float(reward)
+            obs, reward, term, trunc = self.step_result(i, env.step(self.action(actions[i])))
+            rewards[i] = reward
             if term or trunc:
-                terminated[i], truncated[i] = bool(term), bool(trunc)
+                terminated[i], truncated[i] = term, trunc
                 final = np.empty((1, self.size), dtype=np.float32)
-                self.place(final, 0, obs)
+                self.place(final, 0, obs, i)
                 finals.append(final)
-                obs, _ = env.reset()
+                obs = self.reset_obs(i, env.reset())
             self.place(self.obs, i, obs)
         return rewards, terminated, truncated, finals
 
@@ -269,6 +353,25 @@ class Copies:
                 env.close()
             except Exception:  # closing is best effort: the process exits next
                 pass
+
+
+def is_real(value):
+    """A single real number: Python's or numpy's (a 0-d array too), not a string, None or a sequence."""
+    if isinstance(value, numbers.Real):
+        return True
+    if value is None or isinstance(value, (str, bytes)):
+        return False
+    try:
+        array = np.asarray(value)
+    except Exception:  # an object numpy cannot read is no number either
+        return False
+    return array.ndim == 0 and array.dtype.kind in "biuf"
+
+
+def short(value, chars=80):
+    """repr(value), cut to `chars` characters for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= chars else text[:chars] + "..."
 
 
 def serve(inp, out):

@@ -98,6 +98,10 @@ export class WorkerLink {
    * returned too (the caller words it); `what` says what was asked, for the messages ("stepping").
    */
   request(frame: ArrayBuffer, what: string, seconds: number): { type: number; payload: ArrayBuffer } {
+    // A NaN would make Atomics.wait sleep forever, 0 or less never wait: the callers check the
+    // user's options; this guards against a caller that forgets.
+    if (!(Number.isFinite(seconds) && seconds > 0))
+      throw new StaqInputError(`${this.options.name}: a reply's time limit must be a finite number of seconds > 0; got ${seconds}`);
     if (this.failure) throw this.failure;
     if (this.exited) throw new StaqInputError(`${this.options.name}: the Python worker was closed; make a new env`);
     this.port.postMessage({ kind: "send", frame }, [frame]);

@@ -23,6 +23,9 @@ import { StaqInputError } from "../../errors.ts";
 import { ArraySlabs } from "../array-slabs.ts";
 import type { Env, EnvState, ObservationWriter, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
 import { RandomState, type RandomStateSnapshot } from "../random-state.ts";
+import { checkSeed } from "../seeds.ts";
+import { describeValue } from "../../io/describe-value.ts";
+import { markFinite } from "../finite-envs.ts";
 import { EPISODE_PHASES, openState } from "../state-reader.ts";
 import type { MinatarGame, MinatarGameFactory, NumpyRandom } from "./game.ts";
 
@@ -64,6 +67,8 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
   readonly name: string;
   readonly observationShape: readonly number[];
   readonly actionCount: number;
+  /** numpy's RandomState takes seeds up to 2^32 − 1 (a vector env checks seed + i against it). */
+  readonly maxSeed = MAX_SEED;
   /** The game behind the environment (its channel names, for rendering). */
   readonly game: MinatarGame;
   /** Full-set action index of each of this environment's actions. */
@@ -81,27 +86,31 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
 
   constructor(factory: MinatarGameFactory, options: MinatarEnvOptions = {}) {
     const stickyActionProb = options.stickyActionProb ?? 0.1;
-    if (!(stickyActionProb >= 0 && stickyActionProb <= 1))
-      throw new StaqInputError(`MinAtar: stickyActionProb must be in [0, 1]; got ${stickyActionProb}`);
+    // typeof first: `"0.5" >= 0` is true in JavaScript, and a string would then reach the game's arithmetic.
+    if (!(typeof stickyActionProb === "number" && stickyActionProb >= 0 && stickyActionProb <= 1))
+      throw new StaqInputError(`MinAtar: stickyActionProb must be a number in [0, 1]; got ${describeValue(stickyActionProb)}`);
+    const difficultyRamping = options.difficultyRamping ?? true;
+    if (typeof difficultyRamping !== "boolean")
+      throw new StaqInputError(`MinAtar: difficultyRamping must be true or false; got ${describeValue(difficultyRamping)}`);
     const actionSet = options.actionSet ?? "full";
     if (actionSet !== "full" && actionSet !== "minimal")
-      throw new StaqInputError(`MinAtar: actionSet must be "full" or "minimal"; got ${JSON.stringify(actionSet)}`);
+      throw new StaqInputError(`MinAtar: actionSet must be "full" or "minimal"; got ${describeValue(actionSet)}`);
     // Unseeded, as upstream's RandomState() from OS entropy: one seed from Math.random.
     this.random = new SeedableRandom(new RandomState(Math.floor(Math.random() * MAX_SEED)));
-    this.game = factory(this.random, { stickyActionProb, difficultyRamping: options.difficultyRamping ?? true });
+    this.game = factory(this.random, { stickyActionProb, difficultyRamping });
     this.name = options.name ?? "MinAtar";
     this.observationShape = [10, 10, this.game.channels.length];
     this.actions = actionSet === "full" ? [0, 1, 2, 3, 4, 5] : [...this.game.minimalActions];
     this.actionCount = this.actions.length;
     this.observationLength = 100 * this.game.channels.length;
+    markFinite(this);
   }
 
   reset(options: { seed?: number } = {}): ResetResult {
     const seed = options?.seed;
     if (seed !== undefined) {
       // numpy's RandomState(seed) takes integers in [0, 2^32 − 1].
-      if (!(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED))
-        throw new StaqInputError(`${this.name}: seed must be an integer in [0, 2^32 - 1] (numpy RandomState); got ${seed}`);
+      checkSeed(this.name, seed, MAX_SEED, " (numpy RandomState)");
       this.random.source = new RandomState(seed);
     }
     this.game.reset();
@@ -156,7 +165,7 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
   /** Checks the action and the phase and plays one step of the game; returns whether it terminated (its reward goes to lastReward). */
   private act(action: number): boolean {
     if (!(Number.isInteger(action) && action >= 0 && action < this.actionCount)) {
-      throw new StaqInputError(`${this.name}: action must be an integer in [0, ${this.actionCount}); got ${action}`);
+      throw new StaqInputError(`${this.name}: action must be an integer in [0, ${this.actionCount}); got ${describeValue(action)}`);
     }
     if (this.phase === "idle") throw new StaqInputError(`${this.name}: step() called before reset(); call reset() first`);
     if (this.phase === "terminated")

@@ -53,21 +53,29 @@ export function setCells(obs: Float32Array, channels: number): Cell[] {
 const sorted = (cells: readonly Cell[]): Cell[] => [...cells].sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
 const same = (a: readonly Cell[], b: readonly Cell[]) => JSON.stringify(a) === JSON.stringify(b);
 
+/** The first top-level field of a MinAtar reference file that is missing or of the wrong type, or undefined. */
+function wrongField(r: Partial<MinatarReference>): string | undefined {
+  if (typeof r.env !== "string") return "env (a string)";
+  if (!Array.isArray(r.episodes)) return "episodes (an array)";
+  if (!Array.isArray(r.state_shape)) return "state_shape (an array)";
+  if (typeof r.sticky_action_prob !== "number") return "sticky_action_prob (a number)";
+  // The format requires it, and a string like "no" would otherwise reach the game as truthy.
+  if (typeof r.difficulty_ramping !== "boolean") return "difficulty_ramping (true or false)";
+  return undefined;
+}
+
 function parseReference(json: unknown): MinatarReference {
-  const r = json as Partial<MinatarReference> | null;
-  if (
-    !r ||
-    typeof r.env !== "string" ||
-    !Array.isArray(r.episodes) ||
-    !Array.isArray(r.state_shape) ||
-    typeof r.sticky_action_prob !== "number"
-  ) {
+  const r = (json !== null && typeof json === "object" ? json : {}) as Partial<MinatarReference>;
+  const wrong = wrongField(r);
+  if (wrong !== undefined) {
     throw new StaqFormatError(
-      "not a MinAtar reference file: expected {env, state_shape, minimal_action_set, sticky_action_prob, difficulty_ramping, episodes: [...]} (docs/formats.md, “Reference data”)",
+      `not a MinAtar reference file: ${wrong} is missing or of the wrong type; expected {env, state_shape, minimal_action_set, sticky_action_prob, difficulty_ramping, episodes: [...]} (docs/formats.md, “Reference data”)`,
     );
   }
-  r.episodes.forEach((e, i) => {
+  (r as MinatarReference).episodes.forEach((e, i) => {
     if (
+      e === null ||
+      typeof e !== "object" ||
       !Array.isArray(e.actions) ||
       !Array.isArray(e.state_nonzero) ||
       !Array.isArray(e.reward) ||

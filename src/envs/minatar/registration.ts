@@ -43,7 +43,8 @@ export function minatarIdStem(game: MinatarGameName): string {
 
 /** A MinAtar environment for a game by its upstream module name. */
 export function makeMinatarEnv(game: MinatarGameName, options: MinatarEnvOptions = {}): MinatarEnv {
-  const factory: MinatarGameFactory | undefined = MINATAR_GAMES[game];
+  // Object.hasOwn: a plain lookup would find "constructor" or "toString" on Object.prototype.
+  const factory: MinatarGameFactory | undefined = Object.hasOwn(MINATAR_GAMES, game) ? MINATAR_GAMES[game] : undefined;
   if (!factory) throw new StaqInputError(`no MinAtar game named ${JSON.stringify(game)}; known: ${Object.keys(MINATAR_GAMES).join(", ")}`);
   const version = (options.actionSet ?? "full") === "full" ? "v0" : "v1";
   return new MinatarEnv(factory, { name: `MinAtar/${minatarIdStem(game)}-${version}`, ...options });

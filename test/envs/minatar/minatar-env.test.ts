@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { makeEnv, registeredEnvs } from "../../../src/envs/registry.ts";
 import { MINATAR_GAMES, makeMinatarEnv, minatarIdStem, type MinatarGameName } from "../../../src/envs/minatar/index.ts";
 import { RandomState } from "../../../src/envs/random-state.ts";
+import { checkMinatarReference } from "../../../src/envs/minatar/reference-check.ts";
+import { readReference } from "../../helpers/reference.ts";
 
 const GAMES = Object.keys(MINATAR_GAMES) as MinatarGameName[];
 
@@ -90,5 +92,46 @@ test("bad use fails with messages that say what to do", () => {
   while (!last.terminated);
   assert.throws(() => env.step(0), /after the episode terminated; call reset\(\)/);
   assert.throws(() => makeMinatarEnv("pong" as MinatarGameName), /no MinAtar game named "pong"; known: asterix, breakout/);
-  assert.throws(() => makeMinatarEnv("breakout", { stickyActionProb: 2 }), /stickyActionProb must be in \[0, 1\]/);
+  assert.throws(() => makeMinatarEnv("breakout", { stickyActionProb: 2 }), /stickyActionProb must be a number in \[0, 1\]; got 2/);
+});
+
+test("names inherited from Object.prototype are no MinAtar games, and option types are checked", () => {
+  for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+    assert.throws(
+      () => makeMinatarEnv(name as MinatarGameName),
+      new RegExp(`no MinAtar game named ${JSON.stringify(name)}; known: asterix, breakout`),
+      name,
+    );
+  }
+  // "0.5" >= 0 is true in JavaScript: a string used to pass the range check.
+  assert.throws(
+    () => makeMinatarEnv("breakout", { stickyActionProb: "0.5" as unknown as number }),
+    /stickyActionProb must be a number in \[0, 1\]; got the string "0\.5"/,
+  );
+  assert.throws(
+    () => makeMinatarEnv("breakout", { difficultyRamping: "no" as unknown as boolean }),
+    /difficultyRamping must be true or false; got the string "no"/,
+  );
+  const env = makeMinatarEnv("breakout");
+  assert.equal(env.maxSeed, 2 ** 32 - 1);
+  assert.throws(
+    () => env.reset({ seed: "1" as unknown as number }),
+    /MinAtar\/Breakout-v0: seed must be an integer in \[0, 2\^32 - 1\] \(numpy RandomState\); got the string "1"/,
+  );
+  env.reset({ seed: 0 });
+  assert.throws(() => env.step("0" as unknown as number), /action must be an integer in \[0, 6\); got the string "0"/);
+});
+
+test("a MinAtar reference file with a field of the wrong type is refused, naming the field", () => {
+  const breakout = readReference("minatar-breakout.json") as Record<string, unknown>;
+  for (const [field, value, expected] of [
+    ["difficulty_ramping", "yes", /difficulty_ramping \(true or false\) is missing or of the wrong type/],
+    ["difficulty_ramping", undefined, /difficulty_ramping \(true or false\) is missing or of the wrong type/],
+    ["sticky_action_prob", "0.1", /sticky_action_prob \(a number\) is missing or of the wrong type/],
+    ["episodes", "x", /episodes \(an array\) is missing or of the wrong type/],
+  ] as const) {
+    assert.throws(() => checkMinatarReference({ ...breakout, [field]: value }, MINATAR_GAMES.breakout), expected, `${field}: ${value}`);
+  }
+  assert.throws(() => checkMinatarReference(null, MINATAR_GAMES.breakout), /env \(a string\) is missing/);
+  assert.equal(checkMinatarReference(breakout, MINATAR_GAMES.breakout).mismatch, undefined);
 });

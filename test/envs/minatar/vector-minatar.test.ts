@@ -86,3 +86,19 @@ test("a time limit keeps the in-place path and truncates there as it does throug
     });
   }
 });
+
+test("a MinAtar vector env checks seed + i of every copy against 2^32 - 1 before resetting any", () => {
+  const vector = createVectorEnv(() => makeMinatarEnv("breakout"), 3);
+  vector.reset({ seed: 0 });
+  for (let t = 0; t < 3; t++) vector.step([1, 1, 1]);
+  const before = JSON.stringify(vector.saveState());
+  assert.throws(
+    () => vector.reset({ seed: 2 ** 32 - 2 }),
+    /vector env of MinAtar\/Breakout-v0: reset's seed \+ i for copy i must be an integer in \[0, 2\^32 - 1\] for each of the 3 copies, so the seed must be an integer in \[0, 4294967293\]; got 4294967294/,
+  );
+  assert.equal(JSON.stringify(vector.saveState()), before, "no copy was reset, no episode length cleared");
+  vector.reset({ seed: 2 ** 32 - 3 }); // the last seed that fits
+  // Under a time limit too (the registry's MinAtar ids have none, a user's may).
+  const limited = createVectorEnv(() => withTimeLimit(makeMinatarEnv("breakout"), 10), 2);
+  assert.throws(() => limited.reset({ seed: 2 ** 32 - 1 }), /so the seed must be an integer in \[0, 4294967294\]/);
+});

@@ -1,0 +1,44 @@
+/**
+ * Seed checks shared by the environments and the vector envs, so that every refusal names the
+ * environment, the limit and why it is that limit. An Env says how far its seeds go with
+ * `maxSeed` (MinAtar: numpy's RandomState takes up to 2^32 − 1); without it, seeds go to
+ * 2^53 − 1, the largest integer a JavaScript number holds exactly (staq's own generators).
+ */
+import { StaqInputError } from "../errors.ts";
+import type { Env } from "./env.ts";
+import { describeValue } from "../io/describe-value.ts";
+
+/** The default limit: past it, seed + 1 rounds back onto seed. */
+export const MAX_SAFE_SEED = Number.MAX_SAFE_INTEGER;
+
+/** How a limit reads in messages: 2^53 - 1 and 2^32 - 1 by name, other limits as numbers. */
+function limitText(limit: number): string {
+  if (limit === MAX_SAFE_SEED) return "2^53 - 1";
+  if (limit === 2 ** 32 - 1) return "2^32 - 1";
+  return String(limit);
+}
+
+/** Throws a StaqInputError naming `name` unless `seed` is an integer in [0, maxSeed]. */
+export function checkSeed(name: string, seed: unknown, maxSeed = MAX_SAFE_SEED, why = ""): void {
+  if (typeof seed === "number" && Number.isInteger(seed) && seed >= 0 && seed <= maxSeed) return;
+  throw new StaqInputError(`${name}: seed must be an integer in [0, ${limitText(maxSeed)}]${why}; got ${describeValue(seed)}`);
+}
+
+/** The largest seed every one of `envs` takes. */
+export function maxSeedOf(envs: readonly Env[]): number {
+  let limit = MAX_SAFE_SEED;
+  for (const env of envs) if (env.maxSeed !== undefined && env.maxSeed < limit) limit = env.maxSeed;
+  return limit;
+}
+
+/**
+ * A vector env seeds copy i with seed + i: the whole range is checked before any copy resets, so a
+ * refused seed leaves every copy as it was, and the message speaks of the seed the caller passed.
+ */
+export function checkSeedRange(name: string, seed: unknown, count: number, maxSeed = MAX_SAFE_SEED): void {
+  // seed <= maxSeed − (count − 1), not seed + count − 1 <= maxSeed: near 2^53 the sum rounds down.
+  if (typeof seed === "number" && Number.isInteger(seed) && seed >= 0 && seed <= maxSeed - (count - 1)) return;
+  throw new StaqInputError(
+    `${name}: reset's seed + i for copy i must be an integer in [0, ${limitText(maxSeed)}] for each of the ${count} copies, so the seed must be an integer in [0, ${maxSeed - (count - 1)}]; got ${describeValue(seed)}`,
+  );
+}
