@@ -286,12 +286,14 @@ export function wrapDevice(
     firstError ??= error;
   }
 
+  let lostError: StaqGpuError | undefined;
   device.lost.then((lost) => {
     // Not through destroy(): lost, or destroyed by its owner (or by a call to gpu.device.destroy()).
     if (!destroyed) {
       const what = lost.reason === "destroyed" ? "was destroyed outside this Gpu (device.destroy())" : `was lost (${lost.reason})`;
       const detail = firstLine(lost.message) ? `: ${firstLine(lost.message)}` : "";
-      record(new StaqGpuError(`the WebGPU device ${what}${detail}; create a new Gpu to go on`, { cause: new Error(lost.message) }));
+      lostError = new StaqGpuError(`the WebGPU device ${what}${detail}; create a new Gpu to go on`, { cause: new Error(lost.message) });
+      record(lostError);
     }
     destroyed = true;
   });
@@ -339,6 +341,11 @@ export function wrapDevice(
     return new Kernel(gpu, name, pipeline, shaderInterface, file);
   }
 
+  /** Writes and submits after destroy() would fail inside Dawn with a message that names nothing of staq's. */
+  function usable(): void {
+    if (destroyed) throw new StaqGpuError(lostError?.message ?? "this Gpu was destroyed; create a new one with createGpu()");
+  }
+
   function kernel(shader: ShaderName | ShaderSource, constants: ShaderConstants): Promise<Kernel> {
     if (firstError) return Promise.reject(new StaqGpuError(firstError.message, { cause: firstError.cause }));
     if (destroyed) return Promise.reject(new StaqGpuError("this Gpu was destroyed; create a new one with createGpu()"));
@@ -369,6 +376,7 @@ export function wrapDevice(
       return (await kernel(shader, constants)).pipeline;
     },
     writeBuffer(buffer, offset, data) {
+      usable();
       if (data instanceof ArrayBuffer) device.queue.writeBuffer(buffer, offset, data);
       else device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
     },
@@ -376,6 +384,7 @@ export function wrapDevice(
       return device.createCommandEncoder({ label });
     },
     submit(commands) {
+      usable();
       device.queue.submit(commands);
     },
     createBindGroup(pipeline, entries, label) {

@@ -20,6 +20,7 @@ import { checkBudget } from "../gpu/buffer-budget.ts";
 import { Readback } from "../gpu/readback.ts";
 import { SerialQueue } from "../gpu/serial-queue.ts";
 import type { Stack } from "../stack/stack.ts";
+import { unchangedSince } from "../stack/stack-evaluator.ts";
 import { encodeStackLogits, validateStates } from "../stack/stack-logits.ts";
 import { preparePolicy } from "./prepared-policy.ts";
 import { checkU64 } from "../random/philox.ts";
@@ -64,7 +65,11 @@ export interface ActOptions {
 export interface Actor {
   readonly stack: Stack;
   readonly maxBatch: number;
-  /** Actions for `states` ([batch × inputs], batch ≤ maxBatch), one per state. */
+  /**
+   * Actions for `states` ([batch × inputs], batch ≤ maxBatch), one per state. `states` and
+   * `options` are copied when the call is made; a push to the stack before the call has run makes
+   * it reject (as `stackLogits`).
+   */
   act(states: Float32Array, options: ActOptions): Promise<Uint32Array>;
   destroy(): void;
 }
@@ -121,12 +126,19 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
   const queue = new SerialQueue();
   let destroyed = false;
 
-  async function actNow(observations: Float32Array, act: ActOptions): Promise<Uint32Array> {
+  /** Checks a call's input and copies it, so that the caller may reuse its arrays at once. */
+  function take(observations: Float32Array, act: ActOptions): { observations: Float32Array; act: ActOptions; batch: number } {
     if (destroyed) throw new StaqGpuError("this actor was destroyed");
+    if (act === null || typeof act !== "object") throw new StaqInputError("act needs options: { step, greedy?, epsilon?, keepLogits? }");
     const batch = validateStates(observations, inputs);
     if (batch > maxBatch) throw new StaqInputError(`act: ${batch} states, but this actor was created for at most ${maxBatch}`);
     checkU64("step", act.step);
     if (act.epsilon !== undefined) validateEpsilon(act.epsilon);
+    return { observations: observations.slice(), act: { ...act }, batch };
+  }
+
+  async function actNow(observations: Float32Array, act: ActOptions, batch: number, version: number): Promise<Uint32Array> {
+    if (destroyed) throw new StaqGpuError("this actor was destroyed");
     gpu.writeBuffer(states, 0, observations);
     const encoder = gpu.encoder(`${stack.label} act`);
     await encodeStackLogits(stack, encoder, { states, logits, batch });
@@ -142,6 +154,7 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
       if ((buffer.usage & BufferUsage.COPY_DST) === 0) throw new StaqInputError("act: the keepLogits buffer lacks COPY_DST usage");
       encoder.copyBufferToBuffer(logits, 0, buffer, offset, bytes);
     }
+    unchangedSince(stack, version, "act");
     const [actions] = await readback.read(encoder, [{ source: act.greedy ? policy.greedy : policy.sampled, bytes: batch * 4 }]);
     return new Uint32Array(actions);
   }
@@ -150,7 +163,15 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
     stack,
     maxBatch,
     act(observations, act) {
-      return queue.run(() => actNow(observations, act));
+      // What a call acts on is fixed when it is made: its input now, and the stack as it is now.
+      let taken: ReturnType<typeof take>;
+      try {
+        taken = take(observations, act);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const version = stack.version;
+      return queue.run(() => actNow(taken.observations, taken.act, taken.batch, version));
     },
     destroy() {
       if (destroyed) return;

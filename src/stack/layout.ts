@@ -16,7 +16,7 @@
  * stored rows follow that order (PyTorch's input filter · H'·W' + position is stored row
  * position · padded filters + filter), and rows of padded filters are zero.
  */
-import { StaqGpuError } from "../errors.ts";
+import { StaqInputError } from "../errors.ts";
 import { convGeometry, type ConvGeometry } from "./conv.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "./mlp.ts";
 
@@ -121,7 +121,8 @@ export function planChunks(layout: SnapshotLayout, total: number, maxBindingByte
   const snapshotBytes = layout.vec4s * 16;
   const fit = Math.floor(maxBindingBytes / snapshotBytes);
   if (fit < 1) {
-    throw new StaqGpuError(
+    // The network is the caller's input: a smaller one is the fix, as for the other size checks.
+    throw new StaqInputError(
       `one snapshot takes ${snapshotBytes} bytes, more than one storage binding can hold (${maxBindingBytes} bytes); use a smaller network`,
     );
   }

@@ -71,16 +71,29 @@ export function parameterCount(spec: MlpSpec): number {
   return layerShapes(spec).reduce((sum, { inputs, outputs }) => sum + inputs * outputs + outputs, 0);
 }
 
+/**
+ * The most hidden layers a network may have. The kernels unroll their loop over layers (shaders
+ * get the layer table as constants), so compile time grows with depth: a file of 3000 one-unit
+ * layers took a minute and a gigabyte to compile on lavapipe. Q-networks in the literature have
+ * two or three; sixteen leaves room to experiment.
+ */
+export const MAX_HIDDEN_LAYERS = 16;
+
 export function validateMlpSpec(spec: MlpSpec): void {
   const positive = (value: unknown, name: string) => {
     if (!(typeof value === "number" && Number.isInteger(value) && value >= 1)) {
-      throw new StaqInputError(`mlp.${name} must be an integer >= 1; got ${JSON.stringify(value)}`);
+      throw new StaqInputError(`mlp.${name} must be an integer >= 1; got ${typeof value === "number" ? value : JSON.stringify(value)}`);
     }
   };
   if (typeof spec !== "object" || spec === null) throw new StaqInputError("mlp must be { inputs, hidden: number[], outputs }");
   positive(spec.inputs, "inputs");
   positive(spec.outputs, "outputs");
   if (!Array.isArray(spec.hidden)) throw new StaqInputError(`mlp.hidden must be an array of widths; got ${JSON.stringify(spec.hidden)}`);
+  if (spec.hidden.length > MAX_HIDDEN_LAYERS) {
+    throw new StaqInputError(
+      `mlp.hidden has ${spec.hidden.length} layers; staq takes at most ${MAX_HIDDEN_LAYERS} (its kernels are generated layer by layer, so a deeper network's compile time and memory grow with its depth)`,
+    );
+  }
   spec.hidden.forEach((width, l) => positive(width, `hidden[${l}]`));
   if (spec.conv !== undefined) validateConvSpec(spec.conv, spec.inputs);
 }

@@ -21,7 +21,7 @@ import { stackForwardConstants } from "./tiling.ts";
 /** What an evaluation reads of the stack. */
 export type EvaluatedStack = Pick<
   Stack,
-  "gpu" | "label" | "spec" | "layout" | "ensemble" | "chunks" | "coefficientBuffer" | "targetWorkgroups" | "convFusion" | "size"
+  "gpu" | "label" | "spec" | "layout" | "ensemble" | "chunks" | "coefficientBuffer" | "targetWorkgroups" | "convFusion" | "size" | "version"
 >;
 
 interface Step {

@@ -11,7 +11,7 @@
  * a full ring does not. Dropped evaluations and outgrown scratch buffers are not destroyed, since
  * work encoded with them may not be submitted yet; the garbage collector frees them.
  */
-import { StaqGpuError } from "../errors.ts";
+import { StaqGpuError, StaqInputError } from "../errors.ts";
 import { checkBudget } from "../gpu/buffer-budget.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { BufferUsage } from "../gpu/constants.ts";
@@ -46,12 +46,26 @@ export class StackEvaluator {
     return prepared;
   }
 
-  /** `stackLogits`: uploads `states`, evaluates them and reads the logits back, one call at a time. */
-  logits(states: Float32Array): Promise<Float32Array> {
+  /**
+   * `stackLogits`: uploads `states`, evaluates them and reads the logits back, one call at a time.
+   * What a call evaluates is fixed when it is made: the states are checked and copied then (the
+   * caller may reuse its array at once), and a call that would run after the stack changed rejects
+   * (see `unchangedSince`).
+   */
+  logits(callerStates: Float32Array): Promise<Float32Array> {
+    let states: Float32Array;
+    let batch: number;
+    try {
+      this.alive();
+      batch = validateStates(callerStates, this.stack.spec.inputs);
+      states = callerStates.slice();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const version = this.stack.version;
     return this.calls.run(async () => {
       this.alive();
       const { gpu, spec, label } = this.stack;
-      const batch = validateStates(states, spec.inputs);
       // The kernel splits a large batch into row ranges, but each scratch buffer is one buffer.
       checkBudget(
         gpu.info,
@@ -75,6 +89,7 @@ export class StackEvaluator {
       gpu.writeBuffer(statesBuffer, 0, states);
       const encoder = gpu.encoder(`${label} stackLogits`);
       const prepared = await this.encode(encoder, { states: statesBuffer, logits: logitsBuffer, batch });
+      unchangedSince(this.stack, version, "stackLogits");
       const [logits] = await this.readback.read(encoder, [{ source: logitsBuffer, bytes: logitsBytes }], prepared.duration);
       return new Float32Array(logits);
     });
@@ -92,6 +107,7 @@ export class StackEvaluator {
 
   private alive(): void {
     if (this.destroyed) throw new StaqGpuError(`${this.stack.label} was destroyed`);
+    if (this.stack.gpu.destroyed) throw new StaqGpuError(`${this.stack.label}'s Gpu was destroyed; create a new Gpu and stack`);
   }
 
   private async prepare(io: StackLogitsIO): Promise<PreparedEvaluation> {
@@ -140,5 +156,19 @@ export class StackEvaluator {
     const buffer = createBuffer(this.stack.gpu, Math.max(bytes, doubled), usage, `${this.stack.label} ${name}`);
     this.scratch.set(name, buffer);
     return buffer;
+  }
+}
+
+/**
+ * Throws unless `stack` is still at `version`: a call queued behind other work (or waiting for a
+ * kernel to compile) that would otherwise evaluate the snapshots a later `push` or `set` wrote,
+ * not those the stack held when the call was made. Checked right before the call's submit, after
+ * which the stack's writes queue behind it.
+ */
+export function unchangedSince(stack: Pick<EvaluatedStack, "label" | "version">, version: number, call: string): void {
+  if (stack.version !== version) {
+    throw new StaqInputError(
+      `${call}: ${stack.label} changed (push or set) after this call was made and before it ran; await the call before changing the stack`,
+    );
   }
 }

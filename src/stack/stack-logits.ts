@@ -82,7 +82,9 @@ export async function encodeStackLogits(
 
 /**
  * Evaluates the stack on CPU states ([batch, inputs], row-major) and returns the logits
- * ([batch, actions]). Calls on one stack run one after another.
+ * ([batch, actions]). Calls on one stack run one after another. A call evaluates what it was
+ * given when it was made: `states` is copied then, and a `push` or `set` before the call has run
+ * makes it reject rather than evaluate the changed stack (await it before changing the stack).
  */
 export function stackLogits(stack: Stack, states: Float32Array): Promise<Float32Array> {
   return stack.evaluator.logits(states);

@@ -9,6 +9,7 @@
  * the stack.
  */
 import { StaqInputError, StaqGpuError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { readFloat32 } from "../gpu/readback.ts";
@@ -149,7 +150,7 @@ export const DEFAULT_TARGET_WORKGROUPS = 256;
 
 function positiveInteger(value: unknown, name: string): number {
   if (!(typeof value === "number" && Number.isInteger(value) && value >= 1)) {
-    throw new StaqInputError(`${name} must be an integer >= 1; got ${JSON.stringify(value)}`);
+    throw new StaqInputError(`${name} must be an integer >= 1; got ${typeof value === "number" ? value : JSON.stringify(value)}`);
   }
   return value;
 }
@@ -174,8 +175,35 @@ export function stackBudget(layout: SnapshotLayout, ensemble: number): Budget {
   };
 }
 
+/** The keys of createStack's options: a misspelt one ("memroy") would otherwise be a default taken silently. */
+const STACK_OPTION_KEYS = [
+  "mlp",
+  "memory",
+  "ensemble",
+  "maxBindingBytes",
+  "targetWorkgroups",
+  "convFusion",
+  "label",
+  "eta",
+  "tau",
+  "gamma",
+  "variant",
+  "normalization",
+  "rule",
+];
+
+/** Throws unless `options` is an object with only `known` keys. */
+function checkOptionKeys(options: unknown, known: readonly string[], call: string): void {
+  if (options === null || typeof options !== "object")
+    throw new StaqInputError(`${call} needs an options object; got ${describeValue(options)}`);
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length > 0)
+    throw new StaqInputError(`${call}: unknown option ${JSON.stringify(unknown[0])}; the options are: ${known.join(", ")}`);
+}
+
 export function createStack(gpu: Gpu, options: StackOptions): Stack {
   if (gpu.destroyed) throw new StaqGpuError("createStack: this Gpu was destroyed");
+  checkOptionKeys(options, STACK_OPTION_KEYS, "createStack");
   validateMlpSpec(options.mlp);
   const memory = positiveInteger(options.memory, "memory");
   const ensemble = positiveInteger(options.ensemble ?? 1, "ensemble");
@@ -206,6 +234,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     { name: pmd.rule === "authors" ? "memory M + 1 (the authors' rule)" : "memory M", value: slots },
     stackBudget(layout, ensemble),
   );
+  if (options.maxBindingBytes !== undefined) positiveInteger(options.maxBindingBytes, "maxBindingBytes");
   const maxBindingBytes = Math.min(
     options.maxBindingBytes ?? Infinity,
     gpu.info.limits.maxStorageBufferBindingSize,
@@ -244,10 +273,14 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     get size() {
       return size;
     },
+    get version() {
+      return version;
+    },
   });
 
   const alive = () => {
     if (destroyed) throw new StaqGpuError(`${label} was destroyed`);
+    if (gpu.destroyed) throw new StaqGpuError(`${label}'s Gpu was destroyed; create a new Gpu and stack`);
   };
 
   const slotsOldestFirst = () =>
@@ -344,6 +377,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     },
     push(snapshot, pushOptions = {}) {
       alive();
+      checkOptionKeys(pushOptions, ["tau"], "push");
       const list = members(snapshot);
       const step = pmdStepOptions(pushOptions.tau);
       list.forEach((weights, e) => writeSlot(next, e, weights));
@@ -351,6 +385,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     },
     pushFromBuffer(source, pushOptions = {}) {
       alive();
+      checkOptionKeys(pushOptions, ["tau", "sourceOffset"], "pushFromBuffer");
       const sourceOffset = pushOptions.sourceOffset ?? 0;
       if (!(Number.isInteger(sourceOffset) && sourceOffset >= 0 && sourceOffset % 4 === 0)) {
         throw new StaqInputError(`pushFromBuffer: sourceOffset must be a non-negative multiple of 4; got ${sourceOffset}`);

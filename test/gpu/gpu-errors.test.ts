@@ -116,6 +116,23 @@ test("a device destroyed by its owner fails the readbacks of a Gpu wrapping it w
   wrapped.destroy();
 });
 
+test("after gpu.destroy() a write, a push or an evaluation says the Gpu was destroyed, not what Dawn says", async () => {
+  const gpu = await createGpu();
+  const stack = createStack(gpu, { mlp: SPEC, memory: 2 });
+  const buffer = createBuffer(gpu, 16, BufferUsage.COPY_DST, "data");
+  gpu.destroy();
+  const destroyed = (error: Error) => {
+    assert.ok(error instanceof StaqGpuError, `${error.name}: ${error.message}`);
+    assert.match(error.message, /Gpu was destroyed; create a new/);
+    return true;
+  };
+  assert.throws(() => gpu.writeBuffer(buffer, 0, new Float32Array(4)), destroyed);
+  assert.throws(() => gpu.submit([]), destroyed);
+  assert.throws(() => stack.push(randomSnapshots(SPEC, 1, 1)[0]), destroyed);
+  assert.equal(stack.size, 0, "the refused push changed nothing");
+  await assert.rejects(stackLogits(stack, randomStates(1, SPEC.inputs, 1)), destroyed);
+});
+
 test("Dawn prints nothing on stdout for an uncaptured error; the readback fails instead", () => {
   const child = runNode(`
     import { createGpu } from "./src/node/create-gpu.ts";

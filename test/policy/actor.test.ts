@@ -139,6 +139,28 @@ test("acting allocates nothing per call: after the first call, 20 more create no
   stack.destroy();
 });
 
+test("an act call acts on what it was given when made: its states and options are copied, and a push before it ran rejects it", async () => {
+  const stack = createStack(gpu, { mlp: SPEC, memory: 3, tau: 0.5 });
+  for (let k = 0; k < 3; k++) stack.push(randomSnapshots(SPEC, 1, 40 + k)[0]);
+  const actor = createActor(stack, { maxBatch: 8, seed: 5 });
+  const states = randomStates(8, SPEC.inputs, 44);
+  const options = { step: 3, greedy: false };
+  const expected = Array.from(await actor.act(states.slice(), { ...options }));
+  const pending = actor.act(states, options);
+  states.fill(NaN);
+  options.step = 4;
+  options.greedy = true;
+  assert.deepEqual(Array.from(await pending), expected);
+
+  states.set(randomStates(8, SPEC.inputs, 44));
+  const beforePush = actor.act(states, { step: 3 });
+  stack.push(randomSnapshots(SPEC, 1, 45)[0]);
+  await assert.rejects(beforePush, /^StaqInputError: act: .* changed \(push or set\) after this call was made and before it ran/);
+  await assert.rejects(actor.act(states, undefined as unknown as { step: number }), /act needs options: \{ step/);
+  actor.destroy();
+  stack.destroy();
+});
+
 test("an empty stack acts uniformly at random; bad calls say what is wrong", async () => {
   const stack = createStack(gpu, { mlp: SPEC, memory: 2 });
   const actor = createActor(stack, { maxBatch: 4, seed: 1 });

@@ -341,6 +341,28 @@ test("a stack larger than one 128 MiB storage binding is split and still exact",
   stack.destroy();
 });
 
+test("a call evaluates what it was given when made: the caller may reuse its states at once, and a push before the call ran rejects it", async () => {
+  const { stack } = filledStack(4, 3);
+  const states = randomStates(5, spec.inputs, 21);
+  const expected = bits(await stackLogits(stack, states.slice()));
+  const pending = stackLogits(stack, states);
+  states.fill(NaN); // an environment loop writing its next observations into the same array
+  assert.deepEqual(bits(await pending), expected);
+
+  const [next] = randomSnapshots(spec, 1, 22);
+  states.set(randomStates(5, spec.inputs, 21));
+  const beforePush = stackLogits(stack, states);
+  stack.push(next);
+  await assert.rejects(beforePush, (error: Error) => {
+    assert.ok(error instanceof StaqInputError, `${error.name}: ${error.message}`);
+    assert.match(error.message, /^stackLogits: .* changed \(push or set\) after this call was made and before it ran; await the call/);
+    return true;
+  });
+  // A call made after the push evaluates the new stack.
+  assert.notDeepEqual(bits(await stackLogits(stack, states)), expected);
+  stack.destroy();
+});
+
 test("bad input gets an error that says what is wrong", async () => {
   const { stack } = filledStack(3, 3);
   await assert.rejects(stackLogits(stack, new Float32Array(7)), /7 values, which is not a whole number of states of 6 inputs/);
@@ -353,8 +375,19 @@ test("bad input gets an error that says what is wrong", async () => {
   assert.throws(() => stack.push(nan), /snapshot\.layers\[0\]\.weight\[4\] is NaN/);
   assert.throws(() => stack.push([good, good]), /1 ensemble members, so it needs 1 networks; got 2/);
   assert.throws(() => stack.push(good, { tau: -1 }), StaqInputError);
+  // A misspelt option would otherwise leave its default in place without a word.
+  assert.throws(() => stack.push(good, { tua: 2 } as never), /^StaqInputError: push: unknown option "tua"; the options are: tau$/);
+  assert.throws(
+    () => createStack(gpu, { mlp: spec, memroy: 2 } as never),
+    /^StaqInputError: createStack: unknown option "memroy"; the options are: mlp, memory, /,
+  );
   assert.throws(() => createStack(gpu, { mlp: { inputs: 0, hidden: [], outputs: 2 }, memory: 1 }), /mlp\.inputs must be an integer >= 1/);
   assert.throws(() => createStack(gpu, { mlp: spec, memory: 0 }), /memory must be an integer >= 1/);
+  assert.throws(() => createStack(gpu, { mlp: spec, memory: 2, maxBindingBytes: NaN }), /maxBindingBytes must be an integer >= 1; got NaN/);
+  assert.throws(
+    () => createStack(gpu, { mlp: { inputs: 2, hidden: new Array(17).fill(4), outputs: 2 }, memory: 1 }),
+    /mlp\.hidden has 17 layers; staq takes at most 16/,
+  );
   assert.throws(() => createStack(gpu, { mlp: spec, memory: 2, gamma: 1 }), /gamma must be in \[0, 1\)/);
   assert.throws(
     () => createStack(gpu, { mlp: spec, memory: 2, convFusion: "no" as unknown as boolean }),
