@@ -6,6 +6,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { parseDecimal } from "../io/decimal.ts";
+import { float32Problem } from "../io/float32-range.ts";
 
 export interface StaqConfig {
   /**
@@ -132,7 +133,13 @@ export interface ConfigField {
   key: keyof StaqConfig;
   type: FieldKind;
   help: string;
+  /** The algorithms that read the field, where not all do (a baseline's acting network is no stack). */
+  algos?: readonly Algo[];
 }
+
+const STAQ_ONLY: readonly Algo[] = ["staq"];
+/** StaQ and MDPO: the PMD step (η, τ) and the soft target's a'. */
+const PMD_ALGOS: readonly Algo[] = ["staq", "mdpo"];
 
 /** Every field, in the order `staq train --help` lists them. */
 export const CONFIG_FIELDS: readonly ConfigField[] = [
@@ -165,17 +172,24 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     key: "nextAction",
     type: { kind: "choice", choices: ["sample", "expectation"] },
     help: "a' of the target: a sample of pi_k, or the expectation over it",
+    algos: PMD_ALGOS,
   },
   { key: "rewardScale", type: { kind: "number", min: 0, minExclusive: true }, help: "c_r, the reward scale of the targets" },
   { key: "gamma", type: { kind: "number", min: 0, max: 1, maxExclusive: true }, help: "discount" },
-  { key: "memory", type: { kind: "integer", min: 1 }, help: "M, snapshots kept in the stack" },
-  { key: "eta", type: { kind: "number", min: 0, minExclusive: true }, help: "eta, the KL weight of the mirror-descent step" },
-  { key: "tauStart", type: { kind: "number", min: 0, minExclusive: true }, help: "initial tau, times 1/ln|A|" },
-  { key: "tauEnd", type: { kind: "number", min: 0, minExclusive: true }, help: "final tau, times 1/ln|A|" },
+  { key: "memory", type: { kind: "integer", min: 1 }, help: "M, snapshots kept in the stack", algos: STAQ_ONLY },
+  {
+    key: "eta",
+    type: { kind: "number", min: 0, minExclusive: true },
+    help: "eta, the KL weight of the mirror-descent step",
+    algos: PMD_ALGOS,
+  },
+  { key: "tauStart", type: { kind: "number", min: 0, minExclusive: true }, help: "initial tau, times 1/ln|A|", algos: PMD_ALGOS },
+  { key: "tauEnd", type: { kind: "number", min: 0, minExclusive: true }, help: "final tau, times 1/ln|A|", algos: PMD_ALGOS },
   {
     key: "tauAnnealSteps",
     type: { kind: "integer", min: 0 },
     help: "environment steps of the linear tau annealing (0: tauEnd throughout)",
+    algos: PMD_ALGOS,
   },
   {
     key: "epsilon",
@@ -189,15 +203,26 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     help: "environment steps of the linear epsilon decay from epsilonStart to epsilon (0: epsilon throughout)",
   },
   { key: "learningStarts", type: { kind: "integer", min: 0 }, help: "environment steps collected before the first fit (0: none)" },
-  { key: "munchausenAlpha", type: { kind: "number", min: 0 }, help: "mdqn: alpha, the weight of the Munchausen term" },
+  { key: "munchausenAlpha", type: { kind: "number", min: 0 }, help: "mdqn: alpha, the weight of the Munchausen term", algos: ["mdqn"] },
   {
     key: "munchausenTau",
     type: { kind: "number", min: 0, minExclusive: true },
     help: "mdqn: tau, the temperature of its softmax policy (not scaled by ln|A|)",
+    algos: ["mdqn"],
   },
-  { key: "munchausenClip", type: { kind: "number", min: -1e6, max: 0 }, help: "mdqn: l0, the lower clip of tau*log pi(a|s)" },
-  { key: "policySteps", type: { kind: "integer", min: 1 }, help: "mdpo: Adam steps of the policy network per iteration" },
-  { key: "policyLr", type: { kind: "number", min: 0, minExclusive: true }, help: "mdpo: Adam's learning rate for the policy network" },
+  {
+    key: "munchausenClip",
+    type: { kind: "number", min: -1e6, max: 0 },
+    help: "mdqn: l0, the lower clip of tau*log pi(a|s)",
+    algos: ["mdqn"],
+  },
+  { key: "policySteps", type: { kind: "integer", min: 1 }, help: "mdpo: Adam steps of the policy network per iteration", algos: ["mdpo"] },
+  {
+    key: "policyLr",
+    type: { kind: "number", min: 0, minExclusive: true },
+    help: "mdpo: Adam's learning rate for the policy network",
+    algos: ["mdpo"],
+  },
   {
     key: "smoothnessState",
     type: { kind: "number", min: 0 },
@@ -220,11 +245,17 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     help: "filters of a 3x3 conv layer before the hidden layers (0: none; needs an image observation, e.g. MinAtar)",
   },
   { key: "hidden", type: { kind: "widths" }, help: "hidden widths of the dense layers, e.g. 64,64" },
-  { key: "variant", type: { kind: "choice", choices: ["corrected", "vanilla"] }, help: "finite-memory variant of the stack" },
+  {
+    key: "variant",
+    type: { kind: "choice", choices: ["corrected", "vanilla"] },
+    help: "finite-memory variant of the stack",
+    algos: STAQ_ONLY,
+  },
   {
     key: "stackRule",
     type: { kind: "choice", choices: ["exact", "authors"] },
     help: "exact finite-memory PMD, or the StaQ authors' code's rule (M + 1 snapshots, the current alpha on all)",
+    algos: STAQ_ONLY,
   },
   {
     key: "timeLimit",
@@ -237,6 +268,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     key: "fullPrecomputeEvery",
     type: { kind: "integer", min: 0 },
     help: "iterations between full O(M) recomputes of the replay logits (0: never, only the O(1) update per push)",
+    algos: STAQ_ONLY,
   },
 ];
 
@@ -298,11 +330,17 @@ function requirement(type: FieldKind): string {
 }
 
 function accepts(type: FieldKind, value: unknown): boolean {
+  return inRange(type, value) && !(type.kind === "number" && float32Problem(value as number) !== undefined);
+}
+
+/** Whether `value` has the field's type and lies in its range (float32 aside). */
+function inRange(type: FieldKind, value: unknown): boolean {
   switch (type.kind) {
     case "integer":
     case "number": {
       if (!(typeof value === "number" && Number.isFinite(value))) return false;
-      if (type.kind === "integer" && !Number.isInteger(value)) return false;
+      // Past 2^53 an integer is no longer exact (--steps 9007199254740993 would become …992).
+      if (type.kind === "integer" && !Number.isSafeInteger(value)) return false;
       const aboveMin = type.kind === "number" && type.minExclusive ? value > type.min : value >= type.min;
       const belowMax = type.max === undefined || (type.kind === "number" && type.maxExclusive ? value < type.max : value <= type.max);
       return aboveMin && belowMax;
@@ -314,9 +352,18 @@ function accepts(type: FieldKind, value: unknown): boolean {
   }
 }
 
+/** "must be …; got …", or why a value in range is still unusable. */
+function refusal(type: FieldKind, value: unknown, shown: string): string {
+  if (type.kind === "number" && inRange(type, value)) return `${shown} ${float32Problem(value as number)}`;
+  if (type.kind === "integer" && typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    return `must be ${requirement(type)} below 2^53 (larger integers are not exact); got ${shown}`;
+  }
+  return `must be ${requirement(type)}; got ${shown}`;
+}
+
 /** Checks one field's value; returns it (a copy for arrays) or throws naming the field as `name`. */
 function checkField(field: ConfigField, value: unknown, name: string): unknown {
-  if (!accepts(field.type, value)) throw new StaqInputError(`${name} must be ${requirement(field.type)}; got ${describe(value)}`);
+  if (!accepts(field.type, value)) throw new StaqInputError(`${name} ${refusal(field.type, value, describe(value))}`);
   return Array.isArray(value) ? [...value] : value;
 }
 
@@ -347,14 +394,27 @@ export function resolveConfig(base: StaqConfig, overrides: Readonly<Record<strin
       `config: replayCapacity (${config.replayCapacity}) must hold at least one iteration's stepsPerIteration (${config.stepsPerIteration})`,
     );
   }
-  // The first fit comes after the first iteration at or past learningStarts.
-  const firstFit = wholeIterationSteps(Math.max(config.learningStarts, 1), config.stepsPerIteration);
+  const firstFit = firstFitStep(config);
   if (config.batchSize > Math.min(firstFit, config.replayCapacity)) {
     throw new StaqInputError(
       `config: batchSize (${config.batchSize}) must not exceed the ${Math.min(firstFit, config.replayCapacity)} transitions stored at the first fit (stepsPerIteration ${config.stepsPerIteration}, learningStarts ${config.learningStarts}, replayCapacity ${config.replayCapacity})`,
     );
   }
   return config;
+}
+
+/**
+ * Of `keys` (fields a caller set explicitly), those `config.algo` does not read: a value there is
+ * recorded but changes nothing, which a caller who set it should hear.
+ */
+export function unusedFields(
+  config: Pick<StaqConfig, "algo">,
+  keys: readonly string[],
+): { key: keyof StaqConfig; algos: readonly Algo[] }[] {
+  return keys.flatMap((key) => {
+    const algos = FIELDS.get(key)?.algos;
+    return algos && !algos.includes(config.algo) ? [{ key: key as keyof StaqConfig, algos }] : [];
+  });
 }
 
 /**
@@ -367,8 +427,13 @@ export function parseFieldValue(key: keyof StaqConfig, text: string, flag = `--$
   if (!field) throw new StaqInputError(`unknown config field ${JSON.stringify(key)}`);
   const type = field.type;
   const value = type.kind === "choice" ? text : type.kind === "widths" ? text.split(",").map(parseDecimal) : parseDecimal(text);
-  if (!accepts(type, value)) throw new StaqInputError(`${flag} must be ${requirement(type)}; got ${JSON.stringify(text)}`);
+  if (!accepts(type, value)) throw new StaqInputError(`${flag} ${refusal(type, value, JSON.stringify(text))}`);
   return value;
+}
+
+/** The environment step after which the first fit runs: the end of the first iteration at or past learningStarts. */
+export function firstFitStep(config: Pick<StaqConfig, "learningStarts" | "stepsPerIteration">): number {
+  return wholeIterationSteps(Math.max(config.learningStarts, 1), config.stepsPerIteration);
 }
 
 /**

@@ -65,6 +65,7 @@ import { collectRollout, type Rollout } from "./rollout.ts";
 import { POLICY_FIT_STREAM, SOFT_Q_FIT_STREAM, USER_ACT_STREAM, policyInitialSeed } from "./random-streams.ts";
 import { createMdpoPolicyFit, type MdpoPolicyFit } from "../train/mdpo-policy-fit.ts";
 import { learningClock, PhaseTimer } from "./timing.ts";
+import { checkTauScale } from "./tau-schedule.ts";
 
 /** An environment by registry name, or a function that builds a new copy (the user's own Env). */
 export type { EnvSource, VectorEnvSource };
@@ -157,6 +158,12 @@ async function buildParts(options: {
   if (envs.actionCount < 2) {
     envs.close?.();
     throw new StaqInputError(`${envName} has ${envs.actionCount} action; StaQ needs at least 2`);
+  }
+  try {
+    checkTauScale(config, envs.actionCount);
+  } catch (error) {
+    envs.close?.();
+    throw error;
   }
   let gpu: Gpu;
   try {
@@ -315,6 +322,17 @@ export class StaQ {
   private userActor: Actor | undefined;
   private userActStep = 0;
   private destroyed = false;
+  /**
+   * The call that has the agent to itself now, if any: `learn` (except while its callbacks run,
+   * so that they may checkpoint or evaluate), `evaluate` or `checkpoint`. Their work spans many
+   * awaits over shared state (the stack, the environments, the counters), so two at once would
+   * interleave; each refuses to start beside another, and beside `act`.
+   */
+  private holder: string | undefined;
+  /** Whether `learn` is running, its callbacks included. */
+  private learning = false;
+  /** `act` calls in flight: they may run beside each other (the user's actor serialises them). */
+  private acting = 0;
 
   /** Use `StaQ.create` or `StaQ.restore` (or, in Node, `StaQ.load`). */
   constructor(parts: AgentParts) {
@@ -406,7 +424,18 @@ export class StaQ {
    * policy change are not finite; the agent then refuses to train or checkpoint any further.
    */
   async learn(options: LearnOptions = {}): Promise<LearnResult> {
-    this.alive();
+    if (this.learning) throw new StaqInputError("learn: learn is already running on this agent; await it before calling learn again");
+    return this.exclusively("learn", async () => {
+      this.learning = true;
+      try {
+        return await this.learnNow(options);
+      } finally {
+        this.learning = false;
+      }
+    });
+  }
+
+  private async learnNow(options: LearnOptions): Promise<LearnResult> {
     this.notDiverged();
     const { counters, config } = this;
     const steps = options.steps ?? Math.max(0, config.totalSteps - counters.globalStep);
@@ -415,7 +444,8 @@ export class StaQ {
     const clock = learningClock(counters.elapsedSeconds);
     const stopped = () => options.signal?.aborted === true;
     if (counters.globalStep === 0 && counters.evaluations === 0 && config.evalEvery > 0 && steps > 0) {
-      await options.onEvaluation?.(await this.scheduledEvaluation(clock));
+      const metrics = await this.scheduledEvaluation(clock);
+      await this.released("onEvaluation", () => options.onEvaluation?.(metrics));
     }
     while (counters.globalStep < goal && !stopped()) {
       const before = counters.globalStep;
@@ -437,10 +467,11 @@ export class StaQ {
       // checkpoints, so no checkpoint falls between an iteration and its evaluation (a run
       // restored from one would never make that evaluation).
       if (config.evalEvery > 0 && Math.floor(counters.globalStep / config.evalEvery) > Math.floor(before / config.evalEvery)) {
-        await options.onEvaluation?.(await this.scheduledEvaluation(clock));
+        const evaluation = await this.scheduledEvaluation(clock);
+        await this.released("onEvaluation", () => options.onEvaluation?.(evaluation));
       }
       counters.elapsedSeconds = clock();
-      await options.onIteration?.(metrics);
+      await this.released("onIteration", () => options.onIteration?.(metrics));
     }
     return { globalStep: counters.globalStep, iteration: counters.iteration, stopped: counters.globalStep < goal };
   }
@@ -544,7 +575,7 @@ export class StaQ {
   private async scheduledEvaluation(clock: () => number): Promise<EvaluationMetrics> {
     const { config, counters } = this;
     const first = (config.seed + 2 ** 31 + counters.evaluations * config.evalEpisodes) % 2 ** 32;
-    const result = await this.evaluate({ episodes: config.evalEpisodes, seed: first });
+    const result = await this.evaluateNow({ episodes: config.evalEpisodes, seed: first });
     counters.evaluations++;
     return { ...result, time_s: clock() };
   }
@@ -554,12 +585,19 @@ export class StaQ {
    * environment, episode j reset with seed + j (seed default: the run's seed + 2^31).
    */
   async evaluate(options: { episodes?: number; seed?: number } = {}): Promise<EvaluationMetrics> {
-    this.alive();
+    return this.exclusively("evaluate", () => this.evaluateNow(options));
+  }
+
+  private async evaluateNow(options: { episodes?: number; seed?: number }): Promise<EvaluationMetrics> {
     const { config, counters } = this;
     const episodes = options.episodes ?? config.evalEpisodes;
     if (!(Number.isInteger(episodes) && episodes >= 1))
       throw new StaqInputError(`evaluate: episodes must be an integer >= 1; got ${episodes}`);
     const seed = options.seed ?? (config.seed + 2 ** 31) % 2 ** 32;
+    if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32))
+      throw new StaqInputError(
+        `evaluate: seed must be an integer in [0, 2^32) (episode j is reset with seed + j, modulo 2^32); got ${seed}`,
+      );
     const started = performance.now();
     const seeds = Array.from({ length: episodes }, (_, j) => (seed + j) % 2 ** 32);
     const results = { returns: [] as number[], lengths: [] as number[] };
@@ -567,7 +605,8 @@ export class StaQ {
     for (let first = 0; first < episodes; first += this.actor.maxBatch) {
       const count = Math.min(this.actor.maxBatch, episodes - first);
       const round = this.makeCopy
-        ? await evaluateGreedy(this.evaluationEnvs(episodes).slice(first, first + count), this.actor, seeds.slice(first, first + count))
+        ? // Each round reuses the same copies: every episode starts from a seeded reset.
+          await evaluateGreedy(this.evaluationEnvs(count).slice(0, count), this.actor, seeds.slice(first, first + count))
         : await evaluateGreedyVector(this.evaluationVector(Math.min(episodes, this.actor.maxBatch)), this.actor, seeds[first], count);
       results.returns.push(...round.returns);
       results.lengths.push(...round.lengths);
@@ -603,6 +642,16 @@ export class StaQ {
    */
   async act(obs: Float32Array, options: { greedy?: boolean } = {}): Promise<Uint32Array> {
     this.alive();
+    if (this.holder !== undefined) throw this.busy("act");
+    this.acting++;
+    try {
+      return await this.actNow(obs, options);
+    } finally {
+      this.acting--;
+    }
+  }
+
+  private async actNow(obs: Float32Array, options: { greedy?: boolean }): Promise<Uint32Array> {
     if (!(obs instanceof Float32Array) || obs.length === 0 || obs.length % this.observationSize !== 0) {
       throw new StaqInputError(
         `act: obs must be a Float32Array of batch × ${this.observationSize} values (${this.envName}'s observation size); got ${obs instanceof Float32Array ? obs.length + " values" : String(obs)}`,
@@ -632,7 +681,10 @@ export class StaQ {
    * written over the last good one it would lose the run.
    */
   async checkpoint(extra: Record<string, unknown> = {}): Promise<CheckpointFiles> {
-    this.alive();
+    return this.exclusively("checkpoint", () => this.checkpointNow(extra));
+  }
+
+  private async checkpointNow(extra: Record<string, unknown>): Promise<CheckpointFiles> {
     this.notDiverged();
     const { globalStep, iteration, actStep, evaluations, elapsedSeconds } = this.counters;
     const trainerState = await this.trainer.exportState();
@@ -791,6 +843,43 @@ export class StaQ {
 
   private alive(): void {
     if (this.destroyed) throw new StaqInputError("this StaQ agent was destroyed");
+  }
+
+  /** Runs `work` with the agent to itself (see `holder`); a call destroyed meanwhile says so. */
+  private async exclusively<T>(call: string, work: () => Promise<T>): Promise<T> {
+    this.alive();
+    if (this.holder !== undefined || this.acting > 0) throw this.busy(call);
+    this.holder = call;
+    try {
+      return await work();
+    } catch (error) {
+      // What fails once destroy() freed the buffers mid-call is a consequence, not the cause.
+      throw this.destroyed ? new StaqInputError(`${call}: this StaQ agent was destroyed while ${call} ran`, { cause: error }) : error;
+    } finally {
+      this.holder = undefined;
+    }
+  }
+
+  /** Runs a caller's callback with the agent free, so that it may checkpoint, evaluate or act. */
+  private async released(callback: string, work: () => void | Promise<void>): Promise<void> {
+    const holder = this.holder;
+    this.holder = undefined;
+    try {
+      await work();
+    } finally {
+      const left = this.holder;
+      this.holder = holder;
+      if (left !== undefined) {
+        throw new StaqInputError(`${callback} returned while the ${left} it started was still running; await it in the callback`);
+      }
+    }
+  }
+
+  private busy(call: string): StaqInputError {
+    const other = this.holder ?? "act";
+    return new StaqInputError(
+      `${call}: ${other} is still running on this agent; await it first (an agent does one thing at a time, though act calls may overlap)`,
+    );
   }
 
   /** Set when training went non-finite: the state is garbage from then on. */

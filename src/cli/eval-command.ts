@@ -12,10 +12,9 @@ import { loadMinatar } from "./minatar-module.ts";
 import { checkpointPath } from "./run-directory.ts";
 
 /**
- * The most episodes one evaluation runs. The agent keeps one environment per episode (every
- * episode runs alongside the others) and every return is printed in eval/returns: a MinAtar
- * environment takes a few kilobytes, so 10^5 episodes take a few hundred megabytes, and 10^8 ran
- * out of memory after 46 s instead of saying so at once.
+ * The most episodes one evaluation runs: every return is printed in eval/returns, one JSON line,
+ * and the episodes run in rounds of the agent's acting batch, so 10^8 would print a gigabyte after
+ * hours. (The agent keeps one environment copy per episode of a round, not per episode.)
  */
 export const MAX_EPISODES = 100_000;
 
@@ -28,8 +27,8 @@ Options:
   --checkpoint DIR   a run directory written by \`staq train\` (its checkpoint/ is used), or a
                      checkpoint directory itself (agent.save)
   --episodes N       episodes to run, 1 to ${MAX_EPISODES} (default 10)
-  --seed S           episode j starts from seed S + j (default: the run's seed + 2^31, as the
-                     evaluations during training)
+  --seed S           episode j starts from seed S + j modulo 2^32, S in [0, 2^32) (default: the
+                     run's seed + 2^31, as the evaluations during training)
   --env NAME         the environment, when it is not the registered one the run names
                      (a gym:<id> run's name is used as it is: its Python env must be importable)
   -h, --help         show this help
@@ -82,9 +81,10 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
       "episodes",
       1,
       MAX_EPISODES,
-      ` (the agent keeps one environment per episode and prints every return; for more, run several evaluations with --seed S, S + ${MAX_EPISODES}, ...)`,
+      ` (every return is printed; for more, run several evaluations with --seed S, S + ${MAX_EPISODES}, ...)`,
     ) ?? 10;
-  const seed = integer(values.seed, "seed", 0);
+  // Episode j is reset with seed + j modulo 2^32: a larger --seed would alias a smaller one.
+  const seed = integer(values.seed, "seed", 0, 2 ** 32 - 1);
   const path = await checkpointPath(values.checkpoint);
   // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.
   const envName = values.env ?? (await savedEnvName(path));

@@ -7,7 +7,16 @@
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { constants } from "node:os";
 import { join } from "node:path";
-import { CONFIG_FIELDS, flagName, parseFieldValue, resolveConfig, wholeIterationSteps, type StaqConfig } from "../agent/config.ts";
+import {
+  CONFIG_FIELDS,
+  firstFitStep,
+  flagName,
+  parseFieldValue,
+  resolveConfig,
+  unusedFields,
+  wholeIterationSteps,
+  type StaqConfig,
+} from "../agent/config.ts";
 import { StaqDivergenceError } from "../agent/divergence.ts";
 import type { EvaluationMetrics, IterationMetrics } from "../agent/metrics.ts";
 import { defaultPreset, presetConfig, presetName } from "../agent/presets.ts";
@@ -19,6 +28,7 @@ import { StaQ, readCheckpoint } from "../node/staq.ts";
 import { RunInterrupted, UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar } from "./minatar-module.ts";
 import { createProgressReporter, formatDuration } from "./progress.ts";
+import { parseJsonLines } from "../plot/learning-curves.ts";
 import { RUN_FILES, appendJsonLine, countLines, pathExists, truncateLines } from "./run-directory.ts";
 import { writeRunCurve } from "./run-curve.ts";
 
@@ -73,7 +83,8 @@ Options:
   --quiet                 no progress output
   -h, --help              show this help
 
-Config fields (override the preset; unknown or invalid values are errors naming the field):
+Config fields (override the preset; unknown or invalid values are errors naming the field; a flag
+given twice takes its last value, so a script may append overrides to a base command line):
 ${FIELD_FLAGS.map((f) => `  --${flagName(f.key).padEnd(22)}${f.help}`).join("\n")}
 `;
 
@@ -166,6 +177,26 @@ function roundedTotal(total: number, config: StaqConfig, globalStep: number, giv
   };
 }
 
+/**
+ * Refuses a run that would end before its first fit: it would log, evaluate and plot an untrained
+ * agent and exit 0, as if that were a result (the dqn presets wait 1000 or 10000 steps).
+ */
+function checkFitsBefore(total: number, config: StaqConfig, preset: string): void {
+  const firstFit = firstFitStep(config);
+  if (firstFit > total) {
+    throw new StaqInputError(
+      `this run would never train: its first fit comes after step ${firstFit} (learningStarts ${config.learningStarts}, from --learning-starts or the ${preset} preset), but it ends at step ${total}; lower --learning-starts or raise --steps`,
+    );
+  }
+}
+
+/** The files of a run (config, logs, curve, checkpoints) that `out` holds: a new run there would append to or replace them. */
+async function runFilesIn(out: string): Promise<string[]> {
+  const names = [...Object.values(RUN_FILES), `${RUN_FILES.checkpoint}.old`, `${RUN_FILES.checkpoint}.new`];
+  const present = await Promise.all(names.map((name) => pathExists(join(out, name))));
+  return names.filter((_, i) => present[i]);
+}
+
 /** Refuses an --out that exists but is not a directory (mkdir would fail with a bare EEXIST). */
 async function checkRunDirectory(out: string): Promise<void> {
   const info = await stat(out).catch(() => undefined);
@@ -180,20 +211,25 @@ async function prepareNewRun(values: Values, overrides: Partial<StaqConfig>): Pr
   if (envName.startsWith("MinAtar/")) await loadMinatar(envName);
   // --algo picks among its own presets: --algo dqn --preset quick is dqn-quick.
   const preset = presetName((values.preset as string | undefined) ?? defaultPreset(envName, overrides.algo), overrides.algo);
-  const out = (values.out as string | undefined) ?? defaultRunDirectory(envName, preset, overrides.seed ?? 0);
-  await checkRunDirectory(out);
-  const existing = await pathExists(join(out, RUN_FILES.config));
-  if (existing && !values.force)
-    throw new StaqInputError(`${out} already holds a run; continue it with --resume, start over with --force, or choose another --out`);
+  // The arguments first: a mistake in them is reported before an --out that already holds a run,
+  // which --force would replace only to meet the mistake next.
   const config = resolveConfig(presetConfig(preset), overrides);
   const { total, note } = roundedTotal(config.totalSteps, config, 0, values.steps as string | undefined);
+  checkFitsBefore(total, config, preset);
+  const out = (values.out as string | undefined) ?? defaultRunDirectory(envName, preset, overrides.seed ?? 0);
+  await checkRunDirectory(out);
+  const present = await runFilesIn(out);
+  const existing = present.length > 0;
+  if (existing && !values.force) {
+    throw new StaqInputError(
+      present.includes(RUN_FILES.config)
+        ? `${out} already holds a run; continue it with --resume, start over with --force, or choose another --out`
+        : `${out} holds files of a run (${present.join(", ")}) but no ${RUN_FILES.config}, so it cannot be resumed; start over with --force, or choose another --out`,
+    );
+  }
   const agent = await StaQ.create({ env: envName, preset, ...overrides, totalSteps: total });
   try {
-    if (existing) {
-      for (const name of Object.values(RUN_FILES)) await rm(join(out, name), { recursive: true, force: true });
-      for (const name of [`${RUN_FILES.checkpoint}.old`, `${RUN_FILES.checkpoint}.new`])
-        await rm(join(out, name), { recursive: true, force: true });
-    }
+    for (const name of present) await rm(join(out, name), { recursive: true, force: true });
     await mkdir(out, { recursive: true }).catch((error: unknown) => {
       throw fileError(`Could not create the run directory ${out}`, error);
     });
@@ -202,11 +238,66 @@ async function prepareNewRun(values: Values, overrides: Partial<StaqConfig>): Pr
     agent.destroy();
     throw error;
   }
-  return { agent, out, notes: note ? [note] : [], resumedFrom: null };
+  // A warning, not an error: a sweep's base may set a field some of its grid's algorithms do not read.
+  const unused = unusedFields(config, Object.keys(overrides)).map(
+    ({ key, algos }) =>
+      `--${flagOf(key)} does not apply to --algo ${config.algo} (only to ${algos.join(", ")}); it is recorded in config.json but changes nothing`,
+  );
+  return { agent, out, notes: [...(note ? [note] : []), ...unused], resumedFrom: null };
+}
+
+/**
+ * Refuses a checkpoint that is not the run config.json describes (copied in from another run, or
+ * config.json edited): resuming would rewrite config.json from the checkpoint and mix two runs'
+ * lines in one log, or silently drop the edit. totalSteps may differ (a resume that extended the
+ * run rewrites config.json before its next checkpoint); staq writes nothing else there.
+ */
+function checkSameRun(saved: RunConfigFile, checkpoint: { config: StaqConfig; preset: string; envName: string }, out: string): void {
+  const path = join(out, RUN_FILES.config);
+  const recorded: Record<string, unknown> = { ...checkpoint.config, env: checkpoint.envName, preset: checkpoint.preset };
+  for (const [key, value] of Object.entries(saved.fields)) {
+    if (key === "totalSteps" || key === "adapter") continue;
+    if (!Object.hasOwn(recorded, key)) {
+      throw new StaqFormatError(
+        `${path} has a field staq does not write, ${JSON.stringify(key)}; remove it, or start the run over with --force`,
+      );
+    }
+    if (JSON.stringify(value) !== JSON.stringify(recorded[key])) {
+      throw new StaqFormatError(
+        `${path} says ${key} ${JSON.stringify(value)}, but the run's checkpoint was made with ${JSON.stringify(recorded[key])}: the run directory was changed (a resumed run keeps its checkpoint's config); restore config.json, or start the run over with --force`,
+      );
+    }
+  }
+}
+
+/**
+ * Parses the first `count` lines of a log the checkpoint follows: a damaged line would otherwise
+ * surface only when the curve is drawn, after the whole resumed run has trained.
+ */
+async function checkLogLines(path: string, count: number): Promise<void> {
+  if (count === 0) return;
+  const text = await readFile(path, "utf8");
+  const kept = text.split("\n").slice(0, count).join("\n") + "\n";
+  try {
+    parseJsonLines(kept, path);
+  } catch (error) {
+    throw new StaqFormatError(
+      `${(error as Error).message}; the log was changed after the checkpoint: restore it, or start the run over with --force`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+interface RunConfigFile {
+  env: string;
+  /** Every field config.json holds. */
+  fields: Record<string, unknown>;
 }
 
 /** config.json of the run in `out`, checked as far as resuming needs it (the environment's name). */
-async function readRunConfig(out: string): Promise<{ env: string }> {
+async function readRunConfig(out: string): Promise<RunConfigFile> {
   const path = join(out, RUN_FILES.config);
   const text = await readFile(path, "utf8").catch(() => {
     throw new StaqInputError(`${out} holds no run to resume (no ${RUN_FILES.config}); start one without --resume`);
@@ -222,7 +313,8 @@ async function readRunConfig(out: string): Promise<{ env: string }> {
   }
   const env = (config as { env?: unknown } | null)?.env;
   if (typeof env !== "string") throw new StaqFormatError(`${path}: "env" must be the environment's name; got ${JSON.stringify(env)}`);
-  return { env };
+  if (Array.isArray(config)) throw new StaqFormatError(`${path} must hold a JSON object; it is written by staq train`);
+  return { env, fields: config as Record<string, unknown> };
 }
 
 /** The log positions the checkpoint follows (staq train stores them with it). */
@@ -248,6 +340,13 @@ async function prepareResume(values: Values, overrides: Partial<StaqConfig>): Pr
   if (typeof values.out !== "string") throw new UsageError("--resume needs --out DIR, the run to continue", trainCommand);
   if (values.preset !== undefined) throw new UsageError("--preset cannot change when resuming; the run keeps its config", trainCommand);
   if (values.force) throw new UsageError("--resume continues a run and --force starts it over; give one of them", trainCommand);
+  const changed = (Object.keys(overrides) as (keyof StaqConfig)[]).find((key) => key !== "totalSteps");
+  if (changed !== undefined) {
+    throw new UsageError(
+      `--${flagOf(changed)} cannot be given with --resume: a resumed run keeps its config and continues exactly as if it had not stopped; give only --steps (to extend it), or start a new run (--force, or another --out) to change it`,
+      trainCommand,
+    );
+  }
   const out = values.out;
   await checkRunDirectory(out);
   const saved = await readRunConfig(out);
@@ -261,6 +360,7 @@ async function prepareResume(values: Values, overrides: Partial<StaqConfig>): Pr
     );
   }
   const { contents } = await readCheckpoint(checkpointDir);
+  checkSameRun(saved, contents, out);
   const logged = loggedLines(contents.extra, join(checkpointDir, "state.json"));
   const logs = { metrics: join(out, RUN_FILES.metrics), eval: join(out, RUN_FILES.eval) };
   for (const key of ["metrics", "eval"] as const) {
@@ -269,6 +369,7 @@ async function prepareResume(values: Values, overrides: Partial<StaqConfig>): Pr
       throw new StaqFormatError(
         `${logs[key]} has ${present} lines; the checkpoint was taken after ${logged[key]}. The run directory was changed after the checkpoint; start the run over with --force`,
       );
+    await checkLogLines(logs[key], logged[key]);
   }
   const globalStep = contents.counters.globalStep;
   const config = resolveConfig(contents.config, overrides);
@@ -359,7 +460,7 @@ async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: bo
   let window: { step: number; time: number }[] = [];
   try {
     say(
-      `staq train: ${agent.envName}, preset ${agent.preset}, seed ${agent.config.seed}, ${total} steps, on ${agent.gpu.info.adapter}; writing ${out}${run.resumedFrom !== null ? ` (resuming at step ${run.resumedFrom})` : ""}`,
+      `staq train: ${agent.envName}, ${agent.config.algo === "staq" ? "" : `algo ${agent.config.algo}, `}preset ${agent.preset}, seed ${agent.config.seed}, ${total} steps, on ${agent.gpu.info.adapter}; writing ${out}${run.resumedFrom !== null ? ` (resuming at step ${run.resumedFrom})` : ""}`,
     );
     for (const note of run.notes) warn(note);
     if (!agent.resumeExact)

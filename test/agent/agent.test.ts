@@ -165,6 +165,37 @@ test("a diverging run stops at the iteration that went non-finite, names the qua
   scaled.destroy();
 });
 
+test("an agent does one thing at a time: a second learn, or evaluate, checkpoint or act beside learn, is refused; its callbacks may checkpoint", async () => {
+  const agent = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY });
+  const obs = randomStates(1, 4, 1);
+  const checkpointSteps: number[] = [];
+  const running = agent.learn({
+    steps: 64,
+    onIteration: async () => void checkpointSteps.push(Object.keys(await agent.checkpoint()).length),
+  });
+  const busy = (call: string) => new RegExp(`^${call}: learn is still running on this agent; await it first`);
+  await assert.rejects(agent.learn({ steps: 32 }), /^StaqInputError: learn: learn is already running on this agent/);
+  await assert.rejects(agent.evaluate({ episodes: 1 }), (e: Error) => e instanceof StaqInputError && busy("evaluate").test(e.message));
+  await assert.rejects(agent.checkpoint(), (e: Error) => e instanceof StaqInputError && busy("checkpoint").test(e.message));
+  await assert.rejects(agent.act(obs), (e: Error) => e instanceof StaqInputError && busy("act").test(e.message));
+  assert.deepEqual(await running, { globalStep: 64, iteration: 2, stopped: false });
+  assert.equal(checkpointSteps.length, 2, "a checkpoint in each onIteration");
+  assert.equal(agent.stack.size, 2, "one push per iteration: nothing interleaved");
+
+  // act calls may overlap one another, but not evaluate or learn.
+  const acting = [agent.act(obs), agent.act(obs)];
+  await assert.rejects(agent.evaluate({ episodes: 1 }), /^StaqInputError: evaluate: act is still running/);
+  await Promise.all(acting);
+  const evaluation = agent.evaluate({ episodes: 1 });
+  await assert.rejects(agent.act(obs), /act: evaluate is still running/);
+  await evaluation;
+
+  // destroy() while learn runs: learn says so rather than what failed inside.
+  const destroyed = agent.learn({ steps: 32 });
+  agent.destroy();
+  await assert.rejects(destroyed, /^StaqInputError: learn: this StaQ agent was destroyed while learn ran/);
+});
+
 test("learn trains whole iterations: steps are rounded up to a multiple of stepsPerIteration", async () => {
   assert.equal(wholeIterationSteps(20, 32), 32);
   assert.equal(wholeIterationSteps(64, 32), 64);
@@ -230,6 +261,13 @@ test("invalid configs are errors that name the field", async () => {
   await assert.rejects(StaQ.create({ env: "CartPole-v1", gpu, ...TINY, gamma: 1.5 }), /config field gamma must be a number in \[0, 1\)/);
   await assert.rejects(StaQ.create({ env: "CartPol-v1", gpu, ...TINY }), /no environment named "CartPol-v1"; known: CartPole-v1/);
   await assert.rejects(StaQ.create({ env: "CartPole-v1", preset: "slow", gpu }), /unknown preset "slow"/);
+  // CartPole: τ = 1e-30/ln 2 beside η = 2 makes β = 1 in float64, and the correction 1/(1 − β^M) infinite.
+  await assert.rejects(
+    StaQ.create({ env: "CartPole-v1", gpu, ...TINY, eta: 2, tauEnd: 1e-30, tauAnnealSteps: 0 }),
+    /^StaqInputError: tauEnd \(1e-30\) is too small beside eta \(2\): β = η\/\(η \+ τ\) rounds to 1/,
+  );
+  // 1e-10 leaves β below 1 (1 − 3.5e-11): a large but finite correction is allowed.
+  (await StaQ.create({ env: "CartPole-v1", gpu, ...TINY, eta: 2, tauEnd: 1e-10, tauAnnealSteps: 0 })).destroy();
   await assert.rejects(
     StaQ.create({ env: new Corridor() as never, gpu, ...TINY }),
     /a function that builds a new copy of your environment/,

@@ -88,7 +88,19 @@ test("overrides apply; unknown fields, wrong types and values out of range are e
     [{ batchSize: 3001, replayCapacity: 4096, learningStarts: 2500 }, /batchSize \(3001\) must not exceed the 3000 transitions/],
     [{ algo: "ppo" }, /config field algo must be one of "staq", "dqn", "mdqn", "mdpo"; got "ppo"/],
     [{ munchausenClip: 0.5 }, /config field munchausenClip must be a number in \[-1000000, 0\]; got 0.5/],
+    // In range, but the kernels compute in float32: 1e-50 would be an lr of 0, 1e39 infinite.
+    [
+      { lr: 1e-50 },
+      /^config field lr 1e-50 is outside float32's normal range, \[1\.1754944e-38, 3\.4028235e\+38\] in magnitude \(staq computes in float32 on the GPU\); there it is 0/,
+    ],
+    [{ munchausenTau: 1e-40 }, /config field munchausenTau 1e-40 is outside float32's normal range.*there it is 0/],
+    [{ rewardScale: 1e39 }, /config field rewardScale 1e\+39 is outside float32's normal range.*there it is Infinity/],
+    [{ totalSteps: 2 ** 53 + 2 }, /config field totalSteps must be an integer >= 1 below 2\^53 \(larger integers are not exact\)/],
+    [{ epsilonDecaySteps: 1e20 }, /config field epsilonDecaySteps must be an integer >= 0 below 2\^53/],
   ];
+  // The float32 limits themselves are usable.
+  assert.equal(resolveConfig(QUICK, { rewardScale: 2 ** -126 }).rewardScale, 2 ** -126);
+  assert.equal(resolveConfig(QUICK, { rewardScale: 3.4028234663852886e38 }).rewardScale, 3.4028234663852886e38);
   assert.equal(resolveConfig(QUICK, { batchSize: 3000, replayCapacity: 4096, learningStarts: 2500 }).batchSize, 3000);
   for (const [overrides, message] of cases)
     assert.throws(
@@ -124,6 +136,8 @@ test("command-line values parse to the field's type, and flags are the field nam
   assert.throws(() => parseFieldValue("memory", "0"), /^StaqInputError: --memory must be an integer >= 1; got "0"$/);
   assert.throws(() => parseFieldValue("batchSize", "2.5"), /--batch-size must be an integer >= 1; got "2.5"/);
   assert.throws(() => parseFieldValue("gamma", "1"), /--gamma must be a number in \[0, 1\); got "1"/);
+  assert.throws(() => parseFieldValue("totalSteps", "9007199254740993", "--steps"), /--steps must be an integer >= 1 below 2\^53/);
+  assert.throws(() => parseFieldValue("lr", "1e-50"), /^StaqInputError: --lr "1e-50" is outside float32's normal range/);
 });
 
 test("τ goes linearly from tauStart/ln|A| to tauEnd/ln|A| over the annealing, then stays", () => {

@@ -109,7 +109,7 @@ test("staq train writes config, metrics, evaluations, curve and checkpoint; staq
   assert.match(noEval.stderr, /\(no evaluations, so no curve\)/);
 
   const again = await runStaq(["train", "--env", "CartPole-v1", "--out", out, ...TINY]);
-  assert.equal(again.code, 2);
+  assert.equal(again.code, 2, again.stderr);
   assert.match(again.stderr, /already holds a run; continue it with --resume, start over with --force/);
 
   // Commands that fail must leave the run exactly as it was: --force with a mistake in the new
@@ -129,6 +129,11 @@ test("staq train writes config, metrics, evaluations, curve and checkpoint; staq
     [["--env", "CartPole-v1", "--preset", "bogus", "--force"], /unknown preset "bogus"/],
     [["--env", "CartPole-v1", "--preset", "quick", "--force", "--memory", "0"], /--memory must be an integer >= 1; got "0"/],
     [["--resume", "--steps", "32"], /--steps 32 is below the run's current step, 64: a resumed run can only be extended/],
+    // The help promises that a resumed run keeps its config: only --steps may extend it.
+    [["--resume", "--lr", "0.5"], /--lr cannot be given with --resume: a resumed run keeps its config/],
+    [["--resume", "--seed", "0"], /--seed cannot be given with --resume/],
+    // In range, but 0 in float32: caught with the other arguments, before --force removes anything.
+    [["--env", "CartPole-v1", "--preset", "quick", "--force", "--lr", "1e-50"], /--lr "1e-50" is outside float32's normal range/],
   ];
   for (const [args, message] of refused) {
     const run = await runStaq(["train", "--out", out, ...(args.includes("--resume") ? [] : TINY), ...args]);
@@ -149,6 +154,64 @@ test("staq train writes config, metrics, evaluations, curve and checkpoint; staq
     { ...(await snapshot()), "checkpoint/state.json": before["checkpoint/state.json"] },
     before,
     "a refused resume changed the run",
+  );
+  await writeFile(join(out, "checkpoint", "state.json"), before["checkpoint/state.json"]);
+
+  // A run directory changed behind staq's back: resuming would drop the edit to config.json, mix
+  // two runs in one log, or find the damaged log line only after training.
+  const changed: [string, string, RegExp][] = [
+    [
+      "config.json",
+      before["config.json"].replace(/"lr": [^,]+,/, '"lr": 0.123,'),
+      /config.json says lr 0.123, but the run's checkpoint was made with [0-9.e-]+: the run directory was changed/,
+    ],
+    [
+      "config.json",
+      before["config.json"].replace(/"algo": "staq"/, '"algo": "dqn"'),
+      /config.json says algo "dqn", but the run's checkpoint was made with "staq"/,
+    ],
+    ["config.json", before["config.json"].replace(/^\{/, '{ "bogus": 1,'), /config.json has a field staq does not write, "bogus"/],
+    [
+      "eval.jsonl",
+      before["eval.jsonl"].replace(/^\{/, "{garbage"),
+      /eval.jsonl line 1 is not a JSON object: .*; the log was changed after the checkpoint/,
+    ],
+  ];
+  for (const [file, text, message] of changed) {
+    await writeFile(join(out, file), text);
+    const run = await runStaq(["train", "--resume", "--steps", "96", "--out", out]);
+    assert.equal(run.code, 2, `${file}: ${run.stderr}`);
+    assert.match(run.stderr, message, file);
+    assert.deepEqual({ ...(await snapshot()), [file]: before[file] }, before, `a refused resume changed the run (${file})`);
+    await writeFile(join(out, file), before[file]);
+  }
+
+  // Files of a run without its config.json: a new run there would append to the old logs.
+  const stray = join(out, "..", "stray");
+  await mkdir(join(stray, "checkpoint"), { recursive: true });
+  await writeFile(join(stray, "metrics.jsonl"), '{"global_step":999}\n');
+  const strayRun = await runStaq(["train", "--env", "CartPole-v1", "--out", stray, ...TINY]);
+  assert.equal(strayRun.code, 2, strayRun.stderr);
+  assert.match(strayRun.stderr, /stray holds files of a run \(metrics.jsonl, checkpoint\) but no config.json, so it cannot be resumed/);
+  assert.equal(await readFile(join(stray, "metrics.jsonl"), "utf8"), '{"global_step":999}\n');
+
+  // A run that would end before its first fit is refused rather than logging an untrained agent.
+  const neverFits = await runStaq([
+    "train",
+    "--env",
+    "CartPole-v1",
+    "--out",
+    join(out, "..", "never"),
+    ...TINY,
+    "--steps",
+    "96",
+    "--learning-starts",
+    "200",
+  ]);
+  assert.equal(neverFits.code, 2, neverFits.stderr);
+  assert.match(
+    neverFits.stderr,
+    /this run would never train: its first fit comes after step 224 \(learningStarts 200, from --learning-starts or the paper-classic preset\), but it ends at step 96; lower --learning-starts or raise --steps/,
   );
 });
 
@@ -319,8 +382,11 @@ test("invalid command lines and configs are errors naming what to fix", async ()
 test("--algo dqn --preset quick trains DQN from the dqn-quick preset and logs ε", async () => {
   const out = join(await tempDir(), "dqn");
   const args = ["train", "--env", "CartPole-v1", "--algo", "dqn", "--preset", "quick", "--steps", "64", "--out", out, ...TINY];
-  const train = await runStaq([...args, "--learning-starts", "32"]);
+  const train = await runStaq([...args, "--learning-starts", "32", "--memory", "5"]);
   assert.equal(train.code, 0, train.stderr);
+  assert.match(train.stderr, /staq train: CartPole-v1, algo dqn, preset dqn-quick, seed 0/);
+  // A field the algorithm does not read is said, not silently recorded.
+  assert.match(train.stderr, /--memory does not apply to --algo dqn \(only to staq\); it is recorded in config.json but changes nothing/);
   const config = JSON.parse(await readFile(join(out, "config.json"), "utf8"));
   assert.equal(config.algo, "dqn");
   assert.equal(config.preset, "dqn-quick");
