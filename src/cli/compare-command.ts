@@ -230,7 +230,8 @@ async function readRuns(roots: readonly string[], metric: string, io: CommandIO)
   }
   return logs.map(({ dir, config, log }) => {
     const path = join(dir, file);
-    const points = runPoints(log, X_KEY, metric);
+    // null is "not measured" in metrics.jsonl (no episode ended yet); in eval.jsonl it is a NaN.
+    const points = runPoints(log, X_KEY, metric, { source: path, nullIsUnmeasured: file === RUN_FILES.metrics });
     if (points.x.length === 0)
       throw new StaqInputError(`${path} has no record with numbers under ${X_KEY} and ${metric}; nothing to compare`);
     try {
@@ -285,6 +286,42 @@ function groupRuns(runs: readonly Run[], groupBy: readonly string[], seed: numbe
       ]),
     ) as Group["summary"],
   }));
+}
+
+// ---- warnings ----
+
+/** Config fields that differ between seeds of one setting without making it another setting. */
+const PER_RUN_FIELDS = new Set(["seed", "adapter"]);
+
+/** The config fields whose values differ among `runs` (seed and the machine's adapter aside). */
+function differingFields(runs: readonly Run[]): string[] {
+  const fields = [...new Set(runs.flatMap((run) => Object.keys(run.config)))].filter((f) => !PER_RUN_FIELDS.has(f));
+  return fields.filter((f) => new Set(runs.map((run) => JSON.stringify(run.config[f]))).size > 1);
+}
+
+/**
+ * What makes a group's mean and interval mix unlike runs, in words: runs that end at different
+ * steps or short of their config's totalSteps (unfinished), a seed given twice, or settings other
+ * than the seed that differ (another environment, a swept field the grouping ignores).
+ */
+function groupWarnings(group: Group, groupBy: readonly string[]): string[] {
+  const name = groupBy.map((field, i) => `${field}=${showValue(group.values[i])}`).join(", ");
+  const runs = group.runs;
+  const last = (run: Run) => run.points.x[run.points.x.length - 1];
+  const warnings: string[] = [];
+  if (new Set(runs.map(last)).size > 1)
+    warnings.push(`its runs end at different steps (${runs.map((run) => `${run.dir}: ${last(run)}`).join(", ")})`);
+  const unfinished = runs.filter((run) => typeof run.config.totalSteps === "number" && last(run) < run.config.totalSteps);
+  if (unfinished.length > 0)
+    warnings.push(
+      `runs end short of their totalSteps (unfinished?): ${unfinished.map((run) => `${run.dir} at ${last(run)} of ${String(run.config.totalSteps)}`).join(", ")}`,
+    );
+  const seeds = runs.map((run) => JSON.stringify(run.config.seed));
+  const repeated = [...new Set(seeds.filter((seed, i) => seeds.indexOf(seed) !== i))];
+  if (repeated.length > 0) warnings.push(`seed ${repeated.join(", ")} appears in more than one run`);
+  const fields = differingFields(runs);
+  if (fields.length > 0) warnings.push(`its runs differ in ${fields.join(", ")} (add them to --group-by to tell them apart)`);
+  return warnings.map((warning) => `staq compare: warning: group ${name}: ${warning}`);
 }
 
 // ---- the table ----
@@ -413,6 +450,7 @@ async function compare(args: string[], io: CommandIO): Promise<void> {
   }
   const runs = await readRuns(settings.dirs, settings.metric, io);
   const groups = groupRuns(runs, settings.groupBy, settings.seed);
+  for (const warning of groups.flatMap((group) => groupWarnings(group, settings.groupBy))) io.stderr.write(`${warning}\n`);
   const encoder = new TextEncoder();
   // The (path, bytes) to write. The names under --out (compare.json, <env>.svg) are never a run's
   // input files; --json could be one, which checkOutputPath refuses.

@@ -1,14 +1,15 @@
 /**
  * The check every command makes of a file it is told to write, before it spends any time: the
  * output must not be one of its inputs (written over, the input would be lost, and a second run
- * would read the output), must not be a directory, and its directory must exist and be writable.
+ * would read the output), must not be a directory, a pipe or a device (/dev/stdout: the write
+ * renames a file over the path), and its directory must exist and be writable.
  * Each is the user's to fix, so each exits 2.
  */
 import { constants } from "node:fs";
 import { access, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { StaqInputError } from "../errors.ts";
-import { describeFsError, fileIdentity } from "../node/files.ts";
+import { describeFsError, fileIdentity, specialFileKind } from "../node/files.ts";
 import { UsageError, type Command } from "./command.ts";
 
 /** A path as the user gave it, with the option (or description) it came from. */
@@ -38,7 +39,8 @@ export interface OutputCheck {
 async function identify(path: string): Promise<{ real: string; inode?: string }> {
   const absolute = resolve(path);
   const inode = await fileIdentity(absolute);
-  if (inode !== undefined) return { real: await realpath(absolute), inode };
+  // realpath fails on what has no path of its own (a pipe behind /dev/stdout): the inode tells it apart.
+  if (inode !== undefined) return { real: await realpath(absolute).catch(() => absolute), inode };
   const directory = await realpath(dirname(absolute)).catch(() => dirname(absolute));
   return { real: join(directory, basename(absolute)) };
 }
@@ -58,6 +60,11 @@ export async function checkOutputPath({ output, what, example, inputs, command }
   }
 
   const info = await stat(output.path).catch(() => undefined);
+  const kind = info && specialFileKind(info);
+  if (kind !== undefined)
+    throw new StaqInputError(
+      `${output.option} ${output.path} is ${kind}, not a regular file; ${what} is written by replacing a file, so give a file's path, e.g. ${example}`,
+    );
   if (info?.isDirectory()) {
     throw new StaqInputError(
       `${output.option} ${output.path} is a directory; give a file name for ${what}, e.g. ${join(output.path, example)}`,

@@ -74,7 +74,7 @@ async function plot(args: string[], io: CommandIO): Promise<void> {
     inputs,
     command: plotCommand,
   });
-  const { svg, curves } = await renderRunCurves(positionals, {
+  const { svg, runs, curves } = await renderRunCurves(positionals, {
     metric: values.metric,
     x: values.x as "steps" | "time" | undefined,
     band: values.band as "minmax" | "std" | undefined,
@@ -83,7 +83,7 @@ async function plot(args: string[], io: CommandIO): Promise<void> {
   });
   await writeFileAtomically(values.out, new TextEncoder().encode(svg), "the chart");
   io.stdout.write(
-    `wrote ${values.out}: ${positionals.length} runs, ${curves.map((c) => `${c.name}: ${c.points} points, last ${c.last === null ? "-" : c.last.toFixed(1)}`).join("; ")}\n`,
+    `wrote ${values.out}: ${runs} run${runs === 1 ? "" : "s"}, ${curves.map((c) => `${c.name}: ${c.points} points, last ${c.last === null ? "-" : c.last.toFixed(1)}`).join("; ")}\n`,
   );
 }
 

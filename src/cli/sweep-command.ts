@@ -9,9 +9,17 @@ import { StaqError, StaqInputError } from "../errors.ts";
 import { parseWholeNumber } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { runLocalSweep, sweepStates } from "../sweep/local-backend.ts";
-import { runPoint } from "../sweep/run-point.ts";
-import { checkSlurmOptions, querySlurm, sbatchScript, shellWord, submitSweep, type SlurmOptions } from "../sweep/slurm-backend.ts";
-import { parseSweep, trainArguments, type Sweep } from "../sweep/sweep-file.ts";
+import { planPoint, runPoint } from "../sweep/run-point.ts";
+import {
+  checkSlurmOptions,
+  pointsToSubmit,
+  querySlurm,
+  sbatchScript,
+  shellWord,
+  submitSweep,
+  type SlurmOptions,
+} from "../sweep/slurm-backend.ts";
+import { checkMinatarEnvs, parseSweep, trainArguments, type Sweep, type SweepPoint } from "../sweep/sweep-file.ts";
 import { RunInterrupted, UsageError, isParseArgsError, readInputFile, type Command, type CommandIO } from "./command.ts";
 
 const HELP = `Usage: staq sweep FILE [--backend local|slurm] [--out DIR] [--retry-failed] [--dry-run]
@@ -40,7 +48,8 @@ Options:
   --jobs N             points at once with the local backend (default 1)
   --retry-failed       train the points whose last run failed again
   --dry-run            print the points and their \`staq train\` commands (local) or the array
-                       job's script (slurm) without running anything
+                       job's script (slurm) without running anything; with --point, what
+                       that point's worker would run now
   --partition P        slurm: the partition
   --time T             slurm: each task's time limit (minutes, H:MM:SS or D-HH:MM:SS); the run
                        saves its checkpoint a minute before it, and the next submission resumes
@@ -86,7 +95,9 @@ function staqCommand(): string[] {
 
 async function readSweep(file: string, out: string | undefined): Promise<Sweep> {
   const text = await readInputFile(file, "sweep");
-  return parseSweep(parseJsonText(text, file), file, out);
+  const swept = parseSweep(parseJsonText(text, file), file, out);
+  await checkMinatarEnvs(swept);
+  return swept;
 }
 
 function slurmOptions(values: Values): SlurmOptions {
@@ -117,7 +128,7 @@ async function status(sweep: Sweep, io: CommandIO): Promise<void> {
       what += ` at step ${state.step}/${point.config.totalSteps}`;
     if (state.status === "running" && state.lock)
       what += ` (pid ${state.lock.pid} on ${state.lock.host === hostname() ? "this host" : state.lock.host}${state.lock.slurmJob ? `, Slurm task ${state.lock.slurmJob}` : ""})`;
-    if (state.status === "failed") what += `: ${state.failure}`;
+    if (state.status === "failed" || state.status === "changed") what += `: ${state.failure}`;
     // A task Slurm still holds that has not started its point yet.
     if (slurm && state.status !== "running" && state.status !== "done")
       what = `queued in Slurm (${slurm.task} ${slurm.state}${slurm.where ? `, ${slurm.where}` : ""}); ${what}`;
@@ -125,11 +136,31 @@ async function status(sweep: Sweep, io: CommandIO): Promise<void> {
     counts.set(key, (counts.get(key) ?? 0) + 1);
     lines.push(`${point.name.padEnd(width)}  ${what}`);
   }
-  const order = ["done", "running", "queued", "partial", "started", "new", "failed"];
+  const order = ["done", "running", "queued", "partial", "started", "new", "failed", "changed"];
   const summary = order.filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`);
   io.stdout.write(`${sweep.points.length} point${sweep.points.length === 1 ? "" : "s"} in ${sweep.out}: ${summary.join(", ")}\n`);
   if (queued === undefined) io.stdout.write("(squeue could not be run: the states come from the run directories alone)\n");
   io.stdout.write(`${"point".padEnd(width)}  state\n${lines.join("\n")}\n`);
+}
+
+const NOTHING_TO_SUBMIT = (swept: Sweep) =>
+  `nothing to submit: every point of ${swept.out} is done, running, queued or failed (--retry-failed)`;
+
+/** The points a Slurm submission gives tasks, for the dry run and the submission alike. */
+async function slurmPending(swept: Sweep, slurm: SlurmOptions): Promise<SweepPoint[]> {
+  const states = await sweepStates(swept);
+  const queued = (await querySlurm(swept)) ?? new Map();
+  return pointsToSubmit(swept.points, states, new Set(queued.keys()), slurm.retryFailed === true);
+}
+
+/** --point NAME --dry-run: what the worker would do with the point now, without doing it. */
+async function dryRunPoint(swept: Sweep, point: SweepPoint, retryFailed: boolean, io: CommandIO): Promise<void> {
+  const plan = await planPoint(swept, point, { retryFailed });
+  io.stdout.write(
+    plan.args
+      ? `${point.name} (${plan.state.status}): staq train ${plan.args.map(shellWord).join(" ")}\n`
+      : `${point.name} (${plan.state.status}): nothing to run: ${plan.why}\n`,
+  );
 }
 
 async function sweep(args: string[], io: CommandIO): Promise<void> {
@@ -154,8 +185,10 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
     const given = SLURM_ONLY.find((flag) => values[flag] !== undefined);
     if (given) throw new UsageError(`--${given} is for --backend slurm`, sweepCommand);
   } else if (values.jobs !== undefined) throw new UsageError("--jobs is for --backend local (Slurm's is --max-parallel)", sweepCommand);
-  if (values.status && (values.point !== undefined || values["dry-run"]))
-    throw new UsageError("--status only reports; give it without --point and --dry-run", sweepCommand);
+  // Refused rather than ignored: a user who gives them expects them to do something.
+  const notWithStatus = (["point", "dry-run", "jobs", "retry-failed"] as const).find((flag) => values[flag] !== undefined);
+  if (values.status && notWithStatus !== undefined)
+    throw new UsageError(`--status only reports; give it without --${notWithStatus}`, sweepCommand);
   const jobs = count(values, "jobs", 1) ?? 1;
   const slurm = backend === "slurm" ? slurmOptions(values) : undefined;
   const file = positionals[0];
@@ -169,6 +202,7 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
       throw new StaqInputError(
         `${file} has no point named ${JSON.stringify(values.point)}; it has ${swept.points.map((p) => p.name).join(", ")}`,
       );
+    if (values["dry-run"]) return dryRunPoint(swept, point, values["retry-failed"] === true, io);
     const slurmJob =
       process.env.SLURM_ARRAY_JOB_ID !== undefined ? `${process.env.SLURM_ARRAY_JOB_ID}_${process.env.SLURM_ARRAY_TASK_ID}` : undefined;
     const outcome = await runPoint(swept, point, { retryFailed: values["retry-failed"] === true, ...(slurmJob ? { slurmJob } : {}) });
@@ -178,7 +212,7 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
     if (outcome.exitCode >= 128)
       throw new RunInterrupted(`${point.name} stopped by a signal; its checkpoint is saved and the sweep resumes it`, outcome.exitCode);
     if (outcome.exitCode !== 0) {
-      const message = `${point.name} failed (staq train's exit code ${outcome.exitCode}): see ${point.dir}/train.log`;
+      const message = outcome.message ?? `${point.name} failed (staq train's exit code ${outcome.exitCode}): see ${point.dir}/train.log`;
       throw outcome.exitCode === 2 ? new StaqInputError(message) : new StaqError(message);
     }
     return;
@@ -186,9 +220,8 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
 
   if (values["dry-run"]) {
     if (slurm) {
-      const states = await sweepStates(swept);
-      const pending = swept.points.filter((p) => !["done", "running"].includes(states.get(p)!.status));
-      io.stdout.write(pending.length ? sbatchScript(swept, pending, slurm) : "every point is done or running: nothing to submit\n");
+      const pending = await slurmPending(swept, slurm);
+      io.stdout.write(pending.length ? sbatchScript(swept, pending, slurm) : `${NOTHING_TO_SUBMIT(swept)}\n`);
     } else {
       for (const point of swept.points)
         io.stdout.write(`${point.name}: staq train ${trainArguments(swept, point).map(shellWord).join(" ")}\n`);
@@ -197,15 +230,9 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
   }
 
   if (slurm) {
-    const states = await sweepStates(swept);
-    const queued = (await querySlurm(swept)) ?? new Map();
-    const pending = swept.points.filter((p) => {
-      const state = states.get(p)!.status;
-      if (state === "done" || state === "running" || queued.has(p.name)) return false;
-      return state !== "failed" || slurm.retryFailed;
-    });
+    const pending = await slurmPending(swept, slurm);
     if (pending.length === 0) {
-      io.stdout.write(`staq sweep: nothing to submit: every point of ${swept.out} is done, running, queued or failed (--retry-failed)\n`);
+      io.stdout.write(`staq sweep: ${NOTHING_TO_SUBMIT(swept)}\n`);
       return;
     }
     const { record, script } = await submitSweep(swept, pending, slurm);

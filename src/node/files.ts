@@ -1,8 +1,9 @@
 /**
  * Files on disk (Node): atomic writes, and file-system errors in words and in the right class.
  */
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import type { Stats } from "node:fs";
+import { lstat, mkdir, open, readlink, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { StaqError, StaqInputError } from "../errors.ts";
 
@@ -117,10 +118,53 @@ export const NODE_FILE_OPERATIONS: FileOperations = {
   remove: (path) => rm(path, { recursive: true, force: true }),
 };
 
+/** What a file that is neither a regular file nor a directory is, in words ("a named pipe"). */
+export function specialFileKind(info: Stats): string | undefined {
+  if (info.isFile() || info.isDirectory()) return undefined;
+  if (info.isFIFO()) return "a named pipe";
+  if (info.isCharacterDevice()) return "a character device";
+  if (info.isBlockDevice()) return "a block device";
+  if (info.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * Refuses (StaqInputError) a `path` that leads, through any links, to a pipe, a device or a socket
+ * (/dev/stdout, /dev/null): an atomic write renames a new file over the path, which would replace
+ * the device's name rather than write to it.
+ */
+export async function refuseSpecialFile(path: string, what: string): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  const kind = info && specialFileKind(info);
+  if (kind !== undefined)
+    throw new StaqInputError(
+      `Could not write ${what} to ${path}: it is ${kind}, not a regular file; staq writes ${what} by replacing a file, so give a file's path`,
+    );
+}
+
+/** Symbolic links followed before giving up, as the kernel's limit (ELOOP). */
+const MAX_LINKS = 40;
+
+/**
+ * The file a write to `path` should replace: `path` itself, or, when it is a symbolic link, the
+ * file the link leads to (followed by hand, so a link to a file not yet there leads to where it
+ * will be), so that the write keeps the link instead of renaming a file over it.
+ */
+export async function linkTarget(path: string): Promise<string> {
+  let current = resolve(path);
+  for (let hops = 0; hops < MAX_LINKS; hops++) {
+    const info = await lstat(current).catch(() => undefined);
+    if (!info?.isSymbolicLink()) return current;
+    current = resolve(dirname(current), await readlink(current));
+  }
+  throw Object.assign(new Error(`more than ${MAX_LINKS} symbolic links`), { code: "ELOOP" });
+}
+
 /**
  * Writes `bytes` to a temporary file beside `path`, flushed to disk, then renames it over `path`:
  * a rename within a directory is atomic, so a crash or a full disk leaves the old file or the new
- * one, never half of one (the temporary file is removed on failure). `what` names the contents in
+ * one, never half of one (the temporary file is removed on failure). A symbolic link is kept: the
+ * file it leads to is replaced. A pipe or a device is refused. `what` names the contents in
  * the error ("the stack"). A path that cannot be written (no such directory, a directory, no
  * permission) is a StaqInputError; a full disk or an I/O error a StaqError (see `fileError`).
  */
@@ -130,10 +174,15 @@ export async function writeFileAtomically(
   what: string,
   operations: FileOperations = NODE_FILE_OPERATIONS,
 ): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  await refuseSpecialFile(path, what);
+  const target = await linkTarget(path).catch((error: unknown) => {
+    throw fileError(`Could not write ${what} to ${path}`, error);
+  });
+  // Beside the target, not the link: a rename is atomic only within one file system.
+  const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
     await operations.writeFlushed(temporary, bytes);
-    await operations.rename(temporary, path);
+    await operations.rename(temporary, target);
   } catch (error) {
     await operations.remove(temporary).catch(() => undefined);
     throw fileError(`Could not write ${what} to ${path}`, error);

@@ -14,6 +14,9 @@ export type Band = "minmax" | "std";
 /** One run's log as records (one per JSON line). */
 export type RunLog = Record<string, unknown>[];
 
+/** The line of its file each record was read from (for errors that name it). */
+const LINE_OF = new WeakMap<object, number>();
+
 /**
  * The records of a JSON-lines file. A last line without its newline that does not parse is a
  * record cut off mid-write (a killed run) and is left out; any other bad line is an error naming
@@ -28,6 +31,7 @@ export function parseJsonLines(text: string, source: string): RunLog {
       const value = JSON.parse(line) as unknown;
       if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not a JSON object");
       records.push(value as Record<string, unknown>);
+      LINE_OF.set(value, i + 1);
     } catch (error) {
       const cutOff = i === lines.length - 1 && !text.endsWith("\n");
       if (!cutOff) throw new StaqFormatError(`${source} line ${i + 1} is not a JSON object: ${(error as Error).message}`);
@@ -36,15 +40,63 @@ export function parseJsonLines(text: string, source: string): RunLog {
   return records;
 }
 
-/** The (x, y) points of a run: records with finite numbers under both keys, in order of x. */
-export function runPoints(log: RunLog, xKey: string, yKey: string): { x: number[]; y: number[] } {
-  const points = log
-    .map((r) => [r[xKey], r[yKey]])
-    .filter(
-      (p): p is [number, number] => typeof p[0] === "number" && Number.isFinite(p[0]) && typeof p[1] === "number" && Number.isFinite(p[1]),
-    )
-    .sort((a, b) => a[0] - b[0]);
-  return { x: points.map((p) => p[0]), y: points.map((p) => p[1]) };
+export interface PointsSource {
+  /** The file the log was read from, for errors. */
+  source: string;
+  /**
+   * Whether null under the metric means "not measured" (metrics.jsonl: charts/episodic_return before
+   * any episode ended, losses before learningStarts), so the record is skipped. In eval.jsonl every
+   * evaluation has a return, and a null there is a NaN or Infinity JSON could not write: an error.
+   */
+  nullIsUnmeasured: boolean;
+}
+
+function where(record: object, source: string): string {
+  const line = LINE_OF.get(record);
+  return line === undefined ? source : `${source} line ${line}`;
+}
+
+const isFinite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** The key every record of staq's logs has, in strictly increasing order. */
+const STEP_KEY = "global_step";
+
+/** A record's finite number under `key`, or an error naming the file and line. */
+function finiteAt(record: Record<string, unknown>, key: string, source: string): number {
+  const value = record[key];
+  if (isFinite(value)) return value;
+  throw new StaqFormatError(
+    `${where(record, source)}: ${key} is ${JSON.stringify(value) ?? "missing"}, not a finite number (JSON writes NaN and Infinity as null: the run diverged, or the file was edited); fix or remove the run`,
+  );
+}
+
+/**
+ * The (x, y) points of a run: its records that have `yKey`, in the order logged. A record without
+ * the key is not a measurement of it and is skipped (as is null where `nullIsUnmeasured`); any other
+ * value that is not a finite number, and steps that do not increase strictly, are errors naming the
+ * file and line: dropping or reordering them would draw (and score) a run that diverged, or whose
+ * log was mixed up, as if it were fine.
+ */
+export function runPoints(log: RunLog, xKey: string, yKey: string, from: PointsSource): { x: number[]; y: number[] } {
+  const x: number[] = [];
+  const y: number[] = [];
+  let lastStep = -Infinity;
+  for (const record of log) {
+    if (!Object.hasOwn(record, yKey) || (record[yKey] === null && from.nullIsUnmeasured)) continue;
+    const value = finiteAt(record, yKey, from.source);
+    const step = finiteAt(record, STEP_KEY, from.source);
+    if (step <= lastStep)
+      throw new StaqFormatError(
+        `${where(record, from.source)}: ${STEP_KEY} ${step} does not come after the previous record's ${lastStep}; a run's records increase strictly (two runs' logs mixed into one?); fix or remove the run`,
+      );
+    lastStep = step;
+    const at = xKey === STEP_KEY ? step : finiteAt(record, xKey, from.source);
+    if (x.length > 0 && at < x[x.length - 1])
+      throw new StaqFormatError(`${where(record, from.source)}: ${xKey} ${at} is before the previous record's ${x[x.length - 1]}`);
+    x.push(at);
+    y.push(value);
+  }
+  return { x, y };
 }
 
 /** y of a run at x by linear interpolation (x within the run's range). */

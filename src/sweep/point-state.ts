@@ -9,11 +9,15 @@
  *   failed    the run exited with an error (sweep-failed.json says which): skipped until the sweep
  *             is run with --retry-failed;
  *   running   the point's newest claim record (point-lock.ts) is unreleased and its worker alive:
- *             another worker has it.
+ *             another worker has it;
+ *   changed   config.json differs from the point's config in a field other than totalSteps (the
+ *             sweep file was edited since the run was made): never done, and the worker that takes
+ *             it records it as failed rather than mixing two configurations in one directory.
  */
 import { readFile, writeFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { CONFIG_FIELDS } from "../agent/config.ts";
 import { RUN_FILES, pathExists } from "../cli/run-directory.ts";
 import { StaqFormatError } from "../errors.ts";
 import { CLAIMS_DIRECTORY, readLock, type PointLock } from "./point-lock.ts";
@@ -21,7 +25,7 @@ import type { SweepPoint } from "./sweep-file.ts";
 
 export type { PointLock };
 
-export type PointStatus = "new" | "started" | "partial" | "done" | "failed" | "running";
+export type PointStatus = "new" | "started" | "partial" | "done" | "failed" | "running" | "changed";
 
 /** Files the sweep adds to a point's run directory, beside what `staq train` writes. */
 export const SWEEP_FILES = {
@@ -38,7 +42,7 @@ export interface PointState {
   /** The environment steps of its checkpoint (null: none). */
   step: number | null;
   lock?: PointLock;
-  /** For "failed": the message sweep-failed.json holds. */
+  /** For "failed": the message sweep-failed.json holds; for "changed": the fields that differ, and what to do. */
   failure?: string;
 }
 
@@ -67,19 +71,56 @@ async function checkpointStep(dir: string): Promise<number | null> {
   return null;
 }
 
-export async function pointState(point: SweepPoint): Promise<PointState> {
+/**
+ * The fields of the run's config.json that differ from what the sweep file now asks for (totalSteps
+ * aside: a larger one extends the run, and a run past a smaller one is done). A changed sweep file
+ * must not silently reuse old runs, finished ones included.
+ */
+export async function changedFields(point: SweepPoint): Promise<string[]> {
+  const path = join(point.dir, RUN_FILES.config);
+  const saved = await readJson(path).catch((error: Error) => {
+    throw new StaqFormatError(`${path} is not a run's config (${error.message}); move the directory away and run the sweep again`, {
+      cause: error,
+    });
+  });
+  if (typeof saved !== "object" || saved === null || Array.isArray(saved))
+    throw new StaqFormatError(`${path} is not a run's config (a JSON object); move the directory away and run the sweep again`);
+  const run = saved as Record<string, unknown>;
+  const differs = (key: string, ours: unknown) => JSON.stringify(run[key]) !== JSON.stringify(ours);
+  const describe = (key: string, ours: unknown) => `${key} (${JSON.stringify(run[key])} in the run, ${JSON.stringify(ours)} in the sweep)`;
+  const changed = CONFIG_FIELDS.filter((f) => f.key !== "totalSteps" && differs(f.key, point.config[f.key])).map((f) =>
+    describe(f.key, point.config[f.key]),
+  );
+  if (differs("env", point.env)) changed.unshift(describe("env", point.env));
+  return changed;
+}
+
+/** What a worker and --status say of a point whose run was made with another config. */
+export function changedMessage(point: SweepPoint, changed: readonly string[]): string {
+  return `${point.dir} holds a run whose config differs from the sweep file's: ${changed.join("; ")}. Move the directory away and run the sweep again, or change the sweep file back and run it with --retry-failed`;
+}
+
+/**
+ * The point's state. `ignoreFailure`: as it will be once its failure record is cleared (what
+ * --retry-failed does), for a dry run that must not clear it.
+ */
+export async function pointState(point: SweepPoint, options: { ignoreFailure?: boolean } = {}): Promise<PointState> {
   const held = await readLock(point.dir);
   // The worker that holds the lock sees the point as it is, not as "running".
   const lock = held && !(held.pid === process.pid && held.host === hostname()) ? held : undefined;
   const step = await checkpointStep(point.dir);
   if (lock) return { status: "running", step, lock };
   const failedPath = join(point.dir, SWEEP_FILES.failed);
-  if (await pathExists(failedPath)) {
+  if (!options.ignoreFailure && (await pathExists(failedPath))) {
     const record = (await readJson(failedPath)) as { message?: unknown } | null;
     return { status: "failed", step, failure: typeof record?.message === "string" ? record.message : "(no message)" };
   }
+  const hasConfig = await pathExists(join(point.dir, RUN_FILES.config));
+  // Checked before the checkpoint's step: a run made with another config is not this point's, done or not.
+  const changed = hasConfig ? await changedFields(point) : [];
+  if (changed.length > 0) return { status: "changed", step, failure: changedMessage(point, changed) };
   if (step !== null) return { status: step >= point.config.totalSteps ? "done" : "partial", step };
-  return { status: (await pathExists(join(point.dir, RUN_FILES.config))) ? "started" : "new", step: null };
+  return { status: hasConfig ? "started" : "new", step: null };
 }
 
 export async function recordFailure(dir: string, exitCode: number, message: string): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * Runs one point of a sweep in this process, by the rule every backend shares: a point that is done
- * is skipped; one that has a checkpoint resumes from it (`staq train --resume`, exact); one that
+ * is skipped; one whose run was made with another config (the sweep file was edited) fails, naming
+ * the fields; one that has a checkpoint resumes from it (`staq train --resume`, exact); one that
  * stopped before its first checkpoint starts over (`--force`); one that failed is skipped unless
  * the failure is to be retried; one another worker holds is left to it. The run's own output goes to
  * the point's train.log, so a worker's output names its point and nothing is interleaved.
@@ -8,13 +9,10 @@
 import { createWriteStream } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CONFIG_FIELDS } from "../agent/config.ts";
-import { StaqFormatError } from "../errors.ts";
 import { runCommand, type CommandIO } from "../cli/command.ts";
-import { RUN_FILES, pathExists } from "../cli/run-directory.ts";
 import { trainCommand } from "../cli/train-command.ts";
 import { releaseLock, takeLock } from "./point-lock.ts";
-import { SWEEP_FILES, clearFailure, pointState, recordFailure, type PointStatus } from "./point-state.ts";
+import { SWEEP_FILES, clearFailure, pointState, recordFailure, type PointState, type PointStatus } from "./point-state.ts";
 import { trainArguments, type Sweep, type SweepPoint } from "./sweep-file.ts";
 
 export interface PointOutcome {
@@ -22,32 +20,10 @@ export interface PointOutcome {
   found: PointStatus;
   /** What this worker did: trained it (new, over or resumed), or left it. */
   action: "trained" | "resumed" | "restarted" | "skipped";
-  /** The exit code of `staq train` (0 when nothing ran). */
+  /** The exit code of `staq train` (0 when nothing ran; 2 for a point whose run has another config). */
   exitCode: number;
-}
-
-/**
- * The fields of the run's config.json that differ from what the sweep file now asks for (totalSteps
- * aside: a larger one extends the run). A changed sweep file must not silently reuse old runs.
- */
-async function changedFields(point: SweepPoint): Promise<string[]> {
-  const path = join(point.dir, RUN_FILES.config);
-  let saved: Record<string, unknown>;
-  try {
-    saved = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
-  } catch (error) {
-    throw new StaqFormatError(
-      `${path} is not a run's config (${(error as Error).message}); move the directory away and run the sweep again`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const changed = CONFIG_FIELDS.filter(
-    (f) => f.key !== "totalSteps" && JSON.stringify(saved[f.key]) !== JSON.stringify(point.config[f.key]),
-  ).map((f) => `${f.key} (${JSON.stringify(saved[f.key])} in the run, ${JSON.stringify(point.config[f.key])} in the sweep)`);
-  if (saved.env !== point.env) changed.unshift(`env (${JSON.stringify(saved.env)} in the run, ${JSON.stringify(point.env)} in the sweep)`);
-  return changed;
+  /** Why the point failed without `staq train` running (its train.log says nothing of it). */
+  message?: string;
 }
 
 /** The `staq train` arguments for a point found in `status`. */
@@ -60,6 +36,25 @@ function argumentsFor(sweep: Sweep, point: SweepPoint, status: PointStatus): { a
   if (status !== "new" && status !== "started") throw new Error(`a point found ${status} is not trained`);
   const args = trainArguments(sweep, point);
   return status === "started" ? { args: [...args, "--force"], action: "restarted" } : { args, action: "trained" };
+}
+
+/**
+ * What `runPoint` would do now, without doing it (--dry-run): the state it finds the point in and
+ * the `staq train` arguments it would run, or why it would run nothing.
+ */
+export async function planPoint(
+  sweep: Sweep,
+  point: SweepPoint,
+  options: { retryFailed?: boolean } = {},
+): Promise<{ state: PointState; args?: string[]; why?: string }> {
+  const found = await pointState(point);
+  if (found.status === "failed" && !options.retryFailed)
+    return { state: found, why: `it failed before (${found.failure}); --retry-failed trains it again` };
+  const state = found.status === "failed" ? await pointState(point, { ignoreFailure: true }) : found;
+  if (state.status === "done") return { state, why: "it is done" };
+  if (state.status === "running") return { state, why: "another worker holds it" };
+  if (state.status === "changed") return { state, why: `it would fail: ${state.failure}` };
+  return { state, args: argumentsFor(sweep, point, state.status).args };
 }
 
 /** Appends to the point's train.log; closed once the run ends. */
@@ -81,20 +76,19 @@ export async function runPoint(
   const held = await takeLock(point.dir, options.slurmJob);
   if (!held) return { found: "running", action: "skipped", exitCode: 0 };
   try {
-    let { status } = await pointState(point);
-    const found = status;
-    if (status === "done" || (status === "failed" && !options.retryFailed)) return { found, action: "skipped", exitCode: 0 };
-    if (status === "failed") {
+    let state = await pointState(point);
+    const found = state.status;
+    if (found === "done" || (found === "failed" && !options.retryFailed)) return { found, action: "skipped", exitCode: 0 };
+    if (found === "failed") {
       await clearFailure(point.dir);
-      status = (await pointState(point)).status;
+      state = await pointState(point);
     }
-    if (status !== "new" && (await pathExists(join(point.dir, RUN_FILES.config)))) {
-      const changed = await changedFields(point);
-      if (changed.length > 0) {
-        const message = `${point.dir} holds a run whose config differs from the sweep file's: ${changed.join("; ")}. Move the directory away (or change the sweep back) and run the sweep again`;
-        await recordFailure(point.dir, 2, message);
-        return { found, action: "skipped", exitCode: 2 };
-      }
+    const { status } = state;
+    if (status === "changed") {
+      // Recorded, so that the sweep and --status name the fields until the directory is dealt with.
+      const message = state.failure ?? "";
+      await recordFailure(point.dir, 2, message);
+      return { found, action: "skipped", exitCode: 2, message };
     }
     const { args, action } = argumentsFor(sweep, point, status);
     const log = logTo(join(point.dir, SWEEP_FILES.log));

@@ -12,6 +12,7 @@ import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StaqError, StaqInputError } from "../errors.ts";
 import { pathExists } from "../cli/run-directory.ts";
+import type { PointState } from "./point-state.ts";
 import type { Sweep, SweepPoint } from "./sweep-file.ts";
 
 export interface SlurmOptions {
@@ -56,6 +57,24 @@ export function checkSlurmOptions(options: SlurmOptions): void {
     throw new StaqInputError(
       `--partition must be a partition's name (letters, digits, "_", "-", "."); got ${JSON.stringify(options.partition)}`,
     );
+}
+
+/**
+ * The points a submission gives array tasks, in the sweep's order: not done, not held by a worker,
+ * not already queued in Slurm, and failed ones only with --retry-failed. The dry run prints the
+ * script of exactly these, so what it shows is what would be submitted.
+ */
+export function pointsToSubmit(
+  points: readonly SweepPoint[],
+  states: ReadonlyMap<SweepPoint, PointState>,
+  queued: ReadonlySet<string>,
+  retryFailed: boolean,
+): SweepPoint[] {
+  return points.filter((point) => {
+    const { status } = states.get(point)!;
+    if (status === "done" || status === "running" || queued.has(point.name)) return false;
+    return status !== "failed" || retryFailed;
+  });
 }
 
 /** The array job's script: one task per point, in the order given. */

@@ -18,7 +18,10 @@
 import { isAbsolute, join, resolve, dirname } from "node:path";
 import { CONFIG_FIELDS, flagName, resolveConfig, type Algo, type StaqConfig } from "../agent/config.ts";
 import { defaultPreset, presetConfig, presetName } from "../agent/presets.ts";
+import { loadMinatar } from "../cli/minatar-module.ts";
+import { isGymName, parseGymName } from "../envs/gym/gym-name.ts";
 import { registeredEnvs } from "../envs/registry.ts";
+import { validateMlpSpec } from "../stack/mlp.ts";
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 
 /** One run of the sweep. */
@@ -104,6 +107,50 @@ function product(grid: Record<string, unknown[]>): [string, unknown][][] {
   return combos;
 }
 
+const isMinatarName = (env: string) => env.startsWith("MinAtar/");
+
+/**
+ * Refuses an environment name `staq train` would refuse. gym: names are read as train reads them
+ * (the id itself is Gymnasium's to know, in the worker); MinAtar games register only when their
+ * module loads, so they are checked by checkMinatarEnvs.
+ */
+function checkEnvName(env: string, where: string): void {
+  if (isGymName(env)) {
+    try {
+      parseGymName(env);
+    } catch (error) {
+      if (error instanceof StaqInputError) throw new StaqFormatError(`${where}: ${error.message}`, { cause: error });
+      throw error;
+    }
+    return;
+  }
+  if (isMinatarName(env) || registeredEnvs().some((r) => r.name === env)) return;
+  throw new StaqFormatError(
+    `${where}: no environment named ${JSON.stringify(env)}; known: ${registeredEnvs()
+      .filter((r) => !isMinatarName(r.name))
+      .map((r) => r.name)
+      .join(", ")}, MinAtar/<game>-v1, gym:<Gymnasium id>`,
+  );
+}
+
+/**
+ * Refuses a point whose MinAtar game does not exist, loading the MinAtar module (as train does)
+ * only when the sweep has a MinAtar point; the error names the file, the point and the games.
+ */
+export async function checkMinatarEnvs(sweep: Sweep, load: (why: string) => Promise<unknown> = loadMinatar): Promise<void> {
+  const minatar = sweep.points.filter((p) => isMinatarName(p.env));
+  if (minatar.length === 0) return;
+  await load(`the sweep's MinAtar points (${minatar[0].env})`);
+  const known = new Set(registeredEnvs().map((r) => r.name));
+  const unknown = minatar.find((p) => !known.has(p.env));
+  if (unknown)
+    throw new StaqFormatError(
+      `${sweep.file}: point ${unknown.name}: no environment named ${JSON.stringify(unknown.env)}; the MinAtar games are: ${[...known]
+        .filter(isMinatarName)
+        .join(", ")}`,
+    );
+}
+
 /** A point's settings resolved to a run: the environment, the preset's name and the whole config. */
 function resolvePoint(settings: Settings, where: string): Omit<SweepPoint, "name" | "dir"> {
   const { env, preset, ...fields } = settings;
@@ -111,19 +158,16 @@ function resolvePoint(settings: Settings, where: string): Omit<SweepPoint, "name
     throw new StaqFormatError(
       `${where}: "env" must be an environment's name (in "base" or the grid; \`staq envs\` lists them); got ${JSON.stringify(env)}`,
     );
-  // MinAtar games register when their module loads (at train time); every other name must be known now.
-  if (!env.startsWith("MinAtar/") && !registeredEnvs().some((r) => r.name === env))
-    throw new StaqFormatError(
-      `${where}: no environment named ${JSON.stringify(env)}; known: ${registeredEnvs()
-        .map((r) => r.name)
-        .join(", ")}, MinAtar/<game>-v1`,
-    );
+  checkEnvName(env, where);
   if (preset !== undefined && typeof preset !== "string")
     throw new StaqFormatError(`${where}: "preset" must be a preset's name; got ${JSON.stringify(preset)}`);
   const algo = typeof fields.algo === "string" ? (fields.algo as Algo) : undefined;
   try {
     const name = presetName(preset ?? defaultPreset(env, algo), algo);
     const config = resolveConfig(presetConfig(name), fields);
+    // The widths' limits (at most MAX_HIDDEN_LAYERS layers) as the agent will check them, now rather
+    // than when the point's run starts; inputs and outputs come from the environment then.
+    validateMlpSpec({ inputs: 1, hidden: config.hidden, outputs: 1 });
     return { env, preset: name, overrides: fields as Partial<StaqConfig>, config };
   } catch (error) {
     if (error instanceof StaqInputError) throw new StaqFormatError(`${where}: ${error.message}`, { cause: error });

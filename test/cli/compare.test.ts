@@ -148,6 +148,28 @@ test("a run given directly and again inside a directory counts once; --group-by 
   assert.equal(summary.mean, 22.5);
   assertCell(rows[0][2], summary, "final");
   assert.match(result.stdout, /seed 0\]/);
+  // Pooling algorithms is allowed, but said: the groups' runs differ in a field and repeat seeds.
+  assert.match(result.stderr, /staq compare: warning: group env=MinAtar\/Toy-v1: seed 0, 1 appears in more than one run/);
+  assert.match(result.stderr, /staq compare: warning: group env=MinAtar\/Toy-v1: its runs differ in algo \(add them to --group-by/);
+});
+
+test("compare warns when a group mixes unfinished runs, runs that end apart, repeated seeds or other settings", async () => {
+  await fakeRun("mixed/a", { env: ENV, seed: 0, totalSteps: 4000, lr: 0.001 }, [0, 1, 2, 3, 4]);
+  await fakeRun("mixed/b", { env: ENV, seed: 0, totalSteps: 4000, lr: 0.002 }, [0, 1, 2]);
+  const result = await runStaq(["compare", join(dir, "mixed")]);
+  assert.equal(result.code, 0, result.stderr);
+  const warnings = result.stderr
+    .split("\n")
+    .filter((line) => line.startsWith("staq compare: warning: group algo=staq, env=MinAtar/Toy-v1: "));
+  assert.equal(warnings.length, 4, result.stderr);
+  assert.match(warnings[0], /its runs end at different steps \(\S+mixed.a: 4000, \S+mixed.b: 2000\)/);
+  assert.match(warnings[1], /runs end short of their totalSteps \(unfinished\?\): \S+mixed.b at 2000 of 4000$/);
+  assert.match(warnings[2], /seed 0 appears in more than one run$/);
+  assert.match(warnings[3], /its runs differ in lr \(add them to --group-by to tell them apart\)$/);
+  // Seeds of one setting, finished alike, draw no warning.
+  const clean = await runStaq(["compare", join(dir, "sweep/dqn")]);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.doesNotMatch(clean.stderr, /warning/);
 });
 
 test("what a user can get wrong exits 2 with one line saying what (or the usage for a bad flag)", async () => {
@@ -163,9 +185,22 @@ test("what a user can get wrong exits 2 with one line saying what (or the usage 
   const noEvaluations = join(dir, "no-evaluations");
   await mkdir(noEvaluations);
   await writeFile(join(noEvaluations, "config.json"), JSON.stringify({ env: ENV, seed: 0 }));
+  // JSON writes a diverged (NaN) evaluation as null: refused, not dropped; so are steps out of order.
+  const diverged = await fakeRun("diverged", { env: ENV, seed: 0 }, [1, 2, 3]);
+  await writeFile(
+    join(diverged, "eval.jsonl"),
+    '{"global_step": 0, "eval/mean_return": 1}\n{"global_step": 1000, "eval/mean_return": null}\n{"global_step": 2000, "eval/mean_return": 3}\n',
+  );
+  const shuffled = await fakeRun("shuffled", { env: ENV, seed: 0 }, [1, 2]);
+  await writeFile(
+    join(shuffled, "eval.jsonl"),
+    '{"global_step": 1000, "eval/mean_return": 1}\n{"global_step": 0, "eval/mean_return": 2}\n',
+  );
   const sweep = join(dir, "sweep");
 
   const oneLine: [string[], RegExp][] = [
+    [[diverged], /^staq compare: .*diverged.eval\.jsonl line 2: eval\/mean_return is null, not a finite number \(JSON writes NaN/],
+    [[shuffled], /^staq compare: .*shuffled.eval\.jsonl line 2: global_step 0 does not come after the previous record's 1000/],
     [[empty], /^staq compare: no run directory under .*empty: none of its directories holds both config\.json and eval\.jsonl/],
     [[join(dir, "missing")], /^staq compare: Could not read the directory .*missing: no such file or directory \(ENOENT\)/],
     [[join(badEval, "eval.jsonl")], /^staq compare: .*eval\.jsonl is a file, not a directory/],

@@ -3,7 +3,8 @@
 // arguments and checkpoint are checked first, and plot needs none.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile, readdir, symlink, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { lstat, mkdir, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ownStderrLines, runStaq, tempDir, type Run } from "../io/stack-fixtures.ts";
 
@@ -63,8 +64,10 @@ test("eval --episodes: a count beyond the cap, an exponent, hex or nothing is re
     [["--episodes", "0x10"], /--episodes must be an integer from 1 to 100000; got "0x10"/],
     [["--episodes", ""], /--episodes must be an integer from 1 to 100000; got ""/],
     [["--episodes", "0"], /--episodes must be an integer from 1 to 100000; got "0"/],
-    [["--seed", "0x10"], /--seed must be an integer >= 0; got "0x10"/],
-    [["--seed", "1.5"], /--seed must be an integer >= 0; got "1\.5"/],
+    [["--seed", "0x10"], /--seed must be an integer from 0 to 4294967295; got "0x10"/],
+    [["--seed", "1.5"], /--seed must be an integer from 0 to 4294967295; got "1\.5"/],
+    // Episode j is reset with seed + j modulo 2^32: 2^32 would be seed 0 again.
+    [["--seed", "4294967296"], /--seed must be an integer from 0 to 4294967295; got "4294967296"/],
   ];
   const results = await Promise.all(cases.map(([args]) => runStaq(["eval", "--checkpoint", checkpoint, ...args])));
   results.forEach((result, i) => {
@@ -73,7 +76,7 @@ test("eval --episodes: a count beyond the cap, an exponent, hex or nothing is re
     assert.match(result.stderr.split("\n")[0], new RegExp(`^staq eval: ${message.source}`), args.join(" "));
   });
   // The cap says why there is one.
-  assert.match(results[0].stderr, /one environment per episode/);
+  assert.match(results[0].stderr, /every return is printed; for more, run several evaluations/);
 });
 
 // ---- plot ----
@@ -125,6 +128,69 @@ test("plot --out a directory, into a missing directory or under a file exits 2 w
   const ok = await runStaq(["plot", run, "--out", join(run, "curve.svg")]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(await readFile(join(run, "curve.svg"), "utf8"), /^<svg/);
+});
+
+test("plot --out a named pipe (as /dev/stdout can be) exits 2 saying so; --out a link writes the file it leads to and keeps the link", async () => {
+  const run = await fakeRun("run-special-outputs");
+  const fifo = join(dir, "out-fifo");
+  execFileSync("mkfifo", [fifo]);
+  const refused = await runStaq(["plot", run, "--out", fifo]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(
+    failureLine(refused),
+    /^staq plot: --out .*out-fifo is a named pipe, not a regular file; the chart is written by replacing a file, so give a file's path/,
+  );
+  assert.ok((await lstat(fifo)).isFIFO(), "the pipe is left as it was");
+
+  const target = join(dir, "chart-target.svg");
+  const link = join(dir, "chart-link.svg");
+  await writeFile(target, "old");
+  await symlink(target, link);
+  const ok = await runStaq(["plot", run, "--out", link]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok((await lstat(link)).isSymbolicLink(), "the link is kept");
+  assert.match(await readFile(target, "utf8"), /^<svg/);
+});
+
+test("plot counts a run given twice (or through a link) once, in the legend and the summary", async () => {
+  const run = await fakeRun("run-twice");
+  const other = await fakeRun("run-twice-other");
+  await writeFile(join(other, "config.json"), JSON.stringify({ env: "CartPole-v1", preset: "quick", seed: 2 }));
+  await symlink(run, join(dir, "link-to-run-twice"));
+  const out = join(dir, "twice.svg");
+  const result = await runStaq(["plot", run, run, join(dir, "link-to-run-twice"), other, "--out", out]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /: 2 runs, CartPole-v1 quick \(2 runs\): 3 points/);
+  assert.match(await readFile(out, "utf8"), /CartPole-v1 quick \(2 runs\)/);
+});
+
+test("plot refuses, naming the run: a run with no log or no record of the metric, runs that share no steps, a config.json not an object", async () => {
+  const withData = await fakeRun("run-with-data");
+  const noLog = await fakeRun("run-no-log");
+  await rm(join(noLog, "eval.jsonl"));
+  const noMetric = await fakeRun("run-no-metric");
+  await writeFile(join(noMetric, "eval.jsonl"), JSON.stringify({ global_step: 0, iteration: 0, "eval/other": 1 }) + "\n");
+  const later = await fakeRun("run-later");
+  await writeFile(
+    join(later, "eval.jsonl"),
+    [5000, 6000].map((k) => JSON.stringify({ global_step: k, iteration: 1, time_s: 1, "eval/mean_return": 1 })).join("\n") + "\n",
+  );
+  const notObject = await fakeRun("run-config-array");
+  await writeFile(join(notObject, "config.json"), "[1, 2]");
+  const cases: [string[], RegExp][] = [
+    [[withData, noLog], /^staq plot: .*run-no-log has no eval\.jsonl \(the run has not logged yet\?\); leave it out/],
+    [[withData, noMetric], /^staq plot: .*run-no-metric.eval\.jsonl has no record of "eval\/mean_return"; leave the run out/],
+    [
+      [withData, later],
+      /^staq plot: the runs of CartPole-v1 quick share no steps, so they have no mean to draw \(.*run-with-data covers 1000 to 3000; .*run-later covers 5000 to 6000\); plot them separately/,
+    ],
+    [[notObject], /^staq plot: .*run-config-array.config\.json is not a JSON object/],
+  ];
+  for (const [runs, message] of cases) {
+    const result = await runStaq(["plot", ...runs, "--out", join(dir, "refused.svg")]);
+    assert.equal(result.code, 2, `${runs.join(" ")}: ${result.stderr}`);
+    assert.match(failureLine(result), message, runs.join(" "));
+  }
 });
 
 test("plot --threshold takes decimals only", async () => {

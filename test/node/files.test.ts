@@ -3,7 +3,8 @@
 // leaves the temporary file or changes what was there.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { lstat, mkdir, readFile, readdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StaqError, StaqInputError } from "../../src/errors.ts";
 import { NODE_FILE_OPERATIONS, fileError, writeFileAtomically } from "../../src/node/files.ts";
@@ -67,4 +68,58 @@ test("fileError: path mistakes are StaqInputErrors, the machine's failures StaqE
     const error = fileError("Could not write x", Object.assign(new Error("boom"), { code }));
     assert.ok(error instanceof StaqError && !(error instanceof StaqInputError), String(code));
   }
+});
+
+test("writing to a symbolic link replaces the file it leads to and keeps the link (a chain, a relative one, a dangling one)", async () => {
+  const links = join(dir, "links");
+  await mkdir(join(links, "real"), { recursive: true });
+  const target = join(links, "real", "chart.svg");
+  await writeFile(target, "old");
+  await symlink("real/chart.svg", join(links, "relative.svg"));
+  await symlink(join(links, "relative.svg"), join(links, "chain.svg"));
+  for (const link of ["relative.svg", "chain.svg"]) {
+    await writeFileAtomically(join(links, link), bytes, "the chart");
+    assert.ok((await lstat(join(links, link))).isSymbolicLink(), `${link} is still a link`);
+    assert.equal(await readFile(target, "utf8"), "new contents");
+    await writeFile(target, "old");
+  }
+  // A link to a file not yet there: the write creates it where the link leads.
+  await symlink("real/later.svg", join(links, "dangling.svg"));
+  await writeFileAtomically(join(links, "dangling.svg"), bytes, "the chart");
+  assert.ok((await lstat(join(links, "dangling.svg"))).isSymbolicLink());
+  assert.equal(await readFile(join(links, "real", "later.svg"), "utf8"), "new contents");
+  assert.deepEqual((await readdir(join(links, "real"))).sort(), ["chart.svg", "later.svg"], "no temporary file is left");
+});
+
+test("a named pipe, or a link to one, is refused as not a regular file (StaqInputError), and left as it was", async () => {
+  const pipes = join(dir, "pipes");
+  await mkdir(pipes);
+  const fifo = join(pipes, "fifo");
+  execFileSync("mkfifo", [fifo]);
+  await symlink(fifo, join(pipes, "to-fifo"));
+  for (const path of [fifo, join(pipes, "to-fifo")]) {
+    await assert.rejects(writeFileAtomically(path, bytes, "the chart"), (error: Error) => {
+      assert.ok(error instanceof StaqInputError, `${error.name}: ${error.message}`);
+      assert.equal(
+        error.message,
+        `Could not write the chart to ${path}: it is a named pipe, not a regular file; staq writes the chart by replacing a file, so give a file's path`,
+      );
+      return true;
+    });
+  }
+  assert.ok((await lstat(fifo)).isFIFO());
+  assert.ok((await lstat(join(pipes, "to-fifo"))).isSymbolicLink());
+  assert.deepEqual((await readdir(pipes)).sort(), ["fifo", "to-fifo"]);
+});
+
+test("a cycle of symbolic links is a StaqInputError saying so", async () => {
+  const loop = join(dir, "loop");
+  await mkdir(loop);
+  await symlink("b", join(loop, "a"));
+  await symlink("a", join(loop, "b"));
+  await assert.rejects(writeFileAtomically(join(loop, "a"), bytes, "the chart"), (error: Error) => {
+    assert.ok(error instanceof StaqInputError, `${error.name}: ${error.message}`);
+    assert.match(error.message, /too many symbolic links \(ELOOP\)/);
+    return true;
+  });
 });

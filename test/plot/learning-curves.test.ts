@@ -6,6 +6,41 @@ import fc from "fast-check";
 import { learningCurveSeries, meanCurve, parseJsonLines, runPoints } from "../../src/plot/learning-curves.ts";
 import { StaqFormatError } from "../../src/errors.ts";
 
+const METRICS = { source: "metrics.jsonl", nullIsUnmeasured: true };
+const EVAL = { source: "eval.jsonl", nullIsUnmeasured: false };
+
+test("an evaluation that is null (a NaN JSON could not write), not a number, or without a finite step is an error naming file and line", () => {
+  const lines = (...records: object[]) => parseJsonLines(records.map((r) => JSON.stringify(r)).join("\n") + "\n", "eval.jsonl");
+  const cases: [object, RegExp][] = [
+    [{ global_step: 10, y: null }, /eval\.jsonl line 2: y is null, not a finite number \(JSON writes NaN and Infinity as null/],
+    [{ global_step: 10, y: "7" }, /eval\.jsonl line 2: y is "7", not a finite number/],
+    [{ global_step: null, y: 2 }, /eval\.jsonl line 2: global_step is null, not a finite number/],
+    [{ y: 2 }, /eval\.jsonl line 2: global_step is missing, not a finite number/],
+  ];
+  for (const [record, message] of cases)
+    assert.throws(
+      () => runPoints(lines({ global_step: 0, y: 1 }, record), "global_step", "y", EVAL),
+      (e: Error) => e instanceof StaqFormatError && message.test(e.message),
+      JSON.stringify(record),
+    );
+  // In metrics.jsonl null means "not measured", but a string is still not a number.
+  assert.throws(() => runPoints(lines({ global_step: 0, y: "x" }), "global_step", "y", METRICS), /line 1: y is "x"/);
+});
+
+test("steps that do not increase strictly are an error naming the line, not sorted", () => {
+  const lines = (...records: object[]) => parseJsonLines(records.map((r) => JSON.stringify(r)).join("\n") + "\n", "eval.jsonl");
+  for (const second of [0, 5])
+    assert.throws(
+      () => runPoints(lines({ global_step: 10, y: 1 }, { global_step: second, y: 2 }), "global_step", "y", EVAL),
+      new RegExp(`eval\\.jsonl line 2: global_step ${second} does not come after the previous record's 10`),
+    );
+  // x by time: the order is still the steps'; time going back is an error too.
+  assert.throws(
+    () => runPoints(lines({ global_step: 0, time_s: 5, y: 1 }, { global_step: 10, time_s: 4, y: 2 }), "time_s", "y", EVAL),
+    /line 2: time_s 4 is before the previous record's 5/,
+  );
+});
+
 test("JSON lines: a cut-off last line is dropped; a bad line before it is an error naming the line", () => {
   assert.deepEqual(parseJsonLines('{"a":1}\n{"a":2}\n{"a":', "eval.jsonl"), [{ a: 1 }, { a: 2 }]);
   assert.deepEqual(parseJsonLines('{"a":1}\n\n', "eval.jsonl"), [{ a: 1 }]);
@@ -16,13 +51,9 @@ test("JSON lines: a cut-off last line is dropped; a bad line before it is an err
   assert.throws(() => parseJsonLines("[1]\n", "m.jsonl"), /m.jsonl line 1 is not a JSON object/);
 });
 
-test("points skip records without the metric; the mean curve interpolates onto the x all runs cover", () => {
-  const log = [
-    { global_step: 0, y: 1 },
-    { global_step: 10, y: null },
-    { global_step: 20, y: 3 },
-  ];
-  assert.deepEqual(runPoints(log, "global_step", "y"), { x: [0, 20], y: [1, 3] });
+test("points skip records without the metric (and null where it means not measured); the mean curve interpolates onto the x all runs cover", () => {
+  const log = [{ global_step: 0, y: 1 }, { global_step: 10, y: null }, { global_step: 15 }, { global_step: 20, y: 3 }];
+  assert.deepEqual(runPoints(log, "global_step", "y", METRICS), { x: [0, 20], y: [1, 3] });
   const curve = meanCurve([
     { x: [0, 20], y: [0, 20] },
     { x: [0, 10, 30], y: [2, 4, 6] },

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { StaqFormatError } from "../../src/errors.ts";
-import { parseSweep, pointName, trainArguments } from "../../src/sweep/sweep-file.ts";
+import { registerEnv } from "../../src/envs/registry.ts";
+import { MAX_HIDDEN_LAYERS } from "../../src/stack/mlp.ts";
+import { checkMinatarEnvs, parseSweep, pointName, trainArguments } from "../../src/sweep/sweep-file.ts";
 
 const FILE = "/sweeps/study/memory.json";
 
@@ -133,4 +135,55 @@ test("mistakes in a sweep file fail before any run, naming the file, the point a
       `${JSON.stringify(json)} should fail with ${message}`,
     );
   }
+});
+
+test("more hidden layers than the agent takes (MAX_HIDDEN_LAYERS) fail at load time, naming the point", () => {
+  const deep = Array.from({ length: MAX_HIDDEN_LAYERS + 1 }, () => 4);
+  assert.throws(
+    () => parseSweep({ out: "o", base: { env: "CartPole-v1" }, grid: { hidden: [[8], deep] } }, FILE),
+    (error: Error) =>
+      error instanceof StaqFormatError &&
+      error.message.startsWith(`${FILE}: point hidden=${deep.join("x")}: mlp.hidden has ${deep.length} layers; staq takes at most 16`),
+  );
+  const ok = Array.from({ length: MAX_HIDDEN_LAYERS }, () => 4);
+  assert.equal(parseSweep({ out: "o", base: { env: "CartPole-v1", hidden: ok } }, FILE).points.length, 1);
+});
+
+test("gym: environments are swept, read as staq train reads their names; a malformed one fails naming the point", () => {
+  const sweep = parseSweep(
+    { out: "o", base: { preset: "quick" }, grid: { env: ["gym:CartPole-v1", "gym:Pendulum-v1,discretise-box"] } },
+    FILE,
+  );
+  assert.deepEqual(
+    sweep.points.map((p) => p.name),
+    ["env=gym-CartPole-v1", "env=gym-Pendulum-v1-discretise-box"],
+  );
+  assert.deepEqual(trainArguments(sweep, sweep.points[1]).slice(0, 2), ["--env", "gym:Pendulum-v1,discretise-box"]);
+  assert.throws(
+    () => parseSweep({ out: "o", base: { env: "gym:CartPole-v1,bogus" } }, FILE),
+    (error: Error) =>
+      error instanceof StaqFormatError && /^\S+: point run: "gym:CartPole-v1,bogus": unknown option "bogus"/.test(error.message),
+  );
+});
+
+test("an unknown MinAtar game fails once the MinAtar module is loaded, naming the point and the games", async () => {
+  const sweep = parseSweep({ out: "o", base: { preset: "quick" }, grid: { env: ["MinAtar/Toy-v1", "MinAtar/Nope-v1"] } }, FILE);
+  const whys: string[] = [];
+  // Stands in for loadMinatar (the built module): registers the games it knows.
+  const load = async (why: string) => {
+    whys.push(why);
+    registerEnv({ name: "MinAtar/Toy-v1", description: "a test game", make: () => ({}) as never });
+  };
+  await assert.rejects(checkMinatarEnvs(sweep, load), (error: Error) => {
+    assert.ok(error instanceof StaqFormatError, error.message);
+    assert.match(
+      error.message,
+      /point env=MinAtar-Nope-v1: no environment named "MinAtar\/Nope-v1"; the MinAtar games are: .*MinAtar\/Toy-v1/,
+    );
+    return true;
+  });
+  assert.equal(whys.length, 1);
+  // A sweep without MinAtar points does not load the module.
+  await checkMinatarEnvs(parseSweep({ out: "o", base: { env: "CartPole-v1" } }, FILE), () => assert.fail("loaded"));
+  await checkMinatarEnvs(parseSweep({ out: "o", base: { env: "MinAtar/Toy-v1", preset: "quick" } }, FILE), load);
 });

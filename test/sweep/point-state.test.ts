@@ -1,0 +1,90 @@
+// A point's state from hand-made run directories (no training): a run made with another config than
+// the sweep file's is "changed", never done, whatever its checkpoint's step; the worker that takes it
+// fails it without training, and --status says which fields differ.
+import assert from "node:assert/strict";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { pointState } from "../../src/sweep/point-state.ts";
+import { runPoint } from "../../src/sweep/run-point.ts";
+import { parseSweep, type Sweep, type SweepPoint } from "../../src/sweep/sweep-file.ts";
+import { runStaq, tempDir } from "../io/stack-fixtures.ts";
+
+const SWEEP = { out: "runs", base: { env: "CartPole-v1", preset: "quick", totalSteps: 64 }, grid: { seed: [0] } };
+
+async function sweepIn(dir: string, json: object = SWEEP): Promise<{ file: string; sweep: Sweep; point: SweepPoint }> {
+  const file = join(dir, "sweep.json");
+  await writeFile(file, JSON.stringify(json));
+  const sweep = parseSweep(json, file);
+  return { file, sweep, point: sweep.points[0] };
+}
+
+/** A run directory as `staq train` leaves it: config.json and a checkpoint at `step`. */
+async function fakeRun(point: SweepPoint, config: Record<string, unknown>, step: number): Promise<void> {
+  await mkdir(join(point.dir, "checkpoint"), { recursive: true });
+  await writeFile(join(point.dir, "config.json"), JSON.stringify({ env: point.env, preset: point.preset, ...config }));
+  await writeFile(join(point.dir, "checkpoint", "state.json"), JSON.stringify({ counters: { globalStep: step } }));
+}
+
+test("a finished run whose config matches the point is done; a larger totalSteps makes it partial", async () => {
+  const { point } = await sweepIn(await tempDir());
+  await fakeRun(point, { ...point.config }, 64);
+  assert.deepEqual(await pointState(point), { status: "done", step: 64 });
+  await fakeRun(point, { ...point.config, totalSteps: 32 }, 32);
+  assert.equal((await pointState(point)).status, "partial", "totalSteps is not a change: a larger one extends the run");
+});
+
+test("a finished run made with another config is changed, not done, naming the fields and what to do", async () => {
+  const { point } = await sweepIn(await tempDir());
+  await fakeRun(point, { ...point.config, lr: 0.002 }, 64);
+  const state = await pointState(point);
+  assert.equal(state.status, "changed");
+  assert.match(
+    state.failure ?? "",
+    /holds a run whose config differs from the sweep file's: lr \(0\.002 in the run, 0\.001 in the sweep\)/,
+  );
+  assert.match(state.failure ?? "", /Move the directory away .*, or change the sweep file back and run it with --retry-failed/);
+});
+
+test("a config.json that is not an object is refused, naming the file", async () => {
+  const { point } = await sweepIn(await tempDir());
+  await fakeRun(point, { ...point.config }, 64);
+  await writeFile(join(point.dir, "config.json"), "[1, 2]");
+  await assert.rejects(pointState(point), /config\.json is not a run's config \(a JSON object\); move the directory away/);
+});
+
+test("the worker fails a changed point without training it (exit 2) and records why; it stays failed", async () => {
+  const { sweep, point } = await sweepIn(await tempDir());
+  await fakeRun(point, { ...point.config, lr: 0.002 }, 64);
+  const outcome = await runPoint(sweep, point);
+  assert.equal(outcome.found, "changed");
+  assert.equal(outcome.action, "skipped");
+  assert.equal(outcome.exitCode, 2);
+  assert.match(outcome.message ?? "", /lr \(0\.002 in the run/);
+  const failed = JSON.parse(await readFile(join(point.dir, "sweep-failed.json"), "utf8")) as { message: string };
+  assert.match(failed.message, /lr \(0\.002 in the run/);
+  assert.equal((await pointState(point)).status, "failed");
+});
+
+test("--status says changed, with the fields, for a done run the sweep file no longer describes; --point exits 2 with why", async () => {
+  const dir = await tempDir();
+  const { file, point } = await sweepIn(dir);
+  await fakeRun(point, { ...point.config, lr: 0.002 }, 64);
+  const status = await runStaq(["sweep", file, "--status"]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /1 point in \S+: 1 changed\n/);
+  assert.match(status.stdout, /seed=0 +changed: \S+ holds a run whose config differs from the sweep file's: lr \(0\.002 in the run/);
+  const one = await runStaq(["sweep", file, "--point", "seed=0"]);
+  assert.equal(one.code, 2, one.stderr);
+  assert.match(one.stdout, /seed=0: skipped \(changed\)/);
+  assert.match(one.stderr, /holds a run whose config differs from the sweep file's: lr/);
+});
+
+test("--status refuses the flags it would ignore (--jobs, --retry-failed, --point, --dry-run), exit 2", async () => {
+  const { file } = await sweepIn(await tempDir());
+  for (const flags of [["--jobs", "3"], ["--retry-failed"], ["--point", "seed=0"], ["--dry-run"]]) {
+    const result = await runStaq(["sweep", file, "--status", ...flags]);
+    assert.equal(result.code, 2, `${flags.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, new RegExp(`--status only reports; give it without ${flags[0]}`));
+  }
+});
