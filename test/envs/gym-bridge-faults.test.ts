@@ -116,7 +116,9 @@ test("timeoutSeconds and startTimeoutSeconds must be finite numbers > 0, checked
         () => faulty("make,mode=hang", 1, { [option]: value as number }),
         (error: Error) =>
           error instanceof StaqInputError &&
-          error.message.includes(`${option} must be a finite number of seconds > 0; got ${value === "abc" ? 'the string "abc"' : String(value)}`),
+          error.message.includes(
+            `${option} must be a finite number of seconds > 0; got ${value === "abc" ? 'the string "abc"' : String(value)}`,
+          ),
         `${option}: ${String(value)}`,
       );
       assert.ok(performance.now() - started < 1000, "refused before any worker started");
@@ -248,7 +250,10 @@ test("step() checks every action before sending any, naming the copy, and refuse
   try {
     env.reset({ seed: 0 });
     assert.throws(() => env.step([0, 0, 7]), /the action of copy 2 must be an integer in \[0, 3\); got 7/);
-    assert.throws(() => env.step([0, "0" as unknown as number, 0]), /the action of copy 1 must be an integer in \[0, 3\); got the string "0"/);
+    assert.throws(
+      () => env.step([0, "0" as unknown as number, 0]),
+      /the action of copy 1 must be an integer in \[0, 3\); got the string "0"/,
+    );
     assert.throws(() => env.step(null as unknown as number[]), /step\(\) needs an array of 3 actions, one per copy; got null/);
     assert.deepEqual(Array.from(env.step([0, 0, 0]).obs), [1, 1, 1, 1, 1, 1]); // the refused steps stepped nothing
   } finally {
