@@ -29,6 +29,7 @@ export {
 export { createStack, type Stack, type StackOptions, type PmdSettings, type PushPreview } from "./stack/stack.ts";
 export { incrementalSumUpdate, incrementalSumUpdateF32, pushErrorBound, type IncrementalPush } from "./stack/incremental-sums.ts";
 export { stackLogits, encodeStackLogits, type StackLogitsIO } from "./stack/stack-logits.ts";
+export { StaqStackChangedError } from "./stack/stack-evaluator.ts";
 export { stackLogitsReference, mlpReference, type StackReference, type StackContents } from "./stack/reference.ts";
 export { snapshotContributions, type SnapshotContributions } from "./stack/contributions.ts";
 export { encodeSafetensors, decodeSafetensors, type Float32Tensor, type DecodedSafetensors, type TensorInput } from "./io/safetensors.ts";

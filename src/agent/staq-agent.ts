@@ -61,6 +61,7 @@ import {
   targetRule,
 } from "./algorithm.ts";
 import { stackLogits } from "../stack/stack-logits.ts";
+import { StaqStackChangedError } from "../stack/stack-evaluator.ts";
 import { collectRollout, type Rollout } from "./rollout.ts";
 import { POLICY_FIT_STREAM, SOFT_Q_FIT_STREAM, USER_ACT_STREAM, policyInitialSeed } from "./random-streams.ts";
 import { createMdpoPolicyFit, type MdpoPolicyFit } from "../train/mdpo-policy-fit.ts";
@@ -325,14 +326,13 @@ export class StaQ {
   /**
    * The call that has the agent to itself now, if any: `learn` (except while its callbacks run,
    * so that they may checkpoint or evaluate), `evaluate` or `checkpoint`. Their work spans many
-   * awaits over shared state (the stack, the environments, the counters), so two at once would
-   * interleave; each refuses to start beside another, and beside `act`.
+   * awaits over shared state (the environments, the counters, the acting buffers), so two at once
+   * would interleave; each refuses to start beside another. `act` shares none of it (it has its
+   * own actor) and runs beside any of them: it acts on the stack as it is when its turn comes.
    */
   private holder: string | undefined;
   /** Whether `learn` is running, its callbacks included. */
   private learning = false;
-  /** `act` calls in flight: they may run beside each other (the user's actor serialises them). */
-  private acting = 0;
 
   /** Use `StaQ.create` or `StaQ.restore` (or, in Node, `StaQ.load`). */
   constructor(parts: AgentParts) {
@@ -642,12 +642,14 @@ export class StaQ {
    */
   async act(obs: Float32Array, options: { greedy?: boolean } = {}): Promise<Uint32Array> {
     this.alive();
-    if (this.holder !== undefined) throw this.busy("act");
-    this.acting++;
-    try {
-      return await this.actNow(obs, options);
-    } finally {
-      this.acting--;
+    for (;;) {
+      try {
+        return await this.actNow(obs, options);
+      } catch (error) {
+        // A push by a learn running beside it landed while the call waited its turn: act again, on
+        // the new stack (the user's act is "the current policy's action", not one frozen at the call).
+        if (!(error instanceof StaqStackChangedError) || this.destroyed) throw error;
+      }
     }
   }
 
@@ -848,7 +850,7 @@ export class StaQ {
   /** Runs `work` with the agent to itself (see `holder`); a call destroyed meanwhile says so. */
   private async exclusively<T>(call: string, work: () => Promise<T>): Promise<T> {
     this.alive();
-    if (this.holder !== undefined || this.acting > 0) throw this.busy(call);
+    if (this.holder !== undefined) throw this.busy(call);
     this.holder = call;
     try {
       return await work();
@@ -876,9 +878,8 @@ export class StaQ {
   }
 
   private busy(call: string): StaqInputError {
-    const other = this.holder ?? "act";
     return new StaqInputError(
-      `${call}: ${other} is still running on this agent; await it first (an agent does one thing at a time, though act calls may overlap)`,
+      `${call}: ${this.holder} is still running on this agent; await it first (learn, evaluate and checkpoint run one at a time; act may run beside them)`,
     );
   }
 

@@ -1,7 +1,6 @@
 /**
  * Files on disk (Node): atomic writes, and file-system errors in words and in the right class.
  */
-import type { Stats } from "node:fs";
 import { lstat, mkdir, open, readlink, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -118,8 +117,21 @@ export const NODE_FILE_OPERATIONS: FileOperations = {
   remove: (path) => rm(path, { recursive: true, force: true }),
 };
 
+/**
+ * What specialFileKind reads of an fs.Stats, written out so that staq's published declarations
+ * name no Node type (a consumer without @types/node type-checks them).
+ */
+interface FileKindInfo {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}
+
 /** What a file that is neither a regular file nor a directory is, in words ("a named pipe"). */
-export function specialFileKind(info: Stats): string | undefined {
+export function specialFileKind(info: FileKindInfo): string | undefined {
   if (info.isFile() || info.isDirectory()) return undefined;
   if (info.isFIFO()) return "a named pipe";
   if (info.isCharacterDevice()) return "a character device";

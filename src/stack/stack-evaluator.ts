@@ -159,6 +159,9 @@ export class StackEvaluator {
   }
 }
 
+/** A queued stackLogits or act call whose stack changed before it ran (a StaqInputError: await calls before changing the stack). */
+export class StaqStackChangedError extends StaqInputError {}
+
 /**
  * Throws unless `stack` is still at `version`: a call queued behind other work (or waiting for a
  * kernel to compile) that would otherwise evaluate the snapshots a later `push` or `set` wrote,
@@ -167,7 +170,7 @@ export class StackEvaluator {
  */
 export function unchangedSince(stack: Pick<EvaluatedStack, "label" | "version">, version: number, call: string): void {
   if (stack.version !== version) {
-    throw new StaqInputError(
+    throw new StaqStackChangedError(
       `${call}: ${stack.label} changed (push or set) after this call was made and before it ran; await the call before changing the stack`,
     );
   }

@@ -28,11 +28,12 @@ export function pushedStack(
   gpu: Gpu,
   options: Omit<StackOptions, "mlp"> & { mlp?: MlpSpec; pushes: number; seed?: number },
 ): { stack: Stack; pushed: MlpWeights[][] } {
+  const { pushes, seed, ...stackOptions } = options;
   const spec = options.mlp ?? ONE_HIDDEN;
-  const stack = createStack(gpu, { ...options, mlp: spec });
-  const sample = seededSigned(options.seed ?? 1);
+  const stack = createStack(gpu, { ...stackOptions, mlp: spec });
+  const sample = seededSigned(seed ?? 1);
   const pushed: MlpWeights[][] = [];
-  for (let k = 0; k < options.pushes; k++) {
+  for (let k = 0; k < pushes; k++) {
     const members = Array.from({ length: stack.ensemble }, () => randomMlpWeights(spec, sample, 2));
     stack.push(members);
     pushed.push(members);
