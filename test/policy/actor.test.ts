@@ -9,6 +9,8 @@ import { createStack } from "../../src/stack/stack.ts";
 import { stackLogits } from "../../src/stack/stack-logits.ts";
 import { planStackDispatch } from "../../src/stack/dispatch-plan.ts";
 import { testGpu } from "../helpers/gpu.ts";
+import { StaqInputError } from "../../src/errors.ts";
+import { StaqStackChangedError } from "../../src/stack/stack-evaluator.ts";
 import { randomSnapshots, randomStates } from "../helpers/random.ts";
 
 const gpu = await testGpu();
@@ -155,7 +157,13 @@ test("an act call acts on what it was given when made: its states and options ar
   states.set(randomStates(8, SPEC.inputs, 44));
   const beforePush = actor.act(states, { step: 3 });
   stack.push(randomSnapshots(SPEC, 1, 45)[0]);
-  await assert.rejects(beforePush, /^StaqInputError: act: .* changed \(push or set\) after this call was made and before it ran/);
+  await assert.rejects(
+    beforePush,
+    (error: Error) =>
+      error instanceof StaqStackChangedError &&
+      error instanceof StaqInputError &&
+      /^act: .* changed \(push or set\) after this call was made and before it ran/.test(error.message),
+  );
   await assert.rejects(actor.act(states, undefined as unknown as { step: number }), /act needs options: \{ step/);
   actor.destroy();
   stack.destroy();

@@ -12,6 +12,7 @@ import { StaqGpuError, StaqInputError } from "../../src/errors.ts";
 import type { MlpSpec, MlpWeights } from "../../src/stack/mlp.ts";
 import { randomSnapshots, randomStates, seededUniform } from "../helpers/random.ts";
 import { testGpu } from "../helpers/gpu.ts";
+import { StaqStackChangedError } from "../../src/stack/stack-evaluator.ts";
 
 const gpu = await testGpu();
 
@@ -354,7 +355,7 @@ test("a call evaluates what it was given when made: the caller may reuse its sta
   const beforePush = stackLogits(stack, states);
   stack.push(next);
   await assert.rejects(beforePush, (error: Error) => {
-    assert.ok(error instanceof StaqInputError, `${error.name}: ${error.message}`);
+    assert.ok(error instanceof StaqStackChangedError && error instanceof StaqInputError, `${error.name}: ${error.message}`);
     assert.match(error.message, /^stackLogits: .* changed \(push or set\) after this call was made and before it ran; await the call/);
     return true;
   });
