@@ -67,8 +67,14 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
   readonly name: string;
   readonly observationShape: readonly number[];
   readonly actionCount: number;
-  /** numpy's RandomState takes seeds up to 2^32 − 1 (a vector env checks seed + i against it). */
-  readonly maxSeed = MAX_SEED;
+  /**
+   * numpy's RandomState takes seeds up to 2^32 − 1 (a vector env checks seed + i against it). A
+   * getter, not a field: as an instance field it made a 16-copy vector env of Breakout step 10%
+   * slower (measured old against new in one process; the object's layout is on the hot path).
+   */
+  get maxSeed(): number {
+    return MAX_SEED;
+  }
   /** The game behind the environment (its channel names, for rendering). */
   readonly game: MinatarGame;
   /** Full-set action index of each of this environment's actions. */
