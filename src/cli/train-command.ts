@@ -4,7 +4,7 @@
  * the iteration in progress and saves a checkpoint; `--resume` continues a run exactly where its
  * checkpoint left it, as if it had never stopped.
  */
-import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
 import { constants } from "node:os";
 import { join } from "node:path";
 import {
@@ -23,7 +23,7 @@ import { defaultPreset, presetConfig, presetName } from "../agent/presets.ts";
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
 import { parseWholeNumber } from "../io/decimal.ts";
 import { checkJsonDepth } from "../io/json.ts";
-import { fileError, writeFileAtomically } from "../node/files.ts";
+import { fileError, makeDirectories, writeFileAtomically } from "../node/files.ts";
 import { StaQ, readCheckpoint } from "../node/staq.ts";
 import { RunInterrupted, UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar } from "./minatar-module.ts";
@@ -157,6 +157,11 @@ async function train(args: string[], io: CommandIO): Promise<void> {
   const run = values.resume ? await prepareResume(values, overrides) : await prepareNewRun(values, overrides);
   try {
     await runTraining(run, io, { quiet: values.quiet === true, checkpointEvery });
+    // The run is complete and on disk: a Ctrl-C while the device is released must not turn it
+    // into exit 130 (Node's default) as if it had been interrupted.
+    const finished = () => process.exit(0);
+    process.once("SIGINT", finished);
+    process.once("SIGTERM", finished);
   } finally {
     run.agent.destroy();
   }
@@ -230,7 +235,7 @@ async function prepareNewRun(values: Values, overrides: Partial<StaqConfig>): Pr
   const agent = await StaQ.create({ env: envName, preset, ...overrides, totalSteps: total });
   try {
     for (const name of present) await rm(join(out, name), { recursive: true, force: true });
-    await mkdir(out, { recursive: true }).catch((error: unknown) => {
+    await makeDirectories(out).catch((error: unknown) => {
       throw fileError(`Could not create the run directory ${out}`, error);
     });
     await writeRunConfig(out, agent);

@@ -107,10 +107,37 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
+/**
+ * `mkdir -p`: creates `path` and any missing parents. Not `mkdir(path, { recursive: true })`:
+ * Node 20's recursive mkdir loops forever where mkdir answers ENOENT though the parent exists
+ * (`/proc/x`: a run directory there hung `staq train` and `staq compare`, spinning a core). Here
+ * each missing component is made on its own, so such an answer is an error naming the path.
+ */
+export async function makeDirectories(path: string): Promise<void> {
+  const missing: string[] = [];
+  let current = resolve(path);
+  for (;;) {
+    const info = await stat(current).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return undefined;
+      throw error;
+    });
+    if (info !== undefined) break;
+    missing.push(current);
+    const parent = dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const directory of missing.reverse()) {
+    await mkdir(directory).catch(async (error: NodeJS.ErrnoException) => {
+      // Made meanwhile by another process (two sweep workers, say): fine if it is a directory.
+      if (error.code === "EEXIST" && (await stat(directory)).isDirectory()) return;
+      throw error;
+    });
+  }
+}
+
 export const NODE_FILE_OPERATIONS: FileOperations = {
-  mkdir: async (path) => {
-    await mkdir(path, { recursive: true });
-  },
+  mkdir: makeDirectories,
   writeFlushed,
   syncDirectory,
   rename,

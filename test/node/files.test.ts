@@ -4,10 +4,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { lstat, mkdir, readFile, readdir, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StaqError, StaqInputError } from "../../src/errors.ts";
-import { NODE_FILE_OPERATIONS, fileError, writeFileAtomically } from "../../src/node/files.ts";
+import { NODE_FILE_OPERATIONS, fileError, makeDirectories, writeFileAtomically } from "../../src/node/files.ts";
 import { tempDir } from "../io/stack-fixtures.ts";
 
 const dir = await tempDir();
@@ -122,4 +122,20 @@ test("a cycle of symbolic links is a StaqInputError saying so", async () => {
     assert.match(error.message, /too many symbolic links \(ELOOP\)/);
     return true;
   });
+});
+
+test("makeDirectories makes every missing parent, accepts what exists, and fails at once where mkdir -p would loop", async () => {
+  const nested = join(dir, "made", "a", "b");
+  await makeDirectories(nested);
+  assert.ok((await stat(nested)).isDirectory());
+  await makeDirectories(nested); // already there
+  await writeFile(join(dir, "made", "file"), "x");
+  await assert.rejects(makeDirectories(join(dir, "made", "file", "c")), /ENOTDIR/);
+  // Node 20's mkdir(…, { recursive: true }) spins forever on /proc/x (mkdir answers ENOENT though
+  // /proc exists); made one component at a time, that answer is an error.
+  if (process.platform === "linux" && (await stat("/proc").catch(() => undefined))) {
+    const started = performance.now();
+    await assert.rejects(makeDirectories("/proc/staq-no-such-dir/x"), (error: NodeJS.ErrnoException) => error.code === "ENOENT");
+    assert.ok(performance.now() - started < 5000, "refused at once");
+  }
 });
