@@ -15,6 +15,7 @@
  * chooses; by default the trainer takes the fused kernel where it can run and pays off.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { Readback } from "../gpu/readback.ts";
@@ -206,25 +207,29 @@ export function trainerBudget(layout: SnapshotLayout, ensemble: number, targetNe
   };
 }
 
+/** Throws a StaqInputError naming `name` unless `value` is a number that passes `test` (a string "0.9" would pass `>= 0`). */
+function requireNumber(name: string, value: unknown, test: (x: number) => boolean, requirement: string): void {
+  if (!(typeof value === "number" && test(value))) throw new StaqInputError(`${name} must be ${requirement}; got ${describeValue(value)}`);
+}
+
 export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Promise<MlpTrainer> {
   if (gpu.destroyed) throw new StaqGpuError("createMlpTrainer: this Gpu was destroyed");
   validateMlpSpec(options.mlp);
   const ensemble = options.ensemble ?? 1;
   const batch = options.batch;
-  if (!(Number.isInteger(ensemble) && ensemble >= 1)) throw new StaqInputError(`ensemble must be an integer >= 1; got ${ensemble}`);
-  if (!(Number.isInteger(batch) && batch >= 1)) throw new StaqInputError(`batch must be an integer >= 1; got ${batch}`);
+  requireNumber("ensemble", ensemble, (x) => Number.isInteger(x) && x >= 1, "an integer >= 1");
+  requireNumber("batch", batch, (x) => Number.isInteger(x) && x >= 1, "an integer >= 1");
   const adam = { ...ADAM_DEFAULTS, ...options.adam };
-  if (!(adam.lr > 0 && Number.isFinite(adam.lr))) throw new StaqInputError(`adam.lr must be a positive number; got ${adam.lr}`);
-  if (!(adam.beta1 >= 0 && adam.beta1 < 1 && adam.beta2 >= 0 && adam.beta2 < 1))
-    throw new StaqInputError(`adam betas must be in [0, 1); got ${adam.beta1}, ${adam.beta2}`);
-  if (!(adam.eps >= 0 && adam.weightDecay >= 0))
-    throw new StaqInputError(`adam eps and weightDecay must be >= 0; got ${adam.eps}, ${adam.weightDecay}`);
-  if (adam.maxGradNorm !== undefined && !(adam.maxGradNorm > 0))
-    throw new StaqInputError(`adam.maxGradNorm must be > 0; got ${adam.maxGradNorm}`);
+  requireNumber("adam.lr", adam.lr, (x) => x > 0 && Number.isFinite(x), "a finite number > 0");
+  requireNumber("adam.beta1", adam.beta1, (x) => x >= 0 && x < 1, "a number in [0, 1)");
+  requireNumber("adam.beta2", adam.beta2, (x) => x >= 0 && x < 1, "a number in [0, 1)");
+  requireNumber("adam.eps", adam.eps, (x) => x >= 0 && Number.isFinite(x), "a finite number >= 0");
+  requireNumber("adam.weightDecay", adam.weightDecay, (x) => x >= 0 && Number.isFinite(x), "a finite number >= 0");
+  if (adam.maxGradNorm !== undefined) requireNumber("adam.maxGradNorm", adam.maxGradNorm, (x) => x > 0, "a number > 0");
   const loss = options.loss ?? {};
   const huber = (loss.loss ?? "mse") === "huber";
   const huberDelta = loss.huberDelta ?? 1;
-  if (huber && !(huberDelta > 0)) throw new StaqInputError(`huberDelta must be > 0; got ${huberDelta}`);
+  if (huber) requireNumber("huberDelta", huberDelta, (x) => x > 0 && Number.isFinite(x), "a finite number > 0");
 
   const spec = copyMlpSpec(options.mlp);
   const layout = snapshotLayout(spec);

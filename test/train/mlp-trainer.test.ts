@@ -281,7 +281,12 @@ for (const path of ["multi-dispatch", "fused"] as const)
 test("bad trainer inputs fail with messages that say what to fix", async () => {
   const spec = { inputs: 2, hidden: [3], outputs: 2 };
   await assert.rejects(createMlpTrainer(gpu, { mlp: spec, batch: 0, adam: { lr: 1e-3 } }), /batch must be an integer >= 1/);
-  await assert.rejects(createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: -1 } }), /adam.lr must be a positive number/);
+  await assert.rejects(createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: -1 } }), /adam.lr must be a finite number > 0; got -1/);
+  // A string passes `>= 0` in JavaScript: the type is checked, and shown.
+  await assert.rejects(
+    createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: 1e-3, beta1: "0.9" as unknown as number } }),
+    /adam.beta1 must be a number in \[0, 1\); got the string "0.9"/,
+  );
   await assert.rejects(
     createMlpTrainer(gpu, { mlp: spec, batch: 2, adam: { lr: 1e-3 }, path: "fast" as "fused" }),
     /path must be "auto", "fused" or "multi-dispatch"; got "fast"/,
