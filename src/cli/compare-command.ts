@@ -5,13 +5,13 @@
  * interval (src/analysis/bootstrap.ts), as one table; optionally a JSON file of it all and one chart
  * of learning curves per environment. docs/stability.md defines the metrics.
  */
-import { mkdir, readdir, realpath, stat } from "node:fs/promises";
+import { readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 import { parseWholeNumber } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
-import { fileError, writeFileAtomically } from "../node/files.ts";
+import { fileError, makeDirectories, writeFileAtomically } from "../node/files.ts";
 import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, bootstrapMeanInterval, type MeanInterval } from "../analysis/bootstrap.ts";
 import {
   DEFAULT_BELOW_BEST_FRACTION,
@@ -54,7 +54,8 @@ Options:
                      seed gives the same intervals
   --out DIR          also write DIR/compare.json (every run's metrics, every group's summary) and
                      one chart of learning curves per environment, DIR/<env>.svg ("/" in the
-                     name becomes "-"); DIR is created if missing
+                     name becomes "-"; two environments that would share a name: the later
+                     gets "-2", and a note says so); DIR is created if missing
   --json FILE        also write the JSON of compare.json to FILE
   --band B           the spread around each group's mean curve in the charts: minmax (default) or
                      std (±1 standard deviation)
@@ -392,9 +393,33 @@ function report(settings: Settings, runs: readonly Run[], groups: readonly Group
   };
 }
 
-/** A file name for an environment's chart: "MinAtar/Breakout-v1" → "MinAtar-Breakout-v1.svg". */
-function chartName(env: string): string {
-  return `${env.replace(/[^A-Za-z0-9._-]/g, "-")}.svg`;
+/** A file name for an environment's chart, without ".svg": "MinAtar/Breakout-v1" → "MinAtar-Breakout-v1". */
+function chartStem(env: string): string {
+  return env.replace(/[^A-Za-z0-9._-]/g, "-");
+}
+
+/**
+ * One chart file name per environment, none shared: two environments that clean to one name
+ * ("MinAtar/Breakout-v1" and "MinAtar-Breakout-v1"), or names that differ only in case (one file on
+ * macOS's and Windows' file systems), would write one file over the other; the later gets a suffix
+ * ("-2", "-3", ...), and a note says which environment's chart is where.
+ */
+export function chartNames(envs: readonly string[]): { names: string[]; notes: string[] } {
+  const taken = new Map<string, string>(); // lower-cased name → the environment it was given to
+  const notes: string[] = [];
+  const names = envs.map((env) => {
+    const stem = chartStem(env);
+    let name = `${stem}.svg`;
+    for (let suffix = 2; taken.has(name.toLowerCase()); suffix++) name = `${stem}-${suffix}.svg`;
+    const first = taken.get(`${stem}.svg`.toLowerCase());
+    if (first !== undefined)
+      notes.push(
+        `the charts of ${JSON.stringify(first)} and ${JSON.stringify(env)} would share one file name: ${JSON.stringify(env)}'s is ${name}`,
+      );
+    taken.set(name.toLowerCase(), env);
+    return name;
+  });
+  return { names, notes };
 }
 
 /** The legend label of a group within one environment's chart: the values of its fields but env. */
@@ -405,11 +430,11 @@ function legendLabel(groupBy: readonly string[], values: readonly unknown[], env
   return parts.length > 0 ? parts.join(" ") : env;
 }
 
-/** One SVG per environment: each group's runs on it as a mean curve with a band. */
-async function charts(settings: Settings, groups: readonly Group[]): Promise<{ name: string; svg: string }[]> {
+/** One SVG per environment: each group's runs on it as a mean curve with a band; notes of renamed charts. */
+async function charts(settings: Settings, groups: readonly Group[]): Promise<{ files: { name: string; svg: string }[]; notes: string[] }> {
   const envOf = (run: Run) => showValue(run.config.env);
   const envs = [...new Set(groups.flatMap((g) => g.runs.map(envOf)))];
-  const out: { name: string; svg: string }[] = [];
+  const drawn: { env: string; svg: string }[] = [];
   for (const env of envs) {
     const series = learningCurveSeries(
       groups
@@ -426,9 +451,10 @@ async function charts(settings: Settings, groups: readonly Group[]): Promise<{ n
       xTitle: "environment steps",
       yTitle: settings.metric === DEFAULT_METRIC ? "mean greedy evaluation return" : settings.metric,
     });
-    out.push({ name: chartName(env), svg });
+    drawn.push({ env, svg });
   }
-  return out;
+  const { names, notes } = chartNames(drawn.map((d) => d.env));
+  return { files: drawn.map((d, i) => ({ name: names[i], svg: d.svg })), notes };
 }
 
 /** Refuses an --out that exists but is not a directory (mkdir would fail with a bare EEXIST). */
@@ -471,9 +497,10 @@ async function compare(args: string[], io: CommandIO): Promise<void> {
   if (settings.out !== undefined) {
     const out = settings.out;
     files.push({ path: join(out, "compare.json"), bytes: json, what: "the comparison" });
-    for (const { name, svg } of await charts(settings, groups))
-      files.push({ path: join(out, name), bytes: encoder.encode(svg), what: "the chart" });
-    await mkdir(out, { recursive: true }).catch((error: unknown) => {
+    const drawn = await charts(settings, groups);
+    for (const note of drawn.notes) io.stderr.write(`staq compare: ${note}\n`);
+    for (const { name, svg } of drawn.files) files.push({ path: join(out, name), bytes: encoder.encode(svg), what: "the chart" });
+    await makeDirectories(out).catch((error: unknown) => {
       throw fileError(`Could not create the directory --out ${out}`, error);
     });
   }

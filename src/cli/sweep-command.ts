@@ -12,6 +12,7 @@ import { runLocalSweep, sweepStates } from "../sweep/local-backend.ts";
 import { planPoint, runPoint } from "../sweep/run-point.ts";
 import {
   checkSlurmOptions,
+  checkSlurmOut,
   pointsToSubmit,
   querySlurm,
   sbatchScript,
@@ -41,7 +42,8 @@ does), and one that failed is skipped until --retry-failed: running a sweep agai
                     into OUT/slurm/ and submits it with sbatch; each task runs one point by the
                     same rule. Slurm's client commands must be on PATH.
   --status          each point's state (done, partial at step N, failed, running, queued in
-                    Slurm), from the run directories and squeue
+                    Slurm, unreadable: a damaged file, with what to do), from the run
+                    directories and squeue
 
 Options:
   --out DIR            the output directory (default: the file's "out", relative to the file)
@@ -128,7 +130,7 @@ async function status(sweep: Sweep, io: CommandIO): Promise<void> {
       what += ` at step ${state.step}/${point.config.totalSteps}`;
     if (state.status === "running" && state.lock)
       what += ` (pid ${state.lock.pid} on ${state.lock.host === hostname() ? "this host" : state.lock.host}${state.lock.slurmJob ? `, Slurm task ${state.lock.slurmJob}` : ""})`;
-    if (state.status === "failed" || state.status === "changed") what += `: ${state.failure}`;
+    if (state.status === "failed" || state.status === "changed" || state.status === "unreadable") what += `: ${state.failure}`;
     // A task Slurm still holds that has not started its point yet.
     if (slurm && state.status !== "running" && state.status !== "done")
       what = `queued in Slurm (${slurm.task} ${slurm.state}${slurm.where ? `, ${slurm.where}` : ""}); ${what}`;
@@ -136,7 +138,7 @@ async function status(sweep: Sweep, io: CommandIO): Promise<void> {
     counts.set(key, (counts.get(key) ?? 0) + 1);
     lines.push(`${point.name.padEnd(width)}  ${what}`);
   }
-  const order = ["done", "running", "queued", "partial", "started", "new", "failed", "changed"];
+  const order = ["done", "running", "queued", "partial", "started", "new", "failed", "changed", "unreadable"];
   const summary = order.filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`);
   io.stdout.write(`${sweep.points.length} point${sweep.points.length === 1 ? "" : "s"} in ${sweep.out}: ${summary.join(", ")}\n`);
   if (queued === undefined) io.stdout.write("(squeue could not be run: the states come from the run directories alone)\n");
@@ -146,12 +148,20 @@ async function status(sweep: Sweep, io: CommandIO): Promise<void> {
 const NOTHING_TO_SUBMIT = (swept: Sweep) =>
   `nothing to submit: every point of ${swept.out} is done, running, queued or failed (--retry-failed)`;
 
-/** The points a Slurm submission gives tasks, for the dry run and the submission alike. */
-async function slurmPending(swept: Sweep, slurm: SlurmOptions): Promise<SweepPoint[]> {
+/**
+ * The points a Slurm submission gives tasks, for the dry run and the submission alike, and the
+ * lines of those left out because their run directory could not be read.
+ */
+async function slurmPending(swept: Sweep, slurm: SlurmOptions): Promise<{ pending: SweepPoint[]; unreadable: string[] }> {
   const states = await sweepStates(swept);
   const queued = (await querySlurm(swept)) ?? new Map();
-  return pointsToSubmit(swept.points, states, new Set(queued.keys()), slurm.retryFailed === true);
+  const unreadable = [...states].filter(([, state]) => state.status === "unreadable").map(([p, state]) => `  ${p.name}: ${state.failure}`);
+  return { pending: pointsToSubmit(swept.points, states, new Set(queued.keys()), slurm.retryFailed === true), unreadable };
 }
+
+/** What a sweep says of its unreadable points: they were not trained, and why. */
+const unreadableReport = (lines: readonly string[]) =>
+  `${lines.length} point${lines.length === 1 ? "" : "s"} unreadable, not trained (each line says what to do):\n${lines.join("\n")}`;
 
 /** --point NAME --dry-run: what the worker would do with the point now, without doing it. */
 async function dryRunPoint(swept: Sweep, point: SweepPoint, retryFailed: boolean, io: CommandIO): Promise<void> {
@@ -195,6 +205,8 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
   const swept = await readSweep(file, values.out);
 
   if (values.status) return status(swept, io);
+  // Before the dry run's script too: it shows what a submission would write.
+  if (slurm) checkSlurmOut(swept);
 
   if (values.point !== undefined) {
     const point = swept.points.find((p) => p.name === values.point);
@@ -220,8 +232,9 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
 
   if (values["dry-run"]) {
     if (slurm) {
-      const pending = await slurmPending(swept, slurm);
+      const { pending, unreadable } = await slurmPending(swept, slurm);
       io.stdout.write(pending.length ? sbatchScript(swept, pending, slurm) : `${NOTHING_TO_SUBMIT(swept)}\n`);
+      if (unreadable.length) io.stderr.write(`staq sweep: ${unreadableReport(unreadable)}\n`);
     } else {
       for (const point of swept.points)
         io.stdout.write(`${point.name}: staq train ${trainArguments(swept, point).map(shellWord).join(" ")}\n`);
@@ -230,15 +243,16 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
   }
 
   if (slurm) {
-    const pending = await slurmPending(swept, slurm);
-    if (pending.length === 0) {
-      io.stdout.write(`staq sweep: ${NOTHING_TO_SUBMIT(swept)}\n`);
-      return;
+    const { pending, unreadable } = await slurmPending(swept, slurm);
+    if (pending.length === 0) io.stdout.write(`staq sweep: ${NOTHING_TO_SUBMIT(swept)}\n`);
+    else {
+      const { record, script } = await submitSweep(swept, pending, slurm);
+      io.stdout.write(
+        `staq sweep: submitted job ${record.job}: ${pending.length} of ${swept.points.length} points as array tasks 0-${pending.length - 1} (${script}); \`staq sweep ${shellWord(file)} --status\` follows them\n`,
+      );
     }
-    const { record, script } = await submitSweep(swept, pending, slurm);
-    io.stdout.write(
-      `staq sweep: submitted job ${record.job}: ${pending.length} of ${swept.points.length} points as array tasks 0-${pending.length - 1} (${script}); \`staq sweep ${shellWord(file)} --status\` follows them\n`,
-    );
+    // The others are submitted; the sweep is still not whole, which the exit code says.
+    if (unreadable.length) throw new SweepIncomplete(unreadableReport(unreadable));
     return;
   }
 
@@ -254,10 +268,11 @@ async function sweep(args: string[], io: CommandIO): Promise<void> {
   }
   const problems = [
     ...result.failed.map((f) => `  ${f.name}: ${f.message}`),
+    ...result.unreadable.map((u) => `  ${u.name}: unreadable, not trained: ${u.message}`),
     ...(result.interrupted.length ? [`  interrupted (run the sweep again to resume): ${result.interrupted.join(", ")}`] : []),
     ...(result.elsewhere.length ? [`  held by another worker: ${result.elsewhere.join(", ")}`] : []),
   ];
-  if (result.failed.length || result.interrupted.length) {
+  if (result.failed.length || result.interrupted.length || result.unreadable.length) {
     throw new SweepIncomplete(
       `${result.done.length} of ${swept.points.length} points done; the others:\n${problems.join("\n")}\n(train.log in a point's directory has its output; --retry-failed trains the failed ones again)`,
     );

@@ -112,8 +112,9 @@ async function syncDirectory(path: string): Promise<void> {
  * Node 20's recursive mkdir loops forever where mkdir answers ENOENT though the parent exists
  * (`/proc/x`: a run directory there hung `staq train` and `staq compare`, spinning a core). Here
  * each missing component is made on its own, so such an answer is an error naming the path.
+ * Returns the first directory it made (as mkdir's recursive form does), or undefined.
  */
-export async function makeDirectories(path: string): Promise<void> {
+export async function makeDirectories(path: string): Promise<string | undefined> {
   const missing: string[] = [];
   let current = resolve(path);
   for (;;) {
@@ -127,17 +128,25 @@ export async function makeDirectories(path: string): Promise<void> {
     if (parent === current) break;
     current = parent;
   }
+  let first: string | undefined;
   for (const directory of missing.reverse()) {
-    await mkdir(directory).catch(async (error: NodeJS.ErrnoException) => {
-      // Made meanwhile by another process (two sweep workers, say): fine if it is a directory.
-      if (error.code === "EEXIST" && (await stat(directory)).isDirectory()) return;
-      throw error;
-    });
+    const made = await mkdir(directory).then(
+      () => true,
+      async (error: NodeJS.ErrnoException) => {
+        // Made meanwhile by another process (two sweep workers, say): fine if it is a directory.
+        if (error.code === "EEXIST" && (await stat(directory)).isDirectory()) return false;
+        throw error;
+      },
+    );
+    if (made) first ??= directory;
   }
+  return first;
 }
 
 export const NODE_FILE_OPERATIONS: FileOperations = {
-  mkdir: makeDirectories,
+  mkdir: async (path) => {
+    await makeDirectories(path);
+  },
   writeFlushed,
   syncDirectory,
   rename,

@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { formatDuration } from "../cli/progress.ts";
-import { pointState, type PointState } from "./point-state.ts";
+import { pointState, readablePointState, type PointState } from "./point-state.ts";
 import type { Sweep, SweepPoint } from "./sweep-file.ts";
 
 export interface LocalSweepOptions {
@@ -33,25 +33,28 @@ export interface LocalSweepResult {
   interrupted: string[];
   /** Points another worker (another sweep process) holds. */
   elsewhere: string[];
+  /** Points whose run directory could not be read (not trained): the reason and what to do. */
+  unreadable: { name: string; message: string }[];
   /** The signal that stopped the sweep, if one did. */
   stoppedBy?: NodeJS.Signals;
 }
 
-/** The states of all points, read from their run directories. */
+/** The states of all points, read from their run directories; a damaged one is "unreadable", not an error. */
 export async function sweepStates(sweep: Sweep): Promise<Map<SweepPoint, PointState>> {
   const states = new Map<SweepPoint, PointState>();
-  for (const point of sweep.points) states.set(point, await pointState(point));
+  for (const point of sweep.points) states.set(point, await readablePointState(point));
   return states;
 }
 
 export async function runLocalSweep(sweep: Sweep, options: LocalSweepOptions): Promise<LocalSweepResult> {
   const { report } = options;
   const states = await sweepStates(sweep);
-  const result: LocalSweepResult = { done: [], failed: [], interrupted: [], elsewhere: [] };
+  const result: LocalSweepResult = { done: [], failed: [], interrupted: [], elsewhere: [], unreadable: [] };
   const queue: SweepPoint[] = [];
   for (const [point, state] of states) {
     if (state.status === "done") result.done.push(point.name);
     else if (state.status === "running") result.elsewhere.push(point.name);
+    else if (state.status === "unreadable") result.unreadable.push({ name: point.name, message: state.failure ?? "" });
     else if (state.status === "failed" && !options.retryFailed) result.failed.push({ name: point.name, message: state.failure ?? "" });
     else queue.push(point);
   }
@@ -60,6 +63,7 @@ export async function runLocalSweep(sweep: Sweep, options: LocalSweepOptions): P
     `staq sweep: ${total} point${total === 1 ? "" : "s"} in ${sweep.out}: ${result.done.length} done, ${queue.length} to run` +
       (result.failed.length ? `, ${result.failed.length} failed before (skipped; --retry-failed trains them again)` : "") +
       (result.elsewhere.length ? `, ${result.elsewhere.length} held by another worker` : "") +
+      (result.unreadable.length ? `, ${result.unreadable.length} unreadable (not trained)` : "") +
       `; ${options.jobs} at a time`,
   );
 

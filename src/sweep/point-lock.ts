@@ -22,12 +22,12 @@
  * worker is dead: on this host its pid is gone; from a Slurm task, squeue no longer lists the task.
  * The records left are also the point's history: who ran it, when, and whether it ended cleanly.
  */
-import { link, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { link, readdir, readFile, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { StaqInputError } from "../errors.ts";
-import { describeFsError, writeFileAtomically, writeFlushed } from "../node/files.ts";
+import { describeFsError, makeDirectories, writeFileAtomically, writeFlushed } from "../node/files.ts";
 import { queuedTaskLines } from "./slurm-backend.ts";
 
 /** The directory of a point's claim records. */
@@ -64,6 +64,12 @@ export interface LockView {
 const claimsDir = (dir: string) => join(dir, CLAIMS_DIRECTORY);
 
 function lockError(dir: string, error: unknown): StaqInputError {
+  // A path too long for the file system (a long "out") has nothing to do with hard links: say what does.
+  if ((error as NodeJS.ErrnoException).code === "ENAMETOOLONG")
+    return new StaqInputError(
+      `Could not claim the sweep point in ${dir}: ${describeFsError(error)}: the path is longer than the file system takes; give the sweep a shorter "out" (or --out)`,
+      { cause: error },
+    );
   return new StaqInputError(
     `Could not claim the sweep point in ${dir}: ${describeFsError(error)}. The sweep's lock needs ${join(dir, CLAIMS_DIRECTORY)} to be a directory it can write, on a file system with hard links (link(2)): move what is in its way, or put the sweep's "out" on such a file system`,
     { cause: error },
@@ -142,7 +148,7 @@ export async function claimLock(dir: string, view: LockView, lock: PointLock): P
   const generation = view.generation + 1;
   const temporary = join(claimsDir(dir), `.${generation}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
-    await mkdir(claimsDir(dir), { recursive: true });
+    await makeDirectories(claimsDir(dir));
     await writeFlushed(temporary, new TextEncoder().encode(`${JSON.stringify(lock)}\n`));
   } catch (error) {
     await rm(temporary, { force: true }).catch(() => undefined);

@@ -12,20 +12,24 @@
  *             another worker has it;
  *   changed   config.json differs from the point's config in a field other than totalSteps (the
  *             sweep file was edited since the run was made): never done, and the worker that takes
- *             it records it as failed rather than mixing two configurations in one directory.
+ *             it records it as failed rather than mixing two configurations in one directory;
+ *   unreadable a file of the run directory cannot be read (a truncated checkpoint, config.json or
+ *             sweep-failed.json; a permission): reported with the reason and not trained, so one
+ *             damaged point neither stops the others nor is trained over (sweepStates).
  */
 import { readFile, writeFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { CONFIG_FIELDS } from "../agent/config.ts";
 import { RUN_FILES, pathExists } from "../cli/run-directory.ts";
-import { StaqFormatError } from "../errors.ts";
+import { StaqError, StaqFormatError } from "../errors.ts";
+import { describeFsError } from "../node/files.ts";
 import { CLAIMS_DIRECTORY, readLock, type PointLock } from "./point-lock.ts";
 import type { SweepPoint } from "./sweep-file.ts";
 
 export type { PointLock };
 
-export type PointStatus = "new" | "started" | "partial" | "done" | "failed" | "running" | "changed";
+export type PointStatus = "new" | "started" | "partial" | "done" | "failed" | "running" | "changed" | "unreadable";
 
 /** Files the sweep adds to a point's run directory, beside what `staq train` writes. */
 export const SWEEP_FILES = {
@@ -42,18 +46,30 @@ export interface PointState {
   /** The environment steps of its checkpoint (null: none). */
   step: number | null;
   lock?: PointLock;
-  /** For "failed": the message sweep-failed.json holds; for "changed": the fields that differ, and what to do. */
+  /**
+   * For "failed": the message sweep-failed.json holds; for "changed": the fields that differ, and what
+   * to do; for "unreadable": what could not be read, and what to do.
+   */
   failure?: string;
 }
 
-async function readJson(path: string): Promise<unknown> {
+/**
+ * What to do about each damaged file, said with what it costs: the checkpoint and config.json hold
+ * the point's progress, so the advice never has them removed without saying the run starts over.
+ */
+const DAMAGED_CHECKPOINT =
+  "the checkpoint is damaged: restore it from a copy to keep the point's progress, or move the point's directory away to train it again from the start (its progress is lost)";
+const DAMAGED_CONFIG =
+  "move the point's directory away to train it again from the start (its checkpoint's progress is lost), or restore config.json from a copy";
+const DAMAGED_FAILURE = "remove it (it only records why the point's last run failed) and run the sweep again";
+
+/** A JSON file of the run directory; `advice` says what to do when it is not valid JSON. */
+async function readJson(path: string, advice: string): Promise<unknown> {
   const text = await readFile(path, "utf8");
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new StaqFormatError(`${path} is not valid JSON (${(error as Error).message}); remove it and run the sweep again`, {
-      cause: error,
-    });
+    throw new StaqFormatError(`${path} is not valid JSON (${(error as Error).message}); ${advice}`, { cause: error });
   }
 }
 
@@ -62,10 +78,10 @@ async function checkpointStep(dir: string): Promise<number | null> {
   for (const name of [RUN_FILES.checkpoint, `${RUN_FILES.checkpoint}.old`]) {
     const path = join(dir, name, "state.json");
     if (!(await pathExists(path))) continue;
-    const state = (await readJson(path)) as { counters?: { globalStep?: unknown } } | null;
+    const state = (await readJson(path, DAMAGED_CHECKPOINT)) as { counters?: { globalStep?: unknown } } | null;
     const step = state?.counters?.globalStep;
     if (!(typeof step === "number" && Number.isSafeInteger(step) && step >= 0))
-      throw new StaqFormatError(`${path}: counters.globalStep must be an integer >= 0; got ${JSON.stringify(step)}`);
+      throw new StaqFormatError(`${path}: counters.globalStep must be an integer >= 0; got ${JSON.stringify(step)}; ${DAMAGED_CHECKPOINT}`);
     return step;
   }
   return null;
@@ -78,13 +94,9 @@ async function checkpointStep(dir: string): Promise<number | null> {
  */
 export async function changedFields(point: SweepPoint): Promise<string[]> {
   const path = join(point.dir, RUN_FILES.config);
-  const saved = await readJson(path).catch((error: Error) => {
-    throw new StaqFormatError(`${path} is not a run's config (${error.message}); move the directory away and run the sweep again`, {
-      cause: error,
-    });
-  });
+  const saved = await readJson(path, DAMAGED_CONFIG);
   if (typeof saved !== "object" || saved === null || Array.isArray(saved))
-    throw new StaqFormatError(`${path} is not a run's config (a JSON object); move the directory away and run the sweep again`);
+    throw new StaqFormatError(`${path} is not a run's config (a JSON object); ${DAMAGED_CONFIG}`);
   const run = saved as Record<string, unknown>;
   const differs = (key: string, ours: unknown) => JSON.stringify(run[key]) !== JSON.stringify(ours);
   const describe = (key: string, ours: unknown) => `${key} (${JSON.stringify(run[key])} in the run, ${JSON.stringify(ours)} in the sweep)`;
@@ -112,7 +124,7 @@ export async function pointState(point: SweepPoint, options: { ignoreFailure?: b
   if (lock) return { status: "running", step, lock };
   const failedPath = join(point.dir, SWEEP_FILES.failed);
   if (!options.ignoreFailure && (await pathExists(failedPath))) {
-    const record = (await readJson(failedPath)) as { message?: unknown } | null;
+    const record = (await readJson(failedPath, DAMAGED_FAILURE)) as { message?: unknown } | null;
     return { status: "failed", step, failure: typeof record?.message === "string" ? record.message : "(no message)" };
   }
   const hasConfig = await pathExists(join(point.dir, RUN_FILES.config));
@@ -121,6 +133,29 @@ export async function pointState(point: SweepPoint, options: { ignoreFailure?: b
   if (changed.length > 0) return { status: "changed", step, failure: changedMessage(point, changed) };
   if (step !== null) return { status: step >= point.config.totalSteps ? "done" : "partial", step };
   return { status: hasConfig ? "started" : "new", step: null };
+}
+
+/**
+ * The point's state, or "unreadable" with the reason when its run directory cannot be read: one
+ * damaged point is reported and left alone, and the sweep and --status go on with the others.
+ * Errors that are not about the directory's files (a bug) still propagate.
+ */
+export async function readablePointState(point: SweepPoint): Promise<PointState> {
+  try {
+    return await pointState(point);
+  } catch (error) {
+    const reason = unreadableReason(point, error);
+    if (reason === undefined) throw error;
+    return { status: "unreadable", step: null, failure: reason };
+  }
+}
+
+/** Why a point's files could not be read, or undefined for an error that is not about them. */
+function unreadableReason(point: SweepPoint, error: unknown): string | undefined {
+  if (error instanceof StaqError) return error.message;
+  const { code, path } = error as NodeJS.ErrnoException;
+  if (typeof code !== "string") return undefined;
+  return `${path ?? point.dir}: ${describeFsError(error)}; make it readable, or move the point's directory away to train it again from the start (its progress is lost)`;
 }
 
 export async function recordFailure(dir: string, exitCode: number, message: string): Promise<void> {

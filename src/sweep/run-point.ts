@@ -7,7 +7,8 @@
  * the point's train.log, so a worker's output names its point and nothing is interleaved.
  */
 import { createWriteStream } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { makeDirectories } from "../node/files.ts";
 import { join } from "node:path";
 import { runCommand, type CommandIO } from "../cli/command.ts";
 import { trainCommand } from "../cli/train-command.ts";
@@ -72,7 +73,7 @@ export async function runPoint(
   point: SweepPoint,
   options: { retryFailed?: boolean; slurmJob?: string } = {},
 ): Promise<PointOutcome> {
-  await mkdir(point.dir, { recursive: true });
+  await makeDirectories(point.dir);
   const held = await takeLock(point.dir, options.slurmJob);
   if (!held) return { found: "running", action: "skipped", exitCode: 0 };
   try {

@@ -8,8 +8,10 @@
  * in OUT/slurm/<job>_<task>.out, and one line in OUT/slurm/jobs.jsonl: {job, points, submitted}.
  */
 import { spawn } from "node:child_process";
-import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { constants } from "node:fs";
+import { access, appendFile, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { makeDirectories } from "../node/files.ts";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { StaqError, StaqInputError } from "../errors.ts";
 import { pathExists } from "../cli/run-directory.ts";
 import type { PointState } from "./point-state.ts";
@@ -47,12 +49,45 @@ export function shellWord(text: string): string {
   return /^[\w./=,:+@%-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-/** sbatch's --time forms: minutes, [hours:]minutes:seconds, days-hours[:minutes[:seconds]]. */
+/** sbatch's --time forms: minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]]. */
 const SLURM_TIME = /^(\d+|\d+:\d{1,2}(:\d{1,2})?|\d+-\d{1,2}(:\d{1,2}(:\d{1,2})?)?)$/;
+const TIME_FORMS = "minutes, M:SS, H:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS";
+
+/**
+ * The minutes and seconds fields of a --time, by its form: every field after the first, except a
+ * days form's hours. Slurm adds a 99 up without a word ("1:99:99" is 2:40:39), so one is refused as
+ * the typo it almost surely is.
+ */
+function clockFields(time: string): { name: string; value: string }[] {
+  const [days, rest] = time.includes("-") ? time.split("-") : [undefined, time];
+  const fields = rest.split(":");
+  if (days !== undefined) return fields.slice(1).map((value, i) => ({ name: i === 0 ? "minutes" : "seconds", value }));
+  const names = fields.length === 2 ? ["minutes", "seconds"] : ["hours", "minutes", "seconds"];
+  return fields.map((value, i) => ({ name: names[i], value })).slice(1);
+}
+
+function checkSlurmTime(time: string): void {
+  if (!SLURM_TIME.test(time)) throw new StaqInputError(`--time must be a Slurm time limit (${TIME_FORMS}); got ${JSON.stringify(time)}`);
+  const over = clockFields(time).find(({ value }) => Number(value) > 59);
+  if (over)
+    throw new StaqInputError(
+      `--time ${time}: its ${over.name} are ${over.value}, more than 59; write the limit in the next larger unit (${TIME_FORMS})`,
+    );
+}
+
+/**
+ * Refuses an output directory with "%": it goes into the script's #SBATCH --output, where Slurm reads
+ * "%" as a pattern (%j, %A, ...), so the tasks' output would go somewhere else than the sweep's.
+ */
+export function checkSlurmOut(sweep: Sweep): void {
+  if (sweep.out.includes("%"))
+    throw new StaqInputError(
+      `the sweep's output directory ${sweep.out} has a "%", which Slurm reads as a pattern in the tasks' output files (#SBATCH --output); give an "out" (or --out) without "%" for --backend slurm`,
+    );
+}
 
 export function checkSlurmOptions(options: SlurmOptions): void {
-  if (options.time !== undefined && !SLURM_TIME.test(options.time))
-    throw new StaqInputError(`--time must be a Slurm time limit (minutes, H:MM:SS or D-HH:MM:SS); got ${JSON.stringify(options.time)}`);
+  if (options.time !== undefined) checkSlurmTime(options.time);
   if (options.partition !== undefined && !/^[\w.-]+$/.test(options.partition))
     throw new StaqInputError(
       `--partition must be a partition's name (letters, digits, "_", "-", "."); got ${JSON.stringify(options.partition)}`,
@@ -61,7 +96,7 @@ export function checkSlurmOptions(options: SlurmOptions): void {
 
 /**
  * The points a submission gives array tasks, in the sweep's order: not done, not held by a worker,
- * not already queued in Slurm, and failed ones only with --retry-failed. The dry run prints the
+ * not unreadable, not already queued in Slurm, and failed ones only with --retry-failed. The dry run prints the
  * script of exactly these, so what it shows is what would be submitted.
  */
 export function pointsToSubmit(
@@ -72,7 +107,8 @@ export function pointsToSubmit(
 ): SweepPoint[] {
   return points.filter((point) => {
     const { status } = states.get(point)!;
-    if (status === "done" || status === "running" || queued.has(point.name)) return false;
+    // An unreadable point is reported, not trained: its task would fail on the same file.
+    if (status === "done" || status === "running" || status === "unreadable" || queued.has(point.name)) return false;
     return status !== "failed" || retryFailed;
   });
 }
@@ -107,6 +143,31 @@ export function sbatchScript(sweep: Sweep, points: readonly SweepPoint[], option
   ].join("\n");
 }
 
+const programMissing = (program: string) =>
+  new StaqInputError(
+    `${program} was not found: the Slurm backend needs Slurm's client commands (sbatch, squeue) on PATH; run it on a cluster's login node, or use --backend local`,
+  );
+
+/** Whether PATH has an executable file `program` (an empty entry is the working directory, as for execvp). */
+async function onPath(program: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const path = resolve(dir === "" ? "." : dir, program);
+    const isFile = await stat(path).then(
+      (info) => info.isFile(),
+      () => false,
+    );
+    if (
+      isFile &&
+      (await access(path, constants.X_OK).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return true;
+  }
+  return false;
+}
+
 interface ProcessResult {
   code: number | null;
   stdout: string;
@@ -120,15 +181,7 @@ function runProgram(program: string, args: readonly string[]): Promise<ProcessRe
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT")
-        reject(
-          new StaqInputError(
-            `${program} was not found: the Slurm backend needs Slurm's client commands (sbatch, squeue) on PATH; run it on a cluster's login node, or use --backend local`,
-          ),
-        );
-      else reject(error);
-    });
+    child.on("error", (error: NodeJS.ErrnoException) => reject(error.code === "ENOENT" ? programMissing(program) : error));
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -140,21 +193,51 @@ export async function submitSweep(
   options: SlurmOptions,
 ): Promise<{ record: SlurmJobRecord; script: string }> {
   checkSlurmOptions(options);
+  checkSlurmOut(sweep);
+  // Before anything is written: without sbatch, a submission would only leave a script behind.
+  if (!(await onPath("sbatch"))) throw programMissing("sbatch");
   const dir = join(sweep.out, SLURM_DIR);
-  await mkdir(dir, { recursive: true });
-  for (const point of points) await mkdir(point.dir, { recursive: true });
+  // The point directories are left to the tasks (runPoint makes its own): only OUT/slurm, which
+  // Slurm writes the tasks' output into, must exist before they start.
+  const created = await makeDirectories(dir);
   const submitted = new Date().toISOString();
   const script = join(dir, `sweep-${submitted.replace(/[:.]/g, "-")}.sbatch`);
   await writeFile(script, sbatchScript(sweep, points, options), { mode: 0o755 });
+  let job: string;
+  try {
+    job = await sbatch(script);
+  } catch (error) {
+    // A script that was never submitted is not the record of a submission: each retry would add one.
+    await rm(script, { force: true });
+    await removeEmptyDirectories(dir, created);
+    throw error;
+  }
+  const record: SlurmJobRecord = { job, points: points.map((p) => p.name), submitted };
+  await appendFile(join(dir, JOBS_FILE), `${JSON.stringify(record)}\n`);
+  return { record, script };
+}
+
+/** Submits the script; its job id. */
+async function sbatch(script: string): Promise<string> {
   const result = await runProgram("sbatch", ["--parsable", script]);
   if (result.code !== 0)
     throw new StaqError(`sbatch refused ${script} (exit code ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
   // --parsable prints "jobid" or "jobid;cluster".
   const job = result.stdout.trim().split(";")[0];
   if (!/^\d+$/.test(job)) throw new StaqError(`sbatch printed ${JSON.stringify(result.stdout.trim())}, not a job id`);
-  const record: SlurmJobRecord = { job, points: points.map((p) => p.name), submitted };
-  await appendFile(join(dir, JOBS_FILE), `${JSON.stringify(record)}\n`);
-  return { record, script };
+  return job;
+}
+
+/** Removes `dir` and its parents up to `top` (what one mkdir made) while they are empty. */
+async function removeEmptyDirectories(dir: string, top: string | undefined): Promise<void> {
+  if (top === undefined) return;
+  for (let at = dir; at.startsWith(top); at = dirname(at)) {
+    const removed = await rmdir(at).then(
+      () => true,
+      () => false,
+    );
+    if (!removed || at === top) return;
+  }
 }
 
 /** The jobs this sweep submitted, oldest first. */

@@ -99,6 +99,49 @@ function readGrids(grid: unknown, where: string): Record<string, unknown[]>[] {
   });
 }
 
+/**
+ * The most points a sweep file may have. Every point is built and resolved when the file is read (a
+ * config each, all held at once), and each is a whole `staq train` run: a grid far past this is a
+ * mistake (a key too many), and building it would run out of memory before any check could say so.
+ */
+export const MAX_SWEEP_POINTS = 100_000;
+
+/** How many points the grids make (before runs two grids share are merged), counted without building them. */
+function gridSize(grids: readonly Record<string, unknown[]>[]): number {
+  return grids.reduce((sum, grid) => sum + Object.values(grid).reduce((size, values) => size * values.length, 1), 0);
+}
+
+/** Refuses grids whose product is past MAX_SWEEP_POINTS, before building it. */
+function checkGridSize(grids: readonly Record<string, unknown[]>[], where: string): void {
+  const size = gridSize(grids);
+  if (size <= MAX_SWEEP_POINTS) return;
+  const shape = grids
+    .map((grid) =>
+      Object.entries(grid)
+        .map(([key, values]) => `${values.length} ${key}`)
+        .join(" × "),
+    )
+    .join(" + ");
+  throw new StaqFormatError(
+    `${where}: the grid makes ${size} points (${shape}), more than the ${MAX_SWEEP_POINTS} a sweep may have; give fewer keys or fewer values, or split it into several sweep files`,
+  );
+}
+
+/**
+ * The longest name a file system takes for one directory entry (NAME_MAX: 255 bytes on Linux's and
+ * macOS's file systems); a point's directory is named after its grid values, so a long grid can pass it.
+ */
+const MAX_NAME_BYTES = 255;
+
+/** Refuses a point whose directory name no file system would take, when the file is read rather than when it runs. */
+function checkNameLength(name: string, where: string): void {
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes <= MAX_NAME_BYTES) return;
+  throw new StaqFormatError(
+    `${where}: point ${name}: its directory name is ${bytes} bytes long, more than the ${MAX_NAME_BYTES} a file system takes; give the grid fewer keys (move the ones with one value to "base") or shorter values`,
+  );
+}
+
 /** Every combination of the grid's lists, the last key varying fastest. */
 function product(grid: Record<string, unknown[]>): [string, unknown][][] {
   let combos: [string, unknown][][] = [[]];
@@ -198,6 +241,8 @@ export function parseSweep(json: unknown, file: string, outOverride?: string): S
   }
   if (json.description !== undefined && typeof json.description !== "string")
     throw new StaqFormatError(`${where}: "description" must be a string`);
+  // --out replaces the file's "out": a bad --out is named as the flag, with its own value.
+  if (outOverride !== undefined && outOverride.length === 0) throw new StaqInputError(`--out must be the sweep's output directory; got ""`);
   const outText = outOverride ?? json.out;
   if (typeof outText !== "string" || outText.length === 0)
     throw new StaqFormatError(
@@ -216,9 +261,12 @@ export function parseSweep(json: unknown, file: string, outOverride?: string): S
   const points: SweepPoint[] = [];
   const byIdentity = new Map<string, SweepPoint>();
   const byName = new Map<string, SweepPoint>();
-  for (const grid of readGrids(json.grid, where)) {
+  const grids = readGrids(json.grid, where);
+  checkGridSize(grids, where);
+  for (const grid of grids) {
     for (const entries of product(grid)) {
       const name = pointName(entries);
+      checkNameLength(name, where);
       const resolved = resolvePoint({ ...base, ...Object.fromEntries(entries) }, `${where}: point ${name}`);
       const identity = runIdentity(resolved);
       if (byIdentity.has(identity)) continue; // the same run reached from two grids: trained once

@@ -262,3 +262,20 @@ test("without vega the table still prints; --out, which draws, fails before read
   );
   await assert.rejects(readdir(out), { code: "ENOENT" });
 });
+
+test("--out gives two environments whose names clean to one file distinct charts, and says so", async () => {
+  await fakeRun("clash/slash/s0", { env: "MinAtar/Breakout-v1", seed: 0 }, [0, 1, 2, 3, 4]);
+  await fakeRun("clash/dash/s0", { env: "MinAtar-Breakout-v1", seed: 0 }, [4, 3, 2, 1, 0]);
+  const out = join(dir, "clash-report");
+  const result = await runStaq(["compare", join(dir, "clash"), "--out", out]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual((await readdir(out)).sort(), ["MinAtar-Breakout-v1-2.svg", "MinAtar-Breakout-v1.svg", "compare.json"]);
+  // Runs are found in path order: clash/dash (MinAtar-Breakout-v1) first, so the slashed one is renamed.
+  assert.match(
+    result.stderr,
+    /staq compare: the charts of "MinAtar-Breakout-v1" and "MinAtar\/Breakout-v1" would share one file name: "MinAtar\/Breakout-v1"'s is MinAtar-Breakout-v1-2\.svg\n/,
+  );
+  assert.match(await readFile(join(out, "MinAtar-Breakout-v1.svg"), "utf8"), /MinAtar-Breakout-v1/);
+  assert.match(await readFile(join(out, "MinAtar-Breakout-v1-2.svg"), "utf8"), /MinAtar\/Breakout-v1/);
+  assert.match(result.stdout, /wrote \S+MinAtar-Breakout-v1-2\.svg\n/);
+});

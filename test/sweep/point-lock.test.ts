@@ -88,6 +88,20 @@ test("a sweep directory that cannot hold the claims is an input error that says 
   });
 });
 
+test("a point directory whose path is too long says so and to shorten out, without the hard-link advice", async () => {
+  // One component over the 255 bytes a file system takes: ENAMETOOLONG, as a long "out" gives.
+  const dir = join(await tempDir(), "x".repeat(300));
+  await assert.rejects(takeLock(dir), (error: Error) => {
+    assert.equal(error.name, "StaqInputError");
+    assert.match(
+      error.message,
+      /the name is too long \(ENAMETOOLONG\): the path is longer than the file system takes; give the sweep a shorter "out"/,
+    );
+    assert.doesNotMatch(error.message, /hard link/);
+    return true;
+  });
+});
+
 // Model-based: any interleaving of workers that view, claim (from their last view), take (view and
 // claim at once), release, or die. The model knows the newest generation and who holds the point,
 // so it predicts every claim's outcome exactly: a claim wins iff its view showed no holder and no

@@ -50,7 +50,10 @@ test("a config.json that is not an object is refused, naming the file", async ()
   const { point } = await sweepIn(await tempDir());
   await fakeRun(point, { ...point.config }, 64);
   await writeFile(join(point.dir, "config.json"), "[1, 2]");
-  await assert.rejects(pointState(point), /config\.json is not a run's config \(a JSON object\); move the directory away/);
+  await assert.rejects(
+    pointState(point),
+    /config\.json is not a run's config \(a JSON object\); move the point's directory away to train it again from the start \(its checkpoint's progress is lost\)/,
+  );
 });
 
 test("the worker fails a changed point without training it (exit 2) and records why; it stays failed", async () => {
@@ -87,4 +90,47 @@ test("--status refuses the flags it would ignore (--jobs, --retry-failed, --poin
     assert.equal(result.code, 2, `${flags.join(" ")}: ${result.stderr}`);
     assert.match(result.stderr, new RegExp(`--status only reports; give it without ${flags[0]}`));
   }
+});
+
+/** seed=0 done; seed=1, 2, 3 each with one file cut short: the checkpoint, sweep-failed.json, config.json. */
+async function damagedSweep(): Promise<{ file: string; points: SweepPoint[] }> {
+  const json = { ...SWEEP, grid: { seed: [0, 1, 2, 3] } };
+  const { file, sweep } = await sweepIn(await tempDir(), json);
+  const { points } = sweep;
+  for (const point of points) await fakeRun(point, { ...point.config }, 64);
+  await writeFile(join(points[1].dir, "checkpoint", "state.json"), '{"counters": {"globalSt');
+  await writeFile(join(points[2].dir, "sweep-failed.json"), '{"exitCode": 1, "mess');
+  await writeFile(join(points[3].dir, "config.json"), '{"env": "CartPole');
+  return { file, points };
+}
+
+test("--status reports each damaged point as unreadable with its reason and goes on with the others", async () => {
+  const { file } = await damagedSweep();
+  const status = await runStaq(["sweep", file, "--status"]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /4 points in \S+: 1 done, 3 unreadable\n/);
+  assert.match(status.stdout, /\nseed=0 +done\n/);
+  // The checkpoint's advice says what removing it costs, and offers keeping the progress first.
+  assert.match(
+    status.stdout,
+    /\nseed=1 +unreadable: \S+checkpoint\/state\.json is not valid JSON \(.*\); the checkpoint is damaged: restore it from a copy to keep the point's progress, or move the point's directory away to train it again from the start \(its progress is lost\)\n/,
+  );
+  assert.match(status.stdout, /\nseed=2 +unreadable: \S+sweep-failed\.json is not valid JSON \(.*\); remove it \(it only records why/);
+  assert.match(
+    status.stdout,
+    /\nseed=3 +unreadable: \S+config\.json is not valid JSON \(.*\); move the point's directory away .*\(its checkpoint's progress is lost\)/,
+  );
+  assert.doesNotMatch(status.stdout, /state\.json is not valid JSON[^\n]*; remove it/);
+});
+
+test("a sweep with unreadable points trains none of them, lists them in its summary and exits 1", async () => {
+  const { file, points } = await damagedSweep();
+  const before = await readFile(join(points[1].dir, "checkpoint", "state.json"), "utf8");
+  const result = await runStaq(["sweep", file]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stdout, /staq sweep: 4 points in \S+: 1 done, 0 to run, 3 unreadable \(not trained\)/);
+  assert.match(result.stderr, /1 of 4 points done; the others:\n {2}seed=1: unreadable, not trained: \S+state\.json is not valid JSON/);
+  assert.match(result.stderr, /\n {2}seed=2: unreadable, not trained: \S+sweep-failed\.json/);
+  assert.match(result.stderr, /\n {2}seed=3: unreadable, not trained: \S+config\.json/);
+  assert.equal(await readFile(join(points[1].dir, "checkpoint", "state.json"), "utf8"), before, "left as it was");
 });

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
-import { StaqFormatError } from "../../src/errors.ts";
+import { StaqFormatError, StaqInputError } from "../../src/errors.ts";
 import { registerEnv } from "../../src/envs/registry.ts";
 import { MAX_HIDDEN_LAYERS } from "../../src/stack/mlp.ts";
-import { checkMinatarEnvs, parseSweep, pointName, trainArguments } from "../../src/sweep/sweep-file.ts";
+import { MAX_SWEEP_POINTS, checkMinatarEnvs, parseSweep, pointName, trainArguments } from "../../src/sweep/sweep-file.ts";
 
 const FILE = "/sweeps/study/memory.json";
 
@@ -186,4 +186,47 @@ test("an unknown MinAtar game fails once the MinAtar module is loaded, naming th
   // A sweep without MinAtar points does not load the module.
   await checkMinatarEnvs(parseSweep({ out: "o", base: { env: "CartPole-v1" } }, FILE), () => assert.fail("loaded"));
   await checkMinatarEnvs(parseSweep({ out: "o", base: { env: "MinAtar/Toy-v1", preset: "quick" } }, FILE), load);
+});
+
+test("a point whose directory name is over 255 bytes fails when the file is read, naming the point and what to do", () => {
+  // Twelve keys of long floats, as a fine grid of learning rates makes: one name of about 300 bytes.
+  const grid = Object.fromEntries(
+    ["lr", "adamEps", "gamma", "eta", "tauStart", "tauEnd", "epsilon", "epsilonStart", "rewardScale", "smoothnessSigma"].map((key, i) => [
+      key,
+      [0.0123456789012345 + i / 1000],
+    ]),
+  );
+  assert.throws(
+    () => parseSweep({ out: "o", base: { env: "CartPole-v1" }, grid: { ...grid, seed: [0] } }, FILE),
+    (error: Error) =>
+      error instanceof StaqFormatError &&
+      /point lr=0\.0123456789012345,adamEps=.*,seed=0: its directory name is \d{3} bytes long, more than the 255 a file system takes; give the grid fewer keys \(move the ones with one value to "base"\) or shorter values/.test(
+        error.message,
+      ),
+  );
+});
+
+test(`a grid of more than MAX_SWEEP_POINTS (${MAX_SWEEP_POINTS}) points is refused with its count, before it is built`, () => {
+  const ten = Array.from({ length: 10 }, (_, i) => i + 1);
+  const keys = ["seed", "memory", "batchSize", "gradientSteps", "evalEpisodes", "totalSteps", "evalEvery", "replayCapacity"];
+  const huge = Object.fromEntries(keys.map((key) => [key, key === "batchSize" ? ten.map((v) => v * 16) : ten]));
+  const started = performance.now();
+  assert.throws(
+    () => parseSweep({ out: "o", base: { env: "CartPole-v1", preset: "quick" }, grid: huge }, FILE),
+    /the grid makes 100000000 points \(10 seed × 10 memory × .* × 10 replayCapacity\), more than the 100000 a sweep may have; give fewer keys or fewer values, or split it into several sweep files/,
+  );
+  assert.ok(performance.now() - started < 1000, "refused from the counts alone");
+  // A list of grids counts their sum: two of 60 000 are too many together.
+  const sixty = { seed: Array.from({ length: 600 }, (_, i) => i), memory: Array.from({ length: 100 }, (_, i) => i + 1) };
+  assert.throws(
+    () => parseSweep({ out: "o", base: { env: "CartPole-v1" }, grid: [sixty, sixty] }, FILE),
+    /the grid makes 120000 points \(600 seed × 100 memory \+ 600 seed × 100 memory\)/,
+  );
+});
+
+test('--out "" is refused naming the flag and its value, not the file\'s "out"', () => {
+  assert.throws(
+    () => parseSweep({ out: "o", base: { env: "CartPole-v1" } }, FILE, ""),
+    (error: Error) => error instanceof StaqInputError && error.message === `--out must be the sweep's output directory; got ""`,
+  );
 });
