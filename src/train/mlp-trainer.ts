@@ -74,6 +74,8 @@ export interface TrainingBatch {
 
 export interface MlpTrainer {
   readonly gpu: Gpu;
+  /** Set by destroy(): a caller holding the trainer (pushSnapshot, a soft Q fit) refuses it then. */
+  readonly destroyed: boolean;
   readonly spec: MlpSpec;
   readonly layout: SnapshotLayout;
   readonly ensemble: number;
@@ -311,15 +313,18 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   const reads = new SerialQueue();
   /** The whole of each buffer, in one readback (reads run one after another: they share its staging buffer). */
   const read = (sources: readonly GPUBuffer[], estimate?: DurationEstimate) =>
-    reads.run(async () =>
-      (
+    reads.run(async () => {
+      // Checked when the read's turn comes, not only at the call: a trainer destroyed while a read
+      // was queued would submit destroyed buffers, an error that fails every later call on the Gpu.
+      alive();
+      return (
         await readback.read(
           gpu.encoder(`${label} readback`),
           sources.map((source) => ({ source, bytes: source.size })),
           estimate,
         )
-      ).map((bytes) => new Float32Array(bytes)),
-    );
+      ).map((bytes) => new Float32Array(bytes));
+    });
   // How long a run of K steps takes, per K: `readStatistics` after one sleeps through most of it
   // rather than polling, which on a software adapter would take a core from the shaders.
   const durations = new Map<number, DurationEstimate>();
@@ -331,6 +336,9 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
   };
 
   const trainer: MlpTrainer = {
+    get destroyed() {
+      return destroyed;
+    },
     gpu,
     spec,
     layout,
@@ -359,13 +367,20 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     },
     setWeights(weights) {
       alive();
+      if (!Array.isArray(weights))
+        throw new StaqInputError(
+          `setWeights needs an array of ${ensemble} networks (one per ensemble member); got ${describeValue(weights)}`,
+        );
       if (weights.length !== ensemble)
         throw new StaqInputError(`setWeights: the trainer has ${ensemble} ensemble members; got ${weights.length} networks`);
-      weights.forEach((w, e) => {
+      // Every member checked and packed before any is written: a refused call changes nothing.
+      const packed = weights.map((w, e) => {
         validateMlpWeights(spec, w, ensemble > 1 ? `network[${e}]` : "network");
-        const packed = packSnapshot(layout, w);
-        gpu.writeBuffer(params, e * P4 * 16, packed);
-        if (target) gpu.writeBuffer(target.params, e * P4 * 16, packed);
+        return packSnapshot(layout, w);
+      });
+      packed.forEach((data, e) => {
+        gpu.writeBuffer(params, e * P4 * 16, data);
+        if (target) gpu.writeBuffer(target.params, e * P4 * 16, data);
       });
       const zeros = new Float32Array(ensemble * P4 * 4);
       gpu.writeBuffer(m, 0, zeros);
@@ -379,6 +394,15 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
     },
     setBatch(data) {
       alive();
+      if (data === null || typeof data !== "object")
+        throw new StaqInputError(`setBatch needs { states, actions, targets }; got ${describeValue(data)}`);
+      // A Float64Array of the right length would write twice the buffer's bytes, an error that fails
+      // every later call on the Gpu; an Int32Array would be written as reinterpreted bits.
+      if (!(data.states instanceof Float32Array))
+        throw new StaqInputError(`setBatch: states must be a Float32Array of batch × inputs values; got ${describeValue(data.states)}`);
+      for (const key of ["actions", "targets"] as const)
+        if (data[key] === null || typeof data[key] !== "object" || typeof data[key].length !== "number")
+          throw new StaqInputError(`setBatch: ${key} must be an array of ${batch} numbers; got ${describeValue(data[key])}`);
       if (data.states.length !== batch * spec.inputs)
         throw new StaqInputError(
           `setBatch: states has ${data.states.length} values; expected batch ${batch} × inputs ${spec.inputs} = ${batch * spec.inputs}`,
@@ -395,7 +419,9 @@ export async function createMlpTrainer(gpu: Gpu, options: MlpTrainerOptions): Pr
         if (!(Number.isInteger(a) && a >= 0 && a < spec.outputs))
           throw new StaqInputError(`setBatch: actions[${b}] is ${a}; actions are integers in [0, ${spec.outputs})`);
         const y = data.targets[b];
-        if (!Number.isFinite(y)) throw new StaqInputError(`setBatch: targets[${b}] is ${y}; targets must be finite`);
+        // Finite in float32, where the kernels compute: 1e40 would be Infinity there.
+        if (!(typeof y === "number" && Number.isFinite(Math.fround(y))))
+          throw new StaqInputError(`setBatch: targets[${b}] is ${describeValue(y)}; targets must be finite float32 numbers (|y| < 3.4e38)`);
         actionWords[b] = a;
         targetValues[b] = y;
       }

@@ -4,7 +4,9 @@
  * ensemble member into the ring's next slot, plus the PMD coefficient step (src/pmd/), with no
  * round trip through the host.
  */
-import { StaqInputError } from "../errors.ts";
+import { StaqGpuError, StaqInputError } from "../errors.ts";
+import { convGeometry } from "../stack/conv.ts";
+import type { MlpSpec } from "../stack/mlp.ts";
 import type { Stack } from "../stack/stack.ts";
 import type { MlpTrainer } from "./mlp-trainer.ts";
 
@@ -13,13 +15,26 @@ export interface PushSnapshotOptions {
   tau?: number;
 }
 
+/**
+ * A network's shape in words, conv layer included: two specs with the same words have the same
+ * snapshot layout (a conv and a dense network can share inputs, widths and outputs, not a layout).
+ */
+function networkShape(spec: MlpSpec): string {
+  const dense = [spec.inputs, ...spec.hidden, spec.outputs].join("→");
+  if (!spec.conv) return dense;
+  const g = convGeometry(spec.conv);
+  return `conv ${g.filters}×${g.kernelHeight}×${g.kernelWidth} (stride ${g.stride}, padding ${g.padding}) on ${g.height}×${g.width}×${g.channels}, then ${dense}`;
+}
+
 export function pushSnapshot(stack: Stack, trainer: MlpTrainer, options: PushSnapshotOptions = {}): void {
   if (stack.gpu !== trainer.gpu) throw new StaqInputError("pushSnapshot: the stack and the trainer live on different Gpu objects");
-  const same = (a: { inputs: number; hidden: readonly number[]; outputs: number }, b: typeof a) =>
-    a.inputs === b.inputs && a.outputs === b.outputs && a.hidden.length === b.hidden.length && a.hidden.every((h, i) => h === b.hidden[i]);
-  if (!same(stack.spec, trainer.spec)) {
-    const show = (s: typeof stack.spec) => [s.inputs, ...s.hidden, s.outputs].join("→");
-    throw new StaqInputError(`pushSnapshot: the stack holds ${show(stack.spec)} networks; the trainer trains ${show(trainer.spec)}`);
+  // Checked here: the copy of a destroyed trainer's parameters would be submitted, an error that
+  // fails every later call on the Gpu, after the stack had already taken its PMD step.
+  if (trainer.destroyed) throw new StaqGpuError("pushSnapshot: the trainer was destroyed");
+  if (networkShape(stack.spec) !== networkShape(trainer.spec)) {
+    throw new StaqInputError(
+      `pushSnapshot: the stack holds ${networkShape(stack.spec)} networks; the trainer trains ${networkShape(trainer.spec)}`,
+    );
   }
   if (stack.ensemble !== trainer.ensemble) {
     throw new StaqInputError(`pushSnapshot: the stack has ${stack.ensemble} ensemble members; the trainer trains ${trainer.ensemble}`);

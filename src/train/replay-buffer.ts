@@ -18,6 +18,7 @@
  * [0, size), so the ring's order does not matter to it.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { Readback } from "../gpu/readback.ts";
@@ -94,6 +95,8 @@ export interface ReplayBuffer {
   readonly next: number;
   /** False from an `add` until the next `precomputePolicy`: some rows have no policy yet. */
   readonly policyCurrent: boolean;
+  /** Set by destroy(): a soft Q fit holding the buffer refuses it then. */
+  readonly destroyed: boolean;
   readonly buffers: {
     readonly obs: GPUBuffer;
     readonly nextObs: GPUBuffer;
@@ -144,11 +147,17 @@ function packTransitions(
   t: Transitions,
   inputs: number,
   actionCount: number,
+  call: "add" | "restore" = "add",
 ): { count: number; actions: Uint32Array; rewards: Float32Array; terminated: Float32Array } {
+  if (t === null || typeof t !== "object")
+    throw new StaqInputError(`${call} needs transitions { obs, actions, rewards, terminated, nextObs }; got ${describeValue(t)}`);
+  for (const key of ["actions", "rewards", "terminated"] as const)
+    if (t[key] === null || typeof t[key] !== "object" || typeof t[key].length !== "number")
+      throw new StaqInputError(`${call}: ${key} must be an array with one entry per transition; got ${describeValue(t[key])}`);
   const count = t.actions.length;
   if (t.rewards.length !== count || t.terminated.length !== count) {
     throw new StaqInputError(
-      `add: actions, rewards and terminated must have one entry per transition; got ${count}, ${t.rewards.length} and ${t.terminated.length}`,
+      `${call}: actions, rewards and terminated must have one entry per transition; got ${count}, ${t.rewards.length} and ${t.terminated.length}`,
     );
   }
   for (const [name, obs] of [
@@ -157,14 +166,14 @@ function packTransitions(
   ] as const) {
     if (!(obs instanceof Float32Array))
       throw new StaqInputError(
-        `add: ${name} must be a Float32Array of count × inputs values; got ${obs === null ? "null" : typeof obs === "object" ? (obs as object).constructor.name : typeof obs}`,
+        `${call}: ${name} must be a Float32Array of count × inputs values; got ${obs === null ? "null" : typeof obs === "object" ? (obs as object).constructor.name : typeof obs}`,
       );
     if (obs.length !== count * inputs) {
-      throw new StaqInputError(`add: ${name} has ${obs.length} values; ${count} transitions × ${inputs} inputs need ${count * inputs}`);
+      throw new StaqInputError(`${call}: ${name} has ${obs.length} values; ${count} transitions × ${inputs} inputs need ${count * inputs}`);
     }
     for (let k = 0; k < obs.length; k++) {
       if (!Number.isFinite(obs[k]))
-        throw new StaqInputError(`add: ${name}[${k}] (transition ${Math.floor(k / inputs)}) is ${obs[k]}; observations must be finite`);
+        throw new StaqInputError(`${call}: ${name}[${k}] (transition ${Math.floor(k / inputs)}) is ${obs[k]}; observations must be finite`);
     }
   }
   const actions = new Uint32Array(count);
@@ -173,12 +182,15 @@ function packTransitions(
   for (let i = 0; i < count; i++) {
     const a = t.actions[i];
     if (!(Number.isInteger(a) && a >= 0 && a < actionCount))
-      throw new StaqInputError(`add: actions[${i}] is ${a}; actions are integers in [0, ${actionCount})`);
+      throw new StaqInputError(`${call}: actions[${i}] is ${a}; actions are integers in [0, ${actionCount})`);
     const r = t.rewards[i];
-    if (!Number.isFinite(r)) throw new StaqInputError(`add: rewards[${i}] is ${r}; rewards must be finite`);
+    // Finite in float32, where they are stored: 1e40 would be stored as Infinity, and a
+    // checkpoint of the buffer could then never be restored.
+    if (!(typeof r === "number" && Number.isFinite(Math.fround(r))))
+      throw new StaqInputError(`${call}: rewards[${i}] is ${describeValue(r)}; rewards must be finite float32 numbers (|r| < 3.4e38)`);
     const done = t.terminated[i];
     if (!(done === true || done === false || done === 0 || done === 1)) {
-      throw new StaqInputError(`add: terminated[${i}] is ${String(done)}; use true/false or 1/0`);
+      throw new StaqInputError(`${call}: terminated[${i}] is ${String(done)}; use true/false or 1/0`);
     }
     actions[i] = a;
     rewards[i] = r;
@@ -264,6 +276,17 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
   let next = 0;
   let policyCurrent = false;
   let destroyed = false;
+  /** precomputePolicy calls made and not yet finished (see `add`). */
+  let precomputing = 0;
+  /**
+   * Rows added while a precompute is queued or running would be counted in the size it refreshes
+   * (its awaits let an add in) but not computed, and it would then mark the policy current: the
+   * new rows' targets would use the uniform policy of zero logits, silently.
+   */
+  const notPrecomputing = (call: string) => {
+    if (precomputing > 0)
+      throw new StaqInputError(`${call}: a precomputePolicy of this replay buffer has not finished; await it before changing the rows`);
+  };
   const alive = () => {
     if (destroyed) throw new StaqGpuError(`${label} was destroyed`);
   };
@@ -301,9 +324,13 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
     get policyCurrent() {
       return policyCurrent;
     },
+    get destroyed() {
+      return destroyed;
+    },
     buffers: { ...buffers, sums: sums.sums },
     add(transitions, options = {}) {
       alive();
+      notPrecomputing("add");
       const packed = packTransitions(transitions, inputs, actionCount);
       const { count } = packed;
       if (count > capacity) {
@@ -322,16 +349,19 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
       policyCurrent = false;
     },
     precomputePolicy(stack, options = {}) {
-      return precomputes.run(async () => {
-        alive();
-        checkStack(stack, "precomputePolicy");
-        if (size === 0) throw new StaqInputError("precomputePolicy: the replay buffer is empty; add transitions first");
-        const encoder = gpu.encoder(`${label} precompute`);
-        await sums.encodeRefresh(encoder, stack, size, options.full ?? false);
-        await policy.encode(encoder, { batch: size, seed: 0, step: 0 });
-        gpu.submit([encoder.finish()]);
-        policyCurrent = true;
-      });
+      precomputing++;
+      return precomputes
+        .run(async () => {
+          alive();
+          checkStack(stack, "precomputePolicy");
+          if (size === 0) throw new StaqInputError("precomputePolicy: the replay buffer is empty; add transitions first");
+          const encoder = gpu.encoder(`${label} precompute`);
+          await sums.encodeRefresh(encoder, stack, size, options.full ?? false);
+          await policy.encode(encoder, { batch: size, seed: 0, step: 0 });
+          gpu.submit([encoder.finish()]);
+          policyCurrent = true;
+        })
+        .finally(() => precomputing--);
     },
     followPush(stack, tau, push) {
       return precomputes.run(async () => {
@@ -386,6 +416,7 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
     },
     restore(contents, options = {}) {
       alive();
+      notPrecomputing("restore");
       const rows = contents.actions?.length;
       if (!(Number.isInteger(rows) && rows <= capacity))
         throw new StaqInputError(`restore: ${rows} rows do not fit a replay buffer of capacity ${capacity}`);
@@ -394,7 +425,7 @@ export function createReplayBuffer(gpu: Gpu, options: ReplayBufferOptions): Repl
       const validNext = rows === capacity ? Number.isInteger(ringNext) && ringNext >= 0 && ringNext < capacity : ringNext === rows;
       if (!validNext)
         throw new StaqInputError(`restore: write position ${ringNext} is impossible for ${rows} rows in a ring of ${capacity}`);
-      const packed = packTransitions(contents, inputs, actionCount);
+      const packed = packTransitions(contents, inputs, actionCount, "restore");
       if (contents.sums !== undefined && !(contents.sums instanceof Float32Array && contents.sums.length === rows * actionCount)) {
         throw new StaqInputError(`restore: sums must be a Float32Array of ${rows} rows × ${actionCount} actions`);
       }

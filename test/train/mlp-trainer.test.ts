@@ -278,6 +278,34 @@ for (const path of ["multi-dispatch", "fused"] as const)
     assert.ok(checked > ambiguous, `most cases have clear ReLU decisions (checked ${checked}, ambiguous ${ambiguous})`);
   });
 
+test("a refused setBatch or setWeights changes nothing, and a trainer destroyed under a queued read refuses it: the Gpu stays usable", async () => {
+  const spec = { inputs: 2, hidden: [3], outputs: 2 };
+  const trainer = await createMlpTrainer(gpu, { mlp: spec, ensemble: 2, batch: 2, adam: { lr: 1e-2 } });
+  trainer.setWeights(randomSnapshots(spec, 2, 5));
+  // A Float64Array of the right length would write twice the buffer's bytes (a validation error
+  // that fails every later call on the Gpu).
+  assert.throws(
+    () => trainer.setBatch({ states: new Float64Array(4) as never, actions: [0, 1], targets: [1, 2] }),
+    /^StaqInputError: setBatch: states must be a Float32Array of batch × inputs values; got a Float64Array/,
+  );
+  assert.throws(
+    () => trainer.setBatch({ states: new Float32Array(4), actions: [0, 1], targets: [1, 1e40] }),
+    /setBatch: targets\[1\] is 1e\+40; targets must be finite float32 numbers/,
+  );
+  trainer.setBatch({ states: new Float32Array(4).fill(0.5), actions: [0, 1], targets: [1, 2] });
+  trainer.train(3);
+  const before = await trainer.exportState();
+  const bad = randomSnapshots(spec, 2, 6);
+  bad[1].layers[0].weight[0] = NaN;
+  assert.throws(() => trainer.setWeights(bad), /network\[1\]\.layers\[0\]\.weight\[0\] is NaN/);
+  assert.deepEqual(await trainer.exportState(), before, "member 0 was not written before member 1 was refused");
+  const queued = trainer.readWeights();
+  trainer.destroy();
+  assert.equal(trainer.destroyed, true);
+  await assert.rejects(queued, /was destroyed/);
+  assert.equal(gpu.error, undefined, "nothing destroyed was submitted");
+});
+
 test("bad trainer inputs fail with messages that say what to fix", async () => {
   const spec = { inputs: 2, hidden: [3], outputs: 2 };
   await assert.rejects(createMlpTrainer(gpu, { mlp: spec, batch: 0, adam: { lr: 1e-3 } }), /batch must be an integer >= 1/);

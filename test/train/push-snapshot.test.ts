@@ -46,5 +46,20 @@ test("pushSnapshot refuses a trainer of another shape or ensemble", async () => 
   assert.throws(() => pushSnapshot(wide, trainer), /the stack holds 3→6→4→2 networks; the trainer trains 3→5→4→2/);
   assert.throws(() => pushSnapshot(pair, trainer), /the stack has 2 ensemble members; the trainer trains 1/);
   assert.equal(wide.size, 0);
-  for (const o of [trainer, wide, pair]) o.destroy();
+  // A conv network and a dense one with the same inputs, widths and outputs have different layouts.
+  const conv = { inputs: 18, hidden: [4], outputs: 2, conv: { inputShape: [3, 3, 2] as [number, number, number], filters: 4 } };
+  const convTrainer = await createMlpTrainer(gpu, { mlp: conv, batch: 2, adam: { lr: 0.01 } });
+  const dense = createStack(gpu, { mlp: { inputs: 18, hidden: [4], outputs: 2 }, memory: 2 });
+  assert.throws(
+    () => pushSnapshot(dense, convTrainer),
+    /the stack holds 18→4→2 networks; the trainer trains conv 4×3×3 \(stride 1, padding 0\) on 3×3×2, then 18→4→2/,
+  );
+  assert.equal(dense.size, 0);
+  // A destroyed trainer's buffers would be submitted (failing every later call on the Gpu) after the stack stepped.
+  const same = createStack(gpu, { mlp: SPEC, memory: 2 });
+  trainer.destroy();
+  assert.throws(() => pushSnapshot(same, trainer), /^StaqGpuError: pushSnapshot: the trainer was destroyed$/);
+  assert.equal(same.size, 0);
+  assert.equal(gpu.error, undefined);
+  for (const o of [wide, pair, convTrainer, dense, same]) o.destroy();
 });

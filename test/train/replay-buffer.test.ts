@@ -91,8 +91,20 @@ test("precomputePolicy keeps exactly the stack's logits of every stored next sta
   assert.deepEqual(Array.from(entropy), Array.from(expected.entropy));
   replay.add(randomTransitions(1, 4, 3, 9));
   assert.equal(replay.policyCurrent, false, "a new row has no policy until the next precompute");
+  // An add while a precompute is in flight would be counted in its size but not computed, and the
+  // policy then marked current: refused, and the precompute's rows are all computed.
+  const inFlight = replay.precomputePolicy(stack);
+  assert.throws(
+    () => replay.add(randomTransitions(1, 4, 3, 10)),
+    /^StaqInputError: add: a precomputePolicy of this replay buffer has not finished/,
+  );
+  await inFlight;
+  assert.equal(replay.size, 38);
+  assert.equal(replay.policyCurrent, true);
+  replay.add(randomTransitions(1, 4, 3, 10)); // once it has finished
   stack.destroy();
   replay.destroy();
+  assert.equal(replay.destroyed, true);
 });
 
 test("bad transitions and sizes say what is wrong, and nothing is written", async () => {
@@ -105,6 +117,16 @@ test("bad transitions and sizes say what is wrong, and nothing is written", asyn
   );
   assert.throws(() => replay.add({ ...good, actions: [0, 3] }), /actions\[1\] is 3; actions are integers in \[0, 3\)/);
   assert.throws(() => replay.add({ ...good, rewards: [0, Infinity] }), /rewards\[1\] is Infinity/);
+  // Finite in float64 but Infinity in float32, where rewards are stored (a checkpoint of it could never be restored).
+  assert.throws(
+    () => replay.add({ ...good, rewards: [0, 1e40] }),
+    /^StaqInputError: add: rewards\[1\] is 1e\+40; rewards must be finite float32 numbers/,
+  );
+  assert.throws(() => replay.add({ ...good, rewards: [0, "1" as unknown as number] }), /rewards\[1\] is the string "1"/);
+  assert.throws(
+    () => replay.add(null as never),
+    /^StaqInputError: add needs transitions \{ obs, actions, rewards, terminated, nextObs \}; got null/,
+  );
   assert.throws(() => replay.add({ ...good, terminated: [0, 2] }), /terminated\[1\] is 2; use true\/false or 1\/0/);
   assert.throws(() => replay.add({ ...good, rewards: [0] }), /one entry per transition; got 2, 1 and 2/);
   assert.throws(() => replay.add(randomTransitions(5, 2, 3, 2)), /5 transitions do not fit a replay buffer of capacity 4/);
