@@ -14,6 +14,8 @@
  * as everywhere in staq.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
+import { checkOptionKeys } from "../io/option-keys.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { checkBudget } from "../gpu/buffer-budget.ts";
@@ -22,7 +24,7 @@ import { SerialQueue } from "../gpu/serial-queue.ts";
 import type { Stack } from "../stack/stack.ts";
 import { unchangedSince } from "../stack/stack-evaluator.ts";
 import { encodeStackLogits, validateStates } from "../stack/stack-logits.ts";
-import { preparePolicy } from "./prepared-policy.ts";
+import { isGpuBuffer, preparePolicy } from "./prepared-policy.ts";
 import { checkU64 } from "../random/philox.ts";
 import { validateBehaviour, validateEpsilon, type BehaviourKind } from "./reference.ts";
 
@@ -74,8 +76,16 @@ export interface Actor {
   destroy(): void;
 }
 
+/** The options `createActor` takes: a misspelt one (or an act option such as `greedy`) is refused, not ignored. */
+const ACTOR_KEYS = ["maxBatch", "epsilon", "behaviour", "seed"] as const satisfies readonly (keyof ActorOptions)[];
+/** The options one `act` call takes. */
+const ACT_KEYS = ["greedy", "epsilon", "step", "keepLogits"] as const satisfies readonly (keyof ActOptions)[];
+
 export function createActor(stack: Stack, options: ActorOptions): Actor {
+  if (stack === null || typeof stack !== "object")
+    throw new StaqInputError(`createActor needs a Stack (createStack); got ${describeValue(stack)}`);
   if (stack.destroyed) throw new StaqGpuError(`${stack.label} was destroyed`);
+  checkOptionKeys(options, ACTOR_KEYS, "createActor");
   const { maxBatch, seed } = options;
   const epsilon = options.epsilon ?? 0;
   if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new StaqInputError(`maxBatch must be an integer >= 1; got ${maxBatch}`);
@@ -130,11 +140,33 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
   function take(observations: Float32Array, act: ActOptions): { observations: Float32Array; act: ActOptions; batch: number } {
     if (destroyed) throw new StaqGpuError("this actor was destroyed");
     if (act === null || typeof act !== "object") throw new StaqInputError("act needs options: { step, greedy?, epsilon?, keepLogits? }");
+    checkOptionKeys(act, ACT_KEYS, "act");
     const batch = validateStates(observations, inputs);
     if (batch > maxBatch) throw new StaqInputError(`act: ${batch} states, but this actor was created for at most ${maxBatch}`);
     checkU64("step", act.step);
     if (act.epsilon !== undefined) validateEpsilon(act.epsilon);
-    return { observations: observations.slice(), act: { ...act }, batch };
+    // A boolean: any other value ("no" included) was truthy, and took the greedy action.
+    if (act.greedy !== undefined && typeof act.greedy !== "boolean")
+      throw new StaqInputError(`act: greedy must be true or false; got ${describeValue(act.greedy)}`);
+    return { observations: observations.slice(), act: { ...act, keepLogits: takeKeepLogits(act.keepLogits, batch) }, batch };
+  }
+
+  /** Checks where a call's logits go (now, not when the call runs) and copies the region. */
+  function takeKeepLogits(keep: ActOptions["keepLogits"], batch: number): ActOptions["keepLogits"] {
+    if (keep === undefined) return undefined;
+    if (keep === null || typeof keep !== "object")
+      throw new StaqInputError(`act: keepLogits must be { buffer: GPUBuffer, offset }; got ${describeValue(keep)}`);
+    checkOptionKeys(keep, ["buffer", "offset"], "act: keepLogits");
+    const { buffer, offset } = keep;
+    if (!isGpuBuffer(buffer)) throw new StaqInputError(`act: keepLogits.buffer must be a GPUBuffer; got ${describeValue(buffer)}`);
+    const bytes = batch * outputs * 4;
+    if (!(Number.isInteger(offset) && offset >= 0 && offset % 4 === 0 && offset + bytes <= buffer.size)) {
+      throw new StaqInputError(
+        `act: keepLogits needs ${bytes} bytes from offset ${describeValue(offset)} (a multiple of 4); its buffer holds ${buffer.size}`,
+      );
+    }
+    if ((buffer.usage & BufferUsage.COPY_DST) === 0) throw new StaqInputError("act: the keepLogits buffer lacks COPY_DST usage");
+    return { buffer, offset };
   }
 
   async function actNow(observations: Float32Array, act: ActOptions, batch: number, version: number): Promise<Uint32Array> {
@@ -144,15 +176,9 @@ export function createActor(stack: Stack, options: ActorOptions): Actor {
     await encodeStackLogits(stack, encoder, { states, logits, batch });
     await prepared.encode(encoder, { batch, seed, step: act.step, epsilon: act.epsilon ?? epsilon });
     if (act.keepLogits) {
+      // Checked when the call was made (takeKeepLogits).
       const { buffer, offset } = act.keepLogits;
-      const bytes = batch * outputs * 4;
-      if (!(Number.isInteger(offset) && offset >= 0 && offset % 4 === 0 && offset + bytes <= buffer.size)) {
-        throw new StaqInputError(
-          `act: keepLogits needs ${bytes} bytes from offset ${offset} (a multiple of 4); its buffer holds ${buffer.size}`,
-        );
-      }
-      if ((buffer.usage & BufferUsage.COPY_DST) === 0) throw new StaqInputError("act: the keepLogits buffer lacks COPY_DST usage");
-      encoder.copyBufferToBuffer(logits, 0, buffer, offset, bytes);
+      encoder.copyBufferToBuffer(logits, 0, buffer, offset, batch * outputs * 4);
     }
     unchangedSince(stack, version, "act");
     const [actions] = await readback.read(encoder, [{ source: act.greedy ? policy.greedy : policy.sampled, bytes: batch * 4 }]);

@@ -14,11 +14,13 @@
  * in several (with matching `rowOffset`s) gives the same actions, bit for bit.
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
+import { checkOptionKeys } from "../io/option-keys.ts";
 import { createBuffer, createStorageBuffer } from "../gpu/buffers.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { Readback } from "../gpu/readback.ts";
-import { preparePolicy, validateDraw } from "./prepared-policy.ts";
+import { isGpuBuffer, preparePolicy, validateDraw } from "./prepared-policy.ts";
 import { validateBehaviour, validateEpsilon, validateLogits, type BehaviourKind } from "./reference.ts";
 
 /** A GPU buffer, or a buffer and the byte offset (a multiple of 4) at which the data starts. */
@@ -79,6 +81,20 @@ export interface EncodePolicyOptions extends PolicySampling {
   maxRowsPerDispatch?: number;
 }
 
+/** The options of `policyFromLogits` (PolicySampling): a misspelt one (`epsilonn`) is refused, not ignored. */
+const SAMPLING_KEYS = ["epsilon", "behaviour", "seed", "step", "rowOffset"] as const satisfies readonly (keyof PolicySampling)[];
+
+/** The options of `encodePolicy` (EncodePolicyOptions). */
+const ENCODE_KEYS = [
+  ...SAMPLING_KEYS,
+  "logits",
+  "logitsOffset",
+  "batch",
+  "actions",
+  "outputs",
+  "maxRowsPerDispatch",
+] as const satisfies readonly (keyof EncodePolicyOptions)[];
+
 /** The results of `policyFromLogits`, laid out like the logits. */
 export interface PolicyResult {
   probs: Float32Array;
@@ -98,6 +114,11 @@ export interface PolicyResult {
  * meaningless (WGSL lets the device assume no NaN or infinity); other rows are unaffected.
  */
 export async function encodePolicy(gpu: Gpu, encoder: GPUCommandEncoder, options: EncodePolicyOptions): Promise<void> {
+  checkOptionKeys(options, ENCODE_KEYS, "encodePolicy");
+  if (!isGpuBuffer(options.logits))
+    throw new StaqInputError(
+      `encodePolicy: logits must be a GPUBuffer (with logitsOffset for a region); got ${describeValue(options.logits)}`,
+    );
   const { batch } = options;
   if (!(Number.isInteger(batch) && batch >= 1)) throw new StaqInputError(`batch must be an integer ≥ 1; got ${batch}`);
   // A policy of its own per call, so two calls recorded into one encoder keep their own
@@ -120,6 +141,7 @@ export async function encodePolicy(gpu: Gpu, encoder: GPUCommandEncoder, options
  * and reads every result back.
  */
 export async function policyFromLogits(gpu: Gpu, logits: Float32Array, actions: number, options: PolicySampling): Promise<PolicyResult> {
+  checkOptionKeys(options, SAMPLING_KEYS, "policyFromLogits");
   const batch = validateLogits(logits, actions);
   validateEpsilon(options.epsilon);
   validateBehaviour(options.behaviour ?? "softmax");

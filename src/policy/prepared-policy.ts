@@ -13,6 +13,8 @@
  * `encodePolicy` prepares a policy per call for callers that record several into one encoder.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
+import { checkOptionKeys } from "../io/option-keys.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import type { Gpu, GpuLimits } from "../gpu/gpu.ts";
 import type { Kernel } from "../gpu/kernel.ts";
@@ -115,22 +117,62 @@ interface Binding {
   rowBytes: number;
 }
 
-function region(value: BufferRegion): { buffer: GPUBuffer; offset: number } {
-  // A GPUBuffer has no `buffer` property; a { buffer, offset } region has.
-  return "buffer" in value ? { buffer: value.buffer, offset: value.offset ?? 0 } : { buffer: value, offset: 0 };
+/**
+ * Whether `value` is a GPUBuffer. Recognised by shape (a size, a usage and a destroy method), not
+ * by class: Node's WebGPU bindings do not all expose GPUBuffer as a global to test against.
+ */
+export function isGpuBuffer(value: unknown): value is GPUBuffer {
+  if (value === null || typeof value !== "object") return false;
+  const buffer = value as Partial<GPUBuffer>;
+  return typeof buffer.size === "number" && typeof buffer.usage === "number" && typeof buffer.destroy === "function";
 }
+
+function region(value: BufferRegion | undefined, name: string): { buffer: GPUBuffer; offset: number } {
+  if (isGpuBuffer(value)) return { buffer: value, offset: 0 };
+  // A { buffer, offset } region; anything else (a missing output) would fail below as a TypeError.
+  if (value !== null && typeof value === "object" && isGpuBuffer((value as { buffer?: unknown }).buffer)) {
+    checkOptionKeys(value, ["buffer", "offset"], name);
+    return { buffer: value.buffer, offset: value.offset ?? 0 };
+  }
+  throw new StaqInputError(`${name} must be a GPUBuffer, or { buffer: GPUBuffer, offset? }; got ${describeValue(value)}`);
+}
+
+/** The six outputs, as PolicyOutputBuffers names them. */
+const OUTPUT_KEYS = [
+  "probs",
+  "logProbs",
+  "entropy",
+  "behaviour",
+  "greedy",
+  "sampled",
+] as const satisfies readonly (keyof PolicyOutputBuffers)[];
 
 function bindingsOf(options: PreparePolicyOptions): Binding[] {
   const row = 4 * options.actions;
   const out = options.outputs;
+  if (out === null || typeof out !== "object")
+    throw new StaqInputError(`outputs must be an object of six buffers { ${OUTPUT_KEYS.join(", ")} }; got ${describeValue(out)}`);
+  checkOptionKeys(out, OUTPUT_KEYS, "outputs");
   return [
-    { name: "logits", binding: "logits", base: "logits_base", ...region(options.logits), rowBytes: row },
-    { name: "outputs.probs", binding: "probs_out", base: "probs_base", ...region(out.probs), rowBytes: row },
-    { name: "outputs.logProbs", binding: "log_probs_out", base: "log_probs_base", ...region(out.logProbs), rowBytes: row },
-    { name: "outputs.entropy", binding: "entropy_out", base: "entropy_base", ...region(out.entropy), rowBytes: 4 },
-    { name: "outputs.behaviour", binding: "behaviour_out", base: "behaviour_base", ...region(out.behaviour), rowBytes: row },
-    { name: "outputs.greedy", binding: "greedy_out", base: "greedy_base", ...region(out.greedy), rowBytes: 4 },
-    { name: "outputs.sampled", binding: "sampled_out", base: "sampled_base", ...region(out.sampled), rowBytes: 4 },
+    { name: "logits", binding: "logits", base: "logits_base", ...region(options.logits, "logits"), rowBytes: row },
+    { name: "outputs.probs", binding: "probs_out", base: "probs_base", ...region(out.probs, "outputs.probs"), rowBytes: row },
+    {
+      name: "outputs.logProbs",
+      binding: "log_probs_out",
+      base: "log_probs_base",
+      ...region(out.logProbs, "outputs.logProbs"),
+      rowBytes: row,
+    },
+    { name: "outputs.entropy", binding: "entropy_out", base: "entropy_base", ...region(out.entropy, "outputs.entropy"), rowBytes: 4 },
+    {
+      name: "outputs.behaviour",
+      binding: "behaviour_out",
+      base: "behaviour_base",
+      ...region(out.behaviour, "outputs.behaviour"),
+      rowBytes: row,
+    },
+    { name: "outputs.greedy", binding: "greedy_out", base: "greedy_base", ...region(out.greedy, "outputs.greedy"), rowBytes: 4 },
+    { name: "outputs.sampled", binding: "sampled_out", base: "sampled_base", ...region(out.sampled, "outputs.sampled"), rowBytes: 4 },
   ];
 }
 

@@ -58,6 +58,7 @@
  * from every boundary that is the single action the float64 CDF gives.
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
 
 /** Unit roundoff of float32 (round to nearest). */
 export const F32_UNIT_ROUNDOFF = 2 ** -24;
@@ -103,14 +104,14 @@ export const BEHAVIOUR_KINDS: readonly BehaviourKind[] = ["softmax", "greedy"];
 /** Checks a behaviour kind and returns its code for the kernel (0 softmax, 1 greedy). */
 export function validateBehaviour(kind: BehaviourKind): number {
   const code = BEHAVIOUR_KINDS.indexOf(kind);
-  if (code < 0) throw new StaqInputError(`behaviour must be "softmax" or "greedy"; got ${String(kind)}`);
+  if (code < 0) throw new StaqInputError(`behaviour must be "softmax" or "greedy"; got ${describeValue(kind)}`);
   return code;
 }
 
 /** Checks ε: a number in [0, 1]. */
 export function validateEpsilon(epsilon: number): void {
   if (!(typeof epsilon === "number" && epsilon >= 0 && epsilon <= 1)) {
-    throw new StaqInputError(`epsilon (the ε of the behaviour policy) must be a number in [0, 1]; got ${epsilon}`);
+    throw new StaqInputError(`epsilon (the ε of the behaviour policy) must be a number in [0, 1]; got ${describeValue(epsilon)}`);
   }
 }
 

@@ -9,7 +9,7 @@
  * the stack.
  */
 import { StaqInputError, StaqGpuError } from "../errors.ts";
-import { describeValue } from "../io/describe-value.ts";
+import { checkOptionKeys } from "../io/option-keys.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { readFloat32 } from "../gpu/readback.ts";
@@ -191,15 +191,6 @@ const STACK_OPTION_KEYS = [
   "normalization",
   "rule",
 ];
-
-/** Throws unless `options` is an object with only `known` keys. */
-function checkOptionKeys(options: unknown, known: readonly string[], call: string): void {
-  if (options === null || typeof options !== "object")
-    throw new StaqInputError(`${call} needs an options object; got ${describeValue(options)}`);
-  const unknown = Object.keys(options).filter((key) => !known.includes(key));
-  if (unknown.length > 0)
-    throw new StaqInputError(`${call}: unknown option ${JSON.stringify(unknown[0])}; the options are: ${known.join(", ")}`);
-}
 
 export function createStack(gpu: Gpu, options: StackOptions): Stack {
   if (gpu.destroyed) throw new StaqGpuError("createStack: this Gpu was destroyed");

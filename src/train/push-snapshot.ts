@@ -5,6 +5,7 @@
  * round trip through the host.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
+import { checkOptionKeys } from "../io/option-keys.ts";
 import { convGeometry } from "../stack/conv.ts";
 import type { MlpSpec } from "../stack/mlp.ts";
 import type { Stack } from "../stack/stack.ts";
@@ -27,6 +28,7 @@ function networkShape(spec: MlpSpec): string {
 }
 
 export function pushSnapshot(stack: Stack, trainer: MlpTrainer, options: PushSnapshotOptions = {}): void {
+  checkOptionKeys(options, ["tau"], "pushSnapshot"); // a misspelt "tao" would push with the stack's τ
   if (stack.gpu !== trainer.gpu) throw new StaqInputError("pushSnapshot: the stack and the trainer live on different Gpu objects");
   // Checked here: the copy of a destroyed trainer's parameters would be submitted, an error that
   // fails every later call on the Gpu, after the stack had already taken its PMD step.

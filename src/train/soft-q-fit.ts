@@ -43,6 +43,9 @@
  * the same streams.
  */
 import { StaqGpuError, StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
+import { float32Problem } from "../io/float32-range.ts";
+import { checkOptionKeys } from "../io/option-keys.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { Readback } from "../gpu/readback.ts";
@@ -134,6 +137,38 @@ export interface ResolvedSmoothness {
 
 export const SMOOTHNESS_DEFAULTS = { state: 0, transition: 0, sigma: 0.01 } as const;
 
+/** The settings `smoothness` takes: another (a misspelt `sigmas`) would be ignored and its default used. */
+const SMOOTHNESS_KEYS = ["state", "transition", "sigma"] as const satisfies readonly (keyof SmoothnessOptions)[];
+
+/** The options `createSoftQFit` takes (from SoftQFitOptions): a misspelt one (`targetUpdates`) is refused, not ignored. */
+const SOFT_Q_FIT_KEYS = [
+  "trainer",
+  "replay",
+  "seed",
+  "gamma",
+  "rewardScale",
+  "target",
+  "nextAction",
+  "targetUpdate",
+  "gradientSteps",
+  "path",
+  "smoothness",
+  "label",
+] as const satisfies readonly (keyof SoftQFitOptions)[];
+
+/** The options of one fit (FitSoftQOptions). */
+const FIT_KEYS = ["steps", "tau"] as const satisfies readonly (keyof FitSoftQOptions)[];
+
+/**
+ * Refuses a destroyed trainer or replay buffer: their buffers, submitted, are a WebGPU validation
+ * error that fails every later readback on the Gpu, not only this fit's.
+ */
+function checkAlive(trainer: MlpTrainer, replay: ReplayBuffer, call: string): void {
+  if (trainer.destroyed) throw new StaqGpuError(`${call}: the trainer was destroyed; create a new trainer and a soft Q fit on it`);
+  if (replay.destroyed)
+    throw new StaqGpuError(`${call}: the replay buffer was destroyed; create a new replay buffer and a soft Q fit on it`);
+}
+
 /**
  * Checks the smoothness settings and fills in their defaults: undefined when the regulariser is
  * off (no settings, or both weights 0).
@@ -141,17 +176,21 @@ export const SMOOTHNESS_DEFAULTS = { state: 0, transition: 0, sigma: 0.01 } as c
 export function resolveSmoothness(smoothness: SmoothnessOptions | undefined): ResolvedSmoothness | undefined {
   if (smoothness === undefined) return undefined;
   if (typeof smoothness !== "object" || smoothness === null)
-    throw new StaqInputError(`smoothness must be an object { state?, transition?, sigma? }; got ${JSON.stringify(smoothness)}`);
+    throw new StaqInputError(`smoothness must be an object { state?, transition?, sigma? }; got ${describeValue(smoothness)}`);
+  checkOptionKeys(smoothness, SMOOTHNESS_KEYS, "smoothness");
   const { state = SMOOTHNESS_DEFAULTS.state, transition = SMOOTHNESS_DEFAULTS.transition, sigma = SMOOTHNESS_DEFAULTS.sigma } = smoothness;
   const weight = (name: string, value: unknown) => {
     if (!(typeof value === "number" && Number.isFinite(value) && value >= 0))
-      throw new StaqInputError(`smoothness.${name} must be a finite number >= 0; got ${String(value)}`);
+      throw new StaqInputError(`smoothness.${name} must be a finite number >= 0; got ${describeValue(value)}`);
+    // 2λ/B is a float32 constant of the loss kernel: 1e40 is Infinity there, 1e-40 flushed to 0.
+    const problem = float32Problem(value);
+    if (problem) throw new StaqInputError(`smoothness.${name} ${describeValue(value)} ${problem}`);
   };
   weight("state", state);
   weight("transition", transition);
   // The kernel adds σ·z in float32: σ must be a normal float32 (and finite).
   if (!(typeof sigma === "number" && Number.isFinite(sigma) && Math.fround(sigma) >= 2 ** -126 && Number.isFinite(Math.fround(sigma))))
-    throw new StaqInputError(`smoothness.sigma must be a finite number > 0 (at least 2^-126); got ${String(sigma)}`);
+    throw new StaqInputError(`smoothness.sigma must be a finite number > 0 (at least 2^-126); got ${describeValue(sigma)}`);
   return state === 0 && transition === 0 ? undefined : { state, transition, sigma };
 }
 
@@ -230,12 +269,21 @@ export interface SoftQFitSummary {
 }
 
 function checkTargetUpdate(targetUpdate: TargetUpdate): void {
+  if (targetUpdate === null || typeof targetUpdate !== "object")
+    throw new StaqInputError(`targetUpdate must be { kind: "hard", every } or { kind: "polyak", rho }; got ${describeValue(targetUpdate)}`);
   if (targetUpdate.kind === "hard") {
-    if (!(Number.isInteger(targetUpdate.every) && targetUpdate.every >= 1))
-      throw new StaqInputError(`targetUpdate.every must be an integer >= 1; got ${targetUpdate.every}`);
+    checkOptionKeys(targetUpdate, ["kind", "every"], "targetUpdate");
+    if (!(Number.isSafeInteger(targetUpdate.every) && targetUpdate.every >= 1))
+      throw new StaqInputError(`targetUpdate.every must be an integer >= 1; got ${describeValue(targetUpdate.every)}`);
   } else if (targetUpdate.kind === "polyak") {
-    if (!(targetUpdate.rho > 0 && targetUpdate.rho <= 1))
-      throw new StaqInputError(`targetUpdate.rho must be in (0, 1]; got ${targetUpdate.rho}`);
+    checkOptionKeys(targetUpdate, ["kind", "rho"], "targetUpdate");
+    // A number, not one that compares like one: "0.5" passed and failed later, in the kernel's constants.
+    const { rho } = targetUpdate;
+    if (!(typeof rho === "number" && rho > 0 && rho <= 1))
+      throw new StaqInputError(`targetUpdate.rho must be a number in (0, 1]; got ${describeValue(rho)}`);
+    // ρ is a float32 constant of the averaging kernel: a subnormal ρ is 0 there, and the targets never move.
+    const problem = float32Problem(rho);
+    if (problem) throw new StaqInputError(`targetUpdate.rho ${describeValue(rho)} ${problem}`);
   } else {
     throw new StaqInputError(
       `targetUpdate.kind must be "hard" or "polyak"; got ${JSON.stringify((targetUpdate as { kind: unknown }).kind)}`,
@@ -244,8 +292,18 @@ function checkTargetUpdate(targetUpdate: TargetUpdate): void {
 }
 
 export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promise<SoftQFit> {
+  if (gpu === null || typeof gpu !== "object")
+    throw new StaqInputError(`createSoftQFit needs a Gpu (createGpu); got ${describeValue(gpu)}`);
   if (gpu.destroyed) throw new StaqGpuError("createSoftQFit: this Gpu was destroyed");
+  // Every option is checked before the first buffer or kernel is made: a bad one found later
+  // (a string ρ reached the kernel's constants) left the buffers made before it allocated.
+  checkOptionKeys(options, SOFT_Q_FIT_KEYS, "createSoftQFit");
   const { trainer, replay } = options;
+  if (trainer === null || typeof trainer !== "object")
+    throw new StaqInputError(`createSoftQFit: trainer must be an MlpTrainer (createMlpTrainer); got ${describeValue(trainer)}`);
+  if (replay === null || typeof replay !== "object")
+    throw new StaqInputError(`createSoftQFit: replay must be a ReplayBuffer (createReplayBuffer); got ${describeValue(replay)}`);
+  checkAlive(trainer, replay, "createSoftQFit");
   if (trainer.gpu !== gpu || replay.gpu !== gpu) throw new StaqInputError("the trainer and the replay buffer must live on the Gpu given");
   const { spec, layout, ensemble } = trainer;
   const smoothness = resolveSmoothness(options.smoothness);
@@ -272,20 +330,30 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
         : `the trainer's batch (${batch}) is larger than the replay buffer's capacity (${replay.capacity})`,
     );
   checkU64("seed", options.seed);
-  if (!(options.gamma >= 0 && options.gamma < 1)) throw new StaqInputError(`gamma must be in [0, 1); got ${options.gamma}`);
-  if (!Number.isFinite(options.rewardScale)) throw new StaqInputError(`rewardScale must be a finite number; got ${options.rewardScale}`);
+  // Numbers, not values that compare like them (null >= 0 and "0.5" < 1 are true). c_r is a
+  // float32 uniform of the targets kernel, where 1e40 is Infinity (the loss NaN) and 1e-40 is 0.
+  // γ < 1 cannot overflow; a subnormal γ is let through, since flushed to 0 it gives the targets
+  // of γ = 0 within float32 rounding (baseline-targets-fit.test.ts's property tests draw such γ).
+  const { gamma, rewardScale } = options;
+  if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1))
+    throw new StaqInputError(`gamma must be in [0, 1) (a number); got ${describeValue(gamma)}`);
+  if (!(typeof rewardScale === "number" && Number.isFinite(rewardScale)))
+    throw new StaqInputError(`rewardScale must be a finite number; got ${describeValue(rewardScale)}`);
+  const rewardScaleProblem = float32Problem(rewardScale);
+  if (rewardScaleProblem) throw new StaqInputError(`rewardScale ${describeValue(rewardScale)} ${rewardScaleProblem}`);
   if (options.nextAction !== undefined && options.nextAction !== "sample" && options.nextAction !== "expectation")
-    throw new StaqInputError(`nextAction must be "sample" or "expectation"; got ${JSON.stringify(options.nextAction)}`);
+    throw new StaqInputError(`nextAction must be "sample" or "expectation"; got ${describeValue(options.nextAction)}`);
   const target = resolveTargetRule(options.target, options.nextAction);
   const targetUpdate = options.targetUpdate ?? { kind: "hard", every: 200 };
   checkTargetUpdate(targetUpdate);
   let gradientSteps = options.gradientSteps ?? 0;
   if (!(Number.isSafeInteger(gradientSteps) && gradientSteps >= 0))
-    throw new StaqInputError(`gradientSteps must be an integer >= 0; got ${gradientSteps}`);
+    throw new StaqInputError(`gradientSteps must be an integer >= 0; got ${describeValue(gradientSteps)}`);
   const label = options.label ?? "staq soft Q fit";
+  if (typeof label !== "string") throw new StaqInputError(`label must be a string; got ${describeValue(label)}`);
   const requested = options.path ?? "auto";
   if (requested !== "auto" && requested !== "fused" && requested !== "multi-dispatch")
-    throw new StaqInputError(`path must be "auto", "fused" or "multi-dispatch"; got ${JSON.stringify(requested)}`);
+    throw new StaqInputError(`path must be "auto", "fused" or "multi-dispatch"; got ${describeValue(requested)}`);
   if (requested === "fused" && smoothness)
     throw new StaqInputError(
       'path "fused" cannot run the smoothness regulariser (the fused kernel has its own loss, on the minibatch rows only); use path "auto" or "multi-dispatch"',
@@ -557,10 +625,21 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
     if (destroyed) throw new StaqGpuError(`${label} was destroyed`);
   };
 
+  /** Checks a fit's options and copies them, when the fit is called (not when its turn comes). */
+  function takeFitOptions(options: FitSoftQOptions): FitSoftQOptions {
+    checkOptionKeys(options, FIT_KEYS, "fitSoftQ");
+    const { steps, tau } = options;
+    // A safe integer, so that the step count (the Philox step of later draws) stays exact.
+    if (!(Number.isSafeInteger(steps) && steps >= 1))
+      throw new StaqInputError(`steps must be an integer >= 1; got ${describeValue(steps)}`);
+    checkTau(target, tau);
+    return { steps, tau };
+  }
+
   async function fit({ steps, tau }: FitSoftQOptions): Promise<SoftQFitSummary> {
     alive();
-    if (!(Number.isInteger(steps) && steps >= 1)) throw new StaqInputError(`steps must be an integer >= 1; got ${steps}`);
-    checkTau(target, tau);
+    // Checked when the fit runs: the trainer or the buffer may have been destroyed while it waited.
+    checkAlive(trainer, replay, "fitSoftQ");
     if (replay.size < batch) {
       throw new StaqInputError(
         `the replay buffer holds ${replay.size} transitions; a minibatch of ${batch} distinct rows needs at least that many`,
@@ -641,19 +720,33 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
     batch,
     smoothness,
     plan,
-    readLastStep: () => fits.run(readLastStep),
+    readLastStep: () =>
+      fits.run(() => {
+        checkAlive(trainer, replay, "readLastStep");
+        return readLastStep();
+      }),
     get gradientSteps() {
       return gradientSteps;
     },
     syncTargets() {
       alive();
+      checkAlive(trainer, replay, "syncTargets");
       const encoder = gpu.encoder(`${label} target copy`);
       const pass = encoder.beginComputePass();
       copy.encode(pass);
       pass.end();
       gpu.submit([encoder.finish()]);
     },
-    fit: (options) => fits.run(() => fit(options)),
+    fit(options) {
+      let taken: FitSoftQOptions;
+      try {
+        alive();
+        taken = takeFitOptions(options);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return fits.run(() => fit(taken));
+    },
     destroy() {
       if (destroyed) return;
       destroyed = true;
@@ -677,5 +770,7 @@ export async function createSoftQFit(gpu: Gpu, options: SoftQFitOptions): Promis
  * transitions and before fitting.
  */
 export function fitSoftQ(softQFit: SoftQFit, options: FitSoftQOptions): Promise<SoftQFitSummary> {
+  if (softQFit === null || typeof softQFit !== "object" || typeof softQFit.fit !== "function")
+    return Promise.reject(new StaqInputError(`fitSoftQ needs a soft Q fit (createSoftQFit); got ${describeValue(softQFit)}`));
   return softQFit.fit(options);
 }

@@ -16,6 +16,9 @@
  * Each row is computed exactly as the multi-dispatch trainer computes it for the same step.
  */
 import { StaqInputError } from "../errors.ts";
+import { describeValue } from "../io/describe-value.ts";
+import { F32_MAX, float32Problem } from "../io/float32-range.ts";
+import { checkOptionKeys } from "../io/option-keys.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import type { Gpu, GpuLimits } from "../gpu/gpu.ts";
@@ -51,6 +54,9 @@ export interface TargetPlanOptions {
 export type ResolvedTargetRule =
   { kind: "soft"; nextAction: NextActionMode } | { kind: "max" } | { kind: "munchausen"; alpha: number; clipMin: number };
 
+/** The keys each rule takes: another (a misspelt `clipmin`) would be ignored and its default used. */
+const RULE_KEYS = { soft: ["kind", "nextAction"], max: ["kind"], munchausen: ["kind", "alpha", "clipMin"] } as const;
+
 /** shaders/train_targets.wgsl's TARGET_KIND of each rule. */
 const TARGET_KIND = { soft: 0, max: 1, munchausen: 2 } as const;
 
@@ -61,6 +67,7 @@ const TARGET_KIND = { soft: 0, max: 1, munchausen: 2 } as const;
  */
 export function resolveTargetRule(rule: TargetRule | undefined, nextAction?: NextActionMode): ResolvedTargetRule {
   const kind = rule === undefined ? "soft" : typeof rule === "object" && rule !== null ? rule.kind : undefined;
+  if (rule !== undefined && (kind === "soft" || kind === "max" || kind === "munchausen")) checkOptionKeys(rule, RULE_KEYS[kind], "target");
   if (kind === "soft") {
     const inRule = (rule as { nextAction?: NextActionMode } | undefined)?.nextAction;
     if (inRule !== undefined && nextAction !== undefined && inRule !== nextAction)
@@ -78,9 +85,21 @@ export function resolveTargetRule(rule: TargetRule | undefined, nextAction?: Nex
     const alpha = given.alpha ?? MUNCHAUSEN_DEFAULTS.alpha;
     const clipMin = given.clipMin ?? MUNCHAUSEN_DEFAULTS.clipMin;
     if (!(typeof alpha === "number" && Number.isFinite(alpha) && alpha >= 0))
-      throw new StaqInputError(`target.alpha (M-DQN's weight of the Munchausen term) must be a finite number >= 0; got ${alpha}`);
+      throw new StaqInputError(
+        `target.alpha (M-DQN's weight of the Munchausen term) must be a finite number >= 0; got ${describeValue(alpha)}`,
+      );
     if (!(typeof clipMin === "number" && Number.isFinite(clipMin) && clipMin <= 0))
-      throw new StaqInputError(`target.clipMin (M-DQN's l₀, the lower clip of τ·log π̄(a|s)) must be a finite number <= 0; got ${clipMin}`);
+      throw new StaqInputError(
+        `target.clipMin (M-DQN's l₀, the lower clip of τ·log π̄(a|s)) must be a finite number <= 0; got ${describeValue(clipMin)}`,
+      );
+    // Both reach the kernel as float32 uniforms, where 1e40 is Infinity (and the targets NaN). A
+    // subnormal one is let through: flushed to 0 it gives the targets of 0 within float32
+    // rounding (baseline-targets-fit.test.ts's property tests draw such values).
+    for (const [name, value] of [
+      ["alpha", alpha],
+      ["clipMin", clipMin],
+    ] as const)
+      if (Math.abs(value) > F32_MAX) throw new StaqInputError(`target.${name} ${describeValue(value)} ${float32Problem(value)}`);
     return { kind: "munchausen", alpha, clipMin };
   }
   throw new StaqInputError(`target.kind must be "soft", "max" or "munchausen"; got ${JSON.stringify(kind)}`);
@@ -93,11 +112,15 @@ export function resolveTargetRule(rule: TargetRule | undefined, nextAction?: Nex
  */
 export function checkTau(rule: ResolvedTargetRule, tau: number): void {
   if (!(typeof tau === "number" && Number.isFinite(tau) && tau >= 0))
-    throw new StaqInputError(`tau must be a finite number >= 0; got ${tau}`);
+    throw new StaqInputError(`tau must be a finite number >= 0; got ${describeValue(tau)}`);
   if (rule.kind === "munchausen" && !(Math.fround(tau) >= 2 ** -126))
     throw new StaqInputError(
       `tau (M-DQN's temperature of softmax(Q̄/τ)) must be > 0 for the munchausen target (at least 2^-126); got ${tau}`,
     );
+  // τ is a float32 uniform of the targets kernel (the max rule's too, though unread): 1e40 is
+  // Infinity there and the loss NaN; a subnormal τ is flushed to 0.
+  const problem = float32Problem(tau);
+  if (problem) throw new StaqInputError(`tau ${describeValue(tau)} ${problem}`);
 }
 
 /** One plan of a command buffer: its steps, and their settings. */

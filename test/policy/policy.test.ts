@@ -49,7 +49,8 @@ interface RunOptions extends PolicySampling {
  */
 async function runPolicy(logits: Float32Array, actions: number, options: RunOptions): Promise<GpuRun> {
   const batch = logits.length / actions;
-  const leads = options.leads ?? [0, 0, 0, 0, 0, 0, 0];
+  // encodePolicy refuses keys it does not know: the padding is this helper's, not an option.
+  const { leads = [0, 0, 0, 0, 0, 0, 0], ...settings } = options;
   const usage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
   const input = createBuffer(gpu, (leads[0] + logits.length + TAIL) * 4, usage, "test logits");
   poisonBuffer(gpu, input);
@@ -64,7 +65,7 @@ async function runPolicy(logits: Float32Array, actions: number, options: RunOpti
   try {
     const encoder = gpu.device.createCommandEncoder();
     await encodePolicy(gpu, encoder, {
-      ...options,
+      ...settings,
       logits: input,
       logitsOffset: leads[0] * 4,
       batch,
@@ -682,7 +683,7 @@ test("bad inputs throw StaqInputError saying what was wrong", async () => {
   await rejects(policyFromLogits(gpu, new Float32Array(4), 2, { ...ok, epsilon: 1.5 }), /epsilon.*\[0, 1\]; got 1.5/);
   await rejects(
     policyFromLogits(gpu, new Float32Array(4), 2, { ...ok, behaviour: "argmax" as BehaviourKind }),
-    /behaviour must be "softmax" or "greedy"; got argmax/,
+    /behaviour must be "softmax" or "greedy"; got the string "argmax"/,
   );
   await rejects(policyFromLogits(gpu, new Float32Array(4), 2, { ...ok, seed: -1 }), /seed must be an integer in \[0, 2\^64\)/);
   await rejects(policyFromLogits(gpu, new Float32Array(4), 2, { ...ok, seed: 0.5 }), /seed must be an integer/);

@@ -152,7 +152,8 @@ test("bad inputs are rejected with a message saying what was wrong", () => {
   assert.throws(() => validateLogits([0, 1] as unknown as Float32Array, 2), /must be a Float32Array/);
   assert.throws(
     () => policyReference(new Float32Array(2), 2, 0.1, "boltzmann" as BehaviourKind),
-    (error: unknown) => error instanceof StaqInputError && /behaviour must be "softmax" or "greedy"; got boltzmann/.test(error.message),
+    (error: unknown) =>
+      error instanceof StaqInputError && /behaviour must be "softmax" or "greedy"; got the string "boltzmann"/.test(error.message),
   );
   for (const epsilon of [-0.1, 1.1, NaN]) {
     assert.throws(

@@ -34,3 +34,46 @@ test("the same seed gives the same network; members differ", () => {
   assert.notDeepEqual(a.layers[0].weight, b.layers[0].weight);
   assert.throws(() => initialQNetwork(SPEC, -1), /seed must be a non-negative integer/);
 });
+
+test("initialQNetworks refuses an ensemble that is not a whole number of networks, or too many", () => {
+  const mlp = { inputs: 3, hidden: [4], outputs: 2 };
+  // -1 made no networks, 1.5 one, the string "2" two, and 1e7 filled the heap.
+  for (const [ensemble, shown] of [
+    [-1, "-1"],
+    [0, "0"],
+    [1.5, "1.5"],
+    ["2", 'the string "2"'],
+    [1e7, "10000000"],
+    [Number.NaN, "NaN"],
+  ] as const)
+    assert.throws(
+      () => initialQNetworks(mlp, ensemble as number, 0),
+      (error: Error) =>
+        error.name === "StaqInputError" &&
+        error.message.includes(`ensemble must be an integer from 1 to 1024 (the networks to make); got ${shown}`),
+    );
+  // Within the count, a network too large to train as an ensemble is refused before it is made.
+  const wide = { inputs: 4096, hidden: [4096], outputs: 2 };
+  assert.throws(() => initialQNetworks(wide, 64, 0), /64 networks of \d+ parameters take \d+ bytes, more than the 2147483648/);
+  assert.equal(initialQNetworks(mlp, 3, 0).length, 3);
+});
+
+test("initialQNetworks checks the seed as given, and the last member's seed + ensemble − 1", () => {
+  const mlp = { inputs: 3, hidden: [4], outputs: 2 };
+  // "1" + 0 concatenated to "10"; the message quoted that, not the caller's value.
+  assert.throws(
+    () => initialQNetworks(mlp, 2, "1" as unknown as number),
+    /seed must be a non-negative integer \(at most 2\^53 - 1\); got the string "1"/,
+  );
+  assert.throws(() => initialQNetworks(mlp, 1, 1.5), /seed must be a non-negative integer .*; got 1\.5/);
+  // MAX_SAFE_INTEGER is a valid seed: alone it works, and with 2 members the error names both.
+  const max = Number.MAX_SAFE_INTEGER;
+  assert.deepEqual(initialQNetworks(mlp, 1, max), [initialQNetwork(mlp, max)]);
+  assert.throws(
+    () => initialQNetworks(mlp, 2, max),
+    new RegExp(
+      `seed \\+ ensemble - 1 must be at most 2\\^53 - 1; seed ${max} and ensemble 2 give ${max} \\+ 1, so use a seed of at most ${max - 1}`,
+    ),
+  );
+  assert.equal(initialQNetworks(mlp, 2, max - 1).length, 2);
+});

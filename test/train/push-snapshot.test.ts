@@ -57,6 +57,10 @@ test("pushSnapshot refuses a trainer of another shape or ensemble", async () => 
   assert.equal(dense.size, 0);
   // A destroyed trainer's buffers would be submitted (failing every later call on the Gpu) after the stack stepped.
   const same = createStack(gpu, { mlp: SPEC, memory: 2 });
+  assert.throws(
+    () => pushSnapshot(same, trainer, { tao: 5 } as never),
+    /^StaqInputError: pushSnapshot: unknown option "tao"; the options are: tau$/,
+  );
   trainer.destroy();
   assert.throws(() => pushSnapshot(same, trainer), /^StaqGpuError: pushSnapshot: the trainer was destroyed$/);
   assert.equal(same.size, 0);

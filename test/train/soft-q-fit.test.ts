@@ -294,7 +294,7 @@ test("bad calls say what is wrong", async () => {
   polyak.destroy();
   await assert.rejects(
     createSoftQFit(gpu, { trainer: fusedTrainer, replay, seed: 0, gamma: 0.9, rewardScale: 1, path: "sideways" as "fused" }),
-    /path must be "auto", "fused" or "multi-dispatch"; got "sideways"/,
+    /path must be "auto", "fused" or "multi-dispatch"; got the string "sideways"/,
   );
   fusedTrainer.destroy();
   for (const r of [small, other, partial]) r.destroy();
