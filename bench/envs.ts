@@ -33,7 +33,6 @@
  *   npx tsx bench/envs.ts --upstream-src DIR         (--quick: about 75 s on a 2-core machine)
  *   npx tsx bench/envs.ts --full --upstream-src DIR  (more processes and rounds: about 7 minutes)
  */
-import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
@@ -45,20 +44,11 @@ import "../src/envs/minatar/index.ts";
 import { createRandomStream } from "../src/random/random-stream.ts";
 import { summarize, type Summary } from "./measure.ts";
 import { measureGymBridge, type BridgeReport } from "./gym-bridge-throughput.ts";
+import { parseProgramArgs, prepareOutputFolder, upstreamSource } from "./arguments.ts";
 import { cpuSlug, machineInfo, markdownTable, fullMode, commonBenchOptions, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "..");
-
-const { values: args } = parseArgs({
-  options: {
-    ...commonBenchOptions(join(here, "results")),
-    "upstream-src": { type: "string", default: process.env.STAQ_UPSTREAM_SRC },
-    only: { type: "string" },
-    worker: { type: "string" },
-  },
-  strict: true,
-});
 
 /** The environments, each with the key of its upstream figure in upstream-throughput.json. */
 const ENVS = [
@@ -77,8 +67,7 @@ const NAMES: readonly string[] = ENVS.map((e) => e.name);
 /** The --only name of the Gymnasium bridge's rows. */
 const BRIDGE = "gym-bridge";
 
-if (args.help) {
-  console.log(`Usage: npx tsx bench/envs.ts [--quick | --full] [--out DIR] [--upstream-src DIR] [--only NAMES]
+const USAGE = `Usage: npx tsx bench/envs.ts [--quick | --full] [--out DIR] [--upstream-src DIR] [--only NAMES]
   --quick             3 worker processes × 1 round of 0.4 s per cell (the default; under 1.5 minutes on 2 cores)
   --full              5 worker processes × 2 rounds of 0.75 s per cell (about 7 minutes)
   --out DIR           where envs-<cpu>.json and .md go (default bench/results)
@@ -89,7 +78,22 @@ if (args.help) {
   --worker NAME       (internal) measure one env in this process and print its JSON
 Env steps per second, single env and createVectorEnv with N = 1, 16, 256, random actions, auto-reset;
 the ratio single/upstream is checked against the target of 5×. ${BRIDGE}: a Python env through the
-Gymnasium bridge at N = 1 and 16 against the same batch in Python alone (the bridge's overhead).`);
+Gymnasium bridge at N = 1 and 16 against the same batch in Python alone (the bridge's overhead).`;
+
+const { values: args } = parseProgramArgs(
+  {
+    options: {
+      ...commonBenchOptions(join(here, "results")),
+      "upstream-src": { type: "string", default: process.env.STAQ_UPSTREAM_SRC },
+      only: { type: "string" },
+      worker: { type: "string" },
+    },
+  },
+  USAGE,
+);
+
+if (args.help) {
+  console.log(USAGE);
   process.exit(0);
 }
 const full = fullMode(args);
@@ -287,11 +291,13 @@ function readReference(): { file?: string; report?: UpstreamReport } {
 /** Whether upstream can be measured now, and if not, why. */
 function upstreamPlan(): { src?: string; why: string } {
   const src = args["upstream-src"];
-  if (!src) return { why: "no --upstream-src given" };
-  if (!existsSync(src)) return { why: `--upstream-src ${src} does not exist` };
+  // An empty $STAQ_UPSTREAM_SRC is the usual way of unsetting it; an empty --upstream-src= is a mistake.
+  const flagGiven = process.argv.slice(2).some((arg) => arg === "--upstream-src" || arg.startsWith("--upstream-src="));
+  if (!flagGiven && !src) return { why: "no --upstream-src given" };
+  const folder = upstreamSource(src ?? "", flagGiven ? "--upstream-src" : "$STAQ_UPSTREAM_SRC");
   const python = spawnSync("python3", ["--version"], { encoding: "utf8" });
   if (python.status !== 0) return { why: "python3 is not available" };
-  return { src: resolve(src), why: "" };
+  return { src: resolve(folder), why: "" };
 }
 
 /** Two of the script's reports (one env each) as one, in the shape of upstream-throughput.json. */
@@ -506,17 +512,20 @@ function runWorker(name: string): WorkerResult {
   return JSON.parse(child.stdout.trim().split("\n").pop()!) as WorkerResult;
 }
 
-function main(): void {
-  const wanted = args.only ? args.only.split(",") : [...NAMES, BRIDGE];
+async function main(): Promise<void> {
+  // `--only=` (empty) is a mistake like any unknown name, not "all".
+  const wanted = args.only !== undefined ? args.only.split(",") : [...NAMES, BRIDGE];
   const unknown = wanted.filter((name) => !NAMES.includes(name) && name !== BRIDGE);
   if (unknown.length > 0 || wanted.length === 0) {
     console.error(`--only takes a comma-separated list of ${NAMES.join(", ")}, ${BRIDGE}; got ${JSON.stringify(args.only)}`);
     process.exit(2);
   }
+  const plan = upstreamPlan();
+  // Made and tried now: a folder that cannot take the results would otherwise fail after the run.
+  await prepareOutputFolder(args.out);
   const machine = machineInfo();
   const started = Date.now();
   const mode = full ? "full" : "quick";
-  const plan = upstreamPlan();
   const reference = readReference();
   console.log(
     `staq env throughput benchmark (${mode}) on ${machine.cpu} (${machine.cores} cores), node ${machine.node}, load ${machine.loadAverage.join(" / ")}`,
@@ -618,4 +627,4 @@ function main(): void {
   );
 }
 
-main();
+await main();

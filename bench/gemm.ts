@@ -7,6 +7,10 @@ import { createBuffer } from "../src/gpu/buffers.ts";
 import type { Gpu } from "../src/gpu/gpu.ts";
 import { BENCH_SHADER_SOURCES } from "./shader-sources.generated.ts";
 import { repeat, type DeviceTimer, type RepeatOptions, type Summary } from "./measure.ts";
+import { refuseDirectRun } from "./arguments.ts";
+
+// bench/stack.ts and bench/train.ts measure the ceiling with it; run alone it would do nothing.
+refuseDirectRun(import.meta.url, "gemm.ts", "npx tsx bench/stack.ts (the GEMM ceiling is in its report)");
 
 export interface GemmTile {
   rowsPerThread: number;

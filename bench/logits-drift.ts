@@ -29,7 +29,6 @@
  *   npx tsx bench/logits-drift.ts             (40 iterations, 300 pushes: ~6.5 minutes on lavapipe)
  *   npx tsx bench/logits-drift.ts --quick     (8 iterations, 120 pushes: ~2 minutes)
  */
-import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGpu } from "../src/node/create-gpu.ts";
@@ -43,45 +42,42 @@ import { createStack, type Stack } from "../src/stack/stack.ts";
 import { stackLogits } from "../src/stack/stack-logits.ts";
 import { createReplayBuffer } from "../src/train/replay-buffer.ts";
 import { randomSnapshots, randomStates } from "../test/helpers/random.ts";
+import { parseProgramArgs, positiveIntegerOption, prepareOutputFolder } from "./arguments.ts";
 import { adapterSlug, machineInfo, markdownTable, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: "boolean", default: false },
-    iterations: { type: "string" },
-    pushes: { type: "string" },
-    out: { type: "string", default: join(here, "results") },
-    help: { type: "boolean", default: false },
-  },
-  strict: true,
-});
-
-if (args.help) {
-  console.log(`Usage: npx tsx bench/logits-drift.ts [--quick] [--iterations N] [--pushes K] [--out DIR]
+const USAGE = `Usage: npx tsx bench/logits-drift.ts [--quick] [--iterations N] [--pushes K] [--out DIR]
   --quick          fewer iterations and pushes (8 and 120)
   --iterations N   iterations of the training run (default 40; a row lives 20)
   --pushes K       pushes of the worst case without row turnover (default 300)
   --out DIR        where to write logits-drift-<adapter>.json and .md (default bench/results)
 How far the replay buffer's incremental logits (S ← β(S − D) + N per push) drift from a full float32
 evaluation of the stack: in a training run (quick preset, CartPole-v1, fullPrecomputeEvery 0) and
-in a worst case where 2048 rows see every push. Ends with a conclusion computed from the numbers.`);
+in a worst case where 2048 rows see every push. Ends with a conclusion computed from the numbers.`;
+
+const { values: args } = parseProgramArgs(
+  {
+    options: {
+      quick: { type: "boolean", default: false },
+      iterations: { type: "string" },
+      pushes: { type: "string" },
+      out: { type: "string", default: join(here, "results") },
+      help: { type: "boolean", default: false },
+    },
+  },
+  USAGE,
+);
+
+if (args.help) {
+  console.log(USAGE);
   process.exit(0);
 }
 
-function positiveInteger(text: string | undefined, fallback: number, name: string): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!(Number.isInteger(value) && value >= 1)) {
-    console.error(`--${name} must be an integer >= 1; got ${text}`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const ITERATIONS = positiveInteger(args.iterations, args.quick ? 8 : 40, "iterations");
-const PUSHES = positiveInteger(args.pushes, args.quick ? 120 : 300, "pushes");
+const ITERATIONS = args.iterations === undefined ? (args.quick ? 8 : 40) : positiveIntegerOption(args.iterations, "--iterations");
+const PUSHES = args.pushes === undefined ? (args.quick ? 120 : 300) : positiveIntegerOption(args.pushes, "--pushes");
+// Made and tried now: a folder that cannot take the results would otherwise fail after the run.
+await prepareOutputFolder(args.out);
 /** Rows compared with the float64 reference: the WORST_ROWS where ξ_inc and ξ_full differ most, and SPREAD_ROWS spread over the buffer (all rows in the worst case). */
 const WORST_ROWS = 32;
 const SPREAD_ROWS = 64;

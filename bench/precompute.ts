@@ -28,7 +28,6 @@
  *   npx tsx bench/precompute.ts            (everything; over half an hour on lavapipe)
  *   npx tsx bench/precompute.ts --quick    (skips the 2×256 full recompute at M ≥ 100)
  */
-import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGpu } from "../src/node/create-gpu.ts";
@@ -42,6 +41,7 @@ import { encodeStackLogits, stackLogits } from "../src/stack/stack-logits.ts";
 import { initialQNetworks } from "../src/train/initialisation.ts";
 import { createReplayBuffer, type ReplayBuffer } from "../src/train/replay-buffer.ts";
 import { summarize, type Summary } from "./measure.ts";
+import { parseProgramArgs, positiveIntegerList, positiveIntegerOption, prepareOutputFolder } from "./arguments.ts";
 import { adapterSlug, commonBenchOptions, formatMs, fullMode, machineInfo, markdownTable, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -78,20 +78,7 @@ const CHECK_TOLERANCE = 1e-3;
 const TARGET_SCALING = 1.5;
 const TARGET_SPEEDUP = 20;
 
-const { values: args } = parseArgs({
-  options: {
-    ...commonBenchOptions(join(here, "results")),
-    fast: { type: "boolean", default: false },
-    memories: { type: "string", default: DEFAULT_MEMORIES.join(",") },
-    widths: { type: "string", default: DEFAULT_WIDTHS.join(",") },
-    rows: { type: "string", default: String(DEFAULT_ROWS) },
-    "new-rows": { type: "string" },
-  },
-  strict: true,
-});
-
-if (args.help) {
-  console.log(`Usage: npx tsx bench/precompute.ts [--quick | --full] [--out DIR] [--fast] [--memories LIST] [--widths LIST] [--rows N] [--new-rows N]
+const USAGE = `Usage: npx tsx bench/precompute.ts [--quick | --full] [--out DIR] [--fast] [--memories LIST] [--widths LIST] [--rows N] [--new-rows N]
 The per-iteration precompute of π_k(·|s') on every next state of a ${DEFAULT_ROWS / 1000}k-row replay buffer with
 ${DEFAULT_ROWS / 10000}k new rows per iteration, stacks of M = ${DEFAULT_MEMORIES.join(", ")} snapshots × E = ${ENSEMBLE}, 2×64 and 2×256 networks
 (CartPole: ${INPUTS} inputs, ${ACTIONS} actions):
@@ -114,37 +101,46 @@ Narrowing the run (smoke tests; the targets need M = 10 and 300):
   --memories LIST  Ms, comma-separated (default ${DEFAULT_MEMORIES.join(",")})
   --widths LIST    hidden widths of the 2-layer networks (default ${DEFAULT_WIDTHS.join(",")})
   --rows N         replay buffer rows (default ${DEFAULT_ROWS})
-  --new-rows N     rows added per iteration (default rows / 10)`);
+  --new-rows N     rows added per iteration (default rows / 10)`;
+
+const { values: args } = parseProgramArgs(
+  {
+    options: {
+      ...commonBenchOptions(join(here, "results")),
+      fast: { type: "boolean", default: false },
+      memories: { type: "string", default: DEFAULT_MEMORIES.join(",") },
+      widths: { type: "string", default: DEFAULT_WIDTHS.join(",") },
+      rows: { type: "string", default: String(DEFAULT_ROWS) },
+      "new-rows": { type: "string" },
+    },
+  },
+  USAGE,
+);
+
+if (args.help) {
+  console.log(USAGE);
   process.exit(0);
 }
 const full = fullMode(args);
 const quick = args.quick === true;
 
-function positiveIntegers(text: string, name: string): number[] {
-  const parts = text.split(",").map((part) => part.trim());
-  const values = parts.map(Number);
-  if (!parts.every((part, k) => part !== "" && Number.isInteger(values[k]) && values[k] >= 1)) {
-    console.error(`--${name} takes positive integers separated by commas; got ${JSON.stringify(text)}`);
-    process.exit(2);
-  }
-  return [...new Set(values)].sort((a, b) => a - b);
-}
-const MEMORIES = positiveIntegers(args.memories, "memories");
-const WIDTHS = positiveIntegers(args.widths, "widths");
-function positiveInteger(text: string, name: string): number {
-  const value = Number(text.trim());
-  if (!(text.trim() !== "" && Number.isInteger(value) && value >= 1)) {
-    console.error(`--${name} takes a positive integer; got ${JSON.stringify(text)}`);
-    process.exit(2);
-  }
-  return value;
-}
-const ROWS = positiveInteger(args.rows, "rows");
-const NEW_ROWS = positiveInteger(args["new-rows"] ?? String(Math.max(1, Math.round(ROWS / 10))), "new-rows");
+const MEMORIES = positiveIntegerList(args.memories, "--memories");
+const WIDTHS = positiveIntegerList(args.widths, "--widths");
+const ROWS = positiveIntegerOption(args.rows, "--rows");
+const NEW_ROWS =
+  args["new-rows"] === undefined ? Math.max(1, Math.round(ROWS / 10)) : positiveIntegerOption(args["new-rows"], "--new-rows");
 if (NEW_ROWS > ROWS || NEW_ROWS <= ENVS) {
-  console.error(`--new-rows must be in (${ENVS}, --rows = ${ROWS}]; got ${NEW_ROWS}`);
+  // Without --new-rows the fault is --rows, whose tenth is the default: say so rather than blame
+  // a flag that was never given.
+  console.error(
+    args["new-rows"] === undefined
+      ? `--rows ${ROWS} leaves ${NEW_ROWS} new rows per iteration (rows / 10), which must be more than ${ENVS} (the envs' last steps): give --rows ${10 * (ENVS + 1)} or more, or --new-rows N with ${ENVS} < N <= ${ROWS}`
+      : `--new-rows must be in (${ENVS}, --rows = ${ROWS}]; got ${NEW_ROWS}`,
+  );
   process.exit(2);
 }
+// Made and tried now: a folder that cannot take the results would otherwise fail after the run.
+await prepareOutputFolder(args.out);
 const narrowed =
   MEMORIES.join() !== DEFAULT_MEMORIES.join() || WIDTHS.join() !== DEFAULT_WIDTHS.join() || ROWS !== DEFAULT_ROWS || NEW_ROWS !== ROWS / 10;
 /**

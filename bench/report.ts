@@ -2,11 +2,12 @@
  * Formatting for benchmark output: milliseconds, markdown tables, file names per adapter or CPU,
  * machine info, the report files; and the multiply-adds the benchmarks' GFLOP/s count.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg, platform, totalmem } from "node:os";
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { convGeometry } from "../src/stack/conv.ts";
 import { layerShapes, type MlpSpec } from "../src/stack/mlp.ts";
+import { describeFsError } from "../src/node/files.ts";
 
 /**
  * Multiply-adds of each layer for one state, Σ in·out per dense layer. A conv layer's weight
@@ -24,14 +25,26 @@ export function forwardMacs(spec: MlpSpec): number {
 }
 
 /**
- * Writes a benchmark's results as DIR/NAME.json (`report`) and DIR/NAME.md (`markdown`), creating
- * DIR, and says where (with the run's seconds when given).
+ * Writes a benchmark's results as DIR/NAME.json (`report`) and DIR/NAME.md (`markdown`), and says
+ * where (with the run's seconds when given). Both go to temporary names first and are renamed into
+ * place only when both are written, so a failure leaves the previous pair (or none), never a new
+ * .json beside an old .md. DIR should have been checked before measuring (prepareOutputFolder in
+ * bench/arguments.ts); a failure here is still one line, exit 1.
  */
 export function writeReport(dir: string, name: string, report: unknown, markdown: string, seconds?: number): void {
-  mkdirSync(dir, { recursive: true });
   const base = join(dir, name);
-  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${base}.md`, markdown);
+  const files = [
+    { path: `${base}.json`, text: `${JSON.stringify(report, null, 2)}\n` },
+    { path: `${base}.md`, text: markdown },
+  ].map((file) => ({ ...file, temporary: join(dir, `.${name}${extname(file.path)}.${process.pid}.tmp`) }));
+  try {
+    for (const file of files) writeFileSync(file.temporary, file.text);
+    for (const file of files) renameSync(file.temporary, file.path);
+  } catch (error) {
+    for (const file of files) rmSync(file.temporary, { force: true });
+    console.error(`Could not write the results to ${base}.json and .md: ${describeFsError(error)}`);
+    process.exit(1);
+  }
   console.log(`\nwrote ${base}.json and ${base}.md${seconds === undefined ? "" : ` (${seconds.toFixed(0)} s)`}`);
 }
 

@@ -16,7 +16,6 @@
  *   npm run bench -- --full      (a real GPU)
  *   npx tsx bench/stack.ts --rows conv --out DIR   (the conv rows alone, their report in DIR)
  */
-import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { writeFileSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -46,30 +45,16 @@ import { stackLogitsReference } from "../src/stack/reference.ts";
 import { createNaiveStack } from "./naive-stack.ts";
 import { createGemm, measureGemm, type GemmResult } from "./gemm.ts";
 import { DeviceTimer, repeat, summarize, wallTime, type RepeatOptions, type Summary } from "./measure.ts";
+import { parseProgramArgs, parseRowKinds, prepareOutputFolder, pytorchDevice, secondsOption } from "./arguments.ts";
 import { adapterSlug, formatMs, markdownTable, fullMode, commonBenchOptions, forwardMacs, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const { values: args } = parseArgs({
-  options: {
-    ...commonBenchOptions(join(here, "results")),
-    fast: { type: "boolean", default: false },
-    "no-fast-compare": { type: "boolean", default: false },
-    "fast-child": { type: "string" },
-    "max-eval-seconds": { type: "string" },
-    "max-conv-eval-seconds": { type: "string" },
-    pytorch: { type: "string" },
-    "conv-pytorch": { type: "string", default: "cpu" },
-    rows: { type: "string", default: "all" },
-  },
-  strict: true,
-});
-
-if (args.help) {
-  console.log(`Usage: npm run bench -- [--quick | --full] [--out DIR] [--no-fast-compare] [--max-eval-seconds S] [--rows all|dense|conv]
+const USAGE = `Usage: npx tsx bench/stack.ts [--quick | --full] [--out DIR] [--fast] [--no-fast-compare] [--max-eval-seconds S] [--max-conv-eval-seconds S] [--rows all|dense|conv] [--pytorch D] [--conv-pytorch D]
   --quick   grid trimmed to what a CPU adapter (lavapipe) runs in minutes (the default)
   --full    the whole grid, for a real GPU
   --fast    run with Dawn's robustness off (see GpuOptions.fast)
+  --no-fast-compare  skip the comparison of the default and the fast mode (each in a child process)
   --max-eval-seconds S  skip the MLP rows whose estimated evaluation takes longer (default 0.6
             with --quick, 20 with --full)
   --max-conv-eval-seconds S  the same for the conv rows (default 5 × --max-eval-seconds: 3 with
@@ -82,17 +67,32 @@ if (args.help) {
             same device, for the measured configurations (default: cuda with --full, off with --quick)
   --conv-pytorch cpu|cuda|off  the PyTorch baseline of the conv rows (the input repeated E·M times,
             one grouped conv2d, batched matmuls; default cpu, with torch.set_num_threads(cores))
-Writes DIR/<adapter>.json and DIR/<adapter>.md (DIR defaults to bench/results).`);
+Writes DIR/<adapter>.json and DIR/<adapter>.md (DIR defaults to bench/results).`;
+
+const { values: args } = parseProgramArgs(
+  {
+    options: {
+      ...commonBenchOptions(join(here, "results")),
+      fast: { type: "boolean", default: false },
+      "no-fast-compare": { type: "boolean", default: false },
+      "fast-child": { type: "string" },
+      "max-eval-seconds": { type: "string" },
+      "max-conv-eval-seconds": { type: "string" },
+      pytorch: { type: "string" },
+      "conv-pytorch": { type: "string", default: "cpu" },
+      rows: { type: "string", default: "all" },
+    },
+  },
+  USAGE,
+);
+
+if (args.help) {
+  console.log(USAGE);
   process.exit(0);
 }
 const full = fullMode(args);
-const ROW_KINDS: Record<string, readonly ("dense" | "conv")[]> = { all: ["dense", "conv"], dense: ["dense"], conv: ["conv"] };
-if (!Object.hasOwn(ROW_KINDS, args.rows)) {
-  console.error(`--rows takes all, dense or conv; got ${JSON.stringify(args.rows)}`);
-  process.exit(2);
-}
 /** Which rows run (--rows): the MLP grid, the conv rows, or both. */
-const rowKinds = ROW_KINDS[args.rows];
+const rowKinds = parseRowKinds(args.rows);
 
 interface Config {
   memory: number;
@@ -148,22 +148,23 @@ const convConfig = (memory: number, batch: number): Config => ({
  */
 const CONV_EFFICIENCY = 0.25;
 /** Largest estimated time of one evaluation that is still measured. */
-const maxEvalSeconds = Number(args["max-eval-seconds"] ?? (full ? 20 : 0.6));
+const maxEvalSeconds =
+  args["max-eval-seconds"] === undefined ? (full ? 20 : 0.6) : secondsOption(args["max-eval-seconds"], "--max-eval-seconds");
 /**
  * The same for the conv rows, by default 5 × the grid's (3 s with --quick): there are six, not a
  * hundred, so each can have more, and on lavapipe M = 300 at B = 1 (acting with the paper's stack)
  * takes one to two seconds. 0 measures none (`--max-eval-seconds 0` skips every row).
  */
-const maxConvEvalSeconds = Number(args["max-conv-eval-seconds"] ?? 5 * maxEvalSeconds);
-for (const [flag, value] of [
-  ["--max-eval-seconds", maxEvalSeconds],
-  ["--max-conv-eval-seconds", maxConvEvalSeconds],
-] as const) {
-  if (!(value >= 0)) {
-    console.error(`${flag} takes a number of seconds (0 or more); got ${value}`);
-    process.exit(2);
-  }
-}
+const maxConvEvalSeconds =
+  args["max-conv-eval-seconds"] === undefined
+    ? 5 * maxEvalSeconds
+    : secondsOption(args["max-conv-eval-seconds"], "--max-conv-eval-seconds");
+// Checked now, not when the PyTorch baselines run after the WebGPU measurements.
+const pytorchDense = pytorchDevice(args.pytorch ?? (full ? "cuda" : "off"), "--pytorch");
+const pytorchConvDevice = pytorchDevice(args["conv-pytorch"], "--conv-pytorch");
+// The results folder is made and tried before the measuring, not after it (the child processes
+// of the fast-mode comparison write no results).
+if (!args["fast-child"]) await prepareOutputFolder(args.out);
 const repeatOptions: RepeatOptions = full
   ? { warmup: 3, minRuns: 10, maxRuns: 200, minSeconds: 1 }
   : { warmup: 1, minRuns: 3, maxRuns: 20, minSeconds: 0.25 };
@@ -531,10 +532,10 @@ async function main(): Promise<void> {
   const denseRows = rows.filter((r) => !r.config.conv);
   const convRows = rows.filter((r) => r.config.conv);
   const pytorch = rowKinds.includes("dense")
-    ? await measurePytorch(denseRows, args.pytorch ?? (full ? "cuda" : "off"), "--pytorch")
+    ? await measurePytorch(denseRows, pytorchDense, "--pytorch")
     : { skipped: "no MLP rows (--rows conv)" };
   const pytorchConv = rowKinds.includes("conv")
-    ? await measurePytorch(convRows, args["conv-pytorch"], "--conv-pytorch")
+    ? await measurePytorch(convRows, pytorchConvDevice, "--conv-pytorch")
     : { skipped: "no conv rows (--rows dense)" };
   // Acting latency is the MLP grid's (CartPole-sized networks).
   const acting = rowKinds.includes("dense") ? await measureActing(gpu) : [];
@@ -602,12 +603,12 @@ async function main(): Promise<void> {
  * after the WebGPU measurements (never beside them: lavapipe computes on the same cores); a missing
  * torch or CUDA is reported and skipped, not fatal. On the CPU it gets the cores staq gets.
  */
-async function measurePytorch(rows: Row[], device: string, flag: string): Promise<PytorchBaselineResult | { skipped: string }> {
+async function measurePytorch(
+  rows: Row[],
+  device: "cuda" | "cpu" | "off",
+  flag: string,
+): Promise<PytorchBaselineResult | { skipped: string }> {
   if (device === "off") return { skipped: `off (${flag} cuda|cpu to run it)` };
-  if (device !== "cuda" && device !== "cpu") {
-    console.error(`${flag} takes cuda, cpu or off; got ${JSON.stringify(device)}`);
-    process.exit(2);
-  }
   const measured = rows.filter((r) => r.kernel);
   if (measured.length === 0) return { skipped: "no measured rows" };
   const toPytorch = (c: Config): PytorchConfig => ({

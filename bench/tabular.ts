@@ -17,7 +17,6 @@
  *   npx tsx bench/tabular.ts            (--quick: about a minute on a 2-core machine)
  *   npx tsx bench/tabular.ts --full     (adds S = 2000 and repeats more: several minutes)
  */
-import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { garnetMdp } from "../src/tabular/garnet.ts";
@@ -29,27 +28,34 @@ import { softOptimum, type SoftOptimum } from "../src/tabular/soft-optimal.ts";
 import { softmaxPolicy, uniformPolicy } from "../src/tabular/policy-math.ts";
 import { pmdStep, type PmdCoefficients } from "../src/pmd/coefficients.ts";
 import { repeat, summarize, type RepeatOptions, type Summary } from "./measure.ts";
+import { parseProgramArgs, prepareOutputFolder } from "./arguments.ts";
 import { cpuSlug, formatMs, machineInfo, markdownTable, fullMode, commonBenchOptions, writeReport } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const { values: args } = parseArgs({
-  options: {
-    ...commonBenchOptions(join(here, "results")),
-  },
-  strict: true,
-});
-
-if (args.help) {
-  console.log(`Usage: npx tsx bench/tabular.ts [--quick | --full] [--out DIR]
+const USAGE = `Usage: npx tsx bench/tabular.ts [--quick | --full] [--out DIR]
   --quick   S = 50, 100, 200, 500, 1000 with few repetitions (the default; about a minute on 2 cores)
   --full    adds S = 2000 and repeats more (several minutes)
 Tabular PMD on the CPU (float64): A = 10, M = 300, corrected variant, dense Garnet P. Times each
 phase of one iteration (linear solve, backup, logits sum, softmax), tabularPmd end to end and softOptimum.
-Writes DIR/tabular-<cpu>.json and DIR/tabular-<cpu>.md (DIR defaults to bench/results).`);
+Writes DIR/tabular-<cpu>.json and DIR/tabular-<cpu>.md (DIR defaults to bench/results).`;
+
+const { values: args } = parseProgramArgs(
+  {
+    options: {
+      ...commonBenchOptions(join(here, "results")),
+    },
+  },
+  USAGE,
+);
+
+if (args.help) {
+  console.log(USAGE);
   process.exit(0);
 }
 const full = fullMode(args);
+// Made and tried now: a folder that cannot take the results would otherwise fail after the run.
+await prepareOutputFolder(args.out);
 
 // ---------------------------------------------------------------------------------------------
 // Settings

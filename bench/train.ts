@@ -34,7 +34,6 @@
  *   npx tsx bench/train.ts --full     (longer runs, and the 2×256 precompute: for a real GPU)
  *   npx tsx bench/train.ts --rows conv --out DIR   (the conv rows alone, their report in DIR)
  */
-import { parseArgs } from "node:util";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,6 +66,7 @@ import {
   type PytorchTrainConfigResult,
   type PytorchTrainResult,
 } from "./pytorch-train-baseline.ts";
+import { parseProgramArgs, parseRowKinds, prepareOutputFolder } from "./arguments.ts";
 import {
   adapterSlug,
   formatMs,
@@ -81,17 +81,7 @@ import {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const { values: args } = parseArgs({
-  options: {
-    ...commonBenchOptions(join(here, "results")),
-    fast: { type: "boolean", default: false },
-    rows: { type: "string", default: "all" },
-  },
-  strict: true,
-});
-
-if (args.help) {
-  console.log(`Usage: npx tsx bench/train.ts [--quick | --full] [--out DIR] [--fast] [--rows all|dense|conv]
+const USAGE = `Usage: npx tsx bench/train.ts [--quick | --full] [--out DIR] [--fast] [--rows all|dense|conv]
   --quick   short runs; precompute for 2×64 only (the default; the trainer part about 2 minutes on
             lavapipe, the precompute several more)
   --full    longer runs, and the 2×256 precompute too (for a real GPU)
@@ -104,18 +94,29 @@ multi-dispatch paths, with and without replay sampling and soft-Bellman targets,
 float64 CPU reference and PyTorch on the CPU (bench/pytorch_train.py, with a Python that has torch:
 $STAQ_PYTHON, python3 or /usr/bin/python3; "no torch" otherwise), and the precompute of 50k next
 states through a stack of M = 10, 100, 300. Writes DIR/train-<adapter>.json and .md, then says
-whether the targets are met.`);
+whether the targets are met.`;
+
+const { values: args } = parseProgramArgs(
+  {
+    options: {
+      ...commonBenchOptions(join(here, "results")),
+      fast: { type: "boolean", default: false },
+      rows: { type: "string", default: "all" },
+    },
+  },
+  USAGE,
+);
+
+if (args.help) {
+  console.log(USAGE);
   process.exit(0);
 }
 const full = fullMode(args);
 const startedAt = performance.now();
-const ROW_KINDS: Record<string, readonly ("dense" | "conv")[]> = { all: ["dense", "conv"], dense: ["dense"], conv: ["conv"] };
-if (!Object.hasOwn(ROW_KINDS, args.rows)) {
-  console.error(`--rows takes all, dense or conv; got ${JSON.stringify(args.rows)}`);
-  process.exit(2);
-}
 /** Which rows run (--rows): the MLP rows (with the precompute and the targets), the conv rows, or both. */
-const rowKinds = ROW_KINDS[args.rows];
+const rowKinds = parseRowKinds(args.rows);
+// Made and tried now: a folder that cannot take the results would otherwise fail after the run.
+await prepareOutputFolder(args.out);
 
 /** CartPole's shapes, for the MLP rows and the precompute. */
 const INPUTS = 4;

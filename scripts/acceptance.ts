@@ -21,10 +21,13 @@
 import { spawn } from "node:child_process";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { parseProgramArgs, prepareOutputFolder, usageError } from "../bench/arguments.ts";
+import { parseWholeNumber } from "../src/io/decimal.ts";
 import { presetConfig } from "../src/agent/presets.ts";
 import { randomPolicyReturns } from "../src/envs/random-policy.ts";
-import { makeEnv } from "../src/envs/registry.ts";
+import { makeEnv, registeredEnvs } from "../src/envs/registry.ts";
 import "../src/envs/minatar/index.ts";
 
 const TARGETS: Record<string, number> = { "CartPole-v1": 475, "Acrobot-v1": -100, "LunarLander-v3": 200 };
@@ -36,25 +39,69 @@ const MINATAR_LIMIT_MINUTES = 30;
 const RANDOM_MULTIPLE = 3;
 const RANDOM_EPISODES = 100;
 
-const { values } = parseArgs({
-  options: {
-    "summarize-only": { type: "boolean" },
-    out: { type: "string", default: "docs/acceptance" },
-    envs: { type: "string", default: "CartPole-v1,Acrobot-v1" },
-    seeds: { type: "string", default: "0,1,2" },
-    preset: { type: "string", default: "quick" },
-    /** Environment steps per run (default: the preset's totalSteps). */
-    steps: { type: "string" },
+const USAGE = `Usage: npx tsx scripts/acceptance.ts [--out DIR] [--envs LIST] [--seeds LIST] [--preset NAME] [--steps N] [--summarize-only]
+  --out DIR         where the runs, summary.json, summary.md and the curves go (default the repository's docs/acceptance)
+  --envs LIST       comma-separated envs (default CartPole-v1,Acrobot-v1; also LunarLander-v3, MinAtar/*)
+  --seeds LIST      comma-separated whole seeds, 0 or more (default 0,1,2)
+  --preset NAME     the staq train preset (default quick)
+  --steps N         environment steps per run (default: the preset's)
+  --summarize-only  read the runs already in DIR instead of training them again
+Needs npm run build first (it runs dist/cli/main.js).`;
+
+const { values } = parseProgramArgs(
+  {
+    options: {
+      "summarize-only": { type: "boolean" },
+      // The repository's docs/acceptance wherever the script is run from.
+      out: { type: "string", default: fileURLToPath(new URL("../docs/acceptance", import.meta.url)) },
+      envs: { type: "string", default: "CartPole-v1,Acrobot-v1" },
+      seeds: { type: "string", default: "0,1,2" },
+      preset: { type: "string", default: "quick" },
+      /** Environment steps per run (default: the preset's totalSteps). */
+      steps: { type: "string" },
+      help: { type: "boolean" },
+    },
   },
+  USAGE,
+);
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+// Everything is checked before the first run: each run takes minutes, and a mistake found after
+// the first few would waste them.
+const preset = values.preset;
+try {
+  presetConfig(preset);
+} catch (error) {
+  usageError(`--preset: ${(error as Error).message}`, USAGE);
+}
+const out = values.out;
+if (out.trim() === "") usageError('--out needs a folder\'s path; got ""', USAGE);
+const envs = values.envs.split(",");
+const knownEnvs = registeredEnvs().map((registration) => registration.name);
+for (const env of envs) {
+  if (!knownEnvs.includes(env)) usageError(`--envs: no env named ${JSON.stringify(env)}; the envs are: ${knownEnvs.join(", ")}`, USAGE);
+  if (!(env in TARGETS) && !env.startsWith("MinAtar/"))
+    usageError(`--envs: no acceptance target for ${env}; choose among ${Object.keys(TARGETS).join(", ")} and the MinAtar games`, USAGE);
+}
+const seeds = values.seeds.split(",").map((text) => {
+  const seed = parseWholeNumber(text);
+  if (!(seed >= 0)) usageError(`--seeds takes whole numbers (0 or more) separated by commas; got ${JSON.stringify(values.seeds)}`, USAGE);
+  return seed;
 });
-const preset = values.preset!;
-const out = values.out!;
-const envs = values.envs!.split(",");
-const seeds = values.seeds!.split(",").map(Number);
+if (values.steps !== undefined && !(parseWholeNumber(values.steps) >= 1))
+  usageError(`--steps takes a positive whole number; got ${JSON.stringify(values.steps)}`, USAGE);
+/** The built command, beside this script's folder: the script may be run from any folder. */
+const STAQ = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+if (!values["summarize-only"] && !existsSync(STAQ)) usageError(`${STAQ} is missing: run npm run build first`, USAGE);
+if (values["summarize-only"] && !existsSync(out))
+  usageError(`--out ${out} does not exist: --summarize-only reads the runs already there`, USAGE);
+if (!values["summarize-only"]) await prepareOutputFolder(out);
 
 function run(args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["dist/cli/main.js", ...args], { stdio: ["ignore", "inherit", "inherit"] });
+    const child = spawn(process.execPath, [STAQ, ...args], { stdio: ["ignore", "inherit", "inherit"] });
     child.on("error", reject);
     child.on("exit", (code) => resolve(code ?? 1));
   });

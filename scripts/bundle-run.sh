@@ -12,6 +12,8 @@ BENCHMARKS='all stack train precompute tabular envs'
 me=run.sh
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
 die() { say "$@"; exit 1; }
+# A mistake in run.sh's own command line: exit 2, like the benchmarks' own bad input.
+refuse() { say "$@"; exit 2; }
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd) || die "cannot find the folder run.sh is in"
 
@@ -44,13 +46,14 @@ EOF
 }
 
 icd=''
+icd_given=no
 loader_mode=auto
 while [ $# -gt 0 ]; do
   case $1 in
     -h | --help) usage; exit 0 ;;
-    --icd) [ $# -ge 2 ] || die "--icd needs a path to an ICD JSON file"; icd=$2; shift 2 ;;
-    --icd=*) icd=${1#--icd=}; shift ;;
-    --vulkan-loader) [ $# -ge 2 ] || die "--vulkan-loader needs auto, bundled or system"; loader_mode=$2; shift 2 ;;
+    --icd) [ $# -ge 2 ] || refuse "--icd needs a path to an ICD JSON file"; icd=$2; icd_given=yes; shift 2 ;;
+    --icd=*) icd=${1#--icd=}; icd_given=yes; shift ;;
+    --vulkan-loader) [ $# -ge 2 ] || refuse "--vulkan-loader needs auto, bundled or system"; loader_mode=$2; shift 2 ;;
     --vulkan-loader=*) loader_mode=${1#--vulkan-loader=}; shift ;;
     --) shift; break ;;
     -*) say "unknown option $1 (options of the benchmark go after its name)"; usage >&2; exit 2 ;;
@@ -73,8 +76,10 @@ case $loader_mode in
   auto | bundled | system) ;;
   *) say "--vulkan-loader takes auto, bundled or system, not '$loader_mode'"; exit 2 ;;
 esac
+# An empty --icd= would otherwise mean "no ICD" without a word: the run would use another driver.
+[ $icd_given = no ] || [ -n "$icd" ] || refuse "--icd needs a path to an ICD JSON file; got an empty one"
 if [ -n "$icd" ]; then
-  [ -f "$icd" ] || die "--icd $icd: no such file (an ICD JSON such as /usr/share/vulkan/icd.d/nvidia_icd.json; ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d)"
+  [ -f "$icd" ] || refuse "--icd $icd: no such file (an ICD JSON such as /usr/share/vulkan/icd.d/nvidia_icd.json; ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d)"
   case $icd in /*) ;; *) icd="$PWD/$icd" ;; esac
 fi
 
@@ -195,6 +200,9 @@ else
   "$node" "$here/bench/$benchmark.mjs" --out "$here/results" "$@"
 fi
 status=$?
+# Exit 1 is a failure of the run (2 is a benchmark's bad input, which says what to fix itself); the
+# hint is worded for the one failure run.sh can help with. Its stderr is left alone: a filter
+# between the benchmark and the terminal would hold back its progress lines.
 if [ $status -eq 1 ]; then
   say "the $benchmark benchmark failed (exit $status)."
   say "If it says it found no WebGPU adapter: pass --icd with the GPU driver's ICD JSON, make sure the driver's own library (e.g. libGLX_nvidia.so.0) is on the linker path, and try vulkaninfo --summary if installed. Ignore its advice to run npm or apt-get: that is for the repository."

@@ -44,6 +44,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
+import { describeFsError, makeDirectories } from "../src/node/files.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -63,6 +64,8 @@ export const DEFAULT_XZ_LEVEL = 6;
 
 /** A problem the user can fix (bad option, missing file): printed without a stack trace. */
 export class BundleError extends Error {}
+/** A BundleError found before anything is staged (the options, the inputs, --out): exit 2, not 1. */
+export class BundleInputError extends BundleError {}
 
 export interface BundleOptions {
   platform: Platform;
@@ -253,39 +256,46 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
     warnings.push(line);
     log(`warning: ${line}`);
   };
-  if (!isPlatform(platform)) throw new BundleError(`unknown platform ${JSON.stringify(platform)}: choose one of ${PLATFORMS.join(", ")}`);
+  if (!isPlatform(platform))
+    throw new BundleInputError(`unknown platform ${JSON.stringify(platform)}: choose one of ${PLATFORMS.join(", ")}`);
 
   // Everything that can fail cheaply, before the slow parts.
   const webgpuDir = options.webgpuDir ?? join(root, "node_modules", "webgpu");
   if (!existsSync(join(webgpuDir, "package.json")))
-    throw new BundleError(`the webgpu package is not installed at ${webgpuDir}: run npm ci`);
+    throw new BundleInputError(`the webgpu package is not installed at ${webgpuDir}: run npm ci`);
   const webgpuVersion = (JSON.parse(readFileSync(join(webgpuDir, "package.json"), "utf8")) as { version: string }).version;
   const dawnDir = join(webgpuDir, "dist", platform);
   if (!existsSync(join(dawnDir, "dawn.node"))) {
     const shipped = existsSync(join(webgpuDir, "dist"))
       ? readdirSync(join(webgpuDir, "dist")).filter((name) => existsSync(join(webgpuDir, "dist", name, "dawn.node")))
       : [];
-    throw new BundleError(
+    throw new BundleInputError(
       `no dawn.node for ${platform}: ${join(dawnDir, "dawn.node")} is missing ` +
         `(webgpu ${webgpuVersion} here has ${shipped.length ? shipped.join(", ") : "none"}; reinstall it with npm ci)`,
     );
   }
   if (!replaceable(out))
-    throw new BundleError(`${out} exists and is not a staq bundle (no bundle.json and run.sh): choose another --out or remove it`);
+    throw new BundleInputError(`${out} exists and is not a staq bundle (no bundle.json and run.sh): choose another --out or remove it`);
   const nodeSource = options.node;
   let version: string | null = null;
   if (nodeSource !== null) {
-    if (!existsSync(nodeSource) || !statSync(nodeSource).isFile()) throw new BundleError(`--node ${nodeSource}: no such file`);
+    if (!existsSync(nodeSource) || !statSync(nodeSource).isFile()) throw new BundleInputError(`--node ${nodeSource}: no such file`);
     if (!haveXz())
-      throw new BundleError("xz is not installed here (Debian: apt-get install xz-utils); install it, or build with --no-node");
+      throw new BundleInputError("xz is not installed here (Debian: apt-get install xz-utils); install it, or build with --no-node");
     if (platform === hostPlatform()) {
       version = nodeVersion(nodeSource);
       if (version === null)
-        throw new BundleError(
+        throw new BundleInputError(
           `${nodeSource} does not run here (\`${nodeSource} --version\` failed): is it a Node.js binary for ${platform}?`,
         );
+      // Any binary that runs answers --version somehow (ls prints its whole copyright): only a
+      // "vN.N.N" is Node.js.
+      if (!/^v\d+\./.test(version))
+        throw new BundleInputError(
+          `${nodeSource} is not a Node.js binary (its --version printed no vN.N.N): give --node the path of a node executable`,
+        );
       if (Number(/^v(\d+)/.exec(version)?.[1] ?? 0) < 20)
-        throw new BundleError(`${nodeSource} is Node.js ${version}; the bundled benchmarks need >= 20`);
+        throw new BundleInputError(`${nodeSource} is Node.js ${version}; the bundled benchmarks need >= 20`);
       if (platform.startsWith("linux")) {
         const extra = unusualLibraries(nodeSource);
         if (extra.length)
@@ -299,7 +309,13 @@ export async function buildBundle(options: BundleOptions): Promise<BundleReport>
   const created = !existsSync(out);
   const staging = join(out, `${STAGING_PREFIX}${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
+  // Not mkdirSync's recursive form: Node 20's loops forever where mkdir answers ENOENT though the
+  // parent exists (--out /proc/foo); makeDirectories makes each level and names the failure.
+  try {
+    await makeDirectories(staging);
+  } catch (error) {
+    throw new BundleInputError(`--out ${out} cannot be created: ${describeFsError(error)}; choose a folder you can write to`);
+  }
   try {
     // 1. The shaders into src/gpu/shader-sources.generated.ts (what `npm run gen` runs).
     const gen = spawnSync(process.execPath, ["--import", "tsx", join(root, "scripts", "embed-shaders.ts")], {
@@ -538,7 +554,7 @@ async function main(): Promise<void> {
   } catch (error) {
     if (!(error instanceof BundleError)) throw error;
     console.error(`bundle: ${error.message}`);
-    process.exit(1);
+    process.exit(error instanceof BundleInputError ? 2 : 1);
   }
   const near = relative(process.cwd(), report.out);
   const shown = near === "" ? "." : near.startsWith("..") ? report.out : near;

@@ -14,9 +14,10 @@
  * OUT/results.md. Runs that have not finished (no checkpoint at their totalSteps yet) are left out
  * and counted, so the script can be run while the sweep is still going.
  */
-import { readFile, readdir } from "node:fs/promises";
+import { readFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseProgramArgs, prepareOutputFolder, usageError } from "../bench/arguments.ts";
+import { parseWholeNumber } from "../src/io/decimal.ts";
 import { bootstrapDifferenceInterval } from "../src/analysis/bootstrap.ts";
 import { STABILITY_COLUMNS, STABILITY_METRICS, type StabilityMetrics } from "../src/analysis/stability.ts";
 import { runCommand } from "../src/cli/command.ts";
@@ -27,17 +28,32 @@ import { iterationTau } from "../src/agent/algorithm.ts";
 import { presetConfig } from "../src/agent/presets.ts";
 import { pmdCoefficients, type StackRule } from "../src/pmd/coefficients.ts";
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: "string", default: "docs/study/runs" },
-    out: { type: "string", default: "docs/study" },
-    seed: { type: "string", default: "0" },
-    claims: { type: "string" },
+const USAGE = `Usage: npx tsx scripts/study.ts [--runs DIR] [--out DIR] [--claims LIST] [--seed N]
+  --runs DIR     the sweep's run folders (default docs/study/runs)
+  --out DIR      where results.md and each claim's compare.json and curves go (default docs/study)
+  --claims LIST  comma-separated claims (default all of them; a wrong name lists them)
+  --seed N       the bootstrap's seed, a whole number 0 or more (default 0)`;
+
+const { values } = parseProgramArgs(
+  {
+    options: {
+      runs: { type: "string", default: "docs/study/runs" },
+      out: { type: "string", default: "docs/study" },
+      seed: { type: "string", default: "0" },
+      claims: { type: "string" },
+      help: { type: "boolean" },
+    },
   },
-});
-const runsDir = values.runs!;
-const out = values.out!;
-const seed = Number(values.seed);
+  USAGE,
+);
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const runsDir = values.runs;
+const out = values.out;
+const seed = parseWholeNumber(values.seed);
+if (!(seed >= 0)) usageError(`--seed takes a whole number, 0 or more; got ${JSON.stringify(values.seed)}`, USAGE);
 
 type Config = Record<string, unknown>;
 
@@ -282,9 +298,15 @@ function stackRuleWeights(): string {
 const chosen = values.claims?.split(",") ?? CLAIMS.map((c) => c.name);
 const unknown = chosen.filter((name) => !CLAIMS.some((c) => c.name === name));
 if (unknown.length > 0) {
-  console.error(`unknown claim ${unknown.join(", ")}; the claims are ${CLAIMS.map((c) => c.name).join(", ")}`);
-  process.exit(2);
+  usageError(`unknown claim ${unknown.join(", ")}; the claims are ${CLAIMS.map((c) => c.name).join(", ")}`, USAGE);
 }
+
+// Checked before any work: a missing --runs folder would otherwise be a raw ENOENT, and an --out
+// that cannot be written would fail only after every claim's comparison.
+const runsInfo = await stat(runsDir).catch(() => undefined);
+if (!runsInfo?.isDirectory())
+  usageError(`--runs ${runsDir} is not a folder: give the folder of the sweep's runs (default docs/study/runs)`, USAGE);
+await prepareOutputFolder(out);
 
 const { runs, unfinished } = await finishedRuns();
 const sections: string[] = [

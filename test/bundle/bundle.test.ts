@@ -96,7 +96,7 @@ test("run.sh lists the benchmarks; an unknown one exits 2 naming the valid ones"
   assert.equal(none.status, 2);
   assert.ok(none.stderr.includes(`name a benchmark: one of ${names}`), none.stderr);
   const icd = runSh(bare, ["--icd", join(work, "no-such-icd.json"), "stack"], path);
-  assert.equal(icd.status, 1);
+  assert.equal(icd.status, 2, "a missing --icd file is bad input");
   assert.match(icd.stderr, /--icd .*no-such-icd\.json: no such file/);
 });
 
