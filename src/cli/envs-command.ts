@@ -45,6 +45,8 @@ async function listEnvs(args: string[], io: CommandIO): Promise<void> {
   });
   if (values.json) {
     io.stdout.write(`${JSON.stringify(rows, null, 1)}\n`);
+    // On stderr: stdout stays one JSON document, and a missing MinAtar build is still said.
+    io.stderr.write(note);
     return;
   }
   const table = [

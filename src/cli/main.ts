@@ -58,7 +58,12 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: pr
     return 2;
   }
   if (name === "--help" || name === "-h" || name === "help") {
-    if (name === "help" && rest.length > 0) {
+    // `staq help CMD`, `staq -h CMD` and `staq --help CMD` alike; a word after CMD is a mistake.
+    if (rest.length > 1) {
+      io.stderr.write(`staq: ${name} takes one command name; got ${rest.map((r) => JSON.stringify(r)).join(" ")}\n\n${usage()}`);
+      return 2;
+    }
+    if (rest.length === 1 && rest[0] !== "help") {
       const command = find(rest[0]);
       if (!command) {
         io.stderr.write(`staq: no command named ${JSON.stringify(rest[0])}\n\n${usage()}`);

@@ -91,10 +91,14 @@ export async function renderRunCurves(
   const runs = await Promise.all((await distinctRuns(dirs)).map((dir) => readRun(dir, metric)));
   const withMetric = runs.filter((run) => run.log.some((r) => typeof r[metric] === "number"));
   if (withMetric.length === 0 && runs.some((run) => run.log.length > 0)) {
-    const keys = [...new Set(runs.flatMap((run) => run.log.flatMap((r) => Object.keys(r))))].filter(
+    // Only keys with a number somewhere: a key logged as null throughout (DQN's policy/kl) is no curve.
+    const keys = [...new Set(runs.flatMap((run) => run.log.flatMap((r) => Object.keys(r).filter((k) => typeof r[k] === "number"))))].filter(
       (k) => k !== "global_step" && k !== "iteration",
     );
-    throw new StaqInputError(`no run logged ${JSON.stringify(metric)}; the keys are: ${keys.join(", ")}`);
+    const alwaysNull = runs.some((run) => run.log.some((r) => Object.hasOwn(r, metric)));
+    throw new StaqInputError(
+      `no run logged ${JSON.stringify(metric)}${alwaysNull ? " as a number (these runs record it, always null: not measured by their algorithm)" : ""}; the keys with numbers are: ${keys.join(", ")}`,
+    );
   }
   const curves = await Promise.all(
     runs.map(async (run) => {

@@ -193,6 +193,21 @@ test("plot refuses, naming the run: a run with no log or no record of the metric
   }
 });
 
+test("plot --metric of a key logged only as null (DQN's policy/kl) says so, and lists only keys with numbers", async () => {
+  const run = await fakeRun("run-null-metric");
+  await writeFile(
+    join(run, "metrics.jsonl"),
+    [1, 2].map((k) => JSON.stringify({ global_step: 1000 * k, iteration: k, "charts/episodic_return": k, "policy/kl": null })).join("\n") +
+      "\n",
+  );
+  const result = await runStaq(["plot", run, "--metric", "policy/kl", "--out", join(dir, "null.svg")]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(
+    failureLine(result),
+    /^staq plot: no run logged "policy\/kl" as a number \(these runs record it, always null: not measured by their algorithm\); the keys with numbers are: charts\/episodic_return$/,
+  );
+});
+
 test("plot --threshold takes decimals only", async () => {
   const run = await fakeRun("run-threshold");
   for (const text of ["0x10", "", "Infinity"]) {

@@ -118,13 +118,18 @@ test("staq logits evaluates a conv stack file within the float32 bound; bad conv
 });
 
 test("help: staq --help, staq help CMD and CMD --help print usage and exit 0", async () => {
-  const [top, helpLogits, logitsHelp, gpuHelp] = await Promise.all([
+  const [top, helpLogits, logitsHelp, gpuHelp, dashLogits, helpHelp] = await Promise.all([
     runStaq(["--help"]),
     runStaq(["help", "logits"]),
     runStaq(["logits", "--help"]),
     runStaq(["gpu", "-h"]),
+    runStaq(["-h", "logits"]),
+    runStaq(["help", "help"]),
   ]);
-  for (const result of [top, helpLogits, logitsHelp, gpuHelp]) assert.equal(result.code, 0, result.stderr);
+  for (const result of [top, helpLogits, logitsHelp, gpuHelp, dashLogits, helpHelp]) assert.equal(result.code, 0, result.stderr);
+  // -h CMD is help CMD (it printed the general usage), and help is a command of its own.
+  assert.equal(dashLogits.stdout, helpLogits.stdout);
+  assert.equal(helpHelp.stdout, top.stdout);
   assert.match(top.stdout, /^Usage: staq <command>/);
   assert.match(top.stdout, /^  logits /m);
   assert.match(top.stdout, /^  gpu /m);
@@ -135,15 +140,17 @@ test("help: staq --help, staq help CMD and CMD --help print usage and exit 0", a
 });
 
 test("usage errors exit 2 with the message and the usage", async () => {
-  const [none, unknownCommand, unknownOption, missingStack, missingValue, helpUnknown] = await Promise.all([
+  const [none, unknownCommand, unknownOption, missingStack, missingValue, helpUnknown, helpExtra] = await Promise.all([
     runStaq([]),
     runStaq(["frobnicate"]),
     runStaq(["logits", "--stack", stackPath, "--states", statesPath, "--batch", "3"]),
     runStaq(["logits", "--states", statesPath]),
     runStaq(["logits", "--stack"]),
     runStaq(["help", "frobnicate"]),
+    runStaq(["help", "gpu", "extra"]),
   ]);
-  for (const result of [none, unknownCommand, unknownOption, missingStack, missingValue, helpUnknown]) {
+  assert.match(helpExtra.stderr, /^staq: help takes one command name; got "gpu" "extra"/);
+  for (const result of [none, unknownCommand, unknownOption, missingStack, missingValue, helpUnknown, helpExtra]) {
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.stdout, "");
     assert.match(result.stderr, /Usage: staq/);
