@@ -16,7 +16,7 @@ const needsPython =
     ? {}
     : { skip: `${python} with numpy is not available (install python3 and numpy to run the bridge's tests)` };
 
-/** A fake env whose `mode` picks its fault, at step `when` (the faults are the tester's, /tmp/break-envs/fake_envs.py). */
+/** A fake env whose `mode` picks its fault, at step `when`: the faults found by trying to break the bridge. */
 const FAULTY_ENVS = `
 import os, subprocess, sys, time
 
