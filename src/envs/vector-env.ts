@@ -105,6 +105,29 @@ export interface VectorEnv {
 }
 
 /**
+ * One integer action in [0, actionCount) for each of `count` copies, or a StaqInputError that says
+ * which copy (`copy(i)`), after `prefix`. A vector env checks every action before stepping any
+ * copy: one refusing its action halfway would leave the copies before it stepped, their
+ * transitions lost. Shared by the vector env and the Gymnasium bridge.
+ */
+export function checkActions(
+  actions: ArrayLike<number>,
+  count: number,
+  actionCount: number,
+  prefix: string,
+  copy: (i: number) => string,
+): void {
+  if (actions === null || typeof actions !== "object" || typeof actions.length !== "number")
+    throw new StaqInputError(`${prefix}step() needs an array of ${count} actions, one per copy; got ${describeValue(actions)}`);
+  if (actions.length !== count) throw new StaqInputError(`${prefix}step() needs one action per copy: ${count}; got ${actions.length}`);
+  for (let i = 0; i < count; i++) {
+    const action = actions[i];
+    if (!(Number.isInteger(action) && action >= 0 && action < actionCount))
+      throw new StaqInputError(`${prefix}the action of ${copy(i)} must be an integer in [0, ${actionCount}); got ${describeValue(action)}`);
+  }
+}
+
+/**
  * Refuses an object from a user's `make` that lacks part of the Env interface, naming the member:
  * otherwise its first use fails deep inside staq with a bare TypeError.
  */
@@ -157,6 +180,7 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
   // of a built-in step, which the built-in ones need not pay.
   const trusted = envs.every(finiteByConstruction);
 
+  const copyName = (i: number) => `copy ${i} (${envs[i].name})`;
   const place = (target: Float32Array, i: number, obs: Float32Array) => {
     if (obs.length !== size)
       throw new StaqInputError(
@@ -186,9 +210,7 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
     },
     step(actions) {
       if (!started) throw new StaqInputError("call reset() before the first step()");
-      // Every action is checked before any copy steps: a copy refusing its action halfway would
-      // leave the copies before it stepped, their transitions lost.
-      checkActions(actions);
+      checkActions(actions, count, first.actionCount, "", copyName);
       // The arrays are new on every step (a caller may keep them) but come from slabs: at N = 16 or
       // more, `new Float64Array(count)` and the batch of observations would each be an off-heap
       // allocation costing more than the steps themselves (bench/envs.ts).
@@ -254,21 +276,6 @@ export function createVectorEnv(make: () => Env, count: number): VectorEnv {
       started = wasStarted;
     },
   };
-
-  /** One integer action in [0, actionCount) per copy, or a StaqInputError naming the copy. */
-  function checkActions(actions: ArrayLike<number>): void {
-    if (actions === null || typeof actions !== "object" || typeof actions.length !== "number")
-      throw new StaqInputError(`step() needs an array of ${count} actions, one per copy; got ${describeValue(actions)}`);
-    if (actions.length !== count) throw new StaqInputError(`step() needs one action per copy: ${count}; got ${actions.length}`);
-    const actionCount = first.actionCount;
-    for (let i = 0; i < count; i++) {
-      const action = actions[i];
-      if (!(Number.isInteger(action) && action >= 0 && action < actionCount))
-        throw new StaqInputError(
-          `the action of copy ${i} (${envs[i].name}) must be an integer in [0, ${actionCount}); got ${describeValue(action)}`,
-        );
-    }
-  }
 
   /**
    * A NaN or infinite value from a user's env would poison the learner silently (everything it

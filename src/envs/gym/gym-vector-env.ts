@@ -21,7 +21,7 @@ import { StaqError, StaqInputError } from "../../errors.ts";
 import type { Env, JsonValue } from "../env.ts";
 import { checkSeedRange } from "../seeds.ts";
 import { describeValue } from "../../io/describe-value.ts";
-import type { VectorEnv, VectorStep } from "../vector-env.ts";
+import { checkActions, type VectorEnv, type VectorStep } from "../vector-env.ts";
 import { GYM_PREFIX, isGymName, parseGymName } from "./gym-name.ts";
 import {
   decodeAttr,
@@ -221,7 +221,7 @@ export function createGymVectorEnv(id: string, count: number, options: GymVector
     },
     step(actions) {
       if (!started) throw new StaqInputError(`${name}: call reset() before the first step()`);
-      checkActions(name, actions, count, actionCount);
+      checkActions(actions, count, actionCount, `${name}: `, (i) => `copy ${i}`);
       const reply = decodeStepped(call(encodeStep(actions), "stepping", Reply.stepped), count, size);
       checkFiniteStep(reply);
       const result: VectorStep = {
@@ -281,18 +281,6 @@ function checkSeconds(name: string, option: string, value: unknown, fallback: nu
   throw new StaqInputError(
     `${name}: ${option} must be a finite number of seconds > 0; got ${describeValue(value)} (leave it out for the default of ${fallback} s)`,
   );
-}
-
-/** One integer action in [0, actionCount) per copy, all checked before any is sent. */
-function checkActions(name: string, actions: ArrayLike<number>, count: number, actionCount: number): void {
-  if (actions === null || typeof actions !== "object" || typeof actions.length !== "number")
-    throw new StaqInputError(`${name}: step() needs an array of ${count} actions, one per copy; got ${describeValue(actions)}`);
-  if (actions.length !== count) throw new StaqInputError(`${name}: step() needs one action per copy: ${count}; got ${actions.length}`);
-  for (let i = 0; i < count; i++) {
-    const action = actions[i];
-    if (!(Number.isInteger(action) && action >= 0 && action < actionCount))
-      throw new StaqInputError(`${name}: the action of copy ${i} must be an integer in [0, ${actionCount}); got ${describeValue(action)}`);
-  }
 }
 
 function notSnapshots(name: string, verb: "save" | "load"): StaqInputError {
