@@ -114,6 +114,7 @@ export {
   type VectorEnvSource,
   type RestoreOptions,
 } from "./agent/staq-agent.ts";
+export { TrainedPolicy } from "./agent/trained-policy.ts";
 export { StaqDivergenceError, type DivergenceDetails } from "./agent/divergence.ts";
 export {
   resolveConfig,
@@ -151,8 +152,11 @@ export { TIMING_KEYS, type IterationMetrics, type EvaluationMetrics } from "./ag
 export {
   encodeCheckpoint,
   decodeCheckpoint,
+  decodeCheckpointPolicy,
   CHECKPOINT_FORMAT,
   CHECKPOINT_FILES,
+  POLICY_FILES,
   type CheckpointFiles,
   type AgentCounters,
+  type DecodedPolicy,
 } from "./agent/checkpoint.ts";

@@ -25,6 +25,37 @@ import { tauAt } from "./tau-schedule.ts";
 /** A baseline's one-snapshot stack: logits = Q exactly (see the file's comment). */
 export const PLAIN_NETWORK_STACK = { memory: 1, eta: 0, tau: 1, variant: "corrected" } as const;
 
+/**
+ * The settings of the agent's acting stack (createStack's, less the network and γ): StaQ's stack
+ * of frozen Q-functions, or a baseline's acting network: MDPO's is its one policy network, DQN's
+ * and M-DQN's their Q-networks. τ is the first iteration's; a restore sets the saved one.
+ */
+export function agentStackSettings(config: StaqConfig, actions: number) {
+  return isBaseline(config)
+    ? { ...PLAIN_NETWORK_STACK, ensemble: config.algo === "mdpo" ? 1 : config.ensemble }
+    : {
+        memory: config.memory,
+        eta: config.eta,
+        tau: iterationTau(config, 0, actions),
+        variant: config.variant,
+        rule: config.stackRule,
+        ensemble: config.ensemble,
+      };
+}
+
+/**
+ * The agent's actor, which collects and evaluates: its batch is the vector env's copies or one
+ * round of evaluation episodes; collection samples with the run's seed (random-streams.ts).
+ */
+export function agentActorOptions(config: StaqConfig) {
+  return {
+    maxBatch: Math.max(config.numEnvs, config.evalEpisodes),
+    epsilon: config.epsilon,
+    behaviour: behaviourKind(config),
+    seed: config.seed,
+  };
+}
+
 export function isBaseline(config: Pick<StaqConfig, "algo">): boolean {
   return config.algo !== "staq";
 }

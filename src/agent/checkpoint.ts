@@ -28,7 +28,7 @@ import { parseJsonText } from "../io/json.ts";
 import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "../io/safetensors.ts";
 import { readStackFile, stackToSafetensors } from "../io/stack-file.ts";
 import type { EnvState } from "../envs/env.ts";
-import type { MlpWeights } from "../stack/mlp.ts";
+import type { MlpSpec, MlpWeights } from "../stack/mlp.ts";
 import type { Stack } from "../stack/stack.ts";
 import type { MlpTrainerState } from "../train/mlp-trainer.ts";
 import type { ReplayContents } from "../train/replay-buffer.ts";
@@ -37,6 +37,8 @@ import { PAPER_CLASSIC } from "./presets.ts";
 
 export const CHECKPOINT_FORMAT = "staq-agent-checkpoint/1";
 export const CHECKPOINT_FILES = ["stack.safetensors", "networks.safetensors", "replay.safetensors", "state.json"] as const;
+/** The files that hold the trained policy: all that acting and greedy evaluation read (decodeCheckpointPolicy). */
+export const POLICY_FILES = ["stack.safetensors", "state.json"] as const;
 
 /** File name → bytes. */
 export type CheckpointFiles = Record<string, Uint8Array>;
@@ -75,10 +77,22 @@ export interface CheckpointContents {
   extra: Record<string, unknown>;
 }
 
+/** The stack as `Stack.set` takes it. */
+export interface DecodedStack {
+  snapshots: MlpWeights[][];
+  coefficients: Float64Array[];
+  correction: number;
+  tau: number;
+  oldestSlot: number;
+}
+
 /** What decodeCheckpoint returns: the contents, with the stack as `Stack.set` takes it. */
 export interface DecodedCheckpoint extends CheckpointContents {
-  stack: { snapshots: MlpWeights[][]; coefficients: Float64Array[]; correction: number; tau: number; oldestSlot: number };
+  stack: DecodedStack;
 }
+
+/** What decodeCheckpointPolicy returns: the trained policy and what the run says of it, without the training state. */
+export type DecodedPolicy = Pick<DecodedCheckpoint, "config" | "preset" | "envName" | "adapter" | "counters" | "stack">;
 
 const encoder = new TextEncoder();
 
@@ -183,11 +197,23 @@ function tensor(tensors: Map<string, Float32Tensor>, name: string, shape: readon
   return found;
 }
 
-/** Reads and checks the four files; any problem is a StaqFormatError naming the file and the entry. */
-export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
-  for (const name of CHECKPOINT_FILES) {
-    if (!(files[name] instanceof Uint8Array))
-      throw new StaqFormatError(`the checkpoint has no ${name}; a checkpoint holds ${CHECKPOINT_FILES.join(", ")}`);
+/**
+ * Reads and checks state.json and stack.safetensors only: the policy the run trained, for acting
+ * or greedy evaluation, from a checkpoint whose replay buffer and networks' training state may be
+ * gone (a shared policy, or one trimmed to save space). Problems as decodeCheckpoint's.
+ */
+export function decodeCheckpointPolicy(files: CheckpointFiles): DecodedPolicy {
+  return readPolicyFiles(files, POLICY_FILES, "acting and greedy evaluation read").policy;
+}
+
+/** state.json (parsed, and checked as far as the policy needs) and the stack file, after checking that `required` are present. */
+function readPolicyFiles(
+  files: CheckpointFiles,
+  required: readonly string[],
+  purpose: string,
+): { policy: DecodedPolicy; state: Record<string, unknown>; spec: MlpSpec } {
+  for (const name of required) {
+    if (!(files[name] instanceof Uint8Array)) throw new StaqFormatError(`the checkpoint has no ${name}; ${purpose} ${required.join(", ")}`);
   }
   const state = parseJsonText(new TextDecoder().decode(files["state.json"]), "state.json");
   if (!isObject(state) || state.format !== CHECKPOINT_FORMAT) {
@@ -224,7 +250,6 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
   const correction = field(stackState, "correction", isFiniteNumber, "a finite number");
   const tau = field(stackState, "tau", (v): v is number => isFiniteNumber(v) && v > 0, "a number > 0");
   const oldestSlot = field(stackState, "oldestSlot", isCount, "an integer >= 0");
-  const extra = state.extra === undefined ? {} : field(state, "extra", isObject, "an object");
 
   const stackFile = inFile("stack.safetensors", () => readStackFile(files["stack.safetensors"]));
   if (stackFile.members !== coefficients.length || coefficients.some((c) => c.length !== stackFile.stored)) {
@@ -242,6 +267,26 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
       }
     }),
   );
+
+  return {
+    policy: {
+      config,
+      preset,
+      envName,
+      adapter,
+      counters,
+      stack: { snapshots: stackFile.snapshots, coefficients: coefficients.map((c) => Float64Array.from(c)), correction, tau, oldestSlot },
+    },
+    state,
+    spec: stackFile.spec,
+  };
+}
+
+/** Reads and checks the four files; any problem is a StaqFormatError naming the file and the entry. */
+export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
+  const { policy: trained, state, spec } = readPolicyFiles(files, CHECKPOINT_FILES, "a checkpoint holds");
+  const { config } = trained;
+  const extra = state.extra === undefined ? {} : field(state, "extra", isObject, "an object");
 
   const networks = inFile("networks.safetensors", () => decodeSafetensors(files["networks.safetensors"]));
   if (networks.metadata.format !== "staq-agent-networks/1")
@@ -283,13 +328,13 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
     throw new StaqFormatError(
       `replay.safetensors: format must be "staq-agent-replay/1"; got ${JSON.stringify(replayFile.metadata.format)}`,
     );
-  const inputs = stackFile.spec.inputs;
+  const inputs = spec.inputs;
   const actionsTensor = tensor(replayFile.tensors, "actions", [null], "replay.safetensors");
   const rows = actionsTensor.shape[0];
   const actions = new Uint32Array(rows);
   actionsTensor.data.forEach((a, i) => {
-    if (!(Number.isInteger(a) && a >= 0 && a < stackFile.spec.outputs))
-      throw new StaqFormatError(`replay.safetensors: actions[${i}] is ${a}; actions are integers in [0, ${stackFile.spec.outputs})`);
+    if (!(Number.isInteger(a) && a >= 0 && a < spec.outputs))
+      throw new StaqFormatError(`replay.safetensors: actions[${i}] is ${a}; actions are integers in [0, ${spec.outputs})`);
     actions[i] = a;
   });
   const next = metadataCount(replayFile.metadata.next);
@@ -304,7 +349,7 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
     next,
   };
   if (replayFile.tensors.has("next_sums")) {
-    const sums = tensor(replayFile.tensors, "next_sums", [rows, stackFile.spec.outputs], "replay.safetensors").data;
+    const sums = tensor(replayFile.tensors, "next_sums", [rows, spec.outputs], "replay.safetensors").data;
     const bad = sums.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new StaqFormatError(`replay.safetensors: next_sums[${bad}] is ${sums[bad]}; the stack's sums are finite`);
     replay.sums = sums;
@@ -312,17 +357,12 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
   const obs = tensor(replayFile.tensors, "current_obs", [null, inputs], "replay.safetensors").data;
 
   return {
-    config,
-    preset,
-    envName,
-    adapter,
-    counters,
+    ...trained,
     trainer,
     ...(policy ? { policy } : {}),
     replay,
     obs,
     envState: (state.envState ?? null) as EnvState,
     extra,
-    stack: { snapshots: stackFile.snapshots, coefficients: coefficients.map((c) => Float64Array.from(c)), correction, tau, oldestSlot },
   };
 }

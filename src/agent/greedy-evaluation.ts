@@ -5,7 +5,9 @@
  */
 import { observationSize, type Env } from "../envs/env.ts";
 import type { VectorEnv } from "../envs/vector-env.ts";
+import { StaqInputError } from "../errors.ts";
 import type { Actor } from "../policy/actor.ts";
+import type { EnvFactory } from "./env-factory.ts";
 
 /** An episode longer than this is cut off (MinAtar has no time limit, and a greedy policy may stall). */
 export const MAX_EVALUATION_STEPS = 100_000;
@@ -65,4 +67,62 @@ export async function evaluateGreedyVector(envs: VectorEnv, actor: Actor, firstS
     states = step.obs;
   }
   return { returns, lengths };
+}
+
+/**
+ * The greedy evaluations of one acting network (an agent's, or a policy loaded from a checkpoint
+ * without its training state): `episodes` episodes, episode j reset with seed + j modulo 2^32, in
+ * rounds of the actor's batch. It keeps its environment copies from one evaluation to the next
+ * (every episode starts from a seeded reset, so reuse changes nothing); `close` releases them.
+ */
+export class GreedyEvaluator {
+  private copies: Env[] | undefined;
+  /** The copies of an environment that runs only as a vector env (the Gymnasium bridge). */
+  private vector: VectorEnv | undefined;
+
+  constructor(
+    private readonly envs: Pick<EnvFactory, "makeCopy" | "makeVector">,
+    private readonly actor: Actor,
+  ) {}
+
+  async evaluate(episodes: number, seed: number): Promise<GreedyEvaluation> {
+    if (!(Number.isInteger(episodes) && episodes >= 1))
+      throw new StaqInputError(`evaluate: episodes must be an integer >= 1; got ${episodes}`);
+    if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32))
+      throw new StaqInputError(
+        `evaluate: seed must be an integer in [0, 2^32) (episode j is reset with seed + j, modulo 2^32); got ${seed}`,
+      );
+    const seeds = Array.from({ length: episodes }, (_, j) => (seed + j) % 2 ** 32);
+    const results: GreedyEvaluation = { returns: [], lengths: [] };
+    const { maxBatch } = this.actor;
+    for (let first = 0; first < episodes; first += maxBatch) {
+      const count = Math.min(maxBatch, episodes - first);
+      const round = this.envs.makeCopy
+        ? await evaluateGreedy(this.copiesFor(count, this.envs.makeCopy), this.actor, seeds.slice(first, first + count))
+        : await evaluateGreedyVector(this.vectorFor(Math.min(episodes, maxBatch)), this.actor, seeds[first], count);
+      results.returns.push(...round.returns);
+      results.lengths.push(...round.lengths);
+    }
+    return results;
+  }
+
+  close(): void {
+    this.vector?.close?.();
+    this.vector = undefined;
+  }
+
+  private copiesFor(count: number, makeCopy: () => Env): Env[] {
+    this.copies ??= [];
+    while (this.copies.length < count) this.copies.push(makeCopy());
+    return this.copies.slice(0, count);
+  }
+
+  /** A vector env of at least `count` copies (kept for the next evaluation). */
+  private vectorFor(count: number): VectorEnv {
+    if (this.vector === undefined || this.vector.count < count) {
+      this.close();
+      this.vector = this.envs.makeVector(count);
+    }
+    return this.vector;
+  }
 }

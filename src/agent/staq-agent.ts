@@ -20,6 +20,7 @@
  * `restore` takes them back; src/node/staq.ts writes them to a directory.
  */
 import { StaqInputError } from "../errors.ts";
+import { checkOptionKeys } from "../io/option-keys.ts";
 import { createGpu, type Gpu } from "../gpu/gpu.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { BufferUsage } from "../gpu/constants.ts";
@@ -34,9 +35,18 @@ import { createSoftQFit, fitSoftQ, smoothnessTrainerBatch, type SoftQFit } from 
 import { pushSnapshot } from "../train/push-snapshot.ts";
 import { createReplayBuffer, type ReplayBuffer } from "../train/replay-buffer.ts";
 import { resolveConfig, wholeIterationSteps, type StaqConfig } from "./config.ts";
-import { decodeCheckpoint, encodeCheckpoint, type CheckpointFiles, type AgentCounters, type DecodedCheckpoint } from "./checkpoint.ts";
+import {
+  decodeCheckpoint,
+  decodeCheckpointPolicy,
+  encodeCheckpoint,
+  type CheckpointFiles,
+  type AgentCounters,
+  type DecodedCheckpoint,
+  type DecodedPolicy,
+} from "./checkpoint.ts";
+import { TrainedPolicy } from "./trained-policy.ts";
 import { StaqDivergenceError, nonFiniteArrays, nonFiniteMetrics } from "./divergence.ts";
-import { evaluateGreedy, evaluateGreedyVector } from "./greedy-evaluation.ts";
+import { GreedyEvaluator } from "./greedy-evaluation.ts";
 import { envFactory, type EnvSource, type VectorEnvSource } from "./env-factory.ts";
 import { agentNetworkSpec } from "./network-spec.ts";
 import {
@@ -53,7 +63,8 @@ import { defaultPreset, presetConfig, presetName } from "./presets.ts";
 import {
   PLAIN_NETWORK_STACK,
   agentSmoothness,
-  behaviourKind,
+  agentStackSettings,
+  agentActorOptions,
   epsilonAt,
   isBaseline,
   iterationTau,
@@ -63,7 +74,8 @@ import {
 import { stackLogits } from "../stack/stack-logits.ts";
 import { StaqStackChangedError } from "../stack/stack-evaluator.ts";
 import { collectRollout, type Rollout } from "./rollout.ts";
-import { POLICY_FIT_STREAM, SOFT_Q_FIT_STREAM, USER_ACT_STREAM, policyInitialSeed } from "./random-streams.ts";
+import { POLICY_FIT_STREAM, SOFT_Q_FIT_STREAM, policyInitialSeed } from "./random-streams.ts";
+import { UserActing } from "./user-acting.ts";
 import { createMdpoPolicyFit, type MdpoPolicyFit } from "../train/mdpo-policy-fit.ts";
 import { learningClock, PhaseTimer } from "./timing.ts";
 import { checkTauScale } from "./tau-schedule.ts";
@@ -184,19 +196,9 @@ async function buildParts(options: {
       observationSize: envs.observationSize,
       actionCount: envs.actionCount,
     });
-    // StaQ's stack of frozen Q-functions, or a baseline's acting network (algorithm.ts): MDPO's
-    // is its one policy network, DQN's and M-DQN's their Q-networks.
-    const stackSettings = isBaseline(config)
-      ? { ...PLAIN_NETWORK_STACK, ensemble: config.algo === "mdpo" ? 1 : config.ensemble }
-      : {
-          memory: config.memory,
-          eta: config.eta,
-          tau: iterationTau(config, 0, mlp.outputs),
-          variant: config.variant,
-          rule: config.stackRule,
-          ensemble: config.ensemble,
-        };
-    const stack = made(createStack(gpu, { mlp, gamma: config.gamma, ...stackSettings, label: "staq agent stack" }));
+    const stack = made(
+      createStack(gpu, { mlp, gamma: config.gamma, ...agentStackSettings(config, mlp.outputs), label: "staq agent stack" }),
+    );
     // The PAVE-style penalty trains on [s; s+ε; s'] rows, on the multi-dispatch path (soft-q-fit.ts).
     const smoothness = agentSmoothness(config);
     const trainer = made(
@@ -250,14 +252,7 @@ async function buildParts(options: {
             }),
           )
         : undefined;
-    const actor = made(
-      createActor(stack, {
-        maxBatch: Math.max(config.numEnvs, config.evalEpisodes),
-        epsilon: config.epsilon,
-        behaviour: behaviourKind(config),
-        seed: config.seed,
-      }),
-    );
+    const actor = made(createActor(stack, agentActorOptions(config)));
     const rolloutLogits = made(
       createBuffer(
         gpu,
@@ -308,8 +303,6 @@ export class StaQ {
   readonly observationSize: number;
   readonly actionCount: number;
 
-  private readonly makeCopy: (() => Env) | undefined;
-  private readonly makeVector: (count: number) => VectorEnv;
   private readonly ownsGpu: boolean;
   private readonly envs: VectorEnv;
   private readonly actor: Actor;
@@ -317,11 +310,8 @@ export class StaQ {
   /** The environments' observations: where the next rollout starts. */
   private obs: Float32Array;
   private readonly counters: AgentOwnCounters;
-  private evalEnvs: Env[] | undefined;
-  /** The evaluation's copies of an environment that runs only as a vector env (the Gymnasium bridge). */
-  private evalVector: VectorEnv | undefined;
-  private userActor: Actor | undefined;
-  private userActStep = 0;
+  private readonly evaluator: GreedyEvaluator;
+  private userActing: UserActing | undefined;
   private destroyed = false;
   /**
    * The call that has the agent to itself now, if any: `learn` (except while its callbacks run,
@@ -345,8 +335,7 @@ export class StaQ {
     this.replay = parts.replay;
     this.observationSize = parts.envs.observationSize;
     this.actionCount = parts.envs.actionCount;
-    this.makeCopy = parts.makeCopy;
-    this.makeVector = parts.makeVector;
+    this.evaluator = new GreedyEvaluator(parts, parts.actor);
     this.ownsGpu = parts.ownsGpu;
     this.envs = parts.envs;
     this.actor = parts.actor;
@@ -590,49 +579,15 @@ export class StaQ {
 
   private async evaluateNow(options: { episodes?: number; seed?: number }): Promise<EvaluationMetrics> {
     const { config, counters } = this;
-    const episodes = options.episodes ?? config.evalEpisodes;
-    if (!(Number.isInteger(episodes) && episodes >= 1))
-      throw new StaqInputError(`evaluate: episodes must be an integer >= 1; got ${episodes}`);
-    const seed = options.seed ?? (config.seed + 2 ** 31) % 2 ** 32;
-    if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32))
-      throw new StaqInputError(
-        `evaluate: seed must be an integer in [0, 2^32) (episode j is reset with seed + j, modulo 2^32); got ${seed}`,
-      );
     const started = performance.now();
-    const seeds = Array.from({ length: episodes }, (_, j) => (seed + j) % 2 ** 32);
-    const results = { returns: [] as number[], lengths: [] as number[] };
-    // In rounds of the actor's batch when more episodes are asked for than it takes at once.
-    for (let first = 0; first < episodes; first += this.actor.maxBatch) {
-      const count = Math.min(this.actor.maxBatch, episodes - first);
-      const round = this.makeCopy
-        ? // Each round reuses the same copies: every episode starts from a seeded reset.
-          await evaluateGreedy(this.evaluationEnvs(count).slice(0, count), this.actor, seeds.slice(first, first + count))
-        : await evaluateGreedyVector(this.evaluationVector(Math.min(episodes, this.actor.maxBatch)), this.actor, seeds[first], count);
-      results.returns.push(...round.returns);
-      results.lengths.push(...round.lengths);
-    }
+    const episodes = options.episodes ?? config.evalEpisodes;
+    const results = await this.evaluator.evaluate(episodes, options.seed ?? (config.seed + 2 ** 31) % 2 ** 32);
     const seconds = (performance.now() - started) / 1000;
     return evaluationMetrics(
       { global_step: counters.globalStep, iteration: counters.iteration, time_s: counters.elapsedSeconds, seconds },
       results.returns,
       results.lengths,
     );
-  }
-
-  private evaluationEnvs(count: number): Env[] {
-    this.evalEnvs ??= [];
-    while (this.evalEnvs.length < count) this.evalEnvs.push(this.makeCopy!());
-    return this.evalEnvs;
-  }
-
-  /** A vector env of at least `count` copies for evaluation (kept for the next one; closed with the agent). */
-  private evaluationVector(count: number): VectorEnv {
-    if (this.evalVector === undefined || this.evalVector.count < count) {
-      this.evalVector?.close?.();
-      this.evalVector = undefined;
-      this.evalVector = this.makeVector(count);
-    }
-    return this.evalVector;
   }
 
   /**
@@ -654,26 +609,8 @@ export class StaQ {
   }
 
   private async actNow(obs: Float32Array, options: { greedy?: boolean }): Promise<Uint32Array> {
-    if (!(obs instanceof Float32Array) || obs.length === 0 || obs.length % this.observationSize !== 0) {
-      throw new StaqInputError(
-        `act: obs must be a Float32Array of batch × ${this.observationSize} values (${this.envName}'s observation size); got ${obs instanceof Float32Array ? obs.length + " values" : String(obs)}`,
-      );
-    }
-    this.userActor ??= createActor(this.stack, {
-      maxBatch: 1024,
-      epsilon: this.config.epsilon,
-      behaviour: behaviourKind(this.config),
-      seed: BigInt(this.config.seed) | USER_ACT_STREAM,
-    });
-    const batch = obs.length / this.observationSize;
-    const actions = new Uint32Array(batch);
-    for (let first = 0; first < batch; first += this.userActor.maxBatch) {
-      const count = Math.min(this.userActor.maxBatch, batch - first);
-      const states = obs.subarray(first * this.observationSize, (first + count) * this.observationSize);
-      const act = { step: this.userActStep++, greedy: options.greedy ?? false, epsilon: this.epsilon };
-      actions.set(await this.userActor.act(states, act), first);
-    }
-    return actions;
+    this.userActing ??= new UserActing(this.stack, this.config, this);
+    return this.userActing.act(obs, options.greedy ?? false, this.epsilon);
   }
 
   /**
@@ -738,6 +675,22 @@ export class StaQ {
    * adapter: another GPU may round differently). `env` is needed for an environment that is not
    * registered (the user's own); config fields given override the saved ones (e.g. totalSteps).
    */
+  /**
+   * The trained policy of a checkpoint, without its training state (trained-policy.ts): only
+   * stack.safetensors and state.json are read, so a checkpoint without its replay buffer and
+   * networks (shared, or trimmed to save space) still acts and evaluates, as the agent would.
+   */
+  static async restorePolicy(files: CheckpointFiles, options: Omit<RestoreOptions, "overrides"> = {}): Promise<TrainedPolicy> {
+    return this.restorePolicyDecoded(decodeCheckpointPolicy(files), options);
+  }
+
+  /** restorePolicy from a decoded policy (src/node/staq.ts reads the files from a directory). */
+  static async restorePolicyDecoded(saved: DecodedPolicy, options: Omit<RestoreOptions, "overrides"> = {}): Promise<TrainedPolicy> {
+    checkOptionKeys(options, ["env", "gpu"], "restorePolicy");
+    const gpu = options.gpu ?? (await this.defaultGpu());
+    return TrainedPolicy.create({ saved, env: this.envSource(options.env ?? saved.envName), gpu, ownsGpu: options.gpu === undefined });
+  }
+
   static async restore<T extends typeof StaQ>(this: T, files: CheckpointFiles, options: RestoreOptions = {}): Promise<InstanceType<T>> {
     return this.restoreDecoded(decodeCheckpoint(files), options);
   }
@@ -830,8 +783,8 @@ export class StaQ {
     if (this.destroyed) return;
     this.destroyed = true;
     this.envs.close?.();
-    this.evalVector?.close?.();
-    this.userActor?.destroy();
+    this.evaluator.close();
+    this.userActing?.destroy();
     this.actor.destroy();
     this.rolloutLogits.destroy();
     this.softQFit.destroy();

@@ -25,7 +25,9 @@ evaluation as one JSON line on stdout: {"eval/mean_return": ..., "eval/returns":
 
 Options:
   --checkpoint DIR   a run directory written by \`staq train\` (its checkpoint/ is used), or a
-                     checkpoint directory itself (agent.save)
+                     checkpoint directory itself (agent.save); only its state.json and
+                     stack.safetensors are read, so the replay buffer and networks files
+                     may be left out
   --episodes N       episodes to run, 1 to ${MAX_EPISODES} (default 10)
   --seed S           episode j starts from seed S + j modulo 2^32, S in [0, 2^32) (default: the
                      run's seed + 2^31, as the evaluations during training)
@@ -89,16 +91,17 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
   // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.
   const envName = values.env ?? (await savedEnvName(path));
   if (envName?.startsWith("MinAtar/")) await loadMinatar(envName);
-  const agent = await StaQ.load(path, values.env ? { env: values.env } : {});
+  // The trained policy alone: the replay buffer and Adam's moments are not read (nor needed).
+  const policy = await StaQ.loadPolicy(path, values.env ? { env: values.env } : {});
   try {
-    const result = await agent.evaluate({ episodes, seed });
+    const result = await policy.evaluate({ episodes, seed });
     io.stderr.write(
-      `${agent.envName} after ${agent.globalStep} steps (${agent.iteration} iterations, stack of ${agent.stack.size}): ` +
+      `${policy.envName} after ${policy.globalStep} steps (${policy.iteration} iterations, stack of ${policy.stack.size}): ` +
         `mean greedy return ${result["eval/mean_return"].toFixed(2)} ± ${result["eval/std_return"].toFixed(2)} (min ${result["eval/min_return"]}, max ${result["eval/max_return"]}) over ${episodes} episodes\n`,
     );
     io.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
-    agent.destroy();
+    policy.destroy();
   }
 }
 

@@ -99,14 +99,15 @@ export async function checkpointSource(path: string): Promise<string> {
  * are read one by one: the files could then come from two checkpoints, or vanish. A directory
  * keeps its inode through a rename, and a complete checkpoint's files never change, so a read is
  * whole when the source names the same directory before and after it; otherwise it starts over.
+ * `only`: read just these files (a policy needs neither the replay buffer nor Adam's moments).
  */
-export async function readCheckpointDirectory(path: string): Promise<Record<string, Uint8Array>> {
+export async function readCheckpointDirectory(path: string, only?: readonly string[]): Promise<Record<string, Uint8Array>> {
   const ATTEMPTS = 5;
   for (let attempt = 1; ; attempt++) {
     const source = await checkpointSource(path);
     const before = await fileIdentity(source);
     try {
-      const files = await readCheckpointFiles(path, source);
+      const files = await readCheckpointFiles(path, source, only);
       if (before !== undefined && before === (await fileIdentity(source))) return files;
     } catch (error) {
       const vanished = (error as { cause?: NodeJS.ErrnoException }).cause?.code === "ENOENT";
@@ -120,7 +121,8 @@ export async function readCheckpointDirectory(path: string): Promise<Record<stri
   }
 }
 
-async function readCheckpointFiles(path: string, source: string): Promise<Record<string, Uint8Array>> {
+/** The files of `source` (those named in `only`, when given: a file missing is left for the decoder to name). */
+async function readCheckpointFiles(path: string, source: string, only?: readonly string[]): Promise<Record<string, Uint8Array>> {
   let names: string[];
   try {
     names = await readdir(source);
@@ -129,6 +131,7 @@ async function readCheckpointFiles(path: string, source: string): Promise<Record
   }
   const files: Record<string, Uint8Array> = {};
   for (const name of names.sort()) {
+    if (only !== undefined && !only.includes(name)) continue;
     const file = join(source, name);
     if ((await stat(file).catch(() => undefined))?.isDirectory()) {
       throw new StaqFormatError(

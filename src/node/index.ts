@@ -8,7 +8,7 @@ export { ensureAdapter, probeAdapter, describeAdapter } from "./ensure-adapter.t
 export { saveStack, loadStack } from "./stack-files.ts";
 // The agent with Dawn as its default device and checkpoints on disk (save / load); it takes the
 // place of the portable core's StaQ.
-export { StaQ, readCheckpoint, type CheckpointOnDisk } from "./staq.ts";
+export { StaQ, readCheckpoint, readCheckpointPolicy, type CheckpointOnDisk } from "./staq.ts";
 export { writeDirectoryAtomically, readCheckpointDirectory } from "./checkpoint-directory.ts";
 // Python environments (Gymnasium's, or yours) stepped in batches by a worker process.
 export {

@@ -69,8 +69,70 @@ test("train → save → load → act and evaluate: the loaded agent acts and ev
   assert.deepEqual(await stackLogits(loaded.stack, states), await stackLogits(agent.stack, states));
   assert.deepEqual(withoutTiming(await loaded.evaluate({ episodes: 3 })), withoutTiming(await agent.evaluate({ episodes: 3 })));
   await assert.rejects(agent.act(new Float32Array(3)), /obs must be a Float32Array of batch × 4 values/);
+
+  // The trained policy alone, from state.json and stack.safetensors: with the replay buffer and
+  // the networks gone (the agent can no longer load), it acts and evaluates as the agent does.
+  const checkpoint = join(dir, "checkpoint");
+  await rm(join(checkpoint, "replay.safetensors"));
+  await rm(join(checkpoint, "networks.safetensors"));
+  await assert.rejects(StaQ.load(checkpoint, { gpu }), /the checkpoint has no networks\.safetensors; a checkpoint holds/);
+  const policy = await StaQ.loadPolicy(checkpoint, { gpu });
+  assert.equal(policy.envName, "CartPole-v1");
+  assert.deepEqual([policy.globalStep, policy.iteration, policy.stack.size], [64, 2, 2]);
+  assert.equal(policy.epsilon, loaded.epsilon);
+  const many = randomStates(64, 4, 3, 0.5);
+  assert.deepEqual(await stackLogits(policy.stack, many), await stackLogits(loaded.stack, many));
+  assert.deepEqual(await policy.act(states, { greedy: true }), await agent.act(states, { greedy: true }));
+  // Sampled actions: the user's act stream, one Philox step per call. loaded has made one call so
+  // far (the greedy one above), as policy has, so the next samples are the same draws.
+  assert.deepEqual(await policy.act(many), await loaded.act(many));
+  const seeded = { episodes: 3, seed: 12345 };
+  assert.deepEqual(withoutTiming(await policy.evaluate(seeded)), withoutTiming(await loaded.evaluate(seeded)));
+  assert.deepEqual(withoutTiming(await policy.evaluate()), withoutTiming(await agent.evaluate()));
+  await assert.rejects(
+    policy.act(new Float32Array(3)),
+    /act: obs must be a Float32Array of batch × 4 values \(CartPole-v1's observation size\)/,
+  );
+  await assert.rejects(policy.evaluate({ episodes: 0 }), /evaluate: episodes must be an integer >= 1; got 0/);
+  policy.destroy();
+  await assert.rejects(policy.act(states), /this trained policy was destroyed/);
+  await assert.rejects(policy.evaluate(), /this trained policy was destroyed/);
   agent.destroy();
   loaded.destroy();
+  await rm(dir, { recursive: true });
+});
+
+test("loadPolicy names what is wrong: a missing stack file, another environment, an unknown option", async () => {
+  const agent = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY });
+  await agent.learn({ steps: 32 });
+  const dir = await temporaryDirectory();
+  const checkpoint = join(dir, "checkpoint");
+  await agent.save(checkpoint);
+  agent.destroy();
+  await assert.rejects(
+    StaQ.loadPolicy(checkpoint, { gpu, env: "Acrobot-v1" }),
+    (e: Error) =>
+      e instanceof StaqInputError &&
+      e.message.includes(checkpoint) &&
+      /the checkpoint was trained on CartPole-v1; the environment given is Acrobot-v1/.test(e.message),
+  );
+  await assert.rejects(
+    StaQ.loadPolicy(checkpoint, { gpu, overrides: {} } as never),
+    /restorePolicy: unknown option "overrides"; the options are: env, gpu/,
+  );
+  // The device passed in survives the failures: it still runs a policy.
+  const policy = await StaQ.loadPolicy(checkpoint, { gpu });
+  assert.equal((await policy.act(randomStates(2, 4, 1, 0.1), { greedy: true })).length, 2);
+  policy.destroy();
+  await rm(join(checkpoint, "stack.safetensors"));
+  await assert.rejects(
+    StaQ.loadPolicy(checkpoint, { gpu }),
+    (e: Error) =>
+      e instanceof StaqFormatError &&
+      /the checkpoint .*checkpoint: the checkpoint has no stack\.safetensors; acting and greedy evaluation read stack\.safetensors, state\.json/.test(
+        e.message,
+      ),
+  );
   await rm(dir, { recursive: true });
 });
 

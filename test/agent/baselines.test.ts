@@ -138,6 +138,16 @@ for (const algo of ["dqn", "mdqn", "mdpo"] as const) {
     const first = await StaQ.create({ env: "CartPole-v1", algo, preset: "quick", gpu, ...TINY, seed: 5 });
     const before = await iterations(first, 64);
     const files = await first.checkpoint();
+    // The acting network alone (a one-snapshot stack here), restored without the training state, acts as the agent.
+    const policy = await StaQ.restorePolicy(
+      { "state.json": files["state.json"], "stack.safetensors": files["stack.safetensors"] },
+      { gpu },
+    );
+    const probe = randomStates(32, 4, 9, 0.5);
+    assert.deepEqual(await stackLogits(policy.stack, probe), await stackLogits(first.stack, probe));
+    assert.deepEqual(await policy.act(probe), await first.act(probe), "the same ε and the same draws of the user's act stream");
+    assert.deepEqual(withoutTiming(await policy.evaluate()), withoutTiming(await first.evaluate()));
+    policy.destroy();
     first.destroy();
     const resumed = await StaQ.restore(files, { gpu });
     assert.equal(resumed.config.algo, algo);

@@ -49,11 +49,15 @@ test("eval --checkpoint FILE says a checkpoint is a directory (exit 2), not ENOT
 
 test("eval on a directory holding a directory says what a checkpoint holds (exit 2), not EISDIR", async () => {
   const checkpoint = join(dir, "not-a-checkpoint");
-  await mkdir(join(checkpoint, "inner"), { recursive: true });
+  // eval reads state.json and stack.safetensors only: a directory under one of those names.
+  await mkdir(join(checkpoint, "stack.safetensors"), { recursive: true });
   await writeFile(join(checkpoint, "state.json"), "{}");
   const result = await runStaq(["eval", "--checkpoint", checkpoint]);
   assert.equal(result.code, 2, result.stderr);
-  assert.match(failureLine(result), /^staq eval: .*not-a-checkpoint.inner is a directory; a checkpoint directory holds only files/);
+  assert.match(
+    failureLine(result),
+    /^staq eval: .*not-a-checkpoint.stack\.safetensors is a directory; a checkpoint directory holds only files/,
+  );
 });
 
 test("eval --episodes: a count beyond the cap, an exponent, hex or nothing is refused with the range (exit 2, before any work)", async () => {

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { TIMING_KEYS } from "../../src/agent/metrics.ts";
 import { REPO_ROOT, ownStderrLines, runStaq, tempDir } from "../io/stack-fixtures.ts";
@@ -84,6 +84,15 @@ test("staq train writes config, metrics, evaluations, curve and checkpoint; staq
   assert.equal(result["eval/returns"].length, 3);
   assert.equal(result.global_step, 64);
   assert.match(ownStderrLines(evaluation.stderr).join("\n"), /CartPole-v1 after 64 steps \(2 iterations, stack of 2\): mean greedy return/);
+
+  // eval reads the trained policy only: a checkpoint without its replay buffer and networks
+  // (shared, or trimmed to save space) gives the same evaluation.
+  const trimmed = join(out, "..", "trimmed-checkpoint");
+  await mkdir(trimmed);
+  for (const file of ["state.json", "stack.safetensors"]) await copyFile(join(out, "checkpoint", file), join(trimmed, file));
+  const fromTrimmed = await runStaq(["eval", "--checkpoint", trimmed, "--episodes", "3"]);
+  assert.equal(fromTrimmed.code, 0, fromTrimmed.stderr);
+  assert.deepEqual(withoutTiming([JSON.parse(fromTrimmed.stdout)]), withoutTiming([result]));
 
   // --steps that is not a whole number of iterations trains whole iterations, and says so.
   const noEval = await runStaq([
