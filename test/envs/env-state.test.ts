@@ -15,7 +15,7 @@ import { withTimeLimit } from "../../src/envs/time-limit.ts";
 import { createVectorEnv, type VectorStep } from "../../src/envs/vector-env.ts";
 import { CartPoleEnv } from "../../src/envs/classic/cartpole.ts";
 import { createRandomStream, restoreRandomStream, type RandomStream } from "../../src/random/random-stream.ts";
-import { MinatarEnv } from "../../src/envs/minatar/index.ts";
+import { MinatarEnv, asterix as asterixGame } from "../../src/envs/minatar/index.ts";
 
 const ALL_NAMES = registeredEnvs().map((r) => r.name);
 const CLASSIC_NAMES = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"];
@@ -432,6 +432,44 @@ test("MinAtar loadState checks the generator, the game's tag and every game fiel
     () => asterix.env.loadState({ ...asterix.state, game: { ...(asterix.state.game as object), lanes } } as EnvState),
     /state.game.lanes\[4\].col must be an integer in \[0, 9\]; got 12/,
   );
+});
+
+test("a MinAtar state records its game settings: a load into a game with another sticky-action probability or ramping is refused", () => {
+  const make = (options: { stickyActionProb?: number; difficultyRamping?: boolean }) =>
+    new MinatarEnv(asterixGame, { name: "MinAtar/Asterix-v0", ...options });
+  const saved = make({});
+  saved.reset({ seed: 4 });
+  for (let t = 0; t < 5; t++) saved.step(1);
+  const state = viaJson(saved.saveState()) as Record<string, unknown>;
+  assert.deepEqual(state.settings, { stickyActionProb: 0.1, difficultyRamping: true }, "upstream's defaults");
+  const settingsMessage = (sticky: number, ramping: boolean) =>
+    new RegExp(
+      `^MinAtar/Asterix-v0: loadState: the state was saved by a game with stickyActionProb 0.1 and difficultyRamping true; this one has ${sticky} and ${ramping}: load it into an environment made with the same settings`,
+    );
+  const nonSticky = make({ stickyActionProb: 0 });
+  nonSticky.reset({ seed: 9 });
+  const untouched = nonSticky.saveState();
+  throwsInput(() => nonSticky.loadState(state as EnvState), settingsMessage(0, true));
+  throwsInput(() => make({ difficultyRamping: false }).loadState(state as EnvState), settingsMessage(0.1, false));
+  assert.deepEqual(nonSticky.saveState(), untouched, "a refused load changes nothing");
+  throwsInput(
+    () => nonSticky.loadState({ ...state, settings: { stickyActionProb: "0.1", difficultyRamping: true } } as EnvState),
+    /state.settings.stickyActionProb must be a finite number \(or "-0"\); got "0.1"/,
+  );
+  // The same settings load and continue as the original; a state saved before settings were
+  // recorded (none in it) is taken as it is.
+  for (const loadable of [state, Object.fromEntries(Object.entries(state).filter(([key]) => key !== "settings"))]) {
+    const copy = make({});
+    copy.loadState(loadable as EnvState);
+    assert.deepEqual(
+      copy.step(2),
+      (() => {
+        const again = make({});
+        again.loadState(state as EnvState);
+        return again.step(2);
+      })(),
+    );
+  }
 });
 
 test('-0 in a float64 state survives JSON as "-0"', () => {

@@ -26,8 +26,8 @@ import { RandomState, type RandomStateSnapshot } from "../random-state.ts";
 import { checkSeed } from "../seeds.ts";
 import { describeValue } from "../../io/describe-value.ts";
 import { markFinite } from "../finite-envs.ts";
-import { EPISODE_PHASES, openState } from "../state-reader.ts";
-import type { MinatarGame, MinatarGameFactory, NumpyRandom } from "./game.ts";
+import { EPISODE_PHASES, openState, type StateReader } from "../state-reader.ts";
+import type { MinatarGame, MinatarGameFactory, MinatarGameOptions, NumpyRandom } from "./game.ts";
 
 export interface MinatarEnvOptions {
   /** "full": the 6 actions [n, l, u, r, d, f] (upstream -v0); "minimal": the game's own subset (-v1). Default "full". */
@@ -62,6 +62,13 @@ const MAX_SEED = 2 ** 32 - 1;
  * so the N copies of a vector env do not each hold a part-used slab.
  */
 const observationSlabs = new ArraySlabs();
+
+/**
+ * Each environment's game settings, which a saved state records and a load checks: a state played
+ * on with another sticky-action probability or ramping would continue as another game. Kept out
+ * of the object (the maxSeed comment below says why its layout matters); read only at save and load.
+ */
+const gameSettings = new WeakMap<MinatarEnv, MinatarGameOptions>();
 
 export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
   readonly name: string;
@@ -104,6 +111,7 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
     // Unseeded, as upstream's RandomState() from OS entropy: one seed from Math.random.
     this.random = new SeedableRandom(new RandomState(Math.floor(Math.random() * MAX_SEED)));
     this.game = factory(this.random, { stickyActionProb, difficultyRamping });
+    gameSettings.set(this, { stickyActionProb, difficultyRamping });
     this.name = options.name ?? "MinAtar";
     this.observationShape = [10, 10, this.game.channels.length];
     this.actions = actionSet === "full" ? [0, 1, 2, 3, 4, 5] : [...this.game.minimalActions];
@@ -150,12 +158,21 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
    */
   saveState(): EnvState {
     const { key, pos } = this.random.source.getState();
-    return { env: this.name, kind: "minatar", phase: this.phase, random: { key, pos }, game: this.game.saveState() };
+    const settings = gameSettings.get(this)!;
+    return {
+      env: this.name,
+      kind: "minatar",
+      phase: this.phase,
+      random: { key, pos },
+      settings: { ...settings },
+      game: this.game.saveState(),
+    };
   }
 
   /** Restores a state from saveState exactly (validated first; a StaqInputError says what was wrong). */
   loadState(state: EnvState): void {
     const root = openState(this.name, state, "minatar");
+    checkSettings(root.get("settings"), gameSettings.get(this)!);
     const phase = root.get("phase").oneOf(EPISODE_PHASES);
     const random = root.get("random").parse((value) => {
       const restored = new RandomState(0);
@@ -186,5 +203,21 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
     const obs = observationSlabs.float32(this.observationLength);
     this.game.state(obs, true); // a new array from the slabs: all zeros
     return obs;
+  }
+}
+
+/**
+ * Refuses a state saved with other game settings than `own` (a state saved before they were
+ * recorded has none, and is taken as it is).
+ */
+function checkSettings(saved: StateReader, own: MinatarGameOptions): void {
+  if (saved.value === undefined) return;
+  const stickyActionProb = saved.get("stickyActionProb").float({ finite: true });
+  const difficultyRamping = saved.get("difficultyRamping").boolean();
+  if (stickyActionProb !== own.stickyActionProb || difficultyRamping !== own.difficultyRamping) {
+    throw new StaqInputError(
+      `${saved.owner}: loadState: the state was saved by a game with stickyActionProb ${stickyActionProb} and difficultyRamping ${difficultyRamping}; ` +
+        `this one has ${own.stickyActionProb} and ${own.difficultyRamping}: load it into an environment made with the same settings`,
+    );
   }
 }
