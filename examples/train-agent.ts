@@ -1,4 +1,5 @@
-// The StaQ agent from code: create, learn with a callback, act, save, load and continue.
+// The StaQ agent from code: create, learn with a callback, act, save, load and continue, and load
+// the trained policy alone for greedy evaluation.
 //   npx tsx examples/train-agent.ts [STEPS] [CHECKPOINT_DIR]
 import { StaQ } from "staq";
 
@@ -26,3 +27,11 @@ console.log(`loaded at step ${again.globalStep}, stack of ${again.stack.size} sn
 await again.learn({ steps: 1000 });
 console.log(`now at step ${again.globalStep}`);
 again.destroy();
+
+// The trained policy alone: state.json and stack.safetensors, no replay buffer or Adam state.
+const policy = await StaQ.loadPolicy(checkpoint);
+const evaluation = await policy.evaluate({ episodes: 3 });
+console.log(
+  `policy from the checkpoint (step ${policy.globalStep}): mean greedy return ${evaluation["eval/mean_return"].toFixed(1)} over 3 episodes`,
+);
+policy.destroy();

@@ -1,6 +1,7 @@
 // Builds the browser side of staq into dist/ (run by `npm run build`):
-//   dist/browser/staq.js   the portable core and the classic-control environments as one ES module
-//                          (WGSL embedded), for a <script type="module"> or any bundler;
+//   dist/browser/staq.js   the portable core, the classic-control environments and LunarLander-v3
+//                          as one ES module (WGSL and planck embedded), for a <script
+//                          type="module"> or any bundler;
 //   dist/demo/             the demo pages (demo/*.html, demo/*.css) and their scripts, which
 //                          import the library only through ../browser/staq.js, as a page of
 //                          yours would.

@@ -88,7 +88,7 @@ test("examples/one-iteration.ts: one StaQ iteration by hand — collect, precomp
   assert.match(child.stdout, /^stack size 1, coefficients 0\.0476$/m);
 });
 
-test("examples/train-agent.ts: create, learn, act, save, load and continue", () => {
+test("examples/train-agent.ts: create, learn, act, save, load and continue, and the trained policy alone", () => {
   const root = new URL("..", import.meta.url).pathname;
   const checkpoint = join(tmpdir(), `staq-example-agent-${process.pid}`);
   const child = spawnSync(process.execPath, ["--import", "tsx", "examples/train-agent.ts", "2000", checkpoint], {
@@ -110,4 +110,5 @@ test("examples/train-agent.ts: create, learn, act, save, load and continue", () 
   assert.match(child.stdout, /^greedy actions: \[ [01], [01] \]$/m);
   assert.match(child.stdout, /^loaded at step 2000, stack of 2 snapshots$/m);
   assert.match(child.stdout, /^now at step 3000$/m);
+  assert.match(child.stdout, /^policy from the checkpoint \(step 2000\): mean greedy return \d+\.\d over 3 episodes$/m);
 });

@@ -443,3 +443,14 @@ export function firstFitStep(config: Pick<StaqConfig, "learningStarts" | "stepsP
 export function wholeIterationSteps(steps: number, stepsPerIteration: number): number {
   return Math.ceil(steps / stepsPerIteration) * stepsPerIteration;
 }
+
+/**
+ * The step of a finished run's last scheduled greedy evaluation. An evaluation follows each
+ * iteration that crosses a multiple of evalEvery (and one runs at step 0), and the run ends at
+ * totalSteps rounded up to whole iterations, so the last is at the end of the iteration that
+ * crosses the last multiple it reaches: 50176 for 51200 steps of 256 evaluated every 5000.
+ */
+export function lastEvaluationStep(config: Pick<StaqConfig, "totalSteps" | "stepsPerIteration" | "evalEvery">): number {
+  const end = wholeIterationSteps(config.totalSteps, config.stepsPerIteration);
+  return wholeIterationSteps(Math.floor(end / config.evalEvery) * config.evalEvery, config.stepsPerIteration);
+}

@@ -36,7 +36,7 @@ export interface IterationMetrics {
   "losses/smoothness_state": number | null;
   /** With the smoothness penalty: mean ‖A(s',·) − A(s,·)‖², before λ_T (null when off). */
   "losses/smoothness_transition": number | null;
-  /** StaQ: mean entropy of π_{k+1} on a probe batch of this iteration's states (null for the baselines and before learningStarts). */
+  /** StaQ: mean entropy of π_{k+1} on a probe batch of this iteration's states (null for DQN and M-DQN, whose stack is not a policy's, and before learningStarts). */
   "policy/entropy": number | null;
   /** StaQ: mean KL(π_{k+1} ‖ π_k) on the same probe batch. */
   "policy/kl": number | null;

@@ -9,6 +9,7 @@ import { readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { StaqFormatError, StaqInputError } from "../errors.ts";
+import { lastEvaluationStep } from "../agent/config.ts";
 import { parseWholeNumber } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { fileError, makeDirectories, writeFileAtomically } from "../node/files.ts";
@@ -301,6 +302,18 @@ function differingFields(runs: readonly Run[]): string[] {
 }
 
 /**
+ * The step a finished run's evaluations end at (lastEvaluationStep), or its totalSteps when its
+ * config does not say how often it evaluated; undefined without a totalSteps.
+ */
+function finalEvaluation(config: Record<string, unknown>): number | undefined {
+  const { totalSteps, stepsPerIteration, evalEvery } = config;
+  if (typeof totalSteps !== "number") return undefined;
+  if (typeof stepsPerIteration === "number" && stepsPerIteration > 0 && typeof evalEvery === "number" && evalEvery > 0)
+    return lastEvaluationStep({ totalSteps, stepsPerIteration, evalEvery });
+  return totalSteps;
+}
+
+/**
  * What makes a group's mean and interval mix unlike runs, in words: runs that end at different
  * steps or short of their config's totalSteps (unfinished), a seed given twice, or settings other
  * than the seed that differ (another environment, a swept field the grouping ignores).
@@ -312,11 +325,11 @@ function groupWarnings(group: Group, groupBy: readonly string[]): string[] {
   const warnings: string[] = [];
   if (new Set(runs.map(last)).size > 1)
     warnings.push(`its runs end at different steps (${runs.map((run) => `${run.dir}: ${last(run)}`).join(", ")})`);
-  const unfinished = runs.filter((run) => typeof run.config.totalSteps === "number" && last(run) < run.config.totalSteps);
-  if (unfinished.length > 0)
-    warnings.push(
-      `runs end short of their totalSteps (unfinished?): ${unfinished.map((run) => `${run.dir} at ${last(run)} of ${String(run.config.totalSteps)}`).join(", ")}`,
-    );
+  const unfinished = runs.flatMap((run) => {
+    const expected = finalEvaluation(run.config);
+    return expected !== undefined && last(run) < expected ? [`${run.dir} at ${last(run)} of ${expected}`] : [];
+  });
+  if (unfinished.length > 0) warnings.push(`runs end before their last scheduled evaluation (unfinished?): ${unfinished.join(", ")}`);
   const seeds = runs.map((run) => JSON.stringify(run.config.seed));
   const repeated = [...new Set(seeds.filter((seed, i) => seeds.indexOf(seed) !== i))];
   if (repeated.length > 0) warnings.push(`seed ${repeated.join(", ")} appears in more than one run`);

@@ -11,8 +11,8 @@ const HELP = `Usage: staq envs [--json]
 
 Lists the environments \`staq train --env NAME\` accepts: name, observation shape, actions, time
 limit, default preset and a description. The MinAtar games (GPL-3.0) come from staq/envs/minatar.
-Your own environments: implement the Env interface and register it with registerEnv (see the
-README), or pass a function that builds it to StaQ.create({ env }). A Gymnasium environment runs
+Your own environments: implement the Env interface and register it with registerEnv, or pass a
+function that builds it to StaQ.create({ env }) (docs/environments.md, examples/custom-env.ts). A Gymnasium environment runs
 through Python as gym:<id> (gym:CartPole-v1; docs/gym-bridge.md); it is not listed here.
 
 Options:

@@ -30,7 +30,8 @@ Options:
                      may be left out
   --episodes N       episodes to run, 1 to ${MAX_EPISODES} (default 10)
   --seed S           episode j starts from seed S + j modulo 2^32, S in [0, 2^32) (default: the
-                     run's seed + 2^31, as the evaluations during training)
+                     run's seed + 2^31, the seeds of its first evaluation; the later evaluations
+                     during training each start evalEpisodes seeds further on)
   --env NAME         the environment, when it is not the registered one the run names
                      (a gym:<id> run's name is used as it is: its Python env must be importable)
   -h, --help         show this help

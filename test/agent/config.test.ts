@@ -3,11 +3,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CONFIG_FIELDS, flagName, parseFieldValue, resolveConfig } from "../../src/agent/config.ts";
+import { CONFIG_FIELDS, flagName, lastEvaluationStep, parseFieldValue, resolveConfig } from "../../src/agent/config.ts";
 import { PRESETS, QUICK, defaultPreset, presetConfig, presetName } from "../../src/agent/presets.ts";
 import { tauAt } from "../../src/agent/tau-schedule.ts";
 import { policyChange } from "../../src/agent/policy-change.ts";
 import { StaqInputError } from "../../src/errors.ts";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 
 test("every preset is a valid config that names every field", () => {
   for (const [name, preset] of Object.entries(PRESETS)) {
@@ -175,4 +177,36 @@ test("policy change: KL ≥ 0 with equality for logits shifted by a constant per
       },
     ),
   );
+});
+
+test("lastEvaluationStep: the end of the iteration that crosses the last multiple of evalEvery the run reaches", () => {
+  // Hand-computed from learn's rule (an evaluation after each iteration that crosses a multiple of evalEvery):
+  // 200 iterations of 256 end at 51200; the last multiple of 5000 is 50000, crossed by iteration 196 (ending at 50176).
+  assert.equal(lastEvaluationStep({ totalSteps: 51200, stepsPerIteration: 256, evalEvery: 5000 }), 50176);
+  // Iterations end at 32, 64, 96: 64 crosses 50, 96 crosses nothing.
+  assert.equal(lastEvaluationStep({ totalSteps: 96, stepsPerIteration: 32, evalEvery: 50 }), 64);
+  // 100 steps run as 4 iterations (to 128), which cross 50 at 64 and 100 at 128.
+  assert.equal(lastEvaluationStep({ totalSteps: 100, stepsPerIteration: 32, evalEvery: 50 }), 128);
+  // evalEvery a multiple of the iteration: the evaluation lands on the run's end.
+  assert.equal(lastEvaluationStep({ totalSteps: 64, stepsPerIteration: 32, evalEvery: 32 }), 64);
+  // evalEvery past the run: only the evaluation at step 0.
+  assert.equal(lastEvaluationStep({ totalSteps: 64, stepsPerIteration: 32, evalEvery: 1000 }), 0);
+});
+
+test("lastEvaluationStep is where the committed finished runs' evaluations end (docs/: acceptance, baselines, study)", () => {
+  const root = new URL("../../docs/", import.meta.url).pathname;
+  const runs = readdirSync(root, { recursive: true, encoding: "utf8" })
+    .filter((path) => path.endsWith("config.json"))
+    .map((path) => join(root, path, ".."))
+    .filter((run) => existsSync(join(run, "eval.jsonl")) && existsSync(join(run, "metrics.jsonl")));
+  const lastStep = (file: string) => JSON.parse(readFileSync(file, "utf8").trim().split("\n").at(-1)!).global_step as number;
+  let finished = 0;
+  for (const run of runs) {
+    const config = JSON.parse(readFileSync(join(run, "config.json"), "utf8"));
+    if (lastStep(join(run, "metrics.jsonl")) !== Math.ceil(config.totalSteps / config.stepsPerIteration) * config.stepsPerIteration)
+      continue;
+    finished++;
+    assert.equal(lastStep(join(run, "eval.jsonl")), lastEvaluationStep(config), run);
+  }
+  assert.ok(finished >= 100, `${finished} finished runs checked`);
 });

@@ -163,9 +163,22 @@ test("compare warns when a group mixes unfinished runs, runs that end apart, rep
     .filter((line) => line.startsWith("staq compare: warning: group algo=staq, env=MinAtar/Toy-v1: "));
   assert.equal(warnings.length, 4, result.stderr);
   assert.match(warnings[0], /its runs end at different steps \(\S+mixed.a: 4000, \S+mixed.b: 2000\)/);
-  assert.match(warnings[1], /runs end short of their totalSteps \(unfinished\?\): \S+mixed.b at 2000 of 4000$/);
+  assert.match(warnings[1], /runs end before their last scheduled evaluation \(unfinished\?\): \S+mixed.b at 2000 of 4000$/);
   assert.match(warnings[2], /seed 0 appears in more than one run$/);
   assert.match(warnings[3], /its runs differ in lr \(add them to --group-by to tell them apart\)$/);
+  // A finished run's last evaluation is at the iteration that crosses the last multiple of
+  // evalEvery (lastEvaluationStep), short of totalSteps: 3000 for 4000 steps of 1000 evaluated every
+  // 2500. Ending there is no warning; ending before it is.
+  const schedule = { env: ENV, seed: 5, totalSteps: 4000, stepsPerIteration: 1000, evalEvery: 2500 };
+  await fakeRun("scheduled/finished", schedule, [0, 1, 2, 3]);
+  await fakeRun("scheduled/stopped", { ...schedule, seed: 6 }, [0, 1, 2]);
+  const scheduled = await runStaq(["compare", join(dir, "scheduled")]);
+  assert.equal(scheduled.code, 0, scheduled.stderr);
+  assert.match(
+    scheduled.stderr,
+    /runs end before their last scheduled evaluation \(unfinished\?\): \S+scheduled.stopped at 2000 of 3000\n/,
+  );
+  assert.doesNotMatch(scheduled.stderr, /scheduled.finished at/);
   // Seeds of one setting, finished alike, draw no warning.
   const clean = await runStaq(["compare", join(dir, "sweep/dqn")]);
   assert.equal(clean.code, 0, clean.stderr);

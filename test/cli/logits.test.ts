@@ -1,7 +1,9 @@
 // `staq logits` and friends, run as child processes from the TypeScript sources (no build needed).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { accessSync, constants } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import fc from "fast-check";
 import { testGpu } from "../helpers/gpu.ts";
@@ -11,7 +13,7 @@ import { readStackFile } from "../../src/io/stack-file.ts";
 import { saveStack } from "../../src/node/stack-files.ts";
 import type { MlpSpec } from "../../src/stack/mlp.ts";
 import { stackLogitsReference } from "../../src/stack/reference.ts";
-import { ONE_HIDDEN, ownStderrLines, pushedStack, randomStates, runStaq, statesJson, tempDir } from "../io/stack-fixtures.ts";
+import { ONE_HIDDEN, REPO_ROOT, ownStderrLines, pushedStack, randomStates, runStaq, statesJson, tempDir } from "../io/stack-fixtures.ts";
 
 const gpu = await testGpu();
 const dir = await tempDir();
@@ -137,6 +139,14 @@ test("help: staq --help, staq help CMD and CMD --help print usage and exit 0", a
   assert.match(helpLogits.stdout, /conv layer \(stack\.layers\.0\.weight of shape \[E, N, out, in, kh, kw\]/);
   assert.equal(logitsHelp.stdout, helpLogits.stdout);
   assert.match(gpuHelp.stdout, /--install-driver/);
+});
+
+test("in a clone, npx staq runs the built CLI: the build leaves dist/cli/main.js executable, so npx works after every rebuild", () => {
+  // npm makes a package's own bin executable only when it first links it; the build rewrites dist/.
+  accessSync(join(REPO_ROOT, "dist", "cli", "main.js"), constants.X_OK);
+  const npx = spawnSync("npx", ["--no", "staq", "help"], { cwd: REPO_ROOT, encoding: "utf8" });
+  assert.equal(npx.status, 0, npx.stderr);
+  assert.match(npx.stdout, /^Usage: staq <command>/);
 });
 
 test("usage errors exit 2 with the message and the usage", async () => {
