@@ -10,7 +10,7 @@ import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { isParseArgsError } from "../src/cli/command.ts";
-import { parseDecimal, parseWholeNumber } from "../src/io/decimal.ts";
+import { parseDecimal, parseInteger } from "../src/io/decimal.ts";
 import { describeFsError, makeDirectories } from "../src/node/files.ts";
 
 /**
@@ -75,9 +75,9 @@ export function secondsOption(text: string, flag: string): number {
   return value;
 }
 
-/** A count (1 or more) written as a plain whole number ("0x10" and "" are not); anything else exits 2 quoting the text. */
+/** A count (1 or more; parseInteger: "1e3" is 1000, "0x10" and "" are not numbers); anything else exits 2 quoting the text. */
 export function positiveIntegerOption(text: string, flag: string): number {
-  const value = parseWholeNumber(text);
+  const value = parseInteger(text);
   if (!(value >= 1)) {
     console.error(`${flag} takes a positive whole number; got ${JSON.stringify(text)}`);
     process.exit(2);
@@ -87,7 +87,7 @@ export function positiveIntegerOption(text: string, flag: string): number {
 
 /** A comma-separated list of counts (positiveIntegerOption each), without repeats, in increasing order. */
 export function positiveIntegerList(text: string, flag: string): number[] {
-  const values = text.split(",").map((part) => parseWholeNumber(part));
+  const values = text.split(",").map((part) => parseInteger(part));
   if (!values.every((value) => value >= 1)) {
     console.error(`${flag} takes positive whole numbers separated by commas; got ${JSON.stringify(text)}`);
     process.exit(2);

@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { parseProgramArgs, prepareOutputFolder, usageError } from "../bench/arguments.ts";
-import { parseWholeNumber } from "../src/io/decimal.ts";
+import { parseInteger } from "../src/io/decimal.ts";
 import { presetConfig } from "../src/agent/presets.ts";
 import { randomPolicyReturns } from "../src/envs/random-policy.ts";
 import { makeEnv, registeredEnvs } from "../src/envs/registry.ts";
@@ -86,11 +86,11 @@ for (const env of envs) {
     usageError(`--envs: no acceptance target for ${env}; choose among ${Object.keys(TARGETS).join(", ")} and the MinAtar games`, USAGE);
 }
 const seeds = values.seeds.split(",").map((text) => {
-  const seed = parseWholeNumber(text);
+  const seed = parseInteger(text);
   if (!(seed >= 0)) usageError(`--seeds takes whole numbers (0 or more) separated by commas; got ${JSON.stringify(values.seeds)}`, USAGE);
   return seed;
 });
-if (values.steps !== undefined && !(parseWholeNumber(values.steps) >= 1))
+if (values.steps !== undefined && !(parseInteger(values.steps) >= 1))
   usageError(`--steps takes a positive whole number; got ${JSON.stringify(values.steps)}`, USAGE);
 /** The built command, beside this script's folder: the script may be run from any folder. */
 const STAQ = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));

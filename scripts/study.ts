@@ -17,7 +17,7 @@
 import { readFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseProgramArgs, prepareOutputFolder, usageError } from "../bench/arguments.ts";
-import { parseWholeNumber } from "../src/io/decimal.ts";
+import { parseInteger } from "../src/io/decimal.ts";
 import { bootstrapDifferenceInterval } from "../src/analysis/bootstrap.ts";
 import { STABILITY_COLUMNS, STABILITY_METRICS, type StabilityMetrics } from "../src/analysis/stability.ts";
 import { runCommand } from "../src/cli/command.ts";
@@ -52,7 +52,7 @@ if (values.help) {
 }
 const runsDir = values.runs;
 const out = values.out;
-const seed = parseWholeNumber(values.seed);
+const seed = parseInteger(values.seed);
 if (!(seed >= 0)) usageError(`--seed takes a whole number, 0 or more; got ${JSON.stringify(values.seed)}`, USAGE);
 
 type Config = Record<string, unknown>;

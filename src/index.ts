@@ -4,7 +4,7 @@
  * resolves to ./node/index.ts, which adds Dawn device creation and file I/O.
  */
 export { StaqError, StaqInputError, StaqFormatError, StaqGpuError } from "./errors.ts";
-export { parseDecimal, parseWholeNumber } from "./io/decimal.ts";
+export { parseDecimal, parseInteger, parseWholeNumber } from "./io/decimal.ts";
 export { createGpu, wrapDevice, type Gpu, type GpuInfo, type GpuOptions, type GpuFeatures, type GpuLimits } from "./gpu/gpu.ts";
 export { injectConstants, injectableConstants, type ShaderConstants } from "./gpu/shader-template.ts";
 export {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 import { lastEvaluationStep } from "../agent/config.ts";
-import { parseWholeNumber } from "../io/decimal.ts";
+import { parseInteger } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { fileError, makeDirectories, writeFileAtomically } from "../node/files.ts";
 import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, bootstrapMeanInterval, type MeanInterval } from "../analysis/bootstrap.ts";
@@ -122,7 +122,7 @@ function parseSettings(args: string[]): Settings | "help" {
     );
   const repeated = groupBy.find((f, i) => groupBy.indexOf(f) !== i);
   if (repeated !== undefined) throw new UsageError(`--group-by names ${repeated} twice; give each field once`, compareCommand);
-  const seed = values.seed === undefined ? 0 : parseWholeNumber(values.seed);
+  const seed = values.seed === undefined ? 0 : parseInteger(values.seed);
   if (!(seed >= 0))
     throw new UsageError(`--seed must be an integer >= 0 (at most 2^53 - 1); got ${JSON.stringify(values.seed)}`, compareCommand);
   if (values.band !== undefined && values.band !== "minmax" && values.band !== "std")

@@ -4,7 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseWholeNumber } from "../io/decimal.ts";
+import { parseInteger } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { StaQ } from "../node/staq.ts";
 import { UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
@@ -45,10 +45,10 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** A whole number from `min` to `max` written as digits (no "1e8", "0x10" or ""); a UsageError saying the range otherwise. */
+/** A whole number from `min` to `max` (parseInteger: "1e3" is 1000; not "1.5", "0x10" or ""); a UsageError saying the range otherwise. */
 function integer(text: string | undefined, flag: string, min: number, max = Number.MAX_SAFE_INTEGER, why = ""): number | undefined {
   if (text === undefined) return undefined;
-  const value = parseWholeNumber(text);
+  const value = parseInteger(text);
   if (!(value >= min && value <= max)) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
     throw new UsageError(`--${flag} must be an integer ${range}; got ${JSON.stringify(text)}${why}`, evalCommand);

@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { StaqError, StaqFormatError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
-import { parseDecimal, parseWholeNumber } from "../io/decimal.ts";
+import { parseDecimal, parseInteger } from "../io/decimal.ts";
 import { float32Problem } from "../io/float32-range.ts";
 import { networkToSafetensors, parseTrainingBatchJson, readNetworkFile, type NetworkFileContents } from "../io/network-file.ts";
 import { createGpu } from "../node/create-gpu.ts";
@@ -133,7 +133,7 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
   const stepsText = need("steps", "K");
   const lrText = need("lr", "LR");
   const outPath = need("out", "OUT.safetensors");
-  const steps = parseWholeNumber(stepsText);
+  const steps = parseInteger(stepsText);
   if (!(steps >= 1))
     throw new UsageError(`--steps must be an integer >= 1 (a count of Adam steps); got ${JSON.stringify(stepsText)}`, fitCommand);
   const inUnitInterval = (x: number) => x >= 0 && x < 1;

@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { StaqError, StaqInputError } from "../errors.ts";
-import { parseWholeNumber } from "../io/decimal.ts";
+import { parseInteger } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { runLocalSweep, sweepStates } from "../sweep/local-backend.ts";
 import { planPoint, runPoint } from "../sweep/run-point.ts";
@@ -85,7 +85,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 function count(values: Values, flag: "jobs" | "cpus" | "gpus" | "max-parallel", min: number): number | undefined {
   const text = values[flag];
   if (text === undefined) return undefined;
-  const value = parseWholeNumber(text);
+  const value = parseInteger(text);
   if (!(value >= min)) throw new UsageError(`--${flag} must be an integer >= ${min}; got ${JSON.stringify(text)}`, sweepCommand);
   return value;
 }

@@ -4,7 +4,7 @@
  * read from JSON (src/tabular/pmd.ts) and prints the errors, the final policy and its Q as JSON,
  * so anyone can check staq's PMD, and StaQ's finite-memory variants, against another program.
  */
-import { parseDecimal, parseWholeNumber } from "../io/decimal.ts";
+import { parseDecimal, parseInteger } from "../io/decimal.ts";
 import { writeFileAtomically } from "../node/files.ts";
 import { pmdRates } from "../pmd/coefficients.ts";
 import { ensurePlotting, renderLineChartSvg } from "../plot/line-chart.ts";
@@ -90,9 +90,9 @@ function parseReal(name: string, text: string, min: number, inclusive: boolean):
   return value;
 }
 
-/** A whole number, written without a fraction or exponent, that is at least `min`. */
-function parseInteger(name: string, text: string, min: number): number {
-  const value = parseWholeNumber(text);
+/** A whole number (parseInteger) that is at least `min`. */
+function integerFlag(name: string, text: string, min: number): number {
+  const value = parseInteger(text);
   if (!(value >= min)) {
     throw new UsageError(
       `--${name} must be an integer >= ${min}${name === "seed" ? " (at most 2^53 - 1)" : ""}; got ${JSON.stringify(text)}`,
@@ -140,8 +140,8 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
   const tau = parseReal("tau", need("tau", "T (a number > 0)"), 0, false);
   const eta = parseReal("eta", need("eta", "E (a number >= 0)"), 0, true);
   const variants = parseVariants(need("variant", `V (${TABULAR_PMD_VARIANTS.join(", ")})`));
-  const iterations = parseInteger("iterations", need("iterations", "K (an integer >= 1)"), 1);
-  const memory = values.memory === undefined ? undefined : parseInteger("memory", values.memory, 1);
+  const iterations = integerFlag("iterations", need("iterations", "K (an integer >= 1)"), 1);
+  const memory = values.memory === undefined ? undefined : integerFlag("memory", values.memory, 1);
   const finite = variants.filter((v) => v !== "exact");
   if (finite.length > 0 && memory === undefined) {
     throw new UsageError(
@@ -150,7 +150,7 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
     );
   }
   const noise = values.noise === undefined ? 0 : parseReal("noise", values.noise, 0, true);
-  const seed = values.seed === undefined ? 0 : parseInteger("seed", values.seed, 0);
+  const seed = values.seed === undefined ? 0 : integerFlag("seed", values.seed, 0);
   if (values.plot === "") throw new UsageError("--plot needs a file name", tabularCommand);
   checkStepWeight(values.eta!, values.tau!, eta + tau);
   if (variants.includes("corrected")) checkCorrectable({ eta, tau, memory: memory!, etaText: values.eta!, tauText: values.tau! });

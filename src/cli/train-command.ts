@@ -21,7 +21,7 @@ import { StaqDivergenceError } from "../agent/divergence.ts";
 import type { EvaluationMetrics, IterationMetrics } from "../agent/metrics.ts";
 import { defaultPreset, presetConfig, presetName } from "../agent/presets.ts";
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
-import { parseWholeNumber } from "../io/decimal.ts";
+import { parseInteger } from "../io/decimal.ts";
 import { checkJsonDepth } from "../io/json.ts";
 import { fileError, makeDirectories, writeFileAtomically } from "../node/files.ts";
 import { StaQ, readCheckpoint } from "../node/staq.ts";
@@ -117,7 +117,7 @@ function configOverrides(values: Record<string, unknown>): Partial<StaqConfig> {
 
 function positiveInteger(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
-  const value = parseWholeNumber(text);
+  const value = parseInteger(text);
   if (!(value >= 1)) throw new UsageError(`--${flag} must be an integer >= 1; got ${JSON.stringify(text)}`, trainCommand);
   return value;
 }

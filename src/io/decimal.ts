@@ -13,7 +13,21 @@ export function parseDecimal(text: string): number {
   return DECIMAL.test(trimmed) ? Number(trimmed) : NaN;
 }
 
-/** The value of a whole number written without fraction or exponent ("16", "+3", "-2"); NaN otherwise or past 2^53. */
+/**
+ * The value of a decimal that is a whole number ("16", "1e3", "2.0"), as config fields take them;
+ * NaN for anything else or past 2^53. Every typed count and seed goes through it, so each flag
+ * takes the same numbers (`--steps 1e6` and `--checkpoint-every 1e3` alike).
+ */
+export function parseInteger(text: string): number {
+  const value = parseDecimal(text);
+  return Number.isSafeInteger(value) ? value : NaN;
+}
+
+/**
+ * The value of a whole number written without fraction or exponent ("16", "+3", "-2"); NaN
+ * otherwise or past 2^53. For counts stored in files (safetensors metadata), which are written
+ * by programs, so anything but plain digits is a damaged file.
+ */
 export function parseWholeNumber(text: string): number {
   const trimmed = text.trim();
   const value = INTEGER.test(trimmed) ? Number(trimmed) : NaN;

@@ -60,7 +60,7 @@ test("eval on a directory holding a directory says what a checkpoint holds (exit
   );
 });
 
-test("eval --episodes: a count beyond the cap, an exponent, hex or nothing is refused with the range (exit 2, before any work)", async () => {
+test("eval --episodes: a count beyond the cap (also written 1e8), hex, a fraction or nothing is refused with the range (exit 2, before any work)", async () => {
   const checkpoint = join(dir, "absent-checkpoint");
   const cases: [string[], RegExp][] = [
     [["--episodes", "100000000"], /--episodes must be an integer from 1 to 100000; got "100000000"/],

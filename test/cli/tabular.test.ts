@@ -288,6 +288,10 @@ test("bad options exit 2 with a message naming the option, and the usage", async
     assert.match(result.stderr.split("\n")[0], new RegExp(`^staq tabular: .*${message.source}`), args.join(" "));
     assert.match(result.stderr, /Usage: staq tabular --mdp FILE\.json/);
   });
+  // Counts take the numbers config fields take: 1e1 is 10, as --steps 1e6 is a million for train.
+  const exponent = await runStaq(["tabular", ...argsWith({ "--iterations": "1e1" })]);
+  assert.equal(exponent.code, 0, exponent.stderr);
+  assert.equal((JSON.parse(exponent.stdout) as { errors: number[] }).errors.length, 10);
 });
 
 test("a plot into a missing directory, or onto a directory, fails before the run (exit 2), with stdout empty", async () => {
