@@ -20,7 +20,7 @@ import {
 import { StaqDivergenceError } from "../agent/divergence.ts";
 import type { EvaluationMetrics, IterationMetrics } from "../agent/metrics.ts";
 import { defaultPreset, presetConfig, presetName } from "../agent/presets.ts";
-import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
+import { StaqFormatError, StaqInputError } from "../errors.ts";
 import { parseInteger } from "../io/decimal.ts";
 import { checkJsonDepth } from "../io/json.ts";
 import { fileError, makeDirectories, writeFileAtomically } from "../node/files.ts";

@@ -65,7 +65,7 @@
  * twin's own error is a few dozen roundings of 2^-53 relative on terms of the magnitudes the
  * bounds sum (`TWIN_SLACK` of them, far above it); no bound is widened beyond this derivation.
  */
-import { TINY, TWIN_SLACK, U, add, div, exact, hostRounded, mul, rounded, sub, type Tracked } from "./tracked-float32.ts";
+import { TINY, TWIN_SLACK, add, div, exact, hostRounded, mul, sub, type Tracked } from "./tracked-float32.ts";
 import { StaqInputError } from "../errors.ts";
 import { policyErrorBounds } from "../policy/reference.ts";
 

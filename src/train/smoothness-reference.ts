@@ -20,21 +20,7 @@
  * Also here: the state noise (ε as the kernel draws it, a pure function of (seed, step, row)), and
  * bounds on the kernels' float32 deviation from these twins, derived from WGSL's accuracy rules.
  */
-import {
-  TINY,
-  TWIN_SLACK,
-  U,
-  ULP_SUBNORMAL,
-  add,
-  clamp,
-  constant,
-  div,
-  exact,
-  mul,
-  rounded,
-  sub,
-  type Tracked,
-} from "./tracked-float32.ts";
+import { TINY, TWIN_SLACK, U, ULP_SUBNORMAL, add, clamp, constant, div, exact, mul, sub, type Tracked } from "./tracked-float32.ts";
 import { StaqInputError } from "../errors.ts";
 import { philox4x32, splitU64, STREAM_STATE_NOISE, uniformFromPhilox } from "../random/philox.ts";
 import { residualLoss, type LossOptions } from "./reference.ts";

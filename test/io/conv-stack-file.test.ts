@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { StaqFormatError, StaqInputError } from "../../src/errors.ts";
-import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "../../src/io/safetensors.ts";
+import { decodeSafetensors } from "../../src/io/safetensors.ts";
 import { readStackFile, stackFromSafetensors, stackToSafetensors } from "../../src/io/stack-file.ts";
 import type { MlpSpec, MlpWeights } from "../../src/stack/mlp.ts";
 import { stackLogitsReference } from "../../src/stack/reference.ts";

@@ -4,7 +4,7 @@ import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { testGpu } from "../helpers/gpu.ts";
 import { StaqError, StaqFormatError, StaqInputError } from "../../src/errors.ts";
-import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "../../src/io/safetensors.ts";
+import { decodeSafetensors } from "../../src/io/safetensors.ts";
 import { readStackFile, stackFromSafetensors, stackToSafetensors } from "../../src/io/stack-file.ts";
 import { loadStack, saveStack } from "../../src/node/stack-files.ts";
 import { pmdCoefficients } from "../../src/pmd/coefficients.ts";

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { poisonBuffer } from "../../src/gpu/buffers.ts";
-import { readFloat32, readUint32 } from "../../src/gpu/readback.ts";
+import { readFloat32 } from "../../src/gpu/readback.ts";
 import { philox4x32, splitU64, STREAM_NEXT_ACTION, uniformFromPhilox } from "../../src/random/philox.ts";
 import { createStack } from "../../src/stack/stack.ts";
 import type { MlpSpec } from "../../src/stack/mlp.ts";
