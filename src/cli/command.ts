@@ -6,6 +6,7 @@ import { readFile, stat } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
+import { parseInteger } from "../io/decimal.ts";
 import { fileError } from "../node/files.ts";
 
 export interface CommandIO {
@@ -33,6 +34,20 @@ export class UsageError extends Error {
     super(message);
     this.name = "UsageError";
   }
+}
+
+/**
+ * The integer flag `--flag` of `command` (parseInteger: "1e3" is 1000), from `min` to `max`;
+ * otherwise a UsageError saying the range, then `why`. Every count and seed flag reads through it.
+ */
+export function integerFlag(text: string, flag: string, command: Command, range: { min: number; max?: number; why?: string }): number {
+  const { min, max = Number.MAX_SAFE_INTEGER, why = "" } = range;
+  const value = parseInteger(text);
+  if (!(value >= min && value <= max)) {
+    const bounds = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${flag} must be an integer ${bounds}${why}; got ${JSON.stringify(text)}`, command);
+  }
+  return value;
 }
 
 /**

@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 import { lastEvaluationStep } from "../agent/config.ts";
-import { parseInteger } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { fileError, makeDirectories, writeFileAtomically } from "../node/files.ts";
 import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, bootstrapMeanInterval, type MeanInterval } from "../analysis/bootstrap.ts";
@@ -24,7 +23,7 @@ import {
 } from "../analysis/stability.ts";
 import { learningCurveSeries, parseJsonLines, runPoints, type Band } from "../plot/learning-curves.ts";
 import { ensurePlotting, renderLineChartSvg } from "../plot/line-chart.ts";
-import { UsageError, isParseArgsError, readInputFile, type Command, type CommandIO } from "./command.ts";
+import { integerFlag, UsageError, isParseArgsError, readInputFile, type Command, type CommandIO } from "./command.ts";
 import { checkOutputPath } from "./output-path.ts";
 import { RUN_FILES, pathExists } from "./run-directory.ts";
 
@@ -122,9 +121,7 @@ function parseSettings(args: string[]): Settings | "help" {
     );
   const repeated = groupBy.find((f, i) => groupBy.indexOf(f) !== i);
   if (repeated !== undefined) throw new UsageError(`--group-by names ${repeated} twice; give each field once`, compareCommand);
-  const seed = values.seed === undefined ? 0 : parseInteger(values.seed);
-  if (!(seed >= 0))
-    throw new UsageError(`--seed must be an integer >= 0 (at most 2^53 - 1); got ${JSON.stringify(values.seed)}`, compareCommand);
+  const seed = values.seed === undefined ? 0 : integerFlag(values.seed, "seed", compareCommand, { min: 0, why: " (at most 2^53 - 1)" });
   if (values.band !== undefined && values.band !== "minmax" && values.band !== "std")
     throw new UsageError(`--band must be minmax or std; got ${JSON.stringify(values.band)}`, compareCommand);
   if (values.metric === "") throw new UsageError("--metric needs a key of eval.jsonl or metrics.jsonl", compareCommand);

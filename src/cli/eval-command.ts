@@ -4,10 +4,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseInteger } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { StaQ } from "../node/staq.ts";
-import { UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
+import { UsageError, integerFlag, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar } from "./minatar-module.ts";
 import { checkpointPath } from "./run-directory.ts";
 
@@ -45,17 +44,6 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** A whole number from `min` to `max` (parseInteger: "1e3" is 1000; not "1.5", "0x10" or ""); a UsageError saying the range otherwise. */
-function integer(text: string | undefined, flag: string, min: number, max = Number.MAX_SAFE_INTEGER, why = ""): number | undefined {
-  if (text === undefined) return undefined;
-  const value = parseInteger(text);
-  if (!(value >= min && value <= max)) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new UsageError(`--${flag} must be an integer ${range}; got ${JSON.stringify(text)}${why}`, evalCommand);
-  }
-  return value;
-}
-
 /** The environment a checkpoint names (undefined when it cannot be read: loading then says why). */
 async function savedEnvName(path: string): Promise<string | undefined> {
   for (const dir of [path, `${path}.old`]) {
@@ -79,15 +67,15 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
   }
   if (values.checkpoint === undefined) throw new UsageError("--checkpoint DIR is required", evalCommand);
   const episodes =
-    integer(
-      values.episodes,
-      "episodes",
-      1,
-      MAX_EPISODES,
-      ` (every return is printed; for more, run several evaluations with --seed S, S + ${MAX_EPISODES}, ...)`,
-    ) ?? 10;
+    values.episodes === undefined
+      ? 10
+      : integerFlag(values.episodes, "episodes", evalCommand, {
+          min: 1,
+          max: MAX_EPISODES,
+          why: ` (every return is printed; for more, run several evaluations with --seed S, S + ${MAX_EPISODES}, ...)`,
+        });
   // Episode j is reset with seed + j modulo 2^32: a larger --seed would alias a smaller one.
-  const seed = integer(values.seed, "seed", 0, 2 ** 32 - 1);
+  const seed = values.seed === undefined ? undefined : integerFlag(values.seed, "seed", evalCommand, { min: 0, max: 2 ** 32 - 1 });
   const path = await checkpointPath(values.checkpoint);
   // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.
   const envName = values.env ?? (await savedEnvName(path));

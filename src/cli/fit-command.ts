@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { StaqError, StaqFormatError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
-import { parseDecimal, parseInteger } from "../io/decimal.ts";
+import { parseDecimal } from "../io/decimal.ts";
 import { float32Problem } from "../io/float32-range.ts";
 import { networkToSafetensors, parseTrainingBatchJson, readNetworkFile, type NetworkFileContents } from "../io/network-file.ts";
 import { createGpu } from "../node/create-gpu.ts";
@@ -18,7 +18,7 @@ import { parameterCount, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 import { encodeSteps } from "../train/gradient-step.ts";
 import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
 import { ADAM_DEFAULTS } from "../train/reference.ts";
-import { UsageError, parseCommandArgs, readInputFile, type Command } from "./command.ts";
+import { integerFlag, UsageError, parseCommandArgs, readInputFile, type Command } from "./command.ts";
 import { checkOutputPath } from "./output-path.ts";
 
 const HELP = `Usage: staq fit --net IN.safetensors --batch BATCH.json --steps K --lr LR
@@ -133,9 +133,7 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
   const stepsText = need("steps", "K");
   const lrText = need("lr", "LR");
   const outPath = need("out", "OUT.safetensors");
-  const steps = parseInteger(stepsText);
-  if (!(steps >= 1))
-    throw new UsageError(`--steps must be an integer >= 1 (a count of Adam steps); got ${JSON.stringify(stepsText)}`, fitCommand);
+  const steps = integerFlag(stepsText, "steps", fitCommand, { min: 1, why: " (a count of Adam steps)" });
   const inUnitInterval = (x: number) => x >= 0 && x < 1;
   return {
     netPath,

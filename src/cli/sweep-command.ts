@@ -6,7 +6,6 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { StaqError, StaqInputError } from "../errors.ts";
-import { parseInteger } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { runLocalSweep, sweepStates } from "../sweep/local-backend.ts";
 import { planPoint, runPoint } from "../sweep/run-point.ts";
@@ -21,7 +20,7 @@ import {
   type SlurmOptions,
 } from "../sweep/slurm-backend.ts";
 import { checkMinatarEnvs, parseSweep, trainArguments, type Sweep, type SweepPoint } from "../sweep/sweep-file.ts";
-import { RunInterrupted, UsageError, isParseArgsError, readInputFile, type Command, type CommandIO } from "./command.ts";
+import { integerFlag, RunInterrupted, UsageError, isParseArgsError, readInputFile, type Command, type CommandIO } from "./command.ts";
 
 const HELP = `Usage: staq sweep FILE [--backend local|slurm] [--out DIR] [--retry-failed] [--dry-run]
                   [--jobs N]                                        (local)
@@ -84,10 +83,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 function count(values: Values, flag: "jobs" | "cpus" | "gpus" | "max-parallel", min: number): number | undefined {
   const text = values[flag];
-  if (text === undefined) return undefined;
-  const value = parseInteger(text);
-  if (!(value >= min)) throw new UsageError(`--${flag} must be an integer >= ${min}; got ${JSON.stringify(text)}`, sweepCommand);
-  return value;
+  return text === undefined ? undefined : integerFlag(text, flag, sweepCommand, { min });
 }
 
 /** The command that runs this same `staq` in a child process or on a cluster node. */

@@ -4,14 +4,14 @@
  * read from JSON (src/tabular/pmd.ts) and prints the errors, the final policy and its Q as JSON,
  * so anyone can check staq's PMD, and StaQ's finite-memory variants, against another program.
  */
-import { parseDecimal, parseInteger } from "../io/decimal.ts";
+import { parseDecimal } from "../io/decimal.ts";
 import { writeFileAtomically } from "../node/files.ts";
 import { pmdRates } from "../pmd/coefficients.ts";
 import { ensurePlotting, renderLineChartSvg } from "../plot/line-chart.ts";
 import { mdpFromJson, type Mdp } from "../tabular/mdp.ts";
 import { TABULAR_PMD_VARIANTS, tabularPmd, type TabularPmdResult, type TabularPmdVariant } from "../tabular/pmd.ts";
 import { softOptimum } from "../tabular/soft-optimal.ts";
-import { UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
+import { integerFlag, UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
 import { checkOutputPath } from "./output-path.ts";
 import { checkTabularCost } from "./tabular-cost.ts";
 
@@ -90,18 +90,6 @@ function parseReal(name: string, text: string, min: number, inclusive: boolean):
   return value;
 }
 
-/** A whole number (parseInteger) that is at least `min`. */
-function integerFlag(name: string, text: string, min: number): number {
-  const value = parseInteger(text);
-  if (!(value >= min)) {
-    throw new UsageError(
-      `--${name} must be an integer >= ${min}${name === "seed" ? " (at most 2^53 - 1)" : ""}; got ${JSON.stringify(text)}`,
-      tabularCommand,
-    );
-  }
-  return value;
-}
-
 function parseVariants(text: string): TabularPmdVariant[] {
   const names = text.split(",").map((name) => name.trim());
   const expected = `one of ${TABULAR_PMD_VARIANTS.join(", ")}, or several separated by commas`;
@@ -140,8 +128,8 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
   const tau = parseReal("tau", need("tau", "T (a number > 0)"), 0, false);
   const eta = parseReal("eta", need("eta", "E (a number >= 0)"), 0, true);
   const variants = parseVariants(need("variant", `V (${TABULAR_PMD_VARIANTS.join(", ")})`));
-  const iterations = integerFlag("iterations", need("iterations", "K (an integer >= 1)"), 1);
-  const memory = values.memory === undefined ? undefined : integerFlag("memory", values.memory, 1);
+  const iterations = integerFlag(need("iterations", "K (an integer >= 1)"), "iterations", tabularCommand, { min: 1 });
+  const memory = values.memory === undefined ? undefined : integerFlag(values.memory, "memory", tabularCommand, { min: 1 });
   const finite = variants.filter((v) => v !== "exact");
   if (finite.length > 0 && memory === undefined) {
     throw new UsageError(
@@ -150,7 +138,7 @@ function parseSettings(values: ReturnType<typeof parseCommandArgs<typeof OPTIONS
     );
   }
   const noise = values.noise === undefined ? 0 : parseReal("noise", values.noise, 0, true);
-  const seed = values.seed === undefined ? 0 : integerFlag("seed", values.seed, 0);
+  const seed = values.seed === undefined ? 0 : integerFlag(values.seed, "seed", tabularCommand, { min: 0, why: " (at most 2^53 - 1)" });
   if (values.plot === "") throw new UsageError("--plot needs a file name", tabularCommand);
   checkStepWeight(values.eta!, values.tau!, eta + tau);
   if (variants.includes("corrected")) checkCorrectable({ eta, tau, memory: memory!, etaText: values.eta!, tauText: values.tau! });

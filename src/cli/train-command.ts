@@ -21,11 +21,10 @@ import { StaqDivergenceError } from "../agent/divergence.ts";
 import type { EvaluationMetrics, IterationMetrics } from "../agent/metrics.ts";
 import { defaultPreset, presetConfig, presetName } from "../agent/presets.ts";
 import { StaqFormatError, StaqInputError } from "../errors.ts";
-import { parseInteger } from "../io/decimal.ts";
 import { checkJsonDepth } from "../io/json.ts";
 import { fileError, makeDirectories, writeFileAtomically } from "../node/files.ts";
 import { StaQ, readCheckpoint } from "../node/staq.ts";
-import { RunInterrupted, UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
+import { integerFlag, RunInterrupted, UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar } from "./minatar-module.ts";
 import { createProgressReporter, formatDuration } from "./progress.ts";
 import { parseJsonLines } from "../plot/learning-curves.ts";
@@ -115,13 +114,6 @@ function configOverrides(values: Record<string, unknown>): Partial<StaqConfig> {
   return overrides as Partial<StaqConfig>;
 }
 
-function positiveInteger(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const value = parseInteger(text);
-  if (!(value >= 1)) throw new UsageError(`--${flag} must be an integer >= 1; got ${JSON.stringify(text)}`, trainCommand);
-  return value;
-}
-
 /** The run directory's default name: runs/CartPole-v1-quick-s0 (a MinAtar name's slash becomes a dash). */
 export function defaultRunDirectory(env: string, preset: string, seed: number): string {
   return join("runs", `${env.replace(/[^A-Za-z0-9._-]+/g, "-")}-${preset}-s${seed}`);
@@ -151,7 +143,8 @@ async function train(args: string[], io: CommandIO): Promise<void> {
     return;
   }
   const overrides = configOverrides(values);
-  const checkpointEvery = positiveInteger(values["checkpoint-every"] as string | undefined, "checkpoint-every");
+  const every = values["checkpoint-every"] as string | undefined;
+  const checkpointEvery = every === undefined ? undefined : integerFlag(every, "checkpoint-every", trainCommand, { min: 1 });
   // Everything is checked, and the new run or the resumed one is built, before a file is changed:
   // a mistake leaves the run directory as it was.
   const run = values.resume ? await prepareResume(values, overrides) : await prepareNewRun(values, overrides);
