@@ -2,14 +2,16 @@
  * The check every command makes of a file it is told to write, before it spends any time: the
  * output must not be one of its inputs (written over, the input would be lost, and a second run
  * would read the output), must not be a directory, a pipe or a device (/dev/stdout: the write
- * renames a file over the path), and its directory must exist and be writable.
- * Each is the user's to fix, so each exits 2.
+ * renames a file over the path), and its directory (the link's target's, for a symbolic link,
+ * which the write follows) must exist and take a new file: a file is made there and removed
+ * again, since permission bits alone say nothing of a read-only mount or /proc, and root passes
+ * every access() check. Each is the user's to fix, so each exits 2.
  */
-import { constants } from "node:fs";
-import { access, realpath, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { realpath, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { StaqInputError } from "../errors.ts";
-import { describeFsError, fileIdentity, specialFileKind } from "../node/files.ts";
+import { describeFsError, fileIdentity, linkTarget, specialFileKind } from "../node/files.ts";
 import { UsageError, type Command } from "./command.ts";
 
 /** A path as the user gave it, with the option (or description) it came from. */
@@ -47,6 +49,10 @@ async function identify(path: string): Promise<{ real: string; inode?: string }>
 
 /** Throws unless `check.output` can be written without harm (see the module comment). */
 export async function checkOutputPath({ output, what, example, inputs, command }: OutputCheck): Promise<void> {
+  // "" would resolve to the working directory, and the write fail only at the end.
+  if (output.path === "") throw new StaqInputError(`${output.option} needs a file's path for ${what}; got an empty one (e.g. ${example})`);
+  const unusable = (error: unknown) =>
+    new StaqInputError(`cannot write ${what} to ${output.option} ${output.path}: ${describeFsError(error)}`);
   const target = await identify(output.path);
   for (const input of inputs) {
     const source = await identify(input.path);
@@ -59,7 +65,12 @@ export async function checkOutputPath({ output, what, example, inputs, command }
     }
   }
 
-  const info = await stat(output.path).catch(() => undefined);
+  // Not there yet (ENOENT, also a link whose target is not there yet) is fine; a name too long, a
+  // loop of links or a forbidden directory on the way is not, and would fail only at the write.
+  const info = await stat(output.path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
+    throw unusable(error);
+  });
   const kind = info && specialFileKind(info);
   if (kind !== undefined)
     throw new StaqInputError(
@@ -70,17 +81,24 @@ export async function checkOutputPath({ output, what, example, inputs, command }
       `${output.option} ${output.path} is a directory; give a file name for ${what}, e.g. ${join(output.path, example)}`,
     );
   }
-  const directory = dirname(resolve(output.path));
+  const written = await linkTarget(output.path).catch((error: unknown) => {
+    throw unusable(error);
+  });
+  const through = written === resolve(output.path) ? "" : `, the target of the link ${output.path}`;
+  const directory = dirname(written);
   const parent = await stat(directory).catch(() => undefined);
   if (parent === undefined)
-    throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}) does not exist; create it first`);
+    throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}${through}) does not exist; create it first`);
   if (!parent.isDirectory())
-    throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}) is a file, not a directory`);
+    throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}${through}) is a file, not a directory`);
+  const probe = join(directory, `.staq-write-check.${process.pid}.${randomBytes(4).toString("hex")}`);
   try {
-    await access(directory, constants.W_OK);
+    await writeFile(probe, "", { flag: "wx" });
   } catch (error) {
     throw new StaqInputError(
-      `cannot write ${what} into ${directory} (the directory of ${output.option} ${output.path}): ${describeFsError(error)}`,
+      `cannot write ${what} into ${directory} (the directory of ${output.option} ${output.path}${through}): ${describeFsError(error)}`,
     );
+  } finally {
+    await rm(probe, { force: true });
   }
 }

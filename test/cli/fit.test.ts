@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readFile, readdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fitCommand } from "../../src/cli/fit-command.ts";
+import { checkOutputPath } from "../../src/cli/output-path.ts";
 import { shortestFloat32 } from "../../src/cli/logits-command.ts";
 import { UsageError, type CommandIO } from "../../src/cli/command.ts";
 import { StaqFormatError, StaqInputError } from "../../src/errors.ts";
@@ -517,6 +518,37 @@ test("every option is checked, in process, before a GPU is created", async () =>
   const netLink = join(dir, "options-net-link.safetensors");
   await symlink(net, netLink);
   await assert.rejects(fit({ "--out": netLink }), usage(/--out .*options-net-link\.safetensors is the --net file/));
+  // Outputs that would fail only at the write, after the training: each is refused first.
+  const refused = (pattern: RegExp) => (e: unknown) => e instanceof StaqInputError && pattern.test((e as Error).message);
+  await assert.rejects(fit({ "--out": "" }), refused(/^--out needs a file's path for the trained network; got an empty one/));
+  await assert.rejects(
+    fit({ "--out": join(dir, `${"n".repeat(300)}.safetensors`) }),
+    refused(/^cannot write the trained network to --out .*: the name is too long \(ENAMETOOLONG\)$/),
+  );
+  // A link is written through (the file it leads to is replaced): its target's directory must exist.
+  const dangling = join(dir, "options-dangling.safetensors");
+  await symlink(join(dir, "nowhere", "x.safetensors"), dangling);
+  await assert.rejects(
+    fit({ "--out": dangling }),
+    refused(
+      /the directory of --out .*options-dangling\.safetensors \(.*nowhere, the target of the link .*\) does not exist; create it first/,
+    ),
+  );
+  // A link whose target is not there yet, in a directory that is: the write makes the target.
+  const ahead = join(dir, "options-ahead.safetensors");
+  await symlink(join(dir, "ahead-target.safetensors"), ahead);
+  await checkOutputPath({
+    output: { option: "--out", path: ahead },
+    what: "the trained network",
+    example: "x.safetensors",
+    inputs: [],
+    command: fitCommand,
+  });
+  // /proc's files are regular and root may write its directory by the permission bits, but no file can be made there.
+  await assert.rejects(
+    fit({ "--out": "/proc/version" }),
+    refused(/^cannot write the trained network into \/proc \(the directory of --out \/proc\/version\): /),
+  );
   // Inputs that cannot be read are the user's to fix (exit 2), named with the reason.
   await assert.rejects(
     fit({ "--net": join(dir, "absent.safetensors") }),
