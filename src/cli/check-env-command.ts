@@ -2,8 +2,10 @@
  * `staq check-env --reference DIR`: checks staq's environments against reference data recorded from
  * the upstream Python code (the format: docs/formats.md, “Reference data”) — every *.json file in
  * DIR (or one file), one line each: pass, or the first mismatch (episode, step, field, expected,
- * got). Exit 1 on any mismatch or malformed file, so anyone can re-record the references with other
- * seeds and re-check.
+ * got), so anyone can re-record the references with other seeds and re-check. Exit 1 when an
+ * environment disagrees with a file; exit 2 when the only failures are files that could not be
+ * checked (malformed, unreadable, empty, or for an unknown environment), as for any malformed input
+ * file of the command line. A malformed file fails its own line; the others are still checked.
  *
  * MinAtar files are checked through the GPL-3.0 subpath `staq/envs/minatar`, loaded by its public
  * name only when such a file is met: the rest of the library never imports it (see its README).
@@ -31,12 +33,17 @@ Checks staq's environments against reference data recorded from the upstream Pyt
                    state_nonzero, reward, terminal}]}: whole episodes replayed from the seed,
                    every frame, reward and terminal exact (uses staq/envs/minatar, GPL-3.0)
   numpy streams    {"streams": [{seed, draws}]}: numpy RandomState draws, exact
-Any seeds and any number of episodes work. Other JSON objects are listed as skipped;
-a file with "episodes" or "streams" of the wrong type, or that is not a JSON object, fails.
+Any seeds and any number of episodes (at least one) work. Other JSON objects are listed as
+skipped; a malformed reference file (a field missing or of the wrong type, entries fewer than
+the actions, no episodes or streams, not a JSON object) fails its line naming the field, and
+the other files are still checked.
 
 Prints one line per file: "pass" with what was checked, or "FAIL" with the first mismatch
-(episode, step, field, expected, got). Exit status 1 if any file fails or is malformed, or
-if no file was a reference file (all skipped).
+(episode, step, field, expected, got) or what is wrong with the file. Exit status:
+  0  every reference file passed
+  1  an environment did not match a reference file (whatever else failed)
+  2  no mismatch, but some files could not be checked (malformed, unreadable, an unknown
+     environment), or no file was a reference file (all skipped)
 
 Options:
   --reference P   a folder of reference files, or one file
@@ -48,6 +55,27 @@ export interface CheckOutcome {
   file: string;
   status: "pass" | "FAIL" | "skip";
   detail: string;
+  /**
+   * For a FAIL that is not a mismatch, why the file could not be checked: "file" when the file is
+   * at fault (malformed, unreadable, an unknown environment: exit 2), "other" for anything else
+   * (the MinAtar module could not be loaded: exit 1).
+   */
+  unchecked?: "file" | "other";
+}
+
+/**
+ * Why a file could not be checked, for a StaqError thrown while reading or checking it; undefined
+ * for any other error (a bug, rethrown). Matched by name as well as by class: MinAtar files are
+ * checked by `staq/envs/minatar`, loaded by its package name, which when staq runs from its sources
+ * (tsx, the tests) is the built copy in dist/, whose error classes are not these.
+ */
+function uncheckedKind(error: unknown): CheckOutcome["unchecked"] {
+  if (error instanceof StaqFormatError || error instanceof StaqInputError) return "file";
+  if (error instanceof StaqError) return "other";
+  if (!(error instanceof Error)) return undefined;
+  if (error.name === "StaqFormatError" || error.name === "StaqInputError") return "file";
+  if (error.name === "StaqError" || error.name === "StaqGpuError") return "other";
+  return undefined;
 }
 
 /** A value for a one-line report: JSON, with long arrays shortened and saying how many were left out. */
@@ -180,16 +208,30 @@ async function run(args: string[], io: CommandIO): Promise<void> {
     } catch (error) {
       // An unreadable or malformed file fails its line (the message says which and why); the
       // other files are still checked.
-      if (!(error instanceof StaqError)) throw error;
-      outcome = { status: "FAIL", detail: error.message };
+      const unchecked = uncheckedKind(error);
+      if (unchecked === undefined) throw error;
+      outcome = { status: "FAIL", detail: (error as Error).message, unchecked };
     }
     outcomes.push({ file, ...outcome });
     io.stdout.write(`${outcome.status.padEnd(4)}  ${basename(file).padEnd(width)}  ${outcome.detail}\n`);
   }
-  const failed = outcomes.filter((o) => o.status === "FAIL").length;
+  const failed = outcomes.filter((o) => o.status === "FAIL");
   const passed = outcomes.filter((o) => o.status === "pass").length;
-  io.stdout.write(`${passed} passed, ${failed} failed, ${outcomes.length - passed - failed} skipped\n`);
-  if (failed > 0) throw new ReferenceMismatchError(`${failed} of ${outcomes.length} reference files did not match`);
+  io.stdout.write(`${passed} passed, ${failed.length} failed, ${outcomes.length - passed - failed.length} skipped\n`);
+  const unchecked = failed.filter((o) => o.unchecked !== undefined);
+  const mismatched = failed.length - unchecked.length;
+  const why = unchecked.every((o) => o.unchecked === "file") ? "malformed or unreadable; their lines say why" : "their lines say why";
+  const count = outcomes.length;
+  const summary =
+    mismatched === 0
+      ? `${unchecked.length} of ${count} reference files could not be checked (${why})`
+      : `${mismatched} of ${count} reference files did not match` +
+        (unchecked.length > 0 ? `, and ${unchecked.length} could not be checked (${why})` : "");
+  // A disagreement with upstream is the finding that matters (exit 1), whatever else failed; files
+  // that could not be checked, alone, are bad input (exit 2), as for every other command. A check
+  // that failed for a reason other than its file (the MinAtar module could not be loaded) is exit 1.
+  if (mismatched > 0 || unchecked.some((o) => o.unchecked === "other")) throw new ReferenceMismatchError(summary);
+  if (unchecked.length > 0) throw new StaqFormatError(summary);
   // Nothing checked is no success: a wrong folder, or files that are all of another format.
   if (passed === 0)
     throw new StaqInputError(
@@ -197,7 +239,7 @@ async function run(args: string[], io: CommandIO): Promise<void> {
     );
 }
 
-/** Exit 1 after the report: the environments disagree with the references (nothing was wrong with the command). */
+/** Exit 1 after the report: the environments disagree with the references (or a file could not be checked for a reason other than the file). */
 export class ReferenceMismatchError extends StaqError {}
 
 export const checkEnvCommand: Command = {

@@ -5,7 +5,7 @@
  * `["randint_range_n", lo, hi, n, [v…]]` — compared exactly. Returns the first mismatch, if any.
  * Portable: the caller reads and parses the file.
  */
-import { StaqFormatError } from "../errors.ts";
+import { StaqFormatError, StaqInputError } from "../errors.ts";
 import { RandomState } from "./random-state.ts";
 
 export interface RandomStateMismatch {
@@ -28,42 +28,72 @@ export interface RandomStateReferenceReport {
 
 const describe = (value: unknown) => JSON.stringify(value)?.slice(0, 80) ?? String(value);
 
+/** The largest seed numpy's RandomState takes. */
+const MAX_SEED = 2 ** 32 - 1;
+
+/**
+ * Each kind of draw and the length of its entry, the recorded value last: a shorter entry would be
+ * compared as "expected undefined"; randint_range_n's values are an array.
+ */
+const DRAW_LENGTHS: Readonly<Record<string, number>> = { rand: 2, randint: 3, randint_range: 4, randint_range_n: 5 };
+
+/** Whether `draw` is an entry of a known kind, of its length, with numbers for arguments (and an array for randint_range_n's values). */
+function isKnownDraw(draw: unknown): draw is unknown[] {
+  if (!Array.isArray(draw) || typeof draw[0] !== "string" || !Object.hasOwn(DRAW_LENGTHS, draw[0])) return false;
+  if (draw.length !== DRAW_LENGTHS[draw[0]]) return false;
+  const last = draw.length - 1;
+  return draw.slice(1).every((v, k) => (draw[0] === "randint_range_n" && k + 1 === last ? Array.isArray(v) : typeof v === "number"));
+}
+
 export function checkRandomStateReference(json: unknown): RandomStateReferenceReport {
   const streams = (json as { streams?: unknown } | null)?.streams;
   if (!Array.isArray(streams))
     throw new StaqFormatError(
       `a RandomState reference needs a "streams" array (docs/formats.md, “Reference data”); got ${describe(streams)}`,
     );
+  // A file without streams, or a stream without draws, would pass having checked nothing.
+  if (streams.length === 0) {
+    throw new StaqFormatError(
+      `"streams" is empty: the file checks nothing; record at least one stream (docs/formats.md, “Reference data”)`,
+    );
+  }
   const report: RandomStateReferenceReport = { streams: 0, draws: 0 };
   for (let s = 0; s < streams.length; s++) {
     const { seed, draws } = (streams[s] ?? {}) as { seed?: unknown; draws?: unknown };
     if (typeof seed !== "number" || !Array.isArray(draws))
       throw new StaqFormatError(`streams[${s}] needs a numeric "seed" and a "draws" array`);
+    if (!(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED)) {
+      throw new StaqFormatError(`streams[${s}].seed must be an integer in [0, 2^32 - 1] (numpy's legacy seeding); got ${describe(seed)}`);
+    }
+    if (draws.length === 0) throw new StaqFormatError(`streams[${s}] has no draws: record at least one`);
     const random = new RandomState(seed);
     for (let d = 0; d < draws.length; d++) {
-      const draw = draws[d] as unknown[];
-      const bad = () =>
-        new StaqFormatError(
+      const draw: unknown = draws[d];
+      if (!isKnownDraw(draw)) {
+        throw new StaqFormatError(
           `streams[${s}].draws[${d}] is not a known draw: ${describe(draw)} (expected ["rand", x], ["randint", n, v], ["randint_range", lo, hi, v] or ["randint_range_n", lo, hi, n, [v...]])`,
         );
-      if (!Array.isArray(draw) || !draw.slice(1).every((v) => typeof v === "number" || Array.isArray(v))) throw bad();
+      }
       let expected: unknown;
       let got: unknown;
-      switch (draw[0]) {
-        case "rand":
-          [expected, got] = [draw[1], random.rand()];
-          break;
-        case "randint":
-          [expected, got] = [draw[2], random.randint(draw[1] as number)];
-          break;
-        case "randint_range":
-          [expected, got] = [draw[3], random.randint(draw[1] as number, draw[2] as number)];
-          break;
-        case "randint_range_n":
-          [expected, got] = [draw[4], Array.from(random.randintN(draw[1] as number, draw[2] as number, draw[3] as number))];
-          break;
-        default:
-          throw bad();
+      try {
+        switch (draw[0]) {
+          case "rand":
+            [expected, got] = [draw[1], random.rand()];
+            break;
+          case "randint":
+            [expected, got] = [draw[2], random.randint(draw[1] as number)];
+            break;
+          case "randint_range":
+            [expected, got] = [draw[3], random.randint(draw[1] as number, draw[2] as number)];
+            break;
+          default: // randint_range_n, the last kind isKnownDraw lets through
+            [expected, got] = [draw[4], Array.from(random.randintN(draw[1] as number, draw[2] as number, draw[3] as number))];
+        }
+      } catch (error) {
+        // RandomState's own message ("randint: high <= 0 …") does not say which draw of the file it is.
+        if (!(error instanceof StaqInputError)) throw error;
+        throw new StaqFormatError(`streams[${s}].draws[${d}] ${describe(draw)} is not a draw numpy can make: ${error.message}`);
       }
       report.draws++;
       if (JSON.stringify(expected) !== JSON.stringify(got)) {

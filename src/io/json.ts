@@ -12,8 +12,19 @@
  * The files that are one object of known fields (`parseJsonObject`: the states of `staq logits`,
  * the MDP of `staq tabular`, the batch of `staq fit`) refuse any other field and a key written
  * twice. JSON.parse keeps the last of repeated keys and has no hook to see them, so the same pass
- * that measures the depth notes where each top-level key is written; repeats in nested objects go
- * unseen, but none of these files has a nested object whose keys staq reads.
+ * that measures the depth notes where each key is written (`scanJsonKeys`); for these files only
+ * the top-level keys are looked at, as none has a nested object whose keys staq reads. The
+ * safetensors header (./safetensors.ts) uses the same pass two levels deep, for the objects whose
+ * keys it reads: tensor names, `__metadata__` keys and the fields of each tensor entry.
+ *
+ * Text that is not plain UTF-8 is refused in that pass too, so every JSON input (and the header)
+ * says so the same way. A UTF-8 byte-order mark (Windows PowerShell 5's `Out-File -Encoding utf8`
+ * and older Notepad write one) is refused rather than skipped: RFC 8259 lets a reader ignore it,
+ * but JSON.parse, Python's json.loads and serde_json all refuse it, and readers that do their own
+ * JSON.parse after `checkJsonDepth` (a run's config.json) could not skip it, so skipping it here
+ * would make the same file good for one command and bad for another. UTF-16 (what Windows tools
+ * call "Unicode"), read as UTF-8, becomes U+FFFD for its byte-order mark and NULs between the
+ * characters; it is named as such rather than parsed as garbage.
  */
 import { StaqFormatError } from "../errors.ts";
 
@@ -32,40 +43,75 @@ const BACKSLASH = 0x5c;
 const isJsonSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 const COLON = 0x3a;
 
+/** A key of an object in JSON text, as `scanJsonKeys` finds it. */
+export interface JsonKey {
+  /** Where its quoted text is: [start, end), quotes included. */
+  start: number;
+  end: number;
+  /** Where the "{" of the object holding it is: keys with the same `object` are keys of one object. */
+  object: number;
+  /** How deep that object is: 1 for the top-level object. */
+  depth: number;
+}
+
+const BYTE_ORDER_MARK = 0xfeff;
+const REPLACEMENT_CHARACTER = "\ufffd";
+/** How to save a file so that staq can read it, ending the encoding errors. */
+const SAVE_AS_UTF8 = 'save it as UTF-8 without a byte-order mark (the editor\'s "UTF-8", not "UTF-8 with BOM" or "Unicode")';
+
+/** Throws a StaqFormatError naming `source` when `text` starts with a byte-order mark or looks like UTF-16 read as UTF-8. */
+function refuseOtherEncodings(text: string, source: string): void {
+  if (text.charCodeAt(0) === BYTE_ORDER_MARK) {
+    throw new StaqFormatError(
+      `${source} starts with a UTF-8 byte-order mark (BOM), an invisible character before the JSON that JSON readers refuse; ${SAVE_AS_UTF8}`,
+    );
+  }
+  // UTF-16's byte-order mark (FF FE or FE FF) is two invalid UTF-8 bytes, each read as U+FFFD; without
+  // a mark, its ASCII characters come with a NUL byte each. JSON text never holds a raw NUL.
+  if (text.startsWith(REPLACEMENT_CHARACTER.repeat(2)) || text.slice(0, 4).includes("\u0000")) {
+    throw new StaqFormatError(
+      `${source} is not UTF-8 text: it looks like UTF-16 (what Windows tools call "Unicode") or UTF-32, which staq does not read; ${SAVE_AS_UTF8}`,
+    );
+  }
+}
+
 /**
  * One pass over the characters, skipping strings (brackets inside them do not count): throws a
- * StaqFormatError naming `source` when `text` nests arrays and objects deeper than `limit`, and,
- * given `keys`, collects where each key of the top-level object is written ([start, end) of its
- * quoted text), repeats included. It does not validate the JSON, which JSON.parse does next.
+ * StaqFormatError naming `source` when `text` is not plain UTF-8 (`refuseOtherEncodings`) or nests
+ * arrays and objects deeper than `limit`, and, given `keys`, collects the keys of the objects
+ * nested at most `keyDepth` deep (1: the top-level object's only), repeats included. It does not
+ * validate the JSON, which JSON.parse does next.
  */
-function scanJson(text: string, source: string, limit: number, keys?: [number, number][]): void {
+function scanJson(text: string, source: string, limit: number, keys?: JsonKey[], keyDepth = 1): void {
+  refuseOtherEncodings(text, source);
   let depth = 0;
   let inString = false;
   let stringStart = 0;
-  let topIsObject = false;
+  // Per open level, where its "{" is, or -1 for an array.
+  const objects: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
       if (c === BACKSLASH) i++;
       else if (c === QUOTE) {
         inString = false;
-        // A string directly inside the top-level object and followed by ":" is one of its keys.
-        if (keys && depth === 1 && topIsObject) {
+        // A string directly inside an object and followed by ":" is one of its keys.
+        if (keys && depth >= 1 && depth <= keyDepth && objects[depth - 1] >= 0) {
           let j = i + 1;
           while (j < text.length && isJsonSpace(text.charCodeAt(j))) j++;
-          if (text.charCodeAt(j) === COLON) keys.push([stringStart, i + 1]);
+          if (text.charCodeAt(j) === COLON) keys.push({ start: stringStart, end: i + 1, object: objects[depth - 1], depth });
         }
       }
     } else if (c === QUOTE) {
       inString = true;
       stringStart = i;
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      if (depth === 0) topIsObject = c === OPEN_BRACE;
       if (++depth > limit) {
         throw new StaqFormatError(
           `${source} is nested deeper than ${limit} levels of arrays and objects (level ${limit + 1} opens at character ${i}); staq's JSON inputs nest only a few levels, so check that this is the right file`,
         );
       }
+      objects[depth - 1] = c === OPEN_BRACE ? i : -1;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       depth--;
     }
@@ -73,9 +119,61 @@ function scanJson(text: string, source: string, limit: number, keys?: [number, n
 }
 
 /**
+ * `checkJsonDepth`'s checks, returning the keys of the objects nested at most `keyDepth` deep
+ * (1: the top-level object's; arrays count as levels too), for `repeatedJsonKey`.
+ */
+export function scanJsonKeys(text: string, source: string, keyDepth: number): JsonKey[] {
+  const keys: JsonKey[] = [];
+  scanJson(text, source, MAX_JSON_DEPTH, keys, keyDepth);
+  return keys;
+}
+
+/** A key written twice in one object, for a message that says where. */
+export interface RepeatedJsonKey {
+  key: string;
+  /** How deep its object is: 1 for the top-level object (arrays count as levels too). */
+  depth: number;
+  /**
+   * At depth 2, the top-level key whose value the object is (an object at depth 2 can be nothing
+   * else when the top level is an object); undefined at other depths.
+   */
+  parent?: string;
+}
+
+/**
+ * The first key of `keys` (from `scanJsonKeys` over `text`, which JSON.parse has accepted) that its
+ * object already has, or undefined when no object repeats a key. Keys are compared as the strings
+ * they stand for, so "\u0077" repeats "w".
+ */
+export function repeatedJsonKey(text: string, keys: readonly JsonKey[]): RepeatedJsonKey | undefined {
+  // Objects at one depth follow each other without overlapping, so the keys of one object are
+  // consecutive among the keys of its depth: one set per depth, emptied when the object changes,
+  // rather than a set per object (a header may have a million tensor entries).
+  const seen: Set<string>[] = [];
+  const current: number[] = [];
+  // The latest top-level key: the one whose value an object at depth 2 is.
+  let topLevelKey: string | undefined;
+  for (const { start, end, object, depth } of keys) {
+    // The text parsed, so every collected key is a valid JSON string; most have no escape to decode.
+    const raw = text.slice(start + 1, end - 1);
+    const key = raw.includes("\\") ? (JSON.parse(text.slice(start, end)) as string) : raw;
+    if (depth === 1) topLevelKey = key;
+    if (current[depth - 1] !== object) {
+      current[depth - 1] = object;
+      (seen[depth - 1] ??= new Set()).clear();
+    }
+    const keysOfObject = seen[depth - 1];
+    if (keysOfObject.has(key)) return { key, depth, ...(depth === 2 && topLevelKey !== undefined ? { parent: topLevelKey } : {}) };
+    keysOfObject.add(key);
+  }
+  return undefined;
+}
+
+/**
  * Throws a StaqFormatError naming `source` when `text` nests arrays and objects deeper than
- * `limit`. One pass over the characters, skipping strings (brackets inside them do not count);
- * it does not validate the JSON, which JSON.parse does next.
+ * `limit`, or starts with a byte-order mark or looks like UTF-16 (`refuseOtherEncodings`). One
+ * pass over the characters, skipping strings (brackets inside them do not count); it does not
+ * validate the JSON, which JSON.parse does next.
  */
 export function checkJsonDepth(text: string, source: string, limit = MAX_JSON_DEPTH): void {
   scanJson(text, source, limit);
@@ -151,21 +249,16 @@ export interface JsonObjectShape {
  * Bare NaN and ±Infinity parse as numbers, for the caller to refuse naming the entry.
  */
 export function parseJsonObject(text: string, source: string, shape: JsonObjectShape): Record<string, unknown> {
-  const keys: [number, number][] = [];
+  const keys: JsonKey[] = [];
   scanJson(text, source, MAX_JSON_DEPTH, keys);
   const parsed = parseAllowingNonFinite(text, source);
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
     throw new StaqFormatError(`${source} is not a JSON object; ${shape.expected}`);
-  // The text parsed, so every collected key is a valid JSON string ("\u0050" is "P").
-  const seen = new Set<string>();
-  for (const [start, end] of keys) {
-    const key = JSON.parse(text.slice(start, end)) as string;
-    if (seen.has(key)) {
-      throw new StaqFormatError(
-        `${source} has the field ${JSON.stringify(key)} twice; JSON.parse would keep only the last, so remove the one you do not mean (${shape.expected})`,
-      );
-    }
-    seen.add(key);
+  const repeat = repeatedJsonKey(text, keys);
+  if (repeat !== undefined) {
+    throw new StaqFormatError(
+      `${source} has the field ${JSON.stringify(repeat.key)} twice; JSON.parse would keep only the last, so remove the one you do not mean (${shape.expected})`,
+    );
   }
   const record = parsed as Record<string, unknown>;
   const unexpected = Object.keys(record).find((key) => !shape.fields.includes(key));

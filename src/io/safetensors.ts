@@ -12,12 +12,18 @@
  * Written by hand because the format is this small, and because the reader is where a file from
  * another program meets staq: every check below fails with the tensor's name and what is wrong,
  * the way the reference implementation's validation does, so a file that staq accepts is one that
- * the `safetensors` Python package accepts too (and the other way round, for F32 tensors).
+ * the `safetensors` Python package accepts too. The other way round holds for F32 tensors with one
+ * exception: a key written twice in the header. The package (0.8) refuses a repeated field of a
+ * tensor entry and a repeated "__metadata__", but keeps the last of a repeated tensor name (when
+ * both entries cover the same bytes) or metadata key without a word. staq refuses every repeat, as
+ * its JSON inputs do (./json.ts): one of the two values is silently dropped, and which one depends
+ * on the reader, so a stack file with "correction" twice would mean different things to different
+ * programs.
  *
  * Portable: no `node:` modules.
  */
 import { StaqFormatError, StaqInputError } from "../errors.ts";
-import { checkJsonDepth } from "./json.ts";
+import { repeatedJsonKey, scanJsonKeys, type RepeatedJsonKey } from "./json.ts";
 
 export interface Float32Tensor {
   /** Dimensions, outermost first; [] is a scalar (one value). */
@@ -199,15 +205,21 @@ function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; buff
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerBytes));
+    // ignoreBOM keeps a leading byte-order mark in the text, for the scan below to refuse as the
+    // reference reader does; by default TextDecoder drops it without a word.
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + headerBytes));
   } catch {
     throw new StaqFormatError("the header is not valid UTF-8 (not a safetensors file?)");
   }
+  // Before parsing: the checks below quote entries with JSON.stringify, which recurses per level.
+  // The same pass names a byte-order mark (invisible in the "{" message below) and notes the keys
+  // of the objects staq reads, since JSON.parse keeps the last of repeated keys without a word:
+  // the top level (tensor names, "__metadata__") and, one level down, the metadata and each
+  // tensor entry. Deeper objects are no part of the format, and nothing reads their keys.
+  const keys = scanJsonKeys(text, "the header", 2);
   if (!text.startsWith("{")) {
     throw new StaqFormatError(`the header must be a JSON object starting with "{"; it starts with ${JSON.stringify(text.slice(0, 16))}`);
   }
-  // Before parsing: the checks below quote entries with JSON.stringify, which recurses per level.
-  checkJsonDepth(text, "the header");
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -217,7 +229,19 @@ function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; buff
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     throw new StaqFormatError("the header must be a JSON object of tensors");
   }
+  const repeat = repeatedJsonKey(text, keys);
+  if (repeat !== undefined) throw new StaqFormatError(repeatedKeyMessage(repeat));
   return { header: header as Record<string, unknown>, bufferStart: 8 + headerBytes };
+}
+
+/** What a key written twice in the header is, in the header's terms: a tensor, __metadata__, a metadata key, a field. */
+function repeatedKeyMessage({ key, depth, parent }: RepeatedJsonKey): string {
+  const why = "JSON readers keep only one of the two (which one differs between readers), so remove the one you do not mean";
+  if (depth === 1 && key === METADATA_KEY) return `${quote(METADATA_KEY)} is written twice in the header; ${why}`;
+  if (depth === 1) return `tensor ${quote(key)} is listed twice in the header; ${why}`;
+  // Keys are collected two levels deep and the header is an object, so this one is in the value of the top-level key `parent`.
+  if (parent === METADATA_KEY) return `${METADATA_KEY} has ${quote(key)} twice; ${why}`;
+  return `tensor ${quote(parent!)} has the field ${quote(key)} twice; ${why}`;
 }
 
 function parseMetadata(value: unknown): Record<string, string> {

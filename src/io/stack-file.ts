@@ -42,6 +42,7 @@ import {
   requireStorableConv,
   withInputShape,
 } from "./conv-layer-file.ts";
+import { F32_MAX, float32Problem } from "./float32-range.ts";
 import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "./safetensors.ts";
 
 export const STACK_FORMAT = "staq-stack/1";
@@ -148,6 +149,21 @@ function metadataNumber(metadata: Record<string, string>, key: string, valid: (x
   return value;
 }
 
+/**
+ * `metadataNumber` for a setting that reaches float32 GPU code: it must also be 0 or within
+ * float32's normal range (float32Problem). correction multiplies every coefficient on its way to
+ * the GPU; η, τ and γ are the settings the agent's kernels compute with, which staq's config
+ * refuses outside that range too. Finite in float64 is not enough: a correction of 1e39 loaded,
+ * and the logits came out NaN only after the GPU run, and one of 1e-50 would make every logit 0.
+ */
+function metadataFloat32(metadata: Record<string, string>, key: string, valid: (x: number) => boolean, requirement: string): number {
+  const value = metadataNumber(metadata, key, valid, requirement);
+  const problem = float32Problem(value);
+  if (problem !== undefined)
+    throw new StaqFormatError(`__metadata__ ${JSON.stringify(key)} is ${JSON.stringify(metadata[key])}; it ${problem}`);
+  return value;
+}
+
 function metadataChoice<T extends string>(metadata: Record<string, string>, key: string, choices: readonly T[], fallback?: T): T {
   const text = metadata[key];
   if (text === undefined && fallback !== undefined) return fallback;
@@ -185,6 +201,26 @@ function requireFinite(name: string, tensor: Float32Tensor, what: string): void 
   for (let k = 0; k < data.length; k++) {
     if (!Number.isFinite(data[k]))
       throw new StaqFormatError(`tensor ${JSON.stringify(name)} ${indexText(shape, k)} is ${data[k]}; ${what} must be finite`);
+  }
+}
+
+/**
+ * Throws naming the first coefficient whose weight on the GPU, correction · c[e, i] / E (what the
+ * stack uploads as float32), is beyond float32's range: each factor may be in range and the product
+ * not, and the logits would then be ±Infinity or NaN. Only overflow is refused: an old snapshot's
+ * weight decaying below float32's normal range is what PMD does to it, and it rounds to what it
+ * contributes anyway.
+ */
+function requireFloat32Weights(coefficients: Float32Tensor, correction: number, members: number): void {
+  const { data, shape } = coefficients;
+  for (let k = 0; k < data.length; k++) {
+    const weight = (correction * data[k]) / members;
+    // Math.fround is the Float32Array store the upload does: Infinity exactly when the GPU gets it.
+    if (!Number.isFinite(Math.fround(weight))) {
+      throw new StaqFormatError(
+        `tensor "${COEFFICIENTS_TENSOR}" ${indexText(shape, k)} is ${data[k]}, and correction · c / E = ${correction} · ${data[k]} / ${members} = ${weight} is beyond float32's range (±${F32_MAX.toPrecision(8)}), so the GPU would compute with Infinity; the file's coefficients or its __metadata__ "correction" are wrong`,
+      );
+    }
   }
 }
 
@@ -308,11 +344,11 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
   }
   metadataChoice(metadata, "activation", ["relu"]);
   metadataChoice(metadata, "ensemble_reduce", ["mean"]);
-  const correction = metadataNumber(metadata, "correction", () => true, "a finite number");
+  const correction = metadataFloat32(metadata, "correction", () => true, "a finite number");
   const memory = metadataNumber(metadata, "memory", (x) => Number.isInteger(x) && x >= 1, "an integer >= 1");
-  const eta = metadataNumber(metadata, "eta", (x) => x >= 0, "a finite number >= 0");
-  const tau = metadataNumber(metadata, "tau", (x) => x > 0, "a finite number > 0");
-  const gamma = metadataNumber(metadata, "gamma", (x) => x >= 0 && x < 1, "a number in [0, 1)");
+  const eta = metadataFloat32(metadata, "eta", (x) => x >= 0, "a finite number >= 0");
+  const tau = metadataFloat32(metadata, "tau", (x) => x > 0, "a finite number > 0");
+  const gamma = metadataFloat32(metadata, "gamma", (x) => x >= 0 && x < 1, "a number in [0, 1)");
   // Optional in docs/formats.md, “The stack file”, so a file written by another program may leave them out; they
   // only matter for later pushes, and default as createStack does.
   const variant = metadataChoice(metadata, "variant", VARIANTS, "corrected");
@@ -338,6 +374,7 @@ export function readStackFile(bytes: Uint8Array): StackFileContents {
   }
   const [members, stored] = coefficientTensor.shape;
   requireFinite(COEFFICIENTS_TENSOR, coefficientTensor, "coefficients");
+  requireFloat32Weights(coefficientTensor, correction, members);
   if (stored > stackSlots(memory, rule)) {
     throw new StaqFormatError(
       `tensor "${COEFFICIENTS_TENSOR}" holds ${stored} snapshots per member, more than the file's memory M = ${memory}${rule === "authors" ? " plus one (the authors' stack rule)" : ""}`,

@@ -40,7 +40,7 @@ test("other JSON in the folder, such as the env benchmark's upstream-throughput.
   assert.match(stdout, /^1 passed, 0 failed, 1 skipped$/m);
 });
 
-test("a changed value fails its file's line with episode, step, field, expected and got (exit 1)", async () => {
+test("a changed value fails its file's line with episode, step, field, expected and got (exit 1, even beside malformed files)", async () => {
   const bad = join(dir, "bad");
   await mkdir(bad);
   const cartpole = readReference("CartPole-v1.json") as { episodes: { reward: number[]; state: number[][] }[] };
@@ -60,8 +60,10 @@ test("a changed value fails its file's line with episode, step, field, expected 
   await writeFile(join(bad, "broken.json"), "{ not json");
   await writeFile(join(bad, "unknown-env.json"), JSON.stringify({ env: "Pendulum-v1", episodes: [] }));
 
-  const { code, stdout } = await runStaq(["check-env", "--reference", bad]);
-  assert.equal(code, 1, stdout);
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", bad]);
+  // Mismatches and malformed files together: exit 1, the environments disagree.
+  assert.equal(code, 1, stdout + stderr);
+  assert.match(stderr, /4 of 7 reference files did not match, and 2 could not be checked/);
   assert.match(lineOf(stdout, "CartPole-v1.json"), /^FAIL .*CartPole-v1: episode 2, step 5, state\[1\]: expected .*, got /);
   assert.match(
     lineOf(stdout, "minatar-breakout.json"),
@@ -92,7 +94,7 @@ test("a missing or empty reference folder is a usage problem (exit 2)", async ()
   assert.match(result.stderr, /--reference DIR is required/);
 });
 
-test("a deeply nested or unreadable reference file fails its own line; the other files are still checked", async () => {
+test("a deeply nested or unreadable reference file fails its own line; the other files are still checked (exit 2)", async () => {
   const folder = join(dir, "odd");
   await mkdir(folder);
   const depth = 100_000;
@@ -101,14 +103,16 @@ test("a deeply nested or unreadable reference file fails its own line; the other
   await mkdir(join(folder, "folder.json"));
   await writeFile(join(folder, "MountainCar-v0.json"), JSON.stringify(readReference("MountainCar-v0.json")));
   const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
-  assert.equal(code, 1, stdout + stderr);
+  // Only bad files, no environment mismatch: exit 2, as for any malformed input file.
+  assert.equal(code, 2, stdout + stderr);
+  assert.match(stderr, /2 of 3 reference files could not be checked \(malformed or unreadable; their lines say why\)/);
   assert.match(lineOf(stdout, "deep.json"), /^FAIL .*deep\.json is nested deeper than 128 levels/);
   assert.match(lineOf(stdout, "folder.json"), /^FAIL .*Could not read the reference file .*folder\.json: it is a directory \(EISDIR\)/);
   assert.match(lineOf(stdout, "MountainCar-v0.json"), /^pass /);
   assert.match(stdout, /^1 passed, 2 failed, 0 skipped$/m);
 });
 
-test("malformed files fail their line, MinAtar names from Object.prototype are unknown games (no crash)", async () => {
+test("malformed files fail their line, MinAtar names from Object.prototype are unknown games (no crash, exit 2)", async () => {
   const folder = join(dir, "malformed");
   await mkdir(folder);
   const breakout = readReference("minatar-breakout.json") as Record<string, unknown>;
@@ -120,7 +124,7 @@ test("malformed files fail their line, MinAtar names from Object.prototype are u
   await writeFile(join(folder, "MountainCar-v0.json"), JSON.stringify(readReference("MountainCar-v0.json")));
   // (The MinAtar file's own field checks run in the built staq/envs/minatar: test/envs/minatar/minatar-env.test.ts tests them from source.)
   const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
-  assert.equal(code, 1, stdout + stderr);
+  assert.equal(code, 2, stdout + stderr);
   for (const name of ["constructor", "toString", "__proto__"])
     assert.match(lineOf(stdout, `m-${name}.json`), new RegExp(`^FAIL .*no MinAtar game named "${name}"; known: asterix, breakout`));
   assert.match(lineOf(stdout, "episodes-string.json"), /^FAIL .*"episodes" must be an array .*; got "x"/);
@@ -137,4 +141,73 @@ test("a folder whose files are all skipped checked nothing: exit 2, not success"
   assert.equal(code, 2, stdout + stderr);
   assert.match(stdout, /^skip .*other\.json/m);
   assert.match(stderr, /none of the 1 files is a reference file, so nothing was checked/);
+});
+
+/** `episodes` of a reference file, parsed afresh so each case spoils its own copy. */
+const episodesOf = (name: string) => readReference(name) as Record<string, unknown> & { episodes: Record<string, unknown[]>[] };
+
+test("malformed MinAtar files fail their line naming the field; the other files are still checked (exit 2)", async () => {
+  // Needs the built staq/envs/minatar (check-env loads it by name): npm test builds first.
+  const folder = join(dir, "minatar-malformed");
+  await mkdir(folder);
+  const noInitial = episodesOf("minatar-breakout.json");
+  delete (noInitial.episodes[0] as Record<string, unknown>).initial_state;
+  await writeFile(join(folder, "a-no-initial.json"), JSON.stringify(noInitial));
+  const frame = episodesOf("minatar-breakout.json");
+  frame.episodes[0].state_nonzero[0] = 5;
+  await writeFile(join(folder, "b-frame.json"), JSON.stringify(frame));
+  const noSeed = episodesOf("minatar-breakout.json");
+  delete (noSeed.episodes[0] as Record<string, unknown>).seed;
+  await writeFile(join(folder, "c-no-seed.json"), JSON.stringify(noSeed));
+  const shortReward = episodesOf("minatar-breakout.json");
+  shortReward.episodes[0].reward.pop();
+  await writeFile(join(folder, "d-short-reward.json"), JSON.stringify(shortReward));
+  await writeFile(join(folder, "e-empty.json"), JSON.stringify({ ...episodesOf("minatar-breakout.json"), episodes: [] }));
+  await writeFile(join(folder, "f-CartPole-v1.json"), JSON.stringify(readReference("CartPole-v1.json")));
+  await writeFile(join(folder, "g-minatar-freeway.json"), JSON.stringify(readReference("minatar-freeway.json")));
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
+  assert.equal(code, 2, stdout + stderr);
+  assert.match(
+    lineOf(stdout, "a-no-initial.json"),
+    /^FAIL .*episodes\[0\]\.initial_state must be an array of \[row, col, channel\] cells; got undefined/,
+  );
+  assert.match(
+    lineOf(stdout, "b-frame.json"),
+    /^FAIL .*episodes\[0\]\.state_nonzero\[0\] must be an array of \[row, col, channel\] cells; got 5/,
+  );
+  assert.match(lineOf(stdout, "c-no-seed.json"), /^FAIL .*episodes\[0\]\.seed must be an integer in \[0, 2\^32 - 1\]/);
+  assert.match(lineOf(stdout, "d-short-reward.json"), /^FAIL .*episodes\[0\]\.reward has 27 entries but actions has 28/);
+  assert.match(lineOf(stdout, "e-empty.json"), /^FAIL .*"episodes" is empty: the file checks nothing/);
+  assert.match(lineOf(stdout, "f-CartPole-v1.json"), /^pass /);
+  assert.match(lineOf(stdout, "g-minatar-freeway.json"), /^pass .*MinAtar freeway: 4 episodes/);
+  assert.match(stdout, /^2 passed, 5 failed, 0 skipped$/m);
+  assert.match(stderr, /5 of 7 reference files could not be checked \(malformed or unreadable; their lines say why\)/);
+  assert.doesNotMatch(stderr, /is not iterable/);
+});
+
+test("a reference file that checks nothing is malformed, not a pass: no episodes, no streams (exit 2)", async () => {
+  for (const [name, content] of [
+    ["cartpole-empty.json", { env: "CartPole-v1", source: "Gymnasium classic_control", episodes: [] }],
+    ["numpy-empty.json", { source: "numpy.random.RandomState (MT19937 legacy)", streams: [] }],
+  ] as const) {
+    const file = join(dir, name);
+    await writeFile(file, JSON.stringify(content));
+    const { code, stdout, stderr } = await runStaq(["check-env", "--reference", file]);
+    assert.equal(code, 2, stdout + stderr);
+    assert.match(lineOf(stdout, name), /^FAIL .*is empty: the file checks nothing/);
+    assert.match(stdout, /^0 passed, 1 failed, 0 skipped$/m);
+  }
+});
+
+test("a real mismatch beside a malformed file still exits 1", async () => {
+  const folder = join(dir, "mixed");
+  await mkdir(folder);
+  const cartpole = readReference("CartPole-v1.json") as { episodes: { reward: number[] }[] };
+  cartpole.episodes[0].reward[0] = 7;
+  await writeFile(join(folder, "CartPole-v1.json"), JSON.stringify(cartpole));
+  await writeFile(join(folder, "numpy-empty.json"), JSON.stringify({ streams: [] }));
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
+  assert.equal(code, 1, stdout + stderr);
+  assert.match(lineOf(stdout, "CartPole-v1.json"), /^FAIL .*episode 0, step 0, reward: expected 7, got 1/);
+  assert.match(stderr, /1 of 2 reference files did not match, and 1 could not be checked/);
 });

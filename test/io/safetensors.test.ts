@@ -306,6 +306,32 @@ test("rejects metadata values that are not strings, and metadata that is not an 
   rejects(file({ __metadata__: ["x"] }), /__metadata__ must be an object of strings/);
 });
 
+test("rejects a key written twice in the header: a tensor, __metadata__, a metadata key, a field of a tensor", () => {
+  // JSON.parse keeps the last of repeated keys without a word, so the file would load with one of
+  // two values silently dropped (a stack's "correction" of 99 read as 1, or the other way round).
+  const w = '{"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}';
+  rejects(file(`{"w": ${w}, "w": ${w}}`, new Uint8Array(4)), /^tensor "w" is listed twice in the header; .*remove the one you do not mean/);
+  rejects(
+    file(`{"__metadata__": {"correction": "99", "format": "x", "correction": "1"}, "w": ${w}}`, new Uint8Array(4)),
+    /^__metadata__ has "correction" twice; .*remove the one you do not mean/,
+  );
+  rejects(file(`{"__metadata__": {}, "w": ${w}, "__metadata__": {}}`, new Uint8Array(4)), /^"__metadata__" is written twice in the header/);
+  rejects(
+    file('{"w": {"dtype": "F32", "shape": [1], "dtype": "F32", "data_offsets": [0, 4]}}', new Uint8Array(4)),
+    /^tensor "w" has the field "dtype" twice/,
+  );
+  // Spelt with an escape it is the same key; the same key in two different objects is no repeat.
+  rejects(file(`{"w": ${w}, "\\u0077": ${w}}`, new Uint8Array(4)), /^tensor "w" is listed twice/);
+  const fine = decodeSafetensors(
+    file(
+      `{"__metadata__": {"dtype": "a", "w": "b"}, "w": ${w}, "v": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}`,
+      new Uint8Array(8),
+    ),
+  );
+  assert.deepEqual([...fine.tensors.keys()], ["w", "v"]);
+  assert.deepEqual(fine.metadata, { dtype: "a", w: "b" });
+});
+
 test("rejects a tensor entry that is not an object", () => {
   rejects(file({ w: [1, 2] }), /tensor "w": expected \{ "dtype", "shape", "data_offsets" \}/);
 });

@@ -378,6 +378,49 @@ test("metadata fields are checked: numbers in decimal, in range, and the known a
   );
 });
 
+test("metadata numbers the GPU computes with must be in float32's range, and so must correction · c / E", () => {
+  // 1e39 is finite in float64 but Infinity in float32: the logits came out NaN after the GPU run.
+  rejects(
+    spoiled((f) => (f.metadata.correction = "1e39")),
+    /^__metadata__ "correction" is "1e39"; it is outside float32's normal range.*there it is Infinity/,
+  );
+  // Below float32's normal range the GPU sees 0 (or a subnormal it may flush): every logit 0, silently.
+  rejects(
+    spoiled((f) => (f.metadata.correction = "1e-50")),
+    /^__metadata__ "correction" is "1e-50"; it is outside float32's normal range.*0 \(or flushed to 0\)/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.eta = "1e39")),
+    /^__metadata__ "eta" is "1e39"; it is outside float32's normal range/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.tau = "1e-40")),
+    /^__metadata__ "tau" is "1e-40"; it is outside float32's normal range/,
+  );
+  rejects(
+    spoiled((f) => (f.metadata.gamma = "1e-45")),
+    /^__metadata__ "gamma" is "1e-45"; it is outside float32's normal range/,
+  );
+  // Each in range, but the weight the GPU gets, correction · c[e, i] / E = 3e38 · 4 / 2, is not.
+  rejects(
+    spoiled((f) => {
+      f.metadata.correction = "3e38";
+      f.tensors.get("stack.coefficients")!.data[1] = 4;
+    }),
+    /^tensor "stack\.coefficients" \[0, 1\] is 4, and correction · c \/ E = 3e\+38 · 4 \/ 2 = 6e\+38 is beyond float32's range/,
+  );
+  // 0 is exact in float32 (η = 0 and γ = 0 are allowed), and so are the limits' neighbours inside.
+  const edge = readStackFile(
+    spoiled((f) => {
+      f.metadata.eta = "0";
+      f.metadata.gamma = "0";
+      f.metadata.correction = "3e38";
+      f.metadata.tau = "1.2e-38";
+    }),
+  );
+  assert.deepEqual([edge.eta, edge.gamma, edge.correction, edge.tau], [0, 0, 3e38, 1.2e-38]);
+});
+
 test("an unexpected tensor is named", () => {
   rejects(
     spoiled((f) => f.tensors.set("stack.layers.01.weight", { shape: [1], data: new Float32Array(1) })),

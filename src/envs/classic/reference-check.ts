@@ -89,6 +89,12 @@ export function checkClassicReference(
   if (!Array.isArray(episodes)) {
     throw new StaqFormatError(`reference data needs an "episodes" array (docs/formats.md, “Reference data”); got ${describe(episodes)}`);
   }
+  // A file without episodes, or an episode without steps, would pass having checked nothing.
+  if (episodes.length === 0) {
+    throw new StaqFormatError(
+      `"episodes" is empty: the file checks nothing; record at least one episode (docs/formats.md, “Reference data”)`,
+    );
+  }
   const probe = make();
   const name = probe.name;
   if (json.env !== undefined && json.env !== name) {
@@ -114,6 +120,7 @@ export function checkClassicReference(
     const initialState = numberVector(episode.initial_state, stateLength, `${where}.initial_state`);
     const actions = array(episode.actions, `${where}.actions`);
     const n = actions.length;
+    if (n === 0) throw new StaqFormatError(`${where} has no actions: record at least one step (docs/formats.md, “Reference data”)`);
     const states = array(episode.state, `${where}.state`, n);
     const observations = array(episode.obs, `${where}.obs`, n);
     const rewards = array(episode.reward, `${where}.reward`, n);
@@ -135,8 +142,9 @@ export function checkClassicReference(
     let before = initialState;
     for (let t = 0; t < n; t++) {
       const action = actions[t];
-      if (!(typeof action === "number" && Number.isInteger(action))) {
-        throw new StaqFormatError(`${where}.actions[${t}] must be an integer; got ${describe(action)}`);
+      // Checked here, not left to step(): its error would not say which episode and step.
+      if (!(typeof action === "number" && Number.isInteger(action) && action >= 0 && action < probe.actionCount)) {
+        throw new StaqFormatError(`${where}.actions[${t}] must be an integer in 0..${probe.actionCount - 1}; got ${describe(action)}`);
       }
       const expectedState = numberVector(states[t], stateLength, `${where}.state[${t}]`);
       const expectedObs = numberVector(observations[t], obsLength, `${where}.obs[${t}]`);

@@ -64,7 +64,52 @@ function wrongField(r: Partial<MinatarReference>): string | undefined {
   return undefined;
 }
 
-function parseReference(json: unknown): MinatarReference {
+/** The frame's side: MinAtar frames are 10 × 10 × channels. */
+const SIDE = 10;
+/** The largest seed numpy's RandomState takes, as MinatarEnv.reset does. */
+const MAX_SEED = 2 ** 32 - 1;
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const isIndex = (value: unknown, size: number) => Number.isInteger(value) && (value as number) >= 0 && (value as number) < size;
+
+/** A value quoted for a message: JSON, cut short, and "undefined" for a missing field. */
+function describe(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) return String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** `value` as one entry per step: an array of as many entries as there are actions. */
+function perStep(value: unknown, where: string, steps: number): unknown[] {
+  if (!Array.isArray(value)) throw new StaqFormatError(`${where} must be an array, one entry per action; got ${describe(value)}`);
+  if (value.length !== steps) {
+    throw new StaqFormatError(`${where} has ${value.length} entries but actions has ${steps}; one entry per step is needed`);
+  }
+  return value;
+}
+
+/** `value` as a frame's set cells, each [row, col, channel] inside the frame of `channels` channels. */
+function frame(value: unknown, where: string, channels: number): Cell[] {
+  if (!Array.isArray(value)) throw new StaqFormatError(`${where} must be an array of [row, col, channel] cells; got ${describe(value)}`);
+  value.forEach((cell, k) => {
+    if (!(Array.isArray(cell) && cell.length === 3 && isIndex(cell[0], SIDE) && isIndex(cell[1], SIDE) && isIndex(cell[2], channels))) {
+      throw new StaqFormatError(
+        `${where}[${k}] must be a cell [row, col, channel] with row and col in 0..${SIDE - 1} and channel in 0..${channels - 1} (state_shape [${SIDE},${SIDE},${channels}]); got ${describe(cell)}`,
+      );
+    }
+  });
+  return value as Cell[];
+}
+
+/**
+ * Checks every field the replay reads, so that a malformed file is a StaqFormatError naming the
+ * field before anything runs: without these checks a frame that is not a list of cells ended in
+ * "cells is not iterable" (and, in `staq check-env`, stopped the other files), an episode without
+ * a seed was reset unseeded and reported as a nondeterministic mismatch, and a reward list shorter
+ * than the actions as "expected undefined". An empty file, or an episode without a step, is refused
+ * too: it would pass having checked nothing. `actionCount` is the full action set's size.
+ */
+function parseReference(json: unknown, actionCount: number): MinatarReference {
   const r = (json !== null && typeof json === "object" ? json : {}) as Partial<MinatarReference>;
   const wrong = wrongField(r);
   if (wrong !== undefined) {
@@ -72,26 +117,60 @@ function parseReference(json: unknown): MinatarReference {
       `not a MinAtar reference file: ${wrong} is missing or of the wrong type; expected {env, state_shape, minimal_action_set, sticky_action_prob, difficulty_ramping, episodes: [...]} (docs/formats.md, “Reference data”)`,
     );
   }
-  (r as MinatarReference).episodes.forEach((e, i) => {
-    if (
-      e === null ||
-      typeof e !== "object" ||
-      !Array.isArray(e.actions) ||
-      !Array.isArray(e.state_nonzero) ||
-      !Array.isArray(e.reward) ||
-      !Array.isArray(e.terminal) ||
-      e.state_nonzero.length !== e.actions.length
-    ) {
+  const reference = r as MinatarReference;
+  const shape: unknown[] = reference.state_shape;
+  if (!(shape.length === 3 && shape[0] === SIDE && shape[1] === SIDE && Number.isInteger(shape[2]) && (shape[2] as number) >= 1)) {
+    throw new StaqFormatError(`state_shape must be [${SIDE}, ${SIDE}, channels]; got ${describe(shape)}`);
+  }
+  const channels = reference.state_shape[2];
+  const sticky = reference.sticky_action_prob;
+  if (!(sticky >= 0 && sticky <= 1)) throw new StaqFormatError(`sticky_action_prob must be a number in [0, 1]; got ${describe(sticky)}`);
+  const minimal: unknown = reference.minimal_action_set;
+  if (!(Array.isArray(minimal) && minimal.every((a) => isIndex(a, actionCount)))) {
+    throw new StaqFormatError(`minimal_action_set must be an array of actions in 0..${actionCount - 1}; got ${describe(minimal)}`);
+  }
+  if (reference.episodes.length === 0) {
+    throw new StaqFormatError(
+      `"episodes" is empty: the file checks nothing; record at least one episode (docs/formats.md, “Reference data”)`,
+    );
+  }
+  reference.episodes.forEach((episode: unknown, e) => {
+    const where = `episodes[${e}]`;
+    if (!isObject(episode)) throw new StaqFormatError(`${where} must be an object; got ${describe(episode)}`);
+    const { seed, actions } = episode;
+    if (!(Number.isInteger(seed) && (seed as number) >= 0 && (seed as number) <= MAX_SEED)) {
       throw new StaqFormatError(
-        `MinAtar reference episode ${i}: actions, state_nonzero, reward and terminal must be arrays of the same length`,
+        `${where}.seed must be an integer in [0, 2^32 - 1] (the episode is replayed from it, as upstream's seed(seed)); got ${describe(seed)}`,
       );
     }
+    frame(episode.initial_state, `${where}.initial_state`, channels);
+    if (!Array.isArray(actions)) throw new StaqFormatError(`${where}.actions must be an array; got ${describe(actions)}`);
+    if (actions.length === 0)
+      throw new StaqFormatError(`${where} has no actions: record at least one step (docs/formats.md, “Reference data”)`);
+    actions.forEach((action, t) => {
+      if (!isIndex(action, actionCount)) {
+        throw new StaqFormatError(
+          `${where}.actions[${t}] must be an integer in 0..${actionCount - 1} (the full action set); got ${describe(action)}`,
+        );
+      }
+    });
+    const steps = actions.length;
+    perStep(episode.state_nonzero, `${where}.state_nonzero`, steps).forEach((cells, t) =>
+      frame(cells, `${where}.state_nonzero[${t}]`, channels),
+    );
+    perStep(episode.reward, `${where}.reward`, steps).forEach((reward, t) => {
+      if (typeof reward !== "number") throw new StaqFormatError(`${where}.reward[${t}] must be a number; got ${describe(reward)}`);
+    });
+    perStep(episode.terminal, `${where}.terminal`, steps).forEach((flag, t) => {
+      if (typeof flag !== "boolean") throw new StaqFormatError(`${where}.terminal[${t}] must be true or false; got ${describe(flag)}`);
+    });
   });
-  return r as MinatarReference;
+  return reference;
 }
 
 export function checkMinatarReference(json: unknown, factory: MinatarGameFactory): MinatarReferenceReport {
-  const reference = parseReference(json);
+  // The full action set's size, for the file's actions: the same for every game.
+  const reference = parseReference(json, new MinatarEnv(factory).actionCount);
   const options = { stickyActionProb: reference.sticky_action_prob, difficultyRamping: reference.difficulty_ramping };
   const report: MinatarReferenceReport = { env: reference.env, episodes: 0, steps: 0 };
   const make = () => new MinatarEnv(factory, options);
