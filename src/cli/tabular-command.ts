@@ -8,9 +8,10 @@ import { parseDecimal } from "../io/decimal.ts";
 import { writeFileAtomically } from "../node/files.ts";
 import { pmdRates } from "../pmd/coefficients.ts";
 import { ensurePlotting, renderLineChartSvg } from "../plot/line-chart.ts";
+import { unresolvedErrors } from "../tabular/error-floor.ts";
 import { mdpFromJson, type Mdp } from "../tabular/mdp.ts";
 import { TABULAR_PMD_VARIANTS, tabularPmd, type TabularPmdResult, type TabularPmdVariant } from "../tabular/pmd.ts";
-import { softOptimum } from "../tabular/soft-optimal.ts";
+import { softOptimum, type SoftOptimum } from "../tabular/soft-optimal.ts";
 import { integerFlag, UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
 import { checkOutputPath } from "./output-path.ts";
 import { checkTabularCost } from "./tabular-cost.ts";
@@ -40,6 +41,9 @@ With several variants (--variant vanilla,corrected), one run each on the same MD
   {"runs": [{"variant": "vanilla", "errors": [...], "policy": [[...]], ...}, ...]}
 Numbers are float64 at full precision; one that is not finite (a KL of a policy that underflowed
 to 0) prints as null. Q*_tau is solved once, by soft policy then value iteration.
+Each error is certified only to +-B, B the float64 rounding bound of Q*_tau plus that of one
+evaluation (it grows like 1/(1-gamma)^2); when errors are reported below B while B is within six
+decades of the largest error (gamma very close to 1), stderr says so: rounding alone can make them.
 
 Options:
   --mdp FILE        the MDP: {"P": [S][A][S], "R": [S][A], "gamma": g}, each row P[s][a] a
@@ -54,14 +58,15 @@ Options:
                     update (default 0: exact updates); errors are always of the exact Q^{pi_k}
   --seed N          seed of that noise, an integer >= 0 (default 0); every variant gets the same
   --plot FILE.svg   also write an SVG of errors[k] against k on a log scale, one line per variant;
-                    values below ${LOG_FLOOR} (e.g. an exact 0) are drawn at ${LOG_FLOOR}; not the
-                    --mdp file
+                    values below ${LOG_FLOOR} (e.g. an exact 0) are drawn at ${LOG_FLOOR}; the name
+                    must end in .svg (it is SVG text, not PNG); not the --mdp file
   -h, --help        show this help
 
 On a terminal, stderr shows the iteration, the current error and the time taken as it goes.
-Each iteration solves a dense S×S linear system (O(S³)): a run expected to take more than
-half a minute or 1 GB is announced on stderr with its estimate before it starts, and one that
-needs more memory than the machine has is refused.
+Each iteration solves a dense S×S linear system (O(S³)), and vanilla and corrected sum up to M
+stored Q-functions: a run expected to take more than half a minute or 1 GB is announced on
+stderr with its estimate before it starts, and one that needs more memory than the machine
+has is refused.
 
 Example:
   staq tabular --mdp garnet.json --tau 0.1 --eta 1 --variant exact,vanilla,corrected \\
@@ -199,7 +204,10 @@ function rows(flat: Float64Array, states: number, actions: number): number[][] {
   return Array.from({ length: states }, (_, s) => Array.from(flat.subarray(s * actions, (s + 1) * actions)));
 }
 
-function report(result: TabularPmdResult, mdp: Mdp) {
+/** What the command keeps of a run: the finite-memory variants' M stored Q-functions go at once. */
+type Kept = Pick<TabularPmdResult, "errors" | "policy" | "q" | "policyErrors" | "kl" | "entropy" | "errorBound">;
+
+function report(result: Kept, mdp: Mdp) {
   const { errors, policyErrors, kl, entropy } = result;
   return {
     errors,
@@ -238,6 +246,59 @@ function progressLine(io: CommandIO) {
   };
 }
 
+/**
+ * One line when errors are reported below their certified bound B while B is within
+ * RESOLVED_DECADES of the largest error (src/tabular/error-floor.ts): then those errors are
+ * rounding, and π*_τ = softmax(Q*_τ/τ), which moves by at most 2‖δQ*‖∞/τ in ℓ1 per state, makes
+ * the policyErrors just as uncertain.
+ */
+function unresolvedWarning(results: readonly Kept[], optimum: SoftOptimum, mdp: Mdp, tau: number): string | undefined {
+  const bound = Math.max(...results.map((result) => result.errorBound));
+  const found = unresolvedErrors(
+    results.map((result) => result.errors),
+    bound,
+  );
+  if (found === undefined) return undefined;
+  const short = (x: number) => x.toExponential(1).replace("e+", "e");
+  const policyBound = (2 * optimum.errorBound) / tau;
+  const policies =
+    policyBound >= 2
+      ? "the policyErrors say nothing either (pi*_tau = softmax(Q*_tau/tau) is uncertain by the largest distance, 2)"
+      : `the policyErrors are uncertain by up to ${short(policyBound)}`;
+  return (
+    `${found.unresolved} of the ${found.total} errors are at or below ${short(bound)}, the float64 rounding bound of the errors ` +
+    `(Q*_tau is certified to ${short(optimum.errorBound)} and each evaluation to ${short(bound - optimum.errorBound)} with gamma = ${mdp.gamma}, ` +
+    `1/(1 − gamma) = ${short(1 / (1 - mdp.gamma))}), so they are not certified: rounding alone can make errors that size, whatever PMD does (the largest error is ${short(found.largest)}); ` +
+    `${policies}. A gamma further from 1 (or fewer states) makes the bound smaller`
+  );
+}
+
+/** Array elements per piece of `writeJson`'s output. */
+const JSON_CHUNK = 10_000;
+
+/**
+ * Writes `value` as JSON.stringify would, in pieces: as one string, the output of a few million
+ * iterations (about 80 characters each per variant) would pass V8's longest string (2^29 − 24
+ * characters) and fail with "Invalid string length" after the whole run.
+ */
+export function writeJson(write: (text: string) => void, value: unknown): void {
+  if (Array.isArray(value) && value.length > JSON_CHUNK) {
+    write("[");
+    for (let i = 0; i < value.length; i += JSON_CHUNK)
+      write((i > 0 ? "," : "") + JSON.stringify(value.slice(i, i + JSON_CHUNK)).slice(1, -1));
+    write("]");
+  } else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    write("{");
+    // As JSON.stringify: a key whose value is undefined is left out.
+    const entries = Object.entries(value).filter(([, item]) => item !== undefined);
+    entries.forEach(([key, item], i) => {
+      write(`${i > 0 ? "," : ""}${JSON.stringify(key)}:`);
+      writeJson(write, item);
+    });
+    write("}");
+  } else write(JSON.stringify(value));
+}
+
 export const tabularCommand: Command = {
   name: "tabular",
   summary: "run tabular PMD (exact, vanilla or corrected finite memory) on an MDP from a JSON file",
@@ -259,37 +320,51 @@ export const tabularCommand: Command = {
         inputs: [{ option: "--mdp", path: settings.mdpPath }],
         command: tabularCommand,
       });
+      // After the checks above, whose messages say more about a directory or the --mdp file. The
+      // chart is SVG text: in errors.png an image viewer would find no PNG, and nothing would say why.
+      if (!/\.svg$/i.test(plot))
+        throw new UsageError(`--plot ${plot}: the plot is written as SVG, so its name must end in .svg (e.g. errors.svg)`, tabularCommand);
       // Plotting is an optional dependency: say it is missing now, not after the whole computation.
       await ensurePlotting();
     }
     const { mdp, fileBytes } = await readMdp(settings.mdpPath);
-    const warning = checkTabularCost({ states: mdp.states, actions: mdp.actions, iterations, variants: variants.length, fileBytes });
+    const warning = checkTabularCost({
+      states: mdp.states,
+      actions: mdp.actions,
+      iterations,
+      variants: variants.length,
+      finiteVariants: variants.filter((variant) => variant !== "exact").length,
+      memory,
+      fileBytes,
+    });
     if (warning !== undefined) io.stderr.write(`staq tabular: ${warning}\n`);
 
     const progress = progressLine(io);
-    const results: TabularPmdResult[] = [];
+    const results: Kept[] = [];
+    let optimum: SoftOptimum;
     try {
       progress.show(`solving Q*_tau (S=${mdp.states}, A=${mdp.actions})`, true);
-      const optimum = softOptimum(mdp, { tau });
+      optimum = softOptimum(mdp, { tau });
       for (const variant of variants) {
-        results.push(
-          tabularPmd(mdp, {
-            variant,
-            eta,
-            tau,
-            iterations,
-            memory: variant === "exact" ? undefined : memory,
-            noise,
-            seed,
-            optimum: () => optimum,
-            onIteration: (k, { error }) =>
-              progress.show(`${variant} ${k + 1}/${iterations}  error ${error.toExponential(3)}`, k + 1 === iterations),
-          }),
-        );
+        const { errors, policy, q, policyErrors, kl, entropy, errorBound } = tabularPmd(mdp, {
+          variant,
+          eta,
+          tau,
+          iterations,
+          memory: variant === "exact" ? undefined : memory,
+          noise,
+          seed,
+          optimum: () => optimum,
+          onIteration: (k, { error }) =>
+            progress.show(`${variant} ${k + 1}/${iterations}  error ${error.toExponential(3)}`, k + 1 === iterations),
+        });
+        results.push({ errors, policy, q, policyErrors, kl, entropy, errorBound });
       }
     } finally {
       progress.clear();
     }
+    const unresolved = unresolvedWarning(results, optimum, mdp, tau);
+    if (unresolved !== undefined) io.stderr.write(`staq tabular: ${unresolved}\n`);
 
     // The plot before stdout: if it cannot be written, stdout stays empty.
     if (plot !== undefined) {
@@ -311,7 +386,8 @@ export const tabularCommand: Command = {
       variants.length === 1
         ? report(results[0], mdp)
         : { runs: results.map((result, i) => ({ variant: variants[i], ...report(result, mdp) })) };
-    io.stdout.write(`${JSON.stringify(output)}\n`);
+    writeJson((text) => io.stdout.write(text), output);
+    io.stdout.write("\n");
     if (plot !== undefined) io.stderr.write(`wrote ${plot}\n`);
   },
 };

@@ -36,8 +36,25 @@ export function exactPmdBounds(
   k: number,
   constants: { gamma: number; beta: number; tau: number; initialQError: number; initialLogPolicyError: number },
 ): { q: number; logPolicy: number } {
+  if (!(Number.isSafeInteger(k) && k >= 0))
+    throw new StaqInputError(`k, the number of PMD updates, must be an integer >= 0; got ${describeValue(k)}`);
+  if (typeof constants !== "object" || constants === null) {
+    throw new StaqInputError(
+      `exactPmdBounds needs {gamma, beta, tau, initialQError, initialLogPolicyError}; got ${describeValue(constants)}`,
+    );
+  }
   const { gamma, beta, tau, initialQError, initialLogPolicyError } = constants;
   const d = pmdLinearRate(gamma, beta);
+  if (!(typeof tau === "number" && Number.isFinite(tau) && tau > 0))
+    throw new StaqInputError(`tau must be a finite number > 0; got ${describeValue(tau)}`);
+  // Infinity is a true log-policy distance (π* has a zero π_0 lacks); the bound is then Infinity.
+  for (const [name, value] of [
+    ["initialQError", initialQError],
+    ["initialLogPolicyError", initialLogPolicyError],
+  ] as const) {
+    if (!(typeof value === "number" && value >= 0))
+      throw new StaqInputError(`${name} must be a number >= 0 (a distance); got ${describeValue(value)}`);
+  }
   const c1 = initialQError + 2 * tau * beta * initialLogPolicyError;
   if (k === 0) return { q: initialQError, logPolicy: initialLogPolicyError };
   return { q: c1 * gamma * d ** (k - 1), logPolicy: (2 * c1 * d ** (k - 1)) / tau };

@@ -14,7 +14,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
-import { createMdp, type Mdp } from "./mdp.ts";
+import { allocateDense, createMdp, type Mdp } from "./mdp.ts";
 import { createRandomStream, validateSeed } from "../random/random-stream.ts";
 
 export interface GarnetOptions {
@@ -36,6 +36,8 @@ export interface GarnetOptions {
  * the row in index order gives exactly 1.
  */
 export function garnetMdp(options: GarnetOptions): Mdp {
+  if (typeof options !== "object" || options === null)
+    throw new StaqInputError(`garnetMdp needs {states, actions, branching, seed} (and optionally gamma); got ${describeValue(options)}`);
   const { states, actions, branching, gamma = 0.9, seed } = options;
   if (!(Number.isSafeInteger(states) && states >= 1)) {
     throw new StaqInputError(`garnetMdp: states must be an integer >= 1; got states = ${describeValue(states)}`);
@@ -58,7 +60,11 @@ export function garnetMdp(options: GarnetOptions): Mdp {
   const S = states;
   const A = actions;
   const random = createRandomStream(seed);
-  const P = new Float64Array(S * A * S);
+  const P = allocateDense(
+    S * A * S,
+    `garnetMdp: the dense P of ${S} states × ${A} actions × ${S} next states`,
+    "use fewer states or actions",
+  );
   const R = new Float64Array(S * A);
   // Reused between rows; a partial Fisher–Yates shuffle of its first `branching` slots picks the
   // next states without replacement in O(branching) per row after the O(S) reset.

@@ -19,7 +19,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
-import { createMdp, type Mdp } from "./mdp.ts";
+import { allocateDense, createMdp, type Mdp } from "./mdp.ts";
 import { createRandomStream, validateSeed, type RandomStream } from "../random/random-stream.ts";
 
 export interface GridworldOptions {
@@ -52,6 +52,10 @@ export const GRIDWORLD_ACTIONS = ["left", "down", "right", "up"] as const;
 export const GRIDWORLD_MAX_DRAWS = 1000;
 
 export function gridworldMdp(options: GridworldOptions): GridworldMdp {
+  if (typeof options !== "object" || options === null)
+    throw new StaqInputError(
+      `gridworldMdp needs {seed} (and optionally size, holeProbability, slip, gamma); got ${describeValue(options)}`,
+    );
   const { size = 4, holeProbability = 0.2, slip = 2 / 3, gamma = 0.95, seed } = options;
   // With one cell the start would be the goal; there would be nothing to learn.
   if (!(Number.isSafeInteger(size) && size >= 2)) {
@@ -76,9 +80,15 @@ export function gridworldMdp(options: GridworldOptions): GridworldMdp {
   if (typeof seed !== "number")
     throw new StaqInputError(`gridworldMdp: seed must be a non-negative integer; got seed = ${describeValue(seed)}`);
   validateSeed(seed);
+  // The dense P has size² · 4 · size² entries: checked before the maps are drawn, which take a while.
+  const P = allocateDense(
+    size ** 4 * 4,
+    `gridworldMdp: the dense P of ${size}×${size} = ${size * size} cells × 4 actions × ${size * size} next cells`,
+    "use a smaller size",
+  );
 
   const holes = drawHoles(size, holeProbability, createRandomStream(seed));
-  return { mdp: buildMdp(size, holes, slip, gamma), layout: renderLayout(size, holes) };
+  return { mdp: buildMdp(size, holes, slip, gamma, P), layout: renderLayout(size, holes) };
 }
 
 function drawHoles(size: number, holeProbability: number, random: RandomStream): Uint8Array {
@@ -138,11 +148,11 @@ function step(size: number, cell: number, action: number): number {
   }
 }
 
-function buildMdp(size: number, holes: Uint8Array, slip: number, gamma: number): Mdp {
+/** Fills `P` (zeros, [S, 4, S]) with the moves and returns the MDP. */
+function buildMdp(size: number, holes: Uint8Array, slip: number, gamma: number, P: Float64Array): Mdp {
   const S = size * size;
   const A = 4;
   const goal = S - 1;
-  const P = new Float64Array(S * A * S);
   const R = new Float64Array(S * A);
   for (let s = 0; s < S; s++) {
     for (let a = 0; a < A; a++) {

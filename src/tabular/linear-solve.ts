@@ -10,8 +10,20 @@ import { describeValue } from "../io/describe-value.ts";
 /** Solves A x = b for x. `matrix` is row-major n×n and is not modified. */
 export function solveLinearSystem(matrix: Float64Array, rhs: Float64Array, n: number): Float64Array {
   if (!(Number.isInteger(n) && n >= 1)) throw new StaqInputError(`the system size must be an integer >= 1; got ${describeValue(n)}`);
+  if (!(matrix instanceof Float64Array))
+    throw new StaqInputError(`the matrix must be a Float64Array, row-major n×n; got ${describeValue(matrix)}`);
+  if (!(rhs instanceof Float64Array))
+    throw new StaqInputError(`the right-hand side must be a Float64Array of n entries; got ${describeValue(rhs)}`);
   if (matrix.length !== n * n) throw new StaqInputError(`the matrix has ${matrix.length} entries; an ${n}×${n} system needs ${n * n}`);
   if (rhs.length !== n) throw new StaqInputError(`the right-hand side has ${rhs.length} entries; an ${n}×${n} system needs ${n}`);
+  // O(n²) against the O(n³) solve: a NaN or ±Infinity would spread through the elimination unnoticed.
+  for (const [values, name] of [
+    [matrix, "the matrix"],
+    [rhs, "the right-hand side"],
+  ] as const) {
+    const bad = values.findIndex((value) => !Number.isFinite(value));
+    if (bad >= 0) throw new StaqInputError(`entry ${bad} of ${name} is ${values[bad]}; a linear system needs finite numbers`);
+  }
   const a = Float64Array.from(matrix);
   const x = Float64Array.from(rhs);
   for (let k = 0; k < n; k++) {

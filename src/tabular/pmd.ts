@@ -3,8 +3,8 @@
  * stack (src/pmd/coefficients.ts), so the policy computed here is the one the stack would compute.
  *
  * Iteration k (π_0 uniform): evaluate Q^k = Q^{π_k}_{τ_k} exactly; optionally add seeded Gaussian
- * noise of scale σ to each entry (a model of function-approximation error); push it with `pmdStep`;
- * π_{k+1} = softmax(ξ_{k+1}) with the logits
+ * noise of scale σ to each entry (a model of function-approximation error); update the logits
+ * (the finite-memory variants push it with `pmdStep`); π_{k+1} = softmax(ξ_{k+1}) with the logits
  *   exact:     ξ_{k+1} = β_k ξ_k + α_k Q^k            (all past Q-functions; the recursion form of the
  *                                                     sum, so memory and time do not grow with k)
  *   vanilla:   ξ_{k+1} = Σ_i c_i Q^i                  (the last M, weights summing to (1−β^M)/τ)
@@ -14,60 +14,41 @@
  * Reported per iteration k = 0..K−1: errors[k] = ‖Q*_{τ_k} − Q^{π_k}_{τ_k}‖∞; policyErrors[k] =
  * ‖π*_{τ_k} − π_k‖_{∞,1} = max_s Σ_a |π*(a|s) − π_k(a|s)|; kl[k] = mean_s KL(π_{k+1}(·|s) ‖ π_k(·|s));
  * entropy[k] = mean_s H(π_k(·|s)). Errors are of the exact Q of π_k, whatever the noise.
+ * Each errors[k] is a difference of two float64 results (Q*_τ and Q^{π_k}_τ), so it is certified
+ * only to ±`errorBound` (src/tabular/error-floor.ts); close to γ = 1 that can exceed the errors.
  */
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
-import { pmdRates, pmdStep, validatePmdOptions, type PmdCoefficients, type PmdNormalization } from "../pmd/coefficients.ts";
+import { pmdRates, pmdStep, validatePmdOptions, type PmdCoefficients } from "../pmd/coefficients.ts";
+import { createRandomStream } from "../random/random-stream.ts";
+import { pmdErrorBound } from "./error-floor.ts";
 import type { Mdp } from "./mdp.ts";
 import { checkFiniteEstimate, checkFiniteLogits } from "./overflow.ts";
+import { optimumCache, tauAt, validateOptions, type TabularPmdOptions } from "./pmd-options.ts";
 import { maxAbsDifference, meanEntropy, meanKl, policyDistance, softmaxPolicy } from "./policy-math.ts";
-import { createRandomStream, validateSeed } from "../random/random-stream.ts";
 import { softPolicyEvaluation } from "./soft-evaluation.ts";
-import { softOptimum, type SoftOptimum } from "./soft-optimal.ts";
+import type { SoftOptimum } from "./soft-optimal.ts";
 
-export type TabularPmdVariant = "exact" | "vanilla" | "corrected";
-export const TABULAR_PMD_VARIANTS: readonly TabularPmdVariant[] = ["exact", "vanilla", "corrected"];
-
-/** τ for every iteration: a constant, one value per iteration, or a function of the iteration k. */
-export type TauSchedule = number | readonly number[] | ((iteration: number) => number);
-
-export interface TabularPmdOptions {
-  variant: TabularPmdVariant;
-  /** KL weight η ≥ 0 (η = 0 is soft policy iteration). */
-  eta: number;
-  tau: TauSchedule;
-  /** K ≥ 1: the number of PMD updates. */
-  iterations: number;
-  /** M ≥ 1 Q-functions kept (vanilla and corrected; exact keeps all). */
-  memory?: number;
-  normalization?: PmdNormalization;
-  /** σ ≥ 0 of the Gaussian noise added to every Q^k(s,a) (0: exact evaluation). */
-  noise?: number;
-  /** Seed of the noise (default 0). */
-  seed?: number;
-  /** Q*_τ and π*_τ for each τ, if already known (otherwise solved by `softOptimum`, once per τ). */
-  optimum?: (tau: number) => SoftOptimum;
-  /** Called after every iteration k, e.g. for progress output. */
-  onIteration?: (iteration: number, step: TabularPmdStep) => void;
-}
-
-/** What iteration k computed; the arrays belong to the run, so copy them to change them. */
-export interface TabularPmdStep {
-  error: number;
-  policyError: number;
-  kl: number;
-  entropy: number;
-  /** π_k. */
-  policy: Float64Array;
-  /** The Q-function pushed at iteration k: Q^{π_k}_τ plus the noise, if any. */
-  q: Float64Array;
-}
+export {
+  tauAt,
+  TABULAR_PMD_VARIANTS,
+  type TabularPmdOptions,
+  type TabularPmdStep,
+  type TabularPmdVariant,
+  type TauSchedule,
+} from "./pmd-options.ts";
 
 export interface TabularPmdResult {
   errors: number[];
   policyErrors: number[];
   kl: number[];
   entropy: number[];
+  /**
+   * A bound on |errors[k] − ‖Q*_τ − Q^{π_k}_τ‖∞| for every k (plus a relative 2^-53 from the
+   * subtraction): the optimum's errorBound plus softEvaluationErrorBound, the largest over the τ
+   * used. NaN when the optimum came without a bound. Errors below it are not resolved.
+   */
+  errorBound: number;
   /** π_K, the policy after K updates (row-major [S, A]). */
   policy: Float64Array;
   /** Q^{π_K}_τ with the τ of the last iteration, exact. */
@@ -80,55 +61,6 @@ export interface TabularPmdResult {
   memoryQ: Float64Array[];
   /** Q*_τ and π*_τ of the last iteration's τ. */
   optimum: SoftOptimum;
-}
-
-/** τ_k of a schedule, validated. */
-export function tauAt(schedule: TauSchedule, iteration: number): number {
-  let tau: number | undefined;
-  if (typeof schedule === "number") tau = schedule;
-  else if (typeof schedule === "function") tau = schedule(iteration);
-  else {
-    // Not a string: it would be indexed character by character ("0.5"[0] is "0").
-    if (!Array.isArray(schedule))
-      throw new StaqInputError(`tau must be a number, an array of numbers or a function of the iteration; got ${describeValue(schedule)}`);
-    if (iteration >= schedule.length)
-      throw new StaqInputError(
-        `the tau schedule has ${schedule.length} values but iteration ${iteration} needs one; give one tau per iteration`,
-      );
-    tau = schedule[iteration];
-  }
-  if (!(typeof tau === "number" && Number.isFinite(tau) && tau > 0))
-    throw new StaqInputError(`tau for iteration ${iteration} is ${describeValue(tau)}; tau must be a finite number > 0`);
-  return tau;
-}
-
-function validateOptions(mdp: Mdp, options: TabularPmdOptions): void {
-  const { variant, iterations, memory, noise = 0 } = options;
-  if (!TABULAR_PMD_VARIANTS.includes(variant))
-    throw new StaqInputError(`variant must be one of ${TABULAR_PMD_VARIANTS.join(", ")}; got ${JSON.stringify(variant)}`);
-  if (!(Number.isInteger(iterations) && iterations >= 1))
-    throw new StaqInputError(`iterations must be an integer >= 1; got ${describeValue(iterations)}`);
-  if (variant !== "exact" && memory === undefined) throw new StaqInputError(`the ${variant} variant needs a memory M (an integer >= 1)`);
-  if (!(Number.isFinite(noise) && noise >= 0)) throw new StaqInputError(`noise must be a finite number >= 0; got ${describeValue(noise)}`);
-  if (options.seed !== undefined) validateSeed(options.seed);
-  validatePmdOptions({
-    eta: options.eta,
-    tau: tauAt(options.tau, 0),
-    memory: variant === "exact" ? Infinity : memory!,
-    normalization: options.normalization,
-  });
-  if (mdp.states * mdp.actions === 0) throw new StaqInputError("the MDP has no state-action pairs");
-}
-
-/** The optimum for each τ, solved once per distinct τ. */
-function optimumCache(mdp: Mdp, given?: (tau: number) => SoftOptimum): (tau: number) => SoftOptimum {
-  if (given) return given;
-  const cache = new Map<number, SoftOptimum>();
-  return (tau) => {
-    let optimum = cache.get(tau);
-    if (!optimum) cache.set(tau, (optimum = softOptimum(mdp, { tau })));
-    return optimum;
-  };
 }
 
 /** Runs K iterations of PMD; see the module comment for what is reported. */
@@ -145,14 +77,17 @@ export function tabularPmd(mdp: Mdp, options: TabularPmdOptions): TabularPmdResu
     normalization: options.normalization,
   } as const;
 
-  const result: Pick<TabularPmdResult, "errors" | "policyErrors" | "kl" | "entropy"> = {
+  const result: Pick<TabularPmdResult, "errors" | "policyErrors" | "kl" | "entropy" | "errorBound"> = {
     errors: [],
     policyErrors: [],
     kl: [],
     entropy: [],
+    errorBound: 0,
   };
   let coefficients: PmdCoefficients = { coefficients: new Float64Array(0), correction: 1 };
-  let memoryQ: Float64Array[] = [];
+  // Exact PMD's τ_k, for its coefficients at the end (`exactCoefficients`): 8 bytes an iteration.
+  const taus: number[] = [];
+  const memoryQ: Float64Array[] = [];
   let logits: Float64Array = new Float64Array(S * A);
   let policy = softmaxPolicy(logits, S, A);
   let tau = tauAt(options.tau, 0);
@@ -166,21 +101,29 @@ export function tabularPmd(mdp: Mdp, options: TabularPmdOptions): TabularPmdResu
       kl: 0,
       entropy: meanEntropy(policy, S, A),
     };
+    // NaN (an optimum without a bound) stays NaN: Math.max propagates it.
+    result.errorBound = Math.max(result.errorBound, pmdErrorBound(mdp, optimum, tau));
 
     const estimate = noise > 0 ? q.map((value) => value + noise * random.normal()) : q;
     if (noise > 0) checkFiniteEstimate(mdp, estimate, k, noise);
-    coefficients = pmdStep(coefficients.coefficients, { ...stepOptions, tau });
-    if (!Number.isFinite(coefficients.correction)) {
-      // Otherwise the logits, and then the policy, come out NaN ("policy(0|0) is NaN").
-      throw new StaqInputError(
-        `eta ${eta} is too large against tau ${tau} for the corrected variant: β = η/(η+τ) rounds to 1 in float64, so the correction 1/(1 − β^M) is infinite; keep eta/tau below about 1e15`,
-      );
-    }
     if (variant === "exact") {
+      // The recursion needs only α_k and β_k: pmdStep's array of all k coefficients, copied every
+      // step, made K iterations cost O(K²). The same check of τ_k as pmdStep's, in O(1).
+      validatePmdOptions({ eta, tau, memory: Infinity });
       const { alpha, beta } = pmdRates(eta, tau);
       for (let i = 0; i < logits.length; i++) logits[i] = beta * logits[i] + alpha * estimate[i];
+      taus.push(tau);
     } else {
-      memoryQ = [...memoryQ.slice(Math.max(0, memoryQ.length + 1 - options.memory!)), estimate];
+      coefficients = pmdStep(coefficients.coefficients, { ...stepOptions, tau });
+      if (!Number.isFinite(coefficients.correction)) {
+        // Otherwise the logits, and then the policy, come out NaN ("policy(0|0) is NaN").
+        throw new StaqInputError(
+          `eta ${eta} is too large against tau ${tau} for the corrected variant: β = η/(η+τ) rounds to 1 in float64, so the correction 1/(1 − β^M) is infinite; keep eta/tau below about 1e15`,
+        );
+      }
+      // In place: two new arrays of M references every iteration were most of the time for a large M.
+      memoryQ.push(estimate);
+      if (memoryQ.length > options.memory!) memoryQ.shift();
       logits = weightedSum(memoryQ, coefficients);
     }
     // Logits grow towards Q/tau; past float64's range the softmax below would be NaN.
@@ -195,6 +138,7 @@ export function tabularPmd(mdp: Mdp, options: TabularPmdOptions): TabularPmdResu
     options.onIteration?.(k, { ...record, policy, q: estimate });
     policy = next;
   }
+  if (variant === "exact") coefficients = { coefficients: exactCoefficients(eta, taus), correction: 1 };
   return {
     ...result,
     policy,
@@ -206,15 +150,58 @@ export function tabularPmd(mdp: Mdp, options: TabularPmdOptions): TabularPmdResu
   };
 }
 
+/**
+ * Exact PMD's coefficients c_i = α_i Π_{j>i} β_j of all K Q-functions, in O(K) time.
+ *
+ * pmdStep with memory Infinity forms c_i = fl(…fl(fl(α_i β_{i+1}) β_{i+2})… β_{K−1}): one rounding
+ * per later step, in that order. Where τ is the same from i to K−1, that is fl(c_{i+1} β): the same
+ * multiplications in the same order, so these are bit for bit pmdStep's. Before the last change of
+ * τ (counting from the end) c_i = fl(α_i · p_i) with p_i = Π_{j>i} β_j multiplied from the end:
+ * K−1−i roundings, as pmdStep has, in another order, so each is within γ_{K−1−i} = (K−1−i)u/(1 −
+ * (K−1−i)u) relative of the exact product and the two agree within a relative 2γ_{K−1−i}, while
+ * p_i is a normal number; past 2^-1022 p_i loses precision, adding at most α_i (K−1−i) 2^-1074.
+ * Every c_i is finite: α_i is (checked per step) and 0 ≤ p_i ≤ 1.
+ */
+export function exactCoefficients(eta: number, taus: readonly number[]): Float64Array {
+  const K = taus.length;
+  const c = new Float64Array(K);
+  let product = 1;
+  let sameTau = true;
+  for (let i = K - 1; i >= 0; i--) {
+    const { alpha, beta } = pmdRates(eta, taus[i]);
+    sameTau &&= i === K - 1 || taus[i] === taus[i + 1];
+    if (i === K - 1) c[i] = alpha;
+    else c[i] = sameTau ? c[i + 1] * beta : alpha * product;
+    product *= beta;
+  }
+  return c;
+}
+
 /** correction · Σ_i c_i Q^i, the stack's logits. */
-export function weightedSum(qs: readonly Float64Array[], { coefficients, correction }: PmdCoefficients): Float64Array {
+export function weightedSum(qs: readonly Float64Array[], stack: PmdCoefficients): Float64Array {
+  // O(M) checks against the O(M·S·A) sum, so tabularPmd calls this every iteration.
+  if (!Array.isArray(qs)) throw new StaqInputError(`qs must be an array of Q-functions (Float64Arrays); got ${describeValue(qs)}`);
+  if (typeof stack !== "object" || stack === null)
+    throw new StaqInputError(`the coefficients must be {coefficients, correction} (as pmdStep returns); got ${describeValue(stack)}`);
+  const { coefficients, correction } = stack;
+  if (!(coefficients instanceof Float64Array))
+    throw new StaqInputError(`coefficients must be a Float64Array; got ${describeValue(coefficients)}`);
   if (qs.length !== coefficients.length)
     throw new StaqInputError(`${qs.length} Q-functions but ${coefficients.length} coefficients; they must pair up`);
-  const sum = new Float64Array(qs[0]?.length ?? 0);
-  qs.forEach((q, i) => {
+  if (!(typeof correction === "number" && Number.isFinite(correction)))
+    throw new StaqInputError(`correction must be a finite number; got ${describeValue(correction)}`);
+  const size = qs[0]?.length ?? 0;
+  const sum = new Float64Array(size);
+  for (let i = 0; i < qs.length; i++) {
+    const q = qs[i];
     const weight = coefficients[i];
-    for (let j = 0; j < sum.length; j++) sum[j] += weight * q[j];
-  });
+    if (!(q instanceof Float64Array)) throw new StaqInputError(`qs[${i}] must be a Float64Array; got ${describeValue(q)}`);
+    // A shorter one would add NaN (undefined) to the sum, a longer one be cut without a word.
+    if (q.length !== size)
+      throw new StaqInputError(`qs[${i}] has ${q.length} entries but qs[0] has ${size}; every Q-function must have the same shape`);
+    if (!Number.isFinite(weight)) throw new StaqInputError(`coefficient ${i} is ${weight}; coefficients must be finite numbers`);
+    for (let j = 0; j < size; j++) sum[j] += weight * q[j];
+  }
   for (let j = 0; j < sum.length; j++) sum[j] *= correction;
   return sum;
 }

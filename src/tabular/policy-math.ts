@@ -27,6 +27,9 @@ import { describeValue } from "../io/describe-value.ts";
  * every logit −∞, have no distribution and are refused.
  */
 export function softmaxPolicy(logits: Float64Array, states: number, actions: number, temperature = 1): Float64Array {
+  checkShape(states, actions);
+  if (!(logits instanceof Float64Array))
+    throw new StaqInputError(`logits must be a Float64Array, row-major [S, A]; got ${describeValue(logits)}`);
   if (logits.length !== states * actions)
     throw new StaqInputError(`logits have ${logits.length} entries; ${states} states × ${actions} actions need ${states * actions}`);
   if (!(typeof temperature === "number" && temperature > 0))
@@ -58,25 +61,46 @@ export function softmaxPolicy(logits: Float64Array, states: number, actions: num
   return policy;
 }
 
+/** Checks that `states` and `actions`, the shape [S, A] of a policy, are integers >= 1. */
+export function checkShape(states: number, actions: number): void {
+  if (!(Number.isSafeInteger(states) && states >= 1))
+    throw new StaqInputError(`states must be an integer >= 1; got states = ${describeValue(states)}`);
+  if (!(Number.isSafeInteger(actions) && actions >= 1))
+    throw new StaqInputError(`actions must be an integer >= 1; got actions = ${describeValue(actions)}`);
+}
+
 /** The uniform policy, π_0 of PMD. */
 export function uniformPolicy(states: number, actions: number): Float64Array {
+  checkShape(states, actions);
   return new Float64Array(states * actions).fill(1 / actions);
 }
 
-/** Checks that every row of `policy` is a distribution over the actions (within 1e-9). */
-export function validatePolicy(policy: Float64Array, states: number, actions: number): void {
+/**
+ * Checks that `policy` is a Float64Array [S, A] whose every row is a distribution over the actions
+ * (within 1e-9). `name` is the argument, as messages name it.
+ */
+export function validatePolicy(policy: Float64Array, states: number, actions: number, name = "the policy"): void {
+  if (!(policy instanceof Float64Array))
+    throw new StaqInputError(`${name} must be a Float64Array, row-major [S, A]; got ${describeValue(policy)}`);
   if (policy.length !== states * actions)
-    throw new StaqInputError(`the policy has ${policy.length} entries; ${states} states × ${actions} actions need ${states * actions}`);
+    throw new StaqInputError(`${name} has ${policy.length} entries; ${states} states × ${actions} actions need ${states * actions}`);
   for (let s = 0; s < states; s++) {
     let sum = 0;
     for (let a = 0; a < actions; a++) {
       const p = policy[s * actions + a];
-      if (!(p >= 0 && p <= 1)) throw new StaqInputError(`policy(${a}|${s}) is ${p}; probabilities must be in [0, 1]`);
+      if (!(p >= 0 && p <= 1)) throw new StaqInputError(`${name}: policy(${a}|${s}) is ${p}; probabilities must be in [0, 1]`);
       sum += p;
     }
     if (Math.abs(sum - 1) > 1e-9)
-      throw new StaqInputError(`policy(·|${s}) sums to ${sum}, not 1; each state's row must be a distribution over actions`);
+      throw new StaqInputError(`${name}: policy(·|${s}) sums to ${sum}, not 1; each state's row must be a distribution over actions`);
   }
+}
+
+/** `validatePolicy` of two policies of the same shape, checked first. */
+function validatePolicies(p: Float64Array, q: Float64Array, states: number, actions: number): void {
+  checkShape(states, actions);
+  validatePolicy(p, states, actions, "the first policy");
+  validatePolicy(q, states, actions, "the second policy");
 }
 
 /** −Σ_a π log π of one state's row (0 · log 0 = 0). */
@@ -91,6 +115,8 @@ export function rowEntropy(policy: Float64Array, row: number, actions: number): 
 
 /** Mean over states of the entropy H(π(·|s)). */
 export function meanEntropy(policy: Float64Array, states: number, actions: number): number {
+  checkShape(states, actions);
+  validatePolicy(policy, states, actions);
   let total = 0;
   for (let s = 0; s < states; s++) total += rowEntropy(policy, s * actions, actions);
   return total / states;
@@ -98,6 +124,7 @@ export function meanEntropy(policy: Float64Array, states: number, actions: numbe
 
 /** Mean over states of KL(p(·|s) ‖ q(·|s)); Infinity where q = 0 < p. */
 export function meanKl(p: Float64Array, q: Float64Array, states: number, actions: number): number {
+  validatePolicies(p, q, states, actions);
   let total = 0;
   for (let i = 0; i < states * actions; i++) {
     if (p[i] > 0) total += p[i] * (Math.log(p[i]) - Math.log(q[i]));
@@ -107,6 +134,7 @@ export function meanKl(p: Float64Array, q: Float64Array, states: number, actions
 
 /** max_s Σ_a |p(a|s) − q(a|s)|. */
 export function policyDistance(p: Float64Array, q: Float64Array, states: number, actions: number): number {
+  validatePolicies(p, q, states, actions);
   let largest = 0;
   for (let s = 0; s < states; s++) {
     let sum = 0;
@@ -118,6 +146,17 @@ export function policyDistance(p: Float64Array, q: Float64Array, states: number,
 
 /** max_{s,a} |log p(a|s) − log q(a|s)| (Infinity if one has a zero the other lacks). */
 export function logPolicyDistance(p: Float64Array, q: Float64Array): number {
+  // No shape is given, so rows cannot be checked: the same length and probabilities in [0, 1].
+  for (const [x, name] of [
+    [p, "the first policy"],
+    [q, "the second policy"],
+  ] as const) {
+    if (!(x instanceof Float64Array)) throw new StaqInputError(`${name} must be a Float64Array, row-major [S, A]; got ${describeValue(x)}`);
+    const bad = x.findIndex((value) => !(value >= 0 && value <= 1));
+    if (bad >= 0) throw new StaqInputError(`${name}[${bad}] is ${x[bad]}; probabilities must be in [0, 1]`);
+  }
+  if (p.length !== q.length)
+    throw new StaqInputError(`the policies have ${p.length} and ${q.length} entries; they must have the same shape`);
   let largest = 0;
   for (let i = 0; i < p.length; i++) {
     const gap = p[i] === q[i] ? 0 : Math.abs(Math.log(p[i]) - Math.log(q[i]));

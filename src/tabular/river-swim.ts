@@ -23,7 +23,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
-import { createMdp, type Mdp } from "./mdp.ts";
+import { allocateDense, createMdp, type Mdp } from "./mdp.ts";
 
 export interface RiverSwimOptions {
   /** Length of the chain (integer ≥ 2). Default 6, as in the original. */
@@ -37,6 +37,8 @@ export const RIVER_SWIM_RIGHT_REWARD = 1;
 
 /** The RiverSwim MDP (actions: 0 left, 1 right). */
 export function riverSwimMdp(options: RiverSwimOptions = {}): Mdp {
+  if (typeof options !== "object" || options === null)
+    throw new StaqInputError(`riverSwimMdp takes {states, gamma} (both optional); got ${describeValue(options)}`);
   const { states = 6, gamma = 0.95 } = options;
   // Two states are needed so the left and right banks are different states; with one, the two
   // rewards would fall on the same state and the chain would have nothing to explore.
@@ -50,7 +52,8 @@ export function riverSwimMdp(options: RiverSwimOptions = {}): Mdp {
   }
   const S = states;
   const A = 2;
-  const P = new Float64Array(S * A * S);
+  // Dense, like every MDP here: S·2·S entries, so about 23000 states at most (2^32 entries).
+  const P = allocateDense(S * A * S, `riverSwimMdp: the dense P of ${S} states × 2 actions × ${S} next states`, "use fewer states");
   const R = new Float64Array(S * A);
   const at = (s: number, a: number, next: number) => (s * A + a) * S + next;
   const last = S - 1;

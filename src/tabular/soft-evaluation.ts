@@ -7,14 +7,15 @@
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
 import { solveLinearSystem } from "./linear-solve.ts";
-import type { Mdp } from "./mdp.ts";
+import { checkMdp, type Mdp } from "./mdp.ts";
 import { checkFiniteValues } from "./overflow.ts";
 import { rowEntropy, validatePolicy } from "./policy-math.ts";
 
 /** V^π_τ by the linear solve. `policy` is row-major [S, A]. */
 export function softStateValues(mdp: Mdp, policy: Float64Array, tau: number): Float64Array {
+  checkMdp(mdp);
   const { states: S, actions: A, P, R, gamma } = mdp;
-  if (!(Number.isFinite(tau) && tau >= 0)) throw new StaqInputError(`tau must be a finite number >= 0; got ${describeValue(tau)}`);
+  checkTau(tau);
   validatePolicy(policy, S, A);
   // Row s of I − γ P_π and of the right-hand side r_π + τ H_π.
   const system = new Float64Array(S * S);
@@ -39,9 +40,21 @@ export function softStateValues(mdp: Mdp, policy: Float64Array, tau: number): Fl
   return values;
 }
 
+/** τ ≥ 0 (0: no entropy bonus), finite; a string would pass the comparison by coercion. */
+function checkTau(tau: number): void {
+  if (!(typeof tau === "number" && Number.isFinite(tau) && tau >= 0))
+    throw new StaqInputError(`tau must be a finite number >= 0; got ${describeValue(tau)}`);
+}
+
 /** Q(s,a) = R(s,a) + γ Σ_s' P(s'|s,a) V(s'). */
 export function backupQ(mdp: Mdp, values: Float64Array): Float64Array {
+  checkMdp(mdp);
   const { states: S, actions: A, P, R, gamma } = mdp;
+  if (!(values instanceof Float64Array && values.length === S))
+    throw new StaqInputError(`values must be a Float64Array of ${S} state values V(s), one per state; got ${describeValue(values)}`);
+  // O(S) against the O(S²A) backup: a NaN in V would otherwise come out as NaNs in Q.
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new StaqInputError(`values[${bad}] is ${values[bad]}; state values must be finite numbers`);
   const q = new Float64Array(S * A);
   for (let sa = 0; sa < S * A; sa++) {
     let expected = 0;
@@ -68,6 +81,8 @@ export function softPolicyEvaluation(mdp: Mdp, policy: Float64Array, tau: number
  * ‖V‖∞ ≤ (‖R‖∞ + τ log A)/(1−γ) for every policy.
  */
 export function softEvaluationErrorBound(mdp: Mdp, tau: number): number {
+  checkMdp(mdp);
+  checkTau(tau);
   const { states: S, actions: A, gamma } = mdp;
   const u = Number.EPSILON / 2;
   const g = (n: number) => (n * u) / (1 - n * u);

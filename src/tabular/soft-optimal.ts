@@ -18,7 +18,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
-import type { Mdp } from "./mdp.ts";
+import { checkMdp, type Mdp } from "./mdp.ts";
 import { checkFiniteValues } from "./overflow.ts";
 import { maxAbs, maxAbsDifference, rowEntropy, softmaxPolicy, uniformPolicy } from "./policy-math.ts";
 import { softPolicyEvaluation } from "./soft-evaluation.ts";
@@ -44,21 +44,47 @@ export interface SoftSolveOptions {
 }
 
 function checkSolveOptions(mdp: Mdp, options: SoftSolveOptions): { tau: number; temperature: number } {
+  checkMdp(mdp);
+  if (typeof options !== "object" || options === null)
+    throw new StaqInputError(
+      `the solver options must be an object {tau, temperature?, tolerance?, maxIterations?, initialQ?}; got ${describeValue(options)}`,
+    );
   const { tau } = options;
   const temperature = options.temperature ?? tau;
-  if (!(Number.isFinite(tau) && tau > 0)) throw new StaqInputError(`tau must be a finite number > 0; got ${describeValue(tau)}`);
-  if (!(Number.isFinite(temperature) && temperature > 0))
+  checkTemperatures(tau, temperature);
+  const { tolerance, maxIterations, initialQ } = options;
+  if (tolerance !== undefined && !(typeof tolerance === "number" && tolerance > 0))
+    throw new StaqInputError(`tolerance must be a number > 0 (an accuracy of Q in the max norm); got ${describeValue(tolerance)}`);
+  if (maxIterations !== undefined && !(Number.isSafeInteger(maxIterations) && maxIterations >= 1))
+    throw new StaqInputError(`maxIterations must be an integer >= 1; got ${describeValue(maxIterations)}`);
+  if (initialQ !== undefined) checkQ(mdp, initialQ, "initialQ");
+  return { tau, temperature };
+}
+
+function checkTemperatures(tau: number, temperature: number): void {
+  if (!(typeof tau === "number" && Number.isFinite(tau) && tau > 0))
+    throw new StaqInputError(`tau must be a finite number > 0; got ${describeValue(tau)}`);
+  if (!(typeof temperature === "number" && Number.isFinite(temperature) && temperature > 0))
     throw new StaqInputError(`temperature must be a finite number > 0; got ${describeValue(temperature)}`);
-  if (options.initialQ && options.initialQ.length !== mdp.states * mdp.actions) {
+}
+
+/** A Q-function of the MDP: a Float64Array [S, A] of finite numbers. */
+function checkQ(mdp: Mdp, q: Float64Array, name: string): void {
+  const size = mdp.states * mdp.actions;
+  if (!(q instanceof Float64Array && q.length === size)) {
     throw new StaqInputError(
-      `initialQ has ${options.initialQ.length} entries; the MDP needs ${mdp.states * mdp.actions} (states × actions)`,
+      `${name} must be a Float64Array of ${size} entries (states × actions, row-major [S, A]); got ${ArrayBuffer.isView(q) ? `a ${q.constructor.name} of ${(q as ArrayLike<number>).length}` : describeValue(q)}`,
     );
   }
-  return { tau, temperature };
+  const bad = q.findIndex((value) => !Number.isFinite(value));
+  if (bad >= 0) throw new StaqInputError(`${name}[${bad}] is ${q[bad]}; a Q-function must be finite`);
 }
 
 /** One application of the soft Bellman operator T (see the module comment). */
 export function softBellman(mdp: Mdp, q: Float64Array, tau: number, temperature = tau): Float64Array {
+  checkMdp(mdp);
+  checkTemperatures(tau, temperature);
+  checkQ(mdp, q, "q");
   const { states: S, actions: A, P, R, gamma } = mdp;
   const policy = softmaxPolicy(q, S, A, temperature);
   const values = new Float64Array(S);
@@ -142,6 +168,8 @@ export function softPolicyIteration(mdp: Mdp, options: SoftSolveOptions): SoftOp
  * value iteration from there, which certifies the bound when temperature = τ.
  */
 export function softOptimum(mdp: Mdp, options: SoftSolveOptions): SoftOptimum {
+  // Checked here too: the spreads below would turn a missing options object into {}.
+  checkSolveOptions(mdp, options);
   const start = softPolicyIteration(mdp, { ...options, maxIterations: 50 });
   const finish = softValueIteration(mdp, { ...options, tolerance: options.tolerance ?? 1e-11, initialQ: start.q });
   return { ...finish, iterations: start.iterations + finish.iterations };

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { garnetMdp } from "../../src/tabular/garnet.ts";
 import { mdpToArrays } from "../../src/tabular/mdp.ts";
+import { writeJson } from "../../src/cli/tabular-command.ts";
 import { REPO_ROOT, run, runStaq, tempDir } from "../io/stack-fixtures.ts";
 
 const WRITE_MDP = fileURLToPath(new URL("../cross-check/write_mdp.py", import.meta.url));
@@ -394,4 +395,91 @@ test("help: staq tabular --help and staq help tabular show the usage; staq --hel
   assert.match(own.stdout, /1e-17/);
   assert.equal(viaHelp.stdout, own.stdout);
   assert.match(top.stdout, /^ {2}tabular {2}/m);
+});
+
+test("gamma = 1 − 1e-9 (the tester's g9.json): one line on stderr says the errors are under their rounding bound; gamma 0.99 is silent", async () => {
+  const two = (gamma: number) => ({
+    P: [
+      [
+        [0.5, 0.5],
+        [1, 0],
+      ],
+      [
+        [0, 1],
+        [0.2, 0.8],
+      ],
+    ],
+    R: [
+      [0, 1],
+      [2, -1],
+    ],
+    gamma,
+  });
+  const nearOne = join(dir, "g9.json");
+  const usual = join(dir, "g099.json");
+  await writeFile(nearOne, JSON.stringify(two(0.999999999)));
+  await writeFile(usual, JSON.stringify(mdpToArrays(garnetMdp({ states: 20, actions: 4, branching: 3, gamma: 0.99, seed: 1 }))));
+  const options = ["--tau", "0.3", "--eta", "0", "--variant", "exact", "--iterations", "12"];
+  const [flagged, silent] = await Promise.all([
+    runStaq(["tabular", "--mdp", nearOne, ...options]),
+    runStaq([
+      "tabular",
+      "--mdp",
+      usual,
+      "--tau",
+      "0.1",
+      "--eta",
+      "1",
+      "--variant",
+      "exact,corrected",
+      "--memory",
+      "5",
+      "--iterations",
+      "300",
+    ]),
+  ]);
+  // The numbers still come (they are within the bound of the truth), with the warning beside them.
+  assert.equal(flagged.code, 0, flagged.stderr);
+  assert.equal((JSON.parse(flagged.stdout) as Report).errors.length, 12);
+  const lines = flagged.stderr.split("\n").filter((line) => line !== "");
+  assert.equal(lines.length, 1, flagged.stderr);
+  assert.match(
+    lines[0],
+    /^staq tabular: 10 of the 12 errors are at or below 2\.6e4, the float64 rounding bound of the errors \(Q\*_tau is certified to 1\.\de4 and each evaluation to 1\.\de4 with gamma = 0\.999999999, 1\/\(1 − gamma\) = 1\.0e9\), so they are not certified: rounding alone can make errors that size.*; the policyErrors say nothing either.*A gamma further from 1 \(or fewer states\) makes the bound smaller$/,
+  );
+  // Converged to rounding too (its last errors are under its bound), but far below where it began.
+  assert.equal(silent.code, 0, silent.stderr);
+  assert.equal(silent.stderr, "");
+});
+
+test("--plot to a name not ending in .svg (x.png) exits 2 before the run and writes nothing", async () => {
+  const png = join(dir, "x.png");
+  const options = ["--mdp", garnetPath, "--tau", "0.5", "--eta", "1", "--variant", "exact", "--iterations", "3"];
+  const [refused, upper] = await Promise.all([
+    runStaq(["tabular", ...options, "--plot", png]),
+    runStaq(["tabular", ...options, "--plot", join(dir, "upper.SVG")]),
+  ]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.equal(refused.stdout, "");
+  assert.match(
+    refused.stderr.split("\n")[0],
+    /^staq tabular: --plot .*x\.png: the plot is written as SVG, so its name must end in \.svg \(e\.g\. errors\.svg\)$/,
+  );
+  await assert.rejects(readFile(png), { code: "ENOENT" });
+  // The extension is not case-sensitive.
+  assert.equal(upper.code, 0, upper.stderr);
+  assert.match(await readFile(join(dir, "upper.SVG"), "utf8"), /^<svg/);
+});
+
+test("the JSON is written in pieces, byte for byte what JSON.stringify gives (one string would pass V8's limit past a few million iterations)", () => {
+  const long = Array.from({ length: 25_003 }, (_, i) => (i % 7 === 0 ? NaN : i / 3));
+  const value = {
+    errors: long,
+    policy: [[0.25, 0.75]],
+    runs: [{ variant: "exact", kl: long.slice(0, 10_000), entropy: long.slice(0, 10_001), skipped: undefined }],
+    empty: [],
+  };
+  let text = "";
+  writeJson((piece) => (text += piece), value);
+  assert.equal(text, JSON.stringify(value));
 });
