@@ -31,6 +31,11 @@ export interface OutputCheck {
   inputs: readonly GivenPath[];
   /** Whose usage to show when the output is an input (a mistake on the command line). */
   command: Command;
+  /**
+   * The ending the name must have, when the contents fix it (".svg": a chart is SVG text, and in
+   * curve.png an image viewer would find no PNG, with nothing to say why). Any case.
+   */
+  extension?: string;
 }
 
 /**
@@ -48,7 +53,7 @@ async function identify(path: string): Promise<{ real: string; inode?: string }>
 }
 
 /** Throws unless `check.output` can be written without harm (see the module comment). */
-export async function checkOutputPath({ output, what, example, inputs, command }: OutputCheck): Promise<void> {
+export async function checkOutputPath({ output, what, example, inputs, command, extension }: OutputCheck): Promise<void> {
   // "" would resolve to the working directory, and the write fail only at the end.
   if (output.path === "") throw new StaqInputError(`${output.option} needs a file's path for ${what}; got an empty one (e.g. ${example})`);
   const unusable = (error: unknown) =>
@@ -101,4 +106,9 @@ export async function checkOutputPath({ output, what, example, inputs, command }
   } finally {
     await rm(probe, { force: true });
   }
+  // Last, so that the messages above, which say more (a directory, an input), come first.
+  if (extension !== undefined && !output.path.toLowerCase().endsWith(extension.toLowerCase()))
+    throw new StaqInputError(
+      `${output.option} ${output.path}: ${what} is written as ${extension.slice(1).toUpperCase()}, so its name must end in ${extension} (e.g. ${example})`,
+    );
 }

@@ -73,6 +73,7 @@ async function plot(args: string[], io: CommandIO): Promise<void> {
     example: RUN_FILES.curve,
     inputs,
     command: plotCommand,
+    extension: ".svg",
   });
   const { svg, runs, curves } = await renderRunCurves(positionals, {
     metric: values.metric,

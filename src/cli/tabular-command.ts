@@ -319,11 +319,8 @@ export const tabularCommand: Command = {
         example: "errors.svg",
         inputs: [{ option: "--mdp", path: settings.mdpPath }],
         command: tabularCommand,
+        extension: ".svg",
       });
-      // After the checks above, whose messages say more about a directory or the --mdp file. The
-      // chart is SVG text: in errors.png an image viewer would find no PNG, and nothing would say why.
-      if (!/\.svg$/i.test(plot))
-        throw new UsageError(`--plot ${plot}: the plot is written as SVG, so its name must end in .svg (e.g. errors.svg)`, tabularCommand);
       // Plotting is an optional dependency: say it is missing now, not after the whole computation.
       await ensurePlotting();
     }

@@ -115,7 +115,7 @@ test("plot --out onto a file the plot reads (eval.jsonl, metrics.jsonl, config.j
   assert.deepEqual((await readdir(run)).sort(), ["config.json", "eval.jsonl", "metrics.jsonl"]);
 });
 
-test("plot --out a directory, into a missing directory or under a file exits 2 with what to do; RUN/curve.svg is fine", async () => {
+test("plot --out a directory, into a missing directory, under a file or not .svg exits 2 with what to do; RUN/curve.svg is fine", async () => {
   const run = await fakeRun("run-outputs");
   const file = join(dir, "plain-file");
   await writeFile(file, "x");
@@ -123,15 +123,18 @@ test("plot --out a directory, into a missing directory or under a file exits 2 w
     [run, /--out .*run-outputs is a directory; give a file name for the chart, e\.g\. .*run-outputs.curve\.svg/],
     [join(dir, "missing", "curve.svg"), /the directory of --out .*curve\.svg \(.*missing\) does not exist; create it first/],
     [join(file, "curve.svg"), /the directory of --out .*curve\.svg \(.*plain-file\) is a file, not a directory/],
+    // The chart is SVG text: curve.png would hold no PNG.
+    [join(run, "curve.png"), /--out .*curve\.png: the chart is written as SVG, so its name must end in \.svg \(e\.g\. curve\.svg\)/],
   ];
   for (const [out, message] of cases) {
     const result = await runStaq(["plot", run, "--out", out]);
     assert.equal(result.code, 2, `${out}: ${result.stderr}`);
     assert.match(failureLine(result), new RegExp(`^staq plot: ${message.source}`), out);
   }
-  const ok = await runStaq(["plot", run, "--out", join(run, "curve.svg")]);
+  await assert.rejects(readFile(join(run, "curve.png")), /ENOENT/);
+  const ok = await runStaq(["plot", run, "--out", join(run, "curve.SVG")]);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(await readFile(join(run, "curve.svg"), "utf8"), /^<svg/);
+  assert.match(await readFile(join(run, "curve.SVG"), "utf8"), /^<svg/);
 });
 
 test("plot --out a named pipe (as /dev/stdout can be) exits 2 saying so; --out a link writes the file it leads to and keeps the link", async () => {
