@@ -135,6 +135,11 @@ export interface ConfigField {
   help: string;
   /** The algorithms that read the field, where not all do (a baseline's acting network is no stack). */
   algos?: readonly Algo[];
+  /**
+   * The field fixes the run's shapes or random streams (buffer sizes, networks, the seed), so a
+   * restored run cannot change it (`StaQ.restore`'s overrides): only fields without it may.
+   */
+  fixesRun?: true;
 }
 
 const STAQ_ONLY: readonly Algo[] = ["staq"];
@@ -147,22 +152,24 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     key: "algo",
     type: { kind: "choice", choices: ALGOS },
     help: "the algorithm: staq, or the baselines dqn (max backup), mdqn (Munchausen DQN) and mdpo (a policy network fitted to the PMD step)",
+    fixesRun: true,
   },
   {
     key: "seed",
     type: { kind: "integer", min: 0, max: 2 ** 32 - 1 },
     help: "seed of everything random (weights, actions, minibatches, resets)",
+    fixesRun: true,
   },
-  { key: "numEnvs", type: { kind: "integer", min: 1, max: 4096 }, help: "environment copies stepped together" },
+  { key: "numEnvs", type: { kind: "integer", min: 1, max: 4096 }, help: "environment copies stepped together", fixesRun: true },
   {
     key: "stepsPerIteration",
     type: { kind: "integer", min: 1 },
     help: "environment steps collected per iteration (a multiple of numEnvs)",
   },
   { key: "totalSteps", type: { kind: "integer", min: 1 }, help: "environment steps of the whole run" },
-  { key: "replayCapacity", type: { kind: "integer", min: 1 }, help: "transitions kept in the FIFO replay buffer" },
+  { key: "replayCapacity", type: { kind: "integer", min: 1 }, help: "transitions kept in the FIFO replay buffer", fixesRun: true },
   { key: "gradientSteps", type: { kind: "integer", min: 1 }, help: "K, gradient steps of policy evaluation per iteration" },
-  { key: "batchSize", type: { kind: "integer", min: 1 }, help: "minibatch size" },
+  { key: "batchSize", type: { kind: "integer", min: 1 }, help: "minibatch size", fixesRun: true },
   { key: "lr", type: { kind: "number", min: 0, minExclusive: true }, help: "Adam's learning rate" },
   { key: "adamEps", type: { kind: "number", min: 0 }, help: "Adam's epsilon" },
   { key: "maxGradNorm", type: { kind: "number", min: 0 }, help: "clip the gradient's global norm to this (0: no clipping)" },
@@ -176,7 +183,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   },
   { key: "rewardScale", type: { kind: "number", min: 0, minExclusive: true }, help: "c_r, the reward scale of the targets" },
   { key: "gamma", type: { kind: "number", min: 0, max: 1, maxExclusive: true }, help: "discount" },
-  { key: "memory", type: { kind: "integer", min: 1 }, help: "M, snapshots kept in the stack", algos: STAQ_ONLY },
+  { key: "memory", type: { kind: "integer", min: 1 }, help: "M, snapshots kept in the stack", algos: STAQ_ONLY, fixesRun: true },
   {
     key: "eta",
     type: { kind: "number", min: 0, minExclusive: true },
@@ -238,13 +245,19 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     type: { kind: "number", min: 0, minExclusive: true },
     help: "sigma of the state perturbation eps of the smoothness penalty",
   },
-  { key: "ensemble", type: { kind: "integer", min: 1, max: 64 }, help: "Q-networks in the ensemble (each with its own stack)" },
+  {
+    key: "ensemble",
+    type: { kind: "integer", min: 1, max: 64 },
+    fixesRun: true,
+    help: "Q-networks in the ensemble (each with its own stack)",
+  },
   {
     key: "convFilters",
     type: { kind: "integer", min: 0, max: 1024 },
     help: "filters of a 3x3 conv layer before the hidden layers (0: none; needs an image observation, e.g. MinAtar)",
+    fixesRun: true,
   },
-  { key: "hidden", type: { kind: "widths" }, help: "hidden widths of the dense layers, e.g. 64,64" },
+  { key: "hidden", type: { kind: "widths" }, help: "hidden widths of the dense layers, e.g. 64,64", fixesRun: true },
   {
     key: "variant",
     type: { kind: "choice", choices: ["corrected", "vanilla"] },
@@ -256,6 +269,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     type: { kind: "choice", choices: ["exact", "authors"] },
     help: "exact finite-memory PMD, or the StaQ authors' code's rule (M + 1 snapshots, the current alpha on all)",
     algos: STAQ_ONLY,
+    fixesRun: true,
   },
   {
     key: "timeLimit",
@@ -273,8 +287,10 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
 ];
 
 /**
- * Fields added after checkpoints of format 1 were first written, with the value an older
- * checkpoint's run had in effect (the logits were recomputed in full every iteration).
+ * Fields added after checkpoints of format 1 were first written, with the value an older run had
+ * in effect (e.g. fullPrecomputeEvery 1: its logits were recomputed in full every iteration). A
+ * checkpoint or a sweep's run without one of them is read with this value. A new config field
+ * goes here too, with the behaviour staq had before it.
  */
 export const LATER_FIELDS: Readonly<Partial<StaqConfig>> = {
   fullPrecomputeEvery: 1,

@@ -13,6 +13,11 @@
  * and greedy evaluation episodes run every evalEvery environment steps. The metrics of an
  * iteration are assembled in metrics.ts and its phases timed by timing.ts, outside the algorithm.
  *
+ * The same loop runs the baselines (algorithm.ts says how each differs): DQN and M-DQN act
+ * ε-greedy on their Q-networks, a one-snapshot "stack", and skip step 2; MDPO fits a policy
+ * network after step 3 and pushes that instead. The branches below read `isBaseline`,
+ * `readsPolicy` and `policyFit`.
+ *
  * Every counter has one owner: the agent counts environment steps, iterations, actor steps,
  * evaluations and learning seconds; the soft Q fit counts gradient steps; the trainer Adam steps.
  *
@@ -34,7 +39,7 @@ import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
 import { createSoftQFit, fitSoftQ, smoothnessTrainerBatch, type SoftQFit } from "../train/soft-q-fit.ts";
 import { pushSnapshot } from "../train/push-snapshot.ts";
 import { createReplayBuffer, type ReplayBuffer } from "../train/replay-buffer.ts";
-import { resolveConfig, wholeIterationSteps, type StaqConfig } from "./config.ts";
+import { CONFIG_FIELDS, resolveConfig, wholeIterationSteps, type StaqConfig } from "./config.ts";
 import {
   decodeCheckpoint,
   decodeCheckpointPolicy,
@@ -592,8 +597,9 @@ export class StaQ {
 
   /**
    * Actions for a batch of observations ([batch × observation size], or one observation): the
-   * argmax of the stacked logits with `greedy`, else a sample of the ε-softmax behaviour policy
-   * (from its own random stream, so acting never changes what training does).
+   * argmax of the stacked logits with `greedy`, else a sample of the behaviour policy (StaQ's and
+   * MDPO's ε-softmax, DQN's and M-DQN's ε-greedy) with the ε of the current step, from its own
+   * random stream, so acting never changes what training does.
    */
   async act(obs: Float32Array, options: { greedy?: boolean } = {}): Promise<Uint32Array> {
     this.alive();
@@ -671,11 +677,6 @@ export class StaQ {
   }
 
   /**
-   * An agent from checkpoint files, continuing exactly where `checkpoint` was taken (on the same
-   * adapter: another GPU may round differently). `env` is needed for an environment that is not
-   * registered (the user's own); config fields given override the saved ones (e.g. totalSteps).
-   */
-  /**
    * The trained policy of a checkpoint, without its training state (trained-policy.ts): only
    * stack.safetensors and state.json are read, so a checkpoint without its replay buffer and
    * networks (shared, or trimmed to save space) still acts and evaluates, as the agent would.
@@ -691,6 +692,11 @@ export class StaQ {
     return TrainedPolicy.create({ saved, env: this.envSource(options.env ?? saved.envName), gpu, ownsGpu: options.gpu === undefined });
   }
 
+  /**
+   * An agent from checkpoint files, continuing exactly where `checkpoint` was taken (on the same
+   * adapter: another GPU may round differently). `env` is needed for an environment that is not
+   * registered (the user's own); config fields given override the saved ones (e.g. totalSteps).
+   */
   static async restore<T extends typeof StaQ>(this: T, files: CheckpointFiles, options: RestoreOptions = {}): Promise<InstanceType<T>> {
     return this.restoreDecoded(decodeCheckpoint(files), options);
   }
@@ -702,18 +708,7 @@ export class StaQ {
     options: RestoreOptions = {},
   ): Promise<InstanceType<T>> {
     const config = resolveConfig(saved.config, options.overrides ?? {});
-    for (const key of [
-      "algo",
-      "numEnvs",
-      "replayCapacity",
-      "batchSize",
-      "memory",
-      "stackRule",
-      "ensemble",
-      "convFilters",
-      "hidden",
-      "seed",
-    ] as const) {
+    for (const { key } of CONFIG_FIELDS.filter((field) => field.fixesRun)) {
       if (JSON.stringify(config[key]) !== JSON.stringify(saved.config[key])) {
         throw new StaqInputError(
           `cannot change ${key} when resuming (${JSON.stringify(saved.config[key])} in the checkpoint): it fixes the shapes or the random streams of the run`,

@@ -20,7 +20,7 @@
 import { readFile, writeFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { CONFIG_FIELDS } from "../agent/config.ts";
+import { CONFIG_FIELDS, LATER_FIELDS } from "../agent/config.ts";
 import { RUN_FILES, pathExists } from "../cli/run-directory.ts";
 import { StaqError, StaqFormatError } from "../errors.ts";
 import { describeFsError } from "../node/files.ts";
@@ -97,7 +97,9 @@ export async function changedFields(point: SweepPoint): Promise<string[]> {
   const saved = await readJson(path, DAMAGED_CONFIG);
   if (typeof saved !== "object" || saved === null || Array.isArray(saved))
     throw new StaqFormatError(`${path} is not a run's config (a JSON object); ${DAMAGED_CONFIG}`);
-  const run = saved as Record<string, unknown>;
+  // A field added to staq after the run was made is not in its config.json: the run had the value
+  // LATER_FIELDS says (as a checkpoint's restore assumes), so a new field does not change every old run.
+  const run: Record<string, unknown> = { ...LATER_FIELDS, ...(saved as Record<string, unknown>) };
   const differs = (key: string, ours: unknown) => JSON.stringify(run[key]) !== JSON.stringify(ours);
   const describe = (key: string, ours: unknown) => `${key} (${JSON.stringify(run[key])} in the run, ${JSON.stringify(ours)} in the sweep)`;
   const changed = CONFIG_FIELDS.filter((f) => f.key !== "totalSteps" && differs(f.key, point.config[f.key])).map((f) =>

@@ -210,3 +210,15 @@ test("lastEvaluationStep is where the committed finished runs' evaluations end (
   }
   assert.ok(finished >= 100, `${finished} finished runs checked`);
 });
+
+test("the fields a resume cannot change are those that fix the run's buffers, networks and random streams", () => {
+  // Each sizes a buffer or a network, or keys a random stream: a restore with another value would
+  // read the checkpoint's buffers wrongly or draw other numbers. The list is written out here so
+  // that a field losing (or gaining) fixesRun is a decision, not an accident.
+  assert.deepEqual(
+    CONFIG_FIELDS.filter((f) => f.fixesRun)
+      .map((f) => f.key)
+      .sort(),
+    ["algo", "batchSize", "convFilters", "ensemble", "hidden", "memory", "numEnvs", "replayCapacity", "seed", "stackRule"],
+  );
+});

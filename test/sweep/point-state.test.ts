@@ -46,6 +46,19 @@ test("a finished run made with another config is changed, not done, naming the f
   assert.match(state.failure ?? "", /Move the directory away .*, or change the sweep file back and run it with --retry-failed/);
 });
 
+test("a run made before a config field existed is done, not changed, when the sweep asks for the value the run had", async () => {
+  const { point } = await sweepIn(await tempDir());
+  // An old run's config.json has no fullPrecomputeEvery (added later): it ran with 1, LATER_FIELDS's value.
+  const { fullPrecomputeEvery, ...older } = point.config;
+  await fakeRun(point, older, 64);
+  assert.deepEqual(await pointState({ ...point, config: { ...point.config, fullPrecomputeEvery: 1 } }), { status: "done", step: 64 });
+  // Another value than the one the run had is a change, named with the value the run had.
+  assert.notEqual(fullPrecomputeEvery, 1, "the quick preset's value differs from the old runs' 1");
+  const changed = await pointState(point);
+  assert.equal(changed.status, "changed");
+  assert.match(changed.failure ?? "", new RegExp(`fullPrecomputeEvery \\(1 in the run, ${fullPrecomputeEvery} in the sweep\\)`));
+});
+
 test("a config.json that is not an object is refused, naming the file", async () => {
   const { point } = await sweepIn(await tempDir());
   await fakeRun(point, { ...point.config }, 64);
