@@ -16,13 +16,14 @@
  *   state.json            the config, the environment, the counters (environment steps,
  *                         iterations, the Philox steps of acting and of policy evaluation, …), the
  *                         stack's coefficients in float64 and its ring position (the file holds
- *                         float32 ones, oldest first), the environments' own state, and what the
+ *                         float32 ones, oldest first) and the stack file's CRC-32, the environments' own state, and what the
  *                         caller adds (`extra`: staq train keeps its log positions there).
  *
  * Every random draw in staq is a pure function of (seed, counter), so counters are all the
  * generator state there is, apart from the environments' own (their `saveState`).
  */
 import { StaqFormatError, StaqInputError } from "../errors.ts";
+import { crc32 } from "../io/crc32.ts";
 import { parseWholeNumber } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { decodeSafetensors, encodeSafetensors, type Float32Tensor } from "../io/safetensors.ts";
@@ -136,6 +137,7 @@ export async function encodeCheckpoint(contents: CheckpointContents & { stack: S
     },
     { format: "staq-agent-replay/1", next: String(replay.next) },
   );
+  const stackFile = await stackToSafetensors(stack);
   const state = {
     format: CHECKPOINT_FORMAT,
     env: contents.envName,
@@ -148,12 +150,14 @@ export async function encodeCheckpoint(contents: CheckpointContents & { stack: S
       correction: stack.correction,
       tau: stack.pmd.tau,
       oldestSlot: stack.size === 0 ? 0 : stack.slotsOldestFirst()[0],
+      // Ties stack.safetensors to this state.json (decodeCheckpointPolicy compares them).
+      crc32: crc32(stackFile),
     },
     envState: contents.envState,
     extra: contents.extra,
   };
   return {
-    "stack.safetensors": await stackToSafetensors(stack),
+    "stack.safetensors": stackFile,
     "networks.safetensors": networks,
     "replay.safetensors": replayFile,
     "state.json": encoder.encode(JSON.stringify(state, null, 1) + "\n"),
@@ -250,6 +254,16 @@ function readPolicyFiles(
   const correction = field(stackState, "correction", isFiniteNumber, "a finite number");
   const tau = field(stackState, "tau", (v): v is number => isFiniteNumber(v) && v > 0, "a number > 0");
   const oldestSlot = field(stackState, "oldestSlot", isCount, "an integer >= 0");
+  // The stack file's CRC-32, in checkpoints written since it was recorded: the coefficients alone
+  // agree between seeds of one config, or between steps once the ring is full at a constant τ.
+  if (stackState.crc32 !== undefined) {
+    const recorded = field(stackState, "crc32", (v): v is number => isCount(v) && v < 2 ** 32, "an integer in [0, 2^32)");
+    const actual = crc32(files["stack.safetensors"]);
+    if (actual !== recorded)
+      throw new StaqFormatError(
+        `state.json records a stack file of CRC-32 ${recorded}, but stack.safetensors' is ${actual}: the files come from different checkpoints (or the stack file was changed); put the stack.safetensors of this checkpoint back`,
+      );
+  }
 
   const stackFile = inFile("stack.safetensors", () => readStackFile(files["stack.safetensors"]));
   if (stackFile.members !== coefficients.length || coefficients.some((c) => c.length !== stackFile.stored)) {

@@ -579,6 +579,7 @@ export class StaQ {
    * environment, episode j reset with seed + j (seed default: the run's seed + 2^31).
    */
   async evaluate(options: { episodes?: number; seed?: number } = {}): Promise<EvaluationMetrics> {
+    checkOptionKeys(options, ["episodes", "seed"], "evaluate"); // a misspelt `episode` would run evalEpisodes
     return this.exclusively("evaluate", () => this.evaluateNow(options));
   }
 
@@ -603,6 +604,7 @@ export class StaQ {
    */
   async act(obs: Float32Array, options: { greedy?: boolean } = {}): Promise<Uint32Array> {
     this.alive();
+    checkOptionKeys(options, ["greedy"], "act"); // a misspelt `greedy` would sample instead
     for (;;) {
       try {
         return await this.actNow(obs, options);
@@ -688,8 +690,10 @@ export class StaQ {
   /** restorePolicy from a decoded policy (src/node/staq.ts reads the files from a directory). */
   static async restorePolicyDecoded(saved: DecodedPolicy, options: Omit<RestoreOptions, "overrides"> = {}): Promise<TrainedPolicy> {
     checkOptionKeys(options, ["env", "gpu"], "restorePolicy");
+    // Before the device: a malformed gym:<id> fails here, and a device made first would leak.
+    const env = this.envSource(options.env ?? saved.envName);
     const gpu = options.gpu ?? (await this.defaultGpu());
-    return TrainedPolicy.create({ saved, env: this.envSource(options.env ?? saved.envName), gpu, ownsGpu: options.gpu === undefined });
+    return TrainedPolicy.create({ saved, env, gpu, ownsGpu: options.gpu === undefined });
   }
 
   /**

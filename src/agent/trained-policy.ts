@@ -8,6 +8,7 @@
  * Made by `StaQ.restorePolicy` (portable) or `StaQ.loadPolicy` (Node, from a directory).
  */
 import { StaqInputError } from "../errors.ts";
+import { checkOptionKeys } from "../io/option-keys.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { createActor, type Actor } from "../policy/actor.ts";
 import { createStack, type Stack } from "../stack/stack.ts";
@@ -47,6 +48,8 @@ export class TrainedPolicy {
   private readonly actor: Actor;
   private readonly acting: UserActing;
   private destroyed = false;
+  /** Whether an evaluation is running: its episodes share the evaluation's environment copies. */
+  private evaluating = false;
 
   private constructor(
     parts: TrainedPolicyParts,
@@ -120,6 +123,21 @@ export class TrainedPolicy {
    */
   async evaluate(options: { episodes?: number; seed?: number } = {}): Promise<EvaluationMetrics> {
     this.alive();
+    checkOptionKeys(options, ["episodes", "seed"], "evaluate");
+    if (this.evaluating)
+      throw new StaqInputError("evaluate: an evaluation is still running on this policy; await it first (act may run beside it)");
+    this.evaluating = true;
+    try {
+      return await this.evaluateNow(options);
+    } catch (error) {
+      // What fails once destroy() freed the stack mid-evaluation is a consequence, not the cause.
+      throw this.destroyed ? new StaqInputError("evaluate: this trained policy was destroyed while evaluate ran", { cause: error }) : error;
+    } finally {
+      this.evaluating = false;
+    }
+  }
+
+  private async evaluateNow(options: { episodes?: number; seed?: number }): Promise<EvaluationMetrics> {
     const { config, counters } = this;
     const started = performance.now();
     const results = await this.evaluator.evaluate(
@@ -141,6 +159,7 @@ export class TrainedPolicy {
   /** Actions for a batch of observations, as the agent's `act`: the argmax with `greedy`, else a sample of its behaviour policy. */
   async act(obs: Float32Array, options: { greedy?: boolean } = {}): Promise<Uint32Array> {
     this.alive();
+    checkOptionKeys(options, ["greedy"], "act");
     return this.acting.act(obs, options.greedy ?? false, this.epsilon);
   }
 

@@ -6,7 +6,7 @@ import { readFile, stat } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { StaqError, StaqFormatError, StaqInputError } from "../errors.ts";
-import { parseInteger } from "../io/decimal.ts";
+import { parseDecimal, parseInteger } from "../io/decimal.ts";
 import { fileError } from "../node/files.ts";
 
 export interface CommandIO {
@@ -44,7 +44,14 @@ export function integerFlag(text: string, flag: string, command: Command, range:
   const { min, max = Number.MAX_SAFE_INTEGER, why = "" } = range;
   const value = parseInteger(text);
   if (!(value >= min && value <= max)) {
-    const bounds = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    // An integer past 2^53 is refused too (it has no exact value): say so, not just ">= 1".
+    const beyondExact = max === Number.MAX_SAFE_INTEGER && Math.abs(parseDecimal(text)) > max;
+    const bounds =
+      max !== Number.MAX_SAFE_INTEGER
+        ? `from ${min} to ${max}`
+        : beyondExact
+          ? `from ${min} to 2^53 - 1 (larger ones are not exact)`
+          : `>= ${min}`;
     throw new UsageError(`--${flag} must be an integer ${bounds}${why}; got ${JSON.stringify(text)}`, command);
   }
   return value;

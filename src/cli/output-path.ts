@@ -56,6 +56,11 @@ async function identify(path: string): Promise<{ real: string; inode?: string }>
 export async function checkOutputPath({ output, what, example, inputs, command, extension }: OutputCheck): Promise<void> {
   // "" would resolve to the working directory, and the write fail only at the end.
   if (output.path === "") throw new StaqInputError(`${output.option} needs a file's path for ${what}; got an empty one (e.g. ${example})`);
+  // "out.svg/" names a directory: the write would make a file called out.svg, not what was meant.
+  if (/[\\/]$/.test(output.path))
+    throw new StaqInputError(
+      `${output.option} ${output.path} ends in a slash, as a directory's name does; give a file name for ${what}, e.g. ${join(output.path, example)}`,
+    );
   const unusable = (error: unknown) =>
     new StaqInputError(`cannot write ${what} to ${output.option} ${output.path}: ${describeFsError(error)}`);
   const target = await identify(output.path);
@@ -100,8 +105,13 @@ export async function checkOutputPath({ output, what, example, inputs, command, 
   try {
     await writeFile(probe, "", { flag: "wx" });
   } catch (error) {
+    // The directory exists (checked above): ENOENT here is a file system that makes no files (/proc).
+    const reason =
+      (error as NodeJS.ErrnoException).code === "ENOENT"
+        ? "no file can be created in it (ENOENT: a special file system, such as /proc?)"
+        : describeFsError(error);
     throw new StaqInputError(
-      `cannot write ${what} into ${directory} (the directory of ${output.option} ${output.path}${through}): ${describeFsError(error)}`,
+      `cannot write ${what} into ${directory} (the directory of ${output.option} ${output.path}${through}): ${reason}`,
     );
   } finally {
     await rm(probe, { force: true });

@@ -54,6 +54,7 @@ async function plot(args: string[], io: CommandIO): Promise<void> {
     return;
   }
   if (positionals.length === 0) throw new UsageError("give at least one run directory", plotCommand);
+  if (positionals.includes("")) throw new UsageError('a run directory is "" (an empty path); give each run\'s directory', plotCommand);
   if (values.out === undefined) throw new UsageError("--out FILE.svg is required", plotCommand);
   if (values.x !== undefined && values.x !== "steps" && values.x !== "time")
     throw new UsageError(`--x must be steps or time; got ${JSON.stringify(values.x)}`, plotCommand);

@@ -142,6 +142,9 @@ async function train(args: string[], io: CommandIO): Promise<void> {
     io.stdout.write(HELP);
     return;
   }
+  // "" would be the working directory: the run's files would land among whatever is there.
+  if (values.out === "")
+    throw new UsageError("--out needs a directory for the run; got an empty path (e.g. --out runs/mine)", trainCommand);
   const overrides = configOverrides(values);
   const every = values["checkpoint-every"] as string | undefined;
   const checkpointEvery = every === undefined ? undefined : integerFlag(every, "checkpoint-every", trainCommand, { min: 1 });

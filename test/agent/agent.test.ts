@@ -15,6 +15,8 @@ import { StaqDivergenceError } from "../../src/agent/divergence.ts";
 import { wholeIterationSteps } from "../../src/agent/config.ts";
 import type { Env, StepResult } from "../../src/envs/env.ts";
 import { testGpu } from "../helpers/gpu.ts";
+import { createGpu } from "../../src/node/create-gpu.ts";
+import type { Gpu } from "../../src/gpu/gpu.ts";
 import { randomStates } from "../helpers/random.ts";
 import { TINY_CONFIG } from "../helpers/tiny-config.ts";
 
@@ -94,12 +96,50 @@ test("train → save → load → act and evaluate: the loaded agent acts and ev
     /act: obs must be a Float32Array of batch × 4 values \(CartPole-v1's observation size\)/,
   );
   await assert.rejects(policy.evaluate({ episodes: 0 }), /evaluate: episodes must be an integer >= 1; got 0/);
+  // Misspelt options are refused, not ignored (`grredy` would sample; `episode` run evalEpisodes).
+  await assert.rejects(policy.act(states, { grredy: true } as never), /act: unknown option "grredy"; the options are: greedy/);
+  await assert.rejects(policy.evaluate({ episode: 1 } as never), /evaluate: unknown option "episode"; the options are: episodes, seed/);
+  await assert.rejects(loaded.act(states, { grredy: true } as never), /act: unknown option "grredy"/);
+  await assert.rejects(loaded.evaluate(null as never), /evaluate needs an options object; got null/);
+  // One evaluation at a time (they share the environment copies); acting beside one is fine.
+  const first = policy.evaluate({ episodes: 2 });
+  await assert.rejects(policy.evaluate({ episodes: 2 }), /evaluate: an evaluation is still running on this policy; await it first/);
+  const beside = await policy.act(states, { greedy: true });
+  assert.equal(beside.length, 5);
+  await first;
+  // Destroyed while it runs: said so, not a GPU error from the freed stack.
+  const running = policy.evaluate({ episodes: 2 });
   policy.destroy();
+  await assert.rejects(running, /evaluate: this trained policy was destroyed while evaluate ran/);
   await assert.rejects(policy.act(states), /this trained policy was destroyed/);
   await assert.rejects(policy.evaluate(), /this trained policy was destroyed/);
   agent.destroy();
   loaded.destroy();
   await rm(dir, { recursive: true });
+});
+
+test("state.json and stack.safetensors of different checkpoints are refused, even where their coefficients agree (two seeds)", async () => {
+  const files = [];
+  for (const seed of [0, 1]) {
+    const agent = await StaQ.create({ env: "CartPole-v1", preset: "quick", gpu, ...TINY, seed });
+    await agent.learn({ steps: 32 });
+    files.push(await agent.checkpoint());
+    agent.destroy();
+  }
+  const state = JSON.parse(new TextDecoder().decode(files[0]["state.json"]));
+  // One config, so one τ schedule: the coefficients agree, and once were all that tied the files.
+  assert.deepEqual(state.stack.coefficients, JSON.parse(new TextDecoder().decode(files[1]["state.json"])).stack.coefficients);
+  const mixed = { "state.json": files[0]["state.json"], "stack.safetensors": files[1]["stack.safetensors"] };
+  const different =
+    /state\.json records a stack file of CRC-32 \d+, but stack\.safetensors' is \d+: the files come from different checkpoints/;
+  await assert.rejects(StaQ.restorePolicy(mixed, { gpu }), different);
+  await assert.rejects(StaQ.restore({ ...files[0], "stack.safetensors": files[1]["stack.safetensors"] }, { gpu }), different);
+  // A checkpoint written before the CRC was recorded has none, and loads as before.
+  delete state.stack.crc32;
+  const older = { "state.json": new TextEncoder().encode(JSON.stringify(state)), "stack.safetensors": files[0]["stack.safetensors"] };
+  const policy = await StaQ.restorePolicy(older, { gpu });
+  assert.equal(policy.globalStep, 32);
+  policy.destroy();
 });
 
 test("loadPolicy names what is wrong: a missing stack file, another environment, an unknown option", async () => {
@@ -120,6 +160,22 @@ test("loadPolicy names what is wrong: a missing stack file, another environment,
     StaQ.loadPolicy(checkpoint, { gpu, overrides: {} } as never),
     /restorePolicy: unknown option "overrides"; the options are: env, gpu/,
   );
+  // A device made for the policy is released when the policy cannot be made: here the gym name is
+  // malformed, which is found before any device is made.
+  let made = 0;
+  let destroyed = 0;
+  class Counting extends StaQ {
+    protected static override async defaultGpu(): Promise<Gpu> {
+      const device = await createGpu();
+      made++;
+      const destroy = device.destroy.bind(device);
+      device.destroy = () => (destroyed++, destroy());
+      return device;
+    }
+  }
+  await assert.rejects(Counting.loadPolicy(checkpoint, { env: "gym:" }), StaqInputError);
+  await assert.rejects(Counting.loadPolicy(checkpoint, { env: "Acrobot-v1" }), /trained on CartPole-v1/);
+  assert.equal(made, destroyed, `${made} devices made, ${destroyed} destroyed`);
   // The device passed in survives the failures: it still runs a policy.
   const policy = await StaQ.loadPolicy(checkpoint, { gpu });
   assert.equal((await policy.act(randomStates(2, 4, 1, 0.1), { greedy: true })).length, 2);

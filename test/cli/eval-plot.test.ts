@@ -215,6 +215,12 @@ test("plot --metric of a key logged only as null (DQN's policy/kl) says so, and 
   );
 });
 
+test('plot "" (an empty run directory) is refused, not read as the working directory', async () => {
+  const result = await runStaq(["plot", "", "--out", join(dir, "empty-dir.svg")]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /^staq plot: a run directory is "" \(an empty path\); give each run's directory/);
+});
+
 test("plot --threshold takes decimals only", async () => {
   const run = await fakeRun("run-threshold");
   for (const text of ["0x10", "", "Infinity"]) {

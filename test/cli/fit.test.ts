@@ -534,6 +534,10 @@ test("every option is checked, in process, before a GPU is created", async () =>
       /the directory of --out .*options-dangling\.safetensors \(.*nowhere, the target of the link .*\) does not exist; create it first/,
     ),
   );
+  await assert.rejects(
+    fit({ "--out": join(dir, "out.safetensors") + "/" }),
+    refused(/^--out .*out\.safetensors\/ ends in a slash, as a directory's name does; give a file name for the trained network/),
+  );
   // A link whose target is not there yet, in a directory that is: the write makes the target.
   const ahead = join(dir, "options-ahead.safetensors");
   await symlink(join(dir, "ahead-target.safetensors"), ahead);
@@ -547,7 +551,7 @@ test("every option is checked, in process, before a GPU is created", async () =>
   // /proc's files are regular and root may write its directory by the permission bits, but no file can be made there.
   await assert.rejects(
     fit({ "--out": "/proc/version" }),
-    refused(/^cannot write the trained network into \/proc \(the directory of --out \/proc\/version\): /),
+    refused(/^cannot write the trained network into \/proc \(the directory of --out \/proc\/version\): no file can be created in it/),
   );
   // Inputs that cannot be read are the user's to fix (exit 2), named with the reason.
   await assert.rejects(

@@ -289,6 +289,10 @@ test("bad options exit 2 with a message naming the option, and the usage", async
     assert.match(result.stderr.split("\n")[0], new RegExp(`^staq tabular: .*${message.source}`), args.join(" "));
     assert.match(result.stderr, /Usage: staq tabular --mdp FILE\.json/);
   });
+  // A count past 2^53 says why it is refused (it satisfies ">= 1").
+  const huge = await runStaq(["tabular", ...argsWith({ "--iterations": "9007199254740992" })]);
+  assert.equal(huge.code, 2, huge.stderr);
+  assert.match(huge.stderr, /--iterations must be an integer from 1 to 2\^53 - 1 \(larger ones are not exact\); got "9007199254740992"/);
   // Counts take the numbers config fields take: 1e1 is 10, as --steps 1e6 is a million for train.
   const exponent = await runStaq(["tabular", ...argsWith({ "--iterations": "1e1" })]);
   assert.equal(exponent.code, 0, exponent.stderr);

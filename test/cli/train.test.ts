@@ -373,6 +373,8 @@ test("invalid command lines and configs are errors naming what to fix", async ()
       /--checkpoint-every must be an integer >= 1; got "0x10"/,
     ],
     [["train", "--env", "CartPole-v1", "--out", file], /--out .*a-file is a file, not a directory; give a directory for the run/],
+    // "" is the working directory: the run would be written among whatever is there.
+    [["train", "--env", "CartPole-v1", "--out", ""], /--out needs a directory for the run; got an empty path/],
     [["train", "--resume", "--out", corrupt], /corrupt[/\\]config.json is not valid JSON/],
     [["train", "--resume", "--out", noEnv], /no-env[/\\]config.json: "env" must be the environment's name; got undefined/],
     [["train", "--env", "CartPole-v1", "--preset", "slow", "--out", out], /unknown preset "slow"/],
