@@ -3,9 +3,11 @@
  * the upstream Python code (the format: docs/formats.md, “Reference data”) — every *.json file in
  * DIR (or one file), one line each: pass, or the first mismatch (episode, step, field, expected,
  * got), so anyone can re-record the references with other seeds and re-check. Exit 1 when an
- * environment disagrees with a file; exit 2 when the only failures are files that could not be
- * checked (malformed, unreadable, empty, or for an unknown environment), as for any malformed input
- * file of the command line. A malformed file fails its own line; the others are still checked.
+ * environment disagrees with a file, or a file could not be checked for a reason other than the
+ * file (the MinAtar module could not be loaded); exit 2 when the only failures are files at fault
+ * (malformed, a key written twice, unreadable, empty, or for an unknown environment), as for any
+ * malformed input file of the command line. A malformed file fails its own line; the others are
+ * still checked.
  *
  * MinAtar files are checked through the GPL-3.0 subpath `staq/envs/minatar`, loaded by its public
  * name only when such a file is met: the rest of the library never imports it (see its README).
@@ -17,7 +19,7 @@ import type { ClassicEnv } from "../envs/classic/classic-env.ts";
 import { checkClassicReference, type ClassicReferenceReport } from "../envs/classic/reference-check.ts";
 import { checkRandomStateReference } from "../envs/random-state-check.ts";
 import { makeEnv } from "../envs/registry.ts";
-import { parseJsonText } from "../io/json.ts";
+import { MAX_JSON_DEPTH, parseJsonText, repeatedJsonKey, scanJsonKeys } from "../io/json.ts";
 import { fileError } from "../node/files.ts";
 import { UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar } from "./minatar-module.ts";
@@ -35,15 +37,18 @@ Checks staq's environments against reference data recorded from the upstream Pyt
   numpy streams    {"streams": [{seed, draws}]}: numpy RandomState draws, exact
 Any seeds and any number of episodes (at least one) work. Other JSON objects are listed as
 skipped; a malformed reference file (a field missing or of the wrong type, entries fewer than
-the actions, no episodes or streams, not a JSON object) fails its line naming the field, and
-the other files are still checked.
+the actions, a draw's count unlike its list, no episodes or streams, a key written twice, not a
+JSON object) fails its line naming the field, and the other files are still checked.
 
 Prints one line per file: "pass" with what was checked, or "FAIL" with the first mismatch
 (episode, step, field, expected, got) or what is wrong with the file. Exit status:
-  0  every reference file passed
-  1  an environment did not match a reference file (whatever else failed)
-  2  no mismatch, but some files could not be checked (malformed, unreadable, an unknown
-     environment), or no file was a reference file (all skipped)
+  0  every reference file passed (skipped files aside)
+  1  an environment did not match a reference file, or a file could not be checked for a reason
+     other than the file (staq/envs/minatar could not be loaded: run npm run build), whatever
+     else failed
+  2  otherwise, when some files could not be checked because of the file (malformed, a key
+     written twice, unreadable, an unknown environment), or no file was a reference file (all
+     skipped)
 
 Options:
   --reference P   a folder of reference files, or one file
@@ -167,6 +172,30 @@ export async function checkReference(json: unknown): Promise<Omit<CheckOutcome, 
   );
 }
 
+/**
+ * A reference file's text parsed, refusing (StaqFormatError) a key written twice in one object at
+ * any depth: JSON.parse keeps the last silently, so a file with two "episodes" (or two "reward"
+ * lists in one episode) was checked on the last copy alone, and could pass with the first one
+ * disagreeing. Which copy was meant only the file's author knows.
+ */
+export function parseReferenceText(text: string, source: string): unknown {
+  const json = parseJsonText(text, source);
+  const repeat = repeatedJsonKey(text, scanJsonKeys(text, source, MAX_JSON_DEPTH));
+  if (repeat !== undefined) {
+    const line = text.slice(0, repeat.start).split("\n").length;
+    const where =
+      repeat.depth === 1
+        ? "in the top-level object"
+        : repeat.parent !== undefined
+          ? `in the object under ${JSON.stringify(repeat.parent)}`
+          : `in an object nested ${repeat.depth} levels deep`;
+    throw new StaqFormatError(
+      `${source} has the key ${JSON.stringify(repeat.key)} twice in one object (line ${line}, ${where}): JSON.parse keeps only the last, so the first would go unchecked; remove the one you do not mean`,
+    );
+  }
+  return json;
+}
+
 /** The reference files to check: DIR's *.json files in name order, or the one file given. */
 async function referenceFiles(path: string): Promise<string[]> {
   let info;
@@ -204,7 +233,7 @@ async function run(args: string[], io: CommandIO): Promise<void> {
   for (const file of files) {
     let outcome: Omit<CheckOutcome, "file">;
     try {
-      outcome = await checkReference(parseJsonText(await readInputFile(file, "reference"), file));
+      outcome = await checkReference(parseReferenceText(await readInputFile(file, "reference"), file));
     } catch (error) {
       // An unreadable or malformed file fails its line (the message says which and why); the
       // other files are still checked.
@@ -218,20 +247,29 @@ async function run(args: string[], io: CommandIO): Promise<void> {
   const failed = outcomes.filter((o) => o.status === "FAIL");
   const passed = outcomes.filter((o) => o.status === "pass").length;
   io.stdout.write(`${passed} passed, ${failed.length} failed, ${outcomes.length - passed - failed.length} skipped\n`);
-  const unchecked = failed.filter((o) => o.unchecked !== undefined);
-  const mismatched = failed.length - unchecked.length;
-  const why = unchecked.every((o) => o.unchecked === "file") ? "malformed or unreadable; their lines say why" : "their lines say why";
-  const count = outcomes.length;
-  const summary =
-    mismatched === 0
-      ? `${unchecked.length} of ${count} reference files could not be checked (${why})`
-      : `${mismatched} of ${count} reference files did not match` +
-        (unchecked.length > 0 ? `, and ${unchecked.length} could not be checked (${why})` : "");
-  // A disagreement with upstream is the finding that matters (exit 1), whatever else failed; files
-  // that could not be checked, alone, are bad input (exit 2), as for every other command. A check
-  // that failed for a reason other than its file (the MinAtar module could not be loaded) is exit 1.
-  if (mismatched > 0 || unchecked.some((o) => o.unchecked === "other")) throw new ReferenceMismatchError(summary);
-  if (unchecked.length > 0) throw new StaqFormatError(summary);
+  const badFiles = failed.filter((o) => o.unchecked === "file").length;
+  const notByFile = failed.filter((o) => o.unchecked === "other").length;
+  const mismatched = failed.length - badFiles - notByFile;
+  // One clause per kind of failure, the first counted "of N reference files".
+  const clauses: [number, string][] = [
+    [mismatched, "did not match"],
+    [badFiles, "could not be checked (malformed or unreadable; their lines say why)"],
+    [
+      notByFile,
+      `could not be checked for a reason other than the file (staq itself: ${notByFile > 1 ? "their lines say" : "its line says"} why)`,
+    ],
+  ];
+  const summary = clauses
+    .filter(([n]) => n > 0)
+    .map(([n, what], i) => (i === 0 ? `${n} of ${outcomes.length} reference files ${what}` : `, and ${n} ${what}`))
+    .join("");
+  // A disagreement with upstream is the finding that matters (exit 1), whatever else failed. So is
+  // a check that could not run for a reason other than its file (staq/envs/minatar could not be
+  // loaded): the files may be fine, and rerunning after the fix (npm run build) is what to do, as
+  // for any other failure of staq (exit 1). Only files at fault, alone, are bad input (exit 2), as
+  // for every other command. The help and docs/environments.md say the same.
+  if (mismatched > 0 || notByFile > 0) throw new ReferenceMismatchError(summary);
+  if (badFiles > 0) throw new StaqFormatError(summary);
   // Nothing checked is no success: a wrong folder, or files that are all of another format.
   if (passed === 0)
     throw new StaqInputError(
@@ -239,7 +277,7 @@ async function run(args: string[], io: CommandIO): Promise<void> {
     );
 }
 
-/** Exit 1 after the report: the environments disagree with the references (or a file could not be checked for a reason other than the file). */
+/** Exit 1 after the report: an environment disagrees with a reference file, or a file could not be checked for a reason other than the file. */
 export class ReferenceMismatchError extends StaqError {}
 
 export const checkEnvCommand: Command = {

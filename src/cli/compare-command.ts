@@ -5,13 +5,14 @@
  * interval (src/analysis/bootstrap.ts), as one table; optionally a JSON file of it all and one chart
  * of learning curves per environment. docs/stability.md defines the metrics.
  */
-import { readdir, realpath, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { lstat, mkdir, readdir, readlink, realpath, rmdir, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { StaqFormatError, StaqInputError } from "../errors.ts";
-import { lastEvaluationStep } from "../agent/config.ts";
+import { lastEvaluationStep, wholeIterationSteps } from "../agent/config.ts";
 import { parseJsonText } from "../io/json.ts";
-import { fileError, makeDirectories, writeFileAtomically } from "../node/files.ts";
+import { describeFsError, fileError, linkTarget, makeDirectories, writeFileAtomically } from "../node/files.ts";
 import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, bootstrapMeanInterval, type MeanInterval } from "../analysis/bootstrap.ts";
 import {
   DEFAULT_BELOW_BEST_FRACTION,
@@ -56,7 +57,7 @@ Options:
                      one chart of learning curves per environment, DIR/<env>.svg ("/" in the
                      name becomes "-"; two environments that would share a name: the later
                      gets "-2", and a note says so); DIR is created if missing
-  --json FILE        also write the JSON of compare.json to FILE
+  --json FILE        also write the JSON of compare.json to FILE (not a file --out writes)
   --band B           the spread around each group's mean curve in the charts: minmax (default) or
                      std (±1 standard deviation)
   -h, --help         show this help
@@ -92,6 +93,12 @@ interface Run {
   dir: string;
   config: Record<string, unknown>;
   points: { x: number[]; y: number[] };
+  /**
+   * The last step the run's log of the metric (eval.jsonl or metrics.jsonl) has a record for, the
+   * metric's value or not: where the run stopped. The curve can end earlier in a finished run, at
+   * iterations that logged the metric as null (no episode ended in them: not measured).
+   */
+  logEnd: number;
   metrics: StabilityMetrics;
 }
 
@@ -113,6 +120,13 @@ function parseSettings(args: string[]): Settings | "help" {
   const { values, positionals } = parsed;
   if (values.help) return "help";
   if (positionals.length === 0) throw new UsageError("give at least one run directory, or a directory holding runs", compareCommand);
+  // "" would be read as no path at all ("Could not read the directory : ..."), not as the working directory.
+  const empty = positionals.indexOf("");
+  if (empty >= 0)
+    throw new UsageError(
+      `run directory argument ${empty + 1} is empty (""); give run directories written by staq train, or directories holding them`,
+      compareCommand,
+    );
   const groupBy = values["group-by"] === undefined ? DEFAULT_GROUP_BY : values["group-by"].split(",").map((f) => f.trim());
   if (groupBy.some((f) => f === ""))
     throw new UsageError(
@@ -139,6 +153,9 @@ function parseSettings(args: string[]): Settings | "help" {
 }
 
 // ---- finding and reading runs ----
+
+/** The log a metric is read from: eval.jsonl for eval/ keys, else metrics.jsonl. */
+const logFile = (metric: string) => (metric.startsWith("eval/") ? RUN_FILES.eval : RUN_FILES.metrics);
 
 const isRun = async (dir: string) => (await pathExists(join(dir, RUN_FILES.config))) && (await pathExists(join(dir, RUN_FILES.eval)));
 
@@ -198,7 +215,7 @@ async function readRun(
   metric: string,
 ): Promise<{ dir: string; config: Record<string, unknown>; log: Record<string, unknown>[] }> {
   const config = await readConfig(dir);
-  const path = join(dir, metric.startsWith("eval/") ? RUN_FILES.eval : RUN_FILES.metrics);
+  const path = join(dir, logFile(metric));
   return { dir, config, log: parseJsonLines(await readInputFile(path, "log"), path) };
 }
 
@@ -220,7 +237,7 @@ async function readRuns(roots: readonly string[], metric: string, io: CommandIO)
     seen.add(real);
   }
   const logs = await Promise.all(dirs.map((dir) => readRun(dir, metric)));
-  const file = metric.startsWith("eval/") ? RUN_FILES.eval : RUN_FILES.metrics;
+  const file = logFile(metric);
   if (!logs.some((run) => run.log.some((r) => typeof r[metric] === "number"))) {
     const keys = [...new Set(logs.flatMap((run) => run.log.flatMap((r) => Object.keys(r))))].filter(
       (k) => k !== X_KEY && k !== "iteration",
@@ -233,8 +250,10 @@ async function readRuns(roots: readonly string[], metric: string, io: CommandIO)
     const points = runPoints(log, X_KEY, metric, { source: path, nullIsUnmeasured: file === RUN_FILES.metrics });
     if (points.x.length === 0)
       throw new StaqInputError(`${path} has no record with numbers under ${X_KEY} and ${metric}; nothing to compare`);
+    const steps = log.map((record) => record[X_KEY]).filter((step): step is number => typeof step === "number");
+    const logEnd = Math.max(points.x[points.x.length - 1], steps[steps.length - 1] ?? -Infinity);
     try {
-      return { dir, config, points, metrics: stabilityMetrics(points) };
+      return { dir, config, points, logEnd, metrics: stabilityMetrics(points) };
     } catch (error) {
       if (error instanceof StaqInputError) throw new StaqInputError(`${path}: ${error.message}`, { cause: error });
       throw error;
@@ -299,14 +318,18 @@ function differingFields(runs: readonly Run[]): string[] {
 }
 
 /**
- * The step a finished run's evaluations end at (lastEvaluationStep), or its totalSteps when its
- * config does not say how often it evaluated; undefined without a totalSteps.
+ * The step a finished run's log of the metric ends at: for eval.jsonl its last scheduled evaluation
+ * (lastEvaluationStep), which can come whole iterations before the end (totalSteps 192 in
+ * iterations of 32, evaluated every 100: 128); for metrics.jsonl, one record per iteration, the
+ * run's end, totalSteps rounded up to whole iterations (192). A config that does not say how the
+ * run was cut into iterations, or how often it evaluated, gives totalSteps; undefined without one.
  */
-function finalEvaluation(config: Record<string, unknown>): number | undefined {
+function expectedEnd(config: Record<string, unknown>, file: string): number | undefined {
   const { totalSteps, stepsPerIteration, evalEvery } = config;
   if (typeof totalSteps !== "number") return undefined;
-  if (typeof stepsPerIteration === "number" && stepsPerIteration > 0 && typeof evalEvery === "number" && evalEvery > 0)
-    return lastEvaluationStep({ totalSteps, stepsPerIteration, evalEvery });
+  if (typeof stepsPerIteration !== "number" || !(stepsPerIteration > 0)) return totalSteps;
+  if (file === RUN_FILES.metrics) return wholeIterationSteps(totalSteps, stepsPerIteration);
+  if (typeof evalEvery === "number" && evalEvery > 0) return lastEvaluationStep({ totalSteps, stepsPerIteration, evalEvery });
   return totalSteps;
 }
 
@@ -315,18 +338,20 @@ function finalEvaluation(config: Record<string, unknown>): number | undefined {
  * steps or short of their config's totalSteps (unfinished), a seed given twice, or settings other
  * than the seed that differ (another environment, a swept field the grouping ignores).
  */
-function groupWarnings(group: Group, groupBy: readonly string[]): string[] {
+function groupWarnings(group: Group, groupBy: readonly string[], metric: string): string[] {
   const name = groupBy.map((field, i) => `${field}=${showValue(group.values[i])}`).join(", ");
   const runs = group.runs;
   const last = (run: Run) => run.points.x[run.points.x.length - 1];
   const warnings: string[] = [];
   if (new Set(runs.map(last)).size > 1)
     warnings.push(`its runs end at different steps (${runs.map((run) => `${run.dir}: ${last(run)}`).join(", ")})`);
+  const file = logFile(metric);
   const unfinished = runs.flatMap((run) => {
-    const expected = finalEvaluation(run.config);
-    return expected !== undefined && last(run) < expected ? [`${run.dir} at ${last(run)} of ${expected}`] : [];
+    const expected = expectedEnd(run.config, file);
+    return expected !== undefined && run.logEnd < expected ? [`${run.dir} at ${run.logEnd} of ${expected}`] : [];
   });
-  if (unfinished.length > 0) warnings.push(`runs end before their last scheduled evaluation (unfinished?): ${unfinished.join(", ")}`);
+  const end = file === RUN_FILES.metrics ? "their last iteration" : "their last scheduled evaluation";
+  if (unfinished.length > 0) warnings.push(`runs end before ${end} (unfinished?): ${unfinished.join(", ")}`);
   const seeds = runs.map((run) => JSON.stringify(run.config.seed));
   const repeated = [...new Set(seeds.filter((seed, i) => seeds.indexOf(seed) !== i))];
   if (repeated.length > 0) warnings.push(`seed ${repeated.join(", ")} appears in more than one run`);
@@ -467,10 +492,149 @@ async function charts(settings: Settings, groups: readonly Group[]): Promise<{ f
   return { files: drawn.map((d, i) => ({ name: names[i], svg: d.svg })), notes };
 }
 
-/** Refuses an --out that exists but is not a directory (mkdir would fail with a bare EEXIST). */
-async function checkOutputDirectory(out: string): Promise<void> {
-  const info = await stat(out).catch(() => undefined);
-  if (info !== undefined && !info.isDirectory()) throw new StaqInputError(`--out ${out} is a file, not a directory; give a directory`);
+// ---- checking the outputs before the work ----
+
+const COMPARE_JSON = "compare.json";
+
+/**
+ * Refuses, before any run is read, an --out that could not be written at the end (after every run
+ * was read and every interval and chart computed): a file, or a directory that cannot be made.
+ * An --out that exists is probed as checkOutputPath probes a file's directory, with its
+ * compare.json. One that does not is probed where makeDirectories would start, the nearest
+ * directory above it that exists, by making a directory there and removing it again: what mkdir
+ * answers there (ENOENT in /proc, EROFS, EACCES) is what it would answer at the end, and permission
+ * bits alone say nothing to root. Returns whether --out exists.
+ */
+async function checkOutDirectory(out: string): Promise<boolean> {
+  const unusable = (error: unknown) => new StaqInputError(`cannot use --out ${out}: ${describeFsError(error)}`);
+  // ENOENT: not there yet; ENOTDIR: a file on the way, which the walk below names.
+  const statIfThere = (path: string) =>
+    stat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
+      throw unusable(error);
+    });
+  const info = await statIfThere(out);
+  if (info !== undefined) {
+    if (!info.isDirectory()) throw new StaqInputError(`--out ${out} is a file, not a directory; give a directory`);
+    const json = join(out, COMPARE_JSON);
+    if ((await statIfThere(json))?.isDirectory())
+      throw new StaqInputError(
+        `--out ${out} holds a directory ${COMPARE_JSON}, where compare writes the comparison; move it, or give another --out`,
+      );
+    await checkOutputPath({
+      output: { option: "--out", path: json },
+      what: "the comparison",
+      example: COMPARE_JSON,
+      inputs: [],
+      command: compareCommand,
+    });
+    return true;
+  }
+  const link = await lstat(out).catch(() => undefined);
+  if (link?.isSymbolicLink())
+    throw new StaqInputError(
+      `--out ${out} is a symbolic link to ${await readlink(out)}, which does not exist; create that directory, or give another --out`,
+    );
+  const cannot = (why: string) =>
+    new StaqInputError(`cannot create --out ${out}: ${why}; give a directory that can be created there, or create it first`);
+  let above = dirname(resolve(out));
+  for (;;) {
+    const found = await statIfThere(above);
+    if (found !== undefined) {
+      if (!found.isDirectory()) throw cannot(`${above} is a file, not a directory`);
+      break;
+    }
+    if (dirname(above) === above) throw cannot(`no directory above it exists`);
+    above = dirname(above);
+  }
+  const probe = join(above, `.staq-write-check.${process.pid}.${randomBytes(4).toString("hex")}`);
+  try {
+    await mkdir(probe);
+  } catch (error) {
+    throw cannot(`making a directory in ${above} failed: ${describeFsError(error)}`);
+  }
+  // Left behind only if the removal fails, an empty directory with a name that says what it was.
+  await rmdir(probe).catch(() => undefined);
+  return false;
+}
+
+/**
+ * Where `path` leads, by its real path: the directories' links resolved, and the part not there yet
+ * (all of a directory --out will create) joined on as given.
+ */
+async function realPathSoFar(path: string): Promise<string> {
+  const absolute = resolve(path);
+  const real = await realpath(absolute).catch(() => undefined);
+  if (real !== undefined) return real;
+  const parent = dirname(absolute);
+  return parent === absolute ? absolute : join(await realPathSoFar(parent), basename(absolute));
+}
+
+/** The file a write to `path` replaces, by its real path: writeFileAtomically follows a link at `path` to its target. */
+async function writtenFile(path: string): Promise<string> {
+  return realPathSoFar(await linkTarget(path).catch(() => resolve(path)));
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * Refuses a --json that names a file --out writes: its compare.json, or the chart of one of `envs`
+ * (none before the runs are read). --json is written first, so the file would end up holding the
+ * other content and the JSON be lost without a word. Paths are compared by where they lead (links
+ * resolved, as checkOutputPath compares an output with the inputs), and names under --out without
+ * regard to case (one file on macOS's and Windows' file systems). Every chart name is its
+ * environment's stem with ".svg", or with "-2.svg", "-3.svg", ... after a clash (chartNames), and
+ * which environment gets a suffix depends on the charts drawn: any name of that form is refused.
+ */
+async function refuseJsonUnderOut(json: string, out: string, envs: readonly string[]): Promise<void> {
+  const target = await writtenFile(json);
+  const outReal = await realPathSoFar(out);
+  const inOut = dirname(target) === outReal;
+  const name = basename(target).toLowerCase();
+  const clash = (what: string, file: string) => {
+    const byCase = basename(target) === file ? "" : " on a file system that ignores case (macOS, Windows)";
+    return new StaqInputError(
+      `--json ${json} is the file --out ${out} writes ${what} to (${join(out, file)})${byCase}: one write would replace the other; give --json another file (or leave it out: ${join(out, COMPARE_JSON)} holds the same JSON)`,
+    );
+  };
+  if ((inOut && name === COMPARE_JSON) || target === (await writtenFile(join(out, COMPARE_JSON))))
+    throw clash("the comparison", COMPARE_JSON);
+  const { names } = chartNames(envs);
+  for (const [i, env] of envs.entries()) {
+    const stem = chartStem(env).toLowerCase();
+    const chart = new RegExp(`^${escapeRegExp(stem)}(-\\d+)?\\.svg$`);
+    if ((inOut && name === names[i].toLowerCase()) || target === (await writtenFile(join(out, names[i]))))
+      throw clash(`the chart of ${env}`, names[i]);
+    if (inOut && chart.test(name))
+      throw new StaqInputError(
+        `--json ${json} is a name --out ${out} can give the chart of ${env} (${names[i]}, or with "-2", "-3", ... when chart names clash); give --json another file (or leave it out: ${join(out, COMPARE_JSON)} holds the same JSON)`,
+      );
+  }
+}
+
+/**
+ * Refuses, once the runs are known, a --json the command could not write at the end or that would
+ * lose a file: one of the runs' files (checkOutputPath), or one --out writes (refuseJsonUnderOut).
+ */
+async function checkJsonOutput(settings: Settings, runs: readonly Run[], outExists: boolean | undefined): Promise<void> {
+  const { json, out } = settings;
+  if (json === undefined) return;
+  // The chart names come with the environments, known now.
+  if (out !== undefined) await refuseJsonUnderOut(json, out, [...new Set(runs.map((run) => showValue(run.config.env)))]);
+  // A --json directly in an --out not made yet cannot be checked as a file there (checkOutputPath
+  // would say "create it first", though --out makes it): checkOutDirectory has probed that the
+  // directory can be made, it is made before any file is written, and a file not there yet is
+  // none of the runs' files.
+  if (out !== undefined && outExists === false && dirname(await writtenFile(json)) === (await realPathSoFar(out))) return;
+  await checkOutputPath({
+    output: { option: "--json", path: json },
+    what: "the comparison",
+    example: COMPARE_JSON,
+    inputs: runs.flatMap((run) =>
+      [RUN_FILES.config, RUN_FILES.eval, RUN_FILES.metrics].map((name) => ({ option: "which compare reads", path: join(run.dir, name) })),
+    ),
+    command: compareCommand,
+  });
 }
 
 async function compare(args: string[], io: CommandIO): Promise<void> {
@@ -479,34 +643,27 @@ async function compare(args: string[], io: CommandIO): Promise<void> {
     io.stdout.write(HELP);
     return;
   }
+  // The outputs are checked before the work they would end: --out and what --json may clash with
+  // there before any run is read, --json against the runs' files and charts once they are read.
+  let outExists: boolean | undefined;
   if (settings.out !== undefined) {
-    await checkOutputDirectory(settings.out);
+    outExists = await checkOutDirectory(settings.out);
+    if (settings.json !== undefined) await refuseJsonUnderOut(settings.json, settings.out, []);
     // Charts need the optional vega packages: say they are missing before reading anything.
     await ensurePlotting();
   }
   const runs = await readRuns(settings.dirs, settings.metric, io);
+  await checkJsonOutput(settings, runs, outExists);
   const groups = groupRuns(runs, settings.groupBy, settings.seed);
-  for (const warning of groups.flatMap((group) => groupWarnings(group, settings.groupBy))) io.stderr.write(`${warning}\n`);
+  for (const warning of groups.flatMap((group) => groupWarnings(group, settings.groupBy, settings.metric))) io.stderr.write(`${warning}\n`);
   const encoder = new TextEncoder();
-  // The (path, bytes) to write. The names under --out (compare.json, <env>.svg) are never a run's
-  // input files; --json could be one, which checkOutputPath refuses.
+  // The (path, bytes) to write, none of them a run's file or another of them (checked above).
   const files: { path: string; bytes: Uint8Array; what: string }[] = [];
   const json = encoder.encode(`${JSON.stringify(report(settings, runs, groups), null, 2)}\n`);
-  if (settings.json !== undefined) {
-    await checkOutputPath({
-      output: { option: "--json", path: settings.json },
-      what: "the comparison",
-      example: "compare.json",
-      inputs: runs.flatMap((run) =>
-        [RUN_FILES.config, RUN_FILES.eval, RUN_FILES.metrics].map((name) => ({ option: "which compare reads", path: join(run.dir, name) })),
-      ),
-      command: compareCommand,
-    });
-    files.push({ path: settings.json, bytes: json, what: "the comparison" });
-  }
+  if (settings.json !== undefined) files.push({ path: settings.json, bytes: json, what: "the comparison" });
   if (settings.out !== undefined) {
     const out = settings.out;
-    files.push({ path: join(out, "compare.json"), bytes: json, what: "the comparison" });
+    files.push({ path: join(out, COMPARE_JSON), bytes: json, what: "the comparison" });
     const drawn = await charts(settings, groups);
     for (const note of drawn.notes) io.stderr.write(`staq compare: ${note}\n`);
     for (const { name, svg } of drawn.files) files.push({ path: join(out, name), bytes: encoder.encode(svg), what: "the chart" });

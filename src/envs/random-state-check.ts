@@ -37,12 +37,24 @@ const MAX_SEED = 2 ** 32 - 1;
  */
 const DRAW_LENGTHS: Readonly<Record<string, number>> = { rand: 2, randint: 3, randint_range: 4, randint_range_n: 5 };
 
-/** Whether `draw` is an entry of a known kind, of its length, with numbers for arguments (and an array for randint_range_n's values). */
+/**
+ * Whether `draw` is an entry of a known kind, of its length, with numbers for arguments and, for
+ * the recorded values, what numpy can return: rand a number in [0, 1), the randint kinds integers
+ * (randint_range_n an array of them). A value numpy never draws (0.5 from randint, "4") cannot be
+ * the environment's fault: compared, it read as a mismatch (exit 1) rather than a malformed file.
+ */
 function isKnownDraw(draw: unknown): draw is unknown[] {
   if (!Array.isArray(draw) || typeof draw[0] !== "string" || !Object.hasOwn(DRAW_LENGTHS, draw[0])) return false;
   if (draw.length !== DRAW_LENGTHS[draw[0]]) return false;
-  const last = draw.length - 1;
-  return draw.slice(1).every((v, k) => (draw[0] === "randint_range_n" && k + 1 === last ? Array.isArray(v) : typeof v === "number"));
+  const kind = draw[0];
+  const value = draw[draw.length - 1];
+  const valueOk =
+    kind === "rand"
+      ? typeof value === "number" && value >= 0 && value < 1
+      : kind === "randint_range_n"
+        ? Array.isArray(value) && value.every((v) => Number.isInteger(v))
+        : Number.isInteger(value);
+  return valueOk && draw.slice(1, -1).every((v) => typeof v === "number");
 }
 
 export function checkRandomStateReference(json: unknown): RandomStateReferenceReport {
@@ -71,7 +83,20 @@ export function checkRandomStateReference(json: unknown): RandomStateReferenceRe
       const draw: unknown = draws[d];
       if (!isKnownDraw(draw)) {
         throw new StaqFormatError(
-          `streams[${s}].draws[${d}] is not a known draw: ${describe(draw)} (expected ["rand", x], ["randint", n, v], ["randint_range", lo, hi, v] or ["randint_range_n", lo, hi, n, [v...]])`,
+          `streams[${s}].draws[${d}] is not a known draw: ${describe(draw)} (expected ["rand", x] with x in [0, 1), ["randint", n, v], ["randint_range", lo, hi, v] or ["randint_range_n", lo, hi, n, [v...]], with integers v)`,
+        );
+      }
+      // n values asked for and a list of another length: the file contradicts itself, whatever
+      // RandomState draws (an n that is no count at all is refused by randintN below).
+      const values = draw[4];
+      if (
+        draw[0] === "randint_range_n" &&
+        Number.isSafeInteger(draw[3]) &&
+        (draw[3] as number) >= 0 &&
+        (values as unknown[]).length !== draw[3]
+      ) {
+        throw new StaqFormatError(
+          `streams[${s}].draws[${d}] ${describe(draw)} asks for ${draw[3] as number} values but lists ${(values as unknown[]).length}; the count and the list must agree (docs/formats.md, “Reference data”)`,
         );
       }
       let expected: unknown;

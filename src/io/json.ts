@@ -138,6 +138,8 @@ export interface RepeatedJsonKey {
    * else when the top level is an object); undefined at other depths.
    */
   parent?: string;
+  /** Where the second writing of the key starts in the text (its opening quote), for a line number. */
+  start: number;
 }
 
 /**
@@ -163,7 +165,7 @@ export function repeatedJsonKey(text: string, keys: readonly JsonKey[]): Repeate
       (seen[depth - 1] ??= new Set()).clear();
     }
     const keysOfObject = seen[depth - 1];
-    if (keysOfObject.has(key)) return { key, depth, ...(depth === 2 && topLevelKey !== undefined ? { parent: topLevelKey } : {}) };
+    if (keysOfObject.has(key)) return { key, depth, start, ...(depth === 2 && topLevelKey !== undefined ? { parent: topLevelKey } : {}) };
     keysOfObject.add(key);
   }
   return undefined;

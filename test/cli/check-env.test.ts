@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readReference, referenceDir } from "../helpers/reference.ts";
-import { runStaq, tempDir } from "../io/stack-fixtures.ts";
+import { fileURLToPath } from "node:url";
+import { run, runStaq, tempDir } from "../io/stack-fixtures.ts";
 
 const dir = await tempDir();
 
@@ -210,4 +211,89 @@ test("a real mismatch beside a malformed file still exits 1", async () => {
   assert.equal(code, 1, stdout + stderr);
   assert.match(lineOf(stdout, "CartPole-v1.json"), /^FAIL .*episode 0, step 0, reward: expected 7, got 1/);
   assert.match(stderr, /1 of 2 reference files did not match, and 1 could not be checked/);
+});
+
+test("a key written twice at any depth is a malformed file (exit 2), not the last copy checked", async () => {
+  const folder = join(dir, "repeated-keys");
+  await mkdir(folder);
+  const text = (name: string) => JSON.stringify(readReference(name));
+  // The first "episodes" disagrees with the environment, the second (which JSON.parse keeps) agrees.
+  const cartpole = readReference("CartPole-v1.json") as { episodes: { reward: number[] }[] };
+  const wrong = structuredClone(cartpole.episodes);
+  wrong[0].reward[0] = 7;
+  await writeFile(
+    join(folder, "a-top.json"),
+    `{"env": "CartPole-v1", "episodes": ${JSON.stringify(wrong)},\n "episodes": ${JSON.stringify(cartpole.episodes)}}`,
+  );
+  // Deeper: a field of an episode, and a numpy stream's seed.
+  await writeFile(join(folder, "b-episode.json"), text("MountainCar-v0.json").replace('"actions":', '"actions": [0],\n"actions":'));
+  await writeFile(join(folder, "c-numpy.json"), text("numpy-randomstate.json").replace('"seed":', '"seed": 99, "seed":'));
+  await writeFile(join(folder, "d-Acrobot-v1.json"), text("Acrobot-v1.json"));
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
+  assert.equal(code, 2, stdout + stderr);
+  assert.match(
+    lineOf(stdout, "a-top.json"),
+    /^FAIL .*a-top\.json has the key "episodes" twice in one object \(line 2, in the top-level object\): JSON\.parse keeps only the last/,
+  );
+  assert.match(
+    lineOf(stdout, "b-episode.json"),
+    /^FAIL .*has the key "actions" twice in one object \(line 2, in an object nested 3 levels deep\)/,
+  );
+  assert.match(lineOf(stdout, "c-numpy.json"), /^FAIL .*has the key "seed" twice in one object/);
+  assert.match(lineOf(stdout, "d-Acrobot-v1.json"), /^pass /);
+  assert.match(stderr, /3 of 4 reference files could not be checked \(malformed or unreadable; their lines say why\)/);
+});
+
+test("a numpy draw whose length field disagrees with its list, or whose values are not integers, is malformed (exit 2)", async () => {
+  const folder = join(dir, "numpy-malformed");
+  await mkdir(folder);
+  const spoil = async (name: string, draw: unknown[]) => {
+    const numpy = readReference("numpy-randomstate.json") as { streams: { draws: unknown[][] }[] };
+    const index = numpy.streams[0].draws.findIndex((d) => d[0] === draw[0]);
+    numpy.streams[0].draws[index] = draw;
+    await writeFile(join(folder, name), JSON.stringify(numpy));
+  };
+  await spoil("a-n.json", ["randint_range_n", 1, 6, 8, [2, 4, 1, 1, 2, 5, 5]]);
+  await spoil("b-values.json", ["randint_range_n", 1, 6, 2, ["2", 4]]);
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
+  assert.equal(code, 2, stdout + stderr);
+  assert.match(
+    lineOf(stdout, "a-n.json"),
+    /^FAIL .*draws\[\d+\] \["randint_range_n",1,6,8,\[2,4,1,1,2,5,5\]\] asks for 8 values but lists 7/,
+  );
+  assert.match(lineOf(stdout, "b-values.json"), /^FAIL .*draws\[\d+\] is not a known draw: \["randint_range_n",1,6,2,\["2",4\]\]/);
+});
+
+test("a MinAtar file that cannot be checked because staq/envs/minatar cannot be loaded exits 1, as the help says", async () => {
+  const folder = join(dir, "no-minatar");
+  await mkdir(folder);
+  await writeFile(join(folder, "minatar-breakout.json"), JSON.stringify(readReference("minatar-breakout.json")));
+  await writeFile(join(folder, "MountainCar-v0.json"), JSON.stringify(readReference("MountainCar-v0.json")));
+  await writeFile(join(folder, "numpy-empty.json"), JSON.stringify({ streams: [] }));
+  const hide = fileURLToPath(new URL("./hide-minatar.ts", import.meta.url));
+  const { code, stdout, stderr } = await run(process.execPath, [
+    "--import",
+    "tsx",
+    "--import",
+    hide,
+    "src/cli/main.ts",
+    "check-env",
+    "--reference",
+    folder,
+  ]);
+  assert.equal(code, 1, stdout + stderr);
+  assert.match(
+    lineOf(stdout, "minatar-breakout.json"),
+    /^FAIL .*MinAtar reference files need staq\/envs\/minatar, which could not be loaded/,
+  );
+  assert.match(
+    stderr,
+    /1 of 3 reference files could not be checked \(malformed or unreadable; their lines say why\), and 1 could not be checked for a reason other than the file \(staq itself: its line says why\)/,
+  );
+  // The help says when each exit status comes.
+  const help = await runStaq(["check-env", "--help"]);
+  assert.match(
+    help.stdout,
+    /^ {2}1 {2}an environment did not match a reference file, or a file could not be checked for a reason\n {5}other than the file/m,
+  );
 });

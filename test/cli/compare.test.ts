@@ -4,7 +4,7 @@
 // or the flag). Run as child processes, so the exit codes and output are what a user sees.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bootstrapMeanInterval } from "../../src/analysis/bootstrap.ts";
@@ -291,4 +291,124 @@ test("--out gives two environments whose names clean to one file distinct charts
   assert.match(await readFile(join(out, "MinAtar-Breakout-v1.svg"), "utf8"), /MinAtar-Breakout-v1/);
   assert.match(await readFile(join(out, "MinAtar-Breakout-v1-2.svg"), "utf8"), /MinAtar\/Breakout-v1/);
   assert.match(result.stdout, /wrote \S+MinAtar-Breakout-v1-2\.svg\n/);
+});
+
+test("--json naming a file that --out writes (compare.json or a chart, also through a link) is refused before any work, writing nothing", async () => {
+  const out = join(dir, "clash-json");
+  await mkdir(out);
+  // A link in another directory whose target is the chart compare would write: the write follows it.
+  const elsewhere = join(dir, "clash-json-links");
+  await mkdir(elsewhere);
+  await symlink(join(out, "MinAtar-Toy-v1.svg"), join(elsewhere, "to-chart.json"));
+  // --out through a link to the directory: the same directory by its real path.
+  await symlink(out, join(dir, "clash-json-alias"));
+  const writes = (what: string) => new RegExp(`^staq compare: --json .* is the file --out .* writes ${what} to `);
+  const cases: [string[], RegExp][] = [
+    [["--out", out, "--json", join(out, "MinAtar-Toy-v1.svg")], writes("the chart of MinAtar/Toy-v1")],
+    [["--out", out, "--json", join(out, "compare.json")], writes("the comparison")],
+    [["--out", join(dir, "clash-json-alias"), "--json", join(out, "compare.json")], writes("the comparison")],
+    [["--out", out, "--json", join(elsewhere, "to-chart.json")], writes("the chart of MinAtar/Toy-v1")],
+    // One file where case is ignored (macOS, Windows).
+    [["--out", out, "--json", join(out, "COMPARE.json")], /writes the comparison to .* on a file system that ignores case/],
+    // A name a chart gets after a clash of names.
+    [["--out", out, "--json", join(out, "MinAtar-Toy-v1-2.svg")], /is a name --out .* can give the chart of MinAtar\/Toy-v1 /],
+  ];
+  for (const [args, message] of cases) {
+    const result = await runStaq(["compare", join(dir, "sweep"), ...args]);
+    const shown = args.join(" ");
+    assert.equal(result.code, 2, `${shown}: ${result.stderr}`);
+    assert.equal(result.stdout, "", shown);
+    const lines = ownStderrLines(result.stderr);
+    assert.equal(lines.length, 1, `${shown}: one line, got:\n${result.stderr}`);
+    assert.match(lines[0], message, shown);
+    assert.match(lines[0], /give --json another file/, shown);
+  }
+  assert.deepEqual(await readdir(out), [], "nothing written");
+});
+
+test("--out is checked before any run is read: a directory that cannot be made is exit 2 naming --out", async () => {
+  // /proc takes no new directory (mkdir answers ENOENT); the run directory given does not exist,
+  // so a check made only after reading the runs would report the run instead.
+  const missingRun = join(dir, "no-such-run");
+  if (process.platform === "linux") {
+    const procOut = await runStaq(["compare", missingRun, "--out", "/proc/staq-compare-test"]);
+    assert.equal(procOut.code, 2, procOut.stderr);
+    assert.match(
+      ownStderrLines(procOut.stderr)[0],
+      /^staq compare: cannot create --out \/proc\/staq-compare-test: making a directory in \/proc failed: no such file or directory \(ENOENT\)/,
+    );
+  }
+  const file = join(dir, "a-file");
+  await writeFile(file, "");
+  const underFile = await runStaq(["compare", missingRun, "--out", join(file, "report")]);
+  assert.equal(underFile.code, 2, underFile.stderr);
+  assert.match(
+    ownStderrLines(underFile.stderr)[0],
+    /^staq compare: cannot create --out .*a-file.report: .*a-file is a file, not a directory/,
+  );
+});
+
+test("--json into the directory --out is about to create is fine: both files are written", async () => {
+  const out = join(dir, "made-by-out");
+  const result = await runStaq(["compare", join(dir, "sweep"), "--out", out, "--json", join(out, "copy.json")]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(await readFile(join(out, "copy.json"), "utf8"), await readFile(join(out, "compare.json"), "utf8"));
+  // --json one level further down is not made by --out: its directory must exist, as ever.
+  const deeper = await runStaq([
+    "compare",
+    join(dir, "sweep"),
+    "--out",
+    join(dir, "made-2"),
+    "--json",
+    join(dir, "made-2", "sub", "x.json"),
+  ]);
+  assert.equal(deeper.code, 2, deeper.stderr);
+  assert.match(ownStderrLines(deeper.stderr)[0], /does not exist; create it first/);
+  await assert.rejects(readdir(join(dir, "made-2")), { code: "ENOENT" });
+});
+
+test("an empty run directory argument is refused by name, not read as the working directory", async () => {
+  for (const args of [[""], [join(dir, "sweep"), ""]]) {
+    const result = await runStaq(["compare", ...args]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      ownStderrLines(result.stderr)[0],
+      new RegExp(`^staq compare: run directory argument ${args.length} is empty \\(""\\); give run directories written by staq train`),
+    );
+    assert.match(result.stderr, /Usage: staq compare DIR\.\.\./);
+  }
+});
+
+test("a --metric of metrics.jsonl is unfinished when its log stops short of the run's last iteration, not of its last evaluation", async () => {
+  // totalSteps 192 in iterations of 32, evaluated every 100: evaluations end at 128 (the iteration
+  // crossing 100), the run at 192. A run stopped at 128 has every evaluation but not every iteration.
+  const config = { env: ENV, totalSteps: 192, stepsPerIteration: 32, evalEvery: 100 };
+  const write = async (path: string, seed: number, steps: number[], last: number | null) => {
+    const run = join(dir, path);
+    await mkdir(run, { recursive: true });
+    await writeFile(join(run, "config.json"), JSON.stringify({ ...config, seed }));
+    const evals = [0, 128].map((step) => JSON.stringify({ global_step: step, "eval/mean_return": step / 10 }));
+    await writeFile(join(run, "eval.jsonl"), evals.join("\n") + "\n");
+    // The last iteration logs no episodic return (no episode ended in it): null, "not measured".
+    const metrics = steps.map((step, i) =>
+      JSON.stringify({ global_step: step, "losses/td_loss": 1 / step, "charts/episodic_return": i === steps.length - 1 ? last : step }),
+    );
+    await writeFile(join(run, "metrics.jsonl"), metrics.join("\n") + "\n");
+  };
+  await write("metric-end/stopped", 0, [32, 64, 96, 128], 128);
+  await write("metric-end/finished", 1, [32, 64, 96, 128, 160, 192], null);
+  const root = join(dir, "metric-end");
+  const loss = await runStaq(["compare", root, "--metric", "losses/td_loss"]);
+  assert.equal(loss.code, 0, loss.stderr);
+  assert.match(loss.stderr, /runs end before their last iteration \(unfinished\?\): \S+metric-end.stopped at 128 of 192\n/);
+  assert.doesNotMatch(loss.stderr, /finished at/);
+  // charts/episodic_return's last point of the finished run is at 160 (192 logged null): the log, not the curve, says where the run ended.
+  const returns = await runStaq(["compare", root, "--metric", "charts/episodic_return"]);
+  assert.equal(returns.code, 0, returns.stderr);
+  assert.match(returns.stderr, /\(unfinished\?\): \S+metric-end.stopped at 128 of 192\n/);
+  assert.doesNotMatch(returns.stderr, /metric-end.finished at/);
+  // Both runs made every scheduled evaluation: the evaluation curve draws no unfinished warning.
+  const evals = await runStaq(["compare", root]);
+  assert.equal(evals.code, 0, evals.stderr);
+  assert.doesNotMatch(evals.stderr, /unfinished/);
 });

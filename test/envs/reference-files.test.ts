@@ -61,3 +61,19 @@ test("numpy streams: no streams, an empty stream, a bad seed, or a draw numpy co
   numpyRefused((f) => (f.streams[0].draws[0] = ["randint", 2]), /^streams\[0\]\.draws\[0\] is not a known draw: \["randint",2\]/);
   numpyRefused((f) => (f.streams[0].draws[0] = ["randint_range_n", 1, 6, 8, 3]), /^streams\[0\]\.draws\[0\] is not a known draw/);
 });
+
+test("numpy streams: a draw whose count disagrees with its list, or whose values numpy could not draw, is malformed, not a mismatch", () => {
+  // 8 asked for, 7 listed: compared, it was a mismatch of the environment ("expected 7 values, got 8").
+  numpyRefused(
+    (f) => (f.streams[0].draws[4] = ["randint_range_n", 1, 6, 8, [2, 4, 1, 1, 2, 5, 5]]),
+    /^streams\[0\]\.draws\[4\] \["randint_range_n",1,6,8,\[2,4,1,1,2,5,5\]\] asks for 8 values but lists 7; the count and the list must agree/,
+  );
+  numpyRefused(
+    (f) => (f.streams[0].draws[4] = ["randint_range_n", 1, 6, 2, [2, "4"]]),
+    /^streams\[0\]\.draws\[4\] is not a known draw: \["randint_range_n",1,6,2,\[2,"4"\]\]/,
+  );
+  // A randint value that is not an integer, and a rand value that is not in [0, 1), numpy never draws.
+  numpyRefused((f) => (f.streams[0].draws[1] = ["randint", 2, 0.5]), /^streams\[0\]\.draws\[1\] is not a known draw: \["randint",2,0\.5\]/);
+  numpyRefused((f) => (f.streams[0].draws[3] = ["randint_range", 1, 9, 2.5]), /^streams\[0\]\.draws\[3\] is not a known draw/);
+  numpyRefused((f) => (f.streams[0].draws[0] = ["rand", 1.5]), /^streams\[0\]\.draws\[0\] is not a known draw: \["rand",1\.5\]/);
+});
