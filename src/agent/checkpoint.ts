@@ -254,16 +254,6 @@ function readPolicyFiles(
   const correction = field(stackState, "correction", isFiniteNumber, "a finite number");
   const tau = field(stackState, "tau", (v): v is number => isFiniteNumber(v) && v > 0, "a number > 0");
   const oldestSlot = field(stackState, "oldestSlot", isCount, "an integer >= 0");
-  // The stack file's CRC-32, in checkpoints written since it was recorded: the coefficients alone
-  // agree between seeds of one config, or between steps once the ring is full at a constant τ.
-  if (stackState.crc32 !== undefined) {
-    const recorded = field(stackState, "crc32", (v): v is number => isCount(v) && v < 2 ** 32, "an integer in [0, 2^32)");
-    const actual = crc32(files["stack.safetensors"]);
-    if (actual !== recorded)
-      throw new StaqFormatError(
-        `state.json records a stack file of CRC-32 ${recorded}, but stack.safetensors' is ${actual}: the files come from different checkpoints (or the stack file was changed); put the stack.safetensors of this checkpoint back`,
-      );
-  }
 
   const stackFile = inFile("stack.safetensors", () => readStackFile(files["stack.safetensors"]));
   if (stackFile.members !== coefficients.length || coefficients.some((c) => c.length !== stackFile.stored)) {
@@ -282,6 +272,17 @@ function readPolicyFiles(
     }),
   );
 
+  // The stack file's CRC-32, in checkpoints written since it was recorded (checked after the stack
+  // file's own checks, whose messages say more): the coefficients alone agree between seeds of one
+  // config, or between steps once the ring is full at a constant τ.
+  if (stackState.crc32 !== undefined) {
+    const recorded = field(stackState, "crc32", (v): v is number => isCount(v) && v < 2 ** 32, "an integer in [0, 2^32)");
+    const actual = crc32(files["stack.safetensors"]);
+    if (actual !== recorded)
+      throw new StaqFormatError(
+        `state.json records a stack file of CRC-32 ${recorded}, but stack.safetensors' is ${actual}: the files come from different checkpoints (or the stack file was changed); put the stack.safetensors of this checkpoint back`,
+      );
+  }
   return {
     policy: {
       config,
