@@ -93,7 +93,7 @@ export interface DecodedCheckpoint extends CheckpointContents {
 }
 
 /** What decodeCheckpointPolicy returns: the trained policy and what the run says of it, without the training state. */
-export type DecodedPolicy = Pick<DecodedCheckpoint, "config" | "preset" | "envName" | "adapter" | "counters" | "stack">;
+export type DecodedPolicy = Pick<DecodedCheckpoint, "config" | "preset" | "envName" | "adapter" | "counters" | "stack" | "envState">;
 
 const encoder = new TextEncoder();
 
@@ -291,6 +291,8 @@ function readPolicyFiles(
       adapter,
       counters,
       stack: { snapshots: stackFile.snapshots, coefficients: coefficients.map((c) => Float64Array.from(c)), correction, tau, oldestSlot },
+      // Checked only where it is loaded (the environments' own loadState).
+      envState: (state.envState ?? null) as EnvState,
     },
     state,
     spec: stackFile.spec,
@@ -377,7 +379,6 @@ export function decodeCheckpoint(files: CheckpointFiles): DecodedCheckpoint {
     ...(policy ? { policy } : {}),
     replay,
     obs,
-    envState: (state.envState ?? null) as EnvState,
     extra,
   };
 }

@@ -693,7 +693,7 @@ export class StaQ {
     // Before the device: a malformed gym:<id> fails here, and a device made first would leak.
     const env = this.envSource(options.env ?? saved.envName);
     const gpu = options.gpu ?? (await this.defaultGpu());
-    return TrainedPolicy.create({ saved, env, gpu, ownsGpu: options.gpu === undefined });
+    return TrainedPolicy.create({ saved, env, envFromCheckpoint: options.env === undefined, gpu, ownsGpu: options.gpu === undefined });
   }
 
   /**

@@ -25,6 +25,11 @@ export interface TrainedPolicyParts {
   saved: DecodedPolicy;
   /** The environment (as the agent's: a registered name, a constructor, or a VectorEnvSource). */
   env: EnvSource;
+  /**
+   * Whether `env` is the checkpoint's own name rather than one the caller gave: the registered
+   * environment must then be able to take the run's saved environment state (see `create`).
+   */
+  envFromCheckpoint?: boolean;
   gpu: Gpu;
   /** Whether `destroy` releases the device (it was made for this policy). */
   ownsGpu: boolean;
@@ -85,7 +90,7 @@ export class TrainedPolicy {
       const factory = envFactory(parts.env, saved.config.timeLimit);
       if (factory.envName !== saved.envName)
         throw new StaqInputError(`the checkpoint was trained on ${saved.envName}; the environment given is ${factory.envName}`);
-      const shape = environmentShape(factory);
+      const shape = environmentShape(factory, parts.envFromCheckpoint ? saved : undefined);
       const mlp = agentNetworkSpec(saved.config, { name: saved.envName, ...shape });
       stack = createStack(gpu, {
         mlp,
@@ -179,10 +184,29 @@ export class TrainedPolicy {
   }
 }
 
-/** The observation and action sizes of an environment (from one copy, made only to ask and closed again). */
-function environmentShape(factory: EnvFactory): { observationShape: readonly number[]; observationSize: number; actionCount: number } {
-  const env = factory.makeVector(1);
+/**
+ * The observation and action sizes of an environment (from copies made only to ask, closed again).
+ * Given `saved`, the run's environment state is loaded into copies of it first: when no
+ * environment was given and the registered one is not made as the run's was (a MinAtar game with
+ * other sticky actions: its loadState refuses), the policy would be evaluated on another game.
+ */
+function environmentShape(
+  factory: EnvFactory,
+  saved?: Pick<DecodedPolicy, "envState" | "config" | "envName">,
+): { observationShape: readonly number[]; observationSize: number; actionCount: number } {
+  const env = factory.makeVector(saved?.envState ? saved.config.numEnvs : 1);
   try {
+    if (saved?.envState && env.snapshots) {
+      try {
+        env.loadState(saved.envState);
+      } catch (error) {
+        if (!(error instanceof StaqInputError)) throw error;
+        throw new StaqInputError(
+          `the run's environments are not the registered ${saved.envName} as it is made now: ${error.message}; pass env, a function that makes the environment as the run did`,
+          { cause: error },
+        );
+      }
+    }
     return { observationShape: env.observationShape, observationSize: env.observationSize, actionCount: env.actionCount };
   } finally {
     env.close?.();
