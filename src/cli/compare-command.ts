@@ -341,10 +341,11 @@ function expectedEnd(config: Record<string, unknown>, file: string): number | un
 function groupWarnings(group: Group, groupBy: readonly string[], metric: string): string[] {
   const name = groupBy.map((field, i) => `${field}=${showValue(group.values[i])}`).join(", ");
   const runs = group.runs;
-  const last = (run: Run) => run.points.x[run.points.x.length - 1];
   const warnings: string[] = [];
-  if (new Set(runs.map(last)).size > 1)
-    warnings.push(`its runs end at different steps (${runs.map((run) => `${run.dir}: ${last(run)}`).join(", ")})`);
+  // Where each run's log ends, not its curve: a finished run's curve can stop earlier, at
+  // iterations that logged the metric as null (not measured).
+  if (new Set(runs.map((run) => run.logEnd)).size > 1)
+    warnings.push(`its runs end at different steps (${runs.map((run) => `${run.dir}: ${run.logEnd}`).join(", ")})`);
   const file = logFile(metric);
   const unfinished = runs.flatMap((run) => {
     const expected = expectedEnd(run.config, file);

@@ -397,6 +397,12 @@ test("a --metric of metrics.jsonl is unfinished when its log stops short of the 
   };
   await write("metric-end/stopped", 0, [32, 64, 96, 128], 128);
   await write("metric-end/finished", 1, [32, 64, 96, 128, 160, 192], null);
+  // Two finished runs, one whose last iteration logged null: they end at the same step, 192.
+  await write("metric-alike/a", 0, [32, 64, 96, 128, 160, 192], 192);
+  await write("metric-alike/b", 1, [32, 64, 96, 128, 160, 192], null);
+  const alike = await runStaq(["compare", join(dir, "metric-alike"), "--metric", "charts/episodic_return"]);
+  assert.equal(alike.code, 0, alike.stderr);
+  assert.doesNotMatch(alike.stderr, /warning/);
   const root = join(dir, "metric-end");
   const loss = await runStaq(["compare", root, "--metric", "losses/td_loss"]);
   assert.equal(loss.code, 0, loss.stderr);
