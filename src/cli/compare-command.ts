@@ -25,7 +25,7 @@ import {
 import { learningCurveSeries, parseJsonLines, runPoints, type Band } from "../plot/learning-curves.ts";
 import { ensurePlotting, renderLineChartSvg } from "../plot/line-chart.ts";
 import { integerFlag, UsageError, isParseArgsError, readInputFile, type Command, type CommandIO } from "./command.ts";
-import { checkOutputPath } from "./output-path.ts";
+import { checkOutputPath, realPathSoFar } from "./output-path.ts";
 import { RUN_FILES, pathExists } from "./run-directory.ts";
 
 const HELP = `Usage: staq compare DIR... [--group-by FIELDS] [--metric KEY] [--seed S] [--out DIR]
@@ -557,18 +557,6 @@ async function checkOutDirectory(out: string): Promise<boolean> {
   // Left behind only if the removal fails, an empty directory with a name that says what it was.
   await rmdir(probe).catch(() => undefined);
   return false;
-}
-
-/**
- * Where `path` leads, by its real path: the directories' links resolved, and the part not there yet
- * (all of a directory --out will create) joined on as given.
- */
-async function realPathSoFar(path: string): Promise<string> {
-  const absolute = resolve(path);
-  const real = await realpath(absolute).catch(() => undefined);
-  if (real !== undefined) return real;
-  const parent = dirname(absolute);
-  return parent === absolute ? absolute : join(await realPathSoFar(parent), basename(absolute));
 }
 
 /** The file a write to `path` replaces, by its real path: writeFileAtomically follows a link at `path` to its target. */

@@ -39,17 +39,27 @@ export interface OutputCheck {
 }
 
 /**
- * Where `path` leads: the real path (links and `..` resolved) of the file, or for a file not yet
- * there the real path of its directory joined with its name; and the file's device and inode,
- * which also tell two hard links to one file apart from two files.
+ * Where `path` leads by its real path: links and `..` resolved as far as the path exists, and the
+ * part not there yet (a file, or all of a directory that will be made) joined on as given.
+ */
+export async function realPathSoFar(path: string): Promise<string> {
+  const absolute = resolve(path);
+  const real = await realpath(absolute).catch(() => undefined);
+  if (real !== undefined) return real;
+  const parent = dirname(absolute);
+  return parent === absolute ? absolute : join(await realPathSoFar(parent), basename(absolute));
+}
+
+/**
+ * Where `path` leads (realPathSoFar), and the file's device and inode, which also tell two hard
+ * links to one file apart from two files.
  */
 async function identify(path: string): Promise<{ real: string; inode?: string }> {
   const absolute = resolve(path);
   const inode = await fileIdentity(absolute);
   // realpath fails on what has no path of its own (a pipe behind /dev/stdout): the inode tells it apart.
   if (inode !== undefined) return { real: await realpath(absolute).catch(() => absolute), inode };
-  const directory = await realpath(dirname(absolute)).catch(() => dirname(absolute));
-  return { real: join(directory, basename(absolute)) };
+  return { real: await realPathSoFar(absolute) };
 }
 
 /** Throws unless `check.output` can be written without harm (see the module comment). */
