@@ -9,6 +9,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { createRandomStream } from "../random/random-stream.ts";
+import { checkSeed } from "../random/seed.ts";
 
 export interface BootstrapOptions {
   /** How many resamples B to draw (default 10000); an integer from 1 to MAX_RESAMPLES. */
@@ -118,7 +119,7 @@ function resampledMean(values: ArrayLike<number>, stream: ReturnType<typeof crea
   return total / n;
 }
 
-/** Checks the value arrays and the options; the stream of the seed, created last (it validates the seed). */
+/** Checks the value arrays and the options; then the seed, whose stream is created last. */
 function checkedOptions(options: BootstrapOptions, groups: readonly ArrayLike<number>[]) {
   const { resamples = DEFAULT_RESAMPLES, confidence = DEFAULT_CONFIDENCE, seed = 0 } = options;
   groups.forEach((values, g) => {
@@ -136,6 +137,7 @@ function checkedOptions(options: BootstrapOptions, groups: readonly ArrayLike<nu
   if (!(Number.isSafeInteger(resamples) && resamples >= 1 && resamples <= MAX_RESAMPLES))
     throw new StaqInputError(`the bootstrap's resamples must be an integer from 1 to ${MAX_RESAMPLES}; got ${resamples}`);
   checkConfidence(confidence);
+  checkSeed("the bootstrap", seed);
   return { resamples, confidence, stream: createRandomStream(seed) };
 }
 

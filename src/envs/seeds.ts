@@ -7,22 +7,9 @@
 import { StaqInputError } from "../errors.ts";
 import type { Env } from "./env.ts";
 import { describeValue } from "../io/describe-value.ts";
+import { MAX_SAFE_SEED, seedLimitText } from "../random/seed.ts";
 
-/** The default limit: past it, seed + 1 rounds back onto seed. */
-export const MAX_SAFE_SEED = Number.MAX_SAFE_INTEGER;
-
-/** How a limit reads in messages: 2^53 - 1 and 2^32 - 1 by name, other limits as numbers. */
-function limitText(limit: number): string {
-  if (limit === MAX_SAFE_SEED) return "2^53 - 1";
-  if (limit === 2 ** 32 - 1) return "2^32 - 1";
-  return String(limit);
-}
-
-/** Throws a StaqInputError naming `name` unless `seed` is an integer in [0, maxSeed]. */
-export function checkSeed(name: string, seed: unknown, maxSeed = MAX_SAFE_SEED, why = ""): void {
-  if (typeof seed === "number" && Number.isInteger(seed) && seed >= 0 && seed <= maxSeed) return;
-  throw new StaqInputError(`${name}: seed must be an integer in [0, ${limitText(maxSeed)}]${why}; got ${describeValue(seed)}`);
-}
+export { checkSeed, MAX_SAFE_SEED } from "../random/seed.ts";
 
 /** The largest seed every one of `envs` takes. */
 export function maxSeedOf(envs: readonly Env[]): number {
@@ -39,6 +26,6 @@ export function checkSeedRange(name: string, seed: unknown, count: number, maxSe
   // seed <= maxSeed − (count − 1), not seed + count − 1 <= maxSeed: near 2^53 the sum rounds down.
   if (typeof seed === "number" && Number.isInteger(seed) && seed >= 0 && seed <= maxSeed - (count - 1)) return;
   throw new StaqInputError(
-    `${name}: reset's seed + i for copy i must be an integer in [0, ${limitText(maxSeed)}] for each of the ${count} copies, so the seed must be an integer in [0, ${maxSeed - (count - 1)}]; got ${describeValue(seed)}`,
+    `${name}: reset's seed + i for copy i must be an integer in [0, ${seedLimitText(maxSeed)}] for each of the ${count} copies, so the seed must be an integer in [0, ${maxSeed - (count - 1)}]; got ${describeValue(seed)}`,
   );
 }

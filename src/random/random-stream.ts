@@ -5,6 +5,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { philox4x32, splitU64 } from "./philox.ts";
+import { checkSeed } from "./seed.ts";
 
 export interface RandomStream {
   /** Uniform in [0, 1) with 53 random bits. */
@@ -13,12 +14,6 @@ export interface RandomStream {
   normal(): number;
   /** Uniform integer in [0, n). */
   integer(n: number): number;
-}
-
-export function validateSeed(seed: number): void {
-  if (!(Number.isSafeInteger(seed) && seed >= 0)) {
-    throw new StaqInputError(`seed must be a non-negative integer (at most 2^53 - 1); got ${seed}`);
-  }
 }
 
 /**
@@ -33,7 +28,7 @@ export interface RestorableRandomStream extends RandomStream {
 }
 
 export function createRandomStream(seed: number): RestorableRandomStream {
-  validateSeed(seed);
+  checkSeed("random stream", seed);
   return streamAt(seed, 0, []);
 }
 
@@ -46,8 +41,7 @@ export function restoreRandomStream(state: RandomStreamState): RestorableRandomS
     throw new StaqInputError(`a random stream's state must be an object { seed, block, words }; got ${String(state)}`);
   }
   const { seed, block, words } = state;
-  if (!(Number.isSafeInteger(seed) && seed >= 0))
-    throw new StaqInputError(`a random stream's seed must be a non-negative integer (at most 2^53 - 1); got ${String(seed)}`);
+  checkSeed("a random stream's state", seed);
   if (!(Number.isSafeInteger(block) && block >= 0))
     throw new StaqInputError(`a random stream's block counter must be a non-negative integer (at most 2^53 - 1); got ${String(block)}`);
   if (!Array.isArray(words) || words.length > 4) {

@@ -15,7 +15,8 @@
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
 import { allocateDense, createMdp, type Mdp } from "./mdp.ts";
-import { createRandomStream, validateSeed } from "../random/random-stream.ts";
+import { createRandomStream } from "../random/random-stream.ts";
+import { checkSeed } from "../random/seed.ts";
 
 export interface GarnetOptions {
   /** Number of states S (integer ≥ 1). */
@@ -53,9 +54,7 @@ export function garnetMdp(options: GarnetOptions): Mdp {
   if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1)) {
     throw new StaqInputError(`garnetMdp: gamma must satisfy 0 <= gamma < 1; got gamma = ${describeValue(gamma)}`);
   }
-  if (typeof seed !== "number")
-    throw new StaqInputError(`garnetMdp: seed must be a non-negative integer; got seed = ${describeValue(seed)}`);
-  validateSeed(seed);
+  checkSeed("garnetMdp", seed);
 
   const S = states;
   const A = actions;

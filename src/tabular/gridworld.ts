@@ -20,7 +20,8 @@
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
 import { allocateDense, createMdp, type Mdp } from "./mdp.ts";
-import { createRandomStream, validateSeed, type RandomStream } from "../random/random-stream.ts";
+import { createRandomStream, type RandomStream } from "../random/random-stream.ts";
+import { checkSeed } from "../random/seed.ts";
 
 export interface GridworldOptions {
   /** Side of the square grid (integer ≥ 2). Default 4, FrozenLake's 4×4. */
@@ -77,9 +78,7 @@ export function gridworldMdp(options: GridworldOptions): GridworldMdp {
   if (!(typeof gamma === "number" && gamma >= 0 && gamma < 1)) {
     throw new StaqInputError(`gridworldMdp: gamma must satisfy 0 <= gamma < 1; got gamma = ${describeValue(gamma)}`);
   }
-  if (typeof seed !== "number")
-    throw new StaqInputError(`gridworldMdp: seed must be a non-negative integer; got seed = ${describeValue(seed)}`);
-  validateSeed(seed);
+  checkSeed("gridworldMdp", seed);
   // The dense P has size² · 4 · size² entries: checked before the maps are drawn, which take a while.
   const P = allocateDense(
     size ** 4 * 4,

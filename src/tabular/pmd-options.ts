@@ -6,7 +6,7 @@
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
 import { validatePmdOptions, type PmdNormalization } from "../pmd/coefficients.ts";
-import { validateSeed } from "../random/random-stream.ts";
+import { checkSeed } from "../random/seed.ts";
 import { checkMdp, type Mdp } from "./mdp.ts";
 import { validatePolicy } from "./policy-math.ts";
 import { softOptimum, type SoftOptimum } from "./soft-optimal.ts";
@@ -84,11 +84,7 @@ export function validateOptions(mdp: Mdp, options: TabularPmdOptions): void {
   if (variant !== "exact" && memory === undefined) throw new StaqInputError(`the ${variant} variant needs a memory M (an integer >= 1)`);
   if (!(typeof noise === "number" && Number.isFinite(noise) && noise >= 0))
     throw new StaqInputError(`noise must be a finite number >= 0; got ${describeValue(noise)}`);
-  if (options.seed !== undefined) {
-    if (typeof options.seed !== "number")
-      throw new StaqInputError(`seed must be a non-negative integer; got ${describeValue(options.seed)}`);
-    validateSeed(options.seed);
-  }
+  if (options.seed !== undefined) checkSeed("tabularPmd", options.seed);
   for (const name of ["optimum", "onIteration"] as const) {
     if (options[name] !== undefined && typeof options[name] !== "function")
       throw new StaqInputError(`${name} must be a function; got ${describeValue(options[name])}`);

@@ -6,7 +6,8 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
-import { createRandomStream, validateSeed } from "../random/random-stream.ts";
+import { createRandomStream } from "../random/random-stream.ts";
+import { checkSeed } from "../random/seed.ts";
 import { layerShapes, parameterCount, validateMlpSpec, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 
 /**
@@ -24,7 +25,7 @@ export const MAX_INITIAL_WEIGHT_BYTES = 2 ** 31;
 
 export function initialQNetwork(spec: MlpSpec, seed: number): MlpWeights {
   validateMlpSpec(spec);
-  validateSeed(seed);
+  checkSeed("initialQNetwork", seed);
   const random = createRandomStream(seed);
   const shapes = layerShapes(spec);
   return {
@@ -56,8 +57,7 @@ export function initialQNetworks(spec: MlpSpec, ensemble: number, seed: number):
     );
   // The seed itself first (a string "1" would otherwise concatenate: "1" + 0 = "10"), then the
   // last member's seed + E − 1, which must stay a safe integer as every member's seed must.
-  if (!(typeof seed === "number" && Number.isSafeInteger(seed) && seed >= 0))
-    throw new StaqInputError(`initialQNetworks: seed must be a non-negative integer (at most 2^53 - 1); got ${describeValue(seed)}`);
+  checkSeed("initialQNetworks", seed);
   // Compared as seed > MAX − (E − 1): seed + E − 1 itself can round back down to 2^53 − 1.
   if (seed > Number.MAX_SAFE_INTEGER - (ensemble - 1))
     throw new StaqInputError(

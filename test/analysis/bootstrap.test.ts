@@ -106,7 +106,8 @@ test("bad values and options are StaqInputErrors naming them", () => {
     [() => bootstrapMeanInterval([1], { resamples: 2.5 }), /resamples must be an integer/],
     [() => bootstrapMeanInterval([1], { confidence: 1 }), /confidence level must be a number between 0 and 1/],
     [() => bootstrapMeanInterval([1], { confidence: 0 }), /between 0 and 1/],
-    [() => bootstrapMeanInterval([1], { seed: -1 }), /seed must be a non-negative integer/],
+    [() => bootstrapMeanInterval([1], { seed: -1 }), /^the bootstrap: seed must be an integer in \[0, 2\^53 - 1\]; got -1$/],
+    [() => bootstrapMeanInterval([1], { seed: "1" as unknown as number }), /seed must be .*; got the string "1"$/],
     [() => percentileInterval([], 0.9), /at least one resampled mean/],
   ];
   for (const [call, message] of cases)

@@ -506,7 +506,10 @@ test("a restored random stream draws exactly what the original draws next, from 
     { numRuns: 100 },
   );
   throwsInput(() => restoreRandomStream({ seed: 1, block: 0, words: [5] }), /buffered words but block counter 0/);
-  throwsInput(() => restoreRandomStream({ seed: -1, block: 0, words: [] }), /seed must be a non-negative integer/);
+  throwsInput(
+    () => restoreRandomStream({ seed: -1, block: 0, words: [] }),
+    /^a random stream's state: seed must be an integer in \[0, 2\^53 - 1\]; got -1$/,
+  );
   throwsInput(
     () => restoreRandomStream({ seed: 1, block: 1, words: [2 ** 32] }),
     /buffered word 0 must be an unsigned 32-bit integer; got 4294967296/,

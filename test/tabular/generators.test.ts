@@ -87,7 +87,7 @@ test("garnet: invalid options throw StaqInputError naming the option", () => {
     assert.throws(() => garnetMdp({ ...ok, ...options } as unknown as Parameters<typeof garnetMdp>[0]), pattern);
   wrongType({ states: "4" }, /got states = the string "4"$/);
   wrongType({ gamma: "0.5" }, /got gamma = the string "0\.5"$/);
-  wrongType({ seed: "1" }, /got seed = the string "1"$/);
+  wrongType({ seed: "1" }, /: seed must be an integer in \[0, 2\^53 - 1\]; got the string "1"$/);
   assert.throws(() => riverSwimMdp({ gamma: "0.5" as unknown as number }), /got gamma = the string "0\.5"$/);
   assert.throws(() => gridworldMdp({ size: "4" as unknown as number, seed: 1 }), /got size = the string "4"$/);
 });

@@ -150,6 +150,6 @@ test("the random stream is determined by its seed and has the right moments", ()
   const counts = new Array(5).fill(0);
   for (let i = 0; i < 5000; i++) counts[stream.integer(5)]++;
   for (const count of counts) assert.ok(Math.abs(count - 1000) < 6 * Math.sqrt(5000 * 0.2 * 0.8), `integer(5) counts ${counts}`);
-  assert.throws(() => createRandomStream(-1), /seed must be a non-negative integer/);
+  assert.throws(() => createRandomStream(-1), /random stream: seed must be an integer in \[0, 2\^53 - 1\]; got -1$/);
   assert.throws(() => stream.integer(0), /integer\(n\) needs an integer n >= 1/);
 });

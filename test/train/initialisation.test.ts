@@ -32,7 +32,7 @@ test("the same seed gives the same network; members differ", () => {
   assert.deepEqual(initialQNetwork(SPEC, 3), initialQNetwork(SPEC, 3));
   const [a, b] = initialQNetworks(SPEC, 2, 3);
   assert.notDeepEqual(a.layers[0].weight, b.layers[0].weight);
-  assert.throws(() => initialQNetwork(SPEC, -1), /seed must be a non-negative integer/);
+  assert.throws(() => initialQNetwork(SPEC, -1), /initialQNetwork: seed must be an integer in \[0, 2\^53 - 1\]; got -1$/);
 });
 
 test("initialQNetworks refuses an ensemble that is not a whole number of networks, or too many", () => {
@@ -63,9 +63,9 @@ test("initialQNetworks checks the seed as given, and the last member's seed + en
   // "1" + 0 concatenated to "10"; the message quoted that, not the caller's value.
   assert.throws(
     () => initialQNetworks(mlp, 2, "1" as unknown as number),
-    /seed must be a non-negative integer \(at most 2\^53 - 1\); got the string "1"/,
+    /initialQNetworks: seed must be an integer in \[0, 2\^53 - 1\]; got the string "1"/,
   );
-  assert.throws(() => initialQNetworks(mlp, 1, 1.5), /seed must be a non-negative integer .*; got 1\.5/);
+  assert.throws(() => initialQNetworks(mlp, 1, 1.5), /seed must be an integer in .*; got 1\.5/);
   // MAX_SAFE_INTEGER is a valid seed: alone it works, and with 2 members the error names both.
   const max = Number.MAX_SAFE_INTEGER;
   assert.deepEqual(initialQNetworks(mlp, 1, max), [initialQNetwork(mlp, max)]);
