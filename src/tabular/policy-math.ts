@@ -122,12 +122,20 @@ export function meanEntropy(policy: Float64Array, states: number, actions: numbe
   return total / states;
 }
 
-/** Mean over states of KL(p(·|s) ‖ q(·|s)); Infinity where q = 0 < p. */
+/**
+ * Mean over states of KL(p(·|s) ‖ q(·|s)); Infinity where q = 0 < p.
+ *
+ * Summed as Σ_a [p log(p/q) − p + q], which equals the KL when both rows sum to one, because each
+ * term is ≥ 0 (x log(x/y) ≥ x − y): Σ p log(p/q) alone has terms of both signs, and for two
+ * nearly equal policies their rounding left a sum of −3e-17, a negative divergence. A term that
+ * rounds below 0 is taken as the 0 it is within rounding.
+ */
 export function meanKl(p: Float64Array, q: Float64Array, states: number, actions: number): number {
   validatePolicies(p, q, states, actions);
   let total = 0;
   for (let i = 0; i < states * actions; i++) {
-    if (p[i] > 0) total += p[i] * (Math.log(p[i]) - Math.log(q[i]));
+    const term = p[i] > 0 ? p[i] * (Math.log(p[i]) - Math.log(q[i])) - p[i] + q[i] : q[i];
+    if (term > 0) total += term;
   }
   return total / states;
 }
