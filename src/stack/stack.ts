@@ -10,6 +10,7 @@
  */
 import { StaqInputError, StaqGpuError } from "../errors.ts";
 import { checkOptionKeys } from "../io/option-keys.ts";
+import { float32Problem } from "../io/float32-range.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { readFloat32 } from "../gpu/readback.ts";
@@ -192,6 +193,16 @@ const STACK_OPTION_KEYS = [
   "rule",
 ];
 
+/**
+ * η, τ, γ and the correction are saved as metadata that a load refuses outside float32's normal
+ * range (src/io/stack-file.ts), and τ and the correction reach float32 kernels: refused here, a
+ * value such as τ = 1e-40 would otherwise be used and saved, and the stack file never load.
+ */
+function checkFloat32Setting(who: string, name: string, value: number): void {
+  const problem = float32Problem(value);
+  if (problem !== undefined) throw new StaqInputError(`${who}: ${name} = ${value} ${problem}`);
+}
+
 export function createStack(gpu: Gpu, options: StackOptions): Stack {
   if (gpu.destroyed) throw new StaqGpuError("createStack: this Gpu was destroyed");
   checkOptionKeys(options, STACK_OPTION_KEYS, "createStack");
@@ -211,6 +222,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     rule: options.rule ?? "exact",
   };
   validatePmdOptions({ ...pmd, memory });
+  for (const name of ["eta", "tau", "gamma"] as const) checkFloat32Setting("createStack", name, pmd[name]);
   const slots = stackSlots(memory, pmd.rule);
   if (!(Number.isFinite(pmd.gamma) && pmd.gamma >= 0 && pmd.gamma < 1)) {
     throw new StaqInputError(`gamma must be in [0, 1); got ${pmd.gamma}`);
@@ -293,6 +305,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
   function pmdStepOptions(tau = pmd.tau) {
     const step = { eta: pmd.eta, tau, memory, variant: pmd.variant, normalization: pmd.normalization, rule: pmd.rule };
     validatePmdOptions(step);
+    checkFloat32Setting("push", "tau", tau);
     return step;
   }
 
@@ -418,6 +431,11 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
         list.forEach((weights, i) => validateMlpWeights(spec, weights, `snapshot [${e}, ${i}]`));
       });
       if (!Number.isFinite(newCorrection)) throw new StaqInputError(`set: correction is ${newCorrection}; it must be finite`);
+      checkFloat32Setting("set", "correction", newCorrection);
+      if (contents.tau !== undefined) {
+        validatePmdOptions({ ...pmd, tau: contents.tau, memory });
+        checkFloat32Setting("set", "tau", contents.tau);
+      }
       // Where the oldest snapshot goes: slot 0 unless a full ring is restored to its old position,
       // which keeps the kernel's order of summation (and so the logits, bit for bit).
       const oldestSlot = contents.oldestSlot ?? 0;
