@@ -4,6 +4,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { StaqInputError } from "../errors.ts";
+import { parseDecimal } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { StaQ } from "../node/staq.ts";
 import { UsageError, integerFlag, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
@@ -18,6 +20,7 @@ import { checkpointPath } from "./run-directory.ts";
 export const MAX_EPISODES = 100_000;
 
 const HELP = `Usage: staq eval --checkpoint DIR [--episodes N] [--seed S] [--env NAME]
+                 [--sticky-action-prob P] [--difficulty-ramping true|false]
 
 Runs greedy episodes (the argmax of the stack's logits) of a trained agent and prints the
 evaluation as one JSON line on stdout: {"eval/mean_return": ..., "eval/returns": [...], ...}.
@@ -33,6 +36,11 @@ Options:
                      during training each start evalEpisodes seeds further on)
   --env NAME         the environment, when it is not the registered one the run names
                      (a gym:<id> run's name is used as it is: its Python env must be importable)
+  --sticky-action-prob P, --difficulty-ramping true|false
+                     a MinAtar run's game settings, when they were not upstream's (0.1 and
+                     true: what the registered games use), for a run trained through the
+                     library with its own env; the run's saved state names them. The game
+                     is made with these, the other one upstream's, even where the run's differ
   -h, --help         show this help
 `;
 
@@ -41,6 +49,8 @@ const OPTIONS = {
   episodes: { type: "string" },
   seed: { type: "string" },
   env: { type: "string" },
+  "sticky-action-prob": { type: "string" },
+  "difficulty-ramping": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -79,9 +89,26 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
   const path = await checkpointPath(values.checkpoint);
   // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.
   const envName = values.env ?? (await savedEnvName(path));
-  if (envName?.startsWith("MinAtar/")) await loadMinatar(envName);
+  const settings = minatarSettings(values);
+  if (settings && !envName?.startsWith("MinAtar/"))
+    throw new UsageError(
+      `--sticky-action-prob and --difficulty-ramping are MinAtar game settings; this run's environment is ${envName ?? "unknown"}`,
+      evalCommand,
+    );
+  const minatar = envName?.startsWith("MinAtar/") ? await loadMinatar(envName) : undefined;
+  const env = settings && minatar && envName ? () => minatar.makeMinatarEnvById(envName, settings) : values.env;
   // The trained policy alone: the replay buffer and Adam's moments are not read (nor needed).
-  const policy = await StaQ.loadPolicy(path, values.env ? { env: values.env } : {});
+  const policy = await StaQ.loadPolicy(path, env ? { env } : {}).catch((error: unknown) => {
+    // The library's advice (pass env) has a command-line form for a MinAtar game's settings.
+    if (minatar && error instanceof StaqInputError && /saved by a game with stickyActionProb/.test(error.message))
+      throw new StaqInputError(
+        `${error.message}. On the command line: --sticky-action-prob P --difficulty-ramping true|false, as the state names them`,
+        {
+          cause: error,
+        },
+      );
+    throw error;
+  });
   try {
     const result = await policy.evaluate({ episodes, seed });
     io.stderr.write(
@@ -92,6 +119,19 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
   } finally {
     policy.destroy();
   }
+}
+
+/** The MinAtar game settings the flags give (each defaults to upstream's), or undefined when neither is given. */
+function minatarSettings(values: { "sticky-action-prob"?: string; "difficulty-ramping"?: string }) {
+  const sticky = values["sticky-action-prob"];
+  const ramping = values["difficulty-ramping"];
+  if (sticky === undefined && ramping === undefined) return undefined;
+  const stickyActionProb = sticky === undefined ? 0.1 : parseDecimal(sticky);
+  if (!(stickyActionProb >= 0 && stickyActionProb <= 1))
+    throw new UsageError(`--sticky-action-prob must be a number from 0 to 1; got ${JSON.stringify(sticky)}`, evalCommand);
+  if (ramping !== undefined && ramping !== "true" && ramping !== "false")
+    throw new UsageError(`--difficulty-ramping must be true or false; got ${JSON.stringify(ramping)}`, evalCommand);
+  return { stickyActionProb, difficultyRamping: ramping !== "false" };
 }
 
 export const evalCommand: Command = {

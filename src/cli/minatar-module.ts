@@ -5,11 +5,13 @@
  */
 import { StaqError } from "../errors.ts";
 import { registerEnv, type EnvRegistration } from "../envs/registry.ts";
+import type { Env } from "../envs/env.ts";
 
 /** The part of `staq/envs/minatar` the commands use. */
 export interface MinatarModule {
   MINATAR_GAMES: Record<string, unknown>;
   minatarRegistrations(): EnvRegistration[];
+  makeMinatarEnvById(id: string, settings: { stickyActionProb?: number; difficultyRamping?: boolean }): Env;
   checkMinatarReference(
     json: unknown,
     factory: unknown,

@@ -78,6 +78,11 @@ export function runStaq(args: readonly string[], env: NodeJS.ProcessEnv = proces
   return run(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], env);
 }
 
+/** The built CLI (dist/cli/main.js, what `npx staq` runs), for what differs from source: see its callers. */
+export function runBuiltStaq(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return run(process.execPath, ["dist/cli/main.js", ...args], env);
+}
+
 /** stderr without Dawn's start-up warnings ("Warning: maxDynamic… artificially reduced …"). */
 export function ownStderrLines(stderr: string): string[] {
   return stderr.split("\n").filter((line) => line.trim() !== "" && !line.startsWith("Warning: "));

@@ -13,7 +13,14 @@ export { asterix } from "./asterix.ts";
 export { spaceInvaders } from "./space-invaders.ts";
 export { checkMinatarReference, setCells, type MinatarReferenceReport, type MinatarMismatch } from "./reference-check.ts";
 export { MinatarEnv, type MinatarEnvOptions } from "./minatar-env.ts";
-export { MINATAR_GAMES, makeMinatarEnv, minatarIdStem, minatarRegistrations, type MinatarGameName } from "./registration.ts";
+export {
+  MINATAR_GAMES,
+  makeMinatarEnv,
+  makeMinatarEnvById,
+  minatarIdStem,
+  minatarRegistrations,
+  type MinatarGameName,
+} from "./registration.ts";
 export {
   MINATAR_EMPTY_COLOR,
   minatarPalette,

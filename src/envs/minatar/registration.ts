@@ -50,24 +50,37 @@ export function makeMinatarEnv(game: MinatarGameName, options: MinatarEnvOptions
   return new MinatarEnv(factory, { name: `MinAtar/${minatarIdStem(game)}-${version}`, ...options });
 }
 
-/** The registry entries of the ten MinAtar environments (five games × two action sets). */
+/** The ten registered ids (five games × two action sets): "MinAtar/Breakout-v0" is the full set, -v1 the minimal. */
+function minatarIds(): { id: string; game: MinatarGameName; actionSet: "full" | "minimal" }[] {
+  return (Object.keys(MINATAR_GAMES) as MinatarGameName[]).flatMap((game) =>
+    (["full", "minimal"] as const).map((actionSet) => ({
+      id: `MinAtar/${minatarIdStem(game)}-${actionSet === "full" ? "v0" : "v1"}`,
+      game,
+      actionSet,
+    })),
+  );
+}
+
+/**
+ * The environment a registered id names ("MinAtar/Breakout-v1"), made with other game settings
+ * than the registered ones (`staq eval` of a run whose game had no sticky actions, say).
+ */
+export function makeMinatarEnvById(id: string, settings: Pick<MinatarEnvOptions, "stickyActionProb" | "difficultyRamping">): MinatarEnv {
+  const entry = minatarIds().find((candidate) => candidate.id === id);
+  if (!entry) throw new StaqInputError(`no MinAtar environment named ${JSON.stringify(id)}; the ids are MinAtar/<Game>-v0 and -v1`);
+  return makeMinatarEnv(entry.game, { ...settings, actionSet: entry.actionSet, name: id });
+}
+
+/** The registry entries of the ten MinAtar environments. */
 export function minatarRegistrations(): EnvRegistration[] {
-  const registrations: EnvRegistration[] = [];
-  for (const game of Object.keys(MINATAR_GAMES) as MinatarGameName[]) {
-    for (const [version, actionSet] of [
-      ["v0", "full"],
-      ["v1", "minimal"],
-    ] as const) {
-      const name = `MinAtar/${minatarIdStem(game)}-${version}`;
-      const probe = makeMinatarEnv(game, { actionSet });
-      registrations.push({
-        name,
-        description: `MinAtar ${game}: ${DESCRIPTIONS[game]}; 10×10×${probe.observationShape[2]} frame, ${probe.actionCount} actions (${actionSet} set)`,
-        make: () => makeMinatarEnv(game, { actionSet, name }),
-      });
-    }
-  }
-  return registrations;
+  return minatarIds().map(({ id, game, actionSet }) => {
+    const probe = makeMinatarEnv(game, { actionSet });
+    return {
+      name: id,
+      description: `MinAtar ${game}: ${DESCRIPTIONS[game]}; 10×10×${probe.observationShape[2]} frame, ${probe.actionCount} actions (${actionSet} set)`,
+      make: () => makeMinatarEnv(game, { actionSet, name: id }),
+    };
+  });
 }
 
 for (const registration of minatarRegistrations()) registerEnv(registration);

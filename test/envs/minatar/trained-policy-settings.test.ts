@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { StaQ } from "../../../src/node/staq.ts";
 import { makeMinatarEnv } from "../../../src/envs/minatar/index.ts";
 import { testGpu } from "../../helpers/gpu.ts";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ownStderrLines, runBuiltStaq, tempDir } from "../../io/stack-fixtures.ts";
 import { TINY_CONFIG } from "../../helpers/tiny-config.ts";
 
 const gpu = await testGpu();
@@ -37,4 +40,39 @@ test("a MinAtar policy trained with other game settings is refused on the regist
   const registered = await StaQ.restorePolicy(await checkpointOf("MinAtar/Breakout-v1"), { gpu });
   assert.equal(registered.envName, "MinAtar/Breakout-v1");
   registered.destroy();
+});
+
+test("staq eval takes a MinAtar run's game settings as flags, and says so when the registered game refuses the run", async () => {
+  const noSticky = () => makeMinatarEnv("breakout", { actionSet: "minimal", stickyActionProb: 0, difficultyRamping: false });
+  const dir = join(await tempDir(), "checkpoint");
+  await mkdir(dir);
+  for (const [name, bytes] of Object.entries(await checkpointOf(noSticky))) await writeFile(join(dir, name), bytes);
+  // The built CLI, as users run it: from source, the CLI's error classes are not those of the
+  // built staq/envs/minatar it loads, and a refusal there would not be known as the input error it is.
+  const evaluate = (...flags: string[]) => runBuiltStaq(["eval", "--checkpoint", dir, "--episodes", "2", ...flags]);
+
+  const refused = await evaluate();
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(
+    ownStderrLines(refused.stderr).join("\n"),
+    /stickyActionProb 0 and difficultyRamping false.*On the command line: --sticky-action-prob P --difficulty-ramping true\|false/,
+  );
+
+  const ok = await evaluate("--sticky-action-prob", "0", "--difficulty-ramping", "false");
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout)["eval/returns"].length, 2);
+  // Settings given are the caller's choice, as the library's env is: evaluating with ramping, which
+  // the run's game had not, is a question one may ask on purpose (the other flag keeps upstream's).
+  assert.equal((await evaluate("--sticky-action-prob", "0")).code, 0);
+
+  for (const [flags, message] of [
+    [["--sticky-action-prob", "1.5"], /--sticky-action-prob must be a number from 0 to 1; got "1\.5"/],
+    [["--sticky-action-prob", "0x1"], /--sticky-action-prob must be a number from 0 to 1; got "0x1"/],
+    [["--difficulty-ramping", "yes"], /--difficulty-ramping must be true or false; got "yes"/],
+    [["--env", "CartPole-v1", "--difficulty-ramping", "false"], /are MinAtar game settings; this run's environment is CartPole-v1/],
+  ] as const) {
+    const result = await evaluate(...flags);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, message);
+  }
 });
