@@ -28,7 +28,10 @@ export const MINATAR_SUBPATH = "staq/envs/minatar";
 /**
  * The module, its environments registered in this registry (the module registers them in its own
  * copy of the registry, which is another one when this code runs from source rather than from the
- * built package); `why` says what needed it, for the error when it cannot be loaded.
+ * built package); `why` says what needed it, for the error when it cannot be loaded. From source,
+ * the module's error classes are the built package's too, so a MinAtar refusal is not an
+ * `instanceof` the CLI's StaqInputError there (exit 1, not 2): tests of such refusals run the built
+ * CLI (runBuiltStaq).
  */
 export async function loadMinatar(why: string): Promise<MinatarModule> {
   try {
