@@ -2,6 +2,7 @@
  * How much one mirror-descent step changed the policy, measured in float64 on a probe batch of
  * states from the stack's logits before and after the push: the mean KL(π_{k+1} ‖ π_k) (PMD's step
  * is a KL-regularised one, so this is the quantity η trades against) and the mean entropy of π_{k+1}.
+ * The KL is summed by klTerm, never negative.
  */
 export interface PolicyChange {
   /** mean_s KL(π_after(·|s) ‖ π_before(·|s)), in nats. */
@@ -9,6 +10,8 @@ export interface PolicyChange {
   /** mean_s H(π_after(·|s)), in nats. */
   entropy: number;
 }
+
+import { klTerm } from "../pmd/kl-term.ts";
 
 /** log softmax of one row, shifted by its maximum so exp never overflows. */
 function logSoftmax(logits: ArrayLike<number>, offset: number, actions: number, out: Float64Array): void {
@@ -35,7 +38,7 @@ export function policyChange(before: ArrayLike<number>, after: ArrayLike<number>
     logSoftmax(before, s * actions, actions, q);
     for (let a = 0; a < actions; a++) {
       const pa = Math.exp(p[a]);
-      kl += pa * (p[a] - q[a]);
+      kl += klTerm(pa, Math.exp(q[a]), p[a] - q[a]);
       entropy -= pa * p[a];
     }
   }

@@ -6,6 +6,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
+import { klTerm } from "../pmd/kl-term.ts";
 
 /**
  * π(·|s) ∝ exp(logits(s,·)/temperature), computed stably: each exponent is (x − m)/T with m the
@@ -122,21 +123,11 @@ export function meanEntropy(policy: Float64Array, states: number, actions: numbe
   return total / states;
 }
 
-/**
- * Mean over states of KL(p(·|s) ‖ q(·|s)); Infinity where q = 0 < p.
- *
- * Summed as Σ_a [p log(p/q) − p + q], which equals the KL when both rows sum to one, because each
- * term is ≥ 0 (x log(x/y) ≥ x − y): Σ p log(p/q) alone has terms of both signs, and for two
- * nearly equal policies their rounding left a sum of −3e-17, a negative divergence. A term that
- * rounds below 0 is taken as the 0 it is within rounding.
- */
+/** Mean over states of KL(p(·|s) ‖ q(·|s)); Infinity where q = 0 < p. Never negative (klTerm). */
 export function meanKl(p: Float64Array, q: Float64Array, states: number, actions: number): number {
   validatePolicies(p, q, states, actions);
   let total = 0;
-  for (let i = 0; i < states * actions; i++) {
-    const term = p[i] > 0 ? p[i] * (Math.log(p[i]) - Math.log(q[i])) - p[i] + q[i] : q[i];
-    if (term > 0) total += term;
-  }
+  for (let i = 0; i < states * actions; i++) total += klTerm(p[i], q[i], Math.log(p[i]) - Math.log(q[i]));
   return total / states;
 }
 
