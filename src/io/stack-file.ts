@@ -29,7 +29,7 @@ import type { ConvSpec } from "../stack/conv.ts";
 import { layerShapes, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 import { checkBudget } from "../gpu/buffer-budget.ts";
 import { snapshotLayout } from "../stack/layout.ts";
-import { createStack, stackBudget, type Stack } from "../stack/stack.ts";
+import { createStack, stackBudget, uploadedWeight, type Stack } from "../stack/stack.ts";
 import {
   convFeatures,
   convNotFirstError,
@@ -214,9 +214,9 @@ function requireFinite(name: string, tensor: Float32Tensor, what: string): void 
 function requireFloat32Weights(coefficients: Float32Tensor, correction: number, members: number): void {
   const { data, shape } = coefficients;
   for (let k = 0; k < data.length; k++) {
-    const weight = (correction * data[k]) / members;
-    // Math.fround is the Float32Array store the upload does: Infinity exactly when the GPU gets it.
-    if (!Number.isFinite(Math.fround(weight))) {
+    // What the upload stores: Infinity exactly when the GPU would get it.
+    if (!Number.isFinite(uploadedWeight(correction, data[k], members))) {
+      const weight = (correction * data[k]) / members;
       throw new StaqFormatError(
         `tensor "${COEFFICIENTS_TENSOR}" ${indexText(shape, k)} is ${data[k]}, and correction · c / E = ${correction} · ${data[k]} / ${members} = ${weight} is beyond float32's range (±${F32_MAX.toPrecision(8)}), so the GPU would compute with Infinity; the file's coefficients or its __metadata__ "correction" are wrong`,
       );

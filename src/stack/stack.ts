@@ -11,6 +11,7 @@
 import { StaqInputError, StaqGpuError } from "../errors.ts";
 import { checkOptionKeys } from "../io/option-keys.ts";
 import { float32Problem } from "../io/float32-range.ts";
+import { describeValue } from "../io/describe-value.ts";
 import { BufferUsage } from "../gpu/constants.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { readFloat32 } from "../gpu/readback.ts";
@@ -203,6 +204,46 @@ function checkFloat32Setting(who: string, name: string, value: number): void {
   if (problem !== undefined) throw new StaqInputError(`${who}: ${name} = ${value} ${problem}`);
 }
 
+/** What the GPU computes with for coefficient c of an E-member stack: correction · c / E, stored as float32. */
+export function uploadedWeight(correction: number, c: number, members: number): number {
+  return Math.fround((correction * c) / members);
+}
+
+/**
+ * Refuses coefficients and a correction that would not reach the GPU, or a saved stack file, as
+ * finite float32 values: each must, and so must their product, the weight a snapshot's logits are
+ * multiplied by. `pmd`, the settings of a step that made them, explains the commonest way there, a τ so small beside η that β = η/(η + τ)
+ * rounds to 1 and the corrected variant's 1/(1 − β^M) is infinite.
+ */
+function checkWeights(
+  who: string,
+  coefficients: readonly ArrayLike<number>[],
+  correction: number,
+  pmd?: { eta: number; tau: number },
+): void {
+  if (!Number.isFinite(correction)) {
+    const why =
+      pmd && pmd.eta / (pmd.eta + pmd.tau) === 1
+        ? ` (η = ${pmd.eta} and τ = ${pmd.tau}: β = η/(η + τ) rounds to 1 and 1/(1 − β^M) overflows); use a τ less small beside η, or variant "vanilla"`
+        : "; it must be finite";
+    throw new StaqInputError(`${who}: the correction is ${correction}${why}`);
+  }
+  checkFloat32Setting(who, "correction", correction);
+  coefficients.forEach((list, e) => {
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i];
+      if (!Number.isFinite(Math.fround(c)))
+        throw new StaqInputError(
+          `${who}: coefficient [${e}, ${i}] is ${c}; coefficients must be finite float32 numbers (a saved stack holds them as float32)`,
+        );
+      if (!Number.isFinite(uploadedWeight(correction, c, coefficients.length)))
+        throw new StaqInputError(
+          `${who}: coefficient [${e}, ${i}] is ${c} and the correction ${correction}: the weight correction · c / E = ${(correction * c) / coefficients.length} is beyond float32's range, so the GPU would compute with Infinity`,
+        );
+    }
+  });
+}
+
 export function createStack(gpu: Gpu, options: StackOptions): Stack {
   if (gpu.destroyed) throw new StaqGpuError("createStack: this Gpu was destroyed");
   checkOptionKeys(options, STACK_OPTION_KEYS, "createStack");
@@ -222,11 +263,15 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     rule: options.rule ?? "exact",
   };
   validatePmdOptions({ ...pmd, memory });
-  for (const name of ["eta", "tau", "gamma"] as const) checkFloat32Setting("createStack", name, pmd[name]);
-  const slots = stackSlots(memory, pmd.rule);
   if (!(Number.isFinite(pmd.gamma) && pmd.gamma >= 0 && pmd.gamma < 1)) {
     throw new StaqInputError(`gamma must be in [0, 1); got ${pmd.gamma}`);
   }
+  for (const name of ["eta", "tau", "gamma"] as const) checkFloat32Setting("createStack", name, pmd[name]);
+  // The first push's step has the largest correction a run at this τ meets (later ones hold more
+  // mass, or the same under memory normalization): refused now, not at the first push.
+  const first = pmdStep(new Float64Array(0), { ...pmd, memory });
+  checkWeights("createStack", [first.coefficients], first.correction, pmd);
+  const slots = stackSlots(memory, pmd.rule);
 
   const spec = copyMlpSpec(options.mlp);
   const layout = snapshotLayout(spec);
@@ -301,17 +346,26 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     gpu.writeBuffer(chunks[chunk].buffer, offset, packSnapshot(layout, weights));
   }
 
-  /** The PMD step of a push with `tau` (default: the current τ), checked before anything is written. */
-  function pmdStepOptions(tau = pmd.tau) {
+  /**
+   * The PMD step of a push with `tau` (default: the current τ) and the coefficients it leads to,
+   * checked whole before anything is written.
+   */
+  function plannedStep(who: string, tau = pmd.tau) {
     const step = { eta: pmd.eta, tau, memory, variant: pmd.variant, normalization: pmd.normalization, rule: pmd.rule };
     validatePmdOptions(step);
-    checkFloat32Setting("push", "tau", tau);
-    return step;
+    checkFloat32Setting(who, "tau", tau);
+    const stepped = coefficients.map((c) => pmdStep(c, step));
+    checkWeights(
+      who,
+      stepped.map((s) => s.coefficients),
+      stepped[0].correction,
+      step,
+    );
+    return { step, stepped };
   }
 
-  /** After a push's snapshots were written to slot `next`: one PMD step of the coefficients, and the ring moves on. */
-  function advance(step: ReturnType<typeof pmdStepOptions>): void {
-    const stepped = coefficients.map((c) => pmdStep(c, step));
+  /** After a push's snapshots were written to slot `next`: the planned PMD step, and the ring moves on. */
+  function advance({ step, stepped }: ReturnType<typeof plannedStep>): void {
     coefficients = stepped.map((s) => s.coefficients);
     correction = stepped[0].correction;
     pmd.tau = step.tau;
@@ -325,7 +379,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
   function writeCoefficients(): void {
     const flat = new Float32Array(slots * ensemble);
     slotsOldestFirst().forEach((slot, age) => {
-      for (let e = 0; e < ensemble; e++) flat[slot * ensemble + e] = (correction * coefficients[e][age]) / ensemble;
+      for (let e = 0; e < ensemble; e++) flat[slot * ensemble + e] = uploadedWeight(correction, coefficients[e][age], ensemble);
     });
     gpu.writeBuffer(coefficientBuffer, 0, flat);
   }
@@ -373,7 +427,7 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
     },
     nextPush(tau) {
       alive();
-      const step = pmdStepOptions(tau);
+      const { step } = plannedStep("nextPush", tau);
       const { alpha } = pmdRates(step.eta, step.tau);
       // The slot `next` holds the oldest snapshot once the ring is full (pmdStep drops it).
       const leaving = size === slots ? Float64Array.from(coefficients, (c) => c[0]) : undefined;
@@ -383,9 +437,9 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
       alive();
       checkOptionKeys(pushOptions, ["tau"], "push");
       const list = members(snapshot);
-      const step = pmdStepOptions(pushOptions.tau);
+      const planned = plannedStep("push", pushOptions.tau);
       list.forEach((weights, e) => writeSlot(next, e, weights));
-      advance(step);
+      advance(planned);
     },
     pushFromBuffer(source, pushOptions = {}) {
       alive();
@@ -400,14 +454,14 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
           `pushFromBuffer: ${ensemble} snapshots of ${snapshotBytes} bytes from offset ${sourceOffset} need ${sourceOffset + ensemble * snapshotBytes} bytes; the buffer holds ${source.size}`,
         );
       }
-      const step = pmdStepOptions(pushOptions.tau);
+      const planned = plannedStep("pushFromBuffer", pushOptions.tau);
       const encoder = gpu.encoder(`${label} push`);
       for (let e = 0; e < ensemble; e++) {
         const { chunk, offset } = slotLocation(next, e);
         encoder.copyBufferToBuffer(source, sourceOffset + e * snapshotBytes, chunks[chunk].buffer, offset, snapshotBytes);
       }
       gpu.submit([encoder.finish()]);
-      advance(step);
+      advance(planned);
     },
     set(contents) {
       alive();
@@ -425,17 +479,14 @@ export function createStack(gpu: Gpu, options: StackOptions): Stack {
         if (contents.coefficients[e].length !== count) {
           throw new StaqInputError(`set: member ${e} has ${contents.coefficients[e].length} coefficients for ${count} snapshots`);
         }
-        contents.coefficients[e].forEach((c, i) => {
-          if (!Number.isFinite(c)) throw new StaqInputError(`set: coefficient [${e}, ${i}] is ${c}; coefficients must be finite`);
-        });
         list.forEach((weights, i) => validateMlpWeights(spec, weights, `snapshot [${e}, ${i}]`));
       });
-      if (!Number.isFinite(newCorrection)) throw new StaqInputError(`set: correction is ${newCorrection}; it must be finite`);
-      checkFloat32Setting("set", "correction", newCorrection);
       if (contents.tau !== undefined) {
-        validatePmdOptions({ ...pmd, tau: contents.tau, memory });
+        if (!(typeof contents.tau === "number" && Number.isFinite(contents.tau) && contents.tau > 0))
+          throw new StaqInputError(`set: tau must be a finite number > 0; got ${describeValue(contents.tau)}`);
         checkFloat32Setting("set", "tau", contents.tau);
       }
+      checkWeights("set", contents.coefficients, newCorrection);
       // Where the oldest snapshot goes: slot 0 unless a full ring is restored to its old position,
       // which keeps the kernel's order of summation (and so the logits, bit for bit).
       const oldestSlot = contents.oldestSlot ?? 0;
