@@ -90,9 +90,10 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
   // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.
   const envName = values.env ?? (await savedEnvName(path));
   const settings = minatarSettings(values);
-  if (settings && !envName?.startsWith("MinAtar/"))
+  // Unknown (no readable state.json) is left to the load, which says what is wrong with the checkpoint.
+  if (settings && envName !== undefined && !envName.startsWith("MinAtar/"))
     throw new UsageError(
-      `--sticky-action-prob and --difficulty-ramping are MinAtar game settings; this run's environment is ${envName ?? "unknown"}`,
+      `--sticky-action-prob and --difficulty-ramping are MinAtar game settings; this run's environment is ${envName}`,
       evalCommand,
     );
   const minatar = envName?.startsWith("MinAtar/") ? await loadMinatar(envName) : undefined;
@@ -112,7 +113,7 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
   try {
     const result = await policy.evaluate({ episodes, seed });
     io.stderr.write(
-      `${policy.envName} after ${policy.globalStep} steps (${policy.iteration} iterations, stack of ${policy.stack.size}): ` +
+      `${policy.envName}${settings ? ` (stickyActionProb ${settings.stickyActionProb}, difficultyRamping ${settings.difficultyRamping})` : ""} after ${policy.globalStep} steps (${policy.iteration} iterations, stack of ${policy.stack.size}): ` +
         `mean greedy return ${result["eval/mean_return"].toFixed(2)} ± ${result["eval/std_return"].toFixed(2)} (min ${result["eval/min_return"]}, max ${result["eval/max_return"]}) over ${episodes} episodes\n`,
     );
     io.stdout.write(`${JSON.stringify(result)}\n`);

@@ -6,6 +6,7 @@
  */
 import { StaqInputError } from "../../errors.ts";
 import { registerEnv, type EnvRegistration } from "../registry.ts";
+import { checkOptionKeys } from "../../io/option-keys.ts";
 import { asterix } from "./asterix.ts";
 import { breakout } from "./breakout.ts";
 import { freeway } from "./freeway.ts";
@@ -65,9 +66,16 @@ function minatarIds(): { id: string; game: MinatarGameName; actionSet: "full" | 
  * The environment a registered id names ("MinAtar/Breakout-v1"), made with other game settings
  * than the registered ones (`staq eval` of a run whose game had no sticky actions, say).
  */
-export function makeMinatarEnvById(id: string, settings: Pick<MinatarEnvOptions, "stickyActionProb" | "difficultyRamping">): MinatarEnv {
-  const entry = minatarIds().find((candidate) => candidate.id === id);
-  if (!entry) throw new StaqInputError(`no MinAtar environment named ${JSON.stringify(id)}; the ids are MinAtar/<Game>-v0 and -v1`);
+export function makeMinatarEnvById(
+  id: string,
+  settings: Pick<MinatarEnvOptions, "stickyActionProb" | "difficultyRamping"> = {},
+): MinatarEnv {
+  const ids = minatarIds();
+  const entry = ids.find((candidate) => candidate.id === id);
+  if (!entry)
+    throw new StaqInputError(`no MinAtar environment named ${JSON.stringify(id)}; known: ${ids.map((known) => known.id).join(", ")}`);
+  // The action set and name come from the id; a misspelt setting would otherwise be upstream's default, silently.
+  checkOptionKeys(settings, ["stickyActionProb", "difficultyRamping"], "makeMinatarEnvById");
   return makeMinatarEnv(entry.game, { ...settings, actionSet: entry.actionSet, name: id });
 }
 

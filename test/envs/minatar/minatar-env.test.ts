@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeEnv, registeredEnvs } from "../../../src/envs/registry.ts";
-import { MINATAR_GAMES, makeMinatarEnv, minatarIdStem, type MinatarGameName } from "../../../src/envs/minatar/index.ts";
+import { MINATAR_GAMES, makeMinatarEnv, makeMinatarEnvById, minatarIdStem, type MinatarGameName } from "../../../src/envs/minatar/index.ts";
 import { RandomState } from "../../../src/envs/random-state.ts";
 import { checkMinatarReference } from "../../../src/envs/minatar/reference-check.ts";
 import { readReference } from "../../helpers/reference.ts";
@@ -36,6 +36,33 @@ test("importing the subpath registers MinAtar/<Game>-v0 (full actions) and -v1 (
       );
     }
   }
+});
+
+test("makeMinatarEnvById makes a registered id's game with other settings, which its saved state records", () => {
+  for (const id of ["MinAtar/Breakout-v1", "MinAtar/SpaceInvaders-v0"]) {
+    const registered = makeEnv(id);
+    const made = makeMinatarEnvById(id, { stickyActionProb: 0, difficultyRamping: false });
+    assert.equal(made.name, id);
+    assert.equal(made.actionCount, registered.actionCount);
+    made.reset({ seed: 1 });
+    const { settings } = made.saveState() as { settings: unknown };
+    assert.deepEqual(settings, { stickyActionProb: 0, difficultyRamping: false });
+    // With no settings it is the registered game: the same saved state, draw for draw.
+    const plain = makeMinatarEnvById(id);
+    plain.reset({ seed: 2 });
+    registered.reset({ seed: 2 });
+    assert.deepEqual(plain.saveState(), (registered as unknown as typeof plain).saveState());
+  }
+  assert.throws(
+    () => makeMinatarEnvById("MinAtar/breakout-v1"),
+    /no MinAtar environment named "MinAtar\/breakout-v1"; known: MinAtar\/Asterix-v0, .*MinAtar\/SpaceInvaders-v1$/,
+  );
+  // The id fixes the action set and the name; a misspelt setting was upstream's default, silently.
+  for (const key of ["stickyActionProbability", "actionSet"])
+    assert.throws(
+      () => makeMinatarEnvById("MinAtar/Breakout-v1", { [key]: 0 } as never),
+      new RegExp(`makeMinatarEnvById: unknown option "${key}"`),
+    );
 });
 
 test("minimal-set action i is full-set action minimalActions[i]: same seed, same frames", () => {

@@ -61,9 +61,16 @@ test("staq eval takes a MinAtar run's game settings as flags, and says so when t
   const ok = await evaluate("--sticky-action-prob", "0", "--difficulty-ramping", "false");
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout)["eval/returns"].length, 2);
+  assert.match(ok.stderr, /MinAtar\/Breakout-v1 \(stickyActionProb 0, difficultyRamping false\) after /);
   // Settings given are the caller's choice, as the library's env is: evaluating with ramping, which
   // the run's game had not, is a question one may ask on purpose (the other flag keeps upstream's).
   assert.equal((await evaluate("--sticky-action-prob", "0")).code, 0);
+
+  // A checkpoint that is not there is named as that, whatever the flags (it was blamed on them).
+  const missing = await runBuiltStaq(["eval", "--checkpoint", join(dir, "missing"), "--sticky-action-prob", "0"]);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.doesNotMatch(missing.stderr, /are MinAtar game settings/);
+  assert.match(missing.stderr, /no checkpoint/);
 
   for (const [flags, message] of [
     [["--sticky-action-prob", "1.5"], /--sticky-action-prob must be a number from 0 to 1; got "1\.5"/],
