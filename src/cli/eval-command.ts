@@ -104,9 +104,7 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
     if (minatar && error instanceof StaqInputError && /saved by a game with stickyActionProb/.test(error.message))
       throw new StaqInputError(
         `${error.message}. On the command line: --sticky-action-prob P --difficulty-ramping true|false, as the state names them`,
-        {
-          cause: error,
-        },
+        { cause: error },
       );
     throw error;
   });

@@ -212,8 +212,9 @@ export function uploadedWeight(correction: number, c: number, members: number): 
 /**
  * Refuses coefficients and a correction that would not reach the GPU, or a saved stack file, as
  * finite float32 values: each must, and so must their product, the weight a snapshot's logits are
- * multiplied by. `pmd`, the settings of a step that made them, explains the commonest way there, a τ so small beside η that β = η/(η + τ)
- * rounds to 1 and the corrected variant's 1/(1 − β^M) is infinite.
+ * multiplied by. `pmd`, the settings of the step that made them, explains the commonest way
+ * there: a τ so small beside η that β = η/(η + τ) rounds to 1 and the corrected variant's
+ * 1/(1 − β^M) is infinite.
  */
 function checkWeights(
   who: string,
