@@ -1,6 +1,7 @@
 // Loaded with `node --import`: makes `staq/envs/minatar` unresolvable, as in an unbuilt checkout
 // (the CLI loads the GPL-3.0 subpath by its package name, which resolves to dist/), so that
-// `staq check-env` meets a MinAtar file it cannot check for a reason other than the file.
+// `staq check-env` meets a MinAtar file it cannot check for a reason other than the file, and
+// `staq envs` has no MinAtar games to list.
 import { register } from "node:module";
 
 const hooks = `

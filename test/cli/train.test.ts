@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { copyFile, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { TIMING_KEYS } from "../../src/agent/metrics.ts";
-import { REPO_ROOT, ownStderrLines, runStaq, tempDir } from "../io/stack-fixtures.ts";
+import { REPO_ROOT, ownStderrLines, run, runStaq, tempDir } from "../io/stack-fixtures.ts";
 
 const TINY = [
   "--num-envs",
@@ -289,6 +289,26 @@ test("Ctrl-C stops after the iteration with exit code 130 and a checkpoint; --re
   await assertSameLogs(out, whole);
 });
 
+test("a Ctrl-C after the run's last line (while the device is released) leaves exit code 0: the run is finished and on disk", async () => {
+  const out = join(await tempDir(), "finished");
+  let sent = false;
+  const finished = await spawnTrain(
+    ACROBOT(out),
+    (stderr, child) => {
+      if (!sent && /done: 160 steps/.test(stderr)) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    },
+    ["./test/cli/linger-after-work.ts"],
+  );
+  assert.ok(sent, finished.stderr);
+  // Before the fix, the run's own handler was gone by then and Node's default ended it by the signal.
+  assert.equal(finished.code, 0, finished.stderr);
+  assert.doesNotMatch(finished.stderr, /interrupted|stopping after this iteration/);
+  assert.equal(JSON.parse(await readFile(join(out, "checkpoint", "state.json"), "utf8")).counters.globalStep, 160);
+});
+
 test("a run killed (SIGKILL) the instant a checkpoint is written resumes to exactly the files of an uninterrupted run", async () => {
   const whole = await uninterruptedRun();
   const out = join(await tempDir(), "killed");
@@ -419,4 +439,22 @@ test("staq envs lists what can be trained, MinAtar included", async () => {
   assert.equal(byName.get("MinAtar/Breakout-v1")?.preset, "paper-minatar");
   const table = await runStaq(["envs"]);
   assert.match(table.stdout, /^Acrobot-v1 +6 +3 +500 +paper-classic +swing a two-link pendulum/m);
+});
+
+test("staq envs --json without a MinAtar build: stdout is still one JSON array, and the note goes to stderr", async () => {
+  const hidden = await run(process.execPath, [
+    "--import",
+    "tsx",
+    "--import",
+    "./test/cli/hide-minatar.ts",
+    "src/cli/main.ts",
+    "envs",
+    "--json",
+  ]);
+  assert.equal(hidden.code, 0, hidden.stderr);
+  const names = (JSON.parse(hidden.stdout) as { name: string }[]).map((e) => e.name);
+  assert.ok(names.includes("CartPole-v1") && !names.some((name) => name.startsWith("MinAtar/")), names.join(", "));
+  assert.match(hidden.stderr, /\(MinAtar not listed: the MinAtar games need staq\/envs\/minatar, which could not be loaded/);
+  const table = await run(process.execPath, ["--import", "tsx", "--import", "./test/cli/hide-minatar.ts", "src/cli/main.ts", "envs"]);
+  assert.match(table.stdout, /\(MinAtar not listed: /);
 });
