@@ -4,12 +4,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { StaqInputError } from "../errors.ts";
 import { parseDecimal } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { StaQ } from "../node/staq.ts";
 import { UsageError, integerFlag, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
-import { loadMinatar } from "./minatar-module.ts";
+import { loadMinatar, type MinatarModule, type MinatarSettings } from "./minatar-module.ts";
 import { checkpointPath } from "./run-directory.ts";
 
 /**
@@ -37,10 +36,10 @@ Options:
   --env NAME         the environment, when it is not the registered one the run names
                      (a gym:<id> run's name is used as it is: its Python env must be importable)
   --sticky-action-prob P, --difficulty-ramping true|false
-                     a MinAtar run's game settings, when they were not upstream's (0.1 and
-                     true: what the registered games use), for a run trained through the
-                     library with its own env; the run's saved state names them. The game
-                     is made with these, the other one upstream's, even where the run's differ
+                     a MinAtar game's settings. By default a MinAtar run is evaluated on
+                     its game as the run made it, with the settings its checkpoint records
+                     (upstream's 0.1 and true unless it was trained through the library
+                     with its own env); a flag evaluates it with another value instead
   -h, --help         show this help
 `;
 
@@ -54,19 +53,22 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** The environment a checkpoint names (undefined when it cannot be read: loading then says why). */
-async function savedEnvName(path: string): Promise<string | undefined> {
+/**
+ * What a checkpoint's state.json says of its run: the environment's name and saved state (each
+ * undefined where it cannot be read: loading then says why).
+ */
+async function savedRun(path: string): Promise<{ env?: string; envState?: unknown }> {
   for (const dir of [path, `${path}.old`]) {
     const text = await readFile(join(dir, "state.json"), "utf8").catch(() => undefined);
     if (text === undefined) continue;
     try {
-      const env = (parseJsonText(text, "state.json") as { env?: unknown } | null)?.env;
-      return typeof env === "string" ? env : undefined;
+      const state = parseJsonText(text, "state.json") as { env?: unknown; envState?: unknown } | null;
+      return { env: typeof state?.env === "string" ? state.env : undefined, envState: state?.envState };
     } catch {
-      return undefined;
+      return {};
     }
   }
-  return undefined;
+  return {};
 }
 
 async function evaluate(args: string[], io: CommandIO): Promise<void> {
@@ -87,31 +89,26 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
   // Episode j is reset with seed + j modulo 2^32: a larger --seed would alias a smaller one.
   const seed = values.seed === undefined ? undefined : integerFlag(values.seed, "seed", evalCommand, { min: 0, max: 2 ** 32 - 1 });
   const path = await checkpointPath(values.checkpoint);
-  // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.
-  const envName = values.env ?? (await savedEnvName(path));
-  const settings = minatarSettings(values);
+  const saved = await savedRun(path);
+  const envName = values.env ?? saved.env;
+  const flags = settingFlags(values);
   // Unknown (no readable state.json) is left to the load, which says what is wrong with the checkpoint.
-  if (settings && envName !== undefined && !envName.startsWith("MinAtar/"))
+  if (Object.keys(flags).length > 0 && envName !== undefined && !envName.startsWith("MinAtar/"))
     throw new UsageError(
       `--sticky-action-prob and --difficulty-ramping are MinAtar game settings; this run's environment is ${envName}`,
       evalCommand,
     );
+  // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.
   const minatar = envName?.startsWith("MinAtar/") ? await loadMinatar(envName) : undefined;
-  const env = settings && minatar && envName ? () => minatar.makeMinatarEnvById(envName, settings) : values.env;
+  const runSettings = minatar && envName === saved.env ? minatar.savedMinatarSettings(saved.envState) : undefined;
+  const game = minatar && envName ? minatarGame(minatar, envName, runSettings, flags) : undefined;
+  const env = game?.make ?? values.env;
   // The trained policy alone: the replay buffer and Adam's moments are not read (nor needed).
-  const policy = await StaQ.loadPolicy(path, env ? { env } : {}).catch((error: unknown) => {
-    // The library's advice (pass env) has a command-line form for a MinAtar game's settings.
-    if (minatar && error instanceof StaqInputError && /saved by a game with stickyActionProb/.test(error.message))
-      throw new StaqInputError(
-        `${error.message}. On the command line: --sticky-action-prob P --difficulty-ramping true|false, as the state names them`,
-        { cause: error },
-      );
-    throw error;
-  });
+  const policy = await StaQ.loadPolicy(path, env ? { env } : {});
   try {
     const result = await policy.evaluate({ episodes, seed });
     io.stderr.write(
-      `${policy.envName}${settings ? ` (stickyActionProb ${settings.stickyActionProb}, difficultyRamping ${settings.difficultyRamping})` : ""} after ${policy.globalStep} steps (${policy.iteration} iterations, stack of ${policy.stack.size}): ` +
+      `${policy.envName}${game ? ` (stickyActionProb ${game.settings.stickyActionProb}, difficultyRamping ${game.settings.difficultyRamping})` : ""} after ${policy.globalStep} steps (${policy.iteration} iterations, stack of ${policy.stack.size}): ` +
         `mean greedy return ${result["eval/mean_return"].toFixed(2)} ± ${result["eval/std_return"].toFixed(2)} (min ${result["eval/min_return"]}, max ${result["eval/max_return"]}) over ${episodes} episodes\n`,
     );
     io.stdout.write(`${JSON.stringify(result)}\n`);
@@ -120,17 +117,37 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
   }
 }
 
-/** The MinAtar game settings the flags give (each defaults to upstream's), or undefined when neither is given. */
-function minatarSettings(values: { "sticky-action-prob"?: string; "difficulty-ramping"?: string }) {
+/**
+ * The MinAtar game `id` to evaluate on where it is not simply the registered one: made with the
+ * run's settings (its checkpoint records them; undefined for another game, or a run from before
+ * they were recorded) and the flags' over them. Undefined where that is the registered game and no
+ * flag chose it; where flags chose the settings they are the caller's choice, as the library's env
+ * is, even upstream's for a run that had others.
+ */
+function minatarGame(minatar: MinatarModule, id: string, runSettings: MinatarSettings | undefined, flags: Partial<MinatarSettings>) {
+  const upstream = minatar.MINATAR_UPSTREAM_SETTINGS;
+  const settings = { ...upstream, ...runSettings, ...flags };
+  const registered = settings.stickyActionProb === upstream.stickyActionProb && settings.difficultyRamping === upstream.difficultyRamping;
+  if (registered && Object.keys(flags).length === 0) return undefined;
+  return { settings, make: () => minatar.makeMinatarEnvById(id, settings) };
+}
+
+/** The MinAtar game settings the flags give: those given, checked. */
+function settingFlags(values: { "sticky-action-prob"?: string; "difficulty-ramping"?: string }): Partial<MinatarSettings> {
   const sticky = values["sticky-action-prob"];
   const ramping = values["difficulty-ramping"];
-  if (sticky === undefined && ramping === undefined) return undefined;
-  const stickyActionProb = sticky === undefined ? 0.1 : parseDecimal(sticky);
-  if (!(stickyActionProb >= 0 && stickyActionProb <= 1))
-    throw new UsageError(`--sticky-action-prob must be a number from 0 to 1; got ${JSON.stringify(sticky)}`, evalCommand);
-  if (ramping !== undefined && ramping !== "true" && ramping !== "false")
-    throw new UsageError(`--difficulty-ramping must be true or false; got ${JSON.stringify(ramping)}`, evalCommand);
-  return { stickyActionProb, difficultyRamping: ramping !== "false" };
+  const flags: Partial<MinatarSettings> = {};
+  if (sticky !== undefined) {
+    flags.stickyActionProb = parseDecimal(sticky);
+    if (!(flags.stickyActionProb >= 0 && flags.stickyActionProb <= 1))
+      throw new UsageError(`--sticky-action-prob must be a number from 0 to 1; got ${JSON.stringify(sticky)}`, evalCommand);
+  }
+  if (ramping !== undefined) {
+    if (ramping !== "true" && ramping !== "false")
+      throw new UsageError(`--difficulty-ramping must be true or false; got ${JSON.stringify(ramping)}`, evalCommand);
+    flags.difficultyRamping = ramping === "true";
+  }
+  return flags;
 }
 
 export const evalCommand: Command = {

@@ -7,11 +7,19 @@ import { StaqError } from "../errors.ts";
 import { registerEnv, type EnvRegistration } from "../envs/registry.ts";
 import type { Env } from "../envs/env.ts";
 
+/** A MinAtar game's settings (MinatarGameOptions, which lives behind the GPL subpath). */
+export interface MinatarSettings {
+  stickyActionProb: number;
+  difficultyRamping: boolean;
+}
+
 /** The part of `staq/envs/minatar` the commands use. */
 export interface MinatarModule {
   MINATAR_GAMES: Record<string, unknown>;
   minatarRegistrations(): EnvRegistration[];
-  makeMinatarEnvById(id: string, settings: { stickyActionProb?: number; difficultyRamping?: boolean }): Env;
+  makeMinatarEnvById(id: string, settings: MinatarSettings): Env;
+  MINATAR_UPSTREAM_SETTINGS: MinatarSettings;
+  savedMinatarSettings(state: unknown): MinatarSettings | undefined;
   checkMinatarReference(
     json: unknown,
     factory: unknown,

@@ -12,7 +12,7 @@ export { seaquest } from "./seaquest.ts";
 export { asterix } from "./asterix.ts";
 export { spaceInvaders } from "./space-invaders.ts";
 export { checkMinatarReference, setCells, type MinatarReferenceReport, type MinatarMismatch } from "./reference-check.ts";
-export { MinatarEnv, type MinatarEnvOptions } from "./minatar-env.ts";
+export { MINATAR_UPSTREAM_SETTINGS, MinatarEnv, savedMinatarSettings, type MinatarEnvOptions } from "./minatar-env.ts";
 export {
   MINATAR_GAMES,
   makeMinatarEnv,

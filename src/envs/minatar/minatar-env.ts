@@ -63,6 +63,9 @@ const MAX_SEED = 2 ** 32 - 1;
  */
 const observationSlabs = new ArraySlabs();
 
+/** Upstream's game settings, what a MinatarEnv is made with unless told otherwise. */
+export const MINATAR_UPSTREAM_SETTINGS: Readonly<MinatarGameOptions> = Object.freeze({ stickyActionProb: 0.1, difficultyRamping: true });
+
 /**
  * Each environment's game settings, which a saved state records and a load checks: a state played
  * on with another sticky-action probability or ramping would continue as another game. Kept out
@@ -98,11 +101,11 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
   private lastReward = 0;
 
   constructor(factory: MinatarGameFactory, options: MinatarEnvOptions = {}) {
-    const stickyActionProb = options.stickyActionProb ?? 0.1;
+    const stickyActionProb = options.stickyActionProb ?? MINATAR_UPSTREAM_SETTINGS.stickyActionProb;
     // typeof first: `"0.5" >= 0` is true in JavaScript, and a string would then reach the game's arithmetic.
     if (!(typeof stickyActionProb === "number" && stickyActionProb >= 0 && stickyActionProb <= 1))
       throw new StaqInputError(`MinAtar: stickyActionProb must be a number in [0, 1]; got ${describeValue(stickyActionProb)}`);
-    const difficultyRamping = options.difficultyRamping ?? true;
+    const difficultyRamping = options.difficultyRamping ?? MINATAR_UPSTREAM_SETTINGS.difficultyRamping;
     if (typeof difficultyRamping !== "boolean")
       throw new StaqInputError(`MinAtar: difficultyRamping must be true or false; got ${describeValue(difficultyRamping)}`);
     const actionSet = options.actionSet ?? "full";
@@ -204,6 +207,28 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
     this.game.state(obs, true); // a new array from the slabs: all zeros
     return obs;
   }
+}
+
+/**
+ * The game settings a saved state records: of a MinatarEnv's state, or of the first MinAtar game
+ * found inside a wrapper's or a vector env's (a checkpoint's envState); undefined where there is
+ * none, or only states saved before settings were recorded. `staq eval` makes the run's game with
+ * them, as the run made it.
+ */
+export function savedMinatarSettings(state: unknown): MinatarGameOptions | undefined {
+  if (state === null || typeof state !== "object") return undefined;
+  const record = state as Record<string, unknown>;
+  if (record.kind === "minatar") {
+    const settings = record.settings as Partial<MinatarGameOptions> | undefined;
+    return settings && typeof settings.stickyActionProb === "number" && typeof settings.difficultyRamping === "boolean"
+      ? { stickyActionProb: settings.stickyActionProb, difficultyRamping: settings.difficultyRamping }
+      : undefined;
+  }
+  for (const value of Array.isArray(state) ? state : Object.values(record)) {
+    const found = savedMinatarSettings(value);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /**

@@ -2,7 +2,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeEnv, registeredEnvs } from "../../../src/envs/registry.ts";
-import { MINATAR_GAMES, makeMinatarEnv, makeMinatarEnvById, minatarIdStem, type MinatarGameName } from "../../../src/envs/minatar/index.ts";
+import {
+  MINATAR_GAMES,
+  MINATAR_UPSTREAM_SETTINGS,
+  makeMinatarEnv,
+  makeMinatarEnvById,
+  minatarIdStem,
+  savedMinatarSettings,
+  type MinatarGameName,
+} from "../../../src/envs/minatar/index.ts";
+import { withTimeLimit } from "../../../src/envs/time-limit.ts";
+import { createVectorEnv } from "../../../src/envs/vector-env.ts";
 import { RandomState } from "../../../src/envs/random-state.ts";
 import { checkMinatarReference } from "../../../src/envs/minatar/reference-check.ts";
 import { readReference } from "../../helpers/reference.ts";
@@ -63,6 +73,20 @@ test("makeMinatarEnvById makes a registered id's game with other settings, which
       () => makeMinatarEnvById("MinAtar/Breakout-v1", { [key]: 0 } as never),
       new RegExp(`makeMinatarEnvById: unknown option "${key}"`),
     );
+});
+
+test("savedMinatarSettings finds a game's settings in a checkpoint's environment state: a vector env of time-limited games", () => {
+  const settings = { stickyActionProb: 0.25, difficultyRamping: false };
+  const vector = createVectorEnv(() => withTimeLimit(makeMinatarEnv("freeway", settings), 50), 2);
+  vector.reset({ seed: 1 });
+  // Through a JSON round trip, as state.json holds it.
+  assert.deepEqual(savedMinatarSettings(JSON.parse(JSON.stringify(vector.saveState()))), settings);
+  assert.deepEqual(savedMinatarSettings(makeMinatarEnv("breakout").saveState()), MINATAR_UPSTREAM_SETTINGS);
+  // None recorded (a state from before they were, another environment's, nothing): undefined.
+  const old = makeMinatarEnv("breakout").saveState() as Record<string, unknown>;
+  delete old.settings;
+  for (const state of [old, { kind: "vector", envs: [{ kind: "cartpole" }] }, null, undefined, 3])
+    assert.equal(savedMinatarSettings(state), undefined);
 });
 
 test("minimal-set action i is full-set action minimalActions[i]: same seed, same frames", () => {

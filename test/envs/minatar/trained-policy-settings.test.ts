@@ -42,35 +42,47 @@ test("a MinAtar policy trained with other game settings is refused on the regist
   registered.destroy();
 });
 
-test("staq eval takes a MinAtar run's game settings as flags, and says so when the registered game refuses the run", async () => {
+test("staq eval plays a MinAtar run's game as the run made it (its checkpoint records the settings); flags change a setting", async () => {
   const noSticky = () => makeMinatarEnv("breakout", { actionSet: "minimal", stickyActionProb: 0, difficultyRamping: false });
+  const files = await checkpointOf(noSticky);
   const dir = join(await tempDir(), "checkpoint");
   await mkdir(dir);
-  for (const [name, bytes] of Object.entries(await checkpointOf(noSticky))) await writeFile(join(dir, name), bytes);
+  for (const [name, bytes] of Object.entries(files)) await writeFile(join(dir, name), bytes);
   // The built CLI, as users run it: from source, the CLI's error classes are not those of the
   // built staq/envs/minatar it loads, and a refusal there would not be known as the input error it is.
-  const evaluate = (...flags: string[]) => runBuiltStaq(["eval", "--checkpoint", dir, "--episodes", "2", ...flags]);
+  const evaluate = (...flags: string[]) => runBuiltStaq(["eval", "--checkpoint", dir, "--episodes", "4", "--seed", "5", ...flags]);
+  const evalKeys = (record: object) => Object.fromEntries(Object.entries(record).filter(([key]) => key.startsWith("eval/")));
+  const libraryEvaluation = async (env: () => ReturnType<typeof makeMinatarEnv>) => {
+    const policy = await StaQ.restorePolicy(files, { gpu, env });
+    const result = await policy.evaluate({ episodes: 4, seed: 5 });
+    policy.destroy();
+    return evalKeys(result);
+  };
 
-  const refused = await evaluate();
-  assert.equal(refused.code, 2, refused.stderr);
-  assert.match(
-    ownStderrLines(refused.stderr).join("\n"),
-    /stickyActionProb 0 and difficultyRamping false.*On the command line: --sticky-action-prob P --difficulty-ramping true\|false/,
-  );
+  // No flags: the run's settings (it was refused before, as on the registered game), the same
+  // episodes as the library's evaluation on the run's own env function.
+  const asRun = await evaluate();
+  assert.equal(asRun.code, 0, asRun.stderr);
+  assert.match(asRun.stderr, /MinAtar\/Breakout-v1 \(stickyActionProb 0, difficultyRamping false\) after /);
+  assert.deepEqual(evalKeys(JSON.parse(asRun.stdout)), await libraryEvaluation(noSticky));
 
-  const ok = await evaluate("--sticky-action-prob", "0", "--difficulty-ramping", "false");
-  assert.equal(ok.code, 0, ok.stderr);
-  assert.equal(JSON.parse(ok.stdout)["eval/returns"].length, 2);
-  assert.match(ok.stderr, /MinAtar\/Breakout-v1 \(stickyActionProb 0, difficultyRamping false\) after /);
-  // Settings given are the caller's choice, as the library's env is: evaluating with ramping, which
-  // the run's game had not, is a question one may ask on purpose (the other flag keeps upstream's).
-  assert.equal((await evaluate("--sticky-action-prob", "0")).code, 0);
+  // A flag changes that setting alone; the other stays the run's.
+  const ramping = await evaluate("--difficulty-ramping", "true");
+  assert.equal(ramping.code, 0, ramping.stderr);
+  assert.match(ramping.stderr, /MinAtar\/Breakout-v1 \(stickyActionProb 0, difficultyRamping true\) after /);
+  const withRamping = () => makeMinatarEnv("breakout", { actionSet: "minimal", stickyActionProb: 0, difficultyRamping: true });
+  assert.deepEqual(evalKeys(JSON.parse(ramping.stdout)), await libraryEvaluation(withRamping));
+  // Upstream's settings chosen by the flags: the caller's choice, evaluated (not refused as the
+  // registered game refuses the run's state), and said.
+  const upstream = await evaluate("--sticky-action-prob", "0.1", "--difficulty-ramping", "true");
+  assert.equal(upstream.code, 0, upstream.stderr);
+  assert.match(upstream.stderr, /MinAtar\/Breakout-v1 \(stickyActionProb 0\.1, difficultyRamping true\) after /);
 
   // A checkpoint that is not there is named as that, whatever the flags (it was blamed on them).
   const missing = await runBuiltStaq(["eval", "--checkpoint", join(dir, "missing"), "--sticky-action-prob", "0"]);
   assert.equal(missing.code, 2, missing.stderr);
   assert.doesNotMatch(missing.stderr, /are MinAtar game settings/);
-  assert.match(missing.stderr, /no checkpoint/);
+  assert.match(ownStderrLines(missing.stderr).join("\n"), /no checkpoint/);
 
   for (const [flags, message] of [
     [["--sticky-action-prob", "1.5"], /--sticky-action-prob must be a number from 0 to 1; got "1\.5"/],
