@@ -58,6 +58,23 @@ export function integerFlag(text: string, flag: string, command: Command, range:
 }
 
 /**
+ * The decimal flag `--flag` of `command` (parseDecimal: "1e-3", not "0x1" or "Infinity"), finite
+ * and accepted by `valid`; otherwise a UsageError saying it must be `requirement`. Every real-valued
+ * flag reads through it.
+ */
+export function numberFlag(
+  text: string,
+  flag: string,
+  command: Command,
+  range: { valid: (x: number) => boolean; requirement: string },
+): number {
+  const value = parseDecimal(text);
+  if (!(Number.isFinite(value) && range.valid(value)))
+    throw new UsageError(`--${flag} must be ${range.requirement}; got ${JSON.stringify(text)}`, command);
+  return value;
+}
+
+/**
  * A run that stopped before its end because of a signal (Ctrl-C, SIGTERM): its checkpoint is saved
  * and `--resume` continues it. The exit code is the shell's for a process stopped by the signal,
  * 128 + its number (130 for Ctrl-C), so a script can tell it from a finished run (0) and a failure.

@@ -4,10 +4,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseDecimal } from "../io/decimal.ts";
 import { parseJsonText } from "../io/json.ts";
 import { StaQ } from "../node/staq.ts";
-import { UsageError, integerFlag, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
+import { UsageError, integerFlag, numberFlag, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar, type MinatarModule, type MinatarSettings } from "./minatar-module.ts";
 import { checkpointPath } from "./run-directory.ts";
 
@@ -138,9 +137,10 @@ function settingFlags(values: { "sticky-action-prob"?: string; "difficulty-rampi
   const ramping = values["difficulty-ramping"];
   const flags: Partial<MinatarSettings> = {};
   if (sticky !== undefined) {
-    flags.stickyActionProb = parseDecimal(sticky);
-    if (!(flags.stickyActionProb >= 0 && flags.stickyActionProb <= 1))
-      throw new UsageError(`--sticky-action-prob must be a number from 0 to 1; got ${JSON.stringify(sticky)}`, evalCommand);
+    flags.stickyActionProb = numberFlag(sticky, "sticky-action-prob", evalCommand, {
+      valid: (x) => x >= 0 && x <= 1,
+      requirement: "a number from 0 to 1",
+    });
   }
   if (ramping !== undefined) {
     if (ramping !== "true" && ramping !== "false")

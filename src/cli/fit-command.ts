@@ -8,7 +8,6 @@
 import { readFile } from "node:fs/promises";
 import { StaqError, StaqFormatError } from "../errors.ts";
 import type { Gpu } from "../gpu/gpu.ts";
-import { parseDecimal } from "../io/decimal.ts";
 import { float32Problem } from "../io/float32-range.ts";
 import { networkToSafetensors, parseTrainingBatchJson, readNetworkFile, type NetworkFileContents } from "../io/network-file.ts";
 import { createGpu } from "../node/create-gpu.ts";
@@ -18,7 +17,7 @@ import { parameterCount, type MlpSpec, type MlpWeights } from "../stack/mlp.ts";
 import { encodeSteps } from "../train/gradient-step.ts";
 import { createMlpTrainer, type MlpTrainer } from "../train/mlp-trainer.ts";
 import { ADAM_DEFAULTS } from "../train/reference.ts";
-import { integerFlag, UsageError, parseCommandArgs, readInputFile, type Command } from "./command.ts";
+import { integerFlag, numberFlag, UsageError, parseCommandArgs, readInputFile, type Command } from "./command.ts";
 import { checkOutputPath } from "./output-path.ts";
 
 const HELP = `Usage: staq fit --net IN.safetensors --batch BATCH.json --steps K --lr LR
@@ -88,9 +87,7 @@ export interface FitSettings {
 
 /** A finite decimal number accepted by `valid`; anything else is a UsageError saying what is needed. */
 function parseNumber(name: string, text: string, valid: (x: number) => boolean, requirement: string): number {
-  const value = parseDecimal(text);
-  if (!(Number.isFinite(value) && valid(value)))
-    throw new UsageError(`--${name} must be ${requirement}; got ${JSON.stringify(text)}`, fitCommand);
+  const value = numberFlag(text, name, fitCommand, { valid, requirement });
   checkFloat32(name, text, value);
   return value;
 }

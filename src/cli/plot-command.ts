@@ -4,9 +4,8 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parseDecimal } from "../io/decimal.ts";
 import { writeFileAtomically } from "../node/files.ts";
-import { UsageError, isParseArgsError, type Command, type CommandIO } from "./command.ts";
+import { UsageError, isParseArgsError, numberFlag, type Command, type CommandIO } from "./command.ts";
 import { checkOutputPath } from "./output-path.ts";
 import { renderRunCurves } from "./run-curve.ts";
 import { RUN_FILES } from "./run-directory.ts";
@@ -60,9 +59,10 @@ async function plot(args: string[], io: CommandIO): Promise<void> {
     throw new UsageError(`--x must be steps or time; got ${JSON.stringify(values.x)}`, plotCommand);
   if (values.band !== undefined && values.band !== "minmax" && values.band !== "std")
     throw new UsageError(`--band must be minmax or std; got ${JSON.stringify(values.band)}`, plotCommand);
-  const threshold = values.threshold === undefined ? undefined : parseDecimal(values.threshold);
-  if (threshold !== undefined && !Number.isFinite(threshold))
-    throw new UsageError(`--threshold must be a finite number; got ${JSON.stringify(values.threshold)}`, plotCommand);
+  const threshold =
+    values.threshold === undefined
+      ? undefined
+      : numberFlag(values.threshold, "threshold", plotCommand, { valid: () => true, requirement: "a finite number" });
   // Every file of the runs the plot reads: an --out onto one (RUN/eval.jsonl) would replace a log
   // by the chart drawn from it.
   const inputs = positionals.flatMap((dir) =>

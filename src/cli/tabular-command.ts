@@ -4,7 +4,6 @@
  * read from JSON (src/tabular/pmd.ts) and prints the errors, the final policy and its Q as JSON,
  * so anyone can check staq's PMD, and StaQ's finite-memory variants, against another program.
  */
-import { parseDecimal } from "../io/decimal.ts";
 import { writeFileAtomically } from "../node/files.ts";
 import { pmdRates } from "../pmd/coefficients.ts";
 import { ensurePlotting, renderLineChartSvg } from "../plot/line-chart.ts";
@@ -12,7 +11,7 @@ import { unresolvedErrors } from "../tabular/error-floor.ts";
 import { mdpFromJson, type Mdp } from "../tabular/mdp.ts";
 import { TABULAR_PMD_VARIANTS, tabularPmd, type TabularPmdResult, type TabularPmdVariant } from "../tabular/pmd.ts";
 import { softOptimum, type SoftOptimum } from "../tabular/soft-optimal.ts";
-import { integerFlag, UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
+import { integerFlag, numberFlag, UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
 import { checkOutputPath } from "./output-path.ts";
 import { checkTabularCost } from "./tabular-cost.ts";
 
@@ -88,11 +87,10 @@ const OPTIONS = {
 
 /** A finite decimal number at least (or above) `min`; anything else is a UsageError naming the option. */
 function parseReal(name: string, text: string, min: number, inclusive: boolean): number {
-  const value = parseDecimal(text);
-  if (!(Number.isFinite(value) && (inclusive ? value >= min : value > min))) {
-    throw new UsageError(`--${name} must be a finite number ${inclusive ? ">=" : ">"} ${min}; got ${JSON.stringify(text)}`, tabularCommand);
-  }
-  return value;
+  return numberFlag(text, name, tabularCommand, {
+    valid: (x) => (inclusive ? x >= min : x > min),
+    requirement: `a finite number ${inclusive ? ">=" : ">"} ${min}`,
+  });
 }
 
 function parseVariants(text: string): TabularPmdVariant[] {
