@@ -153,11 +153,6 @@ async function train(args: string[], io: CommandIO): Promise<void> {
   const run = values.resume ? await prepareResume(values, overrides) : await prepareNewRun(values, overrides);
   try {
     await runTraining(run, io, { quiet: values.quiet === true, checkpointEvery });
-    // The run is complete and on disk: a Ctrl-C while the device is released must not turn it
-    // into exit 130 (Node's default) as if it had been interrupted.
-    const finished = () => process.exit(0);
-    process.once("SIGINT", finished);
-    process.once("SIGTERM", finished);
   } finally {
     run.agent.destroy();
   }
@@ -440,7 +435,9 @@ async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: bo
   };
   const controller = new AbortController();
   let stopSignal: NodeJS.Signals | undefined;
+  let complete = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (complete) return; // the run is on disk: finished (below) ends the process with 0
     if (controller.signal.aborted) {
       io.stderr.write(`\nstaq train: ${quitMessage(checkpoint, checkpointDir, resume)}\n`);
       process.exit(signalExitCode(signal));
@@ -516,6 +513,14 @@ async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: bo
         signalExitCode(stopSignal ?? "SIGINT"),
       );
     }
+    // The run is complete and on disk: a Ctrl-C from here on (while the device is released) must
+    // not turn it into exit 130, Node's default, as if it had been interrupted. Installed before the
+    // run's own handler is removed, so the signal is watched throughout: a SIGINT that came while
+    // Node had no listener would be lost, or end the process.
+    complete = true;
+    const finished = () => process.exit(0);
+    process.once("SIGINT", finished);
+    process.once("SIGTERM", finished);
   } finally {
     progress.finish();
     process.off("SIGINT", onSignal);
