@@ -55,3 +55,19 @@ export function envFactory(env: EnvSource, timeLimit: number): EnvFactory {
   const makeCopy = timeLimit > 0 ? () => withTimeLimit(env(), timeLimit) : env;
   return { makeCopy, makeVector: (count) => createVectorEnv(makeCopy, count), envName: env().name };
 }
+
+/**
+ * The saved states of what an agent's env source made, from the agent's saved environment state:
+ * its vector env's copies, less the time limit the agent wraps each in when the config's
+ * `timeLimit` is > 0 (envFactory). Undefined where the state is not laid out so. A wrapper of the
+ * run's own stays: only the run's env function can make it again.
+ */
+export function sourceEnvStates(envState: unknown, timeLimit: number): unknown[] | undefined {
+  const vector = envState as { kind?: unknown; envs?: unknown } | null;
+  if (vector === null || typeof vector !== "object" || vector.kind !== "vector" || !Array.isArray(vector.envs)) return undefined;
+  if (timeLimit === 0) return vector.envs;
+  const inner = vector.envs.map((copy: { kind?: unknown; inner?: unknown } | null) =>
+    copy !== null && typeof copy === "object" && copy.kind === "time-limit" ? copy.inner : undefined,
+  );
+  return inner.includes(undefined) ? undefined : inner;
+}

@@ -4,7 +4,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { StaqInputError } from "../errors.ts";
 import { parseJsonText } from "../io/json.ts";
+import { sourceEnvStates } from "../agent/env-factory.ts";
 import { StaQ } from "../node/staq.ts";
 import { UsageError, integerFlag, numberFlag, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar, type MinatarModule, type MinatarSettings } from "./minatar-module.ts";
@@ -53,16 +55,21 @@ const OPTIONS = {
 } as const;
 
 /**
- * What a checkpoint's state.json says of its run: the environment's name and saved state (each
- * undefined where it cannot be read: loading then says why).
+ * What a checkpoint's state.json says of its run: the environment's name and saved state, and the
+ * config's time limit (each undefined where it cannot be read: loading then says why).
  */
-async function savedRun(path: string): Promise<{ env?: string; envState?: unknown }> {
+async function savedRun(path: string): Promise<{ env?: string; envState?: unknown; timeLimit?: number }> {
   for (const dir of [path, `${path}.old`]) {
     const text = await readFile(join(dir, "state.json"), "utf8").catch(() => undefined);
     if (text === undefined) continue;
     try {
-      const state = parseJsonText(text, "state.json") as { env?: unknown; envState?: unknown } | null;
-      return { env: typeof state?.env === "string" ? state.env : undefined, envState: state?.envState };
+      const state = parseJsonText(text, "state.json") as { env?: unknown; envState?: unknown; config?: { timeLimit?: unknown } } | null;
+      const timeLimit = state?.config?.timeLimit;
+      return {
+        env: typeof state?.env === "string" ? state.env : undefined,
+        envState: state?.envState,
+        timeLimit: typeof timeLimit === "number" ? timeLimit : undefined,
+      };
     } catch {
       return {};
     }
@@ -99,11 +106,22 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
     );
   // A MinAtar run needs the GPL subpath loaded (it registers the names) before the agent is built.
   const minatar = envName?.startsWith("MinAtar/") ? await loadMinatar(envName) : undefined;
-  const runSettings = minatar && envName === saved.env ? minatar.savedMinatarSettings(saved.envState) : undefined;
+  // The run's copies below the agent's own time limit: a game in a wrapper of the run's own is not
+  // one eval can make again, and the load then says so.
+  const copies = minatar && envName === saved.env ? sourceEnvStates(saved.envState, saved.timeLimit ?? 0) : undefined;
+  const runSettings = copies && minatar?.savedMinatarSettings(copies);
   const game = minatar && envName ? minatarGame(minatar, envName, runSettings, flags) : undefined;
   const env = game?.make ?? values.env;
   // The trained policy alone: the replay buffer and Adam's moments are not read (nor needed).
-  const policy = await StaQ.loadPolicy(path, env ? { env } : {});
+  const policy = await StaQ.loadPolicy(path, env ? { env } : {}).catch((error: unknown) => {
+    // The library's advice (pass env) is for code; say what the command can and cannot make.
+    if (error instanceof StaqInputError && /the run's environments are not the registered/.test(error.message))
+      throw new StaqInputError(
+        `${error.message}. staq eval makes the registered environment (a MinAtar game with the run's settings) and no other: evaluate this run from code, StaQ.loadPolicy(dir, { env })`,
+        { cause: error },
+      );
+    throw error;
+  });
   try {
     const result = await policy.evaluate({ episodes, seed });
     io.stderr.write(

@@ -19,7 +19,7 @@ export interface MinatarModule {
   minatarRegistrations(): EnvRegistration[];
   makeMinatarEnvById(id: string, settings: MinatarSettings): Env;
   MINATAR_UPSTREAM_SETTINGS: MinatarSettings;
-  savedMinatarSettings(state: unknown): MinatarSettings | undefined;
+  savedMinatarSettings(states: readonly unknown[]): MinatarSettings | undefined;
   checkMinatarReference(
     json: unknown,
     factory: unknown,

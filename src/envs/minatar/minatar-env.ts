@@ -210,25 +210,34 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
 }
 
 /**
- * The game settings a saved state records: of a MinatarEnv's state, or of the first MinAtar game
- * found inside a wrapper's or a vector env's (a checkpoint's envState); undefined where there is
- * none, or only states saved before settings were recorded. `staq eval` makes the run's game with
- * them, as the run made it.
+ * The game settings the MinatarEnvs whose saved states are `states` were made with (the copies of
+ * a run: src/agent/env-factory.ts's sourceEnvStates gives them from a checkpoint), so that the
+ * run's game can be made again as it was. Undefined where a state is not a MinatarEnv's (another
+ * environment, or the game inside a wrapper of the run's own, which only its env function makes
+ * again) or none records settings (saved before they were). A StaqInputError where a record is
+ * malformed or the copies were made with different settings: no one game is the run's then.
  */
-export function savedMinatarSettings(state: unknown): MinatarGameOptions | undefined {
-  if (state === null || typeof state !== "object") return undefined;
-  const record = state as Record<string, unknown>;
-  if (record.kind === "minatar") {
-    const settings = record.settings as Partial<MinatarGameOptions> | undefined;
-    return settings && typeof settings.stickyActionProb === "number" && typeof settings.difficultyRamping === "boolean"
-      ? { stickyActionProb: settings.stickyActionProb, difficultyRamping: settings.difficultyRamping }
-      : undefined;
-  }
-  for (const value of Array.isArray(state) ? state : Object.values(record)) {
-    const found = savedMinatarSettings(value);
-    if (found) return found;
-  }
-  return undefined;
+export function savedMinatarSettings(states: readonly unknown[]): MinatarGameOptions | undefined {
+  const records = states.map((state) => (state !== null && typeof state === "object" ? (state as Record<string, unknown>) : undefined));
+  if (records.length === 0 || records.some((record) => record?.kind !== "minatar")) return undefined;
+  if (records.every((record) => record!.settings === undefined)) return undefined;
+  const found = records.map((record, i) => {
+    const settings = record!.settings as Partial<MinatarGameOptions> | null | undefined;
+    const sticky = settings?.stickyActionProb;
+    if (!(typeof sticky === "number" && sticky >= 0 && sticky <= 1 && typeof settings?.difficultyRamping === "boolean"))
+      throw new StaqInputError(
+        `the saved state of environment copy ${i} records the game settings ${JSON.stringify(settings)}; they must be { stickyActionProb: a number in [0, 1], difficultyRamping: true or false }`,
+      );
+    return { stickyActionProb: sticky, difficultyRamping: settings.difficultyRamping };
+  });
+  const differing = found.findIndex(
+    (s) => s.stickyActionProb !== found[0].stickyActionProb || s.difficultyRamping !== found[0].difficultyRamping,
+  );
+  if (differing > 0)
+    throw new StaqInputError(
+      `the run's environment copies were made with different game settings (copy 0: ${JSON.stringify(found[0])}, copy ${differing}: ${JSON.stringify(found[differing])}); no one game is the run's: evaluate it with the run's own env function`,
+    );
+  return found[0];
 }
 
 /**

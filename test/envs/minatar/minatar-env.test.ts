@@ -13,6 +13,7 @@ import {
 } from "../../../src/envs/minatar/index.ts";
 import { withTimeLimit } from "../../../src/envs/time-limit.ts";
 import { createVectorEnv } from "../../../src/envs/vector-env.ts";
+import { sourceEnvStates } from "../../../src/agent/env-factory.ts";
 import { RandomState } from "../../../src/envs/random-state.ts";
 import { checkMinatarReference } from "../../../src/envs/minatar/reference-check.ts";
 import { readReference } from "../../helpers/reference.ts";
@@ -75,18 +76,36 @@ test("makeMinatarEnvById makes a registered id's game with other settings, which
     );
 });
 
-test("savedMinatarSettings finds a game's settings in a checkpoint's environment state: a vector env of time-limited games", () => {
+test("savedMinatarSettings reads the game settings of a run's copies, below the agent's time limit (sourceEnvStates)", () => {
   const settings = { stickyActionProb: 0.25, difficultyRamping: false };
+  // What an agent with config timeLimit 50 saves: a vector env of time-limited games (through a
+  // JSON round trip, as state.json holds it).
   const vector = createVectorEnv(() => withTimeLimit(makeMinatarEnv("freeway", settings), 50), 2);
   vector.reset({ seed: 1 });
-  // Through a JSON round trip, as state.json holds it.
-  assert.deepEqual(savedMinatarSettings(JSON.parse(JSON.stringify(vector.saveState()))), settings);
-  assert.deepEqual(savedMinatarSettings(makeMinatarEnv("breakout").saveState()), MINATAR_UPSTREAM_SETTINGS);
-  // None recorded (a state from before they were, another environment's, nothing): undefined.
+  const saved = JSON.parse(JSON.stringify(vector.saveState()));
+  assert.deepEqual(savedMinatarSettings(sourceEnvStates(saved, 50)!), settings);
+  assert.deepEqual(savedMinatarSettings([makeMinatarEnv("breakout").saveState()]), MINATAR_UPSTREAM_SETTINGS);
+  // Read as if the agent added no limit, the copies are the time limits, a wrapper eval cannot make
+  // again: no settings (the game inside was found and the limit dropped, without a word).
+  assert.equal(savedMinatarSettings(sourceEnvStates(saved, 0)!), undefined);
+  // Saved before settings were recorded, or another environment's: none.
   const old = makeMinatarEnv("breakout").saveState() as Record<string, unknown>;
   delete old.settings;
-  for (const state of [old, { kind: "vector", envs: [{ kind: "cartpole" }] }, null, undefined, 3])
-    assert.equal(savedMinatarSettings(state), undefined);
+  assert.equal(savedMinatarSettings([old, old]), undefined);
+  assert.equal(savedMinatarSettings([{ kind: "cartpole" }]), undefined);
+  assert.equal(savedMinatarSettings([]), undefined);
+  // Copies made differently, or a malformed record: no one game is the run's, and that is said.
+  const other = makeMinatarEnv("breakout", { stickyActionProb: 0.3 }).saveState();
+  assert.throws(
+    () => savedMinatarSettings([makeMinatarEnv("breakout").saveState(), other]),
+    /^StaqInputError: the run's environment copies were made with different game settings \(copy 0: .*"stickyActionProb":0\.1.*, copy 1: .*"stickyActionProb":0\.3/,
+  );
+  assert.throws(() => savedMinatarSettings([other, old]), /the saved state of environment copy 1 records the game settings undefined/);
+  const five = { ...(other as object), settings: { stickyActionProb: 5, difficultyRamping: true } };
+  assert.throws(
+    () => savedMinatarSettings([five]),
+    /copy 0 records the game settings \{"stickyActionProb":5,"difficultyRamping":true\}; they must be/,
+  );
 });
 
 test("minimal-set action i is full-set action minimalActions[i]: same seed, same frames", () => {

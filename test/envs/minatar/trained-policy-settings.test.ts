@@ -7,6 +7,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { StaQ } from "../../../src/node/staq.ts";
 import { makeMinatarEnv } from "../../../src/envs/minatar/index.ts";
+import { withTimeLimit } from "../../../src/envs/time-limit.ts";
+import type { Env } from "../../../src/envs/env.ts";
 import { testGpu } from "../../helpers/gpu.ts";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,8 +17,8 @@ import { TINY_CONFIG } from "../../helpers/tiny-config.ts";
 
 const gpu = await testGpu();
 
-async function checkpointOf(env: Parameters<typeof StaQ.create>[0]["env"]) {
-  const agent = await StaQ.create({ env, preset: "quick", gpu, ...TINY_CONFIG, convFilters: 0 });
+async function checkpointOf(env: Parameters<typeof StaQ.create>[0]["env"], overrides: Record<string, unknown> = {}) {
+  const agent = await StaQ.create({ env, preset: "quick", gpu, ...TINY_CONFIG, convFilters: 0, ...overrides });
   await agent.learn({ steps: 32 });
   const files = await agent.checkpoint();
   agent.destroy();
@@ -77,6 +79,32 @@ test("staq eval plays a MinAtar run's game as the run made it (its checkpoint re
   const upstream = await evaluate("--sticky-action-prob", "0.1", "--difficulty-ramping", "true");
   assert.equal(upstream.code, 0, upstream.stderr);
   assert.match(upstream.stderr, /MinAtar\/Breakout-v1 \(stickyActionProb 0\.1, difficultyRamping true\) after /);
+
+  // Under the agent's own time limit (config timeLimit) the game is found and made with the limit;
+  // under a wrapper of the run's own it is not one eval can make: refused, saying what to do (the
+  // game inside had been made bare, the run's limit dropped without a word).
+  const write = async (name: string, env: () => Env, overrides: Record<string, unknown> = {}) => {
+    const at = join(dir, "..", name);
+    await mkdir(at);
+    for (const [file, bytes] of Object.entries(await checkpointOf(env, overrides))) await writeFile(join(at, file), bytes);
+    return at;
+  };
+  const limited = await runBuiltStaq(["eval", "--checkpoint", await write("agent-limit", noSticky, { timeLimit: 3 }), "--episodes", "2"]);
+  assert.equal(limited.code, 0, limited.stderr);
+  assert.match(limited.stderr, /\(stickyActionProb 0, difficultyRamping false\) after /);
+  assert.ok(JSON.parse(limited.stdout)["eval/mean_length"] <= 3, limited.stdout);
+  const wrapped = await runBuiltStaq([
+    "eval",
+    "--checkpoint",
+    await write("own-wrapper", () => withTimeLimit(noSticky(), 3)),
+    "--episodes",
+    "2",
+  ]);
+  assert.equal(wrapped.code, 2, wrapped.stderr);
+  assert.match(
+    wrapped.stderr,
+    /got "time-limit".*staq eval makes the registered environment .* and no other: evaluate this run from code, StaQ\.loadPolicy\(dir, \{ env \}\)/,
+  );
 
   // A checkpoint that is not there is named as that, whatever the flags (it was blamed on them).
   const missing = await runBuiltStaq(["eval", "--checkpoint", join(dir, "missing"), "--sticky-action-prob", "0"]);
