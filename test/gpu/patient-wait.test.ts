@@ -1,16 +1,24 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { DurationEstimate, PATIENT_MIN_MS, waitPatiently } from "../../src/gpu/patient-wait.ts";
+import { DurationEstimate, waitPatiently } from "../../src/gpu/patient-wait.ts";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test("short or unknown work is awaited at once; the estimate learns from two runs of it", async () => {
   const estimate = new DurationEstimate();
   assert.equal(estimate.ms, undefined);
-  await waitPatiently(estimate, true, performance.now(), () => delay(2));
+  const run = async () => {
+    const submitted = performance.now();
+    await waitPatiently(estimate, true, submitted, () => delay(2));
+    return performance.now() - submitted;
+  };
+  const first = await run();
   assert.equal(estimate.ms, undefined, "one run is not an estimate: it may have compiled the shaders");
-  await waitPatiently(estimate, true, performance.now(), () => delay(2));
-  assert.ok(estimate.ms! >= 2 && estimate.ms! < PATIENT_MIN_MS + 50);
+  const second = await run();
+  // The fastest run as it was timed, not a fixed bound: a loaded machine (a full test run on two
+  // cores) wakes a 2 ms timer late, once by over 60 ms, and each run's own timing ends after the
+  // wait's.
+  assert.ok(estimate.ms! >= 2 && estimate.ms! <= Math.min(first, second), `estimate ${estimate.ms}, runs ${first} and ${second}`);
 });
 
 test("a slow first call (shaders compiled at their first dispatch) does not make the next calls sleep", async () => {
