@@ -27,15 +27,22 @@ test("a slow first call (shaders compiled at their first dispatch) does not make
   // learned from the first call slept 22 s in the second.
   const estimate = new DurationEstimate();
   await waitPatiently(estimate, true, performance.now(), () => delay(300));
-  // An estimate of 300 ms would sleep 240 ms; 150 ms leaves room for a late timer on a busy machine.
+  // What a call sleeps follows from the estimate (the long-work test below checks how), so the
+  // estimate is what is checked, not wall time, which a loaded machine stretches: it must never
+  // be the 300 ms compile, only the fastest of the short runs as they were timed.
+  let fastest = Infinity;
   for (let call = 0; call < 4; call++) {
+    const before = estimate.ms;
+    // After the compile alone there is no estimate (the call waits directly); then the fastest run.
+    assert.ok(
+      call === 0 ? before === undefined : before! <= fastest,
+      `call ${call + 2}: estimate ${before} ms, fastest short run ${fastest} ms`,
+    );
     const submitted = performance.now();
     await waitPatiently(estimate, true, submitted, () => delay(2));
-    const took = performance.now() - submitted;
-    assert.ok(took < 150, `call ${call + 2} took ${took.toFixed(1)} ms for 2 ms of work`);
+    fastest = Math.min(fastest, performance.now() - submitted);
   }
-  // The estimate is the fastest run seen, not the compile.
-  assert.ok(estimate.ms! >= 2 && estimate.ms! < 150, `estimate ${estimate.ms}`);
+  assert.ok(estimate.ms! >= 2 && estimate.ms! <= fastest && estimate.ms! < 300, `estimate ${estimate.ms}`);
 });
 
 test("long work on a busy-polling adapter sleeps first, so the promise is created late", async () => {
