@@ -1,6 +1,7 @@
 /**
- * `staq eval --checkpoint DIR [--episodes 10] [--seed S] [--env NAME]`: greedy episodes of a
- * trained agent, printed as one JSON line (the eval.jsonl record) after a human summary on stderr.
+ * `staq eval --checkpoint DIR [--episodes 10] [--seed S] [--env NAME] [MinAtar settings]`: greedy
+ * episodes of a trained agent, printed as one JSON line (the eval.jsonl record) after a human
+ * summary on stderr. A MinAtar run is played on its game as the run made it.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
