@@ -1,6 +1,6 @@
 /**
- * Seed checks shared by the environments and the vector envs, so that every refusal names the
- * environment, the limit and why it is that limit. An Env says how far its seeds go with
+ * The vector envs' seed checks (one environment's is src/random/seed.ts's checkSeed), so that every
+ * refusal names the environment, the limit and why it is that limit. An Env says how far its seeds go with
  * `maxSeed` (MinAtar: numpy's RandomState takes up to 2^32 − 1); without it, seeds go to
  * 2^53 − 1, the largest integer a JavaScript number holds exactly (staq's own generators).
  */
@@ -8,8 +8,6 @@ import { StaqInputError } from "../errors.ts";
 import type { Env } from "./env.ts";
 import { describeValue } from "../io/describe-value.ts";
 import { MAX_SAFE_SEED, seedLimitText } from "../random/seed.ts";
-
-export { checkSeed, MAX_SAFE_SEED } from "../random/seed.ts";
 
 /** The largest seed every one of `envs` takes. */
 export function maxSeedOf(envs: readonly Env[]): number {

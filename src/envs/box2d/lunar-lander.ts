@@ -57,7 +57,7 @@ import { Pcg64Generator, type Pcg64State } from "../../random/pcg64.ts";
 import { checkStep } from "../classic/common.ts";
 import type { EpisodePhase } from "../classic/classic-state.ts";
 import type { Env, EnvState, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
-import { checkSeed } from "../seeds.ts";
+import { checkSeed } from "../../random/seed.ts";
 import { markFinite } from "../finite-envs.ts";
 import { EPISODE_PHASES, openState } from "../state-reader.ts";
 import { LanderEpisode } from "./lunar-lander-physics.ts";

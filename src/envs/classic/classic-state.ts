@@ -13,7 +13,7 @@
  *    "random": the generator's saveState(), or null before the first reset}
  */
 import { StaqInputError } from "../../errors.ts";
-import { checkSeed } from "../seeds.ts";
+import { checkSeed } from "../../random/seed.ts";
 import { markFinite } from "../finite-envs.ts";
 import {
   createRandomStream,

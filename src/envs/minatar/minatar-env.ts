@@ -23,7 +23,7 @@ import { StaqInputError } from "../../errors.ts";
 import { ArraySlabs } from "../array-slabs.ts";
 import type { Env, EnvState, ObservationWriter, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
 import { RandomState, type RandomStateSnapshot } from "../random-state.ts";
-import { checkSeed } from "../seeds.ts";
+import { checkSeed } from "../../random/seed.ts";
 import { describeValue } from "../../io/describe-value.ts";
 import { markFinite } from "../finite-envs.ts";
 import { EPISODE_PHASES, openState, type StateReader } from "../state-reader.ts";
