@@ -274,18 +274,30 @@ function unresolvedWarning(results: readonly Kept[], optimum: SoftOptimum, mdp: 
 /** Array elements per piece of `writeJson`'s output. */
 const JSON_CHUNK = 10_000;
 
+const isPlainObject = (value: unknown): value is object => typeof value === "object" && value !== null && !Array.isArray(value);
+
 /**
  * Writes `value` as JSON.stringify would, in pieces: as one string, the output of a few million
  * iterations (about 80 characters each per variant) would pass V8's longest string (2^29 − 24
- * characters) and fail with "Invalid string length" after the whole run.
+ * characters) and fail with "Invalid string length" after the whole run. An array of objects (the
+ * runs of several variants) is written one object at a time, each in pieces itself; other arrays
+ * (numbers, a policy's rows) JSON_CHUNK elements at a time.
  */
 export function writeJson(write: (text: string) => void, value: unknown): void {
-  if (Array.isArray(value) && value.length > JSON_CHUNK) {
+  if (Array.isArray(value)) {
     write("[");
-    for (let i = 0; i < value.length; i += JSON_CHUNK)
-      write((i > 0 ? "," : "") + JSON.stringify(value.slice(i, i + JSON_CHUNK)).slice(1, -1));
+    if (value.some(isPlainObject)) {
+      // As JSON.stringify: an undefined element is null.
+      value.forEach((item, i) => {
+        if (i > 0) write(",");
+        writeJson(write, item === undefined ? null : item);
+      });
+    } else {
+      for (let i = 0; i < value.length; i += JSON_CHUNK)
+        write((i > 0 ? "," : "") + JSON.stringify(value.slice(i, i + JSON_CHUNK)).slice(1, -1));
+    }
     write("]");
-  } else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+  } else if (isPlainObject(value)) {
     write("{");
     // As JSON.stringify: a key whose value is undefined is left out.
     const entries = Object.entries(value).filter(([, item]) => item !== undefined);

@@ -487,3 +487,16 @@ test("the JSON is written in pieces, byte for byte what JSON.stringify gives (on
   writeJson((piece) => (text += piece), value);
   assert.equal(text, JSON.stringify(value));
 });
+
+test("several variants' runs are written in pieces too: no piece holds a run's whole error series", () => {
+  // { runs: [run, run] } is an array of two: written as one string it held every variant's series,
+  // and failed past V8's longest string after about a third of the iterations one variant can have.
+  const long = Array.from({ length: 25_003 }, (_, i) => i / 3);
+  const value = { runs: [{ variant: "exact", errors: long }, { variant: "corrected", errors: long, missing: undefined }, undefined] };
+  const pieces: string[] = [];
+  writeJson((piece) => pieces.push(piece), value);
+  assert.equal(pieces.join(""), JSON.stringify(value));
+  const longest = Math.max(...pieces.map((piece) => piece.length));
+  const series = JSON.stringify(long).length;
+  assert.ok(longest < series / 2, `the longest piece has ${longest} characters; one run's series alone has ${series}`);
+});
