@@ -27,8 +27,9 @@ export function pmdErrorBound(mdp: Mdp, optimum: SoftOptimum, tau: number): numb
  * they mislead only when the bound is not far below where the errors start, so that a plot shows a
  * stall at a level that looks like a result. Six decades: on the test MDPs at γ = 0.99 (Garnet up
  * to 200 states, RiverSwim, an 8×8 gridworld; exact PMD from the uniform policy) the bound is 6.8
- * to 10.8 decades below the largest error, at γ = 0.999 (Garnet, 100 states) 6.7; at γ = 1 − 1e-9
- * it is 4.7 decades below, and every error after the second is under it.
+ * to 10.8 decades below the largest error, at γ = 0.999 (Garnet, 100 states) 7.2, at γ = 0.99999
+ * 5.2 (test/tabular/error-floor.test.ts computes these); on the two-state MDP at γ = 1 − 1e-9 it
+ * is 4.7 decades below, and every error after the second is under it.
  */
 export const RESOLVED_DECADES = 6;
 

@@ -70,6 +70,31 @@ test("at gamma 0.99 (and 0.9) the bound is more than six decades below the large
   }
 });
 
+test("the decades docs/tabular.md quotes: 6.8 to 10.8 at gamma 0.99, 7.2 at 0.999 (silent), 5.2 at 0.99999 (flagged)", () => {
+  // Exact PMD from the uniform policy, η = 10τ, 300 iterations: how far the bound is below the
+  // largest error, in decades, the figures docs/tabular.md and src/tabular/error-floor.ts give.
+  const garnet = (states: number, gamma: number) => garnetMdp({ states, actions: 4, branching: 3, gamma, seed: 1 });
+  const decades = (mdp: Mdp, tau: number) => {
+    const run = tabularPmd(mdp, { variant: "exact", eta: tau * 10, tau, iterations: 300 });
+    return { run, decades: Math.log10(Math.max(...run.errors) / run.errorBound) };
+  };
+  const at99 = [
+    decades(garnet(50, 0.99), 0.1),
+    decades(garnet(100, 0.99), 0.1),
+    decades(garnet(200, 0.99), 0.1),
+    decades(riverSwimMdp({ gamma: 0.99 }), 0.1),
+    decades(gridworldMdp({ size: 8, gamma: 0.99, seed: 1 }).mdp, 0.01),
+  ].map((result) => result.decades);
+  assert.equal(Math.min(...at99).toFixed(1), "6.8", `${at99}`);
+  assert.equal(Math.max(...at99).toFixed(1), "10.8", `${at99}`);
+  const at999 = decades(garnet(100, 0.999), 0.1);
+  assert.equal(at999.decades.toFixed(1), "7.2");
+  assert.equal(unresolvedErrors([at999.run.errors], at999.run.errorBound), undefined);
+  const at99999 = decades(garnet(100, 0.99999), 0.1);
+  assert.equal(at99999.decades.toFixed(1), "5.2");
+  assert.equal(unresolvedErrors([at99999.run.errors], at99999.run.errorBound)?.unresolved, 249);
+});
+
 test("unresolvedErrors by hand: the six-decade rule, the count over several runs, and NaN", () => {
   assert.equal(RESOLVED_DECADES, 6);
   const runs = [
