@@ -117,9 +117,9 @@ function size(bytes: number): string {
 function memoryFix(run: TabularRun, cost: TabularCost, machineBytes: number): { part: string; fix: string } {
   const { states: S, actions: A, iterations: K } = run;
   const parts = [
-    { bytes: 16 * S * S * (A + 1), per: 16 * (A + 1), square: true },
-    { bytes: run.variants * K * ITERATION_BYTES, per: run.variants * ITERATION_BYTES, square: false },
-    { bytes: cost.storedBytes, per: 8 * S * A + STORED_BYTES, square: false },
+    { bytes: 16 * S * S * (A + 1), per: 16 * (A + 1) },
+    { bytes: run.variants * K * ITERATION_BYTES, per: run.variants * ITERATION_BYTES },
+    { bytes: cost.storedBytes, per: 8 * S * A + STORED_BYTES },
   ];
   const largest = parts.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   // The room left for that part once the rest is in memory, in its own units.

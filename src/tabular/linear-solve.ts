@@ -6,6 +6,7 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
+import { firstNonFinite } from "./overflow.ts";
 
 /** Solves A x = b for x. `matrix` is row-major n×n and is not modified. */
 export function solveLinearSystem(matrix: Float64Array, rhs: Float64Array, n: number): Float64Array {
@@ -21,7 +22,7 @@ export function solveLinearSystem(matrix: Float64Array, rhs: Float64Array, n: nu
     [matrix, "the matrix"],
     [rhs, "the right-hand side"],
   ] as const) {
-    const bad = values.findIndex((value) => !Number.isFinite(value));
+    const bad = firstNonFinite(values);
     if (bad >= 0) throw new StaqInputError(`entry ${bad} of ${name} is ${values[bad]}; a linear system needs finite numbers`);
   }
   const a = Float64Array.from(matrix);

@@ -8,6 +8,7 @@ import { describeValue } from "../io/describe-value.ts";
 import { validatePmdOptions, type PmdNormalization } from "../pmd/coefficients.ts";
 import { checkSeed } from "../random/seed.ts";
 import { checkMdp, type Mdp } from "./mdp.ts";
+import { firstNonFinite } from "./overflow.ts";
 import { validatePolicy } from "./policy-math.ts";
 import { softOptimum, type SoftOptimum } from "./soft-optimal.ts";
 
@@ -134,7 +135,7 @@ function checkOptimum(mdp: Mdp, optimum: SoftOptimum, tau: number): void {
     throw new StaqInputError(
       `${what}: q must be a Float64Array of ${S * A} entries (states × actions); got ${ArrayBuffer.isView(q) ? `a ${q.constructor.name} of ${(q as Float64Array).length}` : describeValue(q)}`,
     );
-  const bad = q.findIndex((value) => !Number.isFinite(value));
+  const bad = firstNonFinite(q);
   if (bad >= 0) throw new StaqInputError(`${what}: q[${bad}] is ${q[bad]}; Q* must be finite`);
   validatePolicy(policy, S, A, `${what}: policy`);
   if (typeof errorBound !== "number")

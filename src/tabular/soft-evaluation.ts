@@ -8,7 +8,7 @@ import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
 import { solveLinearSystem } from "./linear-solve.ts";
 import { checkMdp, type Mdp } from "./mdp.ts";
-import { checkFiniteValues } from "./overflow.ts";
+import { checkFiniteValues, firstNonFinite } from "./overflow.ts";
 import { rowEntropy, validatePolicy } from "./policy-math.ts";
 
 /** V^π_τ by the linear solve. `policy` is row-major [S, A]. */
@@ -53,7 +53,7 @@ export function backupQ(mdp: Mdp, values: Float64Array): Float64Array {
   if (!(values instanceof Float64Array && values.length === S))
     throw new StaqInputError(`values must be a Float64Array of ${S} state values V(s), one per state; got ${describeValue(values)}`);
   // O(S) against the O(S²A) backup: a NaN in V would otherwise come out as NaNs in Q.
-  const bad = values.findIndex((v) => !Number.isFinite(v));
+  const bad = firstNonFinite(values);
   if (bad >= 0) throw new StaqInputError(`values[${bad}] is ${values[bad]}; state values must be finite numbers`);
   const q = new Float64Array(S * A);
   for (let sa = 0; sa < S * A; sa++) {

@@ -19,7 +19,7 @@
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
 import { checkMdp, type Mdp } from "./mdp.ts";
-import { checkFiniteValues } from "./overflow.ts";
+import { checkFiniteValues, firstNonFinite } from "./overflow.ts";
 import { maxAbs, maxAbsDifference, rowEntropy, softmaxPolicy, uniformPolicy } from "./policy-math.ts";
 import { softPolicyEvaluation } from "./soft-evaluation.ts";
 
@@ -76,7 +76,7 @@ function checkQ(mdp: Mdp, q: Float64Array, name: string): void {
       `${name} must be a Float64Array of ${size} entries (states × actions, row-major [S, A]); got ${ArrayBuffer.isView(q) ? `a ${q.constructor.name} of ${(q as ArrayLike<number>).length}` : describeValue(q)}`,
     );
   }
-  const bad = q.findIndex((value) => !Number.isFinite(value));
+  const bad = firstNonFinite(q);
   if (bad >= 0) throw new StaqInputError(`${name}[${bad}] is ${q[bad]}; a Q-function must be finite`);
 }
 

@@ -7,11 +7,9 @@
  */
 import { StaqInputError } from "../errors.ts";
 import { describeValue } from "../io/describe-value.ts";
+import { F32_MAX } from "../io/float32-range.ts";
 import type { MlpSpec, MlpWeights } from "../stack/mlp.ts";
 import { checkShape } from "./policy-math.ts";
-
-/** The largest float32, 2^128 − 2^104: a Q beyond it would be stored as ±Infinity. */
-const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** A linear model from S one-hot inputs to A outputs. */
 export function tabularStackSpec(states: number, actions: number): MlpSpec {
@@ -29,7 +27,7 @@ export function tabularSnapshot(q: ArrayLike<number>, states: number, actions: n
   for (let i = 0; i < q.length; i++) {
     const value = q[i];
     // Rounded to float32 a larger value is ±Infinity, and the stack's logits would be ∞ or NaN.
-    if (!(typeof value === "number" && Math.abs(value) <= FLOAT32_MAX)) {
+    if (!(typeof value === "number" && Math.abs(value) <= F32_MAX)) {
       throw new StaqInputError(
         `Q(${Math.floor(i / actions)}, ${i % actions}) is ${describeValue(value)}; a snapshot stores Q as float32, so it must be a number of magnitude at most 3.4e38`,
       );
