@@ -6,7 +6,9 @@
  * Portable: the caller reads and parses the file.
  */
 import { StaqFormatError, StaqInputError } from "../errors.ts";
+import { isSeed, NUMPY_MAX_SEED } from "../random/seed.ts";
 import { RandomState } from "./random-state.ts";
+import { nothingToCheck } from "./reference-format.ts";
 
 export interface RandomStateMismatch {
   /** Index into `streams`. */
@@ -27,9 +29,6 @@ export interface RandomStateReferenceReport {
 }
 
 const describe = (value: unknown) => JSON.stringify(value)?.slice(0, 80) ?? String(value);
-
-/** The largest seed numpy's RandomState takes. */
-const MAX_SEED = 2 ** 32 - 1;
 
 /**
  * Each kind of draw and the length of its entry, the recorded value last: a shorter entry would be
@@ -64,17 +63,13 @@ export function checkRandomStateReference(json: unknown): RandomStateReferenceRe
       `a RandomState reference needs a "streams" array (docs/formats.md, “Reference data”); got ${describe(streams)}`,
     );
   // A file without streams, or a stream without draws, would pass having checked nothing.
-  if (streams.length === 0) {
-    throw new StaqFormatError(
-      `"streams" is empty: the file checks nothing; record at least one stream (docs/formats.md, “Reference data”)`,
-    );
-  }
+  if (streams.length === 0) throw nothingToCheck("streams", "stream");
   const report: RandomStateReferenceReport = { streams: 0, draws: 0 };
   for (let s = 0; s < streams.length; s++) {
     const { seed, draws } = (streams[s] ?? {}) as { seed?: unknown; draws?: unknown };
     if (typeof seed !== "number" || !Array.isArray(draws))
       throw new StaqFormatError(`streams[${s}] needs a numeric "seed" and a "draws" array`);
-    if (!(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED)) {
+    if (!isSeed(seed, NUMPY_MAX_SEED)) {
       throw new StaqFormatError(`streams[${s}].seed must be an integer in [0, 2^32 - 1] (numpy's legacy seeding); got ${describe(seed)}`);
     }
     if (draws.length === 0) throw new StaqFormatError(`streams[${s}] has no draws: record at least one`);

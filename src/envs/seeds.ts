@@ -7,7 +7,7 @@
 import { StaqInputError } from "../errors.ts";
 import type { Env } from "./env.ts";
 import { describeValue } from "../io/describe-value.ts";
-import { MAX_SAFE_SEED, seedLimitText } from "../random/seed.ts";
+import { isSeed, MAX_SAFE_SEED, seedLimitText } from "../random/seed.ts";
 
 /** The largest seed every one of `envs` takes. */
 export function maxSeedOf(envs: readonly Env[]): number {
@@ -22,7 +22,7 @@ export function maxSeedOf(envs: readonly Env[]): number {
  */
 export function checkSeedRange(name: string, seed: unknown, count: number, maxSeed = MAX_SAFE_SEED): void {
   // seed <= maxSeed − (count − 1), not seed + count − 1 <= maxSeed: near 2^53 the sum rounds down.
-  if (typeof seed === "number" && Number.isInteger(seed) && seed >= 0 && seed <= maxSeed - (count - 1)) return;
+  if (isSeed(seed, maxSeed - (count - 1))) return;
   throw new StaqInputError(
     `${name}: reset's seed + i for copy i must be an integer in [0, ${seedLimitText(maxSeed)}] for each of the ${count} copies, so the seed must be an integer in [0, ${maxSeed - (count - 1)}]; got ${describeValue(seed)}`,
   );

@@ -34,6 +34,7 @@
  * Portable: no Node imports; the caller reads and parses the file.
  */
 import { StaqFormatError, StaqInputError } from "../../errors.ts";
+import { array, describe, isObject, nothingToCheck } from "../reference-format.ts";
 import { CLASSIC_TIME_LIMITS, type ClassicEnv } from "./classic-env.ts";
 
 export const STATE_RELATIVE_TOLERANCE = 1e-12;
@@ -90,11 +91,7 @@ export function checkClassicReference(
     throw new StaqFormatError(`reference data needs an "episodes" array (docs/formats.md, “Reference data”); got ${describe(episodes)}`);
   }
   // A file without episodes, or an episode without steps, would pass having checked nothing.
-  if (episodes.length === 0) {
-    throw new StaqFormatError(
-      `"episodes" is empty: the file checks nothing; record at least one episode (docs/formats.md, “Reference data”)`,
-    );
-  }
+  if (episodes.length === 0) throw nothingToCheck("episodes", "episode");
   const probe = make();
   const name = probe.name;
   if (json.env !== undefined && json.env !== name) {
@@ -195,28 +192,10 @@ function firstDifference(got: Float32Array, expected: readonly number[]): number
   return -1;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function array(value: unknown, where: string, length?: number): unknown[] {
-  if (!Array.isArray(value)) throw new StaqFormatError(`${where} must be an array; got ${describe(value)}`);
-  if (length !== undefined && value.length !== length) {
-    throw new StaqFormatError(`${where} has ${value.length} entries but actions has ${length}; one entry per step is needed`);
-  }
-  return value;
-}
-
 function numberVector(value: unknown, length: number, where: string): number[] {
   const values = array(value, where);
   if (values.length !== length || !values.every((v) => typeof v === "number" && Number.isFinite(v))) {
     throw new StaqFormatError(`${where} must be an array of ${length} finite numbers; got ${describe(value)}`);
   }
   return values as number[];
-}
-
-function describe(value: unknown): string {
-  const text = JSON.stringify(value);
-  if (text === undefined) return String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -23,7 +23,7 @@ import { StaqInputError } from "../../errors.ts";
 import { ArraySlabs } from "../array-slabs.ts";
 import type { Env, EnvState, ObservationWriter, ResetResult, SnapshotEnv, StepResult } from "../env.ts";
 import { RandomState, type RandomStateSnapshot } from "../random-state.ts";
-import { checkSeed } from "../../random/seed.ts";
+import { checkSeed, NUMPY_MAX_SEED } from "../../random/seed.ts";
 import { describeValue } from "../../io/describe-value.ts";
 import { markFinite } from "../finite-envs.ts";
 import { EPISODE_PHASES, openState, type StateReader } from "../state-reader.ts";
@@ -54,8 +54,6 @@ class SeedableRandom implements NumpyRandom {
   }
 }
 
-const MAX_SEED = 2 ** 32 - 1;
-
 /**
  * Every MinatarEnv's observations come from one pool of slabs (see ArraySlabs: a new Float32Array of
  * 400–1000 values per step would cost more than the game step itself). One pool for all environments,
@@ -83,7 +81,7 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
    * slower (measured old against new in one process; the object's layout is on the hot path).
    */
   get maxSeed(): number {
-    return MAX_SEED;
+    return NUMPY_MAX_SEED;
   }
   /** The game behind the environment (its channel names, for rendering). */
   readonly game: MinatarGame;
@@ -112,7 +110,7 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
     if (actionSet !== "full" && actionSet !== "minimal")
       throw new StaqInputError(`MinAtar: actionSet must be "full" or "minimal"; got ${describeValue(actionSet)}`);
     // Unseeded, as upstream's RandomState() from OS entropy: one seed from Math.random.
-    this.random = new SeedableRandom(new RandomState(Math.floor(Math.random() * MAX_SEED)));
+    this.random = new SeedableRandom(new RandomState(Math.floor(Math.random() * NUMPY_MAX_SEED)));
     this.game = factory(this.random, { stickyActionProb, difficultyRamping });
     gameSettings.set(this, { stickyActionProb, difficultyRamping });
     this.name = options.name ?? "MinAtar";
@@ -127,7 +125,7 @@ export class MinatarEnv implements Env, ObservationWriter, SnapshotEnv {
     const seed = options?.seed;
     if (seed !== undefined) {
       // numpy's RandomState(seed) takes integers in [0, 2^32 − 1].
-      checkSeed(this.name, seed, MAX_SEED, " (numpy RandomState)");
+      checkSeed(this.name, seed, NUMPY_MAX_SEED, " (numpy RandomState)");
       this.random.source = new RandomState(seed);
     }
     this.game.reset();

@@ -8,10 +8,15 @@
  * terminal flag. Returns the first mismatch, if any.
  */
 import { StaqFormatError } from "../../errors.ts";
-import type { MinatarGameFactory } from "./game.ts";
+import { isSeed, NUMPY_MAX_SEED } from "../../random/seed.ts";
+import { array, describe, isObject, nothingToCheck } from "../reference-format.ts";
+import { MINATAR_ACTIONS, type MinatarGameFactory } from "./game.ts";
 import { MinatarEnv } from "./minatar-env.ts";
 
 type Cell = [number, number, number];
+
+/** The frame's side: MinAtar frames are 10 × 10 × channels. */
+const SIDE = 10;
 
 interface MinatarReference {
   env: string;
@@ -46,7 +51,7 @@ export interface MinatarReferenceReport {
 export function setCells(obs: Float32Array, channels: number): Cell[] {
   const cells: Cell[] = [];
   for (let i = 0; i < obs.length; i++)
-    if (obs[i] !== 0) cells.push([Math.floor(i / (10 * channels)), Math.floor(i / channels) % 10, i % channels]);
+    if (obs[i] !== 0) cells.push([Math.floor(i / (SIDE * channels)), Math.floor(i / channels) % SIDE, i % channels]);
   return cells;
 }
 
@@ -64,29 +69,10 @@ function wrongField(r: Partial<MinatarReference>): string | undefined {
   return undefined;
 }
 
-/** The frame's side: MinAtar frames are 10 × 10 × channels. */
-const SIDE = 10;
-/** The largest seed numpy's RandomState takes, as MinatarEnv.reset does. */
-const MAX_SEED = 2 ** 32 - 1;
-
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 const isIndex = (value: unknown, size: number) => Number.isInteger(value) && (value as number) >= 0 && (value as number) < size;
 
-/** A value quoted for a message: JSON, cut short, and "undefined" for a missing field. */
-function describe(value: unknown): string {
-  const text = JSON.stringify(value);
-  if (text === undefined) return String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
 /** `value` as one entry per step: an array of as many entries as there are actions. */
-function perStep(value: unknown, where: string, steps: number): unknown[] {
-  if (!Array.isArray(value)) throw new StaqFormatError(`${where} must be an array, one entry per action; got ${describe(value)}`);
-  if (value.length !== steps) {
-    throw new StaqFormatError(`${where} has ${value.length} entries but actions has ${steps}; one entry per step is needed`);
-  }
-  return value;
-}
+const perStep = (value: unknown, where: string, steps: number): unknown[] => array(value, where, steps, ", one entry per action");
 
 /** `value` as a frame's set cells, each [row, col, channel] inside the frame of `channels` channels. */
 function frame(value: unknown, where: string, channels: number): Cell[] {
@@ -129,22 +115,19 @@ function parseReference(json: unknown, actionCount: number): MinatarReference {
   if (!(Array.isArray(minimal) && minimal.every((a) => isIndex(a, actionCount)))) {
     throw new StaqFormatError(`minimal_action_set must be an array of actions in 0..${actionCount - 1}; got ${describe(minimal)}`);
   }
-  if (reference.episodes.length === 0) {
-    throw new StaqFormatError(
-      `"episodes" is empty: the file checks nothing; record at least one episode (docs/formats.md, “Reference data”)`,
-    );
-  }
+  if (reference.episodes.length === 0) throw nothingToCheck("episodes", "episode");
   reference.episodes.forEach((episode: unknown, e) => {
     const where = `episodes[${e}]`;
     if (!isObject(episode)) throw new StaqFormatError(`${where} must be an object; got ${describe(episode)}`);
-    const { seed, actions } = episode;
-    if (!(Number.isInteger(seed) && (seed as number) >= 0 && (seed as number) <= MAX_SEED)) {
+    const seed = episode.seed;
+    // numpy RandomState's limit, which MinatarEnv.reset checks too.
+    if (!isSeed(seed, NUMPY_MAX_SEED)) {
       throw new StaqFormatError(
         `${where}.seed must be an integer in [0, 2^32 - 1] (the episode is replayed from it, as upstream's seed(seed)); got ${describe(seed)}`,
       );
     }
     frame(episode.initial_state, `${where}.initial_state`, channels);
-    if (!Array.isArray(actions)) throw new StaqFormatError(`${where}.actions must be an array; got ${describe(actions)}`);
+    const actions = array(episode.actions, `${where}.actions`);
     if (actions.length === 0)
       throw new StaqFormatError(`${where} has no actions: record at least one step (docs/formats.md, “Reference data”)`);
     actions.forEach((action, t) => {
@@ -170,7 +153,7 @@ function parseReference(json: unknown, actionCount: number): MinatarReference {
 
 export function checkMinatarReference(json: unknown, factory: MinatarGameFactory): MinatarReferenceReport {
   // The full action set's size, for the file's actions: the same for every game.
-  const reference = parseReference(json, new MinatarEnv(factory).actionCount);
+  const reference = parseReference(json, MINATAR_ACTIONS.length);
   const options = { stickyActionProb: reference.sticky_action_prob, difficultyRamping: reference.difficulty_ramping };
   const report: MinatarReferenceReport = { env: reference.env, episodes: 0, steps: 0 };
   const make = () => new MinatarEnv(factory, options);
