@@ -1,3 +1,5 @@
+import { klTerm } from "../pmd/kl-term.ts";
+
 /**
  * How much one mirror-descent step changed the policy, measured in float64 on a probe batch of
  * states from the stack's logits before and after the push: the mean KL(π_{k+1} ‖ π_k) (PMD's step
@@ -10,8 +12,6 @@ export interface PolicyChange {
   /** mean_s H(π_after(·|s)), in nats. */
   entropy: number;
 }
-
-import { klTerm } from "../pmd/kl-term.ts";
 
 /** log softmax of one row, shifted by its maximum so exp never overflows. */
 function logSoftmax(logits: ArrayLike<number>, offset: number, actions: number, out: Float64Array): void {

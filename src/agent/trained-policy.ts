@@ -29,7 +29,7 @@ export interface TrainedPolicyParts {
    * Whether `env` is the checkpoint's own name rather than one the caller gave: the registered
    * environment must then be able to take the run's saved environment state (see `create`).
    */
-  envFromCheckpoint?: boolean;
+  envFromCheckpoint: boolean;
   gpu: Gpu;
   /** Whether `destroy` releases the device (it was made for this policy). */
   ownsGpu: boolean;

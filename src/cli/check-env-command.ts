@@ -19,7 +19,7 @@ import type { ClassicEnv } from "../envs/classic/classic-env.ts";
 import { checkClassicReference, type ClassicReferenceReport } from "../envs/classic/reference-check.ts";
 import { checkRandomStateReference } from "../envs/random-state-check.ts";
 import { makeEnv } from "../envs/registry.ts";
-import { MAX_JSON_DEPTH, parseJsonText, repeatedJsonKey, scanJsonKeys } from "../io/json.ts";
+import { MAX_JSON_DEPTH, parseScannedJson, repeatedJsonKey, scanJsonKeys } from "../io/json.ts";
 import { fileError } from "../node/files.ts";
 import { UsageError, parseCommandArgs, readInputFile, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar } from "./minatar-module.ts";
@@ -178,9 +178,11 @@ export async function checkReference(json: unknown): Promise<Omit<CheckOutcome, 
  * lists in one episode) was checked on the last copy alone, and could pass with the first one
  * disagreeing. Which copy was meant only the file's author knows.
  */
-export function parseReferenceText(text: string, source: string): unknown {
-  const json = parseJsonText(text, source);
-  const repeat = repeatedJsonKey(text, scanJsonKeys(text, source, MAX_JSON_DEPTH));
+function parseReferenceText(text: string, source: string): unknown {
+  // One pass checks the encoding and depth and collects the keys; JSON.parse then validates.
+  const keys = scanJsonKeys(text, source, MAX_JSON_DEPTH);
+  const json = parseScannedJson(text, source);
+  const repeat = repeatedJsonKey(text, keys);
   if (repeat !== undefined) {
     const line = text.slice(0, repeat.start).split("\n").length;
     const where =

@@ -60,7 +60,8 @@ export function integerFlag(text: string, flag: string, command: Command, range:
 /**
  * The decimal flag `--flag` of `command` (parseDecimal: "1e-3", not "0x1" or "Infinity"), finite
  * and accepted by `valid`; otherwise a UsageError saying it must be `requirement`. Every real-valued
- * flag reads through it.
+ * flag reads through it, except `staq train`'s config flags, which the config table parses
+ * (parseFieldValue in src/agent/config.ts).
  */
 export function numberFlag(
   text: string,

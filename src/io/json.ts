@@ -205,6 +205,14 @@ function syntaxError(text: string, source: string, error: unknown): StaqFormatEr
 /** JSON.parse after `checkJsonDepth`, with a StaqFormatError naming `source` when the text is not JSON. */
 export function parseJsonText(text: string, source: string): unknown {
   checkJsonDepth(text, source);
+  return parseScannedJson(text, source);
+}
+
+/**
+ * parseJsonText for text whose encoding and depth were already checked, by `scanJsonKeys` (which
+ * makes the same pass): JSON.parse, with a StaqFormatError naming `source` when the text is not JSON.
+ */
+export function parseScannedJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -251,8 +259,7 @@ export interface JsonObjectShape {
  * Bare NaN and ±Infinity parse as numbers, for the caller to refuse naming the entry.
  */
 export function parseJsonObject(text: string, source: string, shape: JsonObjectShape): Record<string, unknown> {
-  const keys: JsonKey[] = [];
-  scanJson(text, source, MAX_JSON_DEPTH, keys);
+  const keys = scanJsonKeys(text, source, 1);
   const parsed = parseAllowingNonFinite(text, source);
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
     throw new StaqFormatError(`${source} is not a JSON object; ${shape.expected}`);

@@ -6,8 +6,7 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * The least a `delay(2)` can measure. Node's timers count whole milliseconds of the event loop's
  * clock, so a 2 ms timer set late in one millisecond fires early in the second one after it: just
- * over 1 ms as performance.now() sees it (measured: 1.10 ms the least of 2000 tries; CI once saw
- * 1.21 ms).
+ * over 1 ms as performance.now() sees it (CI once saw 1.21 ms, and failed a bound of 2).
  */
 const DELAY_2_AT_LEAST = 1;
 
