@@ -5,14 +5,22 @@
  * interval (src/analysis/bootstrap.ts), as one table; optionally a JSON file of it all and one chart
  * of learning curves per environment. docs/stability.md defines the metrics.
  */
-import { randomBytes } from "node:crypto";
 import { lstat, mkdir, readdir, readlink, realpath, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 import { lastEvaluationStep, wholeIterationSteps } from "../agent/config.ts";
 import { parseJsonText } from "../io/json.ts";
-import { describeFsError, fileError, linkTarget, makeDirectories, writeFileAtomically } from "../node/files.ts";
+import {
+  describeFsError,
+  fileError,
+  linkTarget,
+  makeDirectories,
+  nearestExisting,
+  statIfThere,
+  writeCheckPath,
+  writeFileAtomically,
+} from "../node/files.ts";
 import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, bootstrapMeanInterval, type MeanInterval } from "../analysis/bootstrap.ts";
 import {
   DEFAULT_BELOW_BEST_FRACTION,
@@ -509,16 +517,15 @@ const COMPARE_JSON = "compare.json";
 async function checkOutDirectory(out: string): Promise<boolean> {
   const unusable = (error: unknown) => new StaqInputError(`cannot use --out ${out}: ${describeFsError(error)}`);
   // ENOENT: not there yet; ENOTDIR: a file on the way, which the walk below names.
-  const statIfThere = (path: string) =>
-    stat(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
+  const statOrRefuse = (path: string) =>
+    statIfThere(path).catch((error: unknown) => {
       throw unusable(error);
     });
-  const info = await statIfThere(out);
+  const info = await statOrRefuse(out);
   if (info !== undefined) {
     if (!info.isDirectory()) throw new StaqInputError(`--out ${out} is a file, not a directory; give a directory`);
     const json = join(out, COMPARE_JSON);
-    if ((await statIfThere(json))?.isDirectory())
+    if ((await statOrRefuse(json))?.isDirectory())
       throw new StaqInputError(
         `--out ${out} holds a directory ${COMPARE_JSON}, where compare writes the comparison; move it, or give another --out`,
       );
@@ -538,17 +545,13 @@ async function checkOutDirectory(out: string): Promise<boolean> {
     );
   const cannot = (why: string) =>
     new StaqInputError(`cannot create --out ${out}: ${why}; give a directory that can be created there, or create it first`);
-  let above = dirname(resolve(out));
-  for (;;) {
-    const found = await statIfThere(above);
-    if (found !== undefined) {
-      if (!found.isDirectory()) throw cannot(`${above} is a file, not a directory`);
-      break;
-    }
-    if (dirname(above) === above) throw cannot(`no directory above it exists`);
-    above = dirname(above);
-  }
-  const probe = join(above, `.staq-write-check.${process.pid}.${randomBytes(4).toString("hex")}`);
+  const { found } = await nearestExisting(dirname(resolve(out))).catch((error: unknown) => {
+    throw unusable(error);
+  });
+  if (found === undefined) throw cannot(`no directory above it exists`);
+  if (!found.info.isDirectory()) throw cannot(`${found.path} is a file, not a directory`);
+  const above = found.path;
+  const probe = writeCheckPath(above);
   try {
     await mkdir(probe);
   } catch (error) {

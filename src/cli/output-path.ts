@@ -7,11 +7,10 @@
  * again, since permission bits alone say nothing of a read-only mount or /proc, and root passes
  * every access() check. Each is the user's to fix, so each exits 2.
  */
-import { randomBytes } from "node:crypto";
 import { realpath, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { StaqInputError } from "../errors.ts";
-import { describeFsError, fileIdentity, linkTarget, specialFileKind } from "../node/files.ts";
+import { describeFsError, fileIdentity, linkTarget, specialFileKind, statIfThere, writeCheckPath } from "../node/files.ts";
 import { UsageError, type Command } from "./command.ts";
 
 /** A path as the user gave it, with the option (or description) it came from. */
@@ -87,8 +86,7 @@ export async function checkOutputPath({ output, what, example, inputs, command, 
 
   // Not there yet (ENOENT, also a link whose target is not there yet) is fine; a name too long, a
   // loop of links or a forbidden directory on the way is not, and would fail only at the write.
-  const info = await stat(output.path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
+  const info = await statIfThere(output.path).catch((error: unknown) => {
     throw unusable(error);
   });
   const kind = info && specialFileKind(info);
@@ -111,7 +109,7 @@ export async function checkOutputPath({ output, what, example, inputs, command, 
     throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}${through}) does not exist; create it first`);
   if (!parent.isDirectory())
     throw new StaqInputError(`the directory of ${output.option} ${output.path} (${directory}${through}) is a file, not a directory`);
-  const probe = join(directory, `.staq-write-check.${process.pid}.${randomBytes(4).toString("hex")}`);
+  const probe = writeCheckPath(directory);
   try {
     await writeFile(probe, "", { flag: "wx" });
   } catch (error) {

@@ -107,6 +107,51 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
+/** stat's codes for nothing at the path: ENOENT, or ENOTDIR (a file where a directory on the way should be). */
+const NOT_THERE: readonly string[] = ["ENOENT", "ENOTDIR"];
+
+/**
+ * What stat says of `path`, or undefined when nothing is there: a stat error with one of the codes
+ * `notThere` (by default ENOENT and ENOTDIR). Any other error (a name too long, a loop of links, a
+ * forbidden directory on the way) is thrown.
+ */
+export async function statIfThere(path: string, notThere: readonly string[] = NOT_THERE): Promise<FileKindInfo | undefined> {
+  return stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== undefined && notThere.includes(error.code)) return undefined;
+    throw error;
+  });
+}
+
+/**
+ * The nearest of `path` and the directories above it where something exists (statIfThere with
+ * `notThere`), with what stat says of it, and `missing`: the paths below it, `path` first. `found`
+ * is undefined when nothing exists even at the root (then the root is the last of `missing`).
+ */
+export async function nearestExisting(
+  path: string,
+  notThere: readonly string[] = NOT_THERE,
+): Promise<{ found?: { path: string; info: FileKindInfo }; missing: string[] }> {
+  const missing: string[] = [];
+  let current = resolve(path);
+  for (;;) {
+    const info = await statIfThere(current, notThere);
+    if (info !== undefined) return { found: { path: current, info }, missing };
+    missing.push(current);
+    const parent = dirname(current);
+    if (parent === current) return { missing };
+    current = parent;
+  }
+}
+
+/**
+ * A name in `directory` for something made there only to learn whether it can be made (then
+ * removed): permission bits alone say nothing of a read-only mount or /proc, and root passes every
+ * access() check. The name says what it was, should the removal fail.
+ */
+export function writeCheckPath(directory: string): string {
+  return join(directory, `.staq-write-check.${process.pid}.${randomBytes(4).toString("hex")}`);
+}
+
 /**
  * `mkdir -p`: creates `path` and any missing parents. Not `mkdir(path, { recursive: true })`:
  * Node 20's recursive mkdir loops forever where mkdir answers ENOENT though the parent exists
@@ -115,19 +160,8 @@ async function syncDirectory(path: string): Promise<void> {
  * Returns the first directory it made (as mkdir's recursive form does), or undefined.
  */
 export async function makeDirectories(path: string): Promise<string | undefined> {
-  const missing: string[] = [];
-  let current = resolve(path);
-  for (;;) {
-    const info = await stat(current).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return undefined;
-      throw error;
-    });
-    if (info !== undefined) break;
-    missing.push(current);
-    const parent = dirname(current);
-    if (parent === current) break;
-    current = parent;
-  }
+  // Only ENOENT is a missing component: ENOTDIR (a file on the way) fails here, at the stat.
+  const { missing } = await nearestExisting(path, ["ENOENT"]);
   let first: string | undefined;
   for (const directory of missing.reverse()) {
     const made = await mkdir(directory).then(
@@ -154,8 +188,8 @@ export const NODE_FILE_OPERATIONS: FileOperations = {
 };
 
 /**
- * What specialFileKind reads of an fs.Stats, written out so that staq's published declarations
- * name no Node type (a consumer without @types/node type-checks them).
+ * What specialFileKind (and statIfThere's callers) read of an fs.Stats, written out so that staq's
+ * published declarations name no Node type (a consumer without @types/node type-checks them).
  */
 interface FileKindInfo {
   isFile(): boolean;
