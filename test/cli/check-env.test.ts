@@ -6,8 +6,7 @@ import assert from "node:assert/strict";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readReference, referenceDir } from "../helpers/reference.ts";
-import { fileURLToPath } from "node:url";
-import { run, runStaq, tempDir } from "../io/stack-fixtures.ts";
+import { UNBUILT_MINATAR, runStaq, tempDir } from "../io/stack-fixtures.ts";
 
 const dir = await tempDir();
 
@@ -270,17 +269,7 @@ test("a MinAtar file that cannot be checked because staq/envs/minatar cannot be 
   await writeFile(join(folder, "minatar-breakout.json"), JSON.stringify(readReference("minatar-breakout.json")));
   await writeFile(join(folder, "MountainCar-v0.json"), JSON.stringify(readReference("MountainCar-v0.json")));
   await writeFile(join(folder, "numpy-empty.json"), JSON.stringify({ streams: [] }));
-  const hide = fileURLToPath(new URL("./hide-minatar.ts", import.meta.url));
-  const { code, stdout, stderr } = await run(process.execPath, [
-    "--import",
-    "tsx",
-    "--import",
-    hide,
-    "src/cli/main.ts",
-    "check-env",
-    "--reference",
-    folder,
-  ]);
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder], process.env, { hide: UNBUILT_MINATAR });
   assert.equal(code, 1, stdout + stderr);
   assert.match(
     lineOf(stdout, "minatar-breakout.json"),

@@ -6,10 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readFile, readdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { bootstrapMeanInterval } from "../../src/analysis/bootstrap.ts";
 import { STABILITY_METRICS, stabilityMetrics, type StabilityMetrics } from "../../src/analysis/stability.ts";
-import { ownStderrLines, run, runStaq, tempDir } from "../io/stack-fixtures.ts";
+import { ownStderrLines, runStaq, tempDir } from "../io/stack-fixtures.ts";
 
 const dir = await tempDir();
 const STEPS = [0, 1000, 2000, 3000, 4000];
@@ -260,9 +259,8 @@ test("staq help lists compare, and compare --help shows its usage", async () => 
 });
 
 test("without vega the table still prints; --out, which draws, fails before reading a run and writes nothing", async () => {
-  // vega and vega-lite are optional peer dependencies; hide-vega.ts makes them unresolvable in the child.
-  const hide = fileURLToPath(new URL("../plot/hide-vega.ts", import.meta.url));
-  const staq = (args: string[]) => run(process.execPath, ["--import", "tsx", "--import", hide, "src/cli/main.ts", "compare", ...args]);
+  // vega and vega-lite are optional peer dependencies; hidden, they are unresolvable in the child.
+  const staq = (args: string[]) => runStaq(["compare", ...args], process.env, { hide: ["vega", "vega-lite"] });
   const out = join(dir, "no-vega-report");
   const [table, charts] = await Promise.all([staq([join(dir, "sweep")]), staq([join(dir, "sweep"), "--out", out])]);
   assert.equal(table.code, 0, table.stderr);

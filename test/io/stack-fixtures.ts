@@ -73,9 +73,29 @@ export function run(file: string, args: readonly string[], env: NodeJS.ProcessEn
   });
 }
 
-/** `staq ARGS` from the TypeScript sources, as `npx staq` runs the built CLI. */
-export function runStaq(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return run(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], env);
+const HIDE_MODULES = fileURLToPath(new URL("../helpers/hide-modules.ts", import.meta.url));
+
+/**
+ * runStaq's `hide` for an unbuilt checkout: the CLI loads the GPL-3.0 subpath staq/envs/minatar by
+ * its package name, which resolves to dist/, so from source it is found but its file is missing.
+ */
+export const UNBUILT_MINATAR = ["staq/envs/minatar=/somewhere/dist/envs/minatar/index.js"];
+
+/**
+ * `staq ARGS` from the TypeScript sources, as `npx staq` runs the built CLI. `hide` makes modules
+ * unresolvable in it: STAQ_TEST_HIDE entries of test/helpers/hide-modules.ts ("vega", or
+ * "staq/envs/minatar=/somewhere/dist/envs/minatar/index.js" for one found but broken).
+ */
+export function runStaq(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  { hide = [] }: { hide?: readonly string[] } = {},
+): Promise<Run> {
+  if (hide.length === 0) return run(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], env);
+  return run(process.execPath, ["--import", "tsx", "--import", HIDE_MODULES, "src/cli/main.ts", ...args], {
+    ...env,
+    STAQ_TEST_HIDE: hide.join(","),
+  });
 }
 
 /** The built CLI (dist/cli/main.js, what `npx staq` runs), for what differs from source: see its callers. */

@@ -1,4 +1,4 @@
-// Run by without-vega.test.ts in a child process (with or without hide-vega.ts): what the plotting
+// Run by without-vega.test.ts in a child process (with or without vega hidden): what the plotting
 // entry points do, printed as one JSON line.
 import { mkdtemp, writeFile, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
