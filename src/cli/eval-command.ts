@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { StaqInputError } from "../errors.ts";
 import { parseJsonText } from "../io/json.ts";
 import { sourceEnvStates } from "../agent/env-factory.ts";
+import { checkpointSource } from "../node/checkpoint-directory.ts";
 import { StaQ } from "../node/staq.ts";
 import { UsageError, integerFlag, numberFlag, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
 import { loadMinatar, type MinatarModule, type MinatarSettings } from "./minatar-module.ts";
@@ -60,22 +61,20 @@ const OPTIONS = {
  * config's time limit (each undefined where it cannot be read: loading then says why).
  */
 async function savedRun(path: string): Promise<{ env?: string; envState?: unknown; timeLimit?: number }> {
-  for (const dir of [path, `${path}.old`]) {
-    const text = await readFile(join(dir, "state.json"), "utf8").catch(() => undefined);
-    if (text === undefined) continue;
-    try {
-      const state = parseJsonText(text, "state.json") as { env?: unknown; envState?: unknown; config?: { timeLimit?: unknown } } | null;
-      const timeLimit = state?.config?.timeLimit;
-      return {
-        env: typeof state?.env === "string" ? state.env : undefined,
-        envState: state?.envState,
-        timeLimit: typeof timeLimit === "number" ? timeLimit : undefined,
-      };
-    } catch {
-      return {};
-    }
+  const dir = await checkpointSource(path).catch(() => undefined);
+  const text = dir === undefined ? undefined : await readFile(join(dir, "state.json"), "utf8").catch(() => undefined);
+  if (text === undefined) return {};
+  try {
+    const state = parseJsonText(text, "state.json") as { env?: unknown; envState?: unknown; config?: { timeLimit?: unknown } } | null;
+    const timeLimit = state?.config?.timeLimit;
+    return {
+      env: typeof state?.env === "string" ? state.env : undefined,
+      envState: state?.envState,
+      timeLimit: typeof timeLimit === "number" ? timeLimit : undefined,
+    };
+  } catch {
+    return {};
   }
-  return {};
 }
 
 async function evaluate(args: string[], io: CommandIO): Promise<void> {
