@@ -70,16 +70,11 @@ export interface CheckOutcome {
 
 /**
  * Why a file could not be checked, for a StaqError thrown while reading or checking it; undefined
- * for any other error (a bug, rethrown). Matched by name as well as by class: MinAtar files are
- * checked by `staq/envs/minatar`, loaded by its package name, which when staq runs from its sources
- * (tsx, the tests) is the built copy in dist/, whose error classes are not these.
+ * for any other error (a bug, rethrown).
  */
 function uncheckedKind(error: unknown): CheckOutcome["unchecked"] {
   if (error instanceof StaqFormatError || error instanceof StaqInputError) return "file";
   if (error instanceof StaqError) return "other";
-  if (!(error instanceof Error)) return undefined;
-  if (error.name === "StaqFormatError" || error.name === "StaqInputError") return "file";
-  if (error.name === "StaqError" || error.name === "StaqGpuError") return "other";
   return undefined;
 }
 

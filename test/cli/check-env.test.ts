@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readReference, referenceDir } from "../helpers/reference.ts";
-import { UNBUILT_MINATAR, runStaq, tempDir } from "../io/stack-fixtures.ts";
+import { MISSING_MINATAR, runStaq, tempDir } from "../io/stack-fixtures.ts";
 
 const dir = await tempDir();
 
@@ -122,7 +122,7 @@ test("malformed files fail their line, MinAtar names from Object.prototype are u
   await writeFile(join(folder, "streams-number.json"), JSON.stringify({ streams: 5 }));
   await writeFile(join(folder, "null.json"), "null");
   await writeFile(join(folder, "MountainCar-v0.json"), JSON.stringify(readReference("MountainCar-v0.json")));
-  // (The MinAtar file's own field checks run in the built staq/envs/minatar: test/envs/minatar/minatar-env.test.ts tests them from source.)
+  // (The MinAtar file's own field checks: test/envs/minatar/minatar-env.test.ts.)
   const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder]);
   assert.equal(code, 2, stdout + stderr);
   for (const name of ["constructor", "toString", "__proto__"])
@@ -269,7 +269,7 @@ test("a MinAtar file that cannot be checked because staq/envs/minatar cannot be 
   await writeFile(join(folder, "minatar-breakout.json"), JSON.stringify(readReference("minatar-breakout.json")));
   await writeFile(join(folder, "MountainCar-v0.json"), JSON.stringify(readReference("MountainCar-v0.json")));
   await writeFile(join(folder, "numpy-empty.json"), JSON.stringify({ streams: [] }));
-  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder], process.env, { hide: UNBUILT_MINATAR });
+  const { code, stdout, stderr } = await runStaq(["check-env", "--reference", folder], process.env, { hide: MISSING_MINATAR });
   assert.equal(code, 1, stdout + stderr);
   assert.match(
     lineOf(stdout, "minatar-breakout.json"),

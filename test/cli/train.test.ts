@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { copyFile, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { TIMING_KEYS } from "../../src/agent/metrics.ts";
-import { REPO_ROOT, UNBUILT_MINATAR, ownStderrLines, runStaq, tempDir } from "../io/stack-fixtures.ts";
+import { REPO_ROOT, MISSING_MINATAR, ownStderrLines, runStaq, tempDir } from "../io/stack-fixtures.ts";
 
 const TINY = [
   "--num-envs",
@@ -444,11 +444,11 @@ test("staq envs lists what can be trained, MinAtar included", async () => {
 });
 
 test("staq envs --json without a MinAtar build: stdout is still one JSON array, and the note goes to stderr", async () => {
-  const hidden = await runStaq(["envs", "--json"], process.env, { hide: UNBUILT_MINATAR });
+  const hidden = await runStaq(["envs", "--json"], process.env, { hide: MISSING_MINATAR });
   assert.equal(hidden.code, 0, hidden.stderr);
   const names = (JSON.parse(hidden.stdout) as { name: string }[]).map((e) => e.name);
   assert.ok(names.includes("CartPole-v1") && !names.some((name) => name.startsWith("MinAtar/")), names.join(", "));
   assert.match(hidden.stderr, /\(MinAtar not listed: the MinAtar games need staq\/envs\/minatar, which could not be loaded/);
-  const table = await runStaq(["envs"], process.env, { hide: UNBUILT_MINATAR });
+  const table = await runStaq(["envs"], process.env, { hide: MISSING_MINATAR });
   assert.match(table.stdout, /\(MinAtar not listed: /);
 });

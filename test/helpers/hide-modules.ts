@@ -4,9 +4,8 @@
 //                   "vega,vega-lite": a project that depends on staq without its optional peer
 //                   dependencies.
 //   SPECIFIER=FILE  one that is found, but whose FILE is missing ("Cannot find module 'FILE'
-//                   imported from ..."): an install broken inside, or `staq/envs/minatar` in an
-//                   unbuilt checkout (the CLI loads that GPL-3.0 subpath by its package name,
-//                   which resolves to dist/).
+//                   imported from ..."): an install broken inside, such as one without the
+//                   MinAtar port's files (SPECIFIER is then the file URL the CLI imports).
 // test/io/stack-fixtures.ts's runStaq sets both for a `hide` option.
 import { register } from "node:module";
 

@@ -11,6 +11,7 @@ import { encodeSafetensors, type Float32Tensor } from "../../src/io/safetensors.
 import { randomMlpWeights, type MlpSpec, type MlpWeights } from "../../src/stack/mlp.ts";
 import { createStack, type Stack, type StackOptions } from "../../src/stack/stack.ts";
 import { shortestFloat32 } from "../../src/cli/logits-command.ts";
+import { MINATAR_ENTRY } from "../../src/cli/minatar-module.ts";
 import { seededSigned, randomStates } from "../helpers/random.ts";
 
 export { randomStates };
@@ -76,15 +77,15 @@ export function run(file: string, args: readonly string[], env: NodeJS.ProcessEn
 const HIDE_MODULES = fileURLToPath(new URL("../helpers/hide-modules.ts", import.meta.url));
 
 /**
- * runStaq's `hide` for an unbuilt checkout: the CLI loads the GPL-3.0 subpath staq/envs/minatar by
- * its package name, which resolves to dist/, so from source it is found but its file is missing.
+ * runStaq's `hide` for an install without the GPL-3.0 MinAtar port's files: the CLI imports the
+ * port's entry file by its URL (MINATAR_ENTRY), and from source that is src/envs/minatar/index.ts.
  */
-export const UNBUILT_MINATAR = ["staq/envs/minatar=/somewhere/dist/envs/minatar/index.js"];
+export const MISSING_MINATAR = [`${MINATAR_ENTRY.href}=${fileURLToPath(MINATAR_ENTRY)}`];
 
 /**
  * `staq ARGS` from the TypeScript sources, as `npx staq` runs the built CLI. `hide` makes modules
  * unresolvable in it: STAQ_TEST_HIDE entries of test/helpers/hide-modules.ts ("vega", or
- * "staq/envs/minatar=/somewhere/dist/envs/minatar/index.js" for one found but broken).
+ * "SPECIFIER=FILE" for one found but missing its file).
  */
 export function runStaq(
   args: readonly string[],
@@ -96,11 +97,6 @@ export function runStaq(
     ...env,
     STAQ_TEST_HIDE: hide.join(","),
   });
-}
-
-/** The built CLI (dist/cli/main.js, what `npx staq` runs), for what differs from source: see its callers. */
-export function runBuiltStaq(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return run(process.execPath, ["dist/cli/main.js", ...args], env);
 }
 
 /** stderr without Dawn's start-up warnings ("Warning: maxDynamic… artificially reduced …"). */

@@ -12,7 +12,7 @@ import type { Env } from "../../../src/envs/env.ts";
 import { testGpu } from "../../helpers/gpu.ts";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ownStderrLines, runBuiltStaq, tempDir } from "../../io/stack-fixtures.ts";
+import { ownStderrLines, runStaq, tempDir } from "../../io/stack-fixtures.ts";
 import { TINY_CONFIG } from "../../helpers/tiny-config.ts";
 
 const gpu = await testGpu();
@@ -50,9 +50,7 @@ test("staq eval plays a MinAtar run's game as the run made it (its checkpoint re
   const dir = join(await tempDir(), "checkpoint");
   await mkdir(dir);
   for (const [name, bytes] of Object.entries(files)) await writeFile(join(dir, name), bytes);
-  // The built CLI, as users run it: from source, the CLI's error classes are not those of the
-  // built staq/envs/minatar it loads, and a refusal there would not be known as the input error it is.
-  const evaluate = (...flags: string[]) => runBuiltStaq(["eval", "--checkpoint", dir, "--episodes", "4", "--seed", "5", ...flags]);
+  const evaluate = (...flags: string[]) => runStaq(["eval", "--checkpoint", dir, "--episodes", "4", "--seed", "5", ...flags]);
   const evalKeys = (record: object) => Object.fromEntries(Object.entries(record).filter(([key]) => key.startsWith("eval/")));
   const libraryEvaluation = async (env: () => ReturnType<typeof makeMinatarEnv>) => {
     const policy = await StaQ.restorePolicy(files, { gpu, env });
@@ -89,11 +87,11 @@ test("staq eval plays a MinAtar run's game as the run made it (its checkpoint re
     for (const [file, bytes] of Object.entries(await checkpointOf(env, overrides))) await writeFile(join(at, file), bytes);
     return at;
   };
-  const limited = await runBuiltStaq(["eval", "--checkpoint", await write("agent-limit", noSticky, { timeLimit: 3 }), "--episodes", "2"]);
+  const limited = await runStaq(["eval", "--checkpoint", await write("agent-limit", noSticky, { timeLimit: 3 }), "--episodes", "2"]);
   assert.equal(limited.code, 0, limited.stderr);
   assert.match(limited.stderr, /\(stickyActionProb 0, difficultyRamping false\) after /);
   assert.ok(JSON.parse(limited.stdout)["eval/mean_length"] <= 3, limited.stdout);
-  const wrapped = await runBuiltStaq([
+  const wrapped = await runStaq([
     "eval",
     "--checkpoint",
     await write("own-wrapper", () => withTimeLimit(noSticky(), 3)),
@@ -107,7 +105,7 @@ test("staq eval plays a MinAtar run's game as the run made it (its checkpoint re
   );
 
   // A checkpoint that is not there is named as that, whatever the flags (it was blamed on them).
-  const missing = await runBuiltStaq(["eval", "--checkpoint", join(dir, "missing"), "--sticky-action-prob", "0"]);
+  const missing = await runStaq(["eval", "--checkpoint", join(dir, "missing"), "--sticky-action-prob", "0"]);
   assert.equal(missing.code, 2, missing.stderr);
   assert.doesNotMatch(missing.stderr, /are MinAtar game settings/);
   assert.match(ownStderrLines(missing.stderr).join("\n"), /no checkpoint/);
