@@ -22,6 +22,7 @@ import type { EvaluationMetrics, IterationMetrics } from "../agent/metrics.ts";
 import { defaultPreset, presetConfig, presetName } from "../agent/presets.ts";
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 import { checkJsonDepth } from "../io/json.ts";
+import { exitWhenCompiled } from "../node/exit-when-compiled.ts";
 import { fileError, makeDirectories, writeFileAtomically } from "../node/files.ts";
 import { StaQ, readCheckpoint } from "../node/staq.ts";
 import { integerFlag, RunInterrupted, UsageError, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
@@ -436,11 +437,18 @@ async function runTraining(run: PreparedRun, io: CommandIO, options: { quiet: bo
   const controller = new AbortController();
   let stopSignal: NodeJS.Signals | undefined;
   let complete = false;
+  let quitting = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (complete) return; // the run is on disk: finished (below) ends the process with 0
+    if (quitting) return; // on its way out (below)
     if (controller.signal.aborted) {
-      io.stderr.write(`\nstaq train: ${quitMessage(checkpoint, checkpointDir, resume)}\n`);
-      process.exit(signalExitCode(signal));
+      quitting = true;
+      // Not process.exit() now: a pipeline Dawn is building would crash the exit (SIGSEGV). The
+      // message is written as the process exits, so what it says of the checkpoint is still true.
+      void exitWhenCompiled(agent.gpu, signalExitCode(signal), () =>
+        io.stderr.write(`\nstaq train: ${quitMessage(checkpoint, checkpointDir, resume)}\n`),
+      );
+      return;
     }
     stopSignal = signal;
     controller.abort();

@@ -105,6 +105,13 @@ export interface Gpu {
   createBindGroup(pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[], label: string): GPUBindGroup;
   /** Resolves when the work submitted so far has finished. */
   idle(): Promise<void>;
+  /**
+   * Resolves once no kernel is being compiled: every compile begun so far, and any begun while
+   * waiting, has finished or failed. Dawn builds pipelines on worker threads, and a process that
+   * exits (process.exit) while one runs can crash in the static destructors exit() runs under it
+   * (SIGSEGV, not the exit code asked for); staq's CLI awaits this before it exits at once.
+   */
+  compiled(): Promise<void>;
   /** True once `destroy()` ran or the device was lost. */
   readonly destroyed: boolean;
   /**
@@ -278,6 +285,8 @@ export function wrapDevice(
   };
 
   const kernels = new Map<string, Promise<Kernel>>();
+  /** Compiles in flight, each settling (never rejecting) and leaving the set when done (see compiled()). */
+  const compiling = new Set<Promise<void>>();
   let destroyed = false;
 
   let firstError: StaqGpuError | undefined;
@@ -357,6 +366,11 @@ export function wrapDevice(
       // A failed compile is not cached: the error is reported to the caller, and a retry recompiles.
       compiled.catch(() => kernels.delete(key));
       kernels.set(key, compiled);
+      const settled: Promise<void> = compiled.then(
+        () => void compiling.delete(settled),
+        () => void compiling.delete(settled),
+      );
+      compiling.add(settled);
     }
     return compiled;
   }
@@ -392,6 +406,10 @@ export function wrapDevice(
     },
     idle() {
       return device.queue.onSubmittedWorkDone();
+    },
+    async compiled() {
+      // A loop: a compile that settles may be followed by one its caller starts next.
+      while (compiling.size > 0) await Promise.all(compiling);
     },
     destroy() {
       if (destroyed) return;

@@ -66,6 +66,24 @@ test("a shader that does not compile is a StaqGpuError naming the file and line"
   );
 });
 
+test("compiled() waits for every compile begun, failed ones included, and for none when none is in flight", async () => {
+  await gpu.compiled(); // nothing in flight: resolves
+  const settled: string[] = [];
+  const track = (name: string, kernel: Promise<unknown>) =>
+    kernel.then(
+      () => settled.push(name),
+      () => settled.push(name),
+    );
+  // New constants, so each is a compile of its own (the cache would answer a repeat at once).
+  track("threads 16", gpu.kernel(SCALE, { FACTOR: 5, THREADS: 16 }));
+  track("threads 0 (fails)", gpu.kernel(SCALE, { FACTOR: 5, THREADS: 0 }));
+  const later = gpu.compiled();
+  track("threads 8", gpu.kernel(SCALE, { FACTOR: 5, THREADS: 8 })); // begun while compiled() waits
+  await later;
+  assert.deepEqual(settled.sort(), ["threads 0 (fails)", "threads 16", "threads 8"]);
+  await gpu.compiled(); // and again with nothing in flight
+});
+
 test("no adapter is a StaqGpuError that says how to fix it", async () => {
   const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
   await assert.rejects(createGpu({ gpu: noAdapter }), (error: Error) => {
