@@ -16,20 +16,13 @@ import { stackLogits } from "../../src/stack/stack-logits.ts";
 import { createGpu } from "../../src/node/create-gpu.ts";
 import { withoutKnownDawnWarnings } from "../../src/node/dawn-stderr.ts";
 import { randomSnapshots, randomStates } from "../helpers/random.ts";
+import { runNodeScript } from "../helpers/run-node.ts";
 
 const SPEC = { inputs: 4, hidden: [8], outputs: 3 };
 const REPO_ROOT = new URL("../..", import.meta.url).pathname;
 
-function runNode(script: string) {
-  return spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-    encoding: "utf8",
-    timeout: 120_000,
-    cwd: REPO_ROOT,
-  });
-}
-
 /**
- * `runNode` with the child's stderr a pipe made by the shell, as in `staq … 2>&1 | less` (Node's
+ * `runNodeScript` with the child's stderr a pipe made by the shell, as in `staq … 2>&1 | less` (Node's
  * own child pipes are sockets, which the filter leaves alone); its stdout is dropped.
  */
 function runNodeStderrPiped(script: string) {
@@ -134,7 +127,7 @@ test("after gpu.destroy() a write, a push or an evaluation says the Gpu was dest
 });
 
 test("Dawn prints nothing on stdout for an uncaptured error; the readback fails instead", () => {
-  const child = runNode(`
+  const child = runNodeScript(`
     import { createGpu } from "./src/node/create-gpu.ts";
     import { createStorageBuffer } from "./src/gpu/buffers.ts";
 import { readFloat32 } from "./src/gpu/readback.ts";

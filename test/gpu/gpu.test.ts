@@ -1,12 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { createGpu as createPortableGpu, type ShaderSource } from "../../src/gpu/gpu.ts";
 import { createGpu } from "../../src/node/create-gpu.ts";
 import { SHADER_SOURCES } from "../../src/gpu/shader-sources.generated.ts";
 import { resolveIncludes } from "../../src/gpu/shader-template.ts";
 import { StaqGpuError, StaqInputError } from "../../src/errors.ts";
 import { testGpu } from "../helpers/gpu.ts";
+import { runNodeScript } from "../helpers/run-node.ts";
 
 const gpu = await testGpu();
 
@@ -111,17 +111,9 @@ test("wrapping a caller's device leaves it alive on destroy", async () => {
   await gpu.pipeline("stack_reduce", {}); // the device still works
 });
 
-function runNode(script: string) {
-  return spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-    encoding: "utf8",
-    timeout: 60_000,
-    cwd: new URL("../..", import.meta.url).pathname,
-  });
-}
-
 test("after destroy() the process exits on its own", () => {
   const started = Date.now();
-  const child = runNode(`
+  const child = runNodeScript(`
     import { createGpu } from "./src/node/create-gpu.ts";
     const gpu = await createGpu();
     await gpu.pipeline("stack_reduce", {});
@@ -133,7 +125,7 @@ test("after destroy() the process exits on its own", () => {
 });
 
 test("a second Dawn configuration in one process is refused with an explanation", () => {
-  const child = runNode(`
+  const child = runNodeScript(`
     import { createGpu } from "./src/node/create-gpu.ts";
     const a = await createGpu();
     const b = await createGpu();   // same flags: fine

@@ -4,17 +4,7 @@
 // on lavapipe: about 4 in 10 such exits crashed). exitWhenCompiled waits for the compiles first.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-
-const REPO_ROOT = new URL("../..", import.meta.url).pathname;
-
-function runNode(script: string) {
-  return spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-    encoding: "utf8",
-    timeout: 120_000,
-    cwd: REPO_ROOT,
-  });
-}
+import { runNodeScript } from "../helpers/run-node.ts";
 
 /**
  * A child that starts eight compiles of a long shader and, 20 ms after the first pipeline build
@@ -44,7 +34,7 @@ const EXIT_WHILE_COMPILING = `
 test("exiting while pipelines are being built ends with the exit code asked for, never by a signal", () => {
   // Six exits: were the wait missing, all six would survive with probability about 0.6^6 ≈ 5%.
   for (let run = 0; run < 6; run++) {
-    const child = runNode(EXIT_WHILE_COMPILING);
+    const child = runNodeScript(EXIT_WHILE_COMPILING);
     assert.equal(child.signal, null, `run ${run}: killed by ${child.signal}; stderr:\n${child.stderr.slice(-2000)}`);
     assert.equal(child.status, 130, child.stderr.slice(-2000));
     assert.equal(child.stderr.match(/^lastly$/gm)?.length, 1, "the last words are said once, before the exit");
@@ -53,7 +43,7 @@ test("exiting while pipelines are being built ends with the exit code asked for,
 
 test("a compile that never ends delays the exit by the wait given, no longer", () => {
   const started = Date.now();
-  const child = runNode(`
+  const child = runNodeScript(`
     import { exitWhenCompiled } from "./src/node/exit-when-compiled.ts";
     const stuck = { compiled: () => new Promise(() => {}) };
     await exitWhenCompiled(stuck, 3, () => console.log("lastly"), 300);`);
@@ -61,6 +51,6 @@ test("a compile that never ends delays the exit by the wait given, no longer", (
   assert.equal(child.status, 3, child.stderr);
   assert.equal(child.stdout, "lastly\n");
   // tsx's start-up comes on top of the 300 ms; a process that waited on the compile would be killed
-  // by spawnSync's timeout (120 s) instead.
+  // by runNodeScript's timeout (120 s) instead.
   assert.ok(elapsed >= 300 && elapsed < 60_000, `exited after ${elapsed} ms`);
 });
