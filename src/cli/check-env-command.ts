@@ -9,8 +9,8 @@
  * malformed input file of the command line. A malformed file fails its own line; the others are
  * still checked.
  *
- * MinAtar files are checked through the GPL-3.0 subpath `staq/envs/minatar`, loaded by its public
- * name only when such a file is met: the rest of the library never imports it (see its README).
+ * MinAtar files are checked through the GPL-3.0 subpath `staq/envs/minatar`, loaded (loadMinatar)
+ * only when such a file is met: the rest of the library never imports it (see its README).
  */
 import { readdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";

@@ -8,7 +8,7 @@
 import { StaqFormatError, StaqInputError } from "../errors.ts";
 import { isSeed, NUMPY_MAX_SEED } from "../random/seed.ts";
 import { RandomState } from "./random-state.ts";
-import { nothingToCheck } from "./reference-format.ts";
+import { describe, nothingToCheck } from "./reference-format.ts";
 
 export interface RandomStateMismatch {
   /** Index into `streams`. */
@@ -27,8 +27,6 @@ export interface RandomStateReferenceReport {
   draws: number;
   mismatch?: RandomStateMismatch;
 }
-
-const describe = (value: unknown) => JSON.stringify(value)?.slice(0, 80) ?? String(value);
 
 /**
  * Each kind of draw and the length of its entry, the recorded value last: a shorter entry would be
