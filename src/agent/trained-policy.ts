@@ -185,6 +185,13 @@ export class TrainedPolicy {
 }
 
 /**
+ * How the refusal of a run's saved environment state by the registered environment begins
+ * (environmentShape): `staq eval` finds it by this, after the loader's prefix naming the
+ * checkpoint, to add what the command can make.
+ */
+export const RUN_ENV_NOT_REGISTERED = "the run's environments are not the registered";
+
+/**
  * The observation and action sizes of an environment (from copies made only to ask, closed again).
  * Given `saved`, the run's environment state is loaded into copies of it first: when no
  * environment was given and the registered one is not made as the run's was (a MinAtar game with
@@ -202,7 +209,7 @@ function environmentShape(
       } catch (error) {
         if (!(error instanceof StaqInputError)) throw error;
         throw new StaqInputError(
-          `the run's environments are not the registered ${saved.envName} as it is made now: ${error.message}; pass env, a function that makes the environment as the run did`,
+          `${RUN_ENV_NOT_REGISTERED} ${saved.envName} as it is made now: ${error.message}; pass env, a function that makes the environment as the run did`,
           { cause: error },
         );
       }

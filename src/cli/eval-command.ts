@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { StaqInputError } from "../errors.ts";
 import { parseJsonText } from "../io/json.ts";
 import { sourceEnvStates } from "../agent/env-factory.ts";
+import { RUN_ENV_NOT_REGISTERED } from "../agent/trained-policy.ts";
 import { checkpointSource } from "../node/checkpoint-directory.ts";
 import { StaQ } from "../node/staq.ts";
 import { UsageError, integerFlag, numberFlag, parseCommandArgs, type Command, type CommandIO } from "./command.ts";
@@ -115,7 +116,7 @@ async function evaluate(args: string[], io: CommandIO): Promise<void> {
   // The trained policy alone: the replay buffer and Adam's moments are not read (nor needed).
   const policy = await StaQ.loadPolicy(path, env ? { env } : {}).catch((error: unknown) => {
     // The library's advice (pass env) is for code; say what the command can and cannot make.
-    if (error instanceof StaqInputError && /the run's environments are not the registered/.test(error.message))
+    if (error instanceof StaqInputError && error.message.includes(RUN_ENV_NOT_REGISTERED))
       throw new StaqInputError(
         `${error.message}. staq eval makes the registered environment (a MinAtar game with the run's settings) and no other: evaluate this run from code, StaQ.loadPolicy(dir, { env })`,
         { cause: error },
