@@ -17,9 +17,9 @@ import { createGpu } from "../../src/node/create-gpu.ts";
 import { withoutKnownDawnWarnings } from "../../src/node/dawn-stderr.ts";
 import { randomSnapshots, randomStates } from "../helpers/random.ts";
 import { runNodeScript } from "../helpers/run-node.ts";
+import { REPO_ROOT } from "../io/stack-fixtures.ts";
 
 const SPEC = { inputs: 4, hidden: [8], outputs: 3 };
-const REPO_ROOT = new URL("../..", import.meta.url).pathname;
 
 /**
  * `runNodeScript` with the child's stderr a pipe made by the shell, as in `staq … 2>&1 | less` (Node's

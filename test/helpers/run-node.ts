@@ -1,8 +1,7 @@
 // A Node child running a module script from the repository root with tsx, for what a test must
 // see from outside a process: how it exits, what it prints, whether it exits at all.
 import { spawnSync } from "node:child_process";
-
-const REPO_ROOT = new URL("../..", import.meta.url).pathname;
+import { REPO_ROOT } from "../io/stack-fixtures.ts";
 
 /** Runs `script` (an ES module; imports as "./src/…") and waits for it, `timeoutMs` at most. */
 export function runNodeScript(script: string, timeoutMs = 120_000) {
